@@ -1,0 +1,71 @@
+#include "buf.h"
+
+#include <stdlib.h>
+
+void rmqi_buf_init(rmqi_buf_t *b) { memset(b, 0, sizeof(*b)); }
+
+void rmqi_buf_free(rmqi_buf_t *b) {
+  free(b->data);
+  memset(b, 0, sizeof(*b));
+}
+
+void rmqi_buf_reset(rmqi_buf_t *b) {
+  b->len = 0;
+  b->failed = false;
+}
+
+bool rmqi_buf_reserve(rmqi_buf_t *b, size_t n) {
+  if (b->failed)
+    return false;
+  if (b->cap - b->len >= n)
+    return true;
+  if (n > SIZE_MAX / 2 - b->len || (b->limit && b->len + n > b->limit)) {
+    b->failed = true;
+    return false;
+  }
+  size_t want = b->len + n;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < want)
+    cap *= 2;
+  if (b->limit && cap > b->limit)
+    cap = b->limit;
+  uint8_t *p = realloc(b->data, cap);
+  if (p == NULL) {
+    b->failed = true;
+    return false;
+  }
+  b->data = p;
+  b->cap = cap;
+  return true;
+}
+
+void rmqi_buf_consume(rmqi_buf_t *b, size_t n) {
+  if (n >= b->len) {
+    b->len = 0;
+    return;
+  }
+  memmove(b->data, b->data + n, b->len - n);
+  b->len -= n;
+}
+
+size_t rmqi_fmt_i64(char *out, int64_t v) {
+  char tmp[21];
+  size_t n = 0;
+  /* Work in unsigned so INT64_MIN does not overflow on negation. */
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  size_t len = 0;
+  if (v < 0)
+    out[len++] = '-';
+  while (n)
+    out[len++] = tmp[--n];
+  return len;
+}
+
+void rmqi_buf_put_i64(rmqi_buf_t *b, int64_t v) {
+  char tmp[21];
+  rmqi_buf_put(b, tmp, rmqi_fmt_i64(tmp, v));
+}

@@ -1,0 +1,27 @@
+/*
+ * Decoder/operation error detail. A decoder that fails fills one of these
+ * with the code, the byte position where it stopped, and a bounded message
+ * naming the problem ("frame length 99999999 exceeds 16777216"), in the
+ * manner of hiredis' reader errors. The struct lives with the caller; there
+ * is no thread-local error state anywhere in the library.
+ */
+#ifndef RMQI_ERR_H
+#define RMQI_ERR_H
+
+#include "common.h"
+
+typedef struct rmqi_errbuf {
+  rmq_err_t code;
+  size_t pos;    /* byte offset in the input where decoding stopped */
+  char msg[200]; /* NUL-terminated; "" when no detail */
+} rmqi_errbuf_t;
+
+/* Records an error and returns @p code, so callers can write
+ * `return rmqi_err(e, RMQ_ERR_BAD_FRAME, pos, "...", ...);`.
+ * @p e may be NULL (the detail is then dropped). */
+rmq_err_t rmqi_err(rmqi_errbuf_t *e, rmq_err_t code, size_t pos,
+                   const char *fmt, ...) RMQI_PRINTF(4, 5);
+
+void rmqi_errbuf_clear(rmqi_errbuf_t *e);
+
+#endif

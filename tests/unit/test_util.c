@@ -1,0 +1,140 @@
+/* lib/util: buffers, cursors, arena, error table. */
+#include "test.h"
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+TEST(buf_appends_big_endian) {
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  rmqi_buf_put_u8(&b, 0xAB);
+  rmqi_buf_put_be16(&b, 0x0102);
+  rmqi_buf_put_be32(&b, 0x03040506);
+  rmqi_buf_put_be64(&b, 0x0708090A0B0C0D0EULL);
+  static const uint8_t want[] = {0xAB, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+  CHECK(rmqi_buf_ok(&b));
+  CHECK_MEM(b.data, b.len, want, sizeof(want));
+  rmqi_buf_patch_be32(&b, 3, 0xFFFFFFFF);
+  CHECK_UINT(rmqi_load_be32(b.data + 3), 0xFFFFFFFFu);
+  rmqi_buf_free(&b);
+}
+
+TEST(buf_limit_marks_failed_and_stops) {
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  b.limit = 10;
+  rmqi_buf_put(&b, "0123456789", 10);
+  CHECK(rmqi_buf_ok(&b));
+  rmqi_buf_put_u8(&b, 'x');
+  CHECK(!rmqi_buf_ok(&b));
+  CHECK_UINT(b.len, 10);
+  rmqi_buf_put_be32(&b, 1); /* no-op after failure */
+  CHECK_UINT(b.len, 10);
+  rmqi_buf_reset(&b);
+  CHECK(rmqi_buf_ok(&b));
+  CHECK_UINT(b.len, 0);
+  rmqi_buf_free(&b);
+}
+
+TEST(buf_consume_keeps_tail) {
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  rmqi_buf_put_str(&b, "abcdef");
+  rmqi_buf_consume(&b, 2);
+  CHECK_MEM(b.data, b.len, "cdef", 4);
+  rmqi_buf_consume(&b, 100);
+  CHECK_UINT(b.len, 0);
+  rmqi_buf_free(&b);
+}
+
+TEST(fmt_i64_extremes) {
+  char t[32];
+  size_t n = rmqi_fmt_i64(t, INT64_MIN);
+  t[n] = 0;
+  CHECK_STR(t, "-9223372036854775808");
+  n = rmqi_fmt_i64(t, INT64_MAX);
+  t[n] = 0;
+  CHECK_STR(t, "9223372036854775807");
+  n = rmqi_fmt_i64(t, 0);
+  t[n] = 0;
+  CHECK_STR(t, "0");
+  n = rmqi_fmt_i64(t, -7);
+  t[n] = 0;
+  CHECK_STR(t, "-7");
+}
+
+TEST(reader_never_reads_past_end) {
+  static const uint8_t in[] = {0, 0, 0, 5, 1, 2, 3};
+  rmqi_rd_t r;
+  rmqi_rd_init(&r, in, sizeof(in));
+  uint32_t v32;
+  uint64_t v64;
+  const uint8_t *p;
+  CHECK(rmqi_rd_be32(&r, &v32));
+  CHECK_UINT(v32, 5);
+  CHECK(!rmqi_rd_be64(&r, &v64));
+  CHECK(!rmqi_rd_bytes(&r, v32, &p));
+  CHECK(rmqi_rd_bytes(&r, 3, &p));
+  CHECK_UINT(rmqi_rd_left(&r), 0);
+  uint8_t b;
+  CHECK(!rmqi_rd_u8(&r, &b));
+}
+
+TEST(arena_respects_limit) {
+  rmqi_arena_t a;
+  rmqi_arena_init(&a, 1000);
+  CHECK(rmqi_arena_alloc(&a, 500) != NULL);
+  CHECK(rmqi_arena_alloc(&a, 600) == NULL);
+  char *s = rmqi_arena_strndup(&a, "hello", 3);
+  REQUIRE(s != NULL);
+  CHECK_STR(s, "hel");
+  CHECK(rmqi_arena_alloc(&a, SIZE_MAX) == NULL);
+  rmqi_arena_free(&a);
+}
+
+TEST(arena_big_and_small_mixed) {
+  rmqi_arena_t a;
+  rmqi_arena_init(&a, 0);
+  char *small1 = rmqi_arena_strndup(&a, "a", 1);
+  void *big = rmqi_arena_alloc(&a, 100000);
+  char *small2 = rmqi_arena_strndup(&a, "b", 1);
+  REQUIRE(small1 && big && small2);
+  memset(big, 0x5A, 100000);
+  CHECK_STR(small1, "a");
+  CHECK_STR(small2, "b");
+  rmqi_arena_free(&a);
+}
+
+TEST(err_table_names_and_strings) {
+  CHECK_STR(rmq_err_name(RMQ_OK), "OK");
+  CHECK_STR(rmq_err_name(RMQ_TOPIC_NOT_EXIST), "TOPIC_NOT_EXIST");
+  CHECK_INT(RMQ_TOPIC_NOT_EXIST, 17);
+  CHECK_STR(rmq_err_name(RMQ_ERR_TIMEOUT), "ERR_TIMEOUT");
+  CHECK_STR(rmq_err_name((rmq_err_t)12345), "UNKNOWN");
+  CHECK_STR(rmq_err_str((rmq_err_t)-999), "unknown error");
+  rmqi_errbuf_t e;
+  CHECK_ERR(rmqi_err(&e, RMQ_ERR_BAD_FRAME, 7, "bad %s %d", "thing", 3),
+            RMQ_ERR_BAD_FRAME);
+  CHECK_STR(e.msg, "bad thing 3");
+  CHECK_UINT(e.pos, 7);
+  CHECK_ERR(rmqi_err(NULL, RMQ_ERR_LIMIT, 0, "dropped"), RMQ_ERR_LIMIT);
+}
+
+TEST(version_matches_macros) {
+  CHECK_STR(rmq_version(), "0.1.0");
+  CHECK_INT(rmq_version_num(), RMQ_VERSION_NUM);
+}
+
+int main(void) {
+  static const rmqt_case cases[] = {
+      TCASE(buf_appends_big_endian),   TCASE(buf_limit_marks_failed_and_stops),
+      TCASE(buf_consume_keeps_tail),   TCASE(fmt_i64_extremes),
+      TCASE(reader_never_reads_past_end), TCASE(arena_respects_limit),
+      TCASE(arena_big_and_small_mixed), TCASE(err_table_names_and_strings),
+      TCASE(version_matches_macros),
+  };
+  return RUN_TESTS(cases);
+}
