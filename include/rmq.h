@@ -152,6 +152,84 @@ RMQ_API const char *rmq_version(void);
 /** @brief The library version as RMQ_VERSION_NUM of the linked library. */
 RMQ_API int rmq_version_num(void);
 
+
+/* ------------------------------------------------------------------------ */
+/** @name Logging */
+
+/** Log levels (syslog numbering). */
+typedef enum rmq_log_level {
+  RMQ_LOG_ERROR = 3,
+  RMQ_LOG_WARN = 4,
+  RMQ_LOG_INFO = 6,
+  RMQ_LOG_DEBUG = 7
+} rmq_log_level_t;
+
+/**
+ * A log sink. @p component names the part of the library ("net", "route",
+ * "producer", ...); @p msg is NUL-terminated and only valid during the call.
+ * @remark Called from library threads (including the I/O thread): it must be
+ *         thread-safe, must not block for long, and must not call back into
+ *         the library.
+ */
+typedef void(rmq_log_cb)(void *opaque, rmq_log_level_t level,
+                         const char *component, const char *msg);
+
+/* ------------------------------------------------------------------------ */
+/** @name Configuration
+ *
+ * String key/value configuration with the Java client's property names and
+ * defaults (see doc/configuration.md for every key). Unknown keys and bad
+ * values are errors, never ignored.
+ */
+
+typedef struct rmq_conf rmq_conf_t;
+
+/**
+ * @brief A configuration with every key at its default.
+ * @returns a new object owned by the caller (rmq_conf_destroy), or NULL when
+ *          out of memory.
+ * @remark Thread-safe. A conf object itself is not synchronised: do not
+ *         modify one from two threads at once.
+ */
+RMQ_API rmq_conf_t *rmq_conf_new(void);
+
+/** @brief A deep copy of @p conf, owned by the caller; NULL on no memory. */
+RMQ_API rmq_conf_t *rmq_conf_dup(const rmq_conf_t *conf);
+
+/** @brief Frees @p conf. NULL is allowed. */
+RMQ_API void rmq_conf_destroy(rmq_conf_t *conf);
+
+/**
+ * @brief Sets @p key to @p value (always text, e.g. "3000" or "true").
+ * @param errstr receives a message naming the problem on failure (may be
+ *        NULL); it is always NUL-terminated when @p errstr_size > 0.
+ * @returns RMQ_OK; RMQ_ERR_CONF_UNKNOWN for a key that does not exist;
+ *          RMQ_ERR_CONF_INVALID for a value of the wrong type or out of
+ *          range (the old value is kept); RMQ_ERR_INVALID_ARG for NULL
+ *          arguments; RMQ_ERR_NOMEM.
+ */
+RMQ_API rmq_err_t rmq_conf_set(rmq_conf_t *conf, const char *key,
+                               const char *value, char *errstr,
+                               size_t errstr_size);
+
+/**
+ * @brief Reads the current value of @p key as text.
+ * @param out buffer for the value (NUL-terminated), may be NULL to ask for
+ *        the size.
+ * @param out_size in: size of @p out; out: bytes needed including the NUL.
+ * @returns RMQ_OK (also when @p out was too small: compare *out_size),
+ *          RMQ_ERR_CONF_UNKNOWN, RMQ_ERR_INVALID_ARG.
+ */
+RMQ_API rmq_err_t rmq_conf_get(const rmq_conf_t *conf, const char *key,
+                               char *out, size_t *out_size);
+
+/**
+ * @brief Routes the library's log lines to @p cb (NULL restores the
+ *        default: stderr, filtered by the `logLevel` key).
+ */
+RMQ_API void rmq_conf_set_log_cb(rmq_conf_t *conf, rmq_log_cb *cb,
+                                 void *opaque);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,471 @@
+/*
+ * The property table. Every key the library accepts is one row here: the
+ * setter, the validation, the defaults, rmq_conf_get and the generated
+ * doc/configuration.md all read it (librdkafka's rdkafka_conf.c pattern).
+ * A key is added only together with the code that honours it.
+ */
+#include "conf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum { T_INT, T_BOOL, T_STR, T_ENUM } prop_type_t;
+
+typedef struct prop {
+  const char *name;
+  unsigned scope;
+  prop_type_t type;
+  size_t off;
+  const char *dflt;
+  int64_t min, max;           /* T_INT */
+  const char *const *choices; /* T_ENUM, NULL-terminated; value = index */
+  bool (*check)(const char *v, char *err, size_t n); /* T_STR, optional */
+  const char *desc;
+} prop_t;
+
+static const char *const callback_modes[] = {"pool", "poll", NULL};
+static const char *const serialize_types[] = {"JSON", "ROCKETMQ", NULL};
+static const char *const log_levels[] = {"error", "warn", "info", "debug",
+                                         NULL};
+static const int log_level_values[] = {RMQ_LOG_ERROR, RMQ_LOG_WARN,
+                                       RMQ_LOG_INFO, RMQ_LOG_DEBUG};
+
+static bool check_addr_list(const char *v, char *err, size_t n);
+
+#define OFF(f) offsetof(rmqi_conf_vals_t, f)
+#define C RMQI_SCOPE_CLIENT
+#define P RMQI_SCOPE_PRODUCER
+#define MS_MAX (INT64_C(24) * 3600 * 1000)
+
+static const prop_t props[] = {
+    /* client instance */
+    {"namesrvAddr", C, T_STR, OFF(namesrv_addr), "", 0, 0, NULL,
+     check_addr_list,
+     "Name server addresses, `host:port` separated by `;` (IPv6 as "
+     "`[addr]:port`). Empty: the `NAMESRV_ADDR` environment variable."},
+    {"instanceName", C, T_STR, OFF(instance_name), "DEFAULT", 0, 0, NULL, NULL,
+     "Instance name, part of the client id `ip@instanceName[@unitName]`. "
+     "`DEFAULT` is replaced by `<pid>#<random>` so that two processes never "
+     "share an id."},
+    {"unitName", C, T_STR, OFF(unit_name), "", 0, 0, NULL, NULL,
+     "Unit name appended to the client id when set."},
+    {"clientIP", C, T_STR, OFF(client_ip), "", 0, 0, NULL, NULL,
+     "Local address used in the client id and message ids. Empty: the first "
+     "non-loopback address of this host."},
+    {"pollNameServerInterval", C, T_INT, OFF(poll_namesrv_interval_ms), "30000",
+     10, MS_MAX, NULL, NULL, "Route refresh period, ms."},
+    {"heartbeatBrokerInterval", C, T_INT, OFF(heartbeat_interval_ms), "30000",
+     10, MS_MAX, NULL, NULL, "Heartbeat period, ms."},
+    {"mqClientApiTimeout", C, T_INT, OFF(api_timeout_ms), "3000", 1, MS_MAX,
+     NULL, NULL, "Timeout of name server, heartbeat and admin calls, ms."},
+    {"tcpTransportConnectTimeout", C, T_INT, OFF(connect_timeout_ms), "3000", 1,
+     MS_MAX, NULL, NULL, "TCP connect timeout, ms."},
+    {"frameMaxLength", C, T_INT, OFF(max_frame_size), "16777216", 1024,
+     INT64_C(1) << 30, NULL, NULL,
+     "Largest frame accepted from the network, bytes; a larger length prefix "
+     "closes the connection before anything is allocated."},
+    {"clientCallbackExecutorThreads", C, T_INT, OFF(callback_threads), "2", 1,
+     256, NULL, NULL,
+     "Threads of the callback pool that runs user callbacks (callbackMode "
+     "`pool`)."},
+    {"callbackMode", C, T_ENUM, OFF(callback_mode), "pool", 0, 0,
+     callback_modes, NULL,
+     "`pool`: callbacks run on the library's callback threads. `poll`: they "
+     "are queued and run by rmq_poll() on the application's thread; "
+     "rmq_poll_fd() is readable while something is queued."},
+    {"serializeType", C, T_ENUM, OFF(serialize_type), "JSON", 0, 0,
+     serialize_types, NULL,
+     "Header encoding of requests sent. Responses are decoded in either."},
+    {"logLevel", C, T_ENUM, OFF(log_level), "info", 0, 0, log_levels, NULL,
+     "Lowest level passed to the log callback."},
+    /* producer */
+    {"producerGroup", P, T_STR, OFF(producer_group), "DEFAULT_PRODUCER", 0, 0,
+     NULL, NULL, "Producer group name."},
+    {"sendMsgTimeout", P, T_INT, OFF(send_timeout_ms), "3000", 1, MS_MAX, NULL,
+     NULL,
+     "One deadline per send, ms, covering route lookup and every retry."},
+    {"sendMsgMaxTimeoutPerRequest", P, T_INT,
+     OFF(send_max_timeout_per_request_ms), "-1", -1, MS_MAX, NULL, NULL,
+     "Cap of one attempt's timeout while more attempts remain, ms; -1: off."},
+    {"compressMsgBodyOverHowmuch", P, T_INT, OFF(compress_over), "4096", 0,
+     INT32_MAX, NULL, NULL,
+     "Bodies of at least this many bytes are zlib-compressed (not batches)."},
+    {"compressLevel", P, T_INT, OFF(compress_level), "5", 0, 9, NULL, NULL,
+     "zlib compression level."},
+    {"retryTimesWhenSendFailed", P, T_INT, OFF(retry_times), "2", 0, 100, NULL,
+     NULL, "Extra attempts of a synchronous send."},
+    {"retryTimesWhenSendAsyncFailed", P, T_INT, OFF(retry_times_async), "2", 0,
+     100, NULL, NULL,
+     "Extra attempts of an asynchronous send after a transport failure."},
+    {"retryAnotherBrokerWhenNotStoreOK", P, T_BOOL,
+     OFF(retry_another_broker_when_not_store_ok), "false", 0, 0, NULL, NULL,
+     "Retry on another broker when the broker stored the message but "
+     "answered FLUSH_DISK_TIMEOUT, FLUSH_SLAVE_TIMEOUT or SLAVE_NOT_AVAILABLE."},
+    {"maxMessageSize", P, T_INT, OFF(max_message_size), "4194304", 1,
+     INT32_MAX, NULL, NULL, "Largest body (or batch) accepted, bytes."},
+    {"createTopicKey", P, T_STR, OFF(create_topic_key), "TBW102", 0, 0, NULL,
+     NULL, "Template topic used to auto-create a topic that has no route."},
+    {"defaultTopicQueueNums", P, T_INT, OFF(default_topic_queue_nums), "4", 1,
+     1024, NULL, NULL, "Queues of an auto-created topic."},
+    {"sendLatencyFaultEnable", P, T_BOOL, OFF(send_latency_fault_enable),
+     "false", 0, 0, NULL, NULL,
+     "Avoid brokers that were slow or failing (latency fault tolerance)."},
+    {"enableBackpressureForAsyncMode", P, T_BOOL, OFF(backpressure_enable),
+     "false", 0, 0, NULL, NULL,
+     "Block (until sendMsgTimeout) asynchronous sends beyond the in-flight "
+     "limits below instead of queueing without bound."},
+    {"backPressureForAsyncSendNum", P, T_INT, OFF(backpressure_num), "1024", 1,
+     INT32_MAX, NULL, NULL, "In-flight asynchronous sends allowed."},
+    {"backPressureForAsyncSendSize", P, T_INT, OFF(backpressure_size),
+     "104857600", 1, INT64_C(1) << 40, NULL, NULL,
+     "In-flight asynchronous body bytes allowed."},
+};
+
+#undef C
+#undef P
+
+_Static_assert(RMQI_ARRAY_LEN(props) <= 128, "set_mask holds 128 keys");
+
+static void errf(char *err, size_t n, const char *fmt, ...)
+    RMQI_PRINTF(3, 4);
+static void errf(char *err, size_t n, const char *fmt, ...) {
+  if (err == NULL || n == 0)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, n, fmt, ap);
+  va_end(ap);
+}
+
+static bool check_addr_list(const char *v, char *err, size_t n) {
+  const char *p = v;
+  while (*p) {
+    const char *end = strchr(p, ';');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    const char *colon = NULL;
+    for (size_t i = len; i-- > 0;)
+      if (p[i] == ':') {
+        colon = p + i;
+        break;
+      }
+    if (len == 0 || colon == NULL || colon == p || colon == p + len - 1) {
+      errf(err, n, "namesrvAddr entry \"%.*s\" is not host:port", (int)len, p);
+      return false;
+    }
+    long port = 0;
+    for (const char *q = colon + 1; q < p + len; q++) {
+      if (*q < '0' || *q > '9' || port > 65535) {
+        port = -1;
+        break;
+      }
+      port = port * 10 + (*q - '0');
+    }
+    if (port <= 0 || port > 65535) {
+      errf(err, n, "namesrvAddr entry \"%.*s\" has a bad port", (int)len, p);
+      return false;
+    }
+    p += len;
+    if (*p == ';')
+      p++;
+  }
+  return true;
+}
+
+static const prop_t *find(const char *name, size_t *idx) {
+  for (size_t i = 0; i < RMQI_ARRAY_LEN(props); i++)
+    if (strcmp(props[i].name, name) == 0) {
+      if (idx)
+        *idx = i;
+      return &props[i];
+    }
+  return NULL;
+}
+
+static bool parse_int(const char *s, int64_t *out) {
+  if (*s == '\0')
+    return false;
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || *end != '\0')
+    return false;
+  *out = v;
+  return true;
+}
+
+/* Stores @p value into the typed field; the old value survives a failure. */
+static rmq_err_t set_one(rmqi_conf_vals_t *v, const prop_t *pr,
+                         const char *value, char *err, size_t n) {
+  char *field = (char *)v + pr->off;
+  switch (pr->type) {
+  case T_INT: {
+    int64_t x;
+    if (!parse_int(value, &x)) {
+      errf(err, n, "%s: \"%s\" is not an integer", pr->name, value);
+      return RMQ_ERR_CONF_INVALID;
+    }
+    if (x < pr->min || x > pr->max) {
+      errf(err, n, "%s: %lld is outside [%lld, %lld]", pr->name, (long long)x,
+           (long long)pr->min, (long long)pr->max);
+      return RMQ_ERR_CONF_INVALID;
+    }
+    memcpy(field, &x, sizeof(x));
+    return RMQ_OK;
+  }
+  case T_BOOL: {
+    bool b;
+    if (strcmp(value, "true") == 0)
+      b = true;
+    else if (strcmp(value, "false") == 0)
+      b = false;
+    else {
+      errf(err, n, "%s: \"%s\" is not true or false", pr->name, value);
+      return RMQ_ERR_CONF_INVALID;
+    }
+    memcpy(field, &b, sizeof(b));
+    return RMQ_OK;
+  }
+  case T_ENUM:
+    for (int i = 0; pr->choices[i]; i++)
+      if (strcasecmp(value, pr->choices[i]) == 0) {
+        int x = pr->choices == log_levels ? log_level_values[i] : i;
+        memcpy(field, &x, sizeof(x));
+        return RMQ_OK;
+      }
+    errf(err, n, "%s: \"%s\" is not one of the allowed values", pr->name,
+         value);
+    return RMQ_ERR_CONF_INVALID;
+  case T_STR: {
+    if (pr->check && !pr->check(value, err, n))
+      return RMQ_ERR_CONF_INVALID;
+    char *copy = strdup(value);
+    if (copy == NULL) {
+      errf(err, n, "out of memory");
+      return RMQ_ERR_NOMEM;
+    }
+    char *old;
+    memcpy(&old, field, sizeof(old));
+    free(old);
+    memcpy(field, &copy, sizeof(copy));
+    return RMQ_OK;
+  }
+  }
+  return RMQ_ERR_CONF_INVALID;
+}
+
+/* Writes the value of @p pr as text into @p out. */
+static void format_one(const rmqi_conf_vals_t *v, const prop_t *pr,
+                       rmqi_buf_t *out) {
+  const char *field = (const char *)v + pr->off;
+  switch (pr->type) {
+  case T_INT: {
+    int64_t x;
+    memcpy(&x, field, sizeof(x));
+    rmqi_buf_put_i64(out, x);
+    break;
+  }
+  case T_BOOL: {
+    bool b;
+    memcpy(&b, field, sizeof(b));
+    rmqi_buf_put_str(out, b ? "true" : "false");
+    break;
+  }
+  case T_ENUM: {
+    int x;
+    memcpy(&x, field, sizeof(x));
+    for (int i = 0; pr->choices[i]; i++) {
+      int iv = pr->choices == log_levels ? log_level_values[i] : i;
+      if (iv == x) {
+        rmqi_buf_put_str(out, pr->choices[i]);
+        break;
+      }
+    }
+    break;
+  }
+  case T_STR: {
+    const char *s;
+    memcpy(&s, field, sizeof(s));
+    rmqi_buf_put_str(out, s ? s : "");
+    break;
+  }
+  }
+}
+
+rmq_conf_t *rmq_conf_new(void) {
+  rmq_conf_t *c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return NULL;
+  for (size_t i = 0; i < RMQI_ARRAY_LEN(props); i++)
+    if (set_one(&c->v, &props[i], props[i].dflt, NULL, 0) != RMQ_OK) {
+      rmq_conf_destroy(c);
+      return NULL;
+    }
+  return c;
+}
+
+void rmqi_conf_release(rmqi_conf_t *c) {
+  for (size_t i = 0; i < RMQI_ARRAY_LEN(props); i++)
+    if (props[i].type == T_STR) {
+      char *s;
+      memcpy(&s, (char *)&c->v + props[i].off, sizeof(s));
+      free(s);
+    }
+  memset(c, 0, sizeof(*c));
+}
+
+rmq_err_t rmqi_conf_copy(rmqi_conf_t *dst, const rmqi_conf_t *src) {
+  *dst = *src;
+  for (size_t i = 0; i < RMQI_ARRAY_LEN(props); i++)
+    if (props[i].type == T_STR) {
+      char **f = (char **)((char *)&dst->v + props[i].off);
+      *f = strdup(*f ? *f : "");
+      if (*f == NULL) {
+        /* Null out the strings not yet copied so release frees only ours. */
+        for (size_t j = i + 1; j < RMQI_ARRAY_LEN(props); j++)
+          if (props[j].type == T_STR)
+            *(char **)((char *)&dst->v + props[j].off) = NULL;
+        rmqi_conf_release(dst);
+        return RMQ_ERR_NOMEM;
+      }
+    }
+  return RMQ_OK;
+}
+
+rmq_conf_t *rmq_conf_dup(const rmq_conf_t *conf) {
+  if (conf == NULL)
+    return NULL;
+  rmq_conf_t *c = malloc(sizeof(*c));
+  if (c == NULL)
+    return NULL;
+  if (rmqi_conf_copy(c, conf) != RMQ_OK) {
+    free(c);
+    return NULL;
+  }
+  return c;
+}
+
+void rmq_conf_destroy(rmq_conf_t *conf) {
+  if (conf == NULL)
+    return;
+  rmqi_conf_release(conf);
+  free(conf);
+}
+
+rmq_err_t rmq_conf_set(rmq_conf_t *conf, const char *key, const char *value,
+                       char *errstr, size_t errstr_size) {
+  if (errstr && errstr_size)
+    errstr[0] = '\0';
+  if (conf == NULL || key == NULL || value == NULL) {
+    errf(errstr, errstr_size, "conf, key and value must not be NULL");
+    return RMQ_ERR_INVALID_ARG;
+  }
+  size_t idx;
+  const prop_t *pr = find(key, &idx);
+  if (pr == NULL) {
+    errf(errstr, errstr_size, "unknown configuration key \"%s\"", key);
+    return RMQ_ERR_CONF_UNKNOWN;
+  }
+  rmq_err_t rc = set_one(&conf->v, pr, value, errstr, errstr_size);
+  if (rc == RMQ_OK)
+    conf->set_mask[idx / 64] |= UINT64_C(1) << (idx % 64);
+  return rc;
+}
+
+rmq_err_t rmq_conf_get(const rmq_conf_t *conf, const char *key, char *out,
+                       size_t *out_size) {
+  if (conf == NULL || key == NULL || out_size == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  const prop_t *pr = find(key, NULL);
+  if (pr == NULL)
+    return RMQ_ERR_CONF_UNKNOWN;
+  char tmp[512];
+  /* Format into the stack first; `limit` keeps the buffer from ever
+   * reallocating stack memory. */
+  rmqi_buf_t b = {.data = (uint8_t *)tmp, .cap = sizeof(tmp), .limit = sizeof(tmp)};
+  rmqi_buf_t heap;
+  rmqi_buf_init(&heap);
+  format_one(&conf->v, pr, &b);
+  rmqi_buf_t *use = &b;
+  if (b.failed || b.len == b.cap) { /* long value: format again on the heap */
+    format_one(&conf->v, pr, &heap);
+    if (!rmqi_buf_ok(&heap)) {
+      rmqi_buf_free(&heap);
+      return RMQ_ERR_NOMEM;
+    }
+    use = &heap;
+  }
+  size_t need = use->len + 1;
+  if (out && *out_size >= need) {
+    memcpy(out, use->data, use->len);
+    out[use->len] = '\0';
+  } else if (out && *out_size > 0) {
+    out[0] = '\0';
+  }
+  *out_size = need;
+  rmqi_buf_free(&heap);
+  return RMQ_OK;
+}
+
+void rmq_conf_set_log_cb(rmq_conf_t *conf, rmq_log_cb *cb, void *opaque) {
+  if (conf == NULL)
+    return;
+  conf->log_cb = cb;
+  conf->log_opaque = opaque;
+}
+
+static void doc_section(rmqi_buf_t *out, unsigned scope, const char *title) {
+  rmqi_buf_put_str(out, "\n## ");
+  rmqi_buf_put_str(out, title);
+  rmqi_buf_put_str(out, "\n\n| Key | Type | Default | Range / values | "
+                        "Description |\n|---|---|---|---|---|\n");
+  for (size_t i = 0; i < RMQI_ARRAY_LEN(props); i++) {
+    const prop_t *pr = &props[i];
+    if (pr->scope != scope)
+      continue;
+    static const char *const tn[] = {"integer", "boolean", "string", "enum"};
+    rmqi_buf_put_str(out, "| `");
+    rmqi_buf_put_str(out, pr->name);
+    rmqi_buf_put_str(out, "` | ");
+    rmqi_buf_put_str(out, tn[pr->type]);
+    if (*pr->dflt) {
+      rmqi_buf_put_str(out, " | `");
+      rmqi_buf_put_str(out, pr->dflt);
+      rmqi_buf_put_str(out, "` | ");
+    } else {
+      rmqi_buf_put_str(out, " | *(empty)* | ");
+    }
+    if (pr->type == T_INT) {
+      rmqi_buf_put_i64(out, pr->min);
+      rmqi_buf_put_str(out, " .. ");
+      rmqi_buf_put_i64(out, pr->max);
+    } else if (pr->type == T_ENUM) {
+      for (int k = 0; pr->choices[k]; k++) {
+        rmqi_buf_put_str(out, k ? ", `" : "`");
+        rmqi_buf_put_str(out, pr->choices[k]);
+        rmqi_buf_put_str(out, "`");
+      }
+    }
+    rmqi_buf_put_str(out, " | ");
+    rmqi_buf_put_str(out, pr->desc);
+    rmqi_buf_put_str(out, " |\n");
+  }
+}
+
+void rmqi_conf_doc(rmqi_buf_t *out) {
+  rmqi_buf_put_str(
+      out, "# Configuration reference\n\n"
+           "Generated from the property table in `lib/client/conf.c`; "
+           "`tests/unit/test_conf.c` fails when this file and the table "
+           "differ (regenerate with `build/tests/unit/test_conf "
+           "--write-doc doc/configuration.md`).\n\n"
+           "Every key is set as text with `rmq_conf_set(conf, key, value, "
+           "errstr, size)`; unknown keys and bad values are errors. Names "
+           "and defaults are the Java client's.\n");
+  doc_section(out, RMQI_SCOPE_CLIENT,
+              "Client instance (connections, routes, heartbeats, callbacks)");
+  doc_section(out, RMQI_SCOPE_PRODUCER, "Producer");
+}

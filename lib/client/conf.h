@@ -1,0 +1,74 @@
+/*
+ * Configuration: one property table (conf.c) is the single source of the
+ * key names, types, defaults, ranges, validation and doc/configuration.md.
+ * Keys carry the Java client's names and defaults.
+ *
+ * rmq_conf_t (public, opaque) is rmqi_conf_t. Values live in typed fields
+ * so the hot paths read a plain struct member, never a string.
+ */
+#ifndef RMQI_CLIENT_CONF_H
+#define RMQI_CLIENT_CONF_H
+
+#include "../util/buf.h"
+#include "../util/common.h"
+
+/* Which objects read a key (for the docs, and to reject keys that a given
+ * object would ignore). */
+enum {
+  RMQI_SCOPE_CLIENT = 1,
+  RMQI_SCOPE_PRODUCER = 2,
+};
+
+enum { RMQI_CALLBACK_POOL = 0, RMQI_CALLBACK_POLL = 1 };
+enum { RMQI_SERIALIZE_JSON = 0, RMQI_SERIALIZE_ROCKETMQ = 1 };
+
+typedef struct rmqi_conf_vals {
+  /* client */
+  char *namesrv_addr;
+  char *instance_name;
+  char *unit_name;
+  char *client_ip;
+  int64_t poll_namesrv_interval_ms;
+  int64_t heartbeat_interval_ms;
+  int64_t api_timeout_ms;
+  int64_t connect_timeout_ms;
+  int64_t max_frame_size;
+  int64_t callback_threads;
+  int callback_mode;
+  int serialize_type;
+  int log_level;
+  /* producer */
+  char *producer_group;
+  int64_t send_timeout_ms;
+  int64_t send_max_timeout_per_request_ms;
+  int64_t compress_over;
+  int64_t compress_level;
+  int64_t retry_times;
+  int64_t retry_times_async;
+  bool retry_another_broker_when_not_store_ok;
+  int64_t max_message_size;
+  char *create_topic_key;
+  int64_t default_topic_queue_nums;
+  bool send_latency_fault_enable;
+  bool backpressure_enable;
+  int64_t backpressure_num;
+  int64_t backpressure_size;
+} rmqi_conf_vals_t;
+
+struct rmq_conf {
+  rmqi_conf_vals_t v;
+  uint64_t set_mask[2]; /* which keys were set explicitly */
+  rmq_log_cb *log_cb;
+  void *log_opaque;
+};
+typedef struct rmq_conf rmqi_conf_t;
+
+/* Renders the reference table as Markdown (doc/configuration.md). */
+void rmqi_conf_doc(rmqi_buf_t *out);
+
+/* Deep copy into @p dst (uninitialised). Returns RMQ_ERR_NOMEM on failure
+ * (dst then holds nothing to free). */
+rmq_err_t rmqi_conf_copy(rmqi_conf_t *dst, const rmqi_conf_t *src);
+void rmqi_conf_release(rmqi_conf_t *c);
+
+#endif
