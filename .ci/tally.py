@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Counts results from meson's testlog.json files and extra result files.
+
+Usage: tally.py [--require-no-skip SUITE ...] FILE...
+A FILE ending in .json is a meson testlog (one JSON object per line); any
+other FILE holds lines `PASS name` / `FAIL name` written by .ci/run itself.
+Prints failed test names, then the closing line `N passed, N failed`.
+A skipped test in a suite named with --require-no-skip counts as failed:
+in CI every broker test must really run.
+"""
+import json
+import sys
+
+args = sys.argv[1:]
+strict = set()
+files = []
+while args:
+    a = args.pop(0)
+    if a == "--require-no-skip":
+        strict.add(args.pop(0))
+    else:
+        files.append(a)
+
+passed = failed = skipped = 0
+failures = []
+for f in files:
+    try:
+        lines = open(f, encoding="utf-8", errors="replace").read().splitlines()
+    except OSError:
+        failed += 1
+        failures.append(f"(missing result file {f})")
+        continue
+    for line in lines:
+        if not line.strip():
+            continue
+        if f.endswith(".json"):
+            t = json.loads(line)
+            name, res = t.get("name", "?"), t.get("result", "?")
+            suites = set(t.get("suite", []))
+            if res in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            elif res == "SKIP":
+                if any(s.split(":")[-1] in strict for s in suites):
+                    failed += 1
+                    failures.append(f"{name} (skipped, but must run)")
+                else:
+                    skipped += 1
+            else:
+                failed += 1
+                failures.append(f"{name} ({res})")
+        else:
+            word, _, name = line.partition(" ")
+            if word == "PASS":
+                passed += 1
+            else:
+                failed += 1
+                failures.append(name)
+
+for n in failures:
+    print(f"failed: {n}")
+tail = f", {skipped} skipped" if skipped else ""
+print(f"{passed} passed, {failed} failed{tail}")
+sys.exit(1 if failed else 0)
