@@ -230,6 +230,306 @@ RMQ_API rmq_err_t rmq_conf_get(const rmq_conf_t *conf, const char *key,
 RMQ_API void rmq_conf_set_log_cb(rmq_conf_t *conf, rmq_log_cb *cb,
                                  void *opaque);
 
+/* ------------------------------------------------------------------------ */
+/** @name Messages
+ *
+ * A message is built by the application for sending, or handed to it by a
+ * consumer. Setters copy their arguments. Getters return pointers owned by
+ * the message, valid until it is destroyed or the same field is set again.
+ * A message is not synchronised: use one from one thread at a time.
+ */
+
+typedef struct rmq_msg rmq_msg_t;
+
+/**
+ * @brief A new message for @p topic (1..127 characters of [%|a-zA-Z0-9_-],
+ *        checked when it is sent).
+ * @returns a message owned by the caller (rmq_msg_destroy), or NULL if
+ *          @p topic is NULL or memory ran out.
+ */
+RMQ_API rmq_msg_t *rmq_msg_new(const char *topic);
+
+/** @brief Frees @p msg. NULL is allowed. */
+RMQ_API void rmq_msg_destroy(rmq_msg_t *msg);
+
+/** @brief Copies @p len bytes of @p body into the message. */
+RMQ_API rmq_err_t rmq_msg_set_body(rmq_msg_t *msg, const void *body,
+                                   size_t len);
+
+/**
+ * @brief Hands @p body to the message without a copy. On RMQ_OK the message
+ *        owns it and calls @p free_fn(body) when it no longer needs it (NULL
+ *        @p free_fn: the memory is only borrowed and must outlive the
+ *        message). On failure the caller keeps it.
+ */
+RMQ_API rmq_err_t rmq_msg_set_body_owned(rmq_msg_t *msg, void *body,
+                                         size_t len, void (*free_fn)(void *));
+
+/** @brief The tag (property TAGS), used by consumers' tag filters. */
+RMQ_API rmq_err_t rmq_msg_set_tags(rmq_msg_t *msg, const char *tags);
+
+/** @brief Business keys (property KEYS), several separated by spaces. */
+RMQ_API rmq_err_t rmq_msg_set_keys(rmq_msg_t *msg, const char *keys);
+
+/**
+ * @brief Sets a user property. Names reserved by RocketMQ (TAGS, KEYS,
+ *        UNIQ_KEY, DELAY, ... see doc/messages.md) are refused with
+ *        RMQ_ERR_INVALID_ARG, as in Java; so are names or values containing
+ *        the bytes 0x01 or 0x02, and empty names or values.
+ */
+RMQ_API rmq_err_t rmq_msg_set_property(rmq_msg_t *msg, const char *name,
+                                       const char *value);
+
+/** @brief Delay level 1..18 (broker's messageDelayLevel); 0 clears it. */
+RMQ_API rmq_err_t rmq_msg_set_delay_level(rmq_msg_t *msg, int level);
+
+/**
+ * @brief Deliver at @p epoch_ms (5.x brokers with the timer wheel; property
+ *        TIMER_DELIVER_MS). 0 clears it.
+ */
+RMQ_API rmq_err_t rmq_msg_set_deliver_time(rmq_msg_t *msg, int64_t epoch_ms);
+
+/** @brief Deliver after @p delay_ms (5.x; property TIMER_DELAY_MS). */
+RMQ_API rmq_err_t rmq_msg_set_delay_ms(rmq_msg_t *msg, int64_t delay_ms);
+
+/**
+ * @brief The key rmq_producer_send_orderly() hashes to pick a queue, with
+ *        Java's String.hashCode, so the same key picks the same queue as the
+ *        Java client's SelectMessageQueueByHash. Not sent on the wire.
+ */
+RMQ_API rmq_err_t rmq_msg_set_sharding_key(rmq_msg_t *msg, const char *key);
+
+/** @brief The user flag stored with the message (default 0). */
+RMQ_API rmq_err_t rmq_msg_set_flag(rmq_msg_t *msg, int32_t flag);
+
+RMQ_API const char *rmq_msg_topic(const rmq_msg_t *msg);
+/** @brief The body (decompressed, for received messages) and its length. */
+RMQ_API const void *rmq_msg_body(const rmq_msg_t *msg, size_t *len);
+RMQ_API const char *rmq_msg_tags(const rmq_msg_t *msg);
+RMQ_API const char *rmq_msg_keys(const rmq_msg_t *msg);
+/** @brief Any property by name (user or system), or NULL. */
+RMQ_API const char *rmq_msg_property(const rmq_msg_t *msg, const char *name);
+/** @brief Number of properties, for iteration with rmq_msg_property_at. */
+RMQ_API size_t rmq_msg_property_count(const rmq_msg_t *msg);
+/** @brief The @p i-th property; RMQ_ERR_NOT_FOUND past the end. */
+RMQ_API rmq_err_t rmq_msg_property_at(const rmq_msg_t *msg, size_t i,
+                                      const char **name, const char **value);
+RMQ_API int rmq_msg_delay_level(const rmq_msg_t *msg);
+RMQ_API int32_t rmq_msg_flag(const rmq_msg_t *msg);
+
+/* ------------------------------------------------------------------------ */
+/** @name Client instance
+ *
+ * A client instance owns the connections (one per broker address), the I/O
+ * thread, the route cache, heartbeats and the callback threads. Every
+ * producer and consumer created on it shares them. Several instances in one
+ * process are independent.
+ */
+
+typedef struct rmq_client rmq_client_t;
+
+/**
+ * @brief Creates and starts a client instance from the client-scope keys of
+ *        @p conf (copied; the caller keeps @p conf).
+ * @returns the client, owned by the caller (rmq_client_destroy), or NULL
+ *          with a message in @p errstr.
+ * @remark Thread-safe. Starts the I/O thread and, in callbackMode `pool`,
+ *         the callback threads.
+ */
+RMQ_API rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
+                                     size_t errstr_size);
+
+/**
+ * @brief Stops the instance: closes its producers and consumers (which must
+ *        be destroyed before or after, see rmq_producer_destroy), fails
+ *        everything still in flight with RMQ_ERR_SHUTDOWN, joins every
+ *        thread and frees the client.
+ * @param timeout_ms bound on the wait for in-flight requests (then they
+ *        fail); the call returns within about this time.
+ * @remark Must not be called from a library callback.
+ */
+RMQ_API void rmq_client_destroy(rmq_client_t *client, int timeout_ms);
+
+/** @brief The client id `ip@instanceName[@unitName]`, owned by the client. */
+RMQ_API const char *rmq_client_id(const rmq_client_t *client);
+
+/**
+ * @brief In callbackMode `poll`: a file descriptor that is readable while
+ *        callbacks are queued. -1 in `pool` mode.
+ * @remark Poll it from your own event loop, then call rmq_poll(); do not
+ *         read from or close it.
+ */
+RMQ_API int rmq_poll_fd(rmq_client_t *client);
+
+/**
+ * @brief In callbackMode `poll`: runs queued callbacks on the calling
+ *        thread, waiting up to @p timeout_ms (0: do not wait, -1: forever)
+ *        for the first one.
+ * @returns the number of callbacks run (0 on timeout).
+ * @remark Call it from one thread at a time; callbacks may call the library
+ *         (but not rmq_poll recursively or any destroy function).
+ */
+RMQ_API int rmq_poll(rmq_client_t *client, int timeout_ms);
+
+/* ------------------------------------------------------------------------ */
+/** @name Producer */
+
+typedef struct rmq_producer rmq_producer_t;
+
+/** Send status of a message the broker accepted (SendStatus in Java). */
+typedef enum rmq_send_status {
+  RMQ_SEND_OK = 0,
+  RMQ_SEND_FLUSH_DISK_TIMEOUT = 1,
+  RMQ_SEND_FLUSH_SLAVE_TIMEOUT = 2,
+  RMQ_SEND_SLAVE_NOT_AVAILABLE = 3
+} rmq_send_status_t;
+
+/**
+ * The outcome of a send. All strings are owned by the result: for a
+ * synchronous send they stay valid until rmq_send_result_clear() (call it
+ * once you are done; it is also safe on a zeroed result); for an
+ * asynchronous send, until the callback returns.
+ */
+typedef struct rmq_send_result {
+  rmq_send_status_t status;
+  const char *msg_id;        /**< UNIQ_KEY (comma-separated for a batch) */
+  const char *offset_msg_id; /**< broker-assigned id (store host + offset) */
+  const char *topic;
+  const char *broker_name;
+  int32_t queue_id;
+  int64_t queue_offset;
+  const char *transaction_id;
+  const char *region_id;
+  /** On failure: the broker's response code (0 if the failure was local),
+   *  and a message that names what failed (also set on success: ""). */
+  int broker_code;
+  const char *error;
+  int attempts; /**< attempts made, retries included */
+  void *internal_;
+} rmq_send_result_t;
+
+/** @brief Frees the strings of @p res and zeroes it. */
+RMQ_API void rmq_send_result_clear(rmq_send_result_t *res);
+
+/**
+ * @brief Called once per asynchronous send, with RMQ_OK or the error, on a
+ *        callback thread (or from rmq_poll). @p msg is the message that was
+ *        sent; the library destroys it after the callback returns.
+ */
+typedef void(rmq_send_cb)(rmq_producer_t *producer, rmq_err_t err,
+                          const rmq_send_result_t *res, rmq_msg_t *msg,
+                          void *opaque);
+
+/**
+ * @brief Picks a queue for an ordered send: returns an index in
+ *        [0, n_queues), or -1 to fail the send with RMQ_ERR_INVALID_ARG.
+ *        @p queue_ids and @p broker_names describe the topic's writable
+ *        queues in Java's order.
+ */
+typedef int(rmq_queue_selector_cb)(size_t n_queues,
+                                   const char *const *broker_names,
+                                   const int32_t *queue_ids,
+                                   const rmq_msg_t *msg, void *arg);
+
+/**
+ * @brief Creates a producer on @p client, configured by the producer-scope
+ *        keys of @p conf (copied; NULL: defaults).
+ * @param client the instance to share; NULL makes a private instance from
+ *        the client-scope keys of the same @p conf, owned by the producer.
+ * @returns the producer (rmq_producer_destroy), or NULL with a message in
+ *          @p errstr.
+ * @remark Thread-safe. Every send function below may be called from any
+ *         number of threads at once.
+ */
+RMQ_API rmq_producer_t *rmq_producer_new(rmq_client_t *client,
+                                         const rmq_conf_t *conf, char *errstr,
+                                         size_t errstr_size);
+
+/** @brief The client instance the producer uses (for rmq_poll). */
+RMQ_API rmq_client_t *rmq_producer_client(rmq_producer_t *producer);
+
+/**
+ * @brief Sends @p msg and waits for the broker's answer, retrying on another
+ *        broker as the Java client does, all within sendMsgTimeout.
+ * @param msg borrowed; the caller keeps it.
+ * @param res filled on success and on failure (see rmq_send_result_t); may
+ *        be NULL.
+ * @returns RMQ_OK when the broker stored the message (see res->status);
+ *          RMQ_ERR_TIMEOUT, RMQ_ERR_CONNECT, RMQ_ERR_NO_ROUTE,
+ *          RMQ_TOPIC_NOT_EXIST, RMQ_ERR_MSG_TOO_LARGE, RMQ_ERR_MSG_EMPTY,
+ *          RMQ_ERR_INVALID_ARG, RMQ_ERR_SHUTDOWN, or the broker's code.
+ * @remark Blocks the calling thread; must not be called from a library
+ *         callback in `pool` mode (it would block a callback thread).
+ */
+RMQ_API rmq_err_t rmq_producer_send(rmq_producer_t *producer,
+                                    const rmq_msg_t *msg,
+                                    rmq_send_result_t *res);
+
+/**
+ * @brief Sends @p msg without waiting; @p cb fires exactly once.
+ * @param msg on RMQ_OK the library takes it (and destroys it after @p cb);
+ *        on failure the caller keeps it and @p cb is not called.
+ * @returns RMQ_OK when queued; RMQ_ERR_QUEUE_FULL when back pressure is on
+ *          and the in-flight limits are still reached at sendMsgTimeout;
+ *          validation errors as rmq_producer_send.
+ */
+RMQ_API rmq_err_t rmq_producer_send_async(rmq_producer_t *producer,
+                                          rmq_msg_t *msg, rmq_send_cb *cb,
+                                          void *opaque);
+
+/** @brief Sends @p msg once, with no answer and no retry. */
+RMQ_API rmq_err_t rmq_producer_send_oneway(rmq_producer_t *producer,
+                                           const rmq_msg_t *msg);
+
+/**
+ * @brief Sends @p n messages of one topic as one batch (one request, one
+ *        queue). Delay and retry-topic messages are refused, as in Java;
+ *        the encoded batch must fit maxMessageSize.
+ */
+RMQ_API rmq_err_t rmq_producer_send_batch(rmq_producer_t *producer,
+                                          rmq_msg_t *const *msgs, size_t n,
+                                          rmq_send_result_t *res);
+
+/**
+ * @brief Ordered send to the queue that the message's sharding key selects
+ *        (Java's SelectMessageQueueByHash over the topic's writable
+ *        queues). One attempt, like Java selector sends.
+ * @returns RMQ_ERR_INVALID_ARG if the message has no sharding key.
+ */
+RMQ_API rmq_err_t rmq_producer_send_orderly(rmq_producer_t *producer,
+                                            const rmq_msg_t *msg,
+                                            rmq_send_result_t *res);
+
+/** @brief Ordered send to the queue @p selector picks. One attempt. */
+RMQ_API rmq_err_t rmq_producer_send_select(rmq_producer_t *producer,
+                                           const rmq_msg_t *msg,
+                                           rmq_queue_selector_cb *selector,
+                                           void *arg, rmq_send_result_t *res);
+
+/** @brief Send to one given queue of one broker. One attempt. */
+RMQ_API rmq_err_t rmq_producer_send_to_queue(rmq_producer_t *producer,
+                                             const rmq_msg_t *msg,
+                                             const char *broker_name,
+                                             int32_t queue_id,
+                                             rmq_send_result_t *res);
+
+/**
+ * @brief Waits until every asynchronous send has completed (its callback
+ *        has returned), up to @p timeout_ms.
+ * @returns RMQ_OK or RMQ_ERR_TIMEOUT (sends are still in flight).
+ */
+RMQ_API rmq_err_t rmq_producer_flush(rmq_producer_t *producer,
+                                     int timeout_ms);
+
+/**
+ * @brief Flushes for up to @p timeout_ms, then fails what is still in
+ *        flight with RMQ_ERR_SHUTDOWN (each callback still fires once),
+ *        unregisters the group and frees the producer (and its private
+ *        client, if it has one).
+ * @remark Must not be called from a library callback.
+ */
+RMQ_API void rmq_producer_destroy(rmq_producer_t *producer, int timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

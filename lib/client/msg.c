@@ -1,0 +1,307 @@
+#include "msg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* MessageConst.STRING_HASH_SET (apache/rocketmq 5.3): names the Java client
+ * refuses as user properties because the client or broker owns them. */
+static const char *const reserved[] = {
+    "TRACE_ON",        "MSG_REGION",        "KEYS",
+    "TAGS",            "WAIT",              "DELAY",
+    "RETRY_TOPIC",     "REAL_TOPIC",        "REAL_QID",
+    "TRAN_MSG",        "PGROUP",            "MIN_OFFSET",
+    "MAX_OFFSET",      "BUYER_ID",          "ORIGIN_MESSAGE_ID",
+    "TRANSFER_FLAG",   "CORRECTION_FLAG",   "MQ2_FLAG",
+    "RECONSUME_TIME",  "UNIQ_KEY",          "MAX_RECONSUME_TIMES",
+    "CONSUME_START_TIME", "POP_CK",         "POP_CK_OFFSET",
+    "1ST_POP_TIME",    "TRAN_PREPARED_QUEUE_OFFSET", "DUP_INFO",
+    "EXTEND_UNIQ_INFO", "INSTANCE_ID",      "CORRELATION_ID",
+    "REPLY_TO_CLIENT", "TTL",               "ARRIVE_TIME",
+    "PUSH_REPLY_TIME", "CLUSTER",           "MSG_TYPE",
+    "INNER_MULTI_QUEUE_OFFSET", "TIMER_DELAY_MS", "TIMER_DELAY_SEC",
+    "TIMER_DELIVER_MS", "TIMER_ENQUEUE_MS", "TIMER_DEQUEUE_MS",
+    "TIMER_ROLL_TIMES", "TIMER_OUT_MS",     "TIMER_DEL_UNIQKEY",
+    "TIMER_DELAY_LEVEL", "__BORNHOST",      "BORN_TIMESTAMP",
+    "DLQ_ORIGIN_TOPIC", "DLQ_ORIGIN_MESSAGE_ID", "__CRC32#",
+};
+
+bool rmqi_prop_is_reserved(const char *name) {
+  for (size_t i = 0; i < RMQI_ARRAY_LEN(reserved); i++)
+    if (strcmp(name, reserved[i]) == 0)
+      return true;
+  return false;
+}
+
+bool rmqi_topic_valid(const char *topic, char *err, size_t n) {
+  size_t len = topic ? strlen(topic) : 0;
+  if (len == 0) {
+    snprintf(err, n, "topic is empty");
+    return false;
+  }
+  if (len > 127) {
+    snprintf(err, n, "topic is longer than 127 characters");
+    return false;
+  }
+  for (size_t i = 0; i < len; i++) {
+    char c = topic[i];
+    if (!(c == '%' || c == '|' || c == '_' || c == '-' ||
+          (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+          (c >= 'A' && c <= 'Z'))) {
+      snprintf(err, n, "topic \"%s\" has a character outside [%%|a-zA-Z0-9_-]",
+               topic);
+      return false;
+    }
+  }
+  return true;
+}
+
+rmq_msg_t *rmq_msg_new(const char *topic) {
+  if (topic == NULL)
+    return NULL;
+  rmq_msg_t *m = calloc(1, sizeof(*m));
+  if (m == NULL || (m->topic = strdup(topic)) == NULL) {
+    free(m);
+    return NULL;
+  }
+  /* Java's Message constructor sets WAIT=true on every message. */
+  if (rmqi_msg_put_prop(m, "WAIT", "true") != RMQ_OK) {
+    rmq_msg_destroy(m);
+    return NULL;
+  }
+  return m;
+}
+
+static void drop_body(rmq_msg_t *m) {
+  if (m->body_owned)
+    (m->body_free ? m->body_free : free)(m->body_owned);
+  m->body_owned = NULL;
+  m->body_free = NULL;
+  m->body = NULL;
+  m->body_len = 0;
+}
+
+void rmq_msg_destroy(rmq_msg_t *m) {
+  if (m == NULL)
+    return;
+  drop_body(m);
+  for (size_t i = 0; i < m->n_props; i++) {
+    free(m->props[i].name);
+    free(m->props[i].value);
+  }
+  free(m->props);
+  free(m->topic);
+  free(m->sharding_key);
+  free(m);
+}
+
+rmq_err_t rmq_msg_set_body(rmq_msg_t *m, const void *body, size_t len) {
+  if (m == NULL || (body == NULL && len))
+    return RMQ_ERR_INVALID_ARG;
+  void *copy = malloc(len ? len : 1);
+  if (copy == NULL)
+    return RMQ_ERR_NOMEM;
+  if (len)
+    memcpy(copy, body, len);
+  drop_body(m);
+  m->body_owned = copy;
+  m->body = copy;
+  m->body_len = len;
+  return RMQ_OK;
+}
+
+rmq_err_t rmq_msg_set_body_owned(rmq_msg_t *m, void *body, size_t len,
+                                 void (*free_fn)(void *)) {
+  if (m == NULL || (body == NULL && len))
+    return RMQ_ERR_INVALID_ARG;
+  drop_body(m);
+  m->body = body;
+  m->body_len = len;
+  if (free_fn) {
+    m->body_owned = body;
+    m->body_free = free_fn;
+  }
+  return RMQ_OK;
+}
+
+static rmqi_prop_t *find_prop(const rmq_msg_t *m, const char *name) {
+  for (size_t i = 0; i < m->n_props; i++)
+    if (strcmp(m->props[i].name, name) == 0)
+      return &m->props[i];
+  return NULL;
+}
+
+rmq_err_t rmqi_msg_put_prop(rmq_msg_t *m, const char *name, const char *value) {
+  char *v = strdup(value);
+  if (v == NULL)
+    return RMQ_ERR_NOMEM;
+  rmqi_prop_t *p = find_prop(m, name);
+  if (p) {
+    free(p->value);
+    p->value = v;
+    return RMQ_OK;
+  }
+  if (m->n_props == m->cap_props) {
+    size_t cap = m->cap_props ? m->cap_props * 2 : 8;
+    rmqi_prop_t *np = realloc(m->props, cap * sizeof(*np));
+    if (np == NULL) {
+      free(v);
+      return RMQ_ERR_NOMEM;
+    }
+    m->props = np;
+    m->cap_props = cap;
+  }
+  char *n = strdup(name);
+  if (n == NULL) {
+    free(v);
+    return RMQ_ERR_NOMEM;
+  }
+  m->props[m->n_props].name = n;
+  m->props[m->n_props].value = v;
+  m->n_props++;
+  return RMQ_OK;
+}
+
+void rmqi_msg_del_prop(rmq_msg_t *m, const char *name) {
+  rmqi_prop_t *p = find_prop(m, name);
+  if (p == NULL)
+    return;
+  free(p->name);
+  free(p->value);
+  size_t i = (size_t)(p - m->props);
+  memmove(p, p + 1, (m->n_props - i - 1) * sizeof(*p));
+  m->n_props--;
+}
+
+/* Property names and values may not hold the separators 0x01/0x02: nothing
+ * escapes them on the wire. */
+static bool clean_text(const char *s) {
+  return *s && strchr(s, '\x01') == NULL && strchr(s, '\x02') == NULL;
+}
+
+static rmq_err_t put_checked(rmq_msg_t *m, const char *name, const char *v) {
+  if (m == NULL || v == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  if (*v == '\0') {
+    rmqi_msg_del_prop(m, name);
+    return RMQ_OK;
+  }
+  if (!clean_text(v))
+    return RMQ_ERR_INVALID_ARG;
+  return rmqi_msg_put_prop(m, name, v);
+}
+
+rmq_err_t rmq_msg_set_tags(rmq_msg_t *m, const char *tags) {
+  return put_checked(m, "TAGS", tags);
+}
+
+rmq_err_t rmq_msg_set_keys(rmq_msg_t *m, const char *keys) {
+  return put_checked(m, "KEYS", keys);
+}
+
+rmq_err_t rmq_msg_set_property(rmq_msg_t *m, const char *name,
+                               const char *value) {
+  if (m == NULL || name == NULL || value == NULL || !clean_text(name) ||
+      !clean_text(value) || rmqi_prop_is_reserved(name))
+    return RMQ_ERR_INVALID_ARG;
+  return rmqi_msg_put_prop(m, name, value);
+}
+
+static rmq_err_t put_int(rmq_msg_t *m, const char *name, int64_t v) {
+  if (v == 0) {
+    rmqi_msg_del_prop(m, name);
+    return RMQ_OK;
+  }
+  char t[24];
+  snprintf(t, sizeof(t), "%lld", (long long)v);
+  return rmqi_msg_put_prop(m, name, t);
+}
+
+rmq_err_t rmq_msg_set_delay_level(rmq_msg_t *m, int level) {
+  if (m == NULL || level < 0 || level > 1000)
+    return RMQ_ERR_INVALID_ARG;
+  return put_int(m, "DELAY", level);
+}
+
+rmq_err_t rmq_msg_set_deliver_time(rmq_msg_t *m, int64_t epoch_ms) {
+  if (m == NULL || epoch_ms < 0)
+    return RMQ_ERR_INVALID_ARG;
+  return put_int(m, "TIMER_DELIVER_MS", epoch_ms);
+}
+
+rmq_err_t rmq_msg_set_delay_ms(rmq_msg_t *m, int64_t delay_ms) {
+  if (m == NULL || delay_ms < 0)
+    return RMQ_ERR_INVALID_ARG;
+  return put_int(m, "TIMER_DELAY_MS", delay_ms);
+}
+
+rmq_err_t rmq_msg_set_sharding_key(rmq_msg_t *m, const char *key) {
+  if (m == NULL || key == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  char *k = strdup(key);
+  if (k == NULL)
+    return RMQ_ERR_NOMEM;
+  free(m->sharding_key);
+  m->sharding_key = k;
+  return RMQ_OK;
+}
+
+rmq_err_t rmq_msg_set_flag(rmq_msg_t *m, int32_t flag) {
+  if (m == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  m->flag = flag;
+  return RMQ_OK;
+}
+
+const char *rmq_msg_topic(const rmq_msg_t *m) { return m ? m->topic : NULL; }
+
+const void *rmq_msg_body(const rmq_msg_t *m, size_t *len) {
+  if (len)
+    *len = m ? m->body_len : 0;
+  return m ? m->body : NULL;
+}
+
+const char *rmq_msg_property(const rmq_msg_t *m, const char *name) {
+  if (m == NULL || name == NULL)
+    return NULL;
+  const rmqi_prop_t *p = find_prop(m, name);
+  return p ? p->value : NULL;
+}
+
+const char *rmq_msg_tags(const rmq_msg_t *m) {
+  return rmq_msg_property(m, "TAGS");
+}
+
+const char *rmq_msg_keys(const rmq_msg_t *m) {
+  return rmq_msg_property(m, "KEYS");
+}
+
+size_t rmq_msg_property_count(const rmq_msg_t *m) {
+  return m ? m->n_props : 0;
+}
+
+rmq_err_t rmq_msg_property_at(const rmq_msg_t *m, size_t i, const char **name,
+                              const char **value) {
+  if (m == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  if (i >= m->n_props)
+    return RMQ_ERR_NOT_FOUND;
+  if (name)
+    *name = m->props[i].name;
+  if (value)
+    *value = m->props[i].value;
+  return RMQ_OK;
+}
+
+int rmq_msg_delay_level(const rmq_msg_t *m) {
+  const char *v = rmq_msg_property(m, "DELAY");
+  if (v == NULL)
+    return 0;
+  /* Received messages carry whatever the broker stored: parse defensively
+   * (the broker writes -1 on messages moved to a DLQ). */
+  char *end;
+  long x = strtol(v, &end, 10);
+  return *end == '\0' && x >= -1 && x <= 1000 ? (int)x : 0;
+}
+
+int32_t rmq_msg_flag(const rmq_msg_t *m) { return m ? m->flag : 0; }

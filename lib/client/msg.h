@@ -1,0 +1,42 @@
+/*
+ * The message object behind the public rmq_msg_t: topic, body, flag and an
+ * ordered property list (insertion order, as Java's HashMap-free encoders
+ * see it: the order only matters for byte-exact tests). Tags, keys, delay
+ * and timer settings are properties, as in Java.
+ */
+#ifndef RMQI_CLIENT_MSG_H
+#define RMQI_CLIENT_MSG_H
+
+#include "../util/common.h"
+
+typedef struct rmqi_prop {
+  char *name;
+  char *value;
+} rmqi_prop_t;
+
+struct rmq_msg {
+  char *topic;
+  const uint8_t *body;
+  size_t body_len;
+  void *body_owned;             /* freed with body_free (or free) */
+  void (*body_free)(void *);
+  int32_t flag;
+  rmqi_prop_t *props;
+  size_t n_props;
+  size_t cap_props;
+  char *sharding_key;
+};
+
+/* Property names Java reserves for itself (MessageConst.STRING_HASH_SET). */
+bool rmqi_prop_is_reserved(const char *name);
+
+/* Sets a property without the reserved-name check (library use). */
+rmq_err_t rmqi_msg_put_prop(rmq_msg_t *m, const char *name, const char *value);
+/* Removes a property; no-op when absent. */
+void rmqi_msg_del_prop(rmq_msg_t *m, const char *name);
+
+/* Java's Validators.checkTopic: 1..127 chars of [%|a-zA-Z0-9_-]. On failure
+ * writes the reason to @p err. */
+bool rmqi_topic_valid(const char *topic, char *err, size_t n);
+
+#endif

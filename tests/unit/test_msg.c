@@ -1,0 +1,129 @@
+/* The public message object. */
+#include "client/msg.h"
+#include "test.h"
+
+#include <stdlib.h>
+
+TEST(new_message_waits_for_store_like_java) {
+  rmq_msg_t *m = rmq_msg_new("TopicA");
+  REQUIRE(m != NULL);
+  CHECK_STR(rmq_msg_topic(m), "TopicA");
+  CHECK_STR(rmq_msg_property(m, "WAIT"), "true");
+  CHECK_UINT(rmq_msg_property_count(m), 1);
+  size_t len = 99;
+  CHECK(rmq_msg_body(m, &len) == NULL);
+  CHECK_UINT(len, 0);
+  rmq_msg_destroy(m);
+  CHECK(rmq_msg_new(NULL) == NULL);
+}
+
+TEST(setters_replace_and_keep_order) {
+  rmq_msg_t *m = rmq_msg_new("T");
+  CHECK_ERR(rmq_msg_set_tags(m, "TagA"), RMQ_OK);
+  CHECK_ERR(rmq_msg_set_keys(m, "k1 k2"), RMQ_OK);
+  CHECK_ERR(rmq_msg_set_property(m, "color", "红"), RMQ_OK);
+  CHECK_ERR(rmq_msg_set_tags(m, "TagB"), RMQ_OK);
+  CHECK_STR(rmq_msg_tags(m), "TagB");
+  CHECK_STR(rmq_msg_keys(m), "k1 k2");
+  const char *n, *v;
+  CHECK_ERR(rmq_msg_property_at(m, 1, &n, &v), RMQ_OK);
+  CHECK_STR(n, "TAGS");
+  CHECK_STR(v, "TagB");
+  CHECK_ERR(rmq_msg_property_at(m, 3, &n, &v), RMQ_OK);
+  CHECK_STR(n, "color");
+  CHECK_ERR(rmq_msg_property_at(m, 4, &n, &v), RMQ_ERR_NOT_FOUND);
+  CHECK_ERR(rmq_msg_set_tags(m, ""), RMQ_OK); /* empty clears */
+  CHECK(rmq_msg_tags(m) == NULL);
+  rmq_msg_destroy(m);
+}
+
+TEST(reserved_and_unencodable_properties_are_refused) {
+  rmq_msg_t *m = rmq_msg_new("T");
+  CHECK_ERR(rmq_msg_set_property(m, "UNIQ_KEY", "x"), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_msg_set_property(m, "TAGS", "x"), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_msg_set_property(m, "DELAY", "1"), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_msg_set_property(m, "a\x01", "x"), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_msg_set_property(m, "a", "x\x02y"), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_msg_set_property(m, "", "x"), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_msg_set_property(m, "a", ""), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_msg_set_tags(m, "a\x01"), RMQ_ERR_INVALID_ARG);
+  /* Not reserved in Java: applications set these themselves. */
+  CHECK_ERR(rmq_msg_set_property(m, "CHECK_IMMUNITY_TIME_IN_SECONDS", "5"),
+            RMQ_OK);
+  CHECK_ERR(rmq_msg_set_property(m, "__SHARDINGKEY", "s"), RMQ_OK);
+  CHECK_UINT(rmq_msg_property_count(m), 3);
+  rmq_msg_destroy(m);
+}
+
+TEST(delay_and_timer_properties) {
+  rmq_msg_t *m = rmq_msg_new("T");
+  CHECK_ERR(rmq_msg_set_delay_level(m, 3), RMQ_OK);
+  CHECK_STR(rmq_msg_property(m, "DELAY"), "3");
+  CHECK_INT(rmq_msg_delay_level(m), 3);
+  CHECK_ERR(rmq_msg_set_delay_level(m, 0), RMQ_OK);
+  CHECK(rmq_msg_property(m, "DELAY") == NULL);
+  CHECK_ERR(rmq_msg_set_delay_level(m, -2), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_msg_set_deliver_time(m, 1700000000123LL), RMQ_OK);
+  CHECK_STR(rmq_msg_property(m, "TIMER_DELIVER_MS"), "1700000000123");
+  CHECK_ERR(rmq_msg_set_delay_ms(m, 2500), RMQ_OK);
+  CHECK_STR(rmq_msg_property(m, "TIMER_DELAY_MS"), "2500");
+  /* A garbage DELAY from the network reads as 0, not UB. */
+  rmqi_msg_put_prop(m, "DELAY", "99999999999999999999");
+  CHECK_INT(rmq_msg_delay_level(m), 0);
+  rmqi_msg_put_prop(m, "DELAY", "-1");
+  CHECK_INT(rmq_msg_delay_level(m), -1);
+  rmq_msg_destroy(m);
+}
+
+static int freed;
+static void count_free(void *p) {
+  freed++;
+  free(p);
+}
+
+TEST(bodies_copied_or_handed_over) {
+  rmq_msg_t *m = rmq_msg_new("T");
+  char data[] = "hello";
+  CHECK_ERR(rmq_msg_set_body(m, data, 5), RMQ_OK);
+  data[0] = 'J';
+  size_t len;
+  const char *b = rmq_msg_body(m, &len);
+  CHECK_MEM(b, len, "hello", 5);
+  char *owned = malloc(3);
+  memcpy(owned, "abc", 3);
+  freed = 0;
+  CHECK_ERR(rmq_msg_set_body_owned(m, owned, 3, count_free), RMQ_OK);
+  CHECK(rmq_msg_body(m, &len) == owned);
+  CHECK_ERR(rmq_msg_set_body(m, "x", 1), RMQ_OK);
+  CHECK_INT(freed, 1);
+  static const char borrowed[] = "static";
+  CHECK_ERR(rmq_msg_set_body_owned(m, (void *)borrowed, 6, NULL), RMQ_OK);
+  rmq_msg_destroy(m); /* must not free the borrowed body */
+  CHECK_ERR(rmq_msg_set_body(NULL, "x", 1), RMQ_ERR_INVALID_ARG);
+}
+
+TEST(topic_validation_matches_java) {
+  char err[128];
+  CHECK(rmqi_topic_valid("Topic_A-1%|", err, sizeof(err)));
+  CHECK(!rmqi_topic_valid("", err, sizeof(err)));
+  CHECK(!rmqi_topic_valid("with space", err, sizeof(err)));
+  CHECK(!rmqi_topic_valid("dot.topic", err, sizeof(err)));
+  char longt[129];
+  memset(longt, 'a', 128);
+  longt[128] = 0;
+  CHECK(!rmqi_topic_valid(longt, err, sizeof(err)));
+  longt[127] = 0;
+  CHECK(rmqi_topic_valid(longt, err, sizeof(err)));
+}
+
+int main(void) {
+  static const rmqt_case cases[] = {
+      TCASE(new_message_waits_for_store_like_java),
+      TCASE(setters_replace_and_keep_order),
+      TCASE(reserved_and_unencodable_properties_are_refused),
+      TCASE(delay_and_timer_properties),
+      TCASE(bodies_copied_or_handed_over),
+      TCASE(topic_validation_matches_java),
+  };
+  return RUN_TESTS(cases);
+}
