@@ -78,6 +78,7 @@ final class Info {
             Map<String, Object> o = Peer.obj();
             o.put("topic", topic);
             o.put("error", Util.describe(e));
+            o.put("code", Util.responseCode(e));
             Peer.emit(o);
             return 1;
         } finally {
@@ -107,6 +108,7 @@ final class Info {
             Map<String, Object> o = Peer.obj();
             o.put("topic", topic);
             o.put("error", Util.describe(e));
+            o.put("code", Util.responseCode(e));
             Peer.emit(o);
             return 1;
         } finally {
@@ -150,6 +152,7 @@ final class Info {
             Map<String, Object> o = Peer.obj();
             o.put("topic", topic);
             o.put("error", Util.describe(e));
+            o.put("code", Util.responseCode(e));
             Peer.emit(o);
             return 1;
         } finally {

@@ -220,6 +220,11 @@ public final class Peer {
             realErr.print(USAGE);
             rc = 2;
         } catch (Throwable t) {
+            Map<String, Object> o = obj();
+            o.put("fatal", true);
+            o.put("error", Util.describe(t));
+            o.put("code", Util.responseCode(t));
+            emit(o);
             diag("fatal: " + Util.describe(t));
             t.printStackTrace(System.err);
             rc = 2;

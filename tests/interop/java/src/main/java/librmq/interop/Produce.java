@@ -393,7 +393,7 @@ final class Produce {
             }
             result(it, r, 0, null);
         } catch (Throwable t) {
-            fail(it, Util.describe(t));
+            fail(it, t);
         }
     }
 
@@ -425,7 +425,7 @@ final class Produce {
             batchResult(batch, r);
         } catch (Throwable t) {
             for (Item it : batch) {
-                fail(it, Util.describe(t));
+                fail(it, t);
             }
         }
     }
@@ -456,7 +456,7 @@ final class Produce {
             public void onException(Throwable e) {
                 try {
                     for (Item it : its) {
-                        fail(it, Util.describe(e));
+                        fail(it, e);
                     }
                 } finally {
                     asyncDone();
@@ -506,11 +506,20 @@ final class Produce {
     }
 
     private void fail(Item it, String why) {
+        fail(it, why, null);
+    }
+
+    private void fail(Item it, Throwable t) {
+        fail(it, Util.describe(t), Util.responseCode(t));
+    }
+
+    private void fail(Item it, String why, Integer code) {
         failures.incrementAndGet();
         Map<String, Object> o = Peer.obj();
         o.put("i", it.i);
         putId(o, it);
         o.put("error", why);
+        o.put("code", code);
         Peer.emit(o);
     }
 

@@ -198,6 +198,25 @@ final class Util {
         throw new IllegalStateException("no " + setter + " on " + target.getClass().getName());
     }
 
+    /**
+     * The response code behind an exception: the innermost MQBrokerException's (the broker's answer), else the
+     * outermost MQClientException's when it is not -1; null when there is none.
+     */
+    static Integer responseCode(Throwable t) {
+        Integer client = null;
+        Integer broker = null;
+        int depth = 0;
+        for (Throwable c = t; c != null && depth++ < 10; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof MQBrokerException) {
+                broker = ((MQBrokerException) c).getResponseCode();
+            } else if (c instanceof MQClientException && client == null
+                && ((MQClientException) c).getResponseCode() != -1) {
+                client = ((MQClientException) c).getResponseCode();
+            }
+        }
+        return broker != null ? broker : client;
+    }
+
     static void sleep(long ms) {
         try {
             Thread.sleep(ms);
