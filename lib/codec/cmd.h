@@ -48,6 +48,11 @@ typedef struct rmqi_ext {
   rmqi_str_t val;
 } rmqi_ext_t;
 
+/* Ext fields kept inside the command before spilling to the arena: enough
+ * for every request header the client sends (SEND_MESSAGE_V2 has 14 plus
+ * ACL's 2), so building a request never allocates. */
+#define RMQI_CMD_INLINE_EXT 24
+
 typedef struct rmqi_cmd {
   int32_t code;
   uint8_t lang; /* RMQI_LANG_* */
@@ -56,9 +61,10 @@ typedef struct rmqi_cmd {
   int32_t flag;
   uint8_t ser; /* serialization the command was decoded from */
   rmqi_str_t remark;
-  rmqi_ext_t *ext;
+  rmqi_ext_t *ext; /* points at ext_inline until it spills */
   uint32_t n_ext;
   uint32_t cap_ext;
+  rmqi_ext_t ext_inline[RMQI_CMD_INLINE_EXT];
   const uint8_t *body; /* borrowed */
   size_t body_len;
   rmqi_arena_t arena;
@@ -69,9 +75,18 @@ const char *rmqi_lang_name(uint8_t lang);
 /* Returns -1 for an unknown name. */
 int rmqi_lang_from_name(const char *name, size_t n);
 
-/* A request: lang OTHER, version RMQI_ANNOUNCED_VERSION, flag 0. */
+/* A request: lang OTHER, version RMQI_ANNOUNCED_VERSION, flag 0. Does not
+ * allocate. */
 void rmqi_cmd_init(rmqi_cmd_t *c, int32_t code);
+/* A response to @p req: same opaque, flag RESPONSE, code @p code. */
+void rmqi_cmd_init_response(rmqi_cmd_t *c, const rmqi_cmd_t *req, int32_t code);
+/* Sets the remark, copying it into the arena. */
+rmq_err_t rmqi_cmd_set_remark(rmqi_cmd_t *c, const char *remark, size_t n);
 void rmqi_cmd_free(rmqi_cmd_t *c);
+
+/* rmqi_cmd_t holds a pointer into itself (the inline ext array): never copy
+ * one by value; move it with this (dst must be uninitialised or freed). */
+void rmqi_cmd_move(rmqi_cmd_t *dst, rmqi_cmd_t *src);
 
 /* Adds an ext field borrowing both strings (they must outlive encoding). */
 rmq_err_t rmqi_cmd_ext_ref(rmqi_cmd_t *c, const char *key, const char *val,
@@ -90,7 +105,9 @@ const rmqi_str_t *rmqi_cmd_ext_get(const rmqi_cmd_t *c, const char *key);
 rmq_err_t rmqi_cmd_ext_get_int(const rmqi_cmd_t *c, const char *key,
                                int64_t *out);
 
-/* Appends the whole frame (length prefix included) to @p out. */
+/* Appends the whole frame (length prefix included) to @p out. Fails with
+ * RMQ_ERR_INVALID_ARG for a code or version that ROCKETMQ's 16-bit fields
+ * cannot carry, RMQ_ERR_NOMEM when @p out failed to grow. */
 rmq_err_t rmqi_cmd_encode(rmqi_buf_t *out, const rmqi_cmd_t *c, int ser);
 
 /*
@@ -102,6 +119,10 @@ rmq_err_t rmqi_cmd_encode(rmqi_buf_t *out, const rmqi_cmd_t *c, int ser);
  */
 rmq_err_t rmqi_frame_check(const uint8_t *p, size_t len, size_t max_frame,
                            size_t *frame_len, rmqi_errbuf_t *e);
+
+/* Limits applied while decoding a header. */
+#define RMQI_MAX_EXT_FIELDS 1024
+#define RMQI_JSON_MAX_DEPTH 32
 
 /* Decodes one whole frame (as delimited by rmqi_frame_check) into @p c,
  * which must be uninitialised or freed. On success the body points into

@@ -1,0 +1,337 @@
+/*
+ * JSON command header (framing.md §4). The encoder writes what Java's
+ * fastjson writes (keys in alphabetical order, null fields omitted, ext
+ * values always strings). The decoder is a one-pass scanner over the header
+ * object, tolerant where fastjson is (language as name or ordinal, numbers
+ * given as strings, unknown keys ignored) and strict about JSON syntax.
+ */
+#include "cmd_int.h"
+#include "jstr.h"
+
+#include <string.h>
+
+rmq_err_t rmqi_cmd_encode_json(rmqi_buf_t *out, const rmqi_cmd_t *c) {
+  const char *lang = rmqi_lang_name(c->lang);
+  if (lang == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  rmqi_buf_put_str(out, "{\"code\":");
+  rmqi_buf_put_i64(out, c->code);
+  if (c->n_ext) {
+    rmqi_buf_put_str(out, ",\"extFields\":{");
+    bool first = true;
+    for (uint32_t i = 0; i < c->n_ext; i++) {
+      const rmqi_ext_t *x = &c->ext[i];
+      if (x->key.p == NULL || x->val.p == NULL)
+        continue;
+      if (!first)
+        rmqi_buf_put_u8(out, ',');
+      first = false;
+      rmqi_json_put_str(out, x->key.p, x->key.n);
+      rmqi_buf_put_u8(out, ':');
+      rmqi_json_put_str(out, x->val.p, x->val.n);
+    }
+    rmqi_buf_put_u8(out, '}');
+  }
+  rmqi_buf_put_str(out, ",\"flag\":");
+  rmqi_buf_put_i64(out, c->flag);
+  rmqi_buf_put_str(out, ",\"language\":\"");
+  rmqi_buf_put_str(out, lang);
+  rmqi_buf_put_str(out, "\",\"opaque\":");
+  rmqi_buf_put_i64(out, c->opaque);
+  if (c->remark.p) {
+    rmqi_buf_put_str(out, ",\"remark\":");
+    rmqi_json_put_str(out, c->remark.p, c->remark.n);
+  }
+  rmqi_buf_put_str(out, ",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":");
+  rmqi_buf_put_i64(out, c->version);
+  rmqi_buf_put_u8(out, '}');
+  return rmqi_buf_ok(out) ? RMQ_OK : RMQ_ERR_NOMEM;
+}
+
+typedef struct scan {
+  const char *p;
+  size_t n, i;
+  rmqi_cmd_t *c;
+  rmqi_errbuf_t *e;
+} scan_t;
+
+static void ws(scan_t *s) {
+  while (s->i < s->n && (s->p[s->i] == ' ' || s->p[s->i] == '\t' ||
+                         s->p[s->i] == '\n' || s->p[s->i] == '\r'))
+    s->i++;
+}
+
+static rmq_err_t expect(scan_t *s, char ch) {
+  ws(s);
+  if (s->i >= s->n)
+    return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i, "header ends early");
+  if (s->p[s->i] != ch)
+    return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i, "expected '%c', got '%c'",
+                    ch, s->p[s->i]);
+  s->i++;
+  return RMQ_OK;
+}
+
+/* Length of a JSON number or literal token at s->i (no validation beyond
+ * the character set; callers parse what they need). */
+static size_t token_len(const scan_t *s) {
+  size_t j = s->i;
+  while (j < s->n) {
+    char ch = s->p[j];
+    if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+        (ch >= 'A' && ch <= 'Z') || ch == '-' || ch == '+' || ch == '.')
+      j++;
+    else
+      break;
+  }
+  return j - s->i;
+}
+
+static bool valid_literal(const char *t, size_t n) {
+  if ((n == 4 && memcmp(t, "true", 4) == 0) ||
+      (n == 5 && memcmp(t, "false", 5) == 0) ||
+      (n == 4 && memcmp(t, "null", 4) == 0))
+    return true;
+  /* A JSON number: -?digits(.digits)?([eE][+-]?digits)? */
+  size_t i = 0;
+  if (i < n && t[i] == '-')
+    i++;
+  size_t d = i;
+  while (i < n && t[i] >= '0' && t[i] <= '9')
+    i++;
+  if (i == d)
+    return false;
+  if (i < n && t[i] == '.') {
+    size_t f = ++i;
+    while (i < n && t[i] >= '0' && t[i] <= '9')
+      i++;
+    if (i == f)
+      return false;
+  }
+  if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+    i++;
+    if (i < n && (t[i] == '+' || t[i] == '-'))
+      i++;
+    size_t x = i;
+    while (i < n && t[i] >= '0' && t[i] <= '9')
+      i++;
+    if (i == x)
+      return false;
+  }
+  return i == n;
+}
+
+/* Skips any JSON value without recursion; nesting is bounded. */
+static rmq_err_t skip_value(scan_t *s) {
+  int depth = 0;
+  do {
+    ws(s);
+    if (s->i >= s->n)
+      return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i, "header ends early");
+    char ch = s->p[s->i];
+    if (ch == '{' || ch == '[') {
+      if (++depth > RMQI_JSON_MAX_DEPTH)
+        return rmqi_err(s->e, RMQ_ERR_TOO_DEEP, s->i,
+                        "JSON nested deeper than %d", RMQI_JSON_MAX_DEPTH);
+      s->i++;
+      continue;
+    }
+    if (ch == '}' || ch == ']') {
+      if (depth == 0)
+        return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i, "unexpected '%c'", ch);
+      depth--;
+      s->i++;
+    } else if (ch == '"') {
+      rmq_err_t rc = rmqi_json_scan_str(s->p, s->n, &s->i, NULL, NULL, NULL,
+                                        s->e);
+      if (rc != RMQ_OK)
+        return rc == RMQ_ERR_TRUNCATED ? RMQ_ERR_BAD_HEADER : rc;
+    } else if (ch == ',' || ch == ':') {
+      /* Inside a container the separators come between tokens; the
+       * structure is not re-validated when skipping, only bounded. */
+      if (depth == 0)
+        return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i, "unexpected '%c'", ch);
+      s->i++;
+      continue;
+    } else {
+      size_t tl = token_len(s);
+      if (tl == 0 || !valid_literal(s->p + s->i, tl))
+        return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i, "bad JSON value");
+      s->i += tl;
+    }
+  } while (depth > 0);
+  return RMQ_OK;
+}
+
+/* A string value unescaped into the arena (NULL p for JSON null). Numbers
+ * and booleans are kept as their text, as fastjson would map them. */
+static rmq_err_t read_text(scan_t *s, rmqi_str_t *out) {
+  ws(s);
+  if (s->i >= s->n)
+    return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i, "header ends early");
+  if (s->p[s->i] == '"') {
+    size_t pos = s->i, raw;
+    rmq_err_t rc =
+        rmqi_json_scan_str(s->p, s->n, &pos, NULL, NULL, &raw, s->e);
+    if (rc != RMQ_OK)
+      return rc == RMQ_ERR_TRUNCATED ? RMQ_ERR_BAD_HEADER : rc;
+    char *buf = rmqi_arena_alloc(&s->c->arena, raw + 1);
+    if (buf == NULL)
+      return rmqi_err(s->e, RMQ_ERR_NOMEM, s->i, "out of memory");
+    size_t n;
+    rmqi_json_scan_str(s->p, s->n, &s->i, buf, &n, NULL, NULL);
+    buf[n] = '\0';
+    out->p = buf;
+    out->n = n;
+    return RMQ_OK;
+  }
+  size_t tl = token_len(s);
+  if (tl == 0 || !valid_literal(s->p + s->i, tl))
+    return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i, "bad JSON value");
+  if (tl == 4 && memcmp(s->p + s->i, "null", 4) == 0) {
+    out->p = NULL;
+    out->n = 0;
+  } else {
+    char *t = rmqi_arena_strndup(&s->c->arena, s->p + s->i, tl);
+    if (t == NULL)
+      return rmqi_err(s->e, RMQ_ERR_NOMEM, s->i, "out of memory");
+    out->p = t;
+    out->n = tl;
+  }
+  s->i += tl;
+  return RMQ_OK;
+}
+
+/* An int32 field: a number, or a numeric string (fastjson accepts both). */
+static rmq_err_t read_int(scan_t *s, const char *name, int32_t *out) {
+  size_t at = s->i;
+  rmqi_str_t t;
+  rmq_err_t rc = read_text(s, &t);
+  if (rc != RMQ_OK)
+    return rc;
+  if (t.p == NULL)
+    return RMQ_OK; /* null keeps the default */
+  int64_t v;
+  if (!rmqi_parse_i64(t.p, t.n, &v) || v < INT32_MIN || v > INT32_MAX)
+    return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, at,
+                    "field %s is not a 32-bit integer", name);
+  *out = (int32_t)v;
+  return RMQ_OK;
+}
+
+static rmq_err_t read_ext(scan_t *s) {
+  ws(s);
+  if (s->i < s->n && s->p[s->i] == 'n')
+    return skip_value(s); /* "extFields":null */
+  rmq_err_t rc = expect(s, '{');
+  if (rc != RMQ_OK)
+    return rc;
+  ws(s);
+  if (s->i < s->n && s->p[s->i] == '}') {
+    s->i++;
+    return RMQ_OK;
+  }
+  for (;;) {
+    rmqi_str_t k, v;
+    ws(s);
+    if (s->i >= s->n || s->p[s->i] != '"')
+      return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i,
+                      "ext field name is not a string");
+    if ((rc = read_text(s, &k)) != RMQ_OK || (rc = expect(s, ':')) != RMQ_OK)
+      return rc;
+    ws(s);
+    if (s->i < s->n && (s->p[s->i] == '{' || s->p[s->i] == '['))
+      return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i,
+                      "ext field %s is not a scalar", k.p);
+    if ((rc = read_text(s, &v)) != RMQ_OK)
+      return rc;
+    rmqi_ext_t *x = rmqi_cmd_ext_slot(s->c);
+    if (x == NULL)
+      return rmqi_err(s->e, RMQ_ERR_LIMIT, s->i, "more than %d ext fields",
+                      RMQI_MAX_EXT_FIELDS);
+    x->key = k;
+    x->val = v;
+    ws(s);
+    if (s->i < s->n && s->p[s->i] == ',') {
+      s->i++;
+      continue;
+    }
+    return expect(s, '}');
+  }
+}
+
+static rmq_err_t read_lang(scan_t *s) {
+  size_t at = s->i;
+  rmqi_str_t t;
+  rmq_err_t rc = read_text(s, &t);
+  if (rc != RMQ_OK || t.p == NULL)
+    return rc;
+  int v = rmqi_lang_from_name(t.p, t.n);
+  int64_t num;
+  if (v < 0 && rmqi_parse_i64(t.p, t.n, &num) && num >= 0 &&
+      num <= RMQI_LANG_MAX)
+    v = (int)num;
+  if (v < 0)
+    return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, at, "unknown language \"%s\"",
+                    t.p);
+  s->c->lang = (uint8_t)v;
+  return RMQ_OK;
+}
+
+static bool key_is(const rmqi_str_t *k, const char *name) {
+  return k->n == strlen(name) && memcmp(k->p, name, k->n) == 0;
+}
+
+rmq_err_t rmqi_cmd_decode_json(rmqi_cmd_t *c, const uint8_t *h, size_t n,
+                               rmqi_errbuf_t *e) {
+  scan_t s = {(const char *)h, n, 0, c, e};
+  /* Defaults for missing keys, as fastjson leaves the fields. */
+  c->lang = RMQI_LANG_JAVA;
+  c->version = 0;
+  rmq_err_t rc = expect(&s, '{');
+  if (rc != RMQ_OK)
+    return rc;
+  ws(&s);
+  bool empty = s.i < n && s.p[s.i] == '}';
+  if (empty)
+    s.i++;
+  while (!empty) {
+    rmqi_str_t k;
+    ws(&s);
+    if (s.i >= n || s.p[s.i] != '"')
+      return rmqi_err(e, RMQ_ERR_BAD_HEADER, s.i, "expected a field name");
+    if ((rc = read_text(&s, &k)) != RMQ_OK || (rc = expect(&s, ':')) != RMQ_OK)
+      return rc;
+    if (key_is(&k, "code"))
+      rc = read_int(&s, "code", &c->code);
+    else if (key_is(&k, "flag"))
+      rc = read_int(&s, "flag", &c->flag);
+    else if (key_is(&k, "opaque"))
+      rc = read_int(&s, "opaque", &c->opaque);
+    else if (key_is(&k, "version"))
+      rc = read_int(&s, "version", &c->version);
+    else if (key_is(&k, "language"))
+      rc = read_lang(&s);
+    else if (key_is(&k, "remark"))
+      rc = read_text(&s, &c->remark);
+    else if (key_is(&k, "extFields"))
+      rc = read_ext(&s);
+    else
+      rc = skip_value(&s);
+    if (rc != RMQ_OK)
+      return rc;
+    ws(&s);
+    if (s.i < n && s.p[s.i] == ',') {
+      s.i++;
+      continue;
+    }
+    if ((rc = expect(&s, '}')) != RMQ_OK)
+      return rc;
+    break;
+  }
+  ws(&s);
+  if (s.i != n)
+    return rmqi_err(e, RMQ_ERR_BAD_HEADER, s.i,
+                    "trailing bytes after the header object");
+  return RMQ_OK;
+}

@@ -1,0 +1,380 @@
+/* Remoting commands and frames: framing.md worked examples byte for byte,
+ * both header encodings, split and joined reads, malformed input, ACL
+ * signatures (client-behaviour.md §15 worked examples). */
+#include "client/acl.h"
+#include "codec/cmd.h"
+#include "test.h"
+
+#include <stdlib.h>
+
+static const uint8_t route_req_json[] = {
+    0x00, 0x00, 0x00, 0x88, 0x00, 0x00, 0x00, 0x84, '{', '"', 'c', 'o', 'd',
+    'e', '"', ':'};
+static const char route_req_json_hdr[] =
+    "{\"code\":105,\"extFields\":{\"topic\":\"TopicTest\"},\"flag\":0,"
+    "\"language\":\"OTHER\",\"opaque\":7,\"serializeTypeCurrentRPC\":\"JSON\","
+    "\"version\":475}";
+
+static const uint8_t route_req_rmq[] = {
+    0x00, 0x00, 0x00, 0x2d, 0x01, 0x00, 0x00, 0x29, 0x00, 0x69, 0x07, 0x01,
+    0xdb, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x14, 0x00, 0x05, 't',  'o',  'p',  'i',  'c',
+    0x00, 0x00, 0x00, 0x09, 'T',  'o',  'p',  'i',  'c',  'T',  'e',  's',
+    't'};
+
+static void route_req(rmqi_cmd_t *c) {
+  rmqi_cmd_init(c, 105);
+  c->opaque = 7;
+  rmqi_cmd_ext_ref(c, "topic", "TopicTest", 9);
+}
+
+TEST(json_request_matches_framing_md) {
+  rmqi_cmd_t c;
+  route_req(&c);
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  CHECK_ERR(rmqi_cmd_encode(&b, &c, RMQI_SER_JSON), RMQ_OK);
+  CHECK_UINT(b.len, 140);
+  CHECK_MEM(b.data, 16, route_req_json, 16);
+  CHECK_MEM(b.data + 8, b.len - 8, route_req_json_hdr,
+            sizeof(route_req_json_hdr) - 1);
+  rmqi_cmd_free(&c);
+  rmqi_buf_free(&b);
+}
+
+TEST(rocketmq_request_matches_framing_md) {
+  rmqi_cmd_t c;
+  route_req(&c);
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  CHECK_ERR(rmqi_cmd_encode(&b, &c, RMQI_SER_ROCKETMQ), RMQ_OK);
+  CHECK_MEM(b.data, b.len, route_req_rmq, sizeof(route_req_rmq));
+  rmqi_cmd_free(&c);
+  rmqi_buf_free(&b);
+}
+
+static void check_route_req(const rmqi_cmd_t *d) {
+  CHECK_INT(d->code, 105);
+  CHECK_INT(d->opaque, 7);
+  CHECK_INT(d->flag, 0);
+  CHECK_INT(d->version, 475);
+  CHECK_INT(d->lang, RMQI_LANG_OTHER);
+  CHECK(d->remark.p == NULL);
+  const rmqi_str_t *t = rmqi_cmd_ext_get(d, "topic");
+  REQUIRE(t != NULL);
+  CHECK_STR(t->p, "TopicTest");
+  CHECK(d->body == NULL);
+}
+
+TEST(both_encodings_decode) {
+  rmqi_cmd_t c, d;
+  route_req(&c);
+  for (int ser = 0; ser < 2; ser++) {
+    rmqi_buf_t b;
+    rmqi_buf_init(&b);
+    REQUIRE(rmqi_cmd_encode(&b, &c, ser) == RMQ_OK);
+    rmqi_errbuf_t e;
+    CHECK_ERR(rmqi_cmd_decode(&d, b.data, b.len, &e), RMQ_OK);
+    CHECK_INT(d.ser, ser);
+    check_route_req(&d);
+    rmqi_cmd_free(&d);
+    rmqi_buf_free(&b);
+  }
+  rmqi_cmd_free(&c);
+}
+
+TEST(escapes_and_unicode_round_trip) {
+  static const char remark[] = "quote\" back\\ ctl\x01\x7f nl\n tab\t "
+                               "\xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80";
+  static const char props[] = "TAGS\x01TagA\x02UNIQ_KEY\x01X\x02";
+  static const uint8_t body[] = {0, 1, 2, 0xff};
+  rmqi_cmd_t c, d;
+  rmqi_cmd_init(&c, 17);
+  c.flag = RMQI_FLAG_RESPONSE;
+  c.opaque = -5;
+  rmqi_cmd_set_remark(&c, remark, sizeof(remark) - 1);
+  rmqi_cmd_ext_ref(&c, "i", props, sizeof(props) - 1);
+  rmqi_cmd_ext_int(&c, "g", INT64_MIN);
+  rmqi_cmd_ext_bool(&c, "k", true);
+  c.body = body;
+  c.body_len = sizeof(body);
+  for (int ser = 0; ser < 2; ser++) {
+    rmqi_buf_t b;
+    rmqi_buf_init(&b);
+    REQUIRE(rmqi_cmd_encode(&b, &c, ser) == RMQ_OK);
+    if (ser == RMQI_SER_JSON) {
+      /* fastjson's escapes: upper-case \u00XX for 0x01 and 0x7F. */
+      CHECK(memmem(b.data, b.len, "ctl\\u0001\\u007F nl\\n tab\\t", 26));
+      CHECK(memmem(b.data, b.len, "quote\\\" back\\\\", 14));
+    }
+    CHECK_ERR(rmqi_cmd_decode(&d, b.data, b.len, NULL), RMQ_OK);
+    CHECK_MEM(d.remark.p, d.remark.n, remark, sizeof(remark) - 1);
+    const rmqi_str_t *v = rmqi_cmd_ext_get(&d, "i");
+    REQUIRE(v != NULL);
+    CHECK_MEM(v->p, v->n, props, sizeof(props) - 1);
+    int64_t g;
+    CHECK_ERR(rmqi_cmd_ext_get_int(&d, "g", &g), RMQ_OK);
+    CHECK(g == INT64_MIN);
+    CHECK_STR(rmqi_cmd_ext_get(&d, "k")->p, "true");
+    CHECK_ERR(rmqi_cmd_ext_get_int(&d, "k", &g), RMQ_ERR_BAD_HEADER);
+    CHECK_ERR(rmqi_cmd_ext_get_int(&d, "zz", &g), RMQ_ERR_NOT_FOUND);
+    CHECK_INT(d.opaque, -5);
+    CHECK(rmqi_cmd_is_response(&d));
+    CHECK_MEM(d.body, d.body_len, body, sizeof(body));
+    rmqi_cmd_free(&d);
+    rmqi_buf_free(&b);
+  }
+  rmqi_cmd_free(&c);
+}
+
+static size_t frame_of(uint8_t *out, const char *hdr) {
+  size_t h = strlen(hdr);
+  rmqi_store_be32(out, (uint32_t)(4 + h));
+  rmqi_store_be32(out + 4, (uint32_t)h);
+  memcpy(out + 8, hdr, h);
+  return 8 + h;
+}
+
+TEST(json_header_tolerance_like_fastjson) {
+  uint8_t f[512];
+  rmqi_cmd_t d;
+  /* Language as an ordinal, numbers as strings, unknown keys (nested),
+   * whitespace, missing keys defaulting, unsorted order, null remark. */
+  size_t n = frame_of(f, " { \"opaque\" : \"12\", \"language\":9, "
+                         "\"weird\":{\"a\":[1,2,{\"b\":null}],\"c\":\"\\u00e9\"},"
+                         "\"code\":\"0\",\"remark\":null,\"flag\":1 } ");
+  CHECK_ERR(rmqi_cmd_decode(&d, f, n, NULL), RMQ_OK);
+  CHECK_INT(d.opaque, 12);
+  CHECK_INT(d.lang, RMQI_LANG_GO);
+  CHECK_INT(d.version, 0);
+  CHECK_INT(d.flag, 1);
+  CHECK(d.remark.p == NULL);
+  rmqi_cmd_free(&d);
+  /* Numeric ext values (Java maps them to strings). */
+  n = frame_of(f, "{\"code\":0,\"extFields\":{\"queueId\":3,\"x\":true,"
+                  "\"n\":null}}");
+  CHECK_ERR(rmqi_cmd_decode(&d, f, n, NULL), RMQ_OK);
+  CHECK_STR(rmqi_cmd_ext_get(&d, "queueId")->p, "3");
+  CHECK(rmqi_cmd_ext_get(&d, "n") == NULL);
+  rmqi_cmd_free(&d);
+}
+
+TEST(malformed_headers_fail_cleanly) {
+  static const char *const bad[] = {
+      "",
+      "{",
+      "{\"code\":1",
+      "{\"code\":1,}",
+      "{\"code\":x}",
+      "{\"code\":99999999999}",
+      "{\"code\":1} x",
+      "{\"language\":\"KLINGON\"}",
+      "{\"language\":99}",
+      "{\"remark\":\"\\ud800\"}",
+      "{\"remark\":\"\\udc00x\"}",
+      "{\"remark\":\"\\u12\"}",
+      "{\"remark\":\"\\q\"}",
+      "{\"remark\":\"raw\x01\"}",
+      "{\"remark\":\"unterminated}",
+      "{\"extFields\":{\"a\":{\"b\":1}}}",
+      "{\"extFields\":{1:\"a\"}}",
+      "{\"extFields\":[]}",
+      "{\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]"
+      "]]]]]]]]]]]]]]]}",
+      "{\"x\":]}",
+      "{\"x\":01x}",
+      "[]",
+  };
+  uint8_t f[1024];
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    size_t n = frame_of(f, bad[i]);
+    rmqi_cmd_t d;
+    rmqi_errbuf_t e;
+    rmqi_errbuf_clear(&e);
+    rmq_err_t rc = rmqi_cmd_decode(&d, f, n, &e);
+    if (rc == RMQ_OK) {
+      rmqt_fail(__FILE__, __LINE__, "accepted bad header #%zu: %s", i, bad[i]);
+      rmqi_cmd_free(&d);
+    } else if (e.msg[0] == '\0') {
+      rmqt_fail(__FILE__, __LINE__, "no message for bad header #%zu", i);
+    }
+  }
+}
+
+TEST(malformed_rocketmq_headers_fail_cleanly) {
+  /* Every truncation of a valid header, and inflated inner lengths. */
+  rmqi_cmd_t c, d;
+  route_req(&c);
+  rmqi_cmd_set_remark(&c, "hi", 2);
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  REQUIRE(rmqi_cmd_encode(&b, &c, RMQI_SER_ROCKETMQ) == RMQ_OK);
+  size_t hlen = b.len - 8;
+  uint8_t f[256];
+  for (size_t cut = 0; cut < hlen; cut++) {
+    memcpy(f, b.data, b.len);
+    rmqi_store_be32(f, (uint32_t)(4 + cut));
+    rmqi_store_be32(f + 4, 1u << 24 | (uint32_t)cut);
+    if (rmqi_cmd_decode(&d, f, 8 + cut, NULL) == RMQ_OK) {
+      rmqt_fail(__FILE__, __LINE__, "accepted header cut at %zu", cut);
+      rmqi_cmd_free(&d);
+    }
+  }
+  static const size_t len_fields[] = {13, 19, 23}; /* remark, ext, key */
+  for (size_t k = 0; k < 3; k++) {
+    memcpy(f, b.data, b.len);
+    size_t off = 8 + len_fields[k];
+    if (k == 2)
+      rmqi_store_be16(f + off, 0x7FFF);
+    else
+      rmqi_store_be32(f + off, 0x7FFFFFF0);
+    if (rmqi_cmd_decode(&d, f, b.len, NULL) == RMQ_OK) {
+      rmqt_fail(__FILE__, __LINE__, "accepted inflated length %zu", k);
+      rmqi_cmd_free(&d);
+    }
+  }
+  rmqi_buf_free(&b);
+  rmqi_cmd_free(&c);
+}
+
+TEST(frame_check_limits_before_allocation) {
+  uint8_t f[16] = {0};
+  size_t fl;
+  rmqi_errbuf_t e;
+  CHECK_ERR(rmqi_frame_check(f, 3, 1024, &fl, &e), RMQ_ERR_TRUNCATED);
+  rmqi_store_be32(f, 0x7FFFFFFF);
+  CHECK_ERR(rmqi_frame_check(f, 4, RMQI_DEFAULT_MAX_FRAME, &fl, &e),
+            RMQ_ERR_FRAME_TOO_LARGE);
+  CHECK_STR(e.msg, "frame length 2147483647 exceeds the maximum 16777216");
+  rmqi_store_be32(f, 3);
+  CHECK_ERR(rmqi_frame_check(f, 8, 1024, &fl, &e), RMQ_ERR_BAD_FRAME);
+  rmqi_store_be32(f, 10);
+  rmqi_store_be32(f + 4, 2u << 24);
+  CHECK_ERR(rmqi_frame_check(f, 8, 1024, &fl, &e), RMQ_ERR_BAD_FRAME);
+  rmqi_store_be32(f + 4, 7);
+  CHECK_ERR(rmqi_frame_check(f, 8, 1024, &fl, &e), RMQ_ERR_BAD_FRAME);
+  rmqi_store_be32(f + 4, 6);
+  CHECK_ERR(rmqi_frame_check(f, 8, 1024, &fl, &e), RMQ_ERR_TRUNCATED);
+  CHECK_UINT(fl, 14);
+}
+
+TEST(split_and_joined_frames_at_every_point) {
+  rmqi_cmd_t c;
+  route_req(&c);
+  rmqi_buf_t two;
+  rmqi_buf_init(&two);
+  rmqi_cmd_encode(&two, &c, RMQI_SER_JSON);
+  c.opaque = 8;
+  rmqi_cmd_encode(&two, &c, RMQI_SER_ROCKETMQ);
+  for (size_t split = 0; split <= two.len; split++) {
+    /* Feed the first `split` bytes, then the rest, as a reader would. */
+    rmqi_buf_t acc;
+    rmqi_buf_init(&acc);
+    int got = 0;
+    for (int step = 0; step < 2; step++) {
+      if (step == 0)
+        rmqi_buf_put(&acc, two.data, split);
+      else
+        rmqi_buf_put(&acc, two.data + split, two.len - split);
+      size_t fl;
+      while (rmqi_frame_check(acc.data, acc.len, 1 << 20, &fl, NULL) ==
+             RMQ_OK) {
+        rmqi_cmd_t d;
+        if (rmqi_cmd_decode(&d, acc.data, fl, NULL) == RMQ_OK) {
+          CHECK_INT(d.opaque, 7 + got);
+          got++;
+          rmqi_cmd_free(&d);
+        }
+        rmqi_buf_consume(&acc, fl);
+      }
+    }
+    if (got != 2)
+      rmqt_fail(__FILE__, __LINE__, "split at %zu decoded %d frames", split,
+                got);
+    rmqi_buf_free(&acc);
+  }
+  rmqi_buf_free(&two);
+  rmqi_cmd_free(&c);
+}
+
+TEST(ext_fields_spill_and_limit) {
+  rmqi_cmd_t c, moved;
+  rmqi_cmd_init(&c, 1);
+  for (int i = 0; i < 100; i++)
+    CHECK_ERR(rmqi_cmd_ext_int(&c, "dup", i), RMQ_OK);
+  CHECK_UINT(c.n_ext, 100);
+  int64_t v;
+  CHECK_ERR(rmqi_cmd_ext_get_int(&c, "dup", &v), RMQ_OK);
+  CHECK_INT(v, 99); /* the last one wins */
+  rmqi_cmd_t small;
+  rmqi_cmd_init(&small, 2);
+  rmqi_cmd_ext_ref(&small, "a", "b", 1);
+  rmqi_cmd_move(&moved, &small);
+  CHECK_STR(rmqi_cmd_ext_get(&moved, "a")->p, "b");
+  CHECK(moved.ext == moved.ext_inline);
+  rmqi_cmd_free(&moved);
+  rmqi_cmd_free(&small);
+  rmqi_cmd_free(&c);
+  /* A ROCKETMQ code above 16 bits cannot be encoded. */
+  rmqi_cmd_init(&c, 200050);
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  CHECK_ERR(rmqi_cmd_encode(&b, &c, RMQI_SER_ROCKETMQ), RMQ_ERR_INVALID_ARG);
+  CHECK_UINT(b.len, 0);
+  CHECK_ERR(rmqi_cmd_encode(&b, &c, RMQI_SER_JSON), RMQ_OK);
+  rmqi_buf_free(&b);
+  rmqi_cmd_free(&c);
+}
+
+TEST(acl_signatures_match_java) {
+  rmqi_acl_t acl = {"rocketmq2", "12345678", NULL};
+  rmqi_cmd_t c;
+  route_req(&c);
+  CHECK_ERR(rmqi_acl_sign(&c, &acl), RMQ_OK);
+  CHECK_STR(rmqi_cmd_ext_get(&c, "Signature")->p,
+            "GeeGoP9mRvDhoVp4PD5omX0prgE=");
+  CHECK_STR(rmqi_cmd_ext_get(&c, "AccessKey")->p, "rocketmq2");
+  rmqi_cmd_free(&c);
+
+  static const char props[] =
+      "TAGS\x01TagA\x02WAIT\x01true\x02UNIQ_KEY\x01"
+      "C0A800020D2A18B4AAC2000000000000\x02";
+  rmqi_cmd_init(&c, 310);
+  /* Insertion order differs from key order on purpose. */
+  rmqi_cmd_ext_ref(&c, "n", "broker-a", 8);
+  rmqi_cmd_ext_ref(&c, "a", "ProducerGroupA", 14);
+  rmqi_cmd_ext_ref(&c, "b", "TopicTest", 9);
+  rmqi_cmd_ext_ref(&c, "c", "TBW102", 6);
+  rmqi_cmd_ext_ref(&c, "d", "4", 1);
+  rmqi_cmd_ext_ref(&c, "e", "0", 1);
+  rmqi_cmd_ext_ref(&c, "f", "0", 1);
+  rmqi_cmd_ext_ref(&c, "g", "1700000000000", 13);
+  rmqi_cmd_ext_ref(&c, "h", "0", 1);
+  rmqi_cmd_ext_ref(&c, "i", props, sizeof(props) - 1);
+  rmqi_cmd_ext_ref(&c, "j", "0", 1);
+  rmqi_cmd_ext_ref(&c, "k", "false", 5);
+  rmqi_cmd_ext_ref(&c, "m", "false", 5);
+  c.body = (const uint8_t *)"Hello RocketMQ";
+  c.body_len = 14;
+  CHECK_ERR(rmqi_acl_sign(&c, &acl), RMQ_OK);
+  CHECK_STR(rmqi_cmd_ext_get(&c, "Signature")->p,
+            "jiCFtyMCiz+SU21jmBRrqskJvbI=");
+  rmqi_cmd_free(&c);
+}
+
+int main(void) {
+  static const rmqt_case cases[] = {
+      TCASE(json_request_matches_framing_md),
+      TCASE(rocketmq_request_matches_framing_md),
+      TCASE(both_encodings_decode),
+      TCASE(escapes_and_unicode_round_trip),
+      TCASE(json_header_tolerance_like_fastjson),
+      TCASE(malformed_headers_fail_cleanly),
+      TCASE(malformed_rocketmq_headers_fail_cleanly),
+      TCASE(frame_check_limits_before_allocation),
+      TCASE(split_and_joined_frames_at_every_point),
+      TCASE(ext_fields_spill_and_limit),
+      TCASE(acl_signatures_match_java),
+  };
+  return RUN_TESTS(cases);
+}
