@@ -1,0 +1,870 @@
+#include "rpc.h"
+
+#include "../util/time.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { C_NEW, C_CONNECTING, C_OPEN, C_CLOSED };
+
+typedef struct pend pend_t;
+struct pend {
+  int32_t opaque;
+  rmqi_conn_t *conn;
+  int64_t deadline_ms;
+  rmqi_rpc_cb cb;
+  void *arg;
+  pend_t *hnext;        /* hash chain */
+  pend_t *cprev, *cnext; /* the connection's list */
+  size_t heap;          /* index in the deadline heap */
+};
+
+struct rmqi_conn {
+  rmqi_rpc_t *rpc;
+  char addr[96];
+  int fd;
+  int state;              /* loop thread, or under rpc->lock */
+  _Atomic int refs;
+  pthread_mutex_t out_lock;
+  rmqi_buf_t out;         /* frames appended by any thread */
+  bool in_dirty;          /* in rpc->dirty (under rpc->dirty_lock) */
+  rmqi_buf_t wbuf;        /* loop-only: bytes being written */
+  rmqi_buf_t in;          /* loop-only */
+  int64_t connect_deadline_ms;
+  pend_t *pend;           /* under rpc->lock */
+  rmqi_conn_t *next;      /* table list (rpc->lock) */
+  rmqi_conn_t *dirty_next;
+  rmqi_conn_t *stuck_next; /* sweep's private list */
+  rmqi_conn_t *work_next;  /* drain_dirty's private list */
+  bool want_out;          /* EPOLLOUT registered */
+};
+
+typedef struct handler {
+  int32_t code;
+  rmqi_rpc_handler fn;
+  void *arg;
+} handler_t;
+
+struct rmqi_rpc {
+  rmqi_rpc_opts_t o;
+  rmqi_loop_t *loop;
+  pthread_mutex_t lock; /* conns, pending table, heap */
+  rmqi_conn_t *conns;
+  pend_t **buckets;
+  size_t n_buckets, n_pend;
+  pend_t **heap;
+  size_t cap_heap;
+  int32_t next_opaque;
+  bool closing;
+  pthread_mutex_t dirty_lock;
+  rmqi_conn_t *dirty;
+  bool dirty_posted;
+  handler_t *handlers;
+  size_t n_handlers;
+  rmqi_timer_t *sweep;
+};
+
+/* ---- pending table and deadline heap (rpc->lock held) ---------------- */
+
+static size_t bucket_of(const rmqi_rpc_t *r, int32_t opaque) {
+  return ((uint32_t)opaque * 2654435761u) & (r->n_buckets - 1);
+}
+
+static void heap_swap(rmqi_rpc_t *r, size_t a, size_t b) {
+  pend_t *t = r->heap[a];
+  r->heap[a] = r->heap[b];
+  r->heap[b] = t;
+  r->heap[a]->heap = a;
+  r->heap[b]->heap = b;
+}
+
+static void heap_up(rmqi_rpc_t *r, size_t i) {
+  while (i && r->heap[(i - 1) / 2]->deadline_ms > r->heap[i]->deadline_ms) {
+    heap_swap(r, i, (i - 1) / 2);
+    i = (i - 1) / 2;
+  }
+}
+
+static void heap_down(rmqi_rpc_t *r, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, m = i;
+    if (l < r->n_pend && r->heap[l]->deadline_ms < r->heap[m]->deadline_ms)
+      m = l;
+    if (l + 1 < r->n_pend &&
+        r->heap[l + 1]->deadline_ms < r->heap[m]->deadline_ms)
+      m = l + 1;
+    if (m == i)
+      return;
+    heap_swap(r, i, m);
+    i = m;
+  }
+}
+
+static bool pend_add(rmqi_rpc_t *r, pend_t *p) {
+  if (r->n_pend == r->cap_heap) {
+    size_t cap = r->cap_heap ? r->cap_heap * 2 : 1024;
+    pend_t **h = realloc(r->heap, cap * sizeof(*h));
+    if (h == NULL)
+      return false;
+    r->heap = h;
+    r->cap_heap = cap;
+  }
+  if (r->n_pend >= r->n_buckets) { /* keep chains short: rehash */
+    size_t nb = r->n_buckets * 2;
+    pend_t **b = calloc(nb, sizeof(*b));
+    if (b == NULL)
+      return false;
+    size_t old = r->n_buckets;
+    pend_t **ob = r->buckets;
+    r->buckets = b;
+    r->n_buckets = nb;
+    for (size_t i = 0; i < old; i++)
+      for (pend_t *q = ob[i], *nx; q; q = nx) {
+        nx = q->hnext;
+        size_t k = bucket_of(r, q->opaque);
+        q->hnext = b[k];
+        b[k] = q;
+      }
+    free(ob);
+  }
+  size_t k = bucket_of(r, p->opaque);
+  p->hnext = r->buckets[k];
+  r->buckets[k] = p;
+  p->heap = r->n_pend;
+  r->heap[r->n_pend++] = p;
+  heap_up(r, p->heap);
+  p->cprev = NULL;
+  p->cnext = p->conn->pend;
+  if (p->cnext)
+    p->cnext->cprev = p;
+  p->conn->pend = p;
+  return true;
+}
+
+static void pend_unlink(rmqi_rpc_t *r, pend_t *p) {
+  pend_t **pp = &r->buckets[bucket_of(r, p->opaque)];
+  while (*pp != p)
+    pp = &(*pp)->hnext;
+  *pp = p->hnext;
+  size_t i = p->heap;
+  r->n_pend--;
+  if (i != r->n_pend) {
+    heap_swap(r, i, r->n_pend);
+    heap_down(r, i);
+    heap_up(r, i);
+  }
+  if (p->cprev)
+    p->cprev->cnext = p->cnext;
+  else
+    p->conn->pend = p->cnext;
+  if (p->cnext)
+    p->cnext->cprev = p->cprev;
+}
+
+/* After 2^32 requests opaques wrap: never reuse one still pending. */
+static bool opaque_used(const rmqi_rpc_t *r, int32_t op) {
+  for (pend_t *q = r->buckets[bucket_of(r, op)]; q; q = q->hnext)
+    if (q->opaque == op)
+      return true;
+  return false;
+}
+
+static pend_t *pend_take(rmqi_rpc_t *r, int32_t opaque) {
+  for (pend_t *p = r->buckets[bucket_of(r, opaque)]; p; p = p->hnext)
+    if (p->opaque == opaque) {
+      pend_unlink(r, p);
+      return p;
+    }
+  return NULL;
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+static void conn_unref(rmqi_conn_t *c) {
+  if (atomic_fetch_sub(&c->refs, 1) != 1)
+    return;
+  rmqi_buf_free(&c->out);
+  rmqi_buf_free(&c->wbuf);
+  rmqi_buf_free(&c->in);
+  pthread_mutex_destroy(&c->out_lock);
+  free(c);
+}
+
+static void complete(pend_t *p, rmq_err_t err, const char *detail) {
+  rmqi_rpc_result_t res = {err, detail, p->conn->addr, NULL, NULL, 0};
+  p->cb(p->arg, &res);
+  conn_unref(p->conn);
+  free(p);
+}
+
+/* Loop thread: closes @p c and fails everything waiting on it. */
+static void conn_close(rmqi_conn_t *c, rmq_err_t err, const char *why) {
+  rmqi_rpc_t *r = c->rpc;
+  pthread_mutex_lock(&r->lock);
+  if (c->state == C_CLOSED) {
+    pthread_mutex_unlock(&r->lock);
+    return;
+  }
+  c->state = C_CLOSED;
+  rmqi_conn_t **pp = &r->conns;
+  while (*pp && *pp != c)
+    pp = &(*pp)->next;
+  if (*pp)
+    *pp = c->next;
+  pend_t *list = NULL;
+  while (c->pend) {
+    pend_t *p = c->pend;
+    pend_unlink(r, p);
+    p->hnext = list;
+    list = p;
+  }
+  pthread_mutex_unlock(&r->lock);
+  if (c->fd >= 0) {
+    rmqi_loop_del_fd(r->loop, c->fd);
+    close(c->fd);
+    c->fd = -1;
+  }
+  if (err != RMQ_ERR_SHUTDOWN)
+    rmqi_log(r->o.log, RMQ_LOG_WARN, "net", "connection to %s closed: %s",
+             c->addr, why);
+  char detail[256];
+  snprintf(detail, sizeof(detail), "%s: %s", c->addr, why);
+  while (list) {
+    pend_t *p = list;
+    list = p->hnext;
+    complete(p, err, detail);
+  }
+  conn_unref(c); /* the table's reference */
+}
+
+rmq_err_t rmqi_parse_addr(const char *addr, struct sockaddr_storage *ss,
+                          unsigned *len) {
+  char host[80];
+  const char *colon = strrchr(addr, ':');
+  if (colon == NULL || colon == addr)
+    return RMQ_ERR_INVALID_ARG;
+  size_t hl = (size_t)(colon - addr);
+  const char *h = addr;
+  if (addr[0] == '[') {
+    if (hl < 2 || addr[hl - 1] != ']')
+      return RMQ_ERR_INVALID_ARG;
+    h = addr + 1;
+    hl -= 2;
+  }
+  if (hl == 0 || hl >= sizeof(host))
+    return RMQ_ERR_INVALID_ARG;
+  memcpy(host, h, hl);
+  host[hl] = '\0';
+  char *end;
+  long port = strtol(colon + 1, &end, 10);
+  if (*end || port <= 0 || port > 65535)
+    return RMQ_ERR_INVALID_ARG;
+  memset(ss, 0, sizeof(*ss));
+  struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    *len = sizeof(*v4);
+  } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+    *len = sizeof(*v6);
+  } else {
+    return RMQ_ERR_INVALID_ARG;
+  }
+  return RMQ_OK;
+}
+
+static void on_io(void *arg, uint32_t ev);
+
+static void update_events(rmqi_conn_t *c, bool want_out) {
+  if (c->want_out == want_out || c->fd < 0)
+    return;
+  c->want_out = want_out;
+  rmqi_loop_mod_fd(c->rpc->loop, c->fd, EPOLLIN | (want_out ? EPOLLOUT : 0),
+                   on_io, c);
+}
+
+/* Loop thread: write what is queued; false if the connection failed. */
+static bool conn_flush(rmqi_conn_t *c) {
+  if (c->state != C_OPEN)
+    return true;
+  pthread_mutex_lock(&c->out_lock);
+  if (c->out.len) {
+    if (c->wbuf.len == 0) { /* swap: no copy */
+      rmqi_buf_t t = c->wbuf;
+      c->wbuf = c->out;
+      c->out = t;
+    } else {
+      rmqi_buf_put(&c->wbuf, c->out.data, c->out.len);
+      c->out.len = 0;
+    }
+  }
+  pthread_mutex_unlock(&c->out_lock);
+  if (!rmqi_buf_ok(&c->wbuf)) {
+    conn_close(c, RMQ_ERR_NOMEM, "out of memory for the output buffer");
+    return false;
+  }
+  while (c->wbuf.len) {
+    ssize_t n = send(c->fd, c->wbuf.data, c->wbuf.len, MSG_NOSIGNAL);
+    if (n > 0) {
+      rmqi_buf_consume(&c->wbuf, (size_t)n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      break;
+    char why[128];
+    snprintf(why, sizeof(why), "write failed: %s", strerror(errno));
+    conn_close(c, RMQ_ERR_CONN_LOST, why);
+    return false;
+  }
+  update_events(c, c->wbuf.len > 0);
+  return true;
+}
+
+static void conn_connect(rmqi_conn_t *c) {
+  struct sockaddr_storage ss;
+  unsigned len;
+  if (rmqi_parse_addr(c->addr, &ss, &len) != RMQ_OK) {
+    conn_close(c, RMQ_ERR_CONNECT, "not a numeric host:port address");
+    return;
+  }
+  c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (c->fd < 0) {
+    conn_close(c, RMQ_ERR_CONNECT, strerror(errno));
+    return;
+  }
+  int one = 1;
+  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  c->state = C_CONNECTING;
+  c->connect_deadline_ms = rmqi_now_ms() + c->rpc->o.connect_timeout_ms;
+  int rc = connect(c->fd, (struct sockaddr *)&ss, len);
+  if (rc != 0 && errno != EINPROGRESS) {
+    char why[128];
+    snprintf(why, sizeof(why), "connect failed: %s", strerror(errno));
+    int fd = c->fd;
+    c->fd = -1;
+    close(fd);
+    conn_close(c, RMQ_ERR_CONNECT, why);
+    return;
+  }
+  c->want_out = true;
+  if (rmqi_loop_add_fd(c->rpc->loop, c->fd, EPOLLIN | EPOLLOUT, on_io, c) !=
+      RMQ_OK) {
+    int fd = c->fd;
+    c->fd = -1;
+    close(fd);
+    conn_close(c, RMQ_ERR_CONNECT, "cannot watch the socket");
+  }
+}
+
+static void dispatch(rmqi_conn_t *c, rmqi_cmd_t *cmd, const uint8_t *frame,
+                     size_t len) {
+  rmqi_rpc_t *r = c->rpc;
+  if (rmqi_cmd_is_response(cmd)) {
+    pthread_mutex_lock(&r->lock);
+    pend_t *p = pend_take(r, cmd->opaque);
+    pthread_mutex_unlock(&r->lock);
+    if (p == NULL) {
+      rmqi_log(r->o.log, RMQ_LOG_DEBUG, "net",
+               "response with unknown opaque %d from %s dropped", cmd->opaque,
+               c->addr);
+      return;
+    }
+    rmqi_rpc_result_t res = {RMQ_OK, "", c->addr, cmd, frame, len};
+    p->cb(p->arg, &res);
+    conn_unref(p->conn);
+    free(p);
+    return;
+  }
+  for (size_t i = 0; i < r->n_handlers; i++)
+    if (r->handlers[i].code == cmd->code) {
+      r->handlers[i].fn(r->handlers[i].arg, c, cmd);
+      return;
+    }
+  if (rmqi_cmd_is_oneway(cmd))
+    return;
+  /* What Java answers for a code it has no processor for. */
+  rmqi_cmd_t resp;
+  rmqi_cmd_init_response(&resp, cmd, RMQ_REQUEST_CODE_NOT_SUPPORTED);
+  char remark[64];
+  int n = snprintf(remark, sizeof(remark), " request type %d not supported",
+                   (int)cmd->code);
+  rmqi_cmd_set_remark(&resp, remark, (size_t)n);
+  rmqi_rpc_reply(c, &resp);
+  rmqi_cmd_free(&resp);
+}
+
+static void conn_read(rmqi_conn_t *c) {
+  for (;;) {
+    if (!rmqi_buf_reserve(&c->in, 64 * 1024)) {
+      conn_close(c, RMQ_ERR_NOMEM, "out of memory for the input buffer");
+      return;
+    }
+    ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+    if (n == 0) {
+      conn_close(c, RMQ_ERR_CONN_LOST, "closed by peer");
+      return;
+    }
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return;
+      char why[128];
+      snprintf(why, sizeof(why), "read failed: %s", strerror(errno));
+      conn_close(c, RMQ_ERR_CONN_LOST, why);
+      return;
+    }
+    c->in.len += (size_t)n;
+    size_t off = 0, fl;
+    rmqi_errbuf_t e;
+    rmq_err_t rc;
+    atomic_fetch_add(&c->refs, 1); /* a callback may close us */
+    while ((rc = rmqi_frame_check(c->in.data + off, c->in.len - off,
+                                  c->rpc->o.max_frame, &fl, &e)) == RMQ_OK) {
+      rmqi_cmd_t cmd;
+      rc = rmqi_cmd_decode(&cmd, c->in.data + off, fl, &e);
+      if (rc != RMQ_OK)
+        break;
+      dispatch(c, &cmd, c->in.data + off, fl);
+      rmqi_cmd_free(&cmd);
+      off += fl;
+      if (c->state == C_CLOSED)
+        break;
+    }
+    bool closed = c->state == C_CLOSED;
+    if (!closed && rc != RMQ_OK && rc != RMQ_ERR_TRUNCATED) {
+      char why[256];
+      snprintf(why, sizeof(why), "bad frame from peer: %s", e.msg);
+      conn_close(c, rc, why);
+      closed = true;
+    }
+    if (!closed)
+      rmqi_buf_consume(&c->in, off);
+    conn_unref(c);
+    if (closed)
+      return;
+    /* A full frame larger than the buffer: grow on the next round. */
+    if (rc == RMQ_ERR_TRUNCATED && fl > c->in.cap &&
+        !rmqi_buf_reserve(&c->in, fl - c->in.len)) {
+      conn_close(c, RMQ_ERR_NOMEM, "out of memory for a large frame");
+      return;
+    }
+  }
+}
+
+static void on_io_locked(rmqi_conn_t *c, uint32_t ev) {
+  if (c->state == C_CONNECTING) {
+    if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+      return;
+    int err = 0;
+    socklen_t el = sizeof(err);
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    if (err) {
+      char why[128];
+      snprintf(why, sizeof(why), "connect failed: %s", strerror(err));
+      conn_close(c, RMQ_ERR_CONNECT, why);
+      return;
+    }
+    c->state = C_OPEN;
+    if (!conn_flush(c))
+      return;
+  }
+  if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    conn_read(c);
+    if (c->state == C_CLOSED)
+      return;
+  }
+  if (ev & EPOLLOUT)
+    conn_flush(c);
+}
+
+static void on_io(void *arg, uint32_t ev) {
+  rmqi_conn_t *c = arg;
+  /* Closing drops the table's reference: hold our own until we are done. */
+  atomic_fetch_add(&c->refs, 1);
+  on_io_locked(c, ev);
+  conn_unref(c);
+}
+
+/* Loop thread: connections with queued output (or new ones to connect). */
+static void drain_dirty(void *arg) {
+  rmqi_rpc_t *r = arg;
+  pthread_mutex_lock(&r->dirty_lock);
+  rmqi_conn_t *list = r->dirty;
+  r->dirty = NULL;
+  r->dirty_posted = false;
+  /* Relink privately: once in_dirty is false another thread may push the
+   * connection again, rewriting dirty_next. */
+  for (rmqi_conn_t *c = list; c; c = c->dirty_next) {
+    c->in_dirty = false;
+    c->work_next = c->dirty_next;
+  }
+  pthread_mutex_unlock(&r->dirty_lock);
+  while (list) {
+    rmqi_conn_t *c = list;
+    list = c->work_next;
+    if (c->state == C_NEW)
+      conn_connect(c);
+    else
+      conn_flush(c);
+    conn_unref(c); /* the dirty list's reference */
+  }
+}
+
+/* Puts @p c on the list the loop flushes next (once, however many threads
+ * append at the same time). */
+static void mark_dirty(rmqi_conn_t *c) {
+  rmqi_rpc_t *r = c->rpc;
+  pthread_mutex_lock(&r->dirty_lock);
+  if (c->in_dirty) {
+    pthread_mutex_unlock(&r->dirty_lock);
+    return;
+  }
+  c->in_dirty = true;
+  atomic_fetch_add(&c->refs, 1);
+  c->dirty_next = r->dirty;
+  r->dirty = c;
+  bool post = !r->dirty_posted;
+  r->dirty_posted = true;
+  pthread_mutex_unlock(&r->dirty_lock);
+  if (post && rmqi_loop_post(r->loop, drain_dirty, r) != RMQ_OK)
+    rmqi_log(r->o.log, RMQ_LOG_ERROR, "net", "cannot wake the I/O loop");
+}
+
+/* Appends an encoded frame to the connection and wakes the loop. */
+static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd) {
+  rmqi_rpc_t *r = c->rpc;
+  if (r->o.sign) {
+    rmq_err_t rc = r->o.sign(r->o.sign_arg, cmd);
+    if (rc != RMQ_OK)
+      return rc;
+  }
+  pthread_mutex_lock(&c->out_lock);
+  size_t before = c->out.len;
+  rmq_err_t rc = rmqi_cmd_encode(&c->out, cmd, r->o.ser);
+  if (rc != RMQ_OK || !rmqi_buf_ok(&c->out)) {
+    c->out.len = before;
+    c->out.failed = false;
+    pthread_mutex_unlock(&c->out_lock);
+    return rc != RMQ_OK ? rc : RMQ_ERR_NOMEM;
+  }
+  pthread_mutex_unlock(&c->out_lock);
+  mark_dirty(c);
+  return RMQ_OK;
+}
+
+/* Under r->lock: the open (or opening) connection for @p addr. */
+static rmqi_conn_t *conn_get(rmqi_rpc_t *r, const char *addr) {
+  for (rmqi_conn_t *c = r->conns; c; c = c->next)
+    if (strcmp(c->addr, addr) == 0)
+      return c;
+  if (strlen(addr) >= sizeof(((rmqi_conn_t *)0)->addr))
+    return NULL;
+  rmqi_conn_t *c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return NULL;
+  c->rpc = r;
+  snprintf(c->addr, sizeof(c->addr), "%s", addr);
+  c->fd = -1;
+  c->state = C_NEW;
+  atomic_init(&c->refs, 1); /* the table's */
+  pthread_mutex_init(&c->out_lock, NULL);
+  rmqi_buf_init(&c->out);
+  rmqi_buf_init(&c->wbuf);
+  rmqi_buf_init(&c->in);
+  c->next = r->conns;
+  r->conns = c;
+  return c;
+}
+
+rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
+                          int64_t timeout_ms, rmqi_rpc_cb cb, void *arg) {
+  struct sockaddr_storage ss;
+  unsigned sl;
+  if (rmqi_parse_addr(addr, &ss, &sl) != RMQ_OK)
+    return RMQ_ERR_INVALID_ARG;
+  pend_t *p = malloc(sizeof(*p));
+  if (p == NULL)
+    return RMQ_ERR_NOMEM;
+  pthread_mutex_lock(&r->lock);
+  if (r->closing) {
+    pthread_mutex_unlock(&r->lock);
+    free(p);
+    return RMQ_ERR_SHUTDOWN;
+  }
+  rmqi_conn_t *c = conn_get(r, addr);
+  if (c == NULL) {
+    pthread_mutex_unlock(&r->lock);
+    free(p);
+    return RMQ_ERR_NOMEM;
+  }
+  /* Opaques are per instance; skip values that might still be pending
+   * after a wrap-around. */
+  int32_t op;
+  do {
+    op = r->next_opaque = (int32_t)((uint32_t)r->next_opaque + 1u);
+  } while (opaque_used(r, op));
+  *p = (pend_t){.opaque = op, .conn = c, .cb = cb, .arg = arg,
+                .deadline_ms = rmqi_now_ms() + timeout_ms};
+  atomic_fetch_add(&c->refs, 1); /* the pending entry's */
+  if (!pend_add(r, p)) {
+    pthread_mutex_unlock(&r->lock);
+    conn_unref(c);
+    free(p);
+    return RMQ_ERR_NOMEM;
+  }
+  atomic_fetch_add(&c->refs, 1); /* ours, for the send below */
+  pthread_mutex_unlock(&r->lock);
+  cmd->opaque = op;
+  cmd->flag &= ~RMQI_FLAG_ONEWAY;
+  rmq_err_t rc = conn_send(c, cmd);
+  if (rc != RMQ_OK) {
+    pthread_mutex_lock(&r->lock);
+    pend_t *q = pend_take(r, op);
+    pthread_mutex_unlock(&r->lock);
+    if (q) { /* not yet failed by a closing connection: undo silently */
+      conn_unref(c);
+      free(q);
+    } else {
+      rc = RMQ_OK; /* the callback has fired (or will): keep the promise */
+    }
+  }
+  conn_unref(c);
+  return rc;
+}
+
+rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd) {
+  struct sockaddr_storage ss;
+  unsigned sl;
+  if (rmqi_parse_addr(addr, &ss, &sl) != RMQ_OK)
+    return RMQ_ERR_INVALID_ARG;
+  pthread_mutex_lock(&r->lock);
+  rmqi_conn_t *c = r->closing ? NULL : conn_get(r, addr);
+  if (c)
+    atomic_fetch_add(&c->refs, 1);
+  cmd->opaque = r->next_opaque = (int32_t)((uint32_t)r->next_opaque + 1u);
+  bool closing = r->closing;
+  pthread_mutex_unlock(&r->lock);
+  if (c == NULL)
+    return closing ? RMQ_ERR_SHUTDOWN : RMQ_ERR_NOMEM;
+  cmd->flag |= RMQI_FLAG_ONEWAY;
+  rmq_err_t rc = conn_send(c, cmd);
+  conn_unref(c);
+  return rc;
+}
+
+rmq_err_t rmqi_rpc_reply(rmqi_conn_t *c, rmqi_cmd_t *resp) {
+  resp->flag |= RMQI_FLAG_RESPONSE;
+  return conn_send(c, resp);
+}
+
+const char *rmqi_conn_addr(const rmqi_conn_t *c) { return c->addr; }
+
+/* ---- synchronous calls ------------------------------------------------- */
+
+typedef struct waiter {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool done;
+  rmq_err_t err;
+  char detail[256];
+  uint8_t *frame;
+  size_t frame_len;
+} waiter_t;
+
+static void sync_done(void *arg, const rmqi_rpc_result_t *res) {
+  waiter_t *w = arg;
+  pthread_mutex_lock(&w->lock);
+  w->err = res->err;
+  snprintf(w->detail, sizeof(w->detail), "%s", res->detail ? res->detail : "");
+  if (res->err == RMQ_OK) {
+    w->frame = malloc(res->frame_len);
+    if (w->frame) {
+      memcpy(w->frame, res->frame, res->frame_len);
+      w->frame_len = res->frame_len;
+    } else {
+      w->err = RMQ_ERR_NOMEM;
+    }
+  }
+  w->done = true;
+  pthread_cond_signal(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+}
+
+void rmqi_resp_free(rmqi_resp_t *r) {
+  rmqi_cmd_free(&r->cmd);
+  free(r->frame);
+  r->frame = NULL;
+}
+
+rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr,
+                               rmqi_cmd_t *cmd, int64_t timeout_ms,
+                               rmqi_resp_t *out, char *detail,
+                               size_t detail_size) {
+  if (rmqi_loop_on_thread(r->loop))
+    return RMQ_ERR_STATE;
+  waiter_t w = {.done = false};
+  pthread_mutex_init(&w.lock, NULL);
+  pthread_cond_init(&w.cond, NULL);
+  rmq_err_t rc = rmqi_rpc_invoke(r, addr, cmd, timeout_ms, sync_done, &w);
+  if (rc == RMQ_OK) {
+    /* The loop fires the timeout; we only wait for the completion, which
+     * is guaranteed to come (response, timeout, loss or shutdown). */
+    pthread_mutex_lock(&w.lock);
+    while (!w.done)
+      pthread_cond_wait(&w.cond, &w.lock);
+    pthread_mutex_unlock(&w.lock);
+    rc = w.err;
+    if (rc == RMQ_OK) {
+      out->frame = w.frame;
+      rc = rmqi_cmd_decode(&out->cmd, w.frame, w.frame_len, NULL);
+      if (rc != RMQ_OK) {
+        free(w.frame);
+        out->frame = NULL;
+      }
+    }
+  } else {
+    snprintf(w.detail, sizeof(w.detail), "%s: %s", addr, rmq_err_str(rc));
+  }
+  if (detail && detail_size)
+    snprintf(detail, detail_size, "%s", w.detail);
+  pthread_cond_destroy(&w.cond);
+  pthread_mutex_destroy(&w.lock);
+  return rc;
+}
+
+/* ---- lifecycle and timeouts ------------------------------------------- */
+
+static void sweep(void *arg) {
+  rmqi_rpc_t *r = arg;
+  int64_t now = rmqi_now_ms();
+  pend_t *expired = NULL;
+  rmqi_conn_t *stuck = NULL;
+  pthread_mutex_lock(&r->lock);
+  while (r->n_pend && r->heap[0]->deadline_ms <= now) {
+    pend_t *p = r->heap[0];
+    pend_unlink(r, p);
+    p->hnext = expired;
+    expired = p;
+  }
+  for (rmqi_conn_t *c = r->conns; c; c = c->next)
+    if (c->state == C_CONNECTING && now >= c->connect_deadline_ms) {
+      atomic_fetch_add(&c->refs, 1);
+      c->stuck_next = stuck;
+      stuck = c;
+    }
+  pthread_mutex_unlock(&r->lock);
+  while (expired) {
+    pend_t *p = expired;
+    expired = p->hnext;
+    char detail[160];
+    snprintf(detail, sizeof(detail), "%s: no response in time", p->conn->addr);
+    complete(p, RMQ_ERR_TIMEOUT, detail);
+  }
+  while (stuck) {
+    rmqi_conn_t *c = stuck;
+    stuck = c->stuck_next;
+    conn_close(c, RMQ_ERR_CONNECT, "connect timed out");
+    conn_unref(c);
+  }
+}
+
+rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o) {
+  rmqi_rpc_t *r = calloc(1, sizeof(*r));
+  if (r == NULL)
+    return RMQ_ERR_NOMEM;
+  r->o = *o;
+  if (r->o.max_frame == 0)
+    r->o.max_frame = RMQI_DEFAULT_MAX_FRAME;
+  if (r->o.connect_timeout_ms <= 0)
+    r->o.connect_timeout_ms = 3000;
+  pthread_mutex_init(&r->lock, NULL);
+  pthread_mutex_init(&r->dirty_lock, NULL);
+  r->n_buckets = 1024;
+  r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
+  rmq_err_t rc = r->buckets ? rmqi_loop_new(&r->loop) : RMQ_ERR_NOMEM;
+  if (rc != RMQ_OK) {
+    free(r->buckets);
+    free(r);
+    return rc;
+  }
+  *out = r;
+  return RMQ_OK;
+}
+
+void rmqi_rpc_handle(rmqi_rpc_t *r, int32_t code, rmqi_rpc_handler fn,
+                     void *arg) {
+  handler_t *h = realloc(r->handlers, (r->n_handlers + 1) * sizeof(*h));
+  if (h == NULL)
+    return;
+  r->handlers = h;
+  h[r->n_handlers++] = (handler_t){code, fn, arg};
+}
+
+static void start_sweep(void *arg) {
+  rmqi_rpc_t *r = arg;
+  r->sweep = rmqi_loop_timer(r->loop, 10, 10, sweep, r);
+}
+
+rmq_err_t rmqi_rpc_start(rmqi_rpc_t *r) {
+  rmq_err_t rc = rmqi_loop_start(r->loop);
+  if (rc == RMQ_OK)
+    rc = rmqi_loop_post(r->loop, start_sweep, r);
+  return rc;
+}
+
+rmqi_loop_t *rmqi_rpc_loop(rmqi_rpc_t *r) { return r->loop; }
+
+static void close_all(void *arg) {
+  rmqi_rpc_t *r = arg;
+  for (;;) {
+    pthread_mutex_lock(&r->lock);
+    rmqi_conn_t *c = r->conns;
+    if (c)
+      atomic_fetch_add(&c->refs, 1);
+    pthread_mutex_unlock(&r->lock);
+    if (c == NULL)
+      break;
+    conn_close(c, RMQ_ERR_SHUTDOWN, "client shut down");
+    conn_unref(c);
+  }
+}
+
+void rmqi_rpc_free(rmqi_rpc_t *r) {
+  if (r == NULL)
+    return;
+  pthread_mutex_lock(&r->lock);
+  r->closing = true;
+  pthread_mutex_unlock(&r->lock);
+  /* Close on the loop thread (it owns the sockets), then stop it. Anything
+   * still posted runs in rmqi_loop_stop, on this thread. */
+  if (rmqi_loop_post(r->loop, close_all, r) != RMQ_OK)
+    close_all(r);
+  rmqi_loop_stop(r->loop);
+  close_all(r); /* the loop never started, or a late connection */
+  drain_dirty(r);
+  /* Pending entries of never-connected conns were failed by close_all. */
+  rmqi_loop_free(r->loop);
+  free(r->heap);
+  free(r->buckets);
+  free(r->handlers);
+  pthread_mutex_destroy(&r->dirty_lock);
+  pthread_mutex_destroy(&r->lock);
+  free(r);
+}

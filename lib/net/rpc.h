@@ -1,0 +1,95 @@
+/*
+ * Request/response over remoting connections: one connection per broker
+ * address, a pending table keyed by opaque, timeouts, broker-initiated
+ * requests. One instance per client; all state is inside it.
+ *
+ * Threading: rmqi_rpc_invoke, _oneway, _invoke_sync and _reply may be
+ * called from any thread (invoke_sync never from the loop thread). The
+ * request is encoded on the caller's thread straight into the connection's
+ * output buffer; the loop writes it. Completions and handlers run on the
+ * loop thread: they must be quick and must not block; the layers above
+ * bounce user callbacks to the dispatcher.
+ */
+#ifndef RMQI_NET_RPC_H
+#define RMQI_NET_RPC_H
+
+#include "../codec/cmd.h"
+#include "../util/log.h"
+#include "loop.h"
+
+typedef struct rmqi_rpc rmqi_rpc_t;
+typedef struct rmqi_conn rmqi_conn_t;
+
+/* What a completion receives. On success @p resp is the decoded response;
+ * it and @p frame (the raw frame it was decoded from) are valid only during
+ * the call. On failure err says why (RMQ_ERR_TIMEOUT, RMQ_ERR_CONNECT,
+ * RMQ_ERR_CONN_LOST, RMQ_ERR_SHUTDOWN, ...) and detail names the cause. */
+typedef struct rmqi_rpc_result {
+  rmq_err_t err;
+  const char *detail;
+  const char *addr;
+  rmqi_cmd_t *resp;
+  const uint8_t *frame;
+  size_t frame_len;
+} rmqi_rpc_result_t;
+
+typedef void (*rmqi_rpc_cb)(void *arg, const rmqi_rpc_result_t *r);
+
+/* A broker-initiated request (loop thread). Reply with rmqi_rpc_reply. */
+typedef void (*rmqi_rpc_handler)(void *arg, rmqi_conn_t *conn,
+                                 rmqi_cmd_t *req);
+
+typedef struct rmqi_rpc_opts {
+  size_t max_frame;
+  int64_t connect_timeout_ms;
+  int ser; /* RMQI_SER_* for requests we send */
+  const rmqi_log_t *log;
+  /* Called on every outgoing request just before it is encoded (any
+   * thread): ACL signing. */
+  rmq_err_t (*sign)(void *arg, rmqi_cmd_t *c);
+  void *sign_arg;
+} rmqi_rpc_opts_t;
+
+rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o);
+/* Registers a handler for a request code (before rmqi_rpc_start). */
+void rmqi_rpc_handle(rmqi_rpc_t *r, int32_t code, rmqi_rpc_handler fn,
+                     void *arg);
+rmq_err_t rmqi_rpc_start(rmqi_rpc_t *r);
+/* Stops the loop, fails every pending request with RMQ_ERR_SHUTDOWN, closes
+ * every connection, frees. Not from the loop thread. */
+void rmqi_rpc_free(rmqi_rpc_t *r);
+rmqi_loop_t *rmqi_rpc_loop(rmqi_rpc_t *r);
+
+/* Sends @p c (its opaque is assigned here) to @p addr ("ip:port" or
+ * "[ipv6]:port"). On RMQ_OK @p cb fires exactly once; on failure it does
+ * not fire. */
+rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *c,
+                          int64_t timeout_ms, rmqi_rpc_cb cb, void *arg);
+/* Sends with the oneway flag; nothing comes back. */
+rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *c);
+
+/* A response owned by the caller (a copy of the frame). */
+typedef struct rmqi_resp {
+  rmqi_cmd_t cmd;
+  uint8_t *frame;
+} rmqi_resp_t;
+void rmqi_resp_free(rmqi_resp_t *r);
+
+/* Blocks the calling (non-loop) thread until the answer or the timeout.
+ * On RMQ_OK *out holds the response (free with rmqi_resp_free). @p detail
+ * (may be NULL) receives the failure's description. */
+rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *c,
+                               int64_t timeout_ms, rmqi_resp_t *out,
+                               char *detail, size_t detail_size);
+
+/* Answers a broker-initiated request on its connection (any thread). */
+rmq_err_t rmqi_rpc_reply(rmqi_conn_t *conn, rmqi_cmd_t *resp);
+/* The peer address of a connection. */
+const char *rmqi_conn_addr(const rmqi_conn_t *conn);
+
+/* Splits "host:port" / "[v6]:port" into a sockaddr; numeric hosts only. */
+struct sockaddr_storage;
+rmq_err_t rmqi_parse_addr(const char *addr, struct sockaddr_storage *ss,
+                          unsigned *len);
+
+#endif

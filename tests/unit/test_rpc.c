@@ -1,0 +1,310 @@
+/* lib/net against the mock broker on 127.0.0.1: round trips, exactly-once
+ * completions, timeouts, connection failures, bad frames, broker requests,
+ * bounded shutdown, several instances. */
+#include "mock.h"
+#include "net/rpc.h"
+#include "test.h"
+#include "util/disp.h"
+#include "util/time.h"
+
+#include <pthread.h>
+#include <sys/socket.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+static rmqi_rpc_t *new_rpc(void) {
+  static rmqi_log_t quiet = {NULL, NULL, RMQ_LOG_ERROR - 1};
+  rmqi_rpc_opts_t o = {.max_frame = 1 << 20, .connect_timeout_ms = 1000,
+                       .ser = RMQI_SER_JSON, .log = &quiet};
+  rmqi_rpc_t *r;
+  if (rmqi_rpc_new(&r, &o) != RMQ_OK || rmqi_rpc_start(r) != RMQ_OK)
+    return NULL;
+  return r;
+}
+
+TEST(sync_round_trip_echoes) {
+  mock_t *m = mock_start();
+  rmqi_rpc_t *r = new_rpc();
+  REQUIRE(m && r);
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 105);
+  rmqi_cmd_ext_ref(&c, "topic", "T", 1);
+  c.body = (const uint8_t *)"xyz";
+  c.body_len = 3;
+  rmqi_resp_t resp;
+  char detail[256];
+  CHECK_ERR(rmqi_rpc_invoke_sync(r, mock_addr(m), &c, 2000, &resp, detail,
+                                 sizeof(detail)),
+            RMQ_OK);
+  CHECK_INT(resp.cmd.code, 0);
+  CHECK_STR(rmqi_cmd_ext_get(&resp.cmd, "topic")->p, "T");
+  CHECK_MEM(resp.cmd.body, resp.cmd.body_len, "xyz", 3);
+  rmqi_resp_free(&resp);
+  rmqi_cmd_free(&c);
+  rmqi_rpc_free(r);
+  mock_stop(m);
+}
+
+typedef struct counter {
+  _Atomic int ok, timeout, lost, shutdown, connect, other, calls;
+} counter_t;
+
+static void count_cb(void *arg, const rmqi_rpc_result_t *res) {
+  counter_t *k = arg;
+  atomic_fetch_add(&k->calls, 1);
+  switch (res->err) {
+  case RMQ_OK: atomic_fetch_add(&k->ok, 1); break;
+  case RMQ_ERR_TIMEOUT: atomic_fetch_add(&k->timeout, 1); break;
+  case RMQ_ERR_CONN_LOST: atomic_fetch_add(&k->lost, 1); break;
+  case RMQ_ERR_SHUTDOWN: atomic_fetch_add(&k->shutdown, 1); break;
+  case RMQ_ERR_CONNECT: atomic_fetch_add(&k->connect, 1); break;
+  default: atomic_fetch_add(&k->other, 1); break;
+  }
+}
+
+static void wait_calls(counter_t *k, int n, int ms) {
+  int64_t until = rmqi_now_ms() + ms;
+  while (atomic_load(&k->calls) < n && rmqi_now_ms() < until)
+    usleep(1000);
+}
+
+typedef struct blast {
+  rmqi_rpc_t *r;
+  const char *addr;
+  counter_t *k;
+  int n;
+} blast_t;
+
+static void *blaster(void *p) {
+  blast_t *b = p;
+  for (int i = 0; i < b->n; i++) {
+    rmqi_cmd_t c;
+    rmqi_cmd_init(&c, 11);
+    if (rmqi_rpc_invoke(b->r, b->addr, &c, 5000, count_cb, b->k) != RMQ_OK)
+      atomic_fetch_add(&b->k->other, 1000000);
+    rmqi_cmd_free(&c);
+  }
+  return NULL;
+}
+
+TEST(many_threads_each_completion_exactly_once) {
+  mock_t *m = mock_start();
+  rmqi_rpc_t *r = new_rpc();
+  counter_t k = {0};
+  pthread_t th[4];
+  blast_t b = {r, mock_addr(m), &k, 5000};
+  for (int i = 0; i < 4; i++)
+    pthread_create(&th[i], NULL, blaster, &b);
+  for (int i = 0; i < 4; i++)
+    pthread_join(th[i], NULL);
+  wait_calls(&k, 20000, 10000);
+  usleep(50000); /* a duplicate would show up now */
+  CHECK_INT(atomic_load(&k.calls), 20000);
+  CHECK_INT(atomic_load(&k.ok), 20000);
+  CHECK_INT(mock_count(m, 11), 20000);
+  rmqi_rpc_free(r);
+  mock_stop(m);
+}
+
+TEST(out_of_order_and_timeouts) {
+  mock_t *m = mock_start();
+  rmqi_rpc_t *r = new_rpc();
+  mock_add_rule(m, &(mock_rule_t){.code = 30, .delay_ms = 300});
+  mock_add_rule(m, &(mock_rule_t){.code = 31, .action = MOCK_DROP});
+  counter_t slow = {0}, fast = {0}, dropped = {0};
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 30);
+  CHECK_ERR(rmqi_rpc_invoke(r, mock_addr(m), &c, 2000, count_cb, &slow),
+            RMQ_OK);
+  rmqi_cmd_init(&c, 12);
+  CHECK_ERR(rmqi_rpc_invoke(r, mock_addr(m), &c, 2000, count_cb, &fast),
+            RMQ_OK);
+  rmqi_cmd_init(&c, 31);
+  int64_t t0 = rmqi_now_ms();
+  CHECK_ERR(rmqi_rpc_invoke(r, mock_addr(m), &c, 200, count_cb, &dropped),
+            RMQ_OK);
+  wait_calls(&fast, 1, 2000);
+  CHECK_INT(atomic_load(&fast.ok), 1);
+  CHECK_INT(atomic_load(&slow.calls), 0); /* the later one answered first */
+  wait_calls(&dropped, 1, 2000);
+  CHECK_INT(atomic_load(&dropped.timeout), 1);
+  CHECK(rmqi_now_ms() - t0 < 600);
+  wait_calls(&slow, 1, 2000);
+  CHECK_INT(atomic_load(&slow.ok), 1);
+  /* A response after its timeout is dropped, not delivered twice. */
+  mock_clear_rules(m);
+  mock_add_rule(m, &(mock_rule_t){.code = 32, .delay_ms = 300});
+  counter_t late = {0};
+  rmqi_cmd_init(&c, 32);
+  rmqi_rpc_invoke(r, mock_addr(m), &c, 100, count_cb, &late);
+  usleep(600000);
+  CHECK_INT(atomic_load(&late.calls), 1);
+  CHECK_INT(atomic_load(&late.timeout), 1);
+  rmqi_rpc_free(r);
+  mock_stop(m);
+}
+
+TEST(connection_refused_fails_fast) {
+  mock_t *m = mock_start();
+  char addr[32];
+  snprintf(addr, sizeof(addr), "%s", mock_addr(m));
+  mock_stop(m); /* nothing listens there now */
+  rmqi_rpc_t *r = new_rpc();
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 105);
+  rmqi_resp_t resp;
+  char detail[256];
+  int64_t t0 = rmqi_now_ms();
+  CHECK_ERR(rmqi_rpc_invoke_sync(r, addr, &c, 3000, &resp, detail,
+                                 sizeof(detail)),
+            RMQ_ERR_CONNECT);
+  CHECK(rmqi_now_ms() - t0 < 500);
+  CHECK(strstr(detail, "refused") != NULL);
+  CHECK_ERR(rmqi_rpc_invoke_sync(r, "not-an-ip:1", &c, 100, &resp, NULL, 0),
+            RMQ_ERR_INVALID_ARG);
+  rmqi_rpc_free(r);
+}
+
+TEST(peer_faults_fail_pending_and_reconnect) {
+  mock_t *m = mock_start();
+  rmqi_rpc_t *r = new_rpc();
+  mock_action_t acts[] = {MOCK_CLOSE_MIDFRAME, MOCK_GARBAGE, MOCK_OVERSIZE,
+                          MOCK_CLOSE};
+  for (size_t i = 0; i < 4; i++) {
+    mock_clear_rules(m);
+    mock_add_rule(m, &(mock_rule_t){.code = 40, .action = acts[i], .times = 1});
+    rmqi_cmd_t c;
+    rmqi_cmd_init(&c, 40);
+    rmqi_resp_t resp;
+    char detail[256] = "";
+    rmq_err_t rc = rmqi_rpc_invoke_sync(r, mock_addr(m), &c, 2000, &resp,
+                                        detail, sizeof(detail));
+    if (rc == RMQ_OK) {
+      rmqt_fail(__FILE__, __LINE__, "fault %zu answered OK", i);
+      rmqi_resp_free(&resp);
+    }
+    CHECK(rc != RMQ_ERR_TIMEOUT); /* closed at once, not left hanging */
+    CHECK(detail[0] != '\0');
+    /* The next request reconnects and works. */
+    rmqi_cmd_init(&c, 41);
+    CHECK_ERR(rmqi_rpc_invoke_sync(r, mock_addr(m), &c, 2000, &resp, NULL, 0),
+              RMQ_OK);
+    rmqi_resp_free(&resp);
+  }
+  rmqi_rpc_free(r);
+  mock_stop(m);
+}
+
+static _Atomic int handled;
+static void on_check(void *arg, rmqi_conn_t *conn, rmqi_cmd_t *req) {
+  (void)arg;
+  (void)conn;
+  (void)req;
+  atomic_fetch_add(&handled, 1);
+}
+
+TEST(broker_requests_dispatched_and_unknown_answered) {
+  mock_t *m = mock_start();
+  static rmqi_log_t quiet = {NULL, NULL, 0};
+  rmqi_rpc_opts_t o = {.ser = RMQI_SER_JSON, .log = &quiet};
+  rmqi_rpc_t *r;
+  REQUIRE(rmqi_rpc_new(&r, &o) == RMQ_OK);
+  rmqi_rpc_handle(r, 39, on_check, NULL);
+  rmqi_rpc_start(r);
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 34);
+  rmqi_resp_t resp;
+  REQUIRE(rmqi_rpc_invoke_sync(r, mock_addr(m), &c, 2000, &resp, NULL, 0) ==
+          RMQ_OK);
+  rmqi_resp_free(&resp);
+  mock_push(m, 39, true);
+  mock_push(m, 777, false);
+  int32_t code = -1;
+  char remark[128] = "";
+  for (int i = 0; i < 200 && !mock_last_reply(m, &code, remark, sizeof(remark));
+       i++)
+    usleep(5000);
+  CHECK_INT(atomic_load(&handled), 1);
+  CHECK_INT(code, 3);
+  CHECK_STR(remark, " request type 777 not supported");
+  rmqi_rpc_free(r);
+  mock_stop(m);
+}
+
+TEST(shutdown_fails_in_flight_and_joins) {
+  int threads_before = rmqi_thread_count();
+  mock_t *m = mock_start();
+  rmqi_rpc_t *r = new_rpc();
+  mock_add_rule(m, &(mock_rule_t){.code = 50, .action = MOCK_DROP});
+  counter_t k = {0};
+  for (int i = 0; i < 100; i++) {
+    rmqi_cmd_t c;
+    rmqi_cmd_init(&c, 50);
+    rmqi_rpc_invoke(r, mock_addr(m), &c, 60000, count_cb, &k);
+  }
+  usleep(100000);
+  int64_t t0 = rmqi_now_ms();
+  rmqi_rpc_free(r);
+  CHECK(rmqi_now_ms() - t0 < 1000);
+  CHECK_INT(atomic_load(&k.calls), 100);
+  CHECK_INT(atomic_load(&k.shutdown), 100);
+  mock_stop(m);
+  CHECK_INT(rmqi_thread_count(), threads_before);
+}
+
+TEST(two_instances_are_independent) {
+  mock_t *m = mock_start();
+  rmqi_rpc_t *a = new_rpc(), *b = new_rpc();
+  counter_t ka = {0}, kb = {0};
+  for (int i = 0; i < 50; i++) {
+    rmqi_cmd_t c;
+    rmqi_cmd_init(&c, 60);
+    rmqi_rpc_invoke(a, mock_addr(m), &c, 2000, count_cb, &ka);
+    rmqi_cmd_init(&c, 60);
+    rmqi_rpc_invoke(b, mock_addr(m), &c, 2000, count_cb, &kb);
+  }
+  wait_calls(&ka, 50, 3000);
+  rmqi_rpc_free(a); /* b keeps working */
+  wait_calls(&kb, 50, 3000);
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 61);
+  rmqi_resp_t resp;
+  CHECK_ERR(rmqi_rpc_invoke_sync(b, mock_addr(m), &c, 2000, &resp, NULL, 0),
+            RMQ_OK);
+  rmqi_resp_free(&resp);
+  CHECK_INT(atomic_load(&ka.ok), 50);
+  CHECK_INT(atomic_load(&kb.ok), 50);
+  rmqi_rpc_free(b);
+  mock_stop(m);
+}
+
+TEST(addresses_v4_v6_bracketed) {
+  struct sockaddr_storage ss;
+  unsigned len;
+  CHECK_ERR(rmqi_parse_addr("127.0.0.1:10911", &ss, &len), RMQ_OK);
+  CHECK_ERR(rmqi_parse_addr("[::1]:10911", &ss, &len), RMQ_OK);
+  CHECK_ERR(rmqi_parse_addr("[fe80::1]:1", &ss, &len), RMQ_OK);
+  CHECK_ERR(rmqi_parse_addr("::1:10911", &ss, &len), RMQ_OK); /* bare v6 */
+  CHECK_ERR(rmqi_parse_addr("127.0.0.1", &ss, &len), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmqi_parse_addr("127.0.0.1:0", &ss, &len), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmqi_parse_addr("127.0.0.1:99999", &ss, &len),
+            RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmqi_parse_addr("[::1:5", &ss, &len), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmqi_parse_addr("host.example:5", &ss, &len),
+            RMQ_ERR_INVALID_ARG);
+}
+
+int main(void) {
+  static const rmqt_case cases[] = {
+      TCASE(sync_round_trip_echoes),
+      TCASE(many_threads_each_completion_exactly_once),
+      TCASE(out_of_order_and_timeouts),
+      TCASE(connection_refused_fails_fast),
+      TCASE(peer_faults_fail_pending_and_reconnect),
+      TCASE(broker_requests_dispatched_and_unknown_answered),
+      TCASE(shutdown_fails_in_flight_and_joins),
+      TCASE(two_instances_are_independent),
+      TCASE(addresses_v4_v6_bracketed),
+  };
+  return RUN_TESTS(cases);
+}
