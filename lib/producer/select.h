@@ -6,14 +6,10 @@
 #ifndef RMQI_PRODUCER_SELECT_H
 #define RMQI_PRODUCER_SELECT_H
 
+#include "../codec/route.h"
 #include "fault.h"
 
 #include <stdatomic.h>
-
-typedef struct rmqi_mq {
-  const char *broker;
-  int32_t queue_id;
-} rmqi_mq_t;
 
 /*
  * Returns the index in @p qs (n > 0) of the queue for the next attempt.
