@@ -1,0 +1,88 @@
+/*
+ * The client instance (Java's MQClientInstance): configuration, client id,
+ * name servers, the I/O loop and connections, the route cache, heartbeats,
+ * the callback dispatcher. Producers and consumers of one instance share
+ * it. Internal API for lib/producer and lib/consumer.
+ */
+#ifndef RMQI_CLIENT_CLIENT_H
+#define RMQI_CLIENT_CLIENT_H
+
+#include "../codec/route.h"
+#include "../net/rpc.h"
+#include "../util/disp.h"
+#include "../util/log.h"
+#include "acl.h"
+#include "conf.h"
+#include "local.h"
+#include "nslist.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* An immutable route snapshot with its derived publish queues; refcounted
+ * so that a sender can keep using it while a refresh replaces it. */
+typedef struct rmqi_snap {
+  _Atomic int refs;
+  rmqi_route_t route;
+  rmqi_mq_t *pub;
+  size_t n_pub;
+  _Atomic uint32_t *counter; /* the topic's round-robin index */
+} rmqi_snap_t;
+
+typedef struct rmqi_topic {
+  char *name;
+  rmqi_snap_t *snap; /* NULL until the first route arrives */
+  _Atomic uint32_t counter;
+  bool borrowed;     /* route of createTopicKey, for a topic not yet made */
+  struct rmqi_topic *next;
+} rmqi_topic_t;
+
+typedef struct rmqi_group {
+  char *name;
+  int refs;
+  struct rmqi_group *next;
+} rmqi_group_t;
+
+struct rmq_client {
+  rmqi_conf_t conf;
+  rmqi_log_t log;
+  rmqi_local_ip_t ip;
+  char id[256];
+  rmqi_nslist_t ns;
+  rmqi_rpc_t *rpc;
+  rmqi_disp_t disp;
+  pthread_mutex_t lock; /* topics, groups */
+  rmqi_topic_t *topics;
+  rmqi_group_t *producer_groups;
+  _Atomic uint32_t uniq_counter;
+  uint32_t uniq_discriminator;
+  rmqi_timer_t *t_route, *t_heartbeat;
+  bool heartbeat_pending;
+};
+
+/* Takes a reference to the topic's current route, fetching it from the
+ * name servers (on the calling thread, which must not be the loop thread)
+ * when it is not cached. Falls back to the createTopicKey route when the
+ * topic does not exist (auto-creation). @p deadline_ms bounds the wait.
+ * On failure @p err (may be NULL) names the cause. */
+rmq_err_t rmqi_client_route(rmq_client_t *c, const char *topic,
+                            int64_t deadline_ms, rmqi_snap_t **out, char *err,
+                            size_t err_size);
+/* The cached route only (any thread, never blocks); NULL if none. */
+rmqi_snap_t *rmqi_client_route_cached(rmq_client_t *c, const char *topic);
+void rmqi_snap_release(rmqi_snap_t *s);
+
+/* Producer groups announced in heartbeats. */
+rmq_err_t rmqi_client_add_producer(rmq_client_t *c, const char *group);
+void rmqi_client_remove_producer(rmq_client_t *c, const char *group);
+/* Sends a heartbeat to every known broker now (asynchronously). */
+void rmqi_client_heartbeat_now(rmq_client_t *c);
+
+/* A new UNIQ_KEY (message.md §5.1) as 32 (IPv4) or 56 (IPv6) upper-case
+ * hex characters plus NUL. */
+void rmqi_client_uniq_id(rmq_client_t *c, char out[57]);
+
+/* Runs @p fn on a callback thread (or from rmq_poll). */
+rmq_err_t rmqi_client_dispatch(rmq_client_t *c, rmqi_fn fn, void *arg);
+
+#endif

@@ -1,0 +1,731 @@
+/*
+ * The producer: one deadline per send covering route lookup and every
+ * retry, Java's retry rules, latency fault tolerance, async sends driven by
+ * completions on the I/O thread with user callbacks bounced to the
+ * dispatcher, in-flight accounting for flush, back pressure and a bounded
+ * destroy.
+ */
+#include "../client/client.h"
+#include "../client/msg.h"
+#include "../util/time.h"
+#include "select.h"
+#include "wire.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rmq_producer {
+  rmq_client_t *client;
+  bool own_client;
+  rmqi_conf_t conf;
+  rmqi_fault_t fault;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int64_t inflight;
+  int64_t inflight_bytes;
+};
+
+static void errf(char *err, size_t n, const char *fmt, ...) RMQI_PRINTF(3, 4);
+static void errf(char *err, size_t n, const char *fmt, ...) {
+  if (err == NULL || n == 0)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, n, fmt, ap);
+  va_end(ap);
+}
+
+/* ---- results ------------------------------------------------------------ */
+
+static const char *res_str(rmq_send_result_t *res, const char *s, size_t n) {
+  rmqi_arena_t *a = res->internal_;
+  if (a == NULL) {
+    a = calloc(1, sizeof(*a));
+    if (a == NULL)
+      return "";
+    rmqi_arena_init(a, 0);
+    res->internal_ = a;
+  }
+  const char *c = rmqi_arena_strndup(a, s ? s : "", s ? n : 0);
+  return c ? c : "";
+}
+
+static const char *res_cstr(rmq_send_result_t *res, const char *s) {
+  return res_str(res, s, s ? strlen(s) : 0);
+}
+
+void rmq_send_result_clear(rmq_send_result_t *res) {
+  if (res == NULL)
+    return;
+  if (res->internal_) {
+    rmqi_arena_free(res->internal_);
+    free(res->internal_);
+  }
+  memset(res, 0, sizeof(*res));
+}
+
+static void res_fail(rmq_send_result_t *res, int code, const char *why) {
+  if (res == NULL)
+    return;
+  res->broker_code = code;
+  res->error = res_cstr(res, why);
+}
+
+/* Fills @p res from a successful send response. */
+static void res_ok(rmq_send_result_t *res, const rmqi_cmd_t *resp,
+                   const rmqi_prep_t *pr, const rmqi_mq_t *mq,
+                   const char *ids) {
+  if (res == NULL)
+    return;
+  int code = resp->code;
+  res->status = code == RMQ_FLUSH_DISK_TIMEOUT    ? RMQ_SEND_FLUSH_DISK_TIMEOUT
+                : code == RMQ_FLUSH_SLAVE_TIMEOUT ? RMQ_SEND_FLUSH_SLAVE_TIMEOUT
+                : code == RMQ_SLAVE_NOT_AVAILABLE ? RMQ_SEND_SLAVE_NOT_AVAILABLE
+                                                  : RMQ_SEND_OK;
+  res->msg_id = res_cstr(res, ids ? ids : pr->uniq);
+  const rmqi_str_t *v = rmqi_cmd_ext_get(resp, "msgId");
+  res->offset_msg_id = v ? res_str(res, v->p, v->n) : res_cstr(res, "");
+  res->topic = res_cstr(res, pr->topic);
+  res->broker_name = res_cstr(res, mq->broker);
+  int64_t x;
+  res->queue_id = rmqi_cmd_ext_get_int(resp, "queueId", &x) == RMQ_OK
+                      ? (int32_t)x
+                      : mq->queue_id;
+  res->queue_offset =
+      rmqi_cmd_ext_get_int(resp, "queueOffset", &x) == RMQ_OK ? x : -1;
+  v = rmqi_cmd_ext_get(resp, "transactionId");
+  res->transaction_id = v ? res_str(res, v->p, v->n) : NULL;
+  v = rmqi_cmd_ext_get(resp, "MSG_REGION");
+  res->region_id = v ? res_str(res, v->p, v->n) : res_cstr(res, "");
+  res->broker_code = code;
+  res->error = res_cstr(res, "");
+}
+
+/* Java's retry set (5.x): a broker answer worth another attempt. */
+static bool retryable(int code) {
+  switch (code) {
+  case RMQ_TOPIC_NOT_EXIST:
+  case RMQ_SERVICE_NOT_AVAILABLE:
+  case RMQ_SYSTEM_ERROR:
+  case RMQ_SYSTEM_BUSY:
+  case RMQ_NO_PERMISSION:
+  case RMQ_NO_BUYER_ID:
+  case RMQ_NOT_IN_CURRENT_UNIT:
+  case RMQ_GO_AWAY:
+    return true;
+  default:
+    return false;
+  }
+}
+
+static bool stored(int code) {
+  return code == 0 || code == RMQ_FLUSH_DISK_TIMEOUT ||
+         code == RMQ_FLUSH_SLAVE_TIMEOUT || code == RMQ_SLAVE_NOT_AVAILABLE;
+}
+
+static bool transport(rmq_err_t rc) {
+  return rc == RMQ_ERR_CONNECT || rc == RMQ_ERR_CONN_LOST ||
+         rc == RMQ_ERR_TIMEOUT;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+rmq_producer_t *rmq_producer_new(rmq_client_t *client, const rmq_conf_t *conf,
+                                 char *errstr, size_t errstr_size) {
+  errf(errstr, errstr_size, "%s", "");
+  rmq_producer_t *p = calloc(1, sizeof(*p));
+  rmq_conf_t *dflt = conf ? NULL : rmq_conf_new();
+  if (p == NULL || (conf == NULL && dflt == NULL) ||
+      rmqi_conf_copy(&p->conf, conf ? conf : dflt) != RMQ_OK) {
+    rmq_conf_destroy(dflt);
+    free(p);
+    errf(errstr, errstr_size, "out of memory");
+    return NULL;
+  }
+  char why[256];
+  if (!rmqi_topic_valid(p->conf.v.producer_group, why, sizeof(why))) {
+    errf(errstr, errstr_size, "producerGroup: %s", why);
+    goto fail;
+  }
+  if (client == NULL) {
+    client = rmq_client_new(conf ? conf : dflt, errstr, errstr_size);
+    if (client == NULL)
+      goto fail;
+    p->own_client = true;
+  }
+  p->client = client;
+  rmq_conf_destroy(dflt);
+  dflt = NULL;
+  rmqi_fault_init(&p->fault);
+  pthread_mutex_init(&p->lock, NULL);
+  pthread_cond_init(&p->cond, NULL);
+  if (rmqi_client_add_producer(client, p->conf.v.producer_group) != RMQ_OK) {
+    errf(errstr, errstr_size, "out of memory");
+    rmq_producer_destroy(p, 0);
+    return NULL;
+  }
+  return p;
+fail:
+  rmq_conf_destroy(dflt);
+  rmqi_conf_release(&p->conf);
+  free(p);
+  return NULL;
+}
+
+rmq_client_t *rmq_producer_client(rmq_producer_t *p) {
+  return p ? p->client : NULL;
+}
+
+static void inflight_add(rmq_producer_t *p, int64_t bytes, int dir) {
+  pthread_mutex_lock(&p->lock);
+  p->inflight += dir;
+  p->inflight_bytes += dir * bytes;
+  if (p->inflight == 0 || dir < 0)
+    pthread_cond_broadcast(&p->cond);
+  pthread_mutex_unlock(&p->lock);
+}
+
+/* Waits until the in-flight count drops to @p below; false on timeout. */
+static bool wait_inflight(rmq_producer_t *p, int64_t below, int64_t bytes,
+                          int64_t deadline_ms) {
+  pthread_mutex_lock(&p->lock);
+  bool ok = true;
+  while (p->inflight > below ||
+         (bytes >= 0 && p->inflight_bytes > bytes && p->inflight > 0)) {
+    int64_t left = deadline_ms - rmqi_now_ms();
+    if (left <= 0) {
+      ok = false;
+      break;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + (RMQI_MIN(left, 50)) * 1000000;
+    ts.tv_sec += ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+  }
+  pthread_mutex_unlock(&p->lock);
+  return ok;
+}
+
+rmq_err_t rmq_producer_flush(rmq_producer_t *p, int timeout_ms) {
+  if (p == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  return wait_inflight(p, 0, -1, rmqi_now_ms() + timeout_ms)
+             ? RMQ_OK
+             : RMQ_ERR_TIMEOUT;
+}
+
+static void unregister(rmq_producer_t *p) {
+  /* UNREGISTER_CLIENT to the masters we know, so check-backs and reply
+   * pushes stop at once rather than after the broker's 120 s expiry. */
+  rmq_client_t *c = p->client;
+  const char *addrs[64];
+  size_t n = 0;
+  pthread_mutex_lock(&c->lock);
+  for (rmqi_topic_t *t = c->topics; t; t = t->next)
+    for (size_t i = 0; t->snap && i < t->snap->route.n_brokers; i++) {
+      const char *a = rmqi_route_addr(&t->snap->route,
+                                      t->snap->route.brokers[i].broker, 0);
+      bool seen = a == NULL;
+      for (size_t k = 0; !seen && k < n; k++)
+        seen = strcmp(addrs[k], a) == 0;
+      if (!seen && n < 64)
+        addrs[n++] = strdup(a);
+    }
+  pthread_mutex_unlock(&c->lock);
+  for (size_t i = 0; i < n; i++) {
+    rmqi_cmd_t cmd;
+    rmqi_cmd_init(&cmd, 35);
+    rmqi_cmd_ext_ref(&cmd, "clientID", c->id, strlen(c->id));
+    rmqi_cmd_ext_ref(&cmd, "producerGroup", p->conf.v.producer_group,
+                     strlen(p->conf.v.producer_group));
+    rmqi_resp_t resp;
+    if (addrs[i] &&
+        rmqi_rpc_invoke_sync(c->rpc, addrs[i], &cmd, 1000, &resp, NULL, 0) ==
+            RMQ_OK)
+      rmqi_resp_free(&resp);
+    rmqi_cmd_free(&cmd);
+    free((char *)addrs[i]);
+  }
+}
+
+void rmq_producer_destroy(rmq_producer_t *p, int timeout_ms) {
+  if (p == NULL)
+    return;
+  int64_t deadline = rmqi_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+  wait_inflight(p, 0, -1, deadline);
+  rmqi_client_remove_producer(p->client, p->conf.v.producer_group);
+  if (p->own_client) {
+    unregister(p);
+    /* Fails whatever is still in flight with RMQ_ERR_SHUTDOWN, runs those
+     * callbacks and joins every thread. */
+    rmq_client_destroy(p->client, 0);
+  } else {
+    /* A shared client keeps running: in-flight sends end by their own
+     * deadline (sendMsgTimeout), which bounds this wait. */
+    wait_inflight(p, 0, -1,
+                  rmqi_now_ms() + p->conf.v.send_timeout_ms + 2000);
+    unregister(p);
+  }
+  rmqi_fault_free(&p->fault);
+  pthread_cond_destroy(&p->cond);
+  pthread_mutex_destroy(&p->lock);
+  rmqi_conf_release(&p->conf);
+  free(p);
+}
+
+/* ---- synchronous sends -------------------------------------------------- */
+
+typedef struct attempt_out {
+  rmq_err_t rc;
+  int code;
+  char why[384];
+} attempt_out_t;
+
+/* One request to one queue; fills @p res on success. */
+static void attempt(rmq_producer_t *p, const rmqi_prep_t *pr,
+                    const rmqi_snap_t *s, const rmqi_mq_t *mq,
+                    int64_t timeout_ms, const char *ids,
+                    rmq_send_result_t *res, attempt_out_t *out) {
+  const char *addr = rmqi_route_addr(&s->route, mq->broker, 0);
+  out->code = 0;
+  if (addr == NULL) {
+    out->rc = RMQ_ERR_NO_ROUTE;
+    snprintf(out->why, sizeof(out->why), "broker %s has no master address",
+             mq->broker);
+    return;
+  }
+  rmqi_cmd_t cmd;
+  rmqi_cmd_init(&cmd, 0);
+  rmqi_resp_t resp;
+  int64_t t0 = rmqi_now_ms();
+  out->rc = rmqi_send_cmd(&cmd, pr, p->conf.v.producer_group, mq, &p->conf.v);
+  char detail[256] = "";
+  if (out->rc == RMQ_OK)
+    out->rc = rmqi_rpc_invoke_sync(p->client->rpc, addr, &cmd, timeout_ms,
+                                   &resp, detail, sizeof(detail));
+  rmqi_cmd_free(&cmd);
+  int64_t latency = rmqi_now_ms() - t0;
+  bool fault = p->conf.v.send_latency_fault_enable;
+  if (out->rc != RMQ_OK) {
+    if (fault)
+      rmqi_fault_update(&p->fault, mq->broker, latency, true,
+                        !transport(out->rc), rmqi_now_ms());
+    snprintf(out->why, sizeof(out->why), "%s: %s", rmq_err_name(out->rc),
+             detail);
+    return;
+  }
+  out->code = resp.cmd.code;
+  if (stored(out->code)) {
+    res_ok(res, &resp.cmd, pr, mq, ids);
+    if (fault)
+      rmqi_fault_update(&p->fault, mq->broker, latency, false, true,
+                        rmqi_now_ms());
+  } else {
+    out->rc = (rmq_err_t)out->code;
+    snprintf(out->why, sizeof(out->why), "broker %s answered %s (%d): %s",
+             mq->broker, rmq_err_name(out->rc), out->code,
+             resp.cmd.remark.p ? resp.cmd.remark.p : "");
+    if (fault)
+      rmqi_fault_update(&p->fault, mq->broker, latency, true, false,
+                        rmqi_now_ms());
+  }
+  rmqi_resp_free(&resp);
+}
+
+/* The Java sendDefaultImpl loop: several attempts within one deadline,
+ * each avoiding the broker of the previous one. @p fixed: ordered sends
+ * (one attempt, given queue). */
+static rmq_err_t send_sync(rmq_producer_t *p, const rmqi_prep_t *pr,
+                           const rmqi_mq_t *fixed, const char *ids,
+                           rmq_send_result_t *res) {
+  int64_t start = rmqi_now_ms();
+  int64_t deadline = start + p->conf.v.send_timeout_ms;
+  rmqi_snap_t *s;
+  char why[384];
+  rmq_err_t rc = rmqi_client_route(p->client, pr->topic, deadline, &s, why,
+                                   sizeof(why));
+  if (rc != RMQ_OK) {
+    res_fail(res, rc > 0 ? rc : 0, why);
+    return rc;
+  }
+  int max = fixed ? 1 : 1 + (int)p->conf.v.retry_times;
+  const char *last = NULL;
+  attempt_out_t out = {RMQ_ERR_TIMEOUT, 0, ""};
+  int tries = 0;
+  for (; tries < max; tries++) {
+    int64_t left = deadline - rmqi_now_ms();
+    if (left <= 0) {
+      out.rc = RMQ_ERR_TIMEOUT;
+      snprintf(out.why, sizeof(out.why),
+               "send timed out after %lld ms (%d attempts)",
+               (long long)(rmqi_now_ms() - start), tries);
+      break;
+    }
+    if (p->conf.v.send_max_timeout_per_request_ms > 0 && tries + 1 < max)
+      left = RMQI_MIN(left, p->conf.v.send_max_timeout_per_request_ms);
+    rmqi_mq_t mq;
+    if (fixed) {
+      mq = *fixed;
+    } else {
+      size_t i = rmqi_select_queue(
+          s->pub, s->n_pub, s->counter, last,
+          p->conf.v.send_latency_fault_enable ? &p->fault : NULL,
+          rmqi_now_ms());
+      mq = s->pub[i];
+    }
+    last = mq.broker;
+    attempt(p, pr, s, &mq, left, ids, res, &out);
+    if (out.rc == RMQ_OK) {
+      if (out.code != 0 && p->conf.v.retry_another_broker_when_not_store_ok &&
+          tries + 1 < max)
+        continue;
+      break;
+    }
+    if (!transport(out.rc) && out.rc != RMQ_ERR_NO_ROUTE &&
+        !retryable(out.code))
+      break;
+  }
+  if (res)
+    res->attempts = RMQI_MIN(tries + 1, max);
+  rmqi_snap_release(s);
+  if (out.rc != RMQ_OK)
+    res_fail(res, out.code, out.why);
+  return out.rc;
+}
+
+rmq_err_t rmq_producer_send(rmq_producer_t *p, const rmq_msg_t *msg,
+                            rmq_send_result_t *res) {
+  if (res)
+    memset(res, 0, sizeof(*res));
+  if (p == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  rmqi_prep_t pr;
+  char why[256];
+  rmq_err_t rc = rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, true, why,
+                               sizeof(why));
+  if (rc == RMQ_OK)
+    rc = send_sync(p, &pr, NULL, NULL, res);
+  else
+    res_fail(res, 0, why);
+  rmqi_prep_free(&pr);
+  return rc;
+}
+
+rmq_err_t rmq_producer_send_batch(rmq_producer_t *p, rmq_msg_t *const *msgs,
+                                  size_t n, rmq_send_result_t *res) {
+  if (res)
+    memset(res, 0, sizeof(*res));
+  if (p == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  rmqi_prep_t pr;
+  rmqi_buf_t ids;
+  rmqi_buf_init(&ids);
+  char why[256];
+  rmq_err_t rc = rmqi_prep_batch(&pr, p->client, msgs, n, &p->conf.v, &ids,
+                                 why, sizeof(why));
+  if (rc == RMQ_OK) {
+    rmqi_buf_put_u8(&ids, 0);
+    rc = rmqi_buf_ok(&ids)
+             ? send_sync(p, &pr, NULL, (const char *)ids.data, res)
+             : RMQ_ERR_NOMEM;
+  } else {
+    res_fail(res, 0, why);
+  }
+  rmqi_buf_free(&ids);
+  rmqi_prep_free(&pr);
+  return rc;
+}
+
+/* Ordered sends: one attempt on the queue chosen from the publish list. */
+typedef size_t (*pick_fn)(const rmqi_snap_t *s, const rmq_msg_t *msg,
+                          void *arg, bool *ok);
+
+static rmq_err_t send_picked(rmq_producer_t *p, const rmq_msg_t *msg,
+                             pick_fn pick, void *arg,
+                             rmq_send_result_t *res) {
+  if (res)
+    memset(res, 0, sizeof(*res));
+  if (p == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  rmqi_prep_t pr;
+  char why[256];
+  rmq_err_t rc =
+      rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, true, why, sizeof(why));
+  rmqi_snap_t *s = NULL;
+  if (rc == RMQ_OK)
+    rc = rmqi_client_route(p->client, pr.topic,
+                           rmqi_now_ms() + p->conf.v.send_timeout_ms, &s, why,
+                           sizeof(why));
+  if (rc == RMQ_OK) {
+    bool ok = true;
+    size_t i = pick(s, msg, arg, &ok);
+    if (!ok || i >= s->n_pub) {
+      snprintf(why, sizeof(why), "no such queue for topic %s", pr.topic);
+      rc = RMQ_ERR_INVALID_ARG;
+    } else {
+      rmqi_mq_t mq = s->pub[i];
+      rc = send_sync(p, &pr, &mq, NULL, res);
+      why[0] = '\0';
+    }
+    rmqi_snap_release(s);
+  }
+  if (rc != RMQ_OK && why[0])
+    res_fail(res, rc > 0 ? rc : 0, why);
+  rmqi_prep_free(&pr);
+  return rc;
+}
+
+static size_t pick_hash(const rmqi_snap_t *s, const rmq_msg_t *msg, void *arg,
+                        bool *ok) {
+  (void)arg;
+  if (msg->sharding_key == NULL) {
+    *ok = false;
+    return 0;
+  }
+  return rmqi_select_by_hash(
+      rmqi_java_hash(msg->sharding_key, strlen(msg->sharding_key)), s->n_pub);
+}
+
+rmq_err_t rmq_producer_send_orderly(rmq_producer_t *p, const rmq_msg_t *msg,
+                                    rmq_send_result_t *res) {
+  return send_picked(p, msg, pick_hash, NULL, res);
+}
+
+typedef struct user_sel {
+  rmq_queue_selector_cb *cb;
+  void *arg;
+} user_sel_t;
+
+static size_t pick_user(const rmqi_snap_t *s, const rmq_msg_t *msg, void *arg,
+                        bool *ok) {
+  user_sel_t *u = arg;
+  const char **names = malloc(s->n_pub * sizeof(*names));
+  int32_t *ids = malloc(s->n_pub * sizeof(*ids));
+  int r = -1;
+  if (names && ids) {
+    for (size_t i = 0; i < s->n_pub; i++) {
+      names[i] = s->pub[i].broker;
+      ids[i] = s->pub[i].queue_id;
+    }
+    r = u->cb(s->n_pub, names, ids, msg, u->arg);
+  }
+  free(names);
+  free(ids);
+  *ok = r >= 0 && (size_t)r < s->n_pub;
+  return *ok ? (size_t)r : 0;
+}
+
+rmq_err_t rmq_producer_send_select(rmq_producer_t *p, const rmq_msg_t *msg,
+                                   rmq_queue_selector_cb *selector, void *arg,
+                                   rmq_send_result_t *res) {
+  if (selector == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  user_sel_t u = {selector, arg};
+  return send_picked(p, msg, pick_user, &u, res);
+}
+
+typedef struct fixed_q {
+  const char *broker;
+  int32_t qid;
+} fixed_q_t;
+
+static size_t pick_fixed(const rmqi_snap_t *s, const rmq_msg_t *msg, void *arg,
+                         bool *ok) {
+  (void)msg;
+  fixed_q_t *f = arg;
+  for (size_t i = 0; i < s->n_pub; i++)
+    if (s->pub[i].queue_id == f->qid && strcmp(s->pub[i].broker, f->broker) == 0)
+      return i;
+  *ok = false;
+  return 0;
+}
+
+rmq_err_t rmq_producer_send_to_queue(rmq_producer_t *p, const rmq_msg_t *msg,
+                                     const char *broker_name, int32_t queue_id,
+                                     rmq_send_result_t *res) {
+  if (broker_name == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  fixed_q_t f = {broker_name, queue_id};
+  return send_picked(p, msg, pick_fixed, &f, res);
+}
+
+rmq_err_t rmq_producer_send_oneway(rmq_producer_t *p, const rmq_msg_t *msg) {
+  if (p == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  rmqi_prep_t pr;
+  char why[256];
+  rmq_err_t rc =
+      rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, true, why, sizeof(why));
+  rmqi_snap_t *s = NULL;
+  if (rc == RMQ_OK)
+    rc = rmqi_client_route(p->client, pr.topic,
+                           rmqi_now_ms() + p->conf.v.send_timeout_ms, &s, why,
+                           sizeof(why));
+  if (rc == RMQ_OK) {
+    size_t i = rmqi_select_queue(s->pub, s->n_pub, s->counter, NULL, NULL, 0);
+    const char *addr = rmqi_route_addr(&s->route, s->pub[i].broker, 0);
+    rmqi_cmd_t cmd;
+    rmqi_cmd_init(&cmd, 0);
+    rc = addr ? rmqi_send_cmd(&cmd, &pr, p->conf.v.producer_group, &s->pub[i],
+                              &p->conf.v)
+              : RMQ_ERR_NO_ROUTE;
+    if (rc == RMQ_OK)
+      rc = rmqi_rpc_oneway(p->client->rpc, addr, &cmd);
+    rmqi_cmd_free(&cmd);
+    rmqi_snap_release(s);
+  }
+  rmqi_prep_free(&pr);
+  return rc;
+}
+
+/* ---- asynchronous sends ------------------------------------------------- */
+
+typedef struct job {
+  rmq_producer_t *p;
+  rmq_msg_t *msg;
+  rmqi_prep_t pr;
+  rmqi_snap_t *snap;
+  int64_t start_ms, deadline_ms, t0;
+  int tries, max;
+  rmqi_mq_t mq;
+  rmq_err_t rc;
+  rmq_send_result_t res;
+  rmq_send_cb *cb;
+  void *opaque;
+  char why[384];
+} job_t;
+
+static void job_deliver(void *arg) {
+  job_t *j = arg;
+  rmq_producer_t *p = j->p;
+  j->res.attempts = j->tries;
+  if (j->rc != RMQ_OK && j->res.error == NULL)
+    res_fail(&j->res, j->rc > 0 ? j->rc : 0, j->why);
+  j->cb(p, j->rc, &j->res, j->msg, j->opaque);
+  int64_t bytes = (int64_t)j->msg->body_len;
+  rmq_msg_destroy(j->msg);
+  rmq_send_result_clear(&j->res);
+  rmqi_prep_free(&j->pr);
+  rmqi_snap_release(j->snap);
+  free(j);
+  inflight_add(p, bytes, -1);
+}
+
+static void job_finish(job_t *j, rmq_err_t rc) {
+  j->rc = rc;
+  if (rmqi_client_dispatch(j->p->client, job_deliver, j) != RMQ_OK)
+    job_deliver(j); /* the dispatcher is gone: still exactly once */
+}
+
+static void job_attempt(job_t *j);
+
+static void job_done(void *arg, const rmqi_rpc_result_t *r) {
+  job_t *j = arg;
+  rmq_producer_t *p = j->p;
+  int64_t latency = rmqi_now_ms() - j->t0;
+  bool fault = p->conf.v.send_latency_fault_enable;
+  if (r->err != RMQ_OK) {
+    if (fault)
+      rmqi_fault_update(&p->fault, j->mq.broker, latency, true, true,
+                        rmqi_now_ms());
+    snprintf(j->why, sizeof(j->why), "%s: %s", rmq_err_name(r->err),
+             r->detail ? r->detail : "");
+    /* Java retries async sends only after transport failures. */
+    if (r->err != RMQ_ERR_SHUTDOWN && j->tries < j->max &&
+        rmqi_now_ms() < j->deadline_ms) {
+      job_attempt(j);
+      return;
+    }
+    job_finish(j, r->err);
+    return;
+  }
+  int code = r->resp->code;
+  if (stored(code)) {
+    res_ok(&j->res, r->resp, &j->pr, &j->mq, NULL);
+    if (fault)
+      rmqi_fault_update(&p->fault, j->mq.broker, latency, false, true,
+                        rmqi_now_ms());
+    job_finish(j, RMQ_OK);
+    return;
+  }
+  snprintf(j->why, sizeof(j->why), "broker %s answered %s (%d): %s",
+           j->mq.broker, rmq_err_name((rmq_err_t)code), code,
+           r->resp->remark.p ? r->resp->remark.p : "");
+  if (fault)
+    rmqi_fault_update(&p->fault, j->mq.broker, latency, true, false,
+                      rmqi_now_ms());
+  res_fail(&j->res, code, j->why);
+  job_finish(j, (rmq_err_t)code);
+}
+
+/* Any thread (the caller for the first attempt, the loop for retries). */
+static void job_attempt(job_t *j) {
+  rmq_producer_t *p = j->p;
+  int64_t left = j->deadline_ms - rmqi_now_ms();
+  if (left <= 0) {
+    snprintf(j->why, sizeof(j->why), "send timed out after %lld ms",
+             (long long)(rmqi_now_ms() - j->start_ms));
+    job_finish(j, RMQ_ERR_TIMEOUT);
+    return;
+  }
+  const char *last = j->tries ? j->mq.broker : NULL;
+  size_t i = rmqi_select_queue(
+      j->snap->pub, j->snap->n_pub, j->snap->counter, last,
+      p->conf.v.send_latency_fault_enable ? &p->fault : NULL, rmqi_now_ms());
+  j->mq = j->snap->pub[i];
+  j->tries++;
+  const char *addr = rmqi_route_addr(&j->snap->route, j->mq.broker, 0);
+  rmqi_cmd_t cmd;
+  rmqi_cmd_init(&cmd, 0);
+  rmq_err_t rc = addr ? rmqi_send_cmd(&cmd, &j->pr, p->conf.v.producer_group,
+                                      &j->mq, &p->conf.v)
+                      : RMQ_ERR_NO_ROUTE;
+  j->t0 = rmqi_now_ms();
+  if (rc == RMQ_OK)
+    rc = rmqi_rpc_invoke(p->client->rpc, addr, &cmd, left, job_done, j);
+  rmqi_cmd_free(&cmd);
+  if (rc != RMQ_OK) {
+    snprintf(j->why, sizeof(j->why), "cannot send to %s: %s", j->mq.broker,
+             rmq_err_str(rc));
+    job_finish(j, rc);
+  }
+}
+
+rmq_err_t rmq_producer_send_async(rmq_producer_t *p, rmq_msg_t *msg,
+                                  rmq_send_cb *cb, void *opaque) {
+  if (p == NULL || msg == NULL || cb == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  job_t *j = calloc(1, sizeof(*j));
+  if (j == NULL)
+    return RMQ_ERR_NOMEM;
+  j->p = p;
+  j->start_ms = rmqi_now_ms();
+  j->deadline_ms = j->start_ms + p->conf.v.send_timeout_ms;
+  rmq_err_t rc = rmqi_prep_msg(&j->pr, p->client, msg, &p->conf.v, true,
+                               j->why, sizeof(j->why));
+  if (rc == RMQ_OK && p->conf.v.backpressure_enable &&
+      !wait_inflight(p, p->conf.v.backpressure_num - 1,
+                     p->conf.v.backpressure_size, j->deadline_ms))
+    rc = RMQ_ERR_QUEUE_FULL;
+  /* Route lookup may block this (user) thread the first time a topic is
+   * used; retries on the I/O thread use the cached route only. */
+  if (rc == RMQ_OK)
+    rc = rmqi_client_route(p->client, j->pr.topic, j->deadline_ms, &j->snap,
+                           j->why, sizeof(j->why));
+  if (rc != RMQ_OK) {
+    rmqi_prep_free(&j->pr);
+    free(j);
+    return rc;
+  }
+  j->msg = msg; /* ours from here on */
+  j->cb = cb;
+  j->opaque = opaque;
+  j->max = 1 + (int)p->conf.v.retry_times_async;
+  inflight_add(p, (int64_t)msg->body_len, +1);
+  job_attempt(j);
+  return RMQ_OK;
+}

@@ -1,0 +1,250 @@
+#include "wire.h"
+
+#include "../util/time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+static void put_prop(rmqi_buf_t *b, const char *k, const char *v) {
+  rmqi_buf_put_str(b, k);
+  rmqi_buf_put_u8(b, 1);
+  rmqi_buf_put_str(b, v);
+  rmqi_buf_put_u8(b, 2);
+}
+
+/* Topics a client may not send to (TopicValidator.isNotAllowedSendTopic). */
+static bool system_topic(const char *t) {
+  static const char *const sys[] = {
+      "TBW102", "SCHEDULE_TOPIC_XXXX", "BenchmarkTest", "RMQ_SYS_TRANS_HALF_TOPIC",
+      "RMQ_SYS_TRACE_TOPIC", "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+      "TRANS_CHECK_MAX_TIME_TOPIC", "SELF_TEST_TOPIC", "OFFSET_MOVED_EVENT"};
+  for (size_t i = 0; i < RMQI_ARRAY_LEN(sys); i++)
+    if (strcmp(t, sys[i]) == 0)
+      return true;
+  return strncmp(t, "rmq_sys_", 8) == 0;
+}
+
+static rmq_err_t check_topic(const char *topic, char *err, size_t n) {
+  if (!rmqi_topic_valid(topic, err, n))
+    return RMQ_ERR_INVALID_ARG;
+  if (system_topic(topic)) {
+    snprintf(err, n, "sending to system topic %s is not allowed", topic);
+    return RMQ_ERR_INVALID_ARG;
+  }
+  return RMQ_OK;
+}
+
+static rmq_err_t encode_props(rmqi_prep_t *pr, rmq_client_t *c,
+                              const rmq_msg_t *m, char *err, size_t n) {
+  const char *uniq = rmq_msg_property(m, "UNIQ_KEY");
+  if (uniq) {
+    snprintf(pr->uniq, sizeof(pr->uniq), "%s", uniq);
+  } else {
+    rmqi_client_uniq_id(c, pr->uniq);
+  }
+  for (size_t i = 0; i < m->n_props; i++)
+    put_prop(&pr->props, m->props[i].name, m->props[i].value);
+  if (uniq == NULL)
+    put_prop(&pr->props, "UNIQ_KEY", pr->uniq);
+  if (!rmqi_buf_ok(&pr->props))
+    return RMQ_ERR_NOMEM;
+  if (pr->props.len > 32767) { /* stored with an int16 length */
+    snprintf(err, n, "properties take %zu bytes, more than 32767",
+             pr->props.len);
+    return RMQ_ERR_INVALID_ARG;
+  }
+  return RMQ_OK;
+}
+
+rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
+                        const rmqi_conf_vals_t *conf, bool compress,
+                        char *err, size_t n) {
+  memset(pr, 0, sizeof(*pr));
+  rmqi_buf_init(&pr->props);
+  if (m == NULL) {
+    snprintf(err, n, "the message is NULL");
+    return RMQ_ERR_INVALID_ARG;
+  }
+  rmq_err_t rc = check_topic(m->topic, err, n);
+  if (rc != RMQ_OK)
+    return rc;
+  if (m->body_len == 0) {
+    snprintf(err, n, "the message body length is zero");
+    return RMQ_ERR_MSG_EMPTY;
+  }
+  if (m->body_len > (size_t)conf->max_message_size) {
+    snprintf(err, n, "the message body size %zu is over the maximum %lld",
+             m->body_len, (long long)conf->max_message_size);
+    return RMQ_ERR_MSG_TOO_LARGE;
+  }
+  pr->topic = m->topic;
+  pr->flag = m->flag;
+  pr->born_ms = rmqi_wall_ms();
+  pr->body = m->body;
+  pr->body_len = m->body_len;
+  const char *tran = rmq_msg_property(m, "TRAN_MSG");
+  if (tran && strcmp(tran, "true") == 0)
+    pr->sysflag |= 0x4; /* TRANSACTION_PREPARED_TYPE */
+  if (compress && m->body_len >= (size_t)conf->compress_over) {
+    /* Java keeps the compressed body even when it is not smaller. */
+    uLongf zl = compressBound((uLong)m->body_len);
+    pr->zbody = malloc(zl);
+    if (pr->zbody == NULL)
+      return RMQ_ERR_NOMEM;
+    if (compress2(pr->zbody, &zl, m->body, (uLong)m->body_len,
+                  (int)conf->compress_level) != Z_OK) {
+      snprintf(err, n, "zlib compression failed");
+      return RMQ_ERR_COMPRESSION;
+    }
+    pr->body = pr->zbody;
+    pr->body_len = zl;
+    pr->sysflag |= RMQI_SYSFLAG_COMPRESSED | RMQI_SYSFLAG_ZLIB;
+  }
+  return encode_props(pr, c, m, err, n);
+}
+
+rmq_err_t rmqi_prep_batch(rmqi_prep_t *pr, rmq_client_t *c,
+                          rmq_msg_t *const *msgs, size_t n_msgs,
+                          const rmqi_conf_vals_t *conf, rmqi_buf_t *ids,
+                          char *err, size_t n) {
+  memset(pr, 0, sizeof(*pr));
+  rmqi_buf_init(&pr->props);
+  if (msgs == NULL || n_msgs == 0) {
+    snprintf(err, n, "a batch needs at least one message");
+    return RMQ_ERR_INVALID_ARG;
+  }
+  rmqi_buf_t body;
+  rmqi_buf_init(&body);
+  rmq_err_t rc = RMQ_OK;
+  for (size_t i = 0; i < n_msgs && rc == RMQ_OK; i++) {
+    const rmq_msg_t *m = msgs[i];
+    rmqi_prep_t one;
+    rc = rmqi_prep_msg(&one, c, m, conf, false, err, n);
+    if (rc == RMQ_OK && strcmp(m->topic, msgs[0]->topic) != 0) {
+      snprintf(err, n, "the topic of the messages in one batch should be the "
+                       "same");
+      rc = RMQ_ERR_INVALID_ARG;
+    }
+    if (rc == RMQ_OK && rmq_msg_delay_level(m) > 0) {
+      snprintf(err, n, "TimeDelayLevel is not supported for batching");
+      rc = RMQ_ERR_INVALID_ARG;
+    }
+    if (rc == RMQ_OK && strncmp(m->topic, "%RETRY%", 7) == 0) {
+      snprintf(err, n, "retry group topic is not supported for batching");
+      rc = RMQ_ERR_INVALID_ARG;
+    }
+    if (rc == RMQ_OK) {
+      /* TOTALSIZE MAGIC BODYCRC FLAG BODYLEN BODY PROPLEN PROPS */
+      rmqi_buf_put_be32(&body, (uint32_t)(22 + one.body_len + one.props.len));
+      rmqi_buf_put_be32(&body, 0);
+      rmqi_buf_put_be32(&body, 0);
+      rmqi_buf_put_be32(&body, (uint32_t)one.flag);
+      rmqi_buf_put_be32(&body, (uint32_t)one.body_len);
+      rmqi_buf_put(&body, one.body, one.body_len);
+      rmqi_buf_put_be16(&body, (uint16_t)one.props.len);
+      rmqi_buf_put(&body, one.props.data, one.props.len);
+      if (ids->len)
+        rmqi_buf_put_u8(ids, ',');
+      rmqi_buf_put_str(ids, one.uniq);
+    }
+    rmqi_prep_free(&one);
+  }
+  if (rc == RMQ_OK && body.len > (size_t)conf->max_message_size) {
+    snprintf(err, n, "the batch is %zu bytes, over maxMessageSize %lld",
+             body.len, (long long)conf->max_message_size);
+    rc = RMQ_ERR_MSG_TOO_LARGE;
+  }
+  if (rc == RMQ_OK && (!rmqi_buf_ok(&body) || !rmqi_buf_ok(ids)))
+    rc = RMQ_ERR_NOMEM;
+  if (rc != RMQ_OK) {
+    rmqi_buf_free(&body);
+    return rc;
+  }
+  /* The wrapper carries WAIT only: a 4.9 broker copies the wrapper's
+   * properties into every message, so a wrapper UNIQ_KEY (which the 5.x
+   * Java client adds) would give all of them the same id. */
+  put_prop(&pr->props, "WAIT", "true");
+  pr->topic = msgs[0]->topic;
+  pr->zbody = body.data; /* owned */
+  pr->body = body.data;
+  pr->body_len = body.len;
+  pr->born_ms = rmqi_wall_ms();
+  pr->batch = true;
+  snprintf(pr->uniq, sizeof(pr->uniq), "%s", "");
+  return rmqi_buf_ok(&pr->props) ? RMQ_OK : RMQ_ERR_NOMEM;
+}
+
+void rmqi_prep_free(rmqi_prep_t *pr) {
+  rmqi_buf_free(&pr->props);
+  free(pr->zbody);
+  pr->zbody = NULL;
+}
+
+rmq_err_t rmqi_send_cmd(rmqi_cmd_t *cmd, const rmqi_prep_t *pr,
+                        const char *group, const rmqi_mq_t *mq,
+                        const rmqi_conf_vals_t *conf) {
+  cmd->code = pr->batch ? RMQI_RC_SEND_BATCH_MESSAGE : RMQI_RC_SEND_MESSAGE_V2;
+  rmq_err_t rc = RMQ_OK;
+  /* SendMessageRequestHeaderV2's one-letter fields (requests.md). */
+  rc |= rmqi_cmd_ext_ref(cmd, "a", group, strlen(group));
+  rc |= rmqi_cmd_ext_ref(cmd, "b", pr->topic, strlen(pr->topic));
+  rc |= rmqi_cmd_ext_ref(cmd, "c", conf->create_topic_key,
+                         strlen(conf->create_topic_key));
+  rc |= rmqi_cmd_ext_int(cmd, "d", conf->default_topic_queue_nums);
+  rc |= rmqi_cmd_ext_int(cmd, "e", mq->queue_id);
+  rc |= rmqi_cmd_ext_int(cmd, "f", pr->sysflag);
+  rc |= rmqi_cmd_ext_int(cmd, "g", pr->born_ms);
+  rc |= rmqi_cmd_ext_int(cmd, "h", pr->flag);
+  rc |= rmqi_cmd_ext_ref(cmd, "i", (const char *)pr->props.data,
+                         pr->props.len);
+  rc |= rmqi_cmd_ext_ref(cmd, "j", "0", 1);
+  rc |= rmqi_cmd_ext_bool(cmd, "k", false);
+  rc |= rmqi_cmd_ext_bool(cmd, "m", pr->batch);
+  rc |= rmqi_cmd_ext_ref(cmd, "n", mq->broker, strlen(mq->broker));
+  cmd->body = pr->body;
+  cmd->body_len = pr->body_len;
+  return rc == RMQ_OK ? RMQ_OK : RMQ_ERR_NOMEM;
+}
+
+int32_t rmqi_java_hash(const char *s, size_t n) {
+  uint32_t h = 0;
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0;
+  while (i < n) {
+    uint32_t cp = 0xFFFD;
+    size_t len = 1;
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      cp = c;
+    } else if ((c & 0xE0) == 0xC0 && i + 1 < n && (p[i + 1] & 0xC0) == 0x80 &&
+               c >= 0xC2) {
+      cp = (uint32_t)(c & 0x1F) << 6 | (p[i + 1] & 0x3F);
+      len = 2;
+    } else if ((c & 0xF0) == 0xE0 && i + 2 < n && (p[i + 1] & 0xC0) == 0x80 &&
+               (p[i + 2] & 0xC0) == 0x80) {
+      cp = (uint32_t)(c & 0x0F) << 12 | (uint32_t)(p[i + 1] & 0x3F) << 6 |
+           (p[i + 2] & 0x3F);
+      len = 3;
+      if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))
+        cp = 0xFFFD, len = 1;
+    } else if ((c & 0xF8) == 0xF0 && i + 3 < n && (p[i + 1] & 0xC0) == 0x80 &&
+               (p[i + 2] & 0xC0) == 0x80 && (p[i + 3] & 0xC0) == 0x80) {
+      cp = (uint32_t)(c & 0x07) << 18 | (uint32_t)(p[i + 1] & 0x3F) << 12 |
+           (uint32_t)(p[i + 2] & 0x3F) << 6 | (p[i + 3] & 0x3F);
+      len = 4;
+      if (cp < 0x10000 || cp > 0x10FFFF)
+        cp = 0xFFFD, len = 1;
+    }
+    if (cp >= 0x10000) { /* a surrogate pair: two UTF-16 code units */
+      cp -= 0x10000;
+      h = h * 31 + (0xD800 + (cp >> 10));
+      h = h * 31 + (0xDC00 + (cp & 0x3FF));
+    } else {
+      h = h * 31 + cp;
+    }
+    i += len;
+  }
+  return (int32_t)h;
+}

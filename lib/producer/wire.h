@@ -1,0 +1,55 @@
+/*
+ * What a send puts on the wire: the property string with its UNIQ_KEY, the
+ * (maybe compressed) body and sysFlag, the SEND_MESSAGE_V2 header and the
+ * batch body; and what comes back (SendMessageResponseHeader).
+ */
+#ifndef RMQI_PRODUCER_WIRE_H
+#define RMQI_PRODUCER_WIRE_H
+
+#include "../client/client.h"
+#include "../client/msg.h"
+
+enum {
+  RMQI_RC_SEND_MESSAGE_V2 = 310,
+  RMQI_RC_SEND_BATCH_MESSAGE = 320,
+  RMQI_SYSFLAG_COMPRESSED = 0x1,
+  RMQI_SYSFLAG_ZLIB = 0x300,
+};
+
+typedef struct rmqi_prep {
+  const char *topic;
+  rmqi_buf_t props;
+  char uniq[57];
+  const uint8_t *body;
+  size_t body_len;
+  uint8_t *zbody; /* owned compressed body, or NULL */
+  int32_t sysflag;
+  int32_t flag;
+  int64_t born_ms;
+  bool batch;
+} rmqi_prep_t;
+
+/* Validates and encodes one message (Java Validators.checkMessage rules).
+ * @p compress: compression allowed (not for batches). */
+rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
+                        const rmqi_conf_vals_t *conf, bool compress,
+                        char *err, size_t n);
+/* A batch: one request body holding every message (message.md §7). */
+rmq_err_t rmqi_prep_batch(rmqi_prep_t *pr, rmq_client_t *c,
+                          rmq_msg_t *const *msgs, size_t n_msgs,
+                          const rmqi_conf_vals_t *conf, rmqi_buf_t *ids,
+                          char *err, size_t n);
+void rmqi_prep_free(rmqi_prep_t *pr);
+
+/* Fills @p cmd (initialised by the caller) with the SEND_MESSAGE_V2 or
+ * SEND_BATCH_MESSAGE request for queue @p mq. Strings are borrowed from
+ * @p pr, @p group and @p mq. */
+rmq_err_t rmqi_send_cmd(rmqi_cmd_t *cmd, const rmqi_prep_t *pr,
+                        const char *group, const rmqi_mq_t *mq,
+                        const rmqi_conf_vals_t *conf);
+
+/* Java String.hashCode of UTF-8 text, over UTF-16 code units (invalid
+ * UTF-8 counts as U+FFFD per bad byte, as Java's decoder). */
+int32_t rmqi_java_hash(const char *s, size_t n);
+
+#endif

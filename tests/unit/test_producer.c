@@ -1,0 +1,265 @@
+/* The producer against the mock broker (which also plays the name server):
+ * results, retries, timeouts, validation, async exactly-once, shutdown.
+ * The real-broker tests are in tests/it/. */
+#include "client/msg.h"
+#include "mock.h"
+#include "test.h"
+#include "util/disp.h"
+#include "util/time.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static char route_json[512];
+
+static void route_to(mock_t *m) {
+  snprintf(route_json, sizeof(route_json),
+           "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"%s\"},\"brokerName\":"
+           "\"broker-a\",\"cluster\":\"C\"}],\"queueDatas\":[{\"brokerName\":"
+           "\"broker-a\",\"perm\":6,\"readQueueNums\":4,\"writeQueueNums\":4,"
+           "\"topicSysFlag\":0}]}",
+           mock_addr(m));
+  mock_add_rule(m, &(mock_rule_t){.code = 105,
+                                  .body = (const uint8_t *)route_json,
+                                  .body_len = strlen(route_json)});
+  mock_add_rule(m, &(mock_rule_t){.code = 34}); /* heartbeats: plain OK */
+}
+
+static const mock_rule_t send_ok = {
+    .code = 310,
+    .ext = {{"msgId", "7F00000100002A9F0000000000000042"},
+            {"queueId", "2"},
+            {"queueOffset", "17"},
+            {"MSG_REGION", "DefaultRegion"}}};
+
+static rmq_producer_t *producer(mock_t *m, const char *extra_key,
+                                const char *extra_val) {
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
+  rmq_conf_set(c, "producerGroup", "PG", NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  if (extra_key)
+    rmq_conf_set(c, extra_key, extra_val, NULL, 0);
+  char err[256];
+  rmq_producer_t *p = rmq_producer_new(NULL, c, err, sizeof(err));
+  if (p == NULL)
+    fprintf(stderr, "producer: %s\n", err);
+  rmq_conf_destroy(c);
+  return p;
+}
+
+static rmq_msg_t *msg(const char *body) {
+  rmq_msg_t *m = rmq_msg_new("TopicT");
+  rmq_msg_set_body(m, body, strlen(body));
+  rmq_msg_set_tags(m, "TagA");
+  return m;
+}
+
+TEST(sync_send_fills_the_result) {
+  mock_t *m = mock_start();
+  route_to(m);
+  mock_add_rule(m, &send_ok);
+  rmq_producer_t *p = producer(m, NULL, NULL);
+  REQUIRE(p != NULL);
+  rmq_msg_t *x = msg("hello");
+  rmq_send_result_t r;
+  CHECK_ERR(rmq_producer_send(p, x, &r), RMQ_OK);
+  CHECK_INT(r.status, RMQ_SEND_OK);
+  CHECK_STR(r.offset_msg_id, "7F00000100002A9F0000000000000042");
+  CHECK_INT(r.queue_id, 2);
+  CHECK_INT(r.queue_offset, 17);
+  CHECK_STR(r.broker_name, "broker-a");
+  CHECK_STR(r.topic, "TopicT");
+  CHECK_UINT(strlen(r.msg_id), 32);
+  CHECK_INT(r.attempts, 1);
+  char v[256];
+  CHECK(mock_last_ext(m, 310, "b", v, sizeof(v)));
+  CHECK_STR(v, "TopicT");
+  CHECK(mock_last_ext(m, 310, "a", v, sizeof(v)));
+  CHECK_STR(v, "PG");
+  CHECK(mock_last_ext(m, 310, "i", v, sizeof(v)));
+  char uniq[80];
+  snprintf(uniq, sizeof(uniq), "UNIQ_KEY\x01%s\x02", r.msg_id);
+  CHECK(strstr(v, uniq) != NULL);
+  CHECK(strstr(v, "TAGS\x01TagA\x02") != NULL);
+  CHECK(strstr(v, "WAIT\x01true\x02") != NULL);
+  rmq_send_result_clear(&r);
+  rmq_msg_destroy(x);
+  rmq_producer_destroy(p, 1000);
+  mock_stop(m);
+}
+
+TEST(retryable_code_is_retried_and_others_are_not) {
+  mock_t *m = mock_start();
+  route_to(m);
+  mock_add_rule(m, &(mock_rule_t){.code = 310, .resp_code = 2,
+                                  .remark = "[OVERLOAD] busy", .times = 1});
+  mock_add_rule(m, &send_ok);
+  rmq_producer_t *p = producer(m, NULL, NULL);
+  rmq_msg_t *x = msg("retry me");
+  rmq_send_result_t r;
+  CHECK_ERR(rmq_producer_send(p, x, &r), RMQ_OK);
+  CHECK_INT(r.attempts, 2);
+  CHECK_INT(mock_count(m, 310), 2);
+  rmq_send_result_clear(&r);
+  mock_clear_rules(m);
+  route_to(m);
+  mock_add_rule(m, &(mock_rule_t){.code = 310, .resp_code = 13,
+                                  .remark = "the message is illegal"});
+  CHECK_ERR(rmq_producer_send(p, x, &r), RMQ_MESSAGE_ILLEGAL);
+  CHECK_INT(r.broker_code, 13);
+  CHECK(strstr(r.error, "the message is illegal") != NULL);
+  CHECK_INT(r.attempts, 1);
+  rmq_send_result_clear(&r);
+  rmq_msg_destroy(x);
+  rmq_producer_destroy(p, 1000);
+  mock_stop(m);
+}
+
+TEST(one_deadline_covers_every_retry) {
+  mock_t *m = mock_start();
+  route_to(m);
+  mock_add_rule(m, &(mock_rule_t){.code = 310, .action = MOCK_DROP});
+  rmq_producer_t *p = producer(m, "sendMsgTimeout", "400");
+  rmq_msg_t *x = msg("never answered");
+  rmq_send_result_t r;
+  int64_t t0 = rmqi_now_ms();
+  CHECK_ERR(rmq_producer_send(p, x, &r), RMQ_ERR_TIMEOUT);
+  int64_t took = rmqi_now_ms() - t0;
+  CHECK(took >= 390 && took < 900);
+  CHECK(r.error && r.error[0]);
+  rmq_send_result_clear(&r);
+  rmq_msg_destroy(x);
+  rmq_producer_destroy(p, 100);
+  mock_stop(m);
+}
+
+TEST(invalid_messages_are_refused_before_the_network) {
+  mock_t *m = mock_start();
+  route_to(m);
+  rmq_producer_t *p = producer(m, "maxMessageSize", "10");
+  rmq_msg_t *x = rmq_msg_new("TopicT");
+  rmq_send_result_t r;
+  CHECK_ERR(rmq_producer_send(p, x, &r), RMQ_ERR_MSG_EMPTY);
+  CHECK_STR(r.error, "the message body length is zero");
+  rmq_send_result_clear(&r);
+  rmq_msg_set_body(x, "01234567890", 11);
+  CHECK_ERR(rmq_producer_send(p, x, &r), RMQ_ERR_MSG_TOO_LARGE);
+  rmq_send_result_clear(&r);
+  rmq_msg_t *y = rmq_msg_new("bad topic");
+  rmq_msg_set_body(y, "a", 1);
+  CHECK_ERR(rmq_producer_send(p, y, &r), RMQ_ERR_INVALID_ARG);
+  rmq_send_result_clear(&r);
+  rmq_msg_t *z = rmq_msg_new("TBW102");
+  rmq_msg_set_body(z, "a", 1);
+  CHECK_ERR(rmq_producer_send(p, z, &r), RMQ_ERR_INVALID_ARG);
+  rmq_send_result_clear(&r);
+  CHECK_INT(mock_count(m, 310), 0);
+  rmq_msg_destroy(x);
+  rmq_msg_destroy(y);
+  rmq_msg_destroy(z);
+  rmq_producer_destroy(p, 100);
+  mock_stop(m);
+}
+
+TEST(missing_topic_without_template_is_topic_not_exist) {
+  mock_t *m = mock_start();
+  mock_add_rule(m, &(mock_rule_t){.code = 105, .resp_code = 17,
+                                  .remark = "No topic route info"});
+  rmq_producer_t *p = producer(m, NULL, NULL);
+  rmq_msg_t *x = msg("x");
+  rmq_send_result_t r;
+  CHECK_ERR(rmq_producer_send(p, x, &r), RMQ_TOPIC_NOT_EXIST);
+  CHECK(strstr(r.error, "No topic route info") != NULL);
+  rmq_send_result_clear(&r);
+  rmq_msg_destroy(x);
+  rmq_producer_destroy(p, 100);
+  mock_stop(m);
+}
+
+static _Atomic int cb_ok, cb_err, cb_shutdown, cb_total;
+static void on_sent(rmq_producer_t *p, rmq_err_t err,
+                    const rmq_send_result_t *res, rmq_msg_t *m, void *opaque) {
+  (void)p;
+  (void)res;
+  (void)m;
+  (void)opaque;
+  atomic_fetch_add(&cb_total, 1);
+  if (err == RMQ_OK)
+    atomic_fetch_add(&cb_ok, 1);
+  else if (err == RMQ_ERR_SHUTDOWN)
+    atomic_fetch_add(&cb_shutdown, 1);
+  else
+    atomic_fetch_add(&cb_err, 1);
+}
+
+TEST(async_callbacks_fire_exactly_once) {
+  mock_t *m = mock_start();
+  route_to(m);
+  mock_add_rule(m, &send_ok);
+  rmq_producer_t *p = producer(m, NULL, NULL);
+  atomic_store(&cb_ok, 0);
+  atomic_store(&cb_total, 0);
+  for (int i = 0; i < 2000; i++)
+    CHECK_ERR(rmq_producer_send_async(p, msg("async"), on_sent, NULL), RMQ_OK);
+  CHECK_ERR(rmq_producer_flush(p, 5000), RMQ_OK);
+  usleep(20000);
+  CHECK_INT(atomic_load(&cb_total), 2000);
+  CHECK_INT(atomic_load(&cb_ok), 2000);
+  rmq_producer_destroy(p, 1000);
+  mock_stop(m);
+}
+
+TEST(destroy_fails_in_flight_within_its_bound) {
+  int threads = rmqi_thread_count();
+  mock_t *m = mock_start();
+  route_to(m);
+  mock_add_rule(m, &(mock_rule_t){.code = 310, .action = MOCK_DROP});
+  rmq_producer_t *p = producer(m, "sendMsgTimeout", "60000");
+  atomic_store(&cb_total, 0);
+  atomic_store(&cb_shutdown, 0);
+  for (int i = 0; i < 100; i++)
+    rmq_producer_send_async(p, msg("stuck"), on_sent, NULL);
+  int64_t t0 = rmqi_now_ms();
+  rmq_producer_destroy(p, 300);
+  CHECK(rmqi_now_ms() - t0 < 2500);
+  CHECK_INT(atomic_load(&cb_total), 100);
+  CHECK_INT(atomic_load(&cb_shutdown), 100);
+  mock_stop(m);
+  CHECK_INT(rmqi_thread_count(), threads);
+}
+
+TEST(poll_mode_runs_callbacks_on_the_caller) {
+  mock_t *m = mock_start();
+  route_to(m);
+  mock_add_rule(m, &send_ok);
+  rmq_producer_t *p = producer(m, "callbackMode", "poll");
+  rmq_client_t *c = rmq_producer_client(p);
+  CHECK(rmq_poll_fd(c) >= 0);
+  atomic_store(&cb_total, 0);
+  for (int i = 0; i < 10; i++)
+    rmq_producer_send_async(p, msg("polled"), on_sent, NULL);
+  int ran = 0;
+  int64_t until = rmqi_now_ms() + 3000;
+  while (ran < 10 && rmqi_now_ms() < until)
+    ran += rmq_poll(c, 100);
+  CHECK_INT(ran, 10);
+  CHECK_INT(atomic_load(&cb_total), 10);
+  rmq_producer_destroy(p, 1000);
+  mock_stop(m);
+}
+
+int main(void) {
+  static const rmqt_case cases[] = {
+      TCASE(sync_send_fills_the_result),
+      TCASE(retryable_code_is_retried_and_others_are_not),
+      TCASE(one_deadline_covers_every_retry),
+      TCASE(invalid_messages_are_refused_before_the_network),
+      TCASE(missing_topic_without_template_is_topic_not_exist),
+      TCASE(async_callbacks_fire_exactly_once),
+      TCASE(destroy_fails_in_flight_within_its_bound),
+      TCASE(poll_mode_runs_callbacks_on_the_caller),
+  };
+  return RUN_TESTS(cases);
+}
