@@ -1,0 +1,137 @@
+#include "it.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void copy_val(char *dst, size_t n, const char *line, const char *key) {
+  size_t kl = strlen(key);
+  if (strncmp(line, key, kl) != 0 || line[kl] != '=')
+    return;
+  const char *v = line + kl + 1;
+  size_t vl = strcspn(v, "\r\n");
+  if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+    v++;
+    vl -= 2;
+  }
+  snprintf(dst, n, "%.*s", (int)vl, v);
+}
+
+static void bail(const char *why) {
+  const char *req = getenv("RMQ_REQUIRE_BROKER");
+  if (req && strcmp(req, "1") == 0) {
+    fprintf(stderr, "FAIL: %s (RMQ_REQUIRE_BROKER=1)\n", why);
+    exit(1);
+  }
+  fprintf(stderr, "SKIP: %s\n", why);
+  exit(77);
+}
+
+void it_setup(it_env_t *env) {
+  memset(env, 0, sizeof(*env));
+  const char *target = getenv("RMQ_IT_TARGET");
+  const char *root = getenv("RMQ_RUN_ROOT");
+  const char *src = getenv("RMQ_SOURCE_ROOT");
+  snprintf(env->source_root, sizeof(env->source_root), "%s", src ? src : ".");
+  if (target == NULL)
+    bail("RMQ_IT_TARGET is not set");
+  snprintf(env->target, sizeof(env->target), "%s", target);
+  char path[1024];
+  snprintf(path, sizeof(path), "%s/%s/env", root ? root : "/tmp/librmq-run",
+           target);
+  FILE *f = fopen(path, "r");
+  if (f == NULL) {
+    char why[1200];
+    snprintf(why, sizeof(why), "broker target %s is not running (no %s)",
+             target, path);
+    bail(why);
+  }
+  char line[1024];
+  while (fgets(line, sizeof(line), f)) {
+    copy_val(env->version, sizeof(env->version), line, "RMQ_VERSION");
+    copy_val(env->namesrv, sizeof(env->namesrv), line, "RMQ_NAMESRV");
+    copy_val(env->cluster, sizeof(env->cluster), line, "RMQ_CLUSTER");
+    copy_val(env->broker_a, sizeof(env->broker_a), line, "RMQ_BROKER_A");
+    copy_val(env->broker_b, sizeof(env->broker_b), line, "RMQ_BROKER_B");
+    copy_val(env->run_dir, sizeof(env->run_dir), line, "RMQ_RUN_DIR");
+  }
+  fclose(f);
+  if (env->namesrv[0] == '\0')
+    bail("env file has no RMQ_NAMESRV");
+  env->major = atoi(env->version);
+  fprintf(stderr, "# target %s: RocketMQ %s, namesrv %s\n", env->target,
+          env->version, env->namesrv);
+}
+
+void it_unique(char *out, size_t n, const char *prefix) {
+  static int seq;
+  const char *t = getenv("RMQ_IT_TARGET");
+  snprintf(out, n, "%s_%s_%ld_%d_%d", prefix, t ? t : "x",
+           (long)time(NULL) % 100000, (int)getpid(), ++seq);
+  for (char *p = out; *p; p++)
+    if (*p == '-')
+      *p = '_';
+}
+
+int it_sh(const char *cmd, const char *in, char **out) {
+  char inpath[] = "/tmp/rmq-it-in-XXXXXX";
+  char outpath[] = "/tmp/rmq-it-out-XXXXXX";
+  int infd = mkstemp(inpath), outfd = mkstemp(outpath);
+  if (infd < 0 || outfd < 0)
+    return -1;
+  if (in && write(infd, in, strlen(in)) != (ssize_t)strlen(in)) {
+    close(infd);
+    close(outfd);
+    return -1;
+  }
+  close(infd);
+  close(outfd);
+  size_t clen = strlen(cmd) + 128;
+  char *full = malloc(clen);
+  snprintf(full, clen, "(%s) <%s >%s", cmd, inpath, outpath);
+  int st = system(full);
+  free(full);
+  if (out) {
+    FILE *f = fopen(outpath, "rb");
+    size_t cap = 4096, len = 0, r;
+    char *buf = malloc(cap);
+    while (f && buf && (r = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+      len += r;
+      if (cap - len < 2) {
+        cap *= 2;
+        buf = realloc(buf, cap);
+      }
+    }
+    if (f)
+      fclose(f);
+    if (buf)
+      buf[len] = '\0';
+    *out = buf;
+  }
+  unlink(inpath);
+  unlink(outpath);
+  if (st == -1 || !WIFEXITED(st))
+    return -1;
+  return WEXITSTATUS(st);
+}
+
+int it_harness(const it_env_t *env, const char *verb, const char *args,
+               char **out) {
+  char cmd[4096];
+  snprintf(cmd, sizeof(cmd), "'%s/tests/broker/harness' %s '%s' %s",
+           env->source_root, verb, env->target, args ? args : "");
+  return it_sh(cmd, NULL, out);
+}
+
+int it_peer(const it_env_t *env, const char *args, const char *in,
+            char **out) {
+  char cmd[8192];
+  snprintf(cmd, sizeof(cmd),
+           "RMQ_NAMESRV='%s' '%s/tests/interop/peer' --version %d %s",
+           env->namesrv, env->source_root, env->major, args);
+  return it_sh(cmd, in, out);
+}

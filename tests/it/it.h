@@ -1,0 +1,49 @@
+/*
+ * Support for integration tests against the real brokers started by
+ * tests/broker/harness. A test is registered once per broker target
+ * (meson sets RMQ_IT_TARGET, e.g. "single-4"); it reads the harness's env
+ * file at $RMQ_RUN_ROOT/<target>/env.
+ *
+ * When the target is not running the test is skipped (exit 77), unless
+ * RMQ_REQUIRE_BROKER=1 (CI), where it fails: in CI every broker test runs.
+ */
+#ifndef RMQ_IT_H
+#define RMQ_IT_H
+
+#include <stddef.h>
+
+typedef struct it_env {
+  char target[64];   /* e.g. single-5 */
+  char version[32];  /* full RocketMQ version, e.g. 5.3.3 */
+  int major;         /* 4 or 5 */
+  char namesrv[128];
+  char cluster[64];
+  char broker_a[128];
+  char broker_b[128];
+  char run_dir[512];
+  char source_root[512];
+} it_env_t;
+
+/* Loads the environment or exits (77 = skip, 1 = fail). */
+void it_setup(it_env_t *env);
+
+/* A name unique to this process and call, e.g. "it_send_4_12345_3". */
+void it_unique(char *out, size_t n, const char *prefix);
+
+/*
+ * Runs a shell command with @p in (may be NULL) on stdin. Returns its exit
+ * status (-1 if it could not run) and, if @p out is not NULL, its stdout in
+ * a malloc'd NUL-terminated string. stderr goes to the test's stderr.
+ */
+int it_sh(const char *cmd, const char *in, char **out);
+
+/* `tests/broker/harness <verb> <target> <args>` (e.g. "topic", "T -q 4"). */
+int it_harness(const it_env_t *env, const char *verb, const char *args,
+               char **out);
+
+/* `RMQ_NAMESRV=<ns> tests/interop/peer --version <major> <args>` with @p in on
+ * stdin (the JSON-lines spec for `produce`). */
+int it_peer(const it_env_t *env, const char *args, const char *in,
+            char **out);
+
+#endif
