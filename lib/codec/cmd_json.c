@@ -10,14 +10,17 @@
 
 #include <string.h>
 
+/* Appends a string literal without measuring it at run time. */
+#define PUT_LIT(b, lit) rmqi_buf_put((b), (lit), sizeof(lit) - 1)
+
 rmq_err_t rmqi_cmd_encode_json(rmqi_buf_t *out, const rmqi_cmd_t *c) {
   const char *lang = rmqi_lang_name(c->lang);
   if (lang == NULL)
     return RMQ_ERR_INVALID_ARG;
-  rmqi_buf_put_str(out, "{\"code\":");
+  PUT_LIT(out, "{\"code\":");
   rmqi_buf_put_i64(out, c->code);
   if (c->n_ext) {
-    rmqi_buf_put_str(out, ",\"extFields\":{");
+    PUT_LIT(out, ",\"extFields\":{");
     bool first = true;
     for (uint32_t i = 0; i < c->n_ext; i++) {
       const rmqi_ext_t *x = &c->ext[i];
@@ -32,17 +35,17 @@ rmq_err_t rmqi_cmd_encode_json(rmqi_buf_t *out, const rmqi_cmd_t *c) {
     }
     rmqi_buf_put_u8(out, '}');
   }
-  rmqi_buf_put_str(out, ",\"flag\":");
+  PUT_LIT(out, ",\"flag\":");
   rmqi_buf_put_i64(out, c->flag);
-  rmqi_buf_put_str(out, ",\"language\":\"");
+  PUT_LIT(out, ",\"language\":\"");
   rmqi_buf_put_str(out, lang);
-  rmqi_buf_put_str(out, "\",\"opaque\":");
+  PUT_LIT(out, "\",\"opaque\":");
   rmqi_buf_put_i64(out, c->opaque);
   if (c->remark.p) {
-    rmqi_buf_put_str(out, ",\"remark\":");
+    PUT_LIT(out, ",\"remark\":");
     rmqi_json_put_str(out, c->remark.p, c->remark.n);
   }
-  rmqi_buf_put_str(out, ",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":");
+  PUT_LIT(out, ",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":");
   rmqi_buf_put_i64(out, c->version);
   rmqi_buf_put_u8(out, '}');
   return rmqi_buf_ok(out) ? RMQ_OK : RMQ_ERR_NOMEM;
@@ -170,16 +173,19 @@ static rmq_err_t read_text(scan_t *s, rmqi_str_t *out) {
   if (s->i >= s->n)
     return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i, "header ends early");
   if (s->p[s->i] == '"') {
-    size_t pos = s->i, raw;
-    rmq_err_t rc =
-        rmqi_json_scan_str(s->p, s->n, &pos, NULL, NULL, &raw, s->e);
+    size_t pos = s->i, raw, n;
+    rmq_err_t rc = rmqi_json_scan_str(s->p, s->n, &pos, NULL, &n, &raw, s->e);
     if (rc != RMQ_OK)
       return rc == RMQ_ERR_TRUNCATED ? RMQ_ERR_BAD_HEADER : rc;
     char *buf = rmqi_arena_alloc(&s->c->arena, raw + 1);
     if (buf == NULL)
       return rmqi_err(s->e, RMQ_ERR_NOMEM, s->i, "out of memory");
-    size_t n;
-    rmqi_json_scan_str(s->p, s->n, &s->i, buf, &n, NULL, NULL);
+    if (n == raw) { /* no escapes: the text is the raw bytes */
+      memcpy(buf, s->p + s->i + 1, n);
+      s->i = pos;
+    } else {
+      rmqi_json_scan_str(s->p, s->n, &s->i, buf, &n, NULL, NULL);
+    }
     buf[n] = '\0';
     out->p = buf;
     out->n = n;
@@ -282,6 +288,21 @@ static bool key_is(const rmqi_str_t *k, const char *name) {
   return k->n == strlen(name) && memcmp(k->p, name, k->n) == 0;
 }
 
+/* A top-level field name: points into the input when it has no escapes
+ * (the usual case: nothing to allocate), else unescaped into the arena. */
+static rmq_err_t read_key(scan_t *s, rmqi_str_t *k) {
+  size_t pos = s->i, raw, n;
+  rmq_err_t rc = rmqi_json_scan_str(s->p, s->n, &pos, NULL, &n, &raw, s->e);
+  if (rc != RMQ_OK)
+    return rc == RMQ_ERR_TRUNCATED ? RMQ_ERR_BAD_HEADER : rc;
+  if (n != raw)
+    return read_text(s, k);
+  k->p = s->p + s->i + 1;
+  k->n = n;
+  s->i = pos;
+  return RMQ_OK;
+}
+
 rmq_err_t rmqi_cmd_decode_json(rmqi_cmd_t *c, const uint8_t *h, size_t n,
                                rmqi_errbuf_t *e) {
   scan_t s = {(const char *)h, n, 0, c, e};
@@ -300,7 +321,7 @@ rmq_err_t rmqi_cmd_decode_json(rmqi_cmd_t *c, const uint8_t *h, size_t n,
     ws(&s);
     if (s.i >= n || s.p[s.i] != '"')
       return rmqi_err(e, RMQ_ERR_BAD_HEADER, s.i, "expected a field name");
-    if ((rc = read_text(&s, &k)) != RMQ_OK || (rc = expect(&s, ':')) != RMQ_OK)
+    if ((rc = read_key(&s, &k)) != RMQ_OK || (rc = expect(&s, ':')) != RMQ_OK)
       return rc;
     if (key_is(&k, "code"))
       rc = read_int(&s, "code", &c->code);

@@ -1,35 +1,79 @@
 #include "jstr.h"
 
+#include <string.h>
+
 static const char hexu[] = "0123456789ABCDEF";
 
+/* Byte classes: bit 0 = must be escaped on output (fastjson escapes the
+ * control bytes, '"', '\\' and 0x7F); bit 1 = ends a plain run when
+ * scanning input ('"', '\\' and the control bytes, which are errors). */
+static const uint8_t cls[256] = {
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+    /* 0x80..0xFF: raw UTF-8, never escaped */
+};
+
+/* Writes the escape for byte @p c at @p o; returns its length. */
+static size_t put_esc(char *o, unsigned char c) {
+  static const char shortc[32] = {
+      0, 0, 0, 0, 0, 0, 0, 0, 'b', 't', 'n', 0, 'f', 'r', 0, 0,
+      0, 0, 0, 0, 0, 0, 0, 0, 0,   0,   0,   0, 0,   0,   0, 0};
+  o[0] = '\\';
+  if (c == '"' || c == '\\') {
+    o[1] = (char)c;
+    return 2;
+  }
+  if (c < 32 && shortc[c]) {
+    o[1] = shortc[c];
+    return 2;
+  }
+  o[1] = 'u';
+  o[2] = '0';
+  o[3] = '0';
+  o[4] = hexu[c >> 4];
+  o[5] = hexu[c & 15];
+  return 6;
+}
+
+/* Strings up to this size are escaped straight into the buffer after one
+ * worst-case reservation (6 bytes per input byte); longer ones go in runs
+ * so a big value never needs 6x its size. */
+#define DIRECT_MAX 4096
+
 void rmqi_json_put_str(rmqi_buf_t *b, const char *s, size_t n) {
+  if (n <= DIRECT_MAX && (b->limit == 0 || b->len + 6 * n + 2 <= b->limit)) {
+    if (RMQI_UNLIKELY(b->cap - b->len < 6 * n + 2) &&
+        !rmqi_buf_reserve(b, 6 * n + 2))
+      return;
+    char *o = (char *)b->data + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+      unsigned char c = (unsigned char)s[i];
+      if (RMQI_LIKELY(!(cls[c] & 1)))
+        *o++ = (char)c;
+      else
+        o += put_esc(o, c);
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - (char *)b->data);
+    return;
+  }
   rmqi_buf_put_u8(b, '"');
   size_t run = 0; /* bytes since the last escape, written in one go */
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7F)
+    if (RMQI_LIKELY(!(cls[c] & 1)))
       continue;
     rmqi_buf_put(b, s + run, i - run);
     run = i + 1;
-    char esc[6] = {'\\', 0};
-    size_t el = 2;
-    switch (c) {
-    case '"': esc[1] = '"'; break;
-    case '\\': esc[1] = '\\'; break;
-    case '\b': esc[1] = 'b'; break;
-    case '\f': esc[1] = 'f'; break;
-    case '\n': esc[1] = 'n'; break;
-    case '\r': esc[1] = 'r'; break;
-    case '\t': esc[1] = 't'; break;
-    default:
-      esc[1] = 'u';
-      esc[2] = '0';
-      esc[3] = '0';
-      esc[4] = hexu[c >> 4];
-      esc[5] = hexu[c & 15];
-      el = 6;
-    }
-    rmqi_buf_put(b, esc, el);
+    char esc[6];
+    rmqi_buf_put(b, esc, put_esc(esc, c));
   }
   rmqi_buf_put(b, s + run, n - run);
   rmqi_buf_put_u8(b, '"');
@@ -90,6 +134,15 @@ rmq_err_t rmqi_json_scan_str(const char *p, size_t len, size_t *pos,
     return rmqi_err(e, RMQ_ERR_BAD_JSON, i, "expected a string");
   size_t start = ++i, o = 0;
   while (i < len) {
+    /* Plain bytes in one run (the usual string has no escape at all). */
+    size_t run = i;
+    while (i < len && !(cls[(unsigned char)p[i]] & 2))
+      i++;
+    if (out && i > run)
+      memcpy(out + o, p + run, i - run);
+    o += i - run;
+    if (i >= len)
+      break;
     unsigned char c = (unsigned char)p[i];
     if (c == '"') {
       if (raw_len)

@@ -3,6 +3,7 @@
  * signatures (client-behaviour.md §15 worked examples). */
 #include "client/acl.h"
 #include "codec/cmd.h"
+#include "codec/jstr.h"
 #include "test.h"
 
 #include <stdlib.h>
@@ -362,6 +363,66 @@ TEST(acl_signatures_match_java) {
   rmqi_cmd_free(&c);
 }
 
+/* fastjson's escaping, spelled out byte by byte as the reference. */
+static size_t ref_escape(char *o, const unsigned char *s, size_t n) {
+  size_t k = 0;
+  o[k++] = '"';
+  for (size_t i = 0; i < n; i++) {
+    unsigned c = s[i];
+    const char *sh = c == '"' ? "\\\"" : c == '\\' ? "\\\\"
+                   : c == '\b' ? "\\b" : c == '\f' ? "\\f"
+                   : c == '\n' ? "\\n" : c == '\r' ? "\\r"
+                   : c == '\t' ? "\\t" : NULL;
+    if (sh) {
+      memcpy(o + k, sh, 2);
+      k += 2;
+    } else if (c < 0x20 || c == 0x7F) {
+      k += (size_t)sprintf(o + k, "\\u%04X", c);
+    } else {
+      o[k++] = (char)c;
+    }
+  }
+  o[k++] = '"';
+  return k;
+}
+
+TEST(json_escaping_matches_fastjson_for_every_byte) {
+  /* Every byte, alone between letters, then all 256 in one string repeated
+   * past the size where the writer switches from direct to run mode. */
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  static unsigned char big[9000];
+  static char want[9000 * 6 + 2];
+  for (unsigned c = 0; c < 256; c++) {
+    unsigned char in[3] = {'a', (unsigned char)c, 'b'};
+    rmqi_buf_reset(&b);
+    rmqi_json_put_str(&b, (const char *)in, 3);
+    size_t wn = ref_escape(want, in, 3);
+    CHECK_MEM(b.data, b.len, want, wn);
+  }
+  for (size_t i = 0; i < sizeof(big); i++)
+    big[i] = (unsigned char)(i * 7);
+  const size_t sizes[] = {0, 1, 255, 4096, 4097, sizeof(big)};
+  for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+    rmqi_buf_reset(&b);
+    rmqi_buf_put_u8(&b, 'x'); /* not at offset 0 */
+    rmqi_json_put_str(&b, (const char *)big, sizes[k]);
+    size_t wn = ref_escape(want, big, sizes[k]);
+    REQUIRE(rmqi_buf_ok(&b));
+    CHECK_MEM(b.data + 1, b.len - 1, want, wn);
+  }
+  /* A limited buffer still takes a string whose escaped form fits even
+   * though 6 bytes per input byte would not. */
+  rmqi_buf_t l;
+  rmqi_buf_init(&l);
+  l.limit = 64;
+  rmqi_json_put_str(&l, "0123456789012345678901234567890123456789", 40);
+  CHECK(rmqi_buf_ok(&l));
+  CHECK_INT(l.len, 42);
+  rmqi_buf_free(&l);
+  rmqi_buf_free(&b);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(json_request_matches_framing_md),
@@ -375,6 +436,7 @@ int main(void) {
       TCASE(split_and_joined_frames_at_every_point),
       TCASE(ext_fields_spill_and_limit),
       TCASE(acl_signatures_match_java),
+      TCASE(json_escaping_matches_fastjson_for_every_byte),
   };
   return RUN_TESTS(cases);
 }
