@@ -80,7 +80,7 @@ static const prop_t props[] = {
     {"serializeType", C, T_ENUM, OFF(serialize_type), "JSON", 0, 0,
      serialize_types, NULL,
      "Header encoding of requests sent. Responses are decoded in either."},
-    {"logLevel", C, T_ENUM, OFF(log_level), "info", 0, 0, log_levels, NULL,
+    {"logLevel", C, T_ENUM, OFF(log_level), "warn", 0, 0, log_levels, NULL,
      "Lowest level passed to the log callback."},
     /* producer */
     {"producerGroup", P, T_STR, OFF(producer_group), "DEFAULT_PRODUCER", 0, 0,

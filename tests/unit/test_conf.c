@@ -24,9 +24,9 @@ TEST(defaults_are_the_java_clients) {
   CHECK_STR(get(c, "pollNameServerInterval"), "30000");
   CHECK_STR(get(c, "retryAnotherBrokerWhenNotStoreOK"), "false");
   CHECK_STR(get(c, "callbackMode"), "pool");
-  CHECK_STR(get(c, "logLevel"), "info");
+  CHECK_STR(get(c, "logLevel"), "warn");
   CHECK_INT(c->v.send_timeout_ms, 3000);
-  CHECK_INT(c->v.log_level, RMQ_LOG_INFO);
+  CHECK_INT(c->v.log_level, RMQ_LOG_WARN);
   rmq_conf_destroy(c);
 }
 
