@@ -1,5 +1,6 @@
 #include "json.h"
 
+#include "cmd_int.h" /* rmqi_parse_i64 */
 #include "jstr.h"
 
 #include <string.h>
@@ -35,16 +36,21 @@ static rmqi_jval_t *new_val(parser_t *ps, rmqi_jtype_t t) {
 static rmq_err_t parse_value(parser_t *ps, int depth, rmqi_jval_t **out);
 
 static rmq_err_t parse_string(parser_t *ps, rmqi_jval_t **out) {
-  size_t pos = ps->i, raw;
-  rmq_err_t rc = rmqi_json_scan_str(ps->p, ps->n, &pos, NULL, NULL, &raw,
-                                    ps->e);
+  size_t pos = ps->i, raw, n;
+  rmq_err_t rc = rmqi_json_scan_str(ps->p, ps->n, &pos, NULL, &n, &raw, ps->e);
   if (rc != RMQ_OK)
     return rc == RMQ_ERR_TRUNCATED ? RMQ_ERR_BAD_JSON : rc;
   rmqi_jval_t *v = new_val(ps, RMQI_JSTR);
   char *buf = v ? rmqi_arena_alloc(ps->a, raw + 1) : NULL;
   if (buf == NULL)
     return rmqi_err(ps->e, RMQ_ERR_NOMEM, ps->i, "out of memory");
-  rmqi_json_scan_str(ps->p, ps->n, &ps->i, buf, &v->n, NULL, NULL);
+  if (n == raw) { /* every escape shortens, so this means none */
+    memcpy(buf, ps->p + ps->i + 1, n);
+    v->n = n;
+    ps->i = pos;
+  } else {
+    rmqi_json_scan_str(ps->p, ps->n, &ps->i, buf, &v->n, NULL, NULL);
+  }
   buf[v->n] = '\0';
   v->s = buf;
   *out = v;
@@ -243,13 +249,19 @@ bool rmqi_json_int(const rmqi_jval_t *obj, const char *key, int64_t *out) {
     *out = v->i;
     return true;
   }
-  return false;
+  /* fastjson binds a numeric string to an int/long field too. */
+  return v && v->type == RMQI_JSTR && rmqi_parse_i64(v->s, v->n, out);
 }
 
 bool rmqi_json_bool(const rmqi_jval_t *obj, const char *key, bool *out) {
   const rmqi_jval_t *v = rmqi_json_get(obj, key);
   if (v && v->type == RMQI_JBOOL) {
     *out = v->b;
+    return true;
+  }
+  if (v && v->type == RMQI_JSTR && (strcmp(v->s, "true") == 0 ||
+                                    strcmp(v->s, "false") == 0)) {
+    *out = v->s[0] == 't';
     return true;
   }
   return false;

@@ -52,7 +52,8 @@ void rmqi_json_free(rmqi_json_t *doc);
 
 /* Member of an object whose key is the string @p key, or NULL. */
 const rmqi_jval_t *rmqi_json_get(const rmqi_jval_t *obj, const char *key);
-/* Typed getters: false when absent or of another type. */
+/* Typed getters: false when absent or of another type. As fastjson binds
+ * them, integers and booleans may also be given as strings ("4", "true"). */
 bool rmqi_json_int(const rmqi_jval_t *obj, const char *key, int64_t *out);
 bool rmqi_json_bool(const rmqi_jval_t *obj, const char *key, bool *out);
 const char *rmqi_json_str(const rmqi_jval_t *obj, const char *key);

@@ -186,6 +186,31 @@ TEST(heartbeat_matches_json_md_example) {
   rmqi_buf_free(&b);
 }
 
+TEST(numbers_and_booleans_given_as_strings_bind_like_fastjson) {
+  static const char j[] =
+      "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"h:1\"},\"brokerName\":\"b\","
+      "\"cluster\":\"c\"}],\"queueDatas\":[{\"brokerName\":\"b\",\"perm\":\"6\","
+      "\"readQueueNums\":\"3\",\"topicSysFlag\":\"1\",\"writeQueueNums\":2}]}";
+  rmqi_route_t r;
+  REQUIRE(rmqi_route_decode(&r, j, sizeof(j) - 1, NULL) == RMQ_OK);
+  REQUIRE(r.n_queues == 1);
+  CHECK_INT(r.queues[0].perm, 6);
+  CHECK_INT(r.queues[0].read_nums, 3);
+  CHECK_INT(r.queues[0].write_nums, 2);
+  CHECK_INT(r.queues[0].sysflag, 1);
+  rmqi_route_free(&r);
+  rmqi_json_t d;
+  static const char o[] = "{\"a\":\"true\",\"b\":\"x\",\"c\":\"12x\",\"d\":\"-7\"}";
+  REQUIRE(rmqi_json_parse(&d, o, sizeof(o) - 1, NULL) == RMQ_OK);
+  bool bv = false;
+  int64_t iv = 0;
+  CHECK(rmqi_json_bool(d.root, "a", &bv) && bv);
+  CHECK(!rmqi_json_bool(d.root, "b", &bv));
+  CHECK(!rmqi_json_int(d.root, "c", &iv));
+  CHECK(rmqi_json_int(d.root, "d", &iv) && iv == -7);
+  rmqi_json_free(&d);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(routes_in_both_encodings_decode_alike),
@@ -195,6 +220,7 @@ int main(void) {
       TCASE(malformed_json_is_rejected_at_every_cut),
       TCASE(route_errors_name_the_problem),
       TCASE(heartbeat_matches_json_md_example),
+      TCASE(numbers_and_booleans_given_as_strings_bind_like_fastjson),
   };
   return RUN_TESTS(cases);
 }
