@@ -124,46 +124,63 @@ static bool valid_literal(const char *t, size_t n) {
   return i == n;
 }
 
-/* Skips any JSON value without recursion; nesting is bounded. */
+/* Skips one JSON value (an unknown header field) without recursion: a
+ * small state machine with the open containers as a bit stack, so the
+ * skipped text is still checked for JSON syntax and nesting is bounded. */
+enum { SK_VALUE, SK_VALUE_OR_CLOSE, SK_KEY, SK_KEY_OR_CLOSE, SK_COLON, SK_NEXT };
+
 static rmq_err_t skip_value(scan_t *s) {
-  int depth = 0;
-  do {
+  uint64_t objs = 0; /* bit d-1 set: container at depth d is an object */
+  int depth = 0, st = SK_VALUE;
+  for (;;) {
     ws(s);
+    if (st == SK_NEXT && depth == 0)
+      return RMQ_OK;
     if (s->i >= s->n)
       return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i, "header ends early");
     char ch = s->p[s->i];
-    if (ch == '{' || ch == '[') {
-      if (++depth > RMQI_JSON_MAX_DEPTH)
-        return rmqi_err(s->e, RMQ_ERR_TOO_DEEP, s->i,
-                        "JSON nested deeper than %d", RMQI_JSON_MAX_DEPTH);
-      s->i++;
-      continue;
-    }
-    if (ch == '}' || ch == ']') {
-      if (depth == 0)
-        return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i, "unexpected '%c'", ch);
+    bool in_obj = depth > 0 && (objs >> (depth - 1) & 1);
+    if ((st == SK_VALUE_OR_CLOSE && ch == ']') ||
+        (st == SK_KEY_OR_CLOSE && ch == '}') ||
+        (st == SK_NEXT && ch == (in_obj ? '}' : ']'))) {
       depth--;
       s->i++;
-    } else if (ch == '"') {
+      st = SK_NEXT;
+    } else if (st == SK_NEXT) {
+      if (ch != ',')
+        return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i, "unexpected '%c'", ch);
+      s->i++;
+      st = in_obj ? SK_KEY : SK_VALUE;
+    } else if (st == SK_COLON) {
+      if (ch != ':')
+        return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i, "expected ':'");
+      s->i++;
+      st = SK_VALUE;
+    } else if (st == SK_KEY || st == SK_KEY_OR_CLOSE || ch == '"') {
+      if (ch != '"')
+        return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i,
+                        "expected a field name");
       rmq_err_t rc = rmqi_json_scan_str(s->p, s->n, &s->i, NULL, NULL, NULL,
                                         s->e);
       if (rc != RMQ_OK)
         return rc == RMQ_ERR_TRUNCATED ? RMQ_ERR_BAD_HEADER : rc;
-    } else if (ch == ',' || ch == ':') {
-      /* Inside a container the separators come between tokens; the
-       * structure is not re-validated when skipping, only bounded. */
-      if (depth == 0)
-        return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i, "unexpected '%c'", ch);
+      st = st == SK_KEY || st == SK_KEY_OR_CLOSE ? SK_COLON : SK_NEXT;
+    } else if (ch == '{' || ch == '[') {
+      if (depth >= RMQI_JSON_MAX_DEPTH)
+        return rmqi_err(s->e, RMQ_ERR_TOO_DEEP, s->i,
+                        "JSON nested deeper than %d", RMQI_JSON_MAX_DEPTH);
+      objs = (objs & ~((uint64_t)1 << depth)) | (uint64_t)(ch == '{') << depth;
+      depth++;
       s->i++;
-      continue;
+      st = ch == '{' ? SK_KEY_OR_CLOSE : SK_VALUE_OR_CLOSE;
     } else {
       size_t tl = token_len(s);
       if (tl == 0 || !valid_literal(s->p + s->i, tl))
         return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i, "bad JSON value");
       s->i += tl;
+      st = SK_NEXT;
     }
-  } while (depth > 0);
-  return RMQ_OK;
+  }
 }
 
 /* A string value unescaped into the arena (NULL p for JSON null). Numbers

@@ -143,6 +143,7 @@ TEST(json_header_tolerance_like_fastjson) {
    * whitespace, missing keys defaulting, unsorted order, null remark. */
   size_t n = frame_of(f, " { \"opaque\" : \"12\", \"language\":9, "
                          "\"weird\":{\"a\":[1,2,{\"b\":null}],\"c\":\"\\u00e9\"},"
+                         "\"e\":{},\"f\":[],\"g\":[[],{}],\"h\":-1.5e3,"
                          "\"code\":\"0\",\"remark\":null,\"flag\":1 } ");
   CHECK_ERR(rmqi_cmd_decode(&d, f, n, NULL), RMQ_OK);
   CHECK_INT(d.opaque, 12);
@@ -183,6 +184,17 @@ TEST(malformed_headers_fail_cleanly) {
       ("{\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]"
        "]]]]]]]]]]]]]]]}"),
       "{\"x\":]}",
+      /* Unknown fields are skipped, but still have to be JSON. */
+      "{\"x\":[1 2]}",
+      "{\"x\":[1,]}",
+      "{\"x\":{1:2}}",
+      "{\"x\":{\"a\" 1}}",
+      "{\"x\":{\"a\":1,}}",
+      "{\"x\":{\"a\"}}",
+      "{\"x\":[}",
+      "{\"x\":{]}",
+      "{\"x\":[1]]}",
+      "{\"x\":,}",
       "{\"x\":01x}",
       "[]",
   };
