@@ -265,6 +265,8 @@ public final class Peer {
                 return Info.queues(a);
             case "create-topic":
                 return Info.createTopic(a);
+            case "bench-produce":
+                return Bench.produce(a);
             default:
                 throw new Usage("unknown subcommand '" + cmd + "'");
         }

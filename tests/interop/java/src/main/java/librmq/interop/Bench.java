@@ -1,0 +1,131 @@
+package librmq.interop;
+
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.rocketmq.client.producer.DefaultMQProducer;
+import org.apache.rocketmq.client.producer.SendCallback;
+import org.apache.rocketmq.client.producer.SendResult;
+import org.apache.rocketmq.common.message.Message;
+
+/**
+ * bench-produce: the same producer workloads as tests/bench/producer_bench.c,
+ * with the official client, so both can be compared on one broker.
+ * Prints one JSON line: msgs/s, p50/p99 latency (us), CPU us per message,
+ * resident memory (KiB).
+ */
+final class Bench {
+    private Bench() {
+    }
+
+    private static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+            .getProcessCpuTime();
+    }
+
+    private static long rssKiB() {
+        try {
+            List<String> lines = Files.readAllLines(Paths.get("/proc/self/status"));
+            for (String l : lines) {
+                if (l.startsWith("VmRSS:")) {
+                    return Long.parseLong(l.replaceAll("[^0-9]", ""));
+                }
+            }
+        } catch (Exception e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    static int produce(Peer.Args a) throws Exception {
+        String topic = a.need("topic");
+        int count = (int) a.num("count", 100000);
+        int size = (int) a.num("size", 256);
+        int threads = (int) a.num("threads", 4);
+        int window = (int) a.num("window", 1000);
+        String mode = a.get("mode", "async");
+        DefaultMQProducer p = new DefaultMQProducer("BenchJavaPG");
+        Util.configure(p, a);
+        p.start();
+        byte[] body = new byte[size];
+        Arrays.fill(body, (byte) 'x');
+        // warm-up: routes, connections, JIT
+        for (int i = 0; i < 2000; i++) {
+            p.send(new Message(topic, body));
+        }
+        final long[] lat = new long[count];
+        final AtomicInteger failed = new AtomicInteger();
+        long cpu0 = cpuNanos();
+        long t0 = System.nanoTime();
+        if ("sync".equals(mode)) {
+            final AtomicInteger next = new AtomicInteger();
+            Thread[] ts = new Thread[threads];
+            for (int t = 0; t < threads; t++) {
+                ts[t] = new Thread(() -> {
+                    int i;
+                    while ((i = next.getAndIncrement()) < count) {
+                        long s = System.nanoTime();
+                        try {
+                            p.send(new Message(topic, body));
+                        } catch (Exception e) {
+                            failed.incrementAndGet();
+                        }
+                        lat[i] = System.nanoTime() - s;
+                    }
+                });
+                ts[t].start();
+            }
+            for (Thread t : ts) {
+                t.join();
+            }
+        } else {
+            final Semaphore inflight = new Semaphore(window);
+            final CountDownLatch done = new CountDownLatch(count);
+            for (int i = 0; i < count; i++) {
+                inflight.acquire();
+                final int idx = i;
+                final long s = System.nanoTime();
+                p.send(new Message(topic, body), new SendCallback() {
+                    public void onSuccess(SendResult r) {
+                        lat[idx] = System.nanoTime() - s;
+                        inflight.release();
+                        done.countDown();
+                    }
+
+                    public void onException(Throwable e) {
+                        lat[idx] = System.nanoTime() - s;
+                        failed.incrementAndGet();
+                        inflight.release();
+                        done.countDown();
+                    }
+                });
+            }
+            done.await();
+        }
+        long elapsed = System.nanoTime() - t0;
+        long cpu = cpuNanos() - cpu0;
+        long rss = rssKiB();
+        p.shutdown();
+        Arrays.sort(lat);
+        Map<String, Object> o = Peer.obj();
+        o.put("client", "java " + Peer.clientVersion());
+        o.put("mode", mode);
+        o.put("count", count);
+        o.put("size", size);
+        o.put("failed", failed.get());
+        o.put("msgsPerSec", Math.round(count / (elapsed / 1e9)));
+        o.put("p50us", lat[count / 2] / 1000);
+        o.put("p99us", lat[(int) (count * 0.99)] / 1000);
+        o.put("cpuUsPerMsg", Math.round(cpu / 1e3 / count * 100) / 100.0);
+        o.put("rssKiB", rss);
+        Peer.emit(o);
+        return failed.get() == 0 ? 0 : 1;
+    }
+}
