@@ -356,17 +356,32 @@ void rmqi_client_remove_producer(rmq_client_t *c, const char *group) {
 
 /* ---- ids ---------------------------------------------------------------- */
 
-/* Milliseconds since the start of the current month, local time (Java's
- * MessageClientIDSetter). */
-static int64_t month_ms(void) {
-  time_t now = time(NULL);
+/* The start of the current month in local time, as epoch ms (Java's
+ * MessageClientIDSetter measures ids from it). mktime is slow, so the
+ * bounds of the current month are cached and recomputed when it ends. */
+static int64_t month_start_ms(rmq_client_t *c, int64_t now_ms) {
+  if (now_ms >= atomic_load(&c->month_start) &&
+      now_ms < atomic_load(&c->month_end))
+    return atomic_load(&c->month_start);
+  time_t now = (time_t)(now_ms / 1000);
   struct tm tm;
   localtime_r(&now, &tm);
   tm.tm_mday = 1;
   tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
   tm.tm_isdst = -1;
-  time_t start = mktime(&tm);
-  int64_t v = rmqi_wall_ms() - (int64_t)start * 1000;
+  int64_t start = (int64_t)mktime(&tm) * 1000;
+  tm.tm_mon += 1;
+  tm.tm_isdst = -1;
+  int64_t end = (int64_t)mktime(&tm) * 1000;
+  atomic_store(&c->month_end, 0); /* readers fall back to computing */
+  atomic_store(&c->month_start, start);
+  atomic_store(&c->month_end, end);
+  return start;
+}
+
+static int64_t month_ms(rmq_client_t *c) {
+  int64_t now = rmqi_wall_ms();
+  int64_t v = now - month_start_ms(c, now);
   return v < 0 ? 0 : v;
 }
 
@@ -381,7 +396,7 @@ void rmqi_client_uniq_id(rmq_client_t *c, char out[57]) {
   b[n++] = (uint8_t)pid;
   rmqi_store_be32(b + n, c->uniq_discriminator);
   n += 4;
-  rmqi_store_be32(b + n, (uint32_t)month_ms());
+  rmqi_store_be32(b + n, (uint32_t)month_ms(c));
   n += 4;
   uint16_t cnt = (uint16_t)atomic_fetch_add(&c->uniq_counter, 1);
   b[n++] = (uint8_t)(cnt >> 8);

@@ -55,6 +55,7 @@ struct rmq_client {
   rmqi_topic_t *topics;
   rmqi_group_t *producer_groups;
   _Atomic uint32_t uniq_counter;
+  _Atomic int64_t month_start, month_end; /* cached, for message ids */
   uint32_t uniq_discriminator;
   rmqi_timer_t *t_route, *t_heartbeat;
   bool heartbeat_pending;

@@ -11,6 +11,10 @@ struct rmqi_arena_chunk {
   alignas(max_align_t) unsigned char mem[];
 };
 
+/* The first chunk stays small enough for malloc's per-thread cache (chunks
+ * up to ~1 KiB), which matters because a command's arena is made and freed
+ * per request; later chunks are larger. */
+#define RMQI_ARENA_FIRST 960
 #define RMQI_ARENA_CHUNK 4096
 
 void rmqi_arena_init(rmqi_arena_t *a, size_t limit) {
@@ -41,7 +45,8 @@ void *rmqi_arena_alloc(rmqi_arena_t *a, size_t n) {
     return NULL;
   rmqi_arena_chunk_t *c = a->head;
   if (c == NULL || c->size - c->off < need) {
-    size_t size = need > RMQI_ARENA_CHUNK ? need : RMQI_ARENA_CHUNK;
+    size_t base = a->head ? RMQI_ARENA_CHUNK : RMQI_ARENA_FIRST;
+    size_t size = need > base ? need : base;
     c = malloc(sizeof(*c) + size);
     if (c == NULL)
       return NULL;

@@ -37,8 +37,11 @@ static void *worker(void *p) {
   rmqi_disp_t *d = p;
   pthread_mutex_lock(&d->lock);
   for (;;) {
-    while (d->len == 0 && !d->stopping)
+    while (d->len == 0 && !d->stopping) {
+      d->waiting++;
       pthread_cond_wait(&d->cond, &d->lock);
+      d->waiting--;
+    }
     if (d->len == 0)
       break; /* stopping and drained */
     rmqi_job_t j = pop(d);
@@ -126,7 +129,9 @@ rmq_err_t rmqi_disp_submit(rmqi_disp_t *d, rmqi_fn fn, void *arg) {
       (void)w;
     }
     pthread_cond_signal(&d->cond);
-  } else {
+  } else if (d->waiting > 0) {
+    /* Busy workers pick the job up when they finish theirs: wake one only
+     * when one sleeps, saving a futex call per callback under load. */
     pthread_cond_signal(&d->cond);
   }
   pthread_mutex_unlock(&d->lock);

@@ -31,6 +31,7 @@ typedef struct rmqi_disp {
   pthread_t *threads;
   size_t n_threads;
   size_t running; /* closures currently running (pool mode) */
+  size_t waiting; /* pool threads asleep on cond */
   pthread_cond_t idle;
 } rmqi_disp_t;
 
