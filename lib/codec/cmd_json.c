@@ -56,7 +56,24 @@ typedef struct scan {
   size_t n, i;
   rmqi_cmd_t *c;
   rmqi_errbuf_t *e;
+  char *pool; /* one block for every string of the header */
+  size_t left;
 } scan_t;
+
+/* Every string copied out of a header takes at most the bytes it occupied
+ * (raw text + NUL <= raw text + 2 quotes; a bare token + NUL <= the token +
+ * the delimiter after it), so one block of the header's size holds them
+ * all: one allocation per decode instead of one per string. The arena
+ * fallback only guards that reasoning. */
+static char *str_alloc(scan_t *s, size_t n) {
+  if (RMQI_LIKELY(n <= s->left)) {
+    char *p = s->pool;
+    s->pool += n;
+    s->left -= n;
+    return p;
+  }
+  return rmqi_arena_alloc(&s->c->arena, n);
+}
 
 static void ws(scan_t *s) {
   while (s->i < s->n && (s->p[s->i] == ' ' || s->p[s->i] == '\t' ||
@@ -189,12 +206,27 @@ static rmq_err_t read_text(scan_t *s, rmqi_str_t *out) {
   ws(s);
   if (s->i >= s->n)
     return rmqi_err(s->e, RMQ_ERR_BAD_HEADER, s->i, "header ends early");
+  if (s->p[s->i] == '"' && RMQI_LIKELY(s->left >= s->n - s->i)) {
+    /* The pool has room for the rest of the header: unescape straight
+     * into it in one pass. */
+    size_t n;
+    rmq_err_t rc =
+        rmqi_json_scan_str(s->p, s->n, &s->i, s->pool, &n, NULL, s->e);
+    if (rc != RMQ_OK)
+      return rc == RMQ_ERR_TRUNCATED ? RMQ_ERR_BAD_HEADER : rc;
+    out->p = s->pool;
+    out->n = n;
+    s->pool[n] = '\0';
+    s->pool += n + 1;
+    s->left -= n + 1;
+    return RMQ_OK;
+  }
   if (s->p[s->i] == '"') {
     size_t pos = s->i, raw, n;
     rmq_err_t rc = rmqi_json_scan_str(s->p, s->n, &pos, NULL, &n, &raw, s->e);
     if (rc != RMQ_OK)
       return rc == RMQ_ERR_TRUNCATED ? RMQ_ERR_BAD_HEADER : rc;
-    char *buf = rmqi_arena_alloc(&s->c->arena, raw + 1);
+    char *buf = str_alloc(s, raw + 1);
     if (buf == NULL)
       return rmqi_err(s->e, RMQ_ERR_NOMEM, s->i, "out of memory");
     if (n == raw) { /* no escapes: the text is the raw bytes */
@@ -215,9 +247,11 @@ static rmq_err_t read_text(scan_t *s, rmqi_str_t *out) {
     out->p = NULL;
     out->n = 0;
   } else {
-    char *t = rmqi_arena_strndup(&s->c->arena, s->p + s->i, tl);
+    char *t = str_alloc(s, tl + 1);
     if (t == NULL)
       return rmqi_err(s->e, RMQ_ERR_NOMEM, s->i, "out of memory");
+    memcpy(t, s->p + s->i, tl);
+    t[tl] = '\0';
     out->p = t;
     out->n = tl;
   }
@@ -322,7 +356,9 @@ static rmq_err_t read_key(scan_t *s, rmqi_str_t *k) {
 
 rmq_err_t rmqi_cmd_decode_json(rmqi_cmd_t *c, const uint8_t *h, size_t n,
                                rmqi_errbuf_t *e) {
-  scan_t s = {(const char *)h, n, 0, c, e};
+  scan_t s = {(const char *)h, n, 0, c, e, NULL, 0};
+  if ((s.pool = rmqi_arena_alloc(&c->arena, n + 1)) != NULL)
+    s.left = n + 1;
   /* Defaults for missing keys, as fastjson leaves the fields. */
   c->lang = RMQI_LANG_JAVA;
   c->version = 0;
