@@ -37,6 +37,7 @@ static void base_init(rmqi_cmd_t *c) {
   c->ext = c->ext_inline;
   c->n_ext = 0;
   c->cap_ext = RMQI_CMD_INLINE_EXT;
+  c->nums_used = 0;
   c->body = NULL;
   c->body_len = 0;
   rmqi_arena_init(&c->arena, CMD_ARENA_LIMIT);
@@ -60,12 +61,20 @@ void rmqi_cmd_free(rmqi_cmd_t *c) {
   c->ext = c->ext_inline;
   c->n_ext = 0;
   c->cap_ext = RMQI_CMD_INLINE_EXT;
+  c->nums_used = 0;
 }
 
 void rmqi_cmd_move(rmqi_cmd_t *dst, rmqi_cmd_t *src) {
   memcpy(dst, src, sizeof(*dst));
   if (src->ext == src->ext_inline)
     dst->ext = dst->ext_inline;
+  /* Values held in the number pool move with it. */
+  for (uint32_t i = 0; i < dst->n_ext; i++) {
+    const char *v = dst->ext[i].val.p;
+    if (v && (uintptr_t)v >= (uintptr_t)src->nums &&
+        (uintptr_t)v < (uintptr_t)(src->nums + sizeof(src->nums)))
+      dst->ext[i].val.p = dst->nums + ((uintptr_t)v - (uintptr_t)src->nums);
+  }
   /* src no longer owns the arena */
   rmqi_arena_init(&src->arena, 0);
   src->ext = src->ext_inline;
@@ -118,6 +127,15 @@ rmq_err_t rmqi_cmd_ext_copy(rmqi_cmd_t *c, const char *key, const char *val,
 }
 
 rmq_err_t rmqi_cmd_ext_int(rmqi_cmd_t *c, const char *key, int64_t v) {
+  if (RMQI_LIKELY(sizeof(c->nums) - c->nums_used >= 21)) {
+    char *p = c->nums + c->nums_used;
+    size_t n = rmqi_fmt_i64(p, v);
+    p[n] = '\0';
+    rmq_err_t rc = rmqi_cmd_ext_ref(c, key, p, n);
+    if (rc == RMQ_OK)
+      c->nums_used += (uint32_t)n + 1;
+    return rc;
+  }
   char tmp[24];
   size_t n = rmqi_fmt_i64(tmp, v);
   return rmqi_cmd_ext_copy(c, key, tmp, n);

@@ -52,6 +52,7 @@ typedef struct rmqi_ext {
  * for every request header the client sends (SEND_MESSAGE_V2 has 14 plus
  * ACL's 2), so building a request never allocates. */
 #define RMQI_CMD_INLINE_EXT 24
+#define RMQI_CMD_NUM_POOL 224
 
 typedef struct rmqi_cmd {
   int32_t code;
@@ -65,6 +66,10 @@ typedef struct rmqi_cmd {
   uint32_t n_ext;
   uint32_t cap_ext;
   rmqi_ext_t ext_inline[RMQI_CMD_INLINE_EXT];
+  /* Decimal text of rmqi_cmd_ext_int values (a request has up to ten),
+   * kept here so that building a request does not allocate. */
+  char nums[RMQI_CMD_NUM_POOL];
+  uint32_t nums_used;
   const uint8_t *body; /* borrowed */
   size_t body_len;
   rmqi_arena_t arena;

@@ -310,6 +310,13 @@ TEST(split_and_joined_frames_at_every_point) {
   rmqi_cmd_free(&c);
 }
 
+static bool rmqi_parse_i64_for_test(const char *s, int64_t *out) {
+  char *end;
+  long long x = strtoll(s, &end, 10);
+  *out = x;
+  return *s && *end == '\0';
+}
+
 TEST(ext_fields_spill_and_limit) {
   rmqi_cmd_t c, moved;
   rmqi_cmd_init(&c, 1);
@@ -322,11 +329,37 @@ TEST(ext_fields_spill_and_limit) {
   rmqi_cmd_t small;
   rmqi_cmd_init(&small, 2);
   rmqi_cmd_ext_ref(&small, "a", "b", 1);
+  rmqi_cmd_ext_int(&small, "n", -42);
   rmqi_cmd_move(&moved, &small);
   CHECK_STR(rmqi_cmd_ext_get(&moved, "a")->p, "b");
   CHECK(moved.ext == moved.ext_inline);
+  /* The number's text lives inside the command and moved with it. */
+  memset(small.nums, 'x', sizeof(small.nums));
+  CHECK_STR(rmqi_cmd_ext_get(&moved, "n")->p, "-42");
   rmqi_cmd_free(&moved);
   rmqi_cmd_free(&small);
+  /* Numbers past the inline pool go to the arena; a spilled command
+   * moves too. */
+  for (int i = 0; i < 40; i++) {
+    char k[8]; /* keys are borrowed, values copied */
+    snprintf(k, sizeof(k), "k%d", i);
+    CHECK_ERR(rmqi_cmd_ext_copy(&c, "k", k, strlen(k)), RMQ_OK);
+    CHECK_ERR(rmqi_cmd_ext_int(&c, "big", INT64_MIN + i), RMQ_OK);
+  }
+  rmqi_cmd_move(&moved, &c);
+  memset(c.nums, 'x', sizeof(c.nums));
+  CHECK_ERR(rmqi_cmd_ext_get_int(&moved, "big", &v), RMQ_OK);
+  CHECK(v == INT64_MIN + 39);
+  int seen = 0;
+  for (uint32_t i = 0; i < moved.n_ext; i++)
+    if (strcmp(moved.ext[i].key.p, "big") == 0) {
+      int64_t x;
+      CHECK(rmqi_parse_i64_for_test(moved.ext[i].val.p, &x) &&
+            x == INT64_MIN + seen);
+      seen++;
+    }
+  CHECK_INT(seen, 40);
+  rmqi_cmd_free(&moved);
   rmqi_cmd_free(&c);
   /* A ROCKETMQ code above 16 bits cannot be encoded. */
   rmqi_cmd_init(&c, 200050);
