@@ -275,8 +275,9 @@ def delayed(name, spec_extra, min_ms, max_ms=40000):
     out, err = cons.communicate(timeout=max_ms + 60)
     lines = [json.loads(l) for l in out.decode("utf-8").splitlines() if l.strip()]
     msgs = [o for o in lines if not o.get("summary")]
-    if len(msgs) != 1:
-        fail("%s: delivered %d messages (consumer rc %d)" % (name, len(msgs), cons.returncode))
+    if len(msgs) != 1 or "receivedMs" not in msgs[0]:
+        fail("%s: consumer printed %s (rc %d), stderr: %s" % (name, json.dumps(msgs)[:400], cons.returncode,
+                                                             err.decode("utf-8", "replace")[-400:]))
     c = msgs[0]
     waited = c["receivedMs"] - c["bornTimestamp"]
     if waited < min_ms or waited > max_ms:
