@@ -52,6 +52,7 @@ public final class Gen {
         g.props();
         g.msgids();
         g.taghash();
+        g.alloc();
     }
 
     // ---- output -----------------------------------------------------------
@@ -502,6 +503,43 @@ public final class Gen {
             put(kv, "offset." + i + ".commitLogOffset", call(mid, "getOffset"));
         }
         write("msgid_offset", null, kv);
+    }
+
+    private void alloc() throws Exception {
+        Object[][] strategies = {
+            {"averagely", new org.apache.rocketmq.client.consumer.rebalance.AllocateMessageQueueAveragely()},
+            {"circle", new org.apache.rocketmq.client.consumer.rebalance.AllocateMessageQueueAveragelyByCircle()},
+            {"consistent_hash", new org.apache.rocketmq.client.consumer.rebalance.AllocateMessageQueueConsistentHash()}};
+        int[][] shapes = {{8, 2, 1}, {8, 2, 3}, {8, 2, 5}, {3, 1, 5}, {16, 3, 4}};
+        for (Object[] st : strategies) {
+            org.apache.rocketmq.client.consumer.AllocateMessageQueueStrategy s =
+                (org.apache.rocketmq.client.consumer.AllocateMessageQueueStrategy) st[1];
+            for (int[] sh : shapes) {
+                List<org.apache.rocketmq.common.message.MessageQueue> mqs = new ArrayList<>();
+                for (int b = 0; b < sh[1]; b++)
+                    for (int q = 0; q < sh[0] / sh[1]; q++)
+                        mqs.add(new org.apache.rocketmq.common.message.MessageQueue("TopicA", "broker-" + (char) ('a' + b), q));
+                java.util.Collections.sort(mqs);
+                List<String> cids = new ArrayList<>();
+                for (int c = 0; c < sh[2]; c++) cids.add("127.0.0." + (c + 1) + "@" + (1000 + c) + "#" + (77 * c));
+                java.util.Collections.sort(cids);
+                List<String[]> kv = new ArrayList<>();
+                put(kv, "kind", "alloc");
+                put(kv, "strategy", st[0]);
+                put(kv, "queues", mqs.size());
+                for (int i = 0; i < mqs.size(); i++)
+                    put(kv, "queue." + i, mqs.get(i).getTopic() + "|" + mqs.get(i).getBrokerName() + "|" + mqs.get(i).getQueueId());
+                put(kv, "cids", cids.size());
+                for (int j = 0; j < cids.size(); j++) {
+                    put(kv, "cid." + j, cids.get(j));
+                    List<org.apache.rocketmq.common.message.MessageQueue> got = s.allocate("G", cids.get(j), mqs, cids);
+                    StringBuilder b = new StringBuilder();
+                    for (org.apache.rocketmq.common.message.MessageQueue m : got) b.append(b.length() > 0 ? "," : "").append(mqs.indexOf(m));
+                    put(kv, "alloc." + j, b.toString());
+                }
+                write("alloc_" + st[0] + "_" + sh[0] + "q_" + sh[2] + "c", null, kv);
+            }
+        }
     }
 
     private void taghash() throws Exception {
