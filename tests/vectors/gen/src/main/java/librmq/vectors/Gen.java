@@ -438,6 +438,9 @@ public final class Gen {
             m.setBornHost(new InetSocketAddress("192.168.0.2", 54321));
             m.setStoreHost(new InetSocketAddress("192.168.0.10", 10911));
             m.setReconsumeTimes(i);
+            // MessageDecoder.encode writes the CRC it is given; the broker's
+            // store computes it over the body, so do the same.
+            m.setBodyCRC(org.apache.rocketmq.common.UtilAll.crc32(m.getBody()));
             m.setTags("TagA");
             org.apache.rocketmq.common.message.MessageAccessor.putProperty(m, "UNIQ_KEY", "7F0000010D2A18B4AAC23B9ACA00000" + i);
             m.putUserProperty("k", "值" + i);
@@ -446,6 +449,7 @@ public final class Gen {
             MessageExt back = MessageDecoder.decode(ByteBuffer.wrap(rec), true, false);
             String p = "msg." + i + ".";
             put(kv, p + "totalSize", rec.length);
+            put(kv, p + "bodyCrc", back.getBodyCRC());
             put(kv, p + "queueId", back.getQueueId());
             put(kv, p + "queueOffset", back.getQueueOffset());
             put(kv, p + "commitLogOffset", back.getCommitLogOffset());

@@ -1,0 +1,201 @@
+#include "msgrec.h"
+
+#include "../util/buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+static bool rd_host(rmqi_rd_t *r, bool v6, rmqi_host_t *h) {
+  const uint8_t *a;
+  uint32_t port;
+  h->len = v6 ? 16 : 4;
+  if (!rmqi_rd_bytes(r, h->len, &a) || !rmqi_rd_be32(r, &port))
+    return false;
+  memcpy(h->addr, a, h->len);
+  h->port = port;
+  return true;
+}
+
+rmq_err_t rmqi_msgrec_decode(const uint8_t *p, size_t len, rmqi_msgrec_t *m,
+                             size_t *next, rmqi_errbuf_t *e) {
+  *next = 0;
+  if (len < 4)
+    return rmqi_err(e, RMQ_ERR_TRUNCATED, 0, "%zu bytes left, no record", len);
+  uint32_t total = rmqi_load_be32(p);
+  /* The smallest record: fixed fields with IPv4 hosts and empty strings. */
+  if (total < 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + 8 + 8 + 8 + 4 + 8 + 4 + 1 +
+                  2 ||
+      total > len)
+    return rmqi_err(e, RMQ_ERR_BAD_MESSAGE, 0,
+                    "record size %u does not fit the %zu bytes left", total,
+                    len);
+  *next = total; /* from here on a bad record can be skipped */
+  rmqi_rd_t r;
+  rmqi_rd_init(&r, p, total);
+  uint32_t u32 = 0;
+  uint64_t u64 = 0;
+  memset(m, 0, sizeof(*m));
+  m->total_size = total;
+  r.pos = 4;
+  rmqi_rd_be32(&r, &u32);
+  m->magic = (int32_t)u32;
+  if (m->magic != RMQI_MAGIC_V1 && m->magic != RMQI_MAGIC_V2)
+    return rmqi_err(e, RMQ_ERR_BAD_MESSAGE, 4, "unknown magic code 0x%08X",
+                    u32);
+  bool ok = rmqi_rd_be32(&r, &m->body_crc);
+  ok = ok && rmqi_rd_be32(&r, &u32);
+  m->queue_id = (int32_t)u32;
+  ok = ok && rmqi_rd_be32(&r, &u32);
+  m->flag = (int32_t)u32;
+  ok = ok && rmqi_rd_be64(&r, &u64);
+  m->queue_offset = (int64_t)u64;
+  ok = ok && rmqi_rd_be64(&r, &u64);
+  m->commitlog_offset = (int64_t)u64;
+  ok = ok && rmqi_rd_be32(&r, &u32);
+  m->sys_flag = (int32_t)u32;
+  ok = ok && rmqi_rd_be64(&r, &u64);
+  m->born_ts = (int64_t)u64;
+  ok = ok && rd_host(&r, m->sys_flag & RMQI_SYS_BORNHOST_V6, &m->born);
+  ok = ok && rmqi_rd_be64(&r, &u64);
+  m->store_ts = (int64_t)u64;
+  ok = ok && rd_host(&r, m->sys_flag & RMQI_SYS_STOREHOST_V6, &m->store);
+  ok = ok && rmqi_rd_be32(&r, &u32);
+  m->reconsume_times = (int32_t)u32;
+  ok = ok && rmqi_rd_be64(&r, &u64);
+  m->prepared_tx_offset = (int64_t)u64;
+  if (!ok)
+    return rmqi_err(e, RMQ_ERR_BAD_MESSAGE, r.pos,
+                    "record of %u bytes ends inside its fixed fields", total);
+  const uint8_t *b;
+  if (!rmqi_rd_be32(&r, &m->body_len) || !rmqi_rd_bytes(&r, m->body_len, &b))
+    return rmqi_err(e, RMQ_ERR_BAD_MESSAGE, r.pos,
+                    "body length runs past the record");
+  m->body = m->body_len ? b : NULL;
+  uint16_t tl = 0;
+  if (m->magic == RMQI_MAGIC_V1) {
+    uint8_t t8;
+    ok = rmqi_rd_u8(&r, &t8);
+    tl = t8;
+  } else {
+    ok = rmqi_rd_be16(&r, &tl);
+  }
+  if (!ok || !rmqi_rd_bytes(&r, tl, &b))
+    return rmqi_err(e, RMQ_ERR_BAD_MESSAGE, r.pos,
+                    "topic length runs past the record");
+  m->topic = (const char *)b;
+  m->topic_len = tl;
+  uint16_t pl;
+  if (!rmqi_rd_be16(&r, &pl) || !rmqi_rd_bytes(&r, pl, &b))
+    return rmqi_err(e, RMQ_ERR_BAD_MESSAGE, r.pos,
+                    "properties length runs past the record");
+  m->props = (const char *)b;
+  m->props_len = pl;
+  return RMQ_OK;
+}
+
+rmq_err_t rmqi_msgrec_check_crc(const rmqi_msgrec_t *m, rmqi_errbuf_t *e) {
+  uint32_t crc = (uint32_t)crc32(0L, m->body, m->body_len) & 0x7FFFFFFF;
+  if (crc != m->body_crc)
+    return rmqi_err(e, RMQ_ERR_BAD_CRC, 0,
+                    "body CRC %u does not match the stored %u", crc,
+                    m->body_crc);
+  return RMQ_OK;
+}
+
+rmq_err_t rmqi_msgrec_inflate(const rmqi_msgrec_t *m, size_t max,
+                              uint8_t **out, size_t *out_len,
+                              rmqi_errbuf_t *e) {
+  *out = NULL;
+  *out_len = 0;
+  if (!(m->sys_flag & RMQI_SYS_COMPRESSED))
+    return RMQ_OK;
+  int type = (m->sys_flag & RMQI_SYS_COMPRESSION_MASK) >> 8;
+  if (type != 0 && type != 3) /* 0 means zlib for compatibility */
+    return rmqi_err(e, RMQ_ERR_COMPRESSION, 0,
+                    "compression type %d (%s) is not supported", type,
+                    type == 1 ? "LZ4" : type == 2 ? "ZSTD" : "unknown");
+  z_stream z;
+  memset(&z, 0, sizeof(z));
+  if (inflateInit(&z) != Z_OK)
+    return rmqi_err(e, RMQ_ERR_NOMEM, 0, "zlib init failed");
+  size_t cap = m->body_len * 4 + 64, len = 0;
+  if (cap > max)
+    cap = max;
+  uint8_t *buf = malloc(cap ? cap : 1);
+  z.next_in = (Bytef *)m->body;
+  z.avail_in = m->body_len;
+  int rc = Z_OK;
+  while (buf && rc == Z_OK) {
+    if (len == cap) {
+      if (cap >= max) {
+        rc = Z_BUF_ERROR;
+        break;
+      }
+      size_t ncap = cap * 2 > max ? max : cap * 2;
+      uint8_t *nb = realloc(buf, ncap);
+      if (nb == NULL)
+        break;
+      buf = nb;
+      cap = ncap;
+    }
+    z.next_out = buf + len;
+    z.avail_out = (uInt)(cap - len);
+    rc = inflate(&z, Z_NO_FLUSH);
+    len = cap - z.avail_out;
+    if (rc == Z_BUF_ERROR && z.avail_out != 0)
+      break; /* no progress possible: the input ended early */
+    if (rc == Z_BUF_ERROR)
+      rc = Z_OK;
+  }
+  inflateEnd(&z);
+  if (buf == NULL) 
+    return rmqi_err(e, RMQ_ERR_NOMEM, 0, "out of memory inflating a body");
+  if (rc != Z_STREAM_END) {
+    free(buf);
+    if (len >= max)
+      return rmqi_err(e, RMQ_ERR_LIMIT, 0,
+                      "body inflates to more than %zu bytes", max);
+    return rmqi_err(e, RMQ_ERR_COMPRESSION, 0, "corrupt zlib body");
+  }
+  *out = buf;
+  *out_len = len;
+  return RMQ_OK;
+}
+
+void rmqi_msgrec_offset_id(const rmqi_msgrec_t *m, char out[57]) {
+  static const char hex[] = "0123456789ABCDEF";
+  uint8_t b[28];
+  size_t n = m->store.len;
+  memcpy(b, m->store.addr, n);
+  rmqi_store_be32(b + n, m->store.port);
+  rmqi_store_be64(b + n + 4, (uint64_t)m->commitlog_offset);
+  n += 12;
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = hex[b[i] >> 4];
+    out[2 * i + 1] = hex[b[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+const char *rmqi_props_get(const char *p, size_t n, const char *name,
+                           size_t *vlen) {
+  size_t nl = strlen(name), i = 0;
+  const char *found = NULL;
+  while (i < n) {
+    size_t e = i;
+    while (e < n && p[e] != 2)
+      e++;
+    /* Java: keep an entry of >= 3 chars with a name and a value. */
+    const char *sep = memchr(p + i, 1, e - i);
+    if (sep && e - i >= 3) {
+      size_t kl = (size_t)(sep - (p + i)), vl = e - i - kl - 1;
+      if (kl == nl && kl && vl && memcmp(p + i, name, nl) == 0) {
+        found = sep + 1;
+        *vlen = vl;
+      }
+    }
+    i = e + 1;
+  }
+  return found;
+}
