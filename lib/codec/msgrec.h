@@ -70,6 +70,11 @@ rmq_err_t rmqi_msgrec_inflate(const rmqi_msgrec_t *r, size_t max,
  * case hex characters. */
 void rmqi_msgrec_offset_id(const rmqi_msgrec_t *r, char out[57]);
 
+/* Decodes an offset message id (32 hex characters for IPv4, 56 for IPv6;
+ * either case) into the store host and commit-log offset. */
+rmq_err_t rmqi_offset_id_decode(const char *id, size_t n, rmqi_host_t *host,
+                                int64_t *offset, rmqi_errbuf_t *e);
+
 /* Java string2messageProperties lookup: the value of the last well-formed
  * entry named @p name (entries need a non-empty name and value), or NULL. */
 const char *rmqi_props_get(const char *p, size_t n, const char *name,

@@ -222,6 +222,50 @@ TEST(property_parsing_matches_java_edge_cases) {
   rmqt_strv_free(vers);
 }
 
+TEST(offset_ids_decode_like_java) {
+  char **vers = rmqt_vec_versions();
+  REQUIRE(vers && vers[0]);
+  for (char **ver = vers; *ver; ver++) {
+    rmqt_vec *v = rmqt_vec_load(*ver, "msgid_offset");
+    REQUIRE(v != NULL);
+    for (int i = 0; i < 2; i++) {
+      char k[64];
+      snprintf(k, sizeof(k), "offset.%d", i);
+      const char *id = rmqt_vec_get(v, k);
+      REQUIRE(id != NULL);
+      rmqi_host_t h;
+      int64_t off;
+      CHECK_ERR(rmqi_offset_id_decode(id, strlen(id), &h, &off, NULL), RMQ_OK);
+      snprintf(k, sizeof(k), "offset.%d.commitLogOffset", i);
+      CHECK_INT(off, rmqt_vec_int(v, k, -1));
+      snprintf(k, sizeof(k), "offset.%d.addr", i);
+      const char *addr = rmqt_vec_get(v, k);
+      char port[16];
+      snprintf(port, sizeof(port), ":%u", (unsigned)h.port);
+      CHECK(addr && strstr(addr, port) != NULL);
+      CHECK_UINT(h.len, i == 0 ? 4 : 16);
+      /* And back: the same id from the decoded parts. */
+      rmqi_msgrec_t m = {.store = h, .commitlog_offset = off};
+      char again[57];
+      rmqi_msgrec_offset_id(&m, again);
+      CHECK_STR(again, id);
+    }
+    rmqt_vec_free(v);
+  }
+  rmqt_strv_free(vers);
+  rmqi_host_t h;
+  int64_t off;
+  rmqi_errbuf_t e;
+  CHECK_ERR(rmqi_offset_id_decode("C0A8", 4, &h, &off, &e), RMQ_ERR_BAD_MSGID);
+  CHECK_ERR(rmqi_offset_id_decode("C0A8000A00002A9F000000000000123G", 32, &h,
+                                  &off, &e),
+            RMQ_ERR_BAD_MSGID);
+  CHECK_ERR(rmqi_offset_id_decode("c0a8000a00002a9f0000000000001234", 32, &h,
+                                  &off, &e),
+            RMQ_OK);
+  CHECK_INT(off, 0x1234);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(worked_example_decodes),
@@ -229,6 +273,7 @@ int main(void) {
       TCASE(zlib_bodies_inflate_within_a_bound),
       TCASE(java_written_records_decode_field_by_field),
       TCASE(property_parsing_matches_java_edge_cases),
+      TCASE(offset_ids_decode_like_java),
   };
   return RUN_TESTS(cases);
 }
