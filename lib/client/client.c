@@ -410,6 +410,14 @@ void rmqi_client_uniq_id(rmq_client_t *c, char out[57]) {
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
+/* The rpc layer's signing hook (any thread, just before encoding). */
+static rmq_err_t sign(void *arg, rmqi_cmd_t *cmd) {
+  rmq_client_t *c = arg;
+  rmqi_acl_t acl = {c->conf.v.access_key, c->conf.v.secret_key,
+                    c->conf.v.security_token};
+  return rmqi_acl_sign(cmd, &acl);
+}
+
 rmq_err_t rmqi_client_dispatch(rmq_client_t *c, rmqi_fn fn, void *arg) {
   return rmqi_disp_submit(&c->disp, fn, arg);
 }
@@ -481,6 +489,14 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
                  : RMQI_SER_JSON,
       .log = &c->log,
   };
+  if (c->conf.v.access_key[0]) {
+    if (c->conf.v.secret_key[0] == '\0') {
+      errf(errstr, errstr_size, "accessKey is set but secretKey is empty");
+      goto fail_ns;
+    }
+    o.sign = sign;
+    o.sign_arg = c;
+  }
   size_t threads = c->conf.v.callback_mode == RMQI_CALLBACK_POLL
                        ? 0
                        : (size_t)c->conf.v.callback_threads;

@@ -80,6 +80,13 @@ static const prop_t props[] = {
     {"serializeType", C, T_ENUM, OFF(serialize_type), "JSON", 0, 0,
      serialize_types, NULL,
      "Header encoding of requests sent. Responses are decoded in either."},
+    {"accessKey", C, T_STR, OFF(access_key), "", 0, 0, NULL, NULL,
+     "ACL access key. When set, every request is signed (HmacSHA1 over the "
+     "sorted header values and the body), for 4.9 ACL 1.0 and 5.x ACL 2.0."},
+    {"secretKey", C, T_STR, OFF(secret_key), "", 0, 0, NULL, NULL,
+     "ACL secret key (never sent; it keys the signature)."},
+    {"securityToken", C, T_STR, OFF(security_token), "", 0, 0, NULL, NULL,
+     "ACL security token, sent with every request when set."},
     {"logLevel", C, T_ENUM, OFF(log_level), "warn", 0, 0, log_levels, NULL,
      "Lowest level passed to the log callback."},
     /* producer */

@@ -37,6 +37,9 @@ typedef struct rmqi_conf_vals {
   int callback_mode;
   int serialize_type;
   int log_level;
+  char *access_key;
+  char *secret_key;
+  char *security_token;
   /* producer */
   char *producer_group;
   int64_t send_timeout_ms;

@@ -58,6 +58,10 @@ void it_setup(it_env_t *env) {
     copy_val(env->broker_a, sizeof(env->broker_a), line, "RMQ_BROKER_A");
     copy_val(env->broker_b, sizeof(env->broker_b), line, "RMQ_BROKER_B");
     copy_val(env->run_dir, sizeof(env->run_dir), line, "RMQ_RUN_DIR");
+    copy_val(env->acl_ak, sizeof(env->acl_ak), line, "RMQ_ACL_AK");
+    copy_val(env->acl_sk, sizeof(env->acl_sk), line, "RMQ_ACL_SK");
+    copy_val(env->acl_deny_topic, sizeof(env->acl_deny_topic), line,
+             "RMQ_ACL_DENY_TOPIC");
   }
   fclose(f);
   if (env->namesrv[0] == '\0')

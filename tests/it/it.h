@@ -21,6 +21,7 @@ typedef struct it_env {
   char broker_a[128];
   char broker_b[128];
   char run_dir[512];
+  char acl_ak[64], acl_sk[64], acl_deny_topic[128]; /* profile acl */
   char source_root[512];
 } it_env_t;
 
