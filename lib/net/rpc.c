@@ -1,5 +1,7 @@
 #include "rpc.h"
 
+#include "transport.h"
+
 #include "../util/time.h"
 
 #include <arpa/inet.h>
@@ -16,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { C_NEW, C_CONNECTING, C_OPEN, C_CLOSED };
+enum { C_NEW, C_CONNECTING, C_STARTING, C_OPEN, C_CLOSED };
 
 typedef struct pend pend_t;
 struct pend {
@@ -34,6 +36,7 @@ struct rmqi_conn {
   rmqi_rpc_t *rpc;
   char addr[96];
   int fd;
+  rmqi_transport_t *tr;   /* the byte stream over fd (loop thread) */
   int state;              /* loop thread, or under rpc->lock */
   _Atomic int refs;
   pthread_mutex_t out_lock;
@@ -230,6 +233,10 @@ static void conn_close(rmqi_conn_t *c, rmq_err_t err, const char *why) {
     list = p;
   }
   pthread_mutex_unlock(&r->lock);
+  if (c->tr) {
+    c->tr->ops->destroy(c->tr);
+    c->tr = NULL;
+  }
   if (c->fd >= 0) {
     rmqi_loop_del_fd(r->loop, c->fd);
     close(c->fd);
@@ -318,7 +325,7 @@ static bool conn_flush(rmqi_conn_t *c) {
     return false;
   }
   while (c->wbuf.len) {
-    ssize_t n = send(c->fd, c->wbuf.data, c->wbuf.len, MSG_NOSIGNAL);
+    ssize_t n = c->tr->ops->write(c->tr, c->wbuf.data, c->wbuf.len);
     if (n > 0) {
       rmqi_buf_consume(&c->wbuf, (size_t)n);
       continue;
@@ -350,6 +357,14 @@ static void conn_connect(rmqi_conn_t *c) {
   }
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  c->tr = rmqi_transport_plain(c->fd);
+  if (c->tr == NULL) {
+    int fd = c->fd;
+    c->fd = -1;
+    close(fd);
+    conn_close(c, RMQ_ERR_NOMEM, "out of memory for the transport");
+    return;
+  }
   c->state = C_CONNECTING;
   c->connect_deadline_ms = rmqi_now_ms() + c->rpc->o.connect_timeout_ms;
   int rc = connect(c->fd, (struct sockaddr *)&ss, len);
@@ -415,7 +430,8 @@ static void conn_read(rmqi_conn_t *c) {
       conn_close(c, RMQ_ERR_NOMEM, "out of memory for the input buffer");
       return;
     }
-    ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+    ssize_t n = c->tr->ops->read(c->tr, c->in.data + c->in.len,
+                                 c->in.cap - c->in.len);
     if (n == 0) {
       conn_close(c, RMQ_ERR_CONN_LOST, "closed by peer");
       return;
@@ -481,6 +497,18 @@ static void on_io_locked(rmqi_conn_t *c, uint32_t ev) {
       conn_close(c, RMQ_ERR_CONNECT, why);
       return;
     }
+    c->state = C_STARTING;
+  }
+  if (c->state == C_STARTING) {
+    /* The transport's own handshake (TLS), if any, before any frame. */
+    const char *why = NULL;
+    int st = c->tr->ops->start(c->tr, &why);
+    if (st < 0) {
+      conn_close(c, RMQ_ERR_CONNECT, why ? why : strerror(errno));
+      return;
+    }
+    if (st == 0)
+      return;
     c->state = C_OPEN;
     if (!conn_flush(c))
       return;
@@ -764,7 +792,8 @@ static void sweep(void *arg) {
     expired = p;
   }
   for (rmqi_conn_t *c = r->conns; c; c = c->next)
-    if (c->state == C_CONNECTING && now >= c->connect_deadline_ms) {
+    if ((c->state == C_CONNECTING || c->state == C_STARTING) &&
+        now >= c->connect_deadline_ms) {
       atomic_fetch_add(&c->refs, 1);
       c->stuck_next = stuck;
       stuck = c;
