@@ -3,6 +3,7 @@
  * pull outcomes; a tag filter applied by the broker. */
 #include "client/client.h"
 #include "codec/json.h"
+#include "consumer/offsets.h"
 #include "consumer/pull.h"
 #include "util/time.h"
 #include "it.h"
@@ -37,7 +38,7 @@ static rmqi_pull_req_t req(const char *topic, int64_t offset,
 }
 
 TEST(pull_returns_what_was_sent_with_metadata) {
-  char topic[128], args[200];
+  char topic[128], args[400];
   it_unique(topic, sizeof(topic), "it_pull");
   snprintf(args, sizeof(args), "%s --queues 1", topic);
   REQUIRE(it_harness(&env, "topic", args, NULL) == 0);
@@ -134,6 +135,35 @@ TEST(pull_returns_what_was_sent_with_metadata) {
   }
   CHECK_INT(n, 3);
   rmqi_pull_res_free(&res);
+
+  /* Queue offsets, and a committed consumer offset the admin tool sees. */
+  int64_t off = -1;
+  CHECK_ERR(rmqi_queue_offset(c, addr, RMQI_OFF_MAX, topic, "broker-a", 0, 0,
+                              &off, err, sizeof(err)),
+            RMQ_OK);
+  CHECK_INT(off, 6);
+  CHECK_ERR(rmqi_queue_offset(c, addr, RMQI_OFF_MIN, topic, "broker-a", 0, 0,
+                              &off, err, sizeof(err)),
+            RMQ_OK);
+  CHECK_INT(off, 0);
+  CHECK_ERR(rmqi_queue_offset(c, addr, RMQI_OFF_BY_TIME, topic, "broker-a", 0,
+                              rmqi_wall_ms() + 60000, &off, err, sizeof(err)),
+            RMQ_OK);
+  /* Nothing stored after that time: 5.x (boundary LOWER) answers the max
+   * offset, 4.9 the offset of the last message (observed on 4.9.7). */
+  CHECK_INT(off, env.major == 4 ? 5 : 6);
+  char group[96];
+  it_unique(group, sizeof(group), "it_off_g");
+  /* 5.x refuses offsets of a group it does not know (a consumer's heartbeat
+   * would create it). */
+  REQUIRE(it_harness(&env, "group", group, NULL) == 0);
+  CHECK_ERR(rmqi_commit_offset(c, addr, group, topic, "broker-a", 0, 4, false,
+                               err, sizeof(err)),
+            RMQ_OK);
+  CHECK_ERR(rmqi_consumer_offset(c, addr, group, topic, "broker-a", 0, &off,
+                                 err, sizeof(err)),
+            RMQ_OK);
+  CHECK_INT(off, 4);
   rmqi_snap_release(s);
   rmq_producer_destroy(p, 2000);
 }
