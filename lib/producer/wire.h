@@ -8,6 +8,7 @@
 
 #include "../client/client.h"
 #include "../client/msg.h"
+#include "../codec/hash.h"
 
 enum {
   RMQI_RC_SEND_MESSAGE_V2 = 310,
@@ -47,9 +48,5 @@ void rmqi_prep_free(rmqi_prep_t *pr);
 rmq_err_t rmqi_send_cmd(rmqi_cmd_t *cmd, const rmqi_prep_t *pr,
                         const char *group, const rmqi_mq_t *mq,
                         const rmqi_conf_vals_t *conf);
-
-/* Java String.hashCode of UTF-8 text, over UTF-16 code units (invalid
- * UTF-8 counts as U+FFFD per bad byte, as Java's decoder). */
-int32_t rmqi_java_hash(const char *s, size_t n);
 
 #endif
