@@ -1,0 +1,24 @@
+/*
+ * The broadcasting consumer's local offset store, in Java's file format
+ * (LocalFileOffsetStore's OffsetSerializeWrapper, fastjson with MessageQueue
+ * objects as map keys), written crash-safe the way Java's MixAll.string2File
+ * does: the new content goes to <file>.tmp and is synced, the old file
+ * becomes <file>.bak, then the temporary file is renamed into place. Loading
+ * falls back to the .bak copy when the file is missing or unreadable.
+ */
+#ifndef RMQI_CONSUMER_OFFSET_FILE_H
+#define RMQI_CONSUMER_OFFSET_FILE_H
+
+#include "../codec/body_mq.h"
+
+/* Writes @p n queue offsets to @p path (directories must exist). */
+rmq_err_t rmqi_offset_file_save(const char *path, const rmqi_mqo_t *mqs,
+                                size_t n, char *err, size_t err_size);
+
+/* Reads the table; *out (n entries) is malloc'd with its strings in one
+ * block: free(*out) releases all. RMQ_ERR_NOT_FOUND when neither the file
+ * nor its .bak exist. */
+rmq_err_t rmqi_offset_file_load(const char *path, rmqi_mqo_t **out,
+                                size_t *n, char *err, size_t err_size);
+
+#endif
