@@ -466,8 +466,11 @@ static void conn_read(rmqi_conn_t *c) {
     bool closed = c->state == C_CLOSED;
     if (!closed && rc != RMQ_OK && rc != RMQ_ERR_TRUNCATED) {
       char why[256];
-      snprintf(why, sizeof(why), "bad frame from peer: %s", e.msg);
-      conn_close(c, rc, why);
+      /* The connection is unusable: what waits on it is lost, as in Java,
+       * and the reason names the bad frame. */
+      snprintf(why, sizeof(why), "bad frame from peer (%s): %s",
+               rmq_err_name(rc), e.msg);
+      conn_close(c, RMQ_ERR_CONN_LOST, why);
       closed = true;
     }
     if (!closed)

@@ -250,6 +250,70 @@ TEST(poll_mode_runs_callbacks_on_the_caller) {
   mock_stop(m);
 }
 
+TEST(every_error_code_is_clear_and_retried_like_java) {
+  mock_t *m = mock_start();
+  rmq_producer_t *p = producer(m, NULL, NULL);
+  static const struct {
+    int code;
+    int attempts; /* Java retries its retry set, not the others */
+  } cases[] = {{1, 3},  {2, 3},  {14, 3}, {16, 3}, {17, 3},  {204, 3},
+               {205, 3}, {1500, 3}, {13, 1}, {15, 1}, {26, 1}, {29, 1},
+               {215, 1}, {3, 1}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    mock_clear_rules(m);
+    route_to(m);
+    char remark[64];
+    snprintf(remark, sizeof(remark), "remark for %d", cases[i].code);
+    mock_add_rule(m, &(mock_rule_t){.code = 310,
+                                    .resp_code = cases[i].code,
+                                    .remark = remark});
+    rmq_msg_t *x = msg("code");
+    rmq_send_result_t r;
+    rmq_err_t rc = rmq_producer_send(p, x, &r);
+    CHECK_INT(rc, cases[i].code);
+    CHECK_INT(r.broker_code, cases[i].code);
+    CHECK_INT(r.attempts, cases[i].attempts);
+    CHECK(r.error && strstr(r.error, remark) != NULL);
+    rmq_send_result_clear(&r);
+    rmq_msg_destroy(x);
+  }
+  rmq_producer_destroy(p, 1000);
+  mock_stop(m);
+}
+
+TEST(transport_faults_fail_the_send_clearly) {
+  mock_t *m = mock_start();
+  rmq_producer_t *p = producer(m, "sendMsgTimeout", "2000");
+  mock_action_t acts[] = {MOCK_CLOSE_MIDFRAME, MOCK_GARBAGE, MOCK_OVERSIZE,
+                          MOCK_CLOSE};
+  for (size_t i = 0; i < 4; i++) {
+    mock_clear_rules(m);
+    route_to(m);
+    mock_add_rule(m, &(mock_rule_t){.code = 310, .action = acts[i]});
+    rmq_msg_t *x = msg("fault");
+    rmq_send_result_t r;
+    int64_t t0 = rmqi_now_ms();
+    rmq_err_t rc = rmq_producer_send(p, x, &r);
+    CHECK(rc != RMQ_OK);
+    CHECK(rmqi_now_ms() - t0 < 2500);
+    CHECK(r.error && r.error[0]);
+    CHECK_INT(r.attempts, 3); /* transport failures are retried */
+    rmq_send_result_clear(&r);
+    rmq_msg_destroy(x);
+  }
+  /* And the producer recovers once the broker behaves. */
+  mock_clear_rules(m);
+  route_to(m);
+  mock_add_rule(m, &send_ok);
+  rmq_msg_t *x = msg("fine");
+  rmq_send_result_t r;
+  CHECK_ERR(rmq_producer_send(p, x, &r), RMQ_OK);
+  rmq_send_result_clear(&r);
+  rmq_msg_destroy(x);
+  rmq_producer_destroy(p, 1000);
+  mock_stop(m);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(sync_send_fills_the_result),
@@ -260,6 +324,8 @@ int main(void) {
       TCASE(async_callbacks_fire_exactly_once),
       TCASE(destroy_fails_in_flight_within_its_bound),
       TCASE(poll_mode_runs_callbacks_on_the_caller),
+      TCASE(every_error_code_is_clear_and_retried_like_java),
+      TCASE(transport_faults_fail_the_send_clearly),
   };
   return RUN_TESTS(cases);
 }
