@@ -12,15 +12,6 @@
 
 enum { RC_GET_ROUTEINFO_BY_TOPIC = 105, RC_HEART_BEAT = 34 };
 
-static void errf(char *err, size_t n, const char *fmt, ...) RMQI_PRINTF(3, 4);
-static void errf(char *err, size_t n, const char *fmt, ...) {
-  if (err == NULL || n == 0)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, n, fmt, ap);
-  va_end(ap);
-}
 
 /* ---- route snapshots --------------------------------------------------- */
 
@@ -95,7 +86,7 @@ static rmq_err_t fetch_route(rmq_client_t *c, const char *topic,
   for (size_t attempt = 0; attempt < c->ns.n; attempt++) {
     int64_t left = deadline_ms - rmqi_now_ms();
     if (left <= 0) {
-      errf(err, n, "route of %s: timed out", topic);
+      rmqi_errstr(err, n, "route of %s: timed out", topic);
       return RMQ_ERR_TIMEOUT;
     }
     const char *addr = rmqi_nslist_current(&c->ns);
@@ -112,12 +103,12 @@ static rmq_err_t fetch_route(rmq_client_t *c, const char *topic,
         rc == RMQ_ERR_TIMEOUT) {
       rmqi_log(&c->log, RMQ_LOG_WARN, "route", "name server %s: %s", addr,
                detail);
-      errf(err, n, "name server %s: %s", addr, detail);
+      rmqi_errstr(err, n, "name server %s: %s", addr, detail);
       rmqi_nslist_failed(&c->ns, addr);
       continue;
     }
     if (rc != RMQ_OK) {
-      errf(err, n, "name server %s: %s", addr, detail);
+      rmqi_errstr(err, n, "name server %s: %s", addr, detail);
       return rc;
     }
     rc = (rmq_err_t)resp.cmd.code;
@@ -126,10 +117,10 @@ static rmq_err_t fetch_route(rmq_client_t *c, const char *topic,
       rc = rmqi_route_decode(route, (const char *)resp.cmd.body,
                              resp.cmd.body_len, &e);
       if (rc != RMQ_OK)
-        errf(err, n, "route of %s from %s: %s at byte %zu", topic, addr,
+        rmqi_errstr(err, n, "route of %s from %s: %s at byte %zu", topic, addr,
              e.msg, e.pos);
     } else {
-      errf(err, n, "route of %s: %s (%d) %s", topic, rmq_err_name(rc),
+      rmqi_errstr(err, n, "route of %s: %s (%d) %s", topic, rmq_err_name(rc),
            (int)rc, resp.cmd.remark.p ? resp.cmd.remark.p : "");
     }
     rmqi_resp_free(&resp);
@@ -169,7 +160,7 @@ rmq_err_t rmqi_client_route(rmq_client_t *c, const char *topic,
   if (s == NULL)
     return RMQ_ERR_NOMEM;
   if (s->n_pub == 0) {
-    errf(err, n, "topic %s has no writable queue on a broker with a master",
+    rmqi_errstr(err, n, "topic %s has no writable queue on a broker with a master",
          topic);
     rmqi_snap_release(s);
     return RMQ_ERR_NO_ROUTE;
@@ -445,14 +436,14 @@ static uint64_t seed(void) {
 
 rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
                              size_t errstr_size) {
-  errf(errstr, errstr_size, "%s", "");
+  rmqi_errstr(errstr, errstr_size, "%s", "");
   rmq_client_t *c = calloc(1, sizeof(*c));
   rmq_conf_t *dflt = conf ? NULL : rmq_conf_new();
   if (c == NULL || (conf == NULL && dflt == NULL) ||
       rmqi_conf_copy(&c->conf, conf ? conf : dflt) != RMQ_OK) {
     rmq_conf_destroy(dflt);
     free(c);
-    errf(errstr, errstr_size, "out of memory");
+    rmqi_errstr(errstr, errstr_size, "out of memory");
     return NULL;
   }
   rmq_conf_destroy(dflt);
@@ -467,7 +458,7 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
     ns = getenv("NAMESRV_ADDR");
   bool ns_ok = ns && *ns;
   if (!ns_ok || rmqi_nslist_init(&c->ns, ns, s) != RMQ_OK) {
-    errf(errstr, errstr_size,
+    rmqi_errstr(errstr, errstr_size,
          "no name server: set namesrvAddr (or NAMESRV_ADDR)");
     rmqi_conf_release(&c->conf);
     pthread_mutex_destroy(&c->lock);
@@ -475,7 +466,7 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
     return NULL;
   }
   if (rmqi_local_ip(c->conf.v.client_ip, &c->ip) != RMQ_OK) {
-    errf(errstr, errstr_size, "clientIP \"%s\" is not an address",
+    rmqi_errstr(errstr, errstr_size, "clientIP \"%s\" is not an address",
          c->conf.v.client_ip);
     goto fail_ns;
   }
@@ -491,7 +482,7 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
   };
   if (c->conf.v.access_key[0]) {
     if (c->conf.v.secret_key[0] == '\0') {
-      errf(errstr, errstr_size, "accessKey is set but secretKey is empty");
+      rmqi_errstr(errstr, errstr_size, "accessKey is set but secretKey is empty");
       goto fail_ns;
     }
     o.sign = sign;
@@ -501,17 +492,17 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
                        ? 0
                        : (size_t)c->conf.v.callback_threads;
   if (rmqi_rpc_new(&c->rpc, &o) != RMQ_OK) {
-    errf(errstr, errstr_size, "cannot create the I/O loop");
+    rmqi_errstr(errstr, errstr_size, "cannot create the I/O loop");
     goto fail_ns;
   }
   if (rmqi_disp_init(&c->disp, threads) != RMQ_OK) {
-    errf(errstr, errstr_size, "cannot start the callback threads");
+    rmqi_errstr(errstr, errstr_size, "cannot start the callback threads");
     rmqi_rpc_free(c->rpc);
     goto fail_ns;
   }
   if (rmqi_rpc_start(c->rpc) != RMQ_OK ||
       rmqi_loop_post(rmqi_rpc_loop(c->rpc), start_timers, c) != RMQ_OK) {
-    errf(errstr, errstr_size, "cannot start the I/O thread");
+    rmqi_errstr(errstr, errstr_size, "cannot start the I/O thread");
     rmqi_rpc_free(c->rpc);
     rmqi_disp_destroy(&c->disp);
     goto fail_ns;

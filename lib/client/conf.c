@@ -5,6 +5,7 @@
  * A key is added only together with the code that honours it.
  */
 #include "conf.h"
+#include "../util/err.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -137,16 +138,6 @@ static const prop_t props[] = {
 
 _Static_assert(RMQI_ARRAY_LEN(props) <= 128, "set_mask holds 128 keys");
 
-static void errf(char *err, size_t n, const char *fmt, ...)
-    RMQI_PRINTF(3, 4);
-static void errf(char *err, size_t n, const char *fmt, ...) {
-  if (err == NULL || n == 0)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, n, fmt, ap);
-  va_end(ap);
-}
 
 static bool check_addr_list(const char *v, char *err, size_t n) {
   const char *p = v;
@@ -160,7 +151,7 @@ static bool check_addr_list(const char *v, char *err, size_t n) {
         break;
       }
     if (len == 0 || colon == NULL || colon == p || colon == p + len - 1) {
-      errf(err, n, "namesrvAddr entry \"%.*s\" is not host:port", (int)len, p);
+      rmqi_errstr(err, n, "namesrvAddr entry \"%.*s\" is not host:port", (int)len, p);
       return false;
     }
     long port = 0;
@@ -172,7 +163,7 @@ static bool check_addr_list(const char *v, char *err, size_t n) {
       port = port * 10 + (*q - '0');
     }
     if (port <= 0 || port > 65535) {
-      errf(err, n, "namesrvAddr entry \"%.*s\" has a bad port", (int)len, p);
+      rmqi_errstr(err, n, "namesrvAddr entry \"%.*s\" has a bad port", (int)len, p);
       return false;
     }
     p += len;
@@ -212,11 +203,11 @@ static rmq_err_t set_one(rmqi_conf_vals_t *v, const prop_t *pr,
   case T_INT: {
     int64_t x;
     if (!parse_int(value, &x)) {
-      errf(err, n, "%s: \"%s\" is not an integer", pr->name, value);
+      rmqi_errstr(err, n, "%s: \"%s\" is not an integer", pr->name, value);
       return RMQ_ERR_CONF_INVALID;
     }
     if (x < pr->min || x > pr->max) {
-      errf(err, n, "%s: %lld is outside [%lld, %lld]", pr->name, (long long)x,
+      rmqi_errstr(err, n, "%s: %lld is outside [%lld, %lld]", pr->name, (long long)x,
            (long long)pr->min, (long long)pr->max);
       return RMQ_ERR_CONF_INVALID;
     }
@@ -230,7 +221,7 @@ static rmq_err_t set_one(rmqi_conf_vals_t *v, const prop_t *pr,
     else if (strcmp(value, "false") == 0)
       b = false;
     else {
-      errf(err, n, "%s: \"%s\" is not true or false", pr->name, value);
+      rmqi_errstr(err, n, "%s: \"%s\" is not true or false", pr->name, value);
       return RMQ_ERR_CONF_INVALID;
     }
     memcpy(field, &b, sizeof(b));
@@ -243,7 +234,7 @@ static rmq_err_t set_one(rmqi_conf_vals_t *v, const prop_t *pr,
         memcpy(field, &x, sizeof(x));
         return RMQ_OK;
       }
-    errf(err, n, "%s: \"%s\" is not one of the allowed values", pr->name,
+    rmqi_errstr(err, n, "%s: \"%s\" is not one of the allowed values", pr->name,
          value);
     return RMQ_ERR_CONF_INVALID;
   case T_STR: {
@@ -251,7 +242,7 @@ static rmq_err_t set_one(rmqi_conf_vals_t *v, const prop_t *pr,
       return RMQ_ERR_CONF_INVALID;
     char *copy = strdup(value);
     if (copy == NULL) {
-      errf(err, n, "out of memory");
+      rmqi_errstr(err, n, "out of memory");
       return RMQ_ERR_NOMEM;
     }
     char *old;
@@ -367,13 +358,13 @@ rmq_err_t rmq_conf_set(rmq_conf_t *conf, const char *key, const char *value,
   if (errstr && errstr_size)
     errstr[0] = '\0';
   if (conf == NULL || key == NULL || value == NULL) {
-    errf(errstr, errstr_size, "conf, key and value must not be NULL");
+    rmqi_errstr(errstr, errstr_size, "conf, key and value must not be NULL");
     return RMQ_ERR_INVALID_ARG;
   }
   size_t idx;
   const prop_t *pr = find(key, &idx);
   if (pr == NULL) {
-    errf(errstr, errstr_size, "unknown configuration key \"%s\"", key);
+    rmqi_errstr(errstr, errstr_size, "unknown configuration key \"%s\"", key);
     return RMQ_ERR_CONF_UNKNOWN;
   }
   rmq_err_t rc = set_one(&conf->v, pr, value, errstr, errstr_size);

@@ -27,15 +27,6 @@ struct rmq_producer {
   int64_t inflight_bytes;
 };
 
-static void errf(char *err, size_t n, const char *fmt, ...) RMQI_PRINTF(3, 4);
-static void errf(char *err, size_t n, const char *fmt, ...) {
-  if (err == NULL || n == 0)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, n, fmt, ap);
-  va_end(ap);
-}
 
 /* ---- results ------------------------------------------------------------ */
 
@@ -134,19 +125,19 @@ static bool transport(rmq_err_t rc) {
 
 rmq_producer_t *rmq_producer_new(rmq_client_t *client, const rmq_conf_t *conf,
                                  char *errstr, size_t errstr_size) {
-  errf(errstr, errstr_size, "%s", "");
+  rmqi_errstr(errstr, errstr_size, "%s", "");
   rmq_producer_t *p = calloc(1, sizeof(*p));
   rmq_conf_t *dflt = conf ? NULL : rmq_conf_new();
   if (p == NULL || (conf == NULL && dflt == NULL) ||
       rmqi_conf_copy(&p->conf, conf ? conf : dflt) != RMQ_OK) {
     rmq_conf_destroy(dflt);
     free(p);
-    errf(errstr, errstr_size, "out of memory");
+    rmqi_errstr(errstr, errstr_size, "out of memory");
     return NULL;
   }
   char why[256];
   if (!rmqi_topic_valid(p->conf.v.producer_group, why, sizeof(why))) {
-    errf(errstr, errstr_size, "producerGroup: %s", why);
+    rmqi_errstr(errstr, errstr_size, "producerGroup: %s", why);
     goto fail;
   }
   if (client == NULL) {
@@ -162,7 +153,7 @@ rmq_producer_t *rmq_producer_new(rmq_client_t *client, const rmq_conf_t *conf,
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->cond, NULL);
   if (rmqi_client_add_producer(client, p->conf.v.producer_group) != RMQ_OK) {
-    errf(errstr, errstr_size, "out of memory");
+    rmqi_errstr(errstr, errstr_size, "out of memory");
     rmq_producer_destroy(p, 0);
     return NULL;
   }

@@ -17,6 +17,15 @@ rmq_err_t rmqi_err(rmqi_errbuf_t *e, rmq_err_t code, size_t pos,
   return code;
 }
 
+void rmqi_errstr(char *buf, size_t n, const char *fmt, ...) {
+  if (buf == NULL || n == 0)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, n, fmt, ap);
+  va_end(ap);
+}
+
 void rmqi_errbuf_clear(rmqi_errbuf_t *e) {
   if (e == NULL)
     return;

@@ -24,4 +24,8 @@ rmq_err_t rmqi_err(rmqi_errbuf_t *e, rmq_err_t code, size_t pos,
 
 void rmqi_errbuf_clear(rmqi_errbuf_t *e);
 
+/* Formats into a caller's error string (the errstr/errstr_size pair of the
+ * public API); a NULL or empty buffer is ignored. */
+void rmqi_errstr(char *buf, size_t n, const char *fmt, ...) RMQI_PRINTF(3, 4);
+
 #endif
