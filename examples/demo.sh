@@ -12,7 +12,7 @@ export RMQ_RUN_ROOT=${RMQ_RUN_ROOT:-/tmp/librmq-demo}
 H=tests/broker/harness
 trap '"$H" stop demo >/dev/null 2>&1 || true' EXIT
 echo "== starting RocketMQ (first run downloads it from Maven Central)"
-"$H" start single --version 5 --name demo --port-base 29876 >/dev/null
+"$H" start single --version 5 --name demo --port-base 15876 >/dev/null
 . "$RMQ_RUN_ROOT/demo/env"
 echo "   name server $RMQ_NAMESRV, broker $RMQ_BROKER_A (RocketMQ $RMQ_VERSION)"
 T=DemoTopic

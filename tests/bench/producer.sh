@@ -10,7 +10,7 @@ export RMQ_RUN_ROOT=${RMQ_RUN_ROOT:-/tmp/librmq-bench}
 H=tests/broker/harness
 started=0
 if [ ! -f "$RMQ_RUN_ROOT/bench/env" ]; then
-  "$H" start single --version 5 --name bench --port-base 59876 >/dev/null
+  "$H" start single --version 5 --name bench --port-base 11876 >/dev/null
   started=1
 fi
 . "$RMQ_RUN_ROOT/bench/env"
