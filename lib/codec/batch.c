@@ -1,5 +1,7 @@
 #include "batch.h"
 
+#include <string.h>
+
 void rmqi_batch_put(rmqi_buf_t *b, int32_t flag, const uint8_t *body,
                     size_t body_len, const char *props, size_t props_len) {
   rmqi_buf_put_be32(b, (uint32_t)(RMQI_BATCH_ENTRY_FIXED + body_len +
@@ -17,6 +19,7 @@ rmq_err_t rmqi_batch_decode(const uint8_t *p, size_t len,
                             rmqi_batch_entry_t *m, size_t *next,
                             rmqi_errbuf_t *e) {
   *next = 0;
+  memset(m, 0, sizeof(*m)); /* defined fields even on failure */
   rmqi_rd_t r;
   rmqi_rd_init(&r, p, len);
   uint32_t magic, flag;
