@@ -317,6 +317,34 @@ RMQ_API rmq_err_t rmq_msg_property_at(const rmq_msg_t *msg, size_t i,
 RMQ_API int rmq_msg_delay_level(const rmq_msg_t *msg);
 RMQ_API int32_t rmq_msg_flag(const rmq_msg_t *msg);
 
+/**
+ * @name Metadata of a received message
+ *
+ * What the broker stored with a message a consumer received (Java's
+ * MessageExt). For a message built by the application these return NULL,
+ * -1 or 0. Strings are owned by the message.
+ */
+/** @brief The message id: UNIQ_KEY when present, else the offset id. */
+RMQ_API const char *rmq_msg_id(const rmq_msg_t *msg);
+/** @brief The broker-assigned id: store host and commit-log offset. */
+RMQ_API const char *rmq_msg_offset_id(const rmq_msg_t *msg);
+/** @brief The name of the broker the message was read from. */
+RMQ_API const char *rmq_msg_broker_name(const rmq_msg_t *msg);
+RMQ_API int32_t rmq_msg_queue_id(const rmq_msg_t *msg);
+RMQ_API int64_t rmq_msg_queue_offset(const rmq_msg_t *msg);
+RMQ_API int64_t rmq_msg_commitlog_offset(const rmq_msg_t *msg);
+/** @brief When the producer made it, in ms since the epoch. */
+RMQ_API int64_t rmq_msg_born_timestamp(const rmq_msg_t *msg);
+/** @brief When the broker stored it, in ms since the epoch. */
+RMQ_API int64_t rmq_msg_store_timestamp(const rmq_msg_t *msg);
+/** @brief The producer's address, "ip:port" or "[v6]:port". */
+RMQ_API const char *rmq_msg_born_host(const rmq_msg_t *msg);
+/** @brief The broker's store address, "ip:port" or "[v6]:port". */
+RMQ_API const char *rmq_msg_store_host(const rmq_msg_t *msg);
+RMQ_API int32_t rmq_msg_reconsume_times(const rmq_msg_t *msg);
+RMQ_API int32_t rmq_msg_sys_flag(const rmq_msg_t *msg);
+RMQ_API uint32_t rmq_msg_body_crc(const rmq_msg_t *msg);
+
 /* ------------------------------------------------------------------------ */
 /** @name Client instance
  *
@@ -529,6 +557,231 @@ RMQ_API rmq_err_t rmq_producer_flush(rmq_producer_t *producer,
  * @remark Must not be called from a library callback.
  */
 RMQ_API void rmq_producer_destroy(rmq_producer_t *producer, int timeout_ms);
+
+/* ------------------------------------------------------------------------ */
+/** @name Message queues */
+
+/**
+ * One queue of a topic on one broker. In lists the library returns, the
+ * strings are owned by the list; in arguments they are borrowed for the
+ * call.
+ */
+typedef struct rmq_queue {
+  const char *topic;
+  const char *broker_name;
+  int32_t queue_id;
+} rmq_queue_t;
+
+/** A list of queues owned by the caller: free it with rmq_queue_list_clear. */
+typedef struct rmq_queue_list {
+  rmq_queue_t *queues;
+  size_t n;
+} rmq_queue_list_t;
+
+/** @brief Frees what @p list holds and zeroes it (safe on a zeroed list). */
+RMQ_API void rmq_queue_list_clear(rmq_queue_list_t *list);
+
+/* ------------------------------------------------------------------------ */
+/**
+ * @name Pull consumer
+ *
+ * The lite pull consumer (Java's DefaultLitePullConsumer): the application
+ * calls rmq_pull_consumer_poll() for messages; the library pulls ahead in
+ * the background (long polling on the I/O thread), rebalances the group's
+ * queues, and commits offsets. Either subscribe to topics (the group shares
+ * their queues with every consumer of the group, Java or C) or assign
+ * queues yourself. Configured by the consumer-scope keys of doc/
+ * configuration.md (consumerGroup, messageModel, consumeFromWhere,
+ * consumeTimestamp, allocateMessageQueueStrategy, pullBatchSize,
+ * autoCommit, ...).
+ *
+ * Raw pulls (one PULL_MESSAGE for one queue at one offset, Java's
+ * DefaultMQPullConsumer) are rmq_pull_consumer_pull(); they need no
+ * subscription and no start.
+ *
+ * Thread-safety: every function may be called from any thread, except
+ * that rmq_pull_consumer_poll() should be called from one thread at a
+ * time (several pollers are safe but share one message stream), and
+ * rmq_pull_consumer_destroy() only once, with no other call running.
+ */
+
+typedef struct rmq_pull_consumer rmq_pull_consumer_t;
+
+/**
+ * @brief Creates a pull consumer on @p client for the group named by the
+ *        consumerGroup key of @p conf (copied; required).
+ * @param client the instance to share; NULL makes a private instance from
+ *        the client-scope keys of @p conf, owned by the consumer.
+ * @returns the consumer (rmq_pull_consumer_destroy), or NULL with a message
+ *          in @p errstr.
+ */
+RMQ_API rmq_pull_consumer_t *rmq_pull_consumer_new(rmq_client_t *client,
+                                                   const rmq_conf_t *conf,
+                                                   char *errstr,
+                                                   size_t errstr_size);
+
+/** @brief The client instance the consumer uses. */
+RMQ_API rmq_client_t *rmq_pull_consumer_client(rmq_pull_consumer_t *consumer);
+
+/**
+ * @brief Subscribes to @p topic with a tag expression ("*", "TagA",
+ *        "TagA || TagB"); replaces an earlier subscription to the topic.
+ *        Not with rmq_pull_consumer_assign().
+ * @returns RMQ_OK; RMQ_ERR_INVALID_ARG for a bad topic; RMQ_ERR_STATE after
+ *          assign().
+ */
+RMQ_API rmq_err_t rmq_pull_consumer_subscribe(rmq_pull_consumer_t *consumer,
+                                              const char *topic,
+                                              const char *tag_expression);
+
+/**
+ * @brief Subscribes with an SQL92 expression over message properties (the
+ *        broker needs enablePropertyFilter=true).
+ */
+RMQ_API rmq_err_t rmq_pull_consumer_subscribe_sql(
+    rmq_pull_consumer_t *consumer, const char *topic, const char *sql);
+
+/** @brief Drops the subscription to @p topic and its queues. */
+RMQ_API rmq_err_t rmq_pull_consumer_unsubscribe(rmq_pull_consumer_t *consumer,
+                                                const char *topic);
+
+/**
+ * @brief Consumes exactly @p queues (copied), replacing any earlier
+ *        assignment; no rebalance. Not with subscribe().
+ */
+RMQ_API rmq_err_t rmq_pull_consumer_assign(rmq_pull_consumer_t *consumer,
+                                           const rmq_queue_t *queues,
+                                           size_t n);
+
+/**
+ * @brief Starts pulling: registers the group with the brokers (heartbeat),
+ *        rebalances subscribed topics, and begins pulling ahead.
+ * @returns RMQ_OK, RMQ_ERR_STATE when already started.
+ */
+RMQ_API rmq_err_t rmq_pull_consumer_start(rmq_pull_consumer_t *consumer);
+
+/**
+ * @brief Takes up to @p max received messages, waiting up to @p timeout_ms
+ *        (-1: the pollTimeoutMillis key; 0: do not wait) for the first.
+ * @param msgs receives messages owned by the caller (rmq_msg_destroy each).
+ * @returns the number of messages (0 when none came in time), or a
+ *          negative rmq_err_t (RMQ_ERR_STATE before start or after close).
+ * @remark With autoCommit, the offsets of what earlier polls returned are
+ *         committed here every autoCommitIntervalMillis, as in Java. A
+ *         message whose record cannot be decoded (bad CRC, unknown
+ *         compression) is skipped and logged, and the consumer goes on.
+ */
+RMQ_API int rmq_pull_consumer_poll(rmq_pull_consumer_t *consumer,
+                                   rmq_msg_t **msgs, size_t max,
+                                   int timeout_ms);
+
+/**
+ * @brief Moves @p queue (which must be assigned) to @p offset: the next
+ *        messages polled from it start there; messages pulled ahead are
+ *        dropped.
+ */
+RMQ_API rmq_err_t rmq_pull_consumer_seek(rmq_pull_consumer_t *consumer,
+                                         const rmq_queue_t *queue,
+                                         int64_t offset);
+/** @brief seek() to the queue's first stored message. */
+RMQ_API rmq_err_t rmq_pull_consumer_seek_to_begin(
+    rmq_pull_consumer_t *consumer, const rmq_queue_t *queue);
+/** @brief seek() past the queue's last message (only new ones follow). */
+RMQ_API rmq_err_t rmq_pull_consumer_seek_to_end(rmq_pull_consumer_t *consumer,
+                                                const rmq_queue_t *queue);
+
+/**
+ * @brief The offset of the first message stored at or after
+ *        @p timestamp_ms in @p queue (broker SEARCH_OFFSET_BY_TIMESTAMP).
+ */
+RMQ_API rmq_err_t rmq_pull_consumer_offset_for_timestamp(
+    rmq_pull_consumer_t *consumer, const rmq_queue_t *queue,
+    int64_t timestamp_ms, int64_t *offset);
+
+/**
+ * @brief Commits, synchronously, the offsets of everything polled so far
+ *        on every assigned queue (Java commitSync).
+ */
+RMQ_API rmq_err_t rmq_pull_consumer_commit(rmq_pull_consumer_t *consumer);
+
+/**
+ * @brief Commits @p offset (the next offset to consume) for @p queue, to
+ *        the broker at once (clustering) or to the local offset file
+ *        (broadcasting).
+ */
+RMQ_API rmq_err_t rmq_pull_consumer_commit_queue(rmq_pull_consumer_t *consumer,
+                                                 const rmq_queue_t *queue,
+                                                 int64_t offset);
+
+/**
+ * @brief The group's committed offset of @p queue, as the broker (or the
+ *        local offset file) has it.
+ * @returns RMQ_ERR_NOT_FOUND when nothing was ever committed.
+ */
+RMQ_API rmq_err_t rmq_pull_consumer_committed(rmq_pull_consumer_t *consumer,
+                                              const rmq_queue_t *queue,
+                                              int64_t *offset);
+
+/** @brief Stops pulling from @p queues until resumed (already pulled
+ *         messages are still returned, as in Java). */
+RMQ_API rmq_err_t rmq_pull_consumer_pause(rmq_pull_consumer_t *consumer,
+                                          const rmq_queue_t *queues, size_t n);
+RMQ_API rmq_err_t rmq_pull_consumer_resume(rmq_pull_consumer_t *consumer,
+                                           const rmq_queue_t *queues,
+                                           size_t n);
+
+/** @brief The queues currently assigned to this consumer. */
+RMQ_API rmq_err_t rmq_pull_consumer_assignment(rmq_pull_consumer_t *consumer,
+                                               rmq_queue_list_t *out);
+
+/** @brief Every readable queue of @p topic (from the name server). */
+RMQ_API rmq_err_t rmq_pull_consumer_fetch_queues(rmq_pull_consumer_t *consumer,
+                                                 const char *topic,
+                                                 rmq_queue_list_t *out);
+
+/** Outcome of a raw pull (PullStatus in Java). */
+typedef enum rmq_pull_status {
+  RMQ_PULL_FOUND = 0,
+  RMQ_PULL_NO_NEW_MSG = 1,
+  RMQ_PULL_NO_MATCHED_MSG = 2,
+  RMQ_PULL_OFFSET_ILLEGAL = 3
+} rmq_pull_status_t;
+
+/** The result of a raw pull; free with rmq_pull_result_clear. */
+typedef struct rmq_pull_result {
+  rmq_pull_status_t status;
+  int64_t next_begin_offset;
+  int64_t min_offset;
+  int64_t max_offset;
+  rmq_msg_t **msgs; /**< owned by the result */
+  size_t n_msgs;
+  size_t n_bad;     /**< records skipped as undecodable */
+} rmq_pull_result_t;
+
+RMQ_API void rmq_pull_result_clear(rmq_pull_result_t *res);
+
+/**
+ * @brief One pull from @p queue at @p offset of at most @p max_msgs
+ *        messages matching @p tag_expression (NULL or "*": all), waiting
+ *        for the broker's answer up to @p timeout_ms (-1: the
+ *        consumerPullTimeoutMillis key). No long polling; the group's
+ *        offsets are not touched.
+ */
+RMQ_API rmq_err_t rmq_pull_consumer_pull(rmq_pull_consumer_t *consumer,
+                                         const rmq_queue_t *queue,
+                                         const char *tag_expression,
+                                         int64_t offset, int max_msgs,
+                                         int timeout_ms,
+                                         rmq_pull_result_t *res);
+
+/**
+ * @brief Commits the offsets (clustering: to the brokers; broadcasting: to
+ *        the offset file), unregisters the group, stops pulling, joins the
+ *        consumer's threads within about @p timeout_ms and frees it (and
+ *        its private client). Messages not yet polled are dropped.
+ */
+RMQ_API void rmq_pull_consumer_destroy(rmq_pull_consumer_t *consumer,
+                                       int timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 typedef enum { T_INT, T_BOOL, T_STR, T_ENUM } prop_type_t;
 
@@ -35,11 +36,22 @@ static const char *const log_levels[] = {"error", "warn", "info", "debug",
 static const int log_level_values[] = {RMQ_LOG_ERROR, RMQ_LOG_WARN,
                                        RMQ_LOG_INFO, RMQ_LOG_DEBUG};
 
+static const char *const message_models[] = {"CLUSTERING", "BROADCASTING",
+                                             NULL};
+static const char *const from_wheres[] = {"CONSUME_FROM_LAST_OFFSET",
+                                          "CONSUME_FROM_FIRST_OFFSET",
+                                          "CONSUME_FROM_TIMESTAMP", NULL};
+/* Order of rmqi_alloc_strategy_t; the names are Java's getName() values. */
+static const char *const alloc_names[] = {"AVG", "AVG_BY_CIRCLE",
+                                          "CONSISTENT_HASH", NULL};
+
 static bool check_addr_list(const char *v, char *err, size_t n);
+static bool check_timestamp(const char *v, char *err, size_t n);
 
 #define OFF(f) offsetof(rmqi_conf_vals_t, f)
 #define C RMQI_SCOPE_CLIENT
 #define P RMQI_SCOPE_PRODUCER
+#define K RMQI_SCOPE_CONSUMER
 #define MS_MAX (INT64_C(24) * 3600 * 1000)
 
 static const prop_t props[] = {
@@ -131,12 +143,110 @@ static const prop_t props[] = {
     {"backPressureForAsyncSendSize", P, T_INT, OFF(backpressure_size),
      "104857600", 1, INT64_C(1) << 40, NULL, NULL,
      "In-flight asynchronous body bytes allowed."},
+    /* consumer */
+    {"consumerGroup", K, T_STR, OFF(consumer_group), "", 0, 0, NULL, NULL,
+     "Consumer group name (required)."},
+    {"messageModel", K, T_ENUM, OFF(message_model), "CLUSTERING", 0, 0,
+     message_models, NULL,
+     "CLUSTERING: the group shares the queues, offsets on the brokers; "
+     "BROADCASTING: every consumer reads every queue, offsets in a local "
+     "file."},
+    {"consumeFromWhere", K, T_ENUM, OFF(consume_from_where),
+     "CONSUME_FROM_LAST_OFFSET", 0, 0, from_wheres, NULL,
+     "Where a queue the group never committed starts."},
+    {"consumeTimestamp", K, T_STR, OFF(consume_timestamp), "", 0, 0, NULL,
+     check_timestamp,
+     "Start time for CONSUME_FROM_TIMESTAMP, yyyyMMddHHmmss local time; "
+     "empty: 30 minutes before the consumer started."},
+    {"allocateMessageQueueStrategy", K, T_ENUM, OFF(allocate_strategy), "AVG",
+     0, 0, alloc_names, NULL,
+     "How the group's consumers split the queues (Java's strategies)."},
+    {"pullBatchSize", K, T_INT, OFF(pull_batch_size), "10", 1, 1024, NULL,
+     NULL, "Messages asked for per pull."},
+    {"pullThresholdForAll", K, T_INT, OFF(pull_threshold_all), "10000", 1,
+     INT32_MAX, NULL, NULL,
+     "Pulled but not yet polled messages of the whole consumer above which "
+     "pulling pauses."},
+    {"pullThresholdForQueue", K, T_INT, OFF(pull_threshold_queue), "1000", 1,
+     INT32_MAX, NULL, NULL,
+     "Pulled but not yet polled messages of one queue above which its "
+     "pulling pauses."},
+    {"pullThresholdSizeForQueue", K, T_INT, OFF(pull_threshold_size_queue_mb),
+     "100", 1, 1024 * 1024, NULL, NULL,
+     "Same as a size, MiB of bodies."},
+    {"consumeMaxSpan", K, T_INT, OFF(consume_max_span), "2000", 1, INT32_MAX,
+     NULL, NULL,
+     "Largest offset span of one queue's pulled but not polled messages "
+     "before its pulling pauses."},
+    {"autoCommit", K, T_BOOL, OFF(auto_commit), "true", 0, 0, NULL, NULL,
+     "Commit what poll returned, every autoCommitIntervalMillis."},
+    {"autoCommitIntervalMillis", K, T_INT, OFF(auto_commit_interval_ms),
+     "5000", 1000, MS_MAX, NULL, NULL, "Auto-commit period, ms."},
+    {"pollTimeoutMillis", K, T_INT, OFF(poll_timeout_ms), "5000", 0, MS_MAX,
+     NULL, NULL, "Wait of a poll called with timeout -1, ms."},
+    {"brokerSuspendMaxTimeMillis", K, T_INT, OFF(broker_suspend_max_ms),
+     "20000", 0, MS_MAX, NULL, NULL,
+     "How long the broker holds a pull that finds nothing (long polling), "
+     "ms."},
+    {"consumerTimeoutMillisWhenSuspend", K, T_INT,
+     OFF(consumer_timeout_when_suspend_ms), "30000", 1, MS_MAX, NULL, NULL,
+     "Timeout of a long-polling pull, ms (above the previous key)."},
+    {"consumerPullTimeoutMillis", K, T_INT, OFF(consumer_pull_timeout_ms),
+     "10000", 1, MS_MAX, NULL, NULL, "Timeout of a pull without long polling, ms."},
+    {"pullTimeDelayMillsWhenException", K, T_INT,
+     OFF(pull_delay_on_exception_ms), "1000", 0, MS_MAX, NULL, NULL,
+     "Pause of a queue's pulling after a failed pull, ms."},
+    {"persistConsumerOffsetInterval", K, T_INT,
+     OFF(persist_offset_interval_ms), "5000", 100, MS_MAX, NULL, NULL,
+     "Period of sending committed offsets to the brokers, ms."},
+    {"rebalanceInterval", K, T_INT, OFF(rebalance_interval_ms), "20000", 100,
+     MS_MAX, NULL, NULL,
+     "Period of the rebalance (Java's rocketmq.client.rebalance.waitInterval), "
+     "ms; it also runs when the group changes."},
+    {"localOffsetStoreDir", K, T_STR, OFF(local_offset_store_dir), "", 0, 0,
+     NULL, NULL,
+     "Directory of BROADCASTING offset files; empty: $HOME/.rocketmq_offsets "
+     "(Java's default). The file is <dir>/<clientId>/<group>/offsets.json."},
 };
 
 #undef C
 #undef P
+#undef K
 
 _Static_assert(RMQI_ARRAY_LEN(props) <= 128, "set_mask holds 128 keys");
+
+rmq_err_t rmqi_conf_timestamp_ms(const char *v, int64_t *out) {
+  int f[6], w[6] = {4, 2, 2, 2, 2, 2};
+  if (v == NULL || strlen(v) != 14)
+    return RMQ_ERR_CONF_INVALID;
+  for (int i = 0, k = 0; i < 6; i++) {
+    f[i] = 0;
+    for (int j = 0; j < w[i]; j++, k++) {
+      if (v[k] < '0' || v[k] > '9')
+        return RMQ_ERR_CONF_INVALID;
+      f[i] = f[i] * 10 + (v[k] - '0');
+    }
+  }
+  struct tm tm = {.tm_year = f[0] - 1900, .tm_mon = f[1] - 1, .tm_mday = f[2],
+                  .tm_hour = f[3], .tm_min = f[4], .tm_sec = f[5],
+                  .tm_isdst = -1};
+  if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 ||
+      f[4] > 59 || f[5] > 59)
+    return RMQ_ERR_CONF_INVALID;
+  time_t t = mktime(&tm); /* local time, as Java's UtilAll.parseDate */
+  if (t == (time_t)-1 || tm.tm_mday != f[2]) /* 31 February and such */
+    return RMQ_ERR_CONF_INVALID;
+  *out = (int64_t)t * 1000;
+  return RMQ_OK;
+}
+
+static bool check_timestamp(const char *v, char *err, size_t n) {
+  int64_t ms;
+  if (*v == '\0' || rmqi_conf_timestamp_ms(v, &ms) == RMQ_OK)
+    return true;
+  rmqi_errstr(err, n, "consumeTimestamp \"%s\" is not yyyyMMddHHmmss", v);
+  return false;
+}
 
 
 static bool check_addr_list(const char *v, char *err, size_t n) {
@@ -466,4 +576,5 @@ void rmqi_conf_doc(rmqi_buf_t *out) {
   doc_section(out, RMQI_SCOPE_CLIENT,
               "Client instance (connections, routes, heartbeats, callbacks)");
   doc_section(out, RMQI_SCOPE_PRODUCER, "Producer");
+  doc_section(out, RMQI_SCOPE_CONSUMER, "Consumer");
 }

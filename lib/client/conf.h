@@ -17,10 +17,17 @@
 enum {
   RMQI_SCOPE_CLIENT = 1,
   RMQI_SCOPE_PRODUCER = 2,
+  RMQI_SCOPE_CONSUMER = 4,
 };
 
 enum { RMQI_CALLBACK_POOL = 0, RMQI_CALLBACK_POLL = 1 };
 enum { RMQI_SERIALIZE_JSON = 0, RMQI_SERIALIZE_ROCKETMQ = 1 };
+enum { RMQI_MODEL_CLUSTERING = 0, RMQI_MODEL_BROADCASTING = 1 };
+enum {
+  RMQI_FROM_LAST_OFFSET = 0,
+  RMQI_FROM_FIRST_OFFSET = 1,
+  RMQI_FROM_TIMESTAMP = 2,
+};
 
 typedef struct rmqi_conf_vals {
   /* client */
@@ -56,6 +63,27 @@ typedef struct rmqi_conf_vals {
   bool backpressure_enable;
   int64_t backpressure_num;
   int64_t backpressure_size;
+  /* consumer */
+  char *consumer_group;
+  int message_model;
+  int consume_from_where;
+  char *consume_timestamp;
+  int allocate_strategy; /* rmqi_alloc_strategy_t */
+  int64_t pull_batch_size;
+  int64_t pull_threshold_all;
+  int64_t pull_threshold_queue;
+  int64_t pull_threshold_size_queue_mb;
+  int64_t consume_max_span;
+  bool auto_commit;
+  int64_t auto_commit_interval_ms;
+  int64_t poll_timeout_ms;
+  int64_t broker_suspend_max_ms;
+  int64_t consumer_timeout_when_suspend_ms;
+  int64_t consumer_pull_timeout_ms;
+  int64_t pull_delay_on_exception_ms;
+  int64_t persist_offset_interval_ms;
+  int64_t rebalance_interval_ms;
+  char *local_offset_store_dir;
 } rmqi_conf_vals_t;
 
 struct rmq_conf {
@@ -73,5 +101,8 @@ void rmqi_conf_doc(rmqi_buf_t *out);
  * (dst then holds nothing to free). */
 rmq_err_t rmqi_conf_copy(rmqi_conf_t *dst, const rmqi_conf_t *src);
 void rmqi_conf_release(rmqi_conf_t *c);
+
+/* consumeTimestamp's yyyyMMddHHmmss (local time) as epoch ms. */
+rmq_err_t rmqi_conf_timestamp_ms(const char *v, int64_t *out);
 
 #endif
