@@ -58,6 +58,7 @@ static rmqi_topic_t *topic_find(rmq_client_t *c, const char *name,
 static bool install(rmq_client_t *c, rmqi_topic_t *t, rmqi_snap_t *s,
                     bool borrowed) {
   s->counter = &t->counter;
+  s->borrowed_ = borrowed;
   bool changed = t->snap == NULL || t->borrowed != borrowed ||
                  !rmqi_route_equal(&t->snap->route, &s->route);
   rmqi_snap_release(t->snap);
@@ -129,6 +130,40 @@ static rmq_err_t fetch_route(rmq_client_t *c, const char *topic,
   return rc;
 }
 
+/* Caches @p route (taken) as the route of @p topic and returns a reference
+ * in *out. */
+static rmq_err_t publish_route(rmq_client_t *c, const char *topic,
+                               rmqi_route_t *route, bool borrowed,
+                               bool need_pub, rmqi_snap_t **out, char *err,
+                               size_t n) {
+  rmqi_snap_t *s = snap_new(route);
+  if (s == NULL)
+    return RMQ_ERR_NOMEM;
+  if (need_pub && s->n_pub == 0) {
+    rmqi_errstr(err, n,
+                "topic %s has no writable queue on a broker with a master",
+                topic);
+    rmqi_snap_release(s);
+    return RMQ_ERR_NO_ROUTE;
+  }
+  pthread_mutex_lock(&c->lock);
+  rmqi_topic_t *t = topic_find(c, topic, true);
+  bool changed = false;
+  if (t) {
+    changed = install(c, t, s, borrowed);
+    atomic_fetch_add(&s->refs, 1);
+  }
+  pthread_mutex_unlock(&c->lock);
+  if (t == NULL) {
+    rmqi_snap_release(s);
+    return RMQ_ERR_NOMEM;
+  }
+  if (changed)
+    rmqi_client_heartbeat_now(c);
+  *out = s;
+  return RMQ_OK;
+}
+
 rmq_err_t rmqi_client_route(rmq_client_t *c, const char *topic,
                             int64_t deadline_ms, rmqi_snap_t **out, char *err,
                             size_t n) {
@@ -156,31 +191,33 @@ rmq_err_t rmqi_client_route(rmq_client_t *c, const char *topic,
   }
   if (rc != RMQ_OK)
     return rc;
-  rmqi_snap_t *s = snap_new(&route);
-  if (s == NULL)
-    return RMQ_ERR_NOMEM;
-  if (s->n_pub == 0) {
-    rmqi_errstr(err, n, "topic %s has no writable queue on a broker with a master",
-         topic);
-    rmqi_snap_release(s);
-    return RMQ_ERR_NO_ROUTE;
+  return publish_route(c, topic, &route, borrowed, true, out, err, n);
+}
+
+rmq_err_t rmqi_client_route_sub(rmq_client_t *c, const char *topic,
+                                int64_t deadline_ms, rmqi_snap_t **out,
+                                char *err, size_t n) {
+  rmqi_snap_t *s = rmqi_client_route_cached(c, topic);
+  if (s && !s->borrowed_) {
+    *out = s;
+    return RMQ_OK;
   }
+  rmqi_snap_release(s);
+  rmqi_route_t route;
+  rmq_err_t rc = fetch_route(c, topic, deadline_ms, &route, err, n);
+  if (rc != RMQ_OK)
+    return rc;
+  return publish_route(c, topic, &route, false, false, out, err, n);
+}
+
+void rmqi_client_route_forget(rmq_client_t *c, const char *topic) {
   pthread_mutex_lock(&c->lock);
-  rmqi_topic_t *t = topic_find(c, topic, true);
-  bool changed = false;
+  rmqi_topic_t *t = topic_find(c, topic, false);
   if (t) {
-    changed = install(c, t, s, borrowed);
-    atomic_fetch_add(&s->refs, 1);
+    rmqi_snap_release(t->snap);
+    t->snap = NULL;
   }
   pthread_mutex_unlock(&c->lock);
-  if (t == NULL) {
-    rmqi_snap_release(s);
-    return RMQ_ERR_NOMEM;
-  }
-  if (changed)
-    rmqi_client_heartbeat_now(c);
-  *out = s;
-  return RMQ_OK;
 }
 
 /* ---- periodic route refresh (loop thread, asynchronous) ---------------- */
@@ -255,48 +292,126 @@ static void heartbeat_done(void *arg, const rmqi_rpc_result_t *r) {
              r->resp->remark.p ? r->resp->remark.p : "");
 }
 
-static void heartbeat(void *arg) {
-  rmq_client_t *c = arg;
-  const char *groups[64];
-  const char *addrs[256];
-  size_t n_groups = 0, n_addrs = 0;
-  pthread_mutex_lock(&c->lock);
-  c->heartbeat_pending = false;
-  for (rmqi_group_t *g = c->producer_groups; g && n_groups < 64; g = g->next)
-    groups[n_groups++] = g->name;
-  /* Masters of every broker we have a route to (no consumers yet, so
-   * masters only, as Java). */
+static void addr_add(char ***v, size_t *n, size_t *cap, const char *a) {
+  for (size_t k = 0; k < *n; k++)
+    if (strcmp((*v)[k], a) == 0)
+      return;
+  if (*n == *cap) {
+    size_t nc = *cap ? *cap * 2 : 8;
+    char **nv = realloc(*v, nc * sizeof(*nv));
+    if (nv == NULL)
+      return;
+    *v = nv;
+    *cap = nc;
+  }
+  if (((*v)[*n] = strdup(a)) != NULL)
+    (*n)++;
+}
+
+/* Under c->lock. */
+static size_t addrs_locked(rmq_client_t *c, bool masters_only, char ***out) {
+  char **v = NULL;
+  size_t n = 0, cap = 0;
   for (rmqi_topic_t *t = c->topics; t; t = t->next) {
     if (t->snap == NULL)
       continue;
     const rmqi_route_t *r = &t->snap->route;
-    for (size_t i = 0; i < r->n_brokers; i++) {
-      const char *a = rmqi_route_addr(r, r->brokers[i].broker, 0);
-      bool seen = a == NULL;
-      for (size_t k = 0; !seen && k < n_addrs; k++)
-        seen = strcmp(addrs[k], a) == 0;
-      if (!seen && n_addrs < 256)
-        addrs[n_addrs++] = a;
-    }
+    for (size_t i = 0; i < r->n_brokers; i++)
+      for (size_t k = 0; k < r->brokers[i].n_addrs; k++)
+        if (!masters_only || r->brokers[i].addrs[k].id == 0)
+          addr_add(&v, &n, &cap, r->brokers[i].addrs[k].addr);
   }
-  if (n_groups == 0 || n_addrs == 0) {
-    pthread_mutex_unlock(&c->lock);
-    return;
-  }
-  rmqi_heartbeat_t hb = {c->id, groups, n_groups, NULL, 0};
-  rmqi_buf_t body;
-  rmqi_buf_init(&body);
-  rmqi_heartbeat_encode(&body, &hb);
-  for (size_t i = 0; i < n_addrs && rmqi_buf_ok(&body); i++) {
-    rmqi_cmd_t cmd;
-    rmqi_cmd_init(&cmd, RC_HEART_BEAT);
-    cmd.body = body.data;
-    cmd.body_len = body.len;
-    rmqi_rpc_invoke(c->rpc, addrs[i], &cmd, c->conf.v.api_timeout_ms,
-                    heartbeat_done, c);
-    rmqi_cmd_free(&cmd);
+  *out = v;
+  return n;
+}
+
+size_t rmqi_client_broker_addrs(rmq_client_t *c, bool masters_only,
+                                char ***out) {
+  pthread_mutex_lock(&c->lock);
+  size_t n = addrs_locked(c, masters_only, out);
+  pthread_mutex_unlock(&c->lock);
+  return n;
+}
+
+void rmqi_addrs_free(char **v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    free(v[i]);
+  free(v);
+}
+
+/* The heartbeat body and its targets: every broker address when the
+ * instance has consumers, else the masters (Java). False when there is
+ * nothing to announce or nobody to tell. */
+static bool hb_prepare(rmq_client_t *c, rmqi_buf_t *body, char ***addrs,
+                       size_t *n_addrs) {
+  const char *groups[64];
+  rmqi_hb_consumer_t cons[64];
+  size_t n_groups = 0, n_cons = 0;
+  pthread_mutex_lock(&c->lock);
+  c->heartbeat_pending = false;
+  for (rmqi_group_t *g = c->producer_groups; g && n_groups < 64; g = g->next)
+    groups[n_groups++] = g->name;
+  for (rmqi_cgroup_t *g = c->consumer_groups; g && n_cons < 64; g = g->next)
+    cons[n_cons++] = g->hb;
+  *n_addrs = addrs_locked(c, n_cons == 0, addrs);
+  bool any = (n_groups || n_cons) && *n_addrs;
+  if (any) {
+    rmqi_heartbeat_t hb = {c->id, groups, n_groups, cons, n_cons};
+    rmqi_heartbeat_encode(body, &hb);
   }
   pthread_mutex_unlock(&c->lock);
+  return any && rmqi_buf_ok(body);
+}
+
+static void heartbeat(void *arg) {
+  rmq_client_t *c = arg;
+  char **addrs;
+  size_t n_addrs;
+  rmqi_buf_t body;
+  rmqi_buf_init(&body);
+  if (hb_prepare(c, &body, &addrs, &n_addrs))
+    for (size_t i = 0; i < n_addrs; i++) {
+      rmqi_cmd_t cmd;
+      rmqi_cmd_init(&cmd, RC_HEART_BEAT);
+      cmd.body = body.data;
+      cmd.body_len = body.len;
+      rmqi_rpc_invoke(c->rpc, addrs[i], &cmd, c->conf.v.api_timeout_ms,
+                      heartbeat_done, c);
+      rmqi_cmd_free(&cmd);
+    }
+  rmqi_addrs_free(addrs, n_addrs);
+  rmqi_buf_free(&body);
+}
+
+void rmqi_client_heartbeat_sync(rmq_client_t *c, int64_t timeout_ms) {
+  char **addrs;
+  size_t n_addrs;
+  rmqi_buf_t body;
+  rmqi_buf_init(&body);
+  int64_t deadline = rmqi_now_ms() + timeout_ms;
+  if (hb_prepare(c, &body, &addrs, &n_addrs))
+    for (size_t i = 0; i < n_addrs; i++) {
+      int64_t left = deadline - rmqi_now_ms();
+      if (left <= 0)
+        break;
+      rmqi_cmd_t cmd;
+      rmqi_cmd_init(&cmd, RC_HEART_BEAT);
+      cmd.body = body.data;
+      cmd.body_len = body.len;
+      rmqi_resp_t resp;
+      char detail[200];
+      if (rmqi_rpc_invoke_sync(c->rpc, addrs[i], &cmd, left, &resp, detail,
+                               sizeof(detail)) == RMQ_OK) {
+        if (resp.cmd.code != 0)
+          rmqi_log(&c->log, RMQ_LOG_WARN, "heartbeat", "%s answered %d",
+                   addrs[i], (int)resp.cmd.code);
+        rmqi_resp_free(&resp);
+      } else {
+        rmqi_log(&c->log, RMQ_LOG_WARN, "heartbeat", "%s", detail);
+      }
+      rmqi_cmd_free(&cmd);
+    }
+  rmqi_addrs_free(addrs, n_addrs);
   rmqi_buf_free(&body);
 }
 
@@ -343,6 +458,157 @@ void rmqi_client_remove_producer(rmq_client_t *c, const char *group) {
       break;
     }
   pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- consumer groups ---------------------------------------------------- */
+
+enum { RC_UNREGISTER_CLIENT = 35, RC_NOTIFY_CONSUMER_IDS_CHANGED = 40 };
+
+static rmqi_cgroup_t *cgroup_find(rmq_client_t *c, const char *group) {
+  for (rmqi_cgroup_t *g = c->consumer_groups; g; g = g->next)
+    if (strcmp(g->name, group) == 0)
+      return g;
+  return NULL;
+}
+
+rmq_err_t rmqi_client_add_consumer(rmq_client_t *c, const char *group,
+                                   rmqi_consumer_notify_fn notify, void *arg) {
+  pthread_mutex_lock(&c->lock);
+  rmq_err_t rc = RMQ_OK;
+  rmqi_cgroup_t *g = NULL;
+  if (cgroup_find(c, group))
+    rc = RMQ_ERR_STATE;
+  else if ((g = calloc(1, sizeof(*g))) == NULL ||
+           (g->name = strdup(group)) == NULL)
+    rc = RMQ_ERR_NOMEM;
+  if (rc == RMQ_OK) {
+    rmqi_arena_init(&g->arena, 0);
+    g->hb.group = g->name;
+    g->hb.consume_type = "CONSUME_ACTIVELY";
+    g->hb.message_model = "CLUSTERING";
+    g->hb.consume_from_where = "CONSUME_FROM_LAST_OFFSET";
+    g->notify = notify;
+    g->notify_arg = arg;
+    g->next = c->consumer_groups;
+    c->consumer_groups = g;
+  } else if (g) {
+    free(g);
+  }
+  pthread_mutex_unlock(&c->lock);
+  return rc;
+}
+
+static const char *adup(rmqi_arena_t *a, const char *s, bool *ok) {
+  const char *d = s ? rmqi_arena_strndup(a, s, strlen(s)) : NULL;
+  *ok = *ok && (s == NULL || d != NULL);
+  return d;
+}
+
+rmq_err_t rmqi_client_set_consumer_data(rmq_client_t *c,
+                                        const rmqi_hb_consumer_t *d) {
+  rmqi_arena_t a;
+  rmqi_arena_init(&a, 0);
+  bool ok = true;
+  rmqi_hb_consumer_t hb = {
+      .group = adup(&a, d->group, &ok),
+      .consume_type = adup(&a, d->consume_type, &ok),
+      .message_model = adup(&a, d->message_model, &ok),
+      .consume_from_where = adup(&a, d->consume_from_where, &ok),
+      .unit_mode = d->unit_mode,
+      .n_subs = d->n_subs,
+  };
+  rmqi_hb_sub_t *subs =
+      d->n_subs ? rmqi_arena_alloc(&a, d->n_subs * sizeof(*subs)) : NULL;
+  ok = ok && (d->n_subs == 0 || subs);
+  for (size_t i = 0; ok && i < d->n_subs; i++) {
+    const rmqi_hb_sub_t *x = &d->subs[i];
+    const char **tags =
+        x->n_tags ? rmqi_arena_alloc(&a, x->n_tags * sizeof(*tags)) : NULL;
+    int32_t *codes =
+        x->n_tags ? rmqi_arena_alloc(&a, x->n_tags * sizeof(*codes)) : NULL;
+    ok = x->n_tags == 0 || (tags && codes);
+    for (size_t k = 0; ok && k < x->n_tags; k++) {
+      tags[k] = adup(&a, x->tags[k], &ok);
+      codes[k] = x->codes[k];
+    }
+    subs[i] = (rmqi_hb_sub_t){adup(&a, x->topic, &ok),
+                              adup(&a, x->sub_string, &ok),
+                              adup(&a, x->expression_type, &ok),
+                              tags, codes, x->n_tags, x->sub_version};
+  }
+  hb.subs = subs;
+  if (!ok) {
+    rmqi_arena_free(&a);
+    return RMQ_ERR_NOMEM;
+  }
+  pthread_mutex_lock(&c->lock);
+  rmqi_cgroup_t *g = cgroup_find(c, d->group);
+  if (g) {
+    rmqi_arena_free(&g->arena);
+    g->arena = a;
+    g->hb = hb;
+    g->hb.group = g->name;
+  }
+  pthread_mutex_unlock(&c->lock);
+  if (g == NULL) {
+    rmqi_arena_free(&a);
+    return RMQ_ERR_STATE;
+  }
+  return RMQ_OK;
+}
+
+void rmqi_client_remove_consumer(rmq_client_t *c, const char *group,
+                                 int64_t timeout_ms) {
+  pthread_mutex_lock(&c->lock);
+  for (rmqi_cgroup_t **pp = &c->consumer_groups; *pp; pp = &(*pp)->next)
+    if (strcmp((*pp)->name, group) == 0) {
+      rmqi_cgroup_t *g = *pp;
+      *pp = g->next;
+      rmqi_arena_free(&g->arena);
+      free(g->name);
+      free(g);
+      break;
+    }
+  pthread_mutex_unlock(&c->lock);
+  /* UNREGISTER_CLIENT to every node (Java unregisterClient), so the group
+   * rebalances at once rather than after the broker's 120 s expiry. */
+  char **addrs;
+  size_t n = rmqi_client_broker_addrs(c, false, &addrs);
+  int64_t deadline = rmqi_now_ms() + timeout_ms;
+  for (size_t i = 0; i < n; i++) {
+    int64_t left = deadline - rmqi_now_ms();
+    if (left <= 0)
+      break;
+    rmqi_cmd_t cmd;
+    rmqi_cmd_init(&cmd, RC_UNREGISTER_CLIENT);
+    rmqi_cmd_ext_ref(&cmd, "clientID", c->id, strlen(c->id));
+    rmqi_cmd_ext_ref(&cmd, "consumerGroup", group, strlen(group));
+    rmqi_resp_t resp;
+    if (rmqi_rpc_invoke_sync(c->rpc, addrs[i], &cmd, RMQI_MIN(left, 1000),
+                             &resp, NULL, 0) == RMQ_OK)
+      rmqi_resp_free(&resp);
+    rmqi_cmd_free(&cmd);
+  }
+  rmqi_addrs_free(addrs, n);
+}
+
+/* NOTIFY_CONSUMER_IDS_CHANGED (broker, one-way): wake that group's
+ * rebalance. */
+static void on_ids_changed(void *arg, rmqi_conn_t *conn, rmqi_cmd_t *req) {
+  rmq_client_t *c = arg;
+  (void)conn;
+  const rmqi_str_t *gs = rmqi_cmd_ext_get(req, "consumerGroup");
+  if (gs == NULL)
+    return;
+  rmqi_str_t g = *gs;
+  pthread_mutex_lock(&c->lock);
+  for (rmqi_cgroup_t *x = c->consumer_groups; x; x = x->next)
+    if (strlen(x->name) == g.n && memcmp(x->name, g.p, g.n) == 0 && x->notify)
+      x->notify(x->notify_arg);
+  pthread_mutex_unlock(&c->lock);
+  rmqi_log(&c->log, RMQ_LOG_INFO, "rebalance",
+           "broker %s: consumers of %.*s changed", rmqi_conn_addr(conn),
+           (int)g.n, g.p);
 }
 
 /* ---- ids ---------------------------------------------------------------- */
@@ -500,6 +766,7 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
     rmqi_rpc_free(c->rpc);
     goto fail_ns;
   }
+  rmqi_rpc_handle(c->rpc, RC_NOTIFY_CONSUMER_IDS_CHANGED, on_ids_changed, c);
   if (rmqi_rpc_start(c->rpc) != RMQ_OK ||
       rmqi_loop_post(rmqi_rpc_loop(c->rpc), start_timers, c) != RMQ_OK) {
     rmqi_errstr(errstr, errstr_size, "cannot start the I/O thread");
@@ -535,6 +802,13 @@ void rmq_client_destroy(rmq_client_t *c, int timeout_ms) {
   while (c->producer_groups) {
     rmqi_group_t *g = c->producer_groups;
     c->producer_groups = g->next;
+    free(g->name);
+    free(g);
+  }
+  while (c->consumer_groups) {
+    rmqi_cgroup_t *g = c->consumer_groups;
+    c->consumer_groups = g->next;
+    rmqi_arena_free(&g->arena);
     free(g->name);
     free(g);
   }

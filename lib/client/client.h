@@ -7,6 +7,7 @@
 #ifndef RMQI_CLIENT_CLIENT_H
 #define RMQI_CLIENT_CLIENT_H
 
+#include "../codec/body.h"
 #include "../codec/route.h"
 #include "../net/rpc.h"
 #include "../util/disp.h"
@@ -27,6 +28,7 @@ typedef struct rmqi_snap {
   rmqi_mq_t *pub;
   size_t n_pub;
   _Atomic uint32_t *counter; /* the topic's round-robin index */
+  bool borrowed_; /* the createTopicKey route standing in (producers) */
 } rmqi_snap_t;
 
 typedef struct rmqi_topic {
@@ -43,6 +45,18 @@ typedef struct rmqi_group {
   struct rmqi_group *next;
 } rmqi_group_t;
 
+/* A consumer group of this instance: what its heartbeats announce, and
+ * whom to tell when the broker says the group's members changed. */
+typedef void (*rmqi_consumer_notify_fn)(void *arg);
+typedef struct rmqi_cgroup {
+  char *name;
+  rmqi_hb_consumer_t hb;    /* strings and arrays in `arena` */
+  rmqi_arena_t arena;
+  rmqi_consumer_notify_fn notify;
+  void *notify_arg;
+  struct rmqi_cgroup *next;
+} rmqi_cgroup_t;
+
 struct rmq_client {
   rmqi_conf_t conf;
   rmqi_log_t log;
@@ -54,6 +68,7 @@ struct rmq_client {
   pthread_mutex_t lock; /* topics, groups */
   rmqi_topic_t *topics;
   rmqi_group_t *producer_groups;
+  rmqi_cgroup_t *consumer_groups;
   _Atomic uint32_t uniq_counter;
   _Atomic int64_t month_start, month_end; /* cached, for message ids */
   uint32_t uniq_discriminator;
@@ -78,6 +93,36 @@ rmq_err_t rmqi_client_add_producer(rmq_client_t *c, const char *group);
 void rmqi_client_remove_producer(rmq_client_t *c, const char *group);
 /* Sends a heartbeat to every known broker now (asynchronously). */
 void rmqi_client_heartbeat_now(rmq_client_t *c);
+/* The same, waiting for the answers (not from the loop thread). */
+void rmqi_client_heartbeat_sync(rmq_client_t *c, int64_t timeout_ms);
+
+/* The route of a topic a consumer reads: cached, or fetched without the
+ * producer's auto-creation fallback; it may have no writable queue. */
+rmq_err_t rmqi_client_route_sub(rmq_client_t *c, const char *topic,
+                                int64_t deadline_ms, rmqi_snap_t **out,
+                                char *err, size_t err_size);
+/* Fetches the route again now (for a rebalance that found no route). */
+void rmqi_client_route_forget(rmq_client_t *c, const char *topic);
+
+/* Consumer groups: one per consumer object (RMQ_ERR_STATE when the group
+ * already has a consumer in this instance, as Java refuses). @p notify
+ * runs on the loop thread when a broker sends NOTIFY_CONSUMER_IDS_CHANGED
+ * for the group; it must not block. */
+rmq_err_t rmqi_client_add_consumer(rmq_client_t *c, const char *group,
+                                   rmqi_consumer_notify_fn notify, void *arg);
+/* Replaces what heartbeats say about the group (deep copy). */
+rmq_err_t rmqi_client_set_consumer_data(rmq_client_t *c,
+                                        const rmqi_hb_consumer_t *data);
+/* Forgets the group and sends UNREGISTER_CLIENT for it to every broker
+ * (waiting up to @p timeout_ms in all). */
+void rmqi_client_remove_consumer(rmq_client_t *c, const char *group,
+                                 int64_t timeout_ms);
+
+/* Every broker address of every cached route (masters and slaves), or the
+ * masters only; strings malloc'd, free with rmqi_addrs_free. */
+size_t rmqi_client_broker_addrs(rmq_client_t *c, bool masters_only,
+                                char ***out);
+void rmqi_addrs_free(char **v, size_t n);
 
 /* A new UNIQ_KEY (message.md §5.1) as 32 (IPv4) or 56 (IPv6) upper-case
  * hex characters plus NUL. */

@@ -81,10 +81,43 @@ static void drop_body(rmq_msg_t *m) {
   m->body_len = 0;
 }
 
+rmq_err_t rmqi_msg_thaw(rmq_msg_t *m) {
+  if (!m->frozen)
+    return RMQ_OK;
+  size_t cap = m->n_props ? m->n_props : 1;
+  rmqi_prop_t *np = calloc(cap, sizeof(*np));
+  char *topic = strdup(m->topic);
+  bool ok = np && topic;
+  for (size_t i = 0; ok && i < m->n_props; i++) {
+    np[i].name = strdup(m->props[i].name);
+    np[i].value = strdup(m->props[i].value);
+    ok = np[i].name && np[i].value;
+  }
+  if (!ok) {
+    for (size_t i = 0; np && i < m->n_props; i++) {
+      free(np[i].name);
+      free(np[i].value);
+    }
+    free(np);
+    free(topic);
+    return RMQ_ERR_NOMEM;
+  }
+  m->props = np;
+  m->cap_props = cap;
+  m->topic = topic;
+  m->frozen = false;
+  return RMQ_OK;
+}
+
 void rmq_msg_destroy(rmq_msg_t *m) {
   if (m == NULL)
     return;
   drop_body(m);
+  if (m->frozen) { /* everything else is inside the block that is m */
+    free(m->sharding_key);
+    free(m);
+    return;
+  }
   for (size_t i = 0; i < m->n_props; i++) {
     free(m->props[i].name);
     free(m->props[i].value);
@@ -132,6 +165,8 @@ static rmqi_prop_t *find_prop(const rmq_msg_t *m, const char *name) {
 }
 
 rmq_err_t rmqi_msg_put_prop(rmq_msg_t *m, const char *name, const char *value) {
+  if (rmqi_msg_thaw(m) != RMQ_OK)
+    return RMQ_ERR_NOMEM;
   char *v = strdup(value);
   if (v == NULL)
     return RMQ_ERR_NOMEM;
@@ -164,8 +199,9 @@ rmq_err_t rmqi_msg_put_prop(rmq_msg_t *m, const char *name, const char *value) {
 
 void rmqi_msg_del_prop(rmq_msg_t *m, const char *name) {
   rmqi_prop_t *p = find_prop(m, name);
-  if (p == NULL)
+  if (p == NULL || rmqi_msg_thaw(m) != RMQ_OK)
     return;
+  p = find_prop(m, name);
   free(p->name);
   free(p->value);
   size_t i = (size_t)(p - m->props);
@@ -305,3 +341,30 @@ int rmq_msg_delay_level(const rmq_msg_t *m) {
 }
 
 int32_t rmq_msg_flag(const rmq_msg_t *m) { return m ? m->flag : 0; }
+
+/* ---- metadata of received messages ----------------------------------- */
+
+const char *rmq_msg_id(const rmq_msg_t *m) {
+  if (m == NULL || m->meta == NULL)
+    return NULL;
+  const char *u = rmq_msg_property(m, "UNIQ_KEY");
+  return u ? u : m->meta->offset_id;
+}
+
+#define META_GETTER(type, name, field, none)                                   \
+  type rmq_msg_##name(const rmq_msg_t *m) {                                    \
+    return m && m->meta ? m->meta->field : none;                               \
+  }
+META_GETTER(const char *, offset_id, offset_id, NULL)
+META_GETTER(const char *, broker_name, broker_name, NULL)
+META_GETTER(const char *, born_host, born_host, NULL)
+META_GETTER(const char *, store_host, store_host, NULL)
+META_GETTER(int32_t, queue_id, queue_id, -1)
+META_GETTER(int64_t, queue_offset, queue_offset, -1)
+META_GETTER(int64_t, commitlog_offset, commitlog_offset, -1)
+META_GETTER(int64_t, born_timestamp, born_ts, 0)
+META_GETTER(int64_t, store_timestamp, store_ts, 0)
+META_GETTER(int32_t, reconsume_times, reconsume_times, 0)
+META_GETTER(int32_t, sys_flag, sys_flag, 0)
+META_GETTER(uint32_t, body_crc, body_crc, 0)
+#undef META_GETTER

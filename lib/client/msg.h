@@ -25,7 +25,34 @@ struct rmq_msg {
   size_t n_props;
   size_t cap_props;
   char *sharding_key;
+  /* Received messages only (lib/consumer/rxmsg.c): the message, its
+   * metadata, and at first its topic, property list and strings live in
+   * one allocation starting at the struct itself. `frozen` says the topic
+   * and properties still point into it; the first change copies them out
+   * (rmqi_msg_thaw), while the metadata stays in the block until destroy. */
+  const struct rmqi_msg_meta *meta;
+  bool frozen;
 };
+
+typedef struct rmqi_msg_meta {
+  const char *broker_name;
+  char offset_id[57];
+  char born_host[56];
+  char store_host[56];
+  int32_t queue_id;
+  int32_t sys_flag;
+  int32_t reconsume_times;
+  uint32_t body_crc;
+  int64_t queue_offset;
+  int64_t commitlog_offset;
+  int64_t born_ts;
+  int64_t store_ts;
+  int64_t prepared_tx_offset;
+} rmqi_msg_meta_t;
+
+/* Copies a received message's topic and properties out of its block so
+ * that they can change; RMQ_ERR_NOMEM leaves the message as it was. */
+rmq_err_t rmqi_msg_thaw(rmq_msg_t *m);
 
 /* Property names Java reserves for itself (MessageConst.STRING_HASH_SET). */
 bool rmqi_prop_is_reserved(const char *name);

@@ -51,6 +51,19 @@ rmq_err_t rmqi_pull_sync(rmq_client_t *c, const char *addr,
                          rmqi_pull_res_t *res, char *err, size_t n);
 void rmqi_pull_res_free(rmqi_pull_res_t *res);
 
+/* Sends the pull without waiting; @p cb fires exactly once (on the loop
+ * thread) when RMQ_OK is returned. Parse its response with
+ * rmqi_pull_parse. */
+rmq_err_t rmqi_pull_async(rmq_client_t *c, const char *addr,
+                          const rmqi_pull_req_t *rq, int64_t timeout_ms,
+                          rmqi_rpc_cb cb, void *arg);
+
+/* Reads a pull response: RMQ_OK for the four pull outcomes (res->status;
+ * res->body is a copy of the records), else the broker's code or
+ * RMQ_ERR_BAD_RESPONSE with a message in @p err. */
+rmq_err_t rmqi_pull_parse(const rmqi_cmd_t *resp, const char *addr,
+                          rmqi_pull_res_t *res, char *err, size_t n);
+
 /* Decodes the next record of a FOUND body at *pos. RMQ_OK with *pos moved
  * on; RMQ_ERR_NOT_FOUND at the end; another error for a bad record, with
  * *pos moved past it when that is possible (the caller goes on) or set to

@@ -1,0 +1,516 @@
+/*
+ * The lite pull consumer: queues, pulls on the loop thread, poll() on the
+ * application's thread. See lite_int.h for the threading model.
+ */
+#include "lite_int.h"
+
+#include "../util/endian.h"
+#include "../util/time.h"
+#include "pull.h"
+#include "rxmsg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+  TICK_MS = 20,
+  FLOW_DELAY_MS = 50,  /* Java PULL_TIME_DELAY_MILLS_WHEN_FLOW_CONTROL */
+  PAUSE_DELAY_MS = 1000, /* Java PULL_TIME_DELAY_MILLS_WHEN_PAUSE */
+};
+#define MAX_BODY ((size_t)128 << 20)
+
+/* ---- lifetime ------------------------------------------------------------ */
+
+static void batch_free(batch_t *b) {
+  free(b->body);
+  free(b);
+}
+
+static void lq_free(lq_t *q) {
+  rmqi_sub_free(q->sub);
+  free(q->sub);
+  free(q->topic);
+  free(q->broker);
+  free(q);
+}
+
+void rmqi_lite_unref(lite_t *l) {
+  if (atomic_fetch_sub(&l->refs, 1) != 1)
+    return;
+  while (l->ready) {
+    batch_t *b = l->ready;
+    l->ready = b->next;
+    batch_free(b);
+  }
+  while (l->queues) {
+    lq_t *q = l->queues;
+    l->queues = q->next;
+    lq_free(q);
+  }
+  while (l->subs) {
+    lsub_t *s = l->subs;
+    l->subs = s->next;
+    free(s->topic);
+    free(s->expr);
+    free(s);
+  }
+  free(l->offset_path);
+  for (size_t i = 0; i < l->n_file_offsets; i++) {
+    free((char *)l->file_offsets[i].topic);
+    free((char *)l->file_offsets[i].broker);
+  }
+  free(l->file_offsets);
+  rmqi_conf_release(&l->conf);
+  pthread_mutex_destroy(&l->lock);
+  pthread_cond_destroy(&l->ready_cv);
+  pthread_cond_destroy(&l->svc_cv);
+  free(l);
+}
+
+/* ---- queues -------------------------------------------------------------- */
+
+lq_t *rmqi_lite_find(lite_t *l, const char *topic, const char *broker,
+                     int32_t qid) {
+  for (lq_t *q = l->queues; q; q = q->next)
+    if (!q->dropped && q->qid == qid && strcmp(q->topic, topic) == 0 &&
+        strcmp(q->broker, broker) == 0)
+      return q;
+  return NULL;
+}
+
+lq_t *rmqi_lite_add_queue(lite_t *l, const char *topic, const char *broker,
+                          int32_t qid, const char *expr, bool sql92) {
+  lq_t *q = calloc(1, sizeof(*q));
+  if (q == NULL)
+    return NULL;
+  q->topic = strdup(topic);
+  q->broker = strdup(broker);
+  q->sub = calloc(1, sizeof(*q->sub));
+  if (q->topic == NULL || q->broker == NULL || q->sub == NULL ||
+      rmqi_sub_build(q->sub, topic, expr, sql92, rmqi_wall_ms()) != RMQ_OK) {
+    free(q->sub);
+    q->sub = NULL;
+    free(q->topic);
+    free(q->broker);
+    free(q);
+    return NULL;
+  }
+  q->qid = qid;
+  q->pull_offset = q->consumed = q->commit_mem = q->committed = -1;
+  q->cached_lo = q->cached_hi = -1;
+  q->next = l->queues;
+  l->queues = q;
+  return q;
+}
+
+static void unlink_queue(lite_t *l, lq_t *q) {
+  for (lq_t **pp = &l->queues; *pp; pp = &(*pp)->next)
+    if (*pp == q) {
+      *pp = q->next;
+      return;
+    }
+}
+
+/* Removes @p q's batches from the ready list (l->lock held). */
+static void drop_batches(lite_t *l, lq_t *q) {
+  batch_t **pp = &l->ready, *last = NULL;
+  while (*pp) {
+    batch_t *b = *pp;
+    if (b->q == q) {
+      *pp = b->next;
+      l->cached_msgs -= b->n_msgs;
+      batch_free(b);
+    } else {
+      last = b;
+      pp = &b->next;
+    }
+  }
+  l->ready_tail = last;
+  q->cached_msgs = q->cached_bytes = 0;
+  q->cached_lo = q->cached_hi = -1;
+}
+
+void rmqi_lite_reset_queue(lite_t *l, lq_t *q) {
+  drop_batches(l, q);
+  q->gen++;
+  q->active = false;
+}
+
+void rmqi_lite_drop_queue(lite_t *l, lq_t *q) {
+  rmqi_lite_reset_queue(l, q);
+  q->dropped = true;
+  if (q->holds == 0) {
+    unlink_queue(l, q);
+    lq_free(q);
+  }
+}
+
+void rmqi_lite_release(lite_t *l, lq_t *q) {
+  if (--q->holds == 0 && q->dropped) {
+    unlink_queue(l, q);
+    lq_free(q);
+  }
+}
+
+bool rmqi_lite_addr(lite_t *l, const char *topic, const char *broker,
+                    int64_t id, char *out, size_t n) {
+  rmqi_snap_t *s = rmqi_client_route_cached(l->client, topic);
+  if (s == NULL)
+    return false;
+  const char *a = rmqi_route_addr(&s->route, broker, id);
+  if (a == NULL)
+    a = rmqi_route_addr(&s->route, broker, 0);
+  if (a == NULL) { /* no master: any node (Java findBrokerAddressInSubscribe) */
+    const rmqi_bdata_t *b = rmqi_route_broker(&s->route, broker);
+    if (b && b->n_addrs)
+      a = b->addrs[0].addr;
+  }
+  if (a)
+    snprintf(out, n, "%s", a);
+  rmqi_snap_release(s);
+  return a != NULL;
+}
+
+/* ---- pulls (loop thread) ---------------------------------------------------- */
+
+typedef struct pull_ctx {
+  lite_t *l;
+  lq_t *q;
+  uint64_t gen;
+  int64_t offset;
+  int64_t suggest;
+  char addr[128];
+} pull_ctx_t;
+
+static void issue_due(lite_t *l);
+
+/* Counts the records of a pull body by their TOTALSIZE fields. */
+static size_t count_records(const uint8_t *p, size_t n) {
+  size_t k = 0, pos = 0;
+  while (n - pos >= 4) {
+    uint32_t size = rmqi_load_be32(p + pos);
+    if (size < 4 || size > n - pos)
+      return k + 1; /* the rest decodes as one failure */
+    pos += size;
+    k++;
+  }
+  return k + (pos < n);
+}
+
+static void take_result(lite_t *l, lq_t *q, const pull_ctx_t *x,
+                        rmqi_pull_res_t *res) {
+  q->suggest_id = res->suggest_broker_id;
+  if (res->status == 0 && res->body_len) {
+    batch_t *b = calloc(1, sizeof(*b));
+    if (b == NULL) {
+      q->due_ms = rmqi_now_ms() + l->conf.v.pull_delay_on_exception_ms;
+      return; /* pull the same offset again later */
+    }
+    b->q = q;
+    b->gen = q->gen;
+    b->body = res->body;
+    b->len = res->body_len;
+    res->body = NULL;
+    b->n_msgs = count_records(b->body, b->len);
+    b->next_begin = res->next_begin;
+    if (l->ready_tail)
+      l->ready_tail->next = b;
+    else
+      l->ready = b;
+    l->ready_tail = b;
+    l->cached_msgs += b->n_msgs;
+    q->cached_msgs += b->n_msgs;
+    q->cached_bytes += b->len;
+    if (q->cached_lo < 0)
+      q->cached_lo = x->offset;
+    q->cached_hi = res->next_begin - 1;
+    pthread_cond_broadcast(&l->ready_cv);
+  } else if (res->status == RMQ_PULL_OFFSET_MOVED) {
+    rmqi_log(&l->client->log, RMQ_LOG_WARN, "consumer",
+             "%s %s:%d: offset %lld is illegal, moving to %lld", l->group,
+             q->broker, (int)q->qid, (long long)x->offset,
+             (long long)res->next_begin);
+  }
+  q->pull_offset = res->next_begin;
+  q->due_ms = 0;
+}
+
+static void pull_done(void *arg, const rmqi_rpc_result_t *r) {
+  pull_ctx_t *x = arg;
+  lite_t *l = x->l;
+  rmqi_pull_res_t res = {0};
+  char err[256] = "";
+  rmq_err_t rc = r->err;
+  if (rc == RMQ_OK)
+    rc = rmqi_pull_parse(r->resp, x->addr, &res, err, sizeof(err));
+  else
+    snprintf(err, sizeof(err), "pull from %s: %s", x->addr, r->detail);
+  pthread_mutex_lock(&l->lock);
+  lq_t *q = x->q;
+  if (x->gen == q->gen && !q->dropped && !l->closed) {
+    q->active = false;
+    if (rc == RMQ_OK) {
+      take_result(l, q, x, &res);
+    } else {
+      q->due_ms = rmqi_now_ms() + l->conf.v.pull_delay_on_exception_ms;
+      if (rc != RMQ_ERR_SHUTDOWN)
+        rmqi_log(&l->client->log, RMQ_LOG_WARN, "consumer", "%s: %s",
+                 l->group, err);
+    }
+  }
+  rmqi_lite_release(l, q);
+  bool go_on = !l->closed;
+  pthread_mutex_unlock(&l->lock);
+  rmqi_pull_res_free(&res);
+  if (go_on && rc != RMQ_ERR_SHUTDOWN)
+    issue_due(l);
+  free(x);
+  rmqi_lite_unref(l);
+}
+
+/* Java's flow control: pause a queue while too much is pulled but not
+ * polled. Returns the delay, 0 when the queue may pull. */
+static int64_t flow_delay(const lite_t *l, const lq_t *q) {
+  const rmqi_conf_vals_t *v = &l->conf.v;
+  if (q->paused)
+    return PAUSE_DELAY_MS;
+  if ((int64_t)l->cached_msgs > v->pull_threshold_all ||
+      (int64_t)q->cached_msgs > v->pull_threshold_queue ||
+      (int64_t)q->cached_bytes > v->pull_threshold_size_queue_mb << 20 ||
+      (q->cached_lo >= 0 && q->cached_hi - q->cached_lo > v->consume_max_span))
+    return FLOW_DELAY_MS;
+  return 0;
+}
+
+/* A pull that could not be sent: the queue waits and retries. */
+static void pull_not_sent(lite_t *l, pull_ctx_t *x, bool no_route) {
+  pthread_mutex_lock(&l->lock);
+  lq_t *q = x->q;
+  if (x->gen == q->gen)
+    q->active = false;
+  q->due_ms = rmqi_now_ms() + l->conf.v.pull_delay_on_exception_ms;
+  if (no_route) { /* the service thread fetches the route */
+    l->rebalance_now = true;
+    pthread_cond_signal(&l->svc_cv);
+  }
+  rmqi_lite_release(l, q);
+  pthread_mutex_unlock(&l->lock);
+  free(x);
+  rmqi_lite_unref(l);
+}
+
+/* Starts a pull for every queue that is due. Any thread, no lock held: the
+ * queues are picked under l->lock, the addresses looked up and the pulls
+ * sent after it is released (the client's lock is never taken inside
+ * ours). */
+static void issue_due(lite_t *l) {
+  enum { MAX_BATCH = 64 };
+  pull_ctx_t *go[MAX_BATCH];
+  size_t n = 0;
+  int64_t now = rmqi_now_ms();
+  pthread_mutex_lock(&l->lock);
+  for (lq_t *q = l->queues; q && n < MAX_BATCH && !l->closed; q = q->next) {
+    if (q->dropped || q->active || q->pull_offset < 0 || q->due_ms > now)
+      continue;
+    int64_t d = flow_delay(l, q);
+    if (d) {
+      q->due_ms = now + d;
+      continue;
+    }
+    pull_ctx_t *x = calloc(1, sizeof(*x));
+    if (x == NULL)
+      break;
+    x->l = l;
+    x->q = q;
+    x->gen = q->gen;
+    x->offset = q->pull_offset;
+    x->suggest = q->suggest_id;
+    q->active = true;
+    q->holds++;
+    atomic_fetch_add(&l->refs, 1);
+    go[n++] = x;
+  }
+  pthread_mutex_unlock(&l->lock);
+  const rmqi_conf_vals_t *v = &l->conf.v;
+  for (size_t i = 0; i < n; i++) {
+    pull_ctx_t *x = go[i];
+    lq_t *q = x->q; /* held: its strings and sub stay */
+    if (!rmqi_lite_addr(l, q->topic, q->broker, x->suggest, x->addr,
+                        sizeof(x->addr))) {
+      pull_not_sent(l, x, true);
+      continue;
+    }
+    rmqi_pull_req_t rq = {
+        .group = l->group,
+        .topic = q->topic,
+        .broker = q->broker,
+        .queue_id = q->qid,
+        .offset = x->offset,
+        .max_nums = (int32_t)v->pull_batch_size,
+        /* Java lite pull: suspend, subscription in the request, lite */
+        .sys_flag = RMQI_PULL_SUSPEND | RMQI_PULL_SUBSCRIPTION |
+                    RMQI_PULL_LITE,
+        .suspend_ms = v->broker_suspend_max_ms,
+        .subscription = q->sub->expression,
+        .expression_type = q->sub->sql92 ? "SQL92" : "TAG",
+        .sub_version = q->sub->version,
+    };
+    if (rmqi_pull_async(l->client, x->addr, &rq,
+                        v->consumer_timeout_when_suspend_ms, pull_done,
+                        x) != RMQ_OK)
+      pull_not_sent(l, x, false);
+  }
+}
+
+static void tick(void *arg) { issue_due(arg); }
+
+static void tick_start(void *arg) {
+  lite_t *l = arg;
+  pthread_mutex_lock(&l->lock);
+  bool closed = l->closed;
+  pthread_mutex_unlock(&l->lock);
+  if (!closed) {
+    l->tick = rmqi_loop_timer(rmqi_rpc_loop(l->client->rpc), 0, TICK_MS, tick,
+                              l);
+    if (l->tick)
+      return; /* the timer keeps the reference */
+  }
+  rmqi_lite_unref(l);
+}
+
+static void tick_stop(void *arg) {
+  lite_t *l = arg;
+  if (l->tick) {
+    rmqi_loop_timer_cancel(rmqi_rpc_loop(l->client->rpc), l->tick);
+    rmqi_lite_unref(l);
+  }
+  rmqi_lite_unref(l); /* the closure's own reference */
+}
+
+rmq_err_t rmqi_lite_tick_start(lite_t *l) {
+  atomic_fetch_add(&l->refs, 1);
+  rmq_err_t rc = rmqi_loop_post(rmqi_rpc_loop(l->client->rpc), tick_start, l);
+  if (rc != RMQ_OK)
+    rmqi_lite_unref(l);
+  return rc;
+}
+
+void rmqi_lite_tick_stop(lite_t *l) {
+  atomic_fetch_add(&l->refs, 1);
+  if (rmqi_loop_post(rmqi_rpc_loop(l->client->rpc), tick_stop, l) != RMQ_OK)
+    rmqi_lite_unref(l);
+}
+
+/* ---- poll (application thread) ------------------------------------------ */
+
+/* Decodes up to @p max messages of @p b (not on the ready list; no lock
+ * held). Sets *last to the offset after the last record read. */
+static size_t decode_batch(lite_t *l, batch_t *b, const lq_t *q,
+                           rmq_msg_t **out, size_t max, size_t *records,
+                           int64_t *last) {
+  size_t n = 0;
+  *records = 0;
+  while (n < max && b->pos < b->len) {
+    rmqi_msgrec_t rec;
+    rmqi_errbuf_t e;
+    size_t next;
+    rmq_err_t rc =
+        rmqi_msgrec_decode(b->body + b->pos, b->len - b->pos, &rec, &next, &e);
+    b->pos = next ? b->pos + next : b->len;
+    (*records)++;
+    if (rc == RMQ_OK) {
+      *last = rec.queue_offset + 1;
+      if (!q->sub->sql92 && q->sub->n_tags) {
+        /* Java re-checks the tag string after the broker's hash filter */
+        size_t tl = 0;
+        const char *tags =
+            rmqi_props_get(rec.props, rec.props_len, "TAGS", &tl);
+        if (!rmqi_sub_matches(q->sub, tags, tl))
+          continue;
+      }
+      rc = rmqi_rxmsg_build(&rec, q->broker, MAX_BODY, &out[n], &e);
+      if (rc == RMQ_OK) {
+        n++;
+        continue;
+      }
+    }
+    rmqi_log(&l->client->log, RMQ_LOG_ERROR, "consumer",
+             "%s %s %s:%d: message at byte %zu skipped: %s (%s)", l->group,
+             q->topic, q->broker, (int)q->qid, b->pos, e.msg, rmq_err_name(rc));
+  }
+  return n;
+}
+
+int rmq_pull_consumer_poll(rmq_pull_consumer_t *pc, rmq_msg_t **msgs,
+                           size_t max, int timeout_ms) {
+  if (pc == NULL || msgs == NULL || max == 0)
+    return RMQ_ERR_INVALID_ARG;
+  lite_t *l = pc->l;
+  int64_t wait = timeout_ms < 0 ? l->conf.v.poll_timeout_ms : timeout_ms;
+  int64_t deadline = rmqi_now_ms() + wait;
+  size_t n = 0;
+  pthread_mutex_lock(&l->lock);
+  if (!l->started || l->closed) {
+    pthread_mutex_unlock(&l->lock);
+    return RMQ_ERR_STATE;
+  }
+  while (n < max && !l->closed) {
+    batch_t *b = l->ready;
+    if (b == NULL) {
+      if (n > 0 || rmqi_now_ms() >= deadline)
+        break;
+      rmqi_cond_wait_until(&l->ready_cv, &l->lock, deadline);
+      continue;
+    }
+    l->ready = b->next;
+    if (l->ready == NULL)
+      l->ready_tail = NULL;
+    lq_t *q = b->q;
+    if (b->gen != q->gen) { /* seeked since: stale (counts already reset) */
+      batch_free(b);
+      continue;
+    }
+    q->holds++; /* decode without the lock */
+    pthread_mutex_unlock(&l->lock);
+    size_t records;
+    int64_t last = -1;
+    size_t k = decode_batch(l, b, q, msgs + n, max - n, &records, &last);
+    pthread_mutex_lock(&l->lock);
+    bool stale = b->gen != q->gen;
+    if (!stale) {
+      if (last >= 0)
+        q->consumed = last;
+      size_t r = RMQI_MIN(records, b->n_msgs);
+      b->n_msgs -= r;
+      q->cached_msgs -= RMQI_MIN(r, q->cached_msgs);
+      l->cached_msgs -= RMQI_MIN(r, l->cached_msgs);
+      if (last >= 0)
+        q->cached_lo = last;
+    }
+    if (stale || b->pos >= b->len) {
+      if (!stale) {
+        q->cached_bytes -= RMQI_MIN(b->len, q->cached_bytes);
+        l->cached_msgs -= RMQI_MIN(b->n_msgs, l->cached_msgs);
+        q->cached_msgs -= RMQI_MIN(b->n_msgs, q->cached_msgs);
+        if (q->cached_msgs == 0)
+          q->cached_lo = q->cached_hi = -1;
+      }
+      batch_free(b);
+    } else { /* the caller's array is full: the rest waits at the head */
+      b->next = l->ready;
+      l->ready = b;
+      if (l->ready_tail == NULL)
+        l->ready_tail = b;
+    }
+    if (stale) {
+      for (size_t i = 0; i < k; i++)
+        rmq_msg_destroy(msgs[n + i]);
+      k = 0;
+    }
+    n += k;
+    rmqi_lite_release(l, q);
+  }
+  pthread_mutex_unlock(&l->lock);
+  return (int)n;
+}

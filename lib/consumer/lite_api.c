@@ -1,0 +1,751 @@
+/*
+ * The lite pull consumer's public calls other than poll: lifecycle,
+ * subscribe/assign, seek, commit, pause/resume, queue listings, raw pull.
+ */
+#include "lite_int.h"
+
+#include "../util/time.h"
+#include "offsets.h"
+#include "pull.h"
+#include "rxmsg.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---- queue lists ------------------------------------------------------------ */
+
+void rmq_queue_list_clear(rmq_queue_list_t *list) {
+  if (list == NULL)
+    return;
+  free(list->queues); /* the strings live in the same block */
+  list->queues = NULL;
+  list->n = 0;
+}
+
+typedef struct qitem {
+  const char *topic, *broker;
+  int32_t qid;
+} qitem_t;
+
+/* One block: the array, then the strings. */
+static rmq_err_t make_list(const qitem_t *v, size_t n, rmq_queue_list_t *out) {
+  size_t size = n * sizeof(rmq_queue_t);
+  for (size_t i = 0; i < n; i++)
+    size += strlen(v[i].topic) + strlen(v[i].broker) + 2;
+  rmq_queue_t *q = malloc(size ? size : 1);
+  if (q == NULL)
+    return RMQ_ERR_NOMEM;
+  char *p = (char *)(q + n);
+  for (size_t i = 0; i < n; i++) {
+    size_t a = strlen(v[i].topic) + 1, b = strlen(v[i].broker) + 1;
+    q[i].topic = memcpy(p, v[i].topic, a);
+    q[i].broker_name = memcpy(p + a, v[i].broker, b);
+    q[i].queue_id = v[i].qid;
+    p += a + b;
+  }
+  out->queues = q;
+  out->n = n;
+  return RMQ_OK;
+}
+
+/* Makes sure the topic's route is cached (fetching it if needed). */
+static rmq_err_t have_route(lite_t *l, const char *topic) {
+  rmqi_snap_t *s;
+  char err[256];
+  rmq_err_t rc = rmqi_client_route_sub(
+      l->client, topic, rmqi_now_ms() + l->client->conf.v.api_timeout_ms, &s,
+      err, sizeof(err));
+  if (rc != RMQ_OK) {
+    rmqi_log(&l->client->log, RMQ_LOG_WARN, "consumer", "%s", err);
+    return rc;
+  }
+  rmqi_snap_release(s);
+  return RMQ_OK;
+}
+
+/* The master address of @p mq's broker, fetching the route if needed. */
+static rmq_err_t queue_addr(lite_t *l, const rmq_queue_t *mq, char *addr,
+                            size_t n) {
+  rmq_err_t rc = have_route(l, mq->topic);
+  if (rc == RMQ_OK &&
+      !rmqi_lite_addr(l, mq->topic, mq->broker_name, 0, addr, n))
+    rc = RMQ_ERR_NO_ROUTE;
+  return rc;
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static bool group_valid(const char *g, char *err, size_t n) {
+  size_t len = g ? strlen(g) : 0;
+  if (len == 0 || len > 255) {
+    snprintf(err, n, "consumerGroup must be 1..255 characters");
+    return false;
+  }
+  for (const char *p = g; *p; p++)
+    if (!(*p == '%' || *p == '|' || *p == '_' || *p == '-' ||
+          (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+          (*p >= 'A' && *p <= 'Z'))) {
+      snprintf(err, n, "consumerGroup \"%s\" has a character outside "
+                       "[%%|a-zA-Z0-9_-]", g);
+      return false;
+    }
+  return true;
+}
+
+static void on_group_changed(void *arg) { rmqi_lite_kick(arg); }
+
+/* mkdir -p of the directories of @p path. */
+static rmq_err_t make_dirs(char *path) {
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    int r = mkdir(path, 0755);
+    *p = '/';
+    if (r != 0 && errno != EEXIST)
+      return RMQ_ERR_IO;
+  }
+  return RMQ_OK;
+}
+
+static rmq_err_t load_offsets(lite_t *l, char *err, size_t n) {
+  const char *dir = l->conf.v.local_offset_store_dir;
+  char base[512];
+  if (dir == NULL || *dir == '\0') {
+    const char *home = getenv("HOME");
+    snprintf(base, sizeof(base), "%s/.rocketmq_offsets", home ? home : ".");
+    dir = base;
+  }
+  size_t len = strlen(dir) + strlen(l->client->id) + strlen(l->group) + 32;
+  if ((l->offset_path = malloc(len)) == NULL)
+    return RMQ_ERR_NOMEM;
+  snprintf(l->offset_path, len, "%s/%s/%s/offsets.json", dir, l->client->id,
+           l->group);
+  if (make_dirs(l->offset_path) != RMQ_OK) {
+    snprintf(err, n, "cannot create the directory of %s", l->offset_path);
+    return RMQ_ERR_IO;
+  }
+  rmqi_mqo_t *v;
+  size_t k;
+  rmq_err_t rc = rmqi_offset_file_load(l->offset_path, &v, &k, err, n);
+  if (rc == RMQ_ERR_NOT_FOUND)
+    return RMQ_OK;
+  if (rc != RMQ_OK)
+    return rc;
+  l->file_offsets = calloc(k + 1, sizeof(*l->file_offsets));
+  for (size_t i = 0; l->file_offsets && i < k; i++) {
+    char *t = strdup(v[i].topic), *b = strdup(v[i].broker);
+    if (t == NULL || b == NULL) {
+      free(t);
+      free(b);
+      break;
+    }
+    l->file_offsets[l->n_file_offsets++] =
+        (rmqi_mqo_t){t, b, v[i].queue_id, v[i].offset};
+  }
+  free(v);
+  return l->file_offsets ? RMQ_OK : RMQ_ERR_NOMEM;
+}
+
+rmq_pull_consumer_t *rmq_pull_consumer_new(rmq_client_t *client,
+                                           const rmq_conf_t *conf,
+                                           char *errstr, size_t n) {
+  rmqi_errstr(errstr, n, "%s", "");
+  if (conf == NULL || !group_valid(conf->v.consumer_group, errstr, n))
+    return conf ? NULL : (rmqi_errstr(errstr, n, "consumerGroup is required"),
+                          NULL);
+  rmq_pull_consumer_t *pc = calloc(1, sizeof(*pc));
+  lite_t *l = calloc(1, sizeof(*l));
+  if (pc == NULL || l == NULL || rmqi_conf_copy(&l->conf, conf) != RMQ_OK) {
+    free(pc);
+    free(l);
+    rmqi_errstr(errstr, n, "out of memory");
+    return NULL;
+  }
+  atomic_init(&l->refs, 1);
+  pthread_mutex_init(&l->lock, NULL);
+  rmqi_cond_init_mono(&l->ready_cv);
+  rmqi_cond_init_mono(&l->svc_cv);
+  l->group = l->conf.v.consumer_group;
+  l->start_ms = rmqi_wall_ms();
+  pc->l = l;
+  l->client = client;
+  if (client == NULL) {
+    if ((l->client = rmq_client_new(conf, errstr, n)) == NULL) {
+      rmqi_lite_unref(l);
+      free(pc);
+      return NULL;
+    }
+    l->own_client = true;
+  }
+  rmq_err_t rc =
+      rmqi_client_add_consumer(l->client, l->group, on_group_changed, l);
+  if (rc == RMQ_OK && l->conf.v.message_model == RMQI_MODEL_BROADCASTING)
+    rc = load_offsets(l, errstr, n);
+  if (rc != RMQ_OK) {
+    if (rc == RMQ_ERR_STATE)
+      rmqi_errstr(errstr, n, "group %s already has a consumer in this client",
+                  l->group);
+    else if (errstr && *errstr == '\0')
+      rmqi_errstr(errstr, n, "%s", rmq_err_str(rc));
+    if (rc != RMQ_ERR_STATE)
+      rmqi_client_remove_consumer(l->client, l->group, 0);
+    if (l->own_client)
+      rmq_client_destroy(l->client, 0);
+    rmqi_lite_unref(l);
+    free(pc);
+    return NULL;
+  }
+  return pc;
+}
+
+rmq_client_t *rmq_pull_consumer_client(rmq_pull_consumer_t *pc) {
+  return pc ? pc->l->client : NULL;
+}
+
+static const char *const model_names[] = {"CLUSTERING", "BROADCASTING"};
+static const char *const where_names[] = {"CONSUME_FROM_LAST_OFFSET",
+                                          "CONSUME_FROM_FIRST_OFFSET",
+                                          "CONSUME_FROM_TIMESTAMP"};
+
+/* Tells the client what heartbeats say about us (l->lock held). */
+static rmq_err_t announce(lite_t *l) {
+  rmqi_hb_sub_t subs[64];
+  rmqi_sub_t built[64];
+  size_t n = 0;
+  for (lsub_t *s = l->subs; s && n < 64; s = s->next) {
+    if (rmqi_sub_build(&built[n], s->topic, s->expr, s->sql92,
+                       l->start_ms) != RMQ_OK)
+      continue;
+    subs[n] = (rmqi_hb_sub_t){s->topic, built[n].expression,
+                              s->sql92 ? "SQL92" : "TAG",
+                              (const char *const *)built[n].tags,
+                              built[n].codes, built[n].n_tags,
+                              built[n].version};
+    n++;
+  }
+  rmqi_hb_consumer_t hb = {
+      .group = l->group,
+      .consume_type = "CONSUME_ACTIVELY",
+      .message_model = model_names[l->conf.v.message_model],
+      .consume_from_where = where_names[l->conf.v.consume_from_where],
+      .subs = subs,
+      .n_subs = n,
+  };
+  rmq_err_t rc = rmqi_client_set_consumer_data(l->client, &hb);
+  for (size_t i = 0; i < n; i++)
+    rmqi_sub_free(&built[i]);
+  return rc;
+}
+
+static rmq_err_t subscribe(rmq_pull_consumer_t *pc, const char *topic,
+                           const char *expr, bool sql92) {
+  char err[200];
+  if (pc == NULL || !rmqi_topic_valid(topic, err, sizeof(err)))
+    return RMQ_ERR_INVALID_ARG;
+  if (expr == NULL || *expr == '\0')
+    expr = sql92 ? NULL : "*";
+  if (expr == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  lite_t *l = pc->l;
+  pthread_mutex_lock(&l->lock);
+  if (l->assigned_mode || l->closed) {
+    pthread_mutex_unlock(&l->lock);
+    return RMQ_ERR_STATE;
+  }
+  lsub_t *s = l->subs;
+  while (s && strcmp(s->topic, topic) != 0)
+    s = s->next;
+  char *e = strdup(expr);
+  if (e == NULL || (s == NULL && (s = calloc(1, sizeof(*s))) == NULL) ||
+      (s->topic == NULL && (s->topic = strdup(topic)) == NULL)) {
+    pthread_mutex_unlock(&l->lock);
+    free(e);
+    return RMQ_ERR_NOMEM; /* (a new, empty s leaks only on OOM) */
+  }
+  bool fresh = s->expr == NULL;
+  free(s->expr);
+  s->expr = e;
+  s->sql92 = sql92;
+  if (fresh) {
+    s->next = l->subs;
+    l->subs = s;
+  }
+  /* a changed expression: the topic's queues start over from their
+   * committed offsets with the new filter */
+  for (lq_t *q = l->queues, *next; q; q = next) {
+    next = q->next;
+    if (!q->dropped && strcmp(q->topic, topic) == 0)
+      rmqi_lite_drop_queue(l, q);
+  }
+  rmq_err_t rc = announce(l);
+  pthread_mutex_unlock(&l->lock);
+  if (rc == RMQ_OK)
+    rmqi_lite_kick(l);
+  return rc;
+}
+
+rmq_err_t rmq_pull_consumer_subscribe(rmq_pull_consumer_t *pc,
+                                      const char *topic, const char *expr) {
+  return subscribe(pc, topic, expr, false);
+}
+
+rmq_err_t rmq_pull_consumer_subscribe_sql(rmq_pull_consumer_t *pc,
+                                          const char *topic, const char *sql) {
+  return subscribe(pc, topic, sql, true);
+}
+
+rmq_err_t rmq_pull_consumer_unsubscribe(rmq_pull_consumer_t *pc,
+                                        const char *topic) {
+  if (pc == NULL || topic == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  lite_t *l = pc->l;
+  pthread_mutex_lock(&l->lock);
+  rmq_err_t rc = RMQ_ERR_NOT_FOUND;
+  for (lsub_t **pp = &l->subs; *pp; pp = &(*pp)->next)
+    if (strcmp((*pp)->topic, topic) == 0) {
+      lsub_t *s = *pp;
+      *pp = s->next;
+      free(s->topic);
+      free(s->expr);
+      free(s);
+      rc = RMQ_OK;
+      break;
+    }
+  for (lq_t *q = l->queues, *next; q && rc == RMQ_OK; q = next) {
+    next = q->next;
+    if (!q->dropped && strcmp(q->topic, topic) == 0)
+      rmqi_lite_drop_queue(l, q);
+  }
+  if (rc == RMQ_OK)
+    rc = announce(l);
+  pthread_mutex_unlock(&l->lock);
+  return rc;
+}
+
+rmq_err_t rmq_pull_consumer_assign(rmq_pull_consumer_t *pc,
+                                   const rmq_queue_t *queues, size_t n) {
+  if (pc == NULL || (queues == NULL && n))
+    return RMQ_ERR_INVALID_ARG;
+  for (size_t i = 0; i < n; i++)
+    if (queues[i].topic == NULL || queues[i].broker_name == NULL ||
+        queues[i].queue_id < 0)
+      return RMQ_ERR_INVALID_ARG;
+  lite_t *l = pc->l;
+  pthread_mutex_lock(&l->lock);
+  if (l->subs || l->closed) {
+    pthread_mutex_unlock(&l->lock);
+    return RMQ_ERR_STATE;
+  }
+  l->assigned_mode = true;
+  for (lq_t *q = l->queues, *next; q; q = next) {
+    next = q->next;
+    bool keep = false;
+    for (size_t i = 0; i < n && !keep; i++)
+      keep = q->qid == queues[i].queue_id &&
+             strcmp(q->topic, queues[i].topic) == 0 &&
+             strcmp(q->broker, queues[i].broker_name) == 0;
+    if (!keep && !q->dropped)
+      rmqi_lite_drop_queue(l, q);
+  }
+  rmq_err_t rc = RMQ_OK;
+  for (size_t i = 0; i < n && rc == RMQ_OK; i++)
+    if (rmqi_lite_find(l, queues[i].topic, queues[i].broker_name,
+                       queues[i].queue_id) == NULL &&
+        rmqi_lite_add_queue(l, queues[i].topic, queues[i].broker_name,
+                            queues[i].queue_id, "*", false) == NULL)
+      rc = RMQ_ERR_NOMEM;
+  pthread_cond_signal(&l->svc_cv); /* find their start offsets */
+  pthread_mutex_unlock(&l->lock);
+  /* the routes of the assigned topics, for addresses */
+  for (size_t i = 0; i < n && rc == RMQ_OK; i++)
+    have_route(l, queues[i].topic);
+  return rc;
+}
+
+rmq_err_t rmq_pull_consumer_start(rmq_pull_consumer_t *pc) {
+  if (pc == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  lite_t *l = pc->l;
+  pthread_mutex_lock(&l->lock);
+  if (l->started || l->closed) {
+    pthread_mutex_unlock(&l->lock);
+    return RMQ_ERR_STATE;
+  }
+  l->started = true;
+  rmq_err_t rc = announce(l);
+  pthread_mutex_unlock(&l->lock);
+  /* the routes first, so the heartbeat reaches the topics' brokers and the
+   * first rebalance finds us in the group (Java start()) */
+  for (lsub_t *s = l->subs; s; s = s->next)
+    have_route(l, s->topic);
+  rmqi_client_heartbeat_sync(l->client, l->client->conf.v.api_timeout_ms);
+  if (rc == RMQ_OK)
+    rc = rmqi_lite_tick_start(l);
+  if (rc == RMQ_OK)
+    rc = rmqi_lite_svc_start(l);
+  return rc;
+}
+
+void rmq_pull_consumer_destroy(rmq_pull_consumer_t *pc, int timeout_ms) {
+  if (pc == NULL)
+    return;
+  lite_t *l = pc->l;
+  int64_t deadline = rmqi_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+  rmqi_lite_svc_stop(l);
+  if (l->started) {
+    if (l->conf.v.auto_commit) {
+      pthread_mutex_lock(&l->lock);
+      rmqi_lite_commit_mem(l);
+      pthread_mutex_unlock(&l->lock);
+    }
+    rmqi_lite_persist(l, true);
+  }
+  rmqi_client_remove_consumer(l->client, l->group,
+                              RMQI_MAX(deadline - rmqi_now_ms(), 1));
+  pthread_mutex_lock(&l->lock);
+  l->closed = true;
+  for (lq_t *q = l->queues, *next; q; q = next) {
+    next = q->next;
+    if (!q->dropped)
+      rmqi_lite_drop_queue(l, q);
+  }
+  pthread_cond_broadcast(&l->ready_cv);
+  bool started = l->started;
+  pthread_mutex_unlock(&l->lock);
+  if (started)
+    rmqi_lite_tick_stop(l);
+  rmq_client_t *own = l->own_client ? l->client : NULL;
+  rmqi_lite_unref(l); /* pulls in flight hold the rest */
+  free(pc);
+  if (own) /* fails pulls still in flight: their references go */
+    rmq_client_destroy(own, RMQI_MAX(deadline - rmqi_now_ms(), 0));
+}
+
+/* ---- positions ------------------------------------------------------------- */
+
+static bool queue_ok(const rmq_queue_t *q) {
+  return q && q->topic && q->broker_name && q->queue_id >= 0;
+}
+
+static rmq_err_t queue_offset(lite_t *l, const rmq_queue_t *mq,
+                              rmqi_off_kind_t kind, int64_t ts, int64_t *out) {
+  char addr[128], err[256];
+  rmq_err_t rc = queue_addr(l, mq, addr, sizeof(addr));
+  if (rc != RMQ_OK)
+    return rc;
+  return rmqi_queue_offset(l->client, addr, kind, mq->topic, mq->broker_name,
+                           mq->queue_id, ts, out, err, sizeof(err));
+}
+
+rmq_err_t rmq_pull_consumer_seek(rmq_pull_consumer_t *pc,
+                                 const rmq_queue_t *mq, int64_t offset) {
+  if (pc == NULL || !queue_ok(mq) || offset < 0)
+    return RMQ_ERR_INVALID_ARG;
+  lite_t *l = pc->l;
+  int64_t lo, hi;
+  rmq_err_t rc = queue_offset(l, mq, RMQI_OFF_MIN, 0, &lo);
+  if (rc == RMQ_OK)
+    rc = queue_offset(l, mq, RMQI_OFF_MAX, 0, &hi);
+  if (rc != RMQ_OK)
+    return rc;
+  if (offset < lo || offset > hi)
+    return RMQ_ERR_INVALID_ARG; /* Java: "Seek offset illegal" */
+  pthread_mutex_lock(&l->lock);
+  lq_t *q = rmqi_lite_find(l, mq->topic, mq->broker_name, mq->queue_id);
+  if (q) {
+    /* pulled-ahead messages and a pull in flight belong to the old
+     * position: a new generation discards them */
+    rmqi_lite_reset_queue(l, q);
+    q->pull_offset = q->consumed = offset;
+    q->due_ms = 0;
+  }
+  pthread_mutex_unlock(&l->lock);
+  return q ? RMQ_OK : RMQ_ERR_STATE; /* Java: the queue must be assigned */
+}
+
+static rmq_err_t seek_edge(rmq_pull_consumer_t *pc, const rmq_queue_t *mq,
+                           rmqi_off_kind_t kind) {
+  int64_t off;
+  rmq_err_t rc = pc && queue_ok(mq) ? queue_offset(pc->l, mq, kind, 0, &off)
+                                    : RMQ_ERR_INVALID_ARG;
+  return rc == RMQ_OK ? rmq_pull_consumer_seek(pc, mq, off) : rc;
+}
+
+rmq_err_t rmq_pull_consumer_seek_to_begin(rmq_pull_consumer_t *pc,
+                                          const rmq_queue_t *mq) {
+  return seek_edge(pc, mq, RMQI_OFF_MIN);
+}
+
+rmq_err_t rmq_pull_consumer_seek_to_end(rmq_pull_consumer_t *pc,
+                                        const rmq_queue_t *mq) {
+  return seek_edge(pc, mq, RMQI_OFF_MAX);
+}
+
+rmq_err_t rmq_pull_consumer_offset_for_timestamp(rmq_pull_consumer_t *pc,
+                                                 const rmq_queue_t *mq,
+                                                 int64_t ts, int64_t *out) {
+  if (pc == NULL || !queue_ok(mq) || out == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  return queue_offset(pc->l, mq, RMQI_OFF_BY_TIME, ts, out);
+}
+
+/* ---- commits ---------------------------------------------------------------- */
+
+rmq_err_t rmq_pull_consumer_commit(rmq_pull_consumer_t *pc) {
+  if (pc == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  pthread_mutex_lock(&pc->l->lock);
+  rmqi_lite_commit_mem(pc->l);
+  pthread_mutex_unlock(&pc->l->lock);
+  return rmqi_lite_persist(pc->l, true);
+}
+
+rmq_err_t rmq_pull_consumer_commit_queue(rmq_pull_consumer_t *pc,
+                                         const rmq_queue_t *mq,
+                                         int64_t offset) {
+  if (pc == NULL || !queue_ok(mq) || offset < 0)
+    return RMQ_ERR_INVALID_ARG;
+  lite_t *l = pc->l;
+  rmq_err_t rc = have_route(l, mq->topic);
+  if (rc != RMQ_OK)
+    return rc;
+  pthread_mutex_lock(&l->lock);
+  lq_t *q = rmqi_lite_find(l, mq->topic, mq->broker_name, mq->queue_id);
+  if (q)
+    q->commit_mem = q->committed = offset;
+  pthread_mutex_unlock(&l->lock);
+  return rmqi_lite_commit_one(l, mq->topic, mq->broker_name, mq->queue_id,
+                              offset, true);
+}
+
+rmq_err_t rmq_pull_consumer_committed(rmq_pull_consumer_t *pc,
+                                      const rmq_queue_t *mq, int64_t *out) {
+  if (pc == NULL || !queue_ok(mq) || out == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  lite_t *l = pc->l;
+  if (l->conf.v.message_model == RMQI_MODEL_BROADCASTING) {
+    rmq_err_t rc = RMQ_ERR_NOT_FOUND;
+    pthread_mutex_lock(&l->lock);
+    for (size_t i = 0; i < l->n_file_offsets; i++) {
+      const rmqi_mqo_t *m = &l->file_offsets[i];
+      if (m->queue_id == mq->queue_id && strcmp(m->topic, mq->topic) == 0 &&
+          strcmp(m->broker, mq->broker_name) == 0) {
+        *out = m->offset;
+        rc = RMQ_OK;
+      }
+    }
+    pthread_mutex_unlock(&l->lock);
+    return rc;
+  }
+  char addr[128], err[256];
+  rmq_err_t rc = queue_addr(l, mq, addr, sizeof(addr));
+  if (rc != RMQ_OK)
+    return rc;
+  return rmqi_consumer_offset(l->client, addr, l->group, mq->topic,
+                              mq->broker_name, mq->queue_id, out, err,
+                              sizeof(err));
+}
+
+/* ---- pause, listings --------------------------------------------------------- */
+
+static rmq_err_t set_paused(rmq_pull_consumer_t *pc, const rmq_queue_t *v,
+                            size_t n, bool paused) {
+  if (pc == NULL || (v == NULL && n))
+    return RMQ_ERR_INVALID_ARG;
+  lite_t *l = pc->l;
+  rmq_err_t rc = RMQ_OK;
+  pthread_mutex_lock(&l->lock);
+  for (size_t i = 0; i < n; i++) {
+    lq_t *q = queue_ok(&v[i]) ? rmqi_lite_find(l, v[i].topic,
+                                               v[i].broker_name,
+                                               v[i].queue_id)
+                              : NULL;
+    if (q == NULL) {
+      rc = RMQ_ERR_STATE; /* not assigned */
+      continue;
+    }
+    q->paused = paused;
+    if (!paused)
+      q->due_ms = 0;
+  }
+  pthread_mutex_unlock(&l->lock);
+  return rc;
+}
+
+rmq_err_t rmq_pull_consumer_pause(rmq_pull_consumer_t *pc,
+                                  const rmq_queue_t *v, size_t n) {
+  return set_paused(pc, v, n, true);
+}
+
+rmq_err_t rmq_pull_consumer_resume(rmq_pull_consumer_t *pc,
+                                   const rmq_queue_t *v, size_t n) {
+  return set_paused(pc, v, n, false);
+}
+
+rmq_err_t rmq_pull_consumer_assignment(rmq_pull_consumer_t *pc,
+                                       rmq_queue_list_t *out) {
+  if (pc == NULL || out == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  lite_t *l = pc->l;
+  pthread_mutex_lock(&l->lock);
+  size_t n = 0;
+  for (lq_t *q = l->queues; q; q = q->next)
+    n += !q->dropped;
+  qitem_t *v = calloc(n + 1, sizeof(*v));
+  size_t k = 0;
+  for (lq_t *q = l->queues; q && v; q = q->next)
+    if (!q->dropped)
+      v[k++] = (qitem_t){q->topic, q->broker, q->qid};
+  rmq_err_t rc = v ? make_list(v, k, out) : RMQ_ERR_NOMEM;
+  pthread_mutex_unlock(&l->lock);
+  free(v);
+  return rc;
+}
+
+rmq_err_t rmq_pull_consumer_fetch_queues(rmq_pull_consumer_t *pc,
+                                         const char *topic,
+                                         rmq_queue_list_t *out) {
+  if (pc == NULL || topic == NULL || out == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  lite_t *l = pc->l;
+  rmqi_snap_t *s;
+  char err[200];
+  rmq_err_t rc = rmqi_client_route_sub(
+      l->client, topic, rmqi_now_ms() + l->client->conf.v.api_timeout_ms, &s,
+      err, sizeof(err));
+  if (rc != RMQ_OK)
+    return rc;
+  const rmqi_route_t *r = &s->route;
+  size_t total = 0;
+  for (size_t i = 0; i < r->n_queues; i++)
+    if (r->queues[i].perm & RMQI_PERM_READ)
+      total += (size_t)RMQI_MAX(r->queues[i].read_nums, 0);
+  qitem_t *v = calloc(total + 1, sizeof(*v));
+  size_t k = 0;
+  for (size_t i = 0; v && i < r->n_queues; i++)
+    if (r->queues[i].perm & RMQI_PERM_READ)
+      for (int32_t q = 0; q < r->queues[i].read_nums; q++)
+        v[k++] = (qitem_t){topic, r->queues[i].broker, q};
+  rc = v ? make_list(v, k, out) : RMQ_ERR_NOMEM;
+  free(v);
+  rmqi_snap_release(s);
+  return rc;
+}
+
+/* ---- raw pull ------------------------------------------------------------- */
+
+void rmq_pull_result_clear(rmq_pull_result_t *res) {
+  if (res == NULL)
+    return;
+  for (size_t i = 0; i < res->n_msgs; i++)
+    rmq_msg_destroy(res->msgs[i]);
+  free(res->msgs);
+  memset(res, 0, sizeof(*res));
+}
+
+static rmq_err_t decode_all(lite_t *l, const rmqi_pull_res_t *pr,
+                            const rmqi_sub_t *sub, const char *broker,
+                            rmq_pull_result_t *res) {
+  size_t cap = 16, pos = 0;
+  res->msgs = malloc(cap * sizeof(*res->msgs));
+  if (res->msgs == NULL)
+    return RMQ_ERR_NOMEM;
+  for (;;) {
+    rmqi_msgrec_t rec;
+    rmqi_errbuf_t e;
+    rmq_err_t rc = rmqi_pull_next(pr, &pos, &rec, &e);
+    if (rc == RMQ_ERR_NOT_FOUND)
+      return RMQ_OK;
+    rmq_msg_t *m = NULL;
+    if (rc == RMQ_OK) {
+      size_t tl = 0;
+      const char *tags = rmqi_props_get(rec.props, rec.props_len, "TAGS", &tl);
+      if (!rmqi_sub_matches(sub, tags, tl))
+        continue;
+      rc = rmqi_rxmsg_build(&rec, broker, (size_t)128 << 20, &m, &e);
+    }
+    if (rc != RMQ_OK) {
+      res->n_bad++;
+      rmqi_log(&l->client->log, RMQ_LOG_ERROR, "consumer",
+               "pull: message skipped: %s (%s)", e.msg, rmq_err_name(rc));
+      continue;
+    }
+    if (res->n_msgs == cap) {
+      rmq_msg_t **nv = realloc(res->msgs, 2 * cap * sizeof(*nv));
+      if (nv == NULL) {
+        rmq_msg_destroy(m);
+        return RMQ_ERR_NOMEM;
+      }
+      res->msgs = nv;
+      cap *= 2;
+    }
+    res->msgs[res->n_msgs++] = m;
+  }
+}
+
+rmq_err_t rmq_pull_consumer_pull(rmq_pull_consumer_t *pc,
+                                 const rmq_queue_t *mq, const char *expr,
+                                 int64_t offset, int max_msgs, int timeout_ms,
+                                 rmq_pull_result_t *res) {
+  if (res)
+    memset(res, 0, sizeof(*res));
+  if (pc == NULL || !queue_ok(mq) || res == NULL || offset < 0 ||
+      max_msgs <= 0)
+    return RMQ_ERR_INVALID_ARG;
+  lite_t *l = pc->l;
+  rmqi_sub_t sub;
+  if (rmqi_sub_build(&sub, mq->topic, expr && *expr ? expr : "*", false,
+                     rmqi_wall_ms()) != RMQ_OK)
+    return RMQ_ERR_INVALID_ARG;
+  char addr[128], err[256] = "";
+  rmq_err_t rc = queue_addr(l, mq, addr, sizeof(addr));
+  rmqi_pull_res_t pr = {0};
+  if (rc == RMQ_OK) {
+    rmqi_pull_req_t rq = {
+        .group = l->group,
+        .topic = mq->topic,
+        .broker = mq->broker_name,
+        .queue_id = mq->queue_id,
+        .offset = offset,
+        .max_nums = max_msgs,
+        .sys_flag = RMQI_PULL_SUBSCRIPTION, /* DefaultMQPullConsumer.pull */
+        .subscription = sub.expression,
+        .expression_type = "TAG",
+        .sub_version = sub.version,
+    };
+    rc = rmqi_pull_sync(l->client, addr, &rq,
+                        timeout_ms < 0 ? l->conf.v.consumer_pull_timeout_ms
+                                       : timeout_ms,
+                        &pr, err, sizeof(err));
+  }
+  if (rc == RMQ_OK) {
+    res->next_begin_offset = pr.next_begin;
+    res->min_offset = pr.min_offset;
+    res->max_offset = pr.max_offset;
+    switch (pr.status) {
+    case 0:
+      rc = decode_all(l, &pr, &sub, mq->broker_name, res);
+      res->status = res->n_msgs ? RMQ_PULL_FOUND : RMQ_PULL_NO_MATCHED_MSG;
+      break;
+    case RMQ_PULL_NOT_FOUND:
+      res->status = RMQ_PULL_NO_NEW_MSG;
+      break;
+    case RMQ_PULL_RETRY_IMMEDIATELY:
+      res->status = RMQ_PULL_NO_MATCHED_MSG;
+      break;
+    default:
+      res->status = RMQ_PULL_OFFSET_ILLEGAL;
+    }
+  } else {
+    rmqi_log(&l->client->log, RMQ_LOG_WARN, "consumer", "%s", err);
+  }
+  rmqi_pull_res_free(&pr);
+  rmqi_sub_free(&sub);
+  if (rc != RMQ_OK)
+    rmq_pull_result_clear(res);
+  return rc;
+}

@@ -1,0 +1,140 @@
+/*
+ * The lite pull consumer's internals (Java's DefaultLitePullConsumerImpl),
+ * shared by lite.c (queues, pulls, poll, the public calls) and
+ * lite_svc.c (the service thread: rebalance, start offsets, commits).
+ *
+ * Threads and ownership:
+ *  - the loop thread issues pulls and takes their results: a result
+ *    becomes a batch of raw records on the ready list; nothing is decoded
+ *    there, so the I/O thread only moves bytes;
+ *  - the application's thread decodes records into messages in poll();
+ *  - the service thread rebalances, finds start offsets and commits (these
+ *    need blocking calls, which neither of the others may make).
+ * Everything below `lock` is guarded by it. The consumer's state is
+ * reference-counted: every pull in flight and the loop's tick timer hold a
+ * reference, so destroy() never waits for a long-polling pull (up to 30 s)
+ * to come back; the last reference frees the state.
+ *
+ * A queue (lq_t) is freed when it was dropped and nothing holds it (no
+ * pull in flight, no start-offset lookup running). Its `gen` changes on
+ * seek and drop: pull results and batches of an older generation are
+ * discarded, so a replaced assignment never delivers stale messages.
+ */
+#ifndef RMQI_CONSUMER_LITE_INT_H
+#define RMQI_CONSUMER_LITE_INT_H
+
+#include "../client/client.h"
+#include "offset_file.h"
+#include "subscription.h"
+
+#include <pthread.h>
+
+typedef struct lite lite_t;
+
+typedef struct lq {
+  char *topic;
+  char *broker;
+  int32_t qid;
+  rmqi_sub_t *sub;       /* owned; "*" in assign mode */
+  uint64_t gen;
+  int holds;             /* pulls in flight + running offset lookups */
+  bool dropped, paused, active, seeding;
+  int64_t pull_offset;   /* next offset to pull; -1 until known */
+  int64_t consumed;      /* offset after the last polled message; -1 */
+  int64_t commit_mem;    /* the in-memory offset store: what to send; -1 */
+  int64_t committed;     /* last offset sent to the broker / file; -1 */
+  int64_t due_ms;        /* earliest time of the next pull */
+  int64_t suggest_id;    /* broker id the last pull suggested */
+  size_t cached_msgs, cached_bytes;
+  int64_t cached_lo, cached_hi; /* offsets pulled but not polled */
+  struct lq *next;
+} lq_t;
+
+typedef struct batch {
+  lq_t *q;
+  uint64_t gen;
+  uint8_t *body;
+  size_t len, pos;
+  size_t n_msgs; /* records left (counted by their size fields) */
+  int64_t next_begin;
+  struct batch *next;
+} batch_t;
+
+typedef struct lsub {
+  char *topic;
+  char *expr;
+  bool sql92;
+  struct lsub *next;
+} lsub_t;
+
+struct lite {
+  _Atomic int refs;
+  rmq_client_t *client;
+  bool own_client;
+  rmqi_conf_t conf;
+  const char *group;
+  pthread_mutex_t lock;
+  pthread_cond_t ready_cv; /* a batch arrived, or closing */
+  pthread_cond_t svc_cv;   /* the service thread has work */
+  bool started, closed, assigned_mode, svc_stop, rebalance_now;
+  lsub_t *subs;
+  lq_t *queues;
+  batch_t *ready, *ready_tail;
+  size_t cached_msgs;
+  rmqi_timer_t *tick;
+  pthread_t svc;
+  bool svc_running;
+  int64_t start_ms;
+  /* broadcasting: the offset file's table */
+  char *offset_path;
+  rmqi_mqo_t *file_offsets;
+  size_t n_file_offsets;
+};
+
+struct rmq_pull_consumer {
+  lite_t *l;
+};
+
+/* lite.c */
+void rmqi_lite_unref(lite_t *l);
+lq_t *rmqi_lite_find(lite_t *l, const char *topic, const char *broker,
+                     int32_t qid);
+/* Adds a queue (pull offset unknown) under l->lock; NULL on no memory. */
+lq_t *rmqi_lite_add_queue(lite_t *l, const char *topic, const char *broker,
+                          int32_t qid, const char *expr, bool sql92);
+/* Forgets what was pulled for @p q and starts a new generation (l->lock
+ * held): batches go, pulls in flight will be ignored. */
+void rmqi_lite_reset_queue(lite_t *l, lq_t *q);
+/* Drops @p q under l->lock: its batches go, its pulls are ignored. */
+void rmqi_lite_drop_queue(lite_t *l, lq_t *q);
+/* Releases a hold on @p q under l->lock (frees a dropped queue). */
+void rmqi_lite_release(lite_t *l, lq_t *q);
+/* Master (or suggested) address of @p broker for @p topic, copied. */
+bool rmqi_lite_addr(lite_t *l, const char *topic, const char *broker,
+                    int64_t id, char *out, size_t n);
+
+/* lite_svc.c */
+rmq_err_t rmqi_lite_svc_start(lite_t *l);
+void rmqi_lite_svc_stop(lite_t *l);
+void rmqi_lite_kick(lite_t *l); /* run a rebalance soon (any thread) */
+/* Copies every queue's polled offset into the in-memory store (Java
+ * commitAll; l->lock held). */
+void rmqi_lite_commit_mem(lite_t *l);
+/* Sends every stored offset that moved (clustering: one-way
+ * UPDATE_CONSUMER_OFFSET, or synchronous when @p sync; broadcasting: the
+ * file). */
+rmq_err_t rmqi_lite_persist(lite_t *l, bool sync);
+/* Sends one offset (clustering: to the broker's master; broadcasting: into
+ * the file table, saved when @p sync). */
+rmq_err_t rmqi_lite_commit_one(lite_t *l, const char *topic,
+                               const char *broker, int32_t qid,
+                               int64_t offset, bool sync);
+/* The loop's tick timer, which starts due pulls (lite.c). */
+rmq_err_t rmqi_lite_tick_start(lite_t *l);
+void rmqi_lite_tick_stop(lite_t *l);
+/* The start offset of a new queue (Java computePullFromWhere). */
+rmq_err_t rmqi_lite_start_offset(lite_t *l, const char *topic,
+                                 const char *broker, int32_t qid,
+                                 int64_t *out);
+
+#endif

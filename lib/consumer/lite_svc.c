@@ -1,0 +1,453 @@
+/*
+ * The lite pull consumer's service thread: rebalance (Java RebalanceImpl,
+ * client-behaviour.md §7), start offsets of new queues (§8
+ * computePullFromWhere) and offset commits (§8 "Committing"). All of it
+ * needs blocking calls, so it runs here, never on the loop thread.
+ */
+#include "lite_int.h"
+
+#include "../codec/body_mq.h"
+#include "../util/time.h"
+#include "allocate.h"
+#include "offsets.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { RC_GET_CONSUMER_LIST_BY_GROUP = 38 };
+
+/* "<group>: <what> <a>: <b>" at WARN. */
+static void lg(lite_t *l, const char *what, const char *a, const char *b) {
+  rmqi_log(&l->client->log, RMQ_LOG_WARN, "consumer", "%s: %s %s: %s",
+           l->group, what, a, b);
+}
+
+/* ---- start offsets ------------------------------------------------------ */
+
+static bool file_offset(lite_t *l, const char *topic, const char *broker,
+                        int32_t qid, int64_t *out) {
+  for (size_t i = 0; i < l->n_file_offsets; i++) {
+    const rmqi_mqo_t *m = &l->file_offsets[i];
+    if (m->queue_id == qid && strcmp(m->topic, topic) == 0 &&
+        strcmp(m->broker, broker) == 0) {
+      *out = m->offset;
+      return true;
+    }
+  }
+  return false;
+}
+
+rmq_err_t rmqi_lite_start_offset(lite_t *l, const char *topic,
+                                 const char *broker, int32_t qid,
+                                 int64_t *out) {
+  char addr[128], err[256] = "";
+  if (!rmqi_lite_addr(l, topic, broker, 0, addr, sizeof(addr)))
+    return RMQ_ERR_NO_ROUTE;
+  rmq_client_t *c = l->client;
+  rmq_err_t rc;
+  if (l->conf.v.message_model == RMQI_MODEL_BROADCASTING) {
+    pthread_mutex_lock(&l->lock);
+    bool found = file_offset(l, topic, broker, qid, out);
+    pthread_mutex_unlock(&l->lock);
+    if (found)
+      return RMQ_OK;
+    rc = RMQ_ERR_NOT_FOUND;
+  } else {
+    rc = rmqi_consumer_offset(c, addr, l->group, topic, broker, qid, out, err,
+                              sizeof(err));
+    if (rc == RMQ_OK && *out >= 0)
+      return RMQ_OK;
+  }
+  if (rc != RMQ_ERR_NOT_FOUND && rc != RMQ_OK) {
+    lg(l, "committed offset of", topic, err);
+    return rc;
+  }
+  bool retry = strncmp(topic, "%RETRY%", 7) == 0;
+  switch (l->conf.v.consume_from_where) {
+  case RMQI_FROM_FIRST_OFFSET:
+    *out = 0;
+    return RMQ_OK;
+  case RMQI_FROM_TIMESTAMP:
+    if (!retry) {
+      int64_t ts = l->start_ms - 30 * 60 * 1000;
+      if (l->conf.v.consume_timestamp[0])
+        rmqi_conf_timestamp_ms(l->conf.v.consume_timestamp, &ts);
+      return rmqi_queue_offset(c, addr, RMQI_OFF_BY_TIME, topic, broker, qid,
+                               ts, out, err, sizeof(err));
+    }
+    break;
+  default:
+    if (retry) {
+      *out = 0;
+      return RMQ_OK;
+    }
+  }
+  return rmqi_queue_offset(c, addr, RMQI_OFF_MAX, topic, broker, qid, 0, out,
+                           err, sizeof(err));
+}
+
+/* Finds the start offset of every queue that has none yet. */
+static void seed(lite_t *l) {
+  for (;;) {
+    pthread_mutex_lock(&l->lock);
+    lq_t *q = l->queues;
+    while (q && (q->dropped || q->seeding || q->pull_offset >= 0 ||
+                 q->due_ms > rmqi_now_ms()))
+      q = q->next;
+    if (q == NULL || l->closed) {
+      pthread_mutex_unlock(&l->lock);
+      return;
+    }
+    q->seeding = true;
+    q->holds++;
+    uint64_t gen = q->gen;
+    pthread_mutex_unlock(&l->lock);
+    int64_t off = -1;
+    rmq_err_t rc = rmqi_lite_start_offset(l, q->topic, q->broker, q->qid, &off);
+    pthread_mutex_lock(&l->lock);
+    q->seeding = false;
+    if (q->gen == gen && !q->dropped && q->pull_offset < 0) {
+      if (rc == RMQ_OK && off >= 0) {
+        q->pull_offset = off;
+        q->consumed = off; /* Java's first pull sets the consume offset */
+        q->due_ms = 0;
+      } else {
+        q->due_ms = rmqi_now_ms() + l->conf.v.pull_delay_on_exception_ms;
+      }
+    }
+    rmqi_lite_release(l, q);
+    pthread_mutex_unlock(&l->lock);
+  }
+}
+
+/* ---- commits -------------------------------------------------------------- */
+
+typedef struct pending_commit {
+  char *topic, *broker;
+  int32_t qid;
+  int64_t offset;
+} pending_commit_t;
+
+static rmq_err_t save_file(lite_t *l) {
+  char err[256];
+  rmq_err_t rc = rmqi_offset_file_save(l->offset_path, l->file_offsets,
+                                       l->n_file_offsets, err, sizeof(err));
+  if (rc != RMQ_OK)
+    rmqi_log(&l->client->log, RMQ_LOG_ERROR, "offsets", "%s", err);
+  return rc;
+}
+
+static rmq_err_t file_put(lite_t *l, const char *topic, const char *broker,
+                          int32_t qid, int64_t offset) {
+  for (size_t i = 0; i < l->n_file_offsets; i++) {
+    rmqi_mqo_t *m = &l->file_offsets[i];
+    if (m->queue_id == qid && strcmp(m->topic, topic) == 0 &&
+        strcmp(m->broker, broker) == 0) {
+      m->offset = offset;
+      return RMQ_OK;
+    }
+  }
+  rmqi_mqo_t *v = realloc(l->file_offsets,
+                          (l->n_file_offsets + 1) * sizeof(*v));
+  if (v == NULL)
+    return RMQ_ERR_NOMEM;
+  l->file_offsets = v;
+  char *t = strdup(topic), *b = strdup(broker);
+  if (t == NULL || b == NULL) {
+    free(t);
+    free(b);
+    return RMQ_ERR_NOMEM;
+  }
+  v[l->n_file_offsets++] = (rmqi_mqo_t){t, b, qid, offset};
+  return RMQ_OK;
+}
+
+rmq_err_t rmqi_lite_commit_one(lite_t *l, const char *topic,
+                               const char *broker, int32_t qid,
+                               int64_t offset, bool sync) {
+  if (l->conf.v.message_model == RMQI_MODEL_BROADCASTING) {
+    pthread_mutex_lock(&l->lock);
+    rmq_err_t rc = file_put(l, topic, broker, qid, offset);
+    if (rc == RMQ_OK && sync)
+      rc = save_file(l);
+    pthread_mutex_unlock(&l->lock);
+    return rc;
+  }
+  char addr[128], err[256];
+  if (!rmqi_lite_addr(l, topic, broker, 0, addr, sizeof(addr)))
+    return RMQ_ERR_NO_ROUTE;
+  rmq_err_t rc = rmqi_commit_offset(l->client, addr, l->group, topic, broker,
+                                    qid, offset, !sync, err, sizeof(err));
+  if (rc != RMQ_OK)
+    lg(l, "commit failed at", addr, err);
+  return rc;
+}
+
+void rmqi_lite_commit_mem(lite_t *l) {
+  for (lq_t *q = l->queues; q; q = q->next)
+    if (!q->dropped && q->consumed >= 0)
+      q->commit_mem = q->consumed;
+}
+
+rmq_err_t rmqi_lite_persist(lite_t *l, bool sync) {
+  pending_commit_t *v = NULL;
+  size_t n = 0, cap = 0;
+  pthread_mutex_lock(&l->lock);
+  for (lq_t *q = l->queues; q; q = q->next) {
+    if (q->dropped || q->commit_mem < 0 || q->commit_mem == q->committed)
+      continue;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 16;
+      pending_commit_t *nv = realloc(v, cap * sizeof(*nv));
+      if (nv == NULL)
+        break;
+      v = nv;
+    }
+    v[n].topic = strdup(q->topic);
+    v[n].broker = strdup(q->broker);
+    v[n].qid = q->qid;
+    v[n].offset = q->commit_mem;
+    if (v[n].topic == NULL || v[n].broker == NULL) {
+      free(v[n].topic);
+      free(v[n].broker);
+      break;
+    }
+    q->committed = q->commit_mem;
+    n++;
+  }
+  pthread_mutex_unlock(&l->lock);
+  rmq_err_t rc = RMQ_OK;
+  bool file = l->conf.v.message_model == RMQI_MODEL_BROADCASTING;
+  for (size_t i = 0; i < n; i++) {
+    rmq_err_t r = rmqi_lite_commit_one(l, v[i].topic, v[i].broker, v[i].qid,
+                                       v[i].offset, sync && !file);
+    if (r != RMQ_OK)
+      rc = r;
+    free(v[i].topic);
+    free(v[i].broker);
+  }
+  free(v);
+  if (file && n) {
+    pthread_mutex_lock(&l->lock);
+    rmq_err_t r = save_file(l);
+    pthread_mutex_unlock(&l->lock);
+    if (r != RMQ_OK)
+      rc = r;
+  }
+  return rc;
+}
+
+/* ---- rebalance ------------------------------------------------------------- */
+
+static rmq_err_t consumer_ids(lite_t *l, const rmqi_route_t *r,
+                              rmqi_strlist_t *out) {
+  const char *addr = NULL;
+  for (size_t i = 0; i < r->n_brokers && addr == NULL; i++)
+    addr = rmqi_route_addr(r, r->brokers[i].broker, 0);
+  for (size_t i = 0; i < r->n_brokers && addr == NULL; i++)
+    if (r->brokers[i].n_addrs)
+      addr = r->brokers[i].addrs[0].addr;
+  if (addr == NULL)
+    return RMQ_ERR_NO_ROUTE;
+  rmqi_cmd_t cmd;
+  rmqi_cmd_init(&cmd, RC_GET_CONSUMER_LIST_BY_GROUP);
+  rmqi_cmd_ext_ref(&cmd, "consumerGroup", l->group, strlen(l->group));
+  rmqi_resp_t resp;
+  char detail[256];
+  rmq_err_t rc =
+      rmqi_rpc_invoke_sync(l->client->rpc, addr, &cmd,
+                           l->client->conf.v.api_timeout_ms, &resp, detail,
+                           sizeof(detail));
+  rmqi_cmd_free(&cmd);
+  if (rc != RMQ_OK) {
+    lg(l, "consumer list failed at", addr, detail);
+    return rc;
+  }
+  rc = (rmq_err_t)resp.cmd.code;
+  if (rc == RMQ_OK) {
+    rmqi_errbuf_t e;
+    rc = rmqi_consumer_list_decode(out, (const char *)resp.cmd.body,
+                                   resp.cmd.body_len, &e);
+  }
+  rmqi_resp_free(&resp);
+  return rc;
+}
+
+/* Rebalances one subscribed topic. */
+static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
+                            bool sql92) {
+  char err[256];
+  rmqi_snap_t *s;
+  if (rmqi_client_route_sub(l->client, topic,
+                            rmqi_now_ms() + l->client->conf.v.api_timeout_ms,
+                            &s, err, sizeof(err)) != RMQ_OK) {
+    lg(l, "no route for", topic, err);
+    return;
+  }
+  const rmqi_route_t *r = &s->route;
+  size_t total = 0;
+  for (size_t i = 0; i < r->n_queues; i++)
+    if (r->queues[i].perm & RMQI_PERM_READ)
+      total += (size_t)RMQI_MAX(r->queues[i].read_nums, 0);
+  rmqi_alloc_mq_t *mqs = calloc(total + 1, sizeof(*mqs));
+  size_t *mine = calloc(total + 1, sizeof(*mine));
+  rmqi_strlist_t ids = {0};
+  size_t n = 0, n_mine = 0;
+  if (mqs == NULL || mine == NULL)
+    goto out;
+  for (size_t i = 0; i < r->n_queues; i++)
+    if (r->queues[i].perm & RMQI_PERM_READ)
+      for (int32_t k = 0; k < r->queues[i].read_nums; k++)
+        mqs[n++] = (rmqi_alloc_mq_t){topic, r->queues[i].broker, k};
+  if (l->conf.v.message_model == RMQI_MODEL_BROADCASTING) {
+    for (size_t i = 0; i < n; i++)
+      mine[n_mine++] = i;
+  } else {
+    if (consumer_ids(l, r, &ids) != RMQ_OK || ids.n == 0)
+      goto out; /* try again next round */
+    rmqi_alloc_sort(mqs, n, ids.v, ids.n);
+    n_mine = rmqi_allocate((rmqi_alloc_strategy_t)l->conf.v.allocate_strategy,
+                           l->client->id, mqs, n, ids.v, ids.n, 10, mine);
+  }
+  pending_commit_t gone[64];
+  size_t n_gone = 0;
+  pthread_mutex_lock(&l->lock);
+  /* queues no longer ours: remember their offsets, drop them */
+  for (lq_t *q = l->queues, *next; q; q = next) {
+    next = q->next;
+    if (q->dropped || strcmp(q->topic, topic) != 0)
+      continue;
+    bool keep = false;
+    for (size_t i = 0; i < n_mine && !keep; i++)
+      keep = mqs[mine[i]].queue_id == q->qid &&
+             strcmp(mqs[mine[i]].broker, q->broker) == 0;
+    if (keep)
+      continue;
+    if (q->commit_mem >= 0 && q->commit_mem != q->committed && n_gone < 64) {
+      gone[n_gone] = (pending_commit_t){strdup(q->topic), strdup(q->broker),
+                                        q->qid, q->commit_mem};
+      if (gone[n_gone].topic && gone[n_gone].broker)
+        n_gone++;
+    }
+    rmqi_log(&l->client->log, RMQ_LOG_INFO, "rebalance",
+             "%s: %s %s:%d no longer assigned", l->group, topic, q->broker,
+             (int)q->qid);
+    rmqi_lite_drop_queue(l, q);
+  }
+  for (size_t i = 0; i < n_mine; i++) {
+    const rmqi_alloc_mq_t *m = &mqs[mine[i]];
+    if (rmqi_lite_find(l, topic, m->broker, m->queue_id) == NULL &&
+        rmqi_lite_add_queue(l, topic, m->broker, m->queue_id, expr, sql92))
+      rmqi_log(&l->client->log, RMQ_LOG_INFO, "rebalance",
+               "%s: %s %s:%d assigned", l->group, topic, m->broker,
+               (int)m->queue_id);
+  }
+  pthread_mutex_unlock(&l->lock);
+  for (size_t i = 0; i < n_gone; i++) {
+    rmqi_lite_commit_one(l, gone[i].topic, gone[i].broker, gone[i].qid,
+                         gone[i].offset, false);
+    free(gone[i].topic);
+    free(gone[i].broker);
+  }
+out:
+  rmqi_strlist_free(&ids);
+  free(mqs);
+  free(mine);
+  rmqi_snap_release(s);
+}
+
+static void rebalance(lite_t *l) {
+  lsub_t *copy = NULL;
+  pthread_mutex_lock(&l->lock);
+  for (lsub_t *s = l->subs; s; s = s->next) {
+    lsub_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+      break;
+    c->topic = strdup(s->topic);
+    c->expr = strdup(s->expr);
+    c->sql92 = s->sql92;
+    c->next = copy;
+    copy = c;
+  }
+  bool assigned = l->assigned_mode;
+  pthread_mutex_unlock(&l->lock);
+  while (copy) {
+    lsub_t *s = copy;
+    copy = s->next;
+    if (!assigned && s->topic && s->expr)
+      rebalance_topic(l, s->topic, s->expr, s->sql92);
+    free(s->topic);
+    free(s->expr);
+    free(s);
+  }
+}
+
+/* ---- the thread ------------------------------------------------------------- */
+
+static void *svc_main(void *arg) {
+  lite_t *l = arg;
+  const rmqi_conf_vals_t *v = &l->conf.v;
+  int64_t next_rb = 0,
+          next_persist = rmqi_now_ms() + v->persist_offset_interval_ms,
+          next_auto = rmqi_now_ms() + v->auto_commit_interval_ms;
+  pthread_mutex_lock(&l->lock);
+  while (!l->svc_stop) {
+    int64_t now = rmqi_now_ms();
+    bool rb = l->rebalance_now || now >= next_rb;
+    bool persist = now >= next_persist;
+    if (v->auto_commit && now >= next_auto) { /* Java commitAll */
+      rmqi_lite_commit_mem(l);
+      next_auto = now + v->auto_commit_interval_ms;
+    }
+    l->rebalance_now = false;
+    pthread_mutex_unlock(&l->lock);
+    if (rb) {
+      rebalance(l);
+      next_rb = rmqi_now_ms() + v->rebalance_interval_ms;
+    }
+    seed(l);
+    if (persist) {
+      rmqi_lite_persist(l, false);
+      next_persist = rmqi_now_ms() + v->persist_offset_interval_ms;
+    }
+    pthread_mutex_lock(&l->lock);
+    bool unseeded = false;
+    for (lq_t *q = l->queues; q && !unseeded; q = q->next)
+      unseeded = !q->dropped && q->pull_offset < 0;
+    int64_t wake = RMQI_MIN(next_rb, next_persist);
+    if (v->auto_commit)
+      wake = RMQI_MIN(wake, next_auto);
+    if (unseeded)
+      wake = RMQI_MIN(wake, rmqi_now_ms() + 200);
+    if (!l->svc_stop && !l->rebalance_now)
+      rmqi_cond_wait_until(&l->svc_cv, &l->lock, wake);
+  }
+  pthread_mutex_unlock(&l->lock);
+  return NULL;
+}
+
+rmq_err_t rmqi_lite_svc_start(lite_t *l) {
+  if (pthread_create(&l->svc, NULL, svc_main, l) != 0)
+    return RMQ_ERR_NOMEM;
+  l->svc_running = true;
+  return RMQ_OK;
+}
+
+void rmqi_lite_svc_stop(lite_t *l) {
+  if (!l->svc_running)
+    return;
+  pthread_mutex_lock(&l->lock);
+  l->svc_stop = true;
+  pthread_cond_signal(&l->svc_cv);
+  pthread_mutex_unlock(&l->lock);
+  pthread_join(l->svc, NULL);
+  l->svc_running = false;
+}
+
+void rmqi_lite_kick(lite_t *l) {
+  pthread_mutex_lock(&l->lock);
+  l->rebalance_now = true;
+  pthread_cond_signal(&l->svc_cv);
+  pthread_mutex_unlock(&l->lock);
+}

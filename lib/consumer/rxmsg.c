@@ -1,0 +1,109 @@
+#include "rxmsg.h"
+
+#include "../codec/props.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rmqi_host_format(const rmqi_host_t *h, char *out, size_t n) {
+  char ip[INET6_ADDRSTRLEN] = "?";
+  inet_ntop(h->len == 16 ? AF_INET6 : AF_INET, h->addr, ip, sizeof(ip));
+  snprintf(out, n, h->len == 16 ? "[%s]:%u" : "%s:%u", ip, (unsigned)h->port);
+}
+
+/* Bump allocator over the block, sized exactly beforehand. */
+typedef struct carve {
+  char *p;
+} carve_t;
+
+static char *put_str(carve_t *c, const char *s, size_t n) {
+  char *d = c->p;
+  memcpy(d, s, n);
+  d[n] = '\0';
+  c->p += n + 1;
+  return d;
+}
+
+static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+rmq_err_t rmqi_rxmsg_build(const rmqi_msgrec_t *rec, const char *broker,
+                           size_t max_body, rmq_msg_t **out,
+                           rmqi_errbuf_t *e) {
+  *out = NULL;
+  rmq_err_t rc = rmqi_msgrec_check_crc(rec, e);
+  if (rc != RMQ_OK)
+    return rc;
+  uint8_t *inflated = NULL;
+  size_t inflated_len = 0;
+  rc = rmqi_msgrec_inflate(rec, max_body, &inflated, &inflated_len, e);
+  if (rc != RMQ_OK)
+    return rc;
+  size_t n_props = rmqi_props_count(rec->props, rec->props_len);
+  size_t blen = strlen(broker);
+  size_t size = align8(sizeof(rmq_msg_t)) + align8(sizeof(rmqi_msg_meta_t)) +
+                align8(n_props * sizeof(rmqi_prop_t)) + blen + 1 +
+                rec->topic_len + 1 + rec->props_len + 2 * n_props +
+                (inflated ? 0 : rec->body_len);
+  char *block = malloc(size);
+  if (block == NULL) {
+    free(inflated);
+    return rmqi_err(e, RMQ_ERR_NOMEM, 0, "no memory for a %zu-byte message",
+                    size);
+  }
+  rmq_msg_t *m = (rmq_msg_t *)block;
+  memset(m, 0, sizeof(*m));
+  rmqi_msg_meta_t *meta =
+      (rmqi_msg_meta_t *)(block + align8(sizeof(rmq_msg_t)));
+  m->props = (rmqi_prop_t *)((char *)meta + align8(sizeof(*meta)));
+  carve_t c = {(char *)m->props + align8(n_props * sizeof(rmqi_prop_t))};
+  meta->broker_name = put_str(&c, broker, blen);
+  m->topic = put_str(&c, rec->topic, rec->topic_len);
+  rmqi_props_it_t it;
+  rmqi_props_it_init(&it, rec->props, rec->props_len);
+  const char *name, *value;
+  size_t nl, vl;
+  while (rmqi_props_next(&it, &name, &nl, &value, &vl)) {
+    rmqi_prop_t *dup = NULL;
+    for (size_t i = 0; i < m->n_props && !dup; i++)
+      if (strlen(m->props[i].name) == nl &&
+          memcmp(m->props[i].name, name, nl) == 0)
+        dup = &m->props[i];
+    if (dup) { /* Java's HashMap keeps the last value */
+      dup->value = put_str(&c, value, vl);
+      continue;
+    }
+    m->props[m->n_props].name = put_str(&c, name, nl);
+    m->props[m->n_props].value = put_str(&c, value, vl);
+    m->n_props++;
+  }
+  m->cap_props = m->n_props;
+  if (inflated) {
+    m->body = inflated;
+    m->body_owned = inflated;
+    m->body_len = inflated_len;
+  } else {
+    if (rec->body_len)
+      memcpy(c.p, rec->body, rec->body_len);
+    m->body = (const uint8_t *)c.p;
+    m->body_len = rec->body_len;
+  }
+  m->flag = rec->flag;
+  m->frozen = true;
+  meta->queue_id = rec->queue_id;
+  meta->sys_flag = rec->sys_flag;
+  meta->reconsume_times = rec->reconsume_times;
+  meta->body_crc = rec->body_crc;
+  meta->queue_offset = rec->queue_offset;
+  meta->commitlog_offset = rec->commitlog_offset;
+  meta->born_ts = rec->born_ts;
+  meta->store_ts = rec->store_ts;
+  meta->prepared_tx_offset = rec->prepared_tx_offset;
+  rmqi_msgrec_offset_id(rec, meta->offset_id);
+  rmqi_host_format(&rec->born, meta->born_host, sizeof(meta->born_host));
+  rmqi_host_format(&rec->store, meta->store_host, sizeof(meta->store_host));
+  m->meta = meta;
+  *out = m;
+  return RMQ_OK;
+}

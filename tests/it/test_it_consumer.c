@@ -1,0 +1,418 @@
+/* The lite pull consumer against real brokers: exact messages with their
+ * metadata, tag filters, the group split, seek and commit across a
+ * restart (visible to the admin tool), consume-from-timestamp, raw pulls. */
+#include "rmq.h"
+#include "util/common.h"
+#include "util/time.h"
+#include "it.h"
+#include "test.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static it_env_t env;
+
+static rmq_conf_t *conf(const char *group) {
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", env.namesrv, NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  if (group)
+    rmq_conf_set(c, "consumerGroup", group, NULL, 0);
+  return c;
+}
+
+static rmq_producer_t *producer(void) {
+  rmq_conf_t *c = conf(NULL);
+  rmq_producer_t *p = rmq_producer_new(NULL, c, NULL, 0);
+  rmq_conf_destroy(c);
+  return p;
+}
+
+static rmq_pull_consumer_t *consumer(const char *group, const char *from,
+                                     const char *ts) {
+  rmq_conf_t *c = conf(group);
+  char err[256];
+  if (from)
+    rmq_conf_set(c, "consumeFromWhere", from, err, sizeof(err));
+  if (ts)
+    rmq_conf_set(c, "consumeTimestamp", ts, err, sizeof(err));
+  rmq_conf_set(c, "rebalanceInterval", "1000", NULL, 0);
+  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, err, sizeof(err));
+  if (pc == NULL)
+    fprintf(stderr, "consumer: %s\n", err);
+  rmq_conf_destroy(c);
+  return pc;
+}
+
+static void make_topic(char *topic, size_t n, const char *prefix, int queues) {
+  char args[300];
+  it_unique(topic, n, prefix);
+  snprintf(args, sizeof(args), "%s --queues %d", topic, queues);
+  if (it_harness(&env, "topic", args, NULL) != 0)
+    abort();
+}
+
+/* Sends message i: body "body-<i>" (or 5000 bytes of 'z' when big), tag
+ * Tag<A|B|C>, key, property. Returns the msgId in @p id. */
+static void send_one(rmq_producer_t *p, const char *topic, int i,
+                     const char *tag, bool big, char id[64]) {
+  rmq_msg_t *m = rmq_msg_new(topic);
+  char body[5000], v[32];
+  size_t len = (size_t)snprintf(body, 64, "body-%d", i);
+  if (big) {
+    memset(body, 'z', sizeof(body));
+    len = sizeof(body);
+  }
+  rmq_msg_set_body(m, body, len);
+  rmq_msg_set_tags(m, tag);
+  snprintf(v, sizeof(v), "key-%d", i);
+  rmq_msg_set_keys(m, v);
+  snprintf(v, sizeof(v), "%d", i);
+  rmq_msg_set_property(m, "i", v);
+  rmq_msg_set_property(m, "名前", "値 ✓");
+  rmq_send_result_t r;
+  if (rmq_producer_send(p, m, &r) != RMQ_OK)
+    abort();
+  snprintf(id, 64, "%s", r.msg_id);
+  rmq_send_result_clear(&r);
+  rmq_msg_destroy(m);
+}
+
+/* Polls until @p want messages came or @p ms passed; stores them. */
+static size_t poll_n(rmq_pull_consumer_t *pc, rmq_msg_t **out, size_t want,
+                     int ms) {
+  size_t n = 0;
+  int64_t end = rmqi_now_ms() + ms;
+  while (n < want && rmqi_now_ms() < end) {
+    int k = rmq_pull_consumer_poll(pc, out + n, want - n, 500);
+    if (k < 0)
+      break;
+    n += (size_t)k;
+  }
+  return n;
+}
+
+static void destroy_all(rmq_msg_t **v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    rmq_msg_destroy(v[i]);
+}
+
+TEST(subscribe_poll_returns_every_message_exactly) {
+  char topic[128], group[128], ids[40][64];
+  make_topic(topic, sizeof(topic), "it_lite", 4);
+  it_unique(group, sizeof(group), "it_lite_g");
+  rmq_producer_t *p = producer();
+  REQUIRE(p != NULL);
+  for (int i = 0; i < 40; i++)
+    send_one(p, topic, i, "TagA", i == 7, ids[i]);
+  rmq_pull_consumer_t *pc = consumer(group, "CONSUME_FROM_FIRST_OFFSET", NULL);
+  REQUIRE(pc != NULL);
+  CHECK_ERR(rmq_pull_consumer_subscribe(pc, topic, "*"), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
+  rmq_msg_t *got[64];
+  size_t n = poll_n(pc, got, 40, 30000);
+  CHECK_INT(n, 40);
+  bool seen[40] = {0};
+  int64_t now = rmqi_wall_ms();
+  for (size_t k = 0; k < n; k++) {
+    rmq_msg_t *m = got[k];
+    int i = atoi(rmq_msg_property(m, "i"));
+    REQUIRE(i >= 0 && i < 40);
+    CHECK(!seen[i]);
+    seen[i] = true;
+    size_t len;
+    const char *b = rmq_msg_body(m, &len);
+    if (i == 7) {
+      CHECK_INT(len, 5000); /* sent compressed, inflated here */
+      CHECK(b[0] == 'z' && b[4999] == 'z');
+    } else {
+      char want[32];
+      CHECK_INT(len, (size_t)snprintf(want, sizeof(want), "body-%d", i));
+      CHECK_MEM(b, len, want, strlen(want));
+    }
+    CHECK_STR(rmq_msg_topic(m), topic);
+    CHECK_STR(rmq_msg_tags(m), "TagA");
+    char key[32];
+    snprintf(key, sizeof(key), "key-%d", i);
+    CHECK_STR(rmq_msg_keys(m), key);
+    CHECK_STR(rmq_msg_property(m, "名前"), "値 ✓");
+    CHECK_STR(rmq_msg_id(m), ids[i]);
+    CHECK_STR(rmq_msg_broker_name(m), "broker-a");
+    CHECK(rmq_msg_queue_id(m) >= 0 && rmq_msg_queue_id(m) < 4);
+    CHECK(rmq_msg_queue_offset(m) >= 0 && rmq_msg_queue_offset(m) < 40);
+    CHECK(strlen(rmq_msg_offset_id(m)) == 32);
+    CHECK(rmq_msg_store_timestamp(m) > now - 120000 &&
+          rmq_msg_store_timestamp(m) <= now + 1000);
+    CHECK(rmq_msg_born_timestamp(m) <= rmq_msg_store_timestamp(m) + 1000);
+    CHECK(strncmp(rmq_msg_store_host(m), "127.0.0.1:", 10) == 0);
+    CHECK_INT(rmq_msg_reconsume_times(m), 0);
+    /* a received message can be changed and re-sent */
+    CHECK_ERR(rmq_msg_set_property(m, "again", "yes"), RMQ_OK);
+    CHECK_STR(rmq_msg_property(m, "again"), "yes");
+    CHECK_STR(rmq_msg_tags(m), "TagA");
+  }
+  destroy_all(got, n);
+  /* nothing more comes */
+  CHECK_INT(rmq_pull_consumer_poll(pc, got, 64, 1000), 0);
+  rmq_queue_list_t as = {0};
+  CHECK_ERR(rmq_pull_consumer_assignment(pc, &as), RMQ_OK);
+  CHECK_INT(as.n, 4); /* alone in the group: every queue */
+  rmq_queue_list_clear(&as);
+  rmq_pull_consumer_destroy(pc, 5000);
+  rmq_producer_destroy(p, 3000);
+}
+
+TEST(tag_filter_delivers_exactly_the_matching_messages) {
+  char topic[128], group[128], id[64];
+  make_topic(topic, sizeof(topic), "it_lite_tag", 2);
+  it_unique(group, sizeof(group), "it_lite_tag_g");
+  rmq_producer_t *p = producer();
+  REQUIRE(p != NULL);
+  static const char *const tags[] = {"TagA", "TagB", "TagC"};
+  for (int i = 0; i < 30; i++)
+    send_one(p, topic, i, tags[i % 3], false, id);
+  rmq_pull_consumer_t *pc = consumer(group, "CONSUME_FROM_FIRST_OFFSET", NULL);
+  REQUIRE(pc != NULL);
+  CHECK_ERR(rmq_pull_consumer_subscribe(pc, topic, "TagA || TagC"), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
+  rmq_msg_t *got[64];
+  size_t n = poll_n(pc, got, 20, 30000);
+  CHECK_INT(n, 20);
+  n += (size_t)RMQI_MAX(rmq_pull_consumer_poll(pc, got + n, 64 - n, 1500), 0);
+  CHECK_INT(n, 20);
+  for (size_t k = 0; k < n; k++) {
+    int i = atoi(rmq_msg_property(got[k], "i"));
+    CHECK(i % 3 != 1);
+    CHECK_STR(rmq_msg_tags(got[k]), tags[i % 3]);
+  }
+  destroy_all(got, n);
+  rmq_pull_consumer_destroy(pc, 5000);
+  rmq_producer_destroy(p, 3000);
+}
+
+/* Two consumers of one group split 8 queues as Java's averagely does: the
+ * smaller client id takes the first half in (broker, queue) order. */
+TEST(two_consumers_split_the_queues_averagely) {
+  char topic[128], group[128];
+  make_topic(topic, sizeof(topic), "it_lite_split", 8);
+  it_unique(group, sizeof(group), "it_lite_split_g");
+  rmq_pull_consumer_t *pc[2];
+  for (int i = 0; i < 2; i++) {
+    rmq_conf_t *c = conf(group);
+    rmq_conf_set(c, "instanceName", i ? "split-b" : "split-a", NULL, 0);
+    rmq_conf_set(c, "rebalanceInterval", "500", NULL, 0);
+    pc[i] = rmq_pull_consumer_new(NULL, c, NULL, 0);
+    rmq_conf_destroy(c);
+    REQUIRE(pc[i] != NULL);
+    CHECK_ERR(rmq_pull_consumer_subscribe(pc[i], topic, "*"), RMQ_OK);
+    CHECK_ERR(rmq_pull_consumer_start(pc[i]), RMQ_OK);
+  }
+  const char *id0 = rmq_client_id(rmq_pull_consumer_client(pc[0]));
+  const char *id1 = rmq_client_id(rmq_pull_consumer_client(pc[1]));
+  int first = strcmp(id0, id1) < 0 ? 0 : 1;
+  bool ok = false;
+  rmq_queue_list_t as[2] = {{0}, {0}};
+  for (int t = 0; t < 60 && !ok; t++) {
+    usleep(250 * 1000);
+    for (int i = 0; i < 2; i++) {
+      rmq_queue_list_clear(&as[i]);
+      rmq_pull_consumer_assignment(pc[i], &as[i]);
+    }
+    ok = as[0].n == 4 && as[1].n == 4;
+  }
+  CHECK(ok);
+  for (int i = 0; i < 2 && ok; i++) {
+    int lo = i == first ? 0 : 4;
+    bool have[8] = {0};
+    for (size_t k = 0; k < as[i].n; k++) {
+      int q = as[i].queues[k].queue_id;
+      CHECK(q >= lo && q < lo + 4);
+      CHECK_STR(as[i].queues[k].broker_name, "broker-a");
+      CHECK(!have[q]);
+      have[q] = true;
+    }
+  }
+  for (int i = 0; i < 2; i++) {
+    rmq_queue_list_clear(&as[i]);
+    rmq_pull_consumer_destroy(pc[i], 5000);
+  }
+}
+
+TEST(seek_and_commit_survive_a_restart) {
+  char topic[128], group[128], id[64], args[300];
+  make_topic(topic, sizeof(topic), "it_lite_seek", 1);
+  it_unique(group, sizeof(group), "it_lite_seek_g");
+  rmq_producer_t *p = producer();
+  REQUIRE(p != NULL);
+  for (int i = 0; i < 10; i++)
+    send_one(p, topic, i, "TagA", false, id);
+  rmq_queue_t q = {topic, "broker-a", 0};
+  rmq_conf_t *c = conf(group);
+  rmq_conf_set(c, "autoCommit", "false", NULL, 0);
+  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, NULL, 0);
+  REQUIRE(pc != NULL);
+  CHECK_ERR(rmq_pull_consumer_assign(pc, &q, 1), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_seek_to_begin(pc, &q), RMQ_OK);
+  rmq_msg_t *got[16];
+  size_t n = poll_n(pc, got, 10, 20000);
+  CHECK_INT(n, 10);
+  for (size_t k = 0; k < n; k++)
+    CHECK_INT(rmq_msg_queue_offset(got[k]), (int64_t)k);
+  destroy_all(got, n);
+  CHECK_ERR(rmq_pull_consumer_seek(pc, &q, 4), RMQ_OK);
+  n = poll_n(pc, got, 1, 10000);
+  REQUIRE(n == 1);
+  CHECK_INT(rmq_msg_queue_offset(got[0]), 4);
+  destroy_all(got, n);
+  CHECK_ERR(rmq_pull_consumer_seek(pc, &q, 11), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_pull_consumer_commit_queue(pc, &q, 7), RMQ_OK);
+  int64_t off = -1;
+  CHECK_ERR(rmq_pull_consumer_committed(pc, &q, &off), RMQ_OK);
+  CHECK_INT(off, 7);
+  rmq_pull_consumer_destroy(pc, 5000);
+
+  /* a new consumer of the group starts at the committed offset */
+  pc = rmq_pull_consumer_new(NULL, c, NULL, 0);
+  rmq_conf_destroy(c);
+  REQUIRE(pc != NULL);
+  CHECK_ERR(rmq_pull_consumer_assign(pc, &q, 1), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
+  n = poll_n(pc, got, 3, 20000);
+  CHECK_INT(n, 3);
+  for (size_t k = 0; k < n; k++)
+    CHECK_INT(rmq_msg_queue_offset(got[k]), (int64_t)(7 + k));
+  destroy_all(got, n);
+  CHECK_ERR(rmq_pull_consumer_commit(pc), RMQ_OK); /* polled up to 10 */
+  rmq_pull_consumer_destroy(pc, 5000);
+
+  /* and the admin tool sees it */
+  char *out = NULL;
+  snprintf(args, sizeof(args), "%s %s", group, topic);
+  CHECK_INT(it_harness(&env, "offsets", args, &out), 0);
+  /* "#Topic #Broker Name #QID #Broker Offset #Consumer Offset ..." */
+  char want[300];
+  snprintf(want, sizeof(want), "%s", topic);
+  const char *row = out ? strstr(out, want) : NULL;
+  long qid = -1, boff = -1, coff = -1;
+  char bname[64] = "";
+  if (row)
+    sscanf(row + strlen(topic), " %63s %ld %ld %ld", bname, &qid, &boff, &coff);
+  CHECK_STR(bname, "broker-a");
+  CHECK_INT(qid, 0);
+  CHECK_INT(boff, 10);
+  CHECK_INT(coff, 10);
+  if (coff != 10)
+    fprintf(stderr, "offsets said: %s\n", out ? out : "");
+  free(out);
+  rmq_producer_destroy(p, 3000);
+}
+
+TEST(offset_for_timestamp_and_seek) {
+  char topic[128], group[128], id[64], ts[32];
+  make_topic(topic, sizeof(topic), "it_lite_ts", 1);
+  it_unique(group, sizeof(group), "it_lite_ts_g");
+  rmq_producer_t *p = producer();
+  REQUIRE(p != NULL);
+  for (int i = 0; i < 5; i++)
+    send_one(p, topic, i, "TagA", false, id);
+  /* the next whole second, plus one, so that the two halves are apart */
+  time_t t = time(NULL) + 2;
+  struct tm tm;
+  localtime_r(&t, &tm);
+  strftime(ts, sizeof(ts), "%Y%m%d%H%M%S", &tm);
+  while (time(NULL) < t + 1)
+    usleep(100 * 1000);
+  for (int i = 5; i < 10; i++)
+    send_one(p, topic, i, "TagA", false, id);
+  rmq_pull_consumer_t *pc = consumer(group, "CONSUME_FROM_TIMESTAMP", ts);
+  REQUIRE(pc != NULL);
+  rmq_queue_t q = {topic, "broker-a", 0};
+  int64_t off = -1;
+  CHECK_ERR(rmq_pull_consumer_offset_for_timestamp(pc, &q, (int64_t)t * 1000,
+                                                   &off),
+            RMQ_OK);
+  CHECK_INT(off, 5);
+  /* Seeking there delivers the second half only. (A new group's start on
+   * a queue this young is the broker's answer to QUERY_CONSUMER_OFFSET,
+   * 0, whatever consumeFromWhere says: Java starts there too; the Java
+   * comparison is in test_it_consumer_java.) */
+  CHECK_ERR(rmq_pull_consumer_assign(pc, &q, 1), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_seek(pc, &q, off), RMQ_OK);
+  rmq_msg_t *got[16];
+  size_t n = poll_n(pc, got, 5, 20000);
+  n += (size_t)RMQI_MAX(rmq_pull_consumer_poll(pc, got + n, 16 - n, 1000), 0);
+  CHECK_INT(n, 5);
+  for (size_t k = 0; k < n; k++)
+    CHECK_INT(atoi(rmq_msg_property(got[k], "i")), (int)(5 + k));
+  destroy_all(got, n);
+  rmq_pull_consumer_destroy(pc, 5000);
+  rmq_producer_destroy(p, 3000);
+}
+
+TEST(raw_pull_outcomes) {
+  char topic[128], group[128], id[64];
+  make_topic(topic, sizeof(topic), "it_lite_raw", 2);
+  it_unique(group, sizeof(group), "it_lite_raw_g");
+  rmq_producer_t *p = producer();
+  REQUIRE(p != NULL);
+  rmq_pull_consumer_t *pc = consumer(group, NULL, NULL);
+  REQUIRE(pc != NULL);
+  rmq_queue_list_t qs = {0};
+  CHECK_ERR(rmq_pull_consumer_fetch_queues(pc, topic, &qs), RMQ_OK);
+  CHECK_INT(qs.n, 2);
+  rmq_queue_t q0 = {topic, "broker-a", 0};
+  for (int i = 0; i < 6; i++) {
+    rmq_msg_t *m = rmq_msg_new(topic);
+    char b[16];
+    rmq_msg_set_body(m, b, (size_t)snprintf(b, sizeof(b), "r%d", i));
+    rmq_msg_set_tags(m, i % 2 ? "TagB" : "TagA");
+    CHECK_ERR(rmq_producer_send_to_queue(p, m, "broker-a", 0, NULL), RMQ_OK);
+    rmq_msg_destroy(m);
+  }
+  (void)id;
+  rmq_pull_result_t r;
+  /* the broker's consume queue follows its commit log a moment later */
+  for (int t = 0; t < 30; t++) {
+    CHECK_ERR(rmq_pull_consumer_pull(pc, &q0, "*", 0, 32, 5000, &r), RMQ_OK);
+    if (r.n_msgs == 6)
+      break;
+    rmq_pull_result_clear(&r);
+    usleep(100 * 1000);
+  }
+  CHECK_INT(r.status, RMQ_PULL_FOUND);
+  CHECK_INT(r.n_msgs, 6);
+  CHECK_INT(r.next_begin_offset, 6);
+  CHECK_INT(r.max_offset, 6);
+  rmq_pull_result_clear(&r);
+  CHECK_ERR(rmq_pull_consumer_pull(pc, &q0, "TagB", 0, 32, 5000, &r), RMQ_OK);
+  CHECK_INT(r.status, RMQ_PULL_FOUND);
+  CHECK_INT(r.n_msgs, 3);
+  for (size_t k = 0; k < r.n_msgs; k++)
+    CHECK_STR(rmq_msg_tags(r.msgs[k]), "TagB");
+  rmq_pull_result_clear(&r);
+  CHECK_ERR(rmq_pull_consumer_pull(pc, &q0, NULL, 6, 32, 5000, &r), RMQ_OK);
+  CHECK_INT(r.status, RMQ_PULL_NO_NEW_MSG);
+  rmq_pull_result_clear(&r);
+  CHECK_ERR(rmq_pull_consumer_pull(pc, &q0, NULL, 1000, 32, 5000, &r), RMQ_OK);
+  CHECK_INT(r.status, RMQ_PULL_OFFSET_ILLEGAL);
+  rmq_pull_result_clear(&r);
+  rmq_queue_list_clear(&qs);
+  rmq_pull_consumer_destroy(pc, 3000);
+  rmq_producer_destroy(p, 3000);
+}
+
+int main(void) {
+  it_setup(&env);
+  static const rmqt_case cases[] = {
+      TCASE(subscribe_poll_returns_every_message_exactly),
+      TCASE(tag_filter_delivers_exactly_the_matching_messages),
+      TCASE(two_consumers_split_the_queues_averagely),
+      TCASE(seek_and_commit_survive_a_restart),
+      TCASE(offset_for_timestamp_and_seek),
+      TCASE(raw_pull_outcomes)};
+  return RUN_TESTS(cases);
+}
