@@ -143,6 +143,23 @@ static const prop_t props[] = {
     {"backPressureForAsyncSendSize", P, T_INT, OFF(backpressure_size),
      "104857600", 1, INT64_C(1) << 40, NULL, NULL,
      "In-flight asynchronous body bytes allowed."},
+    {"autoBatch", P, T_BOOL, OFF(auto_batch), "false", 0, 0, NULL, NULL,
+     "Gather asynchronous sends of one topic, tag and WAIT flag into batch "
+     "requests (Java 5.x autoBatch). Each message keeps its own callback "
+     "and result. Delay, timer and retry-topic messages, and synchronous, "
+     "oneway and ordered sends, are sent on their own."},
+    {"batchMaxDelayMs", P, T_INT, OFF(batch_max_delay_ms), "10", 1, 30000,
+     NULL, NULL,
+     "autoBatch: longest time a batch stays open after its first message, "
+     "ms."},
+    {"batchMaxBytes", P, T_INT, OFF(batch_max_bytes), "32768", 1, 2097152,
+     NULL, NULL,
+     "autoBatch: a batch leaves as soon as its bodies exceed this many "
+     "bytes."},
+    {"totalBatchMaxBytes", P, T_INT, OFF(total_batch_max_bytes), "33554432",
+     1, INT64_C(1) << 40, NULL, NULL,
+     "autoBatch: body bytes held in batches (open or awaiting their answer); "
+     "beyond it messages are sent on their own, as Java does."},
     /* consumer */
     {"consumerGroup", K, T_STR, OFF(consumer_group), "", 0, 0, NULL, NULL,
      "Consumer group name (required)."},

@@ -63,6 +63,10 @@ typedef struct rmqi_conf_vals {
   bool backpressure_enable;
   int64_t backpressure_num;
   int64_t backpressure_size;
+  bool auto_batch;
+  int64_t batch_max_delay_ms;
+  int64_t batch_max_bytes;
+  int64_t total_batch_max_bytes;
   /* consumer */
   char *consumer_group;
   int message_model;

@@ -8,6 +8,7 @@
 #include "../client/client.h"
 #include "../client/msg.h"
 #include "../util/time.h"
+#include "accum.h"
 #include "select.h"
 #include "wire.h"
 
@@ -25,7 +26,11 @@ struct rmq_producer {
   pthread_cond_t cond;
   int64_t inflight;
   int64_t inflight_bytes;
+  bool batching; /* autoBatch: acc is running */
+  rmqi_accum_t acc;
 };
+
+static void ship_batch(void *arg, rmqi_acc_batch_t *b);
 
 
 /* ---- results ------------------------------------------------------------ */
@@ -152,7 +157,11 @@ rmq_producer_t *rmq_producer_new(rmq_client_t *client, const rmq_conf_t *conf,
   rmqi_fault_init(&p->fault);
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->cond, NULL);
-  if (rmqi_client_add_producer(client, p->conf.v.producer_group) != RMQ_OK) {
+  if (p->conf.v.auto_batch)
+    p->batching = rmqi_accum_init(&p->acc, &p->conf.v, ship_batch, p) ==
+                  RMQ_OK;
+  if (rmqi_client_add_producer(client, p->conf.v.producer_group) != RMQ_OK ||
+      p->batching != p->conf.v.auto_batch) {
     rmqi_errstr(errstr, errstr_size, "out of memory");
     rmq_producer_destroy(p, 0);
     return NULL;
@@ -169,11 +178,12 @@ rmq_client_t *rmq_producer_client(rmq_producer_t *p) {
   return p ? p->client : NULL;
 }
 
-static void inflight_add(rmq_producer_t *p, int64_t bytes, int dir) {
+/* @p n sends of @p bytes in all start (n > 0) or end (n < 0). */
+static void inflight_add(rmq_producer_t *p, int64_t bytes, int64_t n) {
   pthread_mutex_lock(&p->lock);
-  p->inflight += dir;
-  p->inflight_bytes += dir * bytes;
-  if (p->inflight == 0 || dir < 0)
+  p->inflight += n;
+  p->inflight_bytes += n < 0 ? -bytes : bytes;
+  if (p->inflight == 0 || n < 0)
     pthread_cond_broadcast(&p->cond);
   pthread_mutex_unlock(&p->lock);
 }
@@ -204,6 +214,8 @@ static bool wait_inflight(rmq_producer_t *p, int64_t below, int64_t bytes,
 rmq_err_t rmq_producer_flush(rmq_producer_t *p, int timeout_ms) {
   if (p == NULL)
     return RMQ_ERR_INVALID_ARG;
+  if (p->batching)
+    rmqi_accum_drain(&p->acc);
   return wait_inflight(p, 0, -1, rmqi_now_ms() + timeout_ms)
              ? RMQ_OK
              : RMQ_ERR_TIMEOUT;
@@ -247,6 +259,8 @@ void rmq_producer_destroy(rmq_producer_t *p, int timeout_ms) {
   if (p == NULL)
     return;
   int64_t deadline = rmqi_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+  if (p->batching)
+    rmqi_accum_close(&p->acc); /* what is open leaves now */
   wait_inflight(p, 0, -1, deadline);
   rmqi_client_remove_producer(p->client, p->conf.v.producer_group);
   if (p->own_client) {
@@ -261,6 +275,8 @@ void rmq_producer_destroy(rmq_producer_t *p, int timeout_ms) {
                   rmqi_now_ms() + p->conf.v.send_timeout_ms + 2000);
     unregister(p);
   }
+  if (p->batching)
+    rmqi_accum_free(&p->acc);
   rmqi_fault_free(&p->fault);
   pthread_cond_destroy(&p->cond);
   pthread_mutex_destroy(&p->lock);
@@ -578,6 +594,7 @@ rmq_err_t rmq_producer_send_oneway(rmq_producer_t *p, const rmq_msg_t *msg) {
 typedef struct job {
   rmq_producer_t *p;
   rmq_msg_t *msg;
+  rmqi_acc_batch_t *batch; /* an auto-batch instead of msg; pr borrows it */
   rmqi_prep_t pr;
   rmqi_snap_t *snap;
   int64_t start_ms, deadline_ms, t0;
@@ -596,14 +613,21 @@ static void job_deliver(void *arg) {
   j->res.attempts = j->tries;
   if (j->rc != RMQ_OK && j->res.error == NULL)
     res_fail(&j->res, j->rc > 0 ? j->rc : 0, j->why);
-  j->cb(p, j->rc, &j->res, j->msg, j->opaque);
-  int64_t bytes = (int64_t)j->msg->body_len;
-  rmq_msg_destroy(j->msg);
+  int64_t bytes, n = 1;
+  if (j->batch) {
+    bytes = j->batch->held;
+    n = (int64_t)j->batch->n;
+    rmqi_accum_deliver(&p->acc, j->batch, p, j->rc, &j->res);
+  } else {
+    j->cb(p, j->rc, &j->res, j->msg, j->opaque);
+    bytes = (int64_t)j->msg->body_len;
+    rmq_msg_destroy(j->msg);
+    rmqi_prep_free(&j->pr);
+  }
   rmq_send_result_clear(&j->res);
-  rmqi_prep_free(&j->pr);
   rmqi_snap_release(j->snap);
   free(j);
-  inflight_add(p, bytes, -1);
+  inflight_add(p, bytes, -n);
 }
 
 static void job_finish(job_t *j, rmq_err_t rc) {
@@ -686,10 +710,67 @@ static void job_attempt(job_t *j) {
   }
 }
 
+/* The accumulator's batch leaves as one async send with Java's retries. */
+static void ship_batch(void *arg, rmqi_acc_batch_t *b) {
+  rmq_producer_t *p = arg;
+  job_t *j = calloc(1, sizeof(*j));
+  if (j == NULL) {
+    rmq_send_result_t r = {.error = "out of memory"};
+    int64_t bytes = b->held, n = (int64_t)b->n;
+    rmqi_accum_deliver(&p->acc, b, p, RMQ_ERR_NOMEM, &r);
+    inflight_add(p, bytes, -n);
+    return;
+  }
+  j->p = p;
+  j->batch = b;
+  rmqi_accum_prep(b, &j->pr);
+  j->start_ms = rmqi_now_ms();
+  j->deadline_ms = j->start_ms + p->conf.v.send_timeout_ms;
+  j->max = 1 + (int)p->conf.v.retry_times_async;
+  rmq_err_t rc = rmqi_client_route(p->client, b->topic, j->deadline_ms,
+                                   &j->snap, j->why, sizeof(j->why));
+  if (rc != RMQ_OK)
+    job_finish(j, rc);
+  else
+    job_attempt(j);
+}
+
+/* autoBatch: hands @p msg to the accumulator. *direct: it declined (full,
+ * closed, too large), so the caller sends the message on its own. */
+static rmq_err_t send_batched(rmq_producer_t *p, rmq_msg_t *msg,
+                              rmq_send_cb *cb, void *opaque, bool *direct) {
+  rmqi_prep_t pr;
+  char why[256];
+  rmq_err_t rc = rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, false, why,
+                               sizeof(why));
+  if (rc == RMQ_OK && p->conf.v.backpressure_enable &&
+      !wait_inflight(p, p->conf.v.backpressure_num - 1,
+                     p->conf.v.backpressure_size,
+                     rmqi_now_ms() + p->conf.v.send_timeout_ms))
+    rc = RMQ_ERR_QUEUE_FULL;
+  else if (rc == RMQ_OK) {
+    int64_t bytes = (int64_t)msg->body_len;
+    inflight_add(p, bytes, 1); /* before the batch can complete */
+    rc = rmqi_accum_add(&p->acc, &pr, msg, cb, opaque);
+    if (rc != RMQ_OK) {
+      inflight_add(p, bytes, -1);
+      *direct = rc != RMQ_ERR_NOMEM;
+    }
+  }
+  rmqi_prep_free(&pr);
+  return rc;
+}
+
 rmq_err_t rmq_producer_send_async(rmq_producer_t *p, rmq_msg_t *msg,
                                   rmq_send_cb *cb, void *opaque) {
   if (p == NULL || msg == NULL || cb == NULL)
     return RMQ_ERR_INVALID_ARG;
+  if (p->batching && rmqi_accum_eligible(msg)) {
+    bool direct = false;
+    rmq_err_t rc = send_batched(p, msg, cb, opaque, &direct);
+    if (!direct)
+      return rc;
+  }
   job_t *j = calloc(1, sizeof(*j));
   if (j == NULL)
     return RMQ_ERR_NOMEM;
@@ -716,7 +797,7 @@ rmq_err_t rmq_producer_send_async(rmq_producer_t *p, rmq_msg_t *msg,
   j->cb = cb;
   j->opaque = opaque;
   j->max = 1 + (int)p->conf.v.retry_times_async;
-  inflight_add(p, (int64_t)msg->body_len, +1);
+  inflight_add(p, (int64_t)msg->body_len, 1);
   job_attempt(j);
   return RMQ_OK;
 }

@@ -2,7 +2,7 @@
  * results, retries, timeouts, validation, async exactly-once, shutdown.
  * The real-broker tests are in tests/it/. */
 #include "client/msg.h"
-#include "mock.h"
+#include "test_producer_mock.h"
 #include "test.h"
 #include "util/disp.h"
 #include "util/time.h"
@@ -10,21 +10,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-static char route_json[512];
-
-static void route_to(mock_t *m) {
-  snprintf(route_json, sizeof(route_json),
-           "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"%s\"},\"brokerName\":"
-           "\"broker-a\",\"cluster\":\"C\"}],\"queueDatas\":[{\"brokerName\":"
-           "\"broker-a\",\"perm\":6,\"readQueueNums\":4,\"writeQueueNums\":4,"
-           "\"topicSysFlag\":0}]}",
-           mock_addr(m));
-  mock_add_rule(m, &(mock_rule_t){.code = 105,
-                                  .body = (const uint8_t *)route_json,
-                                  .body_len = strlen(route_json)});
-  mock_add_rule(m, &(mock_rule_t){.code = 34}); /* heartbeats: plain OK */
-}
 
 static const mock_rule_t send_ok = {
     .code = 310,
