@@ -2,12 +2,11 @@
  * auto-batched message byte-exact, with its tags, keys and properties, and
  * sees each one under the msgId, offset msgId, queue and queue offset its
  * own callback reported; open batches leave on destroy. */
-#include "codec/json.h"
 #include "it.h"
+#include "it_peer_consume.h"
 #include "test.h"
 #include "util/time.h"
 
-#include <openssl/evp.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -37,52 +36,7 @@ static void new_topic(char *t, size_t n) {
     rmqt_fail(__FILE__, __LINE__, "cannot create topic %s", t);
 }
 
-/* What the Java consumer printed, one JSON document per message. */
-#define MAXM 48
-typedef struct consumed {
-  rmqi_json_t docs[MAXM + 1];
-  size_t n;
-  char *raw;
-} consumed_t;
-
-static void consume(consumed_t *c, const char *topic, int count) {
-  memset(c, 0, sizeof(*c));
-  char args[512], group[128];
-  it_unique(group, sizeof(group), "it_g");
-  snprintf(args, sizeof(args),
-           "consume --mode pull --group %s --topic %s --count %d "
-           "--timeout-ms 60000 --from first",
-           group, topic, count);
-  if (it_peer(&env, args, NULL, &c->raw) != 0)
-    rmqt_fail(__FILE__, __LINE__, "peer consume failed");
-  for (char *line = c->raw; line && *line && c->n <= MAXM;) {
-    char *nl = strchr(line, '\n');
-    size_t len = nl ? (size_t)(nl - line) : strlen(line);
-    rmqi_json_t d;
-    if (len && rmqi_json_parse(&d, line, len, NULL) == RMQ_OK) {
-      if (rmqi_json_get(d.root, "summary"))
-        rmqi_json_free(&d);
-      else
-        c->docs[c->n++] = d;
-    }
-    line = nl ? nl + 1 : NULL;
-  }
-}
-
-static void consumed_free(consumed_t *c) {
-  for (size_t i = 0; i < c->n; i++)
-    rmqi_json_free(&c->docs[i]);
-  free(c->raw);
-}
-
-static const rmqi_jval_t *by_id(consumed_t *c, const char *msg_id) {
-  for (size_t i = 0; i < c->n; i++) {
-    const char *id = rmqi_json_str(c->docs[i].root, "msgId");
-    if (id && strcmp(id, msg_id) == 0)
-      return c->docs[i].root;
-  }
-  return NULL;
-}
+#define MAXM 48 /* within consumed_t */
 
 /* Each message as sent, and what its callback said. */
 typedef struct sent {
@@ -127,14 +81,6 @@ static rmq_msg_t *make(const char *topic, int i) {
   rmq_msg_set_keys(m, s->keys);
   rmq_msg_set_property(m, "prop-é", s->pval);
   return m;
-}
-
-static void sha256_hex(const void *p, size_t n, char out[65]) {
-  unsigned char d[32];
-  unsigned int l;
-  EVP_Digest(p, n, d, &l, EVP_sha256(), NULL);
-  for (int i = 0; i < 32; i++)
-    snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
 /* Java saw message @p i as sent, where its callback said it went. */
@@ -184,7 +130,7 @@ TEST(autobatched_sends_arrive_byte_exact_in_java) {
   }
   CHECK(together >= MAXM / 2);
   consumed_t c;
-  consume(&c, topic, MAXM);
+  consume(&env, &c, topic, MAXM, NULL);
   CHECK_UINT(c.n, MAXM);
   for (int i = 0; i < MAXM; i++)
     expect_same(&c, i);
@@ -210,7 +156,7 @@ TEST(destroy_sends_what_is_still_open) {
     CHECK_ERR(sent[i].err, RMQ_OK);
   }
   consumed_t c;
-  consume(&c, topic, 10);
+  consume(&env, &c, topic, 10, NULL);
   CHECK_UINT(c.n, 10);
   for (int i = 0; i < 10; i++)
     expect_same(&c, i);

@@ -3,6 +3,7 @@
 #include "client/msg.h"
 #include "codec/json.h"
 #include "it.h"
+#include "it_peer_consume.h"
 #include "producer/wire.h"
 #include "test.h"
 #include "util/time.h"
@@ -35,64 +36,6 @@ static void new_topic(char *t, size_t n, const char *prefix, int queues) {
   snprintf(args, sizeof(args), "%s --queues %d", t, queues);
   if (it_harness(&env, "topic", args, NULL) != 0)
     rmqt_fail(__FILE__, __LINE__, "cannot create topic %s", t);
-}
-
-/* Runs the Java consumer for @p count messages; returns its output lines
- * parsed (the summary line excluded). */
-typedef struct consumed {
-  rmqi_json_t docs[64];
-  size_t n;
-  char *raw;
-} consumed_t;
-
-static void consume(consumed_t *c, const char *topic, int count,
-                    const char *extra) {
-  memset(c, 0, sizeof(*c));
-  char args[512], group[128];
-  it_unique(group, sizeof(group), "it_g");
-  snprintf(args, sizeof(args),
-           "consume --mode pull --group %s --topic %s --count %d "
-           "--timeout-ms 60000 --from first %s",
-           group, topic, count, extra ? extra : "");
-  int st = it_peer(&env, args, NULL, &c->raw);
-  if (st != 0)
-    rmqt_fail(__FILE__, __LINE__, "peer consume exited %d", st);
-  char *line = c->raw;
-  while (line && *line && c->n < 64) {
-    char *nl = strchr(line, '\n');
-    size_t len = nl ? (size_t)(nl - line) : strlen(line);
-    rmqi_json_t d;
-    if (len && rmqi_json_parse(&d, line, len, NULL) == RMQ_OK) {
-      if (rmqi_json_get(d.root, "summary"))
-        rmqi_json_free(&d);
-      else
-        c->docs[c->n++] = d;
-    }
-    line = nl ? nl + 1 : NULL;
-  }
-}
-
-static void consumed_free(consumed_t *c) {
-  for (size_t i = 0; i < c->n; i++)
-    rmqi_json_free(&c->docs[i]);
-  free(c->raw);
-}
-
-static const rmqi_jval_t *by_id(consumed_t *c, const char *msg_id) {
-  for (size_t i = 0; i < c->n; i++) {
-    const char *id = rmqi_json_str(c->docs[i].root, "msgId");
-    if (id && strcmp(id, msg_id) == 0)
-      return c->docs[i].root;
-  }
-  return NULL;
-}
-
-static void sha256_hex(const void *p, size_t n, char out[65]) {
-  unsigned char d[32];
-  unsigned int l;
-  EVP_Digest(p, n, d, &l, EVP_sha256(), NULL);
-  for (int i = 0; i < 32; i++)
-    snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
 /* The Java consumer saw exactly what we sent. */
@@ -200,7 +143,7 @@ TEST(every_send_mode_arrives_byte_exact_in_java) {
   CHECK_ERR(rmq_producer_flush(p, 10000), RMQ_OK);
   CHECK_INT(atomic_load(&async_ok), 1);
   consumed_t c;
-  consume(&c, topic, 7, NULL);
+  consume(&env, &c, topic, 7, NULL);
   CHECK_UINT(c.n, 7);
   for (int i = 0; i < 3; i++)
     expect_same(&c, ids[i], ms[i]);
@@ -263,7 +206,7 @@ TEST(ordered_sends_pick_javas_queue_in_order) {
     }
   free(hash_out);
   consumed_t c;
-  consume(&c, topic, 9, NULL);
+  consume(&env, &c, topic, 9, NULL);
   CHECK_UINT(c.n, 9);
   /* Within one key, queue offsets grow in send order. */
   for (int k = 0; k < 3; k++) {
@@ -300,7 +243,7 @@ TEST(delayed_message_is_not_visible_early) {
   CHECK_ERR(rmq_producer_send(p, m, &r), RMQ_OK);
   rmq_send_result_clear(&r);
   consumed_t c;
-  consume(&c, topic, 1, NULL);
+  consume(&env, &c, topic, 1, NULL);
   REQUIRE(c.n == 1);
   int64_t got = 0;
   rmqi_json_int(c.docs[0].root, "receivedMs", &got);
@@ -312,7 +255,7 @@ TEST(delayed_message_is_not_visible_early) {
     sent = rmqi_wall_ms();
     CHECK_ERR(rmq_producer_send(p, t, &r), RMQ_OK);
     rmq_send_result_clear(&r);
-    consume(&c, topic, 2, NULL); /* a new group sees both */
+    consume(&env, &c, topic, 2, NULL); /* a new group sees both */
     bool found = false;
     for (size_t i = 0; i < c.n; i++) {
       const char *b = rmqi_json_str(c.docs[i].root, "bodyText");
@@ -380,7 +323,7 @@ TEST(several_clients_and_producers_in_one_process) {
   rmq_client_destroy(shared, 1000);
   rmq_conf_destroy(c);
   consumed_t got;
-  consume(&got, topic, 30, NULL);
+  consume(&env, &got, topic, 30, NULL);
   CHECK_UINT(got.n, 30);
   consumed_free(&got);
 }
