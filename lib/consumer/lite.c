@@ -63,6 +63,7 @@ void rmqi_lite_unref(lite_t *l) {
   free(l->file_offsets);
   rmqi_conf_release(&l->conf);
   pthread_mutex_destroy(&l->lock);
+  pthread_mutex_destroy(&l->announce);
   pthread_cond_destroy(&l->ready_cv);
   pthread_cond_destroy(&l->svc_cv);
   free(l);

@@ -167,6 +167,7 @@ rmq_pull_consumer_t *rmq_pull_consumer_new(rmq_client_t *client,
   }
   atomic_init(&l->refs, 1);
   pthread_mutex_init(&l->lock, NULL);
+  pthread_mutex_init(&l->announce, NULL);
   rmqi_cond_init_mono(&l->ready_cv);
   rmqi_cond_init_mono(&l->svc_cv);
   l->group = l->conf.v.consumer_group;
@@ -211,22 +212,33 @@ static const char *const where_names[] = {"CONSUME_FROM_LAST_OFFSET",
                                           "CONSUME_FROM_FIRST_OFFSET",
                                           "CONSUME_FROM_TIMESTAMP"};
 
-/* Tells the client what heartbeats say about us (l->lock held). */
+/* Tells the client what heartbeats say about us. Called with no lock
+ * held: the client's lock is never taken inside ours (the loop thread
+ * takes them the other way round). l->announce serialises callers so
+ * that the last change is the one announced. */
 static rmq_err_t announce(lite_t *l) {
   rmqi_hb_sub_t subs[64];
   rmqi_sub_t built[64];
+  char *topics[64];
   size_t n = 0;
+  pthread_mutex_lock(&l->announce);
+  pthread_mutex_lock(&l->lock);
   for (lsub_t *s = l->subs; s && n < 64; s = s->next) {
-    if (rmqi_sub_build(&built[n], s->topic, s->expr, s->sql92,
-                       l->start_ms) != RMQ_OK)
+    if ((topics[n] = strdup(s->topic)) == NULL)
       continue;
-    subs[n] = (rmqi_hb_sub_t){s->topic, built[n].expression,
+    if (rmqi_sub_build(&built[n], s->topic, s->expr, s->sql92,
+                       l->start_ms) != RMQ_OK) {
+      free(topics[n]);
+      continue;
+    }
+    subs[n] = (rmqi_hb_sub_t){topics[n], built[n].expression,
                               s->sql92 ? "SQL92" : "TAG",
                               (const char *const *)built[n].tags,
                               built[n].codes, built[n].n_tags,
                               built[n].version};
     n++;
   }
+  pthread_mutex_unlock(&l->lock);
   rmqi_hb_consumer_t hb = {
       .group = l->group,
       .consume_type = "CONSUME_ACTIVELY",
@@ -236,8 +248,11 @@ static rmq_err_t announce(lite_t *l) {
       .n_subs = n,
   };
   rmq_err_t rc = rmqi_client_set_consumer_data(l->client, &hb);
-  for (size_t i = 0; i < n; i++)
+  pthread_mutex_unlock(&l->announce);
+  for (size_t i = 0; i < n; i++) {
     rmqi_sub_free(&built[i]);
+    free(topics[i]);
+  }
   return rc;
 }
 
@@ -281,8 +296,8 @@ static rmq_err_t subscribe(rmq_pull_consumer_t *pc, const char *topic,
     if (!q->dropped && strcmp(q->topic, topic) == 0)
       rmqi_lite_drop_queue(l, q);
   }
-  rmq_err_t rc = announce(l);
   pthread_mutex_unlock(&l->lock);
+  rmq_err_t rc = announce(l);
   if (rc == RMQ_OK)
     rmqi_lite_kick(l);
   return rc;
@@ -320,9 +335,9 @@ rmq_err_t rmq_pull_consumer_unsubscribe(rmq_pull_consumer_t *pc,
     if (!q->dropped && strcmp(q->topic, topic) == 0)
       rmqi_lite_drop_queue(l, q);
   }
+  pthread_mutex_unlock(&l->lock);
   if (rc == RMQ_OK)
     rc = announce(l);
-  pthread_mutex_unlock(&l->lock);
   return rc;
 }
 
@@ -376,12 +391,19 @@ rmq_err_t rmq_pull_consumer_start(rmq_pull_consumer_t *pc) {
     return RMQ_ERR_STATE;
   }
   l->started = true;
-  rmq_err_t rc = announce(l);
+  char *topics[64];
+  size_t n = 0;
+  for (lsub_t *s = l->subs; s && n < 64; s = s->next)
+    if ((topics[n] = strdup(s->topic)) != NULL)
+      n++;
   pthread_mutex_unlock(&l->lock);
+  rmq_err_t rc = announce(l);
   /* the routes first, so the heartbeat reaches the topics' brokers and the
    * first rebalance finds us in the group (Java start()) */
-  for (lsub_t *s = l->subs; s; s = s->next)
-    have_route(l, s->topic);
+  for (size_t i = 0; i < n; i++) {
+    have_route(l, topics[i]);
+    free(topics[i]);
+  }
   rmqi_client_heartbeat_sync(l->client, l->client->conf.v.api_timeout_ms);
   if (rc == RMQ_OK)
     rc = rmqi_lite_tick_start(l);

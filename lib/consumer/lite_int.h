@@ -74,6 +74,7 @@ struct lite {
   rmqi_conf_t conf;
   const char *group;
   pthread_mutex_t lock;
+  pthread_mutex_t announce; /* taken before `lock`, see announce() */
   pthread_cond_t ready_cv; /* a batch arrived, or closing */
   pthread_cond_t svc_cv;   /* the service thread has work */
   bool started, closed, assigned_mode, svc_stop, rebalance_now;
