@@ -430,7 +430,7 @@ static size_t decode_batch(lite_t *l, batch_t *b, const lq_t *q,
         if (!rmqi_sub_matches(q->sub, tags, tl))
           continue;
       }
-      rc = rmqi_rxmsg_build(&rec, q->broker, MAX_BODY, &out[n], &e);
+      rc = rmqi_rxmsg_build(&rec, q->broker, MAX_BODY, true, &out[n], &e);
       if (rc == RMQ_OK) {
         n++;
         continue;

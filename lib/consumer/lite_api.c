@@ -688,7 +688,7 @@ static rmq_err_t decode_all(lite_t *l, const rmqi_pull_res_t *pr,
       const char *tags = rmqi_props_get(rec.props, rec.props_len, "TAGS", &tl);
       if (!rmqi_sub_matches(sub, tags, tl))
         continue;
-      rc = rmqi_rxmsg_build(&rec, broker, (size_t)128 << 20, &m, &e);
+      rc = rmqi_rxmsg_build(&rec, broker, (size_t)128 << 20, true, &m, &e);
     }
     if (rc != RMQ_OK) {
       res->n_bad++;

@@ -29,10 +29,10 @@ static char *put_str(carve_t *c, const char *s, size_t n) {
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
 rmq_err_t rmqi_rxmsg_build(const rmqi_msgrec_t *rec, const char *broker,
-                           size_t max_body, rmq_msg_t **out,
+                           size_t max_body, bool check_crc, rmq_msg_t **out,
                            rmqi_errbuf_t *e) {
   *out = NULL;
-  rmq_err_t rc = rmqi_msgrec_check_crc(rec, e);
+  rmq_err_t rc = check_crc ? rmqi_msgrec_check_crc(rec, e) : RMQ_OK;
   if (rc != RMQ_OK)
     return rc;
   uint8_t *inflated = NULL;

@@ -11,12 +11,13 @@
 /*
  * Builds the message of @p rec read from broker @p broker: the properties
  * as Java's string2messageProperties keeps them (the last of duplicate
- * names wins), the body CRC checked, a compressed body inflated (at most
+ * names wins), the body CRC checked (when @p check_crc; the fuzz target
+ * turns it off to reach the rest), a compressed body inflated (at most
  * @p max_body bytes). Errors (RMQ_ERR_BAD_CRC, RMQ_ERR_COMPRESSION,
  * RMQ_ERR_NOMEM) concern this message only.
  */
 rmq_err_t rmqi_rxmsg_build(const rmqi_msgrec_t *rec, const char *broker,
-                           size_t max_body, rmq_msg_t **out,
+                           size_t max_body, bool check_crc, rmq_msg_t **out,
                            rmqi_errbuf_t *e);
 
 /* "ip:port" or "[v6]:port". */
