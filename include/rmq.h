@@ -500,6 +500,13 @@ RMQ_API rmq_err_t rmq_producer_send(rmq_producer_t *producer,
  * @returns RMQ_OK when queued; RMQ_ERR_QUEUE_FULL when back pressure is on
  *          and the in-flight limits are still reached at sendMsgTimeout;
  *          validation errors as rmq_producer_send.
+ * @remark With `autoBatch` (Java 5.x), messages of one topic, tag and WAIT
+ *         flag gather into one batch request, sent when its bodies exceed
+ *         `batchMaxBytes` or `batchMaxDelayMs` after it opened, or at once by
+ *         rmq_producer_flush and rmq_producer_destroy. Each message's @p cb
+ *         still fires once, with its own msg_id, offset_msg_id and
+ *         queue_offset (the batch's first offset plus its position). A
+ *         route error then comes through @p cb, not as a return value.
  */
 RMQ_API rmq_err_t rmq_producer_send_async(rmq_producer_t *producer,
                                           rmq_msg_t *msg, rmq_send_cb *cb,

@@ -31,6 +31,11 @@ int main(int argc, char **argv) {
                        .ext = {{"msgId", "7F00000100002A9F0000000000000042"},
                                {"queueId", "1"},
                                {"queueOffset", "1"}}});
+  /* autoBatch requests: no offset ids (the members get ""), so that one
+   * static answer fits batches of any size. */
+  mock_add_rule(m, &(mock_rule_t){
+                       .code = 320,
+                       .ext = {{"queueId", "1"}, {"queueOffset", "1"}}});
   FILE *f = fopen(argv[1], "w");
   fprintf(f, "%s\n", mock_addr(m));
   fclose(f);

@@ -2,32 +2,50 @@
 # Producer benchmark: librmq and the official Java client, same broker, same
 # run, same workloads (async with a window of 1000, sync with 4 threads,
 # 256 B bodies). Prints both JSON lines and the ratios.
-# Usage: tests/bench/producer.sh [COUNT]   (uses or starts target single-5)
+# Usage: tests/bench/producer.sh [COUNT] [--autobatch]
+#   --autobatch adds "async-autobatch": the async workload with autoBatch on
+#   both sides (Java: setAutoBatch(true) after the warm-up; defaults
+#   batchMaxDelayMs 10, batchMaxBytes 32 KiB on both).
+# Environment: RMQ_RUN_ROOT, RMQ_BENCH_TARGET (a running single-profile
+# target to reuse; default: start target "bench"), RMQ_BUILD (default build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-200000}
+AB=0
+[ "${2:-}" = --autobatch ] && AB=1
 export RMQ_RUN_ROOT=${RMQ_RUN_ROOT:-/tmp/librmq-bench}
+TG=${RMQ_BENCH_TARGET:-bench}
+B=${RMQ_BUILD:-build}
 H=tests/broker/harness
 started=0
-if [ ! -f "$RMQ_RUN_ROOT/bench/env" ]; then
-  "$H" start single --version 5 --name bench --port-base 11876 >/dev/null
+if [ ! -f "$RMQ_RUN_ROOT/$TG/env" ]; then
+  "$H" start single --version 5 --name "$TG" --port-base 11876 >/dev/null
   started=1
 fi
-. "$RMQ_RUN_ROOT/bench/env"
-[ -x build/tests/bench/producer_bench ] || { meson setup build >/dev/null 2>&1 || true; ninja -C build tests/bench/producer_bench >/dev/null; }
+. "$RMQ_RUN_ROOT/$TG/env"
+[ -x "$B/tests/bench/producer_bench" ] || { meson setup "$B" >/dev/null 2>&1 || true; ninja -C "$B" tests/bench/producer_bench >/dev/null; }
 T=BenchT_$$
-"$H" topic bench $T --queues 8
+"$H" topic "$TG" $T --queues 8
 out=$(mktemp)
-for w in "async 1 1000" "sync 4 0"; do
+works=("async 1 1000" "sync 4 0")
+[ $AB = 1 ] && works+=("async 1 1000 autobatch")
+for w in "${works[@]}"; do
   set -- $w
+  jx=() cx=() tag=cat
+  if [ "${4:-}" = autobatch ]; then
+    jx=(--auto-batch true) cx=(autoBatch=true)
+    tag="sed s/\"mode\":\"async\"/\"mode\":\"async-autobatch\"/"
+  fi
   RMQ_NAMESRV=$RMQ_NAMESRV tests/interop/peer --version 5 bench-produce --topic $T \
-    --count "$N" --size 256 --mode "$1" --threads "$2" --window 1000 | tee -a "$out"
-  build/tests/bench/producer_bench "$RMQ_NAMESRV" $T "$N" 256 "$1" "$2" 1000 | tee -a "$out"
+    --count "$N" --size 256 --mode "$1" --threads "$2" --window 1000 "${jx[@]}" | $tag | tee -a "$out"
+  "$B/tests/bench/producer_bench" "$RMQ_NAMESRV" $T "$N" 256 "$1" "$2" 1000 "${cx[@]}" | $tag | tee -a "$out"
 done
 python3 - "$out" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-for mode in ("async", "sync"):
+for mode in ("async", "sync", "async-autobatch"):
+    if not any(r["mode"] == mode for r in rows):
+        continue
     j = next(r for r in rows if r["mode"] == mode and r["client"].startswith("java"))
     c = next(r for r in rows if r["mode"] == mode and r["client"].startswith("librmq"))
     print(f"{mode:5}: throughput {c['msgsPerSec']/j['msgsPerSec']:.2f}x Java, "
@@ -36,5 +54,5 @@ for mode in ("async", "sync"):
           f"RSS {c['rssKiB']/j['rssKiB']:.3f}x")
 PY
 rm -f "$out"
-[ $started = 1 ] && "$H" stop bench >/dev/null
+[ $started = 1 ] && "$H" stop "$TG" >/dev/null
 exit 0

@@ -2,6 +2,7 @@
  * Producer benchmark (not a test): the workloads of the Java side
  * (tests/interop peer bench-produce) with librmq, printing the same JSON.
  * Usage: producer_bench NAMESRV TOPIC COUNT SIZE async|sync THREADS WINDOW
+ *        [KEY=VALUE...]   (producer configuration, e.g. autoBatch=true)
  */
 #include <rmq.h>
 
@@ -86,9 +87,9 @@ static int cmp64(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 8) {
+  if (argc < 8) {
     fprintf(stderr, "usage: %s NAMESRV TOPIC COUNT SIZE async|sync THREADS "
-                    "WINDOW\n", argv[0]);
+                    "WINDOW [KEY=VALUE...]\n", argv[0]);
     return 2;
   }
   topic = argv[2];
@@ -103,7 +104,19 @@ int main(int argc, char **argv) {
   rmq_conf_t *c = rmq_conf_new();
   rmq_conf_set(c, "namesrvAddr", argv[1], NULL, 0);
   rmq_conf_set(c, "producerGroup", "BenchCPG", NULL, 0);
-  char err[256];
+  char err[256], label[256] = "";
+  for (int i = 8; i < argc; i++) {
+    char key[128];
+    const char *eq = strchr(argv[i], '=');
+    snprintf(key, sizeof(key), "%.*s", eq ? (int)(eq - argv[i]) : 0, argv[i]);
+    if (eq == NULL ||
+        rmq_conf_set(c, key, eq + 1, err, sizeof(err)) != RMQ_OK) {
+      fprintf(stderr, "%s: %s\n", argv[i], eq ? err : "expected KEY=VALUE");
+      return 2;
+    }
+    snprintf(label + strlen(label), sizeof(label) - strlen(label), " %s",
+             argv[i]);
+  }
   p = rmq_producer_new(NULL, c, err, sizeof(err));
   rmq_conf_destroy(c);
   if (p == NULL) {
@@ -140,10 +153,10 @@ int main(int argc, char **argv) {
   long rss = rss_kib();
   rmq_producer_destroy(p, 5000);
   qsort(lat, (size_t)count, sizeof(*lat), cmp64);
-  printf("{\"client\":\"librmq %s\",\"mode\":\"%s\",\"count\":%d,\"size\":%zu,"
+  printf("{\"client\":\"librmq %s%s\",\"mode\":\"%s\",\"count\":%d,\"size\":%zu,"
          "\"failed\":%d,\"msgsPerSec\":%.0f,\"p50us\":%lld,\"p99us\":%lld,"
          "\"cpuUsPerMsg\":%.2f,\"rssKiB\":%ld}\n",
-         rmq_version(), mode, count, size, atomic_load(&failed),
+         rmq_version(), label, mode, count, size, atomic_load(&failed),
          count / (elapsed / 1e9), (long long)(lat[count / 2] / 1000),
          (long long)(lat[(int)(count * 0.99)] / 1000),
          cpu / 1e3 / count, rss);
