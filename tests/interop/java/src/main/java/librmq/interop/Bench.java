@@ -60,6 +60,9 @@ final class Bench {
         for (int i = 0; i < 2000; i++) {
             p.send(new Message(topic, body));
         }
+        // --auto-batch true: DefaultMQProducer.setAutoBatch after the warm-up (a
+        // lone synchronous send would wait batchMaxDelayMs in the accumulator)
+        p.setAutoBatch(Boolean.parseBoolean(a.get("auto-batch", "false")));
         final long[] lat = new long[count];
         final AtomicInteger failed = new AtomicInteger();
         long cpu0 = cpuNanos();
