@@ -8,6 +8,8 @@
 #include "util/time.h"
 
 #include <pthread.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -165,6 +167,46 @@ TEST(connection_refused_fails_fast) {
   rmqi_rpc_free(r);
 }
 
+/* A listener that never accepts, with its accept queue already full: the
+ * kernel drops further SYNs, so a connect to it hangs until
+ * tcpTransportConnectTimeout (1000 ms in new_rpc) ends it, well before the
+ * request's own 5 s timeout. */
+TEST(connect_timeout_ends_a_hanging_connect) {
+  int ls = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t sl = sizeof(sa);
+  REQUIRE(ls >= 0 && bind(ls, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+          listen(ls, 0) == 0 &&
+          getsockname(ls, (struct sockaddr *)&sa, &sl) == 0);
+  int fill[4];
+  for (int i = 0; i < 4; i++) { /* more than the queue holds */
+    fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    connect(fill[i], (struct sockaddr *)&sa, sizeof(sa));
+  }
+  usleep(100 * 1000);
+  char addr[32];
+  snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(sa.sin_port));
+  rmqi_rpc_t *r = new_rpc();
+  REQUIRE(r != NULL);
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 105);
+  rmqi_resp_t resp;
+  char detail[256] = "";
+  int64_t t0 = rmqi_now_ms();
+  rmq_err_t rc = rmqi_rpc_invoke_sync(r, addr, &c, 5000, &resp, detail,
+                                      sizeof(detail));
+  int64_t took = rmqi_now_ms() - t0;
+  CHECK_ERR(rc, RMQ_ERR_CONNECT);
+  CHECK(took >= 900 && took < 2500);
+  if (rc != RMQ_ERR_CONNECT || took < 900 || took >= 2500)
+    fprintf(stderr, "took %lld ms: %s\n", (long long)took, detail);
+  rmqi_rpc_free(r);
+  for (int i = 0; i < 4; i++)
+    close(fill[i]);
+  close(ls);
+}
+
 TEST(peer_faults_fail_pending_and_reconnect) {
   mock_t *m = mock_start();
   rmqi_rpc_t *r = new_rpc();
@@ -300,6 +342,7 @@ int main(void) {
       TCASE(many_threads_each_completion_exactly_once),
       TCASE(out_of_order_and_timeouts),
       TCASE(connection_refused_fails_fast),
+      TCASE(connect_timeout_ends_a_hanging_connect),
       TCASE(peer_faults_fail_pending_and_reconnect),
       TCASE(broker_requests_dispatched_and_unknown_answered),
       TCASE(shutdown_fails_in_flight_and_joins),
