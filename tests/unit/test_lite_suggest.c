@@ -1,0 +1,80 @@
+/* The lite pull consumer follows the broker's suggestWhichBrokerId: when
+ * the master answers a pull with "ask broker 1", the next pulls of that
+ * queue go to broker 1's address (a slave), as Java's PullAPIWrapper does.
+ * Two mock brokers stand in for the master and the slave; a third mock is
+ * the name server. */
+#include "mock.h"
+#include "rmq.h"
+#include "test.h"
+#include "util/time.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+TEST(pulls_move_to_the_suggested_broker) {
+  mock_t *ns = mock_start(), *master = mock_start(), *slave = mock_start();
+  REQUIRE(ns && master && slave);
+  char route[1024];
+  int rlen = snprintf(
+      route, sizeof(route),
+      "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"%s\",\"1\":\"%s\"},"
+      "\"brokerName\":\"broker-a\",\"cluster\":\"c\"}],\"queueDatas\":[{"
+      "\"brokerName\":\"broker-a\",\"perm\":6,\"readQueueNums\":1,"
+      "\"topicSysFlag\":0,\"writeQueueNums\":1}]}",
+      mock_addr(master), mock_addr(slave));
+  mock_rule_t r_route = {.code = 105, .action = MOCK_REPLY,
+                         .body = (const uint8_t *)route,
+                         .body_len = (size_t)rlen};
+  mock_add_rule(ns, &r_route);
+  mock_rule_t r_off = {.code = 14, .action = MOCK_REPLY,
+                       .ext = {{"offset", "0"}}};
+  mock_add_rule(master, &r_off);
+  /* the master: nothing new, ask broker 1; the slave: nothing new, and
+   * it holds each pull a little as a long-polling broker would */
+  mock_rule_t r_pull = {.code = 11, .action = MOCK_REPLY, .resp_code = 19,
+                        .ext = {{"nextBeginOffset", "0"},
+                                {"minOffset", "0"},
+                                {"maxOffset", "0"},
+                                {"suggestWhichBrokerId", "1"}}};
+  mock_add_rule(master, &r_pull);
+  mock_rule_t r_pull_slave = {.code = 11, .action = MOCK_REPLY,
+                              .resp_code = 19, .delay_ms = 50,
+                              .ext = {{"nextBeginOffset", "0"},
+                                      {"minOffset", "0"},
+                                      {"maxOffset", "0"},
+                                      {"suggestWhichBrokerId", "1"}}};
+  mock_add_rule(slave, &r_pull_slave);
+
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", mock_addr(ns), NULL, 0);
+  rmq_conf_set(c, "consumerGroup", "suggest_group", NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  char err[256];
+  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, err, sizeof(err));
+  rmq_conf_destroy(c);
+  REQUIRE(pc != NULL);
+  rmq_queue_t q = {"SuggestTopic", "broker-a", 0};
+  CHECK_ERR(rmq_pull_consumer_assign(pc, &q, 1), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
+  int64_t end = rmqi_now_ms() + 5000;
+  while (mock_count(slave, 11) < 3 && rmqi_now_ms() < end)
+    usleep(20 * 1000);
+  CHECK(mock_count(master, 11) >= 1);
+  CHECK(mock_count(slave, 11) >= 3);
+  /* after the first answer every pull went to the slave */
+  CHECK_INT(mock_count(master, 11), 1);
+  rmq_msg_t *m[4];
+  CHECK_INT(rmq_pull_consumer_poll(pc, m, 4, 0), 0);
+  int64_t t0 = rmqi_now_ms();
+  rmq_pull_consumer_destroy(pc, 2000);
+  CHECK(rmqi_now_ms() - t0 < 2500);
+  mock_stop(ns);
+  mock_stop(master);
+  mock_stop(slave);
+}
+
+int main(void) {
+  static const rmqt_case cases[] = {TCASE(pulls_move_to_the_suggested_broker)};
+  return RUN_TESTS(cases);
+}
