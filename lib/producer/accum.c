@@ -222,12 +222,14 @@ rmq_err_t rmqi_accum_add(rmqi_accum_t *a, const rmqi_prep_t *pr,
     a->held += (int64_t)msg->body_len;
     if (batch_full(a, b)) {
       unlink_batch(a, b);
-      b->next = ship;
-      ship = b;
+      if (ship)
+        ship->next = b; /* after the older one */
+      else
+        ship = b;
     }
   }
   pthread_mutex_unlock(&a->lock);
-  ship_list(a, ship); /* the older batch goes first */
+  ship_list(a, ship);
   return rc;
 }
 

@@ -288,6 +288,43 @@ TEST(total_batch_max_bytes_sends_the_rest_on_its_own) {
   mock_stop(m);
 }
 
+TEST(a_batch_never_grows_past_max_message_size) {
+  mock_t *m;
+  rmq_producer_t *p =
+      setup(&m, &(mock_rule_t){.code = 320, .ext = {{"msgId", "A,B"}}},
+            (const char *[]){"batchMaxDelayMs", "30000", "maxMessageSize",
+                             "300", NULL});
+  mock_add_rule(m, &single_ok);
+  /* Entries of 22 + 40 + 52 (TAGS, UNIQ_KEY) bytes: two fit in 300. */
+  char body[41];
+  memset(body, 'b', 40);
+  body[40] = '\0';
+  for (int i = 0; i < 5; i++)
+    CHECK_ERR(rmq_producer_send_async(p, msg("TagA", body), on_sent,
+                                      (void *)(intptr_t)i),
+              RMQ_OK);
+  CHECK(wait_total(4, 3000));
+  CHECK_INT(mock_count(m, 320), 2);
+  CHECK_STR(seen[0].off_id, "A");
+  CHECK_STR(seen[1].off_id, "B");
+  CHECK_STR(seen[2].off_id, "A");
+  CHECK_STR(seen[3].off_id, "B");
+  /* A body that fits maxMessageSize but not as a batch entry goes alone. */
+  char big[291];
+  memset(big, 'g', 290);
+  big[290] = '\0';
+  CHECK_ERR(rmq_producer_send_async(p, msg("TagA", big), on_sent,
+                                    (void *)(intptr_t)5),
+            RMQ_OK);
+  CHECK(wait_total(5, 3000));
+  CHECK_STR(seen[5].off_id, "SINGLE");
+  CHECK_ERR(rmq_producer_flush(p, 3000), RMQ_OK);
+  CHECK(wait_total(6, 3000));
+  CHECK_INT(mock_count(m, 320), 3);
+  rmq_producer_destroy(p, 1000);
+  mock_stop(m);
+}
+
 TEST(delayed_sync_and_ordered_sends_are_not_batched) {
   mock_t *m;
   rmq_producer_t *p = setup(&m, &single_ok,
@@ -373,6 +410,7 @@ int main(void) {
       TCASE(destroy_fails_unanswered_batches_with_shutdown),
       TCASE(a_failed_batch_fails_every_member),
       TCASE(total_batch_max_bytes_sends_the_rest_on_its_own),
+      TCASE(a_batch_never_grows_past_max_message_size),
       TCASE(delayed_sync_and_ordered_sends_are_not_batched),
       TCASE(concurrent_senders_get_every_callback_once),
       TCASE(the_keys_are_validated_like_java),
