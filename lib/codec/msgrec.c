@@ -1,4 +1,5 @@
 #include "msgrec.h"
+#include "msgid.h"
 
 #include "../util/buf.h"
 
@@ -178,29 +179,16 @@ void rmqi_msgrec_offset_id(const rmqi_msgrec_t *m, char out[57]) {
   out[2 * n] = '\0';
 }
 
-static int hexv(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
 rmq_err_t rmqi_offset_id_decode(const char *id, size_t n, rmqi_host_t *host,
                                 int64_t *offset, rmqi_errbuf_t *e) {
   if (n != 32 && n != 56)
     return rmqi_err(e, RMQ_ERR_BAD_MSGID, 0,
                     "offset message id has %zu characters, not 32 or 56", n);
   uint8_t b[28];
-  for (size_t i = 0; i < n / 2; i++) {
-    int hi = hexv(id[2 * i]), lo = hexv(id[2 * i + 1]);
-    if (hi < 0 || lo < 0)
-      return rmqi_err(e, RMQ_ERR_BAD_MSGID, 2 * i,
-                      "offset message id has a non-hex character");
-    b[i] = (uint8_t)(hi << 4 | lo);
-  }
+  size_t bad = rmqi_unhex(id, n, b);
+  if (bad != n)
+    return rmqi_err(e, RMQ_ERR_BAD_MSGID, bad,
+                    "offset message id has a non-hex character");
   host->len = n == 32 ? 4 : 16;
   memcpy(host->addr, b, host->len);
   host->port = rmqi_load_be32(b + host->len);
