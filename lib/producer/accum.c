@@ -19,7 +19,7 @@ static void batch_free(rmqi_acc_batch_t *b) {
 }
 
 static rmqi_acc_batch_t *batch_new(const char *topic, const char *tag,
-                                   bool wait, int64_t due_ms) {
+                                   bool wait, int64_t due_ms, size_t room) {
   rmqi_acc_batch_t *b = calloc(1, sizeof(*b));
   if (b == NULL)
     return NULL;
@@ -33,6 +33,7 @@ static rmqi_acc_batch_t *batch_new(const char *topic, const char *tag,
    * appends the wrapper's properties to every member's. */
   rmqi_buf_put_str(&b->props, "WAIT\001");
   rmqi_buf_put_str(&b->props, wait ? "true\002" : "false\002");
+  rmqi_buf_reserve(&b->body, room); /* growing by realloc costs per send */
   if (b->topic == NULL || (tag && b->tag == NULL) || !rmqi_buf_ok(&b->props)) {
     batch_free(b);
     return NULL;
@@ -49,7 +50,7 @@ static bool batch_matches(const rmqi_acc_batch_t *b, const char *topic,
 static bool batch_append(rmqi_acc_batch_t *b, const rmqi_prep_t *pr,
                          rmq_msg_t *msg, rmq_send_cb *cb, void *opaque) {
   if (b->n == b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 16;
+    size_t cap = b->cap ? b->cap * 2 : 64;
     rmqi_acc_member_t *m = realloc(b->m, cap * sizeof(*m));
     if (m == NULL)
       return false;
@@ -199,7 +200,12 @@ rmq_err_t rmqi_accum_add(rmqi_accum_t *a, const rmqi_prep_t *pr,
     b = NULL;
   }
   if (rc == RMQ_OK && b == NULL) {
-    b = batch_new(pr->topic, tag, wait, rmqi_now_ms() + a->hold_ms);
+    /* Bodies leave past hold_bytes; entry headers and properties add to
+     * that, about half again for small bodies. */
+    size_t room = (size_t)RMQI_MIN(a->max_size,
+                                   RMQI_MIN(a->hold_bytes * 3 / 2 + 4096,
+                                            INT64_C(1) << 20));
+    b = batch_new(pr->topic, tag, wait, rmqi_now_ms() + a->hold_ms, room);
     if (b == NULL) {
       rc = RMQ_ERR_NOMEM;
     } else {

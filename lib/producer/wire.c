@@ -20,10 +20,8 @@ static bool system_topic(const char *t) {
       "TBW102", "SCHEDULE_TOPIC_XXXX", "BenchmarkTest", "RMQ_SYS_TRANS_HALF_TOPIC",
       "RMQ_SYS_TRACE_TOPIC", "RMQ_SYS_TRANS_OP_HALF_TOPIC",
       "TRANS_CHECK_MAX_TIME_TOPIC", "SELF_TEST_TOPIC", "OFFSET_MOVED_EVENT"};
-  if (strchr("TSBRO", t[0]) == NULL || t[0] == '\0') /* the hot path */
-    return strncmp(t, "rmq_sys_", 8) == 0;
-  for (size_t i = 0; i < RMQI_ARRAY_LEN(sys); i++)
-    if (strcmp(t, sys[i]) == 0)
+  for (size_t i = 0; i < RMQI_ARRAY_LEN(sys); i++) /* per send: cheap */
+    if (t[0] == sys[i][0] && strcmp(t, sys[i]) == 0)
       return true;
   return strncmp(t, "rmq_sys_", 8) == 0;
 }
