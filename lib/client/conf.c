@@ -43,10 +43,11 @@ static const char *const from_wheres[] = {"CONSUME_FROM_LAST_OFFSET",
                                           "CONSUME_FROM_TIMESTAMP", NULL};
 /* Order of rmqi_alloc_strategy_t; the names are Java's getName() values. */
 static const char *const alloc_names[] = {"AVG", "AVG_BY_CIRCLE",
-                                          "CONSISTENT_HASH", NULL};
+                                          "CONSISTENT_HASH", "CONFIG", NULL};
 
 static bool check_addr_list(const char *v, char *err, size_t n);
 static bool check_timestamp(const char *v, char *err, size_t n);
+static bool check_queue_list(const char *v, char *err, size_t n);
 
 #define OFF(f) offsetof(rmqi_conf_vals_t, f)
 #define C RMQI_SCOPE_CLIENT
@@ -177,7 +178,13 @@ static const prop_t props[] = {
      "empty: 30 minutes before the consumer started."},
     {"allocateMessageQueueStrategy", K, T_ENUM, OFF(allocate_strategy), "AVG",
      0, 0, alloc_names, NULL,
-     "How the group's consumers split the queues (Java's strategies)."},
+     "How the group's consumers split the queues (Java's strategies; CONFIG "
+     "takes the queues of allocateMessageQueueConfig, whoever else is in the "
+     "group, as Java's AllocateMessageQueueByConfig)."},
+    {"allocateMessageQueueConfig", K, T_STR, OFF(allocate_config), "", 0, 0,
+     NULL, check_queue_list,
+     "Queues for the CONFIG strategy: brokerName:queueId entries separated "
+     "by ';' (of every subscribed topic)."},
     {"pullBatchSize", K, T_INT, OFF(pull_batch_size), "10", 1, 1024, NULL,
      NULL, "Messages asked for per pull."},
     {"pullThresholdForAll", K, T_INT, OFF(pull_threshold_all), "10000", 1,
@@ -255,6 +262,24 @@ rmq_err_t rmqi_conf_timestamp_ms(const char *v, int64_t *out) {
     return RMQ_ERR_CONF_INVALID;
   *out = (int64_t)t * 1000;
   return RMQ_OK;
+}
+
+static bool check_queue_list(const char *v, char *err, size_t n) {
+  for (const char *p = v; *p;) {
+    const char *end = strchr(p, ';');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    const char *colon = memchr(p, ':', len);
+    bool ok = colon && colon > p && colon < p + len - 1;
+    for (const char *d = colon ? colon + 1 : p; ok && d < p + len; d++)
+      ok = *d >= '0' && *d <= '9';
+    if (!ok || (colon && p + len - colon > 10)) {
+      rmqi_errstr(err, n, "allocateMessageQueueConfig entry \"%.*s\" is not "
+                          "brokerName:queueId", (int)len, p);
+      return false;
+    }
+    p = end ? end + 1 : p + len;
+  }
+  return true;
 }
 
 static bool check_timestamp(const char *v, char *err, size_t n) {

@@ -23,6 +23,9 @@ enum {
 enum { RMQI_CALLBACK_POOL = 0, RMQI_CALLBACK_POLL = 1 };
 enum { RMQI_SERIALIZE_JSON = 0, RMQI_SERIALIZE_ROCKETMQ = 1 };
 enum { RMQI_MODEL_CLUSTERING = 0, RMQI_MODEL_BROADCASTING = 1 };
+/* allocateMessageQueueStrategy CONFIG (after the rmqi_alloc_strategy_t
+ * values, which the other names map to). */
+enum { RMQI_ALLOC_CONFIG = 3 };
 enum {
   RMQI_FROM_LAST_OFFSET = 0,
   RMQI_FROM_FIRST_OFFSET = 1,
@@ -72,7 +75,8 @@ typedef struct rmqi_conf_vals {
   int message_model;
   int consume_from_where;
   char *consume_timestamp;
-  int allocate_strategy; /* rmqi_alloc_strategy_t */
+  int allocate_strategy; /* rmqi_alloc_strategy_t, or RMQI_ALLOC_CONFIG */
+  char *allocate_config;
   int64_t pull_batch_size;
   int64_t pull_threshold_all;
   int64_t pull_threshold_queue;

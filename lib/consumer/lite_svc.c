@@ -274,6 +274,20 @@ static rmq_err_t consumer_ids(lite_t *l, const rmqi_route_t *r,
   return rc;
 }
 
+/* Whether "broker:qid" is an entry of the ';'-separated @p list. */
+static bool in_config(const char *list, const char *broker, int32_t qid) {
+  char want[300];
+  int w = snprintf(want, sizeof(want), "%s:%d", broker, (int)qid);
+  for (const char *p = list; w > 0 && *p;) {
+    const char *end = strchr(p, ';');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len == (size_t)w && memcmp(p, want, len) == 0)
+      return true;
+    p = end ? end + 1 : p + len;
+  }
+  return false;
+}
+
 /* Rebalances one subscribed topic. */
 static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
                             bool sql92) {
@@ -303,6 +317,13 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
   if (l->conf.v.message_model == RMQI_MODEL_BROADCASTING) {
     for (size_t i = 0; i < n; i++)
       mine[n_mine++] = i;
+  } else if (l->conf.v.allocate_strategy == RMQI_ALLOC_CONFIG) {
+    /* Java AllocateMessageQueueByConfig: the configured queues, as they
+     * are; the group's other members do not matter */
+    for (size_t i = 0; i < n; i++)
+      if (in_config(l->conf.v.allocate_config, mqs[i].broker,
+                    mqs[i].queue_id))
+        mine[n_mine++] = i;
   } else {
     if (consumer_ids(l, r, &ids) != RMQ_OK || ids.n == 0)
       goto out; /* try again next round */

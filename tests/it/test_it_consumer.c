@@ -240,6 +240,56 @@ TEST(two_consumers_split_the_queues_averagely) {
   }
 }
 
+/* CONFIG takes exactly the configured queues; the broker knows the
+ * consumer's subscription from its heartbeats (what the admin tool shows
+ * comes from the broker's consumer table). */
+TEST(by_config_strategy_and_subscription_seen_by_the_broker) {
+  char topic[128], group[128], args[400];
+  make_topic(topic, sizeof(topic), "it_lite_cfg", 8);
+  it_unique(group, sizeof(group), "it_lite_cfg_g");
+  rmq_conf_t *c = conf(group);
+  char err[256];
+  CHECK_ERR(rmq_conf_set(c, "allocateMessageQueueStrategy", "CONFIG", err,
+                         sizeof(err)),
+            RMQ_OK);
+  CHECK_ERR(rmq_conf_set(c, "allocateMessageQueueConfig",
+                         "broker-a:1;broker-a:6", err, sizeof(err)),
+            RMQ_OK);
+  CHECK_ERR(rmq_conf_set(c, "allocateMessageQueueConfig", "broker-a", err,
+                         sizeof(err)),
+            RMQ_ERR_CONF_INVALID);
+  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, err, sizeof(err));
+  rmq_conf_destroy(c);
+  REQUIRE(pc != NULL);
+  CHECK_ERR(rmq_pull_consumer_subscribe(pc, topic, "TagX || TagY"), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
+  rmq_queue_list_t as = {0};
+  for (int t = 0; t < 40 && as.n != 2; t++) {
+    usleep(250 * 1000);
+    rmq_queue_list_clear(&as);
+    rmq_pull_consumer_assignment(pc, &as);
+  }
+  REQUIRE(as.n == 2);
+  int a = as.queues[0].queue_id, b = as.queues[1].queue_id;
+  CHECK((a == 1 && b == 6) || (a == 6 && b == 1));
+  rmq_queue_list_clear(&as);
+  char *out = NULL;
+  snprintf(args, sizeof(args), "consumerConnection -g %s", group);
+  CHECK_INT(it_harness(&env, "mqadmin", args, &out), 0);
+  CHECK(out && strstr(out, rmq_client_id(rmq_pull_consumer_client(pc))));
+  CHECK(out && strstr(out, topic) && strstr(out, "TagX || TagY"));
+  CHECK(out && strstr(out, "CONSUME_ACTIVELY"));
+  if (out && !strstr(out, "TagX || TagY"))
+    fprintf(stderr, "consumerConnection said: %s\n", out);
+  free(out);
+  rmq_pull_consumer_destroy(pc, 5000);
+  /* unregistered: the broker no longer lists the group's connection */
+  out = NULL;
+  it_harness(&env, "mqadmin", args, &out);
+  CHECK(out == NULL || strstr(out, "CONSUME_ACTIVELY") == NULL);
+  free(out);
+}
+
 TEST(seek_and_commit_survive_a_restart) {
   char topic[128], group[128], id[64], args[300];
   make_topic(topic, sizeof(topic), "it_lite_seek", 1);
@@ -411,6 +461,7 @@ int main(void) {
       TCASE(subscribe_poll_returns_every_message_exactly),
       TCASE(tag_filter_delivers_exactly_the_matching_messages),
       TCASE(two_consumers_split_the_queues_averagely),
+      TCASE(by_config_strategy_and_subscription_seen_by_the_broker),
       TCASE(seek_and_commit_survive_a_restart),
       TCASE(offset_for_timestamp_and_seek),
       TCASE(raw_pull_outcomes)};
