@@ -40,6 +40,8 @@ import org.apache.rocketmq.remoting.protocol.SerializeType;
  * <pre>
  *   Gen gen &lt;dir&gt;                 writes every case into dir
  *   Gen decode &lt;kind&gt; &lt;file.bin&gt;  prints the .txt lines Java reads from the bytes
+ *   Gen decode-dir &lt;dir&gt;           the same for every "kind NAME" line of dir/manifest:
+ *                                   NAME.bin to NAME.got (NAME.err when Java cannot read it)
  * </pre>
  *
  * Every value is fixed (opaques, timestamps, addresses, ids) except the
@@ -72,6 +74,10 @@ public final class Gen {
             System.out.flush();
             return;
         }
+        if (a.length == 2 && a[0].equals("decode-dir")) {
+            decodeDir(new File(a[1]));
+            return;
+        }
         if (a.length != 2 || !a[0].equals("gen")) {
             System.err.println("usage: Gen gen <dir> | Gen decode <cmd|batch|heartbeat|stored|props|route|cluster> <file>");
             System.exit(2);
@@ -92,6 +98,24 @@ public final class Gen {
         g.taghash();
         g.alloc();
         System.err.println("tests/vectors/" + Rmq.VERSION + ": " + g.written + " cases");
+    }
+
+    /** Many inputs in one JVM (a JVM start costs more than all the decoding). */
+    private static void decodeDir(File dir) throws Exception {
+        int n = 0;
+        for (String line : Files.readAllLines(new File(dir, "manifest").toPath())) {
+            String[] f = line.trim().split(" ");
+            if (f.length != 2) continue;
+            byte[] in = Files.readAllBytes(new File(dir, f[1] + ".bin").toPath());
+            try {
+                Files.write(new File(dir, f[1] + ".got").toPath(), Decode.run(f[0], in).bytes());
+            } catch (Exception e) {
+                Files.write(new File(dir, f[1] + ".err").toPath(),
+                    ("Java cannot read these bytes as " + f[0] + ": " + e + "\n").getBytes(StandardCharsets.UTF_8));
+            }
+            n++;
+        }
+        System.err.println("decode-dir: " + n + " inputs");
     }
 
     private static byte[] readAll(java.io.InputStream in) throws java.io.IOException {
