@@ -176,6 +176,27 @@ bool rmqi_accum_eligible(const rmq_msg_t *m) {
          strncmp(m->topic, "%RETRY%", 7) != 0;
 }
 
+/* Lock held: a new empty batch at the end of the open list (which stays in
+ * due order). */
+static rmqi_acc_batch_t *open_batch(rmqi_accum_t *a, const char *topic,
+                                    const char *tag, bool wait) {
+  /* Bodies leave past hold_bytes; entry headers and properties add to
+   * that, about half again for small bodies. */
+  size_t room = (size_t)RMQI_MIN(
+      a->max_size, RMQI_MIN(a->hold_bytes * 3 / 2 + 4096, INT64_C(1) << 20));
+  rmqi_acc_batch_t *b =
+      batch_new(topic, tag, wait, rmqi_now_ms() + a->hold_ms, room);
+  if (b == NULL)
+    return NULL;
+  if (a->open == NULL)
+    pthread_cond_signal(&a->cond); /* the thread may sleep without a due */
+  rmqi_acc_batch_t **pp = &a->open;
+  while (*pp)
+    pp = &(*pp)->next;
+  *pp = b;
+  return b;
+}
+
 rmq_err_t rmqi_accum_add(rmqi_accum_t *a, const rmqi_prep_t *pr,
                          rmq_msg_t *msg, rmq_send_cb *cb, void *opaque) {
   const char *tag = rmq_msg_property(msg, "TAGS");
@@ -193,30 +214,16 @@ rmq_err_t rmqi_accum_add(rmqi_accum_t *a, const rmqi_prep_t *pr,
     if (batch_matches(b, pr->topic, tag, wait))
       break;
   if (rc == RMQ_OK && b && (int64_t)(b->body.len + entry) > a->max_size) {
-    /* Java would send it anyway and the broker refuse the whole batch:
-     * the open batch leaves first, the message opens the next. */
+    /* Java would send it anyway, and its size check fail the whole
+     * batch: the open batch leaves first, the message opens the next. */
     unlink_batch(a, b);
     ship = b;
     b = NULL;
   }
-  if (rc == RMQ_OK && b == NULL) {
-    /* Bodies leave past hold_bytes; entry headers and properties add to
-     * that, about half again for small bodies. */
-    size_t room = (size_t)RMQI_MIN(a->max_size,
-                                   RMQI_MIN(a->hold_bytes * 3 / 2 + 4096,
-                                            INT64_C(1) << 20));
-    b = batch_new(pr->topic, tag, wait, rmqi_now_ms() + a->hold_ms, room);
-    if (b == NULL) {
-      rc = RMQ_ERR_NOMEM;
-    } else {
-      if (a->open == NULL)
-        pthread_cond_signal(&a->cond);
-      rmqi_acc_batch_t **pp = &a->open; /* keep due order */
-      while (*pp)
-        pp = &(*pp)->next;
-      *pp = b;
-    }
-  }
+  if (rc == RMQ_OK && b == NULL)
+    b = open_batch(a, pr->topic, tag, wait);
+  if (rc == RMQ_OK && b == NULL)
+    rc = RMQ_ERR_NOMEM;
   if (rc == RMQ_OK && !batch_append(b, pr, msg, cb, opaque)) {
     rc = RMQ_ERR_NOMEM;
     if (b->n == 0) {
