@@ -648,7 +648,7 @@ void rmqi_client_uniq_id(rmq_client_t *c, char out[57]) {
   size_t n = 0;
   memcpy(b, c->ip.bytes, c->ip.len);
   n = c->ip.len;
-  uint16_t pid = (uint16_t)getpid();
+  uint16_t pid = c->pid; /* cached: Java reads it once, too */
   b[n++] = (uint8_t)(pid >> 8);
   b[n++] = (uint8_t)pid;
   rmqi_store_be32(b + n, c->uniq_discriminator);
@@ -718,6 +718,7 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
   pthread_mutex_init(&c->lock, NULL);
   uint64_t s = seed();
   c->uniq_discriminator = (uint32_t)(s >> 32);
+  c->pid = (uint16_t)getpid();
   atomic_init(&c->uniq_counter, (uint32_t)s);
   const char *ns = c->conf.v.namesrv_addr;
   if (ns == NULL || *ns == '\0')

@@ -72,6 +72,7 @@ struct rmq_client {
   _Atomic uint32_t uniq_counter;
   _Atomic int64_t month_start, month_end; /* cached, for message ids */
   uint32_t uniq_discriminator;
+  uint16_t pid; /* for message ids */
   rmqi_timer_t *t_route, *t_heartbeat;
   bool heartbeat_pending;
 };
