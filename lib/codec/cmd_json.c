@@ -13,13 +13,51 @@
 /* Appends a string literal without measuring it at run time. */
 #define PUT_LIT(b, lit) rmqi_buf_put((b), (lit), sizeof(lit) - 1)
 
+/* Headers up to this size (worst case, every byte escaped) have their
+ * extFields written after one reservation, without a bounds check per
+ * string: a request has a dozen short fields, and the checks were most of
+ * the cost. Larger ones go string by string. */
+#define EXT_DIRECT_MAX (256u * 1024u)
+
+static bool put_ext_direct(rmqi_buf_t *out, const rmqi_cmd_t *c) {
+  size_t need = sizeof(",\"extFields\":{}");
+  for (uint32_t i = 0; i < c->n_ext; i++) {
+    need += 6 * (c->ext[i].key.n + c->ext[i].val.n) + 6;
+    if (need > EXT_DIRECT_MAX)
+      return false;
+  }
+  if (!rmqi_buf_ok(out) || (out->limit && out->len + need > out->limit) ||
+      (out->cap - out->len < need && !rmqi_buf_reserve(out, need)))
+    return false;
+  char *o = (char *)out->data + out->len;
+  memcpy(o, ",\"extFields\":{", 14);
+  o += 14;
+  bool first = true;
+  for (uint32_t i = 0; i < c->n_ext; i++) {
+    const rmqi_ext_t *x = &c->ext[i];
+    if (x->key.p == NULL || x->val.p == NULL)
+      continue;
+    if (!first)
+      *o++ = ',';
+    first = false;
+    o = rmqi_json_put_str_at(o, x->key.p, x->key.n);
+    *o++ = ':';
+    o = rmqi_json_put_str_at(o, x->val.p, x->val.n);
+  }
+  *o++ = '}';
+  out->len = (size_t)(o - (char *)out->data);
+  return true;
+}
+
 rmq_err_t rmqi_cmd_encode_json(rmqi_buf_t *out, const rmqi_cmd_t *c) {
   const char *lang = rmqi_lang_name(c->lang);
   if (lang == NULL)
     return RMQ_ERR_INVALID_ARG;
   PUT_LIT(out, "{\"code\":");
   rmqi_buf_put_i64(out, c->code);
-  if (c->n_ext) {
+  if (c->n_ext && put_ext_direct(out, c))
+    ;
+  else if (c->n_ext) {
     PUT_LIT(out, ",\"extFields\":{");
     bool first = true;
     for (uint32_t i = 0; i < c->n_ext; i++) {

@@ -41,6 +41,19 @@ static size_t put_esc(char *o, unsigned char c) {
   return 6;
 }
 
+char *rmqi_json_put_str_at(char *o, const char *s, size_t n) {
+  *o++ = '"';
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (RMQI_LIKELY(!(cls[c] & 1)))
+      *o++ = (char)c;
+    else
+      o += put_esc(o, c);
+  }
+  *o++ = '"';
+  return o;
+}
+
 /* Strings up to this size are escaped straight into the buffer after one
  * worst-case reservation (6 bytes per input byte); longer ones go in runs
  * so a big value never needs 6x its size. */
@@ -51,16 +64,7 @@ void rmqi_json_put_str(rmqi_buf_t *b, const char *s, size_t n) {
     if (RMQI_UNLIKELY(b->cap - b->len < 6 * n + 2) &&
         !rmqi_buf_reserve(b, 6 * n + 2))
       return;
-    char *o = (char *)b->data + b->len;
-    *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-      unsigned char c = (unsigned char)s[i];
-      if (RMQI_LIKELY(!(cls[c] & 1)))
-        *o++ = (char)c;
-      else
-        o += put_esc(o, c);
-    }
-    *o++ = '"';
+    char *o = rmqi_json_put_str_at((char *)b->data + b->len, s, n);
     b->len = (size_t)(o - (char *)b->data);
     return;
   }

@@ -15,6 +15,11 @@
 /* Appends "..." with the escaped text of s[0..n). */
 void rmqi_json_put_str(rmqi_buf_t *b, const char *s, size_t n);
 
+/* The same written at @p o, where the caller has room for the worst case
+ * (6 * n + 2 bytes); returns the end. For writers that reserve once for
+ * many strings. */
+char *rmqi_json_put_str_at(char *o, const char *s, size_t n);
+
 /*
  * Scans a JSON string starting at p[*pos] (which must be '"'), unescaping
  * into @p out (at least as large as the raw string; unescaped text is never

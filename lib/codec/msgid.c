@@ -28,6 +28,23 @@ size_t rmqi_unhex(const char *s, size_t n, uint8_t *out) {
   return n;
 }
 
+/* The two upper-case hex digits of every byte value. */
+static const char hex_pairs[513] =
+    "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F"
+    "202122232425262728292A2B2C2D2E2F303132333435363738393A3B3C3D3E3F"
+    "404142434445464748494A4B4C4D4E4F505152535455565758595A5B5C5D5E5F"
+    "606162636465666768696A6B6C6D6E6F707172737475767778797A7B7C7D7E7F"
+    "808182838485868788898A8B8C8D8E8F909192939495969798999A9B9C9D9E9F"
+    "A0A1A2A3A4A5A6A7A8A9AAABACADAEAFB0B1B2B3B4B5B6B7B8B9BABBBCBDBEBF"
+    "C0C1C2C3C4C5C6C7C8C9CACBCCCDCECFD0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
+    "E0E1E2E3E4E5E6E7E8E9EAEBECEDEEEFF0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF";
+
+void rmqi_hex_upper(char *out, const uint8_t *b, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    memcpy(out + 2 * i, hex_pairs + 2 * b[i], 2);
+  out[2 * n] = '\0';
+}
+
 rmq_err_t rmqi_uniq_id_decode(const char *id, size_t n, rmqi_uniq_id_t *u,
                               rmqi_errbuf_t *e) {
   /* Java reads any other length as IPv4 with garbage; we refuse it. */
@@ -51,7 +68,6 @@ rmq_err_t rmqi_uniq_id_decode(const char *id, size_t n, rmqi_uniq_id_t *u,
 }
 
 void rmqi_uniq_id_encode(const rmqi_uniq_id_t *u, char out[57]) {
-  static const char hex[] = "0123456789ABCDEF";
   uint8_t b[28];
   size_t n = u->ip_len == 16 ? 16 : 4;
   memcpy(b, u->ip, n);
@@ -59,12 +75,7 @@ void rmqi_uniq_id_encode(const rmqi_uniq_id_t *u, char out[57]) {
   rmqi_store_be32(b + n + 2, u->loader_hash);
   rmqi_store_be32(b + n + 6, u->month_ms);
   rmqi_store_be16(b + n + 10, u->counter);
-  n += 12;
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = hex[b[i] >> 4];
-    out[2 * i + 1] = hex[b[i] & 15];
-  }
-  out[2 * n] = '\0';
+  rmqi_hex_upper(out, b, n + 12);
 }
 
 void rmqi_uniq_id_ip_str(const rmqi_uniq_id_t *u, char out[40]) {

@@ -26,6 +26,9 @@ typedef struct rmqi_uniq_id {
  */
 size_t rmqi_unhex(const char *s, size_t n, uint8_t *out);
 
+/* Upper-case hex of @p n bytes into out[2n] and a NUL (ids are written so). */
+void rmqi_hex_upper(char *out, const uint8_t *b, size_t n);
+
 /* Decodes a UNIQ_KEY; RMQ_ERR_BAD_MSGID with the position and the reason
  * for a length other than 32 or 56 or a non-hex character. */
 rmq_err_t rmqi_uniq_id_decode(const char *id, size_t n, rmqi_uniq_id_t *u,

@@ -165,18 +165,12 @@ rmq_err_t rmqi_msgrec_inflate(const rmqi_msgrec_t *m, size_t max,
 }
 
 void rmqi_msgrec_offset_id(const rmqi_msgrec_t *m, char out[57]) {
-  static const char hex[] = "0123456789ABCDEF";
   uint8_t b[28];
-  size_t n = m->store.len;
+  size_t n = m->store.len == 16 ? 16 : 4;
   memcpy(b, m->store.addr, n);
   rmqi_store_be32(b + n, m->store.port);
   rmqi_store_be64(b + n + 4, (uint64_t)m->commitlog_offset);
-  n += 12;
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = hex[b[i] >> 4];
-    out[2 * i + 1] = hex[b[i] & 15];
-  }
-  out[2 * n] = '\0';
+  rmqi_hex_upper(out, b, n + 12);
 }
 
 rmq_err_t rmqi_offset_id_decode(const char *id, size_t n, rmqi_host_t *host,
@@ -198,22 +192,23 @@ rmq_err_t rmqi_offset_id_decode(const char *id, size_t n, rmqi_host_t *host,
 
 const char *rmqi_props_get(const char *p, size_t n, const char *name,
                            size_t *vlen) {
-  size_t nl = strlen(name), i = 0;
-  const char *found = NULL;
-  while (i < n) {
-    size_t e = i;
-    while (e < n && p[e] != 2)
-      e++;
-    /* Java: keep an entry of >= 3 chars with a name and a value. */
-    const char *sep = memchr(p + i, 1, e - i);
-    if (sep && e - i >= 3) {
-      size_t kl = (size_t)(sep - (p + i)), vl = e - i - kl - 1;
-      if (kl == nl && kl && vl && memcmp(p + i, name, nl) == 0) {
-        found = sep + 1;
-        *vlen = vl;
-      }
+  size_t nl = strlen(name);
+  const char *found = NULL, *end = p + n;
+  /* A name holding 0x01 or 0x02 can never match an entry's name. */
+  if (nl == 0 || memchr(name, 1, nl) || memchr(name, 2, nl))
+    return NULL;
+  for (const char *s = p; s < end;) {
+    const char *e = memchr(s, 2, (size_t)(end - s));
+    if (e == NULL)
+      e = end;
+    /* Java keeps an entry with a name and a value (so >= 3 bytes), split
+     * at its first 0x01: here that is right after our name. */
+    size_t el = (size_t)(e - s);
+    if (el > nl + 1 && s[nl] == 1 && memcmp(s, name, nl) == 0) {
+      found = s + nl + 1;
+      *vlen = el - nl - 1;
     }
-    i = e + 1;
+    s = e + 1;
   }
   return found;
 }
