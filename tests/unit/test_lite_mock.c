@@ -1,0 +1,326 @@
+/* The lite pull consumer against the mock broker, for what a real broker
+ * will not do on demand: a corrupt record (bad CRC, unknown compression)
+ * among good ones is skipped and logged while the rest is delivered; a
+ * garbage or cut pull response is retried; destroy() returns within its
+ * timeout while the broker holds a long-polling pull (or answers nothing
+ * at all), and leaves no thread behind. */
+#include "rmq.h"
+#include "mock.h"
+#include "test.h"
+#include "util/buf.h"
+#include "util/disp.h"
+#include "util/time.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+enum { RC_PULL = 11, RC_QUERY_OFFSET = 14, RC_UPDATE_OFFSET = 15,
+       RC_UNREGISTER = 35, RC_ROUTE = 105, RC_HEARTBEAT = 34 };
+
+static char route_json[512];
+
+/* Routes TopicL (1 queue on broker-a) to the mock; heartbeats OK; the
+ * group's committed offset of the queue is 0. */
+static mock_t *mock_broker(void) {
+  mock_t *m = mock_start();
+  snprintf(route_json, sizeof(route_json),
+           "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"%s\"},\"brokerName\":"
+           "\"broker-a\",\"cluster\":\"C\"}],\"queueDatas\":[{\"brokerName\":"
+           "\"broker-a\",\"perm\":6,\"readQueueNums\":1,\"writeQueueNums\":1,"
+           "\"topicSysFlag\":0}]}",
+           mock_addr(m));
+  mock_add_rule(m, &(mock_rule_t){.code = RC_ROUTE,
+                                  .body = (const uint8_t *)route_json,
+                                  .body_len = strlen(route_json)});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_HEARTBEAT});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_QUERY_OFFSET,
+                                  .ext = {{"offset", "0"}}});
+  return m;
+}
+
+/* ---- the log ------------------------------------------------------------ */
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[8192];
+
+static void on_log(void *opaque, rmq_log_level_t level, const char *comp,
+                   const char *msg) {
+  (void)opaque;
+  pthread_mutex_lock(&log_mu);
+  size_t n = strlen(log_text);
+  snprintf(log_text + n, sizeof(log_text) - n, "%d %s %s\n", (int)level, comp,
+           msg);
+  pthread_mutex_unlock(&log_mu);
+}
+
+static bool logged(const char *what) {
+  pthread_mutex_lock(&log_mu);
+  bool yes = strstr(log_text, what) != NULL;
+  pthread_mutex_unlock(&log_mu);
+  return yes;
+}
+
+/* ---- records --------------------------------------------------------------- */
+
+/* Appends a stored record (magic v1, IPv4 hosts) of TopicL queue 0 at
+ * @p offset with @p body as stored and @p sys_flag; the CRC is the body's
+ * unless @p bad_crc. */
+static void put_record(rmqi_buf_t *b, int64_t offset, const void *body,
+                       size_t len, int32_t sys_flag, bool bad_crc) {
+  char props[64];
+  int pl = snprintf(props, sizeof(props), "TAGS\001TagA\002i\001%lld\002",
+                    (long long)offset);
+  uint32_t crc = (uint32_t)crc32(0L, body, (uInt)len) & 0x7FFFFFFF;
+  size_t start = b->len;
+  rmqi_buf_put_be32(b, 0); /* TOTALSIZE, patched */
+  rmqi_buf_put_be32(b, (uint32_t)0xDAA320A7);
+  rmqi_buf_put_be32(b, bad_crc ? crc ^ 0x1234 : crc);
+  rmqi_buf_put_be32(b, 0);                       /* queue id */
+  rmqi_buf_put_be32(b, 0);                       /* flag */
+  rmqi_buf_put_be64(b, (uint64_t)offset);        /* queue offset */
+  rmqi_buf_put_be64(b, (uint64_t)(4096 + start)); /* commit log offset */
+  rmqi_buf_put_be32(b, (uint32_t)sys_flag);
+  rmqi_buf_put_be64(b, 1700000000000ULL);
+  rmqi_buf_put(b, "\x7f\x00\x00\x01\x00\x00\xd4\x31", 8);
+  rmqi_buf_put_be64(b, 1700000000005ULL);
+  rmqi_buf_put(b, "\x7f\x00\x00\x01\x00\x00\x2a\x9f", 8);
+  rmqi_buf_put_be32(b, 0); /* reconsume times */
+  rmqi_buf_put_be64(b, 0); /* prepared transaction offset */
+  rmqi_buf_put_be32(b, (uint32_t)len);
+  rmqi_buf_put(b, body, len);
+  rmqi_buf_put_u8(b, 6);
+  rmqi_buf_put(b, "TopicL", 6);
+  rmqi_buf_put_be16(b, (uint16_t)pl);
+  rmqi_buf_put(b, props, (size_t)pl);
+  rmqi_buf_patch_be32(b, start, (uint32_t)(b->len - start));
+}
+
+static void put_text(rmqi_buf_t *b, int64_t offset, bool bad_crc) {
+  char body[32];
+  int n = snprintf(body, sizeof(body), "good-%lld", (long long)offset);
+  put_record(b, offset, body, (size_t)n, 0, bad_crc);
+}
+
+/* A deflated body with the compression type bits set to @p type (0 and 3:
+ * zlib; 1: LZ4 and 2: ZSTD, which we cannot read). */
+static void put_compressed(rmqi_buf_t *b, int64_t offset, int type) {
+  char body[64];
+  int n = snprintf(body, sizeof(body), "good-%lld", (long long)offset);
+  uint8_t z[128];
+  uLongf zl = sizeof(z);
+  compress(z, &zl, (const Bytef *)body, (uLong)n);
+  put_record(b, offset, z, zl, 0x1 | type << 8, false);
+}
+
+/* ---- the consumer ------------------------------------------------------------ */
+
+static const rmq_queue_t q0 = {"TopicL", "broker-a", 0};
+
+static rmq_pull_consumer_t *consumer(mock_t *m, bool auto_commit) {
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  rmq_conf_set(c, "consumerGroup", "G", NULL, 0);
+  rmq_conf_set(c, "autoCommit", auto_commit ? "true" : "false", NULL, 0);
+  rmq_conf_set(c, "pullTimeDelayMillsWhenException", "100", NULL, 0);
+  rmq_conf_set(c, "consumerTimeoutMillisWhenSuspend", "3000", NULL, 0);
+  rmq_conf_set(c, "brokerSuspendMaxTimeMillis", "2000", NULL, 0);
+  rmq_conf_set_log_cb(c, on_log, NULL);
+  char err[256] = "";
+  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, err, sizeof(err));
+  if (pc == NULL)
+    fprintf(stderr, "consumer: %s\n", err);
+  rmq_conf_destroy(c);
+  if (pc && (rmq_pull_consumer_assign(pc, &q0, 1) != RMQ_OK ||
+             rmq_pull_consumer_start(pc) != RMQ_OK)) {
+    rmq_pull_consumer_destroy(pc, 1000);
+    return NULL;
+  }
+  return pc;
+}
+
+/* Polls until @p want messages or @p ms; returns how many (stored). */
+static size_t poll_n(rmq_pull_consumer_t *pc, rmq_msg_t **out, size_t want,
+                     int ms) {
+  size_t n = 0;
+  int64_t end = rmqi_now_ms() + ms;
+  while (n < want && rmqi_now_ms() < end) {
+    int k = rmq_pull_consumer_poll(pc, out + n, want - n, 100);
+    if (k < 0)
+      break;
+    n += (size_t)k;
+  }
+  return n;
+}
+
+static void check_body(const rmq_msg_t *m, int64_t offset) {
+  char want[32];
+  int n = snprintf(want, sizeof(want), "good-%lld", (long long)offset);
+  size_t len;
+  const void *b = rmq_msg_body(m, &len);
+  CHECK_MEM(b, len, want, (size_t)n);
+  CHECK_INT(rmq_msg_queue_offset(m), offset);
+}
+
+static void pull_rule(mock_t *m, const rmqi_buf_t *b, const char *next) {
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL,
+                                  .ext = {{"nextBeginOffset", next},
+                                          {"minOffset", "0"},
+                                          {"maxOffset", next},
+                                          {"suggestWhichBrokerId", "0"}},
+                                  .body = b->data,
+                                  .body_len = b->len,
+                                  .times = 1});
+}
+
+static bool last_pull_offset_is(mock_t *m, const char *want, int ms) {
+  char off[32] = "";
+  for (int t = 0; t < ms / 10; t++) {
+    if (mock_last_ext(m, RC_PULL, "queueOffset", off, sizeof(off)) &&
+        strcmp(off, want) == 0)
+      return true;
+    usleep(10 * 1000);
+  }
+  fprintf(stderr, "last pull at offset %s, not %s\n", off, want);
+  return false;
+}
+
+TEST(corrupt_records_are_skipped_and_the_rest_delivered) {
+  log_text[0] = '\0';
+  mock_t *m = mock_broker();
+  rmqi_buf_t b1, b2;
+  rmqi_buf_init(&b1);
+  rmqi_buf_init(&b2);
+  put_text(&b1, 0, false);
+  put_text(&b1, 1, true);        /* bad CRC */
+  put_compressed(&b1, 2, 1);     /* LZ4: unknown to us */
+  put_compressed(&b1, 3, 0);     /* zlib: fine */
+  put_compressed(&b1, 4, 7);     /* no such type */
+  put_text(&b1, 5, false);
+  put_text(&b2, 6, false);       /* the next pull goes on from 6 */
+  REQUIRE(rmqi_buf_ok(&b1) && rmqi_buf_ok(&b2));
+  pull_rule(m, &b1, "6");
+  pull_rule(m, &b2, "7");
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  rmq_pull_consumer_t *pc = consumer(m, false);
+  REQUIRE(pc != NULL);
+  rmq_msg_t *got[16];
+  size_t n = poll_n(pc, got, 4, 5000);
+  n += (size_t)RMQI_MAX(rmq_pull_consumer_poll(pc, got + n, 16 - n, 500), 0);
+  CHECK_INT(n, 4);
+  static const int64_t want[] = {0, 3, 5, 6};
+  for (size_t i = 0; i < n && i < 4; i++)
+    check_body(got[i], want[i]);
+  for (size_t i = 0; i < n; i++)
+    rmq_msg_destroy(got[i]);
+  CHECK(last_pull_offset_is(m, "7", 2000));
+  CHECK(logged("CRC"));
+  CHECK(logged("LZ4"));
+  CHECK(logged("compression type 7"));
+  /* polled up to 6 inclusive: the skipped ones do not hold the offset */
+  CHECK_ERR(rmq_pull_consumer_commit(pc), RMQ_OK);
+  char off[32] = "";
+  CHECK(mock_last_ext(m, RC_UPDATE_OFFSET, "commitOffset", off, sizeof(off)));
+  CHECK_STR(off, "7");
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(m);
+  rmqi_buf_free(&b1);
+  rmqi_buf_free(&b2);
+}
+
+TEST(garbage_and_cut_responses_are_retried) {
+  log_text[0] = '\0';
+  mock_t *m = mock_broker();
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  put_text(&b, 0, false);
+  put_text(&b, 1, false);
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_GARBAGE,
+                                  .times = 1});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL,
+                                  .action = MOCK_CLOSE_MIDFRAME, .times = 1});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_OVERSIZE,
+                                  .times = 1});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_CLOSE,
+                                  .times = 1});
+  pull_rule(m, &b, "2");
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  rmq_pull_consumer_t *pc = consumer(m, false);
+  REQUIRE(pc != NULL);
+  rmq_msg_t *got[4];
+  size_t n = poll_n(pc, got, 2, 15000);
+  CHECK_INT(n, 2);
+  for (size_t i = 0; i < n; i++) {
+    check_body(got[i], (int64_t)i);
+    rmq_msg_destroy(got[i]);
+  }
+  CHECK(mock_count(m, RC_PULL) >= 5);
+  CHECK(last_pull_offset_is(m, "2", 2000));
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(m);
+  rmqi_buf_free(&b);
+}
+
+/* destroy(@p ms) while the broker holds the pull (and, when @p silent,
+ * answers nothing else either, with an offset to commit): it returns in
+ * about @p ms and every thread it started is gone. */
+static void destroy_while_held(bool silent, int ms) {
+  mock_t *m = mock_broker();
+  int before = rmqi_thread_count();
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  put_text(&b, 0, false);
+  if (silent)
+    pull_rule(m, &b, "1");
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  rmq_pull_consumer_t *pc = consumer(m, silent);
+  REQUIRE(pc != NULL);
+  rmq_msg_t *got[1];
+  if (silent) { /* one message polled: destroy has an offset to commit */
+    CHECK_INT(poll_n(pc, got, 1, 5000), 1);
+    rmq_msg_destroy(got[0]);
+  }
+  for (int t = 0; t < 300 && mock_count(m, RC_PULL) < 1 + silent; t++)
+    usleep(10 * 1000);
+  CHECK(mock_count(m, RC_PULL) >= 1 + silent);
+  CHECK(rmqi_thread_count() > before);
+  CHECK_INT(rmq_pull_consumer_poll(pc, got, 1, 200), 0);
+  if (silent) {
+    mock_clear_rules(m);
+    static const int32_t codes[] = {RC_PULL, RC_QUERY_OFFSET, RC_UPDATE_OFFSET,
+                                    RC_UNREGISTER, RC_ROUTE, RC_HEARTBEAT, 38};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(*codes); i++)
+      mock_add_rule(m, &(mock_rule_t){.code = codes[i], .action = MOCK_DROP});
+  }
+  int64_t t0 = rmqi_now_ms();
+  rmq_pull_consumer_destroy(pc, ms);
+  int64_t took = rmqi_now_ms() - t0;
+  if (took > ms + 500)
+    fprintf(stderr, "destroy(%d) took %lld ms\n", ms, (long long)took);
+  CHECK(took <= ms + 500);
+  CHECK_INT(rmqi_thread_count(), before);
+  if (silent) /* it did try to commit */
+    CHECK(mock_count(m, RC_UPDATE_OFFSET) >= 1);
+  mock_stop(m);
+  rmqi_buf_free(&b);
+}
+
+TEST(destroy_returns_while_a_pull_is_held) { destroy_while_held(false, 1000); }
+
+TEST(destroy_returns_when_the_broker_answers_nothing) {
+  destroy_while_held(true, 1000);
+}
+
+int main(void) {
+  static const rmqt_case cases[] = {
+      TCASE(corrupt_records_are_skipped_and_the_rest_delivered),
+      TCASE(garbage_and_cut_responses_are_retried),
+      TCASE(destroy_returns_while_a_pull_is_held),
+      TCASE(destroy_returns_when_the_broker_answers_nothing),
+  };
+  return RUN_TESTS(cases);
+}
