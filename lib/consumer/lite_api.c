@@ -424,7 +424,11 @@ void rmq_pull_consumer_destroy(rmq_pull_consumer_t *pc, int timeout_ms) {
       rmqi_lite_commit_mem(l);
       pthread_mutex_unlock(&l->lock);
     }
-    rmqi_lite_persist(l, true);
+    /* one-way, as Java's shutdown (RemoteBrokerOffsetStore.persistAll): a
+     * synchronous commit would wait apiTimeout (3 s) per queue on a silent
+     * broker, past our timeout; the unregister below goes after it on the
+     * same connection and is bounded by the deadline */
+    rmqi_lite_persist(l, false);
   }
   rmqi_client_remove_consumer(l->client, l->group,
                               RMQI_MAX(deadline - rmqi_now_ms(), 1));
