@@ -489,6 +489,8 @@ int rmq_pull_consumer_poll(rmq_pull_consumer_t *pc, rmq_msg_t **msgs,
       if (last >= 0)
         q->cached_lo = last;
     }
+    if (stale) /* reset counted q's batches on the list, not this one */
+      l->cached_msgs -= RMQI_MIN(b->n_msgs, l->cached_msgs);
     if (stale || b->pos >= b->len) {
       if (!stale) {
         q->cached_bytes -= RMQI_MIN(b->len, q->cached_bytes);
