@@ -10,16 +10,27 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apache.rocketmq.client.consumer.DefaultLitePullConsumer;
+import org.apache.rocketmq.client.consumer.rebalance.AllocateMessageQueueAveragely;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendCallback;
 import org.apache.rocketmq.client.producer.SendResult;
+import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
 import org.apache.rocketmq.common.message.Message;
+import org.apache.rocketmq.common.message.MessageExt;
 
 /**
  * bench-produce: the same producer workloads as tests/bench/producer_bench.c,
  * with the official client, so both can be compared on one broker.
  * Prints one JSON line: msgs/s, p50/p99 latency (us), CPU us per message,
  * resident memory (KiB).
+ *
+ * bench-consume: what tests/bench/consumer_bench.c does, with the official
+ * DefaultLitePullConsumer: a fresh group subscribes to a pre-filled topic from
+ * its first offset and polls until --count messages arrived. Prints one JSON
+ * line: msgs/s (first message to last), CPU us per message (process CPU from
+ * just before the consumer is made to the last message, so JVM start-up is
+ * not counted; cpuTotalUsPerMsg counts it), resident memory now and at peak.
  */
 final class Bench {
     private Bench() {
@@ -31,10 +42,15 @@ final class Bench {
     }
 
     private static long rssKiB() {
+        return procStatus("VmRSS:");
+    }
+
+    /** A "kB" line of /proc/self/status (VmRSS: resident now, VmHWM: peak resident), -1 if unreadable. */
+    private static long procStatus(String key) {
         try {
             List<String> lines = Files.readAllLines(Paths.get("/proc/self/status"));
             for (String l : lines) {
-                if (l.startsWith("VmRSS:")) {
+                if (l.startsWith(key)) {
                     return Long.parseLong(l.replaceAll("[^0-9]", ""));
                 }
             }
@@ -133,5 +149,57 @@ final class Bench {
         o.put("rssKiB", rss);
         Peer.emit(o);
         return failed.get() == 0 ? 0 : 1;
+    }
+
+    static int consume(Peer.Args a) throws Exception {
+        String topic = a.need("topic");
+        long count = a.num("count", 1000000);
+        long timeoutMs = a.num("timeout-ms", 600000);
+        String group = a.get("group", "BenchJavaCG_" + Util.pid() + "_" + System.currentTimeMillis());
+        long cpu0 = cpuNanos();
+        long t0 = System.nanoTime();
+        DefaultLitePullConsumer c = new DefaultLitePullConsumer(group);
+        Util.configure(c, a);
+        c.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
+        c.setAllocateMessageQueueStrategy(new AllocateMessageQueueAveragely());
+        c.setPullBatchSize((int) a.num("pull-batch", 32));
+        c.subscribe(topic, "*");
+        c.start();
+        long received = 0;
+        long bytes = 0;
+        long first = 0;
+        long deadline = t0 + timeoutMs * 1000000L;
+        while (received < count && System.nanoTime() < deadline) {
+            List<MessageExt> msgs = c.poll(1000);
+            if (!msgs.isEmpty() && first == 0) {
+                first = System.nanoTime();
+            }
+            for (MessageExt m : msgs) {
+                bytes += m.getBody().length;
+            }
+            received += msgs.size();
+        }
+        long end = System.nanoTime();
+        long cpu = cpuNanos() - cpu0;
+        long cpuTotal = cpuNanos();
+        long rss = rssKiB();
+        long peak = procStatus("VmHWM:");
+        c.shutdown();
+        long n = Math.max(received, 1);
+        Map<String, Object> o = Peer.obj();
+        o.put("client", "java " + Peer.clientVersion());
+        o.put("mode", "lite-pull");
+        o.put("count", received);
+        o.put("bytes", bytes);
+        o.put("pullBatch", c.getPullBatchSize());
+        o.put("msgsPerSec", first == 0 || end == first ? 0 : Math.round((received - 1) / ((end - first) / 1e9)));
+        o.put("startToFirstMs", first == 0 ? -1 : (first - t0) / 1000000);
+        o.put("elapsedMs", (end - t0) / 1000000);
+        o.put("cpuUsPerMsg", Math.round(cpu / 1e3 / n * 100) / 100.0);
+        o.put("cpuTotalUsPerMsg", Math.round(cpuTotal / 1e3 / n * 100) / 100.0);
+        o.put("rssKiB", rss);
+        o.put("peakRssKiB", peak);
+        Peer.emit(o);
+        return received >= count ? 0 : 1;
     }
 }

@@ -89,6 +89,19 @@ final class Consume {
     }
 
     private ConsumeFromWhere fromWhere() {
+        return fromWhere(from);
+    }
+
+    private long fromTs() {
+        return fromTs(from);
+    }
+
+    private String fromTsString() {
+        return fromTsString(from);
+    }
+
+    /** --from first|last|timestamp:<ms> as Java's ConsumeFromWhere. */
+    static ConsumeFromWhere fromWhere(String from) {
         if ("first".equals(from)) {
             return ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET;
         }
@@ -96,13 +109,13 @@ final class Consume {
             return ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET;
         }
         if (from.startsWith("timestamp:")) {
-            fromTs();
+            fromTs(from);
             return ConsumeFromWhere.CONSUME_FROM_TIMESTAMP;
         }
         throw new Peer.Usage("--from wants first|last|timestamp:<ms>");
     }
 
-    private long fromTs() {
+    private static long fromTs(String from) {
         try {
             return Long.parseLong(from.substring("timestamp:".length()));
         } catch (NumberFormatException e) {
@@ -111,8 +124,8 @@ final class Consume {
     }
 
     /** The Java clients take the start time as a local-time "yyyyMMddHHmmss" string. */
-    private String fromTsString() {
-        return new SimpleDateFormat("yyyyMMddHHmmss").format(new Date(fromTs()));
+    static String fromTsString(String from) {
+        return new SimpleDateFormat("yyyyMMddHHmmss").format(new Date(fromTs(from)));
     }
 
     /** MessageModel moved packages between 4.x and 5.x: set it by name. */
@@ -140,17 +153,22 @@ final class Consume {
         s.put("lastMessageUptimeMs", lastUptime);
         s.put("stopUptimeMs", stopUptime);
         s.put("exitUptimeMs", Peer.uptimeMs());
+        s.put("offsets", offsetList(committed));
+        Peer.emit(s);
+        return count > 0 && received < count ? 1 : 0;
+    }
+
+    /** The summary's "offsets": next offset per queue, in the map's (sorted) order. */
+    static List<Object> offsetList(Map<MessageQueue, Long> offsets) {
         List<Object> offs = new ArrayList<Object>();
-        for (Map.Entry<MessageQueue, Long> e : committed.entrySet()) {
+        for (Map.Entry<MessageQueue, Long> e : offsets.entrySet()) {
             Map<String, Object> o = Peer.obj();
             o.put("brokerName", e.getKey().getBrokerName());
             o.put("queueId", e.getKey().getQueueId());
             o.put("offset", e.getValue());
             offs.add(o);
         }
-        s.put("offsets", offs);
-        Peer.emit(s);
-        return count > 0 && received < count ? 1 : 0;
+        return offs;
     }
 
     // ------------------------------------------------------------- delivery
@@ -193,7 +211,17 @@ final class Consume {
      * heartbeat, 30 s later (seen with 5.4.0: first message 22 s after start). This closes that gap.
      */
     private void heartbeats(org.apache.rocketmq.client.ClientConfig c) {
-        final long every = a.num("heartbeat-ms", 2000);
+        heartbeats(c, a.num("heartbeat-ms", 2000), new java.util.function.BooleanSupplier() {
+            @Override
+            public boolean getAsBoolean() {
+                return done;
+            }
+        });
+    }
+
+    /** The extra heartbeats above, for any consumer: every {@code every} ms until {@code stop} says so. */
+    static void heartbeats(org.apache.rocketmq.client.ClientConfig c, final long every,
+        final java.util.function.BooleanSupplier stop) {
         if (every <= 0) {
             return;
         }
@@ -201,10 +229,10 @@ final class Consume {
         Thread t = new Thread(new Runnable() {
             @Override
             public void run() {
-                while (!done) {
+                while (!stop.getAsBoolean()) {
                     Util.sleep(every);
                     try {
-                        if (!done) {
+                        if (!stop.getAsBoolean()) {
                             factory.sendHeartbeatToAllBrokerWithLock();
                         }
                     } catch (Throwable ignore) {

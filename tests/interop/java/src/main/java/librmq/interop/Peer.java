@@ -34,7 +34,7 @@ public final class Peer {
     private static final Set<String> FLAGS = new HashSet<String>();
 
     static {
-        for (String f : new String[] {"tls", "broadcast", "orderly", "help", "no-commit", "unit-mode"}) {
+        for (String f : new String[] {"tls", "broadcast", "orderly", "help", "no-commit", "unit-mode", "stdin-eof"}) {
             FLAGS.add(f);
         }
     }
@@ -200,6 +200,10 @@ public final class Peer {
             + "  produce --group G [--spec FILE|-] [--topic T]\n"
             + "  consume --group G --topic T [--mode push|pull|lite] [--tag-expr E | --sql S] [--broadcast]\n"
             + "          [--from first|last|timestamp:<ms>] [--count N] [--idle-ms M] [--timeout-ms T] [--orderly]\n"
+            + "  consume-lite --group G --topic T [--tag-expr E | --sql S] [--from first|last|timestamp:<ms>]\n"
+            + "          [--count N] [--idle-ms M] [--timeout-ms T] [--stop-file F] [--stdin-eof] [--assign-ms 200]\n"
+            + "  bench-produce --topic T [--count N] [--size B] [--mode async|sync] [--threads N] [--window W]\n"
+            + "  bench-consume --topic T [--count N] [--group G] [--pull-batch 32] [--timeout-ms T]\n"
             + "  route --topic T | queues --topic T | create-topic --topic T [--queues N]\n"
             + "  hash [--queues N] STRING...\n"
             + "  version\n"
@@ -265,8 +269,12 @@ public final class Peer {
                 return Info.queues(a);
             case "create-topic":
                 return Info.createTopic(a);
+            case "consume-lite":
+                return new ConsumeLite(a).run();
             case "bench-produce":
                 return Bench.produce(a);
+            case "bench-consume":
+                return Bench.consume(a);
             default:
                 throw new Usage("unknown subcommand '" + cmd + "'");
         }
