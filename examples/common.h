@@ -1,5 +1,5 @@
-/* Shared by the examples: a producer for the name server given on the
- * command line (default 127.0.0.1:9876). */
+/* Shared by the examples: a producer or a pull consumer for the name server
+ * given on the command line (default 127.0.0.1:9876). */
 #ifndef EXAMPLE_COMMON_H
 #define EXAMPLE_COMMON_H
 
@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static rmq_producer_t *example_producer(int argc, char **argv,
-                                        const char *group) {
+static inline rmq_producer_t *example_producer(int argc, char **argv,
+                                               const char *group) {
   const char *ns = argc > 1 ? argv[1] : "127.0.0.1:9876";
   char err[256];
   rmq_conf_t *conf = rmq_conf_new();
@@ -26,7 +26,31 @@ static rmq_producer_t *example_producer(int argc, char **argv,
   return p;
 }
 
-static const char *example_topic(int argc, char **argv, const char *dflt) {
+/* A pull consumer of @p group, reading each queue the group never committed
+ * from its first message (the default, as in Java, is the queue's end). */
+static inline rmq_pull_consumer_t *example_consumer(int argc, char **argv,
+                                                    const char *group) {
+  const char *ns = argc > 1 ? argv[1] : "127.0.0.1:9876";
+  char err[256];
+  rmq_conf_t *conf = rmq_conf_new();
+  if (rmq_conf_set(conf, "namesrvAddr", ns, err, sizeof(err)) != RMQ_OK ||
+      rmq_conf_set(conf, "consumerGroup", group, err, sizeof(err)) != RMQ_OK ||
+      rmq_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", err,
+                   sizeof(err)) != RMQ_OK) {
+    fprintf(stderr, "config: %s\n", err);
+    exit(1);
+  }
+  rmq_pull_consumer_t *c = rmq_pull_consumer_new(NULL, conf, err, sizeof(err));
+  rmq_conf_destroy(conf);
+  if (c == NULL) {
+    fprintf(stderr, "consumer: %s\n", err);
+    exit(1);
+  }
+  return c;
+}
+
+static inline const char *example_topic(int argc, char **argv,
+                                        const char *dflt) {
   return argc > 2 ? argv[2] : dflt;
 }
 

@@ -4,6 +4,8 @@
  * Usage: producer_bench NAMESRV TOPIC COUNT SIZE async|sync THREADS WINDOW
  *        [KEY=VALUE...]   (producer configuration, e.g. autoBatch=true)
  */
+#include "bench.h"
+
 #include <rmq.h>
 
 #include <pthread.h>
@@ -14,31 +16,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-static int64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t cpu_ns(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
-         ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
-}
-
-static long rss_kib(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long v = -1;
-  while (f && fgets(line, sizeof(line), f))
-    if (strncmp(line, "VmRSS:", 6) == 0)
-      v = strtol(line + 6, NULL, 10);
-  if (f)
-    fclose(f);
-  return v;
-}
 
 static rmq_producer_t *p;
 static const char *topic;

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Runs an example program against the broker target RMQ_IT_TARGET, on a
 # topic of its own (auto-created by the broker from TBW102).
+#   run-example.sh EXAMPLE                 run it: NAMESRV TOPIC
+#   run-example.sh CONSUMER PRODUCER       a consumer example: PRODUCER
+#       (producer_normal) sends its three messages to the topic first; the
+#       consumer runs with NAMESRV TOPIC 3 and must print each body.
 set -euo pipefail
 exe=$1
+producer=${2:-}
 envf=${RMQ_RUN_ROOT:-/tmp/librmq-run}/${RMQ_IT_TARGET:?}/env
 if [ ! -f "$envf" ]; then
   [ "${RMQ_REQUIRE_BROKER:-0}" = 1 ] && { echo "FAIL: $RMQ_IT_TARGET not running"; exit 1; }
@@ -11,4 +16,12 @@ fi
 # shellcheck disable=SC1090
 . "$envf"
 topic="Example_$(basename "$exe")_${RMQ_IT_TARGET//-/_}_$$"
-exec "$exe" "$RMQ_NAMESRV" "$topic"
+[ -n "$producer" ] || exec "$exe" "$RMQ_NAMESRV" "$topic"
+
+"$producer" "$RMQ_NAMESRV" "$topic"
+out=$("$exe" "$RMQ_NAMESRV" "$topic" 3)
+echo "$out"
+for body in "Hello RocketMQ" "Async message" "Oneway message"; do
+  n=$(grep -c -- "body '$body'" <<<"$out" || true)
+  [ "$n" = 1 ] || { echo "FAIL: '$body' printed $n times, want once"; exit 1; }
+done

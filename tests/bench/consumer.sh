@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Consumer benchmark: librmq's lite pull consumer and the official Java
+# DefaultLitePullConsumer, same broker, same run, same pre-filled topic
+# (COUNT x 256 B, 8 queues), each with a fresh group from the first offset.
+# Prints both JSON lines and the ratios (rate, CPU per message, peak RSS).
+# Usage: tests/bench/consumer.sh [COUNT] [PULL_BATCH]
+#   env: RMQ_RUN_ROOT (/tmp/librmq-bench), BENCH_VERSION (5), BENCH_PORT_BASE
+#   (11876), BENCH_TARGET (a running harness target to use instead),
+#   BUILD (build), BENCH_TOPIC (reuse a topic already holding COUNT
+#   messages: no pre-fill).
+# Uses or starts broker target bench-c<version>; stops it if it started it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N=${1:-1000000}
+B=${2:-32}
+V=${BENCH_VERSION:-5}
+BUILD=${BUILD:-build}
+export RMQ_RUN_ROOT=${RMQ_RUN_ROOT:-/tmp/librmq-bench}
+H=tests/broker/harness
+name=${BENCH_TARGET:-bench-c$V}
+started=0
+if [ ! -f "$RMQ_RUN_ROOT/$name/env" ]; then
+  "$H" start single --version "$V" --name "$name" --port-base "${BENCH_PORT_BASE:-11876}" >/dev/null
+  started=1
+fi
+. "$RMQ_RUN_ROOT/$name/env"
+[ -x "$BUILD/tests/bench/consumer_bench" ] || { meson setup "$BUILD" >/dev/null 2>&1 || true; ninja -C "$BUILD" tests/bench/consumer_bench tests/bench/producer_bench >/dev/null; }
+T=${BENCH_TOPIC:-}
+if [ -z "$T" ]; then
+  T=BenchCT_$$
+  "$H" topic "$name" "$T" --queues 8
+  # pre-fill with librmq's async producer (about twice Java's rate)
+  t=$(date +%s)
+  "$BUILD/tests/bench/producer_bench" "$RMQ_NAMESRV" "$T" "$N" 256 async 1 1000 >&2
+  echo "# pre-filled $T with $N (+2000 warm-up) x 256 B in $(( $(date +%s) - t )) s" >&2
+fi
+out=$(mktemp)
+# Java with its full JIT (the peer's default stops at C1 for a fast start)
+RMQ_NAMESRV=$RMQ_NAMESRV RMQ_PEER_HEAP=${RMQ_PEER_HEAP:-512m} RMQ_PEER_JAVA_OPTS="-XX:TieredStopAtLevel=4" \
+  tests/interop/peer --version "$V" bench-consume --topic "$T" --count "$N" --pull-batch "$B" | tee -a "$out"
+"$BUILD/tests/bench/consumer_bench" "$RMQ_NAMESRV" "$T" "$N" "pullBatchSize=$B" | tee -a "$out"
+python3 - "$out" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
+j = next(r for r in rows if r["client"].startswith("java"))
+c = next(r for r in rows if r["client"].startswith("librmq"))
+print(f"lite pull: rate {c['msgsPerSec']/max(j['msgsPerSec'],1):.2f}x Java "
+      f"({c['msgsPerSec']} vs {j['msgsPerSec']} msg/s), "
+      f"CPU/msg {c['cpuUsPerMsg']/j['cpuUsPerMsg']:.2f}x ({c['cpuUsPerMsg']} vs {j['cpuUsPerMsg']} us), "
+      f"peak RSS {c['peakRssKiB']/j['peakRssKiB']:.3f}x ({c['peakRssKiB']} vs {j['peakRssKiB']} KiB)")
+PY
+rm -f "$out"
+[ $started = 1 ] && "$H" stop "$name" >/dev/null
+exit 0
