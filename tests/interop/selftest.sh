@@ -22,6 +22,9 @@
 #   timer      (5.x clients only) a delayMs=3000 message is not delivered before ~3 s (timer precision 1 s)
 #   txn        commit and unknown-then-commit are delivered; rollback and unknown-then-rollback are not;
 #              the unknown ones got a check-back
+#   lite group two consume-lite peers in one group split 4 queues 2/2 disjointly, get the 40 messages once
+#              between them, the first takes all 4 back when the second leaves; bench-consume reads 40
+# PEER_SELFTEST_ONLY="lite_group filters" runs only the named checks.
 # Prints progress on stderr, then "ok" on stdout (exit 0) or "FAIL: <reason>" (exit 1).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -314,15 +317,74 @@ def transactions():
     log("txn: commit x2 and unknown-then-commit delivered; rollback and unknown-then-rollback not")
 
 
+# ------------------------------------------------------------ lite group split
+def lite_group():
+    """consume-lite: two peers in one group split the queues (averagely: 0,1 / 2,3) and together get every
+    message once; the first takes all queues back when the second leaves; bench-consume reads the topic."""
+    topic, group = "PeerLg%s" % RUN, "PeerLgC%s" % RUN
+    create_topic(topic, 4)
+    stop = "/tmp/peer-selftest-stop-%s" % RUN
+    base = [PEER, "--version", VER, "consume-lite", "--group", group, "--topic", topic, "--timeout-ms", "90000"]
+    a = subprocess.Popen(base + ["--stop-file", stop, "--instance", "lgA%s" % RUN],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(3)
+    b = subprocess.Popen(base + ["--stdin-eof", "--instance", "lgB%s" % RUN], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(6)   # B's start and the rebalance it triggers in A
+    res, _ = produce("PeerLgP%s" % RUN, [{"topic": topic, "body": "lg%d" % i} for i in range(40)])
+    time.sleep(5)
+    out_b, err_b = b.communicate(timeout=60)   # closes B's stdin: B leaves, A takes every queue again
+    time.sleep(4)
+    open(stop, "w").close()
+    out_a, err_a = a.communicate(timeout=60)
+    os.unlink(stop)
+    lines = {}
+    for name, out in (("A", out_a), ("B", out_b)):
+        lines[name] = [json.loads(l) for l in out.decode("utf-8").splitlines() if l.strip()]
+        if not lines[name] or not lines[name][-1].get("summary"):
+            fail("lite group: consumer %s printed no summary" % name)
+    qset = lambda o: {(q["broker"], q["queueId"]) for q in o["assignment"]}
+    asg = {n: [qset(o) for o in l if "assignment" in o] for n, l in lines.items()}
+    if not asg["B"] or not asg["A"]:
+        fail("lite group: no assignment lines: %s" % asg)
+    a_split = [x for x in asg["A"] if x and len(x) < 4]
+    if not a_split or len(asg["B"][-1]) != 2 or a_split[-1] & asg["B"][-1] or len(a_split[-1] | asg["B"][-1]) != 4:
+        fail("lite group: queues not split 2/2 disjointly: A %s, B %s" % (asg["A"], asg["B"]))
+    if len(asg["A"][-1]) != 4:
+        fail("lite group: A did not take the 4 queues back after B left: %s" % asg["A"])
+    got = [o["msgId"] for l in lines.values() for o in l if "msgId" in o]
+    want = {r["msgId"] for r in res.values()}
+    if sorted(got) != sorted(want):
+        fail("lite group: got %d messages (%d distinct), want the 40 sent once each" % (len(got), len(set(got))))
+    for name, l in lines.items():
+        for o in l:
+            if "msgId" in o and (o["brokerName"], o["queueId"]) not in set().union(*asg[name]):
+                fail("lite group: %s got a message of queue %s it never held" % (name, o["queueId"]))
+    log("lite group: split %s / %s, 40 messages once, A took all 4 back"
+        % (sorted(q for _, q in a_split[-1]), sorted(q for _, q in asg["B"][-1])))
+    rc, out, err = peer("bench-consume", "--topic", topic, "--count", "40", "--timeout-ms", "60000")
+    if rc != 0 or not out or out[-1].get("count") != 40 or out[-1].get("cpuUsPerMsg", 0) <= 0:
+        fail("bench-consume: rc %d, %s %s" % (rc, out, err.strip()[-300:]))
+    log("bench-consume: 40 messages, %s" % out[-1])
+
+
 rc, out, err = peer("version")
 log("peer %s (client %s), name server %s" % (VER, out[0]["clientVersion"] if out else "?", os.environ["RMQ_NAMESRV"]))
 client = out[0]["clientVersion"] if out else "?"
+only = os.environ.get("PEER_SELFTEST_ONLY")   # e.g. "lite_group": run just these checks (space-separated)
+if only:
+    for name in only.split():
+        globals()[name]()
+    log("selected checks passed")
+    print("ok")
+    sys.exit(0)
 roundtrip()
 filters()
 delayed("delay", {"delayLevel": 2}, 4800)
 if client.startswith("5") and not os.environ.get("PEER_SELFTEST_NO_TIMER"):
     delayed("timer", {"delayMs": 3000}, 1900)
 transactions()
+lite_group()
 log("all checks passed")
 print("ok")
 PY
