@@ -87,15 +87,19 @@ rmq_err_t rmqi_lite_start_offset(lite_t *l, const char *topic,
                            err, sizeof(err));
 }
 
-/* Finds the start offset of every queue that has none yet. */
+/* Finds the start offset of every queue that has none yet, in one pass: a
+ * queue whose lookup failed waits for a later pass (else, with lookups
+ * timing out, the pass never ends: no rebalance, no commit, and destroy()
+ * waits for ever); stops when the thread is told to. */
 static void seed(lite_t *l) {
+  int64_t pass = rmqi_now_ms();
   for (;;) {
     pthread_mutex_lock(&l->lock);
     lq_t *q = l->queues;
     while (q && (q->dropped || q->seeding || q->pull_offset >= 0 ||
-                 q->due_ms > rmqi_now_ms()))
+                 q->due_ms > pass))
       q = q->next;
-    if (q == NULL || l->closed) {
+    if (q == NULL || l->closed || l->svc_stop) {
       pthread_mutex_unlock(&l->lock);
       return;
     }
