@@ -387,6 +387,51 @@ TEST(seeks_racing_polls_do_not_stall_pulling) {
   rmqi_buf_free(&b);
 }
 
+/* destroy() while the service thread looks up the start offsets of eight
+ * queues on a broker that does not answer: the lookups stop at the one in
+ * flight (each waits mqClientApiTimeout, here 500 ms) instead of going on
+ * through every queue. */
+TEST(destroy_stops_start_offset_lookups) {
+  mock_t *m = mock_start();
+  snprintf(route_json, sizeof(route_json),
+           "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"%s\"},\"brokerName\":"
+           "\"broker-a\",\"cluster\":\"C\"}],\"queueDatas\":[{\"brokerName\":"
+           "\"broker-a\",\"perm\":6,\"readQueueNums\":8,\"writeQueueNums\":8,"
+           "\"topicSysFlag\":0}]}",
+           mock_addr(m));
+  mock_add_rule(m, &(mock_rule_t){.code = RC_ROUTE,
+                                  .body = (const uint8_t *)route_json,
+                                  .body_len = strlen(route_json)});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_HEARTBEAT});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_QUERY_OFFSET,
+                                  .action = MOCK_DROP});
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  rmq_conf_set(c, "consumerGroup", "G", NULL, 0);
+  rmq_conf_set(c, "mqClientApiTimeout", "500", NULL, 0);
+  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, NULL, 0);
+  rmq_conf_destroy(c);
+  REQUIRE(pc != NULL);
+  rmq_queue_t qs[8];
+  for (int i = 0; i < 8; i++)
+    qs[i] = (rmq_queue_t){"TopicL", "broker-a", i};
+  CHECK_ERR(rmq_pull_consumer_assign(pc, qs, 8), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
+  for (int t = 0; t < 300 && mock_count(m, RC_QUERY_OFFSET) < 1; t++)
+    usleep(10 * 1000);
+  CHECK(mock_count(m, RC_QUERY_OFFSET) >= 1);
+  int64_t t0 = rmqi_now_ms();
+  rmq_pull_consumer_destroy(pc, 1000);
+  int64_t took = rmqi_now_ms() - t0;
+  if (took > 1500)
+    fprintf(stderr, "destroy(1000) took %lld ms, %d lookups\n",
+            (long long)took, mock_count(m, RC_QUERY_OFFSET));
+  CHECK(took <= 1500);
+  CHECK(mock_count(m, RC_QUERY_OFFSET) <= 2);
+  mock_stop(m);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(corrupt_records_are_skipped_and_the_rest_delivered),
@@ -394,6 +439,7 @@ int main(void) {
       TCASE(destroy_returns_while_a_pull_is_held),
       TCASE(destroy_returns_when_the_broker_answers_nothing),
       TCASE(seeks_racing_polls_do_not_stall_pulling),
+      TCASE(destroy_stops_start_offset_lookups),
   };
   return RUN_TESTS(cases);
 }
