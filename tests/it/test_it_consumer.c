@@ -403,6 +403,49 @@ TEST(offset_for_timestamp_and_seek) {
   rmq_producer_destroy(p, 3000);
 }
 
+/* A paused queue is not pulled; resume() brings its messages. The pause
+ * comes before start(), so no pull of the queue is in flight (one in
+ * flight before a pause still delivers, as in Java). */
+TEST(pause_and_resume) {
+  char topic[128], group[128], id[64];
+  make_topic(topic, sizeof(topic), "it_lite_pause", 2);
+  it_unique(group, sizeof(group), "it_lite_pause_g");
+  rmq_producer_t *p = producer();
+  REQUIRE(p != NULL);
+  rmq_pull_consumer_t *pc = consumer(group, "CONSUME_FROM_FIRST_OFFSET", NULL);
+  REQUIRE(pc != NULL);
+  rmq_queue_t qs[2] = {{topic, "broker-a", 0}, {topic, "broker-a", 1}};
+  CHECK_ERR(rmq_pull_consumer_assign(pc, qs, 2), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_pause(pc, &qs[1], 1), RMQ_OK);
+  rmq_queue_t other = {topic, "broker-a", 7};
+  CHECK_ERR(rmq_pull_consumer_pause(pc, &other, 1), RMQ_ERR_STATE);
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
+  for (int i = 0; i < 6; i++) {
+    rmq_msg_t *m = rmq_msg_new(topic);
+    char b[16];
+    rmq_msg_set_body(m, b, (size_t)snprintf(b, sizeof(b), "p%d", i));
+    CHECK_ERR(rmq_producer_send_to_queue(p, m, "broker-a", i % 2, NULL),
+              RMQ_OK);
+    rmq_msg_destroy(m);
+  }
+  (void)id;
+  rmq_msg_t *got[16];
+  size_t n = poll_n(pc, got, 3, 15000);
+  n += (size_t)RMQI_MAX(rmq_pull_consumer_poll(pc, got + n, 16 - n, 2500), 0);
+  CHECK_INT(n, 3); /* queue 0 only */
+  for (size_t k = 0; k < n; k++)
+    CHECK_INT(rmq_msg_queue_id(got[k]), 0);
+  destroy_all(got, n);
+  CHECK_ERR(rmq_pull_consumer_resume(pc, &qs[1], 1), RMQ_OK);
+  n = poll_n(pc, got, 3, 15000);
+  CHECK_INT(n, 3);
+  for (size_t k = 0; k < n; k++)
+    CHECK_INT(rmq_msg_queue_id(got[k]), 1);
+  destroy_all(got, n);
+  rmq_pull_consumer_destroy(pc, 5000);
+  rmq_producer_destroy(p, 3000);
+}
+
 TEST(raw_pull_outcomes) {
   char topic[128], group[128], id[64];
   make_topic(topic, sizeof(topic), "it_lite_raw", 2);
@@ -464,6 +507,7 @@ int main(void) {
       TCASE(by_config_strategy_and_subscription_seen_by_the_broker),
       TCASE(seek_and_commit_survive_a_restart),
       TCASE(offset_for_timestamp_and_seek),
+      TCASE(pause_and_resume),
       TCASE(raw_pull_outcomes)};
   return RUN_TESTS(cases);
 }

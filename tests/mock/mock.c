@@ -340,10 +340,13 @@ int mock_count(mock_t *m, int32_t code) {
   return n;
 }
 
-void mock_push(mock_t *m, int32_t code, bool oneway) {
+static void push(mock_t *m, int32_t code, bool oneway, const char *key,
+                 const char *value) {
   pthread_mutex_lock(&m->lock);
   rmqi_cmd_t c;
   rmqi_cmd_init(&c, code);
+  if (key)
+    rmqi_cmd_ext_ref(&c, key, value, strlen(value));
   c.lang = RMQI_LANG_JAVA;
   c.opaque = m->pushed_opaque = 424242;
   if (oneway)
@@ -358,6 +361,15 @@ void mock_push(mock_t *m, int32_t code, bool oneway) {
   rmqi_buf_free(&b);
   rmqi_cmd_free(&c);
   pthread_mutex_unlock(&m->lock);
+}
+
+void mock_push(mock_t *m, int32_t code, bool oneway) {
+  push(m, code, oneway, NULL, NULL);
+}
+
+void mock_push_ext(mock_t *m, int32_t code, const char *key,
+                   const char *value) {
+  push(m, code, true, key, value);
 }
 
 int mock_last_reply(mock_t *m, int32_t *code, char *remark, size_t n) {

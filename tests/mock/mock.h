@@ -46,6 +46,10 @@ int mock_count(mock_t *m, int32_t code);
 /* Sends a request (broker-initiated) on every open connection; the
  * response code the client sent back is reported by mock_last_reply. */
 void mock_push(mock_t *m, int32_t code, bool oneway);
+/* A one-way broker-initiated request with one ext field (e.g.
+ * NOTIFY_CONSUMER_IDS_CHANGED with its consumerGroup). */
+void mock_push_ext(mock_t *m, int32_t code, const char *key,
+                   const char *value);
 int mock_last_reply(mock_t *m, int32_t *code, char *remark, size_t n);
 /* Copies the ext value of the last request with @p code. */
 bool mock_last_ext(mock_t *m, int32_t code, const char *key, char *out,

@@ -74,7 +74,62 @@ TEST(pulls_move_to_the_suggested_broker) {
   mock_stop(slave);
 }
 
+/* NOTIFY_CONSUMER_IDS_CHANGED from a broker starts a rebalance at once:
+ * with the periodic one 60 s away, the group's member list is asked for
+ * again within a moment of the notification. */
+TEST(notify_consumer_ids_changed_rebalances_at_once) {
+  mock_t *ns = mock_start(), *b = mock_start();
+  REQUIRE(ns && b);
+  char route[1024];
+  int rlen = snprintf(
+      route, sizeof(route),
+      "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"%s\"},"
+      "\"brokerName\":\"broker-a\",\"cluster\":\"c\"}],\"queueDatas\":[{"
+      "\"brokerName\":\"broker-a\",\"perm\":6,\"readQueueNums\":2,"
+      "\"topicSysFlag\":0,\"writeQueueNums\":2}]}",
+      mock_addr(b));
+  mock_rule_t r_route = {.code = 105, .action = MOCK_REPLY,
+                         .body = (const uint8_t *)route,
+                         .body_len = (size_t)rlen};
+  mock_add_rule(ns, &r_route);
+  static const char ids[] = "{\"consumerIdList\":[\"x@y\"]}";
+  mock_rule_t r_ids = {.code = 38, .action = MOCK_REPLY,
+                       .body = (const uint8_t *)ids, .body_len = sizeof(ids) - 1};
+  mock_add_rule(b, &r_ids);
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", mock_addr(ns), NULL, 0);
+  rmq_conf_set(c, "consumerGroup", "notify_group", NULL, 0);
+  rmq_conf_set(c, "rebalanceInterval", "60000", NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, NULL, 0);
+  rmq_conf_destroy(c);
+  REQUIRE(pc != NULL);
+  CHECK_ERR(rmq_pull_consumer_subscribe(pc, "NotifyTopic", "*"), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
+  int64_t end = rmqi_now_ms() + 5000;
+  while (mock_count(b, 38) < 1 && rmqi_now_ms() < end)
+    usleep(20 * 1000);
+  REQUIRE(mock_count(b, 38) == 1); /* the first rebalance */
+  usleep(300 * 1000);
+  CHECK_INT(mock_count(b, 38), 1); /* and no other until told */
+  /* the broker's one-way notification, with the group in its header */
+  mock_push_ext(b, 40, "consumerGroup", "notify_group");
+  end = rmqi_now_ms() + 3000;
+  while (mock_count(b, 38) < 2 && rmqi_now_ms() < end)
+    usleep(20 * 1000);
+  CHECK_INT(mock_count(b, 38), 2);
+  /* another group's notification is not ours */
+  mock_push_ext(b, 40, "consumerGroup", "other_group");
+  usleep(500 * 1000);
+  CHECK_INT(mock_count(b, 38), 2);
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(ns);
+  mock_stop(b);
+}
+
 int main(void) {
-  static const rmqt_case cases[] = {TCASE(pulls_move_to_the_suggested_broker)};
+  static const rmqt_case cases[] = {
+      TCASE(pulls_move_to_the_suggested_broker),
+      TCASE(notify_consumer_ids_changed_rebalances_at_once)};
   return RUN_TESTS(cases);
 }
