@@ -84,7 +84,7 @@ struct lite {
   size_t cached_msgs;
   rmqi_timer_t *tick;
   pthread_t svc;
-  bool svc_running;
+  bool svc_running, svc_exited;
   int64_t start_ms;
   /* broadcasting: the offset file's table */
   char *offset_path;

@@ -400,7 +400,10 @@ static void rebalance(lite_t *l) {
   while (copy) {
     lsub_t *s = copy;
     copy = s->next;
-    if (!assigned && s->topic && s->expr)
+    pthread_mutex_lock(&l->lock);
+    bool stop = l->svc_stop;
+    pthread_mutex_unlock(&l->lock);
+    if (!assigned && !stop && s->topic && s->expr)
       rebalance_topic(l, s->topic, s->expr, s->sql92);
     free(s->topic);
     free(s->expr);
@@ -448,6 +451,8 @@ static void *svc_main(void *arg) {
     if (!l->svc_stop && !l->rebalance_now)
       rmqi_cond_wait_until(&l->svc_cv, &l->lock, wake);
   }
+  l->svc_exited = true;
+  pthread_cond_broadcast(&l->svc_cv);
   pthread_mutex_unlock(&l->lock);
   return NULL;
 }
@@ -465,6 +470,16 @@ void rmqi_lite_svc_stop(lite_t *l) {
   pthread_mutex_lock(&l->lock);
   l->svc_stop = true;
   pthread_cond_signal(&l->svc_cv);
+  /* Its blocking calls (route, member list, offsets: up to apiTimeout
+   * each) are abandoned until it has left, so stopping takes
+   * milliseconds, not the broker's silence. */
+  while (!l->svc_exited) {
+    pthread_mutex_unlock(&l->lock);
+    rmqi_rpc_abort_sync(l->client->rpc, l->svc);
+    pthread_mutex_lock(&l->lock);
+    if (!l->svc_exited)
+      rmqi_cond_wait_until(&l->svc_cv, &l->lock, rmqi_now_ms() + 10);
+  }
   pthread_mutex_unlock(&l->lock);
   pthread_join(l->svc, NULL);
   l->svc_running = false;

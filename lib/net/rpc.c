@@ -710,6 +710,7 @@ const char *rmqi_conn_addr(const rmqi_conn_t *c) { return c->addr; }
 /* ---- synchronous calls ------------------------------------------------- */
 
 typedef struct waiter {
+  pthread_t tid; /* the waiting thread, for rmqi_rpc_abort_sync */
   pthread_mutex_t lock;
   pthread_cond_t cond;
   bool done;
@@ -750,7 +751,7 @@ rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr,
                                size_t detail_size) {
   if (rmqi_loop_on_thread(r->loop))
     return RMQ_ERR_STATE;
-  waiter_t w = {.done = false};
+  waiter_t w = {.done = false, .tid = pthread_self()};
   pthread_mutex_init(&w.lock, NULL);
   pthread_cond_init(&w.cond, NULL);
   rmq_err_t rc = rmqi_rpc_invoke(r, addr, cmd, timeout_ms, sync_done, &w);
@@ -778,6 +779,26 @@ rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr,
   pthread_cond_destroy(&w.cond);
   pthread_mutex_destroy(&w.lock);
   return rc;
+}
+
+void rmqi_rpc_abort_sync(rmqi_rpc_t *r, pthread_t tid) {
+  pend_t *list = NULL;
+  pthread_mutex_lock(&r->lock);
+  for (size_t b = 0; b < r->n_buckets; b++)
+    for (pend_t *p = r->buckets[b], *next; p; p = next) {
+      next = p->hnext;
+      if (p->cb == sync_done && pthread_equal(((waiter_t *)p->arg)->tid, tid)) {
+        pend_unlink(r, p); /* out of all three places: it ends here */
+        p->hnext = list;
+        list = p;
+      }
+    }
+  pthread_mutex_unlock(&r->lock);
+  while (list) {
+    pend_t *p = list;
+    list = p->hnext;
+    complete(p, RMQ_ERR_SHUTDOWN, "abandoned: its caller is shutting down");
+  }
 }
 
 /* ---- lifecycle and timeouts ------------------------------------------- */

@@ -17,6 +17,8 @@
 #include "../util/log.h"
 #include "loop.h"
 
+#include <pthread.h>
+
 typedef struct rmqi_rpc rmqi_rpc_t;
 typedef struct rmqi_conn rmqi_conn_t;
 
@@ -81,6 +83,12 @@ void rmqi_resp_free(rmqi_resp_t *r);
 rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *c,
                                int64_t timeout_ms, rmqi_resp_t *out,
                                char *detail, size_t detail_size);
+
+/* Ends, with RMQ_ERR_SHUTDOWN, every rmqi_rpc_invoke_sync that thread
+ * @p tid is waiting in (any thread): a component stopping its own worker
+ * thread need not wait out that thread's request timeouts. A late answer
+ * finds nothing and is dropped, as after a timeout. */
+void rmqi_rpc_abort_sync(rmqi_rpc_t *r, pthread_t tid);
 
 /* Answers a broker-initiated request on its connection (any thread). */
 rmq_err_t rmqi_rpc_reply(rmqi_conn_t *conn, rmqi_cmd_t *resp);

@@ -127,9 +127,54 @@ TEST(notify_consumer_ids_changed_rebalances_at_once) {
   mock_stop(b);
 }
 
+/* destroy() keeps its timeout while the service thread waits on a broker
+ * that never answers (the group's member list, apiTimeout 10 s here): the
+ * thread's call is abandoned, not waited out. */
+TEST(destroy_abandons_the_service_threads_blocked_call) {
+  mock_t *ns = mock_start(), *b = mock_start();
+  REQUIRE(ns && b);
+  char route[1024];
+  int rlen = snprintf(
+      route, sizeof(route),
+      "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"%s\"},"
+      "\"brokerName\":\"broker-a\",\"cluster\":\"c\"}],\"queueDatas\":[{"
+      "\"brokerName\":\"broker-a\",\"perm\":6,\"readQueueNums\":2,"
+      "\"topicSysFlag\":0,\"writeQueueNums\":2}]}",
+      mock_addr(b));
+  mock_rule_t r_route = {.code = 105, .action = MOCK_REPLY,
+                         .body = (const uint8_t *)route,
+                         .body_len = (size_t)rlen};
+  mock_add_rule(ns, &r_route);
+  mock_rule_t r_ids = {.code = 38, .action = MOCK_DROP};
+  mock_add_rule(b, &r_ids);
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", mock_addr(ns), NULL, 0);
+  rmq_conf_set(c, "consumerGroup", "abandon_group", NULL, 0);
+  rmq_conf_set(c, "mqClientApiTimeout", "10000", NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, NULL, 0);
+  rmq_conf_destroy(c);
+  REQUIRE(pc != NULL);
+  CHECK_ERR(rmq_pull_consumer_subscribe(pc, "AbandonTopic", "*"), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
+  int64_t end = rmqi_now_ms() + 5000;
+  while (mock_count(b, 38) < 1 && rmqi_now_ms() < end)
+    usleep(20 * 1000);
+  REQUIRE(mock_count(b, 38) == 1); /* the service thread now waits */
+  int64_t t0 = rmqi_now_ms();
+  rmq_pull_consumer_destroy(pc, 1000);
+  int64_t took = rmqi_now_ms() - t0;
+  CHECK(took < 1500);
+  if (took >= 1500)
+    fprintf(stderr, "destroy took %lld ms\n", (long long)took);
+  mock_stop(ns);
+  mock_stop(b);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(pulls_move_to_the_suggested_broker),
-      TCASE(notify_consumer_ids_changed_rebalances_at_once)};
+      TCASE(notify_consumer_ids_changed_rebalances_at_once),
+      TCASE(destroy_abandons_the_service_threads_blocked_call)};
   return RUN_TESTS(cases);
 }
