@@ -3,6 +3,7 @@
  * metadata, one allocation); its getters are read, it is changed (which
  * copies it out of its block) and destroyed. The CRC check is off so that
  * the fuzzer reaches what follows it. */
+#include "codec/batch.h"
 #include "consumer/rxmsg.h"
 
 #include <stdlib.h>
@@ -20,6 +21,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     off += next;
     rmq_msg_t *m;
+    if (rc == RMQ_OK && rmqi_msgrec_is_inner_batch(&rec)) {
+      /* 5.x inner batch: one message per entry, as the consumer does */
+      rmqi_inner_t in;
+      rmq_err_t r = rmqi_rxmsg_inner_start(&in, &rec, 1u << 20, &e);
+      while (r == RMQ_OK &&
+             (r = rmqi_rxmsg_inner_next(&in, "b", 1u << 20, &m, &e)) ==
+                 RMQ_OK)
+        rmq_msg_destroy(m);
+      rmqi_rxmsg_inner_end(&in);
+      continue;
+    }
     if (rc != RMQ_OK ||
         rmqi_rxmsg_build(&rec, "broker-a", 1u << 20, false, &m, &e) != RMQ_OK)
       continue;

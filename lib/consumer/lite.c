@@ -7,7 +7,7 @@
 #include "../util/endian.h"
 #include "../util/time.h"
 #include "pull.h"
-#include "rxmsg.h"
+#include "../codec/batch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +23,7 @@ enum {
 /* ---- lifetime ------------------------------------------------------------ */
 
 static void batch_free(batch_t *b) {
+  rmqi_rxmsg_inner_end(&b->inner);
   free(b->body);
   free(b);
 }
@@ -405,40 +406,72 @@ void rmqi_lite_tick_stop(lite_t *l) {
 
 /* ---- poll (application thread) ------------------------------------------ */
 
+/* Java re-checks the tag string after the broker's hash filter. */
+static bool tag_ok(const lq_t *q, const char *tags, size_t n) {
+  return q->sub->sql92 || q->sub->n_tags == 0 ||
+         rmqi_sub_matches(q->sub, tags, n);
+}
+
+static void skipped(lite_t *l, const lq_t *q, const batch_t *b, rmq_err_t rc,
+                    const rmqi_errbuf_t *e) {
+  rmqi_log(&l->client->log, RMQ_LOG_ERROR, "consumer",
+           "%s %s %s:%d: message at byte %zu skipped: %s (%s)", l->group,
+           q->topic, q->broker, (int)q->qid, b->pos, e->msg, rmq_err_name(rc));
+}
+
 /* Decodes up to @p max messages of @p b (not on the ready list; no lock
- * held). Sets *last to the offset after the last record read. */
+ * held). Sets *last to the offset after the last record read. A 5.x
+ * inner-batch record becomes one message per entry; a full array stops
+ * between two of them and the next poll goes on. */
 static size_t decode_batch(lite_t *l, batch_t *b, const lq_t *q,
                            rmq_msg_t **out, size_t max, size_t *records,
                            int64_t *last) {
   size_t n = 0;
   *records = 0;
-  while (n < max && b->pos < b->len) {
-    rmqi_msgrec_t rec;
+  while (n < max && (b->inner.active || b->pos < b->len)) {
     rmqi_errbuf_t e;
+    rmq_err_t rc;
+    if (b->inner.active) {
+      rmq_msg_t *m;
+      rc = rmqi_rxmsg_inner_next(&b->inner, q->broker, MAX_BODY, &m, &e);
+      if (rc == RMQ_OK) {
+        const char *tags = rmq_msg_tags(m);
+        *last = rmq_msg_queue_offset(m) + 1;
+        if (tag_ok(q, tags, tags ? strlen(tags) : 0))
+          out[n++] = m;
+        else
+          rmq_msg_destroy(m);
+      } else if (rc != RMQ_ERR_NOT_FOUND) {
+        skipped(l, q, b, rc, &e);
+      }
+      continue;
+    }
+    rmqi_msgrec_t rec;
     size_t next;
-    rmq_err_t rc =
-        rmqi_msgrec_decode(b->body + b->pos, b->len - b->pos, &rec, &next, &e);
+    rc = rmqi_msgrec_decode(b->body + b->pos, b->len - b->pos, &rec, &next,
+                            &e);
     b->pos = next ? b->pos + next : b->len;
     (*records)++;
+    if (rc == RMQ_OK && rmqi_msgrec_is_inner_batch(&rec)) {
+      *last = rec.queue_offset + 1;
+      rc = rmqi_rxmsg_inner_start(&b->inner, &rec, MAX_BODY, &e);
+      if (rc != RMQ_OK)
+        skipped(l, q, b, rc, &e);
+      continue;
+    }
     if (rc == RMQ_OK) {
       *last = rec.queue_offset + 1;
-      if (!q->sub->sql92 && q->sub->n_tags) {
-        /* Java re-checks the tag string after the broker's hash filter */
-        size_t tl = 0;
-        const char *tags =
-            rmqi_props_get(rec.props, rec.props_len, "TAGS", &tl);
-        if (!rmqi_sub_matches(q->sub, tags, tl))
-          continue;
-      }
+      size_t tl = 0;
+      const char *tags = rmqi_props_get(rec.props, rec.props_len, "TAGS", &tl);
+      if (!tag_ok(q, tags, tl))
+        continue;
       rc = rmqi_rxmsg_build(&rec, q->broker, MAX_BODY, true, &out[n], &e);
       if (rc == RMQ_OK) {
         n++;
         continue;
       }
     }
-    rmqi_log(&l->client->log, RMQ_LOG_ERROR, "consumer",
-             "%s %s %s:%d: message at byte %zu skipped: %s (%s)", l->group,
-             q->topic, q->broker, (int)q->qid, b->pos, e.msg, rmq_err_name(rc));
+    skipped(l, q, b, rc, &e);
   }
   return n;
 }
@@ -491,7 +524,7 @@ int rmq_pull_consumer_poll(rmq_pull_consumer_t *pc, rmq_msg_t **msgs,
     }
     if (stale) /* reset counted q's batches on the list, not this one */
       l->cached_msgs -= RMQI_MIN(b->n_msgs, l->cached_msgs);
-    if (stale || b->pos >= b->len) {
+    if (stale || (b->pos >= b->len && !b->inner.active)) {
       if (!stale) {
         q->cached_bytes -= RMQI_MIN(b->len, q->cached_bytes);
         l->cached_msgs -= RMQI_MIN(b->n_msgs, l->cached_msgs);

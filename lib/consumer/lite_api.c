@@ -7,6 +7,7 @@
 #include "../util/time.h"
 #include "offsets.h"
 #include "pull.h"
+#include "../codec/batch.h"
 #include "rxmsg.h"
 
 #include <errno.h>
@@ -673,9 +674,31 @@ void rmq_pull_result_clear(rmq_pull_result_t *res) {
   memset(res, 0, sizeof(*res));
 }
 
+static rmq_err_t keep(rmq_pull_result_t *res, size_t *cap, rmq_msg_t *m) {
+  if (res->n_msgs == *cap) {
+    rmq_msg_t **nv = realloc(res->msgs, 2 * *cap * sizeof(*nv));
+    if (nv == NULL) {
+      rmq_msg_destroy(m);
+      return RMQ_ERR_NOMEM;
+    }
+    res->msgs = nv;
+    *cap *= 2;
+  }
+  res->msgs[res->n_msgs++] = m;
+  return RMQ_OK;
+}
+
+static void bad(lite_t *l, rmq_pull_result_t *res, rmq_err_t rc,
+                const rmqi_errbuf_t *e) {
+  res->n_bad++;
+  rmqi_log(&l->client->log, RMQ_LOG_ERROR, "consumer",
+           "pull: message skipped: %s (%s)", e->msg, rmq_err_name(rc));
+}
+
 static rmq_err_t decode_all(lite_t *l, const rmqi_pull_res_t *pr,
                             const rmqi_sub_t *sub, const char *broker,
                             rmq_pull_result_t *res) {
+  enum { MAX = 128 << 20 };
   size_t cap = 16, pos = 0;
   res->msgs = malloc(cap * sizeof(*res->msgs));
   if (res->msgs == NULL)
@@ -687,29 +710,37 @@ static rmq_err_t decode_all(lite_t *l, const rmqi_pull_res_t *pr,
     if (rc == RMQ_ERR_NOT_FOUND)
       return RMQ_OK;
     rmq_msg_t *m = NULL;
+    if (rc == RMQ_OK && rmqi_msgrec_is_inner_batch(&rec)) {
+      rmqi_inner_t in;
+      rc = rmqi_rxmsg_inner_start(&in, &rec, MAX, &e);
+      while (rc == RMQ_OK &&
+             (rc = rmqi_rxmsg_inner_next(&in, broker, MAX, &m, &e)) == RMQ_OK) {
+        const char *t = rmq_msg_tags(m);
+        if (!rmqi_sub_matches(sub, t, t ? strlen(t) : 0))
+          rmq_msg_destroy(m);
+        else if (keep(res, &cap, m) != RMQ_OK)
+          rc = RMQ_ERR_NOMEM;
+      }
+      rmqi_rxmsg_inner_end(&in);
+      if (rc == RMQ_ERR_NOMEM)
+        return rc;
+      if (rc != RMQ_ERR_NOT_FOUND)
+        bad(l, res, rc, &e);
+      continue;
+    }
     if (rc == RMQ_OK) {
       size_t tl = 0;
       const char *tags = rmqi_props_get(rec.props, rec.props_len, "TAGS", &tl);
       if (!rmqi_sub_matches(sub, tags, tl))
         continue;
-      rc = rmqi_rxmsg_build(&rec, broker, (size_t)128 << 20, true, &m, &e);
+      rc = rmqi_rxmsg_build(&rec, broker, MAX, true, &m, &e);
     }
     if (rc != RMQ_OK) {
-      res->n_bad++;
-      rmqi_log(&l->client->log, RMQ_LOG_ERROR, "consumer",
-               "pull: message skipped: %s (%s)", e.msg, rmq_err_name(rc));
+      bad(l, res, rc, &e);
       continue;
     }
-    if (res->n_msgs == cap) {
-      rmq_msg_t **nv = realloc(res->msgs, 2 * cap * sizeof(*nv));
-      if (nv == NULL) {
-        rmq_msg_destroy(m);
-        return RMQ_ERR_NOMEM;
-      }
-      res->msgs = nv;
-      cap *= 2;
-    }
-    res->msgs[res->n_msgs++] = m;
+    if (keep(res, &cap, m) != RMQ_OK)
+      return RMQ_ERR_NOMEM;
   }
 }
 

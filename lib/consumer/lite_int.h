@@ -25,6 +25,7 @@
 
 #include "../client/client.h"
 #include "offset_file.h"
+#include "rxmsg.h"
 #include "subscription.h"
 
 #include <pthread.h>
@@ -57,6 +58,7 @@ typedef struct batch {
   size_t len, pos;
   size_t n_msgs; /* records left (counted by their size fields) */
   int64_t next_begin;
+  rmqi_inner_t inner; /* a 5.x inner-batch record being unwrapped */
   struct batch *next;
 } batch_t;
 

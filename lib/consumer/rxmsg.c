@@ -1,5 +1,6 @@
 #include "rxmsg.h"
 
+#include "../codec/batch.h"
 #include "../codec/props.h"
 
 #include <stdio.h>
@@ -146,4 +147,44 @@ rmq_err_t rmqi_rxmsg_build(const rmqi_msgrec_t *rec, const char *broker,
   m->meta = meta;
   *out = m;
   return RMQ_OK;
+}
+
+rmq_err_t rmqi_rxmsg_inner_start(rmqi_inner_t *st, const rmqi_msgrec_t *rec,
+                                 size_t max_body, rmqi_errbuf_t *e) {
+  memset(st, 0, sizeof(*st));
+  rmq_err_t rc = rmqi_msgrec_check_crc(rec, e);
+  size_t len = 0;
+  if (rc == RMQ_OK)
+    rc = rmqi_msgrec_inflate(rec, max_body, &st->inflated, &len, e);
+  if (rc != RMQ_OK)
+    return rc;
+  st->outer = *rec;
+  if (st->inflated) { /* unwrap the inflated entries */
+    st->outer.body = st->inflated;
+    st->outer.body_len = (uint32_t)len;
+    st->outer.sys_flag &= ~(RMQI_SYS_COMPRESSED | RMQI_SYS_COMPRESSION_MASK);
+  }
+  st->active = true;
+  return RMQ_OK;
+}
+
+rmq_err_t rmqi_rxmsg_inner_next(rmqi_inner_t *st, const char *broker,
+                                size_t max_body, rmq_msg_t **out,
+                                rmqi_errbuf_t *e) {
+  *out = NULL;
+  if (!st->active)
+    return RMQ_ERR_NOT_FOUND;
+  rmqi_msgrec_t m;
+  rmq_err_t rc = rmqi_inner_batch_next(&st->outer, &st->pos, &st->index, &m, e);
+  if (rc == RMQ_OK) /* the entry's CRC is not stored; the outer one held */
+    rc = rmqi_rxmsg_build(&m, broker, max_body, false, out, e);
+  if (rc != RMQ_OK)
+    rmqi_rxmsg_inner_end(st);
+  return rc;
+}
+
+void rmqi_rxmsg_inner_end(rmqi_inner_t *st) {
+  free(st->inflated);
+  st->inflated = NULL;
+  st->active = false;
 }

@@ -20,6 +20,28 @@ rmq_err_t rmqi_rxmsg_build(const rmqi_msgrec_t *rec, const char *broker,
                            size_t max_body, bool check_crc, rmq_msg_t **out,
                            rmqi_errbuf_t *e);
 
+/* Unwrapping a 5.x inner-batch record (codec/batch.h) into its messages,
+ * one call at a time, so that a caller with a full array can stop between
+ * two of them and go on later. */
+typedef struct rmqi_inner {
+  rmqi_msgrec_t outer; /* body inflated into `inflated` when compressed */
+  size_t pos;
+  uint32_t index;
+  uint8_t *inflated;
+  bool active;
+} rmqi_inner_t;
+
+/* Checks @p rec's CRC, inflates it when compressed (at most @p max_body
+ * bytes) and makes @p st ready for rmqi_rxmsg_inner_next. */
+rmq_err_t rmqi_rxmsg_inner_start(rmqi_inner_t *st, const rmqi_msgrec_t *rec,
+                                 size_t max_body, rmqi_errbuf_t *e);
+/* The next message of the batch. RMQ_ERR_NOT_FOUND after the last one;
+ * after that or any other error @p st is released (no longer active). */
+rmq_err_t rmqi_rxmsg_inner_next(rmqi_inner_t *st, const char *broker,
+                                size_t max_body, rmq_msg_t **out,
+                                rmqi_errbuf_t *e);
+void rmqi_rxmsg_inner_end(rmqi_inner_t *st);
+
 /* "ip:port" or "[v6]:port". */
 void rmqi_host_format(const rmqi_host_t *h, char *out, size_t n);
 

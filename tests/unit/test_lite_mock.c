@@ -7,6 +7,7 @@
 #include "rmq.h"
 #include "mock.h"
 #include "test.h"
+#include "codec/batch.h"
 #include "util/buf.h"
 #include "util/disp.h"
 #include "util/time.h"
@@ -236,6 +237,70 @@ TEST(corrupt_records_are_skipped_and_the_rest_delivered) {
   rmqi_buf_free(&b2);
 }
 
+/* A 5.x inner-batch record of three entries at queue offsets 0..2 (the
+ * second one zlib-compressed as a whole record), then a plain record at 3,
+ * polled two at a time: the batch is unwrapped into one message per entry,
+ * and a full array stops between two entries without losing any. */
+static void put_inner(rmqi_buf_t *b, int64_t offset, int n, bool compress_it) {
+  rmqi_buf_t entries;
+  rmqi_buf_init(&entries);
+  for (int i = 0; i < n; i++) {
+    char body[32], props[32];
+    int bl = snprintf(body, sizeof(body), "good-%lld", (long long)offset + i);
+    int pl = snprintf(props, sizeof(props), "TAGS\001TagA\002");
+    rmqi_batch_put(&entries, 0, (const uint8_t *)body, (size_t)bl, props,
+                   (size_t)pl);
+  }
+  int32_t sf = RMQI_SYS_INNER_BATCH | RMQI_SYS_NEED_UNWRAP;
+  if (compress_it) {
+    uint8_t z[1024];
+    uLongf zl = sizeof(z);
+    compress(z, &zl, entries.data, (uLong)entries.len);
+    put_record(b, offset, z, zl, sf | 0x1, false);
+  } else {
+    put_record(b, offset, entries.data, entries.len, sf, false);
+  }
+  rmqi_buf_free(&entries);
+}
+
+static void inner_batches(bool compressed) {
+  mock_t *m = mock_broker();
+  rmqi_buf_t b1;
+  rmqi_buf_init(&b1);
+  put_inner(&b1, 0, 3, compressed);
+  put_text(&b1, 3, false);
+  REQUIRE(rmqi_buf_ok(&b1));
+  pull_rule(m, &b1, "4");
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  rmq_pull_consumer_t *pc = consumer(m, false);
+  REQUIRE(pc != NULL);
+  rmq_msg_t *got[8];
+  size_t n = 0;
+  int64_t end = rmqi_now_ms() + 5000;
+  while (n < 4 && rmqi_now_ms() < end) {
+    int k = rmq_pull_consumer_poll(pc, got + n, 2, 100);
+    CHECK(k <= 2);
+    n += (size_t)RMQI_MAX(k, 0);
+  }
+  CHECK_INT(n, 4);
+  for (size_t i = 0; i < n; i++) {
+    check_body(got[i], (int64_t)i);
+    CHECK_STR(rmq_msg_tags(got[i]), "TagA");
+    CHECK_INT(rmq_msg_sys_flag(got[i]) & 0xC0, 0);
+    rmq_msg_destroy(got[i]);
+  }
+  CHECK_ERR(rmq_pull_consumer_commit(pc), RMQ_OK);
+  char off[32] = "";
+  CHECK(mock_last_ext(m, RC_UPDATE_OFFSET, "commitOffset", off, sizeof(off)));
+  CHECK_STR(off, "4");
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(m);
+  rmqi_buf_free(&b1);
+}
+
+TEST(inner_batches_are_unwrapped) { inner_batches(false); }
+TEST(compressed_inner_batches_are_unwrapped) { inner_batches(true); }
+
 TEST(garbage_and_cut_responses_are_retried) {
   log_text[0] = '\0';
   mock_t *m = mock_broker();
@@ -435,6 +500,8 @@ TEST(destroy_stops_start_offset_lookups) {
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(corrupt_records_are_skipped_and_the_rest_delivered),
+      TCASE(inner_batches_are_unwrapped),
+      TCASE(compressed_inner_batches_are_unwrapped),
       TCASE(garbage_and_cut_responses_are_retried),
       TCASE(destroy_returns_while_a_pull_is_held),
       TCASE(destroy_returns_when_the_broker_answers_nothing),
