@@ -292,12 +292,15 @@ static rmq_err_t subscribe(rmq_pull_consumer_t *pc, const char *topic,
   }
   /* a changed expression: the topic's queues start over from their
    * committed offsets with the new filter */
+  pending_commit_t gone[RMQI_GONE_MAX];
+  size_t n_gone = 0;
   for (lq_t *q = l->queues, *next; q; q = next) {
     next = q->next;
     if (!q->dropped && strcmp(q->topic, topic) == 0)
-      rmqi_lite_drop_queue(l, q);
+      n_gone = rmqi_lite_drop_keep(l, q, gone, n_gone);
   }
   pthread_mutex_unlock(&l->lock);
+  rmqi_lite_commit_gone(l, gone, n_gone);
   rmq_err_t rc = announce(l);
   if (rc == RMQ_OK)
     rmqi_lite_kick(l);
@@ -331,12 +334,15 @@ rmq_err_t rmq_pull_consumer_unsubscribe(rmq_pull_consumer_t *pc,
       rc = RMQ_OK;
       break;
     }
+  pending_commit_t gone[RMQI_GONE_MAX];
+  size_t n_gone = 0;
   for (lq_t *q = l->queues, *next; q && rc == RMQ_OK; q = next) {
     next = q->next;
     if (!q->dropped && strcmp(q->topic, topic) == 0)
-      rmqi_lite_drop_queue(l, q);
+      n_gone = rmqi_lite_drop_keep(l, q, gone, n_gone);
   }
   pthread_mutex_unlock(&l->lock);
+  rmqi_lite_commit_gone(l, gone, n_gone);
   if (rc == RMQ_OK)
     rc = announce(l);
   return rc;
@@ -357,6 +363,8 @@ rmq_err_t rmq_pull_consumer_assign(rmq_pull_consumer_t *pc,
     return RMQ_ERR_STATE;
   }
   l->assigned_mode = true;
+  pending_commit_t gone[RMQI_GONE_MAX];
+  size_t n_gone = 0;
   for (lq_t *q = l->queues, *next; q; q = next) {
     next = q->next;
     bool keep = false;
@@ -365,7 +373,7 @@ rmq_err_t rmq_pull_consumer_assign(rmq_pull_consumer_t *pc,
              strcmp(q->topic, queues[i].topic) == 0 &&
              strcmp(q->broker, queues[i].broker_name) == 0;
     if (!keep && !q->dropped)
-      rmqi_lite_drop_queue(l, q);
+      n_gone = rmqi_lite_drop_keep(l, q, gone, n_gone);
   }
   rmq_err_t rc = RMQ_OK;
   for (size_t i = 0; i < n && rc == RMQ_OK; i++)
@@ -376,6 +384,7 @@ rmq_err_t rmq_pull_consumer_assign(rmq_pull_consumer_t *pc,
       rc = RMQ_ERR_NOMEM;
   pthread_cond_signal(&l->svc_cv); /* find their start offsets */
   pthread_mutex_unlock(&l->lock);
+  rmqi_lite_commit_gone(l, gone, n_gone);
   /* the routes of the assigned topics, for addresses */
   for (size_t i = 0; i < n && rc == RMQ_OK; i++)
     have_route(l, queues[i].topic);

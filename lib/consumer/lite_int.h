@@ -117,6 +117,22 @@ bool rmqi_lite_addr(lite_t *l, const char *topic, const char *broker,
                     int64_t id, char *out, size_t n);
 
 /* lite_svc.c */
+
+/* An offset to commit once l->lock is released. */
+typedef struct pending_commit {
+  char *topic, *broker;
+  int32_t qid;
+  int64_t offset;
+} pending_commit_t;
+enum { RMQI_GONE_MAX = 256 };
+/* Drops @p q (l->lock held), first noting its offset in @p gone (n used,
+ * capacity RMQI_GONE_MAX) when it has one to commit (Java persists a
+ * removed queue's offset). Returns the new count. */
+size_t rmqi_lite_drop_keep(lite_t *l, lq_t *q, pending_commit_t *gone,
+                           size_t n);
+/* Commits (one-way) and frees what rmqi_lite_drop_keep noted; no lock. */
+void rmqi_lite_commit_gone(lite_t *l, pending_commit_t *gone, size_t n);
+
 rmq_err_t rmqi_lite_svc_start(lite_t *l);
 void rmqi_lite_svc_stop(lite_t *l);
 void rmqi_lite_kick(lite_t *l); /* run a rebalance soon (any thread) */

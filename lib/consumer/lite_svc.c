@@ -127,12 +127,6 @@ static void seed(lite_t *l) {
 
 /* ---- commits -------------------------------------------------------------- */
 
-typedef struct pending_commit {
-  char *topic, *broker;
-  int32_t qid;
-  int64_t offset;
-} pending_commit_t;
-
 static rmq_err_t save_file(lite_t *l) {
   char err[256];
   rmq_err_t rc = rmqi_offset_file_save(l->offset_path, l->file_offsets,
@@ -192,6 +186,36 @@ void rmqi_lite_commit_mem(lite_t *l) {
   for (lq_t *q = l->queues; q; q = q->next)
     if (!q->dropped && q->consumed >= 0)
       q->commit_mem = q->consumed;
+}
+
+size_t rmqi_lite_drop_keep(lite_t *l, lq_t *q, pending_commit_t *gone,
+                           size_t n) {
+  if (l->conf.v.auto_commit && q->consumed >= 0)
+    q->commit_mem = q->consumed; /* all it polled: fewer repeats for the
+                                    queue's next owner than Java's last
+                                    auto-commit point */
+  if (q->commit_mem >= 0 && q->commit_mem != q->committed &&
+      n < RMQI_GONE_MAX) {
+    gone[n] = (pending_commit_t){strdup(q->topic), strdup(q->broker), q->qid,
+                                 q->commit_mem};
+    if (gone[n].topic && gone[n].broker)
+      n++;
+    else {
+      free(gone[n].topic);
+      free(gone[n].broker);
+    }
+  }
+  rmqi_lite_drop_queue(l, q);
+  return n;
+}
+
+void rmqi_lite_commit_gone(lite_t *l, pending_commit_t *gone, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    rmqi_lite_commit_one(l, gone[i].topic, gone[i].broker, gone[i].qid,
+                         gone[i].offset, false);
+    free(gone[i].topic);
+    free(gone[i].broker);
+  }
 }
 
 rmq_err_t rmqi_lite_persist(lite_t *l, bool sync) {
@@ -335,7 +359,7 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
     n_mine = rmqi_allocate((rmqi_alloc_strategy_t)l->conf.v.allocate_strategy,
                            l->client->id, mqs, n, ids.v, ids.n, 10, mine);
   }
-  pending_commit_t gone[64];
+  pending_commit_t gone[RMQI_GONE_MAX];
   size_t n_gone = 0;
   pthread_mutex_lock(&l->lock);
   /* queues no longer ours: remember their offsets, drop them */
@@ -349,16 +373,10 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
              strcmp(mqs[mine[i]].broker, q->broker) == 0;
     if (keep)
       continue;
-    if (q->commit_mem >= 0 && q->commit_mem != q->committed && n_gone < 64) {
-      gone[n_gone] = (pending_commit_t){strdup(q->topic), strdup(q->broker),
-                                        q->qid, q->commit_mem};
-      if (gone[n_gone].topic && gone[n_gone].broker)
-        n_gone++;
-    }
     rmqi_log(&l->client->log, RMQ_LOG_INFO, "rebalance",
              "%s: %s %s:%d no longer assigned", l->group, topic, q->broker,
              (int)q->qid);
-    rmqi_lite_drop_queue(l, q);
+    n_gone = rmqi_lite_drop_keep(l, q, gone, n_gone);
   }
   for (size_t i = 0; i < n_mine; i++) {
     const rmqi_alloc_mq_t *m = &mqs[mine[i]];
@@ -369,12 +387,7 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
                (int)m->queue_id);
   }
   pthread_mutex_unlock(&l->lock);
-  for (size_t i = 0; i < n_gone; i++) {
-    rmqi_lite_commit_one(l, gone[i].topic, gone[i].broker, gone[i].qid,
-                         gone[i].offset, false);
-    free(gone[i].topic);
-    free(gone[i].broker);
-  }
+  rmqi_lite_commit_gone(l, gone, n_gone);
 out:
   rmqi_strlist_free(&ids);
   free(mqs);

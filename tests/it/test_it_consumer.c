@@ -368,13 +368,15 @@ TEST(offset_for_timestamp_and_seek) {
   REQUIRE(p != NULL);
   for (int i = 0; i < 5; i++)
     send_one(p, topic, i, "TagA", false, id);
-  /* the next whole second, plus one, so that the two halves are apart */
-  time_t t = time(NULL) + 2;
+  /* The second half goes out right at second t, 2+ s after the first: a
+   * 4.9 broker answers the message stored *closest* to the time (5.x the
+   * first at or after it), and both are message 5 then. */
+  time_t t = time(NULL) + 3;
   struct tm tm;
   localtime_r(&t, &tm);
   strftime(ts, sizeof(ts), "%Y%m%d%H%M%S", &tm);
-  while (time(NULL) < t + 1)
-    usleep(100 * 1000);
+  while (time(NULL) < t)
+    usleep(2 * 1000);
   for (int i = 5; i < 10; i++)
     send_one(p, topic, i, "TagA", false, id);
   rmq_pull_consumer_t *pc = consumer(group, "CONSUME_FROM_TIMESTAMP", ts);
