@@ -716,8 +716,8 @@ typedef struct waiter {
   bool done;
   rmq_err_t err;
   char detail[256];
-  uint8_t *frame;
-  size_t frame_len;
+  rmqi_cmd_t cmd;  /* the response, moved out of the loop's decode */
+  uint8_t *body;   /* a copy of its body (the frame is the loop's) */
 } waiter_t;
 
 static void sync_done(void *arg, const rmqi_rpc_result_t *res) {
@@ -726,12 +726,19 @@ static void sync_done(void *arg, const rmqi_rpc_result_t *res) {
   w->err = res->err;
   snprintf(w->detail, sizeof(w->detail), "%s", res->detail ? res->detail : "");
   if (res->err == RMQ_OK) {
-    w->frame = malloc(res->frame_len);
-    if (w->frame) {
-      memcpy(w->frame, res->frame, res->frame_len);
-      w->frame_len = res->frame_len;
-    } else {
-      w->err = RMQ_ERR_NOMEM;
+    /* The loop decoded it already: take the command (its strings live in
+     * its arena) and copy only the body, rather than copying the frame
+     * for the caller to decode again. */
+    rmqi_cmd_move(&w->cmd, res->resp);
+    if (w->cmd.body_len) {
+      w->body = malloc(w->cmd.body_len);
+      if (w->body == NULL) {
+        rmqi_cmd_free(&w->cmd);
+        w->err = RMQ_ERR_NOMEM;
+      } else {
+        memcpy(w->body, w->cmd.body, w->cmd.body_len);
+        w->cmd.body = w->body;
+      }
     }
   }
   w->done = true;
@@ -764,12 +771,8 @@ rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr,
     pthread_mutex_unlock(&w.lock);
     rc = w.err;
     if (rc == RMQ_OK) {
-      out->frame = w.frame;
-      rc = rmqi_cmd_decode(&out->cmd, w.frame, w.frame_len, NULL);
-      if (rc != RMQ_OK) {
-        free(w.frame);
-        out->frame = NULL;
-      }
+      rmqi_cmd_move(&out->cmd, &w.cmd);
+      out->frame = w.body;
     }
   } else {
     snprintf(w.detail, sizeof(w.detail), "%s: %s", addr, rmq_err_str(rc));

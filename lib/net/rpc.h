@@ -70,7 +70,8 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *c,
 /* Sends with the oneway flag; nothing comes back. */
 rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *c);
 
-/* A response owned by the caller (a copy of the frame). */
+/* A response owned by the caller: the command the loop decoded, with its
+ * body in `frame` (a copy; NULL when there is no body). */
 typedef struct rmqi_resp {
   rmqi_cmd_t cmd;
   uint8_t *frame;
