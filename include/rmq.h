@@ -673,8 +673,8 @@ RMQ_API rmq_err_t rmq_pull_consumer_start(rmq_pull_consumer_t *consumer);
  * @param msgs receives messages owned by the caller (rmq_msg_destroy each).
  * @returns the number of messages (0 when none came in time), or a
  *          negative rmq_err_t (RMQ_ERR_STATE before start or after close).
- * @remark With autoCommit, the offsets of what earlier polls returned are
- *         committed here every autoCommitIntervalMillis, as in Java. A
+ * @remark With autoCommit, the offsets of what polls returned are
+ *         committed in the background every autoCommitIntervalMillis. A
  *         message whose record cannot be decoded (bad CRC, unknown
  *         compression) is skipped and logged, and the consumer goes on.
  */

@@ -293,10 +293,18 @@ static rmq_err_t consumer_ids(lite_t *l, const rmqi_route_t *r,
     return rc;
   }
   rc = (rmq_err_t)resp.cmd.code;
-  if (rc == RMQ_OK) {
+  if (rc != RMQ_OK) {
+    snprintf(detail, sizeof(detail), "%s (%d) %s", rmq_err_name(rc), (int)rc,
+             resp.cmd.remark.p ? resp.cmd.remark.p : "");
+    lg(l, "consumer list refused at", addr, detail);
+  } else {
     rmqi_errbuf_t e;
     rc = rmqi_consumer_list_decode(out, (const char *)resp.cmd.body,
                                    resp.cmd.body_len, &e);
+    if (rc != RMQ_OK) {
+      snprintf(detail, sizeof(detail), "%s at byte %zu", e.msg, e.pos);
+      lg(l, "bad consumer list from", addr, detail);
+    }
   }
   rmqi_resp_free(&resp);
   return rc;

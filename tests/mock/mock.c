@@ -34,6 +34,7 @@ typedef struct last_req {
 struct mock {
   int lfd, port;
   char addr[32];
+  char route[1024]; /* the body of the mock_serve_route rule */
   pthread_t th;
   pthread_mutex_t lock;
   bool stop;
@@ -395,4 +396,21 @@ bool mock_last_ext(mock_t *m, int32_t code, const char *key, char *out,
     }
   pthread_mutex_unlock(&m->lock);
   return found;
+}
+
+void mock_serve_route(mock_t *m, const char *broker, const char *master,
+                      const char *slave, int queues) {
+  char slave_entry[96] = "";
+  if (slave)
+    snprintf(slave_entry, sizeof(slave_entry), ",\"1\":\"%s\"", slave);
+  int n = snprintf(
+      m->route, sizeof(m->route),
+      "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"%s\"%s},"
+      "\"brokerName\":\"%s\",\"cluster\":\"C\"}],\"queueDatas\":[{"
+      "\"brokerName\":\"%s\",\"perm\":6,\"readQueueNums\":%d,"
+      "\"topicSysFlag\":0,\"writeQueueNums\":%d}]}",
+      master, slave_entry, broker, broker, queues, queues);
+  mock_add_rule(m, &(mock_rule_t){.code = 105,
+                                  .body = (const uint8_t *)m->route,
+                                  .body_len = (size_t)n});
 }

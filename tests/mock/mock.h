@@ -46,6 +46,11 @@ int mock_count(mock_t *m, int32_t code);
 /* Sends a request (broker-initiated) on every open connection; the
  * response code the client sent back is reported by mock_last_reply. */
 void mock_push(mock_t *m, int32_t code, bool oneway);
+/* Answers GET_ROUTEINFO_BY_TOPIC (any topic) with one broker @p broker of
+ * @p queues read/write queues, its master at @p master and, unless NULL,
+ * a slave (broker id 1) at @p slave. */
+void mock_serve_route(mock_t *m, const char *broker, const char *master,
+                      const char *slave, int queues);
 /* A one-way broker-initiated request with one ext field (e.g.
  * NOTIFY_CONSUMER_IDS_CHANGED with its consumerGroup). */
 void mock_push_ext(mock_t *m, int32_t code, const char *key,

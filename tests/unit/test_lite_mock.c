@@ -22,21 +22,11 @@
 enum { RC_PULL = 11, RC_QUERY_OFFSET = 14, RC_UPDATE_OFFSET = 15,
        RC_UNREGISTER = 35, RC_ROUTE = 105, RC_HEARTBEAT = 34 };
 
-static char route_json[512];
-
 /* Routes TopicL (1 queue on broker-a) to the mock; heartbeats OK; the
  * group's committed offset of the queue is 0. */
 static mock_t *mock_broker(void) {
   mock_t *m = mock_start();
-  snprintf(route_json, sizeof(route_json),
-           "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"%s\"},\"brokerName\":"
-           "\"broker-a\",\"cluster\":\"C\"}],\"queueDatas\":[{\"brokerName\":"
-           "\"broker-a\",\"perm\":6,\"readQueueNums\":1,\"writeQueueNums\":1,"
-           "\"topicSysFlag\":0}]}",
-           mock_addr(m));
-  mock_add_rule(m, &(mock_rule_t){.code = RC_ROUTE,
-                                  .body = (const uint8_t *)route_json,
-                                  .body_len = strlen(route_json)});
+  mock_serve_route(m, "broker-a", mock_addr(m), NULL, 1);
   mock_add_rule(m, &(mock_rule_t){.code = RC_HEARTBEAT});
   mock_add_rule(m, &(mock_rule_t){.code = RC_QUERY_OFFSET,
                                   .ext = {{"offset", "0"}}});
@@ -458,15 +448,7 @@ TEST(seeks_racing_polls_do_not_stall_pulling) {
  * through every queue. */
 TEST(destroy_stops_start_offset_lookups) {
   mock_t *m = mock_start();
-  snprintf(route_json, sizeof(route_json),
-           "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"%s\"},\"brokerName\":"
-           "\"broker-a\",\"cluster\":\"C\"}],\"queueDatas\":[{\"brokerName\":"
-           "\"broker-a\",\"perm\":6,\"readQueueNums\":8,\"writeQueueNums\":8,"
-           "\"topicSysFlag\":0}]}",
-           mock_addr(m));
-  mock_add_rule(m, &(mock_rule_t){.code = RC_ROUTE,
-                                  .body = (const uint8_t *)route_json,
-                                  .body_len = strlen(route_json)});
+  mock_serve_route(m, "broker-a", mock_addr(m), NULL, 8);
   mock_add_rule(m, &(mock_rule_t){.code = RC_HEARTBEAT});
   mock_add_rule(m, &(mock_rule_t){.code = RC_QUERY_OFFSET,
                                   .action = MOCK_DROP});

@@ -15,18 +15,7 @@
 TEST(pulls_move_to_the_suggested_broker) {
   mock_t *ns = mock_start(), *master = mock_start(), *slave = mock_start();
   REQUIRE(ns && master && slave);
-  char route[1024];
-  int rlen = snprintf(
-      route, sizeof(route),
-      "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"%s\",\"1\":\"%s\"},"
-      "\"brokerName\":\"broker-a\",\"cluster\":\"c\"}],\"queueDatas\":[{"
-      "\"brokerName\":\"broker-a\",\"perm\":6,\"readQueueNums\":1,"
-      "\"topicSysFlag\":0,\"writeQueueNums\":1}]}",
-      mock_addr(master), mock_addr(slave));
-  mock_rule_t r_route = {.code = 105, .action = MOCK_REPLY,
-                         .body = (const uint8_t *)route,
-                         .body_len = (size_t)rlen};
-  mock_add_rule(ns, &r_route);
+  mock_serve_route(ns, "broker-a", mock_addr(master), mock_addr(slave), 1);
   mock_rule_t r_off = {.code = 14, .action = MOCK_REPLY,
                        .ext = {{"offset", "0"}}};
   mock_add_rule(master, &r_off);
@@ -80,18 +69,7 @@ TEST(pulls_move_to_the_suggested_broker) {
 TEST(notify_consumer_ids_changed_rebalances_at_once) {
   mock_t *ns = mock_start(), *b = mock_start();
   REQUIRE(ns && b);
-  char route[1024];
-  int rlen = snprintf(
-      route, sizeof(route),
-      "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"%s\"},"
-      "\"brokerName\":\"broker-a\",\"cluster\":\"c\"}],\"queueDatas\":[{"
-      "\"brokerName\":\"broker-a\",\"perm\":6,\"readQueueNums\":2,"
-      "\"topicSysFlag\":0,\"writeQueueNums\":2}]}",
-      mock_addr(b));
-  mock_rule_t r_route = {.code = 105, .action = MOCK_REPLY,
-                         .body = (const uint8_t *)route,
-                         .body_len = (size_t)rlen};
-  mock_add_rule(ns, &r_route);
+  mock_serve_route(ns, "broker-a", mock_addr(b), NULL, 2);
   static const char ids[] = "{\"consumerIdList\":[\"x@y\"]}";
   mock_rule_t r_ids = {.code = 38, .action = MOCK_REPLY,
                        .body = (const uint8_t *)ids, .body_len = sizeof(ids) - 1};
@@ -133,18 +111,7 @@ TEST(notify_consumer_ids_changed_rebalances_at_once) {
 TEST(destroy_abandons_the_service_threads_blocked_call) {
   mock_t *ns = mock_start(), *b = mock_start();
   REQUIRE(ns && b);
-  char route[1024];
-  int rlen = snprintf(
-      route, sizeof(route),
-      "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"%s\"},"
-      "\"brokerName\":\"broker-a\",\"cluster\":\"c\"}],\"queueDatas\":[{"
-      "\"brokerName\":\"broker-a\",\"perm\":6,\"readQueueNums\":2,"
-      "\"topicSysFlag\":0,\"writeQueueNums\":2}]}",
-      mock_addr(b));
-  mock_rule_t r_route = {.code = 105, .action = MOCK_REPLY,
-                         .body = (const uint8_t *)route,
-                         .body_len = (size_t)rlen};
-  mock_add_rule(ns, &r_route);
+  mock_serve_route(ns, "broker-a", mock_addr(b), NULL, 2);
   mock_rule_t r_ids = {.code = 38, .action = MOCK_DROP};
   mock_add_rule(b, &r_ids);
   rmq_conf_t *c = rmq_conf_new();
