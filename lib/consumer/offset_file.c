@@ -87,18 +87,32 @@ static rmq_err_t load_one(const char *path, rmqi_mqo_t **out, size_t *n,
              OFFSET_FILE_MAX);
     return RMQ_ERR_LIMIT;
   }
+  rmq_err_t rc = rmqi_offset_table_decode(text, len, out, n, err, err_size);
+  free(text);
+  if (rc != RMQ_OK) { /* name the file */
+    char why[256];
+    snprintf(why, sizeof(why), "%s", err);
+    snprintf(err, err_size, "%s: %s", path, why);
+  }
+  return rc;
+}
+
+rmq_err_t rmqi_offset_table_decode(const char *text, size_t len,
+                                   rmqi_mqo_t **out, size_t *n, char *err,
+                                   size_t err_size) {
+  *out = NULL;
+  *n = 0;
   rmqi_json_t doc;
   rmqi_errbuf_t e;
   rmq_err_t rc = rmqi_json_parse(&doc, text, len, &e);
-  free(text);
   if (rc != RMQ_OK) {
-    snprintf(err, err_size, "%s: %s at byte %zu", path, e.msg, e.pos);
+    snprintf(err, err_size, "%s at byte %zu", e.msg, e.pos);
     return rc;
   }
   const rmqi_jval_t *t = rmqi_json_get(doc.root, "offsetTable");
   if (t == NULL || t->type != RMQI_JOBJ) {
     rmqi_json_free(&doc);
-    snprintf(err, err_size, "%s has no offsetTable", path);
+    snprintf(err, err_size, "no offsetTable");
     return RMQ_ERR_BAD_JSON;
   }
   /* One block: the entries, then their strings. */

@@ -21,4 +21,11 @@ rmq_err_t rmqi_offset_file_save(const char *path, const rmqi_mqo_t *mqs,
 rmq_err_t rmqi_offset_file_load(const char *path, rmqi_mqo_t **out,
                                 size_t *n, char *err, size_t err_size);
 
+/* The table of an offsets.json text (untrusted: a malformed entry is
+ * dropped; broken JSON or no offsetTable is an error with the reason in
+ * @p err). *out as for rmqi_offset_file_load. */
+rmq_err_t rmqi_offset_table_decode(const char *text, size_t len,
+                                   rmqi_mqo_t **out, size_t *n, char *err,
+                                   size_t err_size);
+
 #endif
