@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const char *const lang_names[] = {
-    "JAVA", "CPP",   "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY",
+    "JAVA",  "CPP",  "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY",
     "OTHER", "HTTP", "GO",     "PHP",    "OMS",    "RUST",   "NODE_JS"};
 
 const char *rmqi_lang_name(uint8_t lang) {
@@ -37,7 +37,7 @@ static void base_init(rmqi_cmd_t *c) {
   c->ext = c->ext_inline;
   c->n_ext = 0;
   c->cap_ext = RMQI_CMD_INLINE_EXT;
-  c->nums_used = 0;
+  c->pool_used = 0;
   c->body = NULL;
   c->body_len = 0;
   rmqi_arena_init(&c->arena, CMD_ARENA_LIMIT);
@@ -61,20 +61,26 @@ void rmqi_cmd_free(rmqi_cmd_t *c) {
   c->ext = c->ext_inline;
   c->n_ext = 0;
   c->cap_ext = RMQI_CMD_INLINE_EXT;
-  c->nums_used = 0;
+  c->pool_used = 0;
+}
+
+/* Points @p s at dst's pool when it pointed into src's. */
+static void relocate(rmqi_str_t *s, const rmqi_cmd_t *src, rmqi_cmd_t *dst) {
+  uintptr_t p = (uintptr_t)s->p, lo = (uintptr_t)src->pool;
+  if (s->p && p >= lo && p < lo + sizeof(src->pool))
+    s->p = dst->pool + (p - lo);
 }
 
 void rmqi_cmd_move(rmqi_cmd_t *dst, rmqi_cmd_t *src) {
   memcpy(dst, src, sizeof(*dst));
   if (src->ext == src->ext_inline)
     dst->ext = dst->ext_inline;
-  /* Values held in the number pool move with it. */
+  /* Strings held in the inline pool move with it. */
   for (uint32_t i = 0; i < dst->n_ext; i++) {
-    const char *v = dst->ext[i].val.p;
-    if (v && (uintptr_t)v >= (uintptr_t)src->nums &&
-        (uintptr_t)v < (uintptr_t)(src->nums + sizeof(src->nums)))
-      dst->ext[i].val.p = dst->nums + ((uintptr_t)v - (uintptr_t)src->nums);
+    relocate(&dst->ext[i].key, src, dst);
+    relocate(&dst->ext[i].val, src, dst);
   }
+  relocate(&dst->remark, src, dst);
   /* src no longer owns the arena */
   rmqi_arena_init(&src->arena, 0);
   src->ext = src->ext_inline;
@@ -89,6 +95,15 @@ rmq_err_t rmqi_cmd_set_remark(rmqi_cmd_t *c, const char *remark, size_t n) {
   c->remark.p = r;
   c->remark.n = n;
   return RMQ_OK;
+}
+
+char *rmqi_cmd_str_block(rmqi_cmd_t *c, size_t n) {
+  if (n <= sizeof(c->pool) - c->pool_used) {
+    char *p = c->pool + c->pool_used;
+    c->pool_used += (uint32_t)n;
+    return p;
+  }
+  return rmqi_arena_alloc(&c->arena, n);
 }
 
 rmqi_ext_t *rmqi_cmd_ext_slot(rmqi_cmd_t *c) {
@@ -106,18 +121,6 @@ rmqi_ext_t *rmqi_cmd_ext_slot(rmqi_cmd_t *c) {
   return &c->ext[c->n_ext++];
 }
 
-rmq_err_t rmqi_cmd_ext_ref(rmqi_cmd_t *c, const char *key, const char *val,
-                           size_t vlen) {
-  rmqi_ext_t *e = rmqi_cmd_ext_slot(c);
-  if (e == NULL)
-    return RMQ_ERR_NOMEM;
-  e->key.p = key;
-  e->key.n = strlen(key);
-  e->val.p = val;
-  e->val.n = vlen;
-  return RMQ_OK;
-}
-
 rmq_err_t rmqi_cmd_ext_copy(rmqi_cmd_t *c, const char *key, const char *val,
                             size_t vlen) {
   char *v = rmqi_arena_strndup(&c->arena, val, vlen);
@@ -126,14 +129,15 @@ rmq_err_t rmqi_cmd_ext_copy(rmqi_cmd_t *c, const char *key, const char *val,
   return rmqi_cmd_ext_ref(c, key, v, vlen);
 }
 
-rmq_err_t rmqi_cmd_ext_int(rmqi_cmd_t *c, const char *key, int64_t v) {
-  if (RMQI_LIKELY(sizeof(c->nums) - c->nums_used >= 21)) {
-    char *p = c->nums + c->nums_used;
+rmq_err_t rmqi_cmd_ext_int_n(rmqi_cmd_t *c, const char *key, size_t klen,
+                             int64_t v) {
+  if (RMQI_LIKELY(sizeof(c->pool) - c->pool_used >= 21)) {
+    char *p = c->pool + c->pool_used;
     size_t n = rmqi_fmt_i64(p, v);
     p[n] = '\0';
-    rmq_err_t rc = rmqi_cmd_ext_ref(c, key, p, n);
+    rmq_err_t rc = rmqi_cmd_ext_ref_n(c, key, klen, p, n);
     if (rc == RMQ_OK)
-      c->nums_used += (uint32_t)n + 1;
+      c->pool_used += (uint32_t)n + 1;
     return rc;
   }
   char tmp[24];
@@ -141,14 +145,11 @@ rmq_err_t rmqi_cmd_ext_int(rmqi_cmd_t *c, const char *key, int64_t v) {
   return rmqi_cmd_ext_copy(c, key, tmp, n);
 }
 
-rmq_err_t rmqi_cmd_ext_bool(rmqi_cmd_t *c, const char *key, bool v) {
-  return rmqi_cmd_ext_ref(c, key, v ? "true" : "false", v ? 4 : 5);
-}
-
-const rmqi_str_t *rmqi_cmd_ext_get(const rmqi_cmd_t *c, const char *key) {
-  size_t kl = strlen(key);
+const rmqi_str_t *rmqi_cmd_ext_get_n(const rmqi_cmd_t *c, const char *key,
+                                     size_t kl) {
   for (uint32_t i = c->n_ext; i-- > 0;)
-    if (c->ext[i].key.n == kl && memcmp(c->ext[i].key.p, key, kl) == 0)
+    if (c->ext[i].key.n == kl && (kl == 0 || c->ext[i].key.p[0] == key[0]) &&
+        memcmp(c->ext[i].key.p, key, kl) == 0)
       return c->ext[i].val.p ? &c->ext[i].val : NULL;
   return NULL;
 }
@@ -220,8 +221,7 @@ rmq_err_t rmqi_frame_check(const uint8_t *p, size_t len, size_t max_frame,
   uint32_t flen = rmqi_load_be32(p);
   if (flen > max_frame)
     return rmqi_err(e, RMQ_ERR_FRAME_TOO_LARGE, 0,
-                    "frame length %u exceeds the maximum %zu", flen,
-                    max_frame);
+                    "frame length %u exceeds the maximum %zu", flen, max_frame);
   if (flen < 4)
     return rmqi_err(e, RMQ_ERR_BAD_FRAME, 0,
                     "frame length %u is shorter than its header-info", flen);
@@ -244,8 +244,8 @@ rmq_err_t rmqi_frame_check(const uint8_t *p, size_t len, size_t max_frame,
   return RMQ_OK;
 }
 
-rmq_err_t rmqi_cmd_decode(rmqi_cmd_t *c, const uint8_t *frame,
-                          size_t frame_len, rmqi_errbuf_t *e) {
+rmq_err_t rmqi_cmd_decode(rmqi_cmd_t *c, const uint8_t *frame, size_t frame_len,
+                          rmqi_errbuf_t *e) {
   size_t flen;
   rmq_err_t rc = rmqi_frame_check(frame, frame_len, SIZE_MAX, &flen, e);
   if (rc == RMQ_ERR_TRUNCATED)

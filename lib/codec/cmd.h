@@ -52,7 +52,11 @@ typedef struct rmqi_ext {
  * for every request header the client sends (SEND_MESSAGE_V2 has 14 plus
  * ACL's 2), so building a request never allocates. */
 #define RMQI_CMD_INLINE_EXT 24
-#define RMQI_CMD_NUM_POOL 224
+/* Inline bytes for the strings of a command: the decimal text of the
+ * numbers a request adds (a request has up to ten), or every string a
+ * decoded header holds when the header is smaller than this (responses
+ * are a few hundred bytes). Either way, no allocation. */
+#define RMQI_CMD_POOL 512
 
 typedef struct rmqi_cmd {
   int32_t code;
@@ -66,10 +70,8 @@ typedef struct rmqi_cmd {
   uint32_t n_ext;
   uint32_t cap_ext;
   rmqi_ext_t ext_inline[RMQI_CMD_INLINE_EXT];
-  /* Decimal text of rmqi_cmd_ext_int values (a request has up to ten),
-   * kept here so that building a request does not allocate. */
-  char nums[RMQI_CMD_NUM_POOL];
-  uint32_t nums_used;
+  char pool[RMQI_CMD_POOL]; /* see RMQI_CMD_POOL; rmqi_cmd_move moves it */
+  uint32_t pool_used;
   const uint8_t *body; /* borrowed */
   size_t body_len;
   rmqi_arena_t arena;
@@ -93,18 +95,50 @@ void rmqi_cmd_free(rmqi_cmd_t *c);
  * one by value; move it with this (dst must be uninitialised or freed). */
 void rmqi_cmd_move(rmqi_cmd_t *dst, rmqi_cmd_t *src);
 
-/* Adds an ext field borrowing both strings (they must outlive encoding). */
-rmq_err_t rmqi_cmd_ext_ref(rmqi_cmd_t *c, const char *key, const char *val,
-                           size_t vlen);
+/* Adds an ext field borrowing both strings (they must outlive encoding).
+ * The _n forms take the key's length; the others measure it inline, which
+ * costs nothing for the literal keys requests use. */
+/* Next free ext entry (grows into the arena), or NULL at the limit. */
+rmqi_ext_t *rmqi_cmd_ext_slot(rmqi_cmd_t *c);
+static inline rmq_err_t rmqi_cmd_ext_ref_n(rmqi_cmd_t *c, const char *key,
+                                           size_t klen, const char *val,
+                                           size_t vlen) {
+  rmqi_ext_t *e = RMQI_LIKELY(c->n_ext < c->cap_ext) ? &c->ext[c->n_ext++]
+                                                     : rmqi_cmd_ext_slot(c);
+  if (e == NULL)
+    return RMQ_ERR_NOMEM;
+  e->key.p = key;
+  e->key.n = klen;
+  e->val.p = val;
+  e->val.n = vlen;
+  return RMQ_OK;
+}
+static inline rmq_err_t rmqi_cmd_ext_ref(rmqi_cmd_t *c, const char *key,
+                                         const char *val, size_t vlen) {
+  return rmqi_cmd_ext_ref_n(c, key, strlen(key), val, vlen);
+}
 /* Adds an ext field, copying the value into the command's arena. */
 rmq_err_t rmqi_cmd_ext_copy(rmqi_cmd_t *c, const char *key, const char *val,
                             size_t vlen);
 /* Adds an integer ext field as its decimal text. */
-rmq_err_t rmqi_cmd_ext_int(rmqi_cmd_t *c, const char *key, int64_t v);
+rmq_err_t rmqi_cmd_ext_int_n(rmqi_cmd_t *c, const char *key, size_t klen,
+                             int64_t v);
+static inline rmq_err_t rmqi_cmd_ext_int(rmqi_cmd_t *c, const char *key,
+                                         int64_t v) {
+  return rmqi_cmd_ext_int_n(c, key, strlen(key), v);
+}
 /* Adds "true"/"false". */
-rmq_err_t rmqi_cmd_ext_bool(rmqi_cmd_t *c, const char *key, bool v);
+static inline rmq_err_t rmqi_cmd_ext_bool(rmqi_cmd_t *c, const char *key,
+                                          bool v) {
+  return rmqi_cmd_ext_ref(c, key, v ? "true" : "false", v ? 4 : 5);
+}
 /* The value of ext field @p key (the last one wins), or NULL. */
-const rmqi_str_t *rmqi_cmd_ext_get(const rmqi_cmd_t *c, const char *key);
+const rmqi_str_t *rmqi_cmd_ext_get_n(const rmqi_cmd_t *c, const char *key,
+                                     size_t klen);
+static inline const rmqi_str_t *rmqi_cmd_ext_get(const rmqi_cmd_t *c,
+                                                 const char *key) {
+  return rmqi_cmd_ext_get_n(c, key, strlen(key));
+}
 /* Parses ext field @p key as a decimal int64. RMQ_ERR_NOT_FOUND when
  * absent, RMQ_ERR_BAD_HEADER when not a number. */
 rmq_err_t rmqi_cmd_ext_get_int(const rmqi_cmd_t *c, const char *key,
@@ -132,8 +166,8 @@ rmq_err_t rmqi_frame_check(const uint8_t *p, size_t len, size_t max_frame,
 /* Decodes one whole frame (as delimited by rmqi_frame_check) into @p c,
  * which must be uninitialised or freed. On success the body points into
  * @p frame. On failure @p c holds nothing that needs freeing. */
-rmq_err_t rmqi_cmd_decode(rmqi_cmd_t *c, const uint8_t *frame,
-                          size_t frame_len, rmqi_errbuf_t *e);
+rmq_err_t rmqi_cmd_decode(rmqi_cmd_t *c, const uint8_t *frame, size_t frame_len,
+                          rmqi_errbuf_t *e);
 
 static inline bool rmqi_cmd_is_response(const rmqi_cmd_t *c) {
   return (c->flag & RMQI_FLAG_RESPONSE) != 0;

@@ -10,8 +10,9 @@ rmq_err_t rmqi_cmd_decode_json(rmqi_cmd_t *c, const uint8_t *h, size_t n,
                                rmqi_errbuf_t *e);
 rmq_err_t rmqi_cmd_decode_rocketmq(rmqi_cmd_t *c, const uint8_t *h, size_t n,
                                    rmqi_errbuf_t *e);
-/* Next free ext entry (grows into the arena), or NULL at the limit. */
-rmqi_ext_t *rmqi_cmd_ext_slot(rmqi_cmd_t *c);
+/* @p n bytes for the strings of a header being decoded: the inline pool
+ * when they fit, else the arena. NULL when out of memory. */
+char *rmqi_cmd_str_block(rmqi_cmd_t *c, size_t n);
 /* Strict decimal int64 (optional sign). */
 bool rmqi_parse_i64(const char *s, size_t n, int64_t *out);
 

@@ -13,39 +13,59 @@ rmq_err_t rmqi_cmd_encode_rocketmq(rmqi_buf_t *out, const rmqi_cmd_t *c) {
   if (c->code < INT16_MIN || c->code > INT16_MAX || c->version < INT16_MIN ||
       c->version > INT16_MAX)
     return RMQ_ERR_INVALID_ARG;
-  rmqi_buf_put_be16(out, (uint16_t)(int16_t)c->code);
-  rmqi_buf_put_u8(out, c->lang);
-  rmqi_buf_put_be16(out, (uint16_t)(int16_t)c->version);
-  rmqi_buf_put_be32(out, (uint32_t)c->opaque);
-  rmqi_buf_put_be32(out, (uint32_t)c->flag);
-  if (c->remark.p && c->remark.n) {
-    rmqi_buf_put_be32(out, (uint32_t)c->remark.n);
-    rmqi_buf_put(out, c->remark.p, c->remark.n);
-  } else {
-    rmqi_buf_put_be32(out, 0);
+  bool has_remark = c->remark.p && c->remark.n;
+  size_t need = 21 + (has_remark ? c->remark.n : 0);
+  for (uint32_t i = 0; i < c->n_ext; i++) {
+    if (c->ext[i].key.n > INT16_MAX || c->ext[i].val.n > INT32_MAX)
+      return RMQ_ERR_LIMIT;
+    need += 6 + c->ext[i].key.n + c->ext[i].val.n;
   }
-  size_t len_at = out->len;
-  rmqi_buf_put_be32(out, 0);
-  size_t map_start = out->len;
+  if (need > INT32_MAX)
+    return RMQ_ERR_LIMIT;
+  /* One reservation, then plain stores: no bounds check per field. */
+  if (!rmqi_buf_reserve(out, need))
+    return RMQ_ERR_NOMEM;
+  uint8_t *o = out->data + out->len;
+  rmqi_store_be16(o, (uint16_t)(int16_t)c->code);
+  o[2] = c->lang;
+  rmqi_store_be16(o + 3, (uint16_t)(int16_t)c->version);
+  rmqi_store_be32(o + 5, (uint32_t)c->opaque);
+  rmqi_store_be32(o + 9, (uint32_t)c->flag);
+  o += 13;
+  rmqi_store_be32(o, has_remark ? (uint32_t)c->remark.n : 0);
+  o += 4;
+  if (has_remark) {
+    memcpy(o, c->remark.p, c->remark.n);
+    o += c->remark.n;
+  }
+  uint8_t *len_at = o;
+  o += 4;
   for (uint32_t i = 0; i < c->n_ext; i++) {
     const rmqi_ext_t *x = &c->ext[i];
     if (x->key.p == NULL || x->val.p == NULL) /* null entries are skipped */
       continue;
-    if (x->key.n > INT16_MAX)
-      return RMQ_ERR_LIMIT;
-    rmqi_buf_put_be16(out, (uint16_t)x->key.n);
-    rmqi_buf_put(out, x->key.p, x->key.n);
-    rmqi_buf_put_be32(out, (uint32_t)x->val.n);
-    rmqi_buf_put(out, x->val.p, x->val.n);
+    rmqi_store_be16(o, (uint16_t)x->key.n);
+    memcpy(o + 2, x->key.p, x->key.n);
+    o += 2 + x->key.n;
+    rmqi_store_be32(o, (uint32_t)x->val.n);
+    memcpy(o + 4, x->val.p, x->val.n);
+    o += 4 + x->val.n;
   }
-  if (!rmqi_buf_ok(out))
-    return RMQ_ERR_NOMEM;
-  rmqi_buf_patch_be32(out, len_at, (uint32_t)(out->len - map_start));
+  rmqi_store_be32(len_at, (uint32_t)(o - len_at - 4));
+  out->len = (size_t)(o - out->data);
   return RMQ_OK;
 }
 
+/* Where the strings of one header go: every string takes its length plus
+ * a NUL, no more than the bytes it occupied with its length prefix, so a
+ * block of the header's size holds them all (one block per decode). */
+typedef struct strs {
+  char *p;
+  size_t left;
+} strs_t;
+
 /* Reads a length-prefixed string; length 0 yields NULL as in Java. */
-static rmq_err_t rd_str(rmqi_cmd_t *c, rmqi_rd_t *r, size_t len, size_t hlen,
+static rmq_err_t rd_str(strs_t *st, rmqi_rd_t *r, size_t len, size_t hlen,
                         rmqi_str_t *out, const char *what, rmqi_errbuf_t *e) {
   const uint8_t *p;
   if (len > hlen)
@@ -60,11 +80,14 @@ static rmq_err_t rd_str(rmqi_cmd_t *c, rmqi_rd_t *r, size_t len, size_t hlen,
     out->n = 0;
     return RMQ_OK;
   }
-  char *s = rmqi_arena_strndup(&c->arena, (const char *)p, len);
-  if (s == NULL)
-    return rmqi_err(e, RMQ_ERR_NOMEM, r->pos, "out of memory");
-  out->p = s;
+  if (len + 1 > st->left) /* cannot happen: see strs_t */
+    return rmqi_err(e, RMQ_ERR_BAD_HEADER, r->pos, "%s overflows", what);
+  memcpy(st->p, p, len);
+  st->p[len] = '\0';
+  out->p = st->p;
   out->n = len;
+  st->p += len + 1;
+  st->left -= len + 1;
   return RMQ_OK;
 }
 
@@ -85,7 +108,10 @@ rmq_err_t rmqi_cmd_decode_rocketmq(rmqi_cmd_t *c, const uint8_t *h, size_t n,
   c->version = (int16_t)version;
   c->opaque = (int32_t)opaque;
   c->flag = (int32_t)flag;
-  rmq_err_t rc = rd_str(c, &r, rlen, n, &c->remark, "remark", e);
+  strs_t st = {rmqi_cmd_str_block(c, n), n};
+  if (st.p == NULL)
+    return rmqi_err(e, RMQ_ERR_NOMEM, 0, "out of memory");
+  rmq_err_t rc = rd_str(&st, &r, rlen, n, &c->remark, "remark", e);
   if (rc != RMQ_OK)
     return rc;
   if (!rmqi_rd_be32(&r, &elen))
@@ -100,11 +126,11 @@ rmq_err_t rmqi_cmd_decode_rocketmq(rmqi_cmd_t *c, const uint8_t *h, size_t n,
     rmqi_str_t k, v;
     if (!rmqi_rd_be16(&r, &kl) || r.pos > end)
       return rmqi_err(e, RMQ_ERR_BAD_HEADER, r.pos, "truncated ext key");
-    if ((rc = rd_str(c, &r, kl, end - r.pos + 0, &k, "ext key", e)) != RMQ_OK)
+    if ((rc = rd_str(&st, &r, kl, end - r.pos + 0, &k, "ext key", e)) != RMQ_OK)
       return rc;
     if (!rmqi_rd_be32(&r, &vl) || r.pos > end)
       return rmqi_err(e, RMQ_ERR_BAD_HEADER, r.pos, "truncated ext value");
-    if ((rc = rd_str(c, &r, vl, end - r.pos, &v, "ext value", e)) != RMQ_OK)
+    if ((rc = rd_str(&st, &r, vl, end - r.pos, &v, "ext value", e)) != RMQ_OK)
       return rc;
     if (k.p == NULL)
       continue; /* a null key names nothing */

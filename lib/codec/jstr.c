@@ -2,56 +2,32 @@
 
 #include <string.h>
 
-static const char hexu[] = "0123456789ABCDEF";
-
-/* Byte classes: bit 0 = must be escaped on output (fastjson escapes the
- * control bytes, '"', '\\' and 0x7F); bit 1 = ends a plain run when
- * scanning input ('"', '\\' and the control bytes, which are errors). */
-static const uint8_t cls[256] = {
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
-    0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
-    /* 0x80..0xFF: raw UTF-8, never escaped */
+/* Bytes that end a plain run when reading a string: '"', '\\' and the
+ * control bytes (which are errors there). */
+// clang-format off
+static const bool stops[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    [0x22] = 1, [0x5C] = 1,
 };
 
-/* Writes the escape for byte @p c at @p o; returns its length. */
-static size_t put_esc(char *o, unsigned char c) {
-  static const char shortc[32] = {
-      0, 0, 0, 0, 0, 0, 0, 0, 'b', 't', 'n', 0, 'f', 'r', 0, 0,
-      0, 0, 0, 0, 0, 0, 0, 0, 0,   0,   0,   0, 0,   0,   0, 0};
-  o[0] = '\\';
-  if (c == '"' || c == '\\') {
-    o[1] = (char)c;
-    return 2;
-  }
-  if (c < 32 && shortc[c]) {
-    o[1] = shortc[c];
-    return 2;
-  }
-  o[1] = 'u';
-  o[2] = '0';
-  o[3] = '0';
-  o[4] = hexu[c >> 4];
-  o[5] = hexu[c & 15];
-  return 6;
-}
+/* How each byte is written in a JSON string (see jstr.h). */
+const char rmqi_json_esc[256] = {
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'b', 't', 'n', 'u', 'f', 'r', 'u', 'u',
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+    [0x22] = '"', [0x5C] = '\\', [0x7F] = 'u',
+    /* 0x80..0xFF: raw UTF-8, never escaped */
+};
+// clang-format on
 
-char *rmqi_json_put_str_at(char *o, const char *s, size_t n) {
-  *o++ = '"';
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (RMQI_LIKELY(!(cls[c] & 1)))
-      *o++ = (char)c;
-    else
-      o += put_esc(o, c);
-  }
-  *o++ = '"';
-  return o;
+/* Writes the escape for byte @p c (one rmqi_json_esc marks) at @p o;
+ * returns its length. */
+static size_t put_esc(char *o, unsigned char c) {
+  char t[8];
+  char *end = rmqi_json_put_str_at(t, (const char *)&c, 1);
+  size_t n = (size_t)(end - t) - 2; /* without the quotes */
+  memcpy(o, t + 1, n);
+  return n;
 }
 
 /* Strings up to this size are escaped straight into the buffer after one
@@ -72,7 +48,7 @@ void rmqi_json_put_str(rmqi_buf_t *b, const char *s, size_t n) {
   size_t run = 0; /* bytes since the last escape, written in one go */
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (RMQI_LIKELY(!(cls[c] & 1)))
+    if (RMQI_LIKELY(rmqi_json_esc[c] == 0))
       continue;
     rmqi_buf_put(b, s + run, i - run);
     run = i + 1;
@@ -130,8 +106,24 @@ static size_t put_utf8(char *o, uint32_t cp) {
   return 4;
 }
 
-rmq_err_t rmqi_json_scan_str(const char *p, size_t len, size_t *pos,
-                             char *out, size_t *out_len, size_t *raw_len,
+/* Index of the first byte at or after @p i that ends a plain run of a
+ * string being read ('"', '\\' or a control byte), or @p len. */
+static size_t plain_end(const char *p, size_t i, size_t len) {
+  while (len - i >= 8) {
+    uint64_t x = rmqi_load_le64(p + i);
+    uint64_t m =
+        rmqi_swar_lt(x, 0x20) | rmqi_swar_eq(x, '"') | rmqi_swar_eq(x, '\\');
+    if (m)
+      return i + rmqi_swar_first(m);
+    i += 8;
+  }
+  while (i < len && !stops[(unsigned char)p[i]])
+    i++;
+  return i;
+}
+
+rmq_err_t rmqi_json_scan_str(const char *p, size_t len, size_t *pos, char *out,
+                             size_t *out_len, size_t *raw_len,
                              rmqi_errbuf_t *e) {
   size_t i = *pos;
   if (i >= len || p[i] != '"')
@@ -140,8 +132,7 @@ rmq_err_t rmqi_json_scan_str(const char *p, size_t len, size_t *pos,
   while (i < len) {
     /* Plain bytes in one run (the usual string has no escape at all). */
     size_t run = i;
-    while (i < len && !(cls[(unsigned char)p[i]] & 2))
-      i++;
+    i = plain_end(p, i, len);
     if (out && i > run)
       memcpy(out + o, p + run, i - run);
     o += i - run;
@@ -171,14 +162,30 @@ rmq_err_t rmqi_json_scan_str(const char *p, size_t len, size_t *pos,
     char x = p[i + 1];
     char lit = 0;
     switch (x) {
-    case '"': lit = '"'; break;
-    case '\\': lit = '\\'; break;
-    case '/': lit = '/'; break;
-    case 'b': lit = '\b'; break;
-    case 'f': lit = '\f'; break;
-    case 'n': lit = '\n'; break;
-    case 'r': lit = '\r'; break;
-    case 't': lit = '\t'; break;
+    case '"':
+      lit = '"';
+      break;
+    case '\\':
+      lit = '\\';
+      break;
+    case '/':
+      lit = '/';
+      break;
+    case 'b':
+      lit = '\b';
+      break;
+    case 'f':
+      lit = '\f';
+      break;
+    case 'n':
+      lit = '\n';
+      break;
+    case 'r':
+      lit = '\r';
+      break;
+    case 't':
+      lit = '\t';
+      break;
     case 'u': {
       uint32_t cp;
       if (!read_u4(p, len, i + 2, &cp))

@@ -2,7 +2,9 @@
 
 #include <stdlib.h>
 
-void rmqi_buf_init(rmqi_buf_t *b) { memset(b, 0, sizeof(*b)); }
+void rmqi_buf_init(rmqi_buf_t *b) {
+  memset(b, 0, sizeof(*b));
+}
 
 void rmqi_buf_free(rmqi_buf_t *b) {
   free(b->data);
@@ -48,21 +50,33 @@ void rmqi_buf_consume(rmqi_buf_t *b, size_t n) {
   b->len -= n;
 }
 
-size_t rmqi_fmt_i64(char *out, int64_t v) {
-  char tmp[21];
-  size_t n = 0;
-  /* Work in unsigned so INT64_MIN does not overflow on negation. */
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+size_t rmqi_fmt_i64_any(char *out, int64_t v) {
+  char tmp[20];
+  size_t n = sizeof(tmp);
+  /* Work in unsigned so INT64_MIN does not overflow on negation; two
+   * digits per division. */
   uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-  do {
-    tmp[n++] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
+  while (u >= 100) {
+    n -= 2;
+    memcpy(tmp + n, digit_pairs + 2 * (u % 100), 2);
+    u /= 100;
+  }
+  if (u >= 10) {
+    n -= 2;
+    memcpy(tmp + n, digit_pairs + 2 * u, 2);
+  } else {
+    tmp[--n] = (char)('0' + u);
+  }
   size_t len = 0;
   if (v < 0)
     out[len++] = '-';
-  while (n)
-    out[len++] = tmp[--n];
-  return len;
+  memcpy(out + len, tmp + n, sizeof(tmp) - n);
+  return len + sizeof(tmp) - n;
 }
 
 void rmqi_buf_put_i64(rmqi_buf_t *b, int64_t v) {

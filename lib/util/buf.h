@@ -35,7 +35,9 @@ bool rmqi_buf_reserve(rmqi_buf_t *b, size_t n);
 /* Removes the first @p n bytes (n <= len). */
 void rmqi_buf_consume(rmqi_buf_t *b, size_t n);
 
-static inline bool rmqi_buf_ok(const rmqi_buf_t *b) { return !b->failed; }
+static inline bool rmqi_buf_ok(const rmqi_buf_t *b) {
+  return !b->failed;
+}
 
 static inline void rmqi_buf_put(rmqi_buf_t *b, const void *p, size_t n) {
   if (RMQI_UNLIKELY(b->cap - b->len < n) && !rmqi_buf_reserve(b, n))
@@ -76,7 +78,14 @@ static inline void rmqi_buf_patch_be32(rmqi_buf_t *b, size_t off, uint32_t v) {
 
 /* Writes the decimal text of @p v into @p out (at least 21 bytes), returns
  * its length. Not NUL-terminated. */
-size_t rmqi_fmt_i64(char *out, int64_t v);
+size_t rmqi_fmt_i64_any(char *out, int64_t v);
+static inline size_t rmqi_fmt_i64(char *out, int64_t v) {
+  if (v >= 0 && v < 10) { /* queue ids, flags: most numbers in headers */
+    out[0] = (char)('0' + v);
+    return 1;
+  }
+  return rmqi_fmt_i64_any(out, v);
+}
 
 typedef struct rmqi_rd {
   const uint8_t *p;

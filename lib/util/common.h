@@ -20,10 +20,12 @@
 #define RMQI_LIKELY(x) __builtin_expect(!!(x), 1)
 #define RMQI_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define RMQI_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#define RMQI_ALWAYS_INLINE static inline __attribute__((always_inline))
 #else
 #define RMQI_LIKELY(x) (x)
 #define RMQI_UNLIKELY(x) (x)
 #define RMQI_PRINTF(fmt, args)
+#define RMQI_ALWAYS_INLINE static inline
 #endif
 
 #endif

@@ -8,20 +8,20 @@
 
 #include <stdlib.h>
 
-static const uint8_t route_req_json[] = {
-    0x00, 0x00, 0x00, 0x88, 0x00, 0x00, 0x00, 0x84, '{', '"', 'c', 'o', 'd',
-    'e', '"', ':'};
+static const uint8_t route_req_json[] = {0x00, 0x00, 0x00, 0x88, 0x00, 0x00,
+                                         0x00, 0x84, '{',  '"',  'c',  'o',
+                                         'd',  'e',  '"',  ':'};
 static const char route_req_json_hdr[] =
     "{\"code\":105,\"extFields\":{\"topic\":\"TopicTest\"},\"flag\":0,"
     "\"language\":\"OTHER\",\"opaque\":7,\"serializeTypeCurrentRPC\":\"JSON\","
     "\"version\":475}";
 
 static const uint8_t route_req_rmq[] = {
-    0x00, 0x00, 0x00, 0x2d, 0x01, 0x00, 0x00, 0x29, 0x00, 0x69, 0x07, 0x01,
-    0xdb, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x14, 0x00, 0x05, 't',  'o',  'p',  'i',  'c',
-    0x00, 0x00, 0x00, 0x09, 'T',  'o',  'p',  'i',  'c',  'T',  'e',  's',
-    't'};
+    0x00, 0x00, 0x00, 0x2d, 0x01, 0x00, 0x00, 0x29, 0x00, 0x69,
+    0x07, 0x01, 0xdb, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x14, 0x00,
+    0x05, 't',  'o',  'p',  'i',  'c',  0x00, 0x00, 0x00, 0x09,
+    'T',  'o',  'p',  'i',  'c',  'T',  'e',  's',  't'};
 
 static void route_req(rmqi_cmd_t *c) {
   rmqi_cmd_init(c, 105);
@@ -141,10 +141,11 @@ TEST(json_header_tolerance_like_fastjson) {
   rmqi_cmd_t d;
   /* Language as an ordinal, numbers as strings, unknown keys (nested),
    * whitespace, missing keys defaulting, unsorted order, null remark. */
-  size_t n = frame_of(f, " { \"opaque\" : \"12\", \"language\":9, "
-                         "\"weird\":{\"a\":[1,2,{\"b\":null}],\"c\":\"\\u00e9\"},"
-                         "\"e\":{},\"f\":[],\"g\":[[],{}],\"h\":-1.5e3,"
-                         "\"code\":\"0\",\"remark\":null,\"flag\":1 } ");
+  size_t n =
+      frame_of(f, " { \"opaque\" : \"12\", \"language\":9, "
+                  "\"weird\":{\"a\":[1,2,{\"b\":null}],\"c\":\"\\u00e9\"},"
+                  "\"e\":{},\"f\":[],\"g\":[[],{}],\"h\":-1.5e3,"
+                  "\"code\":\"0\",\"remark\":null,\"flag\":1 } ");
   CHECK_ERR(rmqi_cmd_decode(&d, f, n, NULL), RMQ_OK);
   CHECK_INT(d.opaque, 12);
   CHECK_INT(d.lang, RMQI_LANG_GO);
@@ -181,7 +182,8 @@ TEST(malformed_headers_fail_cleanly) {
       "{\"extFields\":{\"a\":{\"b\":1}}}",
       "{\"extFields\":{1:\"a\"}}",
       "{\"extFields\":[]}",
-      ("{\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]"
+      ("{\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]"
+       "]]]"
        "]]]]]]]]]]]]]]]}"),
       "{\"x\":]}",
       /* Unknown fields are skipped, but still have to be JSON. */
@@ -334,7 +336,7 @@ TEST(ext_fields_spill_and_limit) {
   CHECK_STR(rmqi_cmd_ext_get(&moved, "a")->p, "b");
   CHECK(moved.ext == moved.ext_inline);
   /* The number's text lives inside the command and moved with it. */
-  memset(small.nums, 'x', sizeof(small.nums));
+  memset(small.pool, 'x', sizeof(small.pool));
   CHECK_STR(rmqi_cmd_ext_get(&moved, "n")->p, "-42");
   rmqi_cmd_free(&moved);
   rmqi_cmd_free(&small);
@@ -347,7 +349,7 @@ TEST(ext_fields_spill_and_limit) {
     CHECK_ERR(rmqi_cmd_ext_int(&c, "big", INT64_MIN + i), RMQ_OK);
   }
   rmqi_cmd_move(&moved, &c);
-  memset(c.nums, 'x', sizeof(c.nums));
+  memset(c.pool, 'x', sizeof(c.pool));
   CHECK_ERR(rmqi_cmd_ext_get_int(&moved, "big", &v), RMQ_OK);
   CHECK(v == INT64_MIN + 39);
   int seen = 0;
@@ -382,9 +384,8 @@ TEST(acl_signatures_match_java) {
   CHECK_STR(rmqi_cmd_ext_get(&c, "AccessKey")->p, "rocketmq2");
   rmqi_cmd_free(&c);
 
-  static const char props[] =
-      "TAGS\x01TagA\x02WAIT\x01true\x02UNIQ_KEY\x01"
-      "C0A800020D2A18B4AAC2000000000000\x02";
+  static const char props[] = "TAGS\x01TagA\x02WAIT\x01true\x02UNIQ_KEY\x01"
+                              "C0A800020D2A18B4AAC2000000000000\x02";
   rmqi_cmd_init(&c, 310);
   /* Insertion order differs from key order on purpose. */
   rmqi_cmd_ext_ref(&c, "n", "broker-a", 8);
@@ -414,10 +415,14 @@ static size_t ref_escape(char *o, const unsigned char *s, size_t n) {
   o[k++] = '"';
   for (size_t i = 0; i < n; i++) {
     unsigned c = s[i];
-    const char *sh = c == '"' ? "\\\"" : c == '\\' ? "\\\\"
-                   : c == '\b' ? "\\b" : c == '\f' ? "\\f"
-                   : c == '\n' ? "\\n" : c == '\r' ? "\\r"
-                   : c == '\t' ? "\\t" : NULL;
+    const char *sh = c == '"'    ? "\\\""
+                     : c == '\\' ? "\\\\"
+                     : c == '\b' ? "\\b"
+                     : c == '\f' ? "\\f"
+                     : c == '\n' ? "\\n"
+                     : c == '\r' ? "\\r"
+                     : c == '\t' ? "\\t"
+                                 : NULL;
     if (sh) {
       memcpy(o + k, sh, 2);
       k += 2;
@@ -468,6 +473,181 @@ TEST(json_escaping_matches_fastjson_for_every_byte) {
   rmqi_buf_free(&b);
 }
 
+TEST(json_escaping_at_every_position_of_a_word) {
+  /* The writer goes eight bytes at a time: put every byte at every
+   * position of strings that span one to three words, with a second byte
+   * to escape after it, and write into a block of exactly the worst-case
+   * size so that ASan sees any store past it. */
+  char want[24 * 6 + 2];
+  unsigned char in[24];
+  for (size_t n = 1; n <= sizeof(in); n++) {
+    char *out = malloc(6 * n + 2);
+    REQUIRE(out != NULL);
+    for (size_t pos = 0; pos < n; pos++)
+      for (unsigned c = 0; c < 256; c++) {
+        memset(in, 'a', n);
+        in[pos] = (unsigned char)c;
+        if (pos + 3 < n)
+          in[pos + 3] = 1; /* \u0001, as a property separator */
+        char *end = rmqi_json_put_str_at(out, (const char *)in, n);
+        size_t wn = ref_escape(want, in, n);
+        CHECK_MEM(out, (size_t)(end - out), want, wn);
+      }
+    /* Every byte escaped to six: the worst case, exactly. */
+    memset(in, 2, n);
+    char *end = rmqi_json_put_str_at(out, (const char *)in, n);
+    CHECK_INT(end - out, (long)(6 * n + 2));
+    free(out);
+  }
+}
+
+TEST(json_decoder_fast_paths_agree_with_the_general_one) {
+  /* Strings of every length up to three words, with an escape at every
+   * position or none, as ext keys and values, the remark and the
+   * language; numbers in and out of the in-place parser's range. */
+  uint8_t f[1024];
+  char hdr[900], val[40], want[40];
+  rmqi_cmd_t d;
+  for (size_t len = 0; len <= 24; len++)
+    for (size_t esc = 0; esc <= len; esc++) { /* esc == len: none */
+      size_t k = 0, w = 0;
+      for (size_t i = 0; i < len; i++) {
+        if (i == esc) {
+          memcpy(val + k, "\\n", 2);
+          k += 2;
+          want[w++] = '\n';
+        } else {
+          val[k++] = (char)('a' + i);
+          want[w++] = (char)('a' + i);
+        }
+      }
+      val[k] = want[w] = '\0';
+      snprintf(hdr, sizeof(hdr),
+               "{\"code\":-17,\"extFields\":{\"%s\":\"%s\",\"k\":\"%s\"},"
+               "\"flag\":1,\"language\":\"GO\",\"opaque\":999999999,"
+               "\"remark\":\"%s\",\"serializeTypeCurrentRPC\":\"%s\","
+               "\"version\":493}",
+               val, val, val, val, val);
+      size_t n = frame_of(f, hdr);
+      REQUIRE(rmqi_cmd_decode(&d, f, n, NULL) == RMQ_OK);
+      CHECK_INT(d.code, -17);
+      CHECK_INT(d.opaque, 999999999);
+      CHECK_INT(d.lang, RMQI_LANG_GO);
+      CHECK_INT(d.version, 493);
+      REQUIRE(d.n_ext == 2);
+      CHECK_MEM(d.ext[0].key.p, d.ext[0].key.n, want, w);
+      CHECK_MEM(d.ext[0].val.p, d.ext[0].val.n, want, w);
+      CHECK_MEM(d.ext[1].val.p, d.ext[1].val.n, want, w);
+      CHECK_MEM(d.remark.p, d.remark.n, want, w);
+      CHECK(d.remark.p[d.remark.n] == '\0');
+      /* The strings live in the command's inline pool: they move. */
+      rmqi_cmd_t m;
+      rmqi_cmd_move(&m, &d);
+      memset(d.pool, 'x', sizeof(d.pool));
+      CHECK_MEM(m.ext[1].val.p, m.ext[1].val.n, want, w);
+      CHECK_MEM(m.remark.p, m.remark.n, want, w);
+      rmqi_cmd_free(&m);
+      rmqi_cmd_free(&d);
+    }
+  /* Ten digits leave the in-place parser; the limits still hold. */
+  static const struct {
+    const char *num;
+    rmq_err_t rc;
+    int32_t v;
+  } nums[] = {{"2147483647", RMQ_OK, INT32_MAX},
+              {"-2147483648", RMQ_OK, INT32_MIN},
+              {"2147483648", RMQ_ERR_BAD_HEADER, 0},
+              {"0000000001", RMQ_OK, 1},
+              {"-0", RMQ_OK, 0},
+              {"7 ", RMQ_OK, 7},
+              {"1.0", RMQ_ERR_BAD_HEADER, 0},
+              {"1e3", RMQ_ERR_BAD_HEADER, 0},
+              {"-", RMQ_ERR_BAD_HEADER, 0},
+              {"12a", RMQ_ERR_BAD_HEADER, 0}};
+  for (size_t i = 0; i < RMQI_ARRAY_LEN(nums); i++) {
+    snprintf(hdr, sizeof(hdr), "{\"opaque\":%s}", nums[i].num);
+    size_t n = frame_of(f, hdr);
+    CHECK_ERR(rmqi_cmd_decode(&d, f, n, NULL), nums[i].rc);
+    if (nums[i].rc == RMQ_OK) {
+      CHECK_INT(d.opaque, nums[i].v);
+      rmqi_cmd_free(&d);
+    }
+  }
+  /* A header larger than the inline pool puts its strings in the arena,
+   * and they stay put when the command moves. */
+  char big[700];
+  memset(big, 'z', sizeof(big) - 1);
+  big[sizeof(big) - 1] = '\0';
+  snprintf(hdr, sizeof(hdr), "{\"code\":1,\"remark\":\"%s\"}", big);
+  size_t n = frame_of(f, hdr);
+  REQUIRE(rmqi_cmd_decode(&d, f, n, NULL) == RMQ_OK);
+  CHECK(d.remark.p < d.pool || d.remark.p >= d.pool + sizeof(d.pool));
+  rmqi_cmd_t m;
+  rmqi_cmd_move(&m, &d);
+  CHECK_STR(m.remark.p, big);
+  rmqi_cmd_free(&m);
+  rmqi_cmd_free(&d);
+}
+
+TEST(json_header_larger_than_one_reservation) {
+  /* Worst cases over 256 KiB skip the reservation up front: strings go
+   * through the buffer writer (runs for the 200 KB one). The header
+   * decodes back to the same strings. */
+  size_t big_n = 200000;
+  char *big = malloc(big_n);
+  REQUIRE(big != NULL);
+  for (size_t i = 0; i < big_n; i++)
+    big[i] = (char)(i % 3 == 0 ? 1 : 'a' + i % 26);
+  rmqi_cmd_t c, d;
+  rmqi_cmd_init(&c, 310);
+  rmqi_cmd_ext_ref(&c, "small", "x\"y", 3);
+  rmqi_cmd_ext_ref(&c, "big", big, big_n);
+  REQUIRE(rmqi_cmd_set_remark(&c, big, 5000) == RMQ_OK);
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  REQUIRE(rmqi_cmd_encode(&b, &c, RMQI_SER_JSON) == RMQ_OK);
+  REQUIRE(rmqi_cmd_decode(&d, b.data, b.len, NULL) == RMQ_OK);
+  CHECK_MEM(rmqi_cmd_ext_get(&d, "big")->p, rmqi_cmd_ext_get(&d, "big")->n, big,
+            big_n);
+  CHECK_STR(rmqi_cmd_ext_get(&d, "small")->p, "x\"y");
+  CHECK_MEM(d.remark.p, d.remark.n, big, 5000);
+  rmqi_cmd_free(&d);
+  /* A buffer with a limit that the worst case passes but the header fits:
+   * encoding still succeeds; one it does not fit fails cleanly. */
+  rmqi_cmd_t s;
+  rmqi_cmd_init(&s, 1);
+  rmqi_cmd_ext_ref(&s, "k", "0123456789012345678901234567890123456789", 40);
+  rmqi_buf_t l;
+  rmqi_buf_init(&l);
+  l.limit = 200;
+  CHECK_ERR(rmqi_cmd_encode(&l, &s, RMQI_SER_JSON), RMQ_OK);
+  REQUIRE(rmqi_cmd_decode(&d, l.data, l.len, NULL) == RMQ_OK);
+  CHECK_INT(rmqi_cmd_ext_get(&d, "k")->n, 40);
+  rmqi_cmd_free(&d);
+  rmqi_buf_free(&l);
+  rmqi_buf_init(&l);
+  l.limit = 100;
+  CHECK(rmqi_cmd_encode(&l, &s, RMQI_SER_JSON) != RMQ_OK);
+  rmqi_buf_free(&l);
+  rmqi_cmd_free(&s);
+  rmqi_buf_free(&b);
+  rmqi_cmd_free(&c);
+  free(big);
+}
+
+TEST(rocketmq_decoded_strings_move) {
+  uint8_t f[128];
+  rmqi_cmd_t d, m;
+  memcpy(f, route_req_rmq, sizeof(route_req_rmq));
+  REQUIRE(rmqi_cmd_decode(&d, f, sizeof(route_req_rmq), NULL) == RMQ_OK);
+  rmqi_cmd_move(&m, &d);
+  memset(d.pool, 'x', sizeof(d.pool));
+  memset(f, 'y', sizeof(f));
+  CHECK_STR(rmqi_cmd_ext_get(&m, "topic")->p, "TopicTest");
+  rmqi_cmd_free(&m);
+  rmqi_cmd_free(&d);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(json_request_matches_framing_md),
@@ -482,6 +662,10 @@ int main(void) {
       TCASE(ext_fields_spill_and_limit),
       TCASE(acl_signatures_match_java),
       TCASE(json_escaping_matches_fastjson_for_every_byte),
+      TCASE(json_escaping_at_every_position_of_a_word),
+      TCASE(json_decoder_fast_paths_agree_with_the_general_one),
+      TCASE(json_header_larger_than_one_reservation),
+      TCASE(rocketmq_decoded_strings_move),
   };
   return RUN_TESTS(cases);
 }

@@ -15,8 +15,8 @@ static void flatten(const char *p, size_t n, char *out, size_t cap) {
   size_t kl, vl, o = 0;
   out[0] = '\0';
   while (rmqi_props_next(&it, &k, &kl, &v, &vl))
-    o += (size_t)snprintf(out + o, cap - o, "%.*s=%.*s;", (int)kl, k,
-                          (int)vl, v);
+    o += (size_t)snprintf(out + o, cap - o, "%.*s=%.*s;", (int)kl, k, (int)vl,
+                          v);
 }
 
 TEST(iterator_keeps_what_java_keeps) {
@@ -56,9 +56,35 @@ TEST(encoder_refuses_separators_and_long_strings) {
   CHECK(strstr(e.msg, "value of property A") != NULL);
   CHECK_ERR(rmqi_props_put(&b, "", 0, "x", 1, &e), RMQ_ERR_INVALID_ARG);
   REQUIRE(rmqi_buf_ok(&b));
-  CHECK_MEM(b.data, b.len, "TAGS\1TagA\2E\1\2", 13); /* refusals wrote nothing */
+  CHECK_MEM(b.data, b.len, "TAGS\1TagA\2E\1\2",
+            13); /* refusals wrote nothing */
   CHECK_ERR(rmqi_props_check_len(32767, &e), RMQ_OK);
   CHECK_ERR(rmqi_props_check_len(32768, &e), RMQ_ERR_MSG_TOO_LARGE);
+  rmqi_buf_free(&b);
+}
+
+TEST(separator_found_at_every_position) {
+  /* The check reads words and overlapping pieces: a separator at every
+   * position of names and values of every length up to three words,
+   * next to bytes that are close to it (NUL, 3, 0x81), is refused; the
+   * same strings without it are taken. */
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  char s[24];
+  for (size_t n = 1; n <= sizeof(s); n++) {
+    for (size_t i = 0; i < n; i++)
+      s[i] = "\0\3\x81x"[i % 4];
+    CHECK_ERR(rmqi_props_put(&b, "K", 1, s, n, NULL), RMQ_OK);
+    CHECK_ERR(rmqi_props_put(&b, s, n, "v", 1, NULL), RMQ_OK);
+    for (size_t pos = 0; pos < n; pos++)
+      for (char sep = 1; sep <= 2; sep++) {
+        char saved = s[pos];
+        s[pos] = sep;
+        CHECK_ERR(rmqi_props_put(&b, "K", 1, s, n, NULL), RMQ_ERR_INVALID_ARG);
+        CHECK_ERR(rmqi_props_put(&b, s, n, "v", 1, NULL), RMQ_ERR_INVALID_ARG);
+        s[pos] = saved;
+      }
+  }
   rmqi_buf_free(&b);
 }
 
@@ -71,8 +97,8 @@ static void encode_in_order(const rmqt_vec *v, rmqi_buf_t *b) {
     char key[300];
     snprintf(key, sizeof(key), "prop.%.*s", (int)nl, order);
     const rmqt_kv *kv = rmqt_vec_find(v, key);
-    if (kv == NULL || rmqi_props_put(b, order, nl, kv->val, kv->val_len,
-                                     NULL) != RMQ_OK)
+    if (kv == NULL ||
+        rmqi_props_put(b, order, nl, kv->val, kv->val_len, NULL) != RMQ_OK)
       rmqt_fail(__FILE__, __LINE__, "%s: cannot encode %s", v->name, key);
     order = end ? end + 1 : "";
   }
@@ -113,8 +139,7 @@ static void check_case(const char *ver, const rmqt_vec *v) {
     char key[300];
     snprintf(key, sizeof(key), "prop.%.*s", (int)kl, k);
     if (rmqt_vec_find(v, key) == NULL)
-      rmqt_fail(__FILE__, __LINE__, "%s/%s: extra entry %s", ver, v->name,
-                key);
+      rmqt_fail(__FILE__, __LINE__, "%s/%s: extra entry %s", ver, v->name, key);
   }
   CHECK(rmqi_props_count(p, pl) >= want);
   const char *enc = rmqt_vec_get(v, "encoded");
@@ -146,8 +171,8 @@ TEST(java_vectors_parse_and_encode_alike) {
       rmqt_vec_free(v);
     }
     if (n < 5 || encoded < 1)
-      rmqt_fail(__FILE__, __LINE__, "%s: %d props_* vectors (%d encoded)",
-                *ver, n, encoded);
+      rmqt_fail(__FILE__, __LINE__, "%s: %d props_* vectors (%d encoded)", *ver,
+                n, encoded);
     rmqt_strv_free(cases);
   }
   rmqt_strv_free(vers);
@@ -157,6 +182,7 @@ int main(void) {
   static const rmqt_case cases[] = {
       TCASE(iterator_keeps_what_java_keeps),
       TCASE(encoder_refuses_separators_and_long_strings),
+      TCASE(separator_found_at_every_position),
       TCASE(java_vectors_parse_and_encode_alike),
   };
   return RUN_TESTS(cases);

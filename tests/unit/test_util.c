@@ -14,7 +14,8 @@ TEST(buf_appends_big_endian) {
   rmqi_buf_put_be16(&b, 0x0102);
   rmqi_buf_put_be32(&b, 0x03040506);
   rmqi_buf_put_be64(&b, 0x0708090A0B0C0D0EULL);
-  static const uint8_t want[] = {0xAB, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+  static const uint8_t want[] = {0xAB, 1, 2,  3,  4,  5,  6, 7,
+                                 8,    9, 10, 11, 12, 13, 14};
   CHECK(rmqi_buf_ok(&b));
   CHECK_MEM(b.data, b.len, want, sizeof(want));
   rmqi_buf_patch_be32(&b, 3, 0xFFFFFFFF);
@@ -64,6 +65,18 @@ TEST(fmt_i64_extremes) {
   n = rmqi_fmt_i64(t, -7);
   t[n] = 0;
   CHECK_STR(t, "-7");
+  /* Around every power of ten, both signs: digit pairs and odd lengths. */
+  int64_t p = 1;
+  for (int k = 0; k <= 18; k++, p *= 10)
+    for (int64_t d = -2; d <= 2; d++)
+      for (int sign = -1; sign <= 1; sign += 2) {
+        int64_t v = sign * (p + d);
+        char want[32];
+        snprintf(want, sizeof(want), "%lld", (long long)v);
+        n = rmqi_fmt_i64(t, v);
+        t[n] = 0;
+        CHECK_STR(t, want);
+      }
 }
 
 TEST(reader_never_reads_past_end) {
@@ -130,10 +143,14 @@ TEST(version_matches_macros) {
 
 int main(void) {
   static const rmqt_case cases[] = {
-      TCASE(buf_appends_big_endian),   TCASE(buf_limit_marks_failed_and_stops),
-      TCASE(buf_consume_keeps_tail),   TCASE(fmt_i64_extremes),
-      TCASE(reader_never_reads_past_end), TCASE(arena_respects_limit),
-      TCASE(arena_big_and_small_mixed), TCASE(err_table_names_and_strings),
+      TCASE(buf_appends_big_endian),
+      TCASE(buf_limit_marks_failed_and_stops),
+      TCASE(buf_consume_keeps_tail),
+      TCASE(fmt_i64_extremes),
+      TCASE(reader_never_reads_past_end),
+      TCASE(arena_respects_limit),
+      TCASE(arena_big_and_small_mixed),
+      TCASE(err_table_names_and_strings),
       TCASE(version_matches_macros),
   };
   return RUN_TESTS(cases);
