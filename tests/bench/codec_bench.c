@@ -9,7 +9,10 @@
  *      message: bare decode, then with what a consumer reads (UNIQ_KEY,
  *      TAGS, offset id), then with the body CRC check too.
  * Each figure is the median of 9 runs after a warm-up, on CLOCK_MONOTONIC.
- * Usage: codec_bench [iterations per run]   (see doc/performance.md)
+ * Usage: codec_bench [iterations per run]
+ *                    [encode-json|encode-rocketmq|decode|stored]
+ * (the second argument runs one part alone, for a profiler or callgrind;
+ * see doc/performance.md)
  */
 #include "codec/cmd.h"
 #include "codec/msgrec.h"
@@ -40,8 +43,7 @@ static int cmp_d(const void *a, const void *b) {
 
 /* Median ns per operation of @p fn over RUNS runs of @p iters calls, each
  * call doing @p per operations. */
-static double measure(void (*fn)(void *), void *ctx, size_t iters,
-                      size_t per) {
+static double measure(void (*fn)(void *), void *ctx, size_t iters, size_t per) {
   for (size_t i = 0; i < iters / 10 + 1; i++)
     fn(ctx);
   double r[RUNS];
@@ -102,10 +104,13 @@ static void encode_send(void *arg) {
 
 /* The JSON header of tests/vectors/5.4.0/cmd_send_resp_json.bin. */
 static const char resp_json[] =
-    "{\"code\":0,\"extFields\":{\"queueId\":\"2\",\"transactionId\":\"7F0000010D2A"
+    "{\"code\":0,\"extFields\":{\"queueId\":\"2\",\"transactionId\":"
+    "\"7F0000010D2A"
     "18B4AAC23B9ACA000001\",\"msgId\":\"C0A8000A00002A9F0000000000001234\",\""
-    "TRACE_ON\":\"true\",\"MSG_REGION\":\"DefaultRegion\",\"queueOffset\":\"15\"},"
-    "\"flag\":1,\"language\":\"JAVA\",\"opaque\":9,\"serializeTypeCurrentRPC\":\"J"
+    "TRACE_ON\":\"true\",\"MSG_REGION\":\"DefaultRegion\",\"queueOffset\":"
+    "\"15\"},"
+    "\"flag\":1,\"language\":\"JAVA\",\"opaque\":9,\"serializeTypeCurrentRPC\":"
+    "\"J"
     "SON\",\"version\":493}";
 
 typedef struct resp_ctx {
@@ -117,8 +122,8 @@ static void decode_resp(void *arg) {
   resp_ctx *r = arg;
   size_t flen;
   rmqi_cmd_t c;
-  if (rmqi_frame_check(r->frame, r->len, RMQI_DEFAULT_MAX_FRAME, &flen,
-                       NULL) != RMQ_OK ||
+  if (rmqi_frame_check(r->frame, r->len, RMQI_DEFAULT_MAX_FRAME, &flen, NULL) !=
+          RMQ_OK ||
       rmqi_cmd_decode(&c, r->frame, flen, NULL) != RMQ_OK)
     abort();
   int64_t qid = 0, qoff = 0;
@@ -207,26 +212,19 @@ static void decode_pull(void *arg) {
   sink += acc;
 }
 
-int main(int argc, char **argv) {
-  size_t iters = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 200000;
-  for (size_t i = 0; i < BODY; i++)
-    body[i] = (uint8_t)(i * 7);
-
+static void bench_encode(size_t iters, int ser) {
   send_ctx s;
   rmqi_buf_init(&s.out);
   rmqi_buf_init(&s.props);
-  s.ser = RMQI_SER_JSON;
-  double enc_json = measure(encode_send, &s, iters, 1);
-  size_t json_len = s.out.len;
-  s.ser = RMQI_SER_ROCKETMQ;
-  double enc_rmq = measure(encode_send, &s, iters, 1);
-  printf("send_v2 encode, JSON header      %7.1f ns/op  (frame %zu B)\n",
-         enc_json, json_len);
-  printf("send_v2 encode, ROCKETMQ header  %7.1f ns/op  (frame %zu B)\n",
-         enc_rmq, s.out.len);
+  s.ser = ser;
+  double ns = measure(encode_send, &s, iters, 1);
+  printf("send_v2 encode, %-8s header  %7.1f ns/op  (frame %zu B)\n",
+         ser == RMQI_SER_JSON ? "JSON" : "ROCKETMQ", ns, s.out.len);
   rmqi_buf_free(&s.out);
   rmqi_buf_free(&s.props);
+}
 
+static void bench_decode(size_t iters) {
   resp_ctx r;
   size_t hl = sizeof(resp_json) - 1;
   r.len = 8 + hl;
@@ -235,7 +233,9 @@ int main(int argc, char **argv) {
   memcpy(r.frame + 8, resp_json, hl);
   printf("send response decode, JSON       %7.1f ns/op  (frame %zu B)\n",
          measure(decode_resp, &r, iters, 1), r.len);
+}
 
+static void bench_stored(size_t iters) {
   pull_ctx pc;
   rmqi_buf_init(&pc.body);
   make_pull_body(&pc.body);
@@ -245,5 +245,21 @@ int main(int argc, char **argv) {
     printf("stored, 32 x 256 B: %-36s %7.1f ns/msg\n", what[pc.level],
            measure(decode_pull, &pc, iters / 8 + 1, PULL_N));
   rmqi_buf_free(&pc.body);
+}
+
+int main(int argc, char **argv) {
+  size_t iters = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 200000;
+  const char *only = argc > 2 ? argv[2] : "";
+  bool all = only[0] == '\0';
+  for (size_t i = 0; i < BODY; i++)
+    body[i] = (uint8_t)(i * 7);
+  if (all || strcmp(only, "encode-json") == 0)
+    bench_encode(iters, RMQI_SER_JSON);
+  if (all || strcmp(only, "encode-rocketmq") == 0)
+    bench_encode(iters, RMQI_SER_ROCKETMQ);
+  if (all || strcmp(only, "decode") == 0)
+    bench_decode(iters);
+  if (all || strcmp(only, "stored") == 0)
+    bench_stored(iters);
   return sink == 0;
 }
