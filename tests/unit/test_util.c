@@ -66,8 +66,10 @@ TEST(fmt_i64_extremes) {
   t[n] = 0;
   CHECK_STR(t, "-7");
   /* Around every power of ten, both signs: digit pairs and odd lengths. */
-  int64_t p = 1;
-  for (int k = 0; k <= 18; k++, p *= 10)
+  for (int k = 0; k <= 18; k++) {
+    int64_t p = 1;
+    for (int j = 0; j < k; j++)
+      p *= 10;
     for (int64_t d = -2; d <= 2; d++)
       for (int sign = -1; sign <= 1; sign += 2) {
         int64_t v = sign * (p + d);
@@ -77,6 +79,7 @@ TEST(fmt_i64_extremes) {
         t[n] = 0;
         CHECK_STR(t, want);
       }
+  }
 }
 
 TEST(reader_never_reads_past_end) {
