@@ -18,9 +18,8 @@ static long read_queue(rmq_pull_consumer_t *c, const rmq_queue_t *q) {
       return got;
     }
     if (offset == 0)
-      printf("queue %s/%d: offsets %lld..%lld\n", q->broker_name,
-             q->queue_id, (long long)res.min_offset,
-             (long long)res.max_offset);
+      printf("queue %s/%d: offsets %lld..%lld\n", q->broker_name, q->queue_id,
+             (long long)res.min_offset, (long long)res.max_offset);
     max = res.max_offset;
     for (size_t i = 0; i < res.n_msgs; i++) {
       size_t len;

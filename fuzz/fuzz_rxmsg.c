@@ -26,8 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       rmqi_inner_t in;
       rmq_err_t r = rmqi_rxmsg_inner_start(&in, &rec, 1u << 20, &e);
       while (r == RMQ_OK &&
-             (r = rmqi_rxmsg_inner_next(&in, "b", 1u << 20, &m, &e)) ==
-                 RMQ_OK)
+             (r = rmqi_rxmsg_inner_next(&in, "b", 1u << 20, &m, &e)) == RMQ_OK)
         rmq_msg_destroy(m);
       rmqi_rxmsg_inner_end(&in);
       continue;

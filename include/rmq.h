@@ -152,7 +152,6 @@ RMQ_API const char *rmq_version(void);
 /** @brief The library version as RMQ_VERSION_NUM of the linked library. */
 RMQ_API int rmq_version_num(void);
 
-
 /* ------------------------------------------------------------------------ */
 /** @name Logging */
 
@@ -262,8 +261,8 @@ RMQ_API rmq_err_t rmq_msg_set_body(rmq_msg_t *msg, const void *body,
  *        @p free_fn: the memory is only borrowed and must outlive the
  *        message). On failure the caller keeps it.
  */
-RMQ_API rmq_err_t rmq_msg_set_body_owned(rmq_msg_t *msg, void *body,
-                                         size_t len, void (*free_fn)(void *));
+RMQ_API rmq_err_t rmq_msg_set_body_owned(rmq_msg_t *msg, void *body, size_t len,
+                                         void (*free_fn)(void *));
 
 /** @brief The tag (property TAGS), used by consumers' tag filters. */
 RMQ_API rmq_err_t rmq_msg_set_tags(rmq_msg_t *msg, const char *tags);
@@ -553,8 +552,7 @@ RMQ_API rmq_err_t rmq_producer_send_to_queue(rmq_producer_t *producer,
  *        has returned), up to @p timeout_ms.
  * @returns RMQ_OK or RMQ_ERR_TIMEOUT (sends are still in flight).
  */
-RMQ_API rmq_err_t rmq_producer_flush(rmq_producer_t *producer,
-                                     int timeout_ms);
+RMQ_API rmq_err_t rmq_producer_flush(rmq_producer_t *producer, int timeout_ms);
 
 /**
  * @brief Flushes for up to @p timeout_ms, then fails what is still in
@@ -645,8 +643,9 @@ RMQ_API rmq_err_t rmq_pull_consumer_subscribe(rmq_pull_consumer_t *consumer,
  * @brief Subscribes with an SQL92 expression over message properties (the
  *        broker needs enablePropertyFilter=true).
  */
-RMQ_API rmq_err_t rmq_pull_consumer_subscribe_sql(
-    rmq_pull_consumer_t *consumer, const char *topic, const char *sql);
+RMQ_API rmq_err_t rmq_pull_consumer_subscribe_sql(rmq_pull_consumer_t *consumer,
+                                                  const char *topic,
+                                                  const char *sql);
 
 /** @brief Drops the subscription to @p topic and its queues. */
 RMQ_API rmq_err_t rmq_pull_consumer_unsubscribe(rmq_pull_consumer_t *consumer,
@@ -657,8 +656,7 @@ RMQ_API rmq_err_t rmq_pull_consumer_unsubscribe(rmq_pull_consumer_t *consumer,
  *        assignment; no rebalance. Not with subscribe().
  */
 RMQ_API rmq_err_t rmq_pull_consumer_assign(rmq_pull_consumer_t *consumer,
-                                           const rmq_queue_t *queues,
-                                           size_t n);
+                                           const rmq_queue_t *queues, size_t n);
 
 /**
  * @brief Starts pulling: registers the group with the brokers (heartbeat),
@@ -691,8 +689,8 @@ RMQ_API rmq_err_t rmq_pull_consumer_seek(rmq_pull_consumer_t *consumer,
                                          const rmq_queue_t *queue,
                                          int64_t offset);
 /** @brief seek() to the queue's first stored message. */
-RMQ_API rmq_err_t rmq_pull_consumer_seek_to_begin(
-    rmq_pull_consumer_t *consumer, const rmq_queue_t *queue);
+RMQ_API rmq_err_t rmq_pull_consumer_seek_to_begin(rmq_pull_consumer_t *consumer,
+                                                  const rmq_queue_t *queue);
 /** @brief seek() past the queue's last message (only new ones follow). */
 RMQ_API rmq_err_t rmq_pull_consumer_seek_to_end(rmq_pull_consumer_t *consumer,
                                                 const rmq_queue_t *queue);
@@ -734,8 +732,7 @@ RMQ_API rmq_err_t rmq_pull_consumer_committed(rmq_pull_consumer_t *consumer,
 RMQ_API rmq_err_t rmq_pull_consumer_pause(rmq_pull_consumer_t *consumer,
                                           const rmq_queue_t *queues, size_t n);
 RMQ_API rmq_err_t rmq_pull_consumer_resume(rmq_pull_consumer_t *consumer,
-                                           const rmq_queue_t *queues,
-                                           size_t n);
+                                           const rmq_queue_t *queues, size_t n);
 
 /** @brief The queues currently assigned to this consumer. */
 RMQ_API rmq_err_t rmq_pull_consumer_assignment(rmq_pull_consumer_t *consumer,
@@ -762,7 +759,7 @@ typedef struct rmq_pull_result {
   int64_t max_offset;
   rmq_msg_t **msgs; /**< owned by the result */
   size_t n_msgs;
-  size_t n_bad;     /**< records skipped as undecodable */
+  size_t n_bad; /**< records skipped as undecodable */
 } rmq_pull_result_t;
 
 RMQ_API void rmq_pull_result_clear(rmq_pull_result_t *res);

@@ -4,10 +4,10 @@
  */
 #include "lite_int.h"
 
+#include "../codec/batch.h"
 #include "../util/endian.h"
 #include "../util/time.h"
 #include "pull.h"
-#include "../codec/batch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,7 @@
 
 enum {
   TICK_MS = 20,
-  FLOW_DELAY_MS = 50,  /* Java PULL_TIME_DELAY_MILLS_WHEN_FLOW_CONTROL */
+  FLOW_DELAY_MS = 50,    /* Java PULL_TIME_DELAY_MILLS_WHEN_FLOW_CONTROL */
   PAUSE_DELAY_MS = 1000, /* Java PULL_TIME_DELAY_MILLS_WHEN_PAUSE */
 };
 #define MAX_BODY ((size_t)128 << 20)
@@ -174,7 +174,8 @@ bool rmqi_lite_addr(lite_t *l, const char *topic, const char *broker,
   return a != NULL;
 }
 
-/* ---- pulls (loop thread) ---------------------------------------------------- */
+/* ---- pulls (loop thread) ----------------------------------------------------
+ */
 
 typedef struct pull_ctx {
   lite_t *l;
@@ -257,8 +258,8 @@ static void pull_done(void *arg, const rmqi_rpc_result_t *r) {
     } else {
       q->due_ms = rmqi_now_ms() + l->conf.v.pull_delay_on_exception_ms;
       if (rc != RMQ_ERR_SHUTDOWN)
-        rmqi_log(&l->client->log, RMQ_LOG_WARN, "consumer", "%s: %s",
-                 l->group, err);
+        rmqi_log(&l->client->log, RMQ_LOG_WARN, "consumer", "%s: %s", l->group,
+                 err);
     }
   }
   rmqi_lite_release(l, q);
@@ -351,8 +352,7 @@ static void issue_due(lite_t *l) {
         .offset = x->offset,
         .max_nums = (int32_t)v->pull_batch_size,
         /* Java lite pull: suspend, subscription in the request, lite */
-        .sys_flag = RMQI_PULL_SUSPEND | RMQI_PULL_SUBSCRIPTION |
-                    RMQI_PULL_LITE,
+        .sys_flag = RMQI_PULL_SUSPEND | RMQI_PULL_SUBSCRIPTION | RMQI_PULL_LITE,
         .suspend_ms = v->broker_suspend_max_ms,
         .subscription = q->sub->expression,
         .expression_type = q->sub->sql92 ? "SQL92" : "TAG",
@@ -365,7 +365,9 @@ static void issue_due(lite_t *l) {
   }
 }
 
-static void tick(void *arg) { issue_due(arg); }
+static void tick(void *arg) {
+  issue_due(arg);
+}
 
 static void tick_start(void *arg) {
   lite_t *l = arg;
@@ -373,8 +375,8 @@ static void tick_start(void *arg) {
   bool closed = l->closed;
   pthread_mutex_unlock(&l->lock);
   if (!closed) {
-    l->tick = rmqi_loop_timer(rmqi_rpc_loop(l->client->rpc), 0, TICK_MS, tick,
-                              l);
+    l->tick =
+        rmqi_loop_timer(rmqi_rpc_loop(l->client->rpc), 0, TICK_MS, tick, l);
     if (l->tick)
       return; /* the timer keeps the reference */
   }
@@ -448,8 +450,7 @@ static size_t decode_batch(lite_t *l, batch_t *b, const lq_t *q,
     }
     rmqi_msgrec_t rec;
     size_t next;
-    rc = rmqi_msgrec_decode(b->body + b->pos, b->len - b->pos, &rec, &next,
-                            &e);
+    rc = rmqi_msgrec_decode(b->body + b->pos, b->len - b->pos, &rec, &next, &e);
     b->pos = next ? b->pos + next : b->len;
     (*records)++;
     if (rc == RMQ_OK && rmqi_msgrec_is_inner_batch(&rec)) {

@@ -4,10 +4,10 @@
  */
 #include "lite_int.h"
 
+#include "../codec/batch.h"
 #include "../util/time.h"
 #include "offsets.h"
 #include "pull.h"
-#include "../codec/batch.h"
 #include "rxmsg.h"
 
 #include <errno.h>
@@ -16,7 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* ---- queue lists ------------------------------------------------------------ */
+/* ---- queue lists ------------------------------------------------------------
+ */
 
 void rmq_queue_list_clear(rmq_queue_list_t *list) {
   if (list == NULL)
@@ -77,7 +78,8 @@ static rmq_err_t queue_addr(lite_t *l, const rmq_queue_t *mq, char *addr,
   return rc;
 }
 
-/* ---- lifecycle ------------------------------------------------------------ */
+/* ---- lifecycle ------------------------------------------------------------
+ */
 
 static bool group_valid(const char *g, char *err, size_t n) {
   size_t len = g ? strlen(g) : 0;
@@ -89,14 +91,18 @@ static bool group_valid(const char *g, char *err, size_t n) {
     if (!(*p == '%' || *p == '|' || *p == '_' || *p == '-' ||
           (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
           (*p >= 'A' && *p <= 'Z'))) {
-      snprintf(err, n, "consumerGroup \"%s\" has a character outside "
-                       "[%%|a-zA-Z0-9_-]", g);
+      snprintf(err, n,
+               "consumerGroup \"%s\" has a character outside "
+               "[%%|a-zA-Z0-9_-]",
+               g);
       return false;
     }
   return true;
 }
 
-static void on_group_changed(void *arg) { rmqi_lite_kick(arg); }
+static void on_group_changed(void *arg) {
+  rmqi_lite_kick(arg);
+}
 
 /* mkdir -p of the directories of @p path. */
 static rmq_err_t make_dirs(char *path) {
@@ -152,12 +158,12 @@ static rmq_err_t load_offsets(lite_t *l, char *err, size_t n) {
 }
 
 rmq_pull_consumer_t *rmq_pull_consumer_new(rmq_client_t *client,
-                                           const rmq_conf_t *conf,
-                                           char *errstr, size_t n) {
+                                           const rmq_conf_t *conf, char *errstr,
+                                           size_t n) {
   rmqi_errstr(errstr, n, "%s", "");
   if (conf == NULL || !group_valid(conf->v.consumer_group, errstr, n))
-    return conf ? NULL : (rmqi_errstr(errstr, n, "consumerGroup is required"),
-                          NULL);
+    return conf ? NULL
+                : (rmqi_errstr(errstr, n, "consumerGroup is required"), NULL);
   rmq_pull_consumer_t *pc = calloc(1, sizeof(*pc));
   lite_t *l = calloc(1, sizeof(*l));
   if (pc == NULL || l == NULL || rmqi_conf_copy(&l->conf, conf) != RMQ_OK) {
@@ -227,15 +233,17 @@ static rmq_err_t announce(lite_t *l) {
   for (lsub_t *s = l->subs; s && n < 64; s = s->next) {
     if ((topics[n] = strdup(s->topic)) == NULL)
       continue;
-    if (rmqi_sub_build(&built[n], s->topic, s->expr, s->sql92,
-                       l->start_ms) != RMQ_OK) {
+    if (rmqi_sub_build(&built[n], s->topic, s->expr, s->sql92, l->start_ms) !=
+        RMQ_OK) {
       free(topics[n]);
       continue;
     }
-    subs[n] = (rmqi_hb_sub_t){topics[n], built[n].expression,
+    subs[n] = (rmqi_hb_sub_t){topics[n],
+                              built[n].expression,
                               s->sql92 ? "SQL92" : "TAG",
                               (const char *const *)built[n].tags,
-                              built[n].codes, built[n].n_tags,
+                              built[n].codes,
+                              built[n].n_tags,
                               built[n].version};
     n++;
   }
@@ -461,7 +469,8 @@ void rmq_pull_consumer_destroy(rmq_pull_consumer_t *pc, int timeout_ms) {
     rmq_client_destroy(own, RMQI_MAX(deadline - rmqi_now_ms(), 0));
 }
 
-/* ---- positions ------------------------------------------------------------- */
+/* ---- positions -------------------------------------------------------------
+ */
 
 static bool queue_ok(const rmq_queue_t *q) {
   return q && q->topic && q->broker_name && q->queue_id >= 0;
@@ -477,8 +486,8 @@ static rmq_err_t queue_offset(lite_t *l, const rmq_queue_t *mq,
                            mq->queue_id, ts, out, err, sizeof(err));
 }
 
-rmq_err_t rmq_pull_consumer_seek(rmq_pull_consumer_t *pc,
-                                 const rmq_queue_t *mq, int64_t offset) {
+rmq_err_t rmq_pull_consumer_seek(rmq_pull_consumer_t *pc, const rmq_queue_t *mq,
+                                 int64_t offset) {
   if (pc == NULL || !queue_ok(mq) || offset < 0)
     return RMQ_ERR_INVALID_ARG;
   lite_t *l = pc->l;
@@ -529,7 +538,8 @@ rmq_err_t rmq_pull_consumer_offset_for_timestamp(rmq_pull_consumer_t *pc,
   return queue_offset(pc->l, mq, RMQI_OFF_BY_TIME, ts, out);
 }
 
-/* ---- commits ---------------------------------------------------------------- */
+/* ---- commits ----------------------------------------------------------------
+ */
 
 rmq_err_t rmq_pull_consumer_commit(rmq_pull_consumer_t *pc) {
   if (pc == NULL)
@@ -586,7 +596,8 @@ rmq_err_t rmq_pull_consumer_committed(rmq_pull_consumer_t *pc,
                               sizeof(err));
 }
 
-/* ---- pause, listings --------------------------------------------------------- */
+/* ---- pause, listings
+ * --------------------------------------------------------- */
 
 static rmq_err_t set_paused(rmq_pull_consumer_t *pc, const rmq_queue_t *v,
                             size_t n, bool paused) {
@@ -596,8 +607,7 @@ static rmq_err_t set_paused(rmq_pull_consumer_t *pc, const rmq_queue_t *v,
   rmq_err_t rc = RMQ_OK;
   pthread_mutex_lock(&l->lock);
   for (size_t i = 0; i < n; i++) {
-    lq_t *q = queue_ok(&v[i]) ? rmqi_lite_find(l, v[i].topic,
-                                               v[i].broker_name,
+    lq_t *q = queue_ok(&v[i]) ? rmqi_lite_find(l, v[i].topic, v[i].broker_name,
                                                v[i].queue_id)
                               : NULL;
     if (q == NULL) {
@@ -612,8 +622,8 @@ static rmq_err_t set_paused(rmq_pull_consumer_t *pc, const rmq_queue_t *v,
   return rc;
 }
 
-rmq_err_t rmq_pull_consumer_pause(rmq_pull_consumer_t *pc,
-                                  const rmq_queue_t *v, size_t n) {
+rmq_err_t rmq_pull_consumer_pause(rmq_pull_consumer_t *pc, const rmq_queue_t *v,
+                                  size_t n) {
   return set_paused(pc, v, n, true);
 }
 
@@ -672,7 +682,8 @@ rmq_err_t rmq_pull_consumer_fetch_queues(rmq_pull_consumer_t *pc,
   return rc;
 }
 
-/* ---- raw pull ------------------------------------------------------------- */
+/* ---- raw pull -------------------------------------------------------------
+ */
 
 void rmq_pull_result_clear(rmq_pull_result_t *res) {
   if (res == NULL)
@@ -753,14 +764,12 @@ static rmq_err_t decode_all(lite_t *l, const rmqi_pull_res_t *pr,
   }
 }
 
-rmq_err_t rmq_pull_consumer_pull(rmq_pull_consumer_t *pc,
-                                 const rmq_queue_t *mq, const char *expr,
-                                 int64_t offset, int max_msgs, int timeout_ms,
-                                 rmq_pull_result_t *res) {
+rmq_err_t rmq_pull_consumer_pull(rmq_pull_consumer_t *pc, const rmq_queue_t *mq,
+                                 const char *expr, int64_t offset, int max_msgs,
+                                 int timeout_ms, rmq_pull_result_t *res) {
   if (res)
     memset(res, 0, sizeof(*res));
-  if (pc == NULL || !queue_ok(mq) || res == NULL || offset < 0 ||
-      max_msgs <= 0)
+  if (pc == NULL || !queue_ok(mq) || res == NULL || offset < 0 || max_msgs <= 0)
     return RMQ_ERR_INVALID_ARG;
   lite_t *l = pc->l;
   rmqi_sub_t sub;

@@ -36,16 +36,16 @@ typedef struct lq {
   char *topic;
   char *broker;
   int32_t qid;
-  rmqi_sub_t *sub;       /* owned; "*" in assign mode */
+  rmqi_sub_t *sub; /* owned; "*" in assign mode */
   uint64_t gen;
-  int holds;             /* pulls in flight + running offset lookups */
+  int holds; /* pulls in flight + running offset lookups */
   bool dropped, paused, active, seeding;
-  int64_t pull_offset;   /* next offset to pull; -1 until known */
-  int64_t consumed;      /* offset after the last polled message; -1 */
-  int64_t commit_mem;    /* the in-memory offset store: what to send; -1 */
-  int64_t committed;     /* last offset sent to the broker / file; -1 */
-  int64_t due_ms;        /* earliest time of the next pull */
-  int64_t suggest_id;    /* broker id the last pull suggested */
+  int64_t pull_offset; /* next offset to pull; -1 until known */
+  int64_t consumed;    /* offset after the last polled message; -1 */
+  int64_t commit_mem;  /* the in-memory offset store: what to send; -1 */
+  int64_t committed;   /* last offset sent to the broker / file; -1 */
+  int64_t due_ms;      /* earliest time of the next pull */
+  int64_t suggest_id;  /* broker id the last pull suggested */
   size_t cached_msgs, cached_bytes;
   int64_t cached_lo, cached_hi; /* offsets pulled but not polled */
   struct lq *next;
@@ -77,8 +77,8 @@ struct lite {
   const char *group;
   pthread_mutex_t lock;
   pthread_mutex_t announce; /* taken before `lock`, see announce() */
-  pthread_cond_t ready_cv; /* a batch arrived, or closing */
-  pthread_cond_t svc_cv;   /* the service thread has work */
+  pthread_cond_t ready_cv;  /* a batch arrived, or closing */
+  pthread_cond_t svc_cv;    /* the service thread has work */
   bool started, closed, assigned_mode, svc_stop, rebalance_now;
   lsub_t *subs;
   lq_t *queues;
@@ -145,15 +145,13 @@ void rmqi_lite_commit_mem(lite_t *l);
 rmq_err_t rmqi_lite_persist(lite_t *l, bool sync);
 /* Sends one offset (clustering: to the broker's master; broadcasting: into
  * the file table, saved when @p sync). */
-rmq_err_t rmqi_lite_commit_one(lite_t *l, const char *topic,
-                               const char *broker, int32_t qid,
-                               int64_t offset, bool sync);
+rmq_err_t rmqi_lite_commit_one(lite_t *l, const char *topic, const char *broker,
+                               int32_t qid, int64_t offset, bool sync);
 /* The loop's tick timer, which starts due pulls (lite.c). */
 rmq_err_t rmqi_lite_tick_start(lite_t *l);
 void rmqi_lite_tick_stop(lite_t *l);
 /* The start offset of a new queue (Java computePullFromWhere). */
 rmq_err_t rmqi_lite_start_offset(lite_t *l, const char *topic,
-                                 const char *broker, int32_t qid,
-                                 int64_t *out);
+                                 const char *broker, int32_t qid, int64_t *out);
 
 #endif

@@ -19,8 +19,8 @@ enum { RC_GET_CONSUMER_LIST_BY_GROUP = 38 };
 
 /* "<group>: <what> <a>: <b>" at WARN. */
 static void lg(lite_t *l, const char *what, const char *a, const char *b) {
-  rmqi_log(&l->client->log, RMQ_LOG_WARN, "consumer", "%s: %s %s: %s",
-           l->group, what, a, b);
+  rmqi_log(&l->client->log, RMQ_LOG_WARN, "consumer", "%s: %s %s: %s", l->group,
+           what, a, b);
 }
 
 /* ---- start offsets ------------------------------------------------------ */
@@ -125,7 +125,8 @@ static void seed(lite_t *l) {
   }
 }
 
-/* ---- commits -------------------------------------------------------------- */
+/* ---- commits --------------------------------------------------------------
+ */
 
 static rmq_err_t save_file(lite_t *l) {
   char err[256];
@@ -146,8 +147,8 @@ static rmq_err_t file_put(lite_t *l, const char *topic, const char *broker,
       return RMQ_OK;
     }
   }
-  rmqi_mqo_t *v = realloc(l->file_offsets,
-                          (l->n_file_offsets + 1) * sizeof(*v));
+  rmqi_mqo_t *v =
+      realloc(l->file_offsets, (l->n_file_offsets + 1) * sizeof(*v));
   if (v == NULL)
     return RMQ_ERR_NOMEM;
   l->file_offsets = v;
@@ -161,9 +162,8 @@ static rmq_err_t file_put(lite_t *l, const char *topic, const char *broker,
   return RMQ_OK;
 }
 
-rmq_err_t rmqi_lite_commit_one(lite_t *l, const char *topic,
-                               const char *broker, int32_t qid,
-                               int64_t offset, bool sync) {
+rmq_err_t rmqi_lite_commit_one(lite_t *l, const char *topic, const char *broker,
+                               int32_t qid, int64_t offset, bool sync) {
   if (l->conf.v.message_model == RMQI_MODEL_BROADCASTING) {
     pthread_mutex_lock(&l->lock);
     rmq_err_t rc = file_put(l, topic, broker, qid, offset);
@@ -266,7 +266,8 @@ rmq_err_t rmqi_lite_persist(lite_t *l, bool sync) {
   return rc;
 }
 
-/* ---- rebalance ------------------------------------------------------------- */
+/* ---- rebalance -------------------------------------------------------------
+ */
 
 static rmq_err_t consumer_ids(lite_t *l, const rmqi_route_t *r,
                               rmqi_strlist_t *out) {
@@ -283,10 +284,9 @@ static rmq_err_t consumer_ids(lite_t *l, const rmqi_route_t *r,
   rmqi_cmd_ext_ref(&cmd, "consumerGroup", l->group, strlen(l->group));
   rmqi_resp_t resp;
   char detail[256];
-  rmq_err_t rc =
-      rmqi_rpc_invoke_sync(l->client->rpc, addr, &cmd,
-                           l->client->conf.v.api_timeout_ms, &resp, detail,
-                           sizeof(detail));
+  rmq_err_t rc = rmqi_rpc_invoke_sync(l->client->rpc, addr, &cmd,
+                                      l->client->conf.v.api_timeout_ms, &resp,
+                                      detail, sizeof(detail));
   rmqi_cmd_free(&cmd);
   if (rc != RMQ_OK) {
     lg(l, "consumer list failed at", addr, detail);
@@ -357,8 +357,7 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
     /* Java AllocateMessageQueueByConfig: the configured queues, as they
      * are; the group's other members do not matter */
     for (size_t i = 0; i < n; i++)
-      if (in_config(l->conf.v.allocate_config, mqs[i].broker,
-                    mqs[i].queue_id))
+      if (in_config(l->conf.v.allocate_config, mqs[i].broker, mqs[i].queue_id))
         mine[n_mine++] = i;
   } else {
     if (consumer_ids(l, r, &ids) != RMQ_OK || ids.n == 0)
@@ -432,7 +431,8 @@ static void rebalance(lite_t *l) {
   }
 }
 
-/* ---- the thread ------------------------------------------------------------- */
+/* ---- the thread -------------------------------------------------------------
+ */
 
 static void *svc_main(void *arg) {
   lite_t *l = arg;

@@ -152,8 +152,8 @@ rmq_err_t rmqi_offset_table_decode(const char *text, size_t len,
   return RMQ_OK;
 }
 
-rmq_err_t rmqi_offset_file_load(const char *path, rmqi_mqo_t **out,
-                                size_t *n, char *err, size_t err_size) {
+rmq_err_t rmqi_offset_file_load(const char *path, rmqi_mqo_t **out, size_t *n,
+                                char *err, size_t err_size) {
   *out = NULL;
   *n = 0;
   rmq_err_t rc = load_one(path, out, n, err, err_size);

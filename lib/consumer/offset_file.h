@@ -18,8 +18,8 @@ rmq_err_t rmqi_offset_file_save(const char *path, const rmqi_mqo_t *mqs,
 /* Reads the table; *out (n entries) is malloc'd with its strings in one
  * block: free(*out) releases all. RMQ_ERR_NOT_FOUND when neither the file
  * nor its .bak exist. */
-rmq_err_t rmqi_offset_file_load(const char *path, rmqi_mqo_t **out,
-                                size_t *n, char *err, size_t err_size);
+rmq_err_t rmqi_offset_file_load(const char *path, rmqi_mqo_t **out, size_t *n,
+                                char *err, size_t err_size);
 
 /* The table of an offsets.json text (untrusted: a malformed entry is
  * dropped; broken JSON or no offsetTable is an error with the reason in

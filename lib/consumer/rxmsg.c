@@ -67,7 +67,9 @@ static char *put_str(carve_t *c, const char *s, size_t n) {
   return d;
 }
 
-static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+static size_t align8(size_t n) {
+  return (n + 7) & ~(size_t)7;
+}
 
 rmq_err_t rmqi_rxmsg_build(const rmqi_msgrec_t *rec, const char *broker,
                            size_t max_body, bool check_crc, rmq_msg_t **out,
