@@ -17,11 +17,11 @@
 #include "codec/cmd.h"
 #include "codec/msgrec.h"
 #include "codec/props.h"
+#include "util/time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zlib.h>
 
 enum { RUNS = 9, PULL_N = 32, BODY = 256 };
@@ -29,12 +29,6 @@ enum { RUNS = 9, PULL_N = 32, BODY = 256 };
 static volatile size_t sink; /* keeps results alive */
 
 static uint8_t body[BODY];
-
-static int64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -48,10 +42,10 @@ static double measure(void (*fn)(void *), void *ctx, size_t iters, size_t per) {
     fn(ctx);
   double r[RUNS];
   for (int k = 0; k < RUNS; k++) {
-    int64_t t0 = now_ns();
+    int64_t t0 = rmqi_now_ns();
     for (size_t i = 0; i < iters; i++)
       fn(ctx);
-    r[k] = (double)(now_ns() - t0) / (double)(iters * per);
+    r[k] = (double)(rmqi_now_ns() - t0) / (double)(iters * per);
   }
   qsort(r, RUNS, sizeof(r[0]), cmp_d);
   return r[RUNS / 2];

@@ -316,8 +316,12 @@ void mock_stop(mock_t *m) {
   free(m);
 }
 
-int mock_port(const mock_t *m) { return m->port; }
-const char *mock_addr(const mock_t *m) { return m->addr; }
+int mock_port(const mock_t *m) {
+  return m->port;
+}
+const char *mock_addr(const mock_t *m) {
+  return m->addr;
+}
 
 void mock_add_rule(mock_t *m, const mock_rule_t *rule) {
   pthread_mutex_lock(&m->lock);
@@ -339,6 +343,14 @@ int mock_count(mock_t *m, int32_t code) {
   int n = code < 0 ? m->total : m->counts[code & 4095];
   pthread_mutex_unlock(&m->lock);
   return n;
+}
+
+int mock_wait_count(mock_t *m, int32_t code, int n, int timeout_ms) {
+  int64_t end = rmqi_now_ms() + timeout_ms;
+  int got;
+  while ((got = mock_count(m, code)) < n && rmqi_now_ms() < end)
+    usleep(10 * 1000);
+  return got;
 }
 
 static void push(mock_t *m, int32_t code, bool oneway, const char *key,
@@ -403,13 +415,12 @@ void mock_serve_route(mock_t *m, const char *broker, const char *master,
   char slave_entry[96] = "";
   if (slave)
     snprintf(slave_entry, sizeof(slave_entry), ",\"1\":\"%s\"", slave);
-  int n = snprintf(
-      m->route, sizeof(m->route),
-      "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"%s\"%s},"
-      "\"brokerName\":\"%s\",\"cluster\":\"C\"}],\"queueDatas\":[{"
-      "\"brokerName\":\"%s\",\"perm\":6,\"readQueueNums\":%d,"
-      "\"topicSysFlag\":0,\"writeQueueNums\":%d}]}",
-      master, slave_entry, broker, broker, queues, queues);
+  int n = snprintf(m->route, sizeof(m->route),
+                   "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"%s\"%s},"
+                   "\"brokerName\":\"%s\",\"cluster\":\"C\"}],\"queueDatas\":[{"
+                   "\"brokerName\":\"%s\",\"perm\":6,\"readQueueNums\":%d,"
+                   "\"topicSysFlag\":0,\"writeQueueNums\":%d}]}",
+                   master, slave_entry, broker, broker, queues, queues);
   mock_add_rule(m, &(mock_rule_t){.code = 105,
                                   .body = (const uint8_t *)m->route,
                                   .body_len = (size_t)n});

@@ -12,12 +12,12 @@
 #include "codec/cmd.h"
 
 typedef enum {
-  MOCK_REPLY,        /* answer with resp_code/remark/ext/body after delay */
-  MOCK_DROP,         /* never answer */
-  MOCK_CLOSE,        /* close the connection at once */
+  MOCK_REPLY,          /* answer with resp_code/remark/ext/body after delay */
+  MOCK_DROP,           /* never answer */
+  MOCK_CLOSE,          /* close the connection at once */
   MOCK_CLOSE_MIDFRAME, /* write half of a response frame, then close */
-  MOCK_GARBAGE,      /* write bytes that are no frame */
-  MOCK_OVERSIZE,     /* write a length prefix of 2 GiB */
+  MOCK_GARBAGE,        /* write bytes that are no frame */
+  MOCK_OVERSIZE,       /* write a length prefix of 2 GiB */
 } mock_action_t;
 
 typedef struct mock_rule {
@@ -43,6 +43,9 @@ void mock_add_rule(mock_t *m, const mock_rule_t *rule);
 void mock_clear_rules(mock_t *m);
 /* Requests received with @p code (-1: all). */
 int mock_count(mock_t *m, int32_t code);
+/* Waits up to @p timeout_ms for @p n requests with @p code; returns the
+ * count then. */
+int mock_wait_count(mock_t *m, int32_t code, int n, int timeout_ms);
 /* Sends a request (broker-initiated) on every open connection; the
  * response code the client sent back is reported by mock_last_reply. */
 void mock_push(mock_t *m, int32_t code, bool oneway);
@@ -53,8 +56,7 @@ void mock_serve_route(mock_t *m, const char *broker, const char *master,
                       const char *slave, int queues);
 /* A one-way broker-initiated request with one ext field (e.g.
  * NOTIFY_CONSUMER_IDS_CHANGED with its consumerGroup). */
-void mock_push_ext(mock_t *m, int32_t code, const char *key,
-                   const char *value);
+void mock_push_ext(mock_t *m, int32_t code, const char *key, const char *value);
 int mock_last_reply(mock_t *m, int32_t *code, char *remark, size_t n);
 /* Copies the ext value of the last request with @p code. */
 bool mock_last_ext(mock_t *m, int32_t code, const char *key, char *out,

@@ -12,43 +12,57 @@
 #include <string.h>
 #include <unistd.h>
 
+/* A consumer of @p group with the name server at @p ns and, unless NULL,
+ * one more configuration key. */
+static rmq_pull_consumer_t *consumer(mock_t *ns, const char *group,
+                                     const char *key, const char *val) {
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", mock_addr(ns), NULL, 0);
+  rmq_conf_set(c, "consumerGroup", group, NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  if (key)
+    rmq_conf_set(c, key, val, NULL, 0);
+  char err[256] = "";
+  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, err, sizeof(err));
+  if (pc == NULL)
+    fprintf(stderr, "consumer: %s\n", err);
+  rmq_conf_destroy(c);
+  return pc;
+}
+
 TEST(pulls_move_to_the_suggested_broker) {
   mock_t *ns = mock_start(), *master = mock_start(), *slave = mock_start();
   REQUIRE(ns && master && slave);
   mock_serve_route(ns, "broker-a", mock_addr(master), mock_addr(slave), 1);
-  mock_rule_t r_off = {.code = 14, .action = MOCK_REPLY,
-                       .ext = {{"offset", "0"}}};
+  mock_rule_t r_off = {
+      .code = 14, .action = MOCK_REPLY, .ext = {{"offset", "0"}}};
   mock_add_rule(master, &r_off);
   /* the master: nothing new, ask broker 1; the slave: nothing new, and
    * it holds each pull a little as a long-polling broker would */
-  mock_rule_t r_pull = {.code = 11, .action = MOCK_REPLY, .resp_code = 19,
+  mock_rule_t r_pull = {.code = 11,
+                        .action = MOCK_REPLY,
+                        .resp_code = 19,
                         .ext = {{"nextBeginOffset", "0"},
                                 {"minOffset", "0"},
                                 {"maxOffset", "0"},
                                 {"suggestWhichBrokerId", "1"}}};
   mock_add_rule(master, &r_pull);
-  mock_rule_t r_pull_slave = {.code = 11, .action = MOCK_REPLY,
-                              .resp_code = 19, .delay_ms = 50,
+  mock_rule_t r_pull_slave = {.code = 11,
+                              .action = MOCK_REPLY,
+                              .resp_code = 19,
+                              .delay_ms = 50,
                               .ext = {{"nextBeginOffset", "0"},
                                       {"minOffset", "0"},
                                       {"maxOffset", "0"},
                                       {"suggestWhichBrokerId", "1"}}};
   mock_add_rule(slave, &r_pull_slave);
 
-  rmq_conf_t *c = rmq_conf_new();
-  rmq_conf_set(c, "namesrvAddr", mock_addr(ns), NULL, 0);
-  rmq_conf_set(c, "consumerGroup", "suggest_group", NULL, 0);
-  rmq_conf_set(c, "logLevel", "error", NULL, 0);
-  char err[256];
-  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, err, sizeof(err));
-  rmq_conf_destroy(c);
+  rmq_pull_consumer_t *pc = consumer(ns, "suggest_group", NULL, NULL);
   REQUIRE(pc != NULL);
   rmq_queue_t q = {"SuggestTopic", "broker-a", 0};
   CHECK_ERR(rmq_pull_consumer_assign(pc, &q, 1), RMQ_OK);
   CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
-  int64_t end = rmqi_now_ms() + 5000;
-  while (mock_count(slave, 11) < 3 && rmqi_now_ms() < end)
-    usleep(20 * 1000);
+  mock_wait_count(slave, 11, 3, 5000);
   CHECK(mock_count(master, 11) >= 1);
   CHECK(mock_count(slave, 11) >= 3);
   /* after the first answer every pull went to the slave */
@@ -71,31 +85,22 @@ TEST(notify_consumer_ids_changed_rebalances_at_once) {
   REQUIRE(ns && b);
   mock_serve_route(ns, "broker-a", mock_addr(b), NULL, 2);
   static const char ids[] = "{\"consumerIdList\":[\"x@y\"]}";
-  mock_rule_t r_ids = {.code = 38, .action = MOCK_REPLY,
-                       .body = (const uint8_t *)ids, .body_len = sizeof(ids) - 1};
+  mock_rule_t r_ids = {.code = 38,
+                       .action = MOCK_REPLY,
+                       .body = (const uint8_t *)ids,
+                       .body_len = sizeof(ids) - 1};
   mock_add_rule(b, &r_ids);
-  rmq_conf_t *c = rmq_conf_new();
-  rmq_conf_set(c, "namesrvAddr", mock_addr(ns), NULL, 0);
-  rmq_conf_set(c, "consumerGroup", "notify_group", NULL, 0);
-  rmq_conf_set(c, "rebalanceInterval", "60000", NULL, 0);
-  rmq_conf_set(c, "logLevel", "error", NULL, 0);
-  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, NULL, 0);
-  rmq_conf_destroy(c);
+  rmq_pull_consumer_t *pc =
+      consumer(ns, "notify_group", "rebalanceInterval", "60000");
   REQUIRE(pc != NULL);
   CHECK_ERR(rmq_pull_consumer_subscribe(pc, "NotifyTopic", "*"), RMQ_OK);
   CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
-  int64_t end = rmqi_now_ms() + 5000;
-  while (mock_count(b, 38) < 1 && rmqi_now_ms() < end)
-    usleep(20 * 1000);
-  REQUIRE(mock_count(b, 38) == 1); /* the first rebalance */
+  REQUIRE(mock_wait_count(b, 38, 1, 5000) == 1); /* the first rebalance */
   usleep(300 * 1000);
   CHECK_INT(mock_count(b, 38), 1); /* and no other until told */
   /* the broker's one-way notification, with the group in its header */
   mock_push_ext(b, 40, "consumerGroup", "notify_group");
-  end = rmqi_now_ms() + 3000;
-  while (mock_count(b, 38) < 2 && rmqi_now_ms() < end)
-    usleep(20 * 1000);
-  CHECK_INT(mock_count(b, 38), 2);
+  CHECK_INT(mock_wait_count(b, 38, 2, 3000), 2);
   /* another group's notification is not ours */
   mock_push_ext(b, 40, "consumerGroup", "other_group");
   usleep(500 * 1000);
@@ -114,20 +119,12 @@ TEST(destroy_abandons_the_service_threads_blocked_call) {
   mock_serve_route(ns, "broker-a", mock_addr(b), NULL, 2);
   mock_rule_t r_ids = {.code = 38, .action = MOCK_DROP};
   mock_add_rule(b, &r_ids);
-  rmq_conf_t *c = rmq_conf_new();
-  rmq_conf_set(c, "namesrvAddr", mock_addr(ns), NULL, 0);
-  rmq_conf_set(c, "consumerGroup", "abandon_group", NULL, 0);
-  rmq_conf_set(c, "mqClientApiTimeout", "10000", NULL, 0);
-  rmq_conf_set(c, "logLevel", "error", NULL, 0);
-  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, NULL, 0);
-  rmq_conf_destroy(c);
+  rmq_pull_consumer_t *pc =
+      consumer(ns, "abandon_group", "mqClientApiTimeout", "10000");
   REQUIRE(pc != NULL);
   CHECK_ERR(rmq_pull_consumer_subscribe(pc, "AbandonTopic", "*"), RMQ_OK);
   CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
-  int64_t end = rmqi_now_ms() + 5000;
-  while (mock_count(b, 38) < 1 && rmqi_now_ms() < end)
-    usleep(20 * 1000);
-  REQUIRE(mock_count(b, 38) == 1); /* the service thread now waits */
+  REQUIRE(mock_wait_count(b, 38, 1, 5000) == 1); /* the service thread waits */
   int64_t t0 = rmqi_now_ms();
   rmq_pull_consumer_destroy(pc, 1000);
   int64_t took = rmqi_now_ms() - t0;
