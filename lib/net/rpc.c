@@ -27,30 +27,30 @@ struct pend {
   int64_t deadline_ms;
   rmqi_rpc_cb cb;
   void *arg;
-  pend_t *hnext;        /* hash chain */
+  pend_t *hnext;         /* hash chain */
   pend_t *cprev, *cnext; /* the connection's list */
-  size_t heap;          /* index in the deadline heap */
+  size_t heap;           /* index in the deadline heap */
 };
 
 struct rmqi_conn {
   rmqi_rpc_t *rpc;
   char addr[96];
   int fd;
-  rmqi_transport_t *tr;   /* the byte stream over fd (loop thread) */
-  int state;              /* loop thread, or under rpc->lock */
+  rmqi_transport_t *tr; /* the byte stream over fd (loop thread) */
+  int state;            /* loop thread, or under rpc->lock */
   _Atomic int refs;
   pthread_mutex_t out_lock;
-  rmqi_buf_t out;         /* frames appended by any thread */
-  bool in_dirty;          /* in rpc->dirty (under rpc->dirty_lock) */
-  rmqi_buf_t wbuf;        /* loop-only: bytes being written */
-  rmqi_buf_t in;          /* loop-only */
+  rmqi_buf_t out;  /* frames appended by any thread */
+  bool in_dirty;   /* in rpc->dirty (under rpc->dirty_lock) */
+  rmqi_buf_t wbuf; /* loop-only: bytes being written */
+  rmqi_buf_t in;   /* loop-only */
   int64_t connect_deadline_ms;
-  pend_t *pend;           /* under rpc->lock */
-  rmqi_conn_t *next;      /* table list (rpc->lock) */
+  pend_t *pend;      /* under rpc->lock */
+  rmqi_conn_t *next; /* table list (rpc->lock) */
   rmqi_conn_t *dirty_next;
   rmqi_conn_t *stuck_next; /* sweep's private list */
   rmqi_conn_t *work_next;  /* drain_dirty's private list */
-  bool want_out;          /* EPOLLOUT registered */
+  bool want_out;           /* EPOLLOUT registered */
 };
 
 typedef struct handler {
@@ -430,8 +430,8 @@ static void conn_read(rmqi_conn_t *c) {
       conn_close(c, RMQ_ERR_NOMEM, "out of memory for the input buffer");
       return;
     }
-    ssize_t n = c->tr->ops->read(c->tr, c->in.data + c->in.len,
-                                 c->in.cap - c->in.len);
+    ssize_t n =
+        c->tr->ops->read(c->tr, c->in.data + c->in.len, c->in.cap - c->in.len);
     if (n == 0) {
       conn_close(c, RMQ_ERR_CONN_LOST, "closed by peer");
       return;
@@ -651,7 +651,10 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   do {
     op = r->next_opaque = (int32_t)((uint32_t)r->next_opaque + 1u);
   } while (opaque_used(r, op));
-  *p = (pend_t){.opaque = op, .conn = c, .cb = cb, .arg = arg,
+  *p = (pend_t){.opaque = op,
+                .conn = c,
+                .cb = cb,
+                .arg = arg,
                 .deadline_ms = rmqi_now_ms() + timeout_ms};
   atomic_fetch_add(&c->refs, 1); /* the pending entry's */
   if (!pend_add(r, p)) {
@@ -705,7 +708,9 @@ rmq_err_t rmqi_rpc_reply(rmqi_conn_t *c, rmqi_cmd_t *resp) {
   return conn_send(c, resp);
 }
 
-const char *rmqi_conn_addr(const rmqi_conn_t *c) { return c->addr; }
+const char *rmqi_conn_addr(const rmqi_conn_t *c) {
+  return c->addr;
+}
 
 /* ---- synchronous calls ------------------------------------------------- */
 
@@ -716,8 +721,8 @@ typedef struct waiter {
   bool done;
   rmq_err_t err;
   char detail[256];
-  rmqi_cmd_t cmd;  /* the response, moved out of the loop's decode */
-  uint8_t *body;   /* a copy of its body (the frame is the loop's) */
+  rmqi_cmd_t cmd; /* the response, moved out of the loop's decode */
+  uint8_t *body;  /* a copy of its body (the frame is the loop's) */
 } waiter_t;
 
 static void sync_done(void *arg, const rmqi_rpc_result_t *res) {
@@ -752,10 +757,9 @@ void rmqi_resp_free(rmqi_resp_t *r) {
   r->frame = NULL;
 }
 
-rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr,
-                               rmqi_cmd_t *cmd, int64_t timeout_ms,
-                               rmqi_resp_t *out, char *detail,
-                               size_t detail_size) {
+rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
+                               int64_t timeout_ms, rmqi_resp_t *out,
+                               char *detail, size_t detail_size) {
   if (rmqi_loop_on_thread(r->loop))
     return RMQ_ERR_STATE;
   waiter_t w = {.done = false, .tid = pthread_self()};
@@ -885,7 +889,9 @@ rmq_err_t rmqi_rpc_start(rmqi_rpc_t *r) {
   return rc;
 }
 
-rmqi_loop_t *rmqi_rpc_loop(rmqi_rpc_t *r) { return r->loop; }
+rmqi_loop_t *rmqi_rpc_loop(rmqi_rpc_t *r) {
+  return r->loop;
+}
 
 static void close_all(void *arg) {
   rmqi_rpc_t *r = arg;

@@ -38,8 +38,7 @@ typedef struct rmqi_rpc_result {
 typedef void (*rmqi_rpc_cb)(void *arg, const rmqi_rpc_result_t *r);
 
 /* A broker-initiated request (loop thread). Reply with rmqi_rpc_reply. */
-typedef void (*rmqi_rpc_handler)(void *arg, rmqi_conn_t *conn,
-                                 rmqi_cmd_t *req);
+typedef void (*rmqi_rpc_handler)(void *arg, rmqi_conn_t *conn, rmqi_cmd_t *req);
 
 typedef struct rmqi_rpc_opts {
   size_t max_frame;

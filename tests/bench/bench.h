@@ -37,6 +37,8 @@ static inline long status_kib(const char *key) {
   return v;
 }
 
-static inline long rss_kib(void) { return status_kib("VmRSS:"); }
+static inline long rss_kib(void) {
+  return status_kib("VmRSS:");
+}
 
 #endif

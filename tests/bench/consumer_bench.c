@@ -40,7 +40,8 @@ int main(int argc, char **argv) {
     char key[128];
     const char *eq = strchr(argv[i], '=');
     snprintf(key, sizeof(key), "%.*s", eq ? (int)(eq - argv[i]) : 0, argv[i]);
-    if (eq == NULL || rmq_conf_set(c, key, eq + 1, err, sizeof(err)) != RMQ_OK) {
+    if (eq == NULL ||
+        rmq_conf_set(c, key, eq + 1, err, sizeof(err)) != RMQ_OK) {
       fprintf(stderr, "%s: %s\n", argv[i], eq ? err : "expected KEY=VALUE");
       return 2;
     }

@@ -65,8 +65,10 @@ static int cmp64(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
   if (argc < 8) {
-    fprintf(stderr, "usage: %s NAMESRV TOPIC COUNT SIZE async|sync THREADS "
-                    "WINDOW [KEY=VALUE...]\n", argv[0]);
+    fprintf(stderr,
+            "usage: %s NAMESRV TOPIC COUNT SIZE async|sync THREADS "
+            "WINDOW [KEY=VALUE...]\n",
+            argv[0]);
     return 2;
   }
   topic = argv[2];
@@ -130,13 +132,13 @@ int main(int argc, char **argv) {
   long rss = rss_kib();
   rmq_producer_destroy(p, 5000);
   qsort(lat, (size_t)count, sizeof(*lat), cmp64);
-  printf("{\"client\":\"librmq %s%s\",\"mode\":\"%s\",\"count\":%d,\"size\":%zu,"
-         "\"failed\":%d,\"msgsPerSec\":%.0f,\"p50us\":%lld,\"p99us\":%lld,"
-         "\"cpuUsPerMsg\":%.2f,\"rssKiB\":%ld}\n",
-         rmq_version(), label, mode, count, size, atomic_load(&failed),
-         count / (elapsed / 1e9), (long long)(lat[count / 2] / 1000),
-         (long long)(lat[(int)(count * 0.99)] / 1000),
-         cpu / 1e3 / count, rss);
+  printf(
+      "{\"client\":\"librmq %s%s\",\"mode\":\"%s\",\"count\":%d,\"size\":%zu,"
+      "\"failed\":%d,\"msgsPerSec\":%.0f,\"p50us\":%lld,\"p99us\":%lld,"
+      "\"cpuUsPerMsg\":%.2f,\"rssKiB\":%ld}\n",
+      rmq_version(), label, mode, count, size, atomic_load(&failed),
+      count / (elapsed / 1e9), (long long)(lat[count / 2] / 1000),
+      (long long)(lat[(int)(count * 0.99)] / 1000), cpu / 1e3 / count, rss);
   free(body);
   free(lat);
   free(start);

@@ -1,11 +1,11 @@
 /* The lite pull consumer against real brokers: exact messages with their
  * metadata, tag filters, the group split, seek and commit across a
  * restart (visible to the admin tool), consume-from-timestamp, raw pulls. */
+#include "it.h"
 #include "rmq.h"
+#include "test.h"
 #include "util/common.h"
 #include "util/time.h"
-#include "it.h"
-#include "test.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -383,9 +383,9 @@ TEST(offset_for_timestamp_and_seek) {
   REQUIRE(pc != NULL);
   rmq_queue_t q = {topic, "broker-a", 0};
   int64_t off = -1;
-  CHECK_ERR(rmq_pull_consumer_offset_for_timestamp(pc, &q, (int64_t)t * 1000,
-                                                   &off),
-            RMQ_OK);
+  CHECK_ERR(
+      rmq_pull_consumer_offset_for_timestamp(pc, &q, (int64_t)t * 1000, &off),
+      RMQ_OK);
   CHECK_INT(off, 5);
   /* Seeking there delivers the second half only. (A new group's start on
    * a queue this young is the broker's answer to QUERY_CONSUMER_OFFSET,

@@ -19,7 +19,8 @@
 
 static it_env_t env;
 
-/* ---- JSON lines ----------------------------------------------------------- */
+/* ---- JSON lines -----------------------------------------------------------
+ */
 
 typedef struct lines {
   rmqi_json_t *v;
@@ -64,7 +65,8 @@ static char *slurp(const char *path) {
   return s;
 }
 
-/* ---- the Java peer -------------------------------------------------------- */
+/* ---- the Java peer --------------------------------------------------------
+ */
 
 /* `peer produce` of the JSON-lines @p spec to @p topic; the result lines,
  * one per spec line, in spec order ("i"). */
@@ -185,7 +187,8 @@ static size_t jlite_ids(const lines_t *ls, const char **ids, size_t max) {
   return n;
 }
 
-/* ---- the C consumer --------------------------------------------------------- */
+/* ---- the C consumer ---------------------------------------------------------
+ */
 
 static rmq_pull_consumer_t *consumer(const char *group, const char *const *kv) {
   rmq_conf_t *c = rmq_conf_new();
@@ -223,8 +226,7 @@ typedef struct got {
 static void poll_into(rmq_pull_consumer_t *pc, got_t *g, size_t want,
                       int idle_ms, int max_ms) {
   int64_t end = rmqi_now_ms() + max_ms, last = rmqi_now_ms();
-  while (g->n < want && rmqi_now_ms() < end &&
-         rmqi_now_ms() - last < idle_ms) {
+  while (g->n < want && rmqi_now_ms() < end && rmqi_now_ms() - last < idle_ms) {
     if (g->cap - g->n < 64) {
       g->cap = g->cap ? 2 * g->cap : 256;
       g->m = realloc(g->m, g->cap * sizeof(*g->m));
@@ -277,15 +279,17 @@ static bool same_set(const char **v, size_t n, const char **w, size_t m,
   qsort(w, m, sizeof(*w), cmp_str);
   for (size_t i = 0; i < n || i < m; i++)
     if (i >= n || i >= m || strcmp(v[i], w[i]) != 0) {
-      fprintf(stderr, "%s: C has %zu, Java %zu; first difference at %zu: "
-              "%s / %s\n", what, n, m, i, i < n ? v[i] : "-",
-              i < m ? w[i] : "-");
+      fprintf(stderr,
+              "%s: C has %zu, Java %zu; first difference at %zu: "
+              "%s / %s\n",
+              what, n, m, i, i < n ? v[i] : "-", i < m ? w[i] : "-");
       return false;
     }
   return true;
 }
 
-/* ---- 1. exact bodies -------------------------------------------------------- */
+/* ---- 1. exact bodies --------------------------------------------------------
+ */
 
 typedef struct want {
   uint8_t *body;
@@ -335,11 +339,21 @@ static void spec_line(char **spec, size_t *len, const want_t *w) {
 }
 
 static bool is_system_prop(const char *k) {
-  static const char *const sys[] = {
-      "TAGS", "KEYS", "UNIQ_KEY", "WAIT", "MIN_OFFSET", "MAX_OFFSET",
-      "CONSUME_START_TIME", "TRACE_ON", "MSG_REGION", "CLUSTER", "bname",
-      "INNER_MULTI_DISPATCH", "INNER_MULTI_QUEUE_OFFSET", "__BORNHOST",
-      "TIMER_OUT_MS"};
+  static const char *const sys[] = {"TAGS",
+                                    "KEYS",
+                                    "UNIQ_KEY",
+                                    "WAIT",
+                                    "MIN_OFFSET",
+                                    "MAX_OFFSET",
+                                    "CONSUME_START_TIME",
+                                    "TRACE_ON",
+                                    "MSG_REGION",
+                                    "CLUSTER",
+                                    "bname",
+                                    "INNER_MULTI_DISPATCH",
+                                    "INNER_MULTI_QUEUE_OFFSET",
+                                    "__BORNHOST",
+                                    "TIMER_OUT_MS"};
   for (size_t i = 0; i < sizeof(sys) / sizeof(*sys); i++)
     if (strcmp(k, sys[i]) == 0)
       return true;
@@ -394,12 +408,16 @@ TEST(java_produced_messages_arrive_byte_exact) {
    * compressible (it travels deflated and is inflated here). */
   size_t big = 4u << 20;
   want_t w[N] = {
-      {.len = 1, .tags = "TagA", .keys = "k1 k2",
+      {.len = 1,
+       .tags = "TagA",
+       .keys = "k1 k2",
        .props = {{"color", "红色"}, {"emoji", "😀 ok"}}},
       {.len = 4097, .tags = "TagB", .props = {{"a", "1"}}},
       {.len = big, .tags = "Big"},
       {.len = big - 8192, .tags = "Noise"},
-      {.len = 256, .tags = "标签✓", .keys = "ключ 鍵",
+      {.len = 256,
+       .tags = "标签✓",
+       .keys = "ключ 鍵",
        .props = {{"名前", "値 ✓"}, {"ключ", "значение"}, {"x y", "p q"}}},
       {.len = 4097, .tags = "Bin"},
       {.len = 3, .keys = "only-key"},
@@ -429,10 +447,10 @@ TEST(java_produced_messages_arrive_byte_exact) {
   free(spec);
   REQUIRE(sent_ok);
 
-  rmq_pull_consumer_t *pc = subscribed(
-      group, topic,
-      (const char *const[]){"consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET",
-                            NULL});
+  rmq_pull_consumer_t *pc =
+      subscribed(group, topic,
+                 (const char *const[]){"consumeFromWhere",
+                                       "CONSUME_FROM_FIRST_OFFSET", NULL});
   got_t g = {0};
   poll_into(pc, &g, N, 30000, 60000);
   poll_into(pc, &g, N + 1, 1500, 1500); /* nothing more */
@@ -441,8 +459,8 @@ TEST(java_produced_messages_arrive_byte_exact) {
   for (size_t k = 0; k < g.n; k++) {
     int i = -1;
     for (int s = 0; s < N && s < (int)sent.n; s++)
-      if (strcmp(rmq_msg_id(g.m[k]),
-                 rmqi_json_str(sent.v[s].root, "msgId")) == 0)
+      if (strcmp(rmq_msg_id(g.m[k]), rmqi_json_str(sent.v[s].root, "msgId")) ==
+          0)
         i = s;
     CHECK(i >= 0);
     if (i < 0)
@@ -458,7 +476,8 @@ TEST(java_produced_messages_arrive_byte_exact) {
   rmq_pull_consumer_destroy(pc, 5000);
 }
 
-/* ---- 2. a mixed group ------------------------------------------------------- */
+/* ---- 2. a mixed group -------------------------------------------------------
+ */
 
 /* The Java consumer's client id, as the broker lists the group: the first
  * column with an '@' (4.x numbers the rows, 5.x does not). */
@@ -474,7 +493,7 @@ static bool java_client_id(const char *group, const char *c_id, char *out,
       *nl = '\0';
     char a[256], b[256];
     int k = sscanf(p, "%255s %255s", a, b);
-    const char *id = k >= 1 && strchr(a, '@') ? a
+    const char *id = k >= 1 && strchr(a, '@')   ? a
                      : k == 2 && strchr(b, '@') ? b
                                                 : NULL;
     if (id && strcmp(id, c_id) != 0) {
@@ -493,8 +512,8 @@ static bool java_client_id(const char *group, const char *c_id, char *out,
  * @p queues queues (one broker), as a bit set. */
 static int64_t averagely(int queues, int index, int n) {
   int mod = queues % n;
-  int size = queues <= n ? 1 : (mod > 0 && index < mod ? queues / n + 1
-                                                         : queues / n);
+  int size =
+      queues <= n ? 1 : (mod > 0 && index < mod ? queues / n + 1 : queues / n);
   int start = (mod > 0 && index < mod) ? index * size : index * size + mod;
   int64_t bits = 0;
   for (int i = 0; i < size && start + i < queues; i++)
@@ -537,8 +556,8 @@ static void mixed_group(int queues, int msgs, const char *instance) {
   CHECK_INT(c_index, strcmp(instance, "peer-") < 0 ? 0 : 1);
   CHECK_INT(cb, averagely(queues, c_index, 2));
   CHECK_INT(jb, averagely(queues, 1 - c_index, 2));
-  fprintf(stderr, "client ids: C %s, Java %s; C has %#llx, Java %#llx\n",
-          cid, jid, (unsigned long long)cb, (unsigned long long)jb);
+  fprintf(stderr, "client ids: C %s, Java %s; C has %#llx, Java %#llx\n", cid,
+          jid, (unsigned long long)cb, (unsigned long long)jb);
 
   /* every message once, across the two */
   lines_t sent;
@@ -610,10 +629,10 @@ static void both_read(both_t *b, const char *topic, const char *from,
   char group[128], args[1024];
   memset(b, 0, sizeof(*b));
   it_unique(group, sizeof(group), "it_jfrom_c");
-  rmq_pull_consumer_t *pc = consumer(
-      group, (const char *const[]){"consumeFromWhere", from,
-                                   ts_conf ? "consumeTimestamp" : NULL,
-                                   ts_conf, NULL});
+  rmq_pull_consumer_t *pc =
+      consumer(group, (const char *const[]){"consumeFromWhere", from,
+                                            ts_conf ? "consumeTimestamp" : NULL,
+                                            ts_conf, NULL});
   if (sql)
     CHECK_ERR(rmq_pull_consumer_subscribe_sql(pc, topic, sql), RMQ_OK);
   else
@@ -672,8 +691,8 @@ TEST(consume_from_where_matches_java) {
                                       "CONSUME_FROM_TIMESTAMP"};
   for (int f = 0; f < 3; f++) {
     both_t b;
-    both_read(&b, topic, froms[f], f == 2 ? cts : NULL, (int64_t)t * 1000,
-              NULL, 4000);
+    both_read(&b, topic, froms[f], f == 2 ? cts : NULL, (int64_t)t * 1000, NULL,
+              4000);
     fprintf(stderr, "%s: C %zu, Java %zu messages\n", froms[f], b.nc, b.nj);
     CHECK(same_set(b.c, b.nc, b.j, b.nj, froms[f]));
     if (f == 0)
@@ -713,7 +732,8 @@ TEST(sql92_filter_matches_java_and_the_expression) {
   lines_free(&sent);
 }
 
-/* ---- 5. broadcasting -------------------------------------------------------- */
+/* ---- 5. broadcasting --------------------------------------------------------
+ */
 
 TEST(broadcasting_consumers_each_get_everything_and_resume_from_the_file) {
   char topic[128], group[128], dir[1024], path[2048];
@@ -723,11 +743,11 @@ TEST(broadcasting_consumers_each_get_everything_and_resume_from_the_file) {
   mkdir(dir, 0700);
   const char *kv[2][9] = {
       {"messageModel", "BROADCASTING", "localOffsetStoreDir", dir,
-       "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", "instanceName",
-       "bc-a", NULL},
+       "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", "instanceName", "bc-a",
+       NULL},
       {"messageModel", "BROADCASTING", "localOffsetStoreDir", dir,
-       "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", "instanceName",
-       "bc-b", NULL}};
+       "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", "instanceName", "bc-b",
+       NULL}};
   lines_t sent;
   REQUIRE(java_produce_n(topic, 0, 20, &sent));
   rmq_pull_consumer_t *pc[2];
@@ -796,7 +816,8 @@ int main(void) {
       TCASE(java_and_c_split_three_queues_averagely),
       TCASE(consume_from_where_matches_java),
       TCASE(sql92_filter_matches_java_and_the_expression),
-      TCASE(broadcasting_consumers_each_get_everything_and_resume_from_the_file),
+      TCASE(
+          broadcasting_consumers_each_get_everything_and_resume_from_the_file),
   };
   return RUN_TESTS(cases);
 }

@@ -77,7 +77,8 @@ TEST(java_written_records_become_messages_with_java_metadata) {
           break;
         off += next;
         rmq_msg_t *m = NULL;
-        rmq_err_t rc = rmqi_rxmsg_build(&rec, "broker-x", 1 << 20, true, &m, &e);
+        rmq_err_t rc =
+            rmqi_rxmsg_build(&rec, "broker-x", 1 << 20, true, &m, &e);
         if (rc != RMQ_OK) {
           rmqt_fail(__FILE__, __LINE__, "%s/%s msg %d: %s", *ver, *c, i, e.msg);
           continue;
@@ -137,9 +138,10 @@ TEST(hosts_print_like_java) {
   rmqi_host_t h0 = {{0, 0, 0, 0}, 4, 0};
   rmqi_host_format(&h0, out, sizeof(out));
   CHECK_STR(out, "0.0.0.0:0");
-  rmqi_host_t h6 = {{0xff, 0xff, 0, 0, 0, 0x10, 0, 1, 0, 0, 0, 0, 0, 0, 0xab,
-                     0xcd},
-                    16, 65535};
+  rmqi_host_t h6 = {
+      {0xff, 0xff, 0, 0, 0, 0x10, 0, 1, 0, 0, 0, 0, 0, 0, 0xab, 0xcd},
+      16,
+      65535};
   rmqi_host_format(&h6, out, sizeof(out));
   CHECK_STR(out, "[ffff:0:10:1:0:0:0:abcd]:65535");
   rmqi_host_format(&h6, out, 10); /* too small: empty, never cut */
