@@ -95,11 +95,11 @@ void rmqi_cmd_free(rmqi_cmd_t *c);
  * one by value; move it with this (dst must be uninitialised or freed). */
 void rmqi_cmd_move(rmqi_cmd_t *dst, rmqi_cmd_t *src);
 
+/* Next free ext entry (grows into the arena), or NULL at the limit. */
+rmqi_ext_t *rmqi_cmd_ext_slot(rmqi_cmd_t *c);
 /* Adds an ext field borrowing both strings (they must outlive encoding).
  * The _n forms take the key's length; the others measure it inline, which
  * costs nothing for the literal keys requests use. */
-/* Next free ext entry (grows into the arena), or NULL at the limit. */
-rmqi_ext_t *rmqi_cmd_ext_slot(rmqi_cmd_t *c);
 static inline rmq_err_t rmqi_cmd_ext_ref_n(rmqi_cmd_t *c, const char *key,
                                            size_t klen, const char *val,
                                            size_t vlen) {
