@@ -26,6 +26,16 @@ void rmqi_errstr(char *buf, size_t n, const char *fmt, ...) {
   va_end(ap);
 }
 
+const char *rmqi_strerror(int errnum, char *buf, size_t n) {
+  if (n == 0)
+    return "";
+  /* The GNU strerror_r may return a static string instead of filling buf. */
+  const char *s = strerror_r(errnum, buf, n);
+  if (s != buf)
+    snprintf(buf, n, "%s", s ? s : "unknown error");
+  return buf;
+}
+
 void rmqi_errbuf_clear(rmqi_errbuf_t *e) {
   if (e == NULL)
     return;

@@ -28,4 +28,18 @@ void rmqi_errbuf_clear(rmqi_errbuf_t *e);
  * public API); a NULL or empty buffer is ignored. */
 void rmqi_errstr(char *buf, size_t n, const char *fmt, ...) RMQI_PRINTF(3, 4);
 
+/* A response code read from the network, as an rmq_err_t: the server's
+ * own codes are positive and pass through; 0 is success; a negative code
+ * (which no RocketMQ server sends) would otherwise pose as one of our
+ * local errors (-20 would read as ERR_TIMEOUT and be retried), so it
+ * becomes RMQ_ERR_BAD_RESPONSE. Every `(rmq_err_t)resp.code` goes through
+ * this. */
+static inline rmq_err_t rmqi_server_err(int32_t code) {
+  return code >= 0 ? (rmq_err_t)code : RMQ_ERR_BAD_RESPONSE;
+}
+
+/* strerror without its static buffer (thread-safe; library threads must
+ * not use strerror). Returns @p buf. */
+const char *rmqi_strerror(int errnum, char *buf, size_t n);
+
 #endif
