@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -35,14 +36,16 @@ struct rmqi_loop {
   int ep, efd;
   pthread_t thread;
   bool started;
-  pthread_t tid; /* valid while running */
-  bool running;
-  pthread_mutex_t lock; /* posts */
+  /* The loop thread's own id: written by that thread before it publishes
+   * tid_ok (release); read only after tid_ok is seen true (acquire). */
+  pthread_t tid;
+  _Atomic bool tid_ok;
+  pthread_mutex_t lock; /* posts, stop */
   post_t *posts;
   size_t n_posts, cap_posts;
-  bool stop;
+  bool stop; /* set once by rmqi_loop_stop: posts are refused after it */
   watch_t *watches;
-  watch_t *graveyard; /* removed during an epoll batch; freed after it */
+  watch_t *graveyard;    /* removed during an epoll batch; freed after it */
   rmqi_timer_t **timers; /* small: periodic jobs and a few one-shots */
   size_t n_timers, cap_timers;
 };
@@ -87,11 +90,16 @@ void rmqi_loop_free(rmqi_loop_t *l) {
 }
 
 bool rmqi_loop_on_thread(const rmqi_loop_t *l) {
-  return l->running && pthread_equal(pthread_self(), l->tid);
+  return atomic_load_explicit(&l->tid_ok, memory_order_acquire) &&
+         pthread_equal(pthread_self(), l->tid);
 }
 
 rmq_err_t rmqi_loop_post(rmqi_loop_t *l, rmqi_loop_fn fn, void *arg) {
   pthread_mutex_lock(&l->lock);
+  if (l->stop) { /* nobody would run it */
+    pthread_mutex_unlock(&l->lock);
+    return RMQ_ERR_SHUTDOWN;
+  }
   if (l->n_posts == l->cap_posts) {
     size_t cap = l->cap_posts ? l->cap_posts * 2 : 64;
     post_t *p = realloc(l->posts, cap * sizeof(*p));
@@ -159,6 +167,8 @@ static int64_t run_timers(rmqi_loop_t *l) {
 static void *loop_main(void *p) {
   rmqi_loop_t *l = p;
   struct epoll_event evs[64];
+  l->tid = pthread_self();
+  atomic_store_explicit(&l->tid_ok, true, memory_order_release);
   for (;;) {
     int64_t wait = run_timers(l);
     int n = epoll_wait(l->ep, evs, 64, wait < 0 ? 0 : (int)wait);
@@ -185,29 +195,27 @@ static void *loop_main(void *p) {
 }
 
 rmq_err_t rmqi_loop_start(rmqi_loop_t *l) {
-  l->running = true;
-  if (pthread_create(&l->thread, NULL, loop_main, l) != 0) {
-    l->running = false;
+  if (pthread_create(&l->thread, NULL, loop_main, l) != 0)
     return RMQ_ERR_NOMEM;
-  }
-  l->tid = l->thread;
   l->started = true;
   return RMQ_OK;
 }
 
 void rmqi_loop_stop(rmqi_loop_t *l) {
-  if (!l->started)
-    return;
   pthread_mutex_lock(&l->lock);
-  l->stop = true;
+  l->stop = true; /* from here rmqi_loop_post refuses */
   pthread_mutex_unlock(&l->lock);
-  uint64_t one = 1;
-  ssize_t w = write(l->efd, &one, sizeof(one));
-  (void)w;
-  pthread_join(l->thread, NULL);
-  l->started = false;
-  l->running = false;
-  run_posts(l); /* anything posted after the last round */
+  if (l->started) {
+    uint64_t one = 1;
+    ssize_t w = write(l->efd, &one, sizeof(one));
+    (void)w;
+    pthread_join(l->thread, NULL);
+    l->started = false;
+    atomic_store_explicit(&l->tid_ok, false, memory_order_release);
+  }
+  /* Whatever was accepted before stop and not yet run (the loop's last
+   * round ran its batch; a loop never started ran nothing) runs here. */
+  run_posts(l);
 }
 
 static watch_t *find_watch(rmqi_loop_t *l, int fd, watch_t ***link) {

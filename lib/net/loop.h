@@ -17,13 +17,18 @@ typedef void (*rmqi_io_fn)(void *arg, uint32_t events);
 rmq_err_t rmqi_loop_new(rmqi_loop_t **out);
 /* Starts the thread. */
 rmq_err_t rmqi_loop_start(rmqi_loop_t *l);
-/* Stops and joins the thread (not from the loop thread). Closures posted
- * but not yet run are run by the caller, so none is lost. */
+/* Stops and joins the thread (not from the loop thread); also valid on a
+ * loop never started. Closures posted but not yet run are run by the
+ * caller, so none is lost; from here rmqi_loop_post refuses. */
 void rmqi_loop_stop(rmqi_loop_t *l);
 void rmqi_loop_free(rmqi_loop_t *l);
 
-/* Runs @p fn(arg) on the loop thread soon. Any thread. */
+/* Runs @p fn(arg) on the loop thread soon. Any thread. Once
+ * rmqi_loop_stop has begun it returns RMQ_ERR_SHUTDOWN and @p fn never
+ * runs; a closure accepted earlier always runs (on the loop, or in
+ * rmqi_loop_stop on the stopping thread). */
 rmq_err_t rmqi_loop_post(rmqi_loop_t *l, rmqi_loop_fn fn, void *arg);
+/* True on the loop thread while it runs (any thread may ask). */
 bool rmqi_loop_on_thread(const rmqi_loop_t *l);
 
 /* Loop thread only: watch @p fd for EPOLLIN/EPOLLOUT (@p events). */

@@ -69,7 +69,9 @@ struct rmqi_rpc {
   pend_t **heap;
   size_t cap_heap;
   int32_t next_opaque;
-  bool closing;
+  bool closing;              /* rmqi_rpc_stop has begun: new work is refused */
+  pthread_mutex_t stop_lock; /* serialises rmqi_rpc_stop */
+  bool stopped;              /* under stop_lock */
   pthread_mutex_t dirty_lock;
   rmqi_conn_t *dirty;
   bool dirty_posted;
@@ -581,6 +583,8 @@ static void mark_dirty(rmqi_conn_t *c) {
 /* Appends an encoded frame to the connection and wakes the loop. */
 static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd) {
   rmqi_rpc_t *r = c->rpc;
+  if (rmqi_rpc_closing(r))
+    return RMQ_ERR_SHUTDOWN;
   if (r->o.sign) {
     rmq_err_t rc = r->o.sign(r->o.sign_arg, cmd);
     if (rc != RMQ_OK)
@@ -626,6 +630,8 @@ static rmqi_conn_t *conn_get(rmqi_rpc_t *r, const char *addr) {
 
 rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
                           int64_t timeout_ms, rmqi_rpc_cb cb, void *arg) {
+  if (rmqi_rpc_closing(r))
+    return RMQ_ERR_SHUTDOWN;
   struct sockaddr_storage ss;
   unsigned sl;
   if (rmqi_parse_addr(addr, &ss, &sl) != RMQ_OK)
@@ -684,6 +690,8 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
 }
 
 rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd) {
+  if (rmqi_rpc_closing(r))
+    return RMQ_ERR_SHUTDOWN;
   struct sockaddr_storage ss;
   unsigned sl;
   if (rmqi_parse_addr(addr, &ss, &sl) != RMQ_OK)
@@ -760,6 +768,8 @@ void rmqi_resp_free(rmqi_resp_t *r) {
 rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
                                int64_t timeout_ms, rmqi_resp_t *out,
                                char *detail, size_t detail_size) {
+  if (rmqi_rpc_closing(r))
+    return RMQ_ERR_SHUTDOWN;
   if (rmqi_loop_on_thread(r->loop))
     return RMQ_ERR_STATE;
   waiter_t w = {.done = false, .tid = pthread_self()};
@@ -788,13 +798,15 @@ rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   return rc;
 }
 
-void rmqi_rpc_abort_sync(rmqi_rpc_t *r, pthread_t tid) {
+void rmqi_rpc_cancel_if(rmqi_rpc_t *r,
+                        bool (*match)(rmqi_rpc_cb cb, void *cb_arg, void *ctx),
+                        void *ctx, rmq_err_t err, const char *detail) {
   pend_t *list = NULL;
   pthread_mutex_lock(&r->lock);
   for (size_t b = 0; b < r->n_buckets; b++)
     for (pend_t *p = r->buckets[b], *next; p; p = next) {
       next = p->hnext;
-      if (p->cb == sync_done && pthread_equal(((waiter_t *)p->arg)->tid, tid)) {
+      if (match(p->cb, p->arg, ctx)) {
         pend_unlink(r, p); /* out of all three places: it ends here */
         p->hnext = list;
         list = p;
@@ -804,8 +816,18 @@ void rmqi_rpc_abort_sync(rmqi_rpc_t *r, pthread_t tid) {
   while (list) {
     pend_t *p = list;
     list = p->hnext;
-    complete(p, RMQ_ERR_SHUTDOWN, "abandoned: its caller is shutting down");
+    complete(p, err, detail);
   }
+}
+
+static bool match_sync_tid(rmqi_rpc_cb cb, void *cb_arg, void *ctx) {
+  return cb == sync_done &&
+         pthread_equal(((waiter_t *)cb_arg)->tid, *(pthread_t *)ctx);
+}
+
+void rmqi_rpc_abort_sync(rmqi_rpc_t *r, pthread_t tid) {
+  rmqi_rpc_cancel_if(r, match_sync_tid, &tid, RMQ_ERR_SHUTDOWN,
+                     "abandoned: its caller is shutting down");
 }
 
 /* ---- lifecycle and timeouts ------------------------------------------- */
@@ -855,6 +877,7 @@ rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o) {
   if (r->o.connect_timeout_ms <= 0)
     r->o.connect_timeout_ms = 3000;
   pthread_mutex_init(&r->lock, NULL);
+  pthread_mutex_init(&r->stop_lock, NULL);
   pthread_mutex_init(&r->dirty_lock, NULL);
   r->n_buckets = 1024;
   r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
@@ -908,11 +931,36 @@ static void close_all(void *arg) {
   }
 }
 
-void rmqi_rpc_free(rmqi_rpc_t *r) {
+static bool match_all(rmqi_rpc_cb cb, void *cb_arg, void *ctx) {
+  (void)cb;
+  (void)cb_arg;
+  (void)ctx;
+  return true;
+}
+
+bool rmqi_rpc_closing(rmqi_rpc_t *r) {
+  pthread_mutex_lock(&r->lock);
+  bool closing = r->closing;
+  pthread_mutex_unlock(&r->lock);
+  return closing;
+}
+
+void rmqi_rpc_stop(rmqi_rpc_t *r) {
   if (r == NULL)
     return;
+  if (rmqi_loop_on_thread(r->loop)) { /* would join itself */
+    rmqi_log(r->o.log, RMQ_LOG_ERROR, "net",
+             "rmqi_rpc_stop called on the I/O thread: ignored");
+    return;
+  }
+  /* A second caller waits for the first to finish, then returns. */
+  pthread_mutex_lock(&r->stop_lock);
+  if (r->stopped) {
+    pthread_mutex_unlock(&r->stop_lock);
+    return;
+  }
   pthread_mutex_lock(&r->lock);
-  r->closing = true;
+  r->closing = true; /* refuse new work from here */
   pthread_mutex_unlock(&r->lock);
   /* Close on the loop thread (it owns the sockets), then stop it. Anything
    * still posted runs in rmqi_loop_stop, on this thread. */
@@ -921,12 +969,26 @@ void rmqi_rpc_free(rmqi_rpc_t *r) {
   rmqi_loop_stop(r->loop);
   close_all(r); /* the loop never started, or a late connection */
   drain_dirty(r);
-  /* Pending entries of never-connected conns were failed by close_all. */
+  /* Every pending entry sits on a connection in the table, so close_all
+   * failed them all; this is the belt to those braces. */
+  rmqi_rpc_cancel_if(r, match_all, NULL, RMQ_ERR_SHUTDOWN, "client shut down");
+  r->stopped = true;
+  pthread_mutex_unlock(&r->stop_lock);
+}
+
+void rmqi_rpc_free(rmqi_rpc_t *r) {
+  if (r == NULL)
+    return;
+  rmqi_rpc_stop(r);
+  /* A reply that passed its closing check just before stop may have put
+   * its connection on the dirty list since: release that reference. */
+  drain_dirty(r);
   rmqi_loop_free(r->loop);
   free(r->heap);
   free(r->buckets);
   free(r->handlers);
   pthread_mutex_destroy(&r->dirty_lock);
+  pthread_mutex_destroy(&r->stop_lock);
   pthread_mutex_destroy(&r->lock);
   free(r);
 }

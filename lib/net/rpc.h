@@ -56,8 +56,19 @@ rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o);
 void rmqi_rpc_handle(rmqi_rpc_t *r, int32_t code, rmqi_rpc_handler fn,
                      void *arg);
 rmq_err_t rmqi_rpc_start(rmqi_rpc_t *r);
-/* Stops the loop, fails every pending request with RMQ_ERR_SHUTDOWN, closes
- * every connection, frees. Not from the loop thread. */
+/* Teardown, step one (any thread but the loop's; idempotent, and a second
+ * caller returns once the first is done): refuses new work (invoke,
+ * oneway, invoke_sync and reply return RMQ_ERR_SHUTDOWN at once from
+ * here), fails every pending request with RMQ_ERR_SHUTDOWN (each callback
+ * exactly once, on this thread or on the loop's last round), closes every
+ * connection, stops and joins the loop thread. It does not wait for the
+ * network. The instance stays valid (answering RMQ_ERR_SHUTDOWN) until
+ * rmqi_rpc_free. */
+void rmqi_rpc_stop(rmqi_rpc_t *r);
+/* True once rmqi_rpc_stop has begun (any thread). */
+bool rmqi_rpc_closing(rmqi_rpc_t *r);
+/* Teardown, step two: frees the memory (calls rmqi_rpc_stop first if it
+ * was not called). Not from the loop thread. */
 void rmqi_rpc_free(rmqi_rpc_t *r);
 rmqi_loop_t *rmqi_rpc_loop(rmqi_rpc_t *r);
 
@@ -89,6 +100,16 @@ rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *c,
  * thread need not wait out that thread's request timeouts. A late answer
  * finds nothing and is dropped, as after a timeout. */
 void rmqi_rpc_abort_sync(rmqi_rpc_t *r, pthread_t tid);
+
+/* Completes, on the calling thread (any but the loop's own is fine; the
+ * loop's too), every pending request for which @p match(cb, cb_arg, ctx)
+ * is true, with @p err and @p detail. Each is removed from the pending
+ * table, the deadline heap and its connection's list under the lock before
+ * its callback runs, so it ends exactly once; a late answer is dropped.
+ * @p match runs under the rpc lock: it must only look at its arguments. */
+void rmqi_rpc_cancel_if(rmqi_rpc_t *r,
+                        bool (*match)(rmqi_rpc_cb cb, void *cb_arg, void *ctx),
+                        void *ctx, rmq_err_t err, const char *detail);
 
 /* Answers a broker-initiated request on its connection (any thread). */
 rmq_err_t rmqi_rpc_reply(rmqi_conn_t *conn, rmqi_cmd_t *resp);

@@ -7,17 +7,19 @@
 #include "util/disp.h"
 #include "util/time.h"
 
-#include <pthread.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static rmqi_rpc_t *new_rpc(void) {
   static rmqi_log_t quiet = {NULL, NULL, RMQ_LOG_ERROR - 1};
-  rmqi_rpc_opts_t o = {.max_frame = 1 << 20, .connect_timeout_ms = 1000,
-                       .ser = RMQI_SER_JSON, .log = &quiet};
+  rmqi_rpc_opts_t o = {.max_frame = 1 << 20,
+                       .connect_timeout_ms = 1000,
+                       .ser = RMQI_SER_JSON,
+                       .log = &quiet};
   rmqi_rpc_t *r;
   if (rmqi_rpc_new(&r, &o) != RMQ_OK || rmqi_rpc_start(r) != RMQ_OK)
     return NULL;
@@ -55,12 +57,24 @@ static void count_cb(void *arg, const rmqi_rpc_result_t *res) {
   counter_t *k = arg;
   atomic_fetch_add(&k->calls, 1);
   switch (res->err) {
-  case RMQ_OK: atomic_fetch_add(&k->ok, 1); break;
-  case RMQ_ERR_TIMEOUT: atomic_fetch_add(&k->timeout, 1); break;
-  case RMQ_ERR_CONN_LOST: atomic_fetch_add(&k->lost, 1); break;
-  case RMQ_ERR_SHUTDOWN: atomic_fetch_add(&k->shutdown, 1); break;
-  case RMQ_ERR_CONNECT: atomic_fetch_add(&k->connect, 1); break;
-  default: atomic_fetch_add(&k->other, 1); break;
+  case RMQ_OK:
+    atomic_fetch_add(&k->ok, 1);
+    break;
+  case RMQ_ERR_TIMEOUT:
+    atomic_fetch_add(&k->timeout, 1);
+    break;
+  case RMQ_ERR_CONN_LOST:
+    atomic_fetch_add(&k->lost, 1);
+    break;
+  case RMQ_ERR_SHUTDOWN:
+    atomic_fetch_add(&k->shutdown, 1);
+    break;
+  case RMQ_ERR_CONNECT:
+    atomic_fetch_add(&k->connect, 1);
+    break;
+  default:
+    atomic_fetch_add(&k->other, 1);
+    break;
   }
 }
 
@@ -157,9 +171,9 @@ TEST(connection_refused_fails_fast) {
   rmqi_resp_t resp;
   char detail[256];
   int64_t t0 = rmqi_now_ms();
-  CHECK_ERR(rmqi_rpc_invoke_sync(r, addr, &c, 3000, &resp, detail,
-                                 sizeof(detail)),
-            RMQ_ERR_CONNECT);
+  CHECK_ERR(
+      rmqi_rpc_invoke_sync(r, addr, &c, 3000, &resp, detail, sizeof(detail)),
+      RMQ_ERR_CONNECT);
   CHECK(rmqi_now_ms() - t0 < 500);
   CHECK(strstr(detail, "refused") != NULL);
   CHECK_ERR(rmqi_rpc_invoke_sync(r, "not-an-ip:1", &c, 100, &resp, NULL, 0),
@@ -194,8 +208,8 @@ TEST(connect_timeout_ends_a_hanging_connect) {
   rmqi_resp_t resp;
   char detail[256] = "";
   int64_t t0 = rmqi_now_ms();
-  rmq_err_t rc = rmqi_rpc_invoke_sync(r, addr, &c, 5000, &resp, detail,
-                                      sizeof(detail));
+  rmq_err_t rc =
+      rmqi_rpc_invoke_sync(r, addr, &c, 5000, &resp, detail, sizeof(detail));
   int64_t took = rmqi_now_ms() - t0;
   CHECK_ERR(rc, RMQ_ERR_CONNECT);
   CHECK(took >= 900 && took < 2500);
@@ -294,6 +308,166 @@ TEST(shutdown_fails_in_flight_and_joins) {
   CHECK_INT(rmqi_thread_count(), threads_before);
 }
 
+static void bump(void *arg) {
+  atomic_fetch_add((_Atomic int *)arg, 1);
+}
+
+/* rmqi_rpc_stop: fails what is pending exactly once before it returns,
+ * refuses new work at once (even for an address it would otherwise reject),
+ * is idempotent, and leaves the instance valid until rmqi_rpc_free. */
+TEST(stop_fails_pending_once_and_refuses_new_work) {
+  mock_t *m = mock_start();
+  rmqi_rpc_t *r = new_rpc();
+  REQUIRE(m && r);
+  mock_add_rule(m, &(mock_rule_t){.code = 50, .action = MOCK_DROP});
+  counter_t k = {0};
+  for (int i = 0; i < 20; i++) {
+    rmqi_cmd_t c;
+    rmqi_cmd_init(&c, 50);
+    CHECK_ERR(rmqi_rpc_invoke(r, mock_addr(m), &c, 60000, count_cb, &k),
+              RMQ_OK);
+    rmqi_cmd_free(&c);
+  }
+  CHECK_INT(mock_wait_count(m, 50, 20, 5000), 20);
+  CHECK(!rmqi_rpc_closing(r));
+  rmqi_rpc_stop(r);
+  /* Synchronous: every callback has run by now, each once. */
+  CHECK_INT(atomic_load(&k.calls), 20);
+  CHECK_INT(atomic_load(&k.shutdown), 20);
+  CHECK(rmqi_rpc_closing(r));
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 51);
+  CHECK_ERR(rmqi_rpc_invoke(r, mock_addr(m), &c, 1000, count_cb, &k),
+            RMQ_ERR_SHUTDOWN);
+  CHECK_ERR(rmqi_rpc_invoke(r, "host.example:5", &c, 1000, count_cb, &k),
+            RMQ_ERR_SHUTDOWN);
+  CHECK_ERR(rmqi_rpc_oneway(r, mock_addr(m), &c), RMQ_ERR_SHUTDOWN);
+  rmqi_resp_t resp;
+  char detail[64] = "";
+  CHECK_ERR(rmqi_rpc_invoke_sync(r, mock_addr(m), &c, 1000, &resp, detail,
+                                 sizeof(detail)),
+            RMQ_ERR_SHUTDOWN);
+  CHECK_ERR(rmqi_loop_post(rmqi_rpc_loop(r), bump, &k.other), RMQ_ERR_SHUTDOWN);
+  rmqi_cmd_free(&c);
+  rmqi_rpc_stop(r); /* idempotent */
+  CHECK_INT(atomic_load(&k.calls), 20);
+  rmqi_rpc_free(r);
+  CHECK_INT(atomic_load(&k.calls), 20);
+  CHECK_INT(mock_count(m, 51), 0);
+  mock_stop(m);
+}
+
+/* rmqi_loop_post after rmqi_loop_stop is refused (the closure would never
+ * run); everything accepted before stop runs exactly once, including on a
+ * loop that was never started. */
+
+TEST(loop_post_after_stop_is_refused) {
+  for (int started = 0; started < 2; started++) {
+    rmqi_loop_t *l;
+    REQUIRE(rmqi_loop_new(&l) == RMQ_OK);
+    if (started)
+      REQUIRE(rmqi_loop_start(l) == RMQ_OK);
+    _Atomic int n = 0;
+    for (int i = 0; i < 100; i++)
+      CHECK_ERR(rmqi_loop_post(l, bump, &n), RMQ_OK);
+    rmqi_loop_stop(l);
+    CHECK_INT(atomic_load(&n), 100);
+    CHECK_ERR(rmqi_loop_post(l, bump, &n), RMQ_ERR_SHUTDOWN);
+    rmqi_loop_stop(l);
+    CHECK_INT(atomic_load(&n), 100);
+    rmqi_loop_free(l);
+  }
+}
+
+/* rmqi_loop_on_thread: true on the loop thread from its very first closure
+ * (posted before start, so it runs in the thread's first round), false
+ * elsewhere and after stop. The old code wrote the id after pthread_create
+ * returned, racing with the thread: the closure could read it unset (and
+ * TSan reports the race). */
+static void note_on_thread(void *arg) {
+  void **a = arg;
+  atomic_store((_Atomic int *)a[1], rmqi_loop_on_thread(a[0]) ? 1 : 2);
+}
+
+TEST(loop_on_thread_is_safe_from_the_start) {
+  for (int i = 0; i < 50; i++) {
+    rmqi_loop_t *l;
+    REQUIRE(rmqi_loop_new(&l) == RMQ_OK);
+    _Atomic int seen = 0;
+    void *a[2] = {l, (void *)&seen};
+    CHECK_ERR(rmqi_loop_post(l, note_on_thread, a), RMQ_OK);
+    REQUIRE(rmqi_loop_start(l) == RMQ_OK);
+    CHECK(!rmqi_loop_on_thread(l));
+    while (atomic_load(&seen) == 0)
+      usleep(100);
+    CHECK_INT(atomic_load(&seen), 1);
+    rmqi_loop_stop(l);
+    CHECK(!rmqi_loop_on_thread(l));
+    rmqi_loop_free(l);
+  }
+}
+
+/* rmqi_rpc_cancel_if completes exactly the matching requests, on the
+ * calling thread, with the given error and detail; the others stay
+ * pending until stop. */
+typedef struct cancel_rec {
+  _Atomic int calls;
+  rmq_err_t err;
+  char detail[64];
+  pthread_t tid;
+} cancel_rec_t;
+
+static void cancel_cb(void *arg, const rmqi_rpc_result_t *res) {
+  cancel_rec_t *c = arg;
+  c->err = res->err;
+  snprintf(c->detail, sizeof(c->detail), "%s", res->detail);
+  c->tid = pthread_self();
+  atomic_fetch_add(&c->calls, 1);
+}
+
+static bool match_arg(rmqi_rpc_cb cb, void *cb_arg, void *ctx) {
+  return cb == cancel_cb && ((cancel_rec_t *)cb_arg)->err == *(int *)ctx;
+}
+
+TEST(cancel_if_completes_only_the_matching) {
+  mock_t *m = mock_start();
+  rmqi_rpc_t *r = new_rpc();
+  REQUIRE(m && r);
+  mock_add_rule(m, &(mock_rule_t){.code = 50, .action = MOCK_DROP});
+  cancel_rec_t rec[6];
+  memset(rec, 0, sizeof(rec));
+  for (int i = 0; i < 6; i++) {
+    rec[i].err = (rmq_err_t)(i % 2); /* the tag match_arg looks at */
+    rmqi_cmd_t c;
+    rmqi_cmd_init(&c, 50);
+    CHECK_ERR(rmqi_rpc_invoke(r, mock_addr(m), &c, 60000, cancel_cb, &rec[i]),
+              RMQ_OK);
+    rmqi_cmd_free(&c);
+  }
+  CHECK_INT(mock_wait_count(m, 50, 6, 5000), 6);
+  int tag = 1;
+  rmqi_rpc_cancel_if(r, match_arg, &tag, RMQ_ERR_TIMEOUT, "cancelled here");
+  for (int i = 1; i < 6; i += 2) {
+    CHECK_INT(atomic_load(&rec[i].calls), 1);
+    CHECK_ERR(rec[i].err, RMQ_ERR_TIMEOUT);
+    CHECK_STR(rec[i].detail, "cancelled here");
+    CHECK(pthread_equal(rec[i].tid, pthread_self()));
+  }
+  for (int i = 0; i < 6; i += 2)
+    CHECK_INT(atomic_load(&rec[i].calls), 0);
+  /* Again: nothing left to match. */
+  rmqi_rpc_cancel_if(r, match_arg, &tag, RMQ_ERR_TIMEOUT, "again");
+  for (int i = 1; i < 6; i += 2)
+    CHECK_INT(atomic_load(&rec[i].calls), 1);
+  rmqi_rpc_stop(r);
+  for (int i = 0; i < 6; i++)
+    CHECK_INT(atomic_load(&rec[i].calls), 1);
+  for (int i = 0; i < 6; i += 2)
+    CHECK_ERR(rec[i].err, RMQ_ERR_SHUTDOWN);
+  rmqi_rpc_free(r);
+  mock_stop(m);
+}
+
 TEST(two_instances_are_independent) {
   mock_t *m = mock_start();
   rmqi_rpc_t *a = new_rpc(), *b = new_rpc();
@@ -329,11 +503,9 @@ TEST(addresses_v4_v6_bracketed) {
   CHECK_ERR(rmqi_parse_addr("::1:10911", &ss, &len), RMQ_OK); /* bare v6 */
   CHECK_ERR(rmqi_parse_addr("127.0.0.1", &ss, &len), RMQ_ERR_INVALID_ARG);
   CHECK_ERR(rmqi_parse_addr("127.0.0.1:0", &ss, &len), RMQ_ERR_INVALID_ARG);
-  CHECK_ERR(rmqi_parse_addr("127.0.0.1:99999", &ss, &len),
-            RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmqi_parse_addr("127.0.0.1:99999", &ss, &len), RMQ_ERR_INVALID_ARG);
   CHECK_ERR(rmqi_parse_addr("[::1:5", &ss, &len), RMQ_ERR_INVALID_ARG);
-  CHECK_ERR(rmqi_parse_addr("host.example:5", &ss, &len),
-            RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmqi_parse_addr("host.example:5", &ss, &len), RMQ_ERR_INVALID_ARG);
 }
 
 int main(void) {
@@ -346,6 +518,10 @@ int main(void) {
       TCASE(peer_faults_fail_pending_and_reconnect),
       TCASE(broker_requests_dispatched_and_unknown_answered),
       TCASE(shutdown_fails_in_flight_and_joins),
+      TCASE(stop_fails_pending_once_and_refuses_new_work),
+      TCASE(loop_post_after_stop_is_refused),
+      TCASE(loop_on_thread_is_safe_from_the_start),
+      TCASE(cancel_if_completes_only_the_matching),
       TCASE(two_instances_are_independent),
       TCASE(addresses_v4_v6_bracketed),
   };
