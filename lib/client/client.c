@@ -12,7 +12,6 @@
 
 enum { RC_GET_ROUTEINFO_BY_TOPIC = 105, RC_HEART_BEAT = 34 };
 
-
 /* ---- route snapshots --------------------------------------------------- */
 
 void rmqi_snap_release(rmqi_snap_t *s) {
@@ -47,7 +46,12 @@ static rmqi_topic_t *topic_find(rmq_client_t *c, const char *name,
     free(t);
     return NULL;
   }
-  atomic_init(&t->counter, (uint32_t)rand());
+  /* Start each topic at its own queue so that many clients spread (Java
+   * seeds its index randomly too); xorshift, not rand(): no global state. */
+  c->rng ^= c->rng << 13;
+  c->rng ^= c->rng >> 7;
+  c->rng ^= c->rng << 17;
+  atomic_init(&t->counter, (uint32_t)(c->rng >> 32));
   t->next = c->topics;
   c->topics = t;
   return t;
@@ -112,17 +116,17 @@ static rmq_err_t fetch_route(rmq_client_t *c, const char *topic,
       rmqi_errstr(err, n, "name server %s: %s", addr, detail);
       return rc;
     }
-    rc = (rmq_err_t)resp.cmd.code;
+    rc = rmqi_server_err(resp.cmd.code);
     if (rc == RMQ_OK) {
       rmqi_errbuf_t e;
       rc = rmqi_route_decode(route, (const char *)resp.cmd.body,
                              resp.cmd.body_len, &e);
       if (rc != RMQ_OK)
         rmqi_errstr(err, n, "route of %s from %s: %s at byte %zu", topic, addr,
-             e.msg, e.pos);
+                    e.msg, e.pos);
     } else {
       rmqi_errstr(err, n, "route of %s: %s (%d) %s", topic, rmq_err_name(rc),
-           (int)rc, resp.cmd.remark.p ? resp.cmd.remark.p : "");
+                  (int)rc, resp.cmd.remark.p ? resp.cmd.remark.p : "");
     }
     rmqi_resp_free(&resp);
     return rc;
@@ -167,8 +171,19 @@ static rmq_err_t publish_route(rmq_client_t *c, const char *topic,
 rmq_err_t rmqi_client_route(rmq_client_t *c, const char *topic,
                             int64_t deadline_ms, rmqi_snap_t **out, char *err,
                             size_t n) {
-  if ((*out = rmqi_client_route_cached(c, topic)) != NULL)
+  if (rmqi_client_closed(c)) {
+    rmqi_errstr(err, n, "the client is shut down");
+    return RMQ_ERR_SHUTDOWN;
+  }
+  rmqi_snap_t *cached = rmqi_client_route_cached(c, topic);
+  if (cached && cached->n_pub > 0) {
+    *out = cached;
     return RMQ_OK;
+  }
+  /* A route a consumer cached may have no writable queue (a read-only
+   * topic, or its master is gone): ask again, and fail clearly if it still
+   * has none, never hand a sender an empty queue list. */
+  rmqi_snap_release(cached);
   rmqi_route_t route;
   bool borrowed = false;
   rmq_err_t rc = fetch_route(c, topic, deadline_ms, &route, err, n);
@@ -272,8 +287,7 @@ static void refresh_routes(void *arg) {
     rmqi_cmd_init(&cmd, RC_GET_ROUTEINFO_BY_TOPIC);
     rmqi_cmd_ext_ref(&cmd, "topic", rf->topic, strlen(rf->topic));
     if (rmqi_rpc_invoke(c->rpc, rmqi_nslist_current(&c->ns), &cmd,
-                        c->conf.v.api_timeout_ms, refresh_done,
-                        rf) != RMQ_OK)
+                        c->conf.v.api_timeout_ms, refresh_done, rf) != RMQ_OK)
       free(rf);
     rmqi_cmd_free(&cmd);
   }
@@ -288,8 +302,7 @@ static void heartbeat_done(void *arg, const rmqi_rpc_result_t *r) {
     rmqi_log(&c->log, RMQ_LOG_WARN, "heartbeat", "%s", r->detail);
   else if (r->resp->code != 0)
     rmqi_log(&c->log, RMQ_LOG_WARN, "heartbeat", "%s answered %d %s", r->addr,
-             (int)r->resp->code,
-             r->resp->remark.p ? r->resp->remark.p : "");
+             (int)r->resp->code, r->resp->remark.p ? r->resp->remark.p : "");
 }
 
 static void addr_add(char ***v, size_t *n, size_t *cap, const char *a) {
@@ -344,22 +357,43 @@ void rmqi_addrs_free(char **v, size_t n) {
  * nothing to announce or nobody to tell. */
 static bool hb_prepare(rmq_client_t *c, rmqi_buf_t *body, char ***addrs,
                        size_t *n_addrs) {
-  const char *groups[64];
-  rmqi_hb_consumer_t cons[64];
+  const char **groups = NULL;
+  rmqi_hb_consumer_t *cons = NULL;
   size_t n_groups = 0, n_cons = 0;
+  bool ok = true;
+  *addrs = NULL;
+  *n_addrs = 0;
   pthread_mutex_lock(&c->lock);
   c->heartbeat_pending = false;
-  for (rmqi_group_t *g = c->producer_groups; g && n_groups < 64; g = g->next)
-    groups[n_groups++] = g->name;
-  for (rmqi_cgroup_t *g = c->consumer_groups; g && n_cons < 64; g = g->next)
-    cons[n_cons++] = g->hb;
-  *n_addrs = addrs_locked(c, n_cons == 0, addrs);
-  bool any = (n_groups || n_cons) && *n_addrs;
+  for (rmqi_group_t *g = c->producer_groups; g; g = g->next)
+    n_groups++;
+  for (rmqi_cgroup_t *g = c->consumer_groups; g; g = g->next)
+    n_cons++;
+  /* every group, however many: a group left out of heartbeats is dropped
+   * by the broker (no check-backs, no rebalance) */
+  if ((n_groups && (groups = malloc(n_groups * sizeof(*groups))) == NULL) ||
+      (n_cons && (cons = malloc(n_cons * sizeof(*cons))) == NULL))
+    ok = false;
+  size_t k = 0;
+  for (rmqi_group_t *g = c->producer_groups; ok && g; g = g->next)
+    groups[k++] = g->name;
+  k = 0;
+  for (rmqi_cgroup_t *g = c->consumer_groups; ok && g; g = g->next)
+    cons[k++] = g->hb;
+  bool any = false;
+  if (ok) {
+    *n_addrs = addrs_locked(c, n_cons == 0, addrs);
+    any = (n_groups || n_cons) && *n_addrs;
+  }
   if (any) {
     rmqi_heartbeat_t hb = {c->id, groups, n_groups, cons, n_cons};
     rmqi_heartbeat_encode(body, &hb);
   }
   pthread_mutex_unlock(&c->lock);
+  free(groups);
+  free(cons);
+  if (!ok)
+    rmqi_log(&c->log, RMQ_LOG_ERROR, "heartbeat", "out of memory");
   return any && rmqi_buf_ok(body);
 }
 
@@ -445,7 +479,8 @@ rmq_err_t rmqi_client_add_producer(rmq_client_t *c, const char *group) {
   return RMQ_OK;
 }
 
-void rmqi_client_remove_producer(rmq_client_t *c, const char *group) {
+bool rmqi_client_remove_producer(rmq_client_t *c, const char *group) {
+  bool last = false;
   pthread_mutex_lock(&c->lock);
   for (rmqi_group_t **pp = &c->producer_groups; *pp; pp = &(*pp)->next)
     if (strcmp((*pp)->name, group) == 0) {
@@ -454,10 +489,12 @@ void rmqi_client_remove_producer(rmq_client_t *c, const char *group) {
         *pp = g->next;
         free(g->name);
         free(g);
+        last = true;
       }
       break;
     }
   pthread_mutex_unlock(&c->lock);
+  return last;
 }
 
 /* ---- consumer groups ---------------------------------------------------- */
@@ -534,7 +571,10 @@ rmq_err_t rmqi_client_set_consumer_data(rmq_client_t *c,
     subs[i] = (rmqi_hb_sub_t){adup(&a, x->topic, &ok),
                               adup(&a, x->sub_string, &ok),
                               adup(&a, x->expression_type, &ok),
-                              tags, codes, x->n_tags, x->sub_version};
+                              tags,
+                              codes,
+                              x->n_tags,
+                              x->sub_version};
   }
   hb.subs = subs;
   if (!ok) {
@@ -682,11 +722,11 @@ rmq_err_t rmqi_client_dispatch(rmq_client_t *c, rmqi_fn fn, void *arg) {
 static void start_timers(void *arg) {
   rmq_client_t *c = arg;
   rmqi_loop_t *l = rmqi_rpc_loop(c->rpc);
-  c->t_route = rmqi_loop_timer(l, c->conf.v.poll_namesrv_interval_ms,
-                               c->conf.v.poll_namesrv_interval_ms,
-                               refresh_routes, c);
-  c->t_heartbeat = rmqi_loop_timer(l, 1000, c->conf.v.heartbeat_interval_ms,
-                                   heartbeat, c);
+  c->t_route =
+      rmqi_loop_timer(l, c->conf.v.poll_namesrv_interval_ms,
+                      c->conf.v.poll_namesrv_interval_ms, refresh_routes, c);
+  c->t_heartbeat =
+      rmqi_loop_timer(l, 1000, c->conf.v.heartbeat_interval_ms, heartbeat, c);
 }
 
 static uint64_t seed(void) {
@@ -713,10 +753,13 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
     return NULL;
   }
   rmq_conf_destroy(dflt);
-  c->log = (rmqi_log_t){c->conf.log_cb, c->conf.log_opaque,
-                        c->conf.v.log_level};
+  c->log =
+      (rmqi_log_t){c->conf.log_cb, c->conf.log_opaque, c->conf.v.log_level};
   pthread_mutex_init(&c->lock, NULL);
   uint64_t s = seed();
+  atomic_init(&c->refs, 1); /* the application's handle */
+  atomic_init(&c->closed, false);
+  c->rng = s | 1;
   c->uniq_discriminator = (uint32_t)(s >> 32);
   c->pid = (uint16_t)getpid();
   atomic_init(&c->uniq_counter, (uint32_t)s);
@@ -726,7 +769,7 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
   bool ns_ok = ns && *ns;
   if (!ns_ok || rmqi_nslist_init(&c->ns, ns, s) != RMQ_OK) {
     rmqi_errstr(errstr, errstr_size,
-         "no name server: set namesrvAddr (or NAMESRV_ADDR)");
+                "no name server: set namesrvAddr (or NAMESRV_ADDR)");
     rmqi_conf_release(&c->conf);
     pthread_mutex_destroy(&c->lock);
     free(c);
@@ -734,7 +777,7 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
   }
   if (rmqi_local_ip(c->conf.v.client_ip, &c->ip) != RMQ_OK) {
     rmqi_errstr(errstr, errstr_size, "clientIP \"%s\" is not an address",
-         c->conf.v.client_ip);
+                c->conf.v.client_ip);
     goto fail_ns;
   }
   rmqi_client_id(c->id, sizeof(c->id), c->ip.text, c->conf.v.instance_name,
@@ -749,7 +792,8 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
   };
   if (c->conf.v.access_key[0]) {
     if (c->conf.v.secret_key[0] == '\0') {
-      rmqi_errstr(errstr, errstr_size, "accessKey is set but secretKey is empty");
+      rmqi_errstr(errstr, errstr_size,
+                  "accessKey is set but secretKey is empty");
       goto fail_ns;
     }
     o.sign = sign;
@@ -775,8 +819,8 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
     rmqi_disp_destroy(&c->disp);
     goto fail_ns;
   }
-  rmqi_log(&c->log, RMQ_LOG_INFO, "client", "client %s started (name servers %s)",
-           c->id, ns);
+  rmqi_log(&c->log, RMQ_LOG_INFO, "client",
+           "client %s started (name servers %s)", c->id, ns);
   return c;
 fail_ns:
   rmqi_nslist_free(&c->ns);
@@ -786,12 +830,9 @@ fail_ns:
   return NULL;
 }
 
-void rmq_client_destroy(rmq_client_t *c, int timeout_ms) {
-  (void)timeout_ms; /* producers drain before this; the rpc layer fails the
-                       rest with RMQ_ERR_SHUTDOWN at once */
-  if (c == NULL)
-    return;
-  rmqi_rpc_free(c->rpc); /* stops the loop and its timers */
+/* The last reference: everything is stopped already; free the memory. */
+static void client_free(rmq_client_t *c) {
+  rmqi_rpc_free(c->rpc);
   rmqi_disp_destroy(&c->disp);
   while (c->topics) {
     rmqi_topic_t *t = c->topics;
@@ -819,7 +860,53 @@ void rmq_client_destroy(rmq_client_t *c, int timeout_ms) {
   free(c);
 }
 
-const char *rmq_client_id(const rmq_client_t *c) { return c ? c->id : NULL; }
+void rmqi_client_keep(rmq_client_t *c) {
+  atomic_fetch_add(&c->refs, 1);
+}
+
+void rmqi_client_release(rmq_client_t *c) {
+  if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+    client_free(c);
+}
+
+bool rmqi_client_closed(rmq_client_t *c) {
+  return atomic_load(&c->closed);
+}
+
+void rmq_client_destroy(rmq_client_t *c, int timeout_ms) {
+  if (c == NULL)
+    return;
+  /* From a callback it would join the thread it runs on. */
+  if (rmqi_disp_on_worker(&c->disp) ||
+      rmqi_loop_on_thread(rmqi_rpc_loop(c->rpc))) {
+    rmqi_log(&c->log, RMQ_LOG_ERROR, "client",
+             "rmq_client_destroy called from a library callback: ignored");
+    return;
+  }
+  if (atomic_exchange(&c->closed, true)) {
+    rmqi_log(&c->log, RMQ_LOG_ERROR, "client",
+             "rmq_client_destroy called twice: ignored");
+    return;
+  }
+  /* The teardown order (doc/architecture.md): refuse new work (closed is
+   * set: sends and route lookups answer RMQ_ERR_SHUTDOWN), let what is in
+   * flight finish until the deadline, fail the rest, drain the callbacks,
+   * then free, once the producers and consumers still made on this
+   * client are gone too. */
+  int64_t deadline = rmqi_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+  while (rmqi_rpc_pending(c->rpc) > 0 && rmqi_now_ms() < deadline) {
+    struct timespec ts = {0, 2 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  rmqi_rpc_stop(c->rpc);     /* the rest: RMQ_ERR_SHUTDOWN, callbacks queued */
+  rmqi_disp_close(&c->disp); /* they run; later submissions are refused */
+  rmqi_log(&c->log, RMQ_LOG_INFO, "client", "client %s stopped", c->id);
+  rmqi_client_release(c);
+}
+
+const char *rmq_client_id(const rmq_client_t *c) {
+  return c ? c->id : NULL;
+}
 
 int rmq_poll_fd(rmq_client_t *c) {
   return c && c->disp.poll_mode ? c->disp.efd : -1;

@@ -35,7 +35,7 @@ typedef struct rmqi_topic {
   char *name;
   rmqi_snap_t *snap; /* NULL until the first route arrives */
   _Atomic uint32_t counter;
-  bool borrowed;     /* route of createTopicKey, for a topic not yet made */
+  bool borrowed; /* route of createTopicKey, for a topic not yet made */
   struct rmqi_topic *next;
 } rmqi_topic_t;
 
@@ -50,14 +50,25 @@ typedef struct rmqi_group {
 typedef void (*rmqi_consumer_notify_fn)(void *arg);
 typedef struct rmqi_cgroup {
   char *name;
-  rmqi_hb_consumer_t hb;    /* strings and arrays in `arena` */
+  rmqi_hb_consumer_t hb; /* strings and arrays in `arena` */
   rmqi_arena_t arena;
   rmqi_consumer_notify_fn notify;
   void *notify_arg;
   struct rmqi_cgroup *next;
 } rmqi_cgroup_t;
 
+/*
+ * Lifetime: the application's handle holds one reference and every
+ * producer or consumer made on the client one more. rmq_client_destroy
+ * shuts the instance down (refuse new work, fail what is in flight with
+ * RMQ_ERR_SHUTDOWN, drain the callbacks, join every thread) and drops the
+ * handle's reference; the memory goes with the last reference, so a
+ * producer destroyed after its client still finds the (stopped) instance
+ * and gets RMQ_ERR_SHUTDOWN from it, never freed memory.
+ */
 struct rmq_client {
+  _Atomic int refs;
+  _Atomic bool closed; /* rmq_client_destroy has begun */
   rmqi_conf_t conf;
   rmqi_log_t log;
   rmqi_local_ip_t ip;
@@ -73,9 +84,18 @@ struct rmq_client {
   _Atomic int64_t month_start, month_end; /* cached, for message ids */
   uint32_t uniq_discriminator;
   uint16_t pid; /* for message ids */
+  uint64_t rng; /* xorshift state for the topics' first queue (c->lock) */
   rmqi_timer_t *t_route, *t_heartbeat;
   bool heartbeat_pending;
 };
+
+/* A producer's or consumer's reference (taken when it is made on the
+ * client, released when its memory goes). */
+void rmqi_client_keep(rmq_client_t *c);
+void rmqi_client_release(rmq_client_t *c);
+/* Whether rmq_client_destroy has begun: new work is refused with
+ * RMQ_ERR_SHUTDOWN. */
+bool rmqi_client_closed(rmq_client_t *c);
 
 /* Takes a reference to the topic's current route, fetching it from the
  * name servers (on the calling thread, which must not be the loop thread)
@@ -91,7 +111,8 @@ void rmqi_snap_release(rmqi_snap_t *s);
 
 /* Producer groups announced in heartbeats. */
 rmq_err_t rmqi_client_add_producer(rmq_client_t *c, const char *group);
-void rmqi_client_remove_producer(rmq_client_t *c, const char *group);
+/* True when that was the group's last producer in this instance. */
+bool rmqi_client_remove_producer(rmq_client_t *c, const char *group);
 /* Sends a heartbeat to every known broker now (asynchronously). */
 void rmqi_client_heartbeat_now(rmq_client_t *c);
 /* The same, waiting for the answers (not from the loop thread). */

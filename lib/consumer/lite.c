@@ -67,7 +67,9 @@ void rmqi_lite_unref(lite_t *l) {
   pthread_mutex_destroy(&l->announce);
   pthread_cond_destroy(&l->ready_cv);
   pthread_cond_destroy(&l->svc_cv);
+  rmq_client_t *c = l->client;
   free(l);
+  rmqi_client_release(c); /* NULL when the client could not be made */
 }
 
 /* ---- queues -------------------------------------------------------------- */
@@ -402,7 +404,13 @@ rmq_err_t rmqi_lite_tick_start(lite_t *l) {
 
 void rmqi_lite_tick_stop(lite_t *l) {
   atomic_fetch_add(&l->refs, 1);
-  if (rmqi_loop_post(rmqi_rpc_loop(l->client->rpc), tick_stop, l) != RMQ_OK)
+  /* Refused once the client has stopped its loop (the client was
+   * destroyed first): no loop thread touches the timer any more, so stop
+   * it here, or its reference would keep the state for ever. */
+  rmq_err_t rc = rmqi_loop_post(rmqi_rpc_loop(l->client->rpc), tick_stop, l);
+  if (rc == RMQ_ERR_SHUTDOWN)
+    tick_stop(l);
+  else if (rc != RMQ_OK)
     rmqi_lite_unref(l);
 }
 

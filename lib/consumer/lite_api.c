@@ -189,6 +189,7 @@ rmq_pull_consumer_t *rmq_pull_consumer_new(rmq_client_t *client,
     }
     l->own_client = true;
   }
+  rmqi_client_keep(l->client); /* released with the consumer's state */
   rmq_err_t rc =
       rmqi_client_add_consumer(l->client, l->group, on_group_changed, l);
   if (rc == RMQ_OK && l->conf.v.message_model == RMQI_MODEL_BROADCASTING)

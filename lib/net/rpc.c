@@ -916,6 +916,13 @@ rmqi_loop_t *rmqi_rpc_loop(rmqi_rpc_t *r) {
   return r->loop;
 }
 
+size_t rmqi_rpc_pending(rmqi_rpc_t *r) {
+  pthread_mutex_lock(&r->lock);
+  size_t n = r->n_pend;
+  pthread_mutex_unlock(&r->lock);
+  return n;
+}
+
 static void close_all(void *arg) {
   rmqi_rpc_t *r = arg;
   for (;;) {

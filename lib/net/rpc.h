@@ -71,6 +71,8 @@ bool rmqi_rpc_closing(rmqi_rpc_t *r);
  * was not called). Not from the loop thread. */
 void rmqi_rpc_free(rmqi_rpc_t *r);
 rmqi_loop_t *rmqi_rpc_loop(rmqi_rpc_t *r);
+/* Requests waiting for an answer now (any thread). */
+size_t rmqi_rpc_pending(rmqi_rpc_t *r);
 
 /* Sends @p c (its opaque is assigned here) to @p addr ("ip:port" or
  * "[ipv6]:port"). On RMQ_OK @p cb fires exactly once; on failure it does

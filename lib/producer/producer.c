@@ -17,13 +17,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * Lifetime: the memory lives while the application's handle or any
+ * asynchronous send holds it. Every send counted in `inflight` keeps the
+ * producer alive until its callback has returned, so a callback still
+ * queued (or slow) when rmq_producer_destroy returns never meets freed
+ * memory; the last one frees it. destroy: closing (new sends get
+ * RMQ_ERR_SHUTDOWN) -> flush until the deadline -> cancel what is still in
+ * flight (RMQ_ERR_SHUTDOWN, each callback once) -> unregister within what
+ * is left of the deadline -> release the handle.
+ */
 struct rmq_producer {
-  rmq_client_t *client;
+  rmq_client_t *client; /* a reference (rmqi_client_keep) */
   bool own_client;
   rmqi_conf_t conf;
   rmqi_fault_t fault;
+  _Atomic bool closing; /* destroy has begun */
   pthread_mutex_t lock;
   pthread_cond_t cond;
+  bool cancelled; /* retries give up (under lock) */
+  bool released;  /* the handle is gone: the last send frees (under lock) */
   int64_t inflight;
   int64_t inflight_bytes;
   bool batching; /* autoBatch: acc is running */
@@ -31,7 +44,6 @@ struct rmq_producer {
 };
 
 static void ship_batch(void *arg, rmqi_acc_batch_t *b);
-
 
 /* ---- results ------------------------------------------------------------ */
 
@@ -151,15 +163,16 @@ rmq_producer_t *rmq_producer_new(rmq_client_t *client, const rmq_conf_t *conf,
       goto fail;
     p->own_client = true;
   }
+  rmqi_client_keep(client); /* released when the producer's memory goes */
   p->client = client;
   rmq_conf_destroy(dflt);
   dflt = NULL;
   rmqi_fault_init(&p->fault);
+  atomic_init(&p->closing, false);
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->cond, NULL);
   if (p->conf.v.auto_batch)
-    p->batching = rmqi_accum_init(&p->acc, &p->conf.v, ship_batch, p) ==
-                  RMQ_OK;
+    p->batching = rmqi_accum_init(&p->acc, &p->conf.v, ship_batch, p) == RMQ_OK;
   if (rmqi_client_add_producer(client, p->conf.v.producer_group) != RMQ_OK ||
       p->batching != p->conf.v.auto_batch) {
     rmqi_errstr(errstr, errstr_size, "out of memory");
@@ -178,19 +191,41 @@ rmq_client_t *rmq_producer_client(rmq_producer_t *p) {
   return p ? p->client : NULL;
 }
 
-/* @p n sends of @p bytes in all start (n > 0) or end (n < 0). */
+static void producer_free(rmq_producer_t *p) {
+  if (p->batching)
+    rmqi_accum_free(&p->acc);
+  rmqi_fault_free(&p->fault);
+  pthread_cond_destroy(&p->cond);
+  pthread_mutex_destroy(&p->lock);
+  rmqi_conf_release(&p->conf);
+  rmq_client_t *c = p->client;
+  free(p);
+  rmqi_client_release(c);
+}
+
+/* @p n sends of @p bytes in all start (n > 0) or end (n < 0). The end of
+ * the last send after destroy frees the producer: nothing may touch @p p
+ * after an ending call. */
 static void inflight_add(rmq_producer_t *p, int64_t bytes, int64_t n) {
   pthread_mutex_lock(&p->lock);
   p->inflight += n;
   p->inflight_bytes += n < 0 ? -bytes : bytes;
   if (p->inflight == 0 || n < 0)
     pthread_cond_broadcast(&p->cond);
+  bool last = p->released && p->inflight == 0;
   pthread_mutex_unlock(&p->lock);
+  if (last)
+    producer_free(p);
 }
 
-/* Waits until the in-flight count drops to @p below; false on timeout. */
+/* Waits until the in-flight count drops to @p below; false on timeout. In
+ * callbackMode=poll on the thread that polls, the callbacks that end the
+ * sends can only run here: serve them while waiting (else the wait could
+ * only time out). */
 static bool wait_inflight(rmq_producer_t *p, int64_t below, int64_t bytes,
                           int64_t deadline_ms) {
+  rmqi_disp_t *d = &p->client->disp;
+  bool serve = rmqi_disp_must_serve(d) && !rmqi_client_closed(p->client);
   pthread_mutex_lock(&p->lock);
   bool ok = true;
   while (p->inflight > below ||
@@ -199,6 +234,12 @@ static bool wait_inflight(rmq_producer_t *p, int64_t below, int64_t bytes,
     if (left <= 0) {
       ok = false;
       break;
+    }
+    if (serve) {
+      pthread_mutex_unlock(&p->lock);
+      rmqi_disp_poll(d, (int)RMQI_MIN(left, 10));
+      pthread_mutex_lock(&p->lock);
+      continue;
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -211,77 +252,76 @@ static bool wait_inflight(rmq_producer_t *p, int64_t below, int64_t bytes,
   return ok;
 }
 
+/* New work after destroy began, or on a client that is shut down. */
+static bool refused(rmq_producer_t *p) {
+  return atomic_load(&p->closing) || rmqi_client_closed(p->client);
+}
+
 rmq_err_t rmq_producer_flush(rmq_producer_t *p, int timeout_ms) {
   if (p == NULL)
     return RMQ_ERR_INVALID_ARG;
   if (p->batching)
     rmqi_accum_drain(&p->acc);
-  return wait_inflight(p, 0, -1, rmqi_now_ms() + timeout_ms)
-             ? RMQ_OK
-             : RMQ_ERR_TIMEOUT;
+  return wait_inflight(p, 0, -1, rmqi_now_ms() + timeout_ms) ? RMQ_OK
+                                                             : RMQ_ERR_TIMEOUT;
 }
 
-static void unregister(rmq_producer_t *p) {
-  /* UNREGISTER_CLIENT to the masters we know, so check-backs and reply
-   * pushes stop at once rather than after the broker's 120 s expiry. */
+/* UNREGISTER_CLIENT to the masters we know, so check-backs and reply
+ * pushes stop at once rather than after the broker's 120 s expiry; within
+ * what is left of the destroy's deadline. */
+static void unregister(rmq_producer_t *p, int64_t deadline) {
   rmq_client_t *c = p->client;
-  const char *addrs[64];
-  size_t n = 0;
-  pthread_mutex_lock(&c->lock);
-  for (rmqi_topic_t *t = c->topics; t; t = t->next)
-    for (size_t i = 0; t->snap && i < t->snap->route.n_brokers; i++) {
-      const char *a = rmqi_route_addr(&t->snap->route,
-                                      t->snap->route.brokers[i].broker, 0);
-      bool seen = a == NULL;
-      for (size_t k = 0; !seen && k < n; k++)
-        seen = strcmp(addrs[k], a) == 0;
-      if (!seen && n < 64)
-        addrs[n++] = strdup(a);
-    }
-  pthread_mutex_unlock(&c->lock);
+  char **addrs;
+  size_t n = rmqi_client_broker_addrs(c, true, &addrs);
   for (size_t i = 0; i < n; i++) {
+    int64_t left = deadline - rmqi_now_ms();
+    if (left <= 0)
+      break;
     rmqi_cmd_t cmd;
     rmqi_cmd_init(&cmd, 35);
     rmqi_cmd_ext_ref(&cmd, "clientID", c->id, strlen(c->id));
     rmqi_cmd_ext_ref(&cmd, "producerGroup", p->conf.v.producer_group,
                      strlen(p->conf.v.producer_group));
     rmqi_resp_t resp;
-    if (addrs[i] &&
-        rmqi_rpc_invoke_sync(c->rpc, addrs[i], &cmd, 1000, &resp, NULL, 0) ==
-            RMQ_OK)
+    if (rmqi_rpc_invoke_sync(c->rpc, addrs[i], &cmd, left, &resp, NULL, 0) ==
+        RMQ_OK)
       rmqi_resp_free(&resp);
     rmqi_cmd_free(&cmd);
-    free((char *)addrs[i]);
   }
+  rmqi_addrs_free(addrs, n);
 }
+
+static void job_done(void *arg, const rmqi_rpc_result_t *r);
+
+/* rmqi_rpc_cancel_if: this producer's asynchronous sends. */
+static bool is_mine(rmqi_rpc_cb cb, void *cb_arg, void *ctx);
 
 void rmq_producer_destroy(rmq_producer_t *p, int timeout_ms) {
   if (p == NULL)
     return;
   int64_t deadline = rmqi_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+  atomic_store(&p->closing, true);
   if (p->batching)
     rmqi_accum_close(&p->acc); /* what is open leaves now */
   wait_inflight(p, 0, -1, deadline);
-  rmqi_client_remove_producer(p->client, p->conf.v.producer_group);
-  if (p->own_client) {
-    unregister(p);
-    /* Fails whatever is still in flight with RMQ_ERR_SHUTDOWN, runs those
-     * callbacks and joins every thread. */
-    rmq_client_destroy(p->client, 0);
-  } else {
-    /* A shared client keeps running: in-flight sends end by their own
-     * deadline (sendMsgTimeout), which bounds this wait. */
-    wait_inflight(p, 0, -1,
-                  rmqi_now_ms() + p->conf.v.send_timeout_ms + 2000);
-    unregister(p);
-  }
-  if (p->batching)
-    rmqi_accum_free(&p->acc);
-  rmqi_fault_free(&p->fault);
-  pthread_cond_destroy(&p->cond);
-  pthread_mutex_destroy(&p->lock);
-  rmqi_conf_release(&p->conf);
-  free(p);
+  /* What is still waiting for a broker ends now, with RMQ_ERR_SHUTDOWN;
+   * its callback is queued like any other. Retries check `cancelled`
+   * under the lock before they send, so none slips past the cancel. */
+  pthread_mutex_lock(&p->lock);
+  p->cancelled = true;
+  pthread_mutex_unlock(&p->lock);
+  rmqi_rpc_cancel_if(p->client->rpc, is_mine, p, RMQ_ERR_SHUTDOWN,
+                     "the producer is shutting down");
+  if (rmqi_client_remove_producer(p->client, p->conf.v.producer_group))
+    unregister(p, deadline);
+  if (p->own_client) /* fails what is left, runs the callbacks, joins */
+    rmq_client_destroy(p->client, (int)RMQI_MAX(deadline - rmqi_now_ms(), 0));
+  pthread_mutex_lock(&p->lock);
+  p->released = true;
+  bool last = p->inflight == 0;
+  pthread_mutex_unlock(&p->lock);
+  if (last)
+    producer_free(p);
 }
 
 /* ---- synchronous sends -------------------------------------------------- */
@@ -295,8 +335,8 @@ typedef struct attempt_out {
 /* One request to one queue; fills @p res on success. */
 static void attempt(rmq_producer_t *p, const rmqi_prep_t *pr,
                     const rmqi_snap_t *s, const rmqi_mq_t *mq,
-                    int64_t timeout_ms, const char *ids,
-                    rmq_send_result_t *res, attempt_out_t *out) {
+                    int64_t timeout_ms, const char *ids, rmq_send_result_t *res,
+                    attempt_out_t *out) {
   const char *addr = rmqi_route_addr(&s->route, mq->broker, 0);
   out->code = 0;
   if (addr == NULL) {
@@ -332,7 +372,7 @@ static void attempt(rmq_producer_t *p, const rmqi_prep_t *pr,
       rmqi_fault_update(&p->fault, mq->broker, latency, false, true,
                         rmqi_now_ms());
   } else {
-    out->rc = (rmq_err_t)out->code;
+    out->rc = rmqi_server_err(out->code);
     snprintf(out->why, sizeof(out->why), "broker %s answered %s (%d): %s",
              mq->broker, rmq_err_name(out->rc), out->code,
              resp.cmd.remark.p ? resp.cmd.remark.p : "");
@@ -353,8 +393,8 @@ static rmq_err_t send_sync(rmq_producer_t *p, const rmqi_prep_t *pr,
   int64_t deadline = start + p->conf.v.send_timeout_ms;
   rmqi_snap_t *s;
   char why[384];
-  rmq_err_t rc = rmqi_client_route(p->client, pr->topic, deadline, &s, why,
-                                   sizeof(why));
+  rmq_err_t rc =
+      rmqi_client_route(p->client, pr->topic, deadline, &s, why, sizeof(why));
   if (rc != RMQ_OK) {
     res_fail(res, rc > 0 ? rc : 0, why);
     return rc;
@@ -404,16 +444,24 @@ static rmq_err_t send_sync(rmq_producer_t *p, const rmqi_prep_t *pr,
   return out.rc;
 }
 
+/* The answer to a send after destroy began or on a stopped client. */
+static rmq_err_t refuse(rmq_send_result_t *res) {
+  res_fail(res, 0, "the producer or its client is shut down");
+  return RMQ_ERR_SHUTDOWN;
+}
+
 rmq_err_t rmq_producer_send(rmq_producer_t *p, const rmq_msg_t *msg,
                             rmq_send_result_t *res) {
   if (res)
     memset(res, 0, sizeof(*res));
   if (p == NULL)
     return RMQ_ERR_INVALID_ARG;
+  if (refused(p))
+    return refuse(res);
   rmqi_prep_t pr;
   char why[256];
-  rmq_err_t rc = rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, true, why,
-                               sizeof(why));
+  rmq_err_t rc =
+      rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, true, why, sizeof(why));
   if (rc == RMQ_OK)
     rc = send_sync(p, &pr, NULL, NULL, res);
   else
@@ -428,12 +476,14 @@ rmq_err_t rmq_producer_send_batch(rmq_producer_t *p, rmq_msg_t *const *msgs,
     memset(res, 0, sizeof(*res));
   if (p == NULL)
     return RMQ_ERR_INVALID_ARG;
+  if (refused(p))
+    return refuse(res);
   rmqi_prep_t pr;
   rmqi_buf_t ids;
   rmqi_buf_init(&ids);
   char why[256];
-  rmq_err_t rc = rmqi_prep_batch(&pr, p->client, msgs, n, &p->conf.v, &ids,
-                                 why, sizeof(why));
+  rmq_err_t rc = rmqi_prep_batch(&pr, p->client, msgs, n, &p->conf.v, &ids, why,
+                                 sizeof(why));
   if (rc == RMQ_OK) {
     rmqi_buf_put_u8(&ids, 0);
     rc = rmqi_buf_ok(&ids)
@@ -448,16 +498,17 @@ rmq_err_t rmq_producer_send_batch(rmq_producer_t *p, rmq_msg_t *const *msgs,
 }
 
 /* Ordered sends: one attempt on the queue chosen from the publish list. */
-typedef size_t (*pick_fn)(const rmqi_snap_t *s, const rmq_msg_t *msg,
-                          void *arg, bool *ok);
+typedef size_t (*pick_fn)(const rmqi_snap_t *s, const rmq_msg_t *msg, void *arg,
+                          bool *ok);
 
 static rmq_err_t send_picked(rmq_producer_t *p, const rmq_msg_t *msg,
-                             pick_fn pick, void *arg,
-                             rmq_send_result_t *res) {
+                             pick_fn pick, void *arg, rmq_send_result_t *res) {
   if (res)
     memset(res, 0, sizeof(*res));
   if (p == NULL)
     return RMQ_ERR_INVALID_ARG;
+  if (refused(p))
+    return refuse(res);
   rmqi_prep_t pr;
   char why[256];
   rmq_err_t rc =
@@ -545,7 +596,8 @@ static size_t pick_fixed(const rmqi_snap_t *s, const rmq_msg_t *msg, void *arg,
   (void)msg;
   fixed_q_t *f = arg;
   for (size_t i = 0; i < s->n_pub; i++)
-    if (s->pub[i].queue_id == f->qid && strcmp(s->pub[i].broker, f->broker) == 0)
+    if (s->pub[i].queue_id == f->qid &&
+        strcmp(s->pub[i].broker, f->broker) == 0)
       return i;
   *ok = false;
   return 0;
@@ -563,6 +615,8 @@ rmq_err_t rmq_producer_send_to_queue(rmq_producer_t *p, const rmq_msg_t *msg,
 rmq_err_t rmq_producer_send_oneway(rmq_producer_t *p, const rmq_msg_t *msg) {
   if (p == NULL)
     return RMQ_ERR_INVALID_ARG;
+  if (refused(p))
+    return RMQ_ERR_SHUTDOWN;
   rmqi_prep_t pr;
   char why[256];
   rmq_err_t rc =
@@ -674,7 +728,11 @@ static void job_done(void *arg, const rmqi_rpc_result_t *r) {
     rmqi_fault_update(&p->fault, j->mq.broker, latency, true, false,
                       rmqi_now_ms());
   res_fail(&j->res, code, j->why);
-  job_finish(j, (rmq_err_t)code);
+  job_finish(j, rmqi_server_err(code));
+}
+
+static bool is_mine(rmqi_rpc_cb cb, void *cb_arg, void *ctx) {
+  return cb == job_done && ((job_t *)cb_arg)->p == ctx;
 }
 
 /* Any thread (the caller for the first attempt, the loop for retries). */
@@ -692,6 +750,7 @@ static void job_attempt(job_t *j) {
       j->snap->pub, j->snap->n_pub, j->snap->counter, last,
       p->conf.v.send_latency_fault_enable ? &p->fault : NULL, rmqi_now_ms());
   j->mq = j->snap->pub[i];
+  bool retry = j->tries > 0;
   j->tries++;
   const char *addr = rmqi_route_addr(&j->snap->route, j->mq.broker, 0);
   rmqi_cmd_t cmd;
@@ -700,8 +759,17 @@ static void job_attempt(job_t *j) {
                                       &j->mq, &p->conf.v)
                       : RMQ_ERR_NO_ROUTE;
   j->t0 = rmqi_now_ms();
-  if (rc == RMQ_OK)
+  if (rc == RMQ_OK && retry) {
+    /* A retry and destroy's cancel exclude each other: either the cancel
+     * finds this request pending, or this sees `cancelled`. */
+    pthread_mutex_lock(&p->lock);
+    rc = p->cancelled
+             ? RMQ_ERR_SHUTDOWN
+             : rmqi_rpc_invoke(p->client->rpc, addr, &cmd, left, job_done, j);
+    pthread_mutex_unlock(&p->lock);
+  } else if (rc == RMQ_OK) {
     rc = rmqi_rpc_invoke(p->client->rpc, addr, &cmd, left, job_done, j);
+  }
   rmqi_cmd_free(&cmd);
   if (rc != RMQ_OK) {
     snprintf(j->why, sizeof(j->why), "cannot send to %s: %s", j->mq.broker,
@@ -741,8 +809,8 @@ static rmq_err_t send_batched(rmq_producer_t *p, rmq_msg_t *msg,
                               rmq_send_cb *cb, void *opaque, bool *direct) {
   rmqi_prep_t pr;
   char why[256];
-  rmq_err_t rc = rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, false, why,
-                               sizeof(why));
+  rmq_err_t rc =
+      rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, false, why, sizeof(why));
   if (rc == RMQ_OK && p->conf.v.backpressure_enable &&
       !wait_inflight(p, p->conf.v.backpressure_num - 1,
                      p->conf.v.backpressure_size,
@@ -765,6 +833,10 @@ rmq_err_t rmq_producer_send_async(rmq_producer_t *p, rmq_msg_t *msg,
                                   rmq_send_cb *cb, void *opaque) {
   if (p == NULL || msg == NULL || cb == NULL)
     return RMQ_ERR_INVALID_ARG;
+  /* At once, without a callback: a callback that sends again when it gets
+   * RMQ_ERR_SHUTDOWN must not start a new round of callbacks. */
+  if (refused(p))
+    return RMQ_ERR_SHUTDOWN;
   if (p->batching && rmqi_accum_eligible(msg)) {
     bool direct = false;
     rmq_err_t rc = send_batched(p, msg, cb, opaque, &direct);
@@ -777,8 +849,8 @@ rmq_err_t rmq_producer_send_async(rmq_producer_t *p, rmq_msg_t *msg,
   j->p = p;
   j->start_ms = rmqi_now_ms();
   j->deadline_ms = j->start_ms + p->conf.v.send_timeout_ms;
-  rmq_err_t rc = rmqi_prep_msg(&j->pr, p->client, msg, &p->conf.v, true,
-                               j->why, sizeof(j->why));
+  rmq_err_t rc = rmqi_prep_msg(&j->pr, p->client, msg, &p->conf.v, true, j->why,
+                               sizeof(j->why));
   if (rc == RMQ_OK && p->conf.v.backpressure_enable &&
       !wait_inflight(p, p->conf.v.backpressure_num - 1,
                      p->conf.v.backpressure_size, j->deadline_ms))

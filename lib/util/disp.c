@@ -87,19 +87,47 @@ static void efd_clear(int efd) {
     ;
 }
 
-void rmqi_disp_destroy(rmqi_disp_t *d) {
+bool rmqi_disp_on_worker(rmqi_disp_t *d) {
+  /* The thread array is written before any worker runs and only read
+   * afterwards, until rmqi_disp_destroy. */
+  for (size_t i = 0; i < d->n_threads; i++)
+    if (pthread_equal(pthread_self(), d->threads[i]))
+      return true;
+  return false;
+}
+
+rmq_err_t rmqi_disp_close(rmqi_disp_t *d) {
+  if (rmqi_disp_on_worker(d))
+    return RMQ_ERR_STATE; /* joining ourselves would deadlock */
   pthread_mutex_lock(&d->lock);
+  if (d->closed) {
+    pthread_mutex_unlock(&d->lock);
+    return RMQ_OK;
+  }
   d->stopping = true;
   pthread_cond_broadcast(&d->cond);
   pthread_mutex_unlock(&d->lock);
+  /* The workers leave once the queue is empty: what was queued before
+   * stopping runs; nothing new gets in. */
   for (size_t i = 0; i < d->n_threads; i++)
     pthread_join(d->threads[i], NULL);
   /* Poll mode: nobody will poll again; run what is left so every callback
    * still fires exactly once. */
+  pthread_mutex_lock(&d->lock);
   while (d->len) {
     rmqi_job_t j = pop(d);
+    pthread_mutex_unlock(&d->lock);
     j.fn(j.arg);
+    pthread_mutex_lock(&d->lock);
   }
+  d->closed = true;
+  pthread_mutex_unlock(&d->lock);
+  return RMQ_OK;
+}
+
+void rmqi_disp_destroy(rmqi_disp_t *d) {
+  if (rmqi_disp_close(d) != RMQ_OK)
+    return;
   free(d->threads);
   free(d->ring);
   if (d->efd >= 0)
@@ -108,12 +136,14 @@ void rmqi_disp_destroy(rmqi_disp_t *d) {
   pthread_cond_destroy(&d->cond);
   pthread_mutex_destroy(&d->lock);
   d->threads = NULL;
+  d->n_threads = 0;
   d->ring = NULL;
+  d->efd = -1;
 }
 
 rmq_err_t rmqi_disp_submit(rmqi_disp_t *d, rmqi_fn fn, void *arg) {
   pthread_mutex_lock(&d->lock);
-  if (d->stopping && !d->poll_mode && d->n_threads == 0) {
+  if (d->stopping) {
     pthread_mutex_unlock(&d->lock);
     return RMQ_ERR_SHUTDOWN;
   }
@@ -138,11 +168,22 @@ rmq_err_t rmqi_disp_submit(rmqi_disp_t *d, rmqi_fn fn, void *arg) {
   return RMQ_OK;
 }
 
+bool rmqi_disp_must_serve(rmqi_disp_t *d) {
+  if (!d->poll_mode)
+    return false;
+  pthread_mutex_lock(&d->lock);
+  bool serve = !d->polled || pthread_equal(d->poller, pthread_self());
+  pthread_mutex_unlock(&d->lock);
+  return serve;
+}
+
 int rmqi_disp_poll(rmqi_disp_t *d, int timeout_ms) {
   if (!d->poll_mode)
     return 0;
   int ran = 0;
   pthread_mutex_lock(&d->lock);
+  d->polled = true;
+  d->poller = pthread_self();
   if (d->len == 0 && timeout_ms != 0) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

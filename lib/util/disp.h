@@ -33,19 +33,35 @@ typedef struct rmqi_disp {
   size_t running; /* closures currently running (pool mode) */
   size_t waiting; /* pool threads asleep on cond */
   pthread_cond_t idle;
+  bool closed;      /* rmqi_disp_close has run */
+  bool polled;      /* poll mode: some thread has called rmqi_disp_poll */
+  pthread_t poller; /* ... the last one (under lock) */
 } rmqi_disp_t;
 
 /* @p threads > 0: pool mode with that many threads; 0: poll mode. */
 rmq_err_t rmqi_disp_init(rmqi_disp_t *d, size_t threads);
-/* Runs everything still queued (on the pool threads, or on the caller in
- * poll mode), then joins the threads. */
+/* Refuses new closures (rmqi_disp_submit answers RMQ_ERR_SHUTDOWN from
+ * now on), runs everything already queued (on the pool threads, or on the
+ * caller in poll mode) and joins the threads. A closure that runs during
+ * this may call rmqi_disp_submit and gets RMQ_ERR_SHUTDOWN. Idempotent.
+ * Not from a pool thread (RMQ_ERR_STATE then, and nothing is done). */
+rmq_err_t rmqi_disp_close(rmqi_disp_t *d);
+/* Frees what is left (closes first if needed). After this the struct is
+ * gone: nobody may call rmqi_disp_submit any more. */
 void rmqi_disp_destroy(rmqi_disp_t *d);
 /* Queues a closure; never blocks for long; RMQ_ERR_NOMEM or
- * RMQ_ERR_SHUTDOWN (after destroy began) on failure. */
+ * RMQ_ERR_SHUTDOWN (after close began) on failure: the caller then still
+ * owns the work. */
 rmq_err_t rmqi_disp_submit(rmqi_disp_t *d, rmqi_fn fn, void *arg);
 /* Poll mode: runs queued closures on the caller, waiting up to
  * @p timeout_ms (-1 forever) for the first. Returns how many ran. */
 int rmqi_disp_poll(rmqi_disp_t *d, int timeout_ms);
+/* Whether a wait on the calling thread must serve the queue itself, or it
+ * would wait for ever: poll mode, and the caller is the thread that polls
+ * (or nobody has polled yet). */
+bool rmqi_disp_must_serve(rmqi_disp_t *d);
+/* Whether the caller is one of the pool's threads (inside a callback). */
+bool rmqi_disp_on_worker(rmqi_disp_t *d);
 
 /* Number of threads of this process (/proc/self/task), for tests that
  * prove shutdown joined everything. -1 if unknown. */

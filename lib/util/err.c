@@ -73,4 +73,6 @@ RMQ_API const char *rmq_version(void) {
       RMQ_VERSION_MINOR) "." RMQI_STR_(RMQ_VERSION_PATCH);
 }
 
-RMQ_API int rmq_version_num(void) { return RMQ_VERSION_NUM; }
+RMQ_API int rmq_version_num(void) {
+  return RMQ_VERSION_NUM;
+}
