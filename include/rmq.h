@@ -787,6 +787,157 @@ RMQ_API rmq_err_t rmq_pull_consumer_pull(rmq_pull_consumer_t *consumer,
 RMQ_API void rmq_pull_consumer_destroy(rmq_pull_consumer_t *consumer,
                                        int timeout_ms);
 
+/* ------------------------------------------------------------------------ */
+/**
+ * @name Push consumer
+ *
+ * Java's DefaultMQPushConsumer: the library pulls (long polling on the I/O
+ * thread), rebalances the group's queues, and calls your listener with
+ * the messages, on its own consume threads (`consumeThreadMin`, default
+ * 20) or, in callbackMode `poll`, inside rmq_poll() on your thread. Offsets
+ * are committed for you: the lowest offset of each queue whose message is
+ * not finished yet, so nothing unfinished is ever committed past.
+ *
+ * Two kinds of listener:
+ *  - concurrent (rmq_push_consumer_set_listener): messages of a queue may
+ *    run on several threads at once. RMQ_CONSUME_RETRY_LATER (or an
+ *    ack index that leaves messages out) sends the message back to the
+ *    broker, which redelivers it through the group's retry topic
+ *    `%RETRY%<group>` after a delay (clustering), with a growing
+ *    rmq_msg_reconsume_times(); after `maxReconsumeTimes` (default 16) it
+ *    goes to the dead-letter topic `%DLQ%<group>`. In broadcasting mode a
+ *    failure is only logged, as in Java.
+ *  - orderly (rmq_push_consumer_set_listener_orderly): one queue's
+ *    messages run one call at a time, in queue order; in clustering mode
+ *    the queue is locked on its broker first (LOCK_BATCH_MQ, renewed every
+ *    20 s), so no other consumer of the group consumes it meanwhile.
+ *    RMQ_CONSUME_SUSPEND retries the same messages after
+ *    `suspendCurrentQueueTimeMillis`.
+ *
+ * Configured by the consumer-scope keys of doc/configuration.md
+ * (consumerGroup, messageModel, consumeFromWhere, consumeThreadMin,
+ * consumeMessageBatchMaxSize, maxReconsumeTimes, pullBatchSize (default
+ * 32 here), pullThresholdForQueue, pullThresholdSizeForQueue,
+ * consumeConcurrentlyMaxSpan, pullInterval, ...).
+ *
+ * Thread-safety: every function may be called from any thread;
+ * rmq_push_consumer_destroy() only once, and not from the listener.
+ */
+
+typedef struct rmq_push_consumer rmq_push_consumer_t;
+
+/** What a listener answers. */
+typedef enum rmq_consume_status {
+  /** Consumed (concurrent: up to the context's ack index, default all). */
+  RMQ_CONSUME_SUCCESS = 0,
+  /** Concurrent: deliver again later (Java RECONSUME_LATER). */
+  RMQ_CONSUME_RETRY_LATER = 1,
+  /** Orderly: retry these messages after a pause (Java
+   *  SUSPEND_CURRENT_QUEUE_A_MOMENT). */
+  RMQ_CONSUME_SUSPEND = 2
+} rmq_consume_status_t;
+
+/**
+ * What the listener may read and set about one call (Java's
+ * ConsumeConcurrentlyContext / ConsumeOrderlyContext). Valid only during
+ * the call.
+ */
+typedef struct rmq_consume_ctx {
+  /** The queue the messages came from (strings owned by the library). */
+  rmq_queue_t queue;
+  /** Concurrent: the messages after this index are failed (-1: all of
+   *  them; default: the last index, all succeed). */
+  int ack_index;
+  /** Concurrent: delay level of the retry (0: the broker's choice, 3 +
+   *  reconsume times; -1: straight to the dead-letter topic). */
+  int delay_level;
+  /** Orderly: pause before the retry, ms (default
+   *  suspendCurrentQueueTimeMillis). */
+  int64_t suspend_ms;
+  void *reserved_[4];
+} rmq_consume_ctx_t;
+
+/**
+ * The listener. @p msgs (1..consumeMessageBatchMaxSize of them) are
+ * borrowed: the library destroys them after the call. Runs on a consume
+ * thread (or inside rmq_poll); it may call the library, except
+ * rmq_push_consumer_destroy.
+ */
+typedef rmq_consume_status_t(rmq_consume_cb)(rmq_push_consumer_t *consumer,
+                                             rmq_msg_t *const *msgs, size_t n,
+                                             rmq_consume_ctx_t *ctx,
+                                             void *opaque);
+
+/**
+ * @brief Creates a push consumer on @p client for the group named by the
+ *        consumerGroup key of @p conf (copied; required).
+ * @param client the instance to share; NULL makes a private instance from
+ *        the client-scope keys of @p conf, owned by the consumer.
+ * @returns the consumer (rmq_push_consumer_destroy), or NULL with a message
+ *          in @p errstr.
+ */
+RMQ_API rmq_push_consumer_t *rmq_push_consumer_new(rmq_client_t *client,
+                                                   const rmq_conf_t *conf,
+                                                   char *errstr,
+                                                   size_t errstr_size);
+
+/** @brief The client instance the consumer uses (for rmq_poll). */
+RMQ_API rmq_client_t *rmq_push_consumer_client(rmq_push_consumer_t *consumer);
+
+/**
+ * @brief Sets a concurrent listener (before start).
+ * @returns RMQ_OK; RMQ_ERR_STATE after start.
+ */
+RMQ_API rmq_err_t rmq_push_consumer_set_listener(rmq_push_consumer_t *consumer,
+                                                 rmq_consume_cb *cb,
+                                                 void *opaque);
+
+/** @brief Sets an orderly listener (before start). */
+RMQ_API rmq_err_t rmq_push_consumer_set_listener_orderly(
+    rmq_push_consumer_t *consumer, rmq_consume_cb *cb, void *opaque);
+
+/**
+ * @brief Subscribes to @p topic with a tag expression ("*", "TagA || TagB")
+ *        (before or after start).
+ */
+RMQ_API rmq_err_t rmq_push_consumer_subscribe(rmq_push_consumer_t *consumer,
+                                              const char *topic,
+                                              const char *tag_expression);
+
+/** @brief Subscribes with an SQL92 expression (enablePropertyFilter). */
+RMQ_API rmq_err_t rmq_push_consumer_subscribe_sql(rmq_push_consumer_t *consumer,
+                                                  const char *topic,
+                                                  const char *sql);
+
+/** @brief Drops the subscription to @p topic and its queues. */
+RMQ_API rmq_err_t rmq_push_consumer_unsubscribe(rmq_push_consumer_t *consumer,
+                                                const char *topic);
+
+/**
+ * @brief Joins the group and starts consuming.
+ * @returns RMQ_OK; RMQ_ERR_STATE when already started or no listener is
+ *          set.
+ */
+RMQ_API rmq_err_t rmq_push_consumer_start(rmq_push_consumer_t *consumer);
+
+/** @brief Stops pulling (messages already pulled are still delivered) until
+ *         rmq_push_consumer_resume (Java suspend/resume). */
+RMQ_API rmq_err_t rmq_push_consumer_suspend(rmq_push_consumer_t *consumer);
+RMQ_API rmq_err_t rmq_push_consumer_resume(rmq_push_consumer_t *consumer);
+
+/**
+ * @brief Stops pulling, lets listener calls in progress finish within
+ *        @p timeout_ms (messages not yet delivered are dropped and will be
+ *        redelivered, since their offsets were never committed), commits
+ *        the offsets, unlocks orderly queues, leaves the group, joins the
+ *        consume threads and frees the consumer (and its private client).
+ * @remark A listener still running when the timeout ends is not
+ *         interrupted: the call waits for it to return (it holds messages
+ *         the library owns); keep listeners short.
+ */
+RMQ_API void rmq_push_consumer_destroy(rmq_push_consumer_t *consumer,
+                                       int timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

@@ -231,6 +231,34 @@ static const prop_t props[] = {
      NULL, NULL,
      "Directory of BROADCASTING offset files; empty: $HOME/.rocketmq_offsets "
      "(Java's default). The file is <dir>/<clientId>/<group>/offsets.json."},
+    /* push consumer */
+    {"consumeThreadMin", K, T_INT, OFF(consume_thread_min), "20", 1, 1000, NULL,
+     NULL, "Push consumer: threads that run the listener (callbackMode=pool)."},
+    {"consumeThreadMax", K, T_INT, OFF(consume_thread_max), "20", 1, 1000, NULL,
+     NULL,
+     "Accepted for Java compatibility: Java's pool never grows past "
+     "consumeThreadMin (its queue is unbounded), and neither does ours."},
+    {"consumeThreadCount", K, T_INT, OFF(consume_thread_min), "20", 1, 1000,
+     NULL, NULL, "The same as consumeThreadMin (the C++ client's name)."},
+    {"pullMsgThreadPoolCount", K, T_INT, OFF(pull_msg_thread_pool_count), "1",
+     1, 1000, NULL, NULL,
+     "Accepted and not needed: pulls run on the client's I/O thread without "
+     "blocking it, however many queues there are."},
+    {"consumeMessageBatchMaxSize", K, T_INT, OFF(consume_batch_max), "1", 1,
+     1024, NULL, NULL, "Push consumer: most messages per listener call."},
+    {"maxReconsumeTimes", K, T_INT, OFF(max_reconsume_times), "-1", -1,
+     INT32_MAX, NULL, NULL,
+     "Push consumer: deliveries of a failing message before it goes to the "
+     "group's dead-letter topic %DLQ%<group>; -1: 16 for a concurrent "
+     "listener, unlimited for an orderly one (Java)."},
+    {"suspendCurrentQueueTimeMillis", K, T_INT, OFF(suspend_queue_ms), "1000",
+     10, 30000, NULL, NULL,
+     "Orderly push consumer: pause of a queue whose listener asked to "
+     "suspend, ms (the listener's context may set another)."},
+    {"pullInterval", K, T_INT, OFF(pull_interval_ms), "0", 0, MS_MAX, NULL,
+     NULL, "Push consumer: pause between two pulls of one queue, ms."},
+    {"consumeConcurrentlyMaxSpan", K, T_INT, OFF(consume_max_span), "2000", 1,
+     INT32_MAX, NULL, NULL, "The same as consumeMaxSpan (Java's push name)."},
 };
 
 #undef C
@@ -523,6 +551,12 @@ rmq_err_t rmq_conf_set(rmq_conf_t *conf, const char *key, const char *value,
   if (rc == RMQ_OK)
     conf->set_mask[idx / 64] |= UINT64_C(1) << (idx % 64);
   return rc;
+}
+
+bool rmqi_conf_is_set(const rmqi_conf_t *c, const char *key) {
+  size_t idx;
+  return find(key, &idx) != NULL &&
+         (c->set_mask[idx / 64] >> (idx % 64) & 1) != 0;
 }
 
 rmq_err_t rmq_conf_get(const rmq_conf_t *conf, const char *key, char *out,

@@ -92,6 +92,14 @@ typedef struct rmqi_conf_vals {
   int64_t persist_offset_interval_ms;
   int64_t rebalance_interval_ms;
   char *local_offset_store_dir;
+  /* push consumer */
+  int64_t consume_thread_min;
+  int64_t consume_thread_max;
+  int64_t pull_msg_thread_pool_count;
+  int64_t consume_batch_max;
+  int64_t max_reconsume_times;
+  int64_t suspend_queue_ms;
+  int64_t pull_interval_ms;
 } rmqi_conf_vals_t;
 
 struct rmq_conf {
@@ -109,6 +117,9 @@ void rmqi_conf_doc(rmqi_buf_t *out);
  * (dst then holds nothing to free). */
 rmq_err_t rmqi_conf_copy(rmqi_conf_t *dst, const rmqi_conf_t *src);
 void rmqi_conf_release(rmqi_conf_t *c);
+
+/* Whether @p key was set explicitly (not left at its default). */
+bool rmqi_conf_is_set(const rmqi_conf_t *c, const char *key);
 
 /* consumeTimestamp's yyyyMMddHHmmss (local time) as epoch ms. */
 rmq_err_t rmqi_conf_timestamp_ms(const char *v, int64_t *out);

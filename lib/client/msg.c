@@ -109,6 +109,17 @@ rmq_err_t rmqi_msg_thaw(rmq_msg_t *m) {
   return RMQ_OK;
 }
 
+rmq_err_t rmqi_msg_set_topic(rmq_msg_t *m, const char *topic) {
+  char *t = strdup(topic);
+  if (t == NULL || rmqi_msg_thaw(m) != RMQ_OK) {
+    free(t);
+    return RMQ_ERR_NOMEM;
+  }
+  free(m->topic);
+  m->topic = t;
+  return RMQ_OK;
+}
+
 void rmq_msg_destroy(rmq_msg_t *m) {
   if (m == NULL)
     return;
@@ -289,7 +300,9 @@ rmq_err_t rmq_msg_set_flag(rmq_msg_t *m, int32_t flag) {
   return RMQ_OK;
 }
 
-const char *rmq_msg_topic(const rmq_msg_t *m) { return m ? m->topic : NULL; }
+const char *rmq_msg_topic(const rmq_msg_t *m) {
+  return m ? m->topic : NULL;
+}
 
 const void *rmq_msg_body(const rmq_msg_t *m, size_t *len) {
   if (len)
@@ -340,7 +353,9 @@ int rmq_msg_delay_level(const rmq_msg_t *m) {
   return *end == '\0' && x >= -1 && x <= 1000 ? (int)x : 0;
 }
 
-int32_t rmq_msg_flag(const rmq_msg_t *m) { return m ? m->flag : 0; }
+int32_t rmq_msg_flag(const rmq_msg_t *m) {
+  return m ? m->flag : 0;
+}
 
 /* ---- metadata of received messages ----------------------------------- */
 

@@ -54,6 +54,9 @@ typedef struct rmqi_msg_meta {
  * that they can change; RMQ_ERR_NOMEM leaves the message as it was. */
 rmq_err_t rmqi_msg_thaw(rmq_msg_t *m);
 
+/* Replaces the topic (a received message's is copied out first). */
+rmq_err_t rmqi_msg_set_topic(rmq_msg_t *m, const char *topic);
+
 /* Property names Java reserves for itself (MessageConst.STRING_HASH_SET). */
 bool rmqi_prop_is_reserved(const char *name);
 

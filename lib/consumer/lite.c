@@ -8,6 +8,7 @@
 #include "../util/endian.h"
 #include "../util/time.h"
 #include "pull.h"
+#include "push.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ enum {
 
 /* ---- lifetime ------------------------------------------------------------ */
 
-static void batch_free(batch_t *b) {
+void rmqi_lite_batch_free(batch_t *b) {
   rmqi_rxmsg_inner_end(&b->inner);
   free(b->body);
   free(b);
@@ -42,13 +43,17 @@ void rmqi_lite_unref(lite_t *l) {
   while (l->ready) {
     batch_t *b = l->ready;
     l->ready = b->next;
-    batch_free(b);
+    rmqi_lite_batch_free(b);
   }
   while (l->queues) {
     lq_t *q = l->queues;
     l->queues = q->next;
+    if (l->push)
+      rmqi_push_reset_queue(l, q);
     lq_free(q);
   }
+  if (l->push)
+    rmqi_push_free(l->push);
   while (l->subs) {
     lsub_t *s = l->subs;
     l->subs = s->next;
@@ -124,7 +129,7 @@ static void drop_batches(lite_t *l, lq_t *q) {
     if (b->q == q) {
       *pp = b->next;
       l->cached_msgs -= b->n_msgs;
-      batch_free(b);
+      rmqi_lite_batch_free(b);
     } else {
       last = b;
       pp = &b->next;
@@ -137,6 +142,8 @@ static void drop_batches(lite_t *l, lq_t *q) {
 
 void rmqi_lite_reset_queue(lite_t *l, lq_t *q) {
   drop_batches(l, q);
+  if (l->push)
+    rmqi_push_reset_queue(l, q);
   q->gen++;
   q->active = false;
 }
@@ -214,6 +221,7 @@ static void take_result(lite_t *l, lq_t *q, const pull_ctx_t *x,
     }
     b->q = q;
     b->gen = q->gen;
+    b->first = x->offset;
     b->body = res->body;
     b->len = res->body_len;
     res->body = NULL;
@@ -231,6 +239,13 @@ static void take_result(lite_t *l, lq_t *q, const pull_ctx_t *x,
       q->cached_lo = x->offset;
     q->cached_hi = res->next_begin - 1;
     pthread_cond_broadcast(&l->ready_cv);
+    if (l->push)
+      rmqi_push_on_ready(l);
+  } else if (l->push && res->status != RMQ_PULL_OFFSET_MOVED &&
+             q->cached_msgs == 0 && q->pin_head == NULL) {
+    /* push: nothing new (or nothing matched) and nothing unfinished: the
+     * queue's offset moves on (Java's NO_NEW_MSG handling) */
+    q->consumed = q->commit_mem = res->next_begin;
   } else if (res->status == RMQ_PULL_OFFSET_MOVED) {
     rmqi_log(&l->client->log, RMQ_LOG_WARN, "consumer",
              "%s %s:%d: offset %lld is illegal, moving to %lld", l->group,
@@ -238,7 +253,9 @@ static void take_result(lite_t *l, lq_t *q, const pull_ctx_t *x,
              (long long)res->next_begin);
   }
   q->pull_offset = res->next_begin;
-  q->due_ms = 0;
+  q->due_ms = l->push && l->conf.v.pull_interval_ms > 0
+                  ? rmqi_now_ms() + l->conf.v.pull_interval_ms
+                  : 0;
 }
 
 static void pull_done(void *arg, const rmqi_rpc_result_t *r) {
@@ -318,6 +335,10 @@ static void issue_due(lite_t *l) {
   for (lq_t *q = l->queues; q && n < MAX_BATCH && !l->closed; q = q->next) {
     if (q->dropped || q->active || q->pull_offset < 0 || q->due_ms > now)
       continue;
+    if (l->push && !rmqi_push_may_pull(l, q)) {
+      q->due_ms = now + FLOW_DELAY_MS;
+      continue;
+    }
     int64_t d = flow_delay(l, q);
     if (d) {
       q->due_ms = now + d;
@@ -354,7 +375,8 @@ static void issue_due(lite_t *l) {
         .offset = x->offset,
         .max_nums = (int32_t)v->pull_batch_size,
         /* Java lite pull: suspend, subscription in the request, lite */
-        .sys_flag = RMQI_PULL_SUSPEND | RMQI_PULL_SUBSCRIPTION | RMQI_PULL_LITE,
+        .sys_flag = RMQI_PULL_SUSPEND | RMQI_PULL_SUBSCRIPTION |
+                    (l->push ? 0 : RMQI_PULL_LITE),
         .suspend_ms = v->broker_suspend_max_ms,
         .subscription = q->sub->expression,
         .expression_type = q->sub->sql92 ? "SQL92" : "TAG",
@@ -433,9 +455,8 @@ static void skipped(lite_t *l, const lq_t *q, const batch_t *b, rmq_err_t rc,
  * held). Sets *last to the offset after the last record read. A 5.x
  * inner-batch record becomes one message per entry; a full array stops
  * between two of them and the next poll goes on. */
-static size_t decode_batch(lite_t *l, batch_t *b, const lq_t *q,
-                           rmq_msg_t **out, size_t max, size_t *records,
-                           int64_t *last) {
+size_t rmqi_lite_decode(lite_t *l, batch_t *b, const lq_t *q, rmq_msg_t **out,
+                        size_t max, size_t *records, int64_t *last) {
   size_t n = 0;
   *records = 0;
   while (n < max && (b->inner.active || b->pos < b->len)) {
@@ -511,14 +532,14 @@ int rmq_pull_consumer_poll(rmq_pull_consumer_t *pc, rmq_msg_t **msgs,
       l->ready_tail = NULL;
     lq_t *q = b->q;
     if (b->gen != q->gen) { /* seeked since: stale (counts already reset) */
-      batch_free(b);
+      rmqi_lite_batch_free(b);
       continue;
     }
     q->holds++; /* decode without the lock */
     pthread_mutex_unlock(&l->lock);
     size_t records;
     int64_t last = -1;
-    size_t k = decode_batch(l, b, q, msgs + n, max - n, &records, &last);
+    size_t k = rmqi_lite_decode(l, b, q, msgs + n, max - n, &records, &last);
     pthread_mutex_lock(&l->lock);
     bool stale = b->gen != q->gen;
     if (!stale) {
@@ -541,7 +562,7 @@ int rmq_pull_consumer_poll(rmq_pull_consumer_t *pc, rmq_msg_t **msgs,
         if (q->cached_msgs == 0)
           q->cached_lo = q->cached_hi = -1;
       }
-      batch_free(b);
+      rmqi_lite_batch_free(b);
     } else { /* the caller's array is full: the rest waits at the head */
       b->next = l->ready;
       l->ready = b;

@@ -251,7 +251,7 @@ static rmq_err_t announce(lite_t *l) {
   pthread_mutex_unlock(&l->lock);
   rmqi_hb_consumer_t hb = {
       .group = l->group,
-      .consume_type = "CONSUME_ACTIVELY",
+      .consume_type = l->push ? "CONSUME_PASSIVELY" : "CONSUME_ACTIVELY",
       .message_model = model_names[l->conf.v.message_model],
       .consume_from_where = where_names[l->conf.v.consume_from_where],
       .subs = subs,

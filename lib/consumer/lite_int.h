@@ -31,6 +31,7 @@
 #include <pthread.h>
 
 typedef struct lite lite_t;
+typedef struct push push_t; /* push.h: a push consumer on this engine */
 
 typedef struct lq {
   char *topic;
@@ -49,6 +50,11 @@ typedef struct lq {
   size_t cached_msgs, cached_bytes;
   int64_t cached_lo, cached_hi; /* offsets pulled but not polled */
   struct lq *next;
+  /* push consumer (push.c) */
+  struct batch *pin_head, *pin_tail; /* taken, unfinished, offset order */
+  bool busy;                         /* orderly: a thread consumes it */
+  bool locked;                       /* orderly: the broker lock is ours... */
+  int64_t lock_ms;                   /* ...since this (re)lock (monotonic) */
 } lq_t;
 
 typedef struct batch {
@@ -60,6 +66,16 @@ typedef struct batch {
   int64_t next_begin;
   rmqi_inner_t inner; /* a 5.x inner-batch record being unwrapped */
   struct batch *next;
+  /* push consumer (push.c) */
+  int64_t first;    /* the offset its pull asked for */
+  rmq_msg_t **msgs; /* decoded (tag-filtered) messages */
+  uint8_t *state;   /* per message: 0 to consume, 1 finished */
+  size_t n_dec;
+  int64_t done_to;     /* the queue's offset while this batch is its head */
+  int64_t not_before;  /* a retry or suspension waits until (monotonic) */
+  bool running;        /* a consume thread has it */
+  struct batch *pnext; /* the queue's pin list */
+  struct batch *lnext; /* the push state's later list */
 } batch_t;
 
 typedef struct lsub {
@@ -92,6 +108,7 @@ struct lite {
   char *offset_path;
   rmqi_mqo_t *file_offsets;
   size_t n_file_offsets;
+  push_t *push; /* NULL for a pull consumer */
 };
 
 struct rmq_pull_consumer {
@@ -100,6 +117,11 @@ struct rmq_pull_consumer {
 
 /* lite.c */
 void rmqi_lite_unref(lite_t *l);
+void rmqi_lite_batch_free(batch_t *b);
+/* Decodes up to @p max messages of @p b (not on the ready list, no lock
+ * held); *records: records read; *last: offset after the last one. */
+size_t rmqi_lite_decode(lite_t *l, batch_t *b, const lq_t *q, rmq_msg_t **out,
+                        size_t max, size_t *records, int64_t *last);
 lq_t *rmqi_lite_find(lite_t *l, const char *topic, const char *broker,
                      int32_t qid);
 /* Adds a queue (pull offset unknown) under l->lock; NULL on no memory. */

@@ -10,6 +10,7 @@
 #include "../util/time.h"
 #include "allocate.h"
 #include "offsets.h"
+#include "push.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +98,7 @@ static void seed(lite_t *l) {
     pthread_mutex_lock(&l->lock);
     lq_t *q = l->queues;
     while (q && (q->dropped || q->seeding || q->pull_offset >= 0 ||
-                 q->due_ms > pass))
+                 q->due_ms > pass || (l->push && !rmqi_push_may_pull(l, q))))
       q = q->next;
     if (q == NULL || l->closed || l->svc_stop) {
       pthread_mutex_unlock(&l->lock);
@@ -190,6 +191,8 @@ void rmqi_lite_commit_mem(lite_t *l) {
 
 size_t rmqi_lite_drop_keep(lite_t *l, lq_t *q, pending_commit_t *gone,
                            size_t n) {
+  if (l->push)
+    rmqi_push_on_drop(l, q);
   if (l->conf.v.auto_commit && q->consumed >= 0)
     q->commit_mem = q->consumed; /* all it polled: fewer repeats for the
                                     queue's next owner than Java's last
@@ -455,6 +458,8 @@ static void *svc_main(void *arg) {
       rebalance(l);
       next_rb = rmqi_now_ms() + v->rebalance_interval_ms;
     }
+    if (l->push)
+      rmqi_push_svc(l); /* orderly locks before the seeds need them */
     seed(l);
     if (persist) {
       rmqi_lite_persist(l, false);

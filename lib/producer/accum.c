@@ -279,6 +279,7 @@ void rmqi_accum_prep(const rmqi_acc_batch_t *b, rmqi_prep_t *pr) {
   pr->body_len = b->body.len;
   pr->born_ms = rmqi_wall_ms();
   pr->batch = true;
+  pr->reconsume_times = pr->max_reconsume_times = -1;
 }
 
 /* The @p i-th comma-separated piece of @p s, copied into @p out. */

@@ -44,8 +44,16 @@ static rmq_err_t encode_props(rmqi_prep_t *pr, rmq_client_t *c,
   } else {
     rmqi_client_uniq_id(c, pr->uniq);
   }
-  for (size_t i = 0; i < m->n_props; i++)
-    put_prop(&pr->props, m->props[i].name, m->props[i].value);
+  bool retry = strncmp(m->topic, "%RETRY%", 7) == 0;
+  for (size_t i = 0; i < m->n_props; i++) {
+    const rmqi_prop_t *x = &m->props[i];
+    if (retry && strcmp(x->name, "RECONSUME_TIME") == 0)
+      pr->reconsume_times = strtoll(x->value, NULL, 10);
+    else if (retry && strcmp(x->name, "MAX_RECONSUME_TIMES") == 0)
+      pr->max_reconsume_times = strtoll(x->value, NULL, 10);
+    else
+      put_prop(&pr->props, x->name, x->value);
+  }
   if (uniq == NULL)
     put_prop(&pr->props, "UNIQ_KEY", pr->uniq);
   if (!rmqi_buf_ok(&pr->props))
@@ -63,6 +71,7 @@ rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
                         char *err, size_t n) {
   memset(pr, 0, sizeof(*pr));
   rmqi_buf_init(&pr->props);
+  pr->reconsume_times = pr->max_reconsume_times = -1;
   if (m == NULL) {
     snprintf(err, n, "the message is NULL");
     return RMQ_ERR_INVALID_ARG;
@@ -111,6 +120,7 @@ rmq_err_t rmqi_prep_batch(rmqi_prep_t *pr, rmq_client_t *c,
                           char *err, size_t n) {
   memset(pr, 0, sizeof(*pr));
   rmqi_buf_init(&pr->props);
+  pr->reconsume_times = pr->max_reconsume_times = -1;
   if (msgs == NULL || n_msgs == 0) {
     snprintf(err, n, "a batch needs at least one message");
     return RMQ_ERR_INVALID_ARG;
@@ -199,8 +209,13 @@ rmq_err_t rmqi_send_cmd(rmqi_cmd_t *cmd, const rmqi_prep_t *pr,
   rc |= rmqi_cmd_ext_int(cmd, "h", pr->flag);
   rc |= rmqi_cmd_ext_ref(cmd, "i", (const char *)pr->props.data,
                          pr->props.len);
-  rc |= rmqi_cmd_ext_ref(cmd, "j", "0", 1);
+  if (pr->reconsume_times >= 0)
+    rc |= rmqi_cmd_ext_int(cmd, "j", pr->reconsume_times);
+  else
+    rc |= rmqi_cmd_ext_ref(cmd, "j", "0", 1);
   rc |= rmqi_cmd_ext_bool(cmd, "k", false);
+  if (pr->max_reconsume_times >= 0)
+    rc |= rmqi_cmd_ext_int(cmd, "l", pr->max_reconsume_times);
   rc |= rmqi_cmd_ext_bool(cmd, "m", pr->batch);
   rc |= rmqi_cmd_ext_ref(cmd, "n", mq->broker, strlen(mq->broker));
   cmd->body = pr->body;

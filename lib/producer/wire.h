@@ -28,6 +28,9 @@ typedef struct rmqi_prep {
   int32_t flag;
   int64_t born_ms;
   bool batch;
+  /* %RETRY% topics: RECONSUME_TIME and MAX_RECONSUME_TIMES travel as the
+   * header's j and l fields instead of properties (Java); -1: none. */
+  int64_t reconsume_times, max_reconsume_times;
 } rmqi_prep_t;
 
 /* Validates and encodes one message (Java Validators.checkMessage rules).

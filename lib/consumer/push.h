@@ -1,0 +1,62 @@
+/*
+ * The push consumer's state beside the lite engine (push.c), and the
+ * hooks lite.c and lite_svc.c call when an engine has one (l->push).
+ */
+#ifndef RMQI_CONSUMER_PUSH_H
+#define RMQI_CONSUMER_PUSH_H
+
+#include "lite_int.h"
+
+typedef struct push_stats {
+  uint64_t ok, failed;
+  int64_t first_ms, last_ms; /* wall clock of the first and last message */
+  int64_t last_error_ms;
+  char last_error[256];
+} push_stats_t;
+
+struct push {
+  rmq_push_consumer_t *handle; /* what the listener is given */
+  rmq_consume_cb *cb;
+  void *opaque;
+  bool orderly;
+  bool started;
+  bool suspended;    /* rmq_push_consumer_suspend (l->lock) */
+  int max_reconsume; /* maxReconsumeTimes resolved (16 / unlimited) */
+  /* pool mode: our own consume threads; poll mode: jobs on the client's
+   * dispatcher, one queued at a time */
+  pthread_t *threads;
+  size_t n_threads;
+  pthread_cond_t work_cv; /* work arrived, or stopping (l->lock) */
+  pthread_cond_t idle_cv; /* running dropped to 0 (l->lock) */
+  bool stop;              /* no new work is taken (l->lock) */
+  size_t running;         /* units being consumed now (l->lock) */
+  size_t exited;          /* threads that left (l->lock) */
+  bool job_queued;        /* poll mode (l->lock) */
+  batch_t *later; /* batches waiting for a retry or a suspension to end */
+  /* orderly: queues to unlock, noted when a rebalance dropped them */
+  pending_commit_t *unlock;
+  size_t n_unlock, cap_unlock;
+  int64_t next_lock_ms;
+  rmq_producer_t *inner; /* sends to %RETRY% when send-back fails */
+  pthread_mutex_t inner_lock;
+  pthread_mutex_t stat_lock;
+  push_stats_t st;
+};
+
+/* Hooks (l->lock held unless said otherwise). */
+/* A batch was filed on the ready list. */
+void rmqi_push_on_ready(lite_t *l);
+/* Whether @p q may be pulled (orderly: only while locked). */
+bool rmqi_push_may_pull(lite_t *l, const lq_t *q);
+/* A queue changes generation (seek, drop): its taken batches go. */
+void rmqi_push_reset_queue(lite_t *l, lq_t *q);
+/* A queue leaves (rebalance): orderly clustering notes it for unlocking. */
+void rmqi_push_on_drop(lite_t *l, lq_t *q);
+/* The service thread's pass (no lock): locks, unlocks. */
+void rmqi_push_svc(lite_t *l);
+/* Frees a batch with its decoded messages. */
+void rmqi_push_batch_free(batch_t *b);
+/* With the engine's state (last reference). */
+void rmqi_push_free(push_t *p);
+
+#endif
