@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's demo: build librmq, start a local RocketMQ (5.x) on
 # 127.0.0.1, send with every producer mode through the library, consume
-# them back through the library's pull consumer, let the official Java
+# them back through the library's push consumer, let the official Java
 # client read them too, print what happened, stop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +22,8 @@ for e in producer_normal producer_ordered producer_batch producer_delay; do
   echo "== examples/$e.c"
   build/examples/$e "$RMQ_NAMESRV" $T
 done
-echo "== examples/consumer_lite_pull.c reads them back"
-build/examples/consumer_lite_pull "$RMQ_NAMESRV" $T 16 | sed 's/^/   /'
+echo "== examples/consumer_push.c reads them back (push consumer, group PushConsumerGroup)"
+build/examples/consumer_push "$RMQ_NAMESRV" $T 16 | sed 's/^/   /'
 echo "== the official Java client reads them too (group DemoGroup)"
 RMQ_NAMESRV=$RMQ_NAMESRV tests/interop/peer --version 5 consume --mode pull \
   --group DemoGroup --topic $T --count 16 --timeout-ms 40000 --from first |

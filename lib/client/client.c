@@ -632,6 +632,52 @@ void rmqi_client_remove_consumer(rmq_client_t *c, const char *group,
   rmqi_addrs_free(addrs, n);
 }
 
+void rmqi_client_set_consumer_admin(rmq_client_t *c, const char *group,
+                                    rmqi_consumer_admin_fn fn) {
+  pthread_mutex_lock(&c->lock);
+  rmqi_cgroup_t *g = cgroup_find(c, group);
+  if (g)
+    g->admin = fn;
+  pthread_mutex_unlock(&c->lock);
+}
+
+enum {
+  RC_RESET_OFFSET = 220,
+  RC_CONSUMER_STATUS = 221,
+  RC_RUNNING_INFO = 307,
+};
+
+/* The admin requests about one of our consumer groups: to its consumer;
+ * a group we do not have is answered SYSTEM_ERROR (unless one-way), with
+ * Java's remark. */
+static void on_consumer_admin(void *arg, rmqi_conn_t *conn, rmqi_cmd_t *req) {
+  rmq_client_t *c = arg;
+  const rmqi_str_t *gs = rmqi_cmd_ext_get(req, "consumerGroup");
+  if (gs == NULL)
+    gs = rmqi_cmd_ext_get(req, "group");
+  rmqi_str_t g = gs ? *gs : (rmqi_str_t){"", 0};
+  bool done = false;
+  pthread_mutex_lock(&c->lock);
+  for (rmqi_cgroup_t *x = c->consumer_groups; x && !done; x = x->next)
+    if (strlen(x->name) == g.n && memcmp(x->name, g.p, g.n) == 0 &&
+        x->admin) {
+      x->admin(x->notify_arg, conn, req, &x->hb);
+      done = true;
+    }
+  pthread_mutex_unlock(&c->lock);
+  if (done || rmqi_cmd_is_oneway(req))
+    return;
+  rmqi_cmd_t resp;
+  rmqi_cmd_init_response(&resp, req, RMQ_SYSTEM_ERROR);
+  char remark[320];
+  int n = snprintf(remark, sizeof(remark),
+                   "The Consumer Group <%.*s> not exist in this consumer",
+                   (int)RMQI_MIN(g.n, 256), g.p ? g.p : "");
+  rmqi_cmd_set_remark(&resp, remark, (size_t)n);
+  rmqi_rpc_reply(conn, &resp);
+  rmqi_cmd_free(&resp);
+}
+
 /* NOTIFY_CONSUMER_IDS_CHANGED (broker, one-way): wake that group's
  * rebalance. */
 static void on_ids_changed(void *arg, rmqi_conn_t *conn, rmqi_cmd_t *req) {
@@ -812,6 +858,9 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
     goto fail_ns;
   }
   rmqi_rpc_handle(c->rpc, RC_NOTIFY_CONSUMER_IDS_CHANGED, on_ids_changed, c);
+  rmqi_rpc_handle(c->rpc, RC_RUNNING_INFO, on_consumer_admin, c);
+  rmqi_rpc_handle(c->rpc, RC_CONSUMER_STATUS, on_consumer_admin, c);
+  rmqi_rpc_handle(c->rpc, RC_RESET_OFFSET, on_consumer_admin, c);
   if (rmqi_rpc_start(c->rpc) != RMQ_OK ||
       rmqi_loop_post(rmqi_rpc_loop(c->rpc), start_timers, c) != RMQ_OK) {
     rmqi_errstr(errstr, errstr_size, "cannot start the I/O thread");

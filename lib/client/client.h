@@ -48,12 +48,20 @@ typedef struct rmqi_group {
 /* A consumer group of this instance: what its heartbeats announce, and
  * whom to tell when the broker says the group's members changed. */
 typedef void (*rmqi_consumer_notify_fn)(void *arg);
+/* A broker-initiated request about the group (GET_CONSUMER_RUNNING_INFO,
+ * GET_CONSUMER_STATUS_FROM_CLIENT, RESET_CONSUMER_CLIENT_OFFSET), on the
+ * loop thread under the client's lock: answer it (rmqi_rpc_reply) without
+ * blocking. @p hb is what heartbeats say about the group. */
+typedef void (*rmqi_consumer_admin_fn)(void *arg, rmqi_conn_t *conn,
+                                       rmqi_cmd_t *req,
+                                       const rmqi_hb_consumer_t *hb);
 typedef struct rmqi_cgroup {
   char *name;
   rmqi_hb_consumer_t hb; /* strings and arrays in `arena` */
   rmqi_arena_t arena;
   rmqi_consumer_notify_fn notify;
   void *notify_arg;
+  rmqi_consumer_admin_fn admin; /* NULL: the group answers nothing */
   struct rmqi_cgroup *next;
 } rmqi_cgroup_t;
 
@@ -132,6 +140,9 @@ void rmqi_client_route_forget(rmq_client_t *c, const char *topic);
  * for the group; it must not block. */
 rmq_err_t rmqi_client_add_consumer(rmq_client_t *c, const char *group,
                                    rmqi_consumer_notify_fn notify, void *arg);
+/* Who answers the group's admin requests (the notify arg is passed). */
+void rmqi_client_set_consumer_admin(rmq_client_t *c, const char *group,
+                                    rmqi_consumer_admin_fn fn);
 /* Replaces what heartbeats say about the group (deep copy). */
 rmq_err_t rmqi_client_set_consumer_data(rmq_client_t *c,
                                         const rmqi_hb_consumer_t *data);

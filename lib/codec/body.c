@@ -16,7 +16,7 @@ static void str(rmqi_buf_t *b, const char *s) {
   rmqi_json_put_str(b, s ? s : "", s ? strlen(s) : 0);
 }
 
-static void sub(rmqi_buf_t *b, const rmqi_hb_sub_t *s) {
+void rmqi_sub_data_encode(rmqi_buf_t *b, const rmqi_hb_sub_t *s) {
   rmqi_buf_put_u8(b, '{');
   key(b, "classFilterMode", true);
   rmqi_buf_put_str(b, "false");
@@ -71,7 +71,7 @@ void rmqi_heartbeat_encode(rmqi_buf_t *b, const rmqi_heartbeat_t *hb) {
     for (size_t k = 0; k < c->n_subs; k++) {
       if (k)
         rmqi_buf_put_u8(b, ',');
-      sub(b, &c->subs[k]);
+      rmqi_sub_data_encode(b, &c->subs[k]);
     }
     rmqi_buf_put_u8(b, ']');
     key(b, "unitMode", false);

@@ -35,6 +35,9 @@ typedef struct rmqi_heartbeat {
   size_t n_consumers;
 } rmqi_heartbeat_t;
 
+/* Appends one SubscriptionData object (heartbeats, running info). */
+void rmqi_sub_data_encode(rmqi_buf_t *out, const rmqi_hb_sub_t *s);
+
 /* Appends the HeartbeatData JSON to @p out. */
 void rmqi_heartbeat_encode(rmqi_buf_t *out, const rmqi_heartbeat_t *hb);
 

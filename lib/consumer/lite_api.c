@@ -6,6 +6,7 @@
 
 #include "../codec/batch.h"
 #include "../util/time.h"
+#include "admin.h"
 #include "offsets.h"
 #include "pull.h"
 #include "rxmsg.h"
@@ -192,6 +193,8 @@ rmq_pull_consumer_t *rmq_pull_consumer_new(rmq_client_t *client,
   rmqi_client_keep(l->client); /* released with the consumer's state */
   rmq_err_t rc =
       rmqi_client_add_consumer(l->client, l->group, on_group_changed, l);
+  if (rc == RMQ_OK) /* consumerStatus, resetOffsetByTime, ... */
+    rmqi_client_set_consumer_admin(l->client, l->group, rmqi_lite_admin);
   if (rc == RMQ_OK && l->conf.v.message_model == RMQI_MODEL_BROADCASTING)
     rc = load_offsets(l, errstr, n);
   if (rc != RMQ_OK) {

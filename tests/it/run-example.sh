@@ -4,7 +4,9 @@
 #   run-example.sh EXAMPLE                 run it: NAMESRV TOPIC
 #   run-example.sh CONSUMER PRODUCER       a consumer example: PRODUCER
 #       (producer_normal) sends its three messages to the topic first; the
-#       consumer runs with NAMESRV TOPIC 3 and must print each body.
+#       consumer runs with NAMESRV TOPIC 3 and must print each body. With
+#       producer_ordered (ten steps of three orders) the consumer runs with
+#       NAMESRV TOPIC 10 and must print each order's steps in order.
 set -euo pipefail
 exe=$1
 producer=${2:-}
@@ -19,6 +21,17 @@ topic="Example_$(basename "$exe")_${RMQ_IT_TARGET//-/_}_$$"
 [ -n "$producer" ] || exec "$exe" "$RMQ_NAMESRV" "$topic"
 
 "$producer" "$RMQ_NAMESRV" "$topic"
+if [ "$(basename "$producer")" = producer_ordered ]; then
+  # ten steps of three orders: each order's steps in the order sent
+  out=$("$exe" "$RMQ_NAMESRV" "$topic" 10)
+  echo "$out"
+  for o in 0 1 2; do
+    got=$(grep -o "Order ORDER_$o - Step [0-9]*" <<<"$out" | awk '{print $NF}' | tr '\n' ' ')
+    want=$(seq $o 3 9 | tr '\n' ' ')
+    [ "$got" = "$want" ] || { echo "FAIL: ORDER_$o steps '$got', want '$want'"; exit 1; }
+  done
+  exit 0
+fi
 out=$("$exe" "$RMQ_NAMESRV" "$topic" 3)
 echo "$out"
 for body in "Hello RocketMQ" "Async message" "Oneway message"; do

@@ -579,6 +579,58 @@ TEST(shutdown_under_load_is_bounded_and_loses_nothing) {
   seen_free(&s);
 }
 
+/* What admin tools see and do through the broker: consumerConnection
+ * (heartbeat data), consumerStatus (GET_CONSUMER_RUNNING_INFO: properties,
+ * subscriptions, committed offsets) and resetOffsetByTime, after which the
+ * consumer delivers everything again from the start. */
+TEST(admin_tools_see_and_reset_the_consumer) {
+  enum { N = 20 };
+  char topic[128], group[128], args[600];
+  make_topic(topic, sizeof(topic), "it_push_admin", 2);
+  it_unique(group, sizeof(group), "it_push_admin_g");
+  seen_t s;
+  seen_init(&s, N);
+  int64_t t0 = rmqi_wall_ms() - 1000;
+  CHECK_INT(produce(topic, &s, 0, N, false), 0);
+  rmq_push_consumer_t *pc = push(group, topic, on_msgs, &s, false, NULL);
+  REQUIRE(pc != NULL);
+  CHECK_INT(wait_quiet(&s, 1000, 30000), 0);
+  const char *id = rmq_client_id(rmq_push_consumer_client(pc));
+  char *out = NULL;
+  snprintf(args, sizeof(args), "consumerConnection -g %s", group);
+  CHECK_INT(it_harness(&env, "mqadmin", args, &out), 0);
+  CHECK(out && strstr(out, id) && strstr(out, "CONSUME_PASSIVELY") &&
+        strstr(out, topic));
+  free(out);
+  out = NULL;
+  snprintf(args, sizeof(args), "consumerStatus -g %s -i %s", group, id);
+  CHECK_INT(it_harness(&env, "mqadmin", args, &out), 0);
+  CHECK(out && strstr(out, "consumerGroup") && strstr(out, group) &&
+        strstr(out, "PROP_CONSUME_TYPE") && strstr(out, topic));
+  /* each queue's commitOffset is its end: 20 messages over 2 queues */
+  CHECK(out && strstr(out, "commitOffset=10,") != NULL);
+  free(out);
+  out = NULL;
+  snprintf(args, sizeof(args), "resetOffsetByTime -g %s -t %s -s %lld", group,
+           topic, (long long)t0);
+  CHECK_INT(it_harness(&env, "mqadmin", args, &out), 0);
+  free(out);
+  int64_t end = rmqi_now_ms() + 30000;
+  for (;;) {
+    int twice = 0;
+    for (int i = 0; i < N; i++)
+      twice += atomic_load(&s.count[i]) >= 2;
+    if ((twice == N && rmqi_now_ms() - atomic_load(&s.last_ms) > 1000) ||
+        rmqi_now_ms() > end)
+      break;
+    usleep(50 * 1000);
+  }
+  for (int i = 0; i < N; i++)
+    CHECK_INT(atomic_load(&s.count[i]), 2);
+  rmq_push_consumer_destroy(pc, 5000);
+  seen_free(&s);
+}
+
 int main(void) {
   it_setup(&env);
   static const rmqt_case cases[] = {
@@ -588,6 +640,7 @@ int main(void) {
       TCASE(broadcasting_delivers_everything_to_everyone),
       TCASE(poll_mode_runs_the_listener_inside_rmq_poll),
       TCASE(shutdown_under_load_is_bounded_and_loses_nothing),
+      TCASE(admin_tools_see_and_reset_the_consumer),
   };
   return RUN_TESTS(cases);
 }
