@@ -313,10 +313,21 @@ rmq_err_t rmq_msg_set_keys(rmq_msg_t *m, const char *keys) {
   return put_checked(m, "KEYS", keys);
 }
 
+/* Java's putUserProperty refuses `s.trim().isEmpty()`: trim() drops every
+ * char up to U+0020 at both ends, and in UTF-8 those are the bytes up to
+ * 0x20, so a string made only of them is blank. */
+static bool blank(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s > 0x20)
+      return false;
+  return true;
+}
+
 rmq_err_t rmq_msg_set_property(rmq_msg_t *m, const char *name,
                                const char *value) {
-  if (m == NULL || name == NULL || value == NULL || !clean_text(name) ||
-      !clean_text(value) || rmqi_prop_is_reserved(name))
+  if (m == NULL || name == NULL || value == NULL || blank(name) ||
+      blank(value) || !clean_text(name) || !clean_text(value) ||
+      rmqi_prop_is_reserved(name))
     return RMQ_ERR_INVALID_ARG;
   return rmqi_msg_put_prop(m, name, value);
 }

@@ -46,12 +46,19 @@ TEST(reserved_and_unencodable_properties_are_refused) {
   CHECK_ERR(rmq_msg_set_property(m, "a", "x\x02y"), RMQ_ERR_INVALID_ARG);
   CHECK_ERR(rmq_msg_set_property(m, "", "x"), RMQ_ERR_INVALID_ARG);
   CHECK_ERR(rmq_msg_set_property(m, "a", ""), RMQ_ERR_INVALID_ARG);
+  /* blank after Java's String.trim(): every byte up to 0x20 */
+  CHECK_ERR(rmq_msg_set_property(m, " ", "x"), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_msg_set_property(m, "a", " \t\r\n"), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_msg_set_property(m, "\x1f\x0b", "x"), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_msg_set_property(m, "a", "\x7f"), RMQ_OK);  /* not trimmed */
+  CHECK_ERR(rmq_msg_set_property(m, " b ", " y "), RMQ_OK); /* kept whole */
+  CHECK_STR(rmq_msg_property(m, " b "), " y ");
   CHECK_ERR(rmq_msg_set_tags(m, "a\x01"), RMQ_ERR_INVALID_ARG);
   /* Not reserved in Java: applications set these themselves. */
   CHECK_ERR(rmq_msg_set_property(m, "CHECK_IMMUNITY_TIME_IN_SECONDS", "5"),
             RMQ_OK);
   CHECK_ERR(rmq_msg_set_property(m, "__SHARDINGKEY", "s"), RMQ_OK);
-  CHECK_UINT(rmq_msg_property_count(m), 3);
+  CHECK_UINT(rmq_msg_property_count(m), 5);
   rmq_msg_destroy(m);
 }
 
