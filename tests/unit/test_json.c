@@ -31,8 +31,8 @@ static const char route_std[] =
 TEST(routes_in_both_encodings_decode_alike) {
   rmqi_route_t a, b;
   rmqi_errbuf_t e;
-  REQUIRE(rmqi_route_decode(&a, route_intkeys, sizeof(route_intkeys) - 1,
-                            &e) == RMQ_OK);
+  REQUIRE(rmqi_route_decode(&a, route_intkeys, sizeof(route_intkeys) - 1, &e) ==
+          RMQ_OK);
   REQUIRE(rmqi_route_decode(&b, route_std, sizeof(route_std) - 1, &e) ==
           RMQ_OK);
   CHECK(rmqi_route_equal(&a, &b));
@@ -115,9 +115,9 @@ TEST(malformed_json_is_rejected_at_every_cut) {
     }
   }
   static const char *const bad[] = {
-      "{\"a\":01}", "{\"a\":1,}", "[1 2]", "{\"a\" 1}", "\"\\x\"", "tru",
-      "{\"a\":\"\\ud800\"}", "{a:1}", "[1]x", "{\"a\":-}", "{\"a\":1.}",
-      "{\"a\":\"\x01\"}", "{[1]:2}",
+      "{\"a\":01}", "{\"a\":1,}",          "[1 2]",   "{\"a\" 1}", "\"\\x\"",
+      "tru",        "{\"a\":\"\\ud800\"}", "{a:1}",   "[1]x",      "{\"a\":-}",
+      "{\"a\":1.}", "{\"a\":\"\x01\"}",    "{[1]:2}",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     rmqi_json_t d;
@@ -136,7 +136,8 @@ TEST(malformed_json_is_rejected_at_every_cut) {
 
 TEST(route_errors_name_the_problem) {
   static const char *const bad[] = {
-      "{}", "{\"queueDatas\":[],\"brokerDatas\":{}}",
+      "{}",
+      "{\"queueDatas\":[],\"brokerDatas\":{}}",
       "{\"queueDatas\":[{\"brokerName\":\"a\"}],\"brokerDatas\":[]}",
       "{\"queueDatas\":[],\"brokerDatas\":[{\"brokerName\":\"a\","
       "\"brokerAddrs\":{\"x\":\"h:1\"}}]}",
@@ -153,6 +154,55 @@ TEST(route_errors_name_the_problem) {
     }
     CHECK(e.msg[0] != '\0');
   }
+}
+
+/* A 201-byte route announced 65,536 read queues; the decoder now refuses
+ * more than RMQI_ROUTE_MAX_QUEUE_NUMS per QueueData, more than
+ * RMQI_ROUTE_MAX_QUEUES in all and more than RMQI_ROUTE_MAX_ENTRIES
+ * entries, naming the field. The caps themselves still decode. */
+static rmq_err_t route_with(int nq, const char *rq, const char *wq, int nb,
+                            rmqi_errbuf_t *e) {
+  size_t cap = 64 + (size_t)(nq + nb) * 100;
+  char *j = malloc(cap);
+  size_t n = (size_t)snprintf(j, cap, "{\"queueDatas\":[");
+  for (int i = 0; i < nq; i++)
+    n += (size_t)snprintf(j + n, cap - n,
+                          "%s{\"brokerName\":\"b%d\",\"perm\":6,"
+                          "\"readQueueNums\":%s,\"writeQueueNums\":%s}",
+                          i ? "," : "", i, rq, wq);
+  n += (size_t)snprintf(j + n, cap - n, "],\"brokerDatas\":[");
+  for (int i = 0; i < nb; i++)
+    n += (size_t)snprintf(j + n, cap - n,
+                          "%s{\"brokerName\":\"b%d\",\"brokerAddrs\":{\"0\":"
+                          "\"h:1\"}}",
+                          i ? "," : "", i);
+  n += (size_t)snprintf(j + n, cap - n, "]}");
+  rmqi_route_t r;
+  rmq_err_t rc = rmqi_route_decode(&r, j, n, e);
+  if (rc == RMQ_OK) {
+    rmqi_mq_t *q;
+    CHECK_UINT(rmqi_route_subscribe(&r, &q), (size_t)nq * (size_t)atoi(rq));
+    rmqi_route_free(&r);
+  }
+  free(j);
+  return rc;
+}
+
+TEST(route_queue_counts_and_entries_are_capped) {
+  rmqi_errbuf_t e = {0};
+  CHECK_ERR(route_with(1, "65536", "4", 1, &e), RMQ_ERR_BAD_ROUTE);
+  CHECK(strstr(e.msg, "readQueueNums 65536") != NULL);
+  CHECK_ERR(route_with(1, "4", "4097", 1, &e), RMQ_ERR_BAD_ROUTE);
+  CHECK(strstr(e.msg, "writeQueueNums 4097") != NULL);
+  CHECK_ERR(route_with(1, "4096", "4096", 1, &e), RMQ_OK);
+  CHECK_ERR(route_with(16, "4096", "1", 16, &e), RMQ_OK); /* 65536 in all */
+  CHECK_ERR(route_with(17, "4096", "1", 17, &e), RMQ_ERR_BAD_ROUTE);
+  CHECK(strstr(e.msg, "65536 read queues") != NULL);
+  CHECK_ERR(route_with(1024, "1", "1", 1024, &e), RMQ_OK);
+  CHECK_ERR(route_with(1025, "1", "1", 1, &e), RMQ_ERR_BAD_ROUTE);
+  CHECK(strstr(e.msg, "1025 queueDatas") != NULL);
+  CHECK_ERR(route_with(1, "1", "1", 1025, &e), RMQ_ERR_BAD_ROUTE);
+  CHECK(strstr(e.msg, "1025 brokerDatas") != NULL);
 }
 
 TEST(heartbeat_matches_json_md_example) {
@@ -174,8 +224,13 @@ TEST(heartbeat_matches_json_md_example) {
   rmqi_hb_sub_t subs[] = {
       {"%RETRY%cg1", "*", "TAG", NULL, NULL, 0, 1700000000001},
       {"TopicTest", "TagA || TagB", "TAG", tags, codes, 2, 1700000000000}};
-  rmqi_hb_consumer_t cons = {"cg1", "CONSUME_PASSIVELY", "CLUSTERING",
-                             "CONSUME_FROM_LAST_OFFSET", false, subs, 2};
+  rmqi_hb_consumer_t cons = {"cg1",
+                             "CONSUME_PASSIVELY",
+                             "CLUSTERING",
+                             "CONSUME_FROM_LAST_OFFSET",
+                             false,
+                             subs,
+                             2};
   static const char *const groups[] = {"please_rename_unique_group_name",
                                        "CLIENT_INNER_PRODUCER"};
   rmqi_heartbeat_t hb = {"192.168.0.2@12345#2783495722", groups, 2, &cons, 1};
@@ -189,7 +244,8 @@ TEST(heartbeat_matches_json_md_example) {
 TEST(numbers_and_booleans_given_as_strings_bind_like_fastjson) {
   static const char j[] =
       "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"h:1\"},\"brokerName\":\"b\","
-      "\"cluster\":\"c\"}],\"queueDatas\":[{\"brokerName\":\"b\",\"perm\":\"6\","
+      "\"cluster\":\"c\"}],\"queueDatas\":[{\"brokerName\":\"b\",\"perm\":"
+      "\"6\","
       "\"readQueueNums\":\"3\",\"topicSysFlag\":\"1\",\"writeQueueNums\":2}]}";
   rmqi_route_t r;
   REQUIRE(rmqi_route_decode(&r, j, sizeof(j) - 1, NULL) == RMQ_OK);
@@ -200,7 +256,8 @@ TEST(numbers_and_booleans_given_as_strings_bind_like_fastjson) {
   CHECK_INT(r.queues[0].sysflag, 1);
   rmqi_route_free(&r);
   rmqi_json_t d;
-  static const char o[] = "{\"a\":\"true\",\"b\":\"x\",\"c\":\"12x\",\"d\":\"-7\"}";
+  static const char o[] =
+      "{\"a\":\"true\",\"b\":\"x\",\"c\":\"12x\",\"d\":\"-7\"}";
   REQUIRE(rmqi_json_parse(&d, o, sizeof(o) - 1, NULL) == RMQ_OK);
   bool bv = false;
   int64_t iv = 0;
@@ -219,6 +276,7 @@ int main(void) {
       TCASE(fastjson_object_keys_and_unicode),
       TCASE(malformed_json_is_rejected_at_every_cut),
       TCASE(route_errors_name_the_problem),
+      TCASE(route_queue_counts_and_entries_are_capped),
       TCASE(heartbeat_matches_json_md_example),
       TCASE(numbers_and_booleans_given_as_strings_bind_like_fastjson),
   };
