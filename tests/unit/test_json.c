@@ -205,6 +205,68 @@ TEST(route_queue_counts_and_entries_are_capped) {
   CHECK(strstr(e.msg, "1025 brokerDatas") != NULL);
 }
 
+/* A document of @p n copies of @p item in an array. */
+static char *repeat_array(const char *item, size_t n, size_t *len) {
+  size_t il = strlen(item), k = 0;
+  char *j = malloc(n * (il + 1) + 2);
+  j[k++] = '[';
+  for (size_t i = 0; i < n; i++) {
+    if (i)
+      j[k++] = ',';
+    memcpy(j + k, item, il);
+    k += il;
+  }
+  j[k++] = ']';
+  *len = k;
+  return j;
+}
+
+/* The tree, with the parser's scratch, may take 16 bytes per input byte
+ * + 64 KiB and never more than 64 MiB (it was 64x + 64 KiB with no
+ * ceiling: 64 GiB for a 1 GiB frameMaxLength). Dense tiny values and
+ * many empty objects reach the bound and fail with RMQ_ERR_LIMIT;
+ * documents of strings and objects as RocketMQ sends them take a few
+ * bytes per byte. */
+TEST(parser_memory_is_bounded) {
+  rmqi_json_t d;
+  rmqi_errbuf_t e = {0};
+  size_t len;
+  char *j = repeat_array("0", 512 * 1024, &len); /* 1 MiB */
+  CHECK_ERR(rmqi_json_parse(&d, j, len, &e), RMQ_ERR_LIMIT);
+  char want[64];
+  snprintf(want, sizeof(want), "needs more than %zu bytes", len * 16 + 65536);
+  CHECK(strstr(e.msg, want) != NULL);
+  free(j);
+  j = repeat_array("{}", 350 * 1024, &len);
+  CHECK_ERR(rmqi_json_parse(&d, j, len, &e), RMQ_ERR_LIMIT);
+  free(j);
+  j = repeat_array("[[[]]]", 150 * 1024, &len);
+  CHECK_ERR(rmqi_json_parse(&d, j, len, &e), RMQ_ERR_LIMIT);
+  free(j);
+  /* 5 MiB: 16x would be 80 MiB, the ceiling says 64 */
+  j = repeat_array("{}", 5 * 1024 * 1024 / 3, &len);
+  CHECK_ERR(rmqi_json_parse(&d, j, len, &e), RMQ_ERR_LIMIT);
+  CHECK(strstr(e.msg, "more than 67108864 bytes") != NULL);
+  free(j);
+  /* small documents of tiny values fit in the 64 KiB base */
+  j = repeat_array("0", 1000, &len);
+  CHECK_ERR(rmqi_json_parse(&d, j, len, &e), RMQ_OK);
+  CHECK_UINT(d.root->n, 1000);
+  rmqi_json_free(&d);
+  free(j);
+  /* 8 MiB of client ids (a consumer list) stays far under the bound */
+  j = repeat_array("\"192.168.0.10@12345#1234567890123456789\"", 200 * 1024,
+                   &len);
+  CHECK_ERR(rmqi_json_parse(&d, j, len, &e), RMQ_OK);
+  CHECK(d.arena.used < len * 3);
+  rmqi_json_free(&d);
+  free(j);
+  /* a route (short keys, small integers) stays under half the bound */
+  CHECK_ERR(rmqi_json_parse(&d, route_std, sizeof(route_std) - 1, &e), RMQ_OK);
+  CHECK(d.arena.used < (sizeof(route_std) - 1) * 8); /* 5.4x */
+  rmqi_json_free(&d);
+}
+
 TEST(heartbeat_matches_json_md_example) {
   static const char want[] =
       "{\"clientID\":\"192.168.0.2@12345#2783495722\",\"consumerDataSet\":[{"
@@ -277,6 +339,7 @@ int main(void) {
       TCASE(malformed_json_is_rejected_at_every_cut),
       TCASE(route_errors_name_the_problem),
       TCASE(route_queue_counts_and_entries_are_capped),
+      TCASE(parser_memory_is_bounded),
       TCASE(heartbeat_matches_json_md_example),
       TCASE(numbers_and_booleans_given_as_strings_bind_like_fastjson),
   };
