@@ -132,7 +132,7 @@ rmq_err_t rmqi_msgrec_inflate(const rmqi_msgrec_t *m, size_t max, uint8_t **out,
   memset(&z, 0, sizeof(z));
   if (inflateInit(&z) != Z_OK)
     return rmqi_err(e, RMQ_ERR_NOMEM, 0, "zlib init failed");
-  size_t cap = m->body_len * 4 + 64, len = 0;
+  size_t cap = (size_t)m->body_len * 4 + 64, len = 0;
   if (cap > max)
     cap = max;
   uint8_t *buf = malloc(cap ? cap : 1);
@@ -168,7 +168,9 @@ rmq_err_t rmqi_msgrec_inflate(const rmqi_msgrec_t *m, size_t max, uint8_t **out,
     free(buf);
     if (len >= max)
       return rmqi_err(e, RMQ_ERR_LIMIT, 0,
-                      "body inflates to more than %zu bytes", max);
+                      "compressed body of %u bytes inflates past the "
+                      "%zu-byte limit (maxInflatedBodySize)",
+                      m->body_len, max);
     return rmqi_err(e, RMQ_ERR_COMPRESSION, 0, "corrupt zlib body");
   }
   *out = buf;
