@@ -5,25 +5,14 @@
  * maxInflatedBodySize, 5.x inner batches unwrapped one entry at a time.
  * Seeds (fuzz/corpus/pull/, from fuzz/gen_pull_seeds.py) are FOUND
  * responses in both serializations around the stored-message vectors. */
-#include "client/conf.h"
 #include "codec/batch.h"
 #include "codec/cmd.h"
 #include "consumer/pull.h"
 #include "consumer/rxmsg.h"
+#include "fuzz_limits.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* The consumer's default, read from the property table once. */
-static size_t max_inflated(void) {
-  static size_t v;
-  if (v == 0) {
-    rmq_conf_t *c = rmq_conf_new();
-    v = c ? (size_t)c->v.max_inflated_body_size : (size_t)64 << 20;
-    rmq_conf_destroy(c);
-  }
-  return v;
-}
 
 static void use(rmq_msg_t *m) {
   volatile size_t sink = strlen(rmq_msg_id(m)) + strlen(rmq_msg_topic(m));
@@ -49,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rmqi_pull_res_t pr;
   char err[256];
   if (rmqi_pull_parse(&c, "127.0.0.1:10911", &pr, err, sizeof(err)) == RMQ_OK) {
-    const size_t max = max_inflated();
+    const size_t max = fuzz_max_inflated();
     size_t pos = 0;
     for (;;) {
       rmqi_msgrec_t rec;
