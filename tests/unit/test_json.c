@@ -203,6 +203,29 @@ TEST(route_queue_counts_and_entries_are_capped) {
   CHECK(strstr(e.msg, "1025 queueDatas") != NULL);
   CHECK_ERR(route_with(1, "1", "1", 1025, &e), RMQ_ERR_BAD_ROUTE);
   CHECK(strstr(e.msg, "1025 brokerDatas") != NULL);
+  /* ClusterInfo: at most 1024 brokers */
+  for (int nb = 1024; nb <= 1025; nb++) {
+    size_t cap = 64 + (size_t)nb * 80, n = 0;
+    char *j = malloc(cap);
+    n += (size_t)snprintf(j, cap, "{\"brokerAddrTable\":{");
+    for (int i = 0; i < nb; i++)
+      n +=
+          (size_t)snprintf(j + n, cap - n,
+                           "%s\"b%d\":{\"brokerName\":\"b%d\",\"brokerAddrs\":{"
+                           "\"0\":\"h:1\"}}",
+                           i ? "," : "", i, i);
+    n += (size_t)snprintf(j + n, cap - n, "}}");
+    rmqi_cluster_t c;
+    rmq_err_t rc = rmqi_cluster_decode(&c, j, n, &e);
+    rmq_err_t want = nb == 1024 ? RMQ_OK : RMQ_ERR_BAD_ROUTE;
+    CHECK_ERR(rc, want);
+    if (rc == RMQ_OK) {
+      CHECK_UINT(c.n_brokers, 1024);
+      rmqi_cluster_free(&c);
+    }
+    free(j);
+  }
+  CHECK(strstr(e.msg, "1025 brokers") != NULL);
 }
 
 /* A document of @p n copies of @p item in an array. */
