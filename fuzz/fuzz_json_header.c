@@ -9,7 +9,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size > (1u << 20))
+  if (size > RMQI_DEFAULT_MAX_FRAME - 4) /* the runtime frame limit */
     return 0;
   uint8_t *f = malloc(size + 8);
   if (f == NULL)

@@ -1,7 +1,9 @@
 /* Stored-message records as a pull response carries them: walk the buffer
  * the way a consumer will (skip a bad record when its size is sane, stop
- * otherwise), check CRCs, inflate within a bound, read properties. */
+ * otherwise), check CRCs, inflate within the consumer's default
+ * maxInflatedBodySize, read properties. */
 #include "codec/msgrec.h"
+#include "fuzz_limits.h"
 
 #include <stdlib.h>
 
@@ -18,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       (void)rmqi_msgrec_check_crc(&m, NULL);
       uint8_t *body;
       size_t len;
-      if (rmqi_msgrec_inflate(&m, 1u << 20, &body, &len, NULL) == RMQ_OK)
+      if (rmqi_msgrec_inflate(&m, fuzz_max_inflated(), &body, &len, NULL) ==
+          RMQ_OK)
         free(body);
       size_t vl;
       (void)rmqi_props_get(m.props, m.props_len, "UNIQ_KEY", &vl);

@@ -274,7 +274,10 @@ RMQ_API rmq_err_t rmq_msg_set_keys(rmq_msg_t *msg, const char *keys);
  * @brief Sets a user property. Names reserved by RocketMQ (TAGS, KEYS,
  *        UNIQ_KEY, DELAY, ... see doc/messages.md) are refused with
  *        RMQ_ERR_INVALID_ARG, as in Java; so are names or values containing
- *        the bytes 0x01 or 0x02, and empty names or values.
+ *        the bytes 0x01 or 0x02, and names or values that are blank:
+ *        empty or made only of bytes up to 0x20 (space, tab, newline and
+ *        the other control characters), which Java's putUserProperty
+ *        refuses after String.trim().
  */
 RMQ_API rmq_err_t rmq_msg_set_property(rmq_msg_t *msg, const char *name,
                                        const char *value);

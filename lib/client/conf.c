@@ -128,6 +128,12 @@ static const prop_t props[] = {
      "answered FLUSH_DISK_TIMEOUT, FLUSH_SLAVE_TIMEOUT or SLAVE_NOT_AVAILABLE."},
     {"maxMessageSize", P, T_INT, OFF(max_message_size), "4194304", 1,
      INT32_MAX, NULL, NULL, "Largest body (or batch) accepted, bytes."},
+    {"maxInflatedBodySize", K, T_INT, OFF(max_inflated_body_size), "67108864",
+     1024, INT64_C(1) << 30, NULL, NULL,
+     "Largest body a received compressed message may inflate to, bytes "
+     "(16 times maxMessageSize's default; Java clients inflate without a "
+     "bound). A message past it is skipped with RMQ_ERR_LIMIT in the log; "
+     "the consumer goes on."},
     {"createTopicKey", P, T_STR, OFF(create_topic_key), "TBW102", 0, 0, NULL,
      NULL, "Template topic used to auto-create a topic that has no route."},
     {"defaultTopicQueueNums", P, T_INT, OFF(default_topic_queue_nums), "4", 1,

@@ -81,6 +81,7 @@ typedef struct rmqi_conf_vals {
   int64_t pull_threshold_all;
   int64_t pull_threshold_queue;
   int64_t pull_threshold_size_queue_mb;
+  int64_t max_inflated_body_size;
   int64_t consume_max_span;
   bool auto_commit;
   int64_t auto_commit_interval_ms;

@@ -7,23 +7,57 @@
 /* MessageConst.STRING_HASH_SET (apache/rocketmq 5.3): names the Java client
  * refuses as user properties because the client or broker owns them. */
 static const char *const reserved[] = {
-    "TRACE_ON",        "MSG_REGION",        "KEYS",
-    "TAGS",            "WAIT",              "DELAY",
-    "RETRY_TOPIC",     "REAL_TOPIC",        "REAL_QID",
-    "TRAN_MSG",        "PGROUP",            "MIN_OFFSET",
-    "MAX_OFFSET",      "BUYER_ID",          "ORIGIN_MESSAGE_ID",
-    "TRANSFER_FLAG",   "CORRECTION_FLAG",   "MQ2_FLAG",
-    "RECONSUME_TIME",  "UNIQ_KEY",          "MAX_RECONSUME_TIMES",
-    "CONSUME_START_TIME", "POP_CK",         "POP_CK_OFFSET",
-    "1ST_POP_TIME",    "TRAN_PREPARED_QUEUE_OFFSET", "DUP_INFO",
-    "EXTEND_UNIQ_INFO", "INSTANCE_ID",      "CORRELATION_ID",
-    "REPLY_TO_CLIENT", "TTL",               "ARRIVE_TIME",
-    "PUSH_REPLY_TIME", "CLUSTER",           "MSG_TYPE",
-    "INNER_MULTI_QUEUE_OFFSET", "TIMER_DELAY_MS", "TIMER_DELAY_SEC",
-    "TIMER_DELIVER_MS", "TIMER_ENQUEUE_MS", "TIMER_DEQUEUE_MS",
-    "TIMER_ROLL_TIMES", "TIMER_OUT_MS",     "TIMER_DEL_UNIQKEY",
-    "TIMER_DELAY_LEVEL", "__BORNHOST",      "BORN_TIMESTAMP",
-    "DLQ_ORIGIN_TOPIC", "DLQ_ORIGIN_MESSAGE_ID", "__CRC32#",
+    "TRACE_ON",
+    "MSG_REGION",
+    "KEYS",
+    "TAGS",
+    "WAIT",
+    "DELAY",
+    "RETRY_TOPIC",
+    "REAL_TOPIC",
+    "REAL_QID",
+    "TRAN_MSG",
+    "PGROUP",
+    "MIN_OFFSET",
+    "MAX_OFFSET",
+    "BUYER_ID",
+    "ORIGIN_MESSAGE_ID",
+    "TRANSFER_FLAG",
+    "CORRECTION_FLAG",
+    "MQ2_FLAG",
+    "RECONSUME_TIME",
+    "UNIQ_KEY",
+    "MAX_RECONSUME_TIMES",
+    "CONSUME_START_TIME",
+    "POP_CK",
+    "POP_CK_OFFSET",
+    "1ST_POP_TIME",
+    "TRAN_PREPARED_QUEUE_OFFSET",
+    "DUP_INFO",
+    "EXTEND_UNIQ_INFO",
+    "INSTANCE_ID",
+    "CORRELATION_ID",
+    "REPLY_TO_CLIENT",
+    "TTL",
+    "ARRIVE_TIME",
+    "PUSH_REPLY_TIME",
+    "CLUSTER",
+    "MSG_TYPE",
+    "INNER_MULTI_QUEUE_OFFSET",
+    "TIMER_DELAY_MS",
+    "TIMER_DELAY_SEC",
+    "TIMER_DELIVER_MS",
+    "TIMER_ENQUEUE_MS",
+    "TIMER_DEQUEUE_MS",
+    "TIMER_ROLL_TIMES",
+    "TIMER_OUT_MS",
+    "TIMER_DEL_UNIQKEY",
+    "TIMER_DELAY_LEVEL",
+    "__BORNHOST",
+    "BORN_TIMESTAMP",
+    "DLQ_ORIGIN_TOPIC",
+    "DLQ_ORIGIN_MESSAGE_ID",
+    "__CRC32#",
 };
 
 bool rmqi_prop_is_reserved(const char *name) {
@@ -124,6 +158,7 @@ void rmq_msg_destroy(rmq_msg_t *m) {
   if (m == NULL)
     return;
   drop_body(m);
+  free(m->index);
   if (m->frozen) { /* everything else is inside the block that is m */
     free(m->sharding_key);
     free(m);
@@ -168,11 +203,49 @@ rmq_err_t rmq_msg_set_body_owned(rmq_msg_t *m, void *body, size_t len,
   return RMQ_OK;
 }
 
+static size_t name_hash(const char *s) { /* FNV-1a */
+  uint32_t h = 2166136261u;
+  for (; *s; s++)
+    h = (h ^ (uint8_t)*s) * 16777619u;
+  return h;
+}
+
+/* The index slot holding @p name, or the empty slot where it would go. */
+static uint32_t *index_slot(const rmq_msg_t *m, const char *name) {
+  size_t h = name_hash(name) & m->index_mask;
+  while (m->index[h] != 0 && strcmp(m->props[m->index[h] - 1].name, name) != 0)
+    h = (h + 1) & m->index_mask;
+  return &m->index[h];
+}
+
 static rmqi_prop_t *find_prop(const rmq_msg_t *m, const char *name) {
+  if (m->index) {
+    uint32_t s = *index_slot(m, name);
+    return s ? &m->props[s - 1] : NULL;
+  }
   for (size_t i = 0; i < m->n_props; i++)
     if (strcmp(m->props[i].name, name) == 0)
       return &m->props[i];
   return NULL;
+}
+
+/* Makes sure a message with many properties has an index with room for
+ * one more name (at most half full). Failure only means no index: lookups
+ * stay correct, just linear. */
+static void index_reserve(rmq_msg_t *m) {
+  size_t want = m->n_props + 1;
+  if (want <= RMQI_MSG_INDEX_MIN || want > UINT32_MAX / 4 ||
+      (m->index && 2 * want <= m->index_mask + 1))
+    return;
+  size_t slots = 64;
+  while (slots < 2 * want)
+    slots *= 2;
+  uint32_t *ix = calloc(slots, sizeof(*ix));
+  free(m->index);
+  m->index = ix;
+  m->index_mask = slots - 1;
+  for (size_t i = 0; ix && i < m->n_props; i++)
+    *index_slot(m, m->props[i].name) = (uint32_t)i + 1;
 }
 
 rmq_err_t rmqi_msg_put_prop(rmq_msg_t *m, const char *name, const char *value) {
@@ -181,6 +254,7 @@ rmq_err_t rmqi_msg_put_prop(rmq_msg_t *m, const char *name, const char *value) {
   char *v = strdup(value);
   if (v == NULL)
     return RMQ_ERR_NOMEM;
+  index_reserve(m);
   rmqi_prop_t *p = find_prop(m, name);
   if (p) {
     free(p->value);
@@ -205,6 +279,8 @@ rmq_err_t rmqi_msg_put_prop(rmq_msg_t *m, const char *name, const char *value) {
   m->props[m->n_props].name = n;
   m->props[m->n_props].value = v;
   m->n_props++;
+  if (m->index)
+    *index_slot(m, n) = (uint32_t)m->n_props;
   return RMQ_OK;
 }
 
@@ -218,6 +294,8 @@ void rmqi_msg_del_prop(rmq_msg_t *m, const char *name) {
   size_t i = (size_t)(p - m->props);
   memmove(p, p + 1, (m->n_props - i - 1) * sizeof(*p));
   m->n_props--;
+  free(m->index); /* positions moved: rebuilt on the next put */
+  m->index = NULL;
 }
 
 /* Property names and values may not hold the separators 0x01/0x02: nothing
@@ -246,10 +324,21 @@ rmq_err_t rmq_msg_set_keys(rmq_msg_t *m, const char *keys) {
   return put_checked(m, "KEYS", keys);
 }
 
+/* Java's putUserProperty refuses `s.trim().isEmpty()`: trim() drops every
+ * char up to U+0020 at both ends, and in UTF-8 those are the bytes up to
+ * 0x20, so a string made only of them is blank. */
+static bool blank(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s > 0x20)
+      return false;
+  return true;
+}
+
 rmq_err_t rmq_msg_set_property(rmq_msg_t *m, const char *name,
                                const char *value) {
-  if (m == NULL || name == NULL || value == NULL || !clean_text(name) ||
-      !clean_text(value) || rmqi_prop_is_reserved(name))
+  if (m == NULL || name == NULL || value == NULL || blank(name) ||
+      blank(value) || !clean_text(name) || !clean_text(value) ||
+      rmqi_prop_is_reserved(name))
     return RMQ_ERR_INVALID_ARG;
   return rmqi_msg_put_prop(m, name, value);
 }

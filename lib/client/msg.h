@@ -18,12 +18,19 @@ struct rmq_msg {
   char *topic;
   const uint8_t *body;
   size_t body_len;
-  void *body_owned;             /* freed with body_free (or free) */
+  void *body_owned; /* freed with body_free (or free) */
   void (*body_free)(void *);
   int32_t flag;
   rmqi_prop_t *props;
   size_t n_props;
   size_t cap_props;
+  /* Past RMQI_MSG_INDEX_MIN properties: an open-addressing hash of their
+   * names (slot = position + 1, 0 = empty; index_mask + 1 slots), so that
+   * setting n properties is linear, not quadratic. NULL below the
+   * threshold, for frozen messages and after a removal (rebuilt on the
+   * next put). */
+  uint32_t *index;
+  size_t index_mask;
   char *sharding_key;
   /* Received messages only (lib/consumer/rxmsg.c): the message, its
    * metadata, and at first its topic, property list and strings live in
@@ -49,6 +56,8 @@ typedef struct rmqi_msg_meta {
   int64_t store_ts;
   int64_t prepared_tx_offset;
 } rmqi_msg_meta_t;
+
+#define RMQI_MSG_INDEX_MIN 16
 
 /* Copies a received message's topic and properties out of its block so
  * that they can change; RMQ_ERR_NOMEM leaves the message as it was. */

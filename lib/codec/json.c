@@ -5,11 +5,21 @@
 
 #include <string.h>
 
+#include <stdalign.h>
+#include <stdlib.h>
+
 typedef struct parser {
   const char *p;
   size_t n, i;
   rmqi_arena_t *a;
   rmqi_errbuf_t *e;
+  /* Members and items of the open containers, copied into the arena at
+   * exact size when each closes (growing arrays in the arena left every
+   * smaller copy behind). Its capacity counts against the limit. */
+  rmqi_jmember_t *stk;
+  size_t sp, scap;
+  size_t limit; /* arena used + scratch capacity */
+  bool over;    /* an allocation failed because of the limit */
 } parser_t;
 
 static void ws(parser_t *ps) {
@@ -24,13 +34,51 @@ static rmq_err_t fail(parser_t *ps, const char *why) {
   return rmqi_err(ps->e, RMQ_ERR_BAD_JSON, ps->i, "%s", why);
 }
 
+static rmq_err_t no_mem(parser_t *ps) {
+  if (ps->over)
+    return rmqi_err(ps->e, RMQ_ERR_LIMIT, ps->i,
+                    "JSON document of %zu bytes needs more than %zu bytes of "
+                    "memory (%d per input byte + %zu KiB, at most %zu MiB)",
+                    ps->n, ps->limit, RMQI_JSON_MEM_PER_BYTE,
+                    RMQI_JSON_MEM_BASE >> 10, RMQI_JSON_MEM_MAX >> 20);
+  return rmqi_err(ps->e, RMQ_ERR_NOMEM, ps->i, "out of memory");
+}
+
+static bool room(parser_t *ps, size_t n) {
+  size_t used = ps->a->used + ps->scap * sizeof(*ps->stk);
+  if (used > ps->limit || n + 16 > ps->limit - used) {
+    ps->over = true;
+    return false;
+  }
+  return true;
+}
+
+static void *alloc(parser_t *ps, size_t n, size_t align) {
+  return room(ps, n) ? rmqi_arena_alloc_aligned(ps->a, n, align) : NULL;
+}
+
 static rmqi_jval_t *new_val(parser_t *ps, rmqi_jtype_t t) {
-  rmqi_jval_t *v = rmqi_arena_alloc(ps->a, sizeof(*v));
+  rmqi_jval_t *v = alloc(ps, sizeof(*v), alignof(rmqi_jval_t));
   if (v) {
     memset(v, 0, sizeof(*v));
-    v->type = t;
+    v->type = (uint8_t)t;
   }
   return v;
+}
+
+static bool push(parser_t *ps, rmqi_jval_t *key, rmqi_jval_t *item) {
+  if (ps->sp == ps->scap) {
+    size_t cap = ps->scap ? ps->scap * 2 : 64;
+    if (!room(ps, (cap - ps->scap) * sizeof(*ps->stk)))
+      return false;
+    rmqi_jmember_t *ns = realloc(ps->stk, cap * sizeof(*ns));
+    if (ns == NULL)
+      return false;
+    ps->stk = ns;
+    ps->scap = cap;
+  }
+  ps->stk[ps->sp++] = (rmqi_jmember_t){key, item};
+  return true;
 }
 
 static rmq_err_t parse_value(parser_t *ps, int depth, rmqi_jval_t **out);
@@ -41,9 +89,9 @@ static rmq_err_t parse_string(parser_t *ps, rmqi_jval_t **out) {
   if (rc != RMQ_OK)
     return rc == RMQ_ERR_TRUNCATED ? RMQ_ERR_BAD_JSON : rc;
   rmqi_jval_t *v = new_val(ps, RMQI_JSTR);
-  char *buf = v ? rmqi_arena_alloc(ps->a, raw + 1) : NULL;
+  char *buf = v ? alloc(ps, raw + 1, 1) : NULL;
   if (buf == NULL)
-    return rmqi_err(ps->e, RMQ_ERR_NOMEM, ps->i, "out of memory");
+    return no_mem(ps);
   if (n == raw) { /* every escape shortens, so this means none */
     memcpy(buf, ps->p + ps->i + 1, n);
     v->n = n;
@@ -88,9 +136,10 @@ static rmq_err_t parse_number(parser_t *ps, rmqi_jval_t **out) {
       return fail(ps, "bad exponent");
   }
   rmqi_jval_t *v = new_val(ps, RMQI_JNUM);
-  char *t = v ? rmqi_arena_strndup(ps->a, p + s, i - s) : NULL;
+  char *t =
+      v && room(ps, i - s + 1) ? rmqi_arena_strndup(ps->a, p + s, i - s) : NULL;
   if (t == NULL)
-    return rmqi_err(ps->e, RMQ_ERR_NOMEM, s, "out of memory");
+    return no_mem(ps);
   v->s = t;
   v->n = i - s;
   if (integral) {
@@ -117,14 +166,14 @@ static rmq_err_t parse_container(parser_t *ps, int depth, rmqi_jval_t **out) {
   ps->i++;
   rmqi_jval_t *v = new_val(ps, obj ? RMQI_JOBJ : RMQI_JARR);
   if (v == NULL)
-    return rmqi_err(ps->e, RMQ_ERR_NOMEM, ps->i, "out of memory");
-  size_t cap = 0;
+    return no_mem(ps);
   ws(ps);
   if (ps->i < ps->n && ps->p[ps->i] == close) {
     ps->i++;
     *out = v;
     return RMQ_OK;
   }
+  size_t base = ps->sp;
   for (;;) {
     rmqi_jval_t *key = NULL, *item;
     rmq_err_t rc;
@@ -143,24 +192,8 @@ static rmq_err_t parse_container(parser_t *ps, int depth, rmqi_jval_t **out) {
     }
     if ((rc = parse_value(ps, depth + 1, &item)) != RMQ_OK)
       return rc;
-    if (v->n == cap) {
-      cap = cap ? cap * 2 : 8;
-      size_t sz = obj ? sizeof(rmqi_jmember_t) : sizeof(rmqi_jval_t *);
-      void *nb = rmqi_arena_alloc(ps->a, cap * sz);
-      if (nb == NULL)
-        return rmqi_err(ps->e, RMQ_ERR_NOMEM, ps->i, "out of memory");
-      if (v->n)
-        memcpy(nb, obj ? (void *)v->members : (void *)v->items, v->n * sz);
-      if (obj)
-        v->members = nb;
-      else
-        v->items = nb;
-    }
-    if (obj)
-      v->members[v->n] = (rmqi_jmember_t){key, item};
-    else
-      v->items[v->n] = item;
-    v->n++;
+    if (!push(ps, key, item))
+      return no_mem(ps);
     ws(ps);
     if (ps->i < ps->n && ps->p[ps->i] == ',') {
       ps->i++;
@@ -168,11 +201,27 @@ static rmq_err_t parse_container(parser_t *ps, int depth, rmqi_jval_t **out) {
     }
     if (ps->i < ps->n && ps->p[ps->i] == close) {
       ps->i++;
-      *out = v;
-      return RMQ_OK;
+      break;
     }
     return fail(ps, obj ? "expected ',' or '}'" : "expected ',' or ']'");
   }
+  size_t n = ps->sp - base;
+  if (obj) {
+    v->members = alloc(ps, n * sizeof(*v->members), alignof(rmqi_jmember_t));
+    if (v->members == NULL)
+      return no_mem(ps);
+    memcpy(v->members, ps->stk + base, n * sizeof(*v->members));
+  } else {
+    v->items = alloc(ps, n * sizeof(*v->items), alignof(rmqi_jval_t *));
+    if (v->items == NULL)
+      return no_mem(ps);
+    for (size_t k = 0; k < n; k++)
+      v->items[k] = ps->stk[base + k].val;
+  }
+  v->n = n;
+  ps->sp = base;
+  *out = v;
+  return RMQ_OK;
 }
 
 static rmq_err_t parse_value(parser_t *ps, int depth, rmqi_jval_t **out) {
@@ -201,7 +250,7 @@ static rmq_err_t parse_value(parser_t *ps, int depth, rmqi_jval_t **out) {
     if (ps->n - ps->i >= l && memcmp(ps->p + ps->i, lits[k].w, l) == 0) {
       rmqi_jval_t *v = new_val(ps, lits[k].t);
       if (v == NULL)
-        return rmqi_err(ps->e, RMQ_ERR_NOMEM, ps->i, "out of memory");
+        return no_mem(ps);
       v->b = lits[k].b;
       ps->i += l;
       *out = v;
@@ -213,22 +262,26 @@ static rmq_err_t parse_value(parser_t *ps, int depth, rmqi_jval_t **out) {
 
 rmq_err_t rmqi_json_parse(rmqi_json_t *doc, const char *p, size_t len,
                           rmqi_errbuf_t *e) {
-  /* Bounded by the input: the worst case ("[0,0,0,...]") costs about one
-   * 100-byte node per two input bytes. */
-  rmqi_arena_init(&doc->arena, len * 64 + 65536);
-  parser_t ps = {p, len, 0, &doc->arena, e};
+  size_t limit = RMQI_JSON_MEM_MAX;
+  if (len < (RMQI_JSON_MEM_MAX - RMQI_JSON_MEM_BASE) / RMQI_JSON_MEM_PER_BYTE)
+    limit = len * RMQI_JSON_MEM_PER_BYTE + RMQI_JSON_MEM_BASE;
+  rmqi_arena_init(&doc->arena, limit);
+  parser_t ps = {p, len, 0, &doc->arena, e, NULL, 0, 0, limit, false};
   rmq_err_t rc = parse_value(&ps, 0, &doc->root);
   if (rc == RMQ_OK) {
     ws(&ps);
     if (ps.i != len)
       rc = fail(&ps, "trailing bytes after the document");
   }
+  free(ps.stk);
   if (rc != RMQ_OK)
     rmqi_arena_free(&doc->arena);
   return rc;
 }
 
-void rmqi_json_free(rmqi_json_t *doc) { rmqi_arena_free(&doc->arena); }
+void rmqi_json_free(rmqi_json_t *doc) {
+  rmqi_arena_free(&doc->arena);
+}
 
 const rmqi_jval_t *rmqi_json_get(const rmqi_jval_t *obj, const char *key) {
   if (obj == NULL || obj->type != RMQI_JOBJ)
@@ -259,8 +312,8 @@ bool rmqi_json_bool(const rmqi_jval_t *obj, const char *key, bool *out) {
     *out = v->b;
     return true;
   }
-  if (v && v->type == RMQI_JSTR && (strcmp(v->s, "true") == 0 ||
-                                    strcmp(v->s, "false") == 0)) {
+  if (v && v->type == RMQI_JSTR &&
+      (strcmp(v->s, "true") == 0 || strcmp(v->s, "false") == 0)) {
     *out = v->s[0] == 't';
     return true;
   }

@@ -3,8 +3,9 @@
  * consumer lists...). It accepts strict JSON plus what fastjson writes:
  * object keys that are bare numbers (`{0:"host:port"}`) or whole objects
  * (`{{"topic":"T",...}:12}`). Everything else is rejected with a position
- * and a reason. The tree lives in an arena bounded by the input size, and
- * nesting is bounded (recursion never goes past RMQI_JSON_DEPTH).
+ * and a reason. The tree lives in an arena bounded by the input size (and
+ * an absolute ceiling), and nesting is bounded (recursion never goes past
+ * RMQI_JSON_DEPTH).
  */
 #ifndef RMQI_CODEC_JSON_H
 #define RMQI_CODEC_JSON_H
@@ -29,21 +30,35 @@ typedef struct rmqi_jmember {
   rmqi_jval_t *val;
 } rmqi_jmember_t;
 
+/* 32 bytes: the tree of a document of tiny values ("[0,0,...]") is
+ * dominated by its nodes. */
 struct rmqi_jval {
-  rmqi_jtype_t type;
+  uint8_t type; /* rmqi_jtype_t */
   bool b;
-  bool is_int;   /* JNUM: integral and within int64 */
-  int64_t i;     /* JNUM when is_int */
-  const char *s; /* JSTR: unescaped, NUL-terminated; JNUM: its text */
-  size_t n;      /* JSTR/JNUM length; JARR/JOBJ element count */
-  rmqi_jval_t **items;     /* JARR */
-  rmqi_jmember_t *members; /* JOBJ */
+  bool is_int; /* JNUM: integral and within int64 */
+  int64_t i;   /* JNUM when is_int */
+  size_t n;    /* JSTR/JNUM length; JARR/JOBJ element count */
+  union {
+    const char *s;           /* JSTR: unescaped, NUL-terminated; JNUM: text */
+    rmqi_jval_t **items;     /* JARR */
+    rmqi_jmember_t *members; /* JOBJ */
+  };
 };
 
 typedef struct rmqi_json {
   rmqi_arena_t arena;
   rmqi_jval_t *root;
 } rmqi_json_t;
+
+/* The tree may take RMQI_JSON_MEM_PER_BYTE bytes per input byte plus
+ * RMQI_JSON_MEM_BASE, and never more than RMQI_JSON_MEM_MAX, counting the
+ * parser's scratch stack. Documents of strings and objects (every body
+ * RocketMQ sends) take 2-6x their size; only dense runs of one-byte values
+ * (`[0,0,...]`: a 32-byte node and an 8-byte slot per 2 bytes) go past
+ * it, and fail with RMQ_ERR_LIMIT. */
+#define RMQI_JSON_MEM_PER_BYTE 16
+#define RMQI_JSON_MEM_BASE ((size_t)64 << 10)
+#define RMQI_JSON_MEM_MAX ((size_t)64 << 20)
 
 /* Parses @p len bytes. On failure @p doc holds nothing to free. */
 rmq_err_t rmqi_json_parse(rmqi_json_t *doc, const char *p, size_t len,

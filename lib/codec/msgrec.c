@@ -25,8 +25,8 @@ rmq_err_t rmqi_msgrec_decode(const uint8_t *p, size_t len, rmqi_msgrec_t *m,
     return rmqi_err(e, RMQ_ERR_TRUNCATED, 0, "%zu bytes left, no record", len);
   uint32_t total = rmqi_load_be32(p);
   /* The smallest record: fixed fields with IPv4 hosts and empty strings. */
-  if (total < 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + 8 + 8 + 8 + 4 + 8 + 4 + 1 +
-                  2 ||
+  if (total <
+          4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + 8 + 8 + 8 + 4 + 8 + 4 + 1 + 2 ||
       total > len)
     return rmqi_err(e, RMQ_ERR_BAD_MESSAGE, 0,
                     "record size %u does not fit the %zu bytes left", total,
@@ -87,7 +87,18 @@ rmq_err_t rmqi_msgrec_decode(const uint8_t *p, size_t len, rmqi_msgrec_t *m,
   m->topic = (const char *)b;
   m->topic_len = tl;
   uint16_t pl;
-  if (!rmqi_rd_be16(&r, &pl) || !rmqi_rd_bytes(&r, pl, &b))
+  if (!rmqi_rd_be16(&r, &pl))
+    return rmqi_err(e, RMQ_ERR_BAD_MESSAGE, r.pos,
+                    "properties length runs past the record");
+  /* Java reads a short: past 32767 it is negative, Java's MessageDecoder
+   * skips the properties and loses its place, and no broker stores one
+   * (MessageExtEncoder refuses it). The record is refused, and with it
+   * the up to 16384 entries such a string could hold. */
+  if (pl > 0x7FFF)
+    return rmqi_err(e, RMQ_ERR_BAD_MESSAGE, r.pos - 2,
+                    "properties length %u is over 32767 (a negative int16)",
+                    (unsigned)pl);
+  if (!rmqi_rd_bytes(&r, pl, &b))
     return rmqi_err(e, RMQ_ERR_BAD_MESSAGE, r.pos,
                     "properties length runs past the record");
   m->props = (const char *)b;
@@ -104,9 +115,8 @@ rmq_err_t rmqi_msgrec_check_crc(const rmqi_msgrec_t *m, rmqi_errbuf_t *e) {
   return RMQ_OK;
 }
 
-rmq_err_t rmqi_msgrec_inflate(const rmqi_msgrec_t *m, size_t max,
-                              uint8_t **out, size_t *out_len,
-                              rmqi_errbuf_t *e) {
+rmq_err_t rmqi_msgrec_inflate(const rmqi_msgrec_t *m, size_t max, uint8_t **out,
+                              size_t *out_len, rmqi_errbuf_t *e) {
   *out = NULL;
   *out_len = 0;
   if (!(m->sys_flag & RMQI_SYS_COMPRESSED))
@@ -115,12 +125,14 @@ rmq_err_t rmqi_msgrec_inflate(const rmqi_msgrec_t *m, size_t max,
   if (type != 0 && type != 3) /* 0 means zlib for compatibility */
     return rmqi_err(e, RMQ_ERR_COMPRESSION, 0,
                     "compression type %d (%s) is not supported", type,
-                    type == 1 ? "LZ4" : type == 2 ? "ZSTD" : "unknown");
+                    type == 1   ? "LZ4"
+                    : type == 2 ? "ZSTD"
+                                : "unknown");
   z_stream z;
   memset(&z, 0, sizeof(z));
   if (inflateInit(&z) != Z_OK)
     return rmqi_err(e, RMQ_ERR_NOMEM, 0, "zlib init failed");
-  size_t cap = m->body_len * 4 + 64, len = 0;
+  size_t cap = (size_t)m->body_len * 4 + 64, len = 0;
   if (cap > max)
     cap = max;
   uint8_t *buf = malloc(cap ? cap : 1);
@@ -150,13 +162,15 @@ rmq_err_t rmqi_msgrec_inflate(const rmqi_msgrec_t *m, size_t max,
       rc = Z_OK;
   }
   inflateEnd(&z);
-  if (buf == NULL) 
+  if (buf == NULL)
     return rmqi_err(e, RMQ_ERR_NOMEM, 0, "out of memory inflating a body");
   if (rc != Z_STREAM_END) {
     free(buf);
     if (len >= max)
       return rmqi_err(e, RMQ_ERR_LIMIT, 0,
-                      "body inflates to more than %zu bytes", max);
+                      "compressed body of %u bytes inflates past the "
+                      "%zu-byte limit (maxInflatedBodySize)",
+                      m->body_len, max);
     return rmqi_err(e, RMQ_ERR_COMPRESSION, 0, "corrupt zlib body");
   }
   *out = buf;

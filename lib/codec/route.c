@@ -94,6 +94,12 @@ rmq_err_t rmqi_route_decode(rmqi_route_t *r, const char *json, size_t len,
                   "route without queueDatas and brokerDatas arrays");
     goto out;
   }
+  if (qs->n > RMQI_ROUTE_MAX_ENTRIES || bs->n > RMQI_ROUTE_MAX_ENTRIES) {
+    rc = rmqi_err(e, RMQ_ERR_BAD_ROUTE, 0,
+                  "route has %zu queueDatas and %zu brokerDatas, more than %d",
+                  qs->n, bs->n, RMQI_ROUTE_MAX_ENTRIES);
+    goto out;
+  }
   r->order_conf = dup_str(&r->arena, rmqi_json_str(root, "orderTopicConf"));
   r->queues = rmqi_arena_alloc(&r->arena, (qs->n + 1) * sizeof(*r->queues));
   r->brokers = rmqi_arena_alloc(&r->arena, (bs->n + 1) * sizeof(*r->brokers));
@@ -101,6 +107,7 @@ rmq_err_t rmqi_route_decode(rmqi_route_t *r, const char *json, size_t len,
     rc = rmqi_err(e, RMQ_ERR_NOMEM, 0, "out of memory");
     goto out;
   }
+  size_t total_read = 0, total_write = 0;
   for (size_t i = 0; i < qs->n; i++) {
     const rmqi_jval_t *q = qs->items[i];
     rmqi_qdata_t *d = &r->queues[r->n_queues];
@@ -109,8 +116,29 @@ rmq_err_t rmqi_route_decode(rmqi_route_t *r, const char *json, size_t len,
     if (b == NULL || !int32_field(q, "readQueueNums", &d->read_nums) ||
         !int32_field(q, "writeQueueNums", &d->write_nums) ||
         !int32_field(q, "perm", &d->perm) || d->read_nums < 0 ||
-        d->write_nums < 0 || d->read_nums > 65536 || d->write_nums > 65536) {
+        d->write_nums < 0) {
       rc = rmqi_err(e, RMQ_ERR_BAD_ROUTE, 0, "QueueData %zu is malformed", i);
+      goto out;
+    }
+    const char *field =
+        d->read_nums > RMQI_ROUTE_MAX_QUEUE_NUMS    ? "readQueueNums"
+        : d->write_nums > RMQI_ROUTE_MAX_QUEUE_NUMS ? "writeQueueNums"
+                                                    : NULL;
+    if (field) {
+      rc = rmqi_err(e, RMQ_ERR_BAD_ROUTE, 0,
+                    "QueueData %zu (broker %.64s): %s %d is over %d", i, b,
+                    field, field[0] == 'r' ? d->read_nums : d->write_nums,
+                    RMQI_ROUTE_MAX_QUEUE_NUMS);
+      goto out;
+    }
+    total_read += (size_t)d->read_nums;
+    total_write += (size_t)d->write_nums;
+    if (total_read > RMQI_ROUTE_MAX_QUEUES ||
+        total_write > RMQI_ROUTE_MAX_QUEUES) {
+      rc = rmqi_err(e, RMQ_ERR_BAD_ROUTE, 0,
+                    "queueDatas announce more than %d %s queues in all",
+                    RMQI_ROUTE_MAX_QUEUES,
+                    total_read > RMQI_ROUTE_MAX_QUEUES ? "read" : "write");
       goto out;
     }
     int32_field(q, "topicSysFlag", &d->sysflag);
@@ -135,7 +163,9 @@ out:
   return rc;
 }
 
-void rmqi_route_free(rmqi_route_t *r) { rmqi_arena_free(&r->arena); }
+void rmqi_route_free(rmqi_route_t *r) {
+  rmqi_arena_free(&r->arena);
+}
 
 static bool str_eq(const char *a, const char *b) {
   return a == b || (a && b && strcmp(a, b) == 0);
@@ -165,8 +195,7 @@ bool rmqi_route_equal(const rmqi_route_t *a, const rmqi_route_t *b) {
   return true;
 }
 
-const rmqi_bdata_t *rmqi_route_broker(const rmqi_route_t *r,
-                                      const char *name) {
+const rmqi_bdata_t *rmqi_route_broker(const rmqi_route_t *r, const char *name) {
   for (size_t i = 0; i < r->n_brokers; i++)
     if (strcmp(r->brokers[i].broker, name) == 0)
       return &r->brokers[i];
@@ -227,7 +256,8 @@ size_t rmqi_route_publish(rmqi_route_t *r, rmqi_mq_t **out) {
   size_t n = 0;
   for (size_t i = 0; i < r->n_queues; i++) {
     const rmqi_qdata_t *d = &r->queues[i];
-    if (!(d->perm & RMQI_PERM_WRITE) || rmqi_route_addr(r, d->broker, 0) == NULL)
+    if (!(d->perm & RMQI_PERM_WRITE) ||
+        rmqi_route_addr(r, d->broker, 0) == NULL)
       continue;
     n = add_queues(q, n, d->broker, d->write_nums);
   }
@@ -260,7 +290,14 @@ rmq_err_t rmqi_cluster_decode(rmqi_cluster_t *c, const char *json, size_t len,
   rmqi_arena_init(&c->arena, len * 4 + 4096);
   const rmqi_jval_t *t = rmqi_json_get(doc.root, "brokerAddrTable");
   if (t == NULL || t->type != RMQI_JOBJ) {
-    rc = rmqi_err(e, RMQ_ERR_BAD_ROUTE, 0, "ClusterInfo without brokerAddrTable");
+    rc = rmqi_err(e, RMQ_ERR_BAD_ROUTE, 0,
+                  "ClusterInfo without brokerAddrTable");
+    goto out;
+  }
+  if (t->n > RMQI_ROUTE_MAX_ENTRIES) {
+    rc = rmqi_err(e, RMQ_ERR_BAD_ROUTE, 0,
+                  "ClusterInfo brokerAddrTable has %zu brokers, more than %d",
+                  t->n, RMQI_ROUTE_MAX_ENTRIES);
     goto out;
   }
   c->brokers = rmqi_arena_alloc(&c->arena, (t->n + 1) * sizeof(*c->brokers));
@@ -282,4 +319,6 @@ out:
   return rc;
 }
 
-void rmqi_cluster_free(rmqi_cluster_t *c) { rmqi_arena_free(&c->arena); }
+void rmqi_cluster_free(rmqi_cluster_t *c) {
+  rmqi_arena_free(&c->arena);
+}

@@ -38,10 +38,24 @@ typedef struct rmqi_route {
   const char *order_conf; /* NULL when absent */
   rmqi_qdata_t *queues;   /* sorted by broker name */
   size_t n_queues;
-  rmqi_bdata_t *brokers;  /* sorted by broker name */
+  rmqi_bdata_t *brokers; /* sorted by broker name */
   size_t n_brokers;
   rmqi_arena_t arena;
 } rmqi_route_t;
+
+/*
+ * Caps on what a route may announce (RMQ_ERR_BAD_ROUTE naming the field
+ * past them). A Java broker keeps one consume-queue directory and file
+ * set per queue, and its defaults are 4 (auto-created topics) to 16
+ * queues per topic; deployments stay in the tens to low hundreds, and
+ * the biggest clusters have tens of brokers. 4096 queues per broker entry,
+ * 1024 QueueData and BrokerData entries and 65536 queues per topic (the
+ * orderTopicConf bound) leave room for every real topic while a hostile
+ * 200-byte route can no longer announce a million queues.
+ */
+#define RMQI_ROUTE_MAX_QUEUE_NUMS 4096
+#define RMQI_ROUTE_MAX_ENTRIES 1024
+#define RMQI_ROUTE_MAX_QUEUES 65536
 
 rmq_err_t rmqi_route_decode(rmqi_route_t *r, const char *json, size_t len,
                             rmqi_errbuf_t *e);

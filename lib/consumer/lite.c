@@ -19,7 +19,6 @@ enum {
   FLOW_DELAY_MS = 50,    /* Java PULL_TIME_DELAY_MILLS_WHEN_FLOW_CONTROL */
   PAUSE_DELAY_MS = 1000, /* Java PULL_TIME_DELAY_MILLS_WHEN_PAUSE */
 };
-#define MAX_BODY ((size_t)128 << 20)
 
 /* ---- lifetime ------------------------------------------------------------ */
 
@@ -457,14 +456,14 @@ static void skipped(lite_t *l, const lq_t *q, const batch_t *b, rmq_err_t rc,
  * between two of them and the next poll goes on. */
 size_t rmqi_lite_decode(lite_t *l, batch_t *b, const lq_t *q, rmq_msg_t **out,
                         size_t max, size_t *records, int64_t *last) {
-  size_t n = 0;
+  size_t n = 0, max_body = (size_t)l->conf.v.max_inflated_body_size;
   *records = 0;
   while (n < max && (b->inner.active || b->pos < b->len)) {
     rmqi_errbuf_t e;
     rmq_err_t rc;
     if (b->inner.active) {
       rmq_msg_t *m;
-      rc = rmqi_rxmsg_inner_next(&b->inner, q->broker, MAX_BODY, &m, &e);
+      rc = rmqi_rxmsg_inner_next(&b->inner, q->broker, max_body, &m, &e);
       if (rc == RMQ_OK) {
         const char *tags = rmq_msg_tags(m);
         *last = rmq_msg_queue_offset(m) + 1;
@@ -484,7 +483,7 @@ size_t rmqi_lite_decode(lite_t *l, batch_t *b, const lq_t *q, rmq_msg_t **out,
     (*records)++;
     if (rc == RMQ_OK && rmqi_msgrec_is_inner_batch(&rec)) {
       *last = rec.queue_offset + 1;
-      rc = rmqi_rxmsg_inner_start(&b->inner, &rec, MAX_BODY, &e);
+      rc = rmqi_rxmsg_inner_start(&b->inner, &rec, max_body, &e);
       if (rc != RMQ_OK)
         skipped(l, q, b, rc, &e);
       continue;
@@ -495,7 +494,7 @@ size_t rmqi_lite_decode(lite_t *l, batch_t *b, const lq_t *q, rmq_msg_t **out,
       const char *tags = rmqi_props_get(rec.props, rec.props_len, "TAGS", &tl);
       if (!tag_ok(q, tags, tl))
         continue;
-      rc = rmqi_rxmsg_build(&rec, q->broker, MAX_BODY, true, &out[n], &e);
+      rc = rmqi_rxmsg_build(&rec, q->broker, max_body, true, &out[n], &e);
       if (rc == RMQ_OK) {
         n++;
         continue;

@@ -722,7 +722,7 @@ static void bad(lite_t *l, rmq_pull_result_t *res, rmq_err_t rc,
 static rmq_err_t decode_all(lite_t *l, const rmqi_pull_res_t *pr,
                             const rmqi_sub_t *sub, const char *broker,
                             rmq_pull_result_t *res) {
-  enum { MAX = 128 << 20 };
+  const size_t max_body = (size_t)l->conf.v.max_inflated_body_size;
   size_t cap = 16, pos = 0;
   res->msgs = malloc(cap * sizeof(*res->msgs));
   if (res->msgs == NULL)
@@ -736,9 +736,9 @@ static rmq_err_t decode_all(lite_t *l, const rmqi_pull_res_t *pr,
     rmq_msg_t *m = NULL;
     if (rc == RMQ_OK && rmqi_msgrec_is_inner_batch(&rec)) {
       rmqi_inner_t in;
-      rc = rmqi_rxmsg_inner_start(&in, &rec, MAX, &e);
-      while (rc == RMQ_OK &&
-             (rc = rmqi_rxmsg_inner_next(&in, broker, MAX, &m, &e)) == RMQ_OK) {
+      rc = rmqi_rxmsg_inner_start(&in, &rec, max_body, &e);
+      while (rc == RMQ_OK && (rc = rmqi_rxmsg_inner_next(&in, broker, max_body,
+                                                         &m, &e)) == RMQ_OK) {
         const char *t = rmq_msg_tags(m);
         if (!rmqi_sub_matches(sub, t, t ? strlen(t) : 0))
           rmq_msg_destroy(m);
@@ -757,7 +757,7 @@ static rmq_err_t decode_all(lite_t *l, const rmqi_pull_res_t *pr,
       const char *tags = rmqi_props_get(rec.props, rec.props_len, "TAGS", &tl);
       if (!rmqi_sub_matches(sub, tags, tl))
         continue;
-      rc = rmqi_rxmsg_build(&rec, broker, MAX, true, &m, &e);
+      rc = rmqi_rxmsg_build(&rec, broker, max_body, true, &m, &e);
     }
     if (rc != RMQ_OK) {
       bad(l, res, rc, &e);

@@ -71,6 +71,17 @@ static size_t align8(size_t n) {
   return (n + 7) & ~(size_t)7;
 }
 
+/* Up to this many properties (most messages have fewer than ten) the
+ * duplicate check's table lives on the stack. */
+#define SMALL_PROPS 32
+
+static size_t name_hash(const char *s, size_t n) { /* FNV-1a */
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (uint8_t)s[i]) * 16777619u;
+  return h;
+}
+
 rmq_err_t rmqi_rxmsg_build(const rmqi_msgrec_t *rec, const char *broker,
                            size_t max_body, bool check_crc, rmq_msg_t **out,
                            rmqi_errbuf_t *e) {
@@ -103,24 +114,48 @@ rmq_err_t rmqi_rxmsg_build(const rmqi_msgrec_t *rec, const char *broker,
   carve_t c = {(char *)m->props + align8(n_props * sizeof(rmqi_prop_t))};
   meta->broker_name = put_str(&c, broker, blen);
   m->topic = put_str(&c, rec->topic, rec->topic_len);
+  /* Duplicate names through a hash of the names seen so far: a record's
+   * property string holds at most 8192 entries (32767 bytes), and a scan
+   * of the earlier ones per entry cost ~0.5 s for a 64 KiB string. */
+  uint32_t small[2 * SMALL_PROPS], *slot = small;
+  size_t mask = 2 * SMALL_PROPS - 1;
+  if (n_props > SMALL_PROPS) {
+    while (mask + 1 < 2 * n_props)
+      mask = mask * 2 + 1;
+    slot = malloc((mask + 1) * sizeof(*slot));
+    if (slot == NULL) {
+      free(inflated);
+      free(block);
+      return rmqi_err(e, RMQ_ERR_NOMEM, 0, "no memory for %zu properties",
+                      n_props);
+    }
+  }
+  memset(slot, 0, (mask + 1) * sizeof(*slot));
   rmqi_props_it_t it;
   rmqi_props_it_init(&it, rec->props, rec->props_len);
   const char *name, *value;
   size_t nl, vl;
   while (rmqi_props_next(&it, &name, &nl, &value, &vl)) {
+    size_t h = name_hash(name, nl) & mask;
     rmqi_prop_t *dup = NULL;
-    for (size_t i = 0; i < m->n_props && !dup; i++)
-      if (strlen(m->props[i].name) == nl &&
-          memcmp(m->props[i].name, name, nl) == 0)
-        dup = &m->props[i];
+    for (; slot[h] != 0; h = (h + 1) & mask) {
+      rmqi_prop_t *p = &m->props[slot[h] - 1];
+      if (strlen(p->name) == nl && memcmp(p->name, name, nl) == 0) {
+        dup = p;
+        break;
+      }
+    }
     if (dup) { /* Java's HashMap keeps the last value */
       dup->value = put_str(&c, value, vl);
       continue;
     }
+    slot[h] = (uint32_t)m->n_props + 1;
     m->props[m->n_props].name = put_str(&c, name, nl);
     m->props[m->n_props].value = put_str(&c, value, vl);
     m->n_props++;
   }
+  if (slot != small)
+    free(slot);
   m->cap_props = m->n_props;
   if (inflated) {
     m->body = inflated;

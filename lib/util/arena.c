@@ -34,17 +34,17 @@ void rmqi_arena_free(rmqi_arena_t *a) {
   a->used = 0;
 }
 
-void *rmqi_arena_alloc(rmqi_arena_t *a, size_t n) {
-  const size_t align = alignof(max_align_t);
+void *rmqi_arena_alloc_aligned(rmqi_arena_t *a, size_t n, size_t align) {
   if (n > SIZE_MAX / 2)
     return NULL;
-  size_t need = (n + align - 1) & ~(align - 1);
-  if (need == 0)
-    need = align;
-  if (a->limit && (need > a->limit || a->used > a->limit - need))
-    return NULL;
+  size_t need = n ? n : 1;
   rmqi_arena_chunk_t *c = a->head;
-  if (c == NULL || c->size - c->off < need) {
+  /* Padding to the alignment counts as used: the limit bounds memory. */
+  size_t pad = c ? ((c->off + align - 1) & ~(align - 1)) - c->off : 0;
+  if (c == NULL || c->size - c->off < pad + need) {
+    pad = 0;
+    if (a->limit && (need > a->limit || a->used > a->limit - need))
+      return NULL;
     size_t base = a->head ? RMQI_ARENA_CHUNK : RMQI_ARENA_FIRST;
     size_t size = need > base ? need : base;
     c = malloc(sizeof(*c) + size);
@@ -61,15 +61,22 @@ void *rmqi_arena_alloc(rmqi_arena_t *a, size_t n) {
       c->next = a->head;
       a->head = c;
     }
+  } else if (a->limit &&
+             (pad + need > a->limit || a->used > a->limit - pad - need)) {
+    return NULL;
   }
-  void *p = c->mem + c->off;
-  c->off += need;
-  a->used += need;
+  void *p = c->mem + c->off + pad;
+  c->off += pad + need;
+  a->used += pad + need;
   return p;
 }
 
+void *rmqi_arena_alloc(rmqi_arena_t *a, size_t n) {
+  return rmqi_arena_alloc_aligned(a, n, alignof(max_align_t));
+}
+
 char *rmqi_arena_strndup(rmqi_arena_t *a, const char *s, size_t n) {
-  char *p = rmqi_arena_alloc(a, n + 1);
+  char *p = rmqi_arena_alloc_aligned(a, n + 1, 1);
   if (p == NULL)
     return NULL;
   if (n)

@@ -22,7 +22,10 @@ void rmqi_arena_free(rmqi_arena_t *a);
 /* Returns NULL on allocation failure or when the limit would be passed.
  * Memory is aligned for any object. */
 void *rmqi_arena_alloc(rmqi_arena_t *a, size_t n);
-/* Copies n bytes and a NUL terminator. */
+/* The same with only @p align (a power of two up to max_align_t) as the
+ * alignment: strings and small arrays waste no padding. */
+void *rmqi_arena_alloc_aligned(rmqi_arena_t *a, size_t n, size_t align);
+/* Copies n bytes and a NUL terminator (byte-aligned). */
 char *rmqi_arena_strndup(rmqi_arena_t *a, const char *s, size_t n);
 
 #endif

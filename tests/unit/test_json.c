@@ -31,8 +31,8 @@ static const char route_std[] =
 TEST(routes_in_both_encodings_decode_alike) {
   rmqi_route_t a, b;
   rmqi_errbuf_t e;
-  REQUIRE(rmqi_route_decode(&a, route_intkeys, sizeof(route_intkeys) - 1,
-                            &e) == RMQ_OK);
+  REQUIRE(rmqi_route_decode(&a, route_intkeys, sizeof(route_intkeys) - 1, &e) ==
+          RMQ_OK);
   REQUIRE(rmqi_route_decode(&b, route_std, sizeof(route_std) - 1, &e) ==
           RMQ_OK);
   CHECK(rmqi_route_equal(&a, &b));
@@ -115,9 +115,9 @@ TEST(malformed_json_is_rejected_at_every_cut) {
     }
   }
   static const char *const bad[] = {
-      "{\"a\":01}", "{\"a\":1,}", "[1 2]", "{\"a\" 1}", "\"\\x\"", "tru",
-      "{\"a\":\"\\ud800\"}", "{a:1}", "[1]x", "{\"a\":-}", "{\"a\":1.}",
-      "{\"a\":\"\x01\"}", "{[1]:2}",
+      "{\"a\":01}", "{\"a\":1,}",          "[1 2]",   "{\"a\" 1}", "\"\\x\"",
+      "tru",        "{\"a\":\"\\ud800\"}", "{a:1}",   "[1]x",      "{\"a\":-}",
+      "{\"a\":1.}", "{\"a\":\"\x01\"}",    "{[1]:2}",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     rmqi_json_t d;
@@ -136,7 +136,8 @@ TEST(malformed_json_is_rejected_at_every_cut) {
 
 TEST(route_errors_name_the_problem) {
   static const char *const bad[] = {
-      "{}", "{\"queueDatas\":[],\"brokerDatas\":{}}",
+      "{}",
+      "{\"queueDatas\":[],\"brokerDatas\":{}}",
       "{\"queueDatas\":[{\"brokerName\":\"a\"}],\"brokerDatas\":[]}",
       "{\"queueDatas\":[],\"brokerDatas\":[{\"brokerName\":\"a\","
       "\"brokerAddrs\":{\"x\":\"h:1\"}}]}",
@@ -153,6 +154,140 @@ TEST(route_errors_name_the_problem) {
     }
     CHECK(e.msg[0] != '\0');
   }
+}
+
+/* A 201-byte route announced 65,536 read queues; the decoder now refuses
+ * more than RMQI_ROUTE_MAX_QUEUE_NUMS per QueueData, more than
+ * RMQI_ROUTE_MAX_QUEUES in all and more than RMQI_ROUTE_MAX_ENTRIES
+ * entries, naming the field. The caps themselves still decode. */
+static rmq_err_t route_with(int nq, const char *rq, const char *wq, int nb,
+                            rmqi_errbuf_t *e) {
+  size_t cap = 64 + (size_t)(nq + nb) * 100;
+  char *j = malloc(cap);
+  size_t n = (size_t)snprintf(j, cap, "{\"queueDatas\":[");
+  for (int i = 0; i < nq; i++)
+    n += (size_t)snprintf(j + n, cap - n,
+                          "%s{\"brokerName\":\"b%d\",\"perm\":6,"
+                          "\"readQueueNums\":%s,\"writeQueueNums\":%s}",
+                          i ? "," : "", i, rq, wq);
+  n += (size_t)snprintf(j + n, cap - n, "],\"brokerDatas\":[");
+  for (int i = 0; i < nb; i++)
+    n += (size_t)snprintf(j + n, cap - n,
+                          "%s{\"brokerName\":\"b%d\",\"brokerAddrs\":{\"0\":"
+                          "\"h:1\"}}",
+                          i ? "," : "", i);
+  n += (size_t)snprintf(j + n, cap - n, "]}");
+  rmqi_route_t r;
+  rmq_err_t rc = rmqi_route_decode(&r, j, n, e);
+  if (rc == RMQ_OK) {
+    rmqi_mq_t *q;
+    CHECK_UINT(rmqi_route_subscribe(&r, &q), (size_t)nq * (size_t)atoi(rq));
+    rmqi_route_free(&r);
+  }
+  free(j);
+  return rc;
+}
+
+TEST(route_queue_counts_and_entries_are_capped) {
+  rmqi_errbuf_t e = {0};
+  CHECK_ERR(route_with(1, "65536", "4", 1, &e), RMQ_ERR_BAD_ROUTE);
+  CHECK(strstr(e.msg, "readQueueNums 65536") != NULL);
+  CHECK_ERR(route_with(1, "4", "4097", 1, &e), RMQ_ERR_BAD_ROUTE);
+  CHECK(strstr(e.msg, "writeQueueNums 4097") != NULL);
+  CHECK_ERR(route_with(1, "4096", "4096", 1, &e), RMQ_OK);
+  CHECK_ERR(route_with(16, "4096", "1", 16, &e), RMQ_OK); /* 65536 in all */
+  CHECK_ERR(route_with(17, "4096", "1", 17, &e), RMQ_ERR_BAD_ROUTE);
+  CHECK(strstr(e.msg, "65536 read queues") != NULL);
+  CHECK_ERR(route_with(1024, "1", "1", 1024, &e), RMQ_OK);
+  CHECK_ERR(route_with(1025, "1", "1", 1, &e), RMQ_ERR_BAD_ROUTE);
+  CHECK(strstr(e.msg, "1025 queueDatas") != NULL);
+  CHECK_ERR(route_with(1, "1", "1", 1025, &e), RMQ_ERR_BAD_ROUTE);
+  CHECK(strstr(e.msg, "1025 brokerDatas") != NULL);
+  /* ClusterInfo: at most 1024 brokers */
+  for (int nb = 1024; nb <= 1025; nb++) {
+    size_t cap = 64 + (size_t)nb * 80, n = 0;
+    char *j = malloc(cap);
+    n += (size_t)snprintf(j, cap, "{\"brokerAddrTable\":{");
+    for (int i = 0; i < nb; i++)
+      n +=
+          (size_t)snprintf(j + n, cap - n,
+                           "%s\"b%d\":{\"brokerName\":\"b%d\",\"brokerAddrs\":{"
+                           "\"0\":\"h:1\"}}",
+                           i ? "," : "", i, i);
+    n += (size_t)snprintf(j + n, cap - n, "}}");
+    rmqi_cluster_t c;
+    rmq_err_t rc = rmqi_cluster_decode(&c, j, n, &e);
+    rmq_err_t want = nb == 1024 ? RMQ_OK : RMQ_ERR_BAD_ROUTE;
+    CHECK_ERR(rc, want);
+    if (rc == RMQ_OK) {
+      CHECK_UINT(c.n_brokers, 1024);
+      rmqi_cluster_free(&c);
+    }
+    free(j);
+  }
+  CHECK(strstr(e.msg, "1025 brokers") != NULL);
+}
+
+/* A document of @p n copies of @p item in an array. */
+static char *repeat_array(const char *item, size_t n, size_t *len) {
+  size_t il = strlen(item), k = 0;
+  char *j = malloc(n * (il + 1) + 2);
+  j[k++] = '[';
+  for (size_t i = 0; i < n; i++) {
+    if (i)
+      j[k++] = ',';
+    memcpy(j + k, item, il);
+    k += il;
+  }
+  j[k++] = ']';
+  *len = k;
+  return j;
+}
+
+/* The tree, with the parser's scratch, may take 16 bytes per input byte
+ * + 64 KiB and never more than 64 MiB (it was 64x + 64 KiB with no
+ * ceiling: 64 GiB for a 1 GiB frameMaxLength). Dense tiny values and
+ * many empty objects reach the bound and fail with RMQ_ERR_LIMIT;
+ * documents of strings and objects as RocketMQ sends them take a few
+ * bytes per byte. */
+TEST(parser_memory_is_bounded) {
+  rmqi_json_t d;
+  rmqi_errbuf_t e = {0};
+  size_t len;
+  char *j = repeat_array("0", 512 * 1024, &len); /* 1 MiB */
+  CHECK_ERR(rmqi_json_parse(&d, j, len, &e), RMQ_ERR_LIMIT);
+  char want[64];
+  snprintf(want, sizeof(want), "needs more than %zu bytes", len * 16 + 65536);
+  CHECK(strstr(e.msg, want) != NULL);
+  free(j);
+  j = repeat_array("{}", 350 * 1024, &len);
+  CHECK_ERR(rmqi_json_parse(&d, j, len, &e), RMQ_ERR_LIMIT);
+  free(j);
+  j = repeat_array("[[[]]]", 150 * 1024, &len);
+  CHECK_ERR(rmqi_json_parse(&d, j, len, &e), RMQ_ERR_LIMIT);
+  free(j);
+  /* 5 MiB: 16x would be 80 MiB, the ceiling says 64 */
+  j = repeat_array("{}", 5 * 1024 * 1024 / 3, &len);
+  CHECK_ERR(rmqi_json_parse(&d, j, len, &e), RMQ_ERR_LIMIT);
+  CHECK(strstr(e.msg, "more than 67108864 bytes") != NULL);
+  free(j);
+  /* small documents of tiny values fit in the 64 KiB base */
+  j = repeat_array("0", 1000, &len);
+  CHECK_ERR(rmqi_json_parse(&d, j, len, &e), RMQ_OK);
+  CHECK_UINT(d.root->n, 1000);
+  rmqi_json_free(&d);
+  free(j);
+  /* 8 MiB of client ids (a consumer list) stays far under the bound */
+  j = repeat_array("\"192.168.0.10@12345#1234567890123456789\"", 200 * 1024,
+                   &len);
+  CHECK_ERR(rmqi_json_parse(&d, j, len, &e), RMQ_OK);
+  CHECK(d.arena.used < len * 3);
+  rmqi_json_free(&d);
+  free(j);
+  /* a route (short keys, small integers) stays under half the bound */
+  CHECK_ERR(rmqi_json_parse(&d, route_std, sizeof(route_std) - 1, &e), RMQ_OK);
+  CHECK(d.arena.used < (sizeof(route_std) - 1) * 8); /* 5.4x */
+  rmqi_json_free(&d);
 }
 
 TEST(heartbeat_matches_json_md_example) {
@@ -174,8 +309,13 @@ TEST(heartbeat_matches_json_md_example) {
   rmqi_hb_sub_t subs[] = {
       {"%RETRY%cg1", "*", "TAG", NULL, NULL, 0, 1700000000001},
       {"TopicTest", "TagA || TagB", "TAG", tags, codes, 2, 1700000000000}};
-  rmqi_hb_consumer_t cons = {"cg1", "CONSUME_PASSIVELY", "CLUSTERING",
-                             "CONSUME_FROM_LAST_OFFSET", false, subs, 2};
+  rmqi_hb_consumer_t cons = {"cg1",
+                             "CONSUME_PASSIVELY",
+                             "CLUSTERING",
+                             "CONSUME_FROM_LAST_OFFSET",
+                             false,
+                             subs,
+                             2};
   static const char *const groups[] = {"please_rename_unique_group_name",
                                        "CLIENT_INNER_PRODUCER"};
   rmqi_heartbeat_t hb = {"192.168.0.2@12345#2783495722", groups, 2, &cons, 1};
@@ -189,7 +329,8 @@ TEST(heartbeat_matches_json_md_example) {
 TEST(numbers_and_booleans_given_as_strings_bind_like_fastjson) {
   static const char j[] =
       "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"h:1\"},\"brokerName\":\"b\","
-      "\"cluster\":\"c\"}],\"queueDatas\":[{\"brokerName\":\"b\",\"perm\":\"6\","
+      "\"cluster\":\"c\"}],\"queueDatas\":[{\"brokerName\":\"b\",\"perm\":"
+      "\"6\","
       "\"readQueueNums\":\"3\",\"topicSysFlag\":\"1\",\"writeQueueNums\":2}]}";
   rmqi_route_t r;
   REQUIRE(rmqi_route_decode(&r, j, sizeof(j) - 1, NULL) == RMQ_OK);
@@ -200,7 +341,8 @@ TEST(numbers_and_booleans_given_as_strings_bind_like_fastjson) {
   CHECK_INT(r.queues[0].sysflag, 1);
   rmqi_route_free(&r);
   rmqi_json_t d;
-  static const char o[] = "{\"a\":\"true\",\"b\":\"x\",\"c\":\"12x\",\"d\":\"-7\"}";
+  static const char o[] =
+      "{\"a\":\"true\",\"b\":\"x\",\"c\":\"12x\",\"d\":\"-7\"}";
   REQUIRE(rmqi_json_parse(&d, o, sizeof(o) - 1, NULL) == RMQ_OK);
   bool bv = false;
   int64_t iv = 0;
@@ -219,6 +361,8 @@ int main(void) {
       TCASE(fastjson_object_keys_and_unicode),
       TCASE(malformed_json_is_rejected_at_every_cut),
       TCASE(route_errors_name_the_problem),
+      TCASE(route_queue_counts_and_entries_are_capped),
+      TCASE(parser_memory_is_bounded),
       TCASE(heartbeat_matches_json_md_example),
       TCASE(numbers_and_booleans_given_as_strings_bind_like_fastjson),
   };

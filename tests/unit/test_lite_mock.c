@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -132,7 +133,8 @@ static bool commits(rmq_pull_consumer_t *pc, mock_t *m, const char *want) {
 
 static const char *extra_key, *extra_val; /* one more conf key, or NULL */
 
-static rmq_pull_consumer_t *consumer(mock_t *m, bool auto_commit) {
+/* A consumer on @p m, neither assigned nor started. */
+static rmq_pull_consumer_t *new_consumer(mock_t *m, bool auto_commit) {
   rmq_conf_t *c = rmq_conf_new();
   rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
   rmq_conf_set(c, "logLevel", "error", NULL, 0);
@@ -149,6 +151,11 @@ static rmq_pull_consumer_t *consumer(mock_t *m, bool auto_commit) {
   if (pc == NULL)
     fprintf(stderr, "consumer: %s\n", err);
   rmq_conf_destroy(c);
+  return pc;
+}
+
+static rmq_pull_consumer_t *consumer(mock_t *m, bool auto_commit) {
+  rmq_pull_consumer_t *pc = new_consumer(m, auto_commit);
   if (pc && (rmq_pull_consumer_assign(pc, &q0, 1) != RMQ_OK ||
              rmq_pull_consumer_start(pc) != RMQ_OK)) {
     rmq_pull_consumer_destroy(pc, 1000);
@@ -267,6 +274,71 @@ static void put_inner(rmqi_buf_t *b, int64_t offset, int n, bool compress_it) {
     put_record(b, offset, entries.data, entries.len, sf, false);
   }
   rmqi_buf_free(&entries);
+}
+
+/* A zlib body of @p n bytes 'a' (a few dozen bytes compressed). */
+static void put_big_compressed(rmqi_buf_t *b, int64_t offset, size_t n) {
+  uint8_t *body = malloc(n), z[4096];
+  memset(body, 'a', n);
+  uLongf zl = sizeof(z);
+  compress(z, &zl, body, (uLong)n);
+  put_record(b, offset, z, zl, 0x1, false);
+  free(body);
+}
+
+/* maxInflatedBodySize bounds what a received body may inflate to (it was
+ * a fixed 128 MiB): past it that message is skipped with RMQ_ERR_LIMIT in
+ * the log and the rest is delivered, in poll and in the raw pull. */
+TEST(bodies_inflating_past_max_inflated_body_size_are_skipped) {
+  log_text[0] = '\0';
+  mock_t *m = mock_broker();
+  rmqi_buf_t b1;
+  rmqi_buf_init(&b1);
+  put_text(&b1, 0, false);
+  put_big_compressed(&b1, 1, 100000); /* past the 65536 set below */
+  put_compressed(&b1, 2, 0);
+  put_big_compressed(&b1, 3, 65536); /* exactly the limit */
+  REQUIRE(rmqi_buf_ok(&b1));
+  pull_rule(m, &b1, "4");
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  extra_key = "maxInflatedBodySize";
+  extra_val = "65536";
+  rmq_pull_consumer_t *pc = consumer(m, false);
+  extra_key = NULL;
+  REQUIRE(pc != NULL);
+  rmq_msg_t *got[8];
+  size_t n = poll_n(pc, got, 3, 5000);
+  CHECK_INT(n, 3);
+  if (n == 3) {
+    check_body(got[0], 0);
+    check_body(got[1], 2);
+    size_t len;
+    rmq_msg_body(got[2], &len);
+    CHECK_UINT(len, 65536);
+  }
+  for (size_t i = 0; i < n; i++)
+    rmq_msg_destroy(got[i]);
+  CHECK(logged("65536"));
+  CHECK(logged("ERR_LIMIT"));
+  CHECK(commits(pc, m, "4"));
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(m);
+  /* the raw pull applies the same bound */
+  log_text[0] = '\0';
+  m = mock_broker();
+  pull_rule(m, &b1, "4");
+  extra_key = "maxInflatedBodySize";
+  pc = new_consumer(m, false);
+  extra_key = NULL;
+  REQUIRE(pc != NULL);
+  rmq_pull_result_t res;
+  CHECK_ERR(rmq_pull_consumer_pull(pc, &q0, "*", 0, 32, 3000, &res), RMQ_OK);
+  CHECK_INT(res.n_msgs, 3);
+  CHECK(logged("ERR_LIMIT"));
+  rmq_pull_result_clear(&res);
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(m);
+  rmqi_buf_free(&b1);
 }
 
 static void inner_batches(bool compressed) {
@@ -503,6 +575,7 @@ TEST(destroy_stops_start_offset_lookups) {
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(corrupt_records_are_skipped_and_the_rest_delivered),
+      TCASE(bodies_inflating_past_max_inflated_body_size_are_skipped),
       TCASE(inner_batches_are_unwrapped),
       TCASE(compressed_inner_batches_are_unwrapped),
       TCASE(garbage_and_cut_responses_are_retried),

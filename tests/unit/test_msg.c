@@ -46,12 +46,51 @@ TEST(reserved_and_unencodable_properties_are_refused) {
   CHECK_ERR(rmq_msg_set_property(m, "a", "x\x02y"), RMQ_ERR_INVALID_ARG);
   CHECK_ERR(rmq_msg_set_property(m, "", "x"), RMQ_ERR_INVALID_ARG);
   CHECK_ERR(rmq_msg_set_property(m, "a", ""), RMQ_ERR_INVALID_ARG);
+  /* blank after Java's String.trim(): every byte up to 0x20 */
+  CHECK_ERR(rmq_msg_set_property(m, " ", "x"), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_msg_set_property(m, "a", " \t\r\n"), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_msg_set_property(m, "\x1f\x0b", "x"), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_msg_set_property(m, "a", "\x7f"), RMQ_OK);  /* not trimmed */
+  CHECK_ERR(rmq_msg_set_property(m, " b ", " y "), RMQ_OK); /* kept whole */
+  CHECK_STR(rmq_msg_property(m, " b "), " y ");
   CHECK_ERR(rmq_msg_set_tags(m, "a\x01"), RMQ_ERR_INVALID_ARG);
   /* Not reserved in Java: applications set these themselves. */
   CHECK_ERR(rmq_msg_set_property(m, "CHECK_IMMUNITY_TIME_IN_SECONDS", "5"),
             RMQ_OK);
   CHECK_ERR(rmq_msg_set_property(m, "__SHARDINGKEY", "s"), RMQ_OK);
-  CHECK_UINT(rmq_msg_property_count(m), 3);
+  CHECK_UINT(rmq_msg_property_count(m), 5);
+  rmq_msg_destroy(m);
+}
+
+/* 13,000 distinct properties: setting them is linear (the names are
+ * indexed once there are more than RMQI_MSG_INDEX_MIN; the old linear
+ * lookup per set made it quadratic), lookups, replacing and removing
+ * still see every one. The send path refuses the 64 KiB string they
+ * make (tests/unit/test_props.c, lib/producer/wire.c). */
+TEST(thirteen_thousand_properties_are_indexed) {
+  rmq_msg_t *m = rmq_msg_new("T");
+  char k[16], v[16];
+  for (int i = 0; i < 13000; i++) {
+    snprintf(k, sizeof(k), "k%d", i);
+    snprintf(v, sizeof(v), "v%d", i);
+    CHECK_ERR(rmq_msg_set_property(m, k, v), RMQ_OK);
+  }
+  CHECK(m->index != NULL);
+  CHECK_UINT(rmq_msg_property_count(m), 13001);
+  CHECK_STR(rmq_msg_property(m, "k12999"), "v12999");
+  CHECK_STR(rmq_msg_property(m, "WAIT"), "true");
+  CHECK_ERR(rmq_msg_set_property(m, "k7", "again"), RMQ_OK);
+  CHECK_UINT(rmq_msg_property_count(m), 13001);
+  CHECK_STR(rmq_msg_property(m, "k7"), "again");
+  CHECK_ERR(rmq_msg_set_keys(m, ""), RMQ_OK); /* absent: no change */
+  rmqi_msg_del_prop(m, "k5");
+  CHECK(rmq_msg_property(m, "k5") == NULL);
+  CHECK_STR(rmq_msg_property(m, "k6"), "v6");
+  CHECK_ERR(rmq_msg_set_property(m, "k5", "back"), RMQ_OK);
+  CHECK(m->index != NULL);
+  CHECK_STR(rmq_msg_property(m, "k5"), "back");
+  CHECK_STR(rmq_msg_property(m, "k12999"), "v12999");
+  CHECK_UINT(rmq_msg_property_count(m), 13001);
   rmq_msg_destroy(m);
 }
 
@@ -121,6 +160,7 @@ int main(void) {
       TCASE(new_message_waits_for_store_like_java),
       TCASE(setters_replace_and_keep_order),
       TCASE(reserved_and_unencodable_properties_are_refused),
+      TCASE(thirteen_thousand_properties_are_indexed),
       TCASE(delay_and_timer_properties),
       TCASE(bodies_copied_or_handed_over),
       TCASE(topic_validation_matches_java),

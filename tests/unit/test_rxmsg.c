@@ -3,8 +3,10 @@
  * consumer hands the application equals what Java's MessageExt says —
  * body (inflated), topic, properties (Java's HashMap: last duplicate
  * wins), ids, queue, offsets, timestamps, hosts as Java prints them. */
+#include "codec/props.h"
 #include "consumer/rxmsg.h"
 #include "test.h"
+#include "util/endian.h"
 #include "vectors.h"
 
 #include <stdio.h>
@@ -130,6 +132,74 @@ TEST(a_bad_crc_fails_that_message_only) {
   rmqt_strv_free(vers);
 }
 
+/* A stored record (magic v1, IPv4 hosts, body "x", topic "T") around the
+ * property string @p props; *len gets its size. */
+static uint8_t *make_record(const char *props, size_t plen, size_t *len) {
+  size_t n = 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + 8 + 8 + 8 + 4 + 8 + 4 + 1 + 1 +
+             1 + 2 + plen;
+  uint8_t *b = calloc(1, n), *p = b;
+  rmqi_store_be32(p, (uint32_t)n);
+  rmqi_store_be32(p + 4, (uint32_t)RMQI_MAGIC_V1);
+  p += 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + 8 + 8 + 8 + 4 + 8;
+  rmqi_store_be32(p, 1);
+  p[4] = 'x';
+  p[5] = 1;
+  p[6] = 'T';
+  rmqi_store_be16(p + 7, (uint16_t)plen);
+  memcpy(p + 9, props, plen);
+  *len = n;
+  return b;
+}
+
+/* Java reads the properties length as a short: a string of 32768 bytes
+ * or more (13,000 properties take 64 KiB) is refused, and the record is
+ * skipped, not the rest. Below it, thousands of names and duplicates
+ * dedupe like Java's HashMap (through a hash now: the old scan of the
+ * earlier names per entry took ~0.5 s for 13,000). */
+TEST(property_strings_past_int16_are_refused_and_many_names_dedupe) {
+  char *s = malloc(80000);
+  size_t n = 0;
+  for (int i = 0; i < 13000; i++) { /* two-byte names: 5 bytes each */
+    s[n++] = (char)(0x30 + i / 200);
+    s[n++] = (char)(0x30 + i % 200);
+    memcpy(s + n, "\001v\002", 3);
+    n += 3;
+  }
+  CHECK_UINT(rmqi_props_count(s, n), 13000);
+  REQUIRE(n > 32767 && n <= 65535);
+  size_t len, next;
+  uint8_t *rec = make_record(s, n, &len);
+  rmqi_msgrec_t r;
+  rmqi_errbuf_t e;
+  CHECK_ERR(rmqi_msgrec_decode(rec, len, &r, &next, &e), RMQ_ERR_BAD_MESSAGE);
+  CHECK_UINT(next, len); /* skip this record, go on with the next */
+  CHECK(strstr(e.msg, "32767") != NULL);
+  free(rec);
+  /* Under the cap: 4,000 names, then every tenth again with another
+   * value (the last one wins). */
+  n = 0;
+  for (int i = 0; i < 4000; i++)
+    n += (size_t)sprintf(s + n, "%04x\001v\002", i);
+  for (int i = 0; i < 4000; i += 10)
+    n += (size_t)sprintf(s + n, "%04x\001w%d\002", i, i);
+  REQUIRE(n <= 32767);
+  rec = make_record(s, n, &len);
+  CHECK_ERR(rmqi_msgrec_decode(rec, len, &r, &next, &e), RMQ_OK);
+  rmq_msg_t *m = NULL;
+  CHECK_ERR(rmqi_rxmsg_build(&r, "b", 1 << 20, false, &m, &e), RMQ_OK);
+  REQUIRE(m != NULL);
+  CHECK_UINT(rmq_msg_property_count(m), 4000);
+  const char *k, *v;
+  CHECK_ERR(rmq_msg_property_at(m, 3999, &k, &v), RMQ_OK);
+  CHECK_STR(k, "0f9f");
+  CHECK_STR(v, "v");
+  CHECK_STR(rmq_msg_property(m, "0f8c"), "w3980");
+  CHECK_STR(rmq_msg_property(m, "0f8d"), "v");
+  rmq_msg_destroy(m);
+  free(rec);
+  free(s);
+}
+
 TEST(hosts_print_like_java) {
   char out[56];
   rmqi_host_t h4 = {{255, 255, 255, 255}, 4, 4294967295u};
@@ -152,6 +222,7 @@ int main(void) {
   static const rmqt_case cases[] = {
       TCASE(java_written_records_become_messages_with_java_metadata),
       TCASE(a_bad_crc_fails_that_message_only),
+      TCASE(property_strings_past_int16_are_refused_and_many_names_dedupe),
       TCASE(hosts_print_like_java),
   };
   return RUN_TESTS(cases);
