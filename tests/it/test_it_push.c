@@ -631,6 +631,108 @@ TEST(admin_tools_see_and_reset_the_consumer) {
   seen_free(&s);
 }
 
+typedef struct hold_ctx {
+  seen_t s;
+  int hold; /* the index whose call blocks until released */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool held, released;
+} hold_ctx_t;
+
+static rmq_consume_status_t holding(rmq_push_consumer_t *c,
+                                    rmq_msg_t *const *msgs, size_t n,
+                                    rmq_consume_ctx_t *ctx, void *op) {
+  (void)c, (void)ctx;
+  hold_ctx_t *h = op;
+  for (size_t i = 0; i < n; i++) {
+    int k = atoi(rmq_msg_property(msgs[i], "i"));
+    if (k == h->hold) {
+      pthread_mutex_lock(&h->mu);
+      h->held = true;
+      pthread_cond_broadcast(&h->cv);
+      while (!h->released)
+        pthread_cond_wait(&h->cv, &h->mu);
+      pthread_mutex_unlock(&h->mu);
+      continue; /* not recorded: it never finished before the restart */
+    }
+    seen_add(&h->s, msgs[i]);
+  }
+  return RMQ_CONSUME_SUCCESS;
+}
+
+static int64_t committed(const char *group, const char *topic) {
+  rmq_conf_t *c = conf(group, NULL);
+  rmq_pull_consumer_t *q = rmq_pull_consumer_new(NULL, c, NULL, 0);
+  rmq_conf_destroy(c);
+  int64_t off = -1;
+  rmq_queue_t mq = {topic, "broker-a", 0};
+  for (int t = 0; q && t < 50; t++) { /* a one-way commit may trail */
+    if (rmq_pull_consumer_committed(q, &mq, &off) == RMQ_OK && off >= 0)
+      break;
+    usleep(100 * 1000);
+  }
+  rmq_pull_consumer_destroy(q, 1000);
+  return off;
+}
+
+/* The committed offset never passes a message whose call has not ended:
+ * with message 10 held in its listener while 11..49 finish, the offset a
+ * destroy commits is 10, and the next consumer gets 10 again. */
+TEST(offset_never_passes_an_unfinished_message) {
+  char topic[128], group[128];
+  make_topic(topic, sizeof(topic), "it_push_hold", 1);
+  it_unique(group, sizeof(group), "it_push_hold_g");
+  hold_ctx_t *h = calloc(1, sizeof(*h));
+  pthread_mutex_init(&h->mu, NULL);
+  pthread_cond_init(&h->cv, NULL);
+  h->hold = -1;
+  seen_init(&h->s, 50);
+  CHECK_INT(produce(topic, &h->s, 0, 10, false), 0);
+  static const char *const kv[] = {"consumeThreadMin", "4", "pullBatchSize",
+                                   "8", NULL};
+  rmq_push_consumer_t *a = push(group, topic, holding, h, false, kv);
+  REQUIRE(a != NULL);
+  CHECK_INT(wait_quiet(&h->s, 500, 30000), 40); /* 0..9 of 50 came */
+  rmq_push_consumer_destroy(a, 5000);
+  CHECK_INT(committed(group, topic), 10);
+  h->hold = 10;
+  CHECK_INT(produce(topic, &h->s, 10, 50, false), 0);
+  rmq_push_consumer_t *b = push(group, topic, holding, h, false, kv);
+  REQUIRE(b != NULL);
+  int64_t end = rmqi_now_ms() + 30000;
+  for (;;) { /* 11..49 finished and 10 is held */
+    int done = 0;
+    for (int i = 11; i < 50; i++)
+      done += atomic_load(&h->s.count[i]) > 0;
+    pthread_mutex_lock(&h->mu);
+    bool held = h->held;
+    pthread_mutex_unlock(&h->mu);
+    if ((done == 39 && held) || rmqi_now_ms() > end)
+      break;
+    usleep(20 * 1000);
+  }
+  int64_t t0 = rmqi_now_ms();
+  rmq_push_consumer_destroy(b, 500); /* the held call outlives it */
+  CHECK(rmqi_now_ms() - t0 < 1500);
+  CHECK_INT(committed(group, topic), 10);
+  pthread_mutex_lock(&h->mu);
+  h->released = true;
+  h->hold = -1;
+  pthread_cond_broadcast(&h->cv);
+  pthread_mutex_unlock(&h->mu);
+  CHECK_INT(atomic_load(&h->s.count[10]), 0);
+  rmq_push_consumer_t *c = push(group, topic, on_msgs, &h->s, false, NULL);
+  REQUIRE(c != NULL);
+  CHECK_INT(wait_quiet(&h->s, 1000, 30000), 0);
+  rmq_push_consumer_destroy(c, 5000);
+  CHECK_INT(atomic_load(&h->s.count[10]), 1);
+  usleep(100 * 1000); /* the detached thread of b ends after the release */
+  seen_free(&h->s);
+  pthread_mutex_destroy(&h->mu);
+  pthread_cond_destroy(&h->cv);
+  free(h);
+}
+
 int main(void) {
   it_setup(&env);
   static const rmqt_case cases[] = {
@@ -641,6 +743,7 @@ int main(void) {
       TCASE(poll_mode_runs_the_listener_inside_rmq_poll),
       TCASE(shutdown_under_load_is_bounded_and_loses_nothing),
       TCASE(admin_tools_see_and_reset_the_consumer),
+      TCASE(offset_never_passes_an_unfinished_message),
   };
   return RUN_TESTS(cases);
 }
