@@ -239,9 +239,9 @@ TEST(ordered_sends_pick_javas_queue_in_order) {
         const char *t = rmqi_json_str(c.docs[i].root, "bodyText");
         if (t == NULL || strcmp(t, body) != 0)
           continue;
-        int64_t off, q;
-        rmqi_json_int(c.docs[i].root, "queueOffset", &off);
-        rmqi_json_int(c.docs[i].root, "queueId", &q);
+        int64_t off = -1, q = -1;
+        CHECK(rmqi_json_int(c.docs[i].root, "queueOffset", &off));
+        CHECK(rmqi_json_int(c.docs[i].root, "queueId", &q));
         CHECK(off > last);
         CHECK(queue < 0 || q == queue);
         last = off;
