@@ -182,7 +182,8 @@ def roundtrip():
             fail("duplicate msgId %s from produce" % r["msgId"])
         byid[r["msgId"]] = i
     t = time.time()
-    rc, msgs, summ = consume(cgroup, topic, "--count", "1000", "--timeout-ms", "120000")
+    # until quiet: 2 s without a message after the 1000th, so a duplicate is seen
+    rc, msgs, summ = consume(cgroup, topic, "--count", "1000", "--quiet-ms", "2000", "--timeout-ms", "120000")
     log("roundtrip: consumed %d in %.1f s (JVM included; first message %s ms after JVM start)"
         % (len(msgs), time.time() - t, summ.get("firstMessageUptimeMs")))
     if rc != 0 or len(msgs) != 1000:
@@ -268,7 +269,8 @@ def delayed(name, spec_extra, min_ms, max_ms=40000):
     topic = "PeerDl%s%s" % (name, RUN)
     create_topic(topic, 2)
     cons = subprocess.Popen([PEER, "--version", VER, "consume", "--group", "PeerDl%sC%s" % (name, RUN),
-                             "--topic", topic, "--count", "1", "--timeout-ms", str(max_ms + 10000)],
+                             "--topic", topic, "--count", "1", "--quiet-ms", "2000",
+                             "--timeout-ms", str(max_ms + 10000)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(3)   # let the consumer start and rebalance before the message exists
     m = {"topic": topic, "body": "delayed " + name}

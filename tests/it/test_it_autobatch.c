@@ -36,7 +36,7 @@ static void new_topic(char *t, size_t n) {
     rmqt_fail(__FILE__, __LINE__, "cannot create topic %s", t);
 }
 
-#define MAXM 48 /* within consumed_t */
+#define MAXM 48
 
 /* Each message as sent, and what its callback said. */
 typedef struct sent {
@@ -81,6 +81,14 @@ static rmq_msg_t *make(const char *topic, int i) {
   rmq_msg_set_keys(m, s->keys);
   rmq_msg_set_property(m, "prop-é", s->pval);
   return m;
+}
+
+/* Java consumed exactly the first @p n messages' ids, each once. */
+static void expect_all(consumed_t *c, int n) {
+  const char *ids[MAXM];
+  for (int i = 0; i < n; i++)
+    ids[i] = sent[i].msg_id;
+  expect_ids(c, ids, (size_t)n);
 }
 
 /* Java saw message @p i as sent, where its callback said it went. */
@@ -131,11 +139,14 @@ TEST(autobatched_sends_arrive_byte_exact_in_java) {
   CHECK(together >= MAXM / 2);
   consumed_t c;
   consume(&env, &c, topic, MAXM, NULL);
-  CHECK_UINT(c.n, MAXM);
+  expect_all(&c, MAXM);
   for (int i = 0; i < MAXM; i++)
     expect_same(&c, i);
   consumed_free(&c);
   rmq_producer_destroy(p, 5000);
+  /* destroy completed every callback: still exactly one each */
+  for (int i = 0; i < MAXM; i++)
+    CHECK_INT(atomic_load(&sent[i].calls), 1);
 }
 
 TEST(destroy_sends_what_is_still_open) {
@@ -157,7 +168,7 @@ TEST(destroy_sends_what_is_still_open) {
   }
   consumed_t c;
   consume(&env, &c, topic, 10, NULL);
-  CHECK_UINT(c.n, 10);
+  expect_all(&c, 10);
   for (int i = 0; i < 10; i++)
     expect_same(&c, i);
   consumed_free(&c);

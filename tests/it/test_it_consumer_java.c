@@ -800,8 +800,10 @@ TEST(broadcasting_consumers_each_get_everything_and_resume_from_the_file) {
   poll_into(pc[0], &g[0], 5, 20000, 30000);
   poll_into(pc[0], &g[0], 6, 2000, 2000);
   CHECK_UINT(g[0].n, 5);
-  for (size_t k = 0; k < g[0].n; k++)
-    CHECK(atoi(rmq_msg_property(g[0].m[k], "i")) >= 20);
+  for (size_t k = 0; k < g[0].n; k++) {
+    const char *iv = rmq_msg_property(g[0].m[k], "i");
+    CHECK(iv != NULL && atoi(iv) >= 20);
+  }
   got_free(&g[0]);
   rmq_pull_consumer_destroy(pc[0], 5000);
   lines_free(&more);

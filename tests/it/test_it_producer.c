@@ -124,8 +124,11 @@ TEST(every_send_mode_arrives_byte_exact_in_java) {
     snprintf(ids[i], sizeof(ids[i]), "%s", r.msg_id);
     rmq_send_result_clear(&r);
   }
-  /* oneway: the id is ours, so set it to find the message again */
+  /* oneway: no result, so a key unique to this send finds it again */
   rmq_msg_t *ow = make(topic, "oneway body", 11, "TagO");
+  char ow_key[128];
+  it_unique(ow_key, sizeof(ow_key), "oneway_key");
+  rmq_msg_set_keys(ow, ow_key);
   CHECK_ERR(rmq_producer_send_oneway(p, ow), RMQ_OK);
   CHECK_ERR(rmq_producer_send_batch(p, &ms[4], 2, &r), RMQ_OK);
   char batch_ids[160];
@@ -137,6 +140,7 @@ TEST(every_send_mode_arrives_byte_exact_in_java) {
   snprintf(ids[4], sizeof(ids[4]), "%s", batch_ids);
   snprintf(ids[5], sizeof(ids[5]), "%s", comma + 1);
   atomic_store(&async_ok, 0);
+  atomic_store(&async_calls, 0);
   rmq_msg_t *am = make(topic, "async body", 10, "TagAsync");
   rmq_msg_t *am_copy = make(topic, "async body", 10, "TagAsync");
   CHECK_ERR(rmq_producer_send_async(p, am, on_sent, NULL), RMQ_OK);
@@ -144,18 +148,27 @@ TEST(every_send_mode_arrives_byte_exact_in_java) {
   CHECK_INT(atomic_load(&async_ok), 1);
   consumed_t c;
   consume(&env, &c, topic, 7, NULL);
-  CHECK_UINT(c.n, 7);
+  /* the oneway message: the one line with its key gives its id */
+  const char *ow_id = NULL;
+  size_t ow_seen = 0;
+  for (size_t i = 0; i < c.n; i++) {
+    const char *k = rmqi_json_str(c.docs[i].root, "keys");
+    if (k && strcmp(k, ow_key) == 0) {
+      ow_seen++;
+      ow_id = rmqi_json_str(c.docs[i].root, "msgId");
+    }
+  }
+  CHECK_UINT(ow_seen, 1);
+  const char *want[7] = {ids[0], ids[1], ids[2], ids[4],
+                         ids[5], async_id, ow_id ? ow_id : "(oneway unseen)"};
+  expect_ids(&c, want, 7);
   for (int i = 0; i < 3; i++)
     expect_same(&c, ids[i], ms[i]);
   expect_same(&c, ids[4], ms[4]);
   expect_same(&c, ids[5], ms[5]);
   expect_same(&c, async_id, am_copy);
-  bool oneway_seen = false;
-  for (size_t i = 0; i < c.n; i++) {
-    const char *t = rmqi_json_str(c.docs[i].root, "tags");
-    oneway_seen |= t && strcmp(t, "TagO") == 0;
-  }
-  CHECK(oneway_seen);
+  if (ow_id)
+    expect_same(&c, ow_id, ow);
   /* The 4 KiB + 1 body travelled compressed (zlib bits in sysFlag). */
   const rmqi_jval_t *j = by_id(&c, ids[1]);
   int64_t sf = 0;
@@ -167,6 +180,9 @@ TEST(every_send_mode_arrives_byte_exact_in_java) {
   rmq_msg_destroy(am_copy);
   free(big);
   rmq_producer_destroy(p, 5000);
+  /* destroy completed every callback: still exactly the one */
+  CHECK_INT(atomic_load(&async_calls), 1);
+  CHECK_INT(atomic_load(&async_ok), 1);
 }
 
 TEST(ordered_sends_pick_javas_queue_in_order) {
@@ -175,7 +191,7 @@ TEST(ordered_sends_pick_javas_queue_in_order) {
   rmq_producer_t *p = producer(NULL, NULL);
   REQUIRE(p != NULL);
   static const char *const keys[] = {"ORDER_1", "订单-2", "k😀"};
-  char *hash_out = NULL;
+  char *hash_out = NULL, sent_ids[9][64];
   char args[256];
   snprintf(args, sizeof(args), "hash --queues 8 ORDER_1 订单-2 k😀");
   CHECK_INT(it_peer(&env, args, NULL, &hash_out), 0);
@@ -187,6 +203,8 @@ TEST(ordered_sends_pick_javas_queue_in_order) {
       rmq_msg_set_sharding_key(m, keys[k]);
       rmq_send_result_t r;
       CHECK_ERR(rmq_producer_send_orderly(p, m, &r), RMQ_OK);
+      snprintf(sent_ids[round * 3 + k], sizeof(sent_ids[0]), "%s",
+               r.msg_id ? r.msg_id : "(send failed)");
       /* Java's SelectMessageQueueByHash index, from the peer. */
       char want[128];
       snprintf(want, sizeof(want), "\"queueIndex\":%d", r.queue_id);
@@ -207,7 +225,10 @@ TEST(ordered_sends_pick_javas_queue_in_order) {
   free(hash_out);
   consumed_t c;
   consume(&env, &c, topic, 9, NULL);
-  CHECK_UINT(c.n, 9);
+  const char *want[9];
+  for (int i = 0; i < 9; i++)
+    want[i] = sent_ids[i];
+  expect_ids(&c, want, 9);
   /* Within one key, queue offsets grow in send order. */
   for (int k = 0; k < 3; k++) {
     int64_t last = -1, queue = -1;
@@ -218,9 +239,9 @@ TEST(ordered_sends_pick_javas_queue_in_order) {
         const char *t = rmqi_json_str(c.docs[i].root, "bodyText");
         if (t == NULL || strcmp(t, body) != 0)
           continue;
-        int64_t off, q;
-        rmqi_json_int(c.docs[i].root, "queueOffset", &off);
-        rmqi_json_int(c.docs[i].root, "queueId", &q);
+        int64_t off = -1, q = -1;
+        CHECK(rmqi_json_int(c.docs[i].root, "queueOffset", &off));
+        CHECK(rmqi_json_int(c.docs[i].root, "queueId", &q));
         CHECK(off > last);
         CHECK(queue < 0 || q == queue);
         last = off;
@@ -240,10 +261,15 @@ TEST(delayed_message_is_not_visible_early) {
   rmq_msg_set_delay_level(m, 2); /* 5 s */
   int64_t sent = rmqi_wall_ms();
   rmq_send_result_t r;
+  char delayed_id[64] = "(send failed)", timer_id[64] = "(send failed)";
   CHECK_ERR(rmq_producer_send(p, m, &r), RMQ_OK);
+  if (r.msg_id)
+    snprintf(delayed_id, sizeof(delayed_id), "%s", r.msg_id);
   rmq_send_result_clear(&r);
   consumed_t c;
   consume(&env, &c, topic, 1, NULL);
+  const char *one[1] = {delayed_id};
+  expect_ids(&c, one, 1);
   REQUIRE(c.n == 1);
   int64_t got = 0;
   rmqi_json_int(c.docs[0].root, "receivedMs", &got);
@@ -254,8 +280,12 @@ TEST(delayed_message_is_not_visible_early) {
     rmq_msg_set_deliver_time(t, rmqi_wall_ms() + 3000);
     sent = rmqi_wall_ms();
     CHECK_ERR(rmq_producer_send(p, t, &r), RMQ_OK);
+    if (r.msg_id)
+      snprintf(timer_id, sizeof(timer_id), "%s", r.msg_id);
     rmq_send_result_clear(&r);
     consume(&env, &c, topic, 2, NULL); /* a new group sees both */
+    const char *both[2] = {delayed_id, timer_id};
+    expect_ids(&c, both, 2);
     bool found = false;
     for (size_t i = 0; i < c.n; i++) {
       const char *b = rmqi_json_str(c.docs[i].root, "bodyText");
@@ -310,10 +340,13 @@ TEST(several_clients_and_producers_in_one_process) {
   rmq_producer_t *own = producer(NULL, NULL);
   REQUIRE(a && b && own);
   rmq_producer_t *ps[] = {a, b, own};
+  char sent_ids[30][64];
   for (int i = 0; i < 30; i++) {
     rmq_msg_t *m = make(topic, "multi", 5, "M");
     rmq_send_result_t r;
     CHECK_ERR(rmq_producer_send(ps[i % 3], m, &r), RMQ_OK);
+    snprintf(sent_ids[i], sizeof(sent_ids[i]), "%s",
+             r.msg_id ? r.msg_id : "(send failed)");
     rmq_send_result_clear(&r);
     rmq_msg_destroy(m);
   }
@@ -324,7 +357,10 @@ TEST(several_clients_and_producers_in_one_process) {
   rmq_conf_destroy(c);
   consumed_t got;
   consume(&env, &got, topic, 30, NULL);
-  CHECK_UINT(got.n, 30);
+  const char *want[30];
+  for (int i = 0; i < 30; i++)
+    want[i] = sent_ids[i];
+  expect_ids(&got, want, 30);
   consumed_free(&got);
 }
 

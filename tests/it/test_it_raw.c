@@ -132,11 +132,18 @@ TEST(route_and_send_with_the_codec_only) {
   it_unique(group, sizeof(group), "it_raw_g");
   snprintf(args, sizeof(args),
            "consume --mode pull --group %s --topic %s --count 1 "
-           "--timeout-ms 60000 --from first",
+           "--quiet-ms 2000 --timeout-ms 60000 --from first",
            group, topic);
   CHECK_INT(it_peer(&env, args, NULL, &out), 0);
+  /* consumed until quiet: exactly one message line, then the summary */
+  int lines = 0;
+  for (const char *q = out; q && *q; q++)
+    lines += *q == '\n';
+  CHECK_INT(lines, 2);
+  CHECK(out && strstr(out, "\"reason\":\"quiet\"") != NULL);
   rmqi_json_t d;
   REQUIRE(out && rmqi_json_parse(&d, out, strcspn(out, "\n"), NULL) == RMQ_OK);
+  CHECK(rmqi_json_get(d.root, "summary") == NULL);
   CHECK_STR(rmqi_json_str(d.root, "bodyHex"), "72617720626f6479200102ff");
   CHECK_STR(rmqi_json_str(d.root, "tags"), "RawTag");
   CHECK_STR(rmqi_json_str(d.root, "keys"), "raw-key");

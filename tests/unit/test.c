@@ -56,5 +56,12 @@ int rmqt_run(const char *file, const rmqt_case *cases, size_t n) {
     }
   }
   fprintf(stderr, "%s: %d cases, %d failed\n", file, ran, failed);
+  if (ran == 0) {
+    /* A misspelt RMQ_TEST_CASE (or an empty table) ran nothing: that must
+     * not read as a pass. */
+    fprintf(stderr, "%s: RMQ_TEST_CASE=%s selects no case\n", file,
+            only ? only : "(unset)");
+    return 1;
+  }
   return failed ? 1 : 0;
 }

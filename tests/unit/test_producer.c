@@ -179,6 +179,15 @@ static void on_sent(rmq_producer_t *p, rmq_err_t err,
     atomic_fetch_add(&cb_err, 1);
 }
 
+/* Calls per message of async_callbacks_fire_exactly_once. */
+static _Atomic int calls_of[2000];
+static void on_sent_i(rmq_producer_t *p, rmq_err_t err,
+                      const rmq_send_result_t *res, rmq_msg_t *m,
+                      void *opaque) {
+  atomic_fetch_add(&calls_of[(intptr_t)opaque], 1);
+  on_sent(p, err, res, m, NULL);
+}
+
 TEST(async_callbacks_fire_exactly_once) {
   mock_t *m = mock_start();
   route_to(m);
@@ -187,12 +196,22 @@ TEST(async_callbacks_fire_exactly_once) {
   atomic_store(&cb_ok, 0);
   atomic_store(&cb_total, 0);
   for (int i = 0; i < 2000; i++)
-    CHECK_ERR(rmq_producer_send_async(p, msg("async"), on_sent, NULL), RMQ_OK);
+    atomic_store(&calls_of[i], 0);
+  for (int i = 0; i < 2000; i++)
+    CHECK_ERR(rmq_producer_send_async(p, msg("async"), on_sent_i,
+                                      (void *)(intptr_t)i),
+              RMQ_OK);
   CHECK_ERR(rmq_producer_flush(p, 5000), RMQ_OK);
-  usleep(20000);
+  CHECK_INT(atomic_load(&cb_ok), 2000);
+  /* Destroy completes every callback before it returns: a second call of
+   * any would have come by now, so the counts are final. */
+  rmq_producer_destroy(p, 1000);
   CHECK_INT(atomic_load(&cb_total), 2000);
   CHECK_INT(atomic_load(&cb_ok), 2000);
-  rmq_producer_destroy(p, 1000);
+  int not_once = 0;
+  for (int i = 0; i < 2000; i++)
+    not_once += atomic_load(&calls_of[i]) != 1;
+  CHECK_INT(not_once, 0);
   mock_stop(m);
 }
 

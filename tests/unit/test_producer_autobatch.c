@@ -95,13 +95,31 @@ static rmq_producer_t *setup(mock_t **m, const mock_rule_t *rule,
   return producer(*m, kv);
 }
 
+/* Waits until @p n callbacks came (since reset()). That none comes twice
+ * is checked by destroy_expect_total(), not by waiting longer. */
 static bool wait_total(int n, int ms) {
   int64_t until = rmqi_now_ms() + ms;
   while (atomic_load(&total) < n && rmqi_now_ms() < until)
     usleep(1000);
-  usleep(20000); /* a second call would show up now */
   return atomic_load(&total) == n;
 }
+
+/* Destroys @p p, which completes every callback before it returns, then
+ * checks that exactly @p n callbacks came since reset(), one per message:
+ * a second call of any would have had to come before destroy returned. */
+#define destroy_expect_total(p, timeout_ms, n)                                 \
+  do {                                                                         \
+    rmq_producer_destroy((p), (timeout_ms));                                   \
+    int sum_ = 0, twice_ = 0;                                                  \
+    for (int i_ = 0; i_ < MAXN; i_++) {                                        \
+      int c_ = atomic_load(&seen[i_].calls);                                   \
+      sum_ += c_;                                                              \
+      twice_ += c_ > 1;                                                        \
+    }                                                                          \
+    CHECK_INT(atomic_load(&total), (n));                                       \
+    CHECK_INT(sum_, (n));                                                      \
+    CHECK_INT(twice_, 0);                                                      \
+  } while (0)
 
 static void send_n(rmq_producer_t *p, const char *tag, int from, int n) {
   for (int i = from; i < from + n; i++) {
@@ -144,7 +162,7 @@ TEST(full_batches_leave_at_once_and_split_the_result) {
   CHECK_STR(v, "TopicT");
   CHECK(mock_last_ext(m, 320, "i", v, sizeof(v)));
   CHECK_STR(v, "WAIT\001true\002");
-  rmq_producer_destroy(p, 1000);
+  destroy_expect_total(p, 1000, 10);
   mock_stop(m);
 }
 
@@ -164,7 +182,7 @@ TEST(a_batch_leaves_after_batch_max_delay) {
   CHECK(seen[0].at_ms - t0 < 1000);
   CHECK_STR(seen[2].off_id, "X2");
   CHECK_INT(seen[2].queue_offset, 7);
-  rmq_producer_destroy(p, 1000);
+  destroy_expect_total(p, 1000, 3);
   mock_stop(m);
 }
 
@@ -188,7 +206,7 @@ TEST(tags_and_wait_flag_key_the_batches_like_java) {
   /* A reply without offset ids leaves them empty but succeeds. */
   CHECK_ERR(seen[0].err, RMQ_OK);
   CHECK_STR(seen[0].off_id, "");
-  rmq_producer_destroy(p, 1000);
+  destroy_expect_total(p, 1000, 7);
   mock_stop(m);
 }
 
@@ -202,7 +220,7 @@ TEST(flush_sends_open_batches_now) {
   CHECK(rmqi_now_ms() - t0 < 1000);
   CHECK_INT(atomic_load(&total), 5);
   CHECK_INT(mock_count(m, 320), 1);
-  rmq_producer_destroy(p, 1000);
+  destroy_expect_total(p, 1000, 5);
   mock_stop(m);
 }
 
@@ -263,7 +281,7 @@ TEST(a_failed_batch_fails_every_member) {
   CHECK(wait_total(3, 3000));
   for (int i = 0; i < 3; i++)
     CHECK_ERR(seen[i].err, RMQ_ERR_BAD_RESPONSE);
-  rmq_producer_destroy(p, 1000);
+  destroy_expect_total(p, 1000, 3);
   mock_stop(m);
 }
 
@@ -284,7 +302,7 @@ TEST(total_batch_max_bytes_sends_the_rest_on_its_own) {
   CHECK(wait_total(4, 3000));
   CHECK_INT(mock_count(m, 320), 1);
   CHECK_STR(seen[1].off_id, "B");
-  rmq_producer_destroy(p, 1000);
+  destroy_expect_total(p, 1000, 4);
   mock_stop(m);
 }
 
@@ -321,7 +339,7 @@ TEST(a_batch_never_grows_past_max_message_size) {
   CHECK_ERR(rmq_producer_flush(p, 3000), RMQ_OK);
   CHECK(wait_total(6, 3000));
   CHECK_INT(mock_count(m, 320), 3);
-  rmq_producer_destroy(p, 1000);
+  destroy_expect_total(p, 1000, 6);
   mock_stop(m);
 }
 
@@ -349,7 +367,7 @@ TEST(delayed_sync_and_ordered_sends_are_not_batched) {
   rmq_msg_t *e = rmq_msg_new("TopicT");
   CHECK_ERR(rmq_producer_send_async(p, e, on_sent, NULL), RMQ_ERR_MSG_EMPTY);
   rmq_msg_destroy(e);
-  rmq_producer_destroy(p, 1000);
+  destroy_expect_total(p, 1000, 1);
   mock_stop(m);
 }
 
@@ -382,7 +400,7 @@ TEST(concurrent_senders_get_every_callback_once) {
   CHECK_INT(bad, 0);
   int batches = mock_count(m, 320);
   CHECK(batches >= 20000 * 10 / 2000 && batches < 20000);
-  rmq_producer_destroy(shared, 1000);
+  destroy_expect_total(shared, 1000, 20000);
   mock_stop(m);
 }
 

@@ -489,8 +489,8 @@ int main(void) {
   bool none = vers == NULL || vers[0] == NULL;
   rmqt_strv_free(vers);
   if (none) {
-    fprintf(stderr, "no vector version directories yet: skipped\n");
-    return 77; /* meson: skipped */
+    fprintf(stderr, "no vector version directories: failed\n");
+    return 1;
   }
   static const rmqt_case cases[] = {
       TCASE(every_version_has_every_kind_and_all_match),

@@ -36,8 +36,10 @@ import org.apache.rocketmq.remoting.RPCHook;
 /**
  * {@code consume}: receives messages with one of the Java consumers and prints one JSON line per delivery, then a
  * summary line. Stops after --count deliveries, after --idle-ms without a delivery, or after --timeout-ms.
+ * With --quiet-ms Q it does not stop at --count: once --count deliveries are in, it goes on printing until Q ms
+ * pass without one (or --timeout-ms), so a test can see duplicates and strays past the count.
  *
- * Deliveries past --count are never printed and never acknowledged: the push listener holds them (its thread
+ * Deliveries past the stop are never printed and never acknowledged: the push listener holds them (its thread
  * blocks until the process exits), pull and lite commit only up to the last printed message of each queue.
  */
 final class Consume {
@@ -49,6 +51,7 @@ final class Consume {
     private final String sql;
     private final long count;
     private final long idleMs;
+    private final long quietMs;
     private final long timeoutMs;
     private final String from;
     private final RPCHook hook;
@@ -73,9 +76,13 @@ final class Consume {
         this.sql = a.get("sql");
         this.count = a.num("count", 0);
         this.idleMs = a.num("idle-ms", 0);
+        this.quietMs = a.num("quiet-ms", 0);
         this.timeoutMs = a.num("timeout-ms", 60000);
         this.from = a.get("from", "first");
         this.hook = Util.rpcHook(a);
+        if (quietMs > 0 && count <= 0) {
+            throw new Peer.Usage("--quiet-ms wants --count (the quiet period starts when the count is reached)");
+        }
         if (sql != null && a.get("tag-expr") != null) {
             throw new Peer.Usage("--tag-expr and --sql exclude each other");
         }
@@ -186,7 +193,7 @@ final class Consume {
             if (firstUptime < 0) {
                 firstUptime = lastUptime;
             }
-            if (count > 0 && received >= count) {
+            if (count > 0 && received >= count && quietMs <= 0) {
                 done = true;
             }
             return true;
@@ -258,8 +265,10 @@ final class Consume {
         long now = System.currentTimeMillis();
         String r = null;
         synchronized (lock) {
-            if (count > 0 && received >= count) {
+            if (count > 0 && received >= count && quietMs <= 0) {
                 r = "count";
+            } else if (count > 0 && received >= count && now - lastAt >= quietMs) {
+                r = "quiet";
             } else if (idleMs > 0 && now - lastAt >= idleMs) {
                 r = "idle";
             } else if (now - startedAt >= timeoutMs) {
