@@ -941,6 +941,51 @@ RMQ_API rmq_err_t rmq_push_consumer_resume(rmq_push_consumer_t *consumer);
 RMQ_API void rmq_push_consumer_destroy(rmq_push_consumer_t *consumer,
                                        int timeout_ms);
 
+
+/* ------------------------------------------------------------------------ */
+/**
+ * @name Consumer statistics
+ *
+ * What an operator watches per consumer (the seed's getSubJobStat): what
+ * was processed and failed, when, the last error, the rate, and the lag of
+ * every assigned queue. For a push consumer "processed" counts messages
+ * whose listener call succeeded; for a pull consumer, messages poll
+ * returned.
+ */
+
+/** One assigned queue's position. */
+typedef struct rmq_queue_lag {
+  rmq_queue_t queue;  /**< strings owned by the stats */
+  int64_t consumed;   /**< the offset the group would commit now; -1 */
+  int64_t max_offset; /**< the broker's, as of the last pull; -1 unknown */
+  int64_t lag;        /**< max_offset - consumed, 0 when unknown */
+} rmq_queue_lag_t;
+
+/** A snapshot; free with rmq_consumer_stats_clear. */
+typedef struct rmq_consumer_stats {
+  uint64_t processed;   /**< messages finished */
+  uint64_t failed;      /**< listener failures (retried or suspended) */
+  uint64_t undecodable; /**< records skipped: bad CRC, unknown compression,
+                             past maxInflatedBodySize (each also logged) */
+  int64_t first_msg_ms; /**< wall clock of the first message, 0 before */
+  int64_t last_msg_ms;  /**< ... and of the last one */
+  int64_t last_error_ms;
+  char last_error[256]; /**< "" when none */
+  double rate;          /**< processed per second over the last minute */
+  int64_t total_lag;    /**< the sum of the queues' lags */
+  rmq_queue_lag_t *queues;
+  size_t n_queues;
+  void *reserved_[4];
+} rmq_consumer_stats_t;
+
+/** @brief Fills @p out (owned by the caller: rmq_consumer_stats_clear). */
+RMQ_API rmq_err_t rmq_push_consumer_stats(rmq_push_consumer_t *consumer,
+                                          rmq_consumer_stats_t *out);
+RMQ_API rmq_err_t rmq_pull_consumer_stats(rmq_pull_consumer_t *consumer,
+                                          rmq_consumer_stats_t *out);
+/** @brief Frees what @p stats holds and zeroes it. */
+RMQ_API void rmq_consumer_stats_clear(rmq_consumer_stats_t *stats);
+
 #ifdef __cplusplus
 }
 #endif

@@ -84,8 +84,10 @@ static void running_info(lite_t *l, const rmqi_hb_consumer_t *hb,
           q->commit_mem >= 0 ? q->commit_mem : RMQI_MAX(q->consumed, 0));
     jkey(b, "droped", &f);
     rmqi_buf_put_str(b, "false");
-    field(b, &f, "lastConsumeTimestamp",
-          p ? (int64_t)p->st.last_ms : (int64_t)0);
+    pthread_mutex_lock(&l->st.lock);
+    int64_t last_ms = l->st.last_ms;
+    pthread_mutex_unlock(&l->st.lock);
+    field(b, &f, "lastConsumeTimestamp", last_ms);
     field(b, &f, "lastLockTimestamp",
           q->locked ? wall - (mono - q->lock_ms) : 0);
     field(b, &f, "lastPullTimestamp", 0);
@@ -120,13 +122,16 @@ static void running_info(lite_t *l, const rmqi_hb_consumer_t *hb,
   prop(b, &f, "messageModel", hb->message_model);
   prop_int(b, &f, "pullBatchSize", v->pull_batch_size);
   prop_int(b, &f, "pullThresholdForQueue", v->pull_threshold_queue);
+  pthread_mutex_lock(&l->st.lock);
+  int64_t failed = (int64_t)l->st.failed;
+  pthread_mutex_unlock(&l->st.lock);
   rmqi_buf_put_str(b, "},\"statusTable\":{");
   for (size_t i = 0; i < hb->n_subs; i++) {
     if (i)
       rmqi_buf_put_u8(b, ',');
     jstr(b, hb->subs[i].topic);
     rmqi_buf_put_str(b, ":{\"consumeFailedMsgs\":");
-    rmqi_buf_put_i64(b, p ? (int64_t)p->st.failed : 0);
+    rmqi_buf_put_i64(b, failed);
     rmqi_buf_put_str(b, ",\"consumeFailedTPS\":0.0,\"consumeOKTPS\":0.0,"
                         "\"consumeRT\":0.0,\"pullRT\":0.0,\"pullTPS\":0.0}");
   }

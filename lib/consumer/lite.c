@@ -71,6 +71,7 @@ void rmqi_lite_unref(lite_t *l) {
   pthread_mutex_destroy(&l->announce);
   pthread_cond_destroy(&l->ready_cv);
   pthread_cond_destroy(&l->svc_cv);
+  rmqi_cstats_free(&l->st);
   rmq_client_t *c = l->client;
   free(l);
   rmqi_client_release(c); /* NULL when the client could not be made */
@@ -212,6 +213,8 @@ static size_t count_records(const uint8_t *p, size_t n) {
 static void take_result(lite_t *l, lq_t *q, const pull_ctx_t *x,
                         rmqi_pull_res_t *res) {
   q->suggest_id = res->suggest_broker_id;
+  if (res->max_offset > 0)
+    q->max_offset = res->max_offset; /* for the lag in statistics */
   if (res->status == 0 && res->body_len) {
     batch_t *b = calloc(1, sizeof(*b));
     if (b == NULL) {
@@ -445,6 +448,7 @@ static bool tag_ok(const lq_t *q, const char *tags, size_t n) {
 
 static void skipped(lite_t *l, const lq_t *q, const batch_t *b, rmq_err_t rc,
                     const rmqi_errbuf_t *e) {
+  atomic_fetch_add(&l->undecodable, 1); /* the consumer's statistics */
   rmqi_log(&l->client->log, RMQ_LOG_ERROR, "consumer",
            "%s %s %s:%d: message at byte %zu skipped: %s (%s)", l->group,
            q->topic, q->broker, (int)q->qid, b->pos, e->msg, rmq_err_name(rc));
@@ -577,5 +581,7 @@ int rmq_pull_consumer_poll(rmq_pull_consumer_t *pc, rmq_msg_t **msgs,
     rmqi_lite_release(l, q);
   }
   pthread_mutex_unlock(&l->lock);
+  if (n)
+    rmqi_cstats_ok(&l->st, n);
   return (int)n;
 }

@@ -178,6 +178,7 @@ rmq_pull_consumer_t *rmq_pull_consumer_new(rmq_client_t *client,
   pthread_mutex_init(&l->announce, NULL);
   rmqi_cond_init_mono(&l->ready_cv);
   rmqi_cond_init_mono(&l->svc_cv);
+  rmqi_cstats_init(&l->st);
   l->group = l->conf.v.consumer_group;
   l->start_ms = rmqi_wall_ms();
   pc->l = l;

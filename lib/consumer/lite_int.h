@@ -49,6 +49,7 @@ typedef struct lq {
   int64_t suggest_id;  /* broker id the last pull suggested */
   size_t cached_msgs, cached_bytes;
   int64_t cached_lo, cached_hi; /* offsets pulled but not polled */
+  int64_t max_offset; /* the broker's, from the last pull answer; 0 */
   struct lq *next;
   /* push consumer (push.c) */
   struct batch *pin_head, *pin_tail; /* taken, unfinished, offset order */
@@ -77,6 +78,22 @@ typedef struct batch {
   struct batch *pnext; /* the queue's pin list */
   struct batch *lnext; /* the push state's later list */
 } batch_t;
+
+/* A consumer's statistics (stats.c): what the listener (push) or poll
+ * (pull) finished, failures, and a per-second ring for the rate. */
+typedef struct rmqi_cstats {
+  pthread_mutex_t lock;
+  uint64_t ok, failed;
+  int64_t first_ms, last_ms, last_error_ms; /* wall clock */
+  char last_error[256];
+  uint32_t ring[60]; /* messages finished in each of the last 60 s */
+  int64_t ring_sec;  /* the second ring[ring_sec % 60] counts */
+} rmqi_cstats_t;
+
+void rmqi_cstats_init(rmqi_cstats_t *s);
+void rmqi_cstats_free(rmqi_cstats_t *s);
+void rmqi_cstats_ok(rmqi_cstats_t *s, size_t n);
+void rmqi_cstats_fail(rmqi_cstats_t *s, size_t n, const char *why);
 
 typedef struct lsub {
   char *topic;
@@ -109,6 +126,8 @@ struct lite {
   rmqi_mqo_t *file_offsets;
   size_t n_file_offsets;
   push_t *push; /* NULL for a pull consumer */
+  _Atomic uint64_t undecodable; /* records skipped (statistics) */
+  rmqi_cstats_t st;
 };
 
 struct rmq_pull_consumer {

@@ -46,30 +46,6 @@ struct rmq_push_consumer {
   push_t *p;
 };
 
-/* ---- statistics ------------------------------------------------------- */
-
-static void stat_ok(push_t *p, size_t n) {
-  int64_t now = rmqi_wall_ms();
-  pthread_mutex_lock(&p->stat_lock);
-  p->st.ok += n;
-  if (p->st.first_ms == 0)
-    p->st.first_ms = now;
-  p->st.last_ms = now;
-  pthread_mutex_unlock(&p->stat_lock);
-}
-
-static void stat_fail(push_t *p, size_t n, const char *why) {
-  int64_t now = rmqi_wall_ms();
-  pthread_mutex_lock(&p->stat_lock);
-  p->st.failed += n;
-  if (p->st.first_ms == 0)
-    p->st.first_ms = now;
-  p->st.last_ms = now;
-  p->st.last_error_ms = now;
-  snprintf(p->st.last_error, sizeof(p->st.last_error), "%s", why);
-  pthread_mutex_unlock(&p->stat_lock);
-}
-
 /* ---- taking work (l->lock held) --------------------------------------- */
 
 /* Orderly: whether @p q may be consumed now (clustering: our lock, fresh). */
@@ -440,13 +416,13 @@ static void run_concurrent(lite_t *l, push_t *p, batch_t *b) {
       b->state[idx[i]] = ok;
     }
     if (acked > 0)
-      stat_ok(p, (size_t)acked);
+      rmqi_cstats_ok(&l->st, (size_t)acked);
     if (failed) {
       char why[300];
       snprintf(why, sizeof(why), "%s: listener returned %s for %s", b->q->topic,
                st == RMQ_CONSUME_SUCCESS ? "a partial ack" : "RETRY_LATER",
                rmq_msg_id(v[acked > 0 ? acked : 0]));
-      stat_fail(p, failed, why);
+      rmqi_cstats_fail(&l->st, failed, why);
       if (!clustering)
         rmqi_log(&l->client->log, RMQ_LOG_WARN, "consumer",
                  "%s: broadcasting: %s (not retried)", l->group, why);
@@ -492,7 +468,7 @@ static void run_orderly(lite_t *l, push_t *p, batch_t *b) {
     if (st != RMQ_CONSUME_SUSPEND) {
       for (size_t i = 0; i < n; i++)
         b->state[idx[i]] = 1;
-      stat_ok(p, n);
+      rmqi_cstats_ok(&l->st, n);
     } else {
       bool all_gone = true;
       for (size_t i = 0; i < n; i++) {
@@ -506,7 +482,7 @@ static void run_orderly(lite_t *l, push_t *p, batch_t *b) {
       char why[300];
       snprintf(why, sizeof(why), "%s: orderly listener suspended %s",
                b->q->topic, rmq_msg_id(v[0]));
-      stat_fail(p, n, why);
+      rmqi_cstats_fail(&l->st, n, why);
       if (!all_gone) {
         int64_t ms = RMQI_MIN(RMQI_MAX(ctx.suspend_ms, 10), 30000);
         b->not_before = rmqi_now_ms() + ms;
@@ -887,7 +863,6 @@ void rmqi_push_free(push_t *p) {
   pthread_cond_destroy(&p->work_cv);
   pthread_cond_destroy(&p->idle_cv);
   pthread_mutex_destroy(&p->inner_lock);
-  pthread_mutex_destroy(&p->stat_lock);
   free(p);
 }
 
@@ -922,7 +897,6 @@ rmq_push_consumer_t *rmq_push_consumer_new(rmq_client_t *client,
   rmqi_cond_init_mono(&p->work_cv);
   rmqi_cond_init_mono(&p->idle_cv);
   pthread_mutex_init(&p->inner_lock, NULL);
-  pthread_mutex_init(&p->stat_lock, NULL);
   p->handle = h;
   h->p = p;
   lite_t *l = h->pc->l;
@@ -1025,6 +999,13 @@ rmq_err_t rmq_push_consumer_start(rmq_push_consumer_t *h) {
   if (p->n_threads < n)
     return RMQ_ERR_NOMEM;
   return rmq_pull_consumer_start(h->pc);
+}
+
+rmq_err_t rmq_push_consumer_stats(rmq_push_consumer_t *h,
+                                  rmq_consumer_stats_t *out) {
+  if (h == NULL || out == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  return rmqi_push_stats(h->pc->l, out);
 }
 
 static rmq_err_t set_suspended(rmq_push_consumer_t *h, bool on) {

@@ -7,13 +7,6 @@
 
 #include "lite_int.h"
 
-typedef struct push_stats {
-  uint64_t ok, failed;
-  int64_t first_ms, last_ms; /* wall clock of the first and last message */
-  int64_t last_error_ms;
-  char last_error[256];
-} push_stats_t;
-
 struct push {
   rmq_push_consumer_t *handle; /* what the listener is given */
   rmq_consume_cb *cb;
@@ -39,8 +32,6 @@ struct push {
   int64_t next_lock_ms;
   rmq_producer_t *inner; /* sends to %RETRY% when send-back fails */
   pthread_mutex_t inner_lock;
-  pthread_mutex_t stat_lock;
-  push_stats_t st;
 };
 
 /* Hooks (l->lock held unless said otherwise). */
@@ -56,6 +47,8 @@ void rmqi_push_on_drop(lite_t *l, lq_t *q);
 void rmqi_push_svc(lite_t *l);
 /* Frees a batch with its decoded messages. */
 void rmqi_push_batch_free(batch_t *b);
+/* The statistics snapshot (stats.c). */
+rmq_err_t rmqi_push_stats(lite_t *l, rmq_consumer_stats_t *out);
 /* With the engine's state (last reference). */
 void rmqi_push_free(push_t *p);
 

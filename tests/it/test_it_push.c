@@ -322,6 +322,13 @@ TEST(retry_later_redelivers_then_dead_letters) {
     usleep(50 * 1000);
   /* quiet: no fourth delivery may come */
   wait_quiet(&r->s, 4000, 10000);
+  rmq_consumer_stats_t st;
+  CHECK_ERR(rmq_push_consumer_stats(pc, &st), RMQ_OK);
+  CHECK_INT(st.failed, 3);
+  CHECK_INT(st.processed, 9);
+  CHECK(strstr(st.last_error, "RETRY_LATER") != NULL);
+  CHECK(st.last_error_ms > 0);
+  rmq_consumer_stats_clear(&st);
   rmq_push_consumer_destroy(pc, 5000);
   CHECK_INT(atomic_load(&r->times[0]), 1);
   CHECK_INT(atomic_load(&r->times[1]), 1);
@@ -595,6 +602,25 @@ TEST(admin_tools_see_and_reset_the_consumer) {
   rmq_push_consumer_t *pc = push(group, topic, on_msgs, &s, false, NULL);
   REQUIRE(pc != NULL);
   CHECK_INT(wait_quiet(&s, 1000, 30000), 0);
+  /* the statistics say the same */
+  rmq_consumer_stats_t st;
+  CHECK_ERR(rmq_push_consumer_stats(pc, &st), RMQ_OK);
+  CHECK_INT(st.processed, N);
+  CHECK_INT(st.failed, 0);
+  CHECK_INT(st.undecodable, 0);
+  CHECK(st.first_msg_ms >= t0 && st.last_msg_ms >= st.first_msg_ms);
+  CHECK(st.rate > 0);
+  int topic_queues = 0;
+  for (size_t i = 0; i < st.n_queues; i++)
+    if (strcmp(st.queues[i].queue.topic, topic) == 0) {
+      topic_queues++;
+      CHECK_INT(st.queues[i].consumed, 10);
+      CHECK_INT(st.queues[i].max_offset, 10);
+      CHECK_INT(st.queues[i].lag, 0);
+    }
+  CHECK_INT(topic_queues, 2);
+  CHECK_INT(st.total_lag, 0);
+  rmq_consumer_stats_clear(&st);
   const char *id = rmq_client_id(rmq_push_consumer_client(pc));
   char *out = NULL;
   snprintf(args, sizeof(args), "consumerConnection -g %s", group);

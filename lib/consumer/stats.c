@@ -1,0 +1,130 @@
+/*
+ * A consumer's statistics (the seed's getSubJobStat): what was consumed
+ * and failed, when, the last error, the rate over the last minute, and the
+ * lag of every assigned queue. Counters are cheap (one short lock per
+ * listener call or poll); the snapshot is built on request.
+ */
+#include "../util/time.h"
+#include "lite_int.h"
+#include "push.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rmqi_cstats_init(rmqi_cstats_t *s) {
+  memset(s, 0, sizeof(*s));
+  pthread_mutex_init(&s->lock, NULL);
+}
+
+void rmqi_cstats_free(rmqi_cstats_t *s) { pthread_mutex_destroy(&s->lock); }
+
+/* Moves the ring to the current second (s->lock held). */
+static void ring_roll(rmqi_cstats_t *s, int64_t sec) {
+  if (sec - s->ring_sec >= 60)
+    memset(s->ring, 0, sizeof(s->ring));
+  else
+    for (int64_t k = s->ring_sec + 1; k <= sec; k++)
+      s->ring[k % 60] = 0;
+  if (sec > s->ring_sec)
+    s->ring_sec = sec;
+}
+
+static void touch(rmqi_cstats_t *s, int64_t now) {
+  if (s->first_ms == 0)
+    s->first_ms = now;
+  s->last_ms = now;
+}
+
+void rmqi_cstats_ok(rmqi_cstats_t *s, size_t n) {
+  int64_t now = rmqi_wall_ms(), sec = rmqi_now_ms() / 1000;
+  pthread_mutex_lock(&s->lock);
+  s->ok += n;
+  touch(s, now);
+  ring_roll(s, sec);
+  s->ring[sec % 60] += (uint32_t)n;
+  pthread_mutex_unlock(&s->lock);
+}
+
+void rmqi_cstats_fail(rmqi_cstats_t *s, size_t n, const char *why) {
+  int64_t now = rmqi_wall_ms();
+  pthread_mutex_lock(&s->lock);
+  s->failed += n;
+  touch(s, now);
+  s->last_error_ms = now;
+  snprintf(s->last_error, sizeof(s->last_error), "%s", why);
+  pthread_mutex_unlock(&s->lock);
+}
+
+void rmq_consumer_stats_clear(rmq_consumer_stats_t *st) {
+  if (st == NULL)
+    return;
+  free(st->queues); /* the strings live in the same block */
+  memset(st, 0, sizeof(*st));
+}
+
+static rmq_err_t fill(lite_t *l, rmq_consumer_stats_t *st) {
+  memset(st, 0, sizeof(*st));
+  rmqi_cstats_t *s = &l->st;
+  pthread_mutex_lock(&s->lock);
+  ring_roll(s, rmqi_now_ms() / 1000);
+  uint64_t last_min = 0;
+  for (int i = 0; i < 60; i++)
+    if (i != (int)(s->ring_sec % 60)) /* the current second is partial */
+      last_min += s->ring[i];
+  st->processed = s->ok;
+  st->failed = s->failed;
+  st->first_msg_ms = s->first_ms;
+  st->last_msg_ms = s->last_ms;
+  st->last_error_ms = s->last_error_ms;
+  snprintf(st->last_error, sizeof(st->last_error), "%s", s->last_error);
+  st->rate = (double)last_min / 59.0;
+  pthread_mutex_unlock(&s->lock);
+  st->undecodable = atomic_load(&l->undecodable);
+  /* one block: the array, then the strings */
+  pthread_mutex_lock(&l->lock);
+  size_t n = 0, size = 0;
+  for (lq_t *q = l->queues; q; q = q->next)
+    if (!q->dropped) {
+      n++;
+      size += strlen(q->topic) + strlen(q->broker) + 2;
+    }
+  rmq_queue_lag_t *v = malloc(n * sizeof(*v) + size + 1);
+  if (v == NULL) {
+    pthread_mutex_unlock(&l->lock);
+    return RMQ_ERR_NOMEM;
+  }
+  char *p = (char *)(v + n);
+  size_t k = 0;
+  for (lq_t *q = l->queues; q; q = q->next) {
+    if (q->dropped)
+      continue;
+    size_t a = strlen(q->topic) + 1, b = strlen(q->broker) + 1;
+    v[k].queue.topic = memcpy(p, q->topic, a);
+    v[k].queue.broker_name = memcpy(p + a, q->broker, b);
+    v[k].queue.queue_id = q->qid;
+    p += a + b;
+    v[k].consumed = q->consumed;
+    v[k].max_offset = q->max_offset > 0 ? q->max_offset : -1;
+    v[k].lag = q->max_offset > 0 && q->consumed >= 0
+                   ? RMQI_MAX(q->max_offset - q->consumed, 0)
+                   : 0;
+    st->total_lag += v[k].lag;
+    k++;
+  }
+  pthread_mutex_unlock(&l->lock);
+  st->queues = v;
+  st->n_queues = k;
+  return RMQ_OK;
+}
+
+rmq_err_t rmq_pull_consumer_stats(rmq_pull_consumer_t *pc,
+                                  rmq_consumer_stats_t *out) {
+  if (pc == NULL || out == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  return fill(pc->l, out);
+}
+
+rmq_err_t rmqi_push_stats(lite_t *l, rmq_consumer_stats_t *out) {
+  return fill(l, out);
+}
