@@ -742,6 +742,7 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
   rmqi_rpc_opts_t o = {
       .max_frame = (size_t)c->conf.v.max_frame_size,
       .connect_timeout_ms = c->conf.v.connect_timeout_ms,
+      .max_conn_output = (size_t)c->conf.v.max_conn_output,
       .ser = c->conf.v.serialize_type == RMQI_SERIALIZE_ROCKETMQ
                  ? RMQI_SER_ROCKETMQ
                  : RMQI_SER_JSON,

@@ -51,6 +51,13 @@ struct rmqi_conn {
   rmqi_conn_t *stuck_next; /* sweep's private list */
   rmqi_conn_t *work_next;  /* drain_dirty's private list */
   bool want_out;           /* EPOLLOUT registered */
+  /* Output bound: bytes in out + wbuf (added under out_lock, removed by
+   * the loop as the socket takes them). */
+  _Atomic size_t queued;
+  _Atomic bool over;   /* a request was refused for the bound */
+  int64_t progress_ms; /* loop-only: last time the socket took bytes or
+                          the output was empty */
+  _Atomic uint64_t replies_dropped;
 };
 
 typedef struct handler {
@@ -330,6 +337,8 @@ static bool conn_flush(rmqi_conn_t *c) {
     ssize_t n = c->tr->ops->write(c->tr, c->wbuf.data, c->wbuf.len);
     if (n > 0) {
       rmqi_buf_consume(&c->wbuf, (size_t)n);
+      atomic_fetch_sub(&c->queued, (size_t)n);
+      c->progress_ms = rmqi_now_ms();
       continue;
     }
     if (n < 0 && errno == EINTR)
@@ -341,6 +350,11 @@ static bool conn_flush(rmqi_conn_t *c) {
     conn_close(c, RMQ_ERR_CONN_LOST, why);
     return false;
   }
+  if (c->wbuf.len == 0)
+    c->progress_ms = rmqi_now_ms();
+  if (atomic_load(&c->over) &&
+      atomic_load(&c->queued) < c->rpc->o.max_conn_output / 2)
+    atomic_store(&c->over, false); /* draining again */
   update_events(c, c->wbuf.len > 0);
   return true;
 }
@@ -515,6 +529,7 @@ static void on_io_locked(rmqi_conn_t *c, uint32_t ev) {
     if (st == 0)
       return;
     c->state = C_OPEN;
+    c->progress_ms = rmqi_now_ms();
     if (!conn_flush(c))
       return;
   }
@@ -580,8 +595,11 @@ static void mark_dirty(rmqi_conn_t *c) {
     rmqi_log(r->o.log, RMQ_LOG_ERROR, "net", "cannot wake the I/O loop");
 }
 
-/* Appends an encoded frame to the connection and wakes the loop. */
-static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd) {
+/* Appends an encoded frame to the connection and wakes the loop. A frame
+ * that would take the connection's queued output past @p limit is not
+ * queued: RMQ_ERR_QUEUE_FULL. */
+static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd, size_t limit,
+                           bool is_reply) {
   rmqi_rpc_t *r = c->rpc;
   if (rmqi_rpc_closing(r))
     return RMQ_ERR_SHUTDOWN;
@@ -592,13 +610,33 @@ static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd) {
   }
   pthread_mutex_lock(&c->out_lock);
   size_t before = c->out.len;
-  rmq_err_t rc = rmqi_cmd_encode(&c->out, cmd, r->o.ser);
+  size_t queued = atomic_load(&c->queued);
+  rmq_err_t rc = queued >= limit ? RMQ_ERR_QUEUE_FULL
+                                 : rmqi_cmd_encode(&c->out, cmd, r->o.ser);
+  if (rc == RMQ_OK && rmqi_buf_ok(&c->out) &&
+      queued + (c->out.len - before) > limit)
+    rc = RMQ_ERR_QUEUE_FULL;
   if (rc != RMQ_OK || !rmqi_buf_ok(&c->out)) {
     c->out.len = before;
     c->out.failed = false;
     pthread_mutex_unlock(&c->out_lock);
+    if (rc == RMQ_ERR_QUEUE_FULL) {
+      if (is_reply) {
+        if (atomic_fetch_add(&c->replies_dropped, 1) == 0)
+          rmqi_log(r->o.log, RMQ_LOG_WARN, "net",
+                   "%s: replies to the peer's requests dropped: more than "
+                   "%zu bytes unread by the peer",
+                   c->addr, limit);
+      } else if (!atomic_exchange(&c->over, true)) {
+        rmqi_log(r->o.log, RMQ_LOG_WARN, "net",
+                 "%s: output queue over its bound of %zu bytes (the peer "
+                 "is not reading); requests fail with QUEUE_FULL",
+                 c->addr, limit);
+      }
+    }
     return rc != RMQ_OK ? rc : RMQ_ERR_NOMEM;
   }
+  atomic_fetch_add(&c->queued, c->out.len - before);
   pthread_mutex_unlock(&c->out_lock);
   mark_dirty(c);
   return RMQ_OK;
@@ -673,7 +711,7 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   pthread_mutex_unlock(&r->lock);
   cmd->opaque = op;
   cmd->flag &= ~RMQI_FLAG_ONEWAY;
-  rmq_err_t rc = conn_send(c, cmd);
+  rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false);
   if (rc != RMQ_OK) {
     pthread_mutex_lock(&r->lock);
     pend_t *q = pend_take(r, op);
@@ -706,14 +744,65 @@ rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd) {
   if (c == NULL)
     return closing ? RMQ_ERR_SHUTDOWN : RMQ_ERR_NOMEM;
   cmd->flag |= RMQI_FLAG_ONEWAY;
-  rmq_err_t rc = conn_send(c, cmd);
+  rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false);
   conn_unref(c);
   return rc;
 }
 
 rmq_err_t rmqi_rpc_reply(rmqi_conn_t *c, rmqi_cmd_t *resp) {
   resp->flag |= RMQI_FLAG_RESPONSE;
-  return conn_send(c, resp);
+  /* A peer that sends requests and never reads the answers must not make
+   * us queue without end, nor crowd out our own requests: replies get a
+   * quarter of the bound and are dropped past it. */
+  return conn_send(c, resp, c->rpc->o.max_conn_output / 4, true);
+}
+
+typedef struct stats_req {
+  rmqi_rpc_t *r;
+  const char *addr;
+  rmqi_conn_stats_t st;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool done;
+} stats_req_t;
+
+/* Loop thread (or the stopping thread): buffers are the loop's. */
+static void stats_fill(void *arg) {
+  stats_req_t *q = arg;
+  pthread_mutex_lock(&q->r->lock);
+  for (rmqi_conn_t *c = q->r->conns; c; c = c->next)
+    if (strcmp(c->addr, q->addr) == 0) {
+      q->st.exists = true;
+      q->st.queued = atomic_load(&c->queued);
+      q->st.replies_dropped = atomic_load(&c->replies_dropped);
+      q->st.in_cap = c->in.cap;
+      q->st.wbuf_cap = c->wbuf.cap;
+      pthread_mutex_lock(&c->out_lock);
+      q->st.out_cap = c->out.cap;
+      pthread_mutex_unlock(&c->out_lock);
+      break;
+    }
+  pthread_mutex_unlock(&q->r->lock);
+  pthread_mutex_lock(&q->lock);
+  q->done = true;
+  pthread_cond_signal(&q->cond);
+  pthread_mutex_unlock(&q->lock);
+}
+
+rmqi_conn_stats_t rmqi_rpc_conn_stats(rmqi_rpc_t *r, const char *addr) {
+  stats_req_t q = {.r = r, .addr = addr};
+  pthread_mutex_init(&q.lock, NULL);
+  pthread_cond_init(&q.cond, NULL);
+  if (rmqi_loop_on_thread(r->loop) ||
+      rmqi_loop_post(r->loop, stats_fill, &q) != RMQ_OK)
+    stats_fill(&q); /* the loop is ours, or gone */
+  pthread_mutex_lock(&q.lock);
+  while (!q.done)
+    pthread_cond_wait(&q.cond, &q.lock);
+  pthread_mutex_unlock(&q.lock);
+  pthread_cond_destroy(&q.cond);
+  pthread_mutex_destroy(&q.lock);
+  return q.st;
 }
 
 const char *rmqi_conn_addr(const rmqi_conn_t *c) {
@@ -788,6 +877,11 @@ rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
       rmqi_cmd_move(&out->cmd, &w.cmd);
       out->frame = w.body;
     }
+  } else if (rc == RMQ_ERR_QUEUE_FULL) {
+    snprintf(w.detail, sizeof(w.detail),
+             "%s: connection output over its bound of %zu bytes (the peer "
+             "is not reading)",
+             addr, r->o.max_conn_output);
   } else {
     snprintf(w.detail, sizeof(w.detail), "%s: %s", addr, rmq_err_str(rc));
   }
@@ -845,8 +939,10 @@ static void sweep(void *arg) {
     expired = p;
   }
   for (rmqi_conn_t *c = r->conns; c; c = c->next)
-    if ((c->state == C_CONNECTING || c->state == C_STARTING) &&
-        now >= c->connect_deadline_ms) {
+    if (((c->state == C_CONNECTING || c->state == C_STARTING) &&
+         now >= c->connect_deadline_ms) ||
+        (c->state == C_OPEN && atomic_load(&c->over) &&
+         now - c->progress_ms >= r->o.connect_timeout_ms)) {
       atomic_fetch_add(&c->refs, 1);
       c->stuck_next = stuck;
       stuck = c;
@@ -862,7 +958,18 @@ static void sweep(void *arg) {
   while (stuck) {
     rmqi_conn_t *c = stuck;
     stuck = c->stuck_next;
-    conn_close(c, RMQ_ERR_CONNECT, "connect timed out");
+    if (c->state == C_OPEN) {
+      /* Over its bound and the peer took nothing for a connect timeout:
+       * it is not coming back; free the memory, fail what waits. */
+      char why[160];
+      snprintf(why, sizeof(why),
+               "output over its bound of %zu bytes and the peer read "
+               "nothing for %lld ms",
+               r->o.max_conn_output, (long long)r->o.connect_timeout_ms);
+      conn_close(c, RMQ_ERR_CONN_LOST, why);
+    } else {
+      conn_close(c, RMQ_ERR_CONNECT, "connect timed out");
+    }
     conn_unref(c);
   }
 }
@@ -876,6 +983,8 @@ rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o) {
     r->o.max_frame = RMQI_DEFAULT_MAX_FRAME;
   if (r->o.connect_timeout_ms <= 0)
     r->o.connect_timeout_ms = 3000;
+  if (r->o.max_conn_output == 0)
+    r->o.max_conn_output = RMQI_DEFAULT_MAX_CONN_OUTPUT;
   pthread_mutex_init(&r->lock, NULL);
   pthread_mutex_init(&r->stop_lock, NULL);
   pthread_mutex_init(&r->dirty_lock, NULL);

@@ -43,6 +43,12 @@ typedef void (*rmqi_rpc_handler)(void *arg, rmqi_conn_t *conn, rmqi_cmd_t *req);
 typedef struct rmqi_rpc_opts {
   size_t max_frame;
   int64_t connect_timeout_ms;
+  /* Bytes a connection may hold queued for writing (0: the default,
+   * RMQI_DEFAULT_MAX_CONN_OUTPUT). A request past it fails with
+   * RMQ_ERR_QUEUE_FULL; replies to the peer's requests may use only a
+   * quarter of it and are dropped past that; a connection that stays over
+   * its bound without writing a byte for connect_timeout_ms is closed. */
+  size_t max_conn_output;
   int ser; /* RMQI_SER_* for requests we send */
   const rmqi_log_t *log;
   /* Called on every outgoing request just before it is encoded (any
@@ -50,6 +56,8 @@ typedef struct rmqi_rpc_opts {
   rmq_err_t (*sign)(void *arg, rmqi_cmd_t *c);
   void *sign_arg;
 } rmqi_rpc_opts_t;
+
+#define RMQI_DEFAULT_MAX_CONN_OUTPUT ((size_t)64 << 20)
 
 rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o);
 /* Registers a handler for a request code (before rmqi_rpc_start). */
@@ -115,6 +123,16 @@ void rmqi_rpc_cancel_if(rmqi_rpc_t *r,
 rmq_err_t rmqi_rpc_reply(rmqi_conn_t *conn, rmqi_cmd_t *resp);
 /* The peer address of a connection. */
 const char *rmqi_conn_addr(const rmqi_conn_t *conn);
+
+/* Test and diagnostics: the state of the connection to @p addr (all zero
+ * when there is none), read on the loop thread (the caller waits). */
+typedef struct rmqi_conn_stats {
+  bool exists;
+  size_t queued;                    /* bytes encoded and not yet written */
+  uint64_t replies_dropped;         /* replies refused for the reply bound */
+  size_t in_cap, wbuf_cap, out_cap; /* buffer capacities */
+} rmqi_conn_stats_t;
+rmqi_conn_stats_t rmqi_rpc_conn_stats(rmqi_rpc_t *r, const char *addr);
 
 /* Splits "host:port" / "[v6]:port" into a sockaddr; numeric hosts only. */
 struct sockaddr_storage;

@@ -468,6 +468,161 @@ TEST(cancel_if_completes_only_the_matching) {
   mock_stop(m);
 }
 
+/* A raw peer on 127.0.0.1 that we drive by hand: a listener with a small
+ * receive buffer (inherited by what it accepts), so that a peer that does
+ * not read backs our output up quickly. */
+static int raw_listen(char *addr, size_t n) {
+  int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int small = 4096;
+  setsockopt(ls, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t sl = sizeof(sa);
+  if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+      listen(ls, 8) != 0 || getsockname(ls, (struct sockaddr *)&sa, &sl) != 0)
+    return -1;
+  snprintf(addr, n, "127.0.0.1:%u", ntohs(sa.sin_port));
+  return ls;
+}
+
+static rmqi_rpc_t *new_rpc_bounded(size_t bound, rmqi_rpc_handler h) {
+  static rmqi_log_t quiet = {NULL, NULL, RMQ_LOG_ERROR - 1};
+  rmqi_rpc_opts_t o = {.max_frame = 1 << 20,
+                       .connect_timeout_ms = 1000,
+                       .max_conn_output = bound,
+                       .ser = RMQI_SER_JSON,
+                       .log = &quiet};
+  rmqi_rpc_t *r;
+  if (rmqi_rpc_new(&r, &o) != RMQ_OK)
+    return NULL;
+  if (h)
+    rmqi_rpc_handle(r, 39, h, NULL);
+  if (rmqi_rpc_start(r) != RMQ_OK)
+    return NULL;
+  return r;
+}
+
+static _Atomic int markers;
+static void on_marker(void *arg, rmqi_conn_t *conn, rmqi_cmd_t *req) {
+  (void)arg;
+  (void)conn;
+  (void)req;
+  atomic_fetch_add(&markers, 1);
+}
+
+/* A peer that floods us with requests we answer (unknown code: answered
+ * REQUEST_CODE_NOT_SUPPORTED) and never reads the answers. Unbounded, we
+ * queued every answer (1.6 GB in 4 s was seen); now replies stop at a
+ * quarter of maxConnectionOutputBytes and the rest are dropped. A marker
+ * request at the end of the flood tells us every frame was dispatched. */
+TEST(flooding_peer_that_never_reads_stays_bounded) {
+  char addr[32];
+  int ls = raw_listen(addr, sizeof(addr));
+  REQUIRE(ls >= 0);
+  const size_t bound = 1 << 20;
+  rmqi_rpc_t *r = new_rpc_bounded(bound, on_marker);
+  REQUIRE(r != NULL);
+  counter_t k = {0};
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 50); /* opens the connection; never answered */
+  REQUIRE(rmqi_rpc_invoke(r, addr, &c, 60000, count_cb, &k) == RMQ_OK);
+  int fd = accept(ls, NULL, NULL);
+  REQUIRE(fd >= 0);
+  rmqi_buf_t flood;
+  rmqi_buf_init(&flood);
+  for (int i = 0; i < 200000; i++) {
+    rmqi_cmd_init(&c, 777);
+    c.opaque = i + 1;
+    rmqi_cmd_encode(&flood, &c, RMQI_SER_JSON);
+    rmqi_cmd_free(&c);
+  }
+  rmqi_cmd_init(&c, 39);
+  c.flag |= RMQI_FLAG_ONEWAY;
+  rmqi_cmd_encode(&flood, &c, RMQI_SER_JSON);
+  rmqi_cmd_free(&c);
+  REQUIRE(rmqi_buf_ok(&flood));
+  size_t off = 0; /* blocking: the client reads all of it */
+  while (off < flood.len) {
+    ssize_t n = write(fd, flood.data + off, flood.len - off);
+    REQUIRE(n > 0);
+    off += (size_t)n;
+  }
+  int64_t until = rmqi_now_ms() + 20000;
+  while (atomic_load(&markers) == 0 && rmqi_now_ms() < until)
+    usleep(1000);
+  REQUIRE(atomic_load(&markers) == 1);
+  rmqi_conn_stats_t st = rmqi_rpc_conn_stats(r, addr);
+  CHECK(st.exists);
+  CHECK(st.queued <= bound / 4);
+  CHECK(st.replies_dropped > 0);
+  if (st.queued > bound / 4)
+    fprintf(stderr, "queued %zu bytes\n", st.queued);
+  CHECK_INT(atomic_load(&k.calls), 0); /* the connection was kept */
+  rmqi_rpc_free(r);
+  CHECK_INT(atomic_load(&k.shutdown), 1);
+  rmqi_buf_free(&flood);
+  close(fd);
+  close(ls);
+}
+
+/* A broker that stopped reading: our requests back up to the bound, then
+ * fail at once with QUEUE_FULL naming the connection and the bound; the
+ * connection, over its bound with nothing read for the connect timeout, is
+ * closed and everything queued on it fails with CONN_LOST, once. */
+TEST(peer_not_reading_our_requests_fails_fast_then_closes) {
+  char addr[32];
+  int ls = raw_listen(addr, sizeof(addr));
+  REQUIRE(ls >= 0);
+  const size_t bound = 1 << 20;
+  rmqi_rpc_t *r = new_rpc_bounded(bound, NULL);
+  REQUIRE(r != NULL);
+  static uint8_t body[64 * 1024];
+  counter_t k = {0};
+  int accepted = 0, fd = -1;
+  size_t max_queued = 0;
+  rmq_err_t rc = RMQ_OK;
+  for (int i = 0; i < 200 && rc == RMQ_OK; i++) {
+    rmqi_cmd_t c;
+    rmqi_cmd_init(&c, 50);
+    c.body = body;
+    c.body_len = sizeof(body);
+    rc = rmqi_rpc_invoke(r, addr, &c, 60000, count_cb, &k);
+    rmqi_cmd_free(&c);
+    if (rc == RMQ_OK)
+      accepted++;
+    if (fd < 0)
+      fd = accept(ls, NULL, NULL);
+    rmqi_conn_stats_t st = rmqi_rpc_conn_stats(r, addr);
+    if (st.queued > max_queued)
+      max_queued = st.queued;
+  }
+  CHECK(max_queued <= bound);
+  CHECK_ERR(rc, RMQ_ERR_QUEUE_FULL);
+  CHECK(accepted > 0 && accepted < 200);
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 50);
+  c.body = body;
+  c.body_len = sizeof(body);
+  rmqi_resp_t resp;
+  char detail[256] = "", want[256];
+  CHECK_ERR(
+      rmqi_rpc_invoke_sync(r, addr, &c, 2000, &resp, detail, sizeof(detail)),
+      RMQ_ERR_QUEUE_FULL);
+  snprintf(want, sizeof(want),
+           "%s: connection output over its bound of 1048576 bytes (the peer "
+           "is not reading)",
+           addr);
+  CHECK_STR(detail, want);
+  wait_calls(&k, accepted, 10000);
+  CHECK_INT(atomic_load(&k.calls), accepted);
+  CHECK_INT(atomic_load(&k.lost), accepted);
+  rmqi_cmd_free(&c);
+  rmqi_rpc_free(r);
+  CHECK_INT(atomic_load(&k.calls), accepted);
+  close(fd);
+  close(ls);
+}
+
 TEST(two_instances_are_independent) {
   mock_t *m = mock_start();
   rmqi_rpc_t *a = new_rpc(), *b = new_rpc();
@@ -522,6 +677,8 @@ int main(void) {
       TCASE(loop_post_after_stop_is_refused),
       TCASE(loop_on_thread_is_safe_from_the_start),
       TCASE(cancel_if_completes_only_the_matching),
+      TCASE(flooding_peer_that_never_reads_stays_bounded),
+      TCASE(peer_not_reading_our_requests_fails_fast_then_closes),
       TCASE(two_instances_are_independent),
       TCASE(addresses_v4_v6_bracketed),
   };
