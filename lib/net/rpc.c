@@ -201,6 +201,23 @@ static pend_t *pend_take(rmqi_rpc_t *r, int32_t opaque) {
   return NULL;
 }
 
+/* A response is taken only on the connection its request went out on:
+ * opaques are ours, so any other peer could name one. */
+static pend_t *pend_take_on(rmqi_rpc_t *r, int32_t opaque, const rmqi_conn_t *c,
+                            bool *elsewhere) {
+  *elsewhere = false;
+  for (pend_t *p = r->buckets[bucket_of(r, opaque)]; p; p = p->hnext)
+    if (p->opaque == opaque) {
+      if (p->conn != c) {
+        *elsewhere = true;
+        return NULL;
+      }
+      pend_unlink(r, p);
+      return p;
+    }
+  return NULL;
+}
+
 /* ---- connections ------------------------------------------------------- */
 
 static void conn_unref(rmqi_conn_t *c) {
@@ -407,13 +424,16 @@ static void dispatch(rmqi_conn_t *c, rmqi_cmd_t *cmd, const uint8_t *frame,
                      size_t len) {
   rmqi_rpc_t *r = c->rpc;
   if (rmqi_cmd_is_response(cmd)) {
+    bool elsewhere;
     pthread_mutex_lock(&r->lock);
-    pend_t *p = pend_take(r, cmd->opaque);
+    pend_t *p = pend_take_on(r, cmd->opaque, c, &elsewhere);
     pthread_mutex_unlock(&r->lock);
     if (p == NULL) {
       rmqi_log(r->o.log, RMQ_LOG_DEBUG, "net",
-               "response with unknown opaque %d from %s dropped", cmd->opaque,
-               c->addr);
+               elsewhere ? "response with opaque %d from %s dropped: its "
+                           "request went to another connection"
+                         : "response with unknown opaque %d from %s dropped",
+               cmd->opaque, c->addr);
       return;
     }
     rmqi_rpc_result_t res = {RMQ_OK, "", c->addr, cmd, frame, len};

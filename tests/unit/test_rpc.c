@@ -623,6 +623,79 @@ TEST(peer_not_reading_our_requests_fails_fast_then_closes) {
   close(ls);
 }
 
+/* Reads one whole frame from a blocking socket and decodes it. */
+static bool read_frame(int fd, rmqi_cmd_t *cmd, uint8_t *buf, size_t cap) {
+  size_t have = 0, fl = 0;
+  for (;;) {
+    if (have >= 4 && rmqi_frame_check(buf, have, cap, &fl, NULL) == RMQ_OK)
+      return rmqi_cmd_decode(cmd, buf, fl, NULL) == RMQ_OK;
+    ssize_t n = read(fd, buf + have, cap - have);
+    if (n <= 0)
+      return false;
+    have += (size_t)n;
+  }
+}
+
+static void write_response(int fd, int32_t opaque) {
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 0);
+  c.opaque = opaque;
+  c.flag |= RMQI_FLAG_RESPONSE;
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  rmqi_cmd_encode(&b, &c, RMQI_SER_JSON);
+  ssize_t n = write(fd, b.data, b.len);
+  (void)n;
+  rmqi_buf_free(&b);
+  rmqi_cmd_free(&c);
+}
+
+/* A response names its request only by opaque, which any peer can guess:
+ * peer B answering the opaque of a request sent to broker A must not
+ * complete it. B's answer to its own request (written after the forged
+ * one) tells us the forged one was read and dropped. */
+TEST(response_only_from_the_connection_of_its_request) {
+  mock_t *a = mock_start();
+  char addr_b[32];
+  int ls = raw_listen(addr_b, sizeof(addr_b));
+  rmqi_rpc_t *r = new_rpc();
+  REQUIRE(a && ls >= 0 && r);
+  mock_add_rule(a, &(mock_rule_t){.code = 50, .action = MOCK_DROP});
+  cancel_rec_t on_a = {0}, on_b = {0};
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 50);
+  REQUIRE(rmqi_rpc_invoke(r, mock_addr(a), &c, 60000, cancel_cb, &on_a) ==
+          RMQ_OK);
+  int32_t opaque_a = c.opaque;
+  rmqi_cmd_free(&c);
+  REQUIRE(mock_wait_count(a, 50, 1, 5000) == 1);
+  rmqi_cmd_init(&c, 51);
+  REQUIRE(rmqi_rpc_invoke(r, addr_b, &c, 60000, cancel_cb, &on_b) == RMQ_OK);
+  rmqi_cmd_free(&c);
+  int fd = accept(ls, NULL, NULL);
+  REQUIRE(fd >= 0);
+  static uint8_t buf[1 << 16];
+  rmqi_cmd_t req;
+  REQUIRE(read_frame(fd, &req, buf, sizeof(buf)));
+  int32_t opaque_b = req.opaque;
+  rmqi_cmd_free(&req);
+  write_response(fd, opaque_a); /* forged: A's request */
+  write_response(fd, opaque_b); /* B's own */
+  int64_t until = rmqi_now_ms() + 5000;
+  while (atomic_load(&on_b.calls) == 0 && rmqi_now_ms() < until)
+    usleep(1000);
+  CHECK_INT(atomic_load(&on_b.calls), 1);
+  CHECK_ERR(on_b.err, RMQ_OK);
+  CHECK_INT(atomic_load(&on_a.calls), 0);
+  rmqi_rpc_stop(r); /* A's request was still pending: it ends now */
+  CHECK_INT(atomic_load(&on_a.calls), 1);
+  CHECK_ERR(on_a.err, RMQ_ERR_SHUTDOWN);
+  rmqi_rpc_free(r);
+  close(fd);
+  close(ls);
+  mock_stop(a);
+}
+
 TEST(two_instances_are_independent) {
   mock_t *m = mock_start();
   rmqi_rpc_t *a = new_rpc(), *b = new_rpc();
@@ -679,6 +752,7 @@ int main(void) {
       TCASE(cancel_if_completes_only_the_matching),
       TCASE(flooding_peer_that_never_reads_stays_bounded),
       TCASE(peer_not_reading_our_requests_fails_fast_then_closes),
+      TCASE(response_only_from_the_connection_of_its_request),
       TCASE(two_instances_are_independent),
       TCASE(addresses_v4_v6_bracketed),
   };
