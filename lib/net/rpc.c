@@ -322,6 +322,25 @@ rmq_err_t rmqi_parse_addr(const char *addr, struct sockaddr_storage *ss,
 
 static void on_io(void *arg, uint32_t ev);
 
+/* What a connection's buffers go back to once a large frame has passed:
+ * one large frame must not pin twice its size for the connection's life.
+ * Twice the 64 KiB read chunk, so ordinary traffic never reallocates. */
+#define BUF_KEEP ((size_t)128 * 1024)
+
+static void buf_trim(rmqi_buf_t *b) {
+  if (b->cap <= BUF_KEEP || b->len > BUF_KEEP / 2 || b->failed)
+    return;
+  if (b->len == 0) {
+    rmqi_buf_free(b); /* the next use allocates what it needs */
+    return;
+  }
+  uint8_t *p = realloc(b->data, BUF_KEEP);
+  if (p != NULL) { /* else keep the large one: still correct */
+    b->data = p;
+    b->cap = BUF_KEEP;
+  }
+}
+
 static void update_events(rmqi_conn_t *c, bool want_out) {
   if (c->want_out == want_out || c->fd < 0)
     return;
@@ -345,6 +364,7 @@ static bool conn_flush(rmqi_conn_t *c) {
       c->out.len = 0;
     }
   }
+  buf_trim(&c->out); /* empty here: after a large request was swapped out */
   pthread_mutex_unlock(&c->out_lock);
   if (!rmqi_buf_ok(&c->wbuf)) {
     conn_close(c, RMQ_ERR_NOMEM, "out of memory for the output buffer");
@@ -367,8 +387,10 @@ static bool conn_flush(rmqi_conn_t *c) {
     conn_close(c, RMQ_ERR_CONN_LOST, why);
     return false;
   }
-  if (c->wbuf.len == 0)
+  if (c->wbuf.len == 0) {
     c->progress_ms = rmqi_now_ms();
+    buf_trim(&c->wbuf);
+  }
   if (atomic_load(&c->over) &&
       atomic_load(&c->queued) < c->rpc->o.max_conn_output / 2)
     atomic_store(&c->over, false); /* draining again */
@@ -509,8 +531,11 @@ static void conn_read(rmqi_conn_t *c) {
       conn_close(c, RMQ_ERR_CONN_LOST, why);
       closed = true;
     }
-    if (!closed)
+    if (!closed) {
       rmqi_buf_consume(&c->in, off);
+      if (rc != RMQ_ERR_TRUNCATED || fl <= BUF_KEEP / 2)
+        buf_trim(&c->in); /* not while a large frame is still coming */
+    }
     conn_unref(c);
     if (closed)
       return;

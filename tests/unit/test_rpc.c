@@ -696,6 +696,44 @@ TEST(response_only_from_the_connection_of_its_request) {
   mock_stop(a);
 }
 
+/* One large frame each way (a 900 KB body, echoed) grows the input, output
+ * and write buffers; once it has passed they go back to at most 128 KiB
+ * instead of pinning twice the frame for the connection's life. */
+TEST(buffers_shrink_after_a_large_frame) {
+  mock_t *m = mock_start();
+  rmqi_rpc_t *r = new_rpc();
+  REQUIRE(m && r);
+  static uint8_t body[900 * 1000];
+  memset(body, 'x', sizeof(body));
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 105);
+  c.body = body;
+  c.body_len = sizeof(body);
+  rmqi_resp_t resp;
+  REQUIRE(rmqi_rpc_invoke_sync(r, mock_addr(m), &c, 5000, &resp, NULL, 0) ==
+          RMQ_OK);
+  CHECK_INT(resp.cmd.body_len, sizeof(body));
+  rmqi_resp_free(&resp);
+  rmqi_cmd_free(&c);
+  /* A small round trip after it: the large one has fully passed. */
+  rmqi_cmd_init(&c, 106);
+  REQUIRE(rmqi_rpc_invoke_sync(r, mock_addr(m), &c, 5000, &resp, NULL, 0) ==
+          RMQ_OK);
+  rmqi_resp_free(&resp);
+  rmqi_cmd_free(&c);
+  rmqi_conn_stats_t st = rmqi_rpc_conn_stats(r, mock_addr(m));
+  CHECK(st.exists);
+  CHECK(st.in_cap <= 128 * 1024);
+  CHECK(st.wbuf_cap <= 128 * 1024);
+  CHECK(st.out_cap <= 128 * 1024);
+  if (st.in_cap > 128 * 1024 || st.wbuf_cap > 128 * 1024 ||
+      st.out_cap > 128 * 1024)
+    fprintf(stderr, "in %zu wbuf %zu out %zu\n", st.in_cap, st.wbuf_cap,
+            st.out_cap);
+  rmqi_rpc_free(r);
+  mock_stop(m);
+}
+
 TEST(two_instances_are_independent) {
   mock_t *m = mock_start();
   rmqi_rpc_t *a = new_rpc(), *b = new_rpc();
@@ -753,6 +791,7 @@ int main(void) {
       TCASE(flooding_peer_that_never_reads_stays_bounded),
       TCASE(peer_not_reading_our_requests_fails_fast_then_closes),
       TCASE(response_only_from_the_connection_of_its_request),
+      TCASE(buffers_shrink_after_a_large_frame),
       TCASE(two_instances_are_independent),
       TCASE(addresses_v4_v6_bracketed),
   };
