@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -18,7 +19,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { C_NEW, C_CONNECTING, C_STARTING, C_OPEN, C_CLOSED };
+enum { C_NEW, C_RESOLVING, C_CONNECTING, C_STARTING, C_OPEN, C_CLOSED };
+
+/* Addresses one connection tries in turn (a host name's getaddrinfo
+ * answers, IPv6 and IPv4, or the one numeric address). */
+#define MAX_ADDRS 8
+typedef struct sockaddr_any {
+  struct sockaddr_storage ss;
+  socklen_t len;
+} sockaddr_any_t;
 
 typedef struct pend pend_t;
 struct pend {
@@ -40,11 +49,14 @@ struct rmqi_conn {
   int state;            /* loop thread, or under rpc->lock */
   _Atomic int refs;
   pthread_mutex_t out_lock;
-  rmqi_buf_t out;  /* frames appended by any thread */
-  bool in_dirty;   /* in rpc->dirty (under rpc->dirty_lock) */
-  rmqi_buf_t wbuf; /* loop-only: bytes being written */
-  rmqi_buf_t in;   /* loop-only */
-  int64_t connect_deadline_ms;
+  rmqi_buf_t out;                  /* frames appended by any thread */
+  bool in_dirty;                   /* in rpc->dirty (under rpc->dirty_lock) */
+  rmqi_buf_t wbuf;                 /* loop-only: bytes being written */
+  rmqi_buf_t in;                   /* loop-only */
+  int64_t connect_deadline_ms;     /* covers resolving, connect, handshake */
+  sockaddr_any_t addrs[MAX_ADDRS]; /* loop-only */
+  size_t n_addrs, i_addr;
+  char why[160];     /* loop-only: the last connect failure */
   pend_t *pend;      /* under rpc->lock */
   rmqi_conn_t *next; /* table list (rpc->lock) */
   rmqi_conn_t *dirty_next;
@@ -66,8 +78,33 @@ typedef struct handler {
   void *arg;
 } handler_t;
 
+/* A host name to resolve, and later its answer. */
+typedef struct rjob {
+  rmqi_conn_t *c; /* a reference */
+  char host[96], port[8];
+  int gai, sys_errno;
+  size_t n;
+  sockaddr_any_t addrs[MAX_ADDRS];
+  struct rjob *next;
+} rjob_t;
+
+/* The resolver thread: getaddrinfo blocks, so it never runs on the loop.
+ * Shared by the rpc instance and the thread (refs), so that a thread
+ * stuck in getaddrinfo past rmqi_rpc_stop can be detached and clean up
+ * after itself: it touches nothing but this struct and its job then. */
+typedef struct resolver {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  rjob_t *head, *tail;
+  rmqi_loop_t *loop; /* used only under lock and while !stop */
+  pthread_t th;
+  bool started, stop, busy;
+  int refs;
+} resolver_t;
+
 struct rmqi_rpc {
   rmqi_rpc_opts_t o;
+  resolver_t *res;
   rmqi_loop_t *loop;
   pthread_mutex_t lock; /* conns, pending table, heap */
   rmqi_conn_t *conns;
@@ -281,9 +318,8 @@ static void conn_close(rmqi_conn_t *c, rmq_err_t err, const char *why) {
   conn_unref(c); /* the table's reference */
 }
 
-rmq_err_t rmqi_parse_addr(const char *addr, struct sockaddr_storage *ss,
-                          unsigned *len) {
-  char host[80];
+rmq_err_t rmqi_split_addr(const char *addr, char *host, size_t host_size,
+                          unsigned *port) {
   const char *colon = strrchr(addr, ':');
   if (colon == NULL || colon == addr)
     return RMQ_ERR_INVALID_ARG;
@@ -295,13 +331,23 @@ rmq_err_t rmqi_parse_addr(const char *addr, struct sockaddr_storage *ss,
     h = addr + 1;
     hl -= 2;
   }
-  if (hl == 0 || hl >= sizeof(host))
+  if (hl == 0 || hl >= host_size)
     return RMQ_ERR_INVALID_ARG;
   memcpy(host, h, hl);
   host[hl] = '\0';
   char *end;
-  long port = strtol(colon + 1, &end, 10);
-  if (*end || port <= 0 || port > 65535)
+  long pv = strtol(colon + 1, &end, 10);
+  if (colon[1] == '\0' || *end || pv <= 0 || pv > 65535)
+    return RMQ_ERR_INVALID_ARG;
+  *port = (unsigned)pv;
+  return RMQ_OK;
+}
+
+rmq_err_t rmqi_parse_addr(const char *addr, struct sockaddr_storage *ss,
+                          unsigned *len) {
+  char host[96];
+  unsigned port;
+  if (rmqi_split_addr(addr, host, sizeof(host), &port) != RMQ_OK)
     return RMQ_ERR_INVALID_ARG;
   memset(ss, 0, sizeof(*ss));
   struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
@@ -398,48 +444,231 @@ static bool conn_flush(rmqi_conn_t *c) {
   return true;
 }
 
+/* Loop thread: closes the socket of a failed attempt (not the conn). */
+static void conn_drop_socket(rmqi_conn_t *c) {
+  if (c->tr) {
+    c->tr->ops->destroy(c->tr);
+    c->tr = NULL;
+  }
+  if (c->fd >= 0) {
+    rmqi_loop_del_fd(c->rpc->loop, c->fd);
+    close(c->fd);
+    c->fd = -1;
+  }
+  c->want_out = false;
+}
+
+/* Loop thread: connects to the next address not yet tried; when none is
+ * left, the connection fails with the last reason. */
+static void conn_try_next(rmqi_conn_t *c) {
+  char eb[96];
+  while (c->i_addr < c->n_addrs) {
+    const sockaddr_any_t *a = &c->addrs[c->i_addr++];
+    c->fd =
+        socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+      snprintf(c->why, sizeof(c->why), "socket failed: %s",
+               rmqi_strerror(errno, eb, sizeof(eb)));
+      continue;
+    }
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->tr = rmqi_transport_plain(c->fd);
+    if (c->tr == NULL) {
+      conn_drop_socket(c);
+      conn_close(c, RMQ_ERR_NOMEM, "out of memory for the transport");
+      return;
+    }
+    c->state = C_CONNECTING;
+    int rc = connect(c->fd, (const struct sockaddr *)&a->ss, a->len);
+    if (rc != 0 && errno != EINPROGRESS) {
+      snprintf(c->why, sizeof(c->why), "connect failed: %s",
+               rmqi_strerror(errno, eb, sizeof(eb)));
+      conn_drop_socket(c);
+      continue;
+    }
+    c->want_out = true;
+    if (rmqi_loop_add_fd(c->rpc->loop, c->fd, EPOLLIN | EPOLLOUT, on_io, c) !=
+        RMQ_OK) {
+      conn_drop_socket(c);
+      conn_close(c, RMQ_ERR_CONNECT, "cannot watch the socket");
+    }
+    return;
+  }
+  conn_close(c, RMQ_ERR_CONNECT, c->why[0] ? c->why : "no address to try");
+}
+
+static rmq_err_t resolver_submit(rmqi_rpc_t *r, rmqi_conn_t *c,
+                                 const char *host, unsigned port);
+
 static void conn_connect(rmqi_conn_t *c) {
-  struct sockaddr_storage ss;
-  unsigned len;
-  if (rmqi_parse_addr(c->addr, &ss, &len) != RMQ_OK) {
-    conn_close(c, RMQ_ERR_CONNECT, "not a numeric host:port address");
-    return;
-  }
-  c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (c->fd < 0) {
-    conn_close(c, RMQ_ERR_CONNECT, strerror(errno));
-    return;
-  }
-  int one = 1;
-  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  c->tr = rmqi_transport_plain(c->fd);
-  if (c->tr == NULL) {
-    int fd = c->fd;
-    c->fd = -1;
-    close(fd);
-    conn_close(c, RMQ_ERR_NOMEM, "out of memory for the transport");
-    return;
-  }
-  c->state = C_CONNECTING;
+  /* One deadline for resolving, connecting and the transport handshake. */
   c->connect_deadline_ms = rmqi_now_ms() + c->rpc->o.connect_timeout_ms;
-  int rc = connect(c->fd, (struct sockaddr *)&ss, len);
-  if (rc != 0 && errno != EINPROGRESS) {
-    char why[128];
-    snprintf(why, sizeof(why), "connect failed: %s", strerror(errno));
-    int fd = c->fd;
-    c->fd = -1;
-    close(fd);
-    conn_close(c, RMQ_ERR_CONNECT, why);
+  c->why[0] = '\0';
+  unsigned len;
+  if (rmqi_parse_addr(c->addr, &c->addrs[0].ss, &len) == RMQ_OK) {
+    c->addrs[0].len = (socklen_t)len;
+    c->n_addrs = 1;
+    c->i_addr = 0;
+    conn_try_next(c);
     return;
   }
-  c->want_out = true;
-  if (rmqi_loop_add_fd(c->rpc->loop, c->fd, EPOLLIN | EPOLLOUT, on_io, c) !=
-      RMQ_OK) {
-    int fd = c->fd;
-    c->fd = -1;
-    close(fd);
-    conn_close(c, RMQ_ERR_CONNECT, "cannot watch the socket");
+  /* A host name: resolved anew for every connection, so a reconnect finds
+   * a service that moved. */
+  char host[96];
+  unsigned port;
+  if (rmqi_split_addr(c->addr, host, sizeof(host), &port) != RMQ_OK) {
+    conn_close(c, RMQ_ERR_CONNECT, "not a host:port address");
+    return;
   }
+  c->state = C_RESOLVING;
+  rmq_err_t rc = resolver_submit(c->rpc, c, host, port);
+  if (rc == RMQ_ERR_SHUTDOWN)
+    conn_close(c, rc, "client shut down");
+  else if (rc != RMQ_OK)
+    conn_close(c, RMQ_ERR_CONNECT, "cannot start the resolver thread");
+}
+
+/* ---- the resolver thread ----------------------------------------------- */
+
+static void resolver_unref(resolver_t *res) {
+  pthread_mutex_lock(&res->lock);
+  bool last = --res->refs == 0;
+  pthread_mutex_unlock(&res->lock);
+  if (!last)
+    return;
+  pthread_cond_destroy(&res->cond);
+  pthread_mutex_destroy(&res->lock);
+  free(res);
+}
+
+/* Loop thread: a resolver answer. */
+static void resolved(void *arg) {
+  rjob_t *j = arg;
+  rmqi_conn_t *c = j->c;
+  if (c->state == C_RESOLVING) { /* else closed (timeout, stop) meanwhile */
+    if (j->gai != 0) {
+      char why[200], eb[96];
+      snprintf(why, sizeof(why), "cannot resolve host \"%s\": %s", j->host,
+               j->gai == EAI_SYSTEM
+                   ? rmqi_strerror(j->sys_errno, eb, sizeof(eb))
+                   : gai_strerror(j->gai));
+      conn_close(c, RMQ_ERR_CONNECT, why);
+    } else {
+      memcpy(c->addrs, j->addrs, j->n * sizeof(j->addrs[0]));
+      c->n_addrs = j->n;
+      c->i_addr = 0;
+      snprintf(c->why, sizeof(c->why), "host \"%s\" has no address", j->host);
+      conn_try_next(c);
+    }
+  }
+  conn_unref(c);
+  free(j);
+}
+
+static void *resolver_main(void *arg) {
+  resolver_t *res = arg;
+  pthread_mutex_lock(&res->lock);
+  for (;;) {
+    while (!res->stop && res->head == NULL)
+      pthread_cond_wait(&res->cond, &res->lock);
+    if (res->stop)
+      break;
+    rjob_t *j = res->head;
+    res->head = j->next;
+    if (res->head == NULL)
+      res->tail = NULL;
+    res->busy = true;
+    pthread_mutex_unlock(&res->lock);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV},
+                    *ai = NULL;
+    j->gai = getaddrinfo(j->host, j->port, &hints, &ai);
+    j->sys_errno = errno;
+    j->n = 0;
+    for (struct addrinfo *p = ai; j->gai == 0 && p && j->n < MAX_ADDRS;
+         p = p->ai_next)
+      if (p->ai_addrlen <= sizeof(j->addrs[0].ss)) {
+        memcpy(&j->addrs[j->n].ss, p->ai_addr, p->ai_addrlen);
+        j->addrs[j->n++].len = p->ai_addrlen;
+      }
+    if (ai)
+      freeaddrinfo(ai);
+    pthread_mutex_lock(&res->lock);
+    res->busy = false;
+    /* After stop the loop may be gone: post only before it. */
+    if (res->stop || rmqi_loop_post(res->loop, resolved, j) != RMQ_OK) {
+      conn_unref(j->c); /* the conn dies on its connect deadline or stop */
+      free(j);
+    }
+  }
+  while (res->head) { /* stopped: drop what was never resolved */
+    rjob_t *j = res->head;
+    res->head = j->next;
+    conn_unref(j->c);
+    free(j);
+  }
+  res->tail = NULL;
+  pthread_mutex_unlock(&res->lock);
+  resolver_unref(res); /* the thread's reference */
+  return NULL;
+}
+
+/* Loop thread: queues a lookup for @p c. */
+static rmq_err_t resolver_submit(rmqi_rpc_t *r, rmqi_conn_t *c,
+                                 const char *host, unsigned port) {
+  resolver_t *res = r->res;
+  rjob_t *j = calloc(1, sizeof(*j));
+  if (j == NULL)
+    return RMQ_ERR_NOMEM;
+  snprintf(j->host, sizeof(j->host), "%s", host);
+  snprintf(j->port, sizeof(j->port), "%u", port);
+  j->c = c;
+  pthread_mutex_lock(&res->lock);
+  if (res->stop) {
+    pthread_mutex_unlock(&res->lock);
+    free(j);
+    return RMQ_ERR_SHUTDOWN;
+  }
+  if (!res->started) { /* lazily: numeric-only clients never start it */
+    res->refs++;
+    if (pthread_create(&res->th, NULL, resolver_main, res) != 0) {
+      res->refs--;
+      pthread_mutex_unlock(&res->lock);
+      free(j);
+      return RMQ_ERR_NOMEM;
+    }
+    res->started = true;
+  }
+  atomic_fetch_add(&c->refs, 1); /* the job's */
+  if (res->tail)
+    res->tail->next = j;
+  else
+    res->head = j;
+  res->tail = j;
+  pthread_cond_signal(&res->cond);
+  pthread_mutex_unlock(&res->lock);
+  return RMQ_OK;
+}
+
+/* Stops the resolver thread: joined when idle; when it is inside
+ * getaddrinfo (which cannot be interrupted and may take the system
+ * resolver's full timeout), detached instead, so stop never hangs on DNS.
+ * A detached thread discards its answer and frees its own state. */
+static void resolver_stop(resolver_t *res) {
+  pthread_mutex_lock(&res->lock);
+  res->stop = true;
+  pthread_cond_broadcast(&res->cond);
+  bool started = res->started, busy = res->busy;
+  res->started = false;
+  pthread_mutex_unlock(&res->lock);
+  if (!started)
+    return;
+  if (busy)
+    pthread_detach(res->th);
+  else
+    pthread_join(res->th, NULL);
 }
 
 static void dispatch(rmqi_conn_t *c, rmqi_cmd_t *cmd, const uint8_t *frame,
@@ -556,9 +785,11 @@ static void on_io_locked(rmqi_conn_t *c, uint32_t ev) {
     socklen_t el = sizeof(err);
     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
     if (err) {
-      char why[128];
-      snprintf(why, sizeof(why), "connect failed: %s", strerror(err));
-      conn_close(c, RMQ_ERR_CONNECT, why);
+      char eb[96];
+      snprintf(c->why, sizeof(c->why), "connect failed: %s",
+               rmqi_strerror(err, eb, sizeof(eb)));
+      conn_drop_socket(c);
+      conn_try_next(c); /* the host's next address, or fail */
       return;
     }
     c->state = C_STARTING;
@@ -715,9 +946,9 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
                           int64_t timeout_ms, rmqi_rpc_cb cb, void *arg) {
   if (rmqi_rpc_closing(r))
     return RMQ_ERR_SHUTDOWN;
-  struct sockaddr_storage ss;
-  unsigned sl;
-  if (rmqi_parse_addr(addr, &ss, &sl) != RMQ_OK)
+  char host[96];
+  unsigned port;
+  if (rmqi_split_addr(addr, host, sizeof(host), &port) != RMQ_OK)
     return RMQ_ERR_INVALID_ARG;
   pend_t *p = malloc(sizeof(*p));
   if (p == NULL)
@@ -775,9 +1006,9 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
 rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd) {
   if (rmqi_rpc_closing(r))
     return RMQ_ERR_SHUTDOWN;
-  struct sockaddr_storage ss;
-  unsigned sl;
-  if (rmqi_parse_addr(addr, &ss, &sl) != RMQ_OK)
+  char host[96];
+  unsigned port;
+  if (rmqi_split_addr(addr, host, sizeof(host), &port) != RMQ_OK)
     return RMQ_ERR_INVALID_ARG;
   pthread_mutex_lock(&r->lock);
   rmqi_conn_t *c = r->closing ? NULL : conn_get(r, addr);
@@ -984,7 +1215,8 @@ static void sweep(void *arg) {
     expired = p;
   }
   for (rmqi_conn_t *c = r->conns; c; c = c->next)
-    if (((c->state == C_CONNECTING || c->state == C_STARTING) &&
+    if (((c->state == C_RESOLVING || c->state == C_CONNECTING ||
+          c->state == C_STARTING) &&
          now >= c->connect_deadline_ms) ||
         (c->state == C_OPEN && atomic_load(&c->over) &&
          now - c->progress_ms >= r->o.connect_timeout_ms)) {
@@ -1012,6 +1244,9 @@ static void sweep(void *arg) {
                "nothing for %lld ms",
                r->o.max_conn_output, (long long)r->o.connect_timeout_ms);
       conn_close(c, RMQ_ERR_CONN_LOST, why);
+    } else if (c->state == C_RESOLVING) {
+      conn_close(c, RMQ_ERR_CONNECT,
+                 "connect timed out while resolving the host name");
     } else {
       conn_close(c, RMQ_ERR_CONNECT, "connect timed out");
     }
@@ -1035,12 +1270,18 @@ rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o) {
   pthread_mutex_init(&r->dirty_lock, NULL);
   r->n_buckets = 1024;
   r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
-  rmq_err_t rc = r->buckets ? rmqi_loop_new(&r->loop) : RMQ_ERR_NOMEM;
+  r->res = calloc(1, sizeof(*r->res));
+  rmq_err_t rc = r->buckets && r->res ? rmqi_loop_new(&r->loop) : RMQ_ERR_NOMEM;
   if (rc != RMQ_OK) {
+    free(r->res);
     free(r->buckets);
     free(r);
     return rc;
   }
+  pthread_mutex_init(&r->res->lock, NULL);
+  pthread_cond_init(&r->res->cond, NULL);
+  r->res->refs = 1; /* the rpc's */
+  r->res->loop = r->loop;
   *out = r;
   return RMQ_OK;
 }
@@ -1116,6 +1357,8 @@ void rmqi_rpc_stop(rmqi_rpc_t *r) {
   pthread_mutex_lock(&r->lock);
   r->closing = true; /* refuse new work from here */
   pthread_mutex_unlock(&r->lock);
+  /* No resolver answer is posted after this (the loop goes next). */
+  resolver_stop(r->res);
   /* Close on the loop thread (it owns the sockets), then stop it. Anything
    * still posted runs in rmqi_loop_stop, on this thread. */
   if (rmqi_loop_post(r->loop, close_all, r) != RMQ_OK)
@@ -1138,6 +1381,7 @@ void rmqi_rpc_free(rmqi_rpc_t *r) {
    * its connection on the dirty list since: release that reference. */
   drain_dirty(r);
   rmqi_loop_free(r->loop);
+  resolver_unref(r->res);
   free(r->heap);
   free(r->buckets);
   free(r->handlers);

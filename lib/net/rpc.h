@@ -80,9 +80,12 @@ bool rmqi_rpc_closing(rmqi_rpc_t *r);
 void rmqi_rpc_free(rmqi_rpc_t *r);
 rmqi_loop_t *rmqi_rpc_loop(rmqi_rpc_t *r);
 
-/* Sends @p c (its opaque is assigned here) to @p addr ("ip:port" or
- * "[ipv6]:port"). On RMQ_OK @p cb fires exactly once; on failure it does
- * not fire. */
+/* Sends @p c (its opaque is assigned here) to @p addr ("host:port",
+ * "ip:port" or "[ipv6]:port"; a host name is resolved off the loop, anew
+ * for every new connection, within the connect timeout; a name that does
+ * not resolve fails the request with RMQ_ERR_CONNECT naming the host and
+ * the resolver's error). On RMQ_OK @p cb fires exactly once; on failure
+ * it does not fire. */
 rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *c,
                           int64_t timeout_ms, rmqi_rpc_cb cb, void *arg);
 /* Sends with the oneway flag; nothing comes back. */
@@ -134,7 +137,12 @@ typedef struct rmqi_conn_stats {
 } rmqi_conn_stats_t;
 rmqi_conn_stats_t rmqi_rpc_conn_stats(rmqi_rpc_t *r, const char *addr);
 
-/* Splits "host:port" / "[v6]:port" into a sockaddr; numeric hosts only. */
+/* Splits "host:port" / "[v6]:port" (syntax only; the host may be a name)
+ * into @p host and @p port. */
+rmq_err_t rmqi_split_addr(const char *addr, char *host, size_t host_size,
+                          unsigned *port);
+/* Splits "host:port" / "[v6]:port" into a sockaddr; numeric hosts only
+ * (host names are resolved by the connection, on the resolver thread). */
 struct sockaddr_storage;
 rmq_err_t rmqi_parse_addr(const char *addr, struct sockaddr_storage *ss,
                           unsigned *len);

@@ -8,6 +8,7 @@
 #include "util/time.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -176,7 +177,8 @@ TEST(connection_refused_fails_fast) {
       RMQ_ERR_CONNECT);
   CHECK(rmqi_now_ms() - t0 < 500);
   CHECK(strstr(detail, "refused") != NULL);
-  CHECK_ERR(rmqi_rpc_invoke_sync(r, "not-an-ip:1", &c, 100, &resp, NULL, 0),
+  /* Not an address at all. */
+  CHECK_ERR(rmqi_rpc_invoke_sync(r, "127.0.0.1", &c, 100, &resp, NULL, 0),
             RMQ_ERR_INVALID_ARG);
   rmqi_rpc_free(r);
 }
@@ -734,6 +736,69 @@ TEST(buffers_shrink_after_a_large_frame) {
   mock_stop(m);
 }
 
+/* Host names resolve (off the loop, on the resolver thread): "localhost"
+ * reaches the mock; a reconnect resolves again; the resolver thread is
+ * joined by stop. */
+TEST(host_names_resolve_and_reconnect) {
+  int threads_before = rmqi_thread_count();
+  mock_t *m = mock_start();
+  rmqi_rpc_t *r = new_rpc();
+  REQUIRE(m && r);
+  char addr[64];
+  snprintf(addr, sizeof(addr), "localhost:%d", mock_port(m));
+  for (int round = 0; round < 2; round++) {
+    rmqi_cmd_t c;
+    rmqi_cmd_init(&c, 105);
+    rmqi_resp_t resp;
+    char detail[256] = "";
+    CHECK_ERR(
+        rmqi_rpc_invoke_sync(r, addr, &c, 3000, &resp, detail, sizeof(detail)),
+        RMQ_OK);
+    if (detail[0])
+      fprintf(stderr, "%s\n", detail);
+    rmqi_resp_free(&resp);
+    /* The mock closes the connection: the next round reconnects. */
+    mock_add_rule(m,
+                  &(mock_rule_t){.code = 40, .action = MOCK_CLOSE, .times = 1});
+    rmqi_cmd_init(&c, 40);
+    CHECK_ERR(rmqi_rpc_invoke_sync(r, addr, &c, 3000, &resp, NULL, 0),
+              RMQ_ERR_CONN_LOST);
+    rmqi_cmd_free(&c);
+  }
+  CHECK_INT(mock_count(m, 105), 2);
+  rmqi_rpc_free(r);
+  mock_stop(m);
+  CHECK_INT(rmqi_thread_count(), threads_before);
+}
+
+/* A name that does not resolve fails the request with RMQ_ERR_CONNECT and
+ * a detail naming the host and the resolver's own error, at once. */
+TEST(unresolvable_host_fails_with_connect_naming_it) {
+  struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                           .ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_NUMERICSERV},
+                  *ai = NULL;
+  int gai = getaddrinfo("nohost.invalid", "9876", &hints, &ai);
+  REQUIRE(gai != 0);
+  rmqi_rpc_t *r = new_rpc();
+  REQUIRE(r);
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 105);
+  rmqi_resp_t resp;
+  char detail[256] = "", want[256];
+  int64_t t0 = rmqi_now_ms();
+  CHECK_ERR(rmqi_rpc_invoke_sync(r, "nohost.invalid:9876", &c, 5000, &resp,
+                                 detail, sizeof(detail)),
+            RMQ_ERR_CONNECT);
+  CHECK(rmqi_now_ms() - t0 < 1500); /* within the 1 s connect timeout */
+  snprintf(want, sizeof(want),
+           "nohost.invalid:9876: cannot resolve host \"nohost.invalid\": %s",
+           gai_strerror(gai));
+  CHECK_STR(detail, want);
+  rmqi_cmd_free(&c);
+  rmqi_rpc_free(r);
+}
+
 TEST(two_instances_are_independent) {
   mock_t *m = mock_start();
   rmqi_rpc_t *a = new_rpc(), *b = new_rpc();
@@ -792,6 +857,8 @@ int main(void) {
       TCASE(peer_not_reading_our_requests_fails_fast_then_closes),
       TCASE(response_only_from_the_connection_of_its_request),
       TCASE(buffers_shrink_after_a_large_frame),
+      TCASE(host_names_resolve_and_reconnect),
+      TCASE(unresolvable_host_fails_with_connect_naming_it),
       TCASE(two_instances_are_independent),
       TCASE(addresses_v4_v6_bracketed),
   };
