@@ -2,6 +2,7 @@
 
 #include "transport.h"
 
+#include "../util/err.h"
 #include "../util/time.h"
 
 #include <arpa/inet.h>
@@ -428,8 +429,9 @@ static bool conn_flush(rmqi_conn_t *c) {
       continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
       break;
-    char why[128];
-    snprintf(why, sizeof(why), "write failed: %s", strerror(errno));
+    char why[128], eb[96];
+    snprintf(why, sizeof(why), "write failed: %s",
+             rmqi_strerror(errno, eb, sizeof(eb)));
     conn_close(c, RMQ_ERR_CONN_LOST, why);
     return false;
   }
@@ -728,8 +730,9 @@ static void conn_read(rmqi_conn_t *c) {
         continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK)
         return;
-      char why[128];
-      snprintf(why, sizeof(why), "read failed: %s", strerror(errno));
+      char why[128], eb[96];
+      snprintf(why, sizeof(why), "read failed: %s",
+               rmqi_strerror(errno, eb, sizeof(eb)));
       conn_close(c, RMQ_ERR_CONN_LOST, why);
       return;
     }
@@ -799,7 +802,9 @@ static void on_io_locked(rmqi_conn_t *c, uint32_t ev) {
     const char *why = NULL;
     int st = c->tr->ops->start(c->tr, &why);
     if (st < 0) {
-      conn_close(c, RMQ_ERR_CONNECT, why ? why : strerror(errno));
+      char eb[96];
+      conn_close(c, RMQ_ERR_CONNECT,
+                 why ? why : rmqi_strerror(errno, eb, sizeof(eb)));
       return;
     }
     if (st == 0)
