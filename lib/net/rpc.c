@@ -1090,6 +1090,84 @@ const char *rmqi_conn_addr(const rmqi_conn_t *c) {
   return c->addr;
 }
 
+/* ---- test hook: a connection fed from memory (fuzzing) ----------------- */
+
+typedef struct mem_tr {
+  rmqi_transport_t base;
+  const uint8_t *p;
+  size_t len, off;
+  const size_t *cuts; /* ascending offsets where a read stops */
+  size_t ncuts, icut;
+  bool paused; /* the last read stopped at a cut: EAGAIN once */
+} mem_tr_t;
+
+static ssize_t mem_read(rmqi_transport_t *t, void *buf, size_t n) {
+  mem_tr_t *m = (mem_tr_t *)t;
+  if (m->paused) { /* one readiness event ends here */
+    m->paused = false;
+    errno = EAGAIN;
+    return -1;
+  }
+  if (m->off == m->len)
+    return 0; /* the peer closed */
+  size_t end = m->len;
+  while (m->icut < m->ncuts && m->cuts[m->icut] <= m->off)
+    m->icut++;
+  if (m->icut < m->ncuts && m->cuts[m->icut] < end)
+    end = m->cuts[m->icut];
+  size_t k = end - m->off < n ? end - m->off : n;
+  memcpy(buf, m->p + m->off, k);
+  m->off += k;
+  if (m->off == end && end != m->len)
+    m->paused = true;
+  return (ssize_t)k;
+}
+
+static ssize_t mem_write(rmqi_transport_t *t, const void *buf, size_t n) {
+  (void)t;
+  (void)buf;
+  return (ssize_t)n; /* the peer takes everything */
+}
+
+static int mem_start(rmqi_transport_t *t, const char **why) {
+  (void)t;
+  (void)why;
+  return 1;
+}
+
+static void mem_destroy(rmqi_transport_t *t) {
+  free(t);
+}
+
+static const rmqi_transport_ops_t mem_ops = {mem_read, mem_write, mem_start,
+                                             mem_destroy};
+
+rmq_err_t rmqi_rpc_test_feed(rmqi_rpc_t *r, const char *addr,
+                             const uint8_t *data, size_t len,
+                             const size_t *cuts, size_t ncuts) {
+  mem_tr_t *m = calloc(1, sizeof(*m));
+  if (m == NULL)
+    return RMQ_ERR_NOMEM;
+  *m = (mem_tr_t){{&mem_ops, -1}, data, len, 0, cuts, ncuts, 0, false};
+  pthread_mutex_lock(&r->lock);
+  rmqi_conn_t *c = r->closing ? NULL : conn_get(r, addr);
+  if (c == NULL || c->state != C_NEW) {
+    pthread_mutex_unlock(&r->lock);
+    free(m);
+    return RMQ_ERR_STATE;
+  }
+  c->tr = &m->base;
+  c->state = C_OPEN;
+  c->progress_ms = rmqi_now_ms();
+  atomic_fetch_add(&c->refs, 1);
+  pthread_mutex_unlock(&r->lock);
+  /* One readiness event per piece, until the peer's close closes it. */
+  while (c->state != C_CLOSED)
+    on_io(c, EPOLLIN);
+  conn_unref(c);
+  return RMQ_OK;
+}
+
 /* ---- synchronous calls ------------------------------------------------- */
 
 typedef struct waiter {

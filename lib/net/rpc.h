@@ -137,6 +137,18 @@ typedef struct rmqi_conn_stats {
 } rmqi_conn_stats_t;
 rmqi_conn_stats_t rmqi_rpc_conn_stats(rmqi_rpc_t *r, const char *addr);
 
+/* Test hook (fuzz/fuzz_conn.c): plays @p data as what the peer at @p addr
+ * sends, through the real read, reassembly and dispatch path, on the
+ * calling thread, on an instance whose loop is not started. Each read
+ * stops at the next of @p cuts (ascending offsets) and the next read then
+ * says EAGAIN, as a readiness event ending; after the last byte the peer
+ * closes. Requests to @p addr invoked before the call are pending on that
+ * connection (the connection must still be new); replies are discarded.
+ * RMQ_ERR_STATE when the connection already exists in another state. */
+rmq_err_t rmqi_rpc_test_feed(rmqi_rpc_t *r, const char *addr,
+                             const uint8_t *data, size_t len,
+                             const size_t *cuts, size_t ncuts);
+
 /* Splits "host:port" / "[v6]:port" (syntax only; the host may be a name)
  * into @p host and @p port. */
 rmq_err_t rmqi_split_addr(const char *addr, char *host, size_t host_size,
