@@ -117,6 +117,8 @@ struct rmqi_rpc {
   bool closing;              /* rmqi_rpc_stop has begun: new work is refused */
   pthread_mutex_t stop_lock; /* serialises rmqi_rpc_stop */
   bool stopped;              /* under stop_lock */
+  bool stopping;             /* under lock: stop is running ... */
+  pthread_t stopper;         /* ... on this thread */
   pthread_mutex_t dirty_lock;
   rmqi_conn_t *dirty;
   bool dirty_posted;
@@ -1431,6 +1433,13 @@ void rmqi_rpc_stop(rmqi_rpc_t *r) {
              "rmqi_rpc_stop called on the I/O thread: ignored");
     return;
   }
+  /* A callback that stop itself runs (on this thread) may call stop
+   * again: it returns at once instead of deadlocking on stop_lock. */
+  pthread_mutex_lock(&r->lock);
+  bool reentered = r->stopping && pthread_equal(r->stopper, pthread_self());
+  pthread_mutex_unlock(&r->lock);
+  if (reentered)
+    return;
   /* A second caller waits for the first to finish, then returns. */
   pthread_mutex_lock(&r->stop_lock);
   if (r->stopped) {
@@ -1439,6 +1448,8 @@ void rmqi_rpc_stop(rmqi_rpc_t *r) {
   }
   pthread_mutex_lock(&r->lock);
   r->closing = true; /* refuse new work from here */
+  r->stopping = true;
+  r->stopper = pthread_self();
   pthread_mutex_unlock(&r->lock);
   /* No resolver answer is posted after this (the loop goes next). */
   resolver_stop(r->res);
@@ -1453,6 +1464,9 @@ void rmqi_rpc_stop(rmqi_rpc_t *r) {
    * failed them all; this is the belt to those braces. */
   rmqi_rpc_cancel_if(r, match_all, NULL, RMQ_ERR_SHUTDOWN, "client shut down");
   r->stopped = true;
+  pthread_mutex_lock(&r->lock);
+  r->stopping = false;
+  pthread_mutex_unlock(&r->lock);
   pthread_mutex_unlock(&r->stop_lock);
 }
 

@@ -817,6 +817,36 @@ TEST(unresolvable_host_fails_with_connect_naming_it) {
   rmqi_rpc_free(r);
 }
 
+/* A completion that stop runs on the stopping thread may call stop again
+ * (the layer above tearing down from a callback): it returns at once
+ * instead of deadlocking. A never-started instance runs its completions
+ * on the stopping thread. */
+static rmqi_rpc_t *_Atomic stop_target;
+static _Atomic int stop_from_cb;
+static void stop_again_cb(void *arg, const rmqi_rpc_result_t *res) {
+  (void)arg;
+  if (res->err == RMQ_ERR_SHUTDOWN) {
+    rmqi_rpc_stop(atomic_load(&stop_target));
+    atomic_fetch_add(&stop_from_cb, 1);
+  }
+}
+
+TEST(stop_from_a_completion_during_stop_returns) {
+  static rmqi_log_t quiet = {NULL, NULL, RMQ_LOG_ERROR - 1};
+  rmqi_rpc_opts_t o = {.ser = RMQI_SER_JSON, .log = &quiet};
+  rmqi_rpc_t *r;
+  REQUIRE(rmqi_rpc_new(&r, &o) == RMQ_OK);
+  atomic_store(&stop_target, r);
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 50);
+  REQUIRE(rmqi_rpc_invoke(r, "127.0.0.1:9", &c, 60000, stop_again_cb, NULL) ==
+          RMQ_OK);
+  rmqi_cmd_free(&c);
+  rmqi_rpc_stop(r);
+  CHECK_INT(atomic_load(&stop_from_cb), 1);
+  rmqi_rpc_free(r);
+}
+
 TEST(two_instances_are_independent) {
   mock_t *m = mock_start();
   rmqi_rpc_t *a = new_rpc(), *b = new_rpc();
@@ -877,6 +907,7 @@ int main(void) {
       TCASE(buffers_shrink_after_a_large_frame),
       TCASE(host_names_resolve_and_reconnect),
       TCASE(unresolvable_host_fails_with_connect_naming_it),
+      TCASE(stop_from_a_completion_during_stop_returns),
       TCASE(two_instances_are_independent),
       TCASE(addresses_v4_v6_bracketed),
   };
