@@ -98,6 +98,8 @@ typedef struct resolver {
   pthread_cond_t cond;
   rjob_t *head, *tail;
   rmqi_loop_t *loop; /* used only under lock and while !stop */
+  int (*resolve)(const char *, const char *, const struct addrinfo *,
+                 struct addrinfo **);
   pthread_t th;
   bool started, stop, busy;
   int refs;
@@ -588,7 +590,7 @@ static void *resolver_main(void *arg) {
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV},
                     *ai = NULL;
-    j->gai = getaddrinfo(j->host, j->port, &hints, &ai);
+    j->gai = res->resolve(j->host, j->port, &hints, &ai);
     j->sys_errno = errno;
     j->n = 0;
     for (struct addrinfo *p = ai; j->gai == 0 && p && j->n < MAX_ADDRS;
@@ -1367,6 +1369,7 @@ rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o) {
   pthread_cond_init(&r->res->cond, NULL);
   r->res->refs = 1; /* the rpc's */
   r->res->loop = r->loop;
+  r->res->resolve = o->resolve ? o->resolve : getaddrinfo;
   *out = r;
   return RMQ_OK;
 }

@@ -19,6 +19,7 @@
 
 #include <pthread.h>
 
+struct addrinfo;
 typedef struct rmqi_rpc rmqi_rpc_t;
 typedef struct rmqi_conn rmqi_conn_t;
 
@@ -55,6 +56,10 @@ typedef struct rmqi_rpc_opts {
    * thread): ACL signing. */
   rmq_err_t (*sign)(void *arg, rmqi_cmd_t *c);
   void *sign_arg;
+  /* Tests: replaces getaddrinfo on the resolver thread (NULL: the real
+   * one). Its answer is released with freeaddrinfo. */
+  int (*resolve)(const char *host, const char *port,
+                 const struct addrinfo *hints, struct addrinfo **res);
 } rmqi_rpc_opts_t;
 
 #define RMQI_DEFAULT_MAX_CONN_OUTPUT ((size_t)64 << 20)

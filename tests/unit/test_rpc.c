@@ -847,6 +847,72 @@ TEST(stop_from_a_completion_during_stop_returns) {
   rmqi_rpc_free(r);
 }
 
+/* A resolver that waits for the test to open the gate, then resolves. */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static bool gate_open;
+static _Atomic int gate_entered, gate_left;
+
+static int slow_resolve(const char *host, const char *port,
+                        const struct addrinfo *hints, struct addrinfo **res) {
+  atomic_fetch_add(&gate_entered, 1);
+  pthread_mutex_lock(&gate_lock);
+  while (!gate_open)
+    pthread_cond_wait(&gate_cond, &gate_lock);
+  pthread_mutex_unlock(&gate_lock);
+  int rc = getaddrinfo(host, port, hints, res);
+  atomic_fetch_add(&gate_left, 1);
+  return rc;
+}
+
+/* The connect timeout covers resolving: a resolver that hangs fails the
+ * request with CONNECT when the connect timeout (300 ms) ends, well
+ * before the request's own 5 s. Stop and free do not wait for the hung
+ * resolver thread: it is detached, and once its lookup returns it cleans
+ * up without touching the freed instance (ASan watches) and exits. */
+TEST(hung_resolver_bounded_by_connect_timeout_and_not_waited_for) {
+  mock_t *m = mock_start();
+  REQUIRE(m != NULL);
+  int threads_before = rmqi_thread_count();
+  static rmqi_log_t quiet = {NULL, NULL, RMQ_LOG_ERROR - 1};
+  rmqi_rpc_opts_t o = {.connect_timeout_ms = 300,
+                       .ser = RMQI_SER_JSON,
+                       .log = &quiet,
+                       .resolve = slow_resolve};
+  rmqi_rpc_t *r;
+  REQUIRE(rmqi_rpc_new(&r, &o) == RMQ_OK && rmqi_rpc_start(r) == RMQ_OK);
+  char addr[64], detail[256] = "", want[256];
+  snprintf(addr, sizeof(addr), "localhost:%d", mock_port(m));
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 105);
+  rmqi_resp_t resp;
+  int64_t t0 = rmqi_now_ms();
+  CHECK_ERR(
+      rmqi_rpc_invoke_sync(r, addr, &c, 5000, &resp, detail, sizeof(detail)),
+      RMQ_ERR_CONNECT);
+  int64_t took = rmqi_now_ms() - t0;
+  CHECK(took >= 250 && took < 2000);
+  snprintf(want, sizeof(want),
+           "%s: connect timed out while resolving the host name", addr);
+  CHECK_STR(detail, want);
+  rmqi_cmd_free(&c);
+  CHECK_INT(atomic_load(&gate_entered), 1); /* still inside the lookup */
+  rmqi_rpc_stop(r); /* returns although the resolver is stuck */
+  rmqi_rpc_free(r);
+  pthread_mutex_lock(&gate_lock);
+  gate_open = true;
+  pthread_cond_broadcast(&gate_cond);
+  pthread_mutex_unlock(&gate_lock);
+  int64_t until = rmqi_now_ms() + 5000;
+  while (
+      (atomic_load(&gate_left) < 1 || rmqi_thread_count() != threads_before) &&
+      rmqi_now_ms() < until)
+    usleep(1000);
+  CHECK_INT(atomic_load(&gate_left), 1);
+  CHECK_INT(rmqi_thread_count(), threads_before); /* it exited */
+  mock_stop(m);
+}
+
 TEST(two_instances_are_independent) {
   mock_t *m = mock_start();
   rmqi_rpc_t *a = new_rpc(), *b = new_rpc();
@@ -908,6 +974,7 @@ int main(void) {
       TCASE(host_names_resolve_and_reconnect),
       TCASE(unresolvable_host_fails_with_connect_naming_it),
       TCASE(stop_from_a_completion_during_stop_returns),
+      TCASE(hung_resolver_bounded_by_connect_timeout_and_not_waited_for),
       TCASE(two_instances_are_independent),
       TCASE(addresses_v4_v6_bracketed),
   };
