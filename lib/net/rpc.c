@@ -44,7 +44,7 @@ struct pend {
 
 struct rmqi_conn {
   rmqi_rpc_t *rpc;
-  char addr[96];
+  char addr[RMQI_MAX_ADDR];
   int fd;
   rmqi_transport_t *tr; /* the byte stream over fd (loop thread) */
   int state;            /* loop thread, or under rpc->lock */
@@ -57,9 +57,9 @@ struct rmqi_conn {
   int64_t connect_deadline_ms;     /* covers resolving, connect, handshake */
   sockaddr_any_t addrs[MAX_ADDRS]; /* loop-only */
   size_t n_addrs, i_addr;
-  char why[160];     /* loop-only: the last connect failure */
-  pend_t *pend;      /* under rpc->lock */
-  rmqi_conn_t *next; /* table list (rpc->lock) */
+  char why[RMQI_MAX_HOST + 64]; /* loop-only: the last connect failure */
+  pend_t *pend;                 /* under rpc->lock */
+  rmqi_conn_t *next;            /* table list (rpc->lock) */
   rmqi_conn_t *dirty_next;
   rmqi_conn_t *stuck_next; /* sweep's private list */
   rmqi_conn_t *work_next;  /* drain_dirty's private list */
@@ -82,7 +82,7 @@ typedef struct handler {
 /* A host name to resolve, and later its answer. */
 typedef struct rjob {
   rmqi_conn_t *c; /* a reference */
-  char host[96], port[8];
+  char host[RMQI_MAX_HOST], port[8];
   int gai, sys_errno;
   size_t n;
   sockaddr_any_t addrs[MAX_ADDRS];
@@ -313,7 +313,7 @@ static void conn_close(rmqi_conn_t *c, rmq_err_t err, const char *why) {
   if (err != RMQ_ERR_SHUTDOWN)
     rmqi_log(r->o.log, RMQ_LOG_WARN, "net", "connection to %s closed: %s",
              c->addr, why);
-  char detail[256];
+  char detail[640];
   snprintf(detail, sizeof(detail), "%s: %s", c->addr, why);
   while (list) {
     pend_t *p = list;
@@ -350,7 +350,7 @@ rmq_err_t rmqi_split_addr(const char *addr, char *host, size_t host_size,
 
 rmq_err_t rmqi_parse_addr(const char *addr, struct sockaddr_storage *ss,
                           unsigned *len) {
-  char host[96];
+  char host[RMQI_MAX_HOST];
   unsigned port;
   if (rmqi_split_addr(addr, host, sizeof(host), &port) != RMQ_OK)
     return RMQ_ERR_INVALID_ARG;
@@ -521,7 +521,7 @@ static void conn_connect(rmqi_conn_t *c) {
   }
   /* A host name: resolved anew for every connection, so a reconnect finds
    * a service that moved. */
-  char host[96];
+  char host[RMQI_MAX_HOST];
   unsigned port;
   if (rmqi_split_addr(c->addr, host, sizeof(host), &port) != RMQ_OK) {
     conn_close(c, RMQ_ERR_CONNECT, "not a host:port address");
@@ -554,7 +554,7 @@ static void resolved(void *arg) {
   rmqi_conn_t *c = j->c;
   if (c->state == C_RESOLVING) { /* else closed (timeout, stop) meanwhile */
     if (j->gai != 0) {
-      char why[200], eb[96];
+      char why[RMQI_MAX_HOST + 160], eb[96];
       snprintf(why, sizeof(why), "cannot resolve host \"%s\": %s", j->host,
                j->gai == EAI_SYSTEM
                    ? rmqi_strerror(j->sys_errno, eb, sizeof(eb))
@@ -955,7 +955,7 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
                           int64_t timeout_ms, rmqi_rpc_cb cb, void *arg) {
   if (rmqi_rpc_closing(r))
     return RMQ_ERR_SHUTDOWN;
-  char host[96];
+  char host[RMQI_MAX_HOST];
   unsigned port;
   if (rmqi_split_addr(addr, host, sizeof(host), &port) != RMQ_OK)
     return RMQ_ERR_INVALID_ARG;
@@ -1015,7 +1015,7 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
 rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd) {
   if (rmqi_rpc_closing(r))
     return RMQ_ERR_SHUTDOWN;
-  char host[96];
+  char host[RMQI_MAX_HOST];
   unsigned port;
   if (rmqi_split_addr(addr, host, sizeof(host), &port) != RMQ_OK)
     return RMQ_ERR_INVALID_ARG;
@@ -1180,7 +1180,7 @@ typedef struct waiter {
   pthread_cond_t cond;
   bool done;
   rmq_err_t err;
-  char detail[256];
+  char detail[640];
   rmqi_cmd_t cmd; /* the response, moved out of the loop's decode */
   uint8_t *body;  /* a copy of its body (the frame is the loop's) */
 } waiter_t;
@@ -1315,7 +1315,7 @@ static void sweep(void *arg) {
   while (expired) {
     pend_t *p = expired;
     expired = p->hnext;
-    char detail[160];
+    char detail[RMQI_MAX_ADDR + 32];
     snprintf(detail, sizeof(detail), "%s: no response in time", p->conn->addr);
     complete(p, RMQ_ERR_TIMEOUT, detail);
   }

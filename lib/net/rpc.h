@@ -20,6 +20,11 @@
 #include <pthread.h>
 
 struct addrinfo;
+
+/* A DNS name is at most 253 characters; an address adds brackets, a colon
+ * and a port. */
+#define RMQI_MAX_HOST 256
+#define RMQI_MAX_ADDR (RMQI_MAX_HOST + 8)
 typedef struct rmqi_rpc rmqi_rpc_t;
 typedef struct rmqi_conn rmqi_conn_t;
 

@@ -813,6 +813,18 @@ TEST(unresolvable_host_fails_with_connect_naming_it) {
            "nohost.invalid:9876: cannot resolve host \"nohost.invalid\": %s",
            gai_strerror(gai));
   CHECK_STR(detail, want);
+  /* A long name (240 characters, labels of 59) is a name like any other,
+   * not an error of ours. */
+  char longname[300], ldetail[640] = "";
+  snprintf(longname, sizeof(longname), "%s.%s.%s.%s.invalid:9876",
+           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+           "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+           "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc",
+           "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd");
+  CHECK_ERR(rmqi_rpc_invoke_sync(r, longname, &c, 5000, &resp, ldetail,
+                                 sizeof(ldetail)),
+            RMQ_ERR_CONNECT);
+  CHECK(strstr(ldetail, "cannot resolve host \"aaaa") != NULL);
   rmqi_cmd_free(&c);
   rmqi_rpc_free(r);
 }
