@@ -104,8 +104,12 @@ static rmq_err_t fetch_route(rmq_client_t *c, const char *topic,
                               RMQI_MIN(left, c->conf.v.api_timeout_ms), &resp,
                               detail, sizeof(detail));
     rmqi_cmd_free(&cmd);
+    /* This name server could not be asked (refused, unresolvable, lost,
+     * silent, a malformed entry, or a connection that is not draining):
+     * try the next one. */
     if (rc == RMQ_ERR_CONNECT || rc == RMQ_ERR_CONN_LOST ||
-        rc == RMQ_ERR_TIMEOUT) {
+        rc == RMQ_ERR_TIMEOUT || rc == RMQ_ERR_INVALID_ARG ||
+        rc == RMQ_ERR_QUEUE_FULL) {
       rmqi_log(&c->log, RMQ_LOG_WARN, "route", "name server %s: %s", addr,
                detail);
       rmqi_errstr(err, n, "name server %s: %s", addr, detail);
@@ -831,6 +835,7 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
   rmqi_rpc_opts_t o = {
       .max_frame = (size_t)c->conf.v.max_frame_size,
       .connect_timeout_ms = c->conf.v.connect_timeout_ms,
+      .max_conn_output = (size_t)c->conf.v.max_conn_output,
       .ser = c->conf.v.serialize_type == RMQI_SERIALIZE_ROCKETMQ
                  ? RMQI_SER_ROCKETMQ
                  : RMQI_SER_JSON,

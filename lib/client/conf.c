@@ -82,6 +82,14 @@ static const prop_t props[] = {
      INT64_C(1) << 30, NULL, NULL,
      "Largest frame accepted from the network, bytes; a larger length prefix "
      "closes the connection before anything is allocated."},
+    {"maxConnectionOutputBytes", C, T_INT, OFF(max_conn_output), "67108864",
+     INT64_C(1) << 20, INT64_C(1) << 32, NULL, NULL,
+     "Bytes one connection may hold queued for a peer that is not reading. "
+     "A request past it fails at once with `ERR_QUEUE_FULL`; replies to a "
+     "peer's own requests may use a quarter of it and are dropped past "
+     "that; a connection that stays over it while the peer reads nothing "
+     "for `tcpTransportConnectTimeout` is closed (what waits on it fails "
+     "with `ERR_CONN_LOST`). It must exceed the largest request sent."},
     {"clientCallbackExecutorThreads", C, T_INT, OFF(callback_threads), "2", 1,
      256, NULL, NULL,
      "Threads of the callback pool that runs user callbacks (callbackMode "

@@ -43,6 +43,7 @@ typedef struct rmqi_conf_vals {
   int64_t api_timeout_ms;
   int64_t connect_timeout_ms;
   int64_t max_frame_size;
+  int64_t max_conn_output;
   int64_t callback_threads;
   int callback_mode;
   int serialize_type;

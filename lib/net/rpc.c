@@ -2,11 +2,13 @@
 
 #include "transport.h"
 
+#include "../util/err.h"
 #include "../util/time.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -18,7 +20,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { C_NEW, C_CONNECTING, C_STARTING, C_OPEN, C_CLOSED };
+enum { C_NEW, C_RESOLVING, C_CONNECTING, C_STARTING, C_OPEN, C_CLOSED };
+
+/* Addresses one connection tries in turn (a host name's getaddrinfo
+ * answers, IPv6 and IPv4, or the one numeric address). */
+#define MAX_ADDRS 8
+typedef struct sockaddr_any {
+  struct sockaddr_storage ss;
+  socklen_t len;
+} sockaddr_any_t;
 
 typedef struct pend pend_t;
 struct pend {
@@ -34,23 +44,33 @@ struct pend {
 
 struct rmqi_conn {
   rmqi_rpc_t *rpc;
-  char addr[96];
+  char addr[RMQI_MAX_ADDR];
   int fd;
   rmqi_transport_t *tr; /* the byte stream over fd (loop thread) */
   int state;            /* loop thread, or under rpc->lock */
   _Atomic int refs;
   pthread_mutex_t out_lock;
-  rmqi_buf_t out;  /* frames appended by any thread */
-  bool in_dirty;   /* in rpc->dirty (under rpc->dirty_lock) */
-  rmqi_buf_t wbuf; /* loop-only: bytes being written */
-  rmqi_buf_t in;   /* loop-only */
-  int64_t connect_deadline_ms;
-  pend_t *pend;      /* under rpc->lock */
-  rmqi_conn_t *next; /* table list (rpc->lock) */
+  rmqi_buf_t out;                  /* frames appended by any thread */
+  bool in_dirty;                   /* in rpc->dirty (under rpc->dirty_lock) */
+  rmqi_buf_t wbuf;                 /* loop-only: bytes being written */
+  rmqi_buf_t in;                   /* loop-only */
+  int64_t connect_deadline_ms;     /* covers resolving, connect, handshake */
+  sockaddr_any_t addrs[MAX_ADDRS]; /* loop-only */
+  size_t n_addrs, i_addr;
+  char why[RMQI_MAX_HOST + 64]; /* loop-only: the last connect failure */
+  pend_t *pend;                 /* under rpc->lock */
+  rmqi_conn_t *next;            /* table list (rpc->lock) */
   rmqi_conn_t *dirty_next;
   rmqi_conn_t *stuck_next; /* sweep's private list */
   rmqi_conn_t *work_next;  /* drain_dirty's private list */
   bool want_out;           /* EPOLLOUT registered */
+  /* Output bound: bytes in out + wbuf (added under out_lock, removed by
+   * the loop as the socket takes them). */
+  _Atomic size_t queued;
+  _Atomic bool over;   /* a request was refused for the bound */
+  int64_t progress_ms; /* loop-only: last time the socket took bytes or
+                          the output was empty */
+  _Atomic uint64_t replies_dropped;
 };
 
 typedef struct handler {
@@ -59,8 +79,35 @@ typedef struct handler {
   void *arg;
 } handler_t;
 
+/* A host name to resolve, and later its answer. */
+typedef struct rjob {
+  rmqi_conn_t *c; /* a reference */
+  char host[RMQI_MAX_HOST], port[8];
+  int gai, sys_errno;
+  size_t n;
+  sockaddr_any_t addrs[MAX_ADDRS];
+  struct rjob *next;
+} rjob_t;
+
+/* The resolver thread: getaddrinfo blocks, so it never runs on the loop.
+ * Shared by the rpc instance and the thread (refs), so that a thread
+ * stuck in getaddrinfo past rmqi_rpc_stop can be detached and clean up
+ * after itself: it touches nothing but this struct and its job then. */
+typedef struct resolver {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  rjob_t *head, *tail;
+  rmqi_loop_t *loop; /* used only under lock and while !stop */
+  int (*resolve)(const char *, const char *, const struct addrinfo *,
+                 struct addrinfo **);
+  pthread_t th;
+  bool started, stop, busy;
+  int refs;
+} resolver_t;
+
 struct rmqi_rpc {
   rmqi_rpc_opts_t o;
+  resolver_t *res;
   rmqi_loop_t *loop;
   pthread_mutex_t lock; /* conns, pending table, heap */
   rmqi_conn_t *conns;
@@ -72,6 +119,8 @@ struct rmqi_rpc {
   bool closing;              /* rmqi_rpc_stop has begun: new work is refused */
   pthread_mutex_t stop_lock; /* serialises rmqi_rpc_stop */
   bool stopped;              /* under stop_lock */
+  bool stopping;             /* under lock: stop is running ... */
+  pthread_t stopper;         /* ... on this thread */
   pthread_mutex_t dirty_lock;
   rmqi_conn_t *dirty;
   bool dirty_posted;
@@ -194,6 +243,23 @@ static pend_t *pend_take(rmqi_rpc_t *r, int32_t opaque) {
   return NULL;
 }
 
+/* A response is taken only on the connection its request went out on:
+ * opaques are ours, so any other peer could name one. */
+static pend_t *pend_take_on(rmqi_rpc_t *r, int32_t opaque, const rmqi_conn_t *c,
+                            bool *elsewhere) {
+  *elsewhere = false;
+  for (pend_t *p = r->buckets[bucket_of(r, opaque)]; p; p = p->hnext)
+    if (p->opaque == opaque) {
+      if (p->conn != c) {
+        *elsewhere = true;
+        return NULL;
+      }
+      pend_unlink(r, p);
+      return p;
+    }
+  return NULL;
+}
+
 /* ---- connections ------------------------------------------------------- */
 
 static void conn_unref(rmqi_conn_t *c) {
@@ -247,7 +313,7 @@ static void conn_close(rmqi_conn_t *c, rmq_err_t err, const char *why) {
   if (err != RMQ_ERR_SHUTDOWN)
     rmqi_log(r->o.log, RMQ_LOG_WARN, "net", "connection to %s closed: %s",
              c->addr, why);
-  char detail[256];
+  char detail[640];
   snprintf(detail, sizeof(detail), "%s: %s", c->addr, why);
   while (list) {
     pend_t *p = list;
@@ -257,9 +323,8 @@ static void conn_close(rmqi_conn_t *c, rmq_err_t err, const char *why) {
   conn_unref(c); /* the table's reference */
 }
 
-rmq_err_t rmqi_parse_addr(const char *addr, struct sockaddr_storage *ss,
-                          unsigned *len) {
-  char host[80];
+rmq_err_t rmqi_split_addr(const char *addr, char *host, size_t host_size,
+                          unsigned *port) {
   const char *colon = strrchr(addr, ':');
   if (colon == NULL || colon == addr)
     return RMQ_ERR_INVALID_ARG;
@@ -271,13 +336,23 @@ rmq_err_t rmqi_parse_addr(const char *addr, struct sockaddr_storage *ss,
     h = addr + 1;
     hl -= 2;
   }
-  if (hl == 0 || hl >= sizeof(host))
+  if (hl == 0 || hl >= host_size)
     return RMQ_ERR_INVALID_ARG;
   memcpy(host, h, hl);
   host[hl] = '\0';
   char *end;
-  long port = strtol(colon + 1, &end, 10);
-  if (*end || port <= 0 || port > 65535)
+  long pv = strtol(colon + 1, &end, 10);
+  if (colon[1] == '\0' || *end || pv <= 0 || pv > 65535)
+    return RMQ_ERR_INVALID_ARG;
+  *port = (unsigned)pv;
+  return RMQ_OK;
+}
+
+rmq_err_t rmqi_parse_addr(const char *addr, struct sockaddr_storage *ss,
+                          unsigned *len) {
+  char host[RMQI_MAX_HOST];
+  unsigned port;
+  if (rmqi_split_addr(addr, host, sizeof(host), &port) != RMQ_OK)
     return RMQ_ERR_INVALID_ARG;
   memset(ss, 0, sizeof(*ss));
   struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
@@ -297,6 +372,25 @@ rmq_err_t rmqi_parse_addr(const char *addr, struct sockaddr_storage *ss,
 }
 
 static void on_io(void *arg, uint32_t ev);
+
+/* What a connection's buffers go back to once a large frame has passed:
+ * one large frame must not pin twice its size for the connection's life.
+ * Twice the 64 KiB read chunk, so ordinary traffic never reallocates. */
+#define BUF_KEEP ((size_t)128 * 1024)
+
+static void buf_trim(rmqi_buf_t *b) {
+  if (b->cap <= BUF_KEEP || b->len > BUF_KEEP / 2 || b->failed)
+    return;
+  if (b->len == 0) {
+    rmqi_buf_free(b); /* the next use allocates what it needs */
+    return;
+  }
+  uint8_t *p = realloc(b->data, BUF_KEEP);
+  if (p != NULL) { /* else keep the large one: still correct */
+    b->data = p;
+    b->cap = BUF_KEEP;
+  }
+}
 
 static void update_events(rmqi_conn_t *c, bool want_out) {
   if (c->want_out == want_out || c->fd < 0)
@@ -321,6 +415,7 @@ static bool conn_flush(rmqi_conn_t *c) {
       c->out.len = 0;
     }
   }
+  buf_trim(&c->out); /* empty here: after a large request was swapped out */
   pthread_mutex_unlock(&c->out_lock);
   if (!rmqi_buf_ok(&c->wbuf)) {
     conn_close(c, RMQ_ERR_NOMEM, "out of memory for the output buffer");
@@ -330,76 +425,272 @@ static bool conn_flush(rmqi_conn_t *c) {
     ssize_t n = c->tr->ops->write(c->tr, c->wbuf.data, c->wbuf.len);
     if (n > 0) {
       rmqi_buf_consume(&c->wbuf, (size_t)n);
+      atomic_fetch_sub(&c->queued, (size_t)n);
+      c->progress_ms = rmqi_now_ms();
       continue;
     }
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
       break;
-    char why[128];
-    snprintf(why, sizeof(why), "write failed: %s", strerror(errno));
+    char why[128], eb[96];
+    snprintf(why, sizeof(why), "write failed: %s",
+             rmqi_strerror(errno, eb, sizeof(eb)));
     conn_close(c, RMQ_ERR_CONN_LOST, why);
     return false;
   }
+  if (c->wbuf.len == 0) {
+    c->progress_ms = rmqi_now_ms();
+    buf_trim(&c->wbuf);
+  }
+  if (atomic_load(&c->over) &&
+      atomic_load(&c->queued) < c->rpc->o.max_conn_output / 2)
+    atomic_store(&c->over, false); /* draining again */
   update_events(c, c->wbuf.len > 0);
   return true;
 }
 
+/* Loop thread: closes the socket of a failed attempt (not the conn). */
+static void conn_drop_socket(rmqi_conn_t *c) {
+  if (c->tr) {
+    c->tr->ops->destroy(c->tr);
+    c->tr = NULL;
+  }
+  if (c->fd >= 0) {
+    rmqi_loop_del_fd(c->rpc->loop, c->fd);
+    close(c->fd);
+    c->fd = -1;
+  }
+  c->want_out = false;
+}
+
+/* Loop thread: connects to the next address not yet tried; when none is
+ * left, the connection fails with the last reason. */
+static void conn_try_next(rmqi_conn_t *c) {
+  char eb[96];
+  while (c->i_addr < c->n_addrs) {
+    const sockaddr_any_t *a = &c->addrs[c->i_addr++];
+    c->fd =
+        socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+      snprintf(c->why, sizeof(c->why), "socket failed: %s",
+               rmqi_strerror(errno, eb, sizeof(eb)));
+      continue;
+    }
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->tr = rmqi_transport_plain(c->fd);
+    if (c->tr == NULL) {
+      conn_drop_socket(c);
+      conn_close(c, RMQ_ERR_NOMEM, "out of memory for the transport");
+      return;
+    }
+    c->state = C_CONNECTING;
+    int rc = connect(c->fd, (const struct sockaddr *)&a->ss, a->len);
+    if (rc != 0 && errno != EINPROGRESS) {
+      snprintf(c->why, sizeof(c->why), "connect failed: %s",
+               rmqi_strerror(errno, eb, sizeof(eb)));
+      conn_drop_socket(c);
+      continue;
+    }
+    c->want_out = true;
+    if (rmqi_loop_add_fd(c->rpc->loop, c->fd, EPOLLIN | EPOLLOUT, on_io, c) !=
+        RMQ_OK) {
+      conn_drop_socket(c);
+      conn_close(c, RMQ_ERR_CONNECT, "cannot watch the socket");
+    }
+    return;
+  }
+  conn_close(c, RMQ_ERR_CONNECT, c->why[0] ? c->why : "no address to try");
+}
+
+static rmq_err_t resolver_submit(rmqi_rpc_t *r, rmqi_conn_t *c,
+                                 const char *host, unsigned port);
+
 static void conn_connect(rmqi_conn_t *c) {
-  struct sockaddr_storage ss;
-  unsigned len;
-  if (rmqi_parse_addr(c->addr, &ss, &len) != RMQ_OK) {
-    conn_close(c, RMQ_ERR_CONNECT, "not a numeric host:port address");
-    return;
-  }
-  c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (c->fd < 0) {
-    conn_close(c, RMQ_ERR_CONNECT, strerror(errno));
-    return;
-  }
-  int one = 1;
-  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  c->tr = rmqi_transport_plain(c->fd);
-  if (c->tr == NULL) {
-    int fd = c->fd;
-    c->fd = -1;
-    close(fd);
-    conn_close(c, RMQ_ERR_NOMEM, "out of memory for the transport");
-    return;
-  }
-  c->state = C_CONNECTING;
+  /* One deadline for resolving, connecting and the transport handshake. */
   c->connect_deadline_ms = rmqi_now_ms() + c->rpc->o.connect_timeout_ms;
-  int rc = connect(c->fd, (struct sockaddr *)&ss, len);
-  if (rc != 0 && errno != EINPROGRESS) {
-    char why[128];
-    snprintf(why, sizeof(why), "connect failed: %s", strerror(errno));
-    int fd = c->fd;
-    c->fd = -1;
-    close(fd);
-    conn_close(c, RMQ_ERR_CONNECT, why);
+  c->why[0] = '\0';
+  unsigned len;
+  if (rmqi_parse_addr(c->addr, &c->addrs[0].ss, &len) == RMQ_OK) {
+    c->addrs[0].len = (socklen_t)len;
+    c->n_addrs = 1;
+    c->i_addr = 0;
+    conn_try_next(c);
     return;
   }
-  c->want_out = true;
-  if (rmqi_loop_add_fd(c->rpc->loop, c->fd, EPOLLIN | EPOLLOUT, on_io, c) !=
-      RMQ_OK) {
-    int fd = c->fd;
-    c->fd = -1;
-    close(fd);
-    conn_close(c, RMQ_ERR_CONNECT, "cannot watch the socket");
+  /* A host name: resolved anew for every connection, so a reconnect finds
+   * a service that moved. */
+  char host[RMQI_MAX_HOST];
+  unsigned port;
+  if (rmqi_split_addr(c->addr, host, sizeof(host), &port) != RMQ_OK) {
+    conn_close(c, RMQ_ERR_CONNECT, "not a host:port address");
+    return;
   }
+  c->state = C_RESOLVING;
+  rmq_err_t rc = resolver_submit(c->rpc, c, host, port);
+  if (rc == RMQ_ERR_SHUTDOWN)
+    conn_close(c, rc, "client shut down");
+  else if (rc != RMQ_OK)
+    conn_close(c, RMQ_ERR_CONNECT, "cannot start the resolver thread");
+}
+
+/* ---- the resolver thread ----------------------------------------------- */
+
+static void resolver_unref(resolver_t *res) {
+  pthread_mutex_lock(&res->lock);
+  bool last = --res->refs == 0;
+  pthread_mutex_unlock(&res->lock);
+  if (!last)
+    return;
+  pthread_cond_destroy(&res->cond);
+  pthread_mutex_destroy(&res->lock);
+  free(res);
+}
+
+/* Loop thread: a resolver answer. */
+static void resolved(void *arg) {
+  rjob_t *j = arg;
+  rmqi_conn_t *c = j->c;
+  if (c->state == C_RESOLVING) { /* else closed (timeout, stop) meanwhile */
+    if (j->gai != 0) {
+      char why[RMQI_MAX_HOST + 160], eb[96];
+      snprintf(why, sizeof(why), "cannot resolve host \"%s\": %s", j->host,
+               j->gai == EAI_SYSTEM
+                   ? rmqi_strerror(j->sys_errno, eb, sizeof(eb))
+                   : gai_strerror(j->gai));
+      conn_close(c, RMQ_ERR_CONNECT, why);
+    } else {
+      memcpy(c->addrs, j->addrs, j->n * sizeof(j->addrs[0]));
+      c->n_addrs = j->n;
+      c->i_addr = 0;
+      snprintf(c->why, sizeof(c->why), "host \"%s\" has no address", j->host);
+      conn_try_next(c);
+    }
+  }
+  conn_unref(c);
+  free(j);
+}
+
+static void *resolver_main(void *arg) {
+  resolver_t *res = arg;
+  pthread_mutex_lock(&res->lock);
+  for (;;) {
+    while (!res->stop && res->head == NULL)
+      pthread_cond_wait(&res->cond, &res->lock);
+    if (res->stop)
+      break;
+    rjob_t *j = res->head;
+    res->head = j->next;
+    if (res->head == NULL)
+      res->tail = NULL;
+    res->busy = true;
+    pthread_mutex_unlock(&res->lock);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV},
+                    *ai = NULL;
+    j->gai = res->resolve(j->host, j->port, &hints, &ai);
+    j->sys_errno = errno;
+    j->n = 0;
+    for (struct addrinfo *p = ai; j->gai == 0 && p && j->n < MAX_ADDRS;
+         p = p->ai_next)
+      if (p->ai_addrlen <= sizeof(j->addrs[0].ss)) {
+        memcpy(&j->addrs[j->n].ss, p->ai_addr, p->ai_addrlen);
+        j->addrs[j->n++].len = p->ai_addrlen;
+      }
+    if (ai)
+      freeaddrinfo(ai);
+    pthread_mutex_lock(&res->lock);
+    res->busy = false;
+    /* After stop the loop may be gone: post only before it. */
+    if (res->stop || rmqi_loop_post(res->loop, resolved, j) != RMQ_OK) {
+      conn_unref(j->c); /* the conn dies on its connect deadline or stop */
+      free(j);
+    }
+  }
+  while (res->head) { /* stopped: drop what was never resolved */
+    rjob_t *j = res->head;
+    res->head = j->next;
+    conn_unref(j->c);
+    free(j);
+  }
+  res->tail = NULL;
+  pthread_mutex_unlock(&res->lock);
+  resolver_unref(res); /* the thread's reference */
+  return NULL;
+}
+
+/* Loop thread: queues a lookup for @p c. */
+static rmq_err_t resolver_submit(rmqi_rpc_t *r, rmqi_conn_t *c,
+                                 const char *host, unsigned port) {
+  resolver_t *res = r->res;
+  rjob_t *j = calloc(1, sizeof(*j));
+  if (j == NULL)
+    return RMQ_ERR_NOMEM;
+  snprintf(j->host, sizeof(j->host), "%s", host);
+  snprintf(j->port, sizeof(j->port), "%u", port);
+  j->c = c;
+  pthread_mutex_lock(&res->lock);
+  if (res->stop) {
+    pthread_mutex_unlock(&res->lock);
+    free(j);
+    return RMQ_ERR_SHUTDOWN;
+  }
+  if (!res->started) { /* lazily: numeric-only clients never start it */
+    res->refs++;
+    if (pthread_create(&res->th, NULL, resolver_main, res) != 0) {
+      res->refs--;
+      pthread_mutex_unlock(&res->lock);
+      free(j);
+      return RMQ_ERR_NOMEM;
+    }
+    res->started = true;
+  }
+  atomic_fetch_add(&c->refs, 1); /* the job's */
+  if (res->tail)
+    res->tail->next = j;
+  else
+    res->head = j;
+  res->tail = j;
+  pthread_cond_signal(&res->cond);
+  pthread_mutex_unlock(&res->lock);
+  return RMQ_OK;
+}
+
+/* Stops the resolver thread: joined when idle; when it is inside
+ * getaddrinfo (which cannot be interrupted and may take the system
+ * resolver's full timeout), detached instead, so stop never hangs on DNS.
+ * A detached thread discards its answer and frees its own state. */
+static void resolver_stop(resolver_t *res) {
+  pthread_mutex_lock(&res->lock);
+  res->stop = true;
+  pthread_cond_broadcast(&res->cond);
+  bool started = res->started, busy = res->busy;
+  res->started = false;
+  pthread_mutex_unlock(&res->lock);
+  if (!started)
+    return;
+  if (busy)
+    pthread_detach(res->th);
+  else
+    pthread_join(res->th, NULL);
 }
 
 static void dispatch(rmqi_conn_t *c, rmqi_cmd_t *cmd, const uint8_t *frame,
                      size_t len) {
   rmqi_rpc_t *r = c->rpc;
   if (rmqi_cmd_is_response(cmd)) {
+    bool elsewhere;
     pthread_mutex_lock(&r->lock);
-    pend_t *p = pend_take(r, cmd->opaque);
+    pend_t *p = pend_take_on(r, cmd->opaque, c, &elsewhere);
     pthread_mutex_unlock(&r->lock);
     if (p == NULL) {
       rmqi_log(r->o.log, RMQ_LOG_DEBUG, "net",
-               "response with unknown opaque %d from %s dropped", cmd->opaque,
-               c->addr);
+               elsewhere ? "response with opaque %d from %s dropped: its "
+                           "request went to another connection"
+                         : "response with unknown opaque %d from %s dropped",
+               cmd->opaque, c->addr);
       return;
     }
     rmqi_rpc_result_t res = {RMQ_OK, "", c->addr, cmd, frame, len};
@@ -443,8 +734,9 @@ static void conn_read(rmqi_conn_t *c) {
         continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK)
         return;
-      char why[128];
-      snprintf(why, sizeof(why), "read failed: %s", strerror(errno));
+      char why[128], eb[96];
+      snprintf(why, sizeof(why), "read failed: %s",
+               rmqi_strerror(errno, eb, sizeof(eb)));
       conn_close(c, RMQ_ERR_CONN_LOST, why);
       return;
     }
@@ -475,8 +767,11 @@ static void conn_read(rmqi_conn_t *c) {
       conn_close(c, RMQ_ERR_CONN_LOST, why);
       closed = true;
     }
-    if (!closed)
+    if (!closed) {
       rmqi_buf_consume(&c->in, off);
+      if (rc != RMQ_ERR_TRUNCATED || fl <= BUF_KEEP / 2)
+        buf_trim(&c->in); /* not while a large frame is still coming */
+    }
     conn_unref(c);
     if (closed)
       return;
@@ -497,9 +792,11 @@ static void on_io_locked(rmqi_conn_t *c, uint32_t ev) {
     socklen_t el = sizeof(err);
     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
     if (err) {
-      char why[128];
-      snprintf(why, sizeof(why), "connect failed: %s", strerror(err));
-      conn_close(c, RMQ_ERR_CONNECT, why);
+      char eb[96];
+      snprintf(c->why, sizeof(c->why), "connect failed: %s",
+               rmqi_strerror(err, eb, sizeof(eb)));
+      conn_drop_socket(c);
+      conn_try_next(c); /* the host's next address, or fail */
       return;
     }
     c->state = C_STARTING;
@@ -509,12 +806,15 @@ static void on_io_locked(rmqi_conn_t *c, uint32_t ev) {
     const char *why = NULL;
     int st = c->tr->ops->start(c->tr, &why);
     if (st < 0) {
-      conn_close(c, RMQ_ERR_CONNECT, why ? why : strerror(errno));
+      char eb[96];
+      conn_close(c, RMQ_ERR_CONNECT,
+                 why ? why : rmqi_strerror(errno, eb, sizeof(eb)));
       return;
     }
     if (st == 0)
       return;
     c->state = C_OPEN;
+    c->progress_ms = rmqi_now_ms();
     if (!conn_flush(c))
       return;
   }
@@ -580,8 +880,11 @@ static void mark_dirty(rmqi_conn_t *c) {
     rmqi_log(r->o.log, RMQ_LOG_ERROR, "net", "cannot wake the I/O loop");
 }
 
-/* Appends an encoded frame to the connection and wakes the loop. */
-static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd) {
+/* Appends an encoded frame to the connection and wakes the loop. A frame
+ * that would take the connection's queued output past @p limit is not
+ * queued: RMQ_ERR_QUEUE_FULL. */
+static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd, size_t limit,
+                           bool is_reply) {
   rmqi_rpc_t *r = c->rpc;
   if (rmqi_rpc_closing(r))
     return RMQ_ERR_SHUTDOWN;
@@ -592,13 +895,33 @@ static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd) {
   }
   pthread_mutex_lock(&c->out_lock);
   size_t before = c->out.len;
-  rmq_err_t rc = rmqi_cmd_encode(&c->out, cmd, r->o.ser);
+  size_t queued = atomic_load(&c->queued);
+  rmq_err_t rc = queued >= limit ? RMQ_ERR_QUEUE_FULL
+                                 : rmqi_cmd_encode(&c->out, cmd, r->o.ser);
+  if (rc == RMQ_OK && rmqi_buf_ok(&c->out) &&
+      queued + (c->out.len - before) > limit)
+    rc = RMQ_ERR_QUEUE_FULL;
   if (rc != RMQ_OK || !rmqi_buf_ok(&c->out)) {
     c->out.len = before;
     c->out.failed = false;
     pthread_mutex_unlock(&c->out_lock);
+    if (rc == RMQ_ERR_QUEUE_FULL) {
+      if (is_reply) {
+        if (atomic_fetch_add(&c->replies_dropped, 1) == 0)
+          rmqi_log(r->o.log, RMQ_LOG_WARN, "net",
+                   "%s: replies to the peer's requests dropped: more than "
+                   "%zu bytes unread by the peer",
+                   c->addr, limit);
+      } else if (!atomic_exchange(&c->over, true)) {
+        rmqi_log(r->o.log, RMQ_LOG_WARN, "net",
+                 "%s: output queue over its bound of %zu bytes (the peer "
+                 "is not reading); requests fail with QUEUE_FULL",
+                 c->addr, limit);
+      }
+    }
     return rc != RMQ_OK ? rc : RMQ_ERR_NOMEM;
   }
+  atomic_fetch_add(&c->queued, c->out.len - before);
   pthread_mutex_unlock(&c->out_lock);
   mark_dirty(c);
   return RMQ_OK;
@@ -632,9 +955,9 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
                           int64_t timeout_ms, rmqi_rpc_cb cb, void *arg) {
   if (rmqi_rpc_closing(r))
     return RMQ_ERR_SHUTDOWN;
-  struct sockaddr_storage ss;
-  unsigned sl;
-  if (rmqi_parse_addr(addr, &ss, &sl) != RMQ_OK)
+  char host[RMQI_MAX_HOST];
+  unsigned port;
+  if (rmqi_split_addr(addr, host, sizeof(host), &port) != RMQ_OK)
     return RMQ_ERR_INVALID_ARG;
   pend_t *p = malloc(sizeof(*p));
   if (p == NULL)
@@ -673,7 +996,7 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   pthread_mutex_unlock(&r->lock);
   cmd->opaque = op;
   cmd->flag &= ~RMQI_FLAG_ONEWAY;
-  rmq_err_t rc = conn_send(c, cmd);
+  rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false);
   if (rc != RMQ_OK) {
     pthread_mutex_lock(&r->lock);
     pend_t *q = pend_take(r, op);
@@ -692,9 +1015,9 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
 rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd) {
   if (rmqi_rpc_closing(r))
     return RMQ_ERR_SHUTDOWN;
-  struct sockaddr_storage ss;
-  unsigned sl;
-  if (rmqi_parse_addr(addr, &ss, &sl) != RMQ_OK)
+  char host[RMQI_MAX_HOST];
+  unsigned port;
+  if (rmqi_split_addr(addr, host, sizeof(host), &port) != RMQ_OK)
     return RMQ_ERR_INVALID_ARG;
   pthread_mutex_lock(&r->lock);
   rmqi_conn_t *c = r->closing ? NULL : conn_get(r, addr);
@@ -706,18 +1029,147 @@ rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd) {
   if (c == NULL)
     return closing ? RMQ_ERR_SHUTDOWN : RMQ_ERR_NOMEM;
   cmd->flag |= RMQI_FLAG_ONEWAY;
-  rmq_err_t rc = conn_send(c, cmd);
+  rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false);
   conn_unref(c);
   return rc;
 }
 
 rmq_err_t rmqi_rpc_reply(rmqi_conn_t *c, rmqi_cmd_t *resp) {
   resp->flag |= RMQI_FLAG_RESPONSE;
-  return conn_send(c, resp);
+  /* A peer that sends requests and never reads the answers must not make
+   * us queue without end, nor crowd out our own requests: replies get a
+   * quarter of the bound and are dropped past it. */
+  return conn_send(c, resp, c->rpc->o.max_conn_output / 4, true);
+}
+
+typedef struct stats_req {
+  rmqi_rpc_t *r;
+  const char *addr;
+  rmqi_conn_stats_t st;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool done;
+} stats_req_t;
+
+/* Loop thread (or the stopping thread): buffers are the loop's. */
+static void stats_fill(void *arg) {
+  stats_req_t *q = arg;
+  pthread_mutex_lock(&q->r->lock);
+  for (rmqi_conn_t *c = q->r->conns; c; c = c->next)
+    if (strcmp(c->addr, q->addr) == 0) {
+      q->st.exists = true;
+      q->st.queued = atomic_load(&c->queued);
+      q->st.replies_dropped = atomic_load(&c->replies_dropped);
+      q->st.in_cap = c->in.cap;
+      q->st.wbuf_cap = c->wbuf.cap;
+      pthread_mutex_lock(&c->out_lock);
+      q->st.out_cap = c->out.cap;
+      pthread_mutex_unlock(&c->out_lock);
+      break;
+    }
+  pthread_mutex_unlock(&q->r->lock);
+  pthread_mutex_lock(&q->lock);
+  q->done = true;
+  pthread_cond_signal(&q->cond);
+  pthread_mutex_unlock(&q->lock);
+}
+
+rmqi_conn_stats_t rmqi_rpc_conn_stats(rmqi_rpc_t *r, const char *addr) {
+  stats_req_t q = {.r = r, .addr = addr};
+  pthread_mutex_init(&q.lock, NULL);
+  pthread_cond_init(&q.cond, NULL);
+  if (rmqi_loop_on_thread(r->loop) ||
+      rmqi_loop_post(r->loop, stats_fill, &q) != RMQ_OK)
+    stats_fill(&q); /* the loop is ours, or gone */
+  pthread_mutex_lock(&q.lock);
+  while (!q.done)
+    pthread_cond_wait(&q.cond, &q.lock);
+  pthread_mutex_unlock(&q.lock);
+  pthread_cond_destroy(&q.cond);
+  pthread_mutex_destroy(&q.lock);
+  return q.st;
 }
 
 const char *rmqi_conn_addr(const rmqi_conn_t *c) {
   return c->addr;
+}
+
+/* ---- test hook: a connection fed from memory (fuzzing) ----------------- */
+
+typedef struct mem_tr {
+  rmqi_transport_t base;
+  const uint8_t *p;
+  size_t len, off;
+  const size_t *cuts; /* ascending offsets where a read stops */
+  size_t ncuts, icut;
+  bool paused; /* the last read stopped at a cut: EAGAIN once */
+} mem_tr_t;
+
+static ssize_t mem_read(rmqi_transport_t *t, void *buf, size_t n) {
+  mem_tr_t *m = (mem_tr_t *)t;
+  if (m->paused) { /* one readiness event ends here */
+    m->paused = false;
+    errno = EAGAIN;
+    return -1;
+  }
+  if (m->off == m->len)
+    return 0; /* the peer closed */
+  size_t end = m->len;
+  while (m->icut < m->ncuts && m->cuts[m->icut] <= m->off)
+    m->icut++;
+  if (m->icut < m->ncuts && m->cuts[m->icut] < end)
+    end = m->cuts[m->icut];
+  size_t k = end - m->off < n ? end - m->off : n;
+  memcpy(buf, m->p + m->off, k);
+  m->off += k;
+  if (m->off == end && end != m->len)
+    m->paused = true;
+  return (ssize_t)k;
+}
+
+static ssize_t mem_write(rmqi_transport_t *t, const void *buf, size_t n) {
+  (void)t;
+  (void)buf;
+  return (ssize_t)n; /* the peer takes everything */
+}
+
+static int mem_start(rmqi_transport_t *t, const char **why) {
+  (void)t;
+  (void)why;
+  return 1;
+}
+
+static void mem_destroy(rmqi_transport_t *t) {
+  free(t);
+}
+
+static const rmqi_transport_ops_t mem_ops = {mem_read, mem_write, mem_start,
+                                             mem_destroy};
+
+rmq_err_t rmqi_rpc_test_feed(rmqi_rpc_t *r, const char *addr,
+                             const uint8_t *data, size_t len,
+                             const size_t *cuts, size_t ncuts) {
+  mem_tr_t *m = calloc(1, sizeof(*m));
+  if (m == NULL)
+    return RMQ_ERR_NOMEM;
+  *m = (mem_tr_t){{&mem_ops, -1}, data, len, 0, cuts, ncuts, 0, false};
+  pthread_mutex_lock(&r->lock);
+  rmqi_conn_t *c = r->closing ? NULL : conn_get(r, addr);
+  if (c == NULL || c->state != C_NEW) {
+    pthread_mutex_unlock(&r->lock);
+    free(m);
+    return RMQ_ERR_STATE;
+  }
+  c->tr = &m->base;
+  c->state = C_OPEN;
+  c->progress_ms = rmqi_now_ms();
+  atomic_fetch_add(&c->refs, 1);
+  pthread_mutex_unlock(&r->lock);
+  /* One readiness event per piece, until the peer's close closes it. */
+  while (c->state != C_CLOSED)
+    on_io(c, EPOLLIN);
+  conn_unref(c);
+  return RMQ_OK;
 }
 
 /* ---- synchronous calls ------------------------------------------------- */
@@ -728,7 +1180,7 @@ typedef struct waiter {
   pthread_cond_t cond;
   bool done;
   rmq_err_t err;
-  char detail[256];
+  char detail[640];
   rmqi_cmd_t cmd; /* the response, moved out of the loop's decode */
   uint8_t *body;  /* a copy of its body (the frame is the loop's) */
 } waiter_t;
@@ -788,6 +1240,11 @@ rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
       rmqi_cmd_move(&out->cmd, &w.cmd);
       out->frame = w.body;
     }
+  } else if (rc == RMQ_ERR_QUEUE_FULL) {
+    snprintf(w.detail, sizeof(w.detail),
+             "%s: connection output over its bound of %zu bytes (the peer "
+             "is not reading)",
+             addr, r->o.max_conn_output);
   } else {
     snprintf(w.detail, sizeof(w.detail), "%s: %s", addr, rmq_err_str(rc));
   }
@@ -845,8 +1302,11 @@ static void sweep(void *arg) {
     expired = p;
   }
   for (rmqi_conn_t *c = r->conns; c; c = c->next)
-    if ((c->state == C_CONNECTING || c->state == C_STARTING) &&
-        now >= c->connect_deadline_ms) {
+    if (((c->state == C_RESOLVING || c->state == C_CONNECTING ||
+          c->state == C_STARTING) &&
+         now >= c->connect_deadline_ms) ||
+        (c->state == C_OPEN && atomic_load(&c->over) &&
+         now - c->progress_ms >= r->o.connect_timeout_ms)) {
       atomic_fetch_add(&c->refs, 1);
       c->stuck_next = stuck;
       stuck = c;
@@ -855,14 +1315,28 @@ static void sweep(void *arg) {
   while (expired) {
     pend_t *p = expired;
     expired = p->hnext;
-    char detail[160];
+    char detail[RMQI_MAX_ADDR + 32];
     snprintf(detail, sizeof(detail), "%s: no response in time", p->conn->addr);
     complete(p, RMQ_ERR_TIMEOUT, detail);
   }
   while (stuck) {
     rmqi_conn_t *c = stuck;
     stuck = c->stuck_next;
-    conn_close(c, RMQ_ERR_CONNECT, "connect timed out");
+    if (c->state == C_OPEN) {
+      /* Over its bound and the peer took nothing for a connect timeout:
+       * it is not coming back; free the memory, fail what waits. */
+      char why[160];
+      snprintf(why, sizeof(why),
+               "output over its bound of %zu bytes and the peer read "
+               "nothing for %lld ms",
+               r->o.max_conn_output, (long long)r->o.connect_timeout_ms);
+      conn_close(c, RMQ_ERR_CONN_LOST, why);
+    } else if (c->state == C_RESOLVING) {
+      conn_close(c, RMQ_ERR_CONNECT,
+                 "connect timed out while resolving the host name");
+    } else {
+      conn_close(c, RMQ_ERR_CONNECT, "connect timed out");
+    }
     conn_unref(c);
   }
 }
@@ -876,17 +1350,26 @@ rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o) {
     r->o.max_frame = RMQI_DEFAULT_MAX_FRAME;
   if (r->o.connect_timeout_ms <= 0)
     r->o.connect_timeout_ms = 3000;
+  if (r->o.max_conn_output == 0)
+    r->o.max_conn_output = RMQI_DEFAULT_MAX_CONN_OUTPUT;
   pthread_mutex_init(&r->lock, NULL);
   pthread_mutex_init(&r->stop_lock, NULL);
   pthread_mutex_init(&r->dirty_lock, NULL);
   r->n_buckets = 1024;
   r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
-  rmq_err_t rc = r->buckets ? rmqi_loop_new(&r->loop) : RMQ_ERR_NOMEM;
+  r->res = calloc(1, sizeof(*r->res));
+  rmq_err_t rc = r->buckets && r->res ? rmqi_loop_new(&r->loop) : RMQ_ERR_NOMEM;
   if (rc != RMQ_OK) {
+    free(r->res);
     free(r->buckets);
     free(r);
     return rc;
   }
+  pthread_mutex_init(&r->res->lock, NULL);
+  pthread_cond_init(&r->res->cond, NULL);
+  r->res->refs = 1; /* the rpc's */
+  r->res->loop = r->loop;
+  r->res->resolve = o->resolve ? o->resolve : getaddrinfo;
   *out = r;
   return RMQ_OK;
 }
@@ -960,6 +1443,13 @@ void rmqi_rpc_stop(rmqi_rpc_t *r) {
              "rmqi_rpc_stop called on the I/O thread: ignored");
     return;
   }
+  /* A callback that stop itself runs (on this thread) may call stop
+   * again: it returns at once instead of deadlocking on stop_lock. */
+  pthread_mutex_lock(&r->lock);
+  bool reentered = r->stopping && pthread_equal(r->stopper, pthread_self());
+  pthread_mutex_unlock(&r->lock);
+  if (reentered)
+    return;
   /* A second caller waits for the first to finish, then returns. */
   pthread_mutex_lock(&r->stop_lock);
   if (r->stopped) {
@@ -968,7 +1458,11 @@ void rmqi_rpc_stop(rmqi_rpc_t *r) {
   }
   pthread_mutex_lock(&r->lock);
   r->closing = true; /* refuse new work from here */
+  r->stopping = true;
+  r->stopper = pthread_self();
   pthread_mutex_unlock(&r->lock);
+  /* No resolver answer is posted after this (the loop goes next). */
+  resolver_stop(r->res);
   /* Close on the loop thread (it owns the sockets), then stop it. Anything
    * still posted runs in rmqi_loop_stop, on this thread. */
   if (rmqi_loop_post(r->loop, close_all, r) != RMQ_OK)
@@ -980,6 +1474,9 @@ void rmqi_rpc_stop(rmqi_rpc_t *r) {
    * failed them all; this is the belt to those braces. */
   rmqi_rpc_cancel_if(r, match_all, NULL, RMQ_ERR_SHUTDOWN, "client shut down");
   r->stopped = true;
+  pthread_mutex_lock(&r->lock);
+  r->stopping = false;
+  pthread_mutex_unlock(&r->lock);
   pthread_mutex_unlock(&r->stop_lock);
 }
 
@@ -991,6 +1488,7 @@ void rmqi_rpc_free(rmqi_rpc_t *r) {
    * its connection on the dirty list since: release that reference. */
   drain_dirty(r);
   rmqi_loop_free(r->loop);
+  resolver_unref(r->res);
   free(r->heap);
   free(r->buckets);
   free(r->handlers);

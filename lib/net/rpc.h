@@ -19,6 +19,12 @@
 
 #include <pthread.h>
 
+struct addrinfo;
+
+/* A DNS name is at most 253 characters; an address adds brackets, a colon
+ * and a port. */
+#define RMQI_MAX_HOST 256
+#define RMQI_MAX_ADDR (RMQI_MAX_HOST + 8)
 typedef struct rmqi_rpc rmqi_rpc_t;
 typedef struct rmqi_conn rmqi_conn_t;
 
@@ -43,13 +49,25 @@ typedef void (*rmqi_rpc_handler)(void *arg, rmqi_conn_t *conn, rmqi_cmd_t *req);
 typedef struct rmqi_rpc_opts {
   size_t max_frame;
   int64_t connect_timeout_ms;
+  /* Bytes a connection may hold queued for writing (0: the default,
+   * RMQI_DEFAULT_MAX_CONN_OUTPUT). A request past it fails with
+   * RMQ_ERR_QUEUE_FULL; replies to the peer's requests may use only a
+   * quarter of it and are dropped past that; a connection that stays over
+   * its bound without writing a byte for connect_timeout_ms is closed. */
+  size_t max_conn_output;
   int ser; /* RMQI_SER_* for requests we send */
   const rmqi_log_t *log;
   /* Called on every outgoing request just before it is encoded (any
    * thread): ACL signing. */
   rmq_err_t (*sign)(void *arg, rmqi_cmd_t *c);
   void *sign_arg;
+  /* Tests: replaces getaddrinfo on the resolver thread (NULL: the real
+   * one). Its answer is released with freeaddrinfo. */
+  int (*resolve)(const char *host, const char *port,
+                 const struct addrinfo *hints, struct addrinfo **res);
 } rmqi_rpc_opts_t;
+
+#define RMQI_DEFAULT_MAX_CONN_OUTPUT ((size_t)64 << 20)
 
 rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o);
 /* Registers a handler for a request code (before rmqi_rpc_start). */
@@ -74,9 +92,12 @@ rmqi_loop_t *rmqi_rpc_loop(rmqi_rpc_t *r);
 /* Requests waiting for an answer now (any thread). */
 size_t rmqi_rpc_pending(rmqi_rpc_t *r);
 
-/* Sends @p c (its opaque is assigned here) to @p addr ("ip:port" or
- * "[ipv6]:port"). On RMQ_OK @p cb fires exactly once; on failure it does
- * not fire. */
+/* Sends @p c (its opaque is assigned here) to @p addr ("host:port",
+ * "ip:port" or "[ipv6]:port"; a host name is resolved off the loop, anew
+ * for every new connection, within the connect timeout; a name that does
+ * not resolve fails the request with RMQ_ERR_CONNECT naming the host and
+ * the resolver's error). On RMQ_OK @p cb fires exactly once; on failure
+ * it does not fire. */
 rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *c,
                           int64_t timeout_ms, rmqi_rpc_cb cb, void *arg);
 /* Sends with the oneway flag; nothing comes back. */
@@ -118,7 +139,34 @@ rmq_err_t rmqi_rpc_reply(rmqi_conn_t *conn, rmqi_cmd_t *resp);
 /* The peer address of a connection. */
 const char *rmqi_conn_addr(const rmqi_conn_t *conn);
 
-/* Splits "host:port" / "[v6]:port" into a sockaddr; numeric hosts only. */
+/* Test and diagnostics: the state of the connection to @p addr (all zero
+ * when there is none), read on the loop thread (the caller waits). */
+typedef struct rmqi_conn_stats {
+  bool exists;
+  size_t queued;                    /* bytes encoded and not yet written */
+  uint64_t replies_dropped;         /* replies refused for the reply bound */
+  size_t in_cap, wbuf_cap, out_cap; /* buffer capacities */
+} rmqi_conn_stats_t;
+rmqi_conn_stats_t rmqi_rpc_conn_stats(rmqi_rpc_t *r, const char *addr);
+
+/* Test hook (fuzz/fuzz_conn.c): plays @p data as what the peer at @p addr
+ * sends, through the real read, reassembly and dispatch path, on the
+ * calling thread, on an instance whose loop is not started. Each read
+ * stops at the next of @p cuts (ascending offsets) and the next read then
+ * says EAGAIN, as a readiness event ending; after the last byte the peer
+ * closes. Requests to @p addr invoked before the call are pending on that
+ * connection (the connection must still be new); replies are discarded.
+ * RMQ_ERR_STATE when the connection already exists in another state. */
+rmq_err_t rmqi_rpc_test_feed(rmqi_rpc_t *r, const char *addr,
+                             const uint8_t *data, size_t len,
+                             const size_t *cuts, size_t ncuts);
+
+/* Splits "host:port" / "[v6]:port" (syntax only; the host may be a name)
+ * into @p host and @p port. */
+rmq_err_t rmqi_split_addr(const char *addr, char *host, size_t host_size,
+                          unsigned *port);
+/* Splits "host:port" / "[v6]:port" into a sockaddr; numeric hosts only
+ * (host names are resolved by the connection, on the resolver thread). */
 struct sockaddr_storage;
 rmq_err_t rmqi_parse_addr(const char *addr, struct sockaddr_storage *ss,
                           unsigned *len);

@@ -8,6 +8,7 @@
 #include "util/time.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -183,7 +184,8 @@ TEST(connection_refused_fails_fast) {
       RMQ_ERR_CONNECT);
   CHECK(rmqi_now_ms() - t0 < 500);
   CHECK(strstr(detail, "refused") != NULL);
-  CHECK_ERR(rmqi_rpc_invoke_sync(r, "not-an-ip:1", &c, 100, &resp, NULL, 0),
+  /* Not an address at all. */
+  CHECK_ERR(rmqi_rpc_invoke_sync(r, "127.0.0.1", &c, 100, &resp, NULL, 0),
             RMQ_ERR_INVALID_ARG);
   rmqi_rpc_free(r);
 }
@@ -228,26 +230,44 @@ TEST(connect_timeout_ends_a_hanging_connect) {
   close(ls);
 }
 
+/* Each fault of the peer fails the request waiting on it at once, with the
+ * exact error and detail naming the cause (the detail is the connection's
+ * address, then the reason), and the next request reconnects. The bad
+ * frames are the mock's: MOCK_GARBAGE is a length of 16 followed by
+ * header-info 0x05676172 (serialization type 5), MOCK_OVERSIZE a length
+ * prefix of 0x7FFFFFFF, over new_rpc's 1 MiB frameMaxLength. */
 TEST(peer_faults_fail_pending_and_reconnect) {
   mock_t *m = mock_start();
   rmqi_rpc_t *r = new_rpc();
-  mock_action_t acts[] = {MOCK_CLOSE_MIDFRAME, MOCK_GARBAGE, MOCK_OVERSIZE,
-                          MOCK_CLOSE};
+  static const struct {
+    mock_action_t act;
+    rmq_err_t err;
+    const char *why;
+  } faults[] = {
+      {MOCK_CLOSE_MIDFRAME, RMQ_ERR_CONN_LOST, "closed by peer"},
+      {MOCK_GARBAGE, RMQ_ERR_CONN_LOST,
+       "bad frame from peer (ERR_BAD_FRAME): unknown header serialization "
+       "type 5"},
+      {MOCK_OVERSIZE, RMQ_ERR_CONN_LOST,
+       "bad frame from peer (ERR_FRAME_TOO_LARGE): frame length 2147483647 "
+       "exceeds the maximum 1048576"},
+      {MOCK_CLOSE, RMQ_ERR_CONN_LOST, "closed by peer"},
+  };
   for (size_t i = 0; i < 4; i++) {
     mock_clear_rules(m);
-    mock_add_rule(m, &(mock_rule_t){.code = 40, .action = acts[i], .times = 1});
+    mock_add_rule(
+        m, &(mock_rule_t){.code = 40, .action = faults[i].act, .times = 1});
     rmqi_cmd_t c;
     rmqi_cmd_init(&c, 40);
     rmqi_resp_t resp;
-    char detail[256] = "";
+    char detail[256] = "", want[256];
     rmq_err_t rc = rmqi_rpc_invoke_sync(r, mock_addr(m), &c, 2000, &resp,
                                         detail, sizeof(detail));
-    if (rc == RMQ_OK) {
-      rmqt_fail(__FILE__, __LINE__, "fault %zu answered OK", i);
+    if (rc == RMQ_OK)
       rmqi_resp_free(&resp);
-    }
-    CHECK(rc != RMQ_ERR_TIMEOUT); /* closed at once, not left hanging */
-    CHECK(detail[0] != '\0');
+    CHECK_ERR(rc, faults[i].err); /* at once: not a timeout */
+    snprintf(want, sizeof(want), "%s: %s", mock_addr(m), faults[i].why);
+    CHECK_STR(detail, want);
     /* The next request reconnects and works. */
     rmqi_cmd_init(&c, 41);
     CHECK_ERR(rmqi_rpc_invoke_sync(r, mock_addr(m), &c, 2000, &resp, NULL, 0),
@@ -475,6 +495,443 @@ TEST(cancel_if_completes_only_the_matching) {
   mock_stop(m);
 }
 
+/* A raw peer on 127.0.0.1 that we drive by hand: a listener with a small
+ * receive buffer (inherited by what it accepts), so that a peer that does
+ * not read backs our output up quickly. */
+static int raw_listen(char *addr, size_t n) {
+  int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int small = 4096;
+  setsockopt(ls, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t sl = sizeof(sa);
+  if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+      listen(ls, 8) != 0 || getsockname(ls, (struct sockaddr *)&sa, &sl) != 0)
+    return -1;
+  snprintf(addr, n, "127.0.0.1:%u", ntohs(sa.sin_port));
+  return ls;
+}
+
+static rmqi_rpc_t *new_rpc_bounded(size_t bound, rmqi_rpc_handler h) {
+  static rmqi_log_t quiet = {NULL, NULL, RMQ_LOG_ERROR - 1};
+  rmqi_rpc_opts_t o = {.max_frame = 1 << 20,
+                       .connect_timeout_ms = 1000,
+                       .max_conn_output = bound,
+                       .ser = RMQI_SER_JSON,
+                       .log = &quiet};
+  rmqi_rpc_t *r;
+  if (rmqi_rpc_new(&r, &o) != RMQ_OK)
+    return NULL;
+  if (h)
+    rmqi_rpc_handle(r, 39, h, NULL);
+  if (rmqi_rpc_start(r) != RMQ_OK)
+    return NULL;
+  return r;
+}
+
+static _Atomic int markers;
+static void on_marker(void *arg, rmqi_conn_t *conn, rmqi_cmd_t *req) {
+  (void)arg;
+  (void)conn;
+  (void)req;
+  atomic_fetch_add(&markers, 1);
+}
+
+/* A peer that floods us with requests we answer (unknown code: answered
+ * REQUEST_CODE_NOT_SUPPORTED) and never reads the answers. Unbounded, we
+ * queued every answer (1.6 GB in 4 s was seen); now replies stop at a
+ * quarter of maxConnectionOutputBytes and the rest are dropped. A marker
+ * request at the end of the flood tells us every frame was dispatched. */
+TEST(flooding_peer_that_never_reads_stays_bounded) {
+  char addr[32];
+  int ls = raw_listen(addr, sizeof(addr));
+  REQUIRE(ls >= 0);
+  const size_t bound = 1 << 20;
+  rmqi_rpc_t *r = new_rpc_bounded(bound, on_marker);
+  REQUIRE(r != NULL);
+  counter_t k = {0};
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 50); /* opens the connection; never answered */
+  REQUIRE(rmqi_rpc_invoke(r, addr, &c, 60000, count_cb, &k) == RMQ_OK);
+  int fd = accept(ls, NULL, NULL);
+  REQUIRE(fd >= 0);
+  rmqi_buf_t flood;
+  rmqi_buf_init(&flood);
+  for (int i = 0; i < 200000; i++) {
+    rmqi_cmd_init(&c, 777);
+    c.opaque = i + 1;
+    rmqi_cmd_encode(&flood, &c, RMQI_SER_JSON);
+    rmqi_cmd_free(&c);
+  }
+  rmqi_cmd_init(&c, 39);
+  c.flag |= RMQI_FLAG_ONEWAY;
+  rmqi_cmd_encode(&flood, &c, RMQI_SER_JSON);
+  rmqi_cmd_free(&c);
+  REQUIRE(rmqi_buf_ok(&flood));
+  size_t off = 0; /* blocking: the client reads all of it */
+  while (off < flood.len) {
+    ssize_t n = write(fd, flood.data + off, flood.len - off);
+    REQUIRE(n > 0);
+    off += (size_t)n;
+  }
+  int64_t until = rmqi_now_ms() + 20000;
+  while (atomic_load(&markers) == 0 && rmqi_now_ms() < until)
+    usleep(1000);
+  REQUIRE(atomic_load(&markers) == 1);
+  rmqi_conn_stats_t st = rmqi_rpc_conn_stats(r, addr);
+  CHECK(st.exists);
+  CHECK(st.queued <= bound / 4);
+  CHECK(st.replies_dropped > 0);
+  if (st.queued > bound / 4)
+    fprintf(stderr, "queued %zu bytes\n", st.queued);
+  CHECK_INT(atomic_load(&k.calls), 0); /* the connection was kept */
+  rmqi_rpc_free(r);
+  CHECK_INT(atomic_load(&k.shutdown), 1);
+  rmqi_buf_free(&flood);
+  close(fd);
+  close(ls);
+}
+
+/* A broker that stopped reading: our requests back up to the bound, then
+ * fail at once with QUEUE_FULL naming the connection and the bound; the
+ * connection, over its bound with nothing read for the connect timeout, is
+ * closed and everything queued on it fails with CONN_LOST, once. */
+TEST(peer_not_reading_our_requests_fails_fast_then_closes) {
+  char addr[32];
+  int ls = raw_listen(addr, sizeof(addr));
+  REQUIRE(ls >= 0);
+  const size_t bound = 1 << 20;
+  rmqi_rpc_t *r = new_rpc_bounded(bound, NULL);
+  REQUIRE(r != NULL);
+  static uint8_t body[64 * 1024];
+  counter_t k = {0};
+  int accepted = 0, fd = -1;
+  size_t max_queued = 0;
+  rmq_err_t rc = RMQ_OK;
+  for (int i = 0; i < 200 && rc == RMQ_OK; i++) {
+    rmqi_cmd_t c;
+    rmqi_cmd_init(&c, 50);
+    c.body = body;
+    c.body_len = sizeof(body);
+    rc = rmqi_rpc_invoke(r, addr, &c, 60000, count_cb, &k);
+    rmqi_cmd_free(&c);
+    if (rc == RMQ_OK)
+      accepted++;
+    if (fd < 0)
+      fd = accept(ls, NULL, NULL);
+    rmqi_conn_stats_t st = rmqi_rpc_conn_stats(r, addr);
+    if (st.queued > max_queued)
+      max_queued = st.queued;
+  }
+  CHECK(max_queued <= bound);
+  CHECK_ERR(rc, RMQ_ERR_QUEUE_FULL);
+  CHECK(accepted > 0 && accepted < 200);
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 50);
+  c.body = body;
+  c.body_len = sizeof(body);
+  rmqi_resp_t resp;
+  char detail[256] = "", want[256];
+  CHECK_ERR(
+      rmqi_rpc_invoke_sync(r, addr, &c, 2000, &resp, detail, sizeof(detail)),
+      RMQ_ERR_QUEUE_FULL);
+  snprintf(want, sizeof(want),
+           "%s: connection output over its bound of 1048576 bytes (the peer "
+           "is not reading)",
+           addr);
+  CHECK_STR(detail, want);
+  wait_calls(&k, accepted, 10000);
+  CHECK_INT(atomic_load(&k.calls), accepted);
+  CHECK_INT(atomic_load(&k.lost), accepted);
+  rmqi_cmd_free(&c);
+  rmqi_rpc_free(r);
+  CHECK_INT(atomic_load(&k.calls), accepted);
+  close(fd);
+  close(ls);
+}
+
+/* Reads one whole frame from a blocking socket and decodes it. */
+static bool read_frame(int fd, rmqi_cmd_t *cmd, uint8_t *buf, size_t cap) {
+  size_t have = 0, fl = 0;
+  for (;;) {
+    if (have >= 4 && rmqi_frame_check(buf, have, cap, &fl, NULL) == RMQ_OK)
+      return rmqi_cmd_decode(cmd, buf, fl, NULL) == RMQ_OK;
+    ssize_t n = read(fd, buf + have, cap - have);
+    if (n <= 0)
+      return false;
+    have += (size_t)n;
+  }
+}
+
+static void write_response(int fd, int32_t opaque) {
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 0);
+  c.opaque = opaque;
+  c.flag |= RMQI_FLAG_RESPONSE;
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  rmqi_cmd_encode(&b, &c, RMQI_SER_JSON);
+  ssize_t n = write(fd, b.data, b.len);
+  (void)n;
+  rmqi_buf_free(&b);
+  rmqi_cmd_free(&c);
+}
+
+/* A response names its request only by opaque, which any peer can guess:
+ * peer B answering the opaque of a request sent to broker A must not
+ * complete it. B's answer to its own request (written after the forged
+ * one) tells us the forged one was read and dropped. */
+TEST(response_only_from_the_connection_of_its_request) {
+  mock_t *a = mock_start();
+  char addr_b[32];
+  int ls = raw_listen(addr_b, sizeof(addr_b));
+  rmqi_rpc_t *r = new_rpc();
+  REQUIRE(a && ls >= 0 && r);
+  mock_add_rule(a, &(mock_rule_t){.code = 50, .action = MOCK_DROP});
+  cancel_rec_t on_a = {0}, on_b = {0};
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 50);
+  REQUIRE(rmqi_rpc_invoke(r, mock_addr(a), &c, 60000, cancel_cb, &on_a) ==
+          RMQ_OK);
+  int32_t opaque_a = c.opaque;
+  rmqi_cmd_free(&c);
+  REQUIRE(mock_wait_count(a, 50, 1, 5000) == 1);
+  rmqi_cmd_init(&c, 51);
+  REQUIRE(rmqi_rpc_invoke(r, addr_b, &c, 60000, cancel_cb, &on_b) == RMQ_OK);
+  rmqi_cmd_free(&c);
+  int fd = accept(ls, NULL, NULL);
+  REQUIRE(fd >= 0);
+  static uint8_t buf[1 << 16];
+  rmqi_cmd_t req;
+  REQUIRE(read_frame(fd, &req, buf, sizeof(buf)));
+  int32_t opaque_b = req.opaque;
+  rmqi_cmd_free(&req);
+  write_response(fd, opaque_a); /* forged: A's request */
+  write_response(fd, opaque_b); /* B's own */
+  int64_t until = rmqi_now_ms() + 5000;
+  while (atomic_load(&on_b.calls) == 0 && rmqi_now_ms() < until)
+    usleep(1000);
+  CHECK_INT(atomic_load(&on_b.calls), 1);
+  CHECK_ERR(on_b.err, RMQ_OK);
+  CHECK_INT(atomic_load(&on_a.calls), 0);
+  rmqi_rpc_stop(r); /* A's request was still pending: it ends now */
+  CHECK_INT(atomic_load(&on_a.calls), 1);
+  CHECK_ERR(on_a.err, RMQ_ERR_SHUTDOWN);
+  rmqi_rpc_free(r);
+  close(fd);
+  close(ls);
+  mock_stop(a);
+}
+
+/* One large frame each way (a 900 KB body, echoed) grows the input, output
+ * and write buffers; once it has passed they go back to at most 128 KiB
+ * instead of pinning twice the frame for the connection's life. */
+TEST(buffers_shrink_after_a_large_frame) {
+  mock_t *m = mock_start();
+  rmqi_rpc_t *r = new_rpc();
+  REQUIRE(m && r);
+  static uint8_t body[900 * 1000];
+  memset(body, 'x', sizeof(body));
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 105);
+  c.body = body;
+  c.body_len = sizeof(body);
+  rmqi_resp_t resp;
+  REQUIRE(rmqi_rpc_invoke_sync(r, mock_addr(m), &c, 5000, &resp, NULL, 0) ==
+          RMQ_OK);
+  CHECK_INT(resp.cmd.body_len, sizeof(body));
+  rmqi_resp_free(&resp);
+  rmqi_cmd_free(&c);
+  /* A small round trip after it: the large one has fully passed. */
+  rmqi_cmd_init(&c, 106);
+  REQUIRE(rmqi_rpc_invoke_sync(r, mock_addr(m), &c, 5000, &resp, NULL, 0) ==
+          RMQ_OK);
+  rmqi_resp_free(&resp);
+  rmqi_cmd_free(&c);
+  rmqi_conn_stats_t st = rmqi_rpc_conn_stats(r, mock_addr(m));
+  CHECK(st.exists);
+  CHECK(st.in_cap <= 128 * 1024);
+  CHECK(st.wbuf_cap <= 128 * 1024);
+  CHECK(st.out_cap <= 128 * 1024);
+  if (st.in_cap > 128 * 1024 || st.wbuf_cap > 128 * 1024 ||
+      st.out_cap > 128 * 1024)
+    fprintf(stderr, "in %zu wbuf %zu out %zu\n", st.in_cap, st.wbuf_cap,
+            st.out_cap);
+  rmqi_rpc_free(r);
+  mock_stop(m);
+}
+
+/* Host names resolve (off the loop, on the resolver thread): "localhost"
+ * reaches the mock; a reconnect resolves again; the resolver thread is
+ * joined by stop. */
+TEST(host_names_resolve_and_reconnect) {
+  int threads_before = rmqi_thread_count();
+  mock_t *m = mock_start();
+  rmqi_rpc_t *r = new_rpc();
+  REQUIRE(m && r);
+  char addr[64];
+  snprintf(addr, sizeof(addr), "localhost:%d", mock_port(m));
+  for (int round = 0; round < 2; round++) {
+    rmqi_cmd_t c;
+    rmqi_cmd_init(&c, 105);
+    rmqi_resp_t resp;
+    char detail[256] = "";
+    CHECK_ERR(
+        rmqi_rpc_invoke_sync(r, addr, &c, 3000, &resp, detail, sizeof(detail)),
+        RMQ_OK);
+    if (detail[0])
+      fprintf(stderr, "%s\n", detail);
+    rmqi_resp_free(&resp);
+    /* The mock closes the connection: the next round reconnects. */
+    mock_add_rule(m,
+                  &(mock_rule_t){.code = 40, .action = MOCK_CLOSE, .times = 1});
+    rmqi_cmd_init(&c, 40);
+    CHECK_ERR(rmqi_rpc_invoke_sync(r, addr, &c, 3000, &resp, NULL, 0),
+              RMQ_ERR_CONN_LOST);
+    rmqi_cmd_free(&c);
+  }
+  CHECK_INT(mock_count(m, 105), 2);
+  rmqi_rpc_free(r);
+  mock_stop(m);
+  CHECK_INT(rmqi_thread_count(), threads_before);
+}
+
+/* A name that does not resolve fails the request with RMQ_ERR_CONNECT and
+ * a detail naming the host and the resolver's own error, at once. */
+TEST(unresolvable_host_fails_with_connect_naming_it) {
+  struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                           .ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_NUMERICSERV},
+                  *ai = NULL;
+  int gai = getaddrinfo("nohost.invalid", "9876", &hints, &ai);
+  REQUIRE(gai != 0);
+  rmqi_rpc_t *r = new_rpc();
+  REQUIRE(r);
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 105);
+  rmqi_resp_t resp;
+  char detail[256] = "", want[256];
+  int64_t t0 = rmqi_now_ms();
+  CHECK_ERR(rmqi_rpc_invoke_sync(r, "nohost.invalid:9876", &c, 5000, &resp,
+                                 detail, sizeof(detail)),
+            RMQ_ERR_CONNECT);
+  CHECK(rmqi_now_ms() - t0 < 1500); /* within the 1 s connect timeout */
+  snprintf(want, sizeof(want),
+           "nohost.invalid:9876: cannot resolve host \"nohost.invalid\": %s",
+           gai_strerror(gai));
+  CHECK_STR(detail, want);
+  /* A long name (240 characters, labels of 59) is a name like any other,
+   * not an error of ours. */
+  char longname[300], ldetail[640] = "";
+  snprintf(longname, sizeof(longname), "%s.%s.%s.%s.invalid:9876",
+           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+           "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+           "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc",
+           "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd");
+  CHECK_ERR(rmqi_rpc_invoke_sync(r, longname, &c, 5000, &resp, ldetail,
+                                 sizeof(ldetail)),
+            RMQ_ERR_CONNECT);
+  CHECK(strstr(ldetail, "cannot resolve host \"aaaa") != NULL);
+  rmqi_cmd_free(&c);
+  rmqi_rpc_free(r);
+}
+
+/* A completion that stop runs on the stopping thread may call stop again
+ * (the layer above tearing down from a callback): it returns at once
+ * instead of deadlocking. A never-started instance runs its completions
+ * on the stopping thread. */
+static rmqi_rpc_t *_Atomic stop_target;
+static _Atomic int stop_from_cb;
+static void stop_again_cb(void *arg, const rmqi_rpc_result_t *res) {
+  (void)arg;
+  if (res->err == RMQ_ERR_SHUTDOWN) {
+    rmqi_rpc_stop(atomic_load(&stop_target));
+    atomic_fetch_add(&stop_from_cb, 1);
+  }
+}
+
+TEST(stop_from_a_completion_during_stop_returns) {
+  static rmqi_log_t quiet = {NULL, NULL, RMQ_LOG_ERROR - 1};
+  rmqi_rpc_opts_t o = {.ser = RMQI_SER_JSON, .log = &quiet};
+  rmqi_rpc_t *r;
+  REQUIRE(rmqi_rpc_new(&r, &o) == RMQ_OK);
+  atomic_store(&stop_target, r);
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 50);
+  REQUIRE(rmqi_rpc_invoke(r, "127.0.0.1:9", &c, 60000, stop_again_cb, NULL) ==
+          RMQ_OK);
+  rmqi_cmd_free(&c);
+  rmqi_rpc_stop(r);
+  CHECK_INT(atomic_load(&stop_from_cb), 1);
+  rmqi_rpc_free(r);
+}
+
+/* A resolver that waits for the test to open the gate, then resolves. */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static bool gate_open;
+static _Atomic int gate_entered, gate_left;
+
+static int slow_resolve(const char *host, const char *port,
+                        const struct addrinfo *hints, struct addrinfo **res) {
+  atomic_fetch_add(&gate_entered, 1);
+  pthread_mutex_lock(&gate_lock);
+  while (!gate_open)
+    pthread_cond_wait(&gate_cond, &gate_lock);
+  pthread_mutex_unlock(&gate_lock);
+  int rc = getaddrinfo(host, port, hints, res);
+  atomic_fetch_add(&gate_left, 1);
+  return rc;
+}
+
+/* The connect timeout covers resolving: a resolver that hangs fails the
+ * request with CONNECT when the connect timeout (300 ms) ends, well
+ * before the request's own 5 s. Stop and free do not wait for the hung
+ * resolver thread: it is detached, and once its lookup returns it cleans
+ * up without touching the freed instance (ASan watches) and exits. */
+TEST(hung_resolver_bounded_by_connect_timeout_and_not_waited_for) {
+  mock_t *m = mock_start();
+  REQUIRE(m != NULL);
+  int threads_before = rmqi_thread_count();
+  static rmqi_log_t quiet = {NULL, NULL, RMQ_LOG_ERROR - 1};
+  rmqi_rpc_opts_t o = {.connect_timeout_ms = 300,
+                       .ser = RMQI_SER_JSON,
+                       .log = &quiet,
+                       .resolve = slow_resolve};
+  rmqi_rpc_t *r;
+  REQUIRE(rmqi_rpc_new(&r, &o) == RMQ_OK && rmqi_rpc_start(r) == RMQ_OK);
+  char addr[64], detail[256] = "", want[256];
+  snprintf(addr, sizeof(addr), "localhost:%d", mock_port(m));
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 105);
+  rmqi_resp_t resp;
+  int64_t t0 = rmqi_now_ms();
+  CHECK_ERR(
+      rmqi_rpc_invoke_sync(r, addr, &c, 5000, &resp, detail, sizeof(detail)),
+      RMQ_ERR_CONNECT);
+  int64_t took = rmqi_now_ms() - t0;
+  CHECK(took >= 250 && took < 2000);
+  snprintf(want, sizeof(want),
+           "%s: connect timed out while resolving the host name", addr);
+  CHECK_STR(detail, want);
+  rmqi_cmd_free(&c);
+  CHECK_INT(atomic_load(&gate_entered), 1); /* still inside the lookup */
+  rmqi_rpc_stop(r); /* returns although the resolver is stuck */
+  rmqi_rpc_free(r);
+  pthread_mutex_lock(&gate_lock);
+  gate_open = true;
+  pthread_cond_broadcast(&gate_cond);
+  pthread_mutex_unlock(&gate_lock);
+  int64_t until = rmqi_now_ms() + 5000;
+  while (
+      (atomic_load(&gate_left) < 1 || rmqi_thread_count() != threads_before) &&
+      rmqi_now_ms() < until)
+    usleep(1000);
+  CHECK_INT(atomic_load(&gate_left), 1);
+  CHECK_INT(rmqi_thread_count(), threads_before); /* it exited */
+  mock_stop(m);
+}
+
 TEST(two_instances_are_independent) {
   mock_t *m = mock_start();
   rmqi_rpc_t *a = new_rpc(), *b = new_rpc();
@@ -529,6 +986,14 @@ int main(void) {
       TCASE(loop_post_after_stop_is_refused),
       TCASE(loop_on_thread_is_safe_from_the_start),
       TCASE(cancel_if_completes_only_the_matching),
+      TCASE(flooding_peer_that_never_reads_stays_bounded),
+      TCASE(peer_not_reading_our_requests_fails_fast_then_closes),
+      TCASE(response_only_from_the_connection_of_its_request),
+      TCASE(buffers_shrink_after_a_large_frame),
+      TCASE(host_names_resolve_and_reconnect),
+      TCASE(unresolvable_host_fails_with_connect_naming_it),
+      TCASE(stop_from_a_completion_during_stop_returns),
+      TCASE(hung_resolver_bounded_by_connect_timeout_and_not_waited_for),
       TCASE(two_instances_are_independent),
       TCASE(addresses_v4_v6_bracketed),
   };
