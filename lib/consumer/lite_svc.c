@@ -292,7 +292,7 @@ static rmq_err_t consumer_ids(lite_t *l, const rmqi_route_t *r,
     lg(l, "consumer list failed at", addr, detail);
     return rc;
   }
-  rc = (rmq_err_t)resp.cmd.code;
+  rc = rmqi_server_err(resp.cmd.code);
   if (rc != RMQ_OK) {
     snprintf(detail, sizeof(detail), "%s (%d) %s", rmq_err_name(rc), (int)rc,
              resp.cmd.remark.p ? resp.cmd.remark.p : "");

@@ -500,6 +500,32 @@ TEST(destroy_stops_start_offset_lookups) {
   mock_stop(m);
 }
 
+/* A server's negative response code (no RocketMQ server sends one) is a bad
+ * response, not one of our local errors: -20 would read as
+ * RMQ_ERR_TIMEOUT. */
+TEST(negative_response_codes_are_bad_responses) {
+  mock_t *m = mock_start();
+  mock_serve_route(m, "broker-a", mock_addr(m), NULL, 1);
+  mock_add_rule(m, &(mock_rule_t){.code = RC_QUERY_OFFSET, .resp_code = -20});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .resp_code = -20});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_UPDATE_OFFSET, .resp_code = -24});
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  rmq_conf_set(c, "consumerGroup", "G", NULL, 0);
+  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, NULL, 0);
+  rmq_conf_destroy(c);
+  REQUIRE(pc != NULL);
+  int64_t off = 0;
+  CHECK_ERR(rmq_pull_consumer_committed(pc, &q0, &off), RMQ_ERR_BAD_RESPONSE);
+  rmq_pull_result_t res;
+  CHECK_ERR(rmq_pull_consumer_pull(pc, &q0, "*", 0, 1, 1000, &res),
+            RMQ_ERR_BAD_RESPONSE);
+  CHECK_ERR(rmq_pull_consumer_commit_queue(pc, &q0, 5), RMQ_ERR_BAD_RESPONSE);
+  rmq_pull_consumer_destroy(pc, 1000);
+  mock_stop(m);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(corrupt_records_are_skipped_and_the_rest_delivered),
@@ -510,6 +536,7 @@ int main(void) {
       TCASE(destroy_returns_when_the_broker_answers_nothing),
       TCASE(seeks_racing_polls_do_not_stall_pulling),
       TCASE(destroy_stops_start_offset_lookups),
+      TCASE(negative_response_codes_are_bad_responses),
   };
   return RUN_TESTS(cases);
 }
