@@ -8,6 +8,7 @@
 #include "../util/time.h"
 #include "offsets.h"
 #include "pull.h"
+#include "queues.h"
 #include "rxmsg.h"
 
 #include <errno.h>
@@ -27,10 +28,7 @@ void rmq_queue_list_clear(rmq_queue_list_t *list) {
   list->n = 0;
 }
 
-typedef struct qitem {
-  const char *topic, *broker;
-  int32_t qid;
-} qitem_t;
+typedef rmqi_alloc_mq_t qitem_t;
 
 /* One block: the array, then the strings. */
 static rmq_err_t make_list(const qitem_t *v, size_t n, rmq_queue_list_t *out) {
@@ -45,7 +43,7 @@ static rmq_err_t make_list(const qitem_t *v, size_t n, rmq_queue_list_t *out) {
     size_t a = strlen(v[i].topic) + 1, b = strlen(v[i].broker) + 1;
     q[i].topic = memcpy(p, v[i].topic, a);
     q[i].broker_name = memcpy(p + a, v[i].broker, b);
-    q[i].queue_id = v[i].qid;
+    q[i].queue_id = v[i].queue_id;
     p += a + b;
   }
   out->queues = q;
@@ -364,10 +362,25 @@ rmq_err_t rmq_pull_consumer_assign(rmq_pull_consumer_t *pc,
     if (queues[i].topic == NULL || queues[i].broker_name == NULL ||
         queues[i].queue_id < 0)
       return RMQ_ERR_INVALID_ARG;
+  /* the queues asked for, as a sorted set: each queue held is looked up
+   * in it and what no queue matched is added, O(n log n) */
+  rmqi_alloc_mq_t *want = malloc((n + 1) * sizeof(*want));
+  bool *have = calloc(n + 1, sizeof(*have));
+  if (want == NULL || have == NULL) {
+    free(want);
+    free(have);
+    return RMQ_ERR_NOMEM;
+  }
+  for (size_t i = 0; i < n; i++)
+    want[i] = (rmqi_alloc_mq_t){queues[i].topic, queues[i].broker_name,
+                                queues[i].queue_id};
+  size_t n_want = rmqi_mq_sort_unique(want, n);
   lite_t *l = pc->l;
   pthread_mutex_lock(&l->lock);
   if (l->subs || l->closed) {
     pthread_mutex_unlock(&l->lock);
+    free(want);
+    free(have);
     return RMQ_ERR_STATE;
   }
   l->assigned_mode = true;
@@ -375,27 +388,29 @@ rmq_err_t rmq_pull_consumer_assign(rmq_pull_consumer_t *pc,
   size_t n_gone = 0;
   for (lq_t *q = l->queues, *next; q; q = next) {
     next = q->next;
-    bool keep = false;
-    for (size_t i = 0; i < n && !keep; i++)
-      keep = q->qid == queues[i].queue_id &&
-             strcmp(q->topic, queues[i].topic) == 0 &&
-             strcmp(q->broker, queues[i].broker_name) == 0;
-    if (!keep && !q->dropped)
+    if (q->dropped)
+      continue;
+    ptrdiff_t k = rmqi_mq_find(want, n_want, q->topic, q->broker, q->qid);
+    if (k >= 0 && !have[k])
+      have[k] = true;
+    else
       n_gone = rmqi_lite_drop_keep(l, q, gone, n_gone);
   }
   rmq_err_t rc = RMQ_OK;
-  for (size_t i = 0; i < n && rc == RMQ_OK; i++)
-    if (rmqi_lite_find(l, queues[i].topic, queues[i].broker_name,
-                       queues[i].queue_id) == NULL &&
-        rmqi_lite_add_queue(l, queues[i].topic, queues[i].broker_name,
-                            queues[i].queue_id, "*", false) == NULL)
+  for (size_t i = 0; i < n_want && rc == RMQ_OK; i++)
+    if (!have[i] && rmqi_lite_add_queue(l, want[i].topic, want[i].broker,
+                                        want[i].queue_id, "*", false) == NULL)
       rc = RMQ_ERR_NOMEM;
   pthread_cond_signal(&l->svc_cv); /* find their start offsets */
   pthread_mutex_unlock(&l->lock);
   rmqi_lite_commit_gone(l, gone, n_gone);
-  /* the routes of the assigned topics, for addresses */
-  for (size_t i = 0; i < n && rc == RMQ_OK; i++)
-    have_route(l, queues[i].topic);
+  /* the routes of the assigned topics, for addresses (once per topic: the
+   * set is sorted by topic) */
+  for (size_t i = 0; i < n_want && rc == RMQ_OK; i++)
+    if (i == 0 || strcmp(want[i].topic, want[i - 1].topic) != 0)
+      have_route(l, want[i].topic);
+  free(want);
+  free(have);
   return rc;
 }
 
@@ -606,10 +621,14 @@ static rmq_err_t set_paused(rmq_pull_consumer_t *pc, const rmq_queue_t *v,
   lite_t *l = pc->l;
   rmq_err_t rc = RMQ_OK;
   pthread_mutex_lock(&l->lock);
+  size_t n_idx = 0; /* n lookups: O((n + queues) log queues), not n x queues */
+  lq_t **idx = n > 1 ? rmqi_lite_index(l, &n_idx) : NULL;
   for (size_t i = 0; i < n; i++) {
-    lq_t *q = queue_ok(&v[i]) ? rmqi_lite_find(l, v[i].topic, v[i].broker_name,
-                                               v[i].queue_id)
-                              : NULL;
+    lq_t *q =
+        !queue_ok(&v[i]) ? NULL
+        : idx ? rmqi_lite_index_find(idx, n_idx, v[i].topic, v[i].broker_name,
+                                     v[i].queue_id)
+              : rmqi_lite_find(l, v[i].topic, v[i].broker_name, v[i].queue_id);
     if (q == NULL) {
       rc = RMQ_ERR_STATE; /* not assigned */
       continue;
@@ -619,6 +638,7 @@ static rmq_err_t set_paused(rmq_pull_consumer_t *pc, const rmq_queue_t *v,
       q->due_ms = 0;
   }
   pthread_mutex_unlock(&l->lock);
+  free(idx);
   return rc;
 }
 
@@ -665,18 +685,11 @@ rmq_err_t rmq_pull_consumer_fetch_queues(rmq_pull_consumer_t *pc,
       err, sizeof(err));
   if (rc != RMQ_OK)
     return rc;
-  const rmqi_route_t *r = &s->route;
-  size_t total = 0;
-  for (size_t i = 0; i < r->n_queues; i++)
-    if (r->queues[i].perm & RMQI_PERM_READ)
-      total += (size_t)RMQI_MAX(r->queues[i].read_nums, 0);
-  qitem_t *v = calloc(total + 1, sizeof(*v));
-  size_t k = 0;
-  for (size_t i = 0; v && i < r->n_queues; i++)
-    if (r->queues[i].perm & RMQI_PERM_READ)
-      for (int32_t q = 0; q < r->queues[i].read_nums; q++)
-        v[k++] = (qitem_t){topic, r->queues[i].broker, q};
-  rc = v ? make_list(v, k, out) : RMQ_ERR_NOMEM;
+  qitem_t *v;
+  size_t k;
+  rc = rmqi_read_queues(&s->route, topic, &v, &k);
+  if (rc == RMQ_OK)
+    rc = make_list(v, k, out);
   free(v);
   rmqi_snap_release(s);
   return rc;

@@ -48,7 +48,8 @@ typedef struct lq {
   int64_t suggest_id;  /* broker id the last pull suggested */
   size_t cached_msgs, cached_bytes;
   int64_t cached_lo, cached_hi; /* offsets pulled but not polled */
-  struct lq *next;
+  size_t n_ready;               /* its batches on the ready list */
+  struct lq *next, *prev;       /* l->queues, doubly linked: O(1) unlink */
 } lq_t;
 
 typedef struct batch {
@@ -102,6 +103,12 @@ struct rmq_pull_consumer {
 void rmqi_lite_unref(lite_t *l);
 lq_t *rmqi_lite_find(lite_t *l, const char *topic, const char *broker,
                      int32_t qid);
+/* The queues not dropped, sorted by (topic, broker, qid), for lookups by
+ * rmqi_lite_index_find in O(log n) (l->lock held while both are used);
+ * malloc'd, NULL on no memory. */
+lq_t **rmqi_lite_index(lite_t *l, size_t *n);
+lq_t *rmqi_lite_index_find(lq_t *const *idx, size_t n, const char *topic,
+                           const char *broker, int32_t qid);
 /* Adds a queue (pull offset unknown) under l->lock; NULL on no memory. */
 lq_t *rmqi_lite_add_queue(lite_t *l, const char *topic, const char *broker,
                           int32_t qid, const char *expr, bool sql92);

@@ -10,6 +10,7 @@
 #include "../util/time.h"
 #include "allocate.h"
 #include "offsets.h"
+#include "queues.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,28 +91,43 @@ rmq_err_t rmqi_lite_start_offset(lite_t *l, const char *topic,
 /* Finds the start offset of every queue that has none yet, in one pass: a
  * queue whose lookup failed waits for a later pass (else, with lookups
  * timing out, the pass never ends: no rebalance, no commit, and destroy()
- * waits for ever); stops when the thread is told to. */
+ * waits for ever); stops when the thread is told to. The pass's queues are
+ * picked in one walk of the list (held, so they stay), not one walk per
+ * queue: a rebalance may bring tens of thousands. */
 static void seed(lite_t *l) {
   int64_t pass = rmqi_now_ms();
-  for (;;) {
-    pthread_mutex_lock(&l->lock);
-    lq_t *q = l->queues;
-    while (q && (q->dropped || q->seeding || q->pull_offset >= 0 ||
-                 q->due_ms > pass))
-      q = q->next;
-    if (q == NULL || l->closed || l->svc_stop) {
-      pthread_mutex_unlock(&l->lock);
-      return;
+  size_t n = 0, cap = 0;
+  lq_t **v = NULL;
+  pthread_mutex_lock(&l->lock);
+  for (lq_t *q = l->queues; q && !l->closed && !l->svc_stop; q = q->next) {
+    if (q->dropped || q->seeding || q->pull_offset >= 0 || q->due_ms > pass)
+      continue;
+    if (n == cap) {
+      size_t nc = cap ? cap * 2 : 64;
+      lq_t **nv = realloc(v, nc * sizeof(*nv));
+      if (nv == NULL)
+        break; /* the rest waits for the next pass */
+      v = nv;
+      cap = nc;
     }
     q->seeding = true;
     q->holds++;
+    v[n++] = q;
+  }
+  pthread_mutex_unlock(&l->lock);
+  for (size_t i = 0; i < n; i++) {
+    lq_t *q = v[i];
+    pthread_mutex_lock(&l->lock);
+    bool go = !l->closed && !l->svc_stop && !q->dropped && q->pull_offset < 0;
     uint64_t gen = q->gen;
     pthread_mutex_unlock(&l->lock);
     int64_t off = -1;
-    rmq_err_t rc = rmqi_lite_start_offset(l, q->topic, q->broker, q->qid, &off);
+    rmq_err_t rc = RMQ_ERR_SHUTDOWN;
+    if (go)
+      rc = rmqi_lite_start_offset(l, q->topic, q->broker, q->qid, &off);
     pthread_mutex_lock(&l->lock);
     q->seeding = false;
-    if (q->gen == gen && !q->dropped && q->pull_offset < 0) {
+    if (go && q->gen == gen && !q->dropped && q->pull_offset < 0) {
       if (rc == RMQ_OK && off >= 0) {
         q->pull_offset = off;
         q->consumed = off; /* Java's first pull sets the consume offset */
@@ -123,6 +139,7 @@ static void seed(lite_t *l) {
     rmqi_lite_release(l, q);
     pthread_mutex_unlock(&l->lock);
   }
+  free(v);
 }
 
 /* ---- commits --------------------------------------------------------------
@@ -310,21 +327,47 @@ static rmq_err_t consumer_ids(lite_t *l, const rmqi_route_t *r,
   return rc;
 }
 
-/* Whether "broker:qid" is an entry of the ';'-separated @p list. */
-static bool in_config(const char *list, const char *broker, int32_t qid) {
-  char want[300];
-  int w = snprintf(want, sizeof(want), "%s:%d", broker, (int)qid);
-  for (const char *p = list; w > 0 && *p;) {
-    const char *end = strchr(p, ';');
-    size_t len = end ? (size_t)(end - p) : strlen(p);
-    if (len == (size_t)w && memcmp(p, want, len) == 0)
-      return true;
-    p = end ? end + 1 : p + len;
+/* The "broker:qid;..." entries of @p list as queues of @p topic, sorted
+ * and unique, for rmqi_mq_find (one parse per rebalance, not one scan of
+ * the list per queue). The broker names point into *copy (free it).
+ * Entries that do not parse are skipped. */
+static rmq_err_t parse_config(const char *list, const char *topic, char **copy,
+                              rmqi_alloc_mq_t **out, size_t *n) {
+  *n = 0;
+  *out = NULL;
+  size_t cap = 1;
+  for (const char *p = list; *p; p++)
+    cap += *p == ';';
+  *copy = strdup(list);
+  rmqi_alloc_mq_t *v = malloc(cap * sizeof(*v));
+  if (*copy == NULL || v == NULL) {
+    free(*copy);
+    *copy = NULL;
+    free(v);
+    return RMQ_ERR_NOMEM;
   }
-  return false;
+  size_t k = 0;
+  for (char *p = *copy, *next; p; p = next) {
+    next = strchr(p, ';');
+    if (next)
+      *next++ = '\0';
+    char *colon = strrchr(p, ':'), *end;
+    if (colon == NULL || colon == p || colon[1] < '0' || colon[1] > '9')
+      continue;
+    *colon = '\0';
+    long id = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || id < 0 || id > INT32_MAX)
+      continue;
+    v[k++] = (rmqi_alloc_mq_t){topic, p, (int32_t)id};
+  }
+  *out = v;
+  *n = rmqi_mq_sort_unique(v, k);
+  return RMQ_OK;
 }
 
-/* Rebalances one subscribed topic. */
+/* Rebalances one subscribed topic in O(n log n) of its queues: a route may
+ * announce 65,536 queues per broker, and all of it runs under l->lock but
+ * the allocation. */
 static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
                             bool sql92) {
   char err[256];
@@ -336,28 +379,32 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
     return;
   }
   const rmqi_route_t *r = &s->route;
-  size_t total = 0;
-  for (size_t i = 0; i < r->n_queues; i++)
-    if (r->queues[i].perm & RMQI_PERM_READ)
-      total += (size_t)RMQI_MAX(r->queues[i].read_nums, 0);
-  rmqi_alloc_mq_t *mqs = calloc(total + 1, sizeof(*mqs));
-  size_t *mine = calloc(total + 1, sizeof(*mine));
+  rmqi_alloc_mq_t *mqs = NULL, *want = NULL, *conf = NULL;
+  size_t *mine = NULL;
+  bool *have = NULL;
+  char *conf_copy = NULL;
   rmqi_strlist_t ids = {0};
-  size_t n = 0, n_mine = 0;
-  if (mqs == NULL || mine == NULL)
+  size_t n = 0, n_mine = 0, n_conf = 0;
+  rmq_err_t rc = rmqi_read_queues(r, topic, &mqs, &n);
+  if (rc != RMQ_OK) {
+    lg(l, "cannot take the queues of", topic, rmq_err_str(rc));
     goto out;
-  for (size_t i = 0; i < r->n_queues; i++)
-    if (r->queues[i].perm & RMQI_PERM_READ)
-      for (int32_t k = 0; k < r->queues[i].read_nums; k++)
-        mqs[n++] = (rmqi_alloc_mq_t){topic, r->queues[i].broker, k};
+  }
+  mine = malloc((n + 1) * sizeof(*mine));
+  if (mine == NULL)
+    goto out;
   if (l->conf.v.message_model == RMQI_MODEL_BROADCASTING) {
     for (size_t i = 0; i < n; i++)
       mine[n_mine++] = i;
   } else if (l->conf.v.allocate_strategy == RMQI_ALLOC_CONFIG) {
     /* Java AllocateMessageQueueByConfig: the configured queues, as they
      * are; the group's other members do not matter */
+    if (parse_config(l->conf.v.allocate_config, topic, &conf_copy, &conf,
+                     &n_conf) != RMQ_OK)
+      goto out;
     for (size_t i = 0; i < n; i++)
-      if (in_config(l->conf.v.allocate_config, mqs[i].broker, mqs[i].queue_id))
+      if (rmqi_mq_find(conf, n_conf, topic, mqs[i].broker, mqs[i].queue_id) >=
+          0)
         mine[n_mine++] = i;
   } else {
     if (consumer_ids(l, r, &ids) != RMQ_OK || ids.n == 0)
@@ -366,6 +413,15 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
     n_mine = rmqi_allocate((rmqi_alloc_strategy_t)l->conf.v.allocate_strategy,
                            l->client->id, mqs, n, ids.v, ids.n, 10, mine);
   }
+  /* ours, as a sorted set: each queue we hold is looked up in it, and
+   * what no queue matched is added */
+  want = malloc((n_mine + 1) * sizeof(*want));
+  have = calloc(n_mine + 1, sizeof(*have));
+  if (want == NULL || have == NULL)
+    goto out;
+  for (size_t i = 0; i < n_mine; i++)
+    want[i] = mqs[mine[i]];
+  n_mine = rmqi_mq_sort_unique(want, n_mine);
   pending_commit_t gone[RMQI_GONE_MAX];
   size_t n_gone = 0;
   pthread_mutex_lock(&l->lock);
@@ -374,20 +430,19 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
     next = q->next;
     if (q->dropped || strcmp(q->topic, topic) != 0)
       continue;
-    bool keep = false;
-    for (size_t i = 0; i < n_mine && !keep; i++)
-      keep = mqs[mine[i]].queue_id == q->qid &&
-             strcmp(mqs[mine[i]].broker, q->broker) == 0;
-    if (keep)
+    ptrdiff_t k = rmqi_mq_find(want, n_mine, topic, q->broker, q->qid);
+    if (k >= 0 && !have[k]) {
+      have[k] = true;
       continue;
+    }
     rmqi_log(&l->client->log, RMQ_LOG_INFO, "rebalance",
              "%s: %s %s:%d no longer assigned", l->group, topic, q->broker,
              (int)q->qid);
     n_gone = rmqi_lite_drop_keep(l, q, gone, n_gone);
   }
   for (size_t i = 0; i < n_mine; i++) {
-    const rmqi_alloc_mq_t *m = &mqs[mine[i]];
-    if (rmqi_lite_find(l, topic, m->broker, m->queue_id) == NULL &&
+    const rmqi_alloc_mq_t *m = &want[i];
+    if (!have[i] &&
         rmqi_lite_add_queue(l, topic, m->broker, m->queue_id, expr, sql92))
       rmqi_log(&l->client->log, RMQ_LOG_INFO, "rebalance",
                "%s: %s %s:%d assigned", l->group, topic, m->broker,
@@ -399,6 +454,10 @@ out:
   rmqi_strlist_free(&ids);
   free(mqs);
   free(mine);
+  free(want);
+  free(have);
+  free(conf);
+  free(conf_copy);
   rmqi_snap_release(s);
 }
 

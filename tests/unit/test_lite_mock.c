@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -526,6 +527,105 @@ TEST(negative_response_codes_are_bad_responses) {
   mock_stop(m);
 }
 
+/* ---- many queues ---------------------------------------------------------
+ */
+
+static char big_route[2][2048];
+
+/* Routes TopicBig to eight brokers b0..b7 of @p per_broker read queues
+ * each (no writable queue, no address: start-offset lookups fail at once,
+ * locally) plus a writable broker zz at the mock. */
+static void serve_big_route(mock_t *m, int which, int per_broker) {
+  char *r = big_route[which];
+  size_t cap = sizeof(big_route[which]);
+  int n = snprintf(r, cap,
+                   "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"%s\"},"
+                   "\"brokerName\":\"zz\",\"cluster\":\"C\"}],\"queueDatas\":[",
+                   mock_addr(m));
+  for (int b = 0; b < 8; b++)
+    n += snprintf(r + n, cap - (size_t)n,
+                  "{\"brokerName\":\"b%d\",\"perm\":4,\"readQueueNums\":%d,"
+                  "\"topicSysFlag\":0,\"writeQueueNums\":0},",
+                  b, per_broker);
+  n += snprintf(r + n, cap - (size_t)n,
+                "{\"brokerName\":\"zz\",\"perm\":2,\"readQueueNums\":0,"
+                "\"topicSysFlag\":0,\"writeQueueNums\":1}]}");
+  mock_clear_rules(m);
+  mock_add_rule(m, &(mock_rule_t){.code = RC_ROUTE,
+                                  .body = (const uint8_t *)r,
+                                  .body_len = (size_t)n});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_HEARTBEAT});
+}
+
+/* Waits until the consumer holds @p want queues; returns the ms it took,
+ * or -1 after @p ms. */
+static int64_t wait_assigned(rmq_pull_consumer_t *pc, size_t want, int ms) {
+  int64_t t0 = rmqi_now_ms(), end = t0 + ms;
+  size_t n = 0;
+  while (rmqi_now_ms() < end) {
+    rmq_queue_list_t list;
+    if (rmq_pull_consumer_assignment(pc, &list) == RMQ_OK) {
+      n = list.n;
+      rmq_queue_list_clear(&list);
+      if (n == want)
+        return rmqi_now_ms() - t0;
+    }
+    usleep(20 * 1000);
+  }
+  fprintf(stderr, "holds %zu queues, not %zu, after %d ms\n", n, want, ms);
+  return -1;
+}
+
+/* A route of 8 x 8192 = 65,536 read queues, then 8 x 4096: each rebalance
+ * (route to queues, keep/drop/add against the queues held) and the start
+ * offset pass over the new queues take O(n log n), so both finish in well
+ * under a second here. The old code scanned the queue list once per
+ * queue (and the assignment once per queue held): tens of seconds, with
+ * the consumer's lock held. fetch_queues lists them all, in order. */
+TEST(a_route_of_65536_queues_rebalances_in_bounded_time) {
+  mock_t *m = mock_start();
+  serve_big_route(m, 0, 8192);
+  char dir[] = "/tmp/rmq-big-XXXXXX";
+  REQUIRE(mkdtemp(dir) != NULL);
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  rmq_conf_set(c, "consumerGroup", "G", NULL, 0);
+  rmq_conf_set(c, "messageModel", "BROADCASTING", NULL, 0);
+  rmq_conf_set(c, "localOffsetStoreDir", dir, NULL, 0);
+  rmq_conf_set(c, "rebalanceInterval", "100", NULL, 0);
+  rmq_conf_set(c, "pollNameServerInterval", "100", NULL, 0);
+  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, NULL, 0);
+  rmq_conf_destroy(c);
+  REQUIRE(pc != NULL);
+  CHECK_ERR(rmq_pull_consumer_subscribe(pc, "TopicBig", "*"), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
+  int64_t took = wait_assigned(pc, 65536, 60000);
+  fprintf(stderr, "65536 queues assigned in %lld ms\n", (long long)took);
+  CHECK(took >= 0 && took < 5000);
+  rmq_queue_list_t all;
+  CHECK_ERR(rmq_pull_consumer_fetch_queues(pc, "TopicBig", &all), RMQ_OK);
+  CHECK_INT(all.n, 65536);
+  for (size_t i = 0; i < all.n && i < 65536; i += 4099) {
+    char b[8];
+    snprintf(b, sizeof(b), "b%zu", i / 8192);
+    CHECK_STR(all.queues[i].broker_name, b);
+    CHECK_INT(all.queues[i].queue_id, (int)(i % 8192));
+  }
+  rmq_queue_list_clear(&all);
+  serve_big_route(m, 1, 4096); /* half of them go */
+  took = wait_assigned(pc, 32768, 60000);
+  fprintf(stderr, "32768 of them dropped in %lld ms\n", (long long)took);
+  CHECK(took >= 0 && took < 5000);
+  int64_t t0 = rmqi_now_ms();
+  rmq_pull_consumer_destroy(pc, 2000);
+  CHECK(rmqi_now_ms() - t0 < 3000);
+  mock_stop(m);
+  char cmd[64];
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  CHECK_INT(system(cmd), 0);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(corrupt_records_are_skipped_and_the_rest_delivered),
@@ -537,6 +637,7 @@ int main(void) {
       TCASE(seeks_racing_polls_do_not_stall_pulling),
       TCASE(destroy_stops_start_offset_lookups),
       TCASE(negative_response_codes_are_bad_responses),
+      TCASE(a_route_of_65536_queues_rebalances_in_bounded_time),
   };
   return RUN_TESTS(cases);
 }
