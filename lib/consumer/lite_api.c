@@ -457,10 +457,11 @@ void rmq_pull_consumer_destroy(rmq_pull_consumer_t *pc, int timeout_ms) {
       rmqi_lite_commit_mem(l);
       pthread_mutex_unlock(&l->lock);
     }
-    /* one-way, as Java's shutdown (RemoteBrokerOffsetStore.persistAll): a
-     * synchronous commit would wait apiTimeout (3 s) per queue on a silent
-     * broker, past our timeout; the unregister below goes after it on the
-     * same connection and is bounded by the deadline */
+    /* not waited for, as Java's one-way shutdown commit
+     * (RemoteBrokerOffsetStore.persistAll): a synchronous commit would wait
+     * apiTimeout (3 s) per queue on a silent broker, past our timeout; the
+     * unregister below goes after it on the same connection and is bounded
+     * by the deadline. The completions hold references on the state. */
     rmqi_lite_persist(l, false);
   }
   rmqi_client_remove_consumer(l->client, l->group,
@@ -577,10 +578,17 @@ rmq_err_t rmq_pull_consumer_commit_queue(rmq_pull_consumer_t *pc,
   pthread_mutex_lock(&l->lock);
   lq_t *q = rmqi_lite_find(l, mq->topic, mq->broker_name, mq->queue_id);
   if (q)
-    q->commit_mem = q->committed = offset;
+    q->commit_mem = offset; /* if this fails, persist sends it again */
   pthread_mutex_unlock(&l->lock);
-  return rmqi_lite_commit_one(l, mq->topic, mq->broker_name, mq->queue_id,
-                              offset, true);
+  rc = rmqi_lite_commit_one(l, mq->topic, mq->broker_name, mq->queue_id, offset,
+                            true);
+  pthread_mutex_lock(&l->lock);
+  q = rc == RMQ_OK ? rmqi_lite_find(l, mq->topic, mq->broker_name, mq->queue_id)
+                   : NULL;
+  if (q && q->commit_mem == offset)
+    q->committed = offset;
+  pthread_mutex_unlock(&l->lock);
+  return rc;
 }
 
 rmq_err_t rmq_pull_consumer_committed(rmq_pull_consumer_t *pc,

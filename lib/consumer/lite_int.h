@@ -40,6 +40,7 @@ typedef struct lq {
   uint64_t gen;
   int holds; /* pulls in flight + running offset lookups */
   bool dropped, paused, active, seeding;
+  bool commit_busy;    /* an asynchronous commit is waiting for its answer */
   int64_t pull_offset; /* next offset to pull; -1 until known */
   int64_t consumed;    /* offset after the last polled message; -1 */
   int64_t commit_mem;  /* the in-memory offset store: what to send; -1 */
@@ -146,9 +147,11 @@ void rmqi_lite_kick(lite_t *l); /* run a rebalance soon (any thread) */
 /* Copies every queue's polled offset into the in-memory store (Java
  * commitAll; l->lock held). */
 void rmqi_lite_commit_mem(lite_t *l);
-/* Sends every stored offset that moved (clustering: one-way
- * UPDATE_CONSUMER_OFFSET, or synchronous when @p sync; broadcasting: the
- * file). */
+/* Sends every stored offset that moved (clustering: UPDATE_CONSUMER_OFFSET,
+ * waiting for the answers when @p sync, else learning them in a
+ * completion; broadcasting: the file). A queue's offset counts as
+ * committed only once the broker (or the file) took it, so one that
+ * failed is sent again by the next call. */
 rmq_err_t rmqi_lite_persist(lite_t *l, bool sync);
 /* Sends one offset (clustering: to the broker's master; broadcasting: into
  * the file table, saved when @p sync). */

@@ -235,51 +235,137 @@ void rmqi_lite_commit_gone(lite_t *l, pending_commit_t *gone, size_t n) {
   }
 }
 
+/* What the broker (or the file) has acknowledged: @p q's store holds
+ * @p offset as sent, unless the store has moved on since (l->lock held).
+ * Only then: a commit that failed is sent again by the next persist. */
+static void mark_committed(lq_t *q, int64_t offset) {
+  if (!q->dropped && q->commit_mem == offset)
+    q->committed = offset;
+}
+
+/* One asynchronous commit: holds its queue (so the pointer stays valid
+ * whatever happens to the queue meanwhile) and a reference on the state
+ * (so the completion is safe after destroy()). */
+typedef struct commit_ctx {
+  lite_t *l;
+  lq_t *q;
+  int64_t offset;
+  char addr[128];
+} commit_ctx_t;
+
+static void commit_done(void *arg, const rmqi_rpc_result_t *r) {
+  commit_ctx_t *x = arg;
+  lite_t *l = x->l;
+  rmq_err_t rc = r->err == RMQ_OK ? rmqi_server_err(r->resp->code) : r->err;
+  pthread_mutex_lock(&l->lock);
+  if (rc == RMQ_OK)
+    mark_committed(x->q, x->offset);
+  x->q->commit_busy = false;
+  bool quiet = l->closed || rc == RMQ_ERR_SHUTDOWN;
+  rmqi_lite_release(l, x->q);
+  pthread_mutex_unlock(&l->lock);
+  if (rc != RMQ_OK && !quiet) {
+    char what[300];
+    snprintf(what, sizeof(what), "%s (%d)%s%s, sent again later",
+             rmq_err_name(rc), (int)rc, r->err == RMQ_OK ? "" : ": ",
+             r->err == RMQ_OK ? "" : r->detail);
+    lg(l, "commit failed at", x->addr, what);
+  }
+  free(x);
+  rmqi_lite_unref(l);
+}
+
+typedef struct to_commit {
+  lq_t *q; /* held */
+  int64_t offset;
+} to_commit_t;
+
+/* Sends @p t's offset to its broker's master: synchronously, or with
+ * commit_done learning the outcome. Releases the hold (or hands it to
+ * the completion). */
+static rmq_err_t send_commit(lite_t *l, const to_commit_t *t, bool sync) {
+  lq_t *q = t->q;
+  char addr[128], err[256];
+  rmq_err_t rc = RMQ_ERR_NO_ROUTE;
+  if (rmqi_lite_addr(l, q->topic, q->broker, 0, addr, sizeof(addr))) {
+    if (sync) {
+      rc = rmqi_commit_offset(l->client, addr, l->group, q->topic, q->broker,
+                              q->qid, t->offset, false, err, sizeof(err));
+      if (rc != RMQ_OK)
+        lg(l, "commit failed at", addr, err);
+    } else {
+      commit_ctx_t *x = malloc(sizeof(*x));
+      rc = RMQ_ERR_NOMEM;
+      if (x) {
+        *x = (commit_ctx_t){l, q, t->offset, ""};
+        snprintf(x->addr, sizeof(x->addr), "%s", addr);
+        atomic_fetch_add(&l->refs, 1);
+        pthread_mutex_lock(&l->lock);
+        q->commit_busy = true; /* the completion may run before we return */
+        pthread_mutex_unlock(&l->lock);
+        rc = rmqi_commit_offset_async(l->client, addr, l->group, q->topic,
+                                      q->broker, q->qid, t->offset, commit_done,
+                                      x);
+        if (rc == RMQ_OK)
+          return RMQ_OK; /* the completion releases */
+        pthread_mutex_lock(&l->lock);
+        q->commit_busy = false;
+        pthread_mutex_unlock(&l->lock);
+        free(x);
+        atomic_fetch_sub(&l->refs, 1); /* ours still holds one */
+      }
+      lg(l, "commit not sent to", addr, rmq_err_str(rc));
+    }
+  }
+  pthread_mutex_lock(&l->lock);
+  if (rc == RMQ_OK)
+    mark_committed(q, t->offset);
+  rmqi_lite_release(l, q);
+  pthread_mutex_unlock(&l->lock);
+  return rc;
+}
+
 rmq_err_t rmqi_lite_persist(lite_t *l, bool sync) {
-  pending_commit_t *v = NULL;
+  to_commit_t *v = NULL;
   size_t n = 0, cap = 0;
   pthread_mutex_lock(&l->lock);
   for (lq_t *q = l->queues; q; q = q->next) {
-    if (q->dropped || q->commit_mem < 0 || q->commit_mem == q->committed)
+    if (q->dropped || q->commit_mem < 0 || q->commit_mem == q->committed ||
+        (!sync && q->commit_busy)) /* one in flight: its answer decides */
       continue;
     if (n == cap) {
-      cap = cap ? cap * 2 : 16;
-      pending_commit_t *nv = realloc(v, cap * sizeof(*nv));
+      size_t nc = cap ? cap * 2 : 16;
+      to_commit_t *nv = realloc(v, nc * sizeof(*nv));
       if (nv == NULL)
-        break;
+        break; /* the rest goes next time */
       v = nv;
+      cap = nc;
     }
-    v[n].topic = strdup(q->topic);
-    v[n].broker = strdup(q->broker);
-    v[n].qid = q->qid;
-    v[n].offset = q->commit_mem;
-    if (v[n].topic == NULL || v[n].broker == NULL) {
-      free(v[n].topic);
-      free(v[n].broker);
-      break;
-    }
-    q->committed = q->commit_mem;
-    n++;
+    q->holds++; /* not marked committed: that waits for the answer */
+    v[n++] = (to_commit_t){q, q->commit_mem};
   }
   pthread_mutex_unlock(&l->lock);
   rmq_err_t rc = RMQ_OK;
-  bool file = l->conf.v.message_model == RMQI_MODEL_BROADCASTING;
-  for (size_t i = 0; i < n; i++) {
-    rmq_err_t r = rmqi_lite_commit_one(l, v[i].topic, v[i].broker, v[i].qid,
-                                       v[i].offset, sync && !file);
-    if (r != RMQ_OK)
-      rc = r;
-    free(v[i].topic);
-    free(v[i].broker);
+  if (l->conf.v.message_model == RMQI_MODEL_BROADCASTING) {
+    pthread_mutex_lock(&l->lock);
+    for (size_t i = 0; i < n && rc == RMQ_OK; i++)
+      rc = file_put(l, v[i].q->topic, v[i].q->broker, v[i].q->qid, v[i].offset);
+    if (rc == RMQ_OK && n)
+      rc = save_file(l);
+    for (size_t i = 0; i < n; i++) {
+      if (rc == RMQ_OK)
+        mark_committed(v[i].q, v[i].offset);
+      rmqi_lite_release(l, v[i].q);
+    }
+    pthread_mutex_unlock(&l->lock);
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      rmq_err_t r = send_commit(l, &v[i], sync);
+      if (r != RMQ_OK)
+        rc = r;
+    }
   }
   free(v);
-  if (file && n) {
-    pthread_mutex_lock(&l->lock);
-    rmq_err_t r = save_file(l);
-    pthread_mutex_unlock(&l->lock);
-    if (r != RMQ_OK)
-      rc = r;
-  }
   return rc;
 }
 

@@ -99,3 +99,18 @@ rmq_err_t rmqi_commit_offset(rmq_client_t *c, const char *addr,
   }
   return call(c, addr, &cmd, NULL, NULL, err, n);
 }
+
+rmq_err_t rmqi_commit_offset_async(rmq_client_t *c, const char *addr,
+                                   const char *group, const char *topic,
+                                   const char *broker, int32_t queue_id,
+                                   int64_t offset, rmqi_rpc_cb cb, void *arg) {
+  rmqi_cmd_t cmd;
+  rmq_err_t rc =
+      base(&cmd, RC_UPDATE_CONSUMER_OFFSET, group, topic, broker, queue_id);
+  if (rc == RMQ_OK)
+    rc = rmqi_cmd_ext_int(&cmd, "commitOffset", offset);
+  if (rc == RMQ_OK)
+    rc = rmqi_rpc_invoke(c->rpc, addr, &cmd, c->conf.v.api_timeout_ms, cb, arg);
+  rmqi_cmd_free(&cmd);
+  return rc;
+}

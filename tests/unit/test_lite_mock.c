@@ -142,6 +142,7 @@ static rmq_pull_consumer_t *consumer(mock_t *m, bool auto_commit) {
   rmq_conf_set(c, "pullTimeDelayMillsWhenException", "100", NULL, 0);
   rmq_conf_set(c, "consumerTimeoutMillisWhenSuspend", "3000", NULL, 0);
   rmq_conf_set(c, "brokerSuspendMaxTimeMillis", "2000", NULL, 0);
+  rmq_conf_set(c, "mqClientApiTimeout", "1000", NULL, 0);
   rmq_conf_set_log_cb(c, on_log, NULL);
   if (extra_key)
     rmq_conf_set(c, extra_key, extra_val, NULL, 0);
@@ -626,6 +627,90 @@ TEST(a_route_of_65536_queues_rebalances_in_bounded_time) {
   CHECK_INT(system(cmd), 0);
 }
 
+/* ---- commits that fail ---------------------------------------------------
+ */
+
+/* A synchronous commit the broker refuses is not taken as done: the next
+ * commit sends the offset again (before, it was marked committed before it
+ * was sent, and never sent again). */
+TEST(a_refused_sync_commit_is_sent_again) {
+  mock_t *m = mock_start();
+  mock_serve_route(m, "broker-a", mock_addr(m), NULL, 1);
+  mock_add_rule(m, &(mock_rule_t){.code = RC_HEARTBEAT});
+  mock_add_rule(
+      m, &(mock_rule_t){.code = RC_QUERY_OFFSET, .ext = {{"offset", "0"}}});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_UPDATE_OFFSET,
+                                  .resp_code = 1, /* SYSTEM_ERROR */
+                                  .times = 1});
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  put_text(&b, 0, false);
+  pull_rule(m, &b, "1");
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  rmq_pull_consumer_t *pc = consumer(m, false);
+  REQUIRE(pc != NULL);
+  rmq_msg_t *got[1];
+  REQUIRE(poll_n(pc, got, 1, 5000) == 1);
+  rmq_msg_destroy(got[0]);
+  CHECK_ERR(rmq_pull_consumer_commit(pc), (rmq_err_t)1);
+  CHECK_INT(mock_count(m, RC_UPDATE_OFFSET), 1);
+  CHECK(commits(pc, m, "1")); /* sent again, and taken */
+  CHECK_INT(mock_count(m, RC_UPDATE_OFFSET), 2);
+  CHECK_ERR(rmq_pull_consumer_commit(pc), RMQ_OK); /* nothing new to send */
+  CHECK_INT(mock_count(m, RC_UPDATE_OFFSET), 2);
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(m);
+  rmqi_buf_free(&b);
+}
+
+/* The periodic (asynchronous) commit learns its outcome: one the broker
+ * refuses, or never answers, is sent again by the next persist. */
+static void async_commit_retried(mock_action_t first) {
+  mock_t *m = mock_start();
+  mock_serve_route(m, "broker-a", mock_addr(m), NULL, 1);
+  mock_add_rule(m, &(mock_rule_t){.code = RC_HEARTBEAT});
+  mock_add_rule(
+      m, &(mock_rule_t){.code = RC_QUERY_OFFSET, .ext = {{"offset", "0"}}});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_UPDATE_OFFSET,
+                                  .action = first,
+                                  .resp_code = 1,
+                                  .times = 1});
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  put_text(&b, 0, false);
+  pull_rule(m, &b, "1");
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  extra_key = "persistConsumerOffsetInterval";
+  extra_val = "200";
+  rmq_pull_consumer_t *pc = consumer(m, true);
+  extra_key = NULL;
+  REQUIRE(pc != NULL);
+  rmq_msg_t *got[1];
+  REQUIRE(poll_n(pc, got, 1, 5000) == 1);
+  rmq_msg_destroy(got[0]);
+  /* autoCommitIntervalMillis (1 s) moves it into the store; persists every
+   * 200 ms (a dropped one fails after mqClientApiTimeout, here 1 s) */
+  CHECK(mock_wait_count(m, RC_UPDATE_OFFSET, 2, 8000) >= 2);
+  char off[32] = "";
+  CHECK(mock_last_ext(m, RC_UPDATE_OFFSET, "commitOffset", off, sizeof(off)));
+  CHECK_STR(off, "1");
+  usleep(600 * 1000); /* taken: not sent again */
+  int n = mock_count(m, RC_UPDATE_OFFSET);
+  usleep(600 * 1000);
+  CHECK_INT(mock_count(m, RC_UPDATE_OFFSET), n);
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(m);
+  rmqi_buf_free(&b);
+}
+
+TEST(a_refused_async_commit_is_sent_again) {
+  async_commit_retried(MOCK_REPLY);
+}
+
+TEST(an_unanswered_async_commit_is_sent_again) {
+  async_commit_retried(MOCK_DROP);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(corrupt_records_are_skipped_and_the_rest_delivered),
@@ -638,6 +723,9 @@ int main(void) {
       TCASE(destroy_stops_start_offset_lookups),
       TCASE(negative_response_codes_are_bad_responses),
       TCASE(a_route_of_65536_queues_rebalances_in_bounded_time),
+      TCASE(a_refused_sync_commit_is_sent_again),
+      TCASE(a_refused_async_commit_is_sent_again),
+      TCASE(an_unanswered_async_commit_is_sent_again),
   };
   return RUN_TESTS(cases);
 }
