@@ -222,19 +222,26 @@ static const char *const where_names[] = {"CONSUME_FROM_LAST_OFFSET",
  * takes them the other way round). l->announce serialises callers so
  * that the last change is the one announced. */
 static rmq_err_t announce(lite_t *l) {
-  rmqi_hb_sub_t subs[64];
-  rmqi_sub_t built[64];
-  char *topics[64];
-  size_t n = 0;
   pthread_mutex_lock(&l->announce);
   pthread_mutex_lock(&l->lock);
-  for (lsub_t *s = l->subs; s && n < 64; s = s->next) {
-    if ((topics[n] = strdup(s->topic)) == NULL)
-      continue;
+  size_t k = 0; /* every subscription, however many */
+  for (lsub_t *s = l->subs; s; s = s->next)
+    k++;
+  rmqi_hb_sub_t *subs = calloc(k + 1, sizeof(*subs));
+  rmqi_sub_t *built = calloc(k + 1, sizeof(*built));
+  char **topics = calloc(k + 1, sizeof(*topics));
+  size_t n = 0;
+  rmq_err_t rc = RMQ_OK;
+  for (lsub_t *s = l->subs; s && subs && built && topics; s = s->next) {
+    if ((topics[n] = strdup(s->topic)) == NULL) {
+      rc = RMQ_ERR_NOMEM;
+      break;
+    }
     if (rmqi_sub_build(&built[n], s->topic, s->expr, s->sql92, l->start_ms) !=
-        RMQ_OK) {
+        RMQ_OK) { /* (checked when subscribing: only on no memory) */
       free(topics[n]);
-      continue;
+      rc = RMQ_ERR_NOMEM;
+      break;
     }
     subs[n] = (rmqi_hb_sub_t){topics[n],
                               built[n].expression,
@@ -245,21 +252,28 @@ static rmq_err_t announce(lite_t *l) {
                               built[n].version};
     n++;
   }
+  if (subs == NULL || built == NULL || topics == NULL)
+    rc = RMQ_ERR_NOMEM;
   pthread_mutex_unlock(&l->lock);
-  rmqi_hb_consumer_t hb = {
-      .group = l->group,
-      .consume_type = "CONSUME_ACTIVELY",
-      .message_model = model_names[l->conf.v.message_model],
-      .consume_from_where = where_names[l->conf.v.consume_from_where],
-      .subs = subs,
-      .n_subs = n,
-  };
-  rmq_err_t rc = rmqi_client_set_consumer_data(l->client, &hb);
+  if (rc == RMQ_OK) { /* never a heartbeat that leaves a subscription out */
+    rmqi_hb_consumer_t hb = {
+        .group = l->group,
+        .consume_type = "CONSUME_ACTIVELY",
+        .message_model = model_names[l->conf.v.message_model],
+        .consume_from_where = where_names[l->conf.v.consume_from_where],
+        .subs = subs,
+        .n_subs = n,
+    };
+    rc = rmqi_client_set_consumer_data(l->client, &hb);
+  }
   pthread_mutex_unlock(&l->announce);
   for (size_t i = 0; i < n; i++) {
     rmqi_sub_free(&built[i]);
     free(topics[i]);
   }
+  free(subs);
+  free(built);
+  free(topics);
   return rc;
 }
 
@@ -298,15 +312,14 @@ static rmq_err_t subscribe(rmq_pull_consumer_t *pc, const char *topic,
   }
   /* a changed expression: the topic's queues start over from their
    * committed offsets with the new filter */
-  pending_commit_t gone[RMQI_GONE_MAX];
-  size_t n_gone = 0;
+  gone_list_t gone = {0};
   for (lq_t *q = l->queues, *next; q; q = next) {
     next = q->next;
     if (!q->dropped && strcmp(q->topic, topic) == 0)
-      n_gone = rmqi_lite_drop_keep(l, q, gone, n_gone);
+      rmqi_lite_drop_keep(l, q, &gone);
   }
   pthread_mutex_unlock(&l->lock);
-  rmqi_lite_commit_gone(l, gone, n_gone);
+  rmqi_lite_commit_gone(l, &gone);
   rmq_err_t rc = announce(l);
   if (rc == RMQ_OK)
     rmqi_lite_kick(l);
@@ -340,15 +353,14 @@ rmq_err_t rmq_pull_consumer_unsubscribe(rmq_pull_consumer_t *pc,
       rc = RMQ_OK;
       break;
     }
-  pending_commit_t gone[RMQI_GONE_MAX];
-  size_t n_gone = 0;
+  gone_list_t gone = {0};
   for (lq_t *q = l->queues, *next; q && rc == RMQ_OK; q = next) {
     next = q->next;
     if (!q->dropped && strcmp(q->topic, topic) == 0)
-      n_gone = rmqi_lite_drop_keep(l, q, gone, n_gone);
+      rmqi_lite_drop_keep(l, q, &gone);
   }
   pthread_mutex_unlock(&l->lock);
-  rmqi_lite_commit_gone(l, gone, n_gone);
+  rmqi_lite_commit_gone(l, &gone);
   if (rc == RMQ_OK)
     rc = announce(l);
   return rc;
@@ -384,8 +396,7 @@ rmq_err_t rmq_pull_consumer_assign(rmq_pull_consumer_t *pc,
     return RMQ_ERR_STATE;
   }
   l->assigned_mode = true;
-  pending_commit_t gone[RMQI_GONE_MAX];
-  size_t n_gone = 0;
+  gone_list_t gone = {0};
   for (lq_t *q = l->queues, *next; q; q = next) {
     next = q->next;
     if (q->dropped)
@@ -394,7 +405,7 @@ rmq_err_t rmq_pull_consumer_assign(rmq_pull_consumer_t *pc,
     if (k >= 0 && !have[k])
       have[k] = true;
     else
-      n_gone = rmqi_lite_drop_keep(l, q, gone, n_gone);
+      rmqi_lite_drop_keep(l, q, &gone);
   }
   rmq_err_t rc = RMQ_OK;
   for (size_t i = 0; i < n_want && rc == RMQ_OK; i++)
@@ -403,7 +414,7 @@ rmq_err_t rmq_pull_consumer_assign(rmq_pull_consumer_t *pc,
       rc = RMQ_ERR_NOMEM;
   pthread_cond_signal(&l->svc_cv); /* find their start offsets */
   pthread_mutex_unlock(&l->lock);
-  rmqi_lite_commit_gone(l, gone, n_gone);
+  rmqi_lite_commit_gone(l, &gone);
   /* the routes of the assigned topics, for addresses (once per topic: the
    * set is sorted by topic) */
   for (size_t i = 0; i < n_want && rc == RMQ_OK; i++)
@@ -424,9 +435,11 @@ rmq_err_t rmq_pull_consumer_start(rmq_pull_consumer_t *pc) {
     return RMQ_ERR_STATE;
   }
   l->started = true;
-  char *topics[64];
-  size_t n = 0;
-  for (lsub_t *s = l->subs; s && n < 64; s = s->next)
+  size_t k = 0, n = 0;
+  for (lsub_t *s = l->subs; s; s = s->next)
+    k++;
+  char **topics = calloc(k + 1, sizeof(*topics));
+  for (lsub_t *s = l->subs; s && topics; s = s->next)
     if ((topics[n] = strdup(s->topic)) != NULL)
       n++;
   pthread_mutex_unlock(&l->lock);
@@ -437,6 +450,7 @@ rmq_err_t rmq_pull_consumer_start(rmq_pull_consumer_t *pc) {
     have_route(l, topics[i]);
     free(topics[i]);
   }
+  free(topics);
   rmqi_client_heartbeat_sync(l->client, l->client->conf.v.api_timeout_ms);
   if (rc == RMQ_OK)
     rc = rmqi_lite_tick_start(l);

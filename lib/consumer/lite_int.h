@@ -132,14 +132,18 @@ typedef struct pending_commit {
   int32_t qid;
   int64_t offset;
 } pending_commit_t;
-enum { RMQI_GONE_MAX = 256 };
-/* Drops @p q (l->lock held), first noting its offset in @p gone (n used,
- * capacity RMQI_GONE_MAX) when it has one to commit (Java persists a
- * removed queue's offset). Returns the new count. */
-size_t rmqi_lite_drop_keep(lite_t *l, lq_t *q, pending_commit_t *gone,
-                           size_t n);
+/* The offsets of dropped queues, to commit after the lock (no bound: a
+ * rebalance may drop thousands at once). Zero-initialise. */
+typedef struct gone_list {
+  pending_commit_t *v;
+  size_t n, cap;
+} gone_list_t;
+/* Drops @p q (l->lock held), first noting its offset in @p g when it has
+ * one to commit (Java persists a removed queue's offset). Out of memory,
+ * the offset is not committed and an error is logged. */
+void rmqi_lite_drop_keep(lite_t *l, lq_t *q, gone_list_t *g);
 /* Commits (one-way) and frees what rmqi_lite_drop_keep noted; no lock. */
-void rmqi_lite_commit_gone(lite_t *l, pending_commit_t *gone, size_t n);
+void rmqi_lite_commit_gone(lite_t *l, gone_list_t *g);
 
 rmq_err_t rmqi_lite_svc_start(lite_t *l);
 void rmqi_lite_svc_stop(lite_t *l);

@@ -205,34 +205,51 @@ void rmqi_lite_commit_mem(lite_t *l) {
       q->commit_mem = q->consumed;
 }
 
-size_t rmqi_lite_drop_keep(lite_t *l, lq_t *q, pending_commit_t *gone,
-                           size_t n) {
+void rmqi_lite_drop_keep(lite_t *l, lq_t *q, gone_list_t *g) {
   if (l->conf.v.auto_commit && q->consumed >= 0)
     q->commit_mem = q->consumed; /* all it polled: fewer repeats for the
                                     queue's next owner than Java's last
                                     auto-commit point */
-  if (q->commit_mem >= 0 && q->commit_mem != q->committed &&
-      n < RMQI_GONE_MAX) {
-    gone[n] = (pending_commit_t){strdup(q->topic), strdup(q->broker), q->qid,
-                                 q->commit_mem};
-    if (gone[n].topic && gone[n].broker)
-      n++;
-    else {
-      free(gone[n].topic);
-      free(gone[n].broker);
+  if (q->commit_mem >= 0 && q->commit_mem != q->committed) {
+    bool ok = true;
+    if (g->n == g->cap) {
+      size_t nc = g->cap ? g->cap * 2 : 16;
+      pending_commit_t *nv = realloc(g->v, nc * sizeof(*nv));
+      if ((ok = nv != NULL)) {
+        g->v = nv;
+        g->cap = nc;
+      }
     }
+    pending_commit_t *p = ok ? &g->v[g->n] : NULL;
+    if (p) {
+      *p = (pending_commit_t){strdup(q->topic), strdup(q->broker), q->qid,
+                              q->commit_mem};
+      if ((ok = p->topic && p->broker))
+        g->n++;
+      else {
+        free(p->topic);
+        free(p->broker);
+      }
+    }
+    if (!ok)
+      rmqi_log(&l->client->log, RMQ_LOG_ERROR, "offsets",
+               "%s: out of memory: offset %lld of dropped queue %s %s:%d not "
+               "committed",
+               l->group, (long long)q->commit_mem, q->topic, q->broker,
+               (int)q->qid);
   }
   rmqi_lite_drop_queue(l, q);
-  return n;
 }
 
-void rmqi_lite_commit_gone(lite_t *l, pending_commit_t *gone, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    rmqi_lite_commit_one(l, gone[i].topic, gone[i].broker, gone[i].qid,
-                         gone[i].offset, false);
-    free(gone[i].topic);
-    free(gone[i].broker);
+void rmqi_lite_commit_gone(lite_t *l, gone_list_t *g) {
+  for (size_t i = 0; i < g->n; i++) {
+    rmqi_lite_commit_one(l, g->v[i].topic, g->v[i].broker, g->v[i].qid,
+                         g->v[i].offset, false);
+    free(g->v[i].topic);
+    free(g->v[i].broker);
   }
+  free(g->v);
+  *g = (gone_list_t){0};
 }
 
 /* What the broker (or the file) has acknowledged: @p q's store holds
@@ -508,8 +525,7 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
   for (size_t i = 0; i < n_mine; i++)
     want[i] = mqs[mine[i]];
   n_mine = rmqi_mq_sort_unique(want, n_mine);
-  pending_commit_t gone[RMQI_GONE_MAX];
-  size_t n_gone = 0;
+  gone_list_t gone = {0};
   pthread_mutex_lock(&l->lock);
   /* queues no longer ours: remember their offsets, drop them */
   for (lq_t *q = l->queues, *next; q; q = next) {
@@ -524,7 +540,7 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
     rmqi_log(&l->client->log, RMQ_LOG_INFO, "rebalance",
              "%s: %s %s:%d no longer assigned", l->group, topic, q->broker,
              (int)q->qid);
-    n_gone = rmqi_lite_drop_keep(l, q, gone, n_gone);
+    rmqi_lite_drop_keep(l, q, &gone);
   }
   for (size_t i = 0; i < n_mine; i++) {
     const rmqi_alloc_mq_t *m = &want[i];
@@ -535,7 +551,7 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
                (int)m->queue_id);
   }
   pthread_mutex_unlock(&l->lock);
-  rmqi_lite_commit_gone(l, gone, n_gone);
+  rmqi_lite_commit_gone(l, &gone);
 out:
   rmqi_strlist_free(&ids);
   free(mqs);

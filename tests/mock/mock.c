@@ -29,6 +29,8 @@ typedef struct last_req {
   char keys[16][64];
   char vals[16][256];
   int n;
+  uint8_t *body; /* a copy of its body, or NULL */
+  size_t body_len;
 } last_req_t;
 
 struct mock {
@@ -88,6 +90,13 @@ static void remember(mock_t *m, const rmqi_cmd_t *c) {
     snprintf(l->keys[l->n], 64, "%s", c->ext[i].key.p);
     snprintf(l->vals[l->n], 256, "%s", c->ext[i].val.p);
     l->n++;
+  }
+  free(l->body);
+  l->body = NULL;
+  l->body_len = 0;
+  if (c->body_len && (l->body = malloc(c->body_len)) != NULL) {
+    memcpy(l->body, c->body, c->body_len);
+    l->body_len = c->body_len;
   }
 }
 
@@ -309,6 +318,8 @@ void mock_stop(mock_t *m) {
   }
   for (int k = 0; k < m->n_later; k++)
     free(m->later[k].bytes);
+  for (int k = 0; k < 8; k++)
+    free(m->last[k].body);
   close(m->lfd);
   close(m->wake[0]);
   close(m->wake[1]);
@@ -408,6 +419,21 @@ bool mock_last_ext(mock_t *m, int32_t code, const char *key, char *out,
     }
   pthread_mutex_unlock(&m->lock);
   return found;
+}
+
+size_t mock_last_body(mock_t *m, int32_t code, char *out, size_t n) {
+  pthread_mutex_lock(&m->lock);
+  last_req_t *l = &m->last[code % 8];
+  size_t k = 0;
+  if (l->code == code && n) {
+    k = l->body_len < n - 1 ? l->body_len : n - 1;
+    if (k)
+      memcpy(out, l->body, k);
+  }
+  if (n)
+    out[k] = '\0';
+  pthread_mutex_unlock(&m->lock);
+  return k;
 }
 
 void mock_serve_route(mock_t *m, const char *broker, const char *master,

@@ -711,6 +711,69 @@ TEST(an_unanswered_async_commit_is_sent_again) {
   async_commit_retried(MOCK_DROP);
 }
 
+/* ---- no silent limits ----------------------------------------------------
+ */
+
+/* 100 subscriptions: the heartbeat announces every one (it kept 64). */
+TEST(a_heartbeat_announces_every_subscription) {
+  mock_t *m = mock_start();
+  mock_serve_route(m, "broker-a", mock_addr(m), NULL, 1);
+  mock_add_rule(m, &(mock_rule_t){.code = RC_HEARTBEAT});
+  mock_add_rule(m, &(mock_rule_t){.code = 38, .action = MOCK_DROP});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  rmq_conf_set(c, "consumerGroup", "G", NULL, 0);
+  rmq_conf_set(c, "mqClientApiTimeout", "300", NULL, 0);
+  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, NULL, 0);
+  rmq_conf_destroy(c);
+  REQUIRE(pc != NULL);
+  for (int i = 0; i < 100; i++) {
+    char t[32];
+    snprintf(t, sizeof(t), "Topic%03d", i);
+    CHECK_ERR(rmq_pull_consumer_subscribe(pc, t, "TagA"), RMQ_OK);
+  }
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK); /* sends a heartbeat */
+  static char body[1 << 17];
+  mock_last_body(m, RC_HEARTBEAT, body, sizeof(body));
+  int found = 0;
+  for (int i = 0; i < 100; i++) {
+    char t[40];
+    snprintf(t, sizeof(t), "\"Topic%03d\"", i);
+    found += strstr(body, t) != NULL;
+  }
+  CHECK_INT(found, 100);
+  rmq_pull_consumer_destroy(pc, 1000);
+  mock_stop(m);
+}
+
+/* Re-assigning away 300 queues that have offsets commits all 300 (it kept
+ * 256 and lost the rest). */
+TEST(every_dropped_queue_is_committed) {
+  mock_t *m = mock_broker(); /* committed offset 0 everywhere */
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  extra_key = "autoCommitIntervalMillis"; /* the drops commit, nothing else */
+  extra_val = "600000";
+  rmq_pull_consumer_t *pc = consumer(m, true);
+  extra_key = NULL;
+  REQUIRE(pc != NULL);
+  enum { N = 300 };
+  static rmq_queue_t qs[N];
+  for (int i = 0; i < N; i++)
+    qs[i] = (rmq_queue_t){"TopicL", "broker-a", i};
+  CHECK_ERR(rmq_pull_consumer_assign(pc, qs, N), RMQ_OK);
+  /* each queue's start offset (0) becomes its position to commit */
+  CHECK(mock_wait_count(m, RC_QUERY_OFFSET, N, 10000) >= N);
+  CHECK(mock_wait_count(m, RC_PULL, N, 10000) >= N); /* all seeded */
+  int before = mock_count(m, RC_UPDATE_OFFSET);
+  CHECK_ERR(rmq_pull_consumer_assign(pc, &q0, 1), RMQ_OK);
+  CHECK_INT(mock_wait_count(m, RC_UPDATE_OFFSET, before + N - 1, 5000) - before,
+            N - 1);
+  rmq_pull_consumer_destroy(pc, 1000);
+  mock_stop(m);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(corrupt_records_are_skipped_and_the_rest_delivered),
@@ -726,6 +789,8 @@ int main(void) {
       TCASE(a_refused_sync_commit_is_sent_again),
       TCASE(a_refused_async_commit_is_sent_again),
       TCASE(an_unanswered_async_commit_is_sent_again),
+      TCASE(a_heartbeat_announces_every_subscription),
+      TCASE(every_dropped_queue_is_committed),
   };
   return RUN_TESTS(cases);
 }
