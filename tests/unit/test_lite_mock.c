@@ -132,6 +132,8 @@ static bool commits(rmq_pull_consumer_t *pc, mock_t *m, const char *want) {
 }
 
 static const char *extra_key, *extra_val; /* one more conf key, or NULL */
+static bool on_shared_client; /* the consumer is made on a client of ours */
+static rmq_client_t *shared_client;
 
 static rmq_pull_consumer_t *consumer(mock_t *m, bool auto_commit) {
   rmq_conf_t *c = rmq_conf_new();
@@ -147,7 +149,9 @@ static rmq_pull_consumer_t *consumer(mock_t *m, bool auto_commit) {
   if (extra_key)
     rmq_conf_set(c, extra_key, extra_val, NULL, 0);
   char err[256] = "";
-  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, err, sizeof(err));
+  shared_client = on_shared_client ? rmq_client_new(c, NULL, 0) : NULL;
+  rmq_pull_consumer_t *pc =
+      rmq_pull_consumer_new(shared_client, c, err, sizeof(err));
   if (pc == NULL)
     fprintf(stderr, "consumer: %s\n", err);
   rmq_conf_destroy(c);
@@ -346,8 +350,12 @@ TEST(garbage_and_cut_responses_are_retried) {
 
 /* destroy(@p ms) while the broker holds the pull (and, when @p silent,
  * answers nothing else either, with an offset to commit): it returns in
- * about @p ms and every thread it started is gone. */
-static void destroy_while_held(bool silent, int ms) {
+ * about @p ms, having tried the commit and the unregister, and every
+ * thread it started is gone. With @p shared, the consumer is on a client
+ * of the test's, which outlives it: the commit's completion comes after
+ * destroy() (the broker never answers it) and must find the consumer's
+ * state still there. */
+static void destroy_while_held(bool silent, bool shared, int ms) {
   mock_t *m = mock_broker();
   int before = rmqi_thread_count();
   rmqi_buf_t b;
@@ -356,7 +364,10 @@ static void destroy_while_held(bool silent, int ms) {
   if (silent)
     pull_rule(m, &b, "1");
   mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  on_shared_client = shared;
   rmq_pull_consumer_t *pc = consumer(m, silent);
+  on_shared_client = false;
+  rmq_client_t *client = shared_client;
   REQUIRE(pc != NULL);
   rmq_msg_t *got[1];
   if (silent) { /* one message polled: destroy has an offset to commit */
@@ -384,19 +395,29 @@ static void destroy_while_held(bool silent, int ms) {
   if (took > ms + 500)
     fprintf(stderr, "destroy(%d) took %lld ms\n", ms, (long long)took);
   CHECK(took <= ms + 500);
+  if (silent) { /* it did try to commit, then to unregister */
+    CHECK(mock_wait_count(m, RC_UPDATE_OFFSET, 1, 1000) >= 1);
+    CHECK(mock_wait_count(m, RC_UNREGISTER, 1, 1000) >= 1);
+  }
+  if (client) {
+    usleep(1500 * 1000); /* the commit times out (mqClientApiTimeout) */
+    rmq_client_destroy(client, 1000);
+  }
   CHECK_INT(rmqi_thread_count(), before);
-  if (silent) /* it did try to commit */
-    CHECK(mock_count(m, RC_UPDATE_OFFSET) >= 1);
   mock_stop(m);
   rmqi_buf_free(&b);
 }
 
 TEST(destroy_returns_while_a_pull_is_held) {
-  destroy_while_held(false, 1000);
+  destroy_while_held(false, false, 1000);
 }
 
 TEST(destroy_returns_when_the_broker_answers_nothing) {
-  destroy_while_held(true, 1000);
+  destroy_while_held(true, false, 1000);
+}
+
+TEST(destroy_on_a_shared_client_returns_when_the_broker_answers_nothing) {
+  destroy_while_held(true, true, 1000);
 }
 
 typedef struct seeker {
@@ -782,6 +803,7 @@ int main(void) {
       TCASE(garbage_and_cut_responses_are_retried),
       TCASE(destroy_returns_while_a_pull_is_held),
       TCASE(destroy_returns_when_the_broker_answers_nothing),
+      TCASE(destroy_on_a_shared_client_returns_when_the_broker_answers_nothing),
       TCASE(seeks_racing_polls_do_not_stall_pulling),
       TCASE(destroy_stops_start_offset_lookups),
       TCASE(negative_response_codes_are_bad_responses),
