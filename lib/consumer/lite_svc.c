@@ -115,29 +115,60 @@ static void seed(lite_t *l) {
     v[n++] = q;
   }
   pthread_mutex_unlock(&l->lock);
-  for (size_t i = 0; i < n; i++) {
-    lq_t *q = v[i];
+  /* In chunks: the lock is taken twice per chunk, not per queue (the loop
+   * thread walks the queues under it every tick). A chunk ends after
+   * CHUNK queues, after 20 ms, or at a lookup that failed other than
+   * locally, so results are applied promptly and a stop is seen at once. */
+  enum { CHUNK = 64 };
+  struct {
+    bool go;
+    uint64_t gen;
+    rmq_err_t rc;
+    int64_t off;
+  } c[CHUNK];
+  for (size_t i = 0; i < n;) {
+    size_t end = RMQI_MIN(n, i + CHUNK), j = i;
     pthread_mutex_lock(&l->lock);
-    bool go = !l->closed && !l->svc_stop && !q->dropped && q->pull_offset < 0;
-    uint64_t gen = q->gen;
-    pthread_mutex_unlock(&l->lock);
-    int64_t off = -1;
-    rmq_err_t rc = RMQ_ERR_SHUTDOWN;
-    if (go)
-      rc = rmqi_lite_start_offset(l, q->topic, q->broker, q->qid, &off);
-    pthread_mutex_lock(&l->lock);
-    q->seeding = false;
-    if (go && q->gen == gen && !q->dropped && q->pull_offset < 0) {
-      if (rc == RMQ_OK && off >= 0) {
-        q->pull_offset = off;
-        q->consumed = off; /* Java's first pull sets the consume offset */
-        q->due_ms = 0;
-      } else {
-        q->due_ms = rmqi_now_ms() + l->conf.v.pull_delay_on_exception_ms;
-      }
+    bool stop = l->closed || l->svc_stop;
+    for (size_t k = i; k < end; k++) {
+      lq_t *q = v[k];
+      c[k - i].go = !stop && !q->dropped && q->pull_offset < 0;
+      c[k - i].gen = q->gen;
     }
-    rmqi_lite_release(l, q);
     pthread_mutex_unlock(&l->lock);
+    int64_t t0 = rmqi_now_ms();
+    while (j < end) {
+      lq_t *q = v[j];
+      c[j - i].rc = RMQ_ERR_SHUTDOWN;
+      c[j - i].off = -1;
+      if (c[j - i].go)
+        c[j - i].rc = rmqi_lite_start_offset(l, q->topic, q->broker, q->qid,
+                                             &c[j - i].off);
+      rmq_err_t rc = c[j - i].rc;
+      j++;
+      if ((c[j - 1 - i].go && rc != RMQ_OK && rc != RMQ_ERR_NO_ROUTE) ||
+          rmqi_now_ms() - t0 >= 20)
+        break;
+    }
+    pthread_mutex_lock(&l->lock);
+    for (size_t k = i; k < j; k++) {
+      lq_t *q = v[k];
+      q->seeding = false;
+      if (c[k - i].go && q->gen == c[k - i].gen && !q->dropped &&
+          q->pull_offset < 0) {
+        if (c[k - i].rc == RMQ_OK && c[k - i].off >= 0) {
+          q->pull_offset = c[k - i].off;
+          q->consumed = c[k - i].off; /* Java's first pull sets the
+                                         consume offset */
+          q->due_ms = 0;
+        } else {
+          q->due_ms = rmqi_now_ms() + l->conf.v.pull_delay_on_exception_ms;
+        }
+      }
+      rmqi_lite_release(l, q);
+    }
+    pthread_mutex_unlock(&l->lock);
+    i = j;
   }
   free(v);
 }
