@@ -16,9 +16,10 @@
  * to come back; the last reference frees the state.
  *
  * A queue (lq_t) is freed when it was dropped and nothing holds it (no
- * pull in flight, no start-offset lookup running). Its `gen` changes on
- * seek and drop: pull results and batches of an older generation are
- * discarded, so a replaced assignment never delivers stale messages.
+ * pull in flight, no start-offset lookup running, no commit waiting for
+ * its answer). Its `gen` changes on seek and drop: pull results and
+ * batches of an older generation are discarded, so a replaced assignment
+ * never delivers stale messages.
  */
 #ifndef RMQI_CONSUMER_LITE_INT_H
 #define RMQI_CONSUMER_LITE_INT_H
@@ -38,7 +39,7 @@ typedef struct lq {
   int32_t qid;
   rmqi_sub_t *sub; /* owned; "*" in assign mode */
   uint64_t gen;
-  int holds; /* pulls in flight + running offset lookups */
+  int holds; /* pulls in flight + running offset lookups + commits */
   bool dropped, paused, active, seeding;
   bool commit_busy;    /* an asynchronous commit is waiting for its answer */
   int64_t pull_offset; /* next offset to pull; -1 until known */
