@@ -109,33 +109,75 @@ lq_t *rmqi_lite_add_queue(lite_t *l, const char *topic, const char *broker,
   q->pull_offset = q->consumed = q->commit_mem = q->committed = -1;
   q->cached_lo = q->cached_hi = -1;
   q->next = l->queues;
+  if (l->queues)
+    l->queues->prev = q;
   l->queues = q;
   return q;
 }
 
 static void unlink_queue(lite_t *l, lq_t *q) {
-  for (lq_t **pp = &l->queues; *pp; pp = &(*pp)->next)
-    if (*pp == q) {
-      *pp = q->next;
-      return;
-    }
+  if (q->prev)
+    q->prev->next = q->next;
+  else
+    l->queues = q->next;
+  if (q->next)
+    q->next->prev = q->prev;
+  q->next = q->prev = NULL;
+}
+
+static int cmp_lq(const void *a, const void *b) {
+  const lq_t *x = *(const lq_t *const *)a, *y = *(const lq_t *const *)b;
+  int c = strcmp(x->topic, y->topic);
+  if (c == 0)
+    c = strcmp(x->broker, y->broker);
+  if (c == 0)
+    c = (x->qid > y->qid) - (x->qid < y->qid);
+  return c;
+}
+
+lq_t **rmqi_lite_index(lite_t *l, size_t *n) {
+  size_t k = 0;
+  for (lq_t *q = l->queues; q; q = q->next)
+    k += !q->dropped;
+  lq_t **v = malloc((k + 1) * sizeof(*v));
+  if (v == NULL)
+    return NULL;
+  k = 0;
+  for (lq_t *q = l->queues; q; q = q->next)
+    if (!q->dropped)
+      v[k++] = q;
+  qsort(v, k, sizeof(*v), cmp_lq);
+  *n = k;
+  return v;
+}
+
+lq_t *rmqi_lite_index_find(lq_t *const *idx, size_t n, const char *topic,
+                           const char *broker, int32_t qid) {
+  const lq_t key = {
+      .topic = (char *)topic, .broker = (char *)broker, .qid = qid};
+  const lq_t *kp = &key;
+  lq_t *const *hit = bsearch(&kp, idx, n, sizeof(*idx), cmp_lq);
+  return hit ? *hit : NULL;
 }
 
 /* Removes @p q's batches from the ready list (l->lock held). */
 static void drop_batches(lite_t *l, lq_t *q) {
   batch_t **pp = &l->ready, *last = NULL;
-  while (*pp) {
+  while (*pp && q->n_ready) { /* none on the list: no walk (a rebalance
+                                 drops thousands of queues at once) */
     batch_t *b = *pp;
     if (b->q == q) {
       *pp = b->next;
       l->cached_msgs -= b->n_msgs;
+      q->n_ready--;
       rmqi_lite_batch_free(b);
     } else {
       last = b;
       pp = &b->next;
     }
   }
-  l->ready_tail = last;
+  if (*pp == NULL) /* walked to the end */
+    l->ready_tail = last;
   q->cached_msgs = q->cached_bytes = 0;
   q->cached_lo = q->cached_hi = -1;
 }
@@ -234,6 +276,7 @@ static void take_result(lite_t *l, lq_t *q, const pull_ctx_t *x,
     else
       l->ready = b;
     l->ready_tail = b;
+    q->n_ready++;
     l->cached_msgs += b->n_msgs;
     q->cached_msgs += b->n_msgs;
     q->cached_bytes += b->len;
@@ -534,6 +577,7 @@ int rmq_pull_consumer_poll(rmq_pull_consumer_t *pc, rmq_msg_t **msgs,
     if (l->ready == NULL)
       l->ready_tail = NULL;
     lq_t *q = b->q;
+    q->n_ready--;
     if (b->gen != q->gen) { /* seeked since: stale (counts already reset) */
       rmqi_lite_batch_free(b);
       continue;
@@ -569,6 +613,7 @@ int rmq_pull_consumer_poll(rmq_pull_consumer_t *pc, rmq_msg_t **msgs,
     } else { /* the caller's array is full: the rest waits at the head */
       b->next = l->ready;
       l->ready = b;
+      q->n_ready++;
       if (l->ready_tail == NULL)
         l->ready_tail = b;
     }

@@ -9,6 +9,7 @@
 #include "admin.h"
 #include "offsets.h"
 #include "pull.h"
+#include "queues.h"
 #include "rxmsg.h"
 
 #include <errno.h>
@@ -28,10 +29,7 @@ void rmq_queue_list_clear(rmq_queue_list_t *list) {
   list->n = 0;
 }
 
-typedef struct qitem {
-  const char *topic, *broker;
-  int32_t qid;
-} qitem_t;
+typedef rmqi_alloc_mq_t qitem_t;
 
 /* One block: the array, then the strings. */
 static rmq_err_t make_list(const qitem_t *v, size_t n, rmq_queue_list_t *out) {
@@ -46,7 +44,7 @@ static rmq_err_t make_list(const qitem_t *v, size_t n, rmq_queue_list_t *out) {
     size_t a = strlen(v[i].topic) + 1, b = strlen(v[i].broker) + 1;
     q[i].topic = memcpy(p, v[i].topic, a);
     q[i].broker_name = memcpy(p + a, v[i].broker, b);
-    q[i].queue_id = v[i].qid;
+    q[i].queue_id = v[i].queue_id;
     p += a + b;
   }
   out->queues = q;
@@ -229,19 +227,26 @@ static const char *const where_names[] = {"CONSUME_FROM_LAST_OFFSET",
  * takes them the other way round). l->announce serialises callers so
  * that the last change is the one announced. */
 static rmq_err_t announce(lite_t *l) {
-  rmqi_hb_sub_t subs[64];
-  rmqi_sub_t built[64];
-  char *topics[64];
-  size_t n = 0;
   pthread_mutex_lock(&l->announce);
   pthread_mutex_lock(&l->lock);
-  for (lsub_t *s = l->subs; s && n < 64; s = s->next) {
-    if ((topics[n] = strdup(s->topic)) == NULL)
-      continue;
+  size_t k = 0; /* every subscription, however many */
+  for (lsub_t *s = l->subs; s; s = s->next)
+    k++;
+  rmqi_hb_sub_t *subs = calloc(k + 1, sizeof(*subs));
+  rmqi_sub_t *built = calloc(k + 1, sizeof(*built));
+  char **topics = calloc(k + 1, sizeof(*topics));
+  size_t n = 0;
+  rmq_err_t rc = RMQ_OK;
+  for (lsub_t *s = l->subs; s && subs && built && topics; s = s->next) {
+    if ((topics[n] = strdup(s->topic)) == NULL) {
+      rc = RMQ_ERR_NOMEM;
+      break;
+    }
     if (rmqi_sub_build(&built[n], s->topic, s->expr, s->sql92, l->start_ms) !=
-        RMQ_OK) {
+        RMQ_OK) { /* (checked when subscribing: only on no memory) */
       free(topics[n]);
-      continue;
+      rc = RMQ_ERR_NOMEM;
+      break;
     }
     subs[n] = (rmqi_hb_sub_t){topics[n],
                               built[n].expression,
@@ -252,21 +257,28 @@ static rmq_err_t announce(lite_t *l) {
                               built[n].version};
     n++;
   }
+  if (subs == NULL || built == NULL || topics == NULL)
+    rc = RMQ_ERR_NOMEM;
   pthread_mutex_unlock(&l->lock);
-  rmqi_hb_consumer_t hb = {
-      .group = l->group,
-      .consume_type = l->push ? "CONSUME_PASSIVELY" : "CONSUME_ACTIVELY",
-      .message_model = model_names[l->conf.v.message_model],
-      .consume_from_where = where_names[l->conf.v.consume_from_where],
-      .subs = subs,
-      .n_subs = n,
-  };
-  rmq_err_t rc = rmqi_client_set_consumer_data(l->client, &hb);
+  if (rc == RMQ_OK) { /* never a heartbeat that leaves a subscription out */
+    rmqi_hb_consumer_t hb = {
+        .group = l->group,
+        .consume_type = l->push ? "CONSUME_PASSIVELY" : "CONSUME_ACTIVELY",
+        .message_model = model_names[l->conf.v.message_model],
+        .consume_from_where = where_names[l->conf.v.consume_from_where],
+        .subs = subs,
+        .n_subs = n,
+    };
+    rc = rmqi_client_set_consumer_data(l->client, &hb);
+  }
   pthread_mutex_unlock(&l->announce);
   for (size_t i = 0; i < n; i++) {
     rmqi_sub_free(&built[i]);
     free(topics[i]);
   }
+  free(subs);
+  free(built);
+  free(topics);
   return rc;
 }
 
@@ -305,15 +317,14 @@ static rmq_err_t subscribe(rmq_pull_consumer_t *pc, const char *topic,
   }
   /* a changed expression: the topic's queues start over from their
    * committed offsets with the new filter */
-  pending_commit_t gone[RMQI_GONE_MAX];
-  size_t n_gone = 0;
+  gone_list_t gone = {0};
   for (lq_t *q = l->queues, *next; q; q = next) {
     next = q->next;
     if (!q->dropped && strcmp(q->topic, topic) == 0)
-      n_gone = rmqi_lite_drop_keep(l, q, gone, n_gone);
+      rmqi_lite_drop_keep(l, q, &gone);
   }
   pthread_mutex_unlock(&l->lock);
-  rmqi_lite_commit_gone(l, gone, n_gone);
+  rmqi_lite_commit_gone(l, &gone);
   rmq_err_t rc = announce(l);
   if (rc == RMQ_OK)
     rmqi_lite_kick(l);
@@ -347,15 +358,14 @@ rmq_err_t rmq_pull_consumer_unsubscribe(rmq_pull_consumer_t *pc,
       rc = RMQ_OK;
       break;
     }
-  pending_commit_t gone[RMQI_GONE_MAX];
-  size_t n_gone = 0;
+  gone_list_t gone = {0};
   for (lq_t *q = l->queues, *next; q && rc == RMQ_OK; q = next) {
     next = q->next;
     if (!q->dropped && strcmp(q->topic, topic) == 0)
-      n_gone = rmqi_lite_drop_keep(l, q, gone, n_gone);
+      rmqi_lite_drop_keep(l, q, &gone);
   }
   pthread_mutex_unlock(&l->lock);
-  rmqi_lite_commit_gone(l, gone, n_gone);
+  rmqi_lite_commit_gone(l, &gone);
   if (rc == RMQ_OK)
     rc = announce(l);
   return rc;
@@ -369,38 +379,54 @@ rmq_err_t rmq_pull_consumer_assign(rmq_pull_consumer_t *pc,
     if (queues[i].topic == NULL || queues[i].broker_name == NULL ||
         queues[i].queue_id < 0)
       return RMQ_ERR_INVALID_ARG;
+  /* the queues asked for, as a sorted set: each queue held is looked up
+   * in it and what no queue matched is added, O(n log n) */
+  rmqi_alloc_mq_t *want = malloc((n + 1) * sizeof(*want));
+  bool *have = calloc(n + 1, sizeof(*have));
+  if (want == NULL || have == NULL) {
+    free(want);
+    free(have);
+    return RMQ_ERR_NOMEM;
+  }
+  for (size_t i = 0; i < n; i++)
+    want[i] = (rmqi_alloc_mq_t){queues[i].topic, queues[i].broker_name,
+                                queues[i].queue_id};
+  size_t n_want = rmqi_mq_sort_unique(want, n);
   lite_t *l = pc->l;
   pthread_mutex_lock(&l->lock);
   if (l->subs || l->closed) {
     pthread_mutex_unlock(&l->lock);
+    free(want);
+    free(have);
     return RMQ_ERR_STATE;
   }
   l->assigned_mode = true;
-  pending_commit_t gone[RMQI_GONE_MAX];
-  size_t n_gone = 0;
+  gone_list_t gone = {0};
   for (lq_t *q = l->queues, *next; q; q = next) {
     next = q->next;
-    bool keep = false;
-    for (size_t i = 0; i < n && !keep; i++)
-      keep = q->qid == queues[i].queue_id &&
-             strcmp(q->topic, queues[i].topic) == 0 &&
-             strcmp(q->broker, queues[i].broker_name) == 0;
-    if (!keep && !q->dropped)
-      n_gone = rmqi_lite_drop_keep(l, q, gone, n_gone);
+    if (q->dropped)
+      continue;
+    ptrdiff_t k = rmqi_mq_find(want, n_want, q->topic, q->broker, q->qid);
+    if (k >= 0 && !have[k])
+      have[k] = true;
+    else
+      rmqi_lite_drop_keep(l, q, &gone);
   }
   rmq_err_t rc = RMQ_OK;
-  for (size_t i = 0; i < n && rc == RMQ_OK; i++)
-    if (rmqi_lite_find(l, queues[i].topic, queues[i].broker_name,
-                       queues[i].queue_id) == NULL &&
-        rmqi_lite_add_queue(l, queues[i].topic, queues[i].broker_name,
-                            queues[i].queue_id, "*", false) == NULL)
+  for (size_t i = 0; i < n_want && rc == RMQ_OK; i++)
+    if (!have[i] && rmqi_lite_add_queue(l, want[i].topic, want[i].broker,
+                                        want[i].queue_id, "*", false) == NULL)
       rc = RMQ_ERR_NOMEM;
   pthread_cond_signal(&l->svc_cv); /* find their start offsets */
   pthread_mutex_unlock(&l->lock);
-  rmqi_lite_commit_gone(l, gone, n_gone);
-  /* the routes of the assigned topics, for addresses */
-  for (size_t i = 0; i < n && rc == RMQ_OK; i++)
-    have_route(l, queues[i].topic);
+  rmqi_lite_commit_gone(l, &gone);
+  /* the routes of the assigned topics, for addresses (once per topic: the
+   * set is sorted by topic) */
+  for (size_t i = 0; i < n_want && rc == RMQ_OK; i++)
+    if (i == 0 || strcmp(want[i].topic, want[i - 1].topic) != 0)
+      have_route(l, want[i].topic);
+  free(want);
+  free(have);
   return rc;
 }
 
@@ -414,9 +440,11 @@ rmq_err_t rmq_pull_consumer_start(rmq_pull_consumer_t *pc) {
     return RMQ_ERR_STATE;
   }
   l->started = true;
-  char *topics[64];
-  size_t n = 0;
-  for (lsub_t *s = l->subs; s && n < 64; s = s->next)
+  size_t k = 0, n = 0;
+  for (lsub_t *s = l->subs; s; s = s->next)
+    k++;
+  char **topics = calloc(k + 1, sizeof(*topics));
+  for (lsub_t *s = l->subs; s && topics; s = s->next)
     if ((topics[n] = strdup(s->topic)) != NULL)
       n++;
   pthread_mutex_unlock(&l->lock);
@@ -427,6 +455,7 @@ rmq_err_t rmq_pull_consumer_start(rmq_pull_consumer_t *pc) {
     have_route(l, topics[i]);
     free(topics[i]);
   }
+  free(topics);
   rmqi_client_heartbeat_sync(l->client, l->client->conf.v.api_timeout_ms);
   if (rc == RMQ_OK)
     rc = rmqi_lite_tick_start(l);
@@ -447,10 +476,11 @@ void rmq_pull_consumer_destroy(rmq_pull_consumer_t *pc, int timeout_ms) {
       rmqi_lite_commit_mem(l);
       pthread_mutex_unlock(&l->lock);
     }
-    /* one-way, as Java's shutdown (RemoteBrokerOffsetStore.persistAll): a
-     * synchronous commit would wait apiTimeout (3 s) per queue on a silent
-     * broker, past our timeout; the unregister below goes after it on the
-     * same connection and is bounded by the deadline */
+    /* not waited for, as Java's one-way shutdown commit
+     * (RemoteBrokerOffsetStore.persistAll): a synchronous commit would wait
+     * apiTimeout (3 s) per queue on a silent broker, past our timeout; the
+     * unregister below goes after it on the same connection and is bounded
+     * by the deadline. The completions hold references on the state. */
     rmqi_lite_persist(l, false);
   }
   rmqi_client_remove_consumer(l->client, l->group,
@@ -567,10 +597,17 @@ rmq_err_t rmq_pull_consumer_commit_queue(rmq_pull_consumer_t *pc,
   pthread_mutex_lock(&l->lock);
   lq_t *q = rmqi_lite_find(l, mq->topic, mq->broker_name, mq->queue_id);
   if (q)
-    q->commit_mem = q->committed = offset;
+    q->commit_mem = offset; /* if this fails, persist sends it again */
   pthread_mutex_unlock(&l->lock);
-  return rmqi_lite_commit_one(l, mq->topic, mq->broker_name, mq->queue_id,
-                              offset, true);
+  rc = rmqi_lite_commit_one(l, mq->topic, mq->broker_name, mq->queue_id, offset,
+                            true);
+  pthread_mutex_lock(&l->lock);
+  q = rc == RMQ_OK ? rmqi_lite_find(l, mq->topic, mq->broker_name, mq->queue_id)
+                   : NULL;
+  if (q && q->commit_mem == offset)
+    q->committed = offset;
+  pthread_mutex_unlock(&l->lock);
+  return rc;
 }
 
 rmq_err_t rmq_pull_consumer_committed(rmq_pull_consumer_t *pc,
@@ -611,10 +648,14 @@ static rmq_err_t set_paused(rmq_pull_consumer_t *pc, const rmq_queue_t *v,
   lite_t *l = pc->l;
   rmq_err_t rc = RMQ_OK;
   pthread_mutex_lock(&l->lock);
+  size_t n_idx = 0; /* n lookups: O((n + queues) log queues), not n x queues */
+  lq_t **idx = n > 1 ? rmqi_lite_index(l, &n_idx) : NULL;
   for (size_t i = 0; i < n; i++) {
-    lq_t *q = queue_ok(&v[i]) ? rmqi_lite_find(l, v[i].topic, v[i].broker_name,
-                                               v[i].queue_id)
-                              : NULL;
+    lq_t *q =
+        !queue_ok(&v[i]) ? NULL
+        : idx ? rmqi_lite_index_find(idx, n_idx, v[i].topic, v[i].broker_name,
+                                     v[i].queue_id)
+              : rmqi_lite_find(l, v[i].topic, v[i].broker_name, v[i].queue_id);
     if (q == NULL) {
       rc = RMQ_ERR_STATE; /* not assigned */
       continue;
@@ -624,6 +665,7 @@ static rmq_err_t set_paused(rmq_pull_consumer_t *pc, const rmq_queue_t *v,
       q->due_ms = 0;
   }
   pthread_mutex_unlock(&l->lock);
+  free(idx);
   return rc;
 }
 
@@ -670,18 +712,11 @@ rmq_err_t rmq_pull_consumer_fetch_queues(rmq_pull_consumer_t *pc,
       err, sizeof(err));
   if (rc != RMQ_OK)
     return rc;
-  const rmqi_route_t *r = &s->route;
-  size_t total = 0;
-  for (size_t i = 0; i < r->n_queues; i++)
-    if (r->queues[i].perm & RMQI_PERM_READ)
-      total += (size_t)RMQI_MAX(r->queues[i].read_nums, 0);
-  qitem_t *v = calloc(total + 1, sizeof(*v));
-  size_t k = 0;
-  for (size_t i = 0; v && i < r->n_queues; i++)
-    if (r->queues[i].perm & RMQI_PERM_READ)
-      for (int32_t q = 0; q < r->queues[i].read_nums; q++)
-        v[k++] = (qitem_t){topic, r->queues[i].broker, q};
-  rc = v ? make_list(v, k, out) : RMQ_ERR_NOMEM;
+  qitem_t *v;
+  size_t k;
+  rc = rmqi_read_queues(&s->route, topic, &v, &k);
+  if (rc == RMQ_OK)
+    rc = make_list(v, k, out);
   free(v);
   rmqi_snap_release(s);
   return rc;

@@ -16,9 +16,10 @@
  * to come back; the last reference frees the state.
  *
  * A queue (lq_t) is freed when it was dropped and nothing holds it (no
- * pull in flight, no start-offset lookup running). Its `gen` changes on
- * seek and drop: pull results and batches of an older generation are
- * discarded, so a replaced assignment never delivers stale messages.
+ * pull in flight, no start-offset lookup running, no commit waiting for
+ * its answer). Its `gen` changes on seek and drop: pull results and
+ * batches of an older generation are discarded, so a replaced assignment
+ * never delivers stale messages.
  */
 #ifndef RMQI_CONSUMER_LITE_INT_H
 #define RMQI_CONSUMER_LITE_INT_H
@@ -39,8 +40,9 @@ typedef struct lq {
   int32_t qid;
   rmqi_sub_t *sub; /* owned; "*" in assign mode */
   uint64_t gen;
-  int holds; /* pulls in flight + running offset lookups */
+  int holds; /* pulls in flight + running offset lookups + commits */
   bool dropped, paused, active, seeding;
+  bool commit_busy;    /* an asynchronous commit is waiting for its answer */
   int64_t pull_offset; /* next offset to pull; -1 until known */
   int64_t consumed;    /* offset after the last polled message; -1 */
   int64_t commit_mem;  /* the in-memory offset store: what to send; -1 */
@@ -50,7 +52,8 @@ typedef struct lq {
   size_t cached_msgs, cached_bytes;
   int64_t cached_lo, cached_hi; /* offsets pulled but not polled */
   int64_t max_offset; /* the broker's, from the last pull answer; 0 */
-  struct lq *next;
+  size_t n_ready;               /* its batches on the ready list */
+  struct lq *next, *prev;       /* l->queues, doubly linked: O(1) unlink */
   /* push consumer (push.c) */
   struct batch *pin_head, *pin_tail; /* taken, unfinished, offset order */
   bool busy;                         /* orderly: a thread consumes it */
@@ -143,6 +146,12 @@ size_t rmqi_lite_decode(lite_t *l, batch_t *b, const lq_t *q, rmq_msg_t **out,
                         size_t max, size_t *records, int64_t *last);
 lq_t *rmqi_lite_find(lite_t *l, const char *topic, const char *broker,
                      int32_t qid);
+/* The queues not dropped, sorted by (topic, broker, qid), for lookups by
+ * rmqi_lite_index_find in O(log n) (l->lock held while both are used);
+ * malloc'd, NULL on no memory. */
+lq_t **rmqi_lite_index(lite_t *l, size_t *n);
+lq_t *rmqi_lite_index_find(lq_t *const *idx, size_t n, const char *topic,
+                           const char *broker, int32_t qid);
 /* Adds a queue (pull offset unknown) under l->lock; NULL on no memory. */
 lq_t *rmqi_lite_add_queue(lite_t *l, const char *topic, const char *broker,
                           int32_t qid, const char *expr, bool sql92);
@@ -165,14 +174,18 @@ typedef struct pending_commit {
   int32_t qid;
   int64_t offset;
 } pending_commit_t;
-enum { RMQI_GONE_MAX = 256 };
-/* Drops @p q (l->lock held), first noting its offset in @p gone (n used,
- * capacity RMQI_GONE_MAX) when it has one to commit (Java persists a
- * removed queue's offset). Returns the new count. */
-size_t rmqi_lite_drop_keep(lite_t *l, lq_t *q, pending_commit_t *gone,
-                           size_t n);
+/* The offsets of dropped queues, to commit after the lock (no bound: a
+ * rebalance may drop thousands at once). Zero-initialise. */
+typedef struct gone_list {
+  pending_commit_t *v;
+  size_t n, cap;
+} gone_list_t;
+/* Drops @p q (l->lock held), first noting its offset in @p g when it has
+ * one to commit (Java persists a removed queue's offset). Out of memory,
+ * the offset is not committed and an error is logged. */
+void rmqi_lite_drop_keep(lite_t *l, lq_t *q, gone_list_t *g);
 /* Commits (one-way) and frees what rmqi_lite_drop_keep noted; no lock. */
-void rmqi_lite_commit_gone(lite_t *l, pending_commit_t *gone, size_t n);
+void rmqi_lite_commit_gone(lite_t *l, gone_list_t *g);
 
 rmq_err_t rmqi_lite_svc_start(lite_t *l);
 void rmqi_lite_svc_stop(lite_t *l);
@@ -180,9 +193,11 @@ void rmqi_lite_kick(lite_t *l); /* run a rebalance soon (any thread) */
 /* Copies every queue's polled offset into the in-memory store (Java
  * commitAll; l->lock held). */
 void rmqi_lite_commit_mem(lite_t *l);
-/* Sends every stored offset that moved (clustering: one-way
- * UPDATE_CONSUMER_OFFSET, or synchronous when @p sync; broadcasting: the
- * file). */
+/* Sends every stored offset that moved (clustering: UPDATE_CONSUMER_OFFSET,
+ * waiting for the answers when @p sync, else learning them in a
+ * completion; broadcasting: the file). A queue's offset counts as
+ * committed only once the broker (or the file) took it, so one that
+ * failed is sent again by the next call. */
 rmq_err_t rmqi_lite_persist(lite_t *l, bool sync);
 /* Sends one offset (clustering: to the broker's master; broadcasting: into
  * the file table, saved when @p sync). */

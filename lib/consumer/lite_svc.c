@@ -11,6 +11,7 @@
 #include "allocate.h"
 #include "offsets.h"
 #include "push.h"
+#include "queues.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,39 +92,87 @@ rmq_err_t rmqi_lite_start_offset(lite_t *l, const char *topic,
 /* Finds the start offset of every queue that has none yet, in one pass: a
  * queue whose lookup failed waits for a later pass (else, with lookups
  * timing out, the pass never ends: no rebalance, no commit, and destroy()
- * waits for ever); stops when the thread is told to. */
+ * waits for ever); stops when the thread is told to. The pass's queues are
+ * picked in one walk of the list (held, so they stay), not one walk per
+ * queue: a rebalance may bring tens of thousands. */
 static void seed(lite_t *l) {
   int64_t pass = rmqi_now_ms();
-  for (;;) {
-    pthread_mutex_lock(&l->lock);
-    lq_t *q = l->queues;
-    while (q && (q->dropped || q->seeding || q->pull_offset >= 0 ||
-                 q->due_ms > pass || (l->push && !rmqi_push_may_pull(l, q))))
-      q = q->next;
-    if (q == NULL || l->closed || l->svc_stop) {
-      pthread_mutex_unlock(&l->lock);
-      return;
+  size_t n = 0, cap = 0;
+  lq_t **v = NULL;
+  pthread_mutex_lock(&l->lock);
+  for (lq_t *q = l->queues; q && !l->closed && !l->svc_stop; q = q->next) {
+    if (q->dropped || q->seeding || q->pull_offset >= 0 || q->due_ms > pass ||
+        (l->push && !rmqi_push_may_pull(l, q)))
+      continue;
+    if (n == cap) {
+      size_t nc = cap ? cap * 2 : 64;
+      lq_t **nv = realloc(v, nc * sizeof(*nv));
+      if (nv == NULL)
+        break; /* the rest waits for the next pass */
+      v = nv;
+      cap = nc;
     }
     q->seeding = true;
     q->holds++;
-    uint64_t gen = q->gen;
-    pthread_mutex_unlock(&l->lock);
-    int64_t off = -1;
-    rmq_err_t rc = rmqi_lite_start_offset(l, q->topic, q->broker, q->qid, &off);
-    pthread_mutex_lock(&l->lock);
-    q->seeding = false;
-    if (q->gen == gen && !q->dropped && q->pull_offset < 0) {
-      if (rc == RMQ_OK && off >= 0) {
-        q->pull_offset = off;
-        q->consumed = off; /* Java's first pull sets the consume offset */
-        q->due_ms = 0;
-      } else {
-        q->due_ms = rmqi_now_ms() + l->conf.v.pull_delay_on_exception_ms;
-      }
-    }
-    rmqi_lite_release(l, q);
-    pthread_mutex_unlock(&l->lock);
+    v[n++] = q;
   }
+  pthread_mutex_unlock(&l->lock);
+  /* In chunks: the lock is taken twice per chunk, not per queue (the loop
+   * thread walks the queues under it every tick). A chunk ends after
+   * CHUNK queues, after 20 ms, or at a lookup that failed other than
+   * locally, so results are applied promptly and a stop is seen at once. */
+  enum { CHUNK = 64 };
+  struct {
+    bool go;
+    uint64_t gen;
+    rmq_err_t rc;
+    int64_t off;
+  } c[CHUNK];
+  for (size_t i = 0; i < n;) {
+    size_t end = RMQI_MIN(n, i + CHUNK), j = i;
+    pthread_mutex_lock(&l->lock);
+    bool stop = l->closed || l->svc_stop;
+    for (size_t k = i; k < end; k++) {
+      lq_t *q = v[k];
+      c[k - i].go = !stop && !q->dropped && q->pull_offset < 0;
+      c[k - i].gen = q->gen;
+    }
+    pthread_mutex_unlock(&l->lock);
+    int64_t t0 = rmqi_now_ms();
+    while (j < end) {
+      lq_t *q = v[j];
+      c[j - i].rc = RMQ_ERR_SHUTDOWN;
+      c[j - i].off = -1;
+      if (c[j - i].go)
+        c[j - i].rc = rmqi_lite_start_offset(l, q->topic, q->broker, q->qid,
+                                             &c[j - i].off);
+      rmq_err_t rc = c[j - i].rc;
+      j++;
+      if ((c[j - 1 - i].go && rc != RMQ_OK && rc != RMQ_ERR_NO_ROUTE) ||
+          rmqi_now_ms() - t0 >= 20)
+        break;
+    }
+    pthread_mutex_lock(&l->lock);
+    for (size_t k = i; k < j; k++) {
+      lq_t *q = v[k];
+      q->seeding = false;
+      if (c[k - i].go && q->gen == c[k - i].gen && !q->dropped &&
+          q->pull_offset < 0) {
+        if (c[k - i].rc == RMQ_OK && c[k - i].off >= 0) {
+          q->pull_offset = c[k - i].off;
+          q->consumed = c[k - i].off; /* Java's first pull sets the
+                                         consume offset */
+          q->due_ms = 0;
+        } else {
+          q->due_ms = rmqi_now_ms() + l->conf.v.pull_delay_on_exception_ms;
+        }
+      }
+      rmqi_lite_release(l, q);
+    }
+    pthread_mutex_unlock(&l->lock);
+    i = j;
+  }
+  free(v);
 }
 
 /* ---- commits --------------------------------------------------------------
@@ -189,83 +238,186 @@ void rmqi_lite_commit_mem(lite_t *l) {
       q->commit_mem = q->consumed;
 }
 
-size_t rmqi_lite_drop_keep(lite_t *l, lq_t *q, pending_commit_t *gone,
-                           size_t n) {
+void rmqi_lite_drop_keep(lite_t *l, lq_t *q, gone_list_t *g) {
   if (l->push)
     rmqi_push_on_drop(l, q);
   if (l->conf.v.auto_commit && q->consumed >= 0)
     q->commit_mem = q->consumed; /* all it polled: fewer repeats for the
                                     queue's next owner than Java's last
                                     auto-commit point */
-  if (q->commit_mem >= 0 && q->commit_mem != q->committed &&
-      n < RMQI_GONE_MAX) {
-    gone[n] = (pending_commit_t){strdup(q->topic), strdup(q->broker), q->qid,
-                                 q->commit_mem};
-    if (gone[n].topic && gone[n].broker)
-      n++;
-    else {
-      free(gone[n].topic);
-      free(gone[n].broker);
+  if (q->commit_mem >= 0 && q->commit_mem != q->committed) {
+    bool ok = true;
+    if (g->n == g->cap) {
+      size_t nc = g->cap ? g->cap * 2 : 16;
+      pending_commit_t *nv = realloc(g->v, nc * sizeof(*nv));
+      if ((ok = nv != NULL)) {
+        g->v = nv;
+        g->cap = nc;
+      }
     }
+    pending_commit_t *p = ok ? &g->v[g->n] : NULL;
+    if (p) {
+      *p = (pending_commit_t){strdup(q->topic), strdup(q->broker), q->qid,
+                              q->commit_mem};
+      if ((ok = p->topic && p->broker))
+        g->n++;
+      else {
+        free(p->topic);
+        free(p->broker);
+      }
+    }
+    if (!ok)
+      rmqi_log(&l->client->log, RMQ_LOG_ERROR, "offsets",
+               "%s: out of memory: offset %lld of dropped queue %s %s:%d not "
+               "committed",
+               l->group, (long long)q->commit_mem, q->topic, q->broker,
+               (int)q->qid);
   }
   rmqi_lite_drop_queue(l, q);
-  return n;
 }
 
-void rmqi_lite_commit_gone(lite_t *l, pending_commit_t *gone, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    rmqi_lite_commit_one(l, gone[i].topic, gone[i].broker, gone[i].qid,
-                         gone[i].offset, false);
-    free(gone[i].topic);
-    free(gone[i].broker);
+void rmqi_lite_commit_gone(lite_t *l, gone_list_t *g) {
+  for (size_t i = 0; i < g->n; i++) {
+    rmqi_lite_commit_one(l, g->v[i].topic, g->v[i].broker, g->v[i].qid,
+                         g->v[i].offset, false);
+    free(g->v[i].topic);
+    free(g->v[i].broker);
   }
+  free(g->v);
+  *g = (gone_list_t){0};
+}
+
+/* What the broker (or the file) has acknowledged: @p q's store holds
+ * @p offset as sent, unless the store has moved on since (l->lock held).
+ * Only then: a commit that failed is sent again by the next persist. */
+static void mark_committed(lq_t *q, int64_t offset) {
+  if (!q->dropped && q->commit_mem == offset)
+    q->committed = offset;
+}
+
+/* One asynchronous commit: holds its queue (so the pointer stays valid
+ * whatever happens to the queue meanwhile) and a reference on the state
+ * (so the completion is safe after destroy()). */
+typedef struct commit_ctx {
+  lite_t *l;
+  lq_t *q;
+  int64_t offset;
+  char addr[128];
+} commit_ctx_t;
+
+static void commit_done(void *arg, const rmqi_rpc_result_t *r) {
+  commit_ctx_t *x = arg;
+  lite_t *l = x->l;
+  rmq_err_t rc = r->err == RMQ_OK ? rmqi_server_err(r->resp->code) : r->err;
+  pthread_mutex_lock(&l->lock);
+  if (rc == RMQ_OK)
+    mark_committed(x->q, x->offset);
+  x->q->commit_busy = false;
+  bool quiet = l->closed || rc == RMQ_ERR_SHUTDOWN;
+  rmqi_lite_release(l, x->q);
+  pthread_mutex_unlock(&l->lock);
+  if (rc != RMQ_OK && !quiet) {
+    char what[300];
+    snprintf(what, sizeof(what), "%s (%d)%s%s, sent again later",
+             rmq_err_name(rc), (int)rc, r->err == RMQ_OK ? "" : ": ",
+             r->err == RMQ_OK ? "" : r->detail);
+    lg(l, "commit failed at", x->addr, what);
+  }
+  free(x);
+  rmqi_lite_unref(l);
+}
+
+typedef struct to_commit {
+  lq_t *q; /* held */
+  int64_t offset;
+} to_commit_t;
+
+/* Sends @p t's offset to its broker's master: synchronously, or with
+ * commit_done learning the outcome. Releases the hold (or hands it to
+ * the completion). */
+static rmq_err_t send_commit(lite_t *l, const to_commit_t *t, bool sync) {
+  lq_t *q = t->q;
+  char addr[128], err[256];
+  rmq_err_t rc = RMQ_ERR_NO_ROUTE;
+  if (rmqi_lite_addr(l, q->topic, q->broker, 0, addr, sizeof(addr))) {
+    if (sync) {
+      rc = rmqi_commit_offset(l->client, addr, l->group, q->topic, q->broker,
+                              q->qid, t->offset, false, err, sizeof(err));
+      if (rc != RMQ_OK)
+        lg(l, "commit failed at", addr, err);
+    } else {
+      commit_ctx_t *x = malloc(sizeof(*x));
+      rc = RMQ_ERR_NOMEM;
+      if (x) {
+        *x = (commit_ctx_t){l, q, t->offset, ""};
+        snprintf(x->addr, sizeof(x->addr), "%s", addr);
+        atomic_fetch_add(&l->refs, 1);
+        pthread_mutex_lock(&l->lock);
+        q->commit_busy = true; /* the completion may run before we return */
+        pthread_mutex_unlock(&l->lock);
+        rc = rmqi_commit_offset_async(l->client, addr, l->group, q->topic,
+                                      q->broker, q->qid, t->offset, commit_done,
+                                      x);
+        if (rc == RMQ_OK)
+          return RMQ_OK; /* the completion releases */
+        pthread_mutex_lock(&l->lock);
+        q->commit_busy = false;
+        pthread_mutex_unlock(&l->lock);
+        free(x);
+        atomic_fetch_sub(&l->refs, 1); /* ours still holds one */
+      }
+      lg(l, "commit not sent to", addr, rmq_err_str(rc));
+    }
+  }
+  pthread_mutex_lock(&l->lock);
+  if (rc == RMQ_OK)
+    mark_committed(q, t->offset);
+  rmqi_lite_release(l, q);
+  pthread_mutex_unlock(&l->lock);
+  return rc;
 }
 
 rmq_err_t rmqi_lite_persist(lite_t *l, bool sync) {
-  pending_commit_t *v = NULL;
+  to_commit_t *v = NULL;
   size_t n = 0, cap = 0;
   pthread_mutex_lock(&l->lock);
   for (lq_t *q = l->queues; q; q = q->next) {
-    if (q->dropped || q->commit_mem < 0 || q->commit_mem == q->committed)
+    if (q->dropped || q->commit_mem < 0 || q->commit_mem == q->committed ||
+        (!sync && q->commit_busy)) /* one in flight: its answer decides */
       continue;
     if (n == cap) {
-      cap = cap ? cap * 2 : 16;
-      pending_commit_t *nv = realloc(v, cap * sizeof(*nv));
+      size_t nc = cap ? cap * 2 : 16;
+      to_commit_t *nv = realloc(v, nc * sizeof(*nv));
       if (nv == NULL)
-        break;
+        break; /* the rest goes next time */
       v = nv;
+      cap = nc;
     }
-    v[n].topic = strdup(q->topic);
-    v[n].broker = strdup(q->broker);
-    v[n].qid = q->qid;
-    v[n].offset = q->commit_mem;
-    if (v[n].topic == NULL || v[n].broker == NULL) {
-      free(v[n].topic);
-      free(v[n].broker);
-      break;
-    }
-    q->committed = q->commit_mem;
-    n++;
+    q->holds++; /* not marked committed: that waits for the answer */
+    v[n++] = (to_commit_t){q, q->commit_mem};
   }
   pthread_mutex_unlock(&l->lock);
   rmq_err_t rc = RMQ_OK;
-  bool file = l->conf.v.message_model == RMQI_MODEL_BROADCASTING;
-  for (size_t i = 0; i < n; i++) {
-    rmq_err_t r = rmqi_lite_commit_one(l, v[i].topic, v[i].broker, v[i].qid,
-                                       v[i].offset, sync && !file);
-    if (r != RMQ_OK)
-      rc = r;
-    free(v[i].topic);
-    free(v[i].broker);
+  if (l->conf.v.message_model == RMQI_MODEL_BROADCASTING) {
+    pthread_mutex_lock(&l->lock);
+    for (size_t i = 0; i < n && rc == RMQ_OK; i++)
+      rc = file_put(l, v[i].q->topic, v[i].q->broker, v[i].q->qid, v[i].offset);
+    if (rc == RMQ_OK && n)
+      rc = save_file(l);
+    for (size_t i = 0; i < n; i++) {
+      if (rc == RMQ_OK)
+        mark_committed(v[i].q, v[i].offset);
+      rmqi_lite_release(l, v[i].q);
+    }
+    pthread_mutex_unlock(&l->lock);
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      rmq_err_t r = send_commit(l, &v[i], sync);
+      if (r != RMQ_OK)
+        rc = r;
+    }
   }
   free(v);
-  if (file && n) {
-    pthread_mutex_lock(&l->lock);
-    rmq_err_t r = save_file(l);
-    pthread_mutex_unlock(&l->lock);
-    if (r != RMQ_OK)
-      rc = r;
-  }
   return rc;
 }
 
@@ -295,7 +447,7 @@ static rmq_err_t consumer_ids(lite_t *l, const rmqi_route_t *r,
     lg(l, "consumer list failed at", addr, detail);
     return rc;
   }
-  rc = (rmq_err_t)resp.cmd.code;
+  rc = rmqi_server_err(resp.cmd.code);
   if (rc != RMQ_OK) {
     snprintf(detail, sizeof(detail), "%s (%d) %s", rmq_err_name(rc), (int)rc,
              resp.cmd.remark.p ? resp.cmd.remark.p : "");
@@ -313,21 +465,47 @@ static rmq_err_t consumer_ids(lite_t *l, const rmqi_route_t *r,
   return rc;
 }
 
-/* Whether "broker:qid" is an entry of the ';'-separated @p list. */
-static bool in_config(const char *list, const char *broker, int32_t qid) {
-  char want[300];
-  int w = snprintf(want, sizeof(want), "%s:%d", broker, (int)qid);
-  for (const char *p = list; w > 0 && *p;) {
-    const char *end = strchr(p, ';');
-    size_t len = end ? (size_t)(end - p) : strlen(p);
-    if (len == (size_t)w && memcmp(p, want, len) == 0)
-      return true;
-    p = end ? end + 1 : p + len;
+/* The "broker:qid;..." entries of @p list as queues of @p topic, sorted
+ * and unique, for rmqi_mq_find (one parse per rebalance, not one scan of
+ * the list per queue). The broker names point into *copy (free it).
+ * Entries that do not parse are skipped. */
+static rmq_err_t parse_config(const char *list, const char *topic, char **copy,
+                              rmqi_alloc_mq_t **out, size_t *n) {
+  *n = 0;
+  *out = NULL;
+  size_t cap = 1;
+  for (const char *p = list; *p; p++)
+    cap += *p == ';';
+  *copy = strdup(list);
+  rmqi_alloc_mq_t *v = malloc(cap * sizeof(*v));
+  if (*copy == NULL || v == NULL) {
+    free(*copy);
+    *copy = NULL;
+    free(v);
+    return RMQ_ERR_NOMEM;
   }
-  return false;
+  size_t k = 0;
+  for (char *p = *copy, *next; p; p = next) {
+    next = strchr(p, ';');
+    if (next)
+      *next++ = '\0';
+    char *colon = strrchr(p, ':'), *end;
+    if (colon == NULL || colon == p || colon[1] < '0' || colon[1] > '9')
+      continue;
+    *colon = '\0';
+    long id = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || id < 0 || id > INT32_MAX)
+      continue;
+    v[k++] = (rmqi_alloc_mq_t){topic, p, (int32_t)id};
+  }
+  *out = v;
+  *n = rmqi_mq_sort_unique(v, k);
+  return RMQ_OK;
 }
 
-/* Rebalances one subscribed topic. */
+/* Rebalances one subscribed topic in O(n log n) of its queues: a route may
+ * announce 65,536 queues per broker, and all of it runs under l->lock but
+ * the allocation. */
 static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
                             bool sql92) {
   char err[256];
@@ -339,28 +517,32 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
     return;
   }
   const rmqi_route_t *r = &s->route;
-  size_t total = 0;
-  for (size_t i = 0; i < r->n_queues; i++)
-    if (r->queues[i].perm & RMQI_PERM_READ)
-      total += (size_t)RMQI_MAX(r->queues[i].read_nums, 0);
-  rmqi_alloc_mq_t *mqs = calloc(total + 1, sizeof(*mqs));
-  size_t *mine = calloc(total + 1, sizeof(*mine));
+  rmqi_alloc_mq_t *mqs = NULL, *want = NULL, *conf = NULL;
+  size_t *mine = NULL;
+  bool *have = NULL;
+  char *conf_copy = NULL;
   rmqi_strlist_t ids = {0};
-  size_t n = 0, n_mine = 0;
-  if (mqs == NULL || mine == NULL)
+  size_t n = 0, n_mine = 0, n_conf = 0;
+  rmq_err_t rc = rmqi_read_queues(r, topic, &mqs, &n);
+  if (rc != RMQ_OK) {
+    lg(l, "cannot take the queues of", topic, rmq_err_str(rc));
     goto out;
-  for (size_t i = 0; i < r->n_queues; i++)
-    if (r->queues[i].perm & RMQI_PERM_READ)
-      for (int32_t k = 0; k < r->queues[i].read_nums; k++)
-        mqs[n++] = (rmqi_alloc_mq_t){topic, r->queues[i].broker, k};
+  }
+  mine = malloc((n + 1) * sizeof(*mine));
+  if (mine == NULL)
+    goto out;
   if (l->conf.v.message_model == RMQI_MODEL_BROADCASTING) {
     for (size_t i = 0; i < n; i++)
       mine[n_mine++] = i;
   } else if (l->conf.v.allocate_strategy == RMQI_ALLOC_CONFIG) {
     /* Java AllocateMessageQueueByConfig: the configured queues, as they
      * are; the group's other members do not matter */
+    if (parse_config(l->conf.v.allocate_config, topic, &conf_copy, &conf,
+                     &n_conf) != RMQ_OK)
+      goto out;
     for (size_t i = 0; i < n; i++)
-      if (in_config(l->conf.v.allocate_config, mqs[i].broker, mqs[i].queue_id))
+      if (rmqi_mq_find(conf, n_conf, topic, mqs[i].broker, mqs[i].queue_id) >=
+          0)
         mine[n_mine++] = i;
   } else {
     if (consumer_ids(l, r, &ids) != RMQ_OK || ids.n == 0)
@@ -369,39 +551,50 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
     n_mine = rmqi_allocate((rmqi_alloc_strategy_t)l->conf.v.allocate_strategy,
                            l->client->id, mqs, n, ids.v, ids.n, 10, mine);
   }
-  pending_commit_t gone[RMQI_GONE_MAX];
-  size_t n_gone = 0;
+  /* ours, as a sorted set: each queue we hold is looked up in it, and
+   * what no queue matched is added */
+  want = malloc((n_mine + 1) * sizeof(*want));
+  have = calloc(n_mine + 1, sizeof(*have));
+  if (want == NULL || have == NULL)
+    goto out;
+  for (size_t i = 0; i < n_mine; i++)
+    want[i] = mqs[mine[i]];
+  n_mine = rmqi_mq_sort_unique(want, n_mine);
+  gone_list_t gone = {0};
   pthread_mutex_lock(&l->lock);
   /* queues no longer ours: remember their offsets, drop them */
   for (lq_t *q = l->queues, *next; q; q = next) {
     next = q->next;
     if (q->dropped || strcmp(q->topic, topic) != 0)
       continue;
-    bool keep = false;
-    for (size_t i = 0; i < n_mine && !keep; i++)
-      keep = mqs[mine[i]].queue_id == q->qid &&
-             strcmp(mqs[mine[i]].broker, q->broker) == 0;
-    if (keep)
+    ptrdiff_t k = rmqi_mq_find(want, n_mine, topic, q->broker, q->qid);
+    if (k >= 0 && !have[k]) {
+      have[k] = true;
       continue;
+    }
     rmqi_log(&l->client->log, RMQ_LOG_INFO, "rebalance",
              "%s: %s %s:%d no longer assigned", l->group, topic, q->broker,
              (int)q->qid);
-    n_gone = rmqi_lite_drop_keep(l, q, gone, n_gone);
+    rmqi_lite_drop_keep(l, q, &gone);
   }
   for (size_t i = 0; i < n_mine; i++) {
-    const rmqi_alloc_mq_t *m = &mqs[mine[i]];
-    if (rmqi_lite_find(l, topic, m->broker, m->queue_id) == NULL &&
+    const rmqi_alloc_mq_t *m = &want[i];
+    if (!have[i] &&
         rmqi_lite_add_queue(l, topic, m->broker, m->queue_id, expr, sql92))
       rmqi_log(&l->client->log, RMQ_LOG_INFO, "rebalance",
                "%s: %s %s:%d assigned", l->group, topic, m->broker,
                (int)m->queue_id);
   }
   pthread_mutex_unlock(&l->lock);
-  rmqi_lite_commit_gone(l, gone, n_gone);
+  rmqi_lite_commit_gone(l, &gone);
 out:
   rmqi_strlist_free(&ids);
   free(mqs);
   free(mine);
+  free(want);
+  free(have);
+  free(conf);
+  free(conf_copy);
   rmqi_snap_release(s);
 }
 

@@ -49,22 +49,26 @@ rmq_err_t rmqi_offset_file_save(const char *path, const rmqi_mqo_t *mqs,
     done += ok ? (size_t)w : 0;
   }
   ok = ok && fsync(fd) == 0;
+  int werr = ok ? 0 : errno; /* before close() can change it */
   if (fd >= 0)
     close(fd);
   rmqi_buf_free(&b);
+  char eb[128];
   if (!ok) {
-    snprintf(err, err_size, "cannot write %s: %s", tmp, strerror(errno));
+    snprintf(err, err_size, "cannot write %s: %s", tmp,
+             rmqi_strerror(werr, eb, sizeof(eb)));
     unlink(tmp);
     return RMQ_ERR_IO;
   }
   /* Keep the previous good copy, then move the new one into place. */
   if (access(path, F_OK) == 0 && rename(path, bak) != 0) {
     snprintf(err, err_size, "cannot keep %s as %s: %s", path, bak,
-             strerror(errno));
+             rmqi_strerror(errno, eb, sizeof(eb)));
     return RMQ_ERR_IO;
   }
   if (rename(tmp, path) != 0) {
-    snprintf(err, err_size, "cannot rename %s: %s", tmp, strerror(errno));
+    snprintf(err, err_size, "cannot rename %s: %s", tmp,
+             rmqi_strerror(errno, eb, sizeof(eb)));
     return RMQ_ERR_IO;
   }
   return RMQ_OK;

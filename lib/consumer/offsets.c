@@ -6,8 +6,7 @@
 enum { RC_QUERY_CONSUMER_OFFSET = 14, RC_UPDATE_CONSUMER_OFFSET = 15 };
 
 static rmq_err_t base(rmqi_cmd_t *cmd, int32_t code, const char *group,
-                      const char *topic, const char *broker,
-                      int32_t queue_id) {
+                      const char *topic, const char *broker, int32_t queue_id) {
   rmqi_cmd_init(cmd, code);
   rmq_err_t rc = RMQ_OK;
   if (group)
@@ -24,15 +23,15 @@ static rmq_err_t call(rmq_client_t *c, const char *addr, rmqi_cmd_t *cmd,
                       const char *field, int64_t *out, char *err, size_t n) {
   rmqi_resp_t resp;
   char detail[256];
-  rmq_err_t rc = rmqi_rpc_invoke_sync(c->rpc, addr, cmd,
-                                      c->conf.v.api_timeout_ms, &resp,
-                                      detail, sizeof(detail));
+  rmq_err_t rc =
+      rmqi_rpc_invoke_sync(c->rpc, addr, cmd, c->conf.v.api_timeout_ms, &resp,
+                           detail, sizeof(detail));
   rmqi_cmd_free(cmd);
   if (rc != RMQ_OK) {
     snprintf(err, n, "%s", detail);
     return rc;
   }
-  rc = (rmq_err_t)resp.cmd.code;
+  rc = rmqi_server_err(resp.cmd.code);
   if (rc == RMQ_OK && field &&
       rmqi_cmd_ext_get_int(&resp.cmd, field, out) != RMQ_OK) {
     snprintf(err, n, "%s: answer without %s", addr, field);
@@ -81,8 +80,7 @@ rmq_err_t rmqi_consumer_offset(rmq_client_t *c, const char *addr,
 rmq_err_t rmqi_commit_offset(rmq_client_t *c, const char *addr,
                              const char *group, const char *topic,
                              const char *broker, int32_t queue_id,
-                             int64_t offset, bool oneway, char *err,
-                             size_t n) {
+                             int64_t offset, bool oneway, char *err, size_t n) {
   rmqi_cmd_t cmd;
   rmq_err_t rc =
       base(&cmd, RC_UPDATE_CONSUMER_OFFSET, group, topic, broker, queue_id);
@@ -100,4 +98,19 @@ rmq_err_t rmqi_commit_offset(rmq_client_t *c, const char *addr,
     return rc;
   }
   return call(c, addr, &cmd, NULL, NULL, err, n);
+}
+
+rmq_err_t rmqi_commit_offset_async(rmq_client_t *c, const char *addr,
+                                   const char *group, const char *topic,
+                                   const char *broker, int32_t queue_id,
+                                   int64_t offset, rmqi_rpc_cb cb, void *arg) {
+  rmqi_cmd_t cmd;
+  rmq_err_t rc =
+      base(&cmd, RC_UPDATE_CONSUMER_OFFSET, group, topic, broker, queue_id);
+  if (rc == RMQ_OK)
+    rc = rmqi_cmd_ext_int(&cmd, "commitOffset", offset);
+  if (rc == RMQ_OK)
+    rc = rmqi_rpc_invoke(c->rpc, addr, &cmd, c->conf.v.api_timeout_ms, cb, arg);
+  rmqi_cmd_free(&cmd);
+  return rc;
 }

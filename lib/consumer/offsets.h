@@ -33,7 +33,14 @@ rmq_err_t rmqi_consumer_offset(rmq_client_t *c, const char *addr,
 rmq_err_t rmqi_commit_offset(rmq_client_t *c, const char *addr,
                              const char *group, const char *topic,
                              const char *broker, int32_t queue_id,
-                             int64_t offset, bool oneway, char *err,
-                             size_t n);
+                             int64_t offset, bool oneway, char *err, size_t n);
+
+/* Commits @p offset for the group without waiting: @p cb (loop thread)
+ * learns the outcome, exactly once when this returns RMQ_OK (the answer's
+ * code is in r->resp->code; pass it through rmqi_server_err). */
+rmq_err_t rmqi_commit_offset_async(rmq_client_t *c, const char *addr,
+                                   const char *group, const char *topic,
+                                   const char *broker, int32_t queue_id,
+                                   int64_t offset, rmqi_rpc_cb cb, void *arg);
 
 #endif

@@ -40,9 +40,9 @@ rmq_err_t rmqi_pull_parse(const rmqi_cmd_t *resp, const char *addr,
   if (code != 0 && code != RMQ_PULL_NOT_FOUND &&
       code != RMQ_PULL_RETRY_IMMEDIATELY && code != RMQ_PULL_OFFSET_MOVED) {
     snprintf(err, n, "pull from %s: %s (%d) %s", addr,
-             rmq_err_name((rmq_err_t)code), code,
+             rmq_err_name(rmqi_server_err(code)), code,
              resp->remark.p ? resp->remark.p : "");
-    return (rmq_err_t)code;
+    return rmqi_server_err(code);
   }
   res->status = code;
   if (rmqi_cmd_ext_get_int(resp, "nextBeginOffset", &res->next_begin) !=
@@ -111,8 +111,8 @@ rmq_err_t rmqi_pull_next(const rmqi_pull_res_t *res, size_t *pos,
   if (*pos >= res->body_len)
     return RMQ_ERR_NOT_FOUND;
   size_t next;
-  rmq_err_t rc = rmqi_msgrec_decode(res->body + *pos, res->body_len - *pos,
-                                    rec, &next, e);
+  rmq_err_t rc =
+      rmqi_msgrec_decode(res->body + *pos, res->body_len - *pos, rec, &next, e);
   *pos = next ? *pos + next : res->body_len;
   return rc;
 }

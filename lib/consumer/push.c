@@ -158,6 +158,7 @@ static batch_t *take_work(lite_t *l, push_t *p, int64_t *wake) {
     if (l->ready_tail == b)
       l->ready_tail = prev;
     b->next = NULL;
+    q->n_ready--;
     if (stale) { /* its queue's counts were reset with the generation */
       l->cached_msgs -= RMQI_MIN(b->n_msgs, l->cached_msgs);
       rmqi_push_batch_free(b);

@@ -232,3 +232,13 @@ int rmqi_thread_count(void) {
   closedir(dir);
   return n;
 }
+
+int rmqi_thread_count_settled(int want, int ms) {
+  int n = rmqi_thread_count();
+  for (int t = 0; n != want && t < ms; t++) {
+    struct timespec ts = {0, 1000 * 1000};
+    nanosleep(&ts, NULL);
+    n = rmqi_thread_count();
+  }
+  return n;
+}

@@ -66,5 +66,11 @@ bool rmqi_disp_on_worker(rmqi_disp_t *d);
 /* Number of threads of this process (/proc/self/task), for tests that
  * prove shutdown joined everything. -1 if unknown. */
 int rmqi_thread_count(void);
+/* rmqi_thread_count once it equals @p want, or after @p ms: a joined
+ * thread can stay listed for a moment (pthread_join returns when the
+ * kernel clears the thread id, before the task leaves /proc), so a test
+ * that counts right after a join gives it that moment; a thread that was
+ * not joined stays and the count stays wrong. */
+int rmqi_thread_count_settled(int want, int ms);
 
 #endif

@@ -29,7 +29,7 @@ typedef struct last_req {
   char keys[16][64];
   char vals[16][256];
   int n;
-  uint8_t *body; /* a copy of the request's body */
+  uint8_t *body; /* a copy of its body, or NULL */
   size_t body_len;
 } last_req_t;
 
@@ -421,6 +421,21 @@ bool mock_last_ext(mock_t *m, int32_t code, const char *key, char *out,
   return found;
 }
 
+size_t mock_last_body(mock_t *m, int32_t code, char *out, size_t n) {
+  pthread_mutex_lock(&m->lock);
+  last_req_t *l = &m->last[code % 8];
+  size_t k = 0;
+  if (l->code == code && n) {
+    k = l->body_len < n - 1 ? l->body_len : n - 1;
+    if (k)
+      memcpy(out, l->body, k);
+  }
+  if (n)
+    out[k] = '\0';
+  pthread_mutex_unlock(&m->lock);
+  return k;
+}
+
 void mock_serve_route(mock_t *m, const char *broker, const char *master,
                       const char *slave, int queues) {
   char slave_entry[96] = "";
@@ -435,18 +450,4 @@ void mock_serve_route(mock_t *m, const char *broker, const char *master,
   mock_add_rule(m, &(mock_rule_t){.code = 105,
                                   .body = (const uint8_t *)m->route,
                                   .body_len = (size_t)n});
-}
-
-size_t mock_last_body(mock_t *m, int32_t code, char *out, size_t n) {
-  pthread_mutex_lock(&m->lock);
-  last_req_t *l = &m->last[code % 8];
-  size_t len = 0;
-  if (l->code == code && n > 0) {
-    len = RMQI_MIN(l->body_len, n - 1);
-    if (len)
-      memcpy(out, l->body, len);
-    out[len] = '\0';
-  }
-  pthread_mutex_unlock(&m->lock);
-  return len;
 }

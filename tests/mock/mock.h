@@ -61,9 +61,8 @@ int mock_last_reply(mock_t *m, int32_t *code, char *remark, size_t n);
 /* Copies the ext value of the last request with @p code. */
 bool mock_last_ext(mock_t *m, int32_t code, const char *key, char *out,
                    size_t n);
-
-/* Copies the body of the last request with @p code (NUL-terminated,
- * truncated to @p n - 1 bytes); returns its length. */
+/* Copies the body of the last request with @p code (NUL-terminated, cut
+ * to @p n - 1 bytes); returns its length. */
 size_t mock_last_body(mock_t *m, int32_t code, char *out, size_t n);
 
 #endif

@@ -132,6 +132,8 @@ static bool commits(rmq_pull_consumer_t *pc, mock_t *m, const char *want) {
 }
 
 static const char *extra_key, *extra_val; /* one more conf key, or NULL */
+static bool on_shared_client; /* the consumer is made on a client of ours */
+static rmq_client_t *shared_client;
 
 /* A consumer on @p m, neither assigned nor started. */
 static rmq_pull_consumer_t *new_consumer(mock_t *m, bool auto_commit) {
@@ -143,11 +145,14 @@ static rmq_pull_consumer_t *new_consumer(mock_t *m, bool auto_commit) {
   rmq_conf_set(c, "pullTimeDelayMillsWhenException", "100", NULL, 0);
   rmq_conf_set(c, "consumerTimeoutMillisWhenSuspend", "3000", NULL, 0);
   rmq_conf_set(c, "brokerSuspendMaxTimeMillis", "2000", NULL, 0);
+  rmq_conf_set(c, "mqClientApiTimeout", "1000", NULL, 0);
   rmq_conf_set_log_cb(c, on_log, NULL);
   if (extra_key)
     rmq_conf_set(c, extra_key, extra_val, NULL, 0);
   char err[256] = "";
-  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, err, sizeof(err));
+  shared_client = on_shared_client ? rmq_client_new(c, NULL, 0) : NULL;
+  rmq_pull_consumer_t *pc =
+      rmq_pull_consumer_new(shared_client, c, err, sizeof(err));
   if (pc == NULL)
     fprintf(stderr, "consumer: %s\n", err);
   rmq_conf_destroy(c);
@@ -416,8 +421,12 @@ TEST(garbage_and_cut_responses_are_retried) {
 
 /* destroy(@p ms) while the broker holds the pull (and, when @p silent,
  * answers nothing else either, with an offset to commit): it returns in
- * about @p ms and every thread it started is gone. */
-static void destroy_while_held(bool silent, int ms) {
+ * about @p ms, having tried the commit and the unregister, and every
+ * thread it started is gone. With @p shared, the consumer is on a client
+ * of the test's, which outlives it: the commit's completion comes after
+ * destroy() (the broker never answers it) and must find the consumer's
+ * state still there. */
+static void destroy_while_held(bool silent, bool shared, int ms) {
   mock_t *m = mock_broker();
   int before = rmqi_thread_count();
   rmqi_buf_t b;
@@ -426,7 +435,10 @@ static void destroy_while_held(bool silent, int ms) {
   if (silent)
     pull_rule(m, &b, "1");
   mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  on_shared_client = shared;
   rmq_pull_consumer_t *pc = consumer(m, silent);
+  on_shared_client = false;
+  rmq_client_t *client = shared_client;
   REQUIRE(pc != NULL);
   rmq_msg_t *got[1];
   if (silent) { /* one message polled: destroy has an offset to commit */
@@ -454,19 +466,29 @@ static void destroy_while_held(bool silent, int ms) {
   if (took > ms + 500)
     fprintf(stderr, "destroy(%d) took %lld ms\n", ms, (long long)took);
   CHECK(took <= ms + 500);
-  CHECK_INT(rmqi_thread_count(), before);
-  if (silent) /* it did try to commit */
-    CHECK(mock_count(m, RC_UPDATE_OFFSET) >= 1);
+  if (silent) { /* it did try to commit, then to unregister */
+    CHECK(mock_wait_count(m, RC_UPDATE_OFFSET, 1, 1000) >= 1);
+    CHECK(mock_wait_count(m, RC_UNREGISTER, 1, 1000) >= 1);
+  }
+  if (client) {
+    usleep(1500 * 1000); /* the commit times out (mqClientApiTimeout) */
+    rmq_client_destroy(client, 1000);
+  }
+  CHECK_INT(rmqi_thread_count_settled(before, 1000), before);
   mock_stop(m);
   rmqi_buf_free(&b);
 }
 
 TEST(destroy_returns_while_a_pull_is_held) {
-  destroy_while_held(false, 1000);
+  destroy_while_held(false, false, 1000);
 }
 
 TEST(destroy_returns_when_the_broker_answers_nothing) {
-  destroy_while_held(true, 1000);
+  destroy_while_held(true, false, 1000);
+}
+
+TEST(destroy_on_a_shared_client_returns_when_the_broker_answers_nothing) {
+  destroy_while_held(true, true, 1000);
 }
 
 typedef struct seeker {
@@ -572,6 +594,304 @@ TEST(destroy_stops_start_offset_lookups) {
   mock_stop(m);
 }
 
+/* A server's negative response code (no RocketMQ server sends one) is a bad
+ * response, not one of our local errors: -20 would read as
+ * RMQ_ERR_TIMEOUT. */
+TEST(negative_response_codes_are_bad_responses) {
+  mock_t *m = mock_start();
+  mock_serve_route(m, "broker-a", mock_addr(m), NULL, 1);
+  mock_add_rule(m, &(mock_rule_t){.code = RC_QUERY_OFFSET, .resp_code = -20});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .resp_code = -20});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_UPDATE_OFFSET, .resp_code = -24});
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  rmq_conf_set(c, "consumerGroup", "G", NULL, 0);
+  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, NULL, 0);
+  rmq_conf_destroy(c);
+  REQUIRE(pc != NULL);
+  int64_t off = 0;
+  CHECK_ERR(rmq_pull_consumer_committed(pc, &q0, &off), RMQ_ERR_BAD_RESPONSE);
+  rmq_pull_result_t res;
+  CHECK_ERR(rmq_pull_consumer_pull(pc, &q0, "*", 0, 1, 1000, &res),
+            RMQ_ERR_BAD_RESPONSE);
+  CHECK_ERR(rmq_pull_consumer_commit_queue(pc, &q0, 5), RMQ_ERR_BAD_RESPONSE);
+  rmq_pull_consumer_destroy(pc, 1000);
+  mock_stop(m);
+}
+
+/* ---- many queues ---------------------------------------------------------
+ */
+
+static char big_route[2][4096];
+
+/* Routes TopicBig to sixteen brokers b00..b15 of @p per_broker read queues
+ * each (no writable queue, no address: start-offset lookups fail at once,
+ * locally) plus a writable broker zz at the mock. */
+static void serve_big_route(mock_t *m, int which, int per_broker) {
+  char *r = big_route[which];
+  size_t cap = sizeof(big_route[which]);
+  int n = snprintf(r, cap,
+                   "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"%s\"},"
+                   "\"brokerName\":\"zz\",\"cluster\":\"C\"}],\"queueDatas\":[",
+                   mock_addr(m));
+  for (int b = 0; b < 16; b++)
+    n += snprintf(r + n, cap - (size_t)n,
+                  "{\"brokerName\":\"b%02d\",\"perm\":4,\"readQueueNums\":%d,"
+                  "\"topicSysFlag\":0,\"writeQueueNums\":0},",
+                  b, per_broker);
+  n += snprintf(r + n, cap - (size_t)n,
+                "{\"brokerName\":\"zz\",\"perm\":2,\"readQueueNums\":0,"
+                "\"topicSysFlag\":0,\"writeQueueNums\":1}]}");
+  mock_clear_rules(m);
+  mock_add_rule(m, &(mock_rule_t){.code = RC_ROUTE,
+                                  .body = (const uint8_t *)r,
+                                  .body_len = (size_t)n});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_HEARTBEAT});
+}
+
+/* Waits until the consumer holds (or, unless @p held, no longer holds)
+ * queue @p qid of TopicBig on @p broker; returns the ms it took, or -1
+ * after @p ms. A rebalance changes all of a topic's queues under one hold
+ * of the consumer's lock, so one queue tells about all. (Pause finds the
+ * queue: RMQ_ERR_STATE when it is not held. Listing all 65,536 instead
+ * would hold the lock long enough, under TSan, to slow what it measures.) */
+static int64_t wait_queue(rmq_pull_consumer_t *pc, const char *broker, int qid,
+                          bool held, int ms) {
+  int64_t t0 = rmqi_now_ms(), end = t0 + ms;
+  const rmq_queue_t q = {"TopicBig", broker, qid};
+  while (rmqi_now_ms() < end) {
+    if ((rmq_pull_consumer_pause(pc, &q, 1) == RMQ_OK) == held)
+      return rmqi_now_ms() - t0;
+    usleep(10 * 1000);
+  }
+  fprintf(stderr, "%s:%d %sheld after %d ms\n", broker, qid, held ? "not " : "",
+          ms);
+  return -1;
+}
+
+static size_t n_assigned(rmq_pull_consumer_t *pc) {
+  rmq_queue_list_t list;
+  if (rmq_pull_consumer_assignment(pc, &list) != RMQ_OK)
+    return 0;
+  size_t n = list.n;
+  rmq_queue_list_clear(&list);
+  return n;
+}
+
+/* A route of 16 x 4096 = 65,536 read queues (the route decoder's caps:
+ * 4096 a broker, 65,536 a topic), then 16 x 2048: each rebalance
+ * (route to queues, keep/drop/add against the queues held) and the start
+ * offset pass over the new queues take O(n log n), so both finish in a
+ * few hundred ms here (the second waits for the first pass of start
+ * offset lookups, 65,536 of them). The old code scanned the queue list
+ * once per queue (and the assignment once per queue held): tens of
+ * seconds, with the consumer's lock held. fetch_queues lists them all, in
+ * order. */
+#if defined(__SANITIZE_THREAD__)
+enum {
+  BIG_MS = 40000
+}; /* TSan: ~30x slower; the first seed pass (65,536
+      lookups) runs before the next rebalance */
+#elif defined(__SANITIZE_ADDRESS__)
+enum { BIG_MS = 15000 };
+#else
+enum { BIG_MS = 5000 };
+#endif
+
+TEST(a_route_of_65536_queues_rebalances_in_bounded_time) {
+  mock_t *m = mock_start();
+  serve_big_route(m, 0, 4096);
+  char dir[] = "/tmp/rmq-big-XXXXXX";
+  REQUIRE(mkdtemp(dir) != NULL);
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  rmq_conf_set(c, "consumerGroup", "G", NULL, 0);
+  rmq_conf_set(c, "messageModel", "BROADCASTING", NULL, 0);
+  rmq_conf_set(c, "localOffsetStoreDir", dir, NULL, 0);
+  rmq_conf_set(c, "rebalanceInterval", "100", NULL, 0);
+  rmq_conf_set(c, "pollNameServerInterval", "100", NULL, 0);
+  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, NULL, 0);
+  rmq_conf_destroy(c);
+  REQUIRE(pc != NULL);
+  CHECK_ERR(rmq_pull_consumer_subscribe(pc, "TopicBig", "*"), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
+  int64_t took = wait_queue(pc, "b15", 4095, true, 60000);
+  fprintf(stderr, "65536 queues assigned in %lld ms\n", (long long)took);
+  CHECK(took >= 0 && took < BIG_MS);
+  CHECK_INT(n_assigned(pc), 65536);
+  rmq_queue_list_t all = {0};
+  CHECK_ERR(rmq_pull_consumer_fetch_queues(pc, "TopicBig", &all), RMQ_OK);
+  CHECK_INT(all.n, 65536);
+  for (size_t i = 0; i < all.n && i < 65536; i += 4099) {
+    char b[8];
+    snprintf(b, sizeof(b), "b%02zu", i / 4096);
+    CHECK_STR(all.queues[i].broker_name, b);
+    CHECK_INT(all.queues[i].queue_id, (int)(i % 4096));
+  }
+  rmq_queue_list_clear(&all);
+  serve_big_route(m, 1, 2048); /* half of them go */
+  took = wait_queue(pc, "b00", 2048, false, 60000);
+  fprintf(stderr, "32768 of them dropped in %lld ms\n", (long long)took);
+  CHECK(took >= 0 && took < BIG_MS);
+  CHECK_INT(n_assigned(pc), 32768);
+  int64_t t0 = rmqi_now_ms();
+  rmq_pull_consumer_destroy(pc, 2000);
+  CHECK(rmqi_now_ms() - t0 < BIG_MS);
+  mock_stop(m);
+  char cmd[64];
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  CHECK_INT(system(cmd), 0);
+}
+
+/* ---- commits that fail ---------------------------------------------------
+ */
+
+/* A synchronous commit the broker refuses is not taken as done: the next
+ * commit sends the offset again (before, it was marked committed before it
+ * was sent, and never sent again). */
+TEST(a_refused_sync_commit_is_sent_again) {
+  mock_t *m = mock_start();
+  mock_serve_route(m, "broker-a", mock_addr(m), NULL, 1);
+  mock_add_rule(m, &(mock_rule_t){.code = RC_HEARTBEAT});
+  mock_add_rule(
+      m, &(mock_rule_t){.code = RC_QUERY_OFFSET, .ext = {{"offset", "0"}}});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_UPDATE_OFFSET,
+                                  .resp_code = 1, /* SYSTEM_ERROR */
+                                  .times = 1});
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  put_text(&b, 0, false);
+  pull_rule(m, &b, "1");
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  rmq_pull_consumer_t *pc = consumer(m, false);
+  REQUIRE(pc != NULL);
+  rmq_msg_t *got[1];
+  REQUIRE(poll_n(pc, got, 1, 5000) == 1);
+  rmq_msg_destroy(got[0]);
+  CHECK_ERR(rmq_pull_consumer_commit(pc), (rmq_err_t)1);
+  CHECK_INT(mock_count(m, RC_UPDATE_OFFSET), 1);
+  CHECK(commits(pc, m, "1")); /* sent again, and taken */
+  CHECK_INT(mock_count(m, RC_UPDATE_OFFSET), 2);
+  CHECK_ERR(rmq_pull_consumer_commit(pc), RMQ_OK); /* nothing new to send */
+  CHECK_INT(mock_count(m, RC_UPDATE_OFFSET), 2);
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(m);
+  rmqi_buf_free(&b);
+}
+
+/* The periodic (asynchronous) commit learns its outcome: one the broker
+ * refuses, or never answers, is sent again by the next persist. */
+static void async_commit_retried(mock_action_t first) {
+  mock_t *m = mock_start();
+  mock_serve_route(m, "broker-a", mock_addr(m), NULL, 1);
+  mock_add_rule(m, &(mock_rule_t){.code = RC_HEARTBEAT});
+  mock_add_rule(
+      m, &(mock_rule_t){.code = RC_QUERY_OFFSET, .ext = {{"offset", "0"}}});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_UPDATE_OFFSET,
+                                  .action = first,
+                                  .resp_code = 1,
+                                  .times = 1});
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  put_text(&b, 0, false);
+  pull_rule(m, &b, "1");
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  extra_key = "persistConsumerOffsetInterval";
+  extra_val = "200";
+  rmq_pull_consumer_t *pc = consumer(m, true);
+  extra_key = NULL;
+  REQUIRE(pc != NULL);
+  rmq_msg_t *got[1];
+  REQUIRE(poll_n(pc, got, 1, 5000) == 1);
+  rmq_msg_destroy(got[0]);
+  /* autoCommitIntervalMillis (1 s) moves it into the store; persists every
+   * 200 ms (a dropped one fails after mqClientApiTimeout, here 1 s) */
+  CHECK(mock_wait_count(m, RC_UPDATE_OFFSET, 2, 8000) >= 2);
+  char off[32] = "";
+  CHECK(mock_last_ext(m, RC_UPDATE_OFFSET, "commitOffset", off, sizeof(off)));
+  CHECK_STR(off, "1");
+  usleep(600 * 1000); /* taken: not sent again */
+  int n = mock_count(m, RC_UPDATE_OFFSET);
+  usleep(600 * 1000);
+  CHECK_INT(mock_count(m, RC_UPDATE_OFFSET), n);
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(m);
+  rmqi_buf_free(&b);
+}
+
+TEST(a_refused_async_commit_is_sent_again) {
+  async_commit_retried(MOCK_REPLY);
+}
+
+TEST(an_unanswered_async_commit_is_sent_again) {
+  async_commit_retried(MOCK_DROP);
+}
+
+/* ---- no silent limits ----------------------------------------------------
+ */
+
+/* 100 subscriptions: the heartbeat announces every one (it kept 64). */
+TEST(a_heartbeat_announces_every_subscription) {
+  mock_t *m = mock_start();
+  mock_serve_route(m, "broker-a", mock_addr(m), NULL, 1);
+  mock_add_rule(m, &(mock_rule_t){.code = RC_HEARTBEAT});
+  mock_add_rule(m, &(mock_rule_t){.code = 38, .action = MOCK_DROP});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  rmq_conf_set(c, "consumerGroup", "G", NULL, 0);
+  rmq_conf_set(c, "mqClientApiTimeout", "300", NULL, 0);
+  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, NULL, 0);
+  rmq_conf_destroy(c);
+  REQUIRE(pc != NULL);
+  for (int i = 0; i < 100; i++) {
+    char t[32];
+    snprintf(t, sizeof(t), "Topic%03d", i);
+    CHECK_ERR(rmq_pull_consumer_subscribe(pc, t, "TagA"), RMQ_OK);
+  }
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK); /* sends a heartbeat */
+  static char body[1 << 17];
+  mock_last_body(m, RC_HEARTBEAT, body, sizeof(body));
+  int found = 0;
+  for (int i = 0; i < 100; i++) {
+    char t[40];
+    snprintf(t, sizeof(t), "\"Topic%03d\"", i);
+    found += strstr(body, t) != NULL;
+  }
+  CHECK_INT(found, 100);
+  rmq_pull_consumer_destroy(pc, 1000);
+  mock_stop(m);
+}
+
+/* Re-assigning away 300 queues that have offsets commits all 300 (it kept
+ * 256 and lost the rest). */
+TEST(every_dropped_queue_is_committed) {
+  mock_t *m = mock_broker(); /* committed offset 0 everywhere */
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  extra_key = "autoCommitIntervalMillis"; /* the drops commit, nothing else */
+  extra_val = "600000";
+  rmq_pull_consumer_t *pc = consumer(m, true);
+  extra_key = NULL;
+  REQUIRE(pc != NULL);
+  enum { N = 300 };
+  static rmq_queue_t qs[N];
+  for (int i = 0; i < N; i++)
+    qs[i] = (rmq_queue_t){"TopicL", "broker-a", i};
+  CHECK_ERR(rmq_pull_consumer_assign(pc, qs, N), RMQ_OK);
+  /* each queue's start offset (0) becomes its position to commit */
+  CHECK(mock_wait_count(m, RC_QUERY_OFFSET, N, 10000) >= N);
+  CHECK(mock_wait_count(m, RC_PULL, N, 10000) >= N); /* all seeded */
+  int before = mock_count(m, RC_UPDATE_OFFSET);
+  CHECK_ERR(rmq_pull_consumer_assign(pc, &q0, 1), RMQ_OK);
+  CHECK_INT(mock_wait_count(m, RC_UPDATE_OFFSET, before + N - 1, 5000) - before,
+            N - 1);
+  rmq_pull_consumer_destroy(pc, 1000);
+  mock_stop(m);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(corrupt_records_are_skipped_and_the_rest_delivered),
@@ -581,8 +901,16 @@ int main(void) {
       TCASE(garbage_and_cut_responses_are_retried),
       TCASE(destroy_returns_while_a_pull_is_held),
       TCASE(destroy_returns_when_the_broker_answers_nothing),
+      TCASE(destroy_on_a_shared_client_returns_when_the_broker_answers_nothing),
       TCASE(seeks_racing_polls_do_not_stall_pulling),
       TCASE(destroy_stops_start_offset_lookups),
+      TCASE(negative_response_codes_are_bad_responses),
+      TCASE(a_route_of_65536_queues_rebalances_in_bounded_time),
+      TCASE(a_refused_sync_commit_is_sent_again),
+      TCASE(a_refused_async_commit_is_sent_again),
+      TCASE(an_unanswered_async_commit_is_sent_again),
+      TCASE(a_heartbeat_announces_every_subscription),
+      TCASE(every_dropped_queue_is_committed),
   };
   return RUN_TESTS(cases);
 }

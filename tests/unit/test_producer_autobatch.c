@@ -238,7 +238,7 @@ TEST(destroy_sends_open_batches_each_callback_once) {
   }
   CHECK_INT(mock_count(m, 320), 1);
   mock_stop(m);
-  CHECK_INT(rmqi_thread_count(), threads);
+  CHECK_INT(rmqi_thread_count_settled(threads, 1000), threads);
 }
 
 TEST(destroy_fails_unanswered_batches_with_shutdown) {
@@ -258,7 +258,7 @@ TEST(destroy_fails_unanswered_batches_with_shutdown) {
     CHECK_ERR(seen[i].err, RMQ_ERR_SHUTDOWN);
   }
   mock_stop(m);
-  CHECK_INT(rmqi_thread_count(), threads);
+  CHECK_INT(rmqi_thread_count_settled(threads, 1000), threads);
 }
 
 TEST(a_failed_batch_fails_every_member) {

@@ -332,7 +332,7 @@ TEST(shutdown_fails_in_flight_and_joins) {
   CHECK_INT(atomic_load(&k.calls), 100);
   CHECK_INT(atomic_load(&k.shutdown), 100);
   mock_stop(m);
-  CHECK_INT(rmqi_thread_count(), threads_before);
+  CHECK_INT(rmqi_thread_count_settled(threads_before, 1000), threads_before);
 }
 
 static void bump(void *arg) {
@@ -793,7 +793,7 @@ TEST(host_names_resolve_and_reconnect) {
   CHECK_INT(mock_count(m, 105), 2);
   rmqi_rpc_free(r);
   mock_stop(m);
-  CHECK_INT(rmqi_thread_count(), threads_before);
+  CHECK_INT(rmqi_thread_count_settled(threads_before, 1000), threads_before);
 }
 
 /* A name that does not resolve fails the request with RMQ_ERR_CONNECT and
@@ -928,7 +928,7 @@ TEST(hung_resolver_bounded_by_connect_timeout_and_not_waited_for) {
       rmqi_now_ms() < until)
     usleep(1000);
   CHECK_INT(atomic_load(&gate_left), 1);
-  CHECK_INT(rmqi_thread_count(), threads_before); /* it exited */
+  CHECK_INT(rmqi_thread_count_settled(threads_before, 1000), threads_before); /* it exited */
   mock_stop(m);
 }
 
