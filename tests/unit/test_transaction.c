@@ -24,6 +24,19 @@ static const mock_rule_t half_ok = {
             {"queueOffset", "17"},
             {"transactionId", TXID}}};
 
+/* Sees the loop's debug line for a check of group DONE: every check
+ * pushed before it has been handled. */
+static _Atomic int done_seen;
+static void on_log(void *opaque, rmq_log_level_t level, const char *comp,
+                   const char *line) {
+  (void)opaque;
+  (void)comp;
+  if (strstr(line, "group DONE"))
+    atomic_store(&done_seen, 1);
+  else if (level <= RMQ_LOG_ERROR)
+    fprintf(stderr, "%s\n", line);
+}
+
 static rmq_producer_t *producer_on(rmq_client_t *client, mock_t *m,
                                    const char *k1, const char *v1,
                                    const char *k2, const char *v2) {
@@ -35,6 +48,7 @@ static rmq_producer_t *producer_on(rmq_client_t *client, mock_t *m,
     rmq_conf_set(c, k1, v1, NULL, 0);
   if (k2)
     rmq_conf_set(c, k2, v2, NULL, 0);
+  rmq_conf_set_log_cb(c, on_log, NULL);
   char err[256];
   rmq_producer_t *p = rmq_producer_new(client, c, err, sizeof(err));
   if (p == NULL)
@@ -305,9 +319,10 @@ static void push_check(mock_t *m, const char *group) {
 
 /* A producer with a listener and an open connection to the mock (checks
  * come on connections the client made). */
-static rmq_producer_t *tx_producer(rmq_client_t *client, mock_t *m,
-                                   const char *k, const char *v) {
-  rmq_producer_t *p = producer_on(client, m, k, v, NULL, NULL);
+static rmq_producer_t *tx_producer2(rmq_client_t *client, mock_t *m,
+                                    const char *k, const char *v,
+                                    const char *k2, const char *v2) {
+  rmq_producer_t *p = producer_on(client, m, k, v, k2, v2);
   if (p == NULL || rmq_producer_set_transaction_listener(p, on_exec, on_check,
                                                          NULL) != RMQ_OK)
     return p;
@@ -315,6 +330,11 @@ static rmq_producer_t *tx_producer(rmq_client_t *client, mock_t *m,
   rmq_producer_send(p, x, NULL);
   rmq_msg_destroy(x);
   return p;
+}
+
+static rmq_producer_t *tx_producer(rmq_client_t *client, mock_t *m,
+                                   const char *k, const char *v) {
+  return tx_producer2(client, m, k, v, NULL, NULL);
 }
 
 TEST(check_is_answered_like_java) {
@@ -373,8 +393,8 @@ TEST(pending_checks_are_bounded) {
   reset();
   mock_t *m = mock_start();
   route_to(m);
-  rmq_producer_t *p =
-      tx_producer(NULL, m, "clientCallbackExecutorThreads", "1");
+  rmq_producer_t *p = tx_producer2(NULL, m, "clientCallbackExecutorThreads",
+                                   "1", "logLevel", "debug");
   REQUIRE(p != NULL);
   atomic_store(&check_release, 0);
   push_check(m, "PG");
@@ -384,7 +404,12 @@ TEST(pending_checks_are_bounded) {
   REQUIRE(atomic_load(&check_entered));
   for (int i = 0; i < 2100; i++) /* the one thread is busy: they queue */
     push_check(m, "PG");
-  usleep(500 * 1000); /* the loop has read them all */
+  atomic_store(&done_seen, 0);
+  push_check(m, "DONE");
+  until = rmqi_now_ms() + 20000;
+  while (!atomic_load(&done_seen) && rmqi_now_ms() < until)
+    usleep(1000);
+  REQUIRE(atomic_load(&done_seen)); /* the loop has handled them all */
   atomic_store(&check_release, 1);
   CHECK_INT(mock_wait_count(m, 37, 2001, 10000), 2001);
   usleep(200 * 1000);
