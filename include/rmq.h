@@ -565,7 +565,11 @@ RMQ_API rmq_err_t rmq_producer_flush(rmq_producer_t *producer, int timeout_ms);
  *        flight with RMQ_ERR_SHUTDOWN (each callback still fires once),
  *        unregisters the group and frees the producer (and its private
  *        client, if it has one).
- * @remark Must not be called from a library callback.
+ * @remark Must not be called from a library callback. A transactional
+ *         producer stops taking checks first, runs the queued ones within
+ *         @p timeout_ms, waits for a check callback that is running, and
+ *         drops the rest (the broker asks again): no check callback runs
+ *         after this returns.
  */
 RMQ_API void rmq_producer_destroy(rmq_producer_t *producer, int timeout_ms);
 
