@@ -72,7 +72,8 @@ static _Atomic int check_send_rc; /* what a send inside a check returned */
 static bool exec_saw_txid, exec_on_caller;
 static pthread_t caller;
 static void *exec_arg;
-static char check_id[80], check_txid[80], check_body[64];
+static char check_id[80], check_txid[80], check_body[64]; /* check_mu */
+static pthread_mutex_t check_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static rmq_tx_state_t on_exec(rmq_producer_t *p, rmq_msg_t *m, void *arg,
                               void *opaque) {
@@ -99,12 +100,14 @@ static rmq_tx_state_t on_check(rmq_producer_t *p, const rmq_msg_t *m,
     atomic_store(&check_send_rc, rmq_producer_send(p, x, NULL));
     rmq_msg_destroy(x);
   }
+  pthread_mutex_lock(&check_mu); /* checks may run on several threads */
   snprintf(check_id, sizeof(check_id), "%s", rmq_msg_id(m));
   const char *t = rmq_msg_transaction_id(m);
   snprintf(check_txid, sizeof(check_txid), "%s", t ? t : "");
   size_t n;
   const void *b = rmq_msg_body(m, &n);
   snprintf(check_body, sizeof(check_body), "%.*s", (int)n, (const char *)b);
+  pthread_mutex_unlock(&check_mu);
   atomic_fetch_add(&n_check, 1);
   return (rmq_tx_state_t)atomic_load(&answer);
 }
@@ -118,7 +121,9 @@ static void reset(void) {
   atomic_store(&check_send_rc, 0);
   exec_saw_txid = exec_on_caller = false;
   exec_arg = NULL;
+  pthread_mutex_lock(&check_mu);
   check_id[0] = check_txid[0] = check_body[0] = '\0';
+  pthread_mutex_unlock(&check_mu);
   caller = pthread_self();
 }
 
@@ -350,9 +355,11 @@ TEST(check_is_answered_like_java) {
   push_check(m, "PG");
   REQUIRE(mock_wait_count(m, 37, 1, 3000) == 1);
   CHECK_INT(atomic_load(&n_check), 1);
+  pthread_mutex_lock(&check_mu);
   CHECK_STR(check_id, HALF_ID);
   CHECK_STR(check_txid, HALF_ID);
   CHECK_STR(check_body, "half body");
+  pthread_mutex_unlock(&check_mu);
   ext_is(m, 37, "fromTransactionCheck", "true");
   ext_is(m, 37, "commitOrRollback", "8");
   ext_is(m, 37, "producerGroup", "PG");
