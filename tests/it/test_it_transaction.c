@@ -3,8 +3,10 @@
  * a committed message is visible and a rolled-back one never is; an
  * unknown state brings a check-back whose commit makes the message
  * visible; a check reaches a new producer of the group after the first is
- * gone. What is visible is read back with the library's pull consumer
- * (raw pulls of the topic's one queue). */
+ * gone; Java's TransactionMQProducer and ours in one group each get their
+ * own message decided (ours answers UNKNOWN for Java's, Java commits ours
+ * by its default if asked). What is visible is read back with the library's
+ * pull consumer (raw pulls of the topic's one queue). */
 #include "it.h"
 #include "rmq.h"
 #include "test.h"
@@ -39,6 +41,7 @@ static rmq_producer_t *producer(const char *group) {
 static _Atomic int n_checks;
 static rmq_producer_t *_Atomic checked_by;
 static char checked_id[80], checked_txid[80];
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 static rmq_tx_state_t on_exec(rmq_producer_t *p, rmq_msg_t *m, void *arg,
@@ -65,7 +68,9 @@ static rmq_tx_state_t on_check(rmq_producer_t *p, const rmq_msg_t *m,
 static void reset(void) {
   atomic_store(&n_checks, 0);
   atomic_store(&checked_by, NULL);
+  pthread_mutex_lock(&mu);
   checked_id[0] = checked_txid[0] = '\0';
+  pthread_mutex_unlock(&mu);
 }
 
 /* Sends @p body in a transaction whose local state is @p st; the id in
@@ -260,6 +265,135 @@ TEST(check_reaches_a_new_producer_of_the_group) {
   rmq_producer_destroy(p2, 3000);
 }
 
+/* The msgId of the JSON line of @p out that contains @p key, or "". */
+static void json_line_id(const char *out, const char *key, char *id, size_t n) {
+  id[0] = '\0';
+  for (const char *l = out; l && *l;) {
+    const char *e = strchr(l, '\n');
+    size_t len = e ? (size_t)(e - l) : strlen(l);
+    const char *k = strstr(l, key), *v = strstr(l, "\"msgId\":\"");
+    if (k && v && k < l + len && v < l + len) {
+      v += 9;
+      const char *q = strchr(v, '"');
+      snprintf(id, n, "%.*s", q ? (int)(q - v) : 0, v);
+      return;
+    }
+    l = e ? e + 1 : NULL;
+  }
+}
+
+/* ---- a Java TransactionMQProducer in the same group ------------------------
+ * The Java client registers its producer with the broker only with its
+ * periodic heartbeat (every 30 s), so its part starts in the background
+ * before the other cases and is checked last. */
+
+static struct {
+  rmq_producer_t *p;
+  char group[128], id[64], broker[64], out[800], rc[820];
+  int64_t t0;
+  pthread_mutex_t mu;
+  int ours, foreign; /* checks of our message, of others (mu) */
+  bool ours_wrong;
+} mx = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* Ours answers COMMIT for its own message and UNKNOWN for the Java
+ * producer's (not ours to decide: the broker asks again, and sooner or
+ * later the Java producer). */
+static rmq_tx_state_t mixed_check(rmq_producer_t *p, const rmq_msg_t *m,
+                                  void *opaque) {
+  (void)p;
+  (void)opaque;
+  pthread_mutex_lock(&mx.mu);
+  bool mine = strcmp(rmq_msg_id(m), mx.id) == 0;
+  if (mine)
+    mx.ours++;
+  else
+    mx.foreign++;
+  pthread_mutex_unlock(&mx.mu);
+  return mine ? RMQ_TX_COMMIT : RMQ_TX_UNKNOWN;
+}
+
+static void mixed_start(void) {
+  it_unique(mx.group, sizeof(mx.group), "it_tx_mixed");
+  mx.p = producer(mx.group);
+  if (mx.p == NULL || rmq_producer_set_transaction_listener(
+                          mx.p, on_exec, mixed_check, NULL) != RMQ_OK)
+    return;
+  pthread_mutex_lock(&mx.mu);
+  if (send_tx(mx.p, the_topic, "c unknown", RMQ_TX_UNKNOWN, mx.id,
+              sizeof(mx.id), mx.broker, sizeof(mx.broker)) != RMQ_OK)
+    mx.id[0] = '\0';
+  pthread_mutex_unlock(&mx.mu);
+  /* Java leaves its message unknown, answers checks of ours with its
+   * default (commit), and exits 0 once it was asked about its own. */
+  char spec[800], cmd[8192];
+  snprintf(spec, sizeof(spec), "%s/%s.spec", env.run_dir, mx.group);
+  snprintf(mx.out, sizeof(mx.out), "%s/%s.out", env.run_dir, mx.group);
+  snprintf(mx.rc, sizeof(mx.rc), "%s.rc", mx.out);
+  FILE *f = fopen(spec, "w");
+  if (f) {
+    fputs("{\"body\":\"java unknown\",\"transaction\":"
+          "\"unknown-then-commit\"}\n",
+          f);
+    fclose(f);
+  }
+  snprintf(cmd, sizeof(cmd),
+           "(RMQ_NAMESRV='%s' '%s/tests/interop/peer' --version %d produce "
+           "--group %s --topic %s --spec '%s' --check-default commit "
+           "--tx-wait-ms 90000 >'%s' 2>'%s.err'; echo $? >'%s') "
+           "</dev/null >/dev/null 2>&1 &",
+           env.namesrv, env.source_root, env.major, mx.group, the_topic, spec,
+           mx.out, mx.out, mx.rc);
+  mx.t0 = rmqi_now_ms();
+  if (it_sh(cmd, NULL, NULL) != 0)
+    fprintf(stderr, "cannot start the Java peer\n");
+}
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return NULL;
+  char *b = calloc(1, 1 << 16);
+  size_t n = b ? fread(b, 1, (1 << 16) - 1, f) : 0;
+  (void)n;
+  fclose(f);
+  return b;
+}
+
+TEST(java_and_c_producers_share_a_group) {
+  REQUIRE(mx.p != NULL);
+  REQUIRE(mx.id[0] != '\0');
+  char *rc = NULL;
+  while ((rc = slurp(mx.rc)) == NULL && rmqi_now_ms() - mx.t0 < 120000)
+    usleep(200 * 1000);
+  REQUIRE(rc != NULL);
+  int st = atoi(rc);
+  free(rc);
+  char *out = slurp(mx.out);
+  CHECK_INT(st, 0); /* 0: Java was asked about its own message */
+  char jid[80];
+  json_line_id(out ? out : "", "\"localTxState\"", jid, sizeof(jid));
+  if (st != 0 || jid[0] == '\0')
+    fprintf(stderr, "peer output: %s\n", out ? out : "(none)");
+  free(out);
+  REQUIRE(jid[0] != '\0');
+  int64_t t1 = rmqi_now_ms();
+  seen_t s;
+  const char *want[] = {mx.id, jid};
+  collect(the_topic, mx.broker, want, 2, 500, 40000, &s);
+  CHECK(count_of(&s, mx.id) >= 1); /* by our check or Java's default */
+  CHECK(count_of(&s, jid) >= 1);   /* by Java, never by ours */
+  pthread_mutex_lock(&mx.mu);
+  fprintf(stderr,
+          "mixed group: Java done after %lld ms, both visible %lld ms later; "
+          "our message checked here %d times, Java's %d times\n",
+          (long long)(t1 - mx.t0), (long long)(rmqi_now_ms() - t1), mx.ours,
+          mx.foreign);
+  pthread_mutex_unlock(&mx.mu);
+  rmq_producer_destroy(mx.p, 3000);
+  mx.p = NULL;
+}
+
 int main(void) {
   it_setup(&env);
   it_unique(the_topic, sizeof(the_topic), "it_tx");
@@ -269,10 +403,12 @@ int main(void) {
     fprintf(stderr, "cannot create topic %s\n", the_topic);
     return 1;
   }
+  mixed_start();
   static const rmqt_case cases[] = {
       TCASE(committed_is_visible_and_rolled_back_never),
       TCASE(unknown_is_checked_then_committed),
       TCASE(check_reaches_a_new_producer_of_the_group),
+      TCASE(java_and_c_producers_share_a_group),
   };
   return RUN_TESTS(cases);
 }
