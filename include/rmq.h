@@ -598,8 +598,9 @@ typedef enum rmq_tx_state {
  *        rmq_producer_send_in_transaction() whose half message the broker
  *        stored (SEND_OK), on the thread that called it.
  * @param msg the message as sent, with the properties the library added
- *        (TRAN_MSG, PGROUP, UNIQ_KEY, and `__transactionId__`, also
- *        returned by rmq_msg_transaction_id()); borrowed for the call.
+ *        (TRAN_MSG, PGROUP, and `__transactionId__`: the transaction id,
+ *        which is the message's UNIQ_KEY, also returned by
+ *        rmq_msg_transaction_id()); borrowed for the call.
  * @param arg the @p arg of that send; @p opaque the listener's.
  * @returns the state to send to the broker; any value other than
  *          RMQ_TX_COMMIT or RMQ_TX_ROLLBACK counts as RMQ_TX_UNKNOWN.

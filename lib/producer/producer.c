@@ -1094,9 +1094,14 @@ static void tx_on_check(void *arg, const char *addr, const rmqi_cmd_t *req,
     rc = rmqi_rxmsg_build(rec, k->bname ? k->bname : "", (size_t)128 << 20,
                           true, &k->msg, &e);
   }
-  /* Java's MessageExt.transactionId: the header's (the UNIQ_KEY). */
-  if (rc == RMQ_OK && k->txid)
-    rc = rmqi_msg_put_prop(k->msg, "__transactionId__", k->txid);
+  /* Java's MessageExt.transactionId: the UNIQ_KEY, as the header says. */
+  if (rc == RMQ_OK) {
+    const char *u = rmq_msg_property(k->msg, "UNIQ_KEY");
+    char *tid = k->txid ? strdup(k->txid) : u ? strdup(u) : NULL;
+    if (tid) /* a copy: the change below may move the properties */
+      rc = rmqi_msg_put_prop(k->msg, "__transactionId__", tid);
+    free(tid);
+  }
   if (rc == RMQ_OK)
     rc = rmqi_client_dispatch(p->client, check_run, k);
   if (rc != RMQ_OK) {
@@ -1215,6 +1220,7 @@ rmq_err_t rmq_producer_send_in_transaction(rmq_producer_t *p, rmq_msg_t *msg,
   /* Java ignores a delay level for transactional messages (and the broker
    * would not honour it on the half message). */
   rmqi_msg_del_prop(msg, "DELAY");
+  rmqi_msg_del_prop(msg, "__transactionId__"); /* from an earlier send */
   rmq_err_t rc = rmqi_msg_put_prop(msg, "TRAN_MSG", "true");
   if (rc == RMQ_OK)
     rc = rmqi_msg_put_prop(msg, "PGROUP", p->conf.v.producer_group);
