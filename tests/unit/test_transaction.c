@@ -188,6 +188,12 @@ TEST(half_message_header_and_commit) {
   ext_is(m, 37, "topic", "TopicT");
   ext_is(m, 37, "bname", "broker-a");
   rmq_send_result_clear(&r);
+  /* the same message again: the last send's transaction id stays home */
+  CHECK_ERR(rmq_producer_send_in_transaction(p, x, &arg, &r, &st), RMQ_OK);
+  CHECK(mock_last_ext(m, 310, "i", v, sizeof(v)));
+  CHECK(strstr(v, "__transactionId__") == NULL);
+  CHECK_INT(atomic_load(&n_exec), 2);
+  rmq_send_result_clear(&r);
   rmq_msg_destroy(x);
   rmq_producer_destroy(p, 1000);
   mock_stop(m);
