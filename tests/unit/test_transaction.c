@@ -383,6 +383,53 @@ TEST(check_is_answered_like_java) {
   mock_stop(m);
 }
 
+static _Atomic(void *) who; /* the opaque of the last check */
+static rmq_tx_state_t on_check_who(rmq_producer_t *p, const rmq_msg_t *m,
+                                   void *opaque) {
+  (void)p;
+  (void)m;
+  atomic_store(&who, opaque);
+  return RMQ_TX_ROLLBACK;
+}
+
+TEST(each_group_gets_its_own_checks) {
+  reset();
+  mock_t *m = mock_start();
+  route_to(m);
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  rmq_client_t *client = rmq_client_new(c, NULL, 0);
+  REQUIRE(client != NULL);
+  rmq_producer_t *plain = producer_on(client, m, NULL, NULL, NULL, NULL);
+  rmq_conf_set(c, "producerGroup", "PG2", NULL, 0);
+  rmq_producer_t *p2 = rmq_producer_new(client, c, NULL, 0);
+  rmq_conf_destroy(c);
+  rmq_producer_t *p1 = tx_producer(client, m, NULL, NULL); /* group PG */
+  REQUIRE(plain && p1 && p2);
+  static int tag2;
+  REQUIRE(rmq_producer_set_transaction_listener(p2, on_exec, on_check_who,
+                                                &tag2) == RMQ_OK);
+  atomic_store(&who, NULL);
+  push_check(m, "PG2");
+  REQUIRE(mock_wait_count(m, 37, 1, 3000) == 1);
+  CHECK(atomic_load(&who) == &tag2);
+  CHECK_INT(atomic_load(&n_check), 0);
+  ext_is(m, 37, "producerGroup", "PG2");
+  ext_is(m, 37, "commitOrRollback", "12");
+  /* PG: the transactional producer, not the plain one of the same group */
+  push_check(m, "PG");
+  REQUIRE(mock_wait_count(m, 37, 2, 3000) == 2);
+  CHECK_INT(atomic_load(&n_check), 1);
+  ext_is(m, 37, "producerGroup", "PG");
+  ext_is(m, 37, "commitOrRollback", "8");
+  rmq_producer_destroy(p1, 500);
+  rmq_producer_destroy(p2, 500);
+  rmq_producer_destroy(plain, 500);
+  rmq_client_destroy(client, 500);
+  mock_stop(m);
+}
+
 TEST(poll_mode_checks_run_in_rmq_poll) {
   reset();
   mock_t *m = mock_start();
@@ -492,6 +539,7 @@ int main(void) {
       TCASE(rollback_and_unknown_states),
       TCASE(failed_half_send_runs_no_local_transaction),
       TCASE(check_is_answered_like_java),
+      TCASE(each_group_gets_its_own_checks),
       TCASE(poll_mode_checks_run_in_rmq_poll),
       TCASE(pending_checks_are_bounded),
       TCASE(checks_during_and_after_destroy),
