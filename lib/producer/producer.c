@@ -954,11 +954,15 @@ static void plog(rmq_producer_t *p, rmq_log_level_t lvl, const char *fmt, ...) {
   rmqi_log(&p->client->log, lvl, "transaction", "%s", line);
 }
 
-/* A broker's check, queued for the check callback. */
+/* A broker's check, queued for the check callback. The half message is
+ * decoded on the dispatcher, not on the I/O thread (as pulled messages are
+ * decoded by poll): inflating a large body must not hold up the loop. */
 typedef struct txcheck {
   rmq_producer_t *p;
-  rmq_msg_t *msg;
+  rmq_msg_t *msg; /* decoded from `rec` by check_run */
   char *addr, *topic, *tso, *clo, *txid, *bname; /* one allocation */
+  uint8_t *rec;                                  /* ... with the record */
+  size_t rec_len;
 } txcheck_t;
 
 /* The end of a queued check (any thread); may free the producer. */
@@ -1012,6 +1016,25 @@ static void check_answer(rmq_producer_t *p, const txcheck_t *k,
 }
 
 /* The dispatcher runs a queued check (callback thread, or rmq_poll). */
+/* The half message of @p k as the check callback sees it. */
+static rmq_err_t check_decode(txcheck_t *k, rmqi_errbuf_t *e) {
+  rmqi_msgrec_t rec;
+  size_t next;
+  rmq_err_t rc = rmqi_msgrec_decode(k->rec, k->rec_len, &rec, &next, e);
+  if (rc == RMQ_OK)
+    rc = rmqi_rxmsg_build(&rec, k->bname ? k->bname : "", (size_t)128 << 20,
+                          true, &k->msg, e);
+  if (rc != RMQ_OK)
+    return rc;
+  /* Java's MessageExt.transactionId: the UNIQ_KEY, as the header says. */
+  const char *u = rmq_msg_property(k->msg, "UNIQ_KEY");
+  char *tid = k->txid ? strdup(k->txid) : u ? strdup(u) : NULL;
+  if (tid) /* a copy: the change below may move the properties */
+    rc = rmqi_msg_put_prop(k->msg, "__transactionId__", tid);
+  free(tid);
+  return rc;
+}
+
 static void check_run(void *arg) {
   txcheck_t *k = arg;
   rmq_producer_t *p = k->p;
@@ -1023,6 +1046,17 @@ static void check_run(void *arg) {
   rmq_tx_check_cb *cb = p->tx_check;
   void *opaque = p->tx_opaque;
   pthread_mutex_unlock(&p->lock);
+  rmqi_errbuf_t e = {0};
+  rmq_err_t rc = run ? check_decode(k, &e) : RMQ_OK;
+  if (rc != RMQ_OK) { /* the broker asks again; this one cannot be read */
+    plog(p, RMQ_LOG_WARN, "check from %s dropped: %s %s", k->addr,
+         rmq_err_str(rc), e.msg);
+    pthread_mutex_lock(&p->lock);
+    p->checks_running--;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    run = false;
+  }
   if (run) {
     rmq_tx_state_t st = tx_norm(cb(p, k->msg, opaque));
     check_answer(p, k, st);
@@ -1049,6 +1083,7 @@ static char *take(char **at, const rmqi_str_t *v) {
  * check for the callback, within the bound. */
 static void tx_on_check(void *arg, const char *addr, const rmqi_cmd_t *req,
                         const rmqi_msgrec_t *rec) {
+  (void)rec; /* decoded again, off the I/O thread, by check_run */
   rmq_producer_t *p = arg;
   const rmqi_str_t *topic = rmqi_cmd_ext_get(req, "topic"),
                    *tso = rmqi_cmd_ext_get(req, "tranStateTableOffset"),
@@ -1076,10 +1111,9 @@ static void tx_on_check(void *arg, const char *addr, const rmqi_cmd_t *req,
   }
   size_t n = strlen(addr) + 1 + tso->n + 1 + clo->n + 1 +
              (topic ? topic->n + 1 : 0) + (txid ? txid->n + 1 : 0) +
-             (bname ? bname->n + 1 : 0);
+             (bname ? bname->n + 1 : 0) + req->body_len;
   txcheck_t *k = calloc(1, sizeof(*k));
   char *at = malloc(n);
-  rmqi_errbuf_t e = {0};
   rmq_err_t rc = k && at ? RMQ_OK : RMQ_ERR_NOMEM;
   if (rc == RMQ_OK) {
     k->p = p;
@@ -1091,22 +1125,13 @@ static void tx_on_check(void *arg, const char *addr, const rmqi_cmd_t *req,
     k->topic = take(&at, topic);
     k->txid = take(&at, txid);
     k->bname = take(&at, bname);
-    rc = rmqi_rxmsg_build(rec, k->bname ? k->bname : "", (size_t)128 << 20,
-                          true, &k->msg, &e);
-  }
-  /* Java's MessageExt.transactionId: the UNIQ_KEY, as the header says. */
-  if (rc == RMQ_OK) {
-    const char *u = rmq_msg_property(k->msg, "UNIQ_KEY");
-    char *tid = k->txid ? strdup(k->txid) : u ? strdup(u) : NULL;
-    if (tid) /* a copy: the change below may move the properties */
-      rc = rmqi_msg_put_prop(k->msg, "__transactionId__", tid);
-    free(tid);
-  }
-  if (rc == RMQ_OK)
+    k->rec = (uint8_t *)at;
+    k->rec_len = req->body_len;
+    memcpy(k->rec, req->body, req->body_len);
     rc = rmqi_client_dispatch(p->client, check_run, k);
+  }
   if (rc != RMQ_OK) {
-    plog(p, RMQ_LOG_WARN, "check from %s dropped: %s %s", addr, rmq_err_str(rc),
-         e.msg[0] ? e.msg : "");
+    plog(p, RMQ_LOG_WARN, "check from %s dropped: %s", addr, rmq_err_str(rc));
     if (k)
       check_free(k); /* k->addr owns the strings when both were made */
     else
