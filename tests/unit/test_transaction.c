@@ -276,6 +276,8 @@ TEST(failed_half_send_runs_no_local_transaction) {
 
 #define HALF_ID "7F000001000042A0B1C2D3E4000000BB"
 
+static bool bad_crc; /* the next records are corrupt */
+
 /* A stored half message (magic v1, IPv4 hosts) of group @p group, as the
  * broker puts it in CHECK_TRANSACTION_STATE's body. */
 static void half_record(rmqi_buf_t *b, const char *group) {
@@ -290,7 +292,7 @@ static void half_record(rmqi_buf_t *b, const char *group) {
       (uint32_t)crc32(0L, (const Bytef *)body, (uInt)len) & 0x7FFFFFFF;
   rmqi_buf_put_be32(b, 0);
   rmqi_buf_put_be32(b, (uint32_t)0xDAA320A7);
-  rmqi_buf_put_be32(b, crc);
+  rmqi_buf_put_be32(b, bad_crc ? crc ^ 1 : crc);
   rmqi_buf_put_be32(b, 1);    /* queue id */
   rmqi_buf_put_be32(b, 0);    /* flag */
   rmqi_buf_put_be64(b, 5);    /* queue offset */
@@ -355,6 +357,12 @@ TEST(check_is_answered_like_java) {
   rmq_producer_t *p = tx_producer(NULL, m, NULL, NULL);
   REQUIRE(p != NULL);
   push_check(m, "OTHER_GROUP"); /* nobody here: dropped */
+  usleep(100 * 1000);
+  CHECK_INT(mock_count(m, 37), 0);
+  CHECK_INT(atomic_load(&n_check), 0);
+  bad_crc = true; /* a record that cannot be read: dropped, no answer */
+  push_check(m, "PG");
+  bad_crc = false;
   usleep(100 * 1000);
   CHECK_INT(mock_count(m, 37), 0);
   CHECK_INT(atomic_load(&n_check), 0);
