@@ -346,6 +346,12 @@ RMQ_API const char *rmq_msg_store_host(const rmq_msg_t *msg);
 RMQ_API int32_t rmq_msg_reconsume_times(const rmq_msg_t *msg);
 RMQ_API int32_t rmq_msg_sys_flag(const rmq_msg_t *msg);
 RMQ_API uint32_t rmq_msg_body_crc(const rmq_msg_t *msg);
+/**
+ * @brief The transaction id of a transactional message (property
+ *        `__transactionId__`, the UNIQ_KEY of its half message), in the
+ *        execute and check callbacks; NULL for other messages.
+ */
+RMQ_API const char *rmq_msg_transaction_id(const rmq_msg_t *msg);
 
 /* ------------------------------------------------------------------------ */
 /** @name Client instance
@@ -562,9 +568,120 @@ RMQ_API rmq_err_t rmq_producer_flush(rmq_producer_t *producer, int timeout_ms);
  *        flight with RMQ_ERR_SHUTDOWN (each callback still fires once),
  *        unregisters the group and frees the producer (and its private
  *        client, if it has one).
- * @remark Must not be called from a library callback.
+ * @remark Must not be called from a library callback. A transactional
+ *         producer stops taking checks first, runs the queued ones within
+ *         @p timeout_ms, waits for a check callback that is running, and
+ *         drops the rest (the broker asks again): no check callback runs
+ *         after this returns.
  */
 RMQ_API void rmq_producer_destroy(rmq_producer_t *producer, int timeout_ms);
+
+/* ------------------------------------------------------------------------ */
+/**
+ * @name Transactions
+ *
+ * Java's TransactionMQProducer, as a listener set on an ordinary producer
+ * (so every other send function keeps working on it): the half message is
+ * sent, the local transaction runs, and END_TRANSACTION commits or rolls
+ * it back. When the state stays unknown, the broker asks again later
+ * (CHECK_TRANSACTION_STATE) and the check callback answers; any producer of
+ * the same group with a listener may be asked, including one made after
+ * the one that sent the message is gone. See doc/transactions.md.
+ */
+
+/** The state of a local transaction (Java's LocalTransactionState). */
+typedef enum rmq_tx_state {
+  RMQ_TX_UNKNOWN = 0, /**< not known yet: the broker will check back */
+  RMQ_TX_COMMIT = 1,  /**< commit: the message becomes visible */
+  RMQ_TX_ROLLBACK = 2 /**< roll back: the message is dropped */
+} rmq_tx_state_t;
+
+/**
+ * @brief Runs the local transaction of @p msg, once per
+ *        rmq_producer_send_in_transaction() whose half message the broker
+ *        stored (SEND_OK), on the thread that called it.
+ * @param msg the message as sent, with the properties the library added
+ *        (TRAN_MSG, PGROUP, and `__transactionId__`: the transaction id,
+ *        which is the message's UNIQ_KEY, also returned by
+ *        rmq_msg_transaction_id()); borrowed for the call.
+ * @param arg the @p arg of that send; @p opaque the listener's.
+ * @returns the state to send to the broker; any value other than
+ *          RMQ_TX_COMMIT or RMQ_TX_ROLLBACK counts as RMQ_TX_UNKNOWN.
+ */
+typedef rmq_tx_state_t(rmq_tx_execute_cb)(rmq_producer_t *producer,
+                                          rmq_msg_t *msg, void *arg,
+                                          void *opaque);
+
+/**
+ * @brief Answers a broker's check of a half message whose state it does
+ *        not know (Java's checkLocalTransaction), on a callback thread (or
+ *        from rmq_poll() in callbackMode `poll`); with several callback
+ *        threads, checks may run at the same time.
+ * @param msg the half message as the broker stored it (rmq_msg_id,
+ *        rmq_msg_transaction_id, rmq_msg_offset_id, properties, body,
+ *        ...); borrowed for the call.
+ * @returns the state; the library sends it to the broker that asked.
+ * @remark A check that runs while the producer is being destroyed may
+ *         still call the library: sends then fail with RMQ_ERR_SHUTDOWN.
+ */
+typedef rmq_tx_state_t(rmq_tx_check_cb)(rmq_producer_t *producer,
+                                        const rmq_msg_t *msg, void *opaque);
+
+/**
+ * @brief Makes @p producer transactional: @p execute runs the local
+ *        transactions of rmq_producer_send_in_transaction(), @p check
+ *        answers the broker's checks for the producer's group.
+ * @remark Call it once, right after rmq_producer_new() (checks for the
+ *         group can arrive as soon as the producer is registered; until
+ *         there is a listener they are dropped, as in Java). A setter on
+ *         the ordinary producer rather than a separate constructor: one
+ *         producer type, one configuration, every send function, and the
+ *         listener is the only thing Java's TransactionMQProducer adds.
+ *         Pending checks are bounded (2000 per producer, as Java's check
+ *         queue): past that they are dropped and logged, and the broker
+ *         asks again later.
+ * @returns RMQ_OK; RMQ_ERR_INVALID_ARG when a callback is NULL;
+ *          RMQ_ERR_STATE when a listener is already set; RMQ_ERR_SHUTDOWN
+ *          after destroy began.
+ */
+RMQ_API rmq_err_t rmq_producer_set_transaction_listener(
+    rmq_producer_t *producer, rmq_tx_execute_cb *execute,
+    rmq_tx_check_cb *check, void *opaque);
+
+/**
+ * @brief Sends @p msg as a transactional half message, runs the local
+ *        transaction and ends it (Java's sendMessageInTransaction).
+ *
+ * The half message (properties TRAN_MSG=true and PGROUP=the group) is sent
+ * synchronously with rmq_producer_send()'s retries. When the broker stored
+ * it with SEND_OK, the execute callback runs on this thread; for the other
+ * stored statuses (flush or slave timeouts) the state is RMQ_TX_ROLLBACK
+ * without the callback, as in Java. Then END_TRANSACTION (commit, rollback
+ * or unknown) goes one-way to the master of the broker that stored the
+ * half message; if it is lost, the broker's check asks again.
+ *
+ * @param msg borrowed, and changed as Java changes it: the library adds
+ *        TRAN_MSG, PGROUP and `__transactionId__` and removes a delay
+ *        level (transactional messages cannot be delayed; Java ignores the
+ *        level the same way).
+ * @param arg handed to the execute callback.
+ * @param res as for rmq_producer_send(); res->transaction_id is the
+ *        transaction id (the message's UNIQ_KEY, as the broker returns it).
+ * @param local_state receives the state sent to the broker (may be NULL);
+ *        RMQ_TX_ROLLBACK when the half message was not stored (the
+ *        callback did not run). An out parameter rather than a new field of
+ *        rmq_send_result_t: that struct is allocated by callers and zeroed
+ *        whole by every send, so growing it would break programs built
+ *        against an older header.
+ * @returns RMQ_OK when the half message was stored (whatever the local
+ *          state); the errors of rmq_producer_send() otherwise;
+ *          RMQ_ERR_STATE when no listener is set.
+ * @remark Blocks like rmq_producer_send(); the same thread rules apply.
+ */
+RMQ_API rmq_err_t rmq_producer_send_in_transaction(rmq_producer_t *producer,
+                                                   rmq_msg_t *msg, void *arg,
+                                                   rmq_send_result_t *res,
+                                                   rmq_tx_state_t *local_state);
 
 /* ------------------------------------------------------------------------ */
 /** @name Message queues */

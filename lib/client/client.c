@@ -701,6 +701,82 @@ static void on_ids_changed(void *arg, rmqi_conn_t *conn, rmqi_cmd_t *req) {
            (int)g.n, g.p);
 }
 
+/* ---- transactional producers ------------------------------------------ */
+
+enum { RC_CHECK_TRANSACTION_STATE = 39 };
+
+rmq_err_t rmqi_client_add_tx_checker(rmq_client_t *c, const char *group,
+                                     rmqi_tx_check_fn fn, void *arg) {
+  rmqi_txchk_t *x = calloc(1, sizeof(*x));
+  if (x == NULL || (x->group = strdup(group)) == NULL) {
+    free(x);
+    return RMQ_ERR_NOMEM;
+  }
+  x->fn = fn;
+  x->arg = arg;
+  pthread_mutex_lock(&c->lock);
+  rmqi_txchk_t **pp = &c->tx_checkers; /* oldest first: Java keeps one */
+  while (*pp)
+    pp = &(*pp)->next;
+  *pp = x;
+  pthread_mutex_unlock(&c->lock);
+  return RMQ_OK;
+}
+
+void rmqi_client_remove_tx_checker(rmq_client_t *c, void *arg) {
+  pthread_mutex_lock(&c->lock);
+  for (rmqi_txchk_t **pp = &c->tx_checkers; *pp; pp = &(*pp)->next)
+    if ((*pp)->arg == arg) {
+      rmqi_txchk_t *x = *pp;
+      *pp = x->next;
+      free(x->group);
+      free(x);
+      break;
+    }
+  pthread_mutex_unlock(&c->lock);
+}
+
+/* CHECK_TRANSACTION_STATE (broker, one-way; requests.md §4.1): the half
+ * message in the body names its producer group (PGROUP); a transactional
+ * producer of that group in this instance queues the check. Without one
+ * the check is dropped, as Java does; the broker asks again later. */
+static void on_check_tx(void *arg, rmqi_conn_t *conn, rmqi_cmd_t *req) {
+  rmq_client_t *c = arg;
+  if (rmqi_client_closed(c))
+    return;
+  rmqi_msgrec_t rec;
+  size_t next;
+  rmqi_errbuf_t e;
+  if (req->body == NULL ||
+      rmqi_msgrec_decode(req->body, req->body_len, &rec, &next, &e) != RMQ_OK) {
+    rmqi_log(&c->log, RMQ_LOG_WARN, "transaction",
+             "broker %s: check with an undecodable message dropped",
+             rmqi_conn_addr(conn));
+    return;
+  }
+  size_t glen = 0;
+  const char *g = rmqi_props_get(rec.props, rec.props_len, "PGROUP", &glen);
+  if (g == NULL) {
+    rmqi_log(&c->log, RMQ_LOG_WARN, "transaction",
+             "broker %s: check without a producer group dropped",
+             rmqi_conn_addr(conn));
+    return;
+  }
+  bool found = false;
+  pthread_mutex_lock(&c->lock);
+  for (rmqi_txchk_t *x = c->tx_checkers; x; x = x->next)
+    if (strlen(x->group) == glen && memcmp(x->group, g, glen) == 0) {
+      x->fn(x->arg, rmqi_conn_addr(conn), req, &rec);
+      found = true;
+      break;
+    }
+  pthread_mutex_unlock(&c->lock);
+  if (!found)
+    rmqi_log(&c->log, RMQ_LOG_DEBUG, "transaction",
+             "broker %s: no transactional producer of group %.*s here",
+             rmqi_conn_addr(conn), (int)glen, g);
+}
+
 /* ---- ids ---------------------------------------------------------------- */
 
 /* The start of the current month in local time, as epoch ms (Java's
@@ -866,6 +942,7 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
   rmqi_rpc_handle(c->rpc, RC_RUNNING_INFO, on_consumer_admin, c);
   rmqi_rpc_handle(c->rpc, RC_CONSUMER_STATUS, on_consumer_admin, c);
   rmqi_rpc_handle(c->rpc, RC_RESET_OFFSET, on_consumer_admin, c);
+  rmqi_rpc_handle(c->rpc, RC_CHECK_TRANSACTION_STATE, on_check_tx, c);
   if (rmqi_rpc_start(c->rpc) != RMQ_OK ||
       rmqi_loop_post(rmqi_rpc_loop(c->rpc), start_timers, c) != RMQ_OK) {
     rmqi_errstr(errstr, errstr_size, "cannot start the I/O thread");
@@ -900,6 +977,12 @@ static void client_free(rmq_client_t *c) {
     c->producer_groups = g->next;
     free(g->name);
     free(g);
+  }
+  while (c->tx_checkers) { /* producers remove theirs; just in case */
+    rmqi_txchk_t *x = c->tx_checkers;
+    c->tx_checkers = x->next;
+    free(x->group);
+    free(x);
   }
   while (c->consumer_groups) {
     rmqi_cgroup_t *g = c->consumer_groups;

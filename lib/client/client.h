@@ -8,6 +8,7 @@
 #define RMQI_CLIENT_CLIENT_H
 
 #include "../codec/body.h"
+#include "../codec/msgrec.h"
 #include "../codec/route.h"
 #include "../net/rpc.h"
 #include "../util/disp.h"
@@ -65,6 +66,21 @@ typedef struct rmqi_cgroup {
   struct rmqi_cgroup *next;
 } rmqi_cgroup_t;
 
+/* A transactional producer's hook for CHECK_TRANSACTION_STATE: called on
+ * the loop thread with c->lock held, with the request, the address of the
+ * broker that sent it and the half message's decoded record (both only
+ * valid during the call). It must not block: it takes what it needs and
+ * queues the check. */
+typedef void (*rmqi_tx_check_fn)(void *arg, const char *addr,
+                                 const rmqi_cmd_t *req,
+                                 const rmqi_msgrec_t *rec);
+typedef struct rmqi_txchk {
+  char *group;
+  rmqi_tx_check_fn fn;
+  void *arg;
+  struct rmqi_txchk *next;
+} rmqi_txchk_t;
+
 /*
  * Lifetime: the application's handle holds one reference and every
  * producer or consumer made on the client one more. rmq_client_destroy
@@ -88,6 +104,7 @@ struct rmq_client {
   rmqi_topic_t *topics;
   rmqi_group_t *producer_groups;
   rmqi_cgroup_t *consumer_groups;
+  rmqi_txchk_t *tx_checkers; /* transactional producers, oldest first */
   _Atomic uint32_t uniq_counter;
   _Atomic int64_t month_start, month_end; /* cached, for message ids */
   uint32_t uniq_discriminator;
@@ -125,6 +142,15 @@ bool rmqi_client_remove_producer(rmq_client_t *c, const char *group);
 void rmqi_client_heartbeat_now(rmq_client_t *c);
 /* The same, waiting for the answers (not from the loop thread). */
 void rmqi_client_heartbeat_sync(rmq_client_t *c, int64_t timeout_ms);
+
+/* Transactional producers: a check for group @p group reaches @p fn
+ * (the first registered for the group). After
+ * rmqi_client_remove_tx_checker(@p arg) returns, @p fn is never called
+ * with @p arg again (the removal waits for a call in progress: both hold
+ * c->lock). */
+rmq_err_t rmqi_client_add_tx_checker(rmq_client_t *c, const char *group,
+                                     rmqi_tx_check_fn fn, void *arg);
+void rmqi_client_remove_tx_checker(rmq_client_t *c, void *arg);
 
 /* The route of a topic a consumer reads: cached, or fetched without the
  * producer's auto-creation fallback; it may have no writable queue. */

@@ -472,3 +472,7 @@ META_GETTER(int32_t, reconsume_times, reconsume_times, 0)
 META_GETTER(int32_t, sys_flag, sys_flag, 0)
 META_GETTER(uint32_t, body_crc, body_crc, 0)
 #undef META_GETTER
+
+const char *rmq_msg_transaction_id(const rmq_msg_t *m) {
+  return m ? rmq_msg_property(m, "__transactionId__") : NULL;
+}

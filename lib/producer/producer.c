@@ -7,6 +7,7 @@
  */
 #include "../client/client.h"
 #include "../client/msg.h"
+#include "../consumer/rxmsg.h"
 #include "../util/time.h"
 #include "accum.h"
 #include "select.h"
@@ -26,6 +27,15 @@
  * RMQ_ERR_SHUTDOWN) -> flush until the deadline -> cancel what is still in
  * flight (RMQ_ERR_SHUTDOWN, each callback once) -> unregister within what
  * is left of the deadline -> release the handle.
+ *
+ * Transactional check-backs are counted in `checks` (queued or running)
+ * and keep the memory alive the same way. destroy first removes the
+ * producer from the client's registry of check targets (no new check
+ * reaches it), lets the queued checks run until the deadline (their
+ * callbacks may call the library and get RMQ_ERR_SHUTDOWN), then sets
+ * `checks_stop` and waits for a check callback still running: after
+ * destroy returns no check callback runs, and checks still queued are
+ * dropped unanswered (the broker asks again).
  */
 struct rmq_producer {
   rmq_client_t *client; /* a reference (rmqi_client_keep) */
@@ -41,7 +51,19 @@ struct rmq_producer {
   int64_t inflight_bytes;
   bool batching; /* autoBatch: acc is running */
   rmqi_accum_t acc;
+  /* transactions (under lock) */
+  rmq_tx_execute_cb *tx_execute;
+  rmq_tx_check_cb *tx_check;
+  void *tx_opaque;
+  bool tx_registered; /* in the client's check registry */
+  bool checks_stop;   /* destroy: queued checks are dropped */
+  int64_t checks;     /* checks queued or running */
+  int64_t checks_queued;
+  int64_t checks_running;
+  uint64_t checks_dropped; /* over the bound */
 };
+
+enum { TX_CHECKS_MAX = 2000 }; /* Java's checkRequestHoldMax */
 
 static void ship_batch(void *arg, rmqi_acc_batch_t *b);
 
@@ -203,6 +225,11 @@ static void producer_free(rmq_producer_t *p) {
   rmqi_client_release(c);
 }
 
+/* Nothing keeps the memory alive but the handle (under lock). */
+static bool unused_locked(const rmq_producer_t *p) {
+  return p->released && p->inflight == 0 && p->checks == 0;
+}
+
 /* @p n sends of @p bytes in all start (n > 0) or end (n < 0). The end of
  * the last send after destroy frees the producer: nothing may touch @p p
  * after an ending call. */
@@ -212,7 +239,7 @@ static void inflight_add(rmq_producer_t *p, int64_t bytes, int64_t n) {
   p->inflight_bytes += n < 0 ? -bytes : bytes;
   if (p->inflight == 0 || n < 0)
     pthread_cond_broadcast(&p->cond);
-  bool last = p->released && p->inflight == 0;
+  bool last = unused_locked(p);
   pthread_mutex_unlock(&p->lock);
   if (last)
     producer_free(p);
@@ -222,14 +249,15 @@ static void inflight_add(rmq_producer_t *p, int64_t bytes, int64_t n) {
  * callbackMode=poll on the thread that polls, the callbacks that end the
  * sends can only run here: serve them while waiting (else the wait could
  * only time out). */
-static bool wait_inflight(rmq_producer_t *p, int64_t below, int64_t bytes,
-                          int64_t deadline_ms) {
+static bool wait_busy(rmq_producer_t *p, int64_t below, int64_t bytes,
+                      bool checks, int64_t deadline_ms) {
   rmqi_disp_t *d = &p->client->disp;
   bool serve = rmqi_disp_must_serve(d) && !rmqi_client_closed(p->client);
   pthread_mutex_lock(&p->lock);
   bool ok = true;
   while (p->inflight > below ||
-         (bytes >= 0 && p->inflight_bytes > bytes && p->inflight > 0)) {
+         (bytes >= 0 && p->inflight_bytes > bytes && p->inflight > 0) ||
+         (checks && p->checks > 0)) {
     int64_t left = deadline_ms - rmqi_now_ms();
     if (left <= 0) {
       ok = false;
@@ -250,6 +278,11 @@ static bool wait_inflight(rmq_producer_t *p, int64_t below, int64_t bytes,
   }
   pthread_mutex_unlock(&p->lock);
   return ok;
+}
+
+static bool wait_inflight(rmq_producer_t *p, int64_t below, int64_t bytes,
+                          int64_t deadline_ms) {
+  return wait_busy(p, below, bytes, false, deadline_ms);
 }
 
 /* New work after destroy began, or on a client that is shut down. */
@@ -301,14 +334,25 @@ void rmq_producer_destroy(rmq_producer_t *p, int timeout_ms) {
     return;
   int64_t deadline = rmqi_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
   atomic_store(&p->closing, true);
+  pthread_mutex_lock(&p->lock);
+  bool tx = p->tx_registered;
+  p->tx_registered = false;
+  pthread_mutex_unlock(&p->lock);
+  if (tx) /* no new check reaches this producer from here on */
+    rmqi_client_remove_tx_checker(p->client, p);
   if (p->batching)
-    rmqi_accum_close(&p->acc); /* what is open leaves now */
-  wait_inflight(p, 0, -1, deadline);
+    rmqi_accum_close(&p->acc);         /* what is open leaves now */
+  wait_busy(p, 0, -1, true, deadline); /* sends and queued checks */
   /* What is still waiting for a broker ends now, with RMQ_ERR_SHUTDOWN;
    * its callback is queued like any other. Retries check `cancelled`
    * under the lock before they send, so none slips past the cancel. */
   pthread_mutex_lock(&p->lock);
   p->cancelled = true;
+  /* A check callback still running finishes; the queued ones are dropped
+   * (their memory and the producer's go when they come off the queue). */
+  p->checks_stop = true;
+  while (p->checks_running > 0)
+    pthread_cond_wait(&p->cond, &p->lock);
   pthread_mutex_unlock(&p->lock);
   rmqi_rpc_cancel_if(p->client->rpc, is_mine, p, RMQ_ERR_SHUTDOWN,
                      "the producer is shutting down");
@@ -318,7 +362,7 @@ void rmq_producer_destroy(rmq_producer_t *p, int timeout_ms) {
     rmq_client_destroy(p->client, (int)RMQI_MAX(deadline - rmqi_now_ms(), 0));
   pthread_mutex_lock(&p->lock);
   p->released = true;
-  bool last = p->inflight == 0;
+  bool last = unused_locked(p);
   pthread_mutex_unlock(&p->lock);
   if (last)
     producer_free(p);
@@ -871,5 +915,375 @@ rmq_err_t rmq_producer_send_async(rmq_producer_t *p, rmq_msg_t *msg,
   j->max = 1 + (int)p->conf.v.retry_times_async;
   inflight_add(p, (int64_t)msg->body_len, 1);
   job_attempt(j);
+  return RMQ_OK;
+}
+
+/* ---- transactions ------------------------------------------------------- */
+
+enum {
+  RC_END_TRANSACTION = 37,
+  TX_NOT_TYPE = 0,       /* MessageSysFlag.TRANSACTION_NOT_TYPE */
+  TX_COMMIT_TYPE = 8,    /* TRANSACTION_COMMIT_TYPE */
+  TX_ROLLBACK_TYPE = 12, /* TRANSACTION_ROLLBACK_TYPE */
+};
+
+static int tx_type(rmq_tx_state_t st) {
+  return st == RMQ_TX_COMMIT     ? TX_COMMIT_TYPE
+         : st == RMQ_TX_ROLLBACK ? TX_ROLLBACK_TYPE
+                                 : TX_NOT_TYPE;
+}
+
+static rmq_tx_state_t tx_norm(rmq_tx_state_t st) {
+  return st == RMQ_TX_COMMIT || st == RMQ_TX_ROLLBACK ? st : RMQ_TX_UNKNOWN;
+}
+
+static const char *tx_name(rmq_tx_state_t st) {
+  return st == RMQ_TX_COMMIT     ? "commit"
+         : st == RMQ_TX_ROLLBACK ? "rollback"
+                                 : "unknown";
+}
+
+static void plog(rmq_producer_t *p, rmq_log_level_t lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void plog(rmq_producer_t *p, rmq_log_level_t lvl, const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  rmqi_log(&p->client->log, lvl, "transaction", "%s", line);
+}
+
+/* A broker's check, queued for the check callback. The half message is
+ * decoded on the dispatcher, not on the I/O thread (as pulled messages are
+ * decoded by poll): inflating a large body must not hold up the loop. */
+typedef struct txcheck {
+  rmq_producer_t *p;
+  rmq_msg_t *msg; /* decoded from `rec` by check_run */
+  char *addr, *topic, *tso, *clo, *txid, *bname; /* one allocation */
+  uint8_t *rec;                                  /* ... with the record */
+  size_t rec_len;
+} txcheck_t;
+
+/* The end of a queued check (any thread); may free the producer. */
+static void check_end(rmq_producer_t *p) {
+  pthread_mutex_lock(&p->lock);
+  p->checks--;
+  pthread_cond_broadcast(&p->cond);
+  bool last = unused_locked(p);
+  pthread_mutex_unlock(&p->lock);
+  if (last)
+    producer_free(p);
+}
+
+static void check_free(txcheck_t *k) {
+  rmq_msg_destroy(k->msg);
+  free(k->addr);
+  free(k);
+}
+
+/* END_TRANSACTION for a check, one-way to the broker that asked, with the
+ * fields Java's processTransactionState sets. */
+static void check_answer(rmq_producer_t *p, const txcheck_t *k,
+                         rmq_tx_state_t st) {
+  const char *id = rmq_msg_property(k->msg, "UNIQ_KEY");
+  if (id == NULL)
+    id = rmq_msg_offset_id(k->msg);
+  const char *group = p->conf.v.producer_group;
+  rmqi_cmd_t cmd;
+  rmqi_cmd_init(&cmd, RC_END_TRANSACTION);
+  rmq_err_t rc = RMQ_OK;
+  if (k->topic)
+    rc |= rmqi_cmd_ext_ref(&cmd, "topic", k->topic, strlen(k->topic));
+  rc |= rmqi_cmd_ext_ref(&cmd, "commitLogOffset", k->clo, strlen(k->clo));
+  rc |= rmqi_cmd_ext_ref(&cmd, "producerGroup", group, strlen(group));
+  rc |= rmqi_cmd_ext_ref(&cmd, "tranStateTableOffset", k->tso, strlen(k->tso));
+  rc |= rmqi_cmd_ext_bool(&cmd, "fromTransactionCheck", true);
+  if (k->bname)
+    rc |= rmqi_cmd_ext_ref(&cmd, "bname", k->bname, strlen(k->bname));
+  rc |= rmqi_cmd_ext_ref(&cmd, "msgId", id, strlen(id));
+  if (k->txid)
+    rc |= rmqi_cmd_ext_ref(&cmd, "transactionId", k->txid, strlen(k->txid));
+  rc |= rmqi_cmd_ext_int(&cmd, "commitOrRollback", tx_type(st));
+  if (rc == RMQ_OK)
+    rc = rmqi_rpc_oneway(p->client->rpc, k->addr, &cmd);
+  rmqi_cmd_free(&cmd);
+  if (rc != RMQ_OK)
+    plog(p, RMQ_LOG_WARN, "check of %s: cannot answer %s to %s: %s", id,
+         tx_name(st), k->addr, rmq_err_str(rc));
+  else if (st != RMQ_TX_COMMIT)
+    plog(p, RMQ_LOG_INFO, "check of %s: answered %s", id, tx_name(st));
+}
+
+/* The dispatcher runs a queued check (callback thread, or rmq_poll). */
+/* The half message of @p k as the check callback sees it. */
+static rmq_err_t check_decode(txcheck_t *k, rmqi_errbuf_t *e) {
+  rmqi_msgrec_t rec;
+  size_t next;
+  rmq_err_t rc = rmqi_msgrec_decode(k->rec, k->rec_len, &rec, &next, e);
+  if (rc == RMQ_OK)
+    rc = rmqi_rxmsg_build(&rec, k->bname ? k->bname : "", (size_t)128 << 20,
+                          true, &k->msg, e);
+  if (rc != RMQ_OK)
+    return rc;
+  /* Java's MessageExt.transactionId: the UNIQ_KEY, as the header says. */
+  const char *u = rmq_msg_property(k->msg, "UNIQ_KEY");
+  char *tid = k->txid ? strdup(k->txid) : u ? strdup(u) : NULL;
+  if (tid) /* a copy: the change below may move the properties */
+    rc = rmqi_msg_put_prop(k->msg, "__transactionId__", tid);
+  free(tid);
+  return rc;
+}
+
+static void check_run(void *arg) {
+  txcheck_t *k = arg;
+  rmq_producer_t *p = k->p;
+  pthread_mutex_lock(&p->lock);
+  p->checks_queued--;
+  bool run = !p->checks_stop && p->tx_check != NULL;
+  if (run)
+    p->checks_running++;
+  rmq_tx_check_cb *cb = p->tx_check;
+  void *opaque = p->tx_opaque;
+  pthread_mutex_unlock(&p->lock);
+  rmqi_errbuf_t e = {0};
+  rmq_err_t rc = run ? check_decode(k, &e) : RMQ_OK;
+  if (rc != RMQ_OK) { /* the broker asks again; this one cannot be read */
+    plog(p, RMQ_LOG_WARN, "check from %s dropped: %s %s", k->addr,
+         rmq_err_str(rc), e.msg);
+    pthread_mutex_lock(&p->lock);
+    p->checks_running--;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    run = false;
+  }
+  if (run) {
+    rmq_tx_state_t st = tx_norm(cb(p, k->msg, opaque));
+    check_answer(p, k, st);
+    pthread_mutex_lock(&p->lock);
+    p->checks_running--;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+  }
+  check_free(k);
+  check_end(p);
+}
+
+static char *take(char **at, const rmqi_str_t *v) {
+  if (v == NULL)
+    return NULL;
+  char *d = *at;
+  memcpy(d, v->p, v->n);
+  d[v->n] = '\0';
+  *at += v->n + 1;
+  return d;
+}
+
+/* The client's registry hook (loop thread, client lock held): queue the
+ * check for the callback, within the bound. */
+static void tx_on_check(void *arg, const char *addr, const rmqi_cmd_t *req,
+                        const rmqi_msgrec_t *rec) {
+  (void)rec; /* decoded again, off the I/O thread, by check_run */
+  rmq_producer_t *p = arg;
+  const rmqi_str_t *topic = rmqi_cmd_ext_get(req, "topic"),
+                   *tso = rmqi_cmd_ext_get(req, "tranStateTableOffset"),
+                   *clo = rmqi_cmd_ext_get(req, "commitLogOffset"),
+                   *txid = rmqi_cmd_ext_get(req, "transactionId"),
+                   *bname = rmqi_cmd_ext_get(req, "bname");
+  if (tso == NULL || clo == NULL) {
+    plog(p, RMQ_LOG_WARN, "check from %s without offsets dropped", addr);
+    return;
+  }
+  pthread_mutex_lock(&p->lock);
+  bool full = p->checks_queued >= TX_CHECKS_MAX;
+  uint64_t dropped = full ? ++p->checks_dropped : 0;
+  if (!full) {
+    p->checks++;
+    p->checks_queued++;
+  }
+  pthread_mutex_unlock(&p->lock);
+  if (full) {
+    if ((dropped & (dropped - 1)) == 0) /* 1, 2, 4, ...: not every one */
+      plog(p, RMQ_LOG_WARN,
+           "%llu checks dropped: %d are waiting for the check callback",
+           (unsigned long long)dropped, TX_CHECKS_MAX);
+    return;
+  }
+  size_t n = strlen(addr) + 1 + tso->n + 1 + clo->n + 1 +
+             (topic ? topic->n + 1 : 0) + (txid ? txid->n + 1 : 0) +
+             (bname ? bname->n + 1 : 0) + req->body_len;
+  txcheck_t *k = calloc(1, sizeof(*k));
+  char *at = malloc(n);
+  rmq_err_t rc = k && at ? RMQ_OK : RMQ_ERR_NOMEM;
+  if (rc == RMQ_OK) {
+    k->p = p;
+    k->addr = at;
+    memcpy(at, addr, strlen(addr) + 1);
+    at += strlen(addr) + 1;
+    k->tso = take(&at, tso);
+    k->clo = take(&at, clo);
+    k->topic = take(&at, topic);
+    k->txid = take(&at, txid);
+    k->bname = take(&at, bname);
+    k->rec = (uint8_t *)at;
+    k->rec_len = req->body_len;
+    memcpy(k->rec, req->body, req->body_len);
+    rc = rmqi_client_dispatch(p->client, check_run, k);
+  }
+  if (rc != RMQ_OK) {
+    plog(p, RMQ_LOG_WARN, "check from %s dropped: %s", addr, rmq_err_str(rc));
+    if (k)
+      check_free(k); /* k->addr owns the strings when both were made */
+    else
+      free(at);
+    pthread_mutex_lock(&p->lock);
+    p->checks_queued--;
+    pthread_mutex_unlock(&p->lock);
+    check_end(p); /* never the last: the producer is still registered */
+  }
+}
+
+rmq_err_t rmq_producer_set_transaction_listener(rmq_producer_t *p,
+                                                rmq_tx_execute_cb *execute,
+                                                rmq_tx_check_cb *check,
+                                                void *opaque) {
+  if (p == NULL || execute == NULL || check == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  if (refused(p))
+    return RMQ_ERR_SHUTDOWN;
+  pthread_mutex_lock(&p->lock);
+  rmq_err_t rc = p->tx_execute ? RMQ_ERR_STATE : RMQ_OK;
+  if (rc == RMQ_OK) {
+    p->tx_execute = execute;
+    p->tx_check = check;
+    p->tx_opaque = opaque;
+    p->tx_registered = true;
+  }
+  pthread_mutex_unlock(&p->lock);
+  if (rc != RMQ_OK)
+    return rc;
+  rc = rmqi_client_add_tx_checker(p->client, p->conf.v.producer_group,
+                                  tx_on_check, p);
+  if (rc != RMQ_OK) {
+    pthread_mutex_lock(&p->lock);
+    p->tx_execute = NULL;
+    p->tx_check = NULL;
+    p->tx_registered = false;
+    pthread_mutex_unlock(&p->lock);
+  }
+  return rc;
+}
+
+/* END_TRANSACTION after the local transaction, one-way to the master of
+ * the broker that stored the half message (Java endTransaction). */
+static void end_transaction(rmq_producer_t *p, const char *topic,
+                            const rmq_send_result_t *r, const char *txid,
+                            rmq_tx_state_t st) {
+  const char *oid =
+      r->offset_msg_id && r->offset_msg_id[0] ? r->offset_msg_id : r->msg_id;
+  rmqi_host_t host;
+  int64_t clo;
+  rmqi_errbuf_t e;
+  if (rmqi_offset_id_decode(oid, strlen(oid), &host, &clo, &e) != RMQ_OK) {
+    plog(p, RMQ_LOG_WARN, "%s: bad offset id %s (%s): no END_TRANSACTION",
+         r->msg_id, oid, e.msg);
+    return;
+  }
+  rmqi_snap_t *s = rmqi_client_route_cached(p->client, topic);
+  const char *addr = s ? rmqi_route_addr(&s->route, r->broker_name, 0) : NULL;
+  const char *group = p->conf.v.producer_group;
+  rmq_err_t rc = RMQ_ERR_NO_ROUTE;
+  if (addr) {
+    rmqi_cmd_t cmd;
+    rmqi_cmd_init(&cmd, RC_END_TRANSACTION);
+    rc = rmqi_cmd_ext_ref(&cmd, "topic", topic, strlen(topic));
+    if (txid)
+      rc |= rmqi_cmd_ext_ref(&cmd, "transactionId", txid, strlen(txid));
+    rc |= rmqi_cmd_ext_int(&cmd, "commitLogOffset", clo);
+    rc |=
+        rmqi_cmd_ext_ref(&cmd, "bname", r->broker_name, strlen(r->broker_name));
+    rc |= rmqi_cmd_ext_int(&cmd, "commitOrRollback", tx_type(st));
+    rc |= rmqi_cmd_ext_ref(&cmd, "producerGroup", group, strlen(group));
+    rc |= rmqi_cmd_ext_int(&cmd, "tranStateTableOffset", r->queue_offset);
+    rc |= rmqi_cmd_ext_ref(&cmd, "msgId", r->msg_id, strlen(r->msg_id));
+    rc |= rmqi_cmd_ext_bool(&cmd, "fromTransactionCheck", false);
+    if (rc == RMQ_OK)
+      rc = rmqi_rpc_oneway(p->client->rpc, addr, &cmd);
+    rmqi_cmd_free(&cmd);
+  }
+  rmqi_snap_release(s);
+  if (rc != RMQ_OK) /* the broker's check will ask */
+    plog(p, RMQ_LOG_WARN, "%s: END_TRANSACTION (%s) to %s not sent: %s",
+         r->msg_id, tx_name(st), r->broker_name, rmq_err_str(rc));
+}
+
+rmq_err_t rmq_producer_send_in_transaction(rmq_producer_t *p, rmq_msg_t *msg,
+                                           void *arg, rmq_send_result_t *res,
+                                           rmq_tx_state_t *local_state) {
+  if (res)
+    memset(res, 0, sizeof(*res));
+  if (local_state)
+    *local_state = RMQ_TX_ROLLBACK;
+  if (p == NULL || msg == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  if (refused(p))
+    return refuse(res);
+  pthread_mutex_lock(&p->lock);
+  rmq_tx_execute_cb *exec = p->tx_execute;
+  void *opaque = p->tx_opaque;
+  pthread_mutex_unlock(&p->lock);
+  if (exec == NULL) {
+    res_fail(res, 0,
+             "no transaction listener: call "
+             "rmq_producer_set_transaction_listener first");
+    return RMQ_ERR_STATE;
+  }
+  rmq_send_result_t mine;
+  rmq_send_result_t *r = res ? res : &mine;
+  if (res == NULL)
+    memset(&mine, 0, sizeof(mine));
+  /* Java ignores a delay level for transactional messages (and the broker
+   * would not honour it on the half message). */
+  rmqi_msg_del_prop(msg, "DELAY");
+  rmqi_msg_del_prop(msg, "__transactionId__"); /* from an earlier send */
+  rmq_err_t rc = rmqi_msg_put_prop(msg, "TRAN_MSG", "true");
+  if (rc == RMQ_OK)
+    rc = rmqi_msg_put_prop(msg, "PGROUP", p->conf.v.producer_group);
+  rmqi_prep_t pr;
+  char why[256];
+  if (rc == RMQ_OK) {
+    rc = rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, true, why, sizeof(why));
+    if (rc == RMQ_OK)
+      rc = send_sync(p, &pr, NULL, NULL, r);
+    else
+      res_fail(r, 0, why);
+    rmqi_prep_free(&pr);
+  } else {
+    res_fail(r, 0, "out of memory");
+  }
+  if (rc != RMQ_OK) { /* nothing stored: no local transaction ran */
+    if (res == NULL)
+      rmq_send_result_clear(&mine);
+    return rc;
+  }
+  const char *txid = r->transaction_id; /* the broker's, if it sent one */
+  if (r->transaction_id == NULL)
+    r->transaction_id = r->msg_id; /* Java's msg.transactionId: UNIQ_KEY */
+  rmq_tx_state_t st = RMQ_TX_ROLLBACK;
+  if (r->status == RMQ_SEND_OK) {
+    if (rmqi_msg_put_prop(msg, "__transactionId__", r->transaction_id) ==
+        RMQ_OK)
+      st = tx_norm(exec(p, msg, arg, opaque));
+    else
+      st = RMQ_TX_UNKNOWN; /* out of memory: let the check decide */
+    if (st != RMQ_TX_COMMIT)
+      plog(p, RMQ_LOG_INFO, "local transaction of %s: %s", r->msg_id,
+           tx_name(st));
+  }
+  end_transaction(p, msg->topic, r, txid, st);
+  if (local_state)
+    *local_state = st;
+  if (res == NULL)
+    rmq_send_result_clear(&mine);
   return RMQ_OK;
 }

@@ -2,17 +2,20 @@
 # Producer benchmark: librmq and the official Java client, same broker, same
 # run, same workloads (async with a window of 1000, sync with 4 threads,
 # 256 B bodies). Prints both JSON lines and the ratios.
-# Usage: tests/bench/producer.sh [COUNT] [--autobatch]
+# Usage: tests/bench/producer.sh [COUNT] [--autobatch|--tx]
 #   --autobatch adds "async-autobatch": the async workload with autoBatch on
 #   both sides (Java: setAutoBatch(true) after the warm-up; defaults
 #   batchMaxDelayMs 10, batchMaxBytes 32 KiB on both).
+#   --tx adds "tx": transactional sends (half message, a local transaction
+#   that commits, END_TRANSACTION) on 4 threads; Java's TransactionMQProducer.
 # Environment: RMQ_RUN_ROOT, RMQ_BENCH_TARGET (a running single-profile
 # target to reuse; default: start target "bench"), RMQ_BUILD (default build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-200000}
-AB=0
+AB=0 TX=0
 [ "${2:-}" = --autobatch ] && AB=1
+[ "${2:-}" = --tx ] && TX=1
 export RMQ_RUN_ROOT=${RMQ_RUN_ROOT:-/tmp/librmq-bench}
 TG=${RMQ_BENCH_TARGET:-bench}
 B=${RMQ_BUILD:-build}
@@ -29,6 +32,7 @@ T=BenchT_$$
 out=$(mktemp)
 works=("async 1 1000" "sync 4 0")
 [ $AB = 1 ] && works+=("async 1 1000 autobatch")
+[ $TX = 1 ] && works+=("tx 4 0")
 for w in "${works[@]}"; do
   set -- $w
   jx=() cx=() tag=cat
@@ -43,7 +47,7 @@ done
 python3 - "$out" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-for mode in ("async", "sync", "async-autobatch"):
+for mode in ("async", "sync", "async-autobatch", "tx"):
     if not any(r["mode"] == mode for r in rows):
         continue
     j = next(r for r in rows if r["mode"] == mode and r["client"].startswith("java"))

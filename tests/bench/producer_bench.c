@@ -1,7 +1,7 @@
 /*
  * Producer benchmark (not a test): the workloads of the Java side
  * (tests/interop peer bench-produce) with librmq, printing the same JSON.
- * Usage: producer_bench NAMESRV TOPIC COUNT SIZE async|sync THREADS WINDOW
+ * Usage: producer_bench NAMESRV TOPIC COUNT SIZE async|sync|tx THREADS WINDOW
  *        [KEY=VALUE...]   (producer configuration, e.g. autoBatch=true)
  */
 #include "bench.h"
@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,13 +45,35 @@ static void on_sent(rmq_producer_t *pr, rmq_err_t err,
   sem_post(&window);
 }
 
+static rmq_tx_state_t tx_exec(rmq_producer_t *pr, rmq_msg_t *m, void *arg,
+                              void *op) {
+  (void)pr;
+  (void)m;
+  (void)arg;
+  (void)op;
+  return RMQ_TX_COMMIT;
+}
+
+static rmq_tx_state_t tx_check(rmq_producer_t *pr, const rmq_msg_t *m,
+                               void *op) {
+  (void)pr;
+  (void)m;
+  (void)op;
+  return RMQ_TX_COMMIT;
+}
+
+static bool tx; /* mode tx: sync workers sending in transactions */
+
 static void *sync_worker(void *arg) {
   (void)arg;
   int i;
   while ((i = atomic_fetch_add(&next_i, 1)) < count) {
     rmq_msg_t *m = make();
     int64_t s = now_ns();
-    if (rmq_producer_send(p, m, NULL) != RMQ_OK)
+    rmq_tx_state_t st = RMQ_TX_COMMIT;
+    if ((tx ? rmq_producer_send_in_transaction(p, m, NULL, NULL, &st)
+            : rmq_producer_send(p, m, NULL)) != RMQ_OK ||
+        st != RMQ_TX_COMMIT)
       atomic_fetch_add(&failed, 1);
     lat[i] = now_ns() - s;
     rmq_msg_destroy(m);
@@ -66,7 +89,7 @@ static int cmp64(const void *a, const void *b) {
 int main(int argc, char **argv) {
   if (argc < 8) {
     fprintf(stderr,
-            "usage: %s NAMESRV TOPIC COUNT SIZE async|sync THREADS "
+            "usage: %s NAMESRV TOPIC COUNT SIZE async|sync|tx THREADS "
             "WINDOW [KEY=VALUE...]\n",
             argv[0]);
     return 2;
@@ -102,13 +125,17 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s\n", err);
     return 1;
   }
+  tx = strcmp(mode, "tx") == 0;
+  if (tx && rmq_producer_set_transaction_listener(p, tx_exec, tx_check, NULL) !=
+                RMQ_OK)
+    return 1;
   for (int i = 0; i < 2000; i++) { /* warm-up: route, connection */
     rmq_msg_t *m = make();
     rmq_producer_send(p, m, NULL);
     rmq_msg_destroy(m);
   }
   int64_t cpu0 = cpu_ns(), t0 = now_ns();
-  if (strcmp(mode, "sync") == 0) {
+  if (strcmp(mode, "sync") == 0 || tx) {
     pthread_t th[64];
     for (int t = 0; t < threads && t < 64; t++)
       pthread_create(&th[t], NULL, sync_worker, NULL);

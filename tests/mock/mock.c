@@ -364,13 +364,16 @@ int mock_wait_count(mock_t *m, int32_t code, int n, int timeout_ms) {
   return got;
 }
 
-static void push(mock_t *m, int32_t code, bool oneway, const char *key,
-                 const char *value) {
+static void push_full(mock_t *m, int32_t code, bool oneway,
+                      const char *const ext[][2], size_t n_ext,
+                      const uint8_t *body, size_t body_len) {
   pthread_mutex_lock(&m->lock);
   rmqi_cmd_t c;
   rmqi_cmd_init(&c, code);
-  if (key)
-    rmqi_cmd_ext_ref(&c, key, value, strlen(value));
+  for (size_t i = 0; i < n_ext && ext[i][0]; i++)
+    rmqi_cmd_ext_ref(&c, ext[i][0], ext[i][1], strlen(ext[i][1]));
+  c.body = body;
+  c.body_len = body_len;
   c.lang = RMQI_LANG_JAVA;
   c.opaque = m->pushed_opaque = 424242;
   if (oneway)
@@ -385,6 +388,21 @@ static void push(mock_t *m, int32_t code, bool oneway, const char *key,
   rmqi_buf_free(&b);
   rmqi_cmd_free(&c);
   pthread_mutex_unlock(&m->lock);
+}
+
+static void push(mock_t *m, int32_t code, bool oneway, const char *key,
+                 const char *value) {
+  const char *ext[1][2] = {{key, value}};
+  push_full(m, code, oneway, ext, key ? 1 : 0, NULL, 0);
+}
+
+void mock_push_req(mock_t *m, int32_t code, bool oneway,
+                   const char *const ext[][2], const uint8_t *body,
+                   size_t body_len) {
+  size_t n = 0;
+  while (ext && ext[n][0])
+    n++;
+  push_full(m, code, oneway, ext, n, body, body_len);
 }
 
 void mock_push(mock_t *m, int32_t code, bool oneway) {

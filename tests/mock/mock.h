@@ -57,6 +57,11 @@ void mock_serve_route(mock_t *m, const char *broker, const char *master,
 /* A one-way broker-initiated request with one ext field (e.g.
  * NOTIFY_CONSUMER_IDS_CHANGED with its consumerGroup). */
 void mock_push_ext(mock_t *m, int32_t code, const char *key, const char *value);
+/* A broker-initiated request with ext fields (@p ext: {key, value}
+ * pairs ended by {NULL, NULL}) and a body, on every open connection. */
+void mock_push_req(mock_t *m, int32_t code, bool oneway,
+                   const char *const ext[][2], const uint8_t *body,
+                   size_t body_len);
 int mock_last_reply(mock_t *m, int32_t *code, char *remark, size_t n);
 /* Copies the ext value of the last request with @p code. */
 bool mock_last_ext(mock_t *m, int32_t code, const char *key, char *out,

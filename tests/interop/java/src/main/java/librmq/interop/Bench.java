@@ -13,8 +13,12 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.apache.rocketmq.client.consumer.DefaultLitePullConsumer;
 import org.apache.rocketmq.client.consumer.rebalance.AllocateMessageQueueAveragely;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
+import org.apache.rocketmq.client.producer.LocalTransactionState;
 import org.apache.rocketmq.client.producer.SendCallback;
 import org.apache.rocketmq.client.producer.SendResult;
+import org.apache.rocketmq.client.producer.TransactionListener;
+import org.apache.rocketmq.client.producer.TransactionMQProducer;
+import org.apache.rocketmq.client.producer.TransactionSendResult;
 import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageExt;
@@ -67,14 +71,36 @@ final class Bench {
         int threads = (int) a.num("threads", 4);
         int window = (int) a.num("window", 1000);
         String mode = a.get("mode", "async");
-        DefaultMQProducer p = new DefaultMQProducer("BenchJavaPG");
+        final boolean tx = "tx".equals(mode);
+        DefaultMQProducer p;
+        if (tx) {
+            // --mode tx: TransactionMQProducer, sync sends in transactions
+            // on --threads threads, every local transaction commits
+            TransactionMQProducer tp = new TransactionMQProducer("BenchJavaTxPG");
+            tp.setTransactionListener(new TransactionListener() {
+                public LocalTransactionState executeLocalTransaction(Message m, Object arg) {
+                    return LocalTransactionState.COMMIT_MESSAGE;
+                }
+
+                public LocalTransactionState checkLocalTransaction(MessageExt m) {
+                    return LocalTransactionState.COMMIT_MESSAGE;
+                }
+            });
+            p = tp;
+        } else {
+            p = new DefaultMQProducer("BenchJavaPG");
+        }
         Util.configure(p, a);
         p.start();
         byte[] body = new byte[size];
         Arrays.fill(body, (byte) 'x');
         // warm-up: routes, connections, JIT
         for (int i = 0; i < 2000; i++) {
-            p.send(new Message(topic, body));
+            if (tx) {
+                ((TransactionMQProducer) p).sendMessageInTransaction(new Message(topic, body), null);
+            } else {
+                p.send(new Message(topic, body));
+            }
         }
         // --auto-batch true: DefaultMQProducer.setAutoBatch after the warm-up (a
         // lone synchronous send would wait batchMaxDelayMs in the accumulator);
@@ -86,7 +112,7 @@ final class Bench {
         final AtomicInteger failed = new AtomicInteger();
         long cpu0 = cpuNanos();
         long t0 = System.nanoTime();
-        if ("sync".equals(mode)) {
+        if ("sync".equals(mode) || tx) {
             final AtomicInteger next = new AtomicInteger();
             Thread[] ts = new Thread[threads];
             for (int t = 0; t < threads; t++) {
@@ -95,7 +121,15 @@ final class Bench {
                     while ((i = next.getAndIncrement()) < count) {
                         long s = System.nanoTime();
                         try {
-                            p.send(new Message(topic, body));
+                            if (tx) {
+                                TransactionSendResult r = ((TransactionMQProducer) p)
+                                    .sendMessageInTransaction(new Message(topic, body), null);
+                                if (r.getLocalTransactionState() != LocalTransactionState.COMMIT_MESSAGE) {
+                                    failed.incrementAndGet();
+                                }
+                            } else {
+                                p.send(new Message(topic, body));
+                            }
                         } catch (Exception e) {
                             failed.incrementAndGet();
                         }
