@@ -376,13 +376,19 @@ RMQ_API rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
                                      size_t errstr_size);
 
 /**
- * @brief Stops the instance: closes its producers and consumers (which must
- *        be destroyed before or after, see rmq_producer_destroy), fails
- *        everything still in flight with RMQ_ERR_SHUTDOWN, joins every
- *        thread and frees the client.
+ * @brief Stops the instance: refuses new work (sends and calls of its
+ *        producers and consumers answer RMQ_ERR_SHUTDOWN from now on), lets
+ *        requests in flight finish until @p timeout_ms, fails the rest with
+ *        RMQ_ERR_SHUTDOWN, runs the callbacks still queued (each fires
+ *        once), joins the I/O and callback threads, and drops the handle.
  * @param timeout_ms bound on the wait for in-flight requests (then they
- *        fail); the call returns within about this time.
- * @remark Must not be called from a library callback.
+ *        fail); the call returns within about this time plus the queued
+ *        callbacks' own run time.
+ * @remark Producers and consumers made on the client may be destroyed
+ *         before or after it: the client's memory lives until the last of
+ *         them is gone, so destroying them afterwards is safe. Called from
+ *         a library callback, or a second time, it logs an error and does
+ *         nothing.
  */
 RMQ_API void rmq_client_destroy(rmq_client_t *client, int timeout_ms);
 
@@ -560,15 +566,27 @@ RMQ_API rmq_err_t rmq_producer_send_to_queue(rmq_producer_t *producer,
  * @brief Waits until every asynchronous send has completed (its callback
  *        has returned), up to @p timeout_ms.
  * @returns RMQ_OK or RMQ_ERR_TIMEOUT (sends are still in flight).
+ * @remark In callbackMode `poll`, called on the thread that calls
+ *         rmq_poll() (or before any thread has polled), it runs the queued
+ *         callbacks itself while it waits, as back pressure in
+ *         rmq_producer_send_async() does: only that thread could run them.
+ *         From another thread it waits for that thread to poll.
  */
 RMQ_API rmq_err_t rmq_producer_flush(rmq_producer_t *producer, int timeout_ms);
 
 /**
- * @brief Flushes for up to @p timeout_ms, then fails what is still in
- *        flight with RMQ_ERR_SHUTDOWN (each callback still fires once),
- *        unregisters the group and frees the producer (and its private
- *        client, if it has one).
- * @remark Must not be called from a library callback. A transactional
+ * @brief Refuses new sends (RMQ_ERR_SHUTDOWN, at once and without a
+ *        callback), flushes for up to @p timeout_ms, then fails what is
+ *        still in flight with RMQ_ERR_SHUTDOWN (each callback still fires
+ *        once), unregisters the group within what is left of the timeout,
+ *        and releases the producer (and destroys its private client, if it
+ *        has one).
+ * @remark Returns within about @p timeout_ms. Send callbacks still queued
+ *         then run afterwards (on a shared client's callback threads, or in
+ *         its rmq_poll); the producer's memory lives until the last of them
+ *         has returned, and any call they make on it gets
+ *         RMQ_ERR_SHUTDOWN. Must not be called from a library callback. A
+ *         transactional
  *         producer stops taking checks first, runs the queued ones within
  *         @p timeout_ms, waits for a check callback that is running, and
  *         drops the rest (the broker asks again): no check callback runs
