@@ -762,6 +762,100 @@ TEST(offset_never_passes_an_unfinished_message) {
   free(h);
 }
 
+/* The Java push consumer and ours in one group, both settled on their
+ * share before anything is sent: every message is consumed, by one side
+ * only, each side only from its own queues, and neither starves. */
+TEST(mixed_group_with_the_java_push_consumer) {
+  enum { N = 2000, QUEUES = 8 };
+  char topic[128], group[128], out[700], args[2048];
+  make_topic(topic, sizeof(topic), "it_push_mix", QUEUES);
+  it_unique(group, sizeof(group), "it_push_mix_g");
+  snprintf(out, sizeof(out), "%s/jpush-%s.out", env.run_dir, group);
+  unlink(out);
+  /* Java: a push consumer that leaves after 8 s without a message */
+  snprintf(args, sizeof(args),
+           "consume --mode push --group %s --topic %s --from first "
+           "--idle-ms 8000 --timeout-ms 150000 >%s 2>%s.err &",
+           group, topic, out, out);
+  REQUIRE(it_peer(&env, args, NULL, NULL) == 0);
+  seen_t s;
+  seen_init(&s, N);
+  static const char *const kv[] = {"rebalanceInterval", "500", NULL};
+  rmq_push_consumer_t *pc = push(group, topic, on_msgs, &s, false, kv);
+  REQUIRE(pc != NULL);
+  /* settled: we hold half of the topic's queues */
+  int mine = 0;
+  for (int t = 0; t < 600 && mine != QUEUES / 2; t++) {
+    rmq_consumer_stats_t st;
+    mine = 0;
+    if (rmq_push_consumer_stats(pc, &st) == RMQ_OK)
+      for (size_t i = 0; i < st.n_queues; i++)
+        mine += strcmp(st.queues[i].queue.topic, topic) == 0;
+    rmq_consumer_stats_clear(&st);
+    usleep(100 * 1000);
+  }
+  CHECK_INT(mine, QUEUES / 2);
+  CHECK_INT(produce(topic, &s, 0, N, false), 0);
+  /* until every message came to one side or the other */
+  int64_t end = rmqi_now_ms() + 90000;
+  bool *java = calloc(N, sizeof(*java));
+  int jq[QUEUES] = {0}, jdup = 0;
+  for (;;) {
+    memset(java, 0, N * sizeof(*java));
+    memset(jq, 0, sizeof(jq));
+    jdup = 0;
+    char *txt = NULL;
+    char cmd[800];
+    snprintf(cmd, sizeof(cmd), "cat '%s'", out);
+    it_sh(cmd, NULL, &txt);
+    for (char *p = txt; p && (p = strstr(p, "\"msgId\":\"")) != NULL;) {
+      p += 9;
+      char id[64];
+      size_t k = strcspn(p, "\"");
+      snprintf(id, sizeof(id), "%.*s", (int)RMQI_MIN(k, 63), p);
+      char *qs = strstr(p, "\"queueId\":");
+      int q = qs ? atoi(qs + 10) : -1;
+      for (int i = 0; i < N; i++)
+        if (strcmp(s.ids[i], id) == 0) {
+          jdup += java[i];
+          java[i] = true;
+          if (q >= 0 && q < QUEUES)
+            jq[q]++;
+          break;
+        }
+    }
+    free(txt);
+    int missing = 0;
+    for (int i = 0; i < N; i++)
+      missing += !java[i] && atomic_load(&s.count[i]) == 0;
+    if (missing == 0 || rmqi_now_ms() > end) {
+      CHECK_INT(missing, 0);
+      break;
+    }
+    usleep(500 * 1000);
+  }
+  int both = 0, by_c = 0, by_java = 0;
+  for (int i = 0; i < N; i++) {
+    bool c = atomic_load(&s.count[i]) > 0;
+    both += c && java[i];
+    by_c += c;
+    by_java += java[i];
+  }
+  fprintf(stderr, "mixed group: C %d, Java %d, both %d\n", by_c, by_java,
+          both);
+  CHECK_INT(both, 0);  /* settled before the sends: one side each */
+  CHECK_INT(jdup, 0);
+  CHECK_INT(atomic_load(&s.dups), 0);
+  CHECK(by_c > 0 && by_java > 0); /* neither starved */
+  int jqueues = 0;
+  for (int q = 0; q < QUEUES; q++)
+    jqueues += jq[q] > 0;
+  CHECK_INT(jqueues, QUEUES / 2); /* Java read exactly the other half */
+  rmq_push_consumer_destroy(pc, 5000);
+  free(java);
+  seen_free(&s);
+}
+
 int main(void) {
   it_setup(&env);
   static const rmqt_case cases[] = {
@@ -773,6 +867,7 @@ int main(void) {
       TCASE(shutdown_under_load_is_bounded_and_loses_nothing),
       TCASE(admin_tools_see_and_reset_the_consumer),
       TCASE(offset_never_passes_an_unfinished_message),
+      TCASE(mixed_group_with_the_java_push_consumer),
   };
   return RUN_TESTS(cases);
 }
