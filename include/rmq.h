@@ -872,6 +872,22 @@ RMQ_API rmq_err_t rmq_pull_consumer_pause(rmq_pull_consumer_t *consumer,
 RMQ_API rmq_err_t rmq_pull_consumer_resume(rmq_pull_consumer_t *consumer,
                                            const rmq_queue_t *queues, size_t n);
 
+/**
+ * Called when a rebalance changed the queues a consumer holds of @p topic
+ * (Java's MessageQueueListener.messageQueueChanged): @p all is every
+ * readable queue of the topic, @p assigned those this consumer holds now.
+ * The lists and their strings are valid during the call only. Runs on a
+ * callback thread (or in rmq_poll); never after the consumer's destroy has
+ * begun.
+ */
+typedef void(rmq_assignment_cb)(const char *topic, const rmq_queue_t *all,
+                                size_t n_all, const rmq_queue_t *assigned,
+                                size_t n_assigned, void *opaque);
+
+/** @brief Sets the assignment listener (NULL: none), for subscribed topics. */
+RMQ_API rmq_err_t rmq_pull_consumer_set_assignment_cb(
+    rmq_pull_consumer_t *consumer, rmq_assignment_cb *cb, void *opaque);
+
 /** @brief The queues currently assigned to this consumer. */
 RMQ_API rmq_err_t rmq_pull_consumer_assignment(rmq_pull_consumer_t *consumer,
                                                rmq_queue_list_t *out);
@@ -1057,6 +1073,10 @@ RMQ_API rmq_err_t rmq_push_consumer_unsubscribe(rmq_push_consumer_t *consumer,
  *          set.
  */
 RMQ_API rmq_err_t rmq_push_consumer_start(rmq_push_consumer_t *consumer);
+
+/** @brief Sets the assignment listener (see rmq_assignment_cb). */
+RMQ_API rmq_err_t rmq_push_consumer_set_assignment_cb(
+    rmq_push_consumer_t *consumer, rmq_assignment_cb *cb, void *opaque);
 
 /** @brief Stops pulling (messages already pulled are still delivered) until
  *         rmq_push_consumer_resume (Java suspend/resume). */

@@ -25,6 +25,7 @@
 #define RMQI_CONSUMER_LITE_INT_H
 
 #include "../client/client.h"
+#include "allocate.h"
 #include "offset_file.h"
 #include "rxmsg.h"
 #include "subscription.h"
@@ -130,6 +131,8 @@ struct lite {
   size_t n_file_offsets;
   push_t *push; /* NULL for a pull consumer */
   _Atomic uint64_t undecodable; /* records skipped (statistics) */
+  rmq_assignment_cb *assign_cb; /* (lock) */
+  void *assign_opaque;
   rmqi_cstats_t st;
 };
 
@@ -186,6 +189,13 @@ typedef struct gone_list {
 void rmqi_lite_drop_keep(lite_t *l, lq_t *q, gone_list_t *g);
 /* Commits (one-way) and frees what rmqi_lite_drop_keep noted; no lock. */
 void rmqi_lite_commit_gone(lite_t *l, gone_list_t *g);
+
+/* Tells the application's assignment listener, if any, that a rebalance
+ * changed the queues of @p topic (on a callback thread or in rmq_poll;
+ * no lock held). */
+void rmqi_lite_notify_assignment(lite_t *l, const char *topic,
+                                 const rmqi_alloc_mq_t *all, size_t n_all,
+                                 const rmqi_alloc_mq_t *mine, size_t n_mine);
 
 rmq_err_t rmqi_lite_svc_start(lite_t *l);
 void rmqi_lite_svc_stop(lite_t *l);

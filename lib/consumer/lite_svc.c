@@ -561,6 +561,7 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
     want[i] = mqs[mine[i]];
   n_mine = rmqi_mq_sort_unique(want, n_mine);
   gone_list_t gone = {0};
+  bool changed = false;
   pthread_mutex_lock(&l->lock);
   /* queues no longer ours: remember their offsets, drop them */
   for (lq_t *q = l->queues, *next; q; q = next) {
@@ -576,17 +577,22 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
              "%s: %s %s:%d no longer assigned", l->group, topic, q->broker,
              (int)q->qid);
     rmqi_lite_drop_keep(l, q, &gone);
+    changed = true;
   }
   for (size_t i = 0; i < n_mine; i++) {
     const rmqi_alloc_mq_t *m = &want[i];
     if (!have[i] &&
-        rmqi_lite_add_queue(l, topic, m->broker, m->queue_id, expr, sql92))
+        rmqi_lite_add_queue(l, topic, m->broker, m->queue_id, expr, sql92)) {
       rmqi_log(&l->client->log, RMQ_LOG_INFO, "rebalance",
                "%s: %s %s:%d assigned", l->group, topic, m->broker,
                (int)m->queue_id);
+      changed = true;
+    }
   }
   pthread_mutex_unlock(&l->lock);
   rmqi_lite_commit_gone(l, &gone);
+  if (changed)
+    rmqi_lite_notify_assignment(l, topic, mqs, n, want, n_mine);
 out:
   rmqi_strlist_free(&ids);
   free(mqs);

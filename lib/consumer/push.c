@@ -1009,6 +1009,13 @@ rmq_err_t rmq_push_consumer_stats(rmq_push_consumer_t *h,
   return rmqi_push_stats(h->pc->l, out);
 }
 
+rmq_err_t rmq_push_consumer_set_assignment_cb(rmq_push_consumer_t *h,
+                                              rmq_assignment_cb *cb,
+                                              void *opaque) {
+  return h ? rmq_pull_consumer_set_assignment_cb(h->pc, cb, opaque)
+           : RMQ_ERR_INVALID_ARG;
+}
+
 static rmq_err_t set_suspended(rmq_push_consumer_t *h, bool on) {
   if (h == NULL)
     return RMQ_ERR_INVALID_ARG;

@@ -17,7 +17,9 @@ void rmqi_cstats_init(rmqi_cstats_t *s) {
   pthread_mutex_init(&s->lock, NULL);
 }
 
-void rmqi_cstats_free(rmqi_cstats_t *s) { pthread_mutex_destroy(&s->lock); }
+void rmqi_cstats_free(rmqi_cstats_t *s) {
+  pthread_mutex_destroy(&s->lock);
+}
 
 /* Moves the ring to the current second (s->lock held). */
 static void ring_roll(rmqi_cstats_t *s, int64_t sec) {
@@ -127,4 +129,103 @@ rmq_err_t rmq_pull_consumer_stats(rmq_pull_consumer_t *pc,
 
 rmq_err_t rmqi_push_stats(lite_t *l, rmq_consumer_stats_t *out) {
   return fill(l, out);
+}
+
+/* ---- assignment listener ------------------------------------------------ */
+
+typedef struct assign_job {
+  lite_t *l; /* a reference */
+  char *topic;
+  rmq_queue_t *all, *mine;
+  size_t n_all, n_mine;
+  char *s_all, *s_mine; /* the lists' strings */
+} assign_job_t;
+
+static void assign_free(assign_job_t *j) {
+  free(j->s_all);
+  free(j->s_mine);
+  free(j->all);
+  free(j->mine);
+  free(j->topic);
+  free(j);
+}
+
+static void assign_run(void *arg) {
+  assign_job_t *j = arg;
+  lite_t *l = j->l;
+  pthread_mutex_lock(&l->lock);
+  rmq_assignment_cb *cb = l->closed ? NULL : l->assign_cb;
+  void *opaque = l->assign_opaque;
+  pthread_mutex_unlock(&l->lock);
+  if (cb)
+    cb(j->topic, j->all, j->n_all, j->mine, j->n_mine, opaque);
+  assign_free(j);
+  rmqi_lite_unref(l);
+}
+
+/* Copies @p v as public queues whose strings live in one block, *buf. */
+static rmq_queue_t *copy_queues(const rmqi_alloc_mq_t *v, size_t n,
+                                char **buf) {
+  size_t size = 0;
+  for (size_t i = 0; i < n; i++)
+    size += strlen(v[i].topic) + strlen(v[i].broker) + 2;
+  rmq_queue_t *q = malloc((n ? n : 1) * sizeof(*q));
+  char *p = malloc(size + 1);
+  if (q == NULL || p == NULL) {
+    free(q);
+    free(p);
+    return NULL;
+  }
+  *buf = p;
+  for (size_t i = 0; i < n; i++) {
+    size_t a = strlen(v[i].topic) + 1, b = strlen(v[i].broker) + 1;
+    q[i].topic = memcpy(p, v[i].topic, a);
+    q[i].broker_name = memcpy(p + a, v[i].broker, b);
+    q[i].queue_id = v[i].queue_id;
+    p += a + b;
+  }
+  return q;
+}
+
+void rmqi_lite_notify_assignment(lite_t *l, const char *topic,
+                                 const rmqi_alloc_mq_t *all, size_t n_all,
+                                 const rmqi_alloc_mq_t *mine, size_t n_mine) {
+  pthread_mutex_lock(&l->lock);
+  bool want = l->assign_cb != NULL && !l->closed;
+  pthread_mutex_unlock(&l->lock);
+  if (!want)
+    return;
+  assign_job_t *j = calloc(1, sizeof(*j));
+  if (j == NULL)
+    return;
+  j->topic = strdup(topic);
+  j->all = copy_queues(all, n_all, &j->s_all);
+  j->mine = copy_queues(mine, n_mine, &j->s_mine);
+  if (j->topic == NULL || j->all == NULL || j->mine == NULL) {
+    assign_free(j);
+    rmqi_log(&l->client->log, RMQ_LOG_ERROR, "rebalance",
+             "%s: out of memory for the assignment listener", l->group);
+    return;
+  }
+  j->n_all = n_all;
+  j->n_mine = n_mine;
+  j->l = l;
+  atomic_fetch_add(&l->refs, 1);
+  if (rmqi_client_dispatch(l->client, assign_run, j) != RMQ_OK) {
+    assign_free(j); /* the client is shutting down: nobody to tell */
+    rmqi_lite_unref(l);
+  }
+}
+
+rmq_err_t rmq_pull_consumer_set_assignment_cb(rmq_pull_consumer_t *pc,
+                                              rmq_assignment_cb *cb,
+                                              void *opaque) {
+  if (pc == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  lite_t *l = pc->l;
+  pthread_mutex_lock(&l->lock);
+  l->assign_cb = cb;
+  l->assign_opaque = opaque;
+  pthread_mutex_unlock(&l->lock);
+  return RMQ_OK;
 }

@@ -208,6 +208,9 @@ static rmq_consume_status_t on_msgs(rmq_push_consumer_t *c,
   return RMQ_CONSUME_SUCCESS;
 }
 
+static rmq_assignment_cb *next_assign_cb;
+static void *next_assign_op;
+
 static rmq_push_consumer_t *push(const char *group, const char *topic,
                                  rmq_consume_cb *cb, void *op, bool orderly,
                                  const char *const *kv) {
@@ -223,6 +226,10 @@ static rmq_push_consumer_t *push(const char *group, const char *topic,
   }
   rmq_err_t rc = orderly ? rmq_push_consumer_set_listener_orderly(pc, cb, op)
                          : rmq_push_consumer_set_listener(pc, cb, op);
+  if (rc == RMQ_OK && next_assign_cb) /* one consumer's assignment listener */
+    rc =
+        rmq_push_consumer_set_assignment_cb(pc, next_assign_cb, next_assign_op);
+  next_assign_cb = NULL;
   if (rc == RMQ_OK)
     rc = rmq_push_consumer_subscribe(pc, topic, "*");
   if (rc == RMQ_OK)
@@ -762,6 +769,31 @@ TEST(offset_never_passes_an_unfinished_message) {
   free(h);
 }
 
+typedef struct assign_seen {
+  pthread_mutex_t mu;
+  char topic[128];
+  int calls, n_all, n_assigned;
+  bool sorted; /* the assigned queues come as the topic's, in order */
+} assign_seen_t;
+
+static void on_assign(const char *topic, const rmq_queue_t *all, size_t n_all,
+                      const rmq_queue_t *assigned, size_t n_assigned,
+                      void *op) {
+  assign_seen_t *a = op;
+  if (strcmp(topic, a->topic) != 0)
+    return; /* the retry topic */
+  pthread_mutex_lock(&a->mu);
+  a->calls++;
+  a->n_all = (int)n_all;
+  a->n_assigned = (int)n_assigned;
+  a->sorted = true;
+  for (size_t i = 0; i < n_assigned; i++)
+    a->sorted = a->sorted && strcmp(assigned[i].topic, topic) == 0 &&
+                (i == 0 || assigned[i].queue_id > assigned[i - 1].queue_id);
+  (void)all;
+  pthread_mutex_unlock(&a->mu);
+}
+
 /* The Java push consumer and ours in one group, both settled on their
  * share before anything is sent: every message is consumed, by one side
  * only, each side only from its own queues, and neither starves. */
@@ -781,6 +813,10 @@ TEST(mixed_group_with_the_java_push_consumer) {
   seen_t s;
   seen_init(&s, N);
   static const char *const kv[] = {"rebalanceInterval", "500", NULL};
+  assign_seen_t as = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  snprintf(as.topic, sizeof(as.topic), "%s", topic);
+  next_assign_cb = on_assign;
+  next_assign_op = &as;
   rmq_push_consumer_t *pc = push(group, topic, on_msgs, &s, false, kv);
   REQUIRE(pc != NULL);
   /* settled: we hold half of the topic's queues */
@@ -795,6 +831,22 @@ TEST(mixed_group_with_the_java_push_consumer) {
     usleep(100 * 1000);
   }
   CHECK_INT(mine, QUEUES / 2);
+  /* the assignment listener said so too (it runs on a callback thread
+   * right after the rebalance that changed it) */
+  for (int t = 0; t < 100; t++) {
+    pthread_mutex_lock(&as.mu);
+    bool told = as.n_assigned == QUEUES / 2;
+    pthread_mutex_unlock(&as.mu);
+    if (told)
+      break;
+    usleep(20 * 1000);
+  }
+  pthread_mutex_lock(&as.mu);
+  CHECK(as.calls >= 1);
+  CHECK_INT(as.n_all, QUEUES);
+  CHECK_INT(as.n_assigned, QUEUES / 2);
+  CHECK(as.sorted);
+  pthread_mutex_unlock(&as.mu);
   CHECK_INT(produce(topic, &s, 0, N, false), 0);
   /* until every message came to one side or the other */
   int64_t end = rmqi_now_ms() + 90000;
@@ -841,9 +893,8 @@ TEST(mixed_group_with_the_java_push_consumer) {
     by_c += c;
     by_java += java[i];
   }
-  fprintf(stderr, "mixed group: C %d, Java %d, both %d\n", by_c, by_java,
-          both);
-  CHECK_INT(both, 0);  /* settled before the sends: one side each */
+  fprintf(stderr, "mixed group: C %d, Java %d, both %d\n", by_c, by_java, both);
+  CHECK_INT(both, 0); /* settled before the sends: one side each */
   CHECK_INT(jdup, 0);
   CHECK_INT(atomic_load(&s.dups), 0);
   CHECK(by_c > 0 && by_java > 0); /* neither starved */
