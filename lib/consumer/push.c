@@ -207,23 +207,27 @@ static void decode_all(lite_t *l, batch_t *b) {
     int64_t last = -1;
     n += rmqi_lite_decode(l, b, b->q, v + n, cap - n, &records, &last);
   }
-  b->state = calloc(n ? n : 1, 1);
-  if (v == NULL || b->state == NULL) {
+  uint8_t *state = calloc(n ? n : 1, 1);
+  if (v == NULL || state == NULL) {
     /* out of memory: nothing of this batch can be delivered now; it is
-     * pulled again from its offset (the queue is reset by the caller) */
+     * tried again after LOCAL_RETRY_MS (finish) */
     for (size_t i = 0; v && i < n; i++)
       rmq_msg_destroy(v[i]);
     free(v);
-    free(b->state);
-    b->state = NULL;
+    free(state);
     rmqi_log(&l->client->log, RMQ_LOG_ERROR, "consumer",
              "%s: out of memory decoding a batch", l->group);
     return;
   }
   for (size_t i = 0; i < n; i++)
     restore_topic(l, v[i]);
+  /* published under the lock: another thread's advance() reads them to
+   * find the queue's offset while this batch is its head */
+  pthread_mutex_lock(&l->lock);
   b->msgs = v;
   b->n_dec = n;
+  b->state = state;
+  pthread_mutex_unlock(&l->lock);
 }
 
 /* ---- retries --------------------------------------------------------------
@@ -395,9 +399,10 @@ static void run_concurrent(lite_t *l, push_t *p, batch_t *b) {
   size_t max = (size_t)l->conf.v.consume_batch_max;
   size_t *idx = malloc(max * sizeof(*idx));
   rmq_msg_t **v = malloc(max * sizeof(*v));
+  bool *done = malloc(max * sizeof(*done));
   bool clustering = l->conf.v.message_model == RMQI_MODEL_CLUSTERING;
   size_t from = 0, n;
-  while (idx && v && (n = next_chunk(l, b, &from, idx, v)) > 0) {
+  while (idx && v && done && (n = next_chunk(l, b, &from, idx, v)) > 0) {
     rmq_consume_ctx_t ctx;
     rmq_consume_status_t st;
     call(l, p, b, v, n, &ctx, &st);
@@ -414,7 +419,7 @@ static void run_concurrent(lite_t *l, push_t *p, batch_t *b) {
         if (!ok)
           kept++;
       }
-      b->state[idx[i]] = ok;
+      done[i] = ok;
     }
     if (acked > 0)
       rmqi_cstats_ok(&l->st, (size_t)acked);
@@ -430,7 +435,9 @@ static void run_concurrent(lite_t *l, push_t *p, batch_t *b) {
     }
     if (kept)
       b->not_before = rmqi_now_ms() + LOCAL_RETRY_MS;
-    pthread_mutex_lock(&l->lock); /* the offset moves as we go */
+    pthread_mutex_lock(&l->lock);  /* the offset moves as we go */
+    for (size_t i = 0; i < n; i++) /* under the lock: advance() reads them */
+      b->state[idx[i]] = done[i];
     if (b->gen == b->q->gen && b->q->pin_head == b)
       b->q->consumed = b->q->commit_mem = batch_offset(b);
     bool stop = p->stop;
@@ -440,6 +447,7 @@ static void run_concurrent(lite_t *l, push_t *p, batch_t *b) {
   }
   free(idx);
   free(v);
+  free(done);
 }
 
 /* Orderly: the messages in order, one call at a time; a suspension keeps
@@ -450,8 +458,9 @@ static void run_orderly(lite_t *l, push_t *p, batch_t *b) {
   size_t max = (size_t)l->conf.v.consume_batch_max;
   size_t *idx = malloc(max * sizeof(*idx));
   rmq_msg_t **v = malloc(max * sizeof(*v));
+  bool *done = malloc(max * sizeof(*done));
   size_t from = 0, n;
-  while (idx && v) {
+  while (idx && v && done) {
     pthread_mutex_lock(&l->lock);
     bool go =
         !p->stop && b->gen == b->q->gen && lock_valid(l, b->q, rmqi_now_ms());
@@ -466,37 +475,38 @@ static void run_orderly(lite_t *l, push_t *p, batch_t *b) {
     rmq_consume_ctx_t ctx;
     rmq_consume_status_t st;
     call(l, p, b, v, n, &ctx, &st);
-    if (st != RMQ_CONSUME_SUSPEND) {
-      for (size_t i = 0; i < n; i++)
-        b->state[idx[i]] = 1;
+    bool all_gone = true, suspended = st == RMQ_CONSUME_SUSPEND;
+    for (size_t i = 0; i < n; i++)
+      done[i] = !suspended;
+    if (!suspended) {
       rmqi_cstats_ok(&l->st, n);
     } else {
-      bool all_gone = true;
       for (size_t i = 0; i < n; i++) {
         rmqi_msg_meta_t *meta = (rmqi_msg_meta_t *)v[i]->meta;
         int32_t times = ++meta->reconsume_times;
-        if (times >= p->max_reconsume && retry_send(l, p, v[i], 0))
-          b->state[idx[i]] = 1;
-        else
-          all_gone = false;
+        done[i] = times >= p->max_reconsume && retry_send(l, p, v[i], 0);
+        all_gone = all_gone && done[i];
       }
       char why[300];
       snprintf(why, sizeof(why), "%s: orderly listener suspended %s",
                b->q->topic, rmq_msg_id(v[0]));
       rmqi_cstats_fail(&l->st, n, why);
-      if (!all_gone) {
-        int64_t ms = RMQI_MIN(RMQI_MAX(ctx.suspend_ms, 10), 30000);
-        b->not_before = rmqi_now_ms() + ms;
-        break;
-      }
     }
-    pthread_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock); /* state is read under the lock */
+    for (size_t i = 0; i < n; i++)
+      b->state[idx[i]] = done[i];
     if (b->gen == b->q->gen)
       b->q->consumed = b->q->commit_mem = batch_offset(b);
     pthread_mutex_unlock(&l->lock);
+    if (suspended && !all_gone) {
+      int64_t ms = RMQI_MIN(RMQI_MAX(ctx.suspend_ms, 10), 30000);
+      b->not_before = rmqi_now_ms() + ms;
+      break;
+    }
   }
   free(idx);
   free(v);
+  free(done);
 }
 
 /* Ends a run (no lock held on entry). */
