@@ -49,6 +49,38 @@ static inline rmq_pull_consumer_t *example_consumer(int argc, char **argv,
   return c;
 }
 
+/* A push consumer of @p group on @p topic ("*"), from the first offset of
+ * queues the group never committed, with @p cb as concurrent (or, when
+ * @p orderly, orderly) listener; started. Exits on failure. */
+static inline rmq_push_consumer_t *
+example_push_consumer(int argc, char **argv, const char *group,
+                      const char *topic, rmq_consume_cb *cb, int orderly) {
+  const char *ns = argc > 1 ? argv[1] : "127.0.0.1:9876";
+  char err[256];
+  rmq_conf_t *conf = rmq_conf_new();
+  rmq_conf_set(conf, "namesrvAddr", ns, NULL, 0);
+  rmq_conf_set(conf, "consumerGroup", group, NULL, 0);
+  rmq_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
+  rmq_push_consumer_t *c = rmq_push_consumer_new(NULL, conf, err, sizeof(err));
+  rmq_conf_destroy(conf);
+  if (c == NULL) {
+    fprintf(stderr, "consumer: %s\n", err);
+    exit(1);
+  }
+  rmq_err_t rc = orderly ? rmq_push_consumer_set_listener_orderly(c, cb, NULL)
+                         : rmq_push_consumer_set_listener(c, cb, NULL);
+  if (rc == RMQ_OK)
+    rc = rmq_push_consumer_subscribe(c, topic, "*");
+  if (rc == RMQ_OK)
+    rc = rmq_push_consumer_start(c);
+  if (rc != RMQ_OK) {
+    fprintf(stderr, "start failed: %s\n", rmq_err_str(rc));
+    rmq_push_consumer_destroy(c, 5000);
+    exit(1);
+  }
+  return c;
+}
+
 static inline const char *example_topic(int argc, char **argv,
                                         const char *dflt) {
   return argc > 2 ? argv[2] : dflt;

@@ -32,30 +32,10 @@ static rmq_consume_status_t on_message(rmq_push_consumer_t *c,
 }
 
 int main(int argc, char **argv) {
-  const char *ns = argc > 1 ? argv[1] : "127.0.0.1:9876";
   const char *topic = example_topic(argc, argv, "OrderTopic");
   long want = argc > 3 ? atol(argv[3]) : 0;
-  char err[256];
-  rmq_conf_t *conf = rmq_conf_new();
-  rmq_conf_set(conf, "namesrvAddr", ns, NULL, 0);
-  rmq_conf_set(conf, "consumerGroup", "OrderedConsumerGroup", NULL, 0);
-  rmq_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
-  rmq_push_consumer_t *c = rmq_push_consumer_new(NULL, conf, err, sizeof(err));
-  rmq_conf_destroy(conf);
-  if (c == NULL) {
-    fprintf(stderr, "consumer: %s\n", err);
-    return 1;
-  }
-  rmq_err_t rc = rmq_push_consumer_set_listener_orderly(c, on_message, NULL);
-  if (rc == RMQ_OK)
-    rc = rmq_push_consumer_subscribe(c, topic, "*");
-  if (rc == RMQ_OK)
-    rc = rmq_push_consumer_start(c);
-  if (rc != RMQ_OK) {
-    printf("start failed: %s\n", rmq_err_str(rc));
-    rmq_push_consumer_destroy(c, 5000);
-    return 1;
-  }
+  rmq_push_consumer_t *c = example_push_consumer(
+      argc, argv, "OrderedConsumerGroup", topic, on_message, 1);
   pthread_mutex_lock(&mu);
   long last = -1;
   while (want == 0 || got < want) {
