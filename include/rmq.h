@@ -1096,7 +1096,6 @@ RMQ_API rmq_err_t rmq_push_consumer_resume(rmq_push_consumer_t *consumer);
 RMQ_API void rmq_push_consumer_destroy(rmq_push_consumer_t *consumer,
                                        int timeout_ms);
 
-
 /* ------------------------------------------------------------------------ */
 /**
  * @name Consumer statistics

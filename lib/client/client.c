@@ -663,8 +663,7 @@ static void on_consumer_admin(void *arg, rmqi_conn_t *conn, rmqi_cmd_t *req) {
   bool done = false;
   pthread_mutex_lock(&c->lock);
   for (rmqi_cgroup_t *x = c->consumer_groups; x && !done; x = x->next)
-    if (strlen(x->name) == g.n && memcmp(x->name, g.p, g.n) == 0 &&
-        x->admin) {
+    if (strlen(x->name) == g.n && memcmp(x->name, g.p, g.n) == 0 && x->admin) {
       x->admin(x->notify_arg, conn, req, &x->hb);
       done = true;
     }

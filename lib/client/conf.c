@@ -115,8 +115,7 @@ static const prop_t props[] = {
     {"producerGroup", P, T_STR, OFF(producer_group), "DEFAULT_PRODUCER", 0, 0,
      NULL, NULL, "Producer group name."},
     {"sendMsgTimeout", P, T_INT, OFF(send_timeout_ms), "3000", 1, MS_MAX, NULL,
-     NULL,
-     "One deadline per send, ms, covering route lookup and every retry."},
+     NULL, "One deadline per send, ms, covering route lookup and every retry."},
     {"sendMsgMaxTimeoutPerRequest", P, T_INT,
      OFF(send_max_timeout_per_request_ms), "-1", -1, MS_MAX, NULL, NULL,
      "Cap of one attempt's timeout while more attempts remain, ms; -1: off."},
@@ -133,9 +132,10 @@ static const prop_t props[] = {
     {"retryAnotherBrokerWhenNotStoreOK", P, T_BOOL,
      OFF(retry_another_broker_when_not_store_ok), "false", 0, 0, NULL, NULL,
      "Retry on another broker when the broker stored the message but "
-     "answered FLUSH_DISK_TIMEOUT, FLUSH_SLAVE_TIMEOUT or SLAVE_NOT_AVAILABLE."},
-    {"maxMessageSize", P, T_INT, OFF(max_message_size), "4194304", 1,
-     INT32_MAX, NULL, NULL, "Largest body (or batch) accepted, bytes."},
+     "answered FLUSH_DISK_TIMEOUT, FLUSH_SLAVE_TIMEOUT or "
+     "SLAVE_NOT_AVAILABLE."},
+    {"maxMessageSize", P, T_INT, OFF(max_message_size), "4194304", 1, INT32_MAX,
+     NULL, NULL, "Largest body (or batch) accepted, bytes."},
     {"maxInflatedBodySize", K, T_INT, OFF(max_inflated_body_size), "67108864",
      1024, INT64_C(1) << 30, NULL, NULL,
      "Largest body a received compressed message may inflate to, bytes "
@@ -163,16 +163,16 @@ static const prop_t props[] = {
      "requests (Java 5.x autoBatch). Each message keeps its own callback "
      "and result. Delay, timer and retry-topic messages, and synchronous, "
      "oneway and ordered sends, are sent on their own."},
-    {"batchMaxDelayMs", P, T_INT, OFF(batch_max_delay_ms), "10", 1, 30000,
-     NULL, NULL,
+    {"batchMaxDelayMs", P, T_INT, OFF(batch_max_delay_ms), "10", 1, 30000, NULL,
+     NULL,
      "autoBatch: longest time a batch stays open after its first message, "
      "ms."},
-    {"batchMaxBytes", P, T_INT, OFF(batch_max_bytes), "32768", 1, 2097152,
-     NULL, NULL,
+    {"batchMaxBytes", P, T_INT, OFF(batch_max_bytes), "32768", 1, 2097152, NULL,
+     NULL,
      "autoBatch: a batch leaves as soon as its bodies exceed this many "
      "bytes."},
-    {"totalBatchMaxBytes", P, T_INT, OFF(total_batch_max_bytes), "33554432",
-     1, INT64_C(1) << 40, NULL, NULL,
+    {"totalBatchMaxBytes", P, T_INT, OFF(total_batch_max_bytes), "33554432", 1,
+     INT64_C(1) << 40, NULL, NULL,
      "autoBatch: body bytes held in batches (open or awaiting their answer); "
      "beyond it messages are sent on their own, as Java does."},
     /* consumer */
@@ -199,8 +199,8 @@ static const prop_t props[] = {
      NULL, check_queue_list,
      "Queues for the CONFIG strategy: brokerName:queueId entries separated "
      "by ';' (of every subscribed topic)."},
-    {"pullBatchSize", K, T_INT, OFF(pull_batch_size), "10", 1, 1024, NULL,
-     NULL, "Messages asked for per pull."},
+    {"pullBatchSize", K, T_INT, OFF(pull_batch_size), "10", 1, 1024, NULL, NULL,
+     "Messages asked for per pull."},
     {"pullThresholdForAll", K, T_INT, OFF(pull_threshold_all), "10000", 1,
      INT32_MAX, NULL, NULL,
      "Pulled but not yet polled messages of the whole consumer above which "
@@ -210,16 +210,15 @@ static const prop_t props[] = {
      "Pulled but not yet polled messages of one queue above which its "
      "pulling pauses."},
     {"pullThresholdSizeForQueue", K, T_INT, OFF(pull_threshold_size_queue_mb),
-     "100", 1, 1024 * 1024, NULL, NULL,
-     "Same as a size, MiB of bodies."},
+     "100", 1, 1024 * 1024, NULL, NULL, "Same as a size, MiB of bodies."},
     {"consumeMaxSpan", K, T_INT, OFF(consume_max_span), "2000", 1, INT32_MAX,
      NULL, NULL,
      "Largest offset span of one queue's pulled but not polled messages "
      "before its pulling pauses."},
     {"autoCommit", K, T_BOOL, OFF(auto_commit), "true", 0, 0, NULL, NULL,
      "Commit what poll returned, every autoCommitIntervalMillis."},
-    {"autoCommitIntervalMillis", K, T_INT, OFF(auto_commit_interval_ms),
-     "5000", 1000, MS_MAX, NULL, NULL, "Auto-commit period, ms."},
+    {"autoCommitIntervalMillis", K, T_INT, OFF(auto_commit_interval_ms), "5000",
+     1000, MS_MAX, NULL, NULL, "Auto-commit period, ms."},
     {"pollTimeoutMillis", K, T_INT, OFF(poll_timeout_ms), "5000", 0, MS_MAX,
      NULL, NULL, "Wait of a poll called with timeout -1, ms."},
     {"brokerSuspendMaxTimeMillis", K, T_INT, OFF(broker_suspend_max_ms),
@@ -230,12 +229,13 @@ static const prop_t props[] = {
      OFF(consumer_timeout_when_suspend_ms), "30000", 1, MS_MAX, NULL, NULL,
      "Timeout of a long-polling pull, ms (above the previous key)."},
     {"consumerPullTimeoutMillis", K, T_INT, OFF(consumer_pull_timeout_ms),
-     "10000", 1, MS_MAX, NULL, NULL, "Timeout of a pull without long polling, ms."},
+     "10000", 1, MS_MAX, NULL, NULL,
+     "Timeout of a pull without long polling, ms."},
     {"pullTimeDelayMillsWhenException", K, T_INT,
      OFF(pull_delay_on_exception_ms), "1000", 0, MS_MAX, NULL, NULL,
      "Pause of a queue's pulling after a failed pull, ms."},
-    {"persistConsumerOffsetInterval", K, T_INT,
-     OFF(persist_offset_interval_ms), "5000", 100, MS_MAX, NULL, NULL,
+    {"persistConsumerOffsetInterval", K, T_INT, OFF(persist_offset_interval_ms),
+     "5000", 100, MS_MAX, NULL, NULL,
      "Period of sending committed offsets to the brokers, ms."},
     {"rebalanceInterval", K, T_INT, OFF(rebalance_interval_ms), "20000", 100,
      MS_MAX, NULL, NULL,
@@ -293,8 +293,12 @@ rmq_err_t rmqi_conf_timestamp_ms(const char *v, int64_t *out) {
       f[i] = f[i] * 10 + (v[k] - '0');
     }
   }
-  struct tm tm = {.tm_year = f[0] - 1900, .tm_mon = f[1] - 1, .tm_mday = f[2],
-                  .tm_hour = f[3], .tm_min = f[4], .tm_sec = f[5],
+  struct tm tm = {.tm_year = f[0] - 1900,
+                  .tm_mon = f[1] - 1,
+                  .tm_mday = f[2],
+                  .tm_hour = f[3],
+                  .tm_min = f[4],
+                  .tm_sec = f[5],
                   .tm_isdst = -1};
   if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 ||
       f[4] > 59 || f[5] > 59)
@@ -315,8 +319,10 @@ static bool check_queue_list(const char *v, char *err, size_t n) {
     for (const char *d = colon ? colon + 1 : p; ok && d < p + len; d++)
       ok = *d >= '0' && *d <= '9';
     if (!ok || (colon && p + len - colon > 10)) {
-      rmqi_errstr(err, n, "allocateMessageQueueConfig entry \"%.*s\" is not "
-                          "brokerName:queueId", (int)len, p);
+      rmqi_errstr(err, n,
+                  "allocateMessageQueueConfig entry \"%.*s\" is not "
+                  "brokerName:queueId",
+                  (int)len, p);
       return false;
     }
     p = end ? end + 1 : p + len;
@@ -332,7 +338,6 @@ static bool check_timestamp(const char *v, char *err, size_t n) {
   return false;
 }
 
-
 static bool check_addr_list(const char *v, char *err, size_t n) {
   const char *p = v;
   while (*p) {
@@ -345,7 +350,8 @@ static bool check_addr_list(const char *v, char *err, size_t n) {
         break;
       }
     if (len == 0 || colon == NULL || colon == p || colon == p + len - 1) {
-      rmqi_errstr(err, n, "namesrvAddr entry \"%.*s\" is not host:port", (int)len, p);
+      rmqi_errstr(err, n, "namesrvAddr entry \"%.*s\" is not host:port",
+                  (int)len, p);
       return false;
     }
     long port = 0;
@@ -357,7 +363,8 @@ static bool check_addr_list(const char *v, char *err, size_t n) {
       port = port * 10 + (*q - '0');
     }
     if (port <= 0 || port > 65535) {
-      rmqi_errstr(err, n, "namesrvAddr entry \"%.*s\" has a bad port", (int)len, p);
+      rmqi_errstr(err, n, "namesrvAddr entry \"%.*s\" has a bad port", (int)len,
+                  p);
       return false;
     }
     p += len;
@@ -401,8 +408,8 @@ static rmq_err_t set_one(rmqi_conf_vals_t *v, const prop_t *pr,
       return RMQ_ERR_CONF_INVALID;
     }
     if (x < pr->min || x > pr->max) {
-      rmqi_errstr(err, n, "%s: %lld is outside [%lld, %lld]", pr->name, (long long)x,
-           (long long)pr->min, (long long)pr->max);
+      rmqi_errstr(err, n, "%s: %lld is outside [%lld, %lld]", pr->name,
+                  (long long)x, (long long)pr->min, (long long)pr->max);
       return RMQ_ERR_CONF_INVALID;
     }
     memcpy(field, &x, sizeof(x));
@@ -429,7 +436,7 @@ static rmq_err_t set_one(rmqi_conf_vals_t *v, const prop_t *pr,
         return RMQ_OK;
       }
     rmqi_errstr(err, n, "%s: \"%s\" is not one of the allowed values", pr->name,
-         value);
+                value);
     return RMQ_ERR_CONF_INVALID;
   case T_STR: {
     if (pr->check && !pr->check(value, err, n))
@@ -583,7 +590,8 @@ rmq_err_t rmq_conf_get(const rmq_conf_t *conf, const char *key, char *out,
   char tmp[512];
   /* Format into the stack first; `limit` keeps the buffer from ever
    * reallocating stack memory. */
-  rmqi_buf_t b = {.data = (uint8_t *)tmp, .cap = sizeof(tmp), .limit = sizeof(tmp)};
+  rmqi_buf_t b = {
+      .data = (uint8_t *)tmp, .cap = sizeof(tmp), .limit = sizeof(tmp)};
   rmqi_buf_t heap;
   rmqi_buf_init(&heap);
   format_one(&conf->v, pr, &b);

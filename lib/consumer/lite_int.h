@@ -52,7 +52,7 @@ typedef struct lq {
   int64_t suggest_id;  /* broker id the last pull suggested */
   size_t cached_msgs, cached_bytes;
   int64_t cached_lo, cached_hi; /* offsets pulled but not polled */
-  int64_t max_offset; /* the broker's, from the last pull answer; 0 */
+  int64_t max_offset;           /* the broker's, from the last pull answer; 0 */
   size_t n_ready;               /* its batches on the ready list */
   struct lq *next, *prev;       /* l->queues, doubly linked: O(1) unlink */
   /* push consumer (push.c) */
@@ -129,7 +129,7 @@ struct lite {
   char *offset_path;
   rmqi_mqo_t *file_offsets;
   size_t n_file_offsets;
-  push_t *push; /* NULL for a pull consumer */
+  push_t *push;                 /* NULL for a pull consumer */
   _Atomic uint64_t undecodable; /* records skipped (statistics) */
   rmq_assignment_cb *assign_cb; /* (lock) */
   void *assign_opaque;

@@ -197,8 +197,8 @@ static rmqi_acc_batch_t *open_batch(rmqi_accum_t *a, const char *topic,
   return b;
 }
 
-rmq_err_t rmqi_accum_add(rmqi_accum_t *a, const rmqi_prep_t *pr,
-                         rmq_msg_t *msg, rmq_send_cb *cb, void *opaque) {
+rmq_err_t rmqi_accum_add(rmqi_accum_t *a, const rmqi_prep_t *pr, rmq_msg_t *msg,
+                         rmq_send_cb *cb, void *opaque) {
   const char *tag = rmq_msg_property(msg, "TAGS");
   const char *w = rmq_msg_property(msg, "WAIT");
   bool wait = w == NULL || strcmp(w, "true") == 0;
@@ -206,7 +206,7 @@ rmq_err_t rmqi_accum_add(rmqi_accum_t *a, const rmqi_prep_t *pr,
   if ((int64_t)entry > a->max_size)
     return RMQ_ERR_MSG_TOO_LARGE;
   pthread_mutex_lock(&a->lock);
-  rmq_err_t rc = a->stopping               ? RMQ_ERR_STATE
+  rmq_err_t rc = a->stopping                 ? RMQ_ERR_STATE
                  : a->held >= a->total_bytes ? RMQ_ERR_QUEUE_FULL
                                              : RMQ_OK;
   rmqi_acc_batch_t *b = NULL, *ship = NULL;
@@ -301,9 +301,8 @@ static size_t pieces(const char *s) {
   return k;
 }
 
-void rmqi_accum_deliver(rmqi_accum_t *a, rmqi_acc_batch_t *b,
-                        rmq_producer_t *p, rmq_err_t rc,
-                        const rmq_send_result_t *res) {
+void rmqi_accum_deliver(rmqi_accum_t *a, rmqi_acc_batch_t *b, rmq_producer_t *p,
+                        rmq_err_t rc, const rmq_send_result_t *res) {
   rmq_send_result_t r = *res;
   r.internal_ = NULL;
   char why[160];
@@ -323,9 +322,8 @@ void rmqi_accum_deliver(rmqi_accum_t *a, rmqi_acc_batch_t *b,
     r.msg_id = m->uniq;
     if (rc == RMQ_OK) {
       r.offset_msg_id = b->n > 1 ? piece(ids, i, off, sizeof(off)) : ids;
-      r.queue_offset = res->queue_offset >= 0
-                           ? res->queue_offset + (int64_t)i
-                           : res->queue_offset;
+      r.queue_offset = res->queue_offset >= 0 ? res->queue_offset + (int64_t)i
+                                              : res->queue_offset;
     }
     m->cb(p, rc, &r, m->msg, m->opaque);
     rmq_msg_destroy(m->msg);

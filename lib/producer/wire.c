@@ -16,10 +16,15 @@ static void put_prop(rmqi_buf_t *b, const char *k, const char *v) {
 
 /* Topics a client may not send to (TopicValidator.isNotAllowedSendTopic). */
 static bool system_topic(const char *t) {
-  static const char *const sys[] = {
-      "TBW102", "SCHEDULE_TOPIC_XXXX", "BenchmarkTest", "RMQ_SYS_TRANS_HALF_TOPIC",
-      "RMQ_SYS_TRACE_TOPIC", "RMQ_SYS_TRANS_OP_HALF_TOPIC",
-      "TRANS_CHECK_MAX_TIME_TOPIC", "SELF_TEST_TOPIC", "OFFSET_MOVED_EVENT"};
+  static const char *const sys[] = {"TBW102",
+                                    "SCHEDULE_TOPIC_XXXX",
+                                    "BenchmarkTest",
+                                    "RMQ_SYS_TRANS_HALF_TOPIC",
+                                    "RMQ_SYS_TRACE_TOPIC",
+                                    "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+                                    "TRANS_CHECK_MAX_TIME_TOPIC",
+                                    "SELF_TEST_TOPIC",
+                                    "OFFSET_MOVED_EVENT"};
   for (size_t i = 0; i < RMQI_ARRAY_LEN(sys); i++) /* per send: cheap */
     if (t[0] == sys[i][0] && strcmp(t, sys[i]) == 0)
       return true;
@@ -67,8 +72,8 @@ static rmq_err_t encode_props(rmqi_prep_t *pr, rmq_client_t *c,
 }
 
 rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
-                        const rmqi_conf_vals_t *conf, bool compress,
-                        char *err, size_t n) {
+                        const rmqi_conf_vals_t *conf, bool compress, char *err,
+                        size_t n) {
   memset(pr, 0, sizeof(*pr));
   rmqi_buf_init(&pr->props);
   pr->reconsume_times = pr->max_reconsume_times = -1;
@@ -133,8 +138,9 @@ rmq_err_t rmqi_prep_batch(rmqi_prep_t *pr, rmq_client_t *c,
     rmqi_prep_t one;
     rc = rmqi_prep_msg(&one, c, m, conf, false, err, n);
     if (rc == RMQ_OK && strcmp(m->topic, msgs[0]->topic) != 0) {
-      snprintf(err, n, "the topic of the messages in one batch should be the "
-                       "same");
+      snprintf(err, n,
+               "the topic of the messages in one batch should be the "
+               "same");
       rc = RMQ_ERR_INVALID_ARG;
     }
     if (rc == RMQ_OK && rmq_msg_delay_level(m) > 0) {
@@ -207,8 +213,7 @@ rmq_err_t rmqi_send_cmd(rmqi_cmd_t *cmd, const rmqi_prep_t *pr,
   rc |= rmqi_cmd_ext_int(cmd, "f", pr->sysflag);
   rc |= rmqi_cmd_ext_int(cmd, "g", pr->born_ms);
   rc |= rmqi_cmd_ext_int(cmd, "h", pr->flag);
-  rc |= rmqi_cmd_ext_ref(cmd, "i", (const char *)pr->props.data,
-                         pr->props.len);
+  rc |= rmqi_cmd_ext_ref(cmd, "i", (const char *)pr->props.data, pr->props.len);
   if (pr->reconsume_times >= 0)
     rc |= rmqi_cmd_ext_int(cmd, "j", pr->reconsume_times);
   else

@@ -36,8 +36,8 @@ typedef struct rmqi_prep {
 /* Validates and encodes one message (Java Validators.checkMessage rules).
  * @p compress: compression allowed (not for batches). */
 rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
-                        const rmqi_conf_vals_t *conf, bool compress,
-                        char *err, size_t n);
+                        const rmqi_conf_vals_t *conf, bool compress, char *err,
+                        size_t n);
 /* A batch: one request body holding every message (message.md §7). */
 rmq_err_t rmqi_prep_batch(rmqi_prep_t *pr, rmq_client_t *c,
                           rmq_msg_t *const *msgs, size_t n_msgs,

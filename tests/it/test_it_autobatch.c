@@ -96,8 +96,7 @@ static void expect_same(consumed_t *c, int i) {
   sent_t *s = &sent[i];
   const rmqi_jval_t *j = by_id(c, s->msg_id);
   if (j == NULL) {
-    rmqt_fail(__FILE__, __LINE__, "Java did not receive %d (%s)", i,
-              s->msg_id);
+    rmqt_fail(__FILE__, __LINE__, "Java did not receive %d (%s)", i, s->msg_id);
     return;
   }
   char sha[65];

@@ -108,8 +108,8 @@ static int prop_i(const rmq_msg_t *m) {
 /* Polls until @p want messages came (or @p ms passed), then on until 1 s
  * passes without another (up to @p cap in all): a duplicate or a stray
  * past the expected count is returned too, for the caller to count. */
-static size_t poll_quiet(rmq_pull_consumer_t *pc, rmq_msg_t **out,
-                         size_t want, size_t cap, int ms) {
+static size_t poll_quiet(rmq_pull_consumer_t *pc, rmq_msg_t **out, size_t want,
+                         size_t cap, int ms) {
   size_t n = poll_n(pc, out, want, ms);
   while (n == want && n < cap) {
     int k = rmq_pull_consumer_poll(pc, out + n, cap - n, 1000);

@@ -159,8 +159,13 @@ TEST(every_send_mode_arrives_byte_exact_in_java) {
     }
   }
   CHECK_UINT(ow_seen, 1);
-  const char *want[7] = {ids[0], ids[1], ids[2], ids[4],
-                         ids[5], async_id, ow_id ? ow_id : "(oneway unseen)"};
+  const char *want[7] = {ids[0],
+                         ids[1],
+                         ids[2],
+                         ids[4],
+                         ids[5],
+                         async_id,
+                         ow_id ? ow_id : "(oneway unseen)"};
   expect_ids(&c, want, 7);
   for (int i = 0; i < 3; i++)
     expect_same(&c, ids[i], ms[i]);

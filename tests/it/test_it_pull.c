@@ -5,9 +5,9 @@
 #include "codec/json.h"
 #include "consumer/offsets.h"
 #include "consumer/pull.h"
-#include "util/time.h"
 #include "it.h"
 #include "test.h"
+#include "util/time.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -23,8 +23,7 @@ static rmq_producer_t *producer(void) {
   return p;
 }
 
-static rmqi_pull_req_t req(const char *topic, int64_t offset,
-                           const char *sub) {
+static rmqi_pull_req_t req(const char *topic, int64_t offset, const char *sub) {
   rmqi_pull_req_t r = {.group = "it_pull_group",
                        .topic = topic,
                        .broker = "broker-a",
@@ -49,7 +48,8 @@ TEST(pull_returns_what_was_sent_with_metadata) {
   for (int i = 0; i < 6; i++) {
     rmq_msg_t *m = rmq_msg_new(topic);
     char body[5000];
-    size_t len = i == 5 ? sizeof(body) : (size_t)snprintf(body, 64, "pull %d", i);
+    size_t len =
+        i == 5 ? sizeof(body) : (size_t)snprintf(body, 64, "pull %d", i);
     if (i == 5)
       memset(body, 'z', sizeof(body)); /* compressed on the way */
     rmq_msg_set_body(m, body, len);
@@ -126,7 +126,8 @@ TEST(pull_returns_what_was_sent_with_metadata) {
   rq = req(topic, 1000, "*");
   REQUIRE(rmqi_pull_sync(c, addr, &rq, 10000, &res, err, sizeof(err)) ==
           RMQ_OK);
-  CHECK(res.status == RMQ_PULL_OFFSET_MOVED || res.status == RMQ_PULL_NOT_FOUND);
+  CHECK(res.status == RMQ_PULL_OFFSET_MOVED ||
+        res.status == RMQ_PULL_NOT_FOUND);
   CHECK_INT(res.next_begin, 6);
   rmqi_pull_res_free(&res);
 

@@ -149,8 +149,7 @@ TEST(route_and_send_with_the_codec_only) {
   CHECK_STR(rmqi_json_str(d.root, "keys"), "raw-key");
   CHECK_STR(rmqi_json_str(rmqi_json_get(d.root, "userProps"), "city"),
             "\xe5\x8c\x97\xe4\xba\xac");
-  CHECK_STR(rmqi_json_str(d.root, "msgId"),
-            "7F000001000000000000000000000001");
+  CHECK_STR(rmqi_json_str(d.root, "msgId"), "7F000001000000000000000000000001");
   CHECK_STR(rmqi_json_str(d.root, "offsetMsgId"), offset_id);
   int64_t q = -1;
   CHECK(rmqi_json_int(d.root, "queueId", &q) && q == 1);

@@ -46,8 +46,8 @@ TEST(route_lookup_moves_past_dead_and_unresolvable_name_servers) {
       CHECK_STR(c->ns.addrs[i], ns[perm[p][i]]);
     rmqi_snap_t *snap = NULL;
     int64_t t0 = rmqi_now_ms();
-    rmq_err_t rc = rmqi_client_route(c, "T", t0 + 5000, &snap, err,
-                                     sizeof(err));
+    rmq_err_t rc =
+        rmqi_client_route(c, "T", t0 + 5000, &snap, err, sizeof(err));
     int64_t took = rmqi_now_ms() - t0;
     CHECK_ERR(rc, RMQ_OK);
     CHECK(took < 2000); /* refused and unresolvable both fail at once */

@@ -2,8 +2,8 @@
  * results, retries, timeouts, validation, async exactly-once, shutdown.
  * The real-broker tests are in tests/it/. */
 #include "client/msg.h"
-#include "test_producer_mock.h"
 #include "test.h"
+#include "test_producer_mock.h"
 #include "util/disp.h"
 #include "util/time.h"
 
@@ -78,8 +78,10 @@ TEST(sync_send_fills_the_result) {
 TEST(retryable_code_is_retried_and_others_are_not) {
   mock_t *m = mock_start();
   route_to(m);
-  mock_add_rule(m, &(mock_rule_t){.code = 310, .resp_code = 2,
-                                  .remark = "[OVERLOAD] busy", .times = 1});
+  mock_add_rule(m, &(mock_rule_t){.code = 310,
+                                  .resp_code = 2,
+                                  .remark = "[OVERLOAD] busy",
+                                  .times = 1});
   mock_add_rule(m, &send_ok);
   rmq_producer_t *p = producer(m, NULL, NULL);
   rmq_msg_t *x = msg("retry me");
@@ -90,7 +92,8 @@ TEST(retryable_code_is_retried_and_others_are_not) {
   rmq_send_result_clear(&r);
   mock_clear_rules(m);
   route_to(m);
-  mock_add_rule(m, &(mock_rule_t){.code = 310, .resp_code = 13,
+  mock_add_rule(m, &(mock_rule_t){.code = 310,
+                                  .resp_code = 13,
                                   .remark = "the message is illegal"});
   CHECK_ERR(rmq_producer_send(p, x, &r), RMQ_MESSAGE_ILLEGAL);
   CHECK_INT(r.broker_code, 13);
@@ -150,7 +153,8 @@ TEST(invalid_messages_are_refused_before_the_network) {
 
 TEST(missing_topic_without_template_is_topic_not_exist) {
   mock_t *m = mock_start();
-  mock_add_rule(m, &(mock_rule_t){.code = 105, .resp_code = 17,
+  mock_add_rule(m, &(mock_rule_t){.code = 105,
+                                  .resp_code = 17,
                                   .remark = "No topic route info"});
   rmq_producer_t *p = producer(m, NULL, NULL);
   rmq_msg_t *x = msg("x");
@@ -260,9 +264,9 @@ TEST(every_error_code_is_clear_and_retried_like_java) {
   static const struct {
     int code;
     int attempts; /* Java retries its retry set, not the others */
-  } cases[] = {{1, 3},  {2, 3},  {14, 3}, {16, 3}, {17, 3},  {204, 3},
-               {205, 3}, {1500, 3}, {13, 1}, {15, 1}, {26, 1}, {29, 1},
-               {215, 1}, {3, 1}};
+  } cases[] = {{1, 3},   {2, 3},   {14, 3},   {16, 3}, {17, 3},
+               {204, 3}, {205, 3}, {1500, 3}, {13, 1}, {15, 1},
+               {26, 1},  {29, 1},  {215, 1},  {3, 1}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     mock_clear_rules(m);
     route_to(m);

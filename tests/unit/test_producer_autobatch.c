@@ -3,8 +3,8 @@
  * (also on flush and on destroy with batches still open), the
  * totalBatchMaxBytes bound, and what Java never batches. */
 #include "client/msg.h"
-#include "test_producer_mock.h"
 #include "test.h"
+#include "test_producer_mock.h"
 #include "util/disp.h"
 #include "util/time.h"
 
@@ -21,8 +21,8 @@ static const mock_rule_t batch5_ok = {
             {"queueOffset", "100"},
             {"MSG_REGION", "DefaultRegion"}}};
 static const mock_rule_t single_ok = {
-    .code = 310, .ext = {{"msgId", "SINGLE"}, {"queueId", "1"},
-                         {"queueOffset", "7"}}};
+    .code = 310,
+    .ext = {{"msgId", "SINGLE"}, {"queueId", "1"}, {"queueOffset", "7"}}};
 
 static rmq_producer_t *producer(mock_t *m, const char *const *kv) {
   rmq_conf_t *c = rmq_conf_new();
@@ -125,9 +125,9 @@ static void send_n(rmq_producer_t *p, const char *tag, int from, int n) {
   for (int i = from; i < from + n; i++) {
     char b[16];
     snprintf(b, sizeof(b), "body-%04d", i); /* 9 bytes */
-    CHECK_ERR(rmq_producer_send_async(p, msg(tag, b), on_sent,
-                                      (void *)(intptr_t)i),
-              RMQ_OK);
+    CHECK_ERR(
+        rmq_producer_send_async(p, msg(tag, b), on_sent, (void *)(intptr_t)i),
+        RMQ_OK);
   }
 }
 
@@ -168,10 +168,11 @@ TEST(full_batches_leave_at_once_and_split_the_result) {
 
 TEST(a_batch_leaves_after_batch_max_delay) {
   mock_t *m;
-  rmq_producer_t *p = setup(&m, &(mock_rule_t){.code = 320,
-                                  .ext = {{"msgId", "X0,X1,X2"},
-                                          {"queueOffset", "5"}}},
-                            (const char *[]){"batchMaxDelayMs", "150", NULL});
+  rmq_producer_t *p = setup(
+      &m,
+      &(mock_rule_t){.code = 320,
+                     .ext = {{"msgId", "X0,X1,X2"}, {"queueOffset", "5"}}},
+      (const char *[]){"batchMaxDelayMs", "150", NULL});
   int64_t t0 = rmqi_now_ms();
   send_n(p, "TagA", 0, 3);
   usleep(80000);
@@ -212,8 +213,8 @@ TEST(tags_and_wait_flag_key_the_batches_like_java) {
 
 TEST(flush_sends_open_batches_now) {
   mock_t *m;
-  rmq_producer_t *p = setup(&m, &batch5_ok,
-                            (const char *[]){"batchMaxDelayMs", "30000", NULL});
+  rmq_producer_t *p =
+      setup(&m, &batch5_ok, (const char *[]){"batchMaxDelayMs", "30000", NULL});
   send_n(p, "TagA", 0, 5);
   int64_t t0 = rmqi_now_ms();
   CHECK_ERR(rmq_producer_flush(p, 5000), RMQ_OK);
@@ -227,8 +228,8 @@ TEST(flush_sends_open_batches_now) {
 TEST(destroy_sends_open_batches_each_callback_once) {
   int threads = rmqi_thread_count();
   mock_t *m;
-  rmq_producer_t *p = setup(&m, &batch5_ok,
-                            (const char *[]){"batchMaxDelayMs", "30000", NULL});
+  rmq_producer_t *p =
+      setup(&m, &batch5_ok, (const char *[]){"batchMaxDelayMs", "30000", NULL});
   send_n(p, "TagA", 0, 5);
   rmq_producer_destroy(p, 2000);
   CHECK_INT(atomic_load(&total), 5);
@@ -263,8 +264,10 @@ TEST(destroy_fails_unanswered_batches_with_shutdown) {
 
 TEST(a_failed_batch_fails_every_member) {
   mock_t *m;
-  rmq_producer_t *p = setup(&m, &(mock_rule_t){.code = 320, .resp_code = 13,
-                                  .remark = "the message is illegal"},
+  rmq_producer_t *p = setup(&m,
+                            &(mock_rule_t){.code = 320,
+                                           .resp_code = 13,
+                                           .remark = "the message is illegal"},
                             (const char *[]){"batchMaxDelayMs", "20", NULL});
   send_n(p, "TagA", 0, 4);
   CHECK(wait_total(4, 3000));
@@ -291,8 +294,8 @@ TEST(total_batch_max_bytes_sends_the_rest_on_its_own) {
    * >= 18), then the next ones go alone. */
   rmq_producer_t *p =
       setup(&m, &(mock_rule_t){.code = 320, .ext = {{"msgId", "A,B"}}},
-            (const char *[]){"batchMaxDelayMs", "30000",
-                             "totalBatchMaxBytes", "18", NULL});
+            (const char *[]){"batchMaxDelayMs", "30000", "totalBatchMaxBytes",
+                             "18", NULL});
   mock_add_rule(m, &single_ok);
   send_n(p, "TagA", 0, 4);
   CHECK(wait_total(2, 3000));
@@ -345,8 +348,8 @@ TEST(a_batch_never_grows_past_max_message_size) {
 
 TEST(delayed_sync_and_ordered_sends_are_not_batched) {
   mock_t *m;
-  rmq_producer_t *p = setup(&m, &single_ok,
-                            (const char *[]){"batchMaxDelayMs", "30000", NULL});
+  rmq_producer_t *p =
+      setup(&m, &single_ok, (const char *[]){"batchMaxDelayMs", "30000", NULL});
   mock_add_rule(m, &(mock_rule_t){.code = 320});
   rmq_msg_t *d = msg("TagA", "delayed");
   rmq_msg_set_delay_level(d, 3);

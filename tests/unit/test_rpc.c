@@ -928,7 +928,8 @@ TEST(hung_resolver_bounded_by_connect_timeout_and_not_waited_for) {
       rmqi_now_ms() < until)
     usleep(1000);
   CHECK_INT(atomic_load(&gate_left), 1);
-  CHECK_INT(rmqi_thread_count_settled(threads_before, 1000), threads_before); /* it exited */
+  CHECK_INT(rmqi_thread_count_settled(threads_before, 1000),
+            threads_before); /* it exited */
   mock_stop(m);
 }
 

@@ -94,11 +94,10 @@ static void run_cmd(const rmqt_vec *v) {
   rmqi_errbuf_t e;
   rmqi_errbuf_clear(&e);
   size_t flen;
-  if (rmqi_frame_check(v->bin, v->bin_len, RMQI_DEFAULT_MAX_FRAME, &flen,
-                       &e) != RMQ_OK ||
+  if (rmqi_frame_check(v->bin, v->bin_len, RMQI_DEFAULT_MAX_FRAME, &flen, &e) !=
+          RMQ_OK ||
       flen != v->bin_len) {
-    VFAIL("frame check: %s (frame %zu of %zu bytes)", e.msg, flen,
-          v->bin_len);
+    VFAIL("frame check: %s (frame %zu of %zu bytes)", e.msg, flen, v->bin_len);
     return;
   }
   if (rmqi_cmd_decode(&c, v->bin, v->bin_len, &e) != RMQ_OK) {
@@ -115,8 +114,8 @@ static void run_cmd(const rmqt_vec *v) {
   } else {
     uint8_t *want = malloc(v->bin_len);
     memcpy(want, v->bin, v->bin_len);
-    size_t wn = c.ser == RMQI_SER_JSON ? strip_empty_ext(want, v->bin_len)
-                                       : v->bin_len;
+    size_t wn =
+        c.ser == RMQI_SER_JSON ? strip_empty_ext(want, v->bin_len) : v->bin_len;
     if (b.len != wn || memcmp(b.data, want, wn) != 0) {
       VFAIL("re-encoded frame differs");
       rmqt_hexdiff(__FILE__, __LINE__, b.data, b.len, want, wn);
@@ -137,8 +136,8 @@ static void run_cmd(const rmqt_vec *v) {
         for (uint32_t i = 0; i < c.n_ext; i++) {
           const rmqi_str_t *x = rmqi_cmd_ext_get(&d, c.ext[i].key.p);
           const rmqi_str_t *y = rmqi_cmd_ext_get(&c, c.ext[i].key.p);
-          if (y && y->n && (x == NULL || x->n != y->n ||
-                            memcmp(x->p, y->p, x->n) != 0))
+          if (y && y->n &&
+              (x == NULL || x->n != y->n || memcmp(x->p, y->p, x->n) != 0))
             VFAIL("cross-encoded ext %s differs", c.ext[i].key.p);
         }
         rmqi_cmd_free(&d);
@@ -231,8 +230,7 @@ static void run_cluster(const rmqt_vec *v) {
   rmqi_cluster_t c;
   rmqi_errbuf_t e;
   rmqi_errbuf_clear(&e);
-  if (rmqi_cluster_decode(&c, (const char *)v->bin, v->bin_len, &e) !=
-      RMQ_OK) {
+  if (rmqi_cluster_decode(&c, (const char *)v->bin, v->bin_len, &e) != RMQ_OK) {
     VFAIL("cluster decode: %s at %zu", e.msg, e.pos);
     return;
   }
@@ -421,8 +419,8 @@ static void run_heartbeat(const rmqt_vec *v) {
     } else {
       /* 4.x HeartbeatData has no fingerprint / withoutSub: our 5.x
        * defaults are the only extras allowed. */
-      static const char *const extras[] = {"heartbeatFingerprint",
-                                           "withoutSub", NULL};
+      static const char *const extras[] = {"heartbeatFingerprint", "withoutSub",
+                                           NULL};
       if (!jsub(java.root, mine.root, NULL) ||
           !jsub(mine.root, java.root, extras))
         VFAIL("heartbeat differs:\n    ours %.*s\n    java %.*s", (int)b.len,
