@@ -3,9 +3,11 @@
 #ifndef EXAMPLE_COMMON_H
 #define EXAMPLE_COMMON_H
 
+#include <pthread.h>
 #include <rmq.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 static inline rmq_producer_t *example_producer(int argc, char **argv,
                                                const char *group) {
@@ -79,6 +81,26 @@ example_push_consumer(int argc, char **argv, const char *group,
     exit(1);
   }
   return c;
+}
+
+/* Waits until *@p got reaches @p want (0: no count) or 10 s pass without
+ * a new message; @p cv is signalled under @p mu on each one. Returns it. */
+static inline long example_wait(pthread_mutex_t *mu, pthread_cond_t *cv,
+                                const long *got, long want) {
+  pthread_mutex_lock(mu);
+  long last = -1;
+  while ((want == 0 || *got < want) && *got != last) {
+    last = *got;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    while ((want == 0 || *got < want) && *got == last &&
+           pthread_cond_timedwait(cv, mu, &ts) == 0)
+      ;
+  }
+  long n = *got;
+  pthread_mutex_unlock(mu);
+  return n;
 }
 
 static inline const char *example_topic(int argc, char **argv,

@@ -37,21 +37,7 @@ int main(int argc, char **argv) {
   long want = argc > 3 ? atol(argv[3]) : 0;
   rmq_push_consumer_t *c = example_push_consumer(
       argc, argv, "PushConsumerGroup", topic, on_message, 0);
-  pthread_mutex_lock(&mu);
-  long last = -1;
-  while (want == 0 || got < want) {
-    if (got == last)
-      break; /* 10 s without a message */
-    last = got;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 10;
-    while ((want == 0 || got < want) && got == last &&
-           pthread_cond_timedwait(&cv, &mu, &ts) == 0)
-      ;
-  }
-  long n = got;
-  pthread_mutex_unlock(&mu);
+  long n = example_wait(&mu, &cv, &got, want);
   rmq_push_consumer_destroy(c, 5000); /* commits, leaves the group */
   printf("%ld messages\n", n);
   return want == 0 || n >= want ? 0 : 1;

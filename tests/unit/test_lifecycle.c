@@ -18,6 +18,11 @@ enum { RC_SEND = 310, RC_ROUTE = 105, RC_HEARTBEAT = 34, RC_UNREGISTER = 35 };
 
 static char route_json[512];
 
+/* A send the mock stores: queue 1, offset 5. */
+static const mock_rule_t send_ok = {
+    .code = RC_SEND,
+    .ext = {{"msgId", "X"}, {"queueId", "1"}, {"queueOffset", "5"}}};
+
 /* TopicT on broker-a (the mock itself) with @p perm (6: read and write, 4:
  * read only) and 4 queues; heartbeats answered. */
 static void route_to(mock_t *m, int perm) {
@@ -172,10 +177,7 @@ TEST(route_without_writable_queue_fails_an_auto_batch) {
 TEST(client_destroyed_before_its_producer_and_consumer) {
   mock_t *m = mock_start();
   route_to(m, 6);
-  mock_add_rule(
-      m, &(mock_rule_t){
-             .code = RC_SEND,
-             .ext = {{"msgId", "X"}, {"queueId", "1"}, {"queueOffset", "5"}}});
+  mock_add_rule(m, &send_ok);
   rmq_client_t *cl = client(m, NULL);
   REQUIRE(cl != NULL);
   rmq_producer_t *p = producer(cl, m, NULL);
@@ -283,10 +285,7 @@ static void slow_cb(rmq_producer_t *p, rmq_err_t err,
 TEST(producer_destroy_outlived_by_its_queued_callbacks) {
   mock_t *m = mock_start();
   route_to(m, 6);
-  mock_add_rule(
-      m, &(mock_rule_t){
-             .code = RC_SEND,
-             .ext = {{"msgId", "X"}, {"queueId", "1"}, {"queueOffset", "5"}}});
+  mock_add_rule(m, &send_ok);
   static const char *const kv[] = {"clientCallbackExecutorThreads", "1", NULL};
   rmq_client_t *cl = client(m, kv);
   REQUIRE(cl != NULL);
@@ -381,10 +380,7 @@ TEST(dispatcher_refuses_work_once_closing) {
 TEST(poll_mode_waits_on_the_polling_thread_serve_the_queue) {
   mock_t *m = mock_start();
   route_to(m, 6);
-  mock_add_rule(
-      m, &(mock_rule_t){
-             .code = RC_SEND,
-             .ext = {{"msgId", "X"}, {"queueId", "1"}, {"queueOffset", "5"}}});
+  mock_add_rule(m, &send_ok);
   static const char *const kv[] = {"callbackMode",
                                    "poll",
                                    "backPressureForAsyncSendNum",
@@ -435,10 +431,7 @@ TEST(negative_server_code_is_a_bad_response_not_a_local_error) {
 TEST(heartbeat_names_every_producer_group) {
   mock_t *m = mock_start();
   route_to(m, 6);
-  mock_add_rule(
-      m, &(mock_rule_t){
-             .code = RC_SEND,
-             .ext = {{"msgId", "X"}, {"queueId", "1"}, {"queueOffset", "5"}}});
+  mock_add_rule(m, &send_ok);
   rmq_client_t *cl = client(m, NULL);
   REQUIRE(cl != NULL);
   enum { N = 100 };
