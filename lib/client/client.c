@@ -649,6 +649,7 @@ enum {
   RC_RESET_OFFSET = 220,
   RC_CONSUMER_STATUS = 221,
   RC_RUNNING_INFO = 307,
+  RC_CONSUME_DIRECTLY = 309,
 };
 
 /* The admin requests about one of our consumer groups: to its consumer;
@@ -941,6 +942,7 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
   rmqi_rpc_handle(c->rpc, RC_RUNNING_INFO, on_consumer_admin, c);
   rmqi_rpc_handle(c->rpc, RC_CONSUMER_STATUS, on_consumer_admin, c);
   rmqi_rpc_handle(c->rpc, RC_RESET_OFFSET, on_consumer_admin, c);
+  rmqi_rpc_handle(c->rpc, RC_CONSUME_DIRECTLY, on_consumer_admin, c);
   rmqi_rpc_handle(c->rpc, RC_CHECK_TRANSACTION_STATE, on_check_tx, c);
   if (rmqi_rpc_start(c->rpc) != RMQ_OK ||
       rmqi_loop_post(rmqi_rpc_loop(c->rpc), start_timers, c) != RMQ_OK) {

@@ -18,7 +18,12 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { RC_RESET_OFFSET = 220, RC_CONSUMER_STATUS = 221, RC_RUNNING_INFO = 307 };
+enum {
+  RC_RESET_OFFSET = 220,
+  RC_CONSUMER_STATUS = 221,
+  RC_RUNNING_INFO = 307,
+  RC_CONSUME_DIRECTLY = 309,
+};
 
 static void jkey(rmqi_buf_t *b, const char *k, bool *first) {
   if (!*first)
@@ -194,6 +199,20 @@ static void reset_offsets(lite_t *l, const rmqi_cmd_t *req) {
 void rmqi_lite_admin(void *arg, rmqi_conn_t *conn, rmqi_cmd_t *req,
                      const rmqi_hb_consumer_t *hb) {
   lite_t *l = arg;
+  if (req->code == RC_CONSUME_DIRECTLY) {
+    /* Java answers it for push consumers only */
+    if (l->push)
+      rmqi_push_consume_directly(l, conn, req);
+    else if (!rmqi_cmd_is_oneway(req)) {
+      static const char why[] = "not a push consumer";
+      rmqi_cmd_t resp;
+      rmqi_cmd_init_response(&resp, req, RMQ_SYSTEM_ERROR);
+      rmqi_cmd_set_remark(&resp, why, sizeof(why) - 1);
+      rmqi_rpc_reply(conn, &resp);
+      rmqi_cmd_free(&resp);
+    }
+    return;
+  }
   rmqi_buf_t body;
   rmqi_buf_init(&body);
   pthread_mutex_lock(&l->lock);

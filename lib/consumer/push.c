@@ -625,6 +625,121 @@ void rmqi_push_on_ready(lite_t *l) {
     queue_job(l, p);
 }
 
+/* ---- CONSUME_MESSAGE_DIRECTLY (309) -----------------------------------------
+ * An admin (`mqadmin queryMsgById -g <group> -d <clientId>`, the
+ * dashboard's "resend") asks the consumer to run its listener on one
+ * message read from the commit log. Java's consumeMessageDirectly: the
+ * listener runs once, off the I/O thread; no offset moves, nothing is sent
+ * back; the answer says what the listener returned. */
+
+typedef struct direct {
+  lite_t *l; /* a reference */
+  rmqi_conn_t *conn;
+  rmqi_cmd_t resp; /* opaque of the request */
+  rmq_msg_t *msg;
+} direct_t;
+
+static void direct_answer(direct_t *d, int32_t code, const char *remark,
+                          const rmqi_buf_t *body) {
+  d->resp.code = code;
+  if (remark)
+    rmqi_cmd_set_remark(&d->resp, remark, strlen(remark));
+  if (body && rmqi_buf_ok(body)) {
+    d->resp.body = body->data;
+    d->resp.body_len = body->len;
+  }
+  rmqi_rpc_reply(d->conn, &d->resp);
+  rmqi_cmd_free(&d->resp);
+  rmqi_conn_release(d->conn);
+  rmq_msg_destroy(d->msg);
+  rmqi_lite_unref(d->l);
+  free(d);
+}
+
+/* A consume thread of the client's pool, or rmq_poll. */
+static void direct_run(void *arg) {
+  direct_t *d = arg;
+  lite_t *l = d->l;
+  push_t *p = l->push;
+  pthread_mutex_lock(&l->lock);
+  bool stop = p->stop;
+  if (!stop)
+    p->running++; /* destroy waits for this call as for any other */
+  pthread_mutex_unlock(&l->lock);
+  if (stop) {
+    direct_answer(d, RMQ_SYSTEM_ERROR, "the consumer is shutting down", NULL);
+    return;
+  }
+  rmq_consume_ctx_t ctx;
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.queue = (rmq_queue_t){rmq_msg_topic(d->msg), rmq_msg_broker_name(d->msg),
+                            rmq_msg_queue_id(d->msg)};
+  ctx.suspend_ms = l->conf.v.suspend_queue_ms;
+  int64_t t0 = rmqi_now_ms();
+  rmq_consume_status_t st = p->cb(p->handle, &d->msg, 1, &ctx, p->opaque);
+  int64_t spent = rmqi_now_ms() - t0;
+  /* Java's ConsumeMessageDirectlyResult; an orderly SUSPEND and a
+   * concurrent RECONSUME_LATER are both CR_LATER */
+  bool ok = st == RMQ_CONSUME_SUCCESS;
+  char json[160];
+  int jn = snprintf(json, sizeof(json),
+                    "{\"autoCommit\":true,\"consumeResult\":\"%s\","
+                    "\"order\":%s,\"spentTimeMills\":%lld}",
+                    ok ? "CR_SUCCESS" : "CR_LATER",
+                    p->orderly ? "true" : "false", (long long)spent);
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  rmqi_buf_put(&b, json, (size_t)jn);
+  pthread_mutex_lock(&l->lock);
+  if (--p->running == 0)
+    pthread_cond_broadcast(&p->idle_cv);
+  pthread_mutex_unlock(&l->lock);
+  rmqi_log(&l->client->log, RMQ_LOG_INFO, "consumer",
+           "%s: consumed %s directly for an admin: %s", l->group,
+           rmq_msg_id(d->msg), ok ? "CR_SUCCESS" : "CR_LATER");
+  direct_answer(d, rmqi_buf_ok(&b) ? RMQ_OK : RMQ_SYSTEM_ERROR,
+                rmqi_buf_ok(&b) ? NULL : "out of memory", &b);
+  rmqi_buf_free(&b);
+}
+
+void rmqi_push_consume_directly(lite_t *l, rmqi_conn_t *conn,
+                                const rmqi_cmd_t *req) {
+  direct_t *d = calloc(1, sizeof(*d));
+  if (d == NULL)
+    return; /* the broker's call times out */
+  rmqi_cmd_init_response(&d->resp, req, RMQ_OK);
+  d->conn = rmqi_conn_keep(conn);
+  atomic_fetch_add(&l->refs, 1);
+  d->l = l;
+  const rmqi_str_t *bn = rmqi_cmd_ext_get(req, "brokerName");
+  char broker[256];
+  snprintf(broker, sizeof(broker), "%.*s", bn ? (int)RMQI_MIN(bn->n, 255) : 0,
+           bn ? bn->p : "");
+  rmqi_errbuf_t e;
+  rmqi_msgrec_t rec;
+  size_t next;
+  rmqi_errbuf_clear(&e);
+  rmq_err_t rc = rmqi_msgrec_decode(req->body, req->body_len, &rec, &next, &e);
+  if (rc == RMQ_OK)
+    rc = rmqi_rxmsg_build(&rec, broker,
+                          (size_t)l->conf.v.max_inflated_body_size, true,
+                          &d->msg, &e);
+  if (rc != RMQ_OK) {
+    char why[300];
+    snprintf(why, sizeof(why), "undecodable message: %s",
+             e.msg[0] ? e.msg : rmq_err_str(rc));
+    direct_answer(d, RMQ_SYSTEM_ERROR, why, NULL);
+    return;
+  }
+  restore_topic(l, d->msg);
+  if (!l->push->started ||
+      (rc = rmqi_client_dispatch(l->client, direct_run, d)) != RMQ_OK)
+    direct_answer(d, RMQ_SYSTEM_ERROR,
+                  rc == RMQ_OK ? "the consumer is not started"
+                               : "the consumer is shutting down",
+                  NULL);
+}
+
 /* ---- orderly locks ----------------------------------------------------------
  */
 

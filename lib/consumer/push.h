@@ -45,6 +45,10 @@ void rmqi_push_reset_queue(lite_t *l, lq_t *q);
 void rmqi_push_on_drop(lite_t *l, lq_t *q);
 /* The service thread's pass (no lock): locks, unlocks. */
 void rmqi_push_svc(lite_t *l);
+/* CONSUME_MESSAGE_DIRECTLY from @p conn (the loop thread, no lock held):
+ * the listener runs on a consume thread, the answer goes back later. */
+void rmqi_push_consume_directly(lite_t *l, rmqi_conn_t *conn,
+                                const rmqi_cmd_t *req);
 /* Frees a batch with its decoded messages. */
 void rmqi_push_batch_free(batch_t *b);
 /* The statistics snapshot (stats.c). */

@@ -1042,6 +1042,13 @@ rmq_err_t rmqi_rpc_reply(rmqi_conn_t *c, rmqi_cmd_t *resp) {
   return conn_send(c, resp, c->rpc->o.max_conn_output / 4, true);
 }
 
+rmqi_conn_t *rmqi_conn_keep(rmqi_conn_t *c) {
+  atomic_fetch_add(&c->refs, 1);
+  return c;
+}
+
+void rmqi_conn_release(rmqi_conn_t *c) { conn_unref(c); }
+
 typedef struct stats_req {
   rmqi_rpc_t *r;
   const char *addr;

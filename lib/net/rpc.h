@@ -136,6 +136,12 @@ void rmqi_rpc_cancel_if(rmqi_rpc_t *r,
 
 /* Answers a broker-initiated request on its connection (any thread). */
 rmq_err_t rmqi_rpc_reply(rmqi_conn_t *conn, rmqi_cmd_t *resp);
+/* Keeps @p conn, the connection a broker-initiated request came on, for
+ * an answer given later from another thread (rmqi_rpc_reply): if the
+ * connection closes meanwhile the answer is dropped. Every keep is
+ * released once; the rpc instance must outlive the reference. */
+rmqi_conn_t *rmqi_conn_keep(rmqi_conn_t *conn);
+void rmqi_conn_release(rmqi_conn_t *conn);
 /* The peer address of a connection. */
 const char *rmqi_conn_addr(const rmqi_conn_t *conn);
 

@@ -52,6 +52,7 @@ typedef struct seen {
   atomic_int bad;         /* bodies that do not match their index */
   char (*ids)[64];        /* msg ids as sent */
   atomic_int bad_id;
+  char offset_id0[64]; /* message 0's offset id, at its first delivery */
 } seen_t;
 
 static void seen_init(seen_t *s, int n) {
@@ -83,8 +84,11 @@ static int seen_add(seen_t *s, const rmq_msg_t *m) {
     atomic_fetch_add(&s->bad, 1);
   if (s->ids[i][0] && strcmp(rmq_msg_id(m), s->ids[i]) != 0)
     atomic_fetch_add(&s->bad_id, 1);
-  if (atomic_fetch_add(&s->count[i], 1) > 0)
+  int before = atomic_fetch_add(&s->count[i], 1);
+  if (before > 0)
     atomic_fetch_add(&s->dups, 1);
+  else if (i == 0)
+    snprintf(s->offset_id0, sizeof(s->offset_id0), "%s", rmq_msg_offset_id(m));
   atomic_fetch_add(&s->total, 1);
   atomic_store(&s->last_ms, rmqi_now_ms());
   return i;
@@ -662,6 +666,21 @@ TEST(admin_tools_see_and_reset_the_consumer) {
     usleep(50 * 1000);
   }
   for (int i = 0; i < N; i++)
+    CHECK_INT(atomic_load(&s.count[i]), 2);
+  /* queryMsgById with a group and client id: the broker reads the message
+   * and has our listener consume it once more (CONSUME_MESSAGE_DIRECTLY);
+   * the tool prints the listener's result */
+  snprintf(args, sizeof(args), "queryMsgById -i %s -g %s -d %s%s%s",
+           s.offset_id0, group, id, env.major >= 5 ? " -t " : "",
+           env.major >= 5 ? topic : ""); /* 5.x tools want the topic */
+  CHECK_INT(it_harness(&env, "mqadmin", args, &out), 0);
+  CHECK(out && strstr(out, "CR_SUCCESS") != NULL);
+  if (out && strstr(out, "CR_SUCCESS") == NULL)
+    fprintf(stderr, "queryMsgById said:\n%s\n", out);
+  free(out);
+  out = NULL;
+  CHECK_INT(atomic_load(&s.count[0]), 3);
+  for (int i = 1; i < N; i++)
     CHECK_INT(atomic_load(&s.count[i]), 2);
   rmq_push_consumer_destroy(pc, 5000);
   seen_free(&s);
