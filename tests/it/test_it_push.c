@@ -466,31 +466,131 @@ TEST(orderly_keeps_each_queue_in_order) {
   free(o);
 }
 
+/* Through a rebalance a key's sequence may only start again from an
+ * earlier message (a redelivery from the committed offset), never skip
+ * one: each delivery is the key's next message or a rewind. */
+static rmq_consume_status_t in_order_or_rewind(rmq_push_consumer_t *c,
+                                               rmq_msg_t *const *msgs,
+                                               size_t n,
+                                               rmq_consume_ctx_t *ctx,
+                                               void *op) {
+  (void)c;
+  order_ctx_t *o = op;
+  int qid = ctx->queue.queue_id;
+  if (atomic_fetch_add(&o->busy[qid & 63], 1) != 0)
+    atomic_fetch_add(&o->concurrent, 1);
+  for (size_t i = 0; i < n; i++) {
+    int k = seen_add(&o->s, msgs[i]);
+    if (k < 0)
+      continue;
+    pthread_mutex_lock(&o->mu);
+    if (k > o->last[k % 16] + 16)
+      atomic_fetch_add(&o->out_of_order, 1);
+    o->last[k % 16] = k;
+    pthread_mutex_unlock(&o->mu);
+  }
+  usleep(3000); /* a run long enough for the group to change under it */
+  atomic_fetch_sub(&o->busy[qid & 63], 1);
+  return RMQ_CONSUME_SUCCESS;
+}
+
+/* Orderly through a rebalance and a restart: a second consumer joins the
+ * group mid-run (queues move, with their broker locks), then the first is
+ * destroyed and started again. No queue is ever consumed by two consumers
+ * at once, no key's message comes before its predecessor, nothing is
+ * lost; redeliveries are counted. */
+TEST(orderly_holds_through_rebalance_and_restart) {
+  enum { N = 3000 };
+  order_ctx_t *o = calloc(1, sizeof(*o));
+  pthread_mutex_init(&o->mu, NULL);
+  for (int i = 0; i < 16; i++)
+    o->last[i] = i - 16;
+  char topic[128], group[128];
+  make_topic(topic, sizeof(topic), "it_push_order_rb", 4);
+  it_unique(group, sizeof(group), "it_push_order_rb_g");
+  seen_init(&o->s, N);
+  CHECK_INT(produce(topic, &o->s, 0, N, true), 0);
+  static const char *const kv[] = {"consumeThreadMin", "2", NULL};
+  rmq_push_consumer_t *a = push(group, topic, in_order_or_rewind, o, true, kv);
+  REQUIRE(a != NULL);
+  while (atomic_load(&o->s.total) < N / 6)
+    usleep(10 * 1000);
+  rmq_push_consumer_t *b = push(group, topic, in_order_or_rewind, o, true, kv);
+  REQUIRE(b != NULL);
+  int at_join = atomic_load(&o->s.total);
+  while (atomic_load(&o->s.total) < at_join + N / 4)
+    usleep(10 * 1000);
+  int at_restart = atomic_load(&o->s.total);
+  rmq_push_consumer_destroy(a, 5000);
+  a = push(group, topic, in_order_or_rewind, o, true, kv);
+  REQUIRE(a != NULL);
+  CHECK_INT(wait_quiet(&o->s, 3000, 90000), 0);
+  rmq_push_consumer_destroy(a, 5000);
+  rmq_push_consumer_destroy(b, 5000);
+  fprintf(stderr,
+          "orderly rebalance: joined at %d, restarted at %d of %d, "
+          "redelivered %d\n",
+          at_join, at_restart, N, atomic_load(&o->s.dups));
+  CHECK(at_restart < N); /* the group changed while there was work */
+  CHECK_INT(atomic_load(&o->out_of_order), 0);
+  CHECK_INT(atomic_load(&o->concurrent), 0);
+  CHECK_INT(atomic_load(&o->s.bad), 0);
+  /* a queue changes hands after its offset is committed and its lock
+   * released: redeliveries only from batches pulled and not consumed */
+  CHECK(atomic_load(&o->s.dups) <= 4 * 32);
+  seen_free(&o->s);
+  pthread_mutex_destroy(&o->mu);
+  free(o);
+}
+
 /* Broadcasting: each of two consumers gets every message. */
 TEST(broadcasting_delivers_everything_to_everyone) {
   enum { N = 500 };
-  char topic[128], group[128], dir[600];
+  char topic[128], group[128], dir[600], inst[128];
   make_topic(topic, sizeof(topic), "it_push_bc", 4);
   it_unique(group, sizeof(group), "it_push_bc_g");
+  it_unique(inst, sizeof(inst), "bc_a");
   snprintf(dir, sizeof(dir), "%s/push-offsets", env.run_dir);
   seen_t s1, s2;
-  seen_init(&s1, N);
-  seen_init(&s2, N);
-  static const char *kv[] = {"messageModel", "BROADCASTING",
-                             "localOffsetStoreDir", NULL, NULL};
-  kv[3] = dir;
-  rmq_push_consumer_t *a = push(group, topic, on_msgs, &s1, false, kv);
-  rmq_push_consumer_t *b = push(group, topic, on_msgs, &s2, false, kv);
+  seen_init(&s1, 2 * N);
+  seen_init(&s2, 2 * N);
+  /* consumer a has a fixed instance name: its restart finds its offsets
+   * file (<dir>/<client id>/<group>/offsets.json) */
+  static const char *kv_a[] = {"messageModel", "BROADCASTING",
+                               "localOffsetStoreDir", NULL, "instanceName",
+                               NULL, NULL};
+  static const char *kv_b[] = {"messageModel", "BROADCASTING",
+                               "localOffsetStoreDir", NULL, NULL};
+  kv_a[3] = kv_b[3] = dir;
+  kv_a[5] = inst;
+  rmq_push_consumer_t *a = push(group, topic, on_msgs, &s1, false, kv_a);
+  rmq_push_consumer_t *b = push(group, topic, on_msgs, &s2, false, kv_b);
   REQUIRE(a && b);
   CHECK_INT(produce(topic, &s1, 0, N, false), 0);
+  /* every id is checked against what was sent (s1.ids) */
   memcpy(s2.ids, s1.ids, (size_t)N * sizeof(*s1.ids));
+  s1.n = s2.n = N; /* the first half, for wait_quiet */
+  CHECK_INT(wait_quiet(&s1, 1500, 60000), 0);
+  CHECK_INT(wait_quiet(&s2, 1500, 60000), 0);
+  /* a goes; the second half is sent while it is away; a comes back (it
+   * starts from the first offset when it has none: without its file it
+   * would get the first half again) */
+  rmq_push_consumer_destroy(a, 5000);
+  s1.n = s2.n = 2 * N;
+  CHECK_INT(produce(topic, &s1, N, 2 * N, false), 0);
+  memcpy(s2.ids + N, s1.ids + N, (size_t)N * sizeof(*s1.ids));
+  a = push(group, topic, on_msgs, &s1, false, kv_a);
+  REQUIRE(a != NULL);
   CHECK_INT(wait_quiet(&s1, 1500, 60000), 0);
   CHECK_INT(wait_quiet(&s2, 1500, 60000), 0);
   rmq_push_consumer_destroy(a, 5000);
   rmq_push_consumer_destroy(b, 5000);
-  CHECK_INT(atomic_load(&s1.dups), 0);
-  CHECK_INT(atomic_load(&s2.dups), 0);
-  CHECK_INT(atomic_load(&s1.bad_id), 0);
+  for (int i = 0; i < 2 * N; i++) {
+    CHECK_INT(atomic_load(&s1.count[i]), 1);
+    CHECK_INT(atomic_load(&s2.count[i]), 1);
+  }
+  CHECK_INT(atomic_load(&s1.bad_id) + atomic_load(&s2.bad_id), 0);
+  CHECK_INT(atomic_load(&s1.bad) + atomic_load(&s2.bad), 0);
   seen_free(&s1);
   seen_free(&s2);
 }
@@ -941,6 +1041,7 @@ int main(void) {
       TCASE(clustering_no_loss_while_consumers_join_and_leave),
       TCASE(retry_later_redelivers_then_dead_letters),
       TCASE(orderly_keeps_each_queue_in_order),
+      TCASE(orderly_holds_through_rebalance_and_restart),
       TCASE(broadcasting_delivers_everything_to_everyone),
       TCASE(poll_mode_runs_the_listener_inside_rmq_poll),
       TCASE(shutdown_under_load_is_bounded_and_loses_nothing),
