@@ -27,7 +27,7 @@ typedef struct consumed {
  * 60 s in all); every message it printed is in @p c, so c->n may exceed
  * @p count. Fails the case when the peer fails, prints no summary or stops
  * for any reason but quiet. */
-static void consume(const it_env_t *env, consumed_t *c, const char *topic,
+static inline void consume(const it_env_t *env, consumed_t *c, const char *topic,
                     int count, const char *extra) {
   memset(c, 0, sizeof(*c));
   char args[512], group[128];
@@ -69,14 +69,14 @@ static void consume(const it_env_t *env, consumed_t *c, const char *topic,
   rmqi_json_free(&summary);
 }
 
-static void consumed_free(consumed_t *c) {
+static inline void consumed_free(consumed_t *c) {
   for (size_t i = 0; i < c->n; i++)
     rmqi_json_free(&c->docs[i]);
   free(c->docs);
   free(c->raw);
 }
 
-static const rmqi_jval_t *by_id(consumed_t *c, const char *msg_id) {
+static inline const rmqi_jval_t *by_id(consumed_t *c, const char *msg_id) {
   for (size_t i = 0; i < c->n; i++) {
     const char *id = rmqi_json_str(c->docs[i].root, "msgId");
     if (id && strcmp(id, msg_id) == 0)
@@ -86,7 +86,7 @@ static const rmqi_jval_t *by_id(consumed_t *c, const char *msg_id) {
 }
 
 /* How many of the consumed messages have the msgId @p id. */
-static size_t consumed_count_id(const consumed_t *c, const char *id) {
+static inline size_t consumed_count_id(const consumed_t *c, const char *id) {
   size_t k = 0;
   for (size_t i = 0; i < c->n; i++) {
     const char *got = rmqi_json_str(c->docs[i].root, "msgId");
@@ -99,7 +99,7 @@ static size_t consumed_count_id(const consumed_t *c, const char *id) {
  * each one exactly once, no other, no duplicate. Fails the case (at the
  * caller's line) naming every missing, duplicated and unexpected id; returns
  * the number of duplicate deliveries. */
-static size_t expect_ids_at(const consumed_t *c, const char *const *ids,
+static inline size_t expect_ids_at(const consumed_t *c, const char *const *ids,
                             size_t n, const char *file, int line) {
   size_t dups = 0, missing = 0, strays = 0;
   for (size_t i = 0; i < n; i++) {
@@ -136,7 +136,7 @@ static size_t expect_ids_at(const consumed_t *c, const char *const *ids,
 }
 #define expect_ids(c, ids, n) expect_ids_at((c), (ids), (n), __FILE__, __LINE__)
 
-static void sha256_hex(const void *p, size_t n, char out[65]) {
+static inline void sha256_hex(const void *p, size_t n, char out[65]) {
   unsigned char d[32];
   unsigned int l;
   EVP_Digest(p, n, d, &l, EVP_sha256(), NULL);

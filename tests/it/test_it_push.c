@@ -5,6 +5,7 @@
  * broadcasting, poll mode, and a bounded shutdown under load. Consumption
  * runs until the group is quiet, then ids are compared. */
 #include "it.h"
+#include "it_peer_consume.h"
 #include "rmq.h"
 #include "test.h"
 #include "util/common.h"
@@ -349,43 +350,25 @@ TEST(retry_later_redelivers_then_dead_letters) {
     CHECK_INT(atomic_load(&r->s.count[i]), 1);
   CHECK_INT(atomic_load(&r->wrong_topic), 0);
   CHECK_INT(atomic_load(&r->s.bad_id), 0);
-  /* the dead-letter topic holds it */
+  /* the dead-letter topic holds it, and the Java client reads it there
+   * as it was sent: id, body, user property, tag, and where it came from */
   char dlq[200];
   snprintf(dlq, sizeof(dlq), "%%DLQ%%%s", group);
-  rmq_conf_t *c = conf("it_push_dlq_reader", NULL);
-  rmq_pull_consumer_t *rd = rmq_pull_consumer_new(NULL, c, NULL, 0);
-  rmq_conf_destroy(c);
-  REQUIRE(rd != NULL);
-  rmq_queue_list_t qs = {0};
-  bool found = false;
-  end = rmqi_now_ms() + 20000;
-  while (!found && rmqi_now_ms() < end) {
-    if (rmq_pull_consumer_fetch_queues(rd, dlq, &qs) == RMQ_OK) {
-      for (size_t i = 0; i < qs.n && !found; i++) {
-        rmq_pull_result_t pr;
-        if (rmq_pull_consumer_pull(rd, &qs.queues[i], NULL, 0, 32, 5000, &pr) !=
-            RMQ_OK)
-          continue;
-        for (size_t k = 0; k < pr.n_msgs; k++) {
-          const rmq_msg_t *m = pr.msgs[k];
-          size_t len;
-          const char *b = rmq_msg_body(m, &len);
-          if (len == 6 && memcmp(b, "body-0", 6) == 0) {
-            found = true;
-            CHECK_STR(rmq_msg_property(m, "i"), "0");
-            CHECK_STR(rmq_msg_property(m, "RETRY_TOPIC"), r->topic);
-            CHECK_STR(rmq_msg_id(m), r->s.ids[0]);
-          }
-        }
-        rmq_pull_result_clear(&pr);
-      }
-      rmq_queue_list_clear(&qs);
-    }
-    if (!found)
-      usleep(500 * 1000);
+  consumed_t jc;
+  consume(&env, &jc, dlq, 1, NULL);
+  const char *ids[] = {r->s.ids[0]};
+  expect_ids(&jc, ids, 1);
+  const rmqi_jval_t *m = by_id(&jc, r->s.ids[0]);
+  if (m) {
+    const rmqi_jval_t *props = rmqi_json_get(m, "props");
+    CHECK_STR(rmqi_json_str(m, "bodyText"), "body-0");
+    CHECK_STR(rmqi_json_str(m, "tags"), "TagA");
+    CHECK_STR(rmqi_json_str(rmqi_json_get(m, "userProps"), "i"), "0");
+    CHECK_STR(rmqi_json_str(props, "RETRY_TOPIC"), r->topic);
+    /* the broker's: the first stored copy's offset id */
+    CHECK_STR(rmqi_json_str(props, "ORIGIN_MESSAGE_ID"), r->s.offset_id0);
   }
-  CHECK(found);
-  rmq_pull_consumer_destroy(rd, 3000);
+  consumed_free(&jc);
   seen_free(&r->s);
   free(r);
 }
