@@ -1113,6 +1113,8 @@ typedef struct rmq_queue_lag {
   int64_t consumed;   /**< the offset the group would commit now; -1 */
   int64_t max_offset; /**< the broker's, as of the last pull; -1 unknown */
   int64_t lag;        /**< max_offset - consumed, 0 when unknown */
+  uint64_t cached_msgs;  /**< pulled, not yet consumed (flow control) */
+  uint64_t cached_bytes; /**< ... their size */
 } rmq_queue_lag_t;
 
 /** A snapshot; free with rmq_consumer_stats_clear. */

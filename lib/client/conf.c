@@ -211,6 +211,16 @@ static const prop_t props[] = {
      "pulling pauses."},
     {"pullThresholdSizeForQueue", K, T_INT, OFF(pull_threshold_size_queue_mb),
      "100", 1, 1024 * 1024, NULL, NULL, "Same as a size, MiB of bodies."},
+    {"pullThresholdForTopic", K, T_INT, OFF(pull_threshold_topic), "-1", -1,
+     INT32_MAX, NULL, NULL,
+     "Pulled but not yet consumed messages of one topic above which its "
+     "pulling pauses: as Java, shared evenly by the topic's queues assigned "
+     "to this consumer (at least 1 each), replacing pullThresholdForQueue "
+     "for them. -1 (or 0): off."},
+    {"pullThresholdSizeForTopic", K, T_INT, OFF(pull_threshold_size_topic_mb),
+     "-1", -1, 1024 * 1024, NULL, NULL,
+     "Same as a size, MiB of bodies, replacing pullThresholdSizeForQueue "
+     "(at least 1 MiB per queue). -1 (or 0): off."},
     {"consumeMaxSpan", K, T_INT, OFF(consume_max_span), "2000", 1, INT32_MAX,
      NULL, NULL,
      "Largest offset span of one queue's pulled but not polled messages "

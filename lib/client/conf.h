@@ -82,6 +82,8 @@ typedef struct rmqi_conf_vals {
   int64_t pull_threshold_all;
   int64_t pull_threshold_queue;
   int64_t pull_threshold_size_queue_mb;
+  int64_t pull_threshold_topic;         /* -1: off */
+  int64_t pull_threshold_size_topic_mb; /* -1: off */
   int64_t max_inflated_body_size;
   int64_t consume_max_span;
   bool auto_commit;

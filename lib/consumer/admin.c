@@ -127,6 +127,9 @@ static void running_info(lite_t *l, const rmqi_hb_consumer_t *hb,
   prop(b, &f, "messageModel", hb->message_model);
   prop_int(b, &f, "pullBatchSize", v->pull_batch_size);
   prop_int(b, &f, "pullThresholdForQueue", v->pull_threshold_queue);
+  prop_int(b, &f, "pullThresholdForTopic", v->pull_threshold_topic);
+  prop_int(b, &f, "pullThresholdSizeForQueue", v->pull_threshold_size_queue_mb);
+  prop_int(b, &f, "pullThresholdSizeForTopic", v->pull_threshold_size_topic_mb);
   pthread_mutex_lock(&l->st.lock);
   int64_t failed = (int64_t)l->st.failed;
   pthread_mutex_unlock(&l->st.lock);

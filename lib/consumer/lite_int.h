@@ -51,6 +51,7 @@ typedef struct lq {
   int64_t due_ms;      /* earliest time of the next pull */
   int64_t suggest_id;  /* broker id the last pull suggested */
   size_t cached_msgs, cached_bytes;
+  int64_t max_cached_msgs, max_cached_bytes; /* the topic's share; 0: none */
   int64_t cached_lo, cached_hi; /* offsets pulled but not polled */
   int64_t max_offset;           /* the broker's, from the last pull answer; 0 */
   size_t n_ready;               /* its batches on the ready list */

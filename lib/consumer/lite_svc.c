@@ -503,6 +503,29 @@ static rmq_err_t parse_config(const char *list, const char *topic, char **copy,
   return RMQ_OK;
 }
 
+/* pullThresholdForTopic / pullThresholdSizeForTopic: as Java's
+ * RebalancePushImpl.messageQueueChanged, each of the topic's @p n queues
+ * here gets an even share (at least 1 message, 1 MiB), which replaces the
+ * per-queue thresholds (l->lock held). */
+static void share_topic_thresholds(lite_t *l, const char *topic, size_t n) {
+  const rmqi_conf_vals_t *v = &l->conf.v;
+  if (n == 0 || (v->pull_threshold_topic <= 0 &&
+                 v->pull_threshold_size_topic_mb <= 0))
+    return;
+  int64_t msgs = v->pull_threshold_topic > 0
+                     ? RMQI_MAX(v->pull_threshold_topic / (int64_t)n, 1)
+                     : 0;
+  int64_t bytes = v->pull_threshold_size_topic_mb > 0
+                      ? RMQI_MAX(v->pull_threshold_size_topic_mb / (int64_t)n,
+                                 1) << 20
+                      : 0;
+  for (lq_t *q = l->queues; q; q = q->next)
+    if (!q->dropped && strcmp(q->topic, topic) == 0) {
+      q->max_cached_msgs = msgs;
+      q->max_cached_bytes = bytes;
+    }
+}
+
 /* Rebalances one subscribed topic in O(n log n) of its queues: a route may
  * announce 65,536 queues per broker, and all of it runs under l->lock but
  * the allocation. */
@@ -589,6 +612,7 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
       changed = true;
     }
   }
+  share_topic_thresholds(l, topic, n_mine);
   pthread_mutex_unlock(&l->lock);
   rmqi_lite_commit_gone(l, &gone);
   if (changed)

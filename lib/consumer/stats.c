@@ -108,6 +108,8 @@ static rmq_err_t fill(lite_t *l, rmq_consumer_stats_t *st) {
     p += a + b;
     v[k].consumed = q->consumed;
     v[k].max_offset = q->max_offset > 0 ? q->max_offset : -1;
+    v[k].cached_msgs = q->cached_msgs;
+    v[k].cached_bytes = q->cached_bytes;
     v[k].lag = q->max_offset > 0 && q->consumed >= 0
                    ? RMQI_MAX(q->max_offset - q->consumed, 0)
                    : 0;

@@ -526,6 +526,78 @@ TEST(orderly_holds_through_rebalance_and_restart) {
   free(o);
 }
 
+static atomic_int flow_released;
+static atomic_int flow_calls;
+
+static rmq_consume_status_t blocked(rmq_push_consumer_t *c,
+                                    rmq_msg_t *const *msgs, size_t n,
+                                    rmq_consume_ctx_t *ctx, void *op) {
+  (void)c, (void)msgs, (void)n, (void)ctx, (void)op;
+  atomic_fetch_add(&flow_calls, 1);
+  while (!atomic_load(&flow_released))
+    usleep(1000);
+  return RMQ_CONSUME_SUCCESS;
+}
+
+static uint64_t cached_sum(rmq_push_consumer_t *pc, size_t *queues) {
+  rmq_consumer_stats_t st;
+  uint64_t sum = 0;
+  *queues = 0;
+  if (rmq_push_consumer_stats(pc, &st) != RMQ_OK)
+    return 0;
+  for (size_t i = 0; i < st.n_queues; i++) {
+    sum += st.queues[i].cached_msgs;
+    *queues += st.queues[i].cached_msgs > 0;
+  }
+  rmq_consumer_stats_clear(&st);
+  return sum;
+}
+
+/* pullThresholdForTopic: with every listener call blocked, what is pulled
+ * and not consumed stays within the topic's bound (40 messages over 4
+ * queues: 10 each, plus the pull that crossed it); a consumer of another
+ * group without the key, on the same topic, goes far past that bound. */
+TEST(topic_threshold_bounds_what_is_pulled) {
+  enum { N = 2000, BATCH = 32 };
+  char topic[128], g1[128], g2[128];
+  make_topic(topic, sizeof(topic), "it_push_flow", 4);
+  it_unique(g1, sizeof(g1), "it_push_flow_g");
+  it_unique(g2, sizeof(g2), "it_push_flow_free_g");
+  seen_t s;
+  seen_init(&s, N);
+  CHECK_INT(produce(topic, &s, 0, N, false), 0);
+  atomic_store(&flow_released, 0);
+  static const char *const kv[] = {"pullThresholdForTopic", "40",
+                                   "consumeThreadMin", "1", NULL};
+  static const char *const kv_free[] = {"consumeThreadMin", "1", NULL};
+  rmq_push_consumer_t *a = push(g1, topic, blocked, NULL, false, kv);
+  rmq_push_consumer_t *b = push(g2, topic, blocked, NULL, false, kv_free);
+  REQUIRE(a && b);
+  /* the bounded consumer fills its four queues and stops there */
+  size_t qa = 0, qb = 0;
+  uint64_t max_a = 0, sum_b = 0;
+  int64_t end = rmqi_now_ms() + 30000;
+  while ((qa < 4 || sum_b <= 4 * (10 + BATCH)) && rmqi_now_ms() < end) {
+    max_a = RMQI_MAX(max_a, cached_sum(a, &qa));
+    sum_b = cached_sum(b, &qb);
+    usleep(20 * 1000);
+  }
+  for (int i = 0; i < 50; i++) { /* and stays there while blocked */
+    max_a = RMQI_MAX(max_a, cached_sum(a, &qa));
+    usleep(20 * 1000);
+  }
+  fprintf(stderr, "flow: bounded consumer cached at most %llu, free one %llu\n",
+          (unsigned long long)max_a, (unsigned long long)sum_b);
+  CHECK_INT(qa, 4);
+  CHECK(max_a >= 4 * 10);                /* each queue reached its share */
+  CHECK(max_a <= 4 * (10 + BATCH));      /* ... and no more than one pull past */
+  CHECK(sum_b > 4 * (10 + BATCH));       /* without the key: far past it */
+  atomic_store(&flow_released, 1);
+  rmq_push_consumer_destroy(a, 5000);
+  rmq_push_consumer_destroy(b, 5000);
+  seen_free(&s);
+}
+
 /* Broadcasting: each of two consumers gets every message. */
 TEST(broadcasting_delivers_everything_to_everyone) {
   enum { N = 500 };
@@ -1025,6 +1097,7 @@ int main(void) {
       TCASE(retry_later_redelivers_then_dead_letters),
       TCASE(orderly_keeps_each_queue_in_order),
       TCASE(orderly_holds_through_rebalance_and_restart),
+      TCASE(topic_threshold_bounds_what_is_pulled),
       TCASE(broadcasting_delivers_everything_to_everyone),
       TCASE(poll_mode_runs_the_listener_inside_rmq_poll),
       TCASE(shutdown_under_load_is_bounded_and_loses_nothing),
