@@ -601,6 +601,76 @@ rmq_err_t rmqi_client_set_consumer_data(rmq_client_t *c,
   return RMQ_OK;
 }
 
+/* UNREGISTER_CLIENT to many brokers at once: each answer (or failure)
+ * counts down; the caller waits until all came or its deadline passed,
+ * and the last of it and the callbacks frees the state. */
+typedef struct unreg {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  size_t pending;
+  size_t refs; /* pending callbacks + the waiter */
+} unreg_t;
+
+static void unreg_put(unreg_t *u, bool answered) {
+  pthread_mutex_lock(&u->lock);
+  if (answered && --u->pending == 0)
+    pthread_cond_broadcast(&u->cond);
+  bool last = --u->refs == 0;
+  pthread_mutex_unlock(&u->lock);
+  if (last) {
+    pthread_mutex_destroy(&u->lock);
+    pthread_cond_destroy(&u->cond);
+    free(u);
+  }
+}
+
+static void unreg_done(void *arg, const rmqi_rpc_result_t *r) {
+  (void)r;
+  unreg_put(arg, true);
+}
+
+void rmqi_client_unregister(rmq_client_t *c, const char *producer_group,
+                            const char *consumer_group, bool masters_only,
+                            int64_t deadline) {
+  char **addrs;
+  size_t n = rmqi_client_broker_addrs(c, masters_only, &addrs);
+  unreg_t *u = n ? calloc(1, sizeof(*u)) : NULL;
+  if (u) {
+    pthread_mutex_init(&u->lock, NULL);
+    rmqi_cond_init_mono(&u->cond);
+    u->refs = 1;
+  }
+  for (size_t i = 0; u && i < n; i++) {
+    int64_t left = deadline - rmqi_now_ms();
+    if (left <= 0)
+      break;
+    rmqi_cmd_t cmd;
+    rmqi_cmd_init(&cmd, RC_UNREGISTER_CLIENT);
+    rmqi_cmd_ext_ref(&cmd, "clientID", c->id, strlen(c->id));
+    if (producer_group)
+      rmqi_cmd_ext_ref(&cmd, "producerGroup", producer_group,
+                       strlen(producer_group));
+    if (consumer_group)
+      rmqi_cmd_ext_ref(&cmd, "consumerGroup", consumer_group,
+                       strlen(consumer_group));
+    pthread_mutex_lock(&u->lock);
+    u->pending++;
+    u->refs++;
+    pthread_mutex_unlock(&u->lock);
+    if (rmqi_rpc_invoke(c->rpc, addrs[i], &cmd, left, unreg_done, u) != RMQ_OK)
+      unreg_put(u, true); /* not sent: no callback comes */
+    rmqi_cmd_free(&cmd);
+  }
+  if (u) {
+    pthread_mutex_lock(&u->lock);
+    while (u->pending > 0 && rmqi_now_ms() < deadline)
+      rmqi_cond_wait_until(&u->cond, &u->lock, deadline);
+    pthread_mutex_unlock(&u->lock);
+    unreg_put(u, false);
+  }
+  rmqi_addrs_free(addrs, n);
+}
+
 void rmqi_client_remove_consumer(rmq_client_t *c, const char *group,
                                  int64_t timeout_ms) {
   pthread_mutex_lock(&c->lock);
@@ -614,26 +684,9 @@ void rmqi_client_remove_consumer(rmq_client_t *c, const char *group,
       break;
     }
   pthread_mutex_unlock(&c->lock);
-  /* UNREGISTER_CLIENT to every node (Java unregisterClient), so the group
-   * rebalances at once rather than after the broker's 120 s expiry. */
-  char **addrs;
-  size_t n = rmqi_client_broker_addrs(c, false, &addrs);
-  int64_t deadline = rmqi_now_ms() + timeout_ms;
-  for (size_t i = 0; i < n; i++) {
-    int64_t left = deadline - rmqi_now_ms();
-    if (left <= 0)
-      break;
-    rmqi_cmd_t cmd;
-    rmqi_cmd_init(&cmd, RC_UNREGISTER_CLIENT);
-    rmqi_cmd_ext_ref(&cmd, "clientID", c->id, strlen(c->id));
-    rmqi_cmd_ext_ref(&cmd, "consumerGroup", group, strlen(group));
-    rmqi_resp_t resp;
-    if (rmqi_rpc_invoke_sync(c->rpc, addrs[i], &cmd, RMQI_MIN(left, 1000),
-                             &resp, NULL, 0) == RMQ_OK)
-      rmqi_resp_free(&resp);
-    rmqi_cmd_free(&cmd);
-  }
-  rmqi_addrs_free(addrs, n);
+  /* so the group rebalances at once rather than after the broker's 120 s
+   * expiry (Java unregisterClient) */
+  rmqi_client_unregister(c, NULL, group, false, rmqi_now_ms() + timeout_ms);
 }
 
 void rmqi_client_set_consumer_admin(rmq_client_t *c, const char *group,

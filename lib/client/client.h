@@ -172,6 +172,12 @@ void rmqi_client_set_consumer_admin(rmq_client_t *c, const char *group,
 /* Replaces what heartbeats say about the group (deep copy). */
 rmq_err_t rmqi_client_set_consumer_data(rmq_client_t *c,
                                         const rmqi_hb_consumer_t *data);
+/* UNREGISTER_CLIENT for a producer and/or consumer group to every broker
+ * address of the cached routes (or the masters), all at once; returns
+ * when every broker answered or at @p deadline (monotonic ms). */
+void rmqi_client_unregister(rmq_client_t *c, const char *producer_group,
+                            const char *consumer_group, bool masters_only,
+                            int64_t deadline);
 /* Forgets the group and sends UNREGISTER_CLIENT for it to every broker
  * (waiting up to @p timeout_ms in all). */
 void rmqi_client_remove_consumer(rmq_client_t *c, const char *group,

@@ -303,25 +303,8 @@ rmq_err_t rmq_producer_flush(rmq_producer_t *p, int timeout_ms) {
  * pushes stop at once rather than after the broker's 120 s expiry; within
  * what is left of the destroy's deadline. */
 static void unregister(rmq_producer_t *p, int64_t deadline) {
-  rmq_client_t *c = p->client;
-  char **addrs;
-  size_t n = rmqi_client_broker_addrs(c, true, &addrs);
-  for (size_t i = 0; i < n; i++) {
-    int64_t left = deadline - rmqi_now_ms();
-    if (left <= 0)
-      break;
-    rmqi_cmd_t cmd;
-    rmqi_cmd_init(&cmd, 35);
-    rmqi_cmd_ext_ref(&cmd, "clientID", c->id, strlen(c->id));
-    rmqi_cmd_ext_ref(&cmd, "producerGroup", p->conf.v.producer_group,
-                     strlen(p->conf.v.producer_group));
-    rmqi_resp_t resp;
-    if (rmqi_rpc_invoke_sync(c->rpc, addrs[i], &cmd, left, &resp, NULL, 0) ==
-        RMQ_OK)
-      rmqi_resp_free(&resp);
-    rmqi_cmd_free(&cmd);
-  }
-  rmqi_addrs_free(addrs, n);
+  rmqi_client_unregister(p->client, p->conf.v.producer_group, NULL, true,
+                         deadline);
 }
 
 static void job_done(void *arg, const rmqi_rpc_result_t *r);

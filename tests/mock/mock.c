@@ -13,7 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_CONNS 64
+#define MAX_CONNS 256
+#define MAX_EXTRA 128 /* mock_listen_more */
 #define MAX_RULES 64
 #define MAX_LATER 4096
 
@@ -35,6 +36,8 @@ typedef struct last_req {
 
 struct mock {
   int lfd, port;
+  int extra[MAX_EXTRA]; /* more listening sockets, same service */
+  int n_extra;
   char addr[32];
   char route[1024]; /* the body of the mock_serve_route rule */
   pthread_t th;
@@ -213,8 +216,8 @@ static void serve_input(mock_t *m, int ci) {
 static void *mock_main(void *p) {
   mock_t *m = p;
   for (;;) {
-    struct pollfd pfd[MAX_CONNS + 2];
-    int map[MAX_CONNS + 2], n = 0;
+    struct pollfd pfd[MAX_CONNS + MAX_EXTRA + 2];
+    int map[MAX_CONNS + MAX_EXTRA + 2], n = 0;
     pthread_mutex_lock(&m->lock);
     if (m->stop) {
       pthread_mutex_unlock(&m->lock);
@@ -238,6 +241,10 @@ static void *mock_main(void *p) {
     map[n++] = -1;
     pfd[n] = (struct pollfd){m->wake[0], POLLIN, 0};
     map[n++] = -2;
+    for (int j = 0; j < m->n_extra; j++) {
+      pfd[n] = (struct pollfd){m->extra[j], POLLIN, 0};
+      map[n++] = -3 - j;
+    }
     for (int i = 0; i < MAX_CONNS; i++)
       if (m->conns[i] >= 0) {
         pfd[n] = (struct pollfd){m->conns[i], POLLIN, 0};
@@ -249,8 +256,9 @@ static void *mock_main(void *p) {
     for (int k = 0; k < n; k++) {
       if (!pfd[k].revents)
         continue;
-      if (map[k] == -1) {
-        int fd = accept(m->lfd, NULL, NULL);
+      if (map[k] == -1 || map[k] <= -3) {
+        int fd = accept(map[k] == -1 ? m->lfd : m->extra[-3 - map[k]], NULL,
+                        NULL);
         for (int i = 0; fd >= 0 && i < MAX_CONNS; i++)
           if (m->conns[i] < 0) {
             m->conns[i] = fd;
@@ -321,10 +329,37 @@ void mock_stop(mock_t *m) {
   for (int k = 0; k < 8; k++)
     free(m->last[k].body);
   close(m->lfd);
+  for (int j = 0; j < m->n_extra; j++)
+    close(m->extra[j]);
   close(m->wake[0]);
   close(m->wake[1]);
   pthread_mutex_destroy(&m->lock);
   free(m);
+}
+
+int mock_listen_more(mock_t *m) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t al = sizeof(a);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+      listen(fd, 16) != 0 ||
+      getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  pthread_mutex_lock(&m->lock);
+  if (m->n_extra == MAX_EXTRA) {
+    pthread_mutex_unlock(&m->lock);
+    close(fd);
+    return -1;
+  }
+  m->extra[m->n_extra++] = fd;
+  pthread_mutex_unlock(&m->lock);
+  ssize_t w = write(m->wake[1], "x", 1); /* poll the new socket too */
+  (void)w;
+  return ntohs(a.sin_port);
 }
 
 int mock_port(const mock_t *m) {

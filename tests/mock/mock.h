@@ -37,6 +37,9 @@ typedef struct mock mock_t;
 mock_t *mock_start(void);
 void mock_stop(mock_t *m);
 int mock_port(const mock_t *m);
+/* Opens one more listening port (127.0.0.1) served like the first, so
+ * that one mock can stand for many brokers; returns it, or -1. */
+int mock_listen_more(mock_t *m);
 /* "127.0.0.1:<port>" */
 const char *mock_addr(const mock_t *m);
 void mock_add_rule(mock_t *m, const mock_rule_t *rule);

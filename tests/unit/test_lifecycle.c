@@ -349,6 +349,60 @@ TEST(destroys_honour_their_timeout_on_a_silent_broker) {
   mock_stop(m);
 }
 
+/* A client that knows more brokers than any fixed table would hold (the
+ * old unregister stopped at 64): destroying a producer and then a
+ * consumer sends UNREGISTER_CLIENT to every one of them, all at once. */
+TEST(unregister_reaches_every_one_of_many_brokers) {
+  enum { N = 70 };
+  mock_t *m = mock_start();
+  REQUIRE(m != NULL);
+  static char json[N * 200 + 64];
+  size_t o = 0;
+  o += (size_t)snprintf(json + o, sizeof(json) - o, "{\"brokerDatas\":[");
+  for (int i = 0; i < N; i++) {
+    int port = mock_listen_more(m);
+    REQUIRE(port > 0);
+    o += (size_t)snprintf(json + o, sizeof(json) - o,
+                          "%s{\"brokerAddrs\":{\"0\":\"127.0.0.1:%d\"},"
+                          "\"brokerName\":\"b%d\",\"cluster\":\"C\"}",
+                          i ? "," : "", port, i);
+  }
+  o += (size_t)snprintf(json + o, sizeof(json) - o, "],\"queueDatas\":[");
+  for (int i = 0; i < N; i++)
+    o += (size_t)snprintf(json + o, sizeof(json) - o,
+                          "%s{\"brokerName\":\"b%d\",\"perm\":6,"
+                          "\"readQueueNums\":1,\"writeQueueNums\":1,"
+                          "\"topicSysFlag\":0}",
+                          i ? "," : "", i);
+  o += (size_t)snprintf(json + o, sizeof(json) - o, "]}");
+  REQUIRE(o < sizeof(json));
+  mock_add_rule(m, &(mock_rule_t){.code = RC_ROUTE,
+                                  .body = (const uint8_t *)json,
+                                  .body_len = o});
+  mock_add_rule(m, &(mock_rule_t){.code = RC_HEARTBEAT});
+  rmq_client_t *cl = client(m, NULL);
+  REQUIRE(cl != NULL);
+  rmq_conf_t *cc = conf(m, NULL);
+  char err[256];
+  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(cl, cc, err, sizeof(err));
+  rmq_conf_destroy(cc);
+  REQUIRE(pc != NULL);
+  rmq_queue_list_t ql = {0};
+  CHECK_ERR(rmq_pull_consumer_fetch_queues(pc, "TopicT", &ql), RMQ_OK);
+  CHECK_INT(ql.n, N); /* the route is cached: N brokers known */
+  rmq_queue_list_clear(&ql);
+  rmq_producer_t *p = producer(cl, m, NULL);
+  REQUIRE(p != NULL);
+  int64_t t0 = rmqi_now_ms();
+  rmq_producer_destroy(p, 3000);
+  CHECK_INT(mock_count(m, RC_UNREGISTER), N);
+  rmq_pull_consumer_destroy(pc, 3000);
+  CHECK_INT(mock_count(m, RC_UNREGISTER), 2 * N);
+  CHECK(rmqi_now_ms() - t0 < 3000);
+  rmq_client_destroy(cl, 1000);
+  mock_stop(m);
+}
+
 /* ---- the dispatcher -------------------------------------------------------
  */
 
@@ -475,6 +529,7 @@ int main(void) {
       TCASE(callbacks_that_send_again_during_client_destroy),
       TCASE(producer_destroy_outlived_by_its_queued_callbacks),
       TCASE(destroys_honour_their_timeout_on_a_silent_broker),
+      TCASE(unregister_reaches_every_one_of_many_brokers),
       TCASE(dispatcher_refuses_work_once_closing),
       TCASE(poll_mode_waits_on_the_polling_thread_serve_the_queue),
       TCASE(negative_server_code_is_a_bad_response_not_a_local_error),
