@@ -60,7 +60,11 @@ static rmq_err_t have_route(lite_t *l, const char *topic) {
       l->client, topic, rmqi_now_ms() + l->client->conf.v.api_timeout_ms, &s,
       err, sizeof(err));
   if (rc != RMQ_OK) {
-    rmqi_log(&l->client->log, RMQ_LOG_WARN, "consumer", "%s", err);
+    /* a new group's retry topic exists only once a message was sent back:
+     * normal, not worth a warning */
+    bool new_retry = rc == RMQ_TOPIC_NOT_EXIST && strncmp(topic, "%RETRY%", 7) == 0;
+    rmqi_log(&l->client->log, new_retry ? RMQ_LOG_INFO : RMQ_LOG_WARN,
+             "consumer", "%s", err);
     return rc;
   }
   rmqi_snap_release(s);

@@ -3,6 +3,10 @@
 # DefaultLitePullConsumer, same broker, same run, same pre-filled topic
 # (COUNT x 256 B, 8 queues), each with a fresh group from the first offset.
 # Prints both JSON lines and the ratios (rate, CPU per message, peak RSS).
+# With BENCH_MODE=push: librmq's push consumer, Java's DefaultMQPushConsumer
+# (full JIT, default GC) and the Go client v2's push consumer
+# (tests/bench/go), BENCH_ROUNDS rounds (default 3) in rotating order;
+# medians, min-max and ratios per peer.
 # Usage: tests/bench/consumer.sh [COUNT] [PULL_BATCH]
 #   env: RMQ_RUN_ROOT (/tmp/librmq-bench), BENCH_VERSION (5), BENCH_PORT_BASE
 #   (11876), BENCH_TARGET (a running harness target to use instead),
@@ -40,8 +44,45 @@ if [ -z "$T" ]; then
   echo "# pre-filled $T with $stored x 256 B in $(( $(date +%s) - t )) s" >&2
 fi
 out=$(mktemp)
+if [ "${BENCH_MODE:-lite}" = push ]; then
+  gobin=$BUILD/tests/bench/go-bench
+  (cd tests/bench/go && go build -o "$OLDPWD/$gobin" .) >&2
+  run_c() { "$BUILD/tests/bench/consumer_bench" "$RMQ_NAMESRV" "$T" "$N" push "pullBatchSize=$B"; }
+  run_java() { RMQ_NAMESRV=$RMQ_NAMESRV RMQ_PEER_FULL_JIT=1 \
+    tests/interop/peer --version "$V" bench-consume --mode push --topic "$T" --count "$N" --pull-batch "$B"; }
+  run_go() { "$gobin" consume-push -namesrv "$RMQ_NAMESRV" -topic "$T" -count "$N" -pull-batch "$B"; }
+  order=(c java go)
+  for r in $(seq 1 "${BENCH_ROUNDS:-3}"); do
+    echo "# round $r: ${order[*]} (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+    for k in "${order[@]}"; do "run_$k" | tee -a "$out"; done
+    order=("${order[@]:1}" "${order[0]}")
+  done
+  python3 - "$out" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
+def pick(prefix):
+    return [r for r in rows if r["client"].startswith(prefix)]
+def med(rs, k):
+    v = [r[k] for r in rs]
+    return statistics.median(v), min(v), max(v)
+c = pick("librmq")
+for name, prefix in (("Java", "java"), ("Go", "go")):
+    p = pick(prefix)
+    if not c or not p:
+        continue
+    cr, pr = med(c, "msgsPerSec"), med(p, "msgsPerSec")
+    cc, pc = med(c, "cpuUsPerMsg"), med(p, "cpuUsPerMsg")
+    cm, pm = med(c, "peakRssKiB"), med(p, "peakRssKiB")
+    print(f"push vs {name}: rate {cr[0]/max(pr[0],1):.2f}x ({cr[0]:.0f} [{cr[1]:.0f}-{cr[2]:.0f}] vs "
+          f"{pr[0]:.0f} [{pr[1]:.0f}-{pr[2]:.0f}] msg/s), CPU/msg {cc[0]/pc[0]:.2f}x ({cc[0]} vs {pc[0]} us), "
+          f"peak RSS {cm[0]/pm[0]:.3f}x ({cm[0]:.0f} vs {pm[0]:.0f} KiB)")
+PY
+  rm -f "$out"
+  [ $started = 1 ] && "$H" stop "$name" >/dev/null
+  exit 0
+fi
 # Java with its full JIT (the peer's default stops at C1 for a fast start)
-RMQ_NAMESRV=$RMQ_NAMESRV RMQ_PEER_HEAP=${RMQ_PEER_HEAP:-512m} RMQ_PEER_JAVA_OPTS="-XX:TieredStopAtLevel=4" \
+RMQ_NAMESRV=$RMQ_NAMESRV RMQ_PEER_FULL_JIT=1 \
   tests/interop/peer --version "$V" bench-consume --topic "$T" --count "$N" --pull-batch "$B" | tee -a "$out"
 "$BUILD/tests/bench/consumer_bench" "$RMQ_NAMESRV" "$T" "$N" "pullBatchSize=$B" | tee -a "$out"
 python3 - "$out" <<'PY'

@@ -40,7 +40,7 @@ for w in "${works[@]}"; do
     jx=(--auto-batch true) cx=(autoBatch=true)
     tag="sed s/\"mode\":\"async\"/\"mode\":\"async-autobatch\"/"
   fi
-  RMQ_NAMESRV=$RMQ_NAMESRV tests/interop/peer --version 5 bench-produce --topic $T \
+  RMQ_NAMESRV=$RMQ_NAMESRV RMQ_PEER_FULL_JIT=1 tests/interop/peer --version 5 bench-produce --topic $T \
     --count "$N" --size 256 --mode "$1" --threads "$2" --window 1000 "${jx[@]}" | $tag | tee -a "$out"
   "$B/tests/bench/producer_bench" "$RMQ_NAMESRV" $T "$N" 256 "$1" "$2" 1000 "${cx[@]}" | $tag | tee -a "$out"
 done

@@ -186,6 +186,9 @@ final class Bench {
     }
 
     static int consume(Peer.Args a) throws Exception {
+        if ("push".equals(a.get("mode", "lite"))) {
+            return consumePush(a);
+        }
         String topic = a.need("topic");
         long count = a.num("count", 1000000);
         long timeoutMs = a.num("timeout-ms", 600000);
@@ -235,5 +238,67 @@ final class Bench {
         o.put("peakRssKiB", peak);
         Peer.emit(o);
         return received >= count ? 0 : 1;
+    }
+
+    /**
+     * bench-consume --mode push: DefaultMQPushConsumer with its defaults (20 consume threads, one message per
+     * listener call) and --pull-batch, until --count messages were consumed; the same JSON as lite pull.
+     */
+    static int consumePush(Peer.Args a) throws Exception {
+        String topic = a.need("topic");
+        final long count = a.num("count", 1000000);
+        long timeoutMs = a.num("timeout-ms", 600000);
+        String group = a.get("group", "BenchJavaPG_" + Util.pid() + "_" + System.currentTimeMillis());
+        long cpu0 = cpuNanos();
+        long t0 = System.nanoTime();
+        final java.util.concurrent.atomic.AtomicLong received = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicLong bytes = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicLong first = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicLong last = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+        org.apache.rocketmq.client.consumer.DefaultMQPushConsumer c =
+            new org.apache.rocketmq.client.consumer.DefaultMQPushConsumer(group);
+        Util.configure(c, a);
+        c.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
+        c.setPullBatchSize((int) a.num("pull-batch", 32));
+        c.subscribe(topic, "*");
+        c.registerMessageListener(
+            (org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently) (msgs, ctx) -> {
+                long now = System.nanoTime();
+                first.compareAndSet(0, now);
+                for (MessageExt m : msgs) {
+                    bytes.addAndGet(m.getBody().length);
+                }
+                if (received.addAndGet(msgs.size()) >= count && last.compareAndSet(0, now)) {
+                    done.countDown();
+                }
+                return org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
+            });
+        c.start();
+        done.await(timeoutMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+        long end = last.get() != 0 ? last.get() : System.nanoTime();
+        long cpu = cpuNanos() - cpu0;
+        long cpuTotal = cpuNanos();
+        long rss = rssKiB();
+        long peak = procStatus("VmHWM:");
+        long got = received.get();
+        c.shutdown();
+        long n = Math.max(got, 1);
+        Map<String, Object> o = Peer.obj();
+        o.put("client", "java " + Peer.clientVersion());
+        o.put("mode", "push");
+        o.put("count", got);
+        o.put("bytes", bytes.get());
+        o.put("pullBatch", c.getPullBatchSize());
+        long f = first.get();
+        o.put("msgsPerSec", f == 0 || end == f ? 0 : Math.round((got - 1) / ((end - f) / 1e9)));
+        o.put("startToFirstMs", f == 0 ? -1 : (f - t0) / 1000000);
+        o.put("elapsedMs", (end - t0) / 1000000);
+        o.put("cpuUsPerMsg", Math.round(cpu / 1e3 / n * 100) / 100.0);
+        o.put("cpuTotalUsPerMsg", Math.round(cpuTotal / 1e3 / n * 100) / 100.0);
+        o.put("rssKiB", rss);
+        o.put("peakRssKiB", peak);
+        Peer.emit(o);
+        return got >= count ? 0 : 1;
     }
 }
