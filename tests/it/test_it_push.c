@@ -250,11 +250,11 @@ static rmq_push_consumer_t *push(const char *group, const char *topic,
 /* ---- cases ------------------------------------------------------------------
  */
 
-/* 20,000 messages on 8 queues; three consumers of one group, one joining
+/* 100,000 messages on 8 queues; three consumers of one group, one joining
  * and one leaving mid-run: every message at least once (id and body),
  * duplicates counted (only a rebalance can cause them). */
 TEST(clustering_no_loss_while_consumers_join_and_leave) {
-  enum { N = 20000 };
+  enum { N = 100000 };
   char topic[128], group[128];
   make_topic(topic, sizeof(topic), "it_push", 8);
   it_unique(group, sizeof(group), "it_push_g");
