@@ -49,6 +49,16 @@ static void prop_int(rmqi_buf_t *b, bool *first, const char *k, int64_t v) {
 }
 
 /* A MessageQueue as fastjson writes it (also as an object key). */
+/* "<key>12.3": a rate with one decimal, without printf's %f (the
+ * application's LC_NUMERIC could make it "12,3", which is no JSON). */
+static void tenths(rmqi_buf_t *b, const char *key, double v) {
+  int64_t t = v > 0 && v < 1e15 ? (int64_t)(v * 10 + 0.5) : 0;
+  rmqi_buf_put_str(b, key);
+  rmqi_buf_put_i64(b, t / 10);
+  rmqi_buf_put_u8(b, '.');
+  rmqi_buf_put_u8(b, (uint8_t)('0' + t % 10));
+}
+
 static void mq(rmqi_buf_t *b, const lq_t *q) {
   rmqi_buf_put_str(b, "{\"brokerName\":");
   jstr(b, q->broker);
@@ -138,10 +148,15 @@ static void running_info(lite_t *l, const rmqi_hb_consumer_t *hb,
     if (i)
       rmqi_buf_put_u8(b, ',');
     jstr(b, hb->subs[i].topic);
+    tstat_rates_t r = rmqi_tstat_rates(l, hb->subs[i].topic);
     rmqi_buf_put_str(b, ":{\"consumeFailedMsgs\":");
     rmqi_buf_put_i64(b, failed);
-    rmqi_buf_put_str(b, ",\"consumeFailedTPS\":0.0,\"consumeOKTPS\":0.0,"
-                        "\"consumeRT\":0.0,\"pullRT\":0.0,\"pullTPS\":0.0}");
+    tenths(b, ",\"consumeFailedTPS\":", r.failed_tps);
+    tenths(b, ",\"consumeOKTPS\":", r.ok_tps);
+    tenths(b, ",\"consumeRT\":", r.consume_rt_ms);
+    tenths(b, ",\"pullRT\":", r.pull_rt_ms);
+    tenths(b, ",\"pullTPS\":", r.pull_tps);
+    rmqi_buf_put_u8(b, '}');
   }
   rmqi_buf_put_str(b, "},\"subscriptionSet\":[");
   for (size_t i = 0; i < hb->n_subs; i++) {

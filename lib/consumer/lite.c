@@ -72,6 +72,12 @@ void rmqi_lite_unref(lite_t *l) {
   pthread_cond_destroy(&l->ready_cv);
   pthread_cond_destroy(&l->svc_cv);
   rmqi_cstats_free(&l->st);
+  while (l->tstats) {
+    tstat_t *t = l->tstats;
+    l->tstats = t->next;
+    free(t->topic);
+    free(t);
+  }
   rmq_client_t *c = l->client;
   free(l);
   rmqi_client_release(c); /* NULL when the client could not be made */
@@ -106,6 +112,7 @@ lq_t *rmqi_lite_add_queue(lite_t *l, const char *topic, const char *broker,
     return NULL;
   }
   q->qid = qid;
+  q->ts = rmqi_tstat_get(l, topic);
   q->pull_offset = q->consumed = q->commit_mem = q->committed = -1;
   q->cached_lo = q->cached_hi = -1;
   q->next = l->queues;
@@ -234,6 +241,7 @@ typedef struct pull_ctx {
   uint64_t gen;
   int64_t offset;
   int64_t suggest;
+  int64_t sent_ms;
   char addr[128];
 } pull_ctx_t;
 
@@ -279,6 +287,7 @@ static void take_result(lite_t *l, lq_t *q, const pull_ctx_t *x,
     q->n_ready++;
     l->cached_msgs += b->n_msgs;
     q->cached_msgs += b->n_msgs;
+    rmqi_tstat_add(q->ts, TS_PULLED, b->n_msgs);
     q->cached_bytes += b->len;
     if (q->cached_lo < 0)
       q->cached_lo = x->offset;
@@ -315,6 +324,8 @@ static void pull_done(void *arg, const rmqi_rpc_result_t *r) {
     snprintf(err, sizeof(err), "pull from %s: %s", x->addr, r->detail);
   pthread_mutex_lock(&l->lock);
   lq_t *q = x->q;
+  rmqi_tstat_add(q->ts, TS_PULLS, 1);
+  rmqi_tstat_add(q->ts, TS_PULL_MS, (uint64_t)(rmqi_now_ms() - x->sent_ms));
   if (x->gen == q->gen && !q->dropped && !l->closed) {
     q->active = false;
     if (rc == RMQ_OK) {
@@ -401,6 +412,7 @@ static void issue_due(lite_t *l) {
     x->gen = q->gen;
     x->offset = q->pull_offset;
     x->suggest = q->suggest_id;
+    x->sent_ms = now;
     q->active = true;
     q->holds++;
     atomic_fetch_add(&l->refs, 1);

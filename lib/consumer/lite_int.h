@@ -35,11 +35,37 @@
 typedef struct lite lite_t;
 typedef struct push push_t; /* push.h: a push consumer on this engine */
 
+/* What the running info reports per topic (Java's ConsumeStatus: TPS and
+ * response times over about the last minute). Counters only grow; the
+ * service thread keeps a snapshot every 10 s, and a rate is the change
+ * since the snapshot about a minute old. One per topic the consumer has
+ * seen, freed with the consumer: queues point at theirs. */
+enum {
+  TS_OK,
+  TS_FAILED,
+  TS_CALLS,
+  TS_CONSUME_MS,
+  TS_PULLS,
+  TS_PULLED,
+  TS_PULL_MS,
+  TS_N
+};
+enum { TS_SNAPS = 7, TS_SNAP_MS = 10000 };
+typedef struct tstat {
+  char *topic;
+  struct tstat *next;
+  _Atomic uint64_t v[TS_N];
+  uint64_t snap[TS_SNAPS][TS_N]; /* l->lock */
+  int64_t snap_ms[TS_SNAPS];     /* monotonic; 0: none */
+  unsigned snap_next;
+} tstat_t;
+
 typedef struct lq {
   char *topic;
   char *broker;
   int32_t qid;
   rmqi_sub_t *sub; /* owned; "*" in assign mode */
+  tstat_t *ts;     /* its topic's counters */
   uint64_t gen;
   int holds; /* pulls in flight + running offset lookups + commits */
   bool dropped, paused, active, seeding;
@@ -99,6 +125,19 @@ void rmqi_cstats_init(rmqi_cstats_t *s);
 void rmqi_cstats_free(rmqi_cstats_t *s);
 void rmqi_cstats_ok(rmqi_cstats_t *s, size_t n);
 void rmqi_cstats_fail(rmqi_cstats_t *s, size_t n, const char *why);
+/* Per-topic counters (stats.c): the topic's, made on first use (l->lock
+ * held; NULL on no memory); a snapshot of all when one is due (l->lock);
+ * the rates of @p topic over about the last minute (l->lock). */
+tstat_t *rmqi_tstat_get(lite_t *l, const char *topic);
+void rmqi_tstat_tick(lite_t *l, int64_t now);
+typedef struct tstat_rates {
+  double ok_tps, failed_tps, consume_rt_ms, pull_tps, pull_rt_ms;
+} tstat_rates_t;
+tstat_rates_t rmqi_tstat_rates(lite_t *l, const char *topic);
+static inline void rmqi_tstat_add(tstat_t *t, int k, uint64_t n) {
+  if (t)
+    atomic_fetch_add_explicit(&t->v[k], n, memory_order_relaxed);
+}
 
 typedef struct lsub {
   char *topic;
@@ -135,6 +174,8 @@ struct lite {
   rmq_assignment_cb *assign_cb; /* (lock) */
   void *assign_opaque;
   rmqi_cstats_t st;
+  tstat_t *tstats; /* per topic, l->lock for the list */
+  int64_t next_snap_ms;
 };
 
 struct rmq_pull_consumer {

@@ -676,6 +676,7 @@ static void *svc_main(void *arg) {
       next_auto = now + v->auto_commit_interval_ms;
     }
     l->rebalance_now = false;
+    rmqi_tstat_tick(l, now);
     pthread_mutex_unlock(&l->lock);
     if (rb) {
       rebalance(l);
@@ -692,7 +693,7 @@ static void *svc_main(void *arg) {
     bool unseeded = false;
     for (lq_t *q = l->queues; q && !unseeded; q = q->next)
       unseeded = !q->dropped && q->pull_offset < 0;
-    int64_t wake = RMQI_MIN(next_rb, next_persist);
+    int64_t wake = RMQI_MIN(RMQI_MIN(next_rb, next_persist), l->next_snap_ms);
     if (v->auto_commit)
       wake = RMQI_MIN(wake, next_auto);
     if (unseeded)

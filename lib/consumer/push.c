@@ -390,7 +390,10 @@ static void call(lite_t *l, push_t *p, batch_t *b, rmq_msg_t **v, size_t n,
   ctx->queue = (rmq_queue_t){q->topic, q->broker, q->qid};
   ctx->ack_index = (int)n - 1;
   ctx->suspend_ms = l->conf.v.suspend_queue_ms;
+  int64_t t0 = rmqi_now_ms();
   *st = p->cb(p->handle, v, n, ctx, p->opaque);
+  rmqi_tstat_add(q->ts, TS_CALLS, 1);
+  rmqi_tstat_add(q->ts, TS_CONSUME_MS, (uint64_t)(rmqi_now_ms() - t0));
 }
 
 /* Concurrent: every message still to consume, in chunks. What fails is
@@ -421,14 +424,17 @@ static void run_concurrent(lite_t *l, push_t *p, batch_t *b) {
       }
       done[i] = ok;
     }
-    if (acked > 0)
+    if (acked > 0) {
       rmqi_cstats_ok(&l->st, (size_t)acked);
+      rmqi_tstat_add(b->q->ts, TS_OK, (uint64_t)acked);
+    }
     if (failed) {
       char why[300];
       snprintf(why, sizeof(why), "%s: listener returned %s for %s", b->q->topic,
                st == RMQ_CONSUME_SUCCESS ? "a partial ack" : "RETRY_LATER",
                rmq_msg_id(v[acked > 0 ? acked : 0]));
       rmqi_cstats_fail(&l->st, failed, why);
+      rmqi_tstat_add(b->q->ts, TS_FAILED, failed);
       if (!clustering)
         rmqi_log(&l->client->log, RMQ_LOG_WARN, "consumer",
                  "%s: broadcasting: %s (not retried)", l->group, why);
@@ -480,6 +486,7 @@ static void run_orderly(lite_t *l, push_t *p, batch_t *b) {
       done[i] = !suspended;
     if (!suspended) {
       rmqi_cstats_ok(&l->st, n);
+      rmqi_tstat_add(b->q->ts, TS_OK, n);
     } else {
       for (size_t i = 0; i < n; i++) {
         rmqi_msg_meta_t *meta = (rmqi_msg_meta_t *)v[i]->meta;
@@ -491,6 +498,7 @@ static void run_orderly(lite_t *l, push_t *p, batch_t *b) {
       snprintf(why, sizeof(why), "%s: orderly listener suspended %s",
                b->q->topic, rmq_msg_id(v[0]));
       rmqi_cstats_fail(&l->st, n, why);
+      rmqi_tstat_add(b->q->ts, TS_FAILED, n);
     }
     pthread_mutex_lock(&l->lock); /* state is read under the lock */
     for (size_t i = 0; i < n; i++)

@@ -231,3 +231,63 @@ rmq_err_t rmq_pull_consumer_set_assignment_cb(rmq_pull_consumer_t *pc,
   pthread_mutex_unlock(&l->lock);
   return RMQ_OK;
 }
+
+/* ---- per topic (the running info's statusTable) ----------------------- */
+
+tstat_t *rmqi_tstat_get(lite_t *l, const char *topic) {
+  for (tstat_t *t = l->tstats; t; t = t->next)
+    if (strcmp(t->topic, topic) == 0)
+      return t;
+  tstat_t *t = calloc(1, sizeof(*t));
+  if (t == NULL || (t->topic = strdup(topic)) == NULL) {
+    free(t);
+    return NULL;
+  }
+  t->snap_ms[0] = rmqi_now_ms(); /* all zero: rates from its start */
+  t->snap_next = 1;
+  t->next = l->tstats;
+  l->tstats = t;
+  return t;
+}
+
+void rmqi_tstat_tick(lite_t *l, int64_t now) {
+  if (now < l->next_snap_ms)
+    return;
+  l->next_snap_ms = now + TS_SNAP_MS;
+  for (tstat_t *t = l->tstats; t; t = t->next) {
+    unsigned i = t->snap_next++ % TS_SNAPS;
+    for (int k = 0; k < TS_N; k++)
+      t->snap[i][k] = atomic_load_explicit(&t->v[k], memory_order_relaxed);
+    t->snap_ms[i] = now;
+  }
+}
+
+tstat_rates_t rmqi_tstat_rates(lite_t *l, const char *topic) {
+  tstat_rates_t r = {0};
+  tstat_t *t = NULL;
+  for (tstat_t *x = l->tstats; x && !t; x = x->next)
+    if (strcmp(x->topic, topic) == 0)
+      t = x;
+  if (t == NULL)
+    return r;
+  /* the oldest snapshot kept (about a minute ago once the ring is full) */
+  int64_t now = rmqi_now_ms(), since = 0;
+  const uint64_t *base = NULL;
+  for (unsigned i = 0; i < TS_SNAPS; i++)
+    if (t->snap_ms[i] && (since == 0 || t->snap_ms[i] < since)) {
+      since = t->snap_ms[i];
+      base = t->snap[i];
+    }
+  if (base == NULL || now - since < 1000)
+    return r;
+  uint64_t d[TS_N];
+  for (int k = 0; k < TS_N; k++)
+    d[k] = atomic_load_explicit(&t->v[k], memory_order_relaxed) - base[k];
+  double secs = (double)(now - since) / 1000.0;
+  r.ok_tps = (double)d[TS_OK] / secs;
+  r.failed_tps = (double)d[TS_FAILED] / secs;
+  r.pull_tps = (double)d[TS_PULLED] / secs; /* Java: messages pulled */
+  r.consume_rt_ms = d[TS_CALLS] ? (double)d[TS_CONSUME_MS] / (double)d[TS_CALLS] : 0;
+  r.pull_rt_ms = d[TS_PULLS] ? (double)d[TS_PULL_MS] / (double)d[TS_PULLS] : 0;
+  return r;
+}

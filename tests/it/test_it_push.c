@@ -801,6 +801,17 @@ TEST(admin_tools_see_and_reset_the_consumer) {
         strstr(out, "PROP_CONSUME_TYPE") && strstr(out, topic));
   /* each queue's commitOffset is its end: 20 messages over 2 queues */
   CHECK(out && strstr(out, "commitOffset=10,") != NULL);
+  /* its RT&TPS table: the topic's row says messages were consumed (pull
+   * RT, pull TPS, consume RT, consume OK TPS, ...) */
+  const char *row = NULL;
+  for (const char *x = out; x && (x = strstr(x, topic)) != NULL; x++)
+    if (x > out && x[-1] == '\n')
+      row = x;
+  double tps[5] = {0};
+  CHECK(row && sscanf(row + strlen(topic), "%lf %lf %lf %lf %lf", &tps[0],
+                      &tps[1], &tps[2], &tps[3], &tps[4]) == 5);
+  CHECK(tps[1] > 0 && tps[3] > 0); /* pulled, consumed */
+  CHECK(tps[4] == 0);              /* nothing failed */
   free(out);
   out = NULL;
   /* to a time before every message (a 4.9 broker answers the message
