@@ -25,6 +25,7 @@
 #define RMQI_CONSUMER_LITE_INT_H
 
 #include "../client/client.h"
+#include "../producer/trace.h"
 #include "allocate.h"
 #include "offset_file.h"
 #include "rxmsg.h"
@@ -134,6 +135,7 @@ struct lite {
   rmq_assignment_cb *assign_cb; /* (lock) */
   void *assign_opaque;
   rmqi_cstats_t st;
+  rmqi_tracer_t *tracer; /* enableMsgTrace; NULL when off */
 };
 
 struct rmq_pull_consumer {
