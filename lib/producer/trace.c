@@ -53,16 +53,22 @@ static void tlog(rmqi_tracer_t *t, rmq_log_level_t lvl, const char *fmt, ...) {
   rmqi_log(&t->client->log, lvl, "trace", "%s", line);
 }
 
-/* A drop (t->lock held): counted, logged at 1, 2, 4, ... */
-static void dropped_locked(rmqi_tracer_t *t, uint64_t n, const char *why) {
+/* Counts @p n drops (t->lock held); returns the new total when it is to
+ * be logged (the first drop, then each time the total doubles), else 0:
+ * the caller logs it after the unlock (a log callback may call us). */
+static uint64_t dropped_locked(rmqi_tracer_t *t, uint64_t n) {
   uint64_t before = t->counts.dropped;
   t->counts.dropped += n;
   uint64_t d = t->counts.dropped;
-  /* a power of two crossed: not every one */
-  if (n && (before == 0 || (64 - __builtin_clzll(before)) !=
-                               (64 - __builtin_clzll(d))))
+  bool log = n && (before == 0 || (64 - __builtin_clzll(before)) !=
+                                      (64 - __builtin_clzll(d)));
+  return log ? d : 0;
+}
+
+static void log_dropped(rmqi_tracer_t *t, uint64_t total, const char *why) {
+  if (total)
     tlog(t, RMQ_LOG_WARN, "%llu trace record(s) dropped in all (%s)",
-         (unsigned long long)d, why);
+         (unsigned long long)total, why);
 }
 
 void rmqi_tracer_append(rmqi_tracer_t *t, const rmqi_trace_ctx_t *ctx) {
@@ -95,8 +101,9 @@ void rmqi_tracer_append(rmqi_tracer_t *t, const rmqi_trace_ctx_t *ctx) {
                         ? "queue full"
                         : NULL;
   if (why) {
-    dropped_locked(t, 1, why);
+    uint64_t total = dropped_locked(t, 1);
     pthread_mutex_unlock(&t->lock);
+    log_dropped(t, total, why);
     free(r);
     return;
   }
@@ -307,10 +314,10 @@ void rmqi_tracer_close(rmqi_tracer_t *t, int64_t deadline_ms) {
   }
   t->tail = NULL;
   t->n = t->bytes = 0;
-  if (left)
-    dropped_locked(t, left, "not sent by the close deadline");
+  uint64_t total = dropped_locked(t, left);
   rmqi_trace_counts_t k = t->counts;
   pthread_mutex_unlock(&t->lock);
+  log_dropped(t, total, "not sent by the close deadline");
   if (t->producer)
     rmq_producer_destroy(t->producer,
                          (int)RMQI_MAX(deadline_ms - rmqi_now_ms(), 0));
@@ -346,8 +353,9 @@ void rmqi_trace_consume(rmqi_tracer_t *t, rmq_client_t *c, const char *group,
   rmqi_trace_bean_t one, *beans = n == 1 ? &one : calloc(n, sizeof(*beans));
   if (beans == NULL) {
     pthread_mutex_lock(&t->lock);
-    dropped_locked(t, 2, "no memory");
+    uint64_t total = dropped_locked(t, 2);
     pthread_mutex_unlock(&t->lock);
+    log_dropped(t, total, "no memory");
     return;
   }
   size_t k = 0;

@@ -11,6 +11,7 @@
 #include "test.h"
 #include "util/time.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,11 +132,25 @@ TEST(no_message_no_record) {
   check_encoded(&c, "", "");
 }
 
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char dropped_line[512];
+
+static void on_log(void *opaque, rmq_log_level_t level, const char *comp,
+                   const char *msg) {
+  (void)opaque;
+  pthread_mutex_lock(&log_mu);
+  if (level == RMQ_LOG_WARN && strcmp(comp, "trace") == 0 &&
+      strstr(msg, "dropped in all") && dropped_line[0] == '\0')
+    snprintf(dropped_line, sizeof(dropped_line), "%s", msg);
+  pthread_mutex_unlock(&log_mu);
+}
+
 static rmq_conf_t *unreachable_conf(const char *trace) {
   rmq_conf_t *c = rmq_conf_new();
   /* a closed port: route lookups fail at once */
   rmq_conf_set(c, "namesrvAddr", "127.0.0.1:1", NULL, 0);
-  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  rmq_conf_set(c, "logLevel", "warn", NULL, 0);
+  rmq_conf_set_log_cb(c, on_log, NULL);
   rmq_conf_set(c, "enableMsgTrace", trace, NULL, 0);
   return c;
 }
@@ -181,6 +196,9 @@ TEST(full_queue_drops_and_counts_and_close_keeps_its_deadline) {
   if (took < RMQI_TRACE_WAIT_MS) { /* else the thread may have taken some */
     CHECK_UINT(k.appended, RMQI_TRACE_QUEUE_MAX);
     CHECK_UINT(k.dropped, 10);
+    pthread_mutex_lock(&log_mu); /* the first drop is logged */
+    CHECK_STR(dropped_line, "1 trace record(s) dropped in all (queue full)");
+    pthread_mutex_unlock(&log_mu);
   }
   t0 = rmqi_now_ms();
   rmqi_tracer_close(t, t0 + 1500);
