@@ -5,8 +5,8 @@
  * A key is added only together with the code that honours it.
  */
 #include "conf.h"
-#include "msg.h"
 #include "../util/err.h"
+#include "msg.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -19,6 +19,23 @@ static void put_b(rmqi_buf_t *b, bool v, char end) {
 static const char *const type_names[] = {"Pub", "SubBefore", "SubAfter",
                                          "EndTransaction"};
 
+/* What Pub, SubBefore and EndTransaction begin with. */
+static void put_context(rmqi_buf_t *d, const rmqi_trace_ctx_t *c, char sep) {
+  put_s(d, type_names[c->type], sep);
+  put_i(d, c->timestamp, sep);
+  put_s(d, c->region_id, sep);
+  put_s(d, c->group, sep);
+}
+
+/* What Pub and EndTransaction say of the message next. */
+static void put_message(rmqi_buf_t *d, const rmqi_trace_bean_t *b, char sep) {
+  put_s(d, b->topic, sep);
+  put_s(d, b->msg_id, sep);
+  put_s(d, b->tags, sep);
+  put_s(d, b->keys, sep);
+  put_s(d, b->store_host, sep);
+}
+
 /* Whether the ' '-terminated word @p w (n bytes) is already in @p keys. */
 static bool has_key(const rmqi_buf_t *keys, const char *w, size_t n) {
   const char *p = (const char *)keys->data, *end = p + keys->len;
@@ -57,7 +74,6 @@ void rmqi_trace_encode(const rmqi_trace_ctx_t *c, rmqi_buf_t *d,
   const char C = RMQI_TRACE_CONTENT_SPLITOR, F = RMQI_TRACE_FIELD_SPLITOR;
   if (c->n_beans == 0)
     return;
-  const char *type = type_names[c->type];
   const rmqi_trace_bean_t *b = c->beans;
   size_t n = c->type == RMQI_TRACE_PUB || c->type == RMQI_TRACE_END_TX
                  ? 1
@@ -65,15 +81,8 @@ void rmqi_trace_encode(const rmqi_trace_ctx_t *c, rmqi_buf_t *d,
   for (size_t i = 0; i < n; i++, b++) {
     switch (c->type) {
     case RMQI_TRACE_PUB:
-      put_s(d, type, C);
-      put_i(d, c->timestamp, C);
-      put_s(d, c->region_id, C);
-      put_s(d, c->group, C);
-      put_s(d, b->topic, C);
-      put_s(d, b->msg_id, C);
-      put_s(d, b->tags, C);
-      put_s(d, b->keys, C);
-      put_s(d, b->store_host, C);
+      put_context(d, c, C);
+      put_message(d, b, C);
       put_i(d, b->body_length, C);
       put_i(d, c->cost_time, C);
       put_i(d, b->msg_type, C);
@@ -81,17 +90,14 @@ void rmqi_trace_encode(const rmqi_trace_ctx_t *c, rmqi_buf_t *d,
       put_b(d, c->success, F);
       break;
     case RMQI_TRACE_SUB_BEFORE:
-      put_s(d, type, C);
-      put_i(d, c->timestamp, C);
-      put_s(d, c->region_id, C);
-      put_s(d, c->group, C);
+      put_context(d, c, C);
       put_s(d, c->request_id, C);
       put_s(d, b->msg_id, C);
       put_i(d, b->retry_times, C);
       put_s(d, b->keys, F);
       break;
     case RMQI_TRACE_SUB_AFTER: /* AccessChannel.LOCAL: with time and group */
-      put_s(d, type, C);
+      put_s(d, type_names[c->type], C);
       put_s(d, c->request_id, C);
       put_s(d, b->msg_id, C);
       put_i(d, c->cost_time, C);
@@ -102,15 +108,8 @@ void rmqi_trace_encode(const rmqi_trace_ctx_t *c, rmqi_buf_t *d,
       put_s(d, c->group, F);
       break;
     case RMQI_TRACE_END_TX:
-      put_s(d, type, C);
-      put_i(d, c->timestamp, C);
-      put_s(d, c->region_id, C);
-      put_s(d, c->group, C);
-      put_s(d, b->topic, C);
-      put_s(d, b->msg_id, C);
-      put_s(d, b->tags, C);
-      put_s(d, b->keys, C);
-      put_s(d, b->store_host, C);
+      put_context(d, c, C);
+      put_message(d, b, C);
       put_i(d, b->msg_type, C);
       put_s(d, b->transaction_id, C);
       put_s(d, b->transaction_state, C);

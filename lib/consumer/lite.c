@@ -631,8 +631,7 @@ int rmq_pull_consumer_poll(rmq_pull_consumer_t *pc, rmq_msg_t **msgs,
     rmqi_cstats_ok(&l->st, n);
   /* Java's lite pull consumer runs the consume hooks as poll returns */
   if (n && l->tracer)
-    rmqi_trace_consume(l->tracer, l->client, l->group, msgs, n,
-                       rmqi_wall_ms(), rmqi_now_ms(), true,
-                       RMQI_TRACE_RETURN_SUCCESS);
+    rmqi_trace_consume(l->tracer, l->client, l->group, msgs, n, rmqi_wall_ms(),
+                       rmqi_now_ms(), true, RMQI_TRACE_RETURN_SUCCESS);
   return (int)n;
 }

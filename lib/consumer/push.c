@@ -393,8 +393,8 @@ static void call(lite_t *l, push_t *p, batch_t *b, rmq_msg_t **v, size_t n,
   int64_t w0 = rmqi_wall_ms(), m0 = rmqi_now_ms();
   *st = p->cb(p->handle, v, n, ctx, p->opaque);
   if (l->tracer) { /* Java's success flag and ConsumeReturnType */
-    bool ok = p->orderly ? *st != RMQ_CONSUME_SUSPEND
-                         : *st == RMQ_CONSUME_SUCCESS;
+    bool ok =
+        p->orderly ? *st != RMQ_CONSUME_SUSPEND : *st == RMQ_CONSUME_SUCCESS;
     rmqi_trace_consume(l->tracer, l->client, l->group, v, n, w0, m0, ok,
                        ok ? RMQI_TRACE_RETURN_SUCCESS
                           : RMQI_TRACE_RETURN_FAILED);

@@ -141,14 +141,21 @@ static void res_ok(rmq_send_result_t *res, const rmqi_cmd_t *resp,
  * @p ids: the ids of a batch (comma-separated), else the UNIQ_KEY; @p tags
  * for an auto-batch (its messages share it). Any thread (the loop's for
  * asynchronous sends): it never blocks. */
+/* The tracer, unless trace is off or @p topic is the trace topic (Java:
+ * a topic starting with its name). */
+static rmqi_tracer_t *tracer_for(rmq_producer_t *p, const char *topic) {
+  rmqi_tracer_t *t = p->tracer;
+  if (t == NULL)
+    return NULL;
+  const char *tt = rmqi_tracer_topic(t);
+  return strncmp(topic, tt, strlen(tt)) == 0 ? NULL : t;
+}
+
 static void trace_pub(rmq_producer_t *p, const rmqi_prep_t *pr,
                       const char *ids, const char *tags, const char *addr,
                       const rmqi_cmd_t *resp, int64_t cost_ms) {
-  rmqi_tracer_t *t = p->tracer;
+  rmqi_tracer_t *t = tracer_for(p, pr->topic);
   if (t == NULL)
-    return;
-  const char *tt = rmqi_tracer_topic(t);
-  if (strncmp(pr->topic, tt, strlen(tt)) == 0)
     return;
   const rmqi_str_t *on = rmqi_cmd_ext_get(resp, "TRACE_ON");
   if (on && on->n == 5 && memcmp(on->p, "false", 5) == 0)
@@ -1053,11 +1060,8 @@ static void plog(rmq_producer_t *p, rmq_log_level_t lvl, const char *fmt, ...) {
 static void trace_end_tx(rmq_producer_t *p, const rmq_msg_t *msg,
                          const char *msg_id, const char *addr,
                          rmq_tx_state_t st, bool from_check) {
-  rmqi_tracer_t *t = p->tracer;
+  rmqi_tracer_t *t = tracer_for(p, msg->topic);
   if (t == NULL)
-    return;
-  const char *tt = rmqi_tracer_topic(t);
-  if (strncmp(msg->topic, tt, strlen(tt)) == 0)
     return;
   const char *region = rmq_msg_property(msg, "MSG_REGION");
   if (region == NULL || region[0] == '\0')

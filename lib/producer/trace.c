@@ -40,7 +40,9 @@ struct rmqi_tracer {
   rmqi_trace_counts_t counts;
 };
 
-const char *rmqi_tracer_topic(const rmqi_tracer_t *t) { return t->topic; }
+const char *rmqi_tracer_topic(const rmqi_tracer_t *t) {
+  return t->topic;
+}
 
 static void tlog(rmqi_tracer_t *t, rmq_log_level_t lvl, const char *fmt, ...)
     RMQI_PRINTF(3, 4);
@@ -60,8 +62,8 @@ static uint64_t dropped_locked(rmqi_tracer_t *t, uint64_t n) {
   uint64_t before = t->counts.dropped;
   t->counts.dropped += n;
   uint64_t d = t->counts.dropped;
-  bool log = n && (before == 0 || (64 - __builtin_clzll(before)) !=
-                                      (64 - __builtin_clzll(d)));
+  bool log = n && (before == 0 ||
+                   (64 - __builtin_clzll(before)) != (64 - __builtin_clzll(d)));
   return log ? d : 0;
 }
 
@@ -79,8 +81,8 @@ void rmqi_tracer_append(rmqi_tracer_t *t, const rmqi_trace_ctx_t *ctx) {
   rmqi_buf_init(&k);
   rmqi_trace_encode(ctx, &d, &k);
   trec_t *r = NULL;
-  if (rmqi_buf_ok(&d) && rmqi_buf_ok(&k) && (r = malloc(sizeof(*r) + d.len +
-                                                        k.len)) != NULL) {
+  if (rmqi_buf_ok(&d) && rmqi_buf_ok(&k) &&
+      (r = malloc(sizeof(*r) + d.len + k.len)) != NULL) {
     r->next = NULL;
     r->at = rmqi_now_ms();
     r->dlen = d.len;
@@ -93,13 +95,13 @@ void rmqi_tracer_append(rmqi_tracer_t *t, const rmqi_trace_ctx_t *ctx) {
   rmqi_buf_free(&k);
   size_t size = r ? r->dlen + r->klen : 0;
   pthread_mutex_lock(&t->lock);
-  const char *why = r == NULL                                ? "no memory"
-                    : t->closed                              ? "closed"
-                    : size > RMQI_TRACE_BATCH_BYTES          ? "too large"
-                    : t->n >= RMQI_TRACE_QUEUE_MAX ||
-                            t->bytes + size > RMQI_TRACE_QUEUE_BYTES
-                        ? "queue full"
-                        : NULL;
+  const char *why =
+      r == NULL                       ? "no memory"
+      : t->closed                     ? "closed"
+      : size > RMQI_TRACE_BATCH_BYTES ? "too large"
+      : t->n >= RMQI_TRACE_QUEUE_MAX || t->bytes + size > RMQI_TRACE_QUEUE_BYTES
+          ? "queue full"
+          : NULL;
   if (why) {
     uint64_t total = dropped_locked(t, 1);
     pthread_mutex_unlock(&t->lock);
@@ -107,9 +109,8 @@ void rmqi_tracer_append(rmqi_tracer_t *t, const rmqi_trace_ctx_t *ctx) {
     free(r);
     return;
   }
-  bool wake = t->head == NULL ||
-              (t->bytes < RMQI_TRACE_BATCH_BYTES &&
-               t->bytes + r->dlen >= RMQI_TRACE_BATCH_BYTES);
+  bool wake = t->head == NULL || (t->bytes < RMQI_TRACE_BATCH_BYTES &&
+                                  t->bytes + r->dlen >= RMQI_TRACE_BATCH_BYTES);
   if (t->tail)
     t->tail->next = r;
   else
@@ -160,8 +161,8 @@ static void send_batch(rmqi_tracer_t *t, trec_t *first, size_t n,
     keys.data[keys.len - 1] = '\0';
   else
     rmqi_buf_put_u8(&keys, 0);
-  rmq_err_t rc = rmqi_buf_ok(&body) && rmqi_buf_ok(&keys) ? RMQ_OK
-                                                          : RMQ_ERR_NOMEM;
+  rmq_err_t rc =
+      rmqi_buf_ok(&body) && rmqi_buf_ok(&keys) ? RMQ_OK : RMQ_ERR_NOMEM;
   rmq_send_result_t res;
   memset(&res, 0, sizeof(res));
   rmq_msg_t *m = rc == RMQ_OK ? rmq_msg_new(t->topic) : NULL;
@@ -181,8 +182,10 @@ static void send_batch(rmqi_tracer_t *t, trec_t *first, size_t n,
   uint64_t failed = t->counts.failed;
   pthread_mutex_unlock(&t->lock);
   if (rc != RMQ_OK) /* Java logs every failed batch */
-    tlog(t, RMQ_LOG_WARN, "%zu trace record(s) to %s not sent (%llu in all): "
-         "%s %s", n, t->topic, (unsigned long long)failed, rmq_err_name(rc),
+    tlog(t, RMQ_LOG_WARN,
+         "%zu trace record(s) to %s not sent (%llu in all): "
+         "%s %s",
+         n, t->topic, (unsigned long long)failed, rmq_err_name(rc),
          res.error ? res.error : "");
   rmq_send_result_clear(&res);
   rmq_msg_destroy(m);
@@ -227,8 +230,8 @@ static void *run(void *arg) {
 }
 
 rmq_err_t rmqi_tracer_new(rmq_client_t *c, const rmqi_conf_t *conf,
-                          const char *group, bool consumer,
-                          rmqi_tracer_t **out, char *err, size_t err_size) {
+                          const char *group, bool consumer, rmqi_tracer_t **out,
+                          char *err, size_t err_size) {
   *out = NULL;
   if (!conf->v.enable_msg_trace)
     return RMQ_OK;
@@ -291,8 +294,7 @@ void rmqi_tracer_close(rmqi_tracer_t *t, int64_t deadline_ms) {
   pthread_cond_broadcast(&t->cv);
   /* The thread sends what is queued until the deadline; a send that began
    * before close (with the full trace timeout) is cut at the deadline. */
-  while (t->running && (t->head || t->sending) &&
-         rmqi_now_ms() < deadline_ms)
+  while (t->running && (t->head || t->sending) && rmqi_now_ms() < deadline_ms)
     rmqi_cond_wait_until(&t->cv, &t->lock, deadline_ms);
   while (t->running && t->sending) {
     pthread_mutex_unlock(&t->lock);

@@ -15,12 +15,12 @@
 typedef struct rmqi_tracer rmqi_tracer_t;
 
 enum {
-  RMQI_TRACE_QUEUE_MAX = 1024,          /* Java's traceContextQueue */
-  RMQI_TRACE_QUEUE_BYTES = 8 << 20,     /* ... and a bound in bytes */
+  RMQI_TRACE_QUEUE_MAX = 1024,             /* Java's traceContextQueue */
+  RMQI_TRACE_QUEUE_BYTES = 8 << 20,        /* ... and a bound in bytes */
   RMQI_TRACE_BATCH_BYTES = 128000 - 10000, /* Java: maxMsgSize - 10 000 */
-  RMQI_TRACE_BATCH_KEYS = 16000,        /* the KEYS property of one batch */
-  RMQI_TRACE_WAIT_MS = 500,             /* Java's waitTimeThresholdMil */
-  RMQI_TRACE_SEND_TIMEOUT_MS = 5000,    /* Java's trace producer */
+  RMQI_TRACE_BATCH_KEYS = 16000,           /* the KEYS property of one batch */
+  RMQI_TRACE_WAIT_MS = 500,                /* Java's waitTimeThresholdMil */
+  RMQI_TRACE_SEND_TIMEOUT_MS = 5000,       /* Java's trace producer */
 };
 
 typedef struct rmqi_trace_counts {
@@ -35,8 +35,8 @@ typedef struct rmqi_trace_counts {
  * _INNER_TRACE_PRODUCER-<group>-PRODUCE|CONSUME). NULL when @p conf has
  * enableMsgTrace off; on failure NULL with @p err set. */
 rmq_err_t rmqi_tracer_new(rmq_client_t *c, const rmqi_conf_t *conf,
-                          const char *group, bool consumer,
-                          rmqi_tracer_t **out, char *err, size_t err_size);
+                          const char *group, bool consumer, rmqi_tracer_t **out,
+                          char *err, size_t err_size);
 /* The trace topic (a message to it is never traced). */
 const char *rmqi_tracer_topic(const rmqi_tracer_t *t);
 /* Encodes @p ctx and queues it (any thread; never blocks but on a mutex
@@ -55,8 +55,7 @@ void rmqi_tracer_counts(rmqi_tracer_t *t, rmqi_trace_counts_t *out);
 /* rmq_producer_send with its own timeout (producer.c): how the tracer's
  * thread sends, bounded by the close deadline. */
 rmq_err_t rmqi_producer_send_within(rmq_producer_t *p, const rmq_msg_t *msg,
-                                    int64_t timeout_ms,
-                                    rmq_send_result_t *res);
+                                    int64_t timeout_ms, rmq_send_result_t *res);
 
 /* SubBefore and SubAfter of one consume of @p msgs (Java's
  * ConsumeMessageTraceHookImpl), for a listener call (push) or a poll

@@ -19,10 +19,10 @@
 #include <unistd.h>
 
 static it_env_t env;
-static char topic[128];        /* the messages */
-static char trace_topic[128];  /* customizedTraceTopic of the first cases */
+static char topic[128];       /* the messages */
+static char trace_topic[128]; /* customizedTraceTopic of the first cases */
 static char pgroup[128];
-static char ids[3][80];        /* sync, async, transactional */
+static char ids[3][80]; /* sync, async, transactional */
 static char offset_ids[3][80];
 
 /* ---- the Java side ------------------------------------------------------ */
@@ -110,8 +110,7 @@ static rmq_conf_t *conf(const char *group_key, const char *group,
   rmq_conf_set(c, "logLevel", "warn", NULL, 0);
   CHECK_ERR(rmq_conf_set(c, "enableMsgTrace", "true", NULL, 0), RMQ_OK);
   if (ttopic)
-    CHECK_ERR(rmq_conf_set(c, "customizedTraceTopic", ttopic, NULL, 0),
-              RMQ_OK);
+    CHECK_ERR(rmq_conf_set(c, "customizedTraceTopic", ttopic, NULL, 0), RMQ_OK);
   return c;
 }
 

@@ -71,15 +71,14 @@ TEST(null_fields_are_written_as_java_writes_null) {
                         .beans = &b,
                         .n_beans = 1};
   check_encoded(&c,
-                "Pub" C "5" C "R" C "G" C "T" C "ID" C "null" C "null" C
-                "h:1" C "1" C "0" C "3" C "null" C "false" F,
+                "Pub" C "5" C "R" C "G" C "T" C "ID" C "null" C "null" C "h:1" C
+                "1" C "0" C "3" C "null" C "false" F,
                 "ID ");
 }
 
 TEST(sub_before_and_after_write_one_record_per_message) {
-  rmqi_trace_bean_t b[2] = {
-      {.msg_id = "M1", .keys = "a b a", .retry_times = 0},
-      {.msg_id = "M2", .keys = NULL, .retry_times = 3}};
+  rmqi_trace_bean_t b[2] = {{.msg_id = "M1", .keys = "a b a", .retry_times = 0},
+                            {.msg_id = "M2", .keys = NULL, .retry_times = 3}};
   rmqi_trace_ctx_t c = {.type = RMQI_TRACE_SUB_BEFORE,
                         .timestamp = 42,
                         .region_id = NULL, /* no MSG_REGION: Java's null */
@@ -216,12 +215,12 @@ TEST(full_queue_drops_and_counts_and_close_keeps_its_deadline) {
 TEST(trace_topic_key_is_validated) {
   rmq_conf_t *c = rmq_conf_new();
   char err[256];
-  CHECK_ERR(rmq_conf_set(c, "customizedTraceTopic", "bad topic!", err,
-                         sizeof(err)),
-            RMQ_ERR_CONF_INVALID);
-  CHECK_ERR(rmq_conf_set(c, "customizedTraceTopic", "my_trace", err,
-                         sizeof(err)),
-            RMQ_OK);
+  CHECK_ERR(
+      rmq_conf_set(c, "customizedTraceTopic", "bad topic!", err, sizeof(err)),
+      RMQ_ERR_CONF_INVALID);
+  CHECK_ERR(
+      rmq_conf_set(c, "customizedTraceTopic", "my_trace", err, sizeof(err)),
+      RMQ_OK);
   char v[64];
   size_t n = sizeof(v);
   CHECK_ERR(rmq_conf_get(c, "enableMsgTrace", v, &n), RMQ_OK);
