@@ -6,6 +6,7 @@
  */
 #include "conf.h"
 #include "../util/err.h"
+#include "msg.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -48,6 +49,7 @@ static const char *const alloc_names[] = {"AVG", "AVG_BY_CIRCLE",
 static bool check_addr_list(const char *v, char *err, size_t n);
 static bool check_timestamp(const char *v, char *err, size_t n);
 static bool check_queue_list(const char *v, char *err, size_t n);
+static bool check_trace_topic(const char *v, char *err, size_t n);
 
 #define OFF(f) offsetof(rmqi_conf_vals_t, f)
 #define C RMQI_SCOPE_CLIENT
@@ -283,6 +285,20 @@ static const prop_t props[] = {
      NULL, "Push consumer: pause between two pulls of one queue, ms."},
     {"consumeConcurrentlyMaxSpan", K, T_INT, OFF(consume_max_span), "2000", 1,
      INT32_MAX, NULL, NULL, "The same as consumeMaxSpan (Java's push name)."},
+    /* producers and consumers: message trace */
+    {"enableMsgTrace", P | K, T_BOOL, OFF(enable_msg_trace), "false", 0, 0,
+     NULL, NULL,
+     "Message trace (Java's AsyncTraceDispatcher): sends (Pub), end of "
+     "transactions (EndTransaction) and consumes (SubBefore, SubAfter) are "
+     "recorded in Java's trace format and sent in batches, by a thread of "
+     "their own and an internal producer of the same client, to "
+     "customizedTraceTopic. Bounded: records past 1024 queued (or 8 MiB) "
+     "are dropped and counted, never blocking a send. See doc/trace.md."},
+    {"customizedTraceTopic", P | K, T_STR, OFF(customized_trace_topic),
+     "RMQ_SYS_TRACE_TOPIC", 0, 0, NULL, check_trace_topic,
+     "Topic the trace records go to (the broker makes RMQ_SYS_TRACE_TOPIC "
+     "when traceTopicEnable=true; another topic must exist or be "
+     "auto-created)."},
 };
 
 #undef C
@@ -318,6 +334,10 @@ rmq_err_t rmqi_conf_timestamp_ms(const char *v, int64_t *out) {
     return RMQ_ERR_CONF_INVALID;
   *out = (int64_t)t * 1000;
   return RMQ_OK;
+}
+
+static bool check_trace_topic(const char *v, char *err, size_t n) {
+  return *v == '\0' || rmqi_topic_valid(v, err, n); /* empty: default */
 }
 
 static bool check_queue_list(const char *v, char *err, size_t n) {
@@ -685,4 +705,6 @@ void rmqi_conf_doc(rmqi_buf_t *out) {
               "Client instance (connections, routes, heartbeats, callbacks)");
   doc_section(out, RMQI_SCOPE_PRODUCER, "Producer");
   doc_section(out, RMQI_SCOPE_CONSUMER, "Consumer");
+  doc_section(out, RMQI_SCOPE_PRODUCER | RMQI_SCOPE_CONSUMER,
+              "Producer and consumer (message trace)");
 }

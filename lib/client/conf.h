@@ -104,6 +104,12 @@ typedef struct rmqi_conf_vals {
   int64_t max_reconsume_times;
   int64_t suspend_queue_ms;
   int64_t pull_interval_ms;
+  /* producers and consumers */
+  bool enable_msg_trace;
+  char *customized_trace_topic;
+  /* not a key: the trace's internal producer (lib/producer/trace.c) may
+   * send to RMQ_SYS_TRACE_TOPIC */
+  bool trace_internal;
 } rmqi_conf_vals_t;
 
 struct rmq_conf {

@@ -53,6 +53,7 @@ void rmqi_lite_unref(lite_t *l) {
   }
   if (l->push)
     rmqi_push_free(l->push);
+  rmqi_tracer_free(l->tracer); /* closed by destroy */
   while (l->subs) {
     lsub_t *s = l->subs;
     l->subs = s->next;
@@ -644,5 +645,9 @@ int rmq_pull_consumer_poll(rmq_pull_consumer_t *pc, rmq_msg_t **msgs,
   pthread_mutex_unlock(&l->lock);
   if (n)
     rmqi_cstats_ok(&l->st, n);
+  /* Java's lite pull consumer runs the consume hooks as poll returns */
+  if (n && l->tracer)
+    rmqi_trace_consume(l->tracer, l->client, l->group, msgs, n, rmqi_wall_ms(),
+                       rmqi_now_ms(), true, RMQI_TRACE_RETURN_SUCCESS);
   return (int)n;
 }

@@ -200,6 +200,9 @@ rmq_pull_consumer_t *rmq_pull_consumer_new(rmq_client_t *client,
     rmqi_client_set_consumer_admin(l->client, l->group, rmqi_lite_admin);
   if (rc == RMQ_OK && l->conf.v.message_model == RMQI_MODEL_BROADCASTING)
     rc = load_offsets(l, errstr, n);
+  if (rc == RMQ_OK)
+    rc = rmqi_tracer_new(l->client, &l->conf, l->group, true, &l->tracer,
+                         errstr, n);
   if (rc != RMQ_OK) {
     if (rc == RMQ_ERR_STATE)
       rmqi_errstr(errstr, n, "group %s already has a consumer in this client",
@@ -501,6 +504,9 @@ void rmq_pull_consumer_destroy(rmq_pull_consumer_t *pc, int timeout_ms) {
   pthread_mutex_unlock(&l->lock);
   if (started)
     rmqi_lite_tick_stop(l);
+  /* what was consumed is traced by the deadline (a listener call still
+   * running past it finds the tracer closed: its records are dropped) */
+  rmqi_tracer_close(l->tracer, deadline);
   rmq_client_t *own = l->own_client ? l->client : NULL;
   rmqi_lite_unref(l); /* pulls in flight hold the rest */
   free(pc);

@@ -25,6 +25,7 @@
 #define RMQI_CONSUMER_LITE_INT_H
 
 #include "../client/client.h"
+#include "../producer/trace.h"
 #include "allocate.h"
 #include "offset_file.h"
 #include "rxmsg.h"
@@ -176,6 +177,7 @@ struct lite {
   rmqi_cstats_t st;
   tstat_t *tstats; /* per topic, l->lock for the list */
   int64_t next_snap_ms;
+  rmqi_tracer_t *tracer; /* enableMsgTrace; NULL when off */
 };
 
 struct rmq_pull_consumer {

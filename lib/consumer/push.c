@@ -390,10 +390,17 @@ static void call(lite_t *l, push_t *p, batch_t *b, rmq_msg_t **v, size_t n,
   ctx->queue = (rmq_queue_t){q->topic, q->broker, q->qid};
   ctx->ack_index = (int)n - 1;
   ctx->suspend_ms = l->conf.v.suspend_queue_ms;
-  int64_t t0 = rmqi_now_ms();
+  int64_t w0 = rmqi_wall_ms(), m0 = rmqi_now_ms();
   *st = p->cb(p->handle, v, n, ctx, p->opaque);
   rmqi_tstat_add(q->ts, TS_CALLS, 1);
-  rmqi_tstat_add(q->ts, TS_CONSUME_MS, (uint64_t)(rmqi_now_ms() - t0));
+  rmqi_tstat_add(q->ts, TS_CONSUME_MS, (uint64_t)(rmqi_now_ms() - m0));
+  if (l->tracer) { /* Java's success flag and ConsumeReturnType */
+    bool ok =
+        p->orderly ? *st != RMQ_CONSUME_SUSPEND : *st == RMQ_CONSUME_SUCCESS;
+    rmqi_trace_consume(l->tracer, l->client, l->group, v, n, w0, m0, ok,
+                       ok ? RMQI_TRACE_RETURN_SUCCESS
+                          : RMQI_TRACE_RETURN_FAILED);
+  }
 }
 
 /* Concurrent: every message still to consume, in chunks. What fails is

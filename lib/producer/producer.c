@@ -11,6 +11,7 @@
 #include "../util/time.h"
 #include "accum.h"
 #include "select.h"
+#include "trace.h"
 #include "wire.h"
 
 #include <stdarg.h>
@@ -61,6 +62,7 @@ struct rmq_producer {
   int64_t checks_queued;
   int64_t checks_running;
   uint64_t checks_dropped; /* over the bound */
+  rmqi_tracer_t *tracer;   /* enableMsgTrace; NULL when off */
 };
 
 enum { TX_CHECKS_MAX = 2000 }; /* Java's checkRequestHoldMax */
@@ -133,6 +135,58 @@ static void res_ok(rmq_send_result_t *res, const rmqi_cmd_t *resp,
   res->error = res_cstr(res, "");
 }
 
+/* Java's SendMessageTraceHookImpl, after a send the broker answered with
+ * a stored status (SEND_OK or not: the success flag says): a Pub record,
+ * unless the broker said TRACE_ON=false or the topic is the trace topic.
+ * @p ids: the ids of a batch (comma-separated), else the UNIQ_KEY; @p tags
+ * for an auto-batch (its messages share it). Any thread (the loop's for
+ * asynchronous sends): it never blocks. */
+/* The tracer, unless trace is off or @p topic is the trace topic (Java:
+ * a topic starting with its name). */
+static rmqi_tracer_t *tracer_for(rmq_producer_t *p, const char *topic) {
+  rmqi_tracer_t *t = p->tracer;
+  if (t == NULL)
+    return NULL;
+  const char *tt = rmqi_tracer_topic(t);
+  return strncmp(topic, tt, strlen(tt)) == 0 ? NULL : t;
+}
+
+static void trace_pub(rmq_producer_t *p, const rmqi_prep_t *pr,
+                      const char *ids, const char *tags, const char *addr,
+                      const rmqi_cmd_t *resp, int64_t cost_ms) {
+  rmqi_tracer_t *t = tracer_for(p, pr->topic);
+  if (t == NULL)
+    return;
+  const rmqi_str_t *on = rmqi_cmd_ext_get(resp, "TRACE_ON");
+  if (on && on->n == 5 && memcmp(on->p, "false", 5) == 0)
+    return;
+  /* Java's processSendResponse: DefaultRegion when the broker names none */
+  char region[128] = "DefaultRegion", oid[128];
+  const rmqi_str_t *v = rmqi_cmd_ext_get(resp, "MSG_REGION");
+  if (v && v->n > 0)
+    snprintf(region, sizeof(region), "%.*s", (int)v->n, v->p);
+  v = rmqi_cmd_ext_get(resp, "msgId");
+  if (v)
+    snprintf(oid, sizeof(oid), "%.*s", (int)v->n, v->p);
+  rmqi_trace_bean_t b = {.topic = pr->topic,
+                         .msg_id = ids ? ids : pr->uniq,
+                         .offset_msg_id = v ? oid : NULL,
+                         .tags = tags ? tags : pr->tags,
+                         .keys = pr->keys,
+                         .store_host = addr,
+                         .body_length = (int64_t)pr->body_len,
+                         .msg_type = pr->trace_type};
+  rmqi_trace_ctx_t c = {.type = RMQI_TRACE_PUB,
+                        .timestamp = rmqi_wall_ms() - cost_ms,
+                        .region_id = region,
+                        .group = p->conf.v.producer_group,
+                        .cost_time = (int32_t)cost_ms,
+                        .success = resp->code == 0,
+                        .beans = &b,
+                        .n_beans = 1};
+  rmqi_tracer_append(t, &c);
+}
+
 /* Java's retry set (5.x): a broker answer worth another attempt. */
 static bool retryable(int code) {
   switch (code) {
@@ -201,6 +255,11 @@ rmq_producer_t *rmq_producer_new(rmq_client_t *client, const rmq_conf_t *conf,
     rmq_producer_destroy(p, 0);
     return NULL;
   }
+  if (rmqi_tracer_new(client, &p->conf, p->conf.v.producer_group, false,
+                      &p->tracer, errstr, errstr_size) != RMQ_OK) {
+    rmq_producer_destroy(p, 0);
+    return NULL;
+  }
   return p;
 fail:
   rmq_conf_destroy(dflt);
@@ -214,6 +273,7 @@ rmq_client_t *rmq_producer_client(rmq_producer_t *p) {
 }
 
 static void producer_free(rmq_producer_t *p) {
+  rmqi_tracer_free(p->tracer);
   if (p->batching)
     rmqi_accum_free(&p->acc);
   rmqi_fault_free(&p->fault);
@@ -339,6 +399,9 @@ void rmq_producer_destroy(rmq_producer_t *p, int timeout_ms) {
   pthread_mutex_unlock(&p->lock);
   rmqi_rpc_cancel_if(p->client->rpc, is_mine, p, RMQ_ERR_SHUTDOWN,
                      "the producer is shutting down");
+  /* Every send has ended (or been cancelled): its record is queued. What
+   * is queued leaves within the deadline, or is dropped and counted. */
+  rmqi_tracer_close(p->tracer, deadline);
   if (rmqi_client_remove_producer(p->client, p->conf.v.producer_group))
     unregister(p, deadline);
   if (p->own_client) /* fails what is left, runs the callbacks, joins */
@@ -395,6 +458,7 @@ static void attempt(rmq_producer_t *p, const rmqi_prep_t *pr,
   out->code = resp.cmd.code;
   if (stored(out->code)) {
     res_ok(res, &resp.cmd, pr, mq, ids);
+    trace_pub(p, pr, ids, NULL, addr, &resp.cmd, latency);
     if (fault)
       rmqi_fault_update(&p->fault, mq->broker, latency, false, true,
                         rmqi_now_ms());
@@ -413,11 +477,11 @@ static void attempt(rmq_producer_t *p, const rmqi_prep_t *pr,
 /* The Java sendDefaultImpl loop: several attempts within one deadline,
  * each avoiding the broker of the previous one. @p fixed: ordered sends
  * (one attempt, given queue). */
-static rmq_err_t send_sync(rmq_producer_t *p, const rmqi_prep_t *pr,
-                           const rmqi_mq_t *fixed, const char *ids,
-                           rmq_send_result_t *res) {
+static rmq_err_t send_sync_within(rmq_producer_t *p, const rmqi_prep_t *pr,
+                                  const rmqi_mq_t *fixed, const char *ids,
+                                  int64_t timeout_ms, rmq_send_result_t *res) {
   int64_t start = rmqi_now_ms();
-  int64_t deadline = start + p->conf.v.send_timeout_ms;
+  int64_t deadline = start + timeout_ms;
   rmqi_snap_t *s;
   char why[384];
   rmq_err_t rc =
@@ -471,14 +535,22 @@ static rmq_err_t send_sync(rmq_producer_t *p, const rmqi_prep_t *pr,
   return out.rc;
 }
 
+static rmq_err_t send_sync(rmq_producer_t *p, const rmqi_prep_t *pr,
+                           const rmqi_mq_t *fixed, const char *ids,
+                           rmq_send_result_t *res) {
+  return send_sync_within(p, pr, fixed, ids, p->conf.v.send_timeout_ms, res);
+}
+
 /* The answer to a send after destroy began or on a stopped client. */
 static rmq_err_t refuse(rmq_send_result_t *res) {
   res_fail(res, 0, "the producer or its client is shut down");
   return RMQ_ERR_SHUTDOWN;
 }
 
-rmq_err_t rmq_producer_send(rmq_producer_t *p, const rmq_msg_t *msg,
-                            rmq_send_result_t *res) {
+/* rmq_producer_send with its own timeout (the trace's sends). */
+rmq_err_t rmqi_producer_send_within(rmq_producer_t *p, const rmq_msg_t *msg,
+                                    int64_t timeout_ms,
+                                    rmq_send_result_t *res) {
   if (res)
     memset(res, 0, sizeof(*res));
   if (p == NULL)
@@ -490,11 +562,17 @@ rmq_err_t rmq_producer_send(rmq_producer_t *p, const rmq_msg_t *msg,
   rmq_err_t rc =
       rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, true, why, sizeof(why));
   if (rc == RMQ_OK)
-    rc = send_sync(p, &pr, NULL, NULL, res);
+    rc = send_sync_within(p, &pr, NULL, NULL, timeout_ms, res);
   else
     res_fail(res, 0, why);
   rmqi_prep_free(&pr);
   return rc;
+}
+
+rmq_err_t rmq_producer_send(rmq_producer_t *p, const rmq_msg_t *msg,
+                            rmq_send_result_t *res) {
+  return rmqi_producer_send_within(p, msg, p ? p->conf.v.send_timeout_ms : 0,
+                                   res);
 }
 
 rmq_err_t rmq_producer_send_batch(rmq_producer_t *p, rmq_msg_t *const *msgs,
@@ -718,6 +796,7 @@ static void job_finish(job_t *j, rmq_err_t rc) {
 }
 
 static void job_attempt(job_t *j);
+static void job_trace(job_t *j, const rmqi_cmd_t *resp, int64_t latency);
 
 static void job_done(void *arg, const rmqi_rpc_result_t *r) {
   job_t *j = arg;
@@ -742,6 +821,8 @@ static void job_done(void *arg, const rmqi_rpc_result_t *r) {
   int code = r->resp->code;
   if (stored(code)) {
     res_ok(&j->res, r->resp, &j->pr, &j->mq, NULL);
+    if (p->tracer)
+      job_trace(j, r->resp, latency);
     if (fault)
       rmqi_fault_update(&p->fault, j->mq.broker, latency, false, true,
                         rmqi_now_ms());
@@ -756,6 +837,26 @@ static void job_done(void *arg, const rmqi_rpc_result_t *r) {
                       rmqi_now_ms());
   res_fail(&j->res, code, j->why);
   job_finish(j, rmqi_server_err(code));
+}
+
+static void job_trace(job_t *j, const rmqi_cmd_t *resp, int64_t latency) {
+  const char *addr = rmqi_route_addr(&j->snap->route, j->mq.broker, 0);
+  if (j->batch == NULL) {
+    trace_pub(j->p, &j->pr, NULL, NULL, addr, resp, latency);
+    return;
+  }
+  rmqi_buf_t ids; /* an auto-batch: its messages' ids, as Java's batch */
+  rmqi_buf_init(&ids);
+  for (size_t i = 0; i < j->batch->n; i++) {
+    if (i)
+      rmqi_buf_put_u8(&ids, ',');
+    rmqi_buf_put_str(&ids, j->batch->m[i].uniq);
+  }
+  rmqi_buf_put_u8(&ids, 0);
+  if (rmqi_buf_ok(&ids))
+    trace_pub(j->p, &j->pr, (const char *)ids.data, j->batch->tag, addr, resp,
+              latency);
+  rmqi_buf_free(&ids);
 }
 
 static bool is_mine(rmqi_rpc_cb cb, void *cb_arg, void *ctx) {
@@ -937,6 +1038,39 @@ static void plog(rmq_producer_t *p, rmq_log_level_t lvl, const char *fmt, ...) {
   rmqi_log(&p->client->log, lvl, "transaction", "%s", line);
 }
 
+/* Java's EndTransactionTraceHookImpl: after END_TRANSACTION left (after
+ * the local transaction, or answering a check). */
+static void trace_end_tx(rmq_producer_t *p, const rmq_msg_t *msg,
+                         const char *msg_id, const char *addr,
+                         rmq_tx_state_t st, bool from_check) {
+  rmqi_tracer_t *t = tracer_for(p, msg->topic);
+  if (t == NULL)
+    return;
+  const char *region = rmq_msg_property(msg, "MSG_REGION");
+  if (region == NULL || region[0] == '\0')
+    region = "DefaultRegion";
+  const char *uniq = rmq_msg_property(msg, "UNIQ_KEY");
+  rmqi_trace_bean_t b = {
+      .topic = msg->topic,
+      .msg_id = msg_id,
+      .tags = rmq_msg_tags(msg),
+      .keys = rmq_msg_keys(msg),
+      .store_host = addr,
+      .msg_type = RMQI_TRACE_MSG_TRANS_COMMIT,
+      .transaction_id = uniq ? uniq : msg_id, /* Java's msg.transactionId */
+      .transaction_state = st == RMQ_TX_COMMIT     ? "COMMIT_MESSAGE"
+                           : st == RMQ_TX_ROLLBACK ? "ROLLBACK_MESSAGE"
+                                                   : "UNKNOW",
+      .from_transaction_check = from_check};
+  rmqi_trace_ctx_t c = {.type = RMQI_TRACE_END_TX,
+                        .timestamp = rmqi_wall_ms(),
+                        .region_id = region,
+                        .group = p->conf.v.producer_group,
+                        .beans = &b,
+                        .n_beans = 1};
+  rmqi_tracer_append(t, &c);
+}
+
 /* A broker's check, queued for the check callback. The half message is
  * decoded on the dispatcher, not on the I/O thread (as pulled messages are
  * decoded by poll): inflating a large body must not hold up the loop. */
@@ -991,6 +1125,8 @@ static void check_answer(rmq_producer_t *p, const txcheck_t *k,
   if (rc == RMQ_OK)
     rc = rmqi_rpc_oneway(p->client->rpc, k->addr, &cmd);
   rmqi_cmd_free(&cmd);
+  if (rc == RMQ_OK)
+    trace_end_tx(p, k->msg, id, k->addr, st, true);
   if (rc != RMQ_OK)
     plog(p, RMQ_LOG_WARN, "check of %s: cannot answer %s to %s: %s", id,
          tx_name(st), k->addr, rmq_err_str(rc));
@@ -1159,9 +1295,10 @@ rmq_err_t rmq_producer_set_transaction_listener(rmq_producer_t *p,
 
 /* END_TRANSACTION after the local transaction, one-way to the master of
  * the broker that stored the half message (Java endTransaction). */
-static void end_transaction(rmq_producer_t *p, const char *topic,
+static void end_transaction(rmq_producer_t *p, const rmq_msg_t *msg,
                             const rmq_send_result_t *r, const char *txid,
                             rmq_tx_state_t st) {
+  const char *topic = msg->topic;
   const char *oid =
       r->offset_msg_id && r->offset_msg_id[0] ? r->offset_msg_id : r->msg_id;
   rmqi_host_t host;
@@ -1193,6 +1330,8 @@ static void end_transaction(rmq_producer_t *p, const char *topic,
     if (rc == RMQ_OK)
       rc = rmqi_rpc_oneway(p->client->rpc, addr, &cmd);
     rmqi_cmd_free(&cmd);
+    if (rc == RMQ_OK)
+      trace_end_tx(p, msg, r->msg_id, addr, st, false);
   }
   rmqi_snap_release(s);
   if (rc != RMQ_OK) /* the broker's check will ask */
@@ -1263,7 +1402,7 @@ rmq_err_t rmq_producer_send_in_transaction(rmq_producer_t *p, rmq_msg_t *msg,
       plog(p, RMQ_LOG_INFO, "local transaction of %s: %s", r->msg_id,
            tx_name(st));
   }
-  end_transaction(p, msg->topic, r, txid, st);
+  end_transaction(p, msg, r, txid, st);
   if (local_state)
     *local_state = st;
   if (res == NULL)

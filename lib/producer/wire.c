@@ -1,5 +1,6 @@
 #include "wire.h"
 
+#include "../codec/trace.h"
 #include "../util/time.h"
 
 #include <stdio.h>
@@ -31,10 +32,13 @@ static bool system_topic(const char *t) {
   return strncmp(t, "rmq_sys_", 8) == 0;
 }
 
-static rmq_err_t check_topic(const char *topic, char *err, size_t n) {
+static rmq_err_t check_topic(const char *topic, bool internal, char *err,
+                             size_t n) {
   if (!rmqi_topic_valid(topic, err, n))
     return RMQ_ERR_INVALID_ARG;
-  if (system_topic(topic)) {
+  /* The trace's own producer writes RMQ_SYS_TRACE_TOPIC (as Java's). */
+  if (system_topic(topic) &&
+      !(internal && strcmp(topic, "RMQ_SYS_TRACE_TOPIC") == 0)) {
     snprintf(err, n, "sending to system topic %s is not allowed", topic);
     return RMQ_ERR_INVALID_ARG;
   }
@@ -81,7 +85,7 @@ rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
     snprintf(err, n, "the message is NULL");
     return RMQ_ERR_INVALID_ARG;
   }
-  rmq_err_t rc = check_topic(m->topic, err, n);
+  rmq_err_t rc = check_topic(m->topic, conf->trace_internal, err, n);
   if (rc != RMQ_OK)
     return rc;
   if (m->body_len == 0) {
@@ -98,9 +102,16 @@ rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
   pr->born_ms = rmqi_wall_ms();
   pr->body = m->body;
   pr->body_len = m->body_len;
+  pr->tags = rmq_msg_tags(m);
+  pr->keys = rmq_msg_keys(m);
   const char *tran = rmq_msg_property(m, "TRAN_MSG");
-  if (tran && strcmp(tran, "true") == 0)
+  if (tran && strcmp(tran, "true") == 0) {
     pr->sysflag |= 0x4; /* TRANSACTION_PREPARED_TYPE */
+    pr->trace_type = RMQI_TRACE_MSG_TRANS_HALF;
+  }
+  if (rmq_msg_property(m, "__STARTDELIVERTIME") ||
+      rmq_msg_property(m, "DELAY")) /* Java's order: delay wins */
+    pr->trace_type = RMQI_TRACE_MSG_DELAY;
   if (compress && m->body_len >= (size_t)conf->compress_over) {
     /* Java keeps the compressed body even when it is not smaller. */
     uLongf zl = compressBound((uLong)m->body_len);

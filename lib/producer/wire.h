@@ -31,6 +31,9 @@ typedef struct rmqi_prep {
   /* %RETRY% topics: RECONSUME_TIME and MAX_RECONSUME_TIMES travel as the
    * header's j and l fields instead of properties (Java); -1: none. */
   int64_t reconsume_times, max_reconsume_times;
+  /* for the trace (borrowed from the message; NULL for batches) */
+  const char *tags, *keys;
+  int trace_type; /* RMQI_TRACE_MSG_* (Java's MessageType ordinal) */
 } rmqi_prep_t;
 
 /* Validates and encodes one message (Java Validators.checkMessage rules).

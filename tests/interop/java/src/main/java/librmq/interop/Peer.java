@@ -203,6 +203,7 @@ public final class Peer {
             + "          [--orderly]\n"
             + "  consume-lite --group G --topic T [--tag-expr E | --sql S] [--from first|last|timestamp:<ms>]\n"
             + "          [--count N] [--idle-ms M] [--timeout-ms T] [--stop-file F] [--stdin-eof] [--assign-ms 200]\n"
+            + "  trace-decode [--topic RMQ_SYS_TRACE_TOPIC] [--msg-ids ID,ID,...] [--count N] [--timeout-ms 30000]\n"
             + "  bench-produce --topic T [--count N] [--size B] [--mode async|sync] [--threads N] [--window W]\n"
             + "  bench-consume --topic T [--count N] [--group G] [--pull-batch 32] [--timeout-ms T]\n"
             + "  route --topic T | queues --topic T | create-topic --topic T [--queues N]\n"
@@ -272,6 +273,8 @@ public final class Peer {
                 return Info.createTopic(a);
             case "consume-lite":
                 return new ConsumeLite(a).run();
+            case "trace-decode":
+                return TraceDecode.run(a);
             case "bench-produce":
                 return Bench.produce(a);
             case "bench-consume":
