@@ -385,6 +385,31 @@ static rmq_err_t echo(rmqi_rpc_t *r, const char *addr, const uint8_t *body,
   return rc;
 }
 
+/* The mock, the TLS server in front of it presenting @p x (requiring a
+ * client certificate by @p client_ca unless NULL), and a client with @p o
+ * (plain when NULL). */
+typedef struct fixture {
+  mock_t *m;
+  front_t *f;
+  rmqi_rpc_t *r;
+} fixture_t;
+
+static bool up(fixture_t *x, X509 *cert_, X509 *client_ca,
+               const rmqi_tls_opts_t *o) {
+  x->m = mock_start();
+  x->f = x->m ? front_start(F_TLS, cert_, client_ca, mock_addr(x->m)) : NULL;
+  x->r = client(o);
+  return x->m && x->f && x->r;
+}
+
+static void down(fixture_t *x) {
+  rmqi_rpc_free(x->r);
+  if (x->f)
+    front_stop(x->f);
+  if (x->m)
+    mock_stop(x->m);
+}
+
 /* A refusal: @p rc within the connect timeout, the detail names the peer
  * and contains @p reason. */
 #define CHECK_REFUSED(r, addr, rc, reason)                                     \
@@ -413,11 +438,11 @@ static void cb(void *arg, const rmqi_rpc_result_t *res) {
 }
 
 TEST(round_trips_carry_exact_bytes_large_and_pipelined) {
-  mock_t *m = mock_start();
-  front_t *f = front_start(F_TLS, pki.good, NULL, mock_addr(m));
+  fixture_t x;
   rmqi_tls_opts_t o = verify_with_ca();
-  rmqi_rpc_t *r = client(&o);
-  REQUIRE(m && f && r);
+  REQUIRE(up(&x, pki.good, NULL, &o));
+  front_t *f = x.f;
+  rmqi_rpc_t *r = x.r;
   char d[640];
   CHECK_ERR(echo(r, f->addr, (const uint8_t *)"xyz", 3, d, sizeof(d), NULL),
             RMQ_OK);
@@ -447,30 +472,26 @@ TEST(round_trips_carry_exact_bytes_large_and_pipelined) {
   for (int i = 0; i < N; i++)
     rmqi_cmd_free(&c[i]);
   CHECK_INT(atomic_load(&f->handshakes_failed), 0);
-  rmqi_rpc_free(r);
-  front_stop(f);
-  mock_stop(m);
+  x.r = r;
+  x.f = f;
+  down(&x);
 }
 
 TEST(expired_certificate_is_refused) {
-  mock_t *m = mock_start();
-  front_t *f = front_start(F_TLS, pki.expired, NULL, mock_addr(m));
+  fixture_t x;
   rmqi_tls_opts_t o = verify_with_ca();
-  rmqi_rpc_t *r = client(&o);
-  REQUIRE(m && f && r);
-  CHECK_REFUSED(r, f->addr, RMQ_ERR_TLS, "certificate has expired");
-  CHECK_INT(mock_count(m, -1), 0); /* nothing reached the broker */
-  rmqi_rpc_free(r);
-  front_stop(f);
-  mock_stop(m);
+  REQUIRE(up(&x, pki.expired, NULL, &o));
+  CHECK_REFUSED(x.r, x.f->addr, RMQ_ERR_TLS, "certificate has expired");
+  CHECK_INT(mock_count(x.m, -1), 0); /* nothing reached the broker */
+  down(&x);
 }
 
 TEST(certificate_of_an_unknown_ca_is_refused) {
-  mock_t *m = mock_start();
-  front_t *f = front_start(F_TLS, pki.stranger, NULL, mock_addr(m));
+  fixture_t x;
   rmqi_tls_opts_t o = verify_with_ca();
-  rmqi_rpc_t *r = client(&o);
-  REQUIRE(m && f && r);
+  REQUIRE(up(&x, pki.stranger, NULL, &o));
+  front_t *f = x.f;
+  rmqi_rpc_t *r = x.r;
   CHECK_REFUSED(r, f->addr, RMQ_ERR_TLS, "unable to get local issuer");
   rmqi_rpc_free(r);
   /* The system store does not know our CA either. */
@@ -486,17 +507,17 @@ TEST(certificate_of_an_unknown_ca_is_refused) {
   char d[640];
   CHECK_ERR(echo(r, f->addr, (const uint8_t *)"x", 1, d, sizeof(d), NULL),
             RMQ_OK);
-  rmqi_rpc_free(r);
-  front_stop(f);
-  mock_stop(m);
+  x.r = r;
+  x.f = f;
+  down(&x);
 }
 
 TEST(certificate_for_another_name_is_refused) {
-  mock_t *m = mock_start();
-  front_t *f = front_start(F_TLS, pki.misnamed, NULL, mock_addr(m));
+  fixture_t x;
   rmqi_tls_opts_t o = verify_with_ca();
-  rmqi_rpc_t *r = client(&o);
-  REQUIRE(m && f && r);
+  REQUIRE(up(&x, pki.misnamed, NULL, &o));
+  front_t *f = x.f;
+  rmqi_rpc_t *r = x.r;
   CHECK_REFUSED(r, f->addr, RMQ_ERR_TLS,
                 "IP address mismatch (the certificate is not for 127.0.0.1)");
   /* By host name: the name is checked (and sent as SNI). */
@@ -515,7 +536,7 @@ TEST(certificate_for_another_name_is_refused) {
   rmqi_rpc_free(r);
   /* The right certificate passes by address and by name. */
   front_stop(f);
-  f = front_start(F_TLS, pki.good, NULL, mock_addr(m));
+  f = front_start(F_TLS, pki.good, NULL, mock_addr(x.m));
   o.verify_host = true;
   r = client(&o);
   REQUIRE(f && r);
@@ -524,17 +545,17 @@ TEST(certificate_for_another_name_is_refused) {
             RMQ_OK);
   CHECK_ERR(echo(r, byname, (const uint8_t *)"x", 1, d, sizeof(d), NULL),
             RMQ_OK);
-  rmqi_rpc_free(r);
-  front_stop(f);
-  mock_stop(m);
+  x.r = r;
+  x.f = f;
+  down(&x);
 }
 
 TEST(mutual_tls_sends_the_client_certificate) {
-  mock_t *m = mock_start();
-  front_t *f = front_start(F_TLS, pki.good, pki.ca, mock_addr(m));
+  fixture_t x;
   rmqi_tls_opts_t o = verify_with_ca();
-  rmqi_rpc_t *r = client(&o);
-  REQUIRE(m && f && r);
+  REQUIRE(up(&x, pki.good, pki.ca, &o));
+  front_t *f = x.f;
+  rmqi_rpc_t *r = x.r;
   /* Without one: the server's alert (TLS 1.3 sends it after the client's
    * side of the handshake is done, so it arrives on the first read). */
   CHECK_REFUSED(r, f->addr, RMQ_ERR_TLS, "certificate required");
@@ -550,9 +571,9 @@ TEST(mutual_tls_sends_the_client_certificate) {
   char d[640];
   CHECK_ERR(echo(r, f->addr, (const uint8_t *)"mtls", 4, d, sizeof(d), NULL),
             RMQ_OK);
-  rmqi_rpc_free(r);
-  front_stop(f);
-  mock_stop(m);
+  x.r = r;
+  x.f = f;
+  down(&x);
 }
 
 TEST(a_peer_that_does_not_speak_tls_is_refused_in_time) {
@@ -573,15 +594,11 @@ TEST(a_peer_that_does_not_speak_tls_is_refused_in_time) {
 }
 
 TEST(a_plaintext_client_learns_the_server_wants_tls) {
-  mock_t *m = mock_start();
-  front_t *f = front_start(F_TLS, pki.good, NULL, mock_addr(m));
-  rmqi_rpc_t *r = client(NULL);
-  REQUIRE(m && f && r);
-  CHECK_REFUSED(r, f->addr, RMQ_ERR_CONN_LOST, "a TLS-only server?");
-  CHECK_INT(mock_count(m, -1), 0);
-  rmqi_rpc_free(r);
-  front_stop(f);
-  mock_stop(m);
+  fixture_t x;
+  REQUIRE(up(&x, pki.good, NULL, NULL));
+  CHECK_REFUSED(x.r, x.f->addr, RMQ_ERR_CONN_LOST, "a TLS-only server?");
+  CHECK_INT(mock_count(x.m, -1), 0);
+  down(&x);
 }
 
 TEST(bad_settings_are_named) {
