@@ -1,6 +1,7 @@
 #include "client.h"
 
 #include "../codec/body.h"
+#include "../net/tls.h"
 #include "../util/time.h"
 
 #include <stdarg.h>
@@ -99,7 +100,7 @@ static rmq_err_t fetch_route(rmq_client_t *c, const char *topic,
     rmqi_cmd_init(&cmd, RC_GET_ROUTEINFO_BY_TOPIC);
     rmqi_cmd_ext_ref(&cmd, "topic", topic, strlen(topic));
     rmqi_resp_t resp;
-    char detail[256];
+    char detail[512];
     rc = rmqi_rpc_invoke_sync(c->rpc, addr, &cmd,
                               RMQI_MIN(left, c->conf.v.api_timeout_ms), &resp,
                               detail, sizeof(detail));
@@ -109,7 +110,7 @@ static rmq_err_t fetch_route(rmq_client_t *c, const char *topic,
      * try the next one. */
     if (rc == RMQ_ERR_CONNECT || rc == RMQ_ERR_CONN_LOST ||
         rc == RMQ_ERR_TIMEOUT || rc == RMQ_ERR_INVALID_ARG ||
-        rc == RMQ_ERR_QUEUE_FULL) {
+        rc == RMQ_ERR_QUEUE_FULL || rc == RMQ_ERR_TLS) {
       rmqi_log(&c->log, RMQ_LOG_WARN, "route", "name server %s: %s", addr,
                detail);
       rmqi_errstr(err, n, "name server %s: %s", addr, detail);
@@ -919,6 +920,31 @@ static uint64_t seed(void) {
   return x;
 }
 
+
+/* useTLS: the context every connection of the instance shares. */
+static bool tls_context(rmq_client_t *c, rmqi_rpc_opts_t *o, char *errstr,
+                        size_t errstr_size) {
+  const rmqi_conf_vals_t *v = &c->conf.v;
+  rmqi_tls_opts_t to = {.ca_path = v->tls_trust_cert_path,
+                        .cert_path = v->tls_cert_path,
+                        .key_path = v->tls_key_path,
+                        .key_password = v->tls_key_password,
+                        .verify_server = v->tls_verify_server,
+                        .verify_host = v->tls_verify_hostname,
+                        .tls13_only = v->tls_min_version == RMQI_TLS_MIN_13};
+  char why[384];
+  why[0] = '\0';
+  if (rmqi_tls_new(&o->tls, &to, why, sizeof(why)) != RMQ_OK) {
+    rmqi_errstr(errstr, errstr_size, "useTLS: %s",
+                why[0] ? why : "out of memory");
+    return false;
+  }
+  if (!v->tls_verify_server)
+    rmqi_log(&c->log, RMQ_LOG_WARN, "client",
+             "tlsVerifyServer is false: any server certificate is accepted");
+  return true;
+}
+
 rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
                              size_t errstr_size) {
   rmqi_errstr(errstr, errstr_size, "%s", "");
@@ -982,7 +1008,11 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
   size_t threads = c->conf.v.callback_mode == RMQI_CALLBACK_POLL
                        ? 0
                        : (size_t)c->conf.v.callback_threads;
-  if (rmqi_rpc_new(&c->rpc, &o) != RMQ_OK) {
+  if (c->conf.v.use_tls && !tls_context(c, &o, errstr, errstr_size))
+    goto fail_ns;
+  rmq_err_t rpc_rc = rmqi_rpc_new(&c->rpc, &o);
+  rmqi_tls_unref(o.tls); /* the rpc instance holds its own reference */
+  if (rpc_rc != RMQ_OK) {
     rmqi_errstr(errstr, errstr_size, "cannot create the I/O loop");
     goto fail_ns;
   }

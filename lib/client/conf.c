@@ -37,6 +37,7 @@ static const char *const log_levels[] = {"error", "warn", "info", "debug",
 static const int log_level_values[] = {RMQ_LOG_ERROR, RMQ_LOG_WARN,
                                        RMQ_LOG_INFO, RMQ_LOG_DEBUG};
 
+static const char *const tls_versions[] = {"TLSv1.2", "TLSv1.3", NULL};
 static const char *const message_models[] = {"CLUSTERING", "BROADCASTING",
                                              NULL};
 static const char *const from_wheres[] = {"CONSUME_FROM_LAST_OFFSET",
@@ -111,6 +112,36 @@ static const prop_t props[] = {
      "ACL secret key (never sent; it keys the signature)."},
     {"securityToken", C, T_STR, OFF(security_token), "", 0, 0, NULL, NULL,
      "ACL security token, sent with every request when set."},
+    {"useTLS", C, T_BOOL, OFF(use_tls), "false", 0, 0, NULL, NULL,
+     "TLS to the name servers and the brokers (Java's `useTLS`). Nothing "
+     "falls back to plaintext: a failed handshake fails the request with "
+     "`ERR_TLS`. See doc/security.md."},
+    {"tlsTrustCertPath", C, T_STR, OFF(tls_trust_cert_path), "", 0, 0, NULL,
+     NULL,
+     "CA certificates (PEM) the server's chain is checked against: a file, "
+     "or a folder prepared with `openssl rehash`. Empty: the system's store "
+     "(Java's `tls.client.trustCertPath`)."},
+    {"tlsVerifyServer", C, T_BOOL, OFF(tls_verify_server), "true", 0, 0, NULL,
+     NULL,
+     "Check the server's certificate chain (and its name, below). `false` "
+     "accepts any certificate, like Java's default `tls.test.mode.enable` "
+     "(tests only: it gives no protection against an active attacker)."},
+    {"tlsVerifyHostname", C, T_BOOL, OFF(tls_verify_hostname), "true", 0, 0,
+     NULL, NULL,
+     "Check that the certificate is for the address connected to: its host "
+     "name (DNS subject alternative name) or its IP address (IP SAN). "
+     "Brokers are reached at the address they register (usually an IP)."},
+    {"tlsCertPath", C, T_STR, OFF(tls_cert_path), "", 0, 0, NULL, NULL,
+     "Client certificate chain (PEM) for mutual TLS, with `tlsKeyPath` "
+     "(Java's `tls.client.certPath`)."},
+    {"tlsKeyPath", C, T_STR, OFF(tls_key_path), "", 0, 0, NULL, NULL,
+     "Private key (PEM, PKCS#1 or PKCS#8) of `tlsCertPath` (Java's "
+     "`tls.client.keyPath`)."},
+    {"tlsKeyPassword", C, T_STR, OFF(tls_key_password), "", 0, 0, NULL, NULL,
+     "Password of an encrypted `tlsKeyPath` (Java's "
+     "`tls.client.keyPassword`); used while loading, not kept."},
+    {"tlsMinVersion", C, T_ENUM, OFF(tls_min_version), "TLSv1.2", 0, 0,
+     tls_versions, NULL, "Lowest TLS version accepted."},
     {"logLevel", C, T_ENUM, OFF(log_level), "warn", 0, 0, log_levels, NULL,
      "Lowest level passed to the log callback."},
     /* producer */

@@ -22,6 +22,7 @@ enum {
 
 enum { RMQI_CALLBACK_POOL = 0, RMQI_CALLBACK_POLL = 1 };
 enum { RMQI_SERIALIZE_JSON = 0, RMQI_SERIALIZE_ROCKETMQ = 1 };
+enum { RMQI_TLS_MIN_12 = 0, RMQI_TLS_MIN_13 = 1 };
 enum { RMQI_MODEL_CLUSTERING = 0, RMQI_MODEL_BROADCASTING = 1 };
 /* allocateMessageQueueStrategy CONFIG (after the rmqi_alloc_strategy_t
  * values, which the other names map to). */
@@ -51,6 +52,14 @@ typedef struct rmqi_conf_vals {
   char *access_key;
   char *secret_key;
   char *security_token;
+  bool use_tls;
+  char *tls_trust_cert_path;
+  char *tls_cert_path;
+  char *tls_key_path;
+  char *tls_key_password;
+  bool tls_verify_server;
+  bool tls_verify_hostname;
+  int tls_min_version; /* RMQI_TLS_MIN_* */
   /* producer */
   char *producer_group;
   int64_t send_timeout_ms;

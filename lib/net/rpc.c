@@ -1,5 +1,6 @@
 #include "rpc.h"
 
+#include "tls.h"
 #include "transport.h"
 
 #include "../util/err.h"
@@ -58,6 +59,7 @@ struct rmqi_conn {
   sockaddr_any_t addrs[MAX_ADDRS]; /* loop-only */
   size_t n_addrs, i_addr;
   char why[RMQI_MAX_HOST + 64]; /* loop-only: the last connect failure */
+  bool heard; /* loop-only: the peer has sent bytes on this connection */
   pend_t *pend;                 /* under rpc->lock */
   rmqi_conn_t *next;            /* table list (rpc->lock) */
   rmqi_conn_t *dirty_next;
@@ -400,6 +402,15 @@ static void update_events(rmqi_conn_t *c, bool want_out) {
                    on_io, c);
 }
 
+/* Loop thread, open connection: whether to watch for writability. Output
+ * waits, unless the transport waits for input to write it (TLS), or the
+ * transport needs to write to read (TLS). */
+static bool want_out(const rmqi_conn_t *c) {
+  unsigned f = c->tr->flags;
+  return (c->wbuf.len > 0 && !(f & RMQI_TR_WRITE_WANTS_IN)) ||
+         (f & RMQI_TR_READ_WANTS_OUT);
+}
+
 /* Loop thread: write what is queued; false if the connection failed. */
 static bool conn_flush(rmqi_conn_t *c) {
   if (c->state != C_OPEN)
@@ -433,10 +444,11 @@ static bool conn_flush(rmqi_conn_t *c) {
       continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
       break;
-    char why[128], eb[96];
+    char why[512], eb[96];
     snprintf(why, sizeof(why), "write failed: %s",
-             rmqi_strerror(errno, eb, sizeof(eb)));
-    conn_close(c, RMQ_ERR_CONN_LOST, why);
+             c->tr->why ? c->tr->why : rmqi_strerror(errno, eb, sizeof(eb)));
+    /* why: a TLS failure (a record or alert), not a socket error */
+    conn_close(c, c->tr->why ? RMQ_ERR_TLS : RMQ_ERR_CONN_LOST, why);
     return false;
   }
   if (c->wbuf.len == 0) {
@@ -446,7 +458,7 @@ static bool conn_flush(rmqi_conn_t *c) {
   if (atomic_load(&c->over) &&
       atomic_load(&c->queued) < c->rpc->o.max_conn_output / 2)
     atomic_store(&c->over, false); /* draining again */
-  update_events(c, c->wbuf.len > 0);
+  update_events(c, want_out(c));
   return true;
 }
 
@@ -464,6 +476,16 @@ static void conn_drop_socket(rmqi_conn_t *c) {
   c->want_out = false;
 }
 
+/* Loop thread: TLS to the host part of the address (the name a
+ * certificate is checked against and SNI names). */
+static rmqi_transport_t *tls_transport(rmqi_conn_t *c) {
+  char host[RMQI_MAX_HOST];
+  unsigned port;
+  if (rmqi_split_addr(c->addr, host, sizeof(host), &port) != RMQ_OK)
+    return NULL; /* checked by invoke: not reached */
+  return rmqi_transport_tls(c->rpc->o.tls, c->fd, host);
+}
+
 /* Loop thread: connects to the next address not yet tried; when none is
  * left, the connection fails with the last reason. */
 static void conn_try_next(rmqi_conn_t *c) {
@@ -479,7 +501,7 @@ static void conn_try_next(rmqi_conn_t *c) {
     }
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c->tr = rmqi_transport_plain(c->fd);
+    c->tr = c->rpc->o.tls ? tls_transport(c) : rmqi_transport_plain(c->fd);
     if (c->tr == NULL) {
       conn_drop_socket(c);
       conn_close(c, RMQ_ERR_NOMEM, "out of memory for the transport");
@@ -725,21 +747,32 @@ static void conn_read(rmqi_conn_t *c) {
     }
     ssize_t n =
         c->tr->ops->read(c->tr, c->in.data + c->in.len, c->in.cap - c->in.len);
+    /* A TLS-only server drops a plaintext client without a word. */
+    const char *hint = c->heard || c->rpc->o.tls
+                           ? ""
+                           : " before answering (a TLS-only server? see useTLS)";
     if (n == 0) {
-      conn_close(c, RMQ_ERR_CONN_LOST, "closed by peer");
+      char why[96];
+      snprintf(why, sizeof(why), "closed by peer%s", hint);
+      conn_close(c, RMQ_ERR_CONN_LOST, why);
       return;
     }
     if (n < 0) {
       if (errno == EINTR)
         continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK)
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (c->tr->flags & RMQI_TR_READ_WANTS_OUT) /* TLS */
+          update_events(c, true);
         return;
-      char why[128], eb[96];
-      snprintf(why, sizeof(why), "read failed: %s",
-               rmqi_strerror(errno, eb, sizeof(eb)));
-      conn_close(c, RMQ_ERR_CONN_LOST, why);
+      }
+      char why[512], eb[96];
+      snprintf(why, sizeof(why), "read failed: %s%s",
+               c->tr->why ? c->tr->why : rmqi_strerror(errno, eb, sizeof(eb)),
+               hint);
+      conn_close(c, c->tr->why ? RMQ_ERR_TLS : RMQ_ERR_CONN_LOST, why);
       return;
     }
+    c->heard = true;
     c->in.len += (size_t)n;
     size_t off = 0, fl;
     rmqi_errbuf_t e;
@@ -802,28 +835,37 @@ static void on_io_locked(rmqi_conn_t *c, uint32_t ev) {
     c->state = C_STARTING;
   }
   if (c->state == C_STARTING) {
-    /* The transport's own handshake (TLS), if any, before any frame. */
-    const char *why = NULL;
-    int st = c->tr->ops->start(c->tr, &why);
+    /* The transport's own handshake (TLS), if any, before any frame,
+     * within the connect deadline (the sweep ends it there). */
+    int st = c->tr->ops->start(c->tr);
     if (st < 0) {
-      char eb[96];
-      conn_close(c, RMQ_ERR_CONNECT,
-                 why ? why : rmqi_strerror(errno, eb, sizeof(eb)));
+      char why[512], eb[96]; /* copied: the transport dies in conn_close */
+      snprintf(why, sizeof(why), "%s",
+               c->tr->why ? c->tr->why : rmqi_strerror(errno, eb, sizeof(eb)));
+      conn_close(c, (rmq_err_t)st, why);
       return;
     }
-    if (st == 0)
+    if (st == 0) {
+      update_events(c, c->tr->flags & RMQI_TR_READ_WANTS_OUT);
       return;
+    }
     c->state = C_OPEN;
     c->progress_ms = rmqi_now_ms();
     if (!conn_flush(c))
       return;
+    /* The handshake's last read may have brought more than the handshake
+     * (TLS buffers it): read once now, the socket may stay quiet. */
+    ev |= EPOLLIN;
   }
-  if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+  /* TLS: a read may wait for writability and a write for readability. */
+  unsigned f = c->tr->flags;
+  if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) ||
+      ((f & RMQI_TR_READ_WANTS_OUT) && (ev & EPOLLOUT))) {
     conn_read(c);
     if (c->state == C_CLOSED)
       return;
   }
-  if (ev & EPOLLOUT)
+  if ((ev & EPOLLOUT) || ((f & RMQI_TR_WRITE_WANTS_IN) && (ev & EPOLLIN)))
     conn_flush(c);
 }
 
@@ -1140,9 +1182,8 @@ static ssize_t mem_write(rmqi_transport_t *t, const void *buf, size_t n) {
   return (ssize_t)n; /* the peer takes everything */
 }
 
-static int mem_start(rmqi_transport_t *t, const char **why) {
+static int mem_start(rmqi_transport_t *t) {
   (void)t;
-  (void)why;
   return 1;
 }
 
@@ -1341,6 +1382,13 @@ static void sweep(void *arg) {
     } else if (c->state == C_RESOLVING) {
       conn_close(c, RMQ_ERR_CONNECT,
                  "connect timed out while resolving the host name");
+    } else if (c->state == C_STARTING) { /* only TLS lingers here */
+      char why[128];
+      snprintf(why, sizeof(why),
+               "TLS handshake not done within the connect timeout of %lld ms "
+               "(is the peer speaking TLS?)",
+               (long long)r->o.connect_timeout_ms);
+      conn_close(c, RMQ_ERR_TLS, why);
     } else {
       conn_close(c, RMQ_ERR_CONNECT, "connect timed out");
     }
@@ -1377,6 +1425,8 @@ rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o) {
   r->res->refs = 1; /* the rpc's */
   r->res->loop = r->loop;
   r->res->resolve = o->resolve ? o->resolve : getaddrinfo;
+  if (r->o.tls)
+    rmqi_tls_ref(r->o.tls);
   *out = r;
   return RMQ_OK;
 }
@@ -1496,6 +1546,7 @@ void rmqi_rpc_free(rmqi_rpc_t *r) {
   drain_dirty(r);
   rmqi_loop_free(r->loop);
   resolver_unref(r->res);
+  rmqi_tls_unref(r->o.tls);
   free(r->heap);
   free(r->buckets);
   free(r->handlers);

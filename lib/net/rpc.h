@@ -20,6 +20,7 @@
 #include <pthread.h>
 
 struct addrinfo;
+typedef struct rmqi_tls rmqi_tls_t;
 
 /* A DNS name is at most 253 characters; an address adds brackets, a colon
  * and a port. */
@@ -61,6 +62,11 @@ typedef struct rmqi_rpc_opts {
    * thread): ACL signing. */
   rmq_err_t (*sign)(void *arg, rmqi_cmd_t *c);
   void *sign_arg;
+  /* TLS on every connection (name servers and brokers alike); NULL:
+   * plain TCP. The instance takes its own reference. A failed handshake
+   * (or one not done within connect_timeout_ms) fails what waits on the
+   * connection with RMQ_ERR_TLS, naming the peer and OpenSSL's reason. */
+  rmqi_tls_t *tls;
   /* Tests: replaces getaddrinfo on the resolver thread (NULL: the real
    * one). Its answer is released with freeaddrinfo. */
   int (*resolve)(const char *host, const char *port,

@@ -11,9 +11,8 @@ static ssize_t plain_write(rmqi_transport_t *t, const void *buf, size_t n) {
   return send(t->fd, buf, n, MSG_NOSIGNAL);
 }
 
-static int plain_start(rmqi_transport_t *t, const char **why) {
+static int plain_start(rmqi_transport_t *t) {
   (void)t;
-  (void)why;
   return 1;
 }
 
@@ -24,9 +23,7 @@ static const rmqi_transport_ops_t plain_ops = {plain_read, plain_write,
 
 rmqi_transport_t *rmqi_transport_plain(int fd) {
   rmqi_transport_t *t = malloc(sizeof(*t));
-  if (t) {
-    t->ops = &plain_ops;
-    t->fd = fd;
-  }
+  if (t)
+    *t = (rmqi_transport_t){&plain_ops, fd, 0, NULL};
   return t;
 }

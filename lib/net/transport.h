@@ -1,8 +1,8 @@
 /*
  * The byte stream under a connection. The loop and the framing code only
- * call these operations, so a TLS transport (OpenSSL's non-blocking API)
- * slots in without touching them — curl's connection filters in miniature.
- * Loop thread only.
+ * call these operations, so a TLS transport (OpenSSL's non-blocking API,
+ * tls.c) slots in without touching them — curl's connection filters in
+ * miniature. Loop thread only.
  */
 #ifndef RMQI_NET_TRANSPORT_H
 #define RMQI_NET_TRANSPORT_H
@@ -16,18 +16,30 @@ typedef struct rmqi_transport rmqi_transport_t;
 typedef struct rmqi_transport_ops {
   /* Like recv/send on a non-blocking socket: > 0 bytes moved; read returns
    * 0 when the peer closed; -1 with errno set (EAGAIN: try again when the
-   * socket is ready). */
+   * socket is ready, see flags). On another failure t->why may name it. */
   ssize_t (*read)(rmqi_transport_t *t, void *buf, size_t n);
   ssize_t (*write)(rmqi_transport_t *t, const void *buf, size_t n);
-  /* Called once the TCP connection is up: 1 ready, 0 in progress (call
-   * again on the next readiness event), -1 failed (errno or *why set). */
-  int (*start)(rmqi_transport_t *t, const char **why);
+  /* Called once the TCP connection is up, and again on every readiness
+   * event until it is done: 1 ready, 0 in progress (EPOLLOUT is needed
+   * when flags has RMQI_TR_READ_WANTS_OUT), or a negative rmq_err_t with
+   * t->why (or errno) naming the failure. */
+  int (*start)(rmqi_transport_t *t);
   void (*destroy)(rmqi_transport_t *t);
 } rmqi_transport_ops_t;
+
+/* flags: what a transport that returned EAGAIN waits for, when that is
+ * not the obvious readiness (TLS: a record layer may need to write while
+ * reading, or read while writing). A plain socket never sets them. */
+enum {
+  RMQI_TR_READ_WANTS_OUT = 1, /* read (or start) waits for writability */
+  RMQI_TR_WRITE_WANTS_IN = 2, /* write waits for readability */
+};
 
 struct rmqi_transport {
   const rmqi_transport_ops_t *ops;
   int fd;
+  unsigned flags;  /* RMQI_TR_* */
+  const char *why; /* the last failure, NULL when errno says it all */
 };
 
 /* Plain TCP over @p fd (which the transport does not close). */

@@ -211,7 +211,7 @@ static bool stored(int code) {
 
 static bool transport(rmq_err_t rc) {
   return rc == RMQ_ERR_CONNECT || rc == RMQ_ERR_CONN_LOST ||
-         rc == RMQ_ERR_TIMEOUT;
+         rc == RMQ_ERR_TIMEOUT || rc == RMQ_ERR_TLS;
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */

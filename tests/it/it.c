@@ -62,6 +62,7 @@ void it_setup(it_env_t *env) {
     copy_val(env->acl_sk, sizeof(env->acl_sk), line, "RMQ_ACL_SK");
     copy_val(env->acl_deny_topic, sizeof(env->acl_deny_topic), line,
              "RMQ_ACL_DENY_TOPIC");
+    copy_val(env->tls_ca, sizeof(env->tls_ca), line, "RMQ_TLS_CA");
   }
   fclose(f);
   if (env->namesrv[0] == '\0')
