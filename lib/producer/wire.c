@@ -41,6 +41,20 @@ static rmq_err_t check_topic(const char *topic, char *err, size_t n) {
   return RMQ_OK;
 }
 
+/* The topic as sent: wrapped in the namespace (Java's withNamespace before
+ * Validators.checkTopic, so the wrapped name must be a valid topic). */
+static rmq_err_t wrap_topic(rmqi_prep_t *pr, const char *topic,
+                           const rmqi_conf_vals_t *conf, char *err, size_t n) {
+  pr->ns = conf->name_space ? conf->name_space : "";
+  pr->topic = rmqi_ns_wrap(pr->ns, topic, pr->topic_buf, sizeof(pr->topic_buf));
+  if (pr->topic == NULL || !rmqi_topic_valid(pr->topic, err, n)) {
+    if (pr->topic == NULL)
+      snprintf(err, n, "topic %s in namespace %s is too long", topic, pr->ns);
+    return RMQ_ERR_INVALID_ARG;
+  }
+  return RMQ_OK;
+}
+
 static rmq_err_t encode_props(rmqi_prep_t *pr, rmq_client_t *c,
                               const rmq_msg_t *m, char *err, size_t n) {
   const char *uniq = rmq_msg_property(m, "UNIQ_KEY");
@@ -93,7 +107,9 @@ rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
              m->body_len, (long long)conf->max_message_size);
     return RMQ_ERR_MSG_TOO_LARGE;
   }
-  pr->topic = m->topic;
+  rc = wrap_topic(pr, m->topic, conf, err, n);
+  if (rc != RMQ_OK)
+    return rc;
   pr->flag = m->flag;
   pr->born_ms = rmqi_wall_ms();
   pr->body = m->body;
@@ -182,7 +198,11 @@ rmq_err_t rmqi_prep_batch(rmqi_prep_t *pr, rmq_client_t *c,
    * properties into every message, so a wrapper UNIQ_KEY (which the 5.x
    * Java client adds) would give all of them the same id. */
   put_prop(&pr->props, "WAIT", "true");
-  pr->topic = msgs[0]->topic;
+  rc = wrap_topic(pr, msgs[0]->topic, conf, err, n);
+  if (rc != RMQ_OK) {
+    rmqi_buf_free(&body);
+    return rc;
+  }
   pr->zbody = body.data; /* owned */
   pr->body = body.data;
   pr->body_len = body.len;
