@@ -10,9 +10,8 @@ static bool starts(const char *s, const char *p) {
   return strncmp(s, p, strlen(p)) == 0;
 }
 
-bool rmqi_ns_is_system(const char *res) {
-  /* TopicValidator's SYSTEM_TOPIC_SET, its rmq_sys_ prefix, and
-   * MixAll.isSysConsumerGroup */
+bool rmqi_topic_is_system(const char *res) {
+  /* TopicValidator's SYSTEM_TOPIC_SET and its rmq_sys_ prefix */
   static const char *const sys[] = {
       "TBW102",
       "SCHEDULE_TOPIC_XXXX",
@@ -30,7 +29,12 @@ bool rmqi_ns_is_system(const char *res) {
   for (size_t i = 0; i < RMQI_ARRAY_LEN(sys); i++)
     if (strcmp(res, sys[i]) == 0)
       return true;
-  return starts(res, "rmq_sys_") || starts(res, "CID_RMQ_SYS_");
+  return starts(res, "rmq_sys_");
+}
+
+bool rmqi_ns_is_system(const char *res) {
+  return rmqi_topic_is_system(res) ||
+         (res && starts(res, "CID_RMQ_SYS_")); /* MixAll.isSysConsumerGroup */
 }
 
 /* The %RETRY% or %DLQ% prefix of @p res ("" when none). */

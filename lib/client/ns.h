@@ -17,6 +17,9 @@
 /* Longest nameSpace accepted. */
 #define RMQI_NS_MAX 64
 
+/* TopicValidator.isSystemTopic: TBW102, SCHEDULE_TOPIC_XXXX, ...,
+ * rmq_sys_*. */
+bool rmqi_topic_is_system(const char *topic);
 /* A topic or group that is never wrapped (Java isSystemResource). */
 bool rmqi_ns_is_system(const char *res);
 

@@ -14,27 +14,10 @@ static void put_prop(rmqi_buf_t *b, const char *k, const char *v) {
   rmqi_buf_put_u8(b, 2);
 }
 
-/* Topics a client may not send to (TopicValidator.isNotAllowedSendTopic). */
-static bool system_topic(const char *t) {
-  static const char *const sys[] = {"TBW102",
-                                    "SCHEDULE_TOPIC_XXXX",
-                                    "BenchmarkTest",
-                                    "RMQ_SYS_TRANS_HALF_TOPIC",
-                                    "RMQ_SYS_TRACE_TOPIC",
-                                    "RMQ_SYS_TRANS_OP_HALF_TOPIC",
-                                    "TRANS_CHECK_MAX_TIME_TOPIC",
-                                    "SELF_TEST_TOPIC",
-                                    "OFFSET_MOVED_EVENT"};
-  for (size_t i = 0; i < RMQI_ARRAY_LEN(sys); i++) /* per send: cheap */
-    if (t[0] == sys[i][0] && strcmp(t, sys[i]) == 0)
-      return true;
-  return strncmp(t, "rmq_sys_", 8) == 0;
-}
-
 static rmq_err_t check_topic(const char *topic, char *err, size_t n) {
   if (!rmqi_topic_valid(topic, err, n))
     return RMQ_ERR_INVALID_ARG;
-  if (system_topic(topic)) {
+  if (rmqi_topic_is_system(topic)) { /* Java 4.9 checkTopic */
     snprintf(err, n, "sending to system topic %s is not allowed", topic);
     return RMQ_ERR_INVALID_ARG;
   }
