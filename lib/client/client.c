@@ -1,4 +1,5 @@
 #include "client.h"
+#include "ns.h"
 
 #include "../codec/body.h"
 #include "../net/tls.h"
@@ -89,13 +90,17 @@ static rmq_err_t fetch_route(rmq_client_t *c, const char *topic,
                              int64_t deadline_ms, rmqi_route_t *route,
                              char *err, size_t n) {
   rmq_err_t rc = RMQ_ERR_NO_NAMESRV;
-  for (size_t attempt = 0; attempt < c->ns.n; attempt++) {
+  size_t n_ns = rmqi_nslist_count(&c->ns);
+  for (size_t attempt = 0; attempt < n_ns; attempt++) {
     int64_t left = deadline_ms - rmqi_now_ms();
     if (left <= 0) {
       rmqi_errstr(err, n, "route of %s: timed out", topic);
       return RMQ_ERR_TIMEOUT;
     }
-    const char *addr = rmqi_nslist_current(&c->ns);
+    char addr_buf[RMQI_NSLIST_ADDR_MAX];
+    const char *addr = rmqi_nslist_current(&c->ns, addr_buf);
+    if (addr == NULL)
+      break; /* the address server emptied the list meanwhile */
     rmqi_cmd_t cmd;
     rmqi_cmd_init(&cmd, RC_GET_ROUTEINFO_BY_TOPIC);
     rmqi_cmd_ext_ref(&cmd, "topic", topic, strlen(topic));
@@ -281,6 +286,9 @@ static void refresh_done(void *arg, const rmqi_rpc_result_t *r) {
 
 static void refresh_routes(void *arg) {
   rmq_client_t *c = arg;
+  char addr[RMQI_NSLIST_ADDR_MAX];
+  if (rmqi_nslist_current(&c->ns, addr) == NULL)
+    return; /* no name server yet (an address server has not answered) */
   pthread_mutex_lock(&c->lock);
   for (rmqi_topic_t *t = c->topics; t; t = t->next) {
     refresh_t *rf = malloc(sizeof(*rf));
@@ -291,7 +299,7 @@ static void refresh_routes(void *arg) {
     rmqi_cmd_t cmd;
     rmqi_cmd_init(&cmd, RC_GET_ROUTEINFO_BY_TOPIC);
     rmqi_cmd_ext_ref(&cmd, "topic", rf->topic, strlen(rf->topic));
-    if (rmqi_rpc_invoke(c->rpc, rmqi_nslist_current(&c->ns), &cmd,
+    if (rmqi_rpc_invoke(c->rpc, addr, &cmd,
                         c->conf.v.api_timeout_ms, refresh_done, rf) != RMQ_OK)
       free(rf);
     rmqi_cmd_free(&cmd);
@@ -945,6 +953,15 @@ static bool tls_context(rmq_client_t *c, rmqi_rpc_opts_t *o, char *errstr,
   return true;
 }
 
+/* The address server answered (its thread): switch when the list changed,
+ * as Java's updateNameServerAddressList. */
+static void on_namesrv_list(void *arg, const char *list) {
+  rmq_client_t *c = arg;
+  bool changed = false;
+  if (rmqi_nslist_replace(&c->ns, list, &changed) == RMQ_OK && changed)
+    rmqi_log(&c->log, RMQ_LOG_INFO, "namesrv", "name servers now %s", list);
+}
+
 rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
                              size_t errstr_size) {
   rmqi_errstr(errstr, errstr_size, "%s", "");
@@ -968,13 +985,21 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
   c->uniq_discriminator = (uint32_t)(s >> 32);
   c->pid = (uint16_t)getpid();
   atomic_init(&c->uniq_counter, (uint32_t)s);
-  const char *ns = c->conf.v.namesrv_addr;
+  /* namesrvAddr (an endpoint "http://host:port" is host:port, as Java's
+   * getNamesrvAddr), else NAMESRV_ADDR, else the address server */
+  const char *ns = rmqi_ns_endpoint_addr(c->conf.v.namesrv_addr);
   if (ns == NULL || *ns == '\0')
     ns = getenv("NAMESRV_ADDR");
   bool ns_ok = ns && *ns;
-  if (!ns_ok || rmqi_nslist_init(&c->ns, ns, s) != RMQ_OK) {
+  bool domain = !ns_ok && c->conf.v.namesrv_domain[0] != '\0';
+  rmq_err_t ns_rc = domain  ? rmqi_nslist_init_empty(&c->ns, s)
+                    : ns_ok ? rmqi_nslist_init(&c->ns, ns, s)
+                            : RMQ_ERR_NO_NAMESRV;
+  if (ns_rc != RMQ_OK) {
     rmqi_errstr(errstr, errstr_size,
-                "no name server: set namesrvAddr (or NAMESRV_ADDR)");
+                ns_ok ? "NAMESRV_ADDR is not a host:port list"
+                      : "no name server: set namesrvAddr (or NAMESRV_ADDR, "
+                        "or namesrvDomain)");
     rmqi_conf_release(&c->conf);
     pthread_mutex_destroy(&c->lock);
     free(c);
@@ -1034,8 +1059,27 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
     rmqi_disp_destroy(&c->disp);
     goto fail_ns;
   }
+  if (domain) {
+    rmqi_addrsrv_opts_t ao = {
+        .domain = c->conf.v.namesrv_domain,
+        .subgroup = c->conf.v.namesrv_domain_subgroup,
+        .unit = c->conf.v.unit_name,
+        .interval_ms = c->conf.v.namesrv_domain_refresh_ms,
+        .timeout_ms = c->conf.v.api_timeout_ms,
+        .log = &c->log,
+        .fn = on_namesrv_list,
+        .arg = c,
+    };
+    /* waits for the first answer, as Java's start() fetches at once; an
+     * address server that does not answer leaves the list empty (routes
+     * fail with RMQ_ERR_NO_NAMESRV) until a later fetch fills it */
+    if (rmqi_addrsrv_start(&c->addrsrv, &ao) != RMQ_OK)
+      rmqi_log(&c->log, RMQ_LOG_ERROR, "namesrv",
+               "cannot start the address server thread");
+  }
   rmqi_log(&c->log, RMQ_LOG_INFO, "client",
-           "client %s started (name servers %s)", c->id, ns);
+           "client %s started (name servers %s)", c->id,
+           domain ? c->conf.v.namesrv_domain : ns);
   return c;
 fail_ns:
   rmqi_nslist_free(&c->ns);
@@ -1119,6 +1163,8 @@ void rmq_client_destroy(rmq_client_t *c, int timeout_ms) {
     struct timespec ts = {0, 2 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
+  rmqi_addrsrv_stop(c->addrsrv); /* no list change after this */
+  c->addrsrv = NULL;
   rmqi_rpc_stop(c->rpc);     /* the rest: RMQ_ERR_SHUTDOWN, callbacks queued */
   rmqi_disp_close(&c->disp); /* they run; later submissions are refused */
   rmqi_log(&c->log, RMQ_LOG_INFO, "client", "client %s stopped", c->id);

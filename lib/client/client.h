@@ -14,6 +14,7 @@
 #include "../util/disp.h"
 #include "../util/log.h"
 #include "acl.h"
+#include "addrsrv.h"
 #include "conf.h"
 #include "local.h"
 #include "nslist.h"
@@ -98,6 +99,7 @@ struct rmq_client {
   rmqi_local_ip_t ip;
   char id[256];
   rmqi_nslist_t ns;
+  rmqi_addrsrv_t *addrsrv; /* namesrvDomain's fetcher, or NULL */
   rmqi_rpc_t *rpc;
   rmqi_disp_t disp;
   pthread_mutex_t lock; /* topics, groups */

@@ -7,6 +7,8 @@
 #include "conf.h"
 #include "../util/err.h"
 #include "msg.h"
+#include "ns.h"
+#include "nslist.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -16,7 +18,9 @@
 #include <strings.h>
 #include <time.h>
 
-typedef enum { T_INT, T_BOOL, T_STR, T_ENUM } prop_type_t;
+/* T_CREDS: the sessionCredentials synonym, "accessKey,secretKey[,channel]"
+ * spread over accessKey, secretKey and accessChannel (no field of its own). */
+typedef enum { T_INT, T_BOOL, T_STR, T_ENUM, T_CREDS } prop_type_t;
 
 typedef struct prop {
   const char *name;
@@ -31,6 +35,7 @@ typedef struct prop {
 } prop_t;
 
 static const char *const callback_modes[] = {"pool", "poll", NULL};
+static const char *const access_channels[] = {"LOCAL", "CLOUD", NULL};
 static const char *const serialize_types[] = {"JSON", "ROCKETMQ", NULL};
 static const char *const log_levels[] = {"error", "warn", "info", "debug",
                                          NULL};
@@ -48,6 +53,7 @@ static const char *const alloc_names[] = {"AVG", "AVG_BY_CIRCLE",
                                           "CONSISTENT_HASH", "CONFIG", NULL};
 
 static bool check_addr_list(const char *v, char *err, size_t n);
+static bool check_domain(const char *v, char *err, size_t n);
 static bool check_timestamp(const char *v, char *err, size_t n);
 static bool check_queue_list(const char *v, char *err, size_t n);
 static bool check_trace_topic(const char *v, char *err, size_t n);
@@ -142,6 +148,38 @@ static const prop_t props[] = {
      "`tls.client.keyPassword`); used while loading, not kept."},
     {"tlsMinVersion", C, T_ENUM, OFF(tls_min_version), "TLSv1.2", 0, 0,
      tls_versions, NULL, "Lowest TLS version accepted."},
+    {"accessChannel", C, T_ENUM, OFF(access_channel), "LOCAL", 0, 0,
+     access_channels, NULL,
+     "Java's AccessChannel: `LOCAL` (a self-run cluster) or `CLOUD` (a "
+     "hosted one). Java reads it only for the message trace of cloud "
+     "clusters (per-region trace topics), which this library does not "
+     "implement: it is accepted, checked and kept, and changes nothing on "
+     "the wire."},
+    {"sessionCredentials", C, T_CREDS, 0, "", 0, 0, NULL, NULL,
+     "The seed configuration's synonym: `accessKey,secretKey` or "
+     "`accessKey,secretKey,accessChannel` sets those keys in one value. "
+     "Reading it back shows the secret key as `***`."},
+    {"nameSpace", C, T_STR, OFF(name_space), "", 0, 0, NULL, rmqi_ns_valid,
+     "Namespace of the producer's or consumer's topics and groups (Java's "
+     "namespace): topic `T` is `N%T` on the wire, group `G` is `N%G`, "
+     "`%RETRY%G` is `%RETRY%N%G`; system topics and groups are left alone; "
+     "what comes back (send results, messages, queues, callbacks) has `N%` "
+     "taken off. Empty: the instance id of an endpoint `namesrvAddr` such "
+     "as `http://MQ_INST_x_y.host:80`, else none. See doc/security.md."},
+    {"namesrvDomain", C, T_STR, OFF(namesrv_domain), "", 0, 0, NULL,
+     check_domain,
+     "Address server (Java's rocketmq.namesrv.domain), used when namesrvAddr "
+     "and `NAMESRV_ADDR` are empty: the name server list is fetched from "
+     "`http://<domain>:8080/rocketmq/<subgroup>` (`<domain>` may carry its "
+     "own `:port`) at start and every namesrvDomainRefreshInterval. No "
+     "default host."},
+    {"namesrvDomainSubgroup", C, T_STR, OFF(namesrv_domain_subgroup), "nsaddr",
+     0, 0, NULL, check_domain,
+     "Last path segment of the address-server URL (Java's "
+     "rocketmq.namesrv.domain.subgroup)."},
+    {"namesrvDomainRefreshInterval", C, T_INT, OFF(namesrv_domain_refresh_ms),
+     "120000", 100, MS_MAX, NULL, NULL,
+     "Period of the address-server lookup, ms (Java: 2 minutes)."},
     {"logLevel", C, T_ENUM, OFF(log_level), "warn", 0, 0, log_levels, NULL,
      "Lowest level passed to the log callback."},
     /* producer */
@@ -400,37 +438,21 @@ static bool check_timestamp(const char *v, char *err, size_t n) {
 }
 
 static bool check_addr_list(const char *v, char *err, size_t n) {
-  const char *p = v;
-  while (*p) {
-    const char *end = strchr(p, ';');
-    size_t len = end ? (size_t)(end - p) : strlen(p);
-    const char *colon = NULL;
-    for (size_t i = len; i-- > 0;)
-      if (p[i] == ':') {
-        colon = p + i;
-        break;
-      }
-    if (len == 0 || colon == NULL || colon == p || colon == p + len - 1) {
-      rmqi_errstr(err, n, "namesrvAddr entry \"%.*s\" is not host:port",
-                  (int)len, p);
+  return rmqi_nslist_check(rmqi_ns_endpoint_addr(v), "namesrvAddr", err, n);
+}
+
+/* A host name, address or host:port, or a path segment: no byte that
+ * would change the request line. */
+static bool check_domain(const char *v, char *err, size_t n) {
+  for (const char *p = v; *p; p++)
+    if ((unsigned char)*p <= 0x20 || *p == '/' || *p == '?' || *p == '#' ||
+        *p == '%' || (unsigned char)*p >= 0x7f) {
+      rmqi_errstr(err, n, "\"%s\" holds a character not allowed in a URL", v);
       return false;
     }
-    long port = 0;
-    for (const char *q = colon + 1; q < p + len; q++) {
-      if (*q < '0' || *q > '9' || port > 65535) {
-        port = -1;
-        break;
-      }
-      port = port * 10 + (*q - '0');
-    }
-    if (port <= 0 || port > 65535) {
-      rmqi_errstr(err, n, "namesrvAddr entry \"%.*s\" has a bad port", (int)len,
-                  p);
-      return false;
-    }
-    p += len;
-    if (*p == ';')
-      p++;
+  if (strlen(v) > 253) {
+    rmqi_errstr(err, n, "longer than 253 characters");
+    return false;
   }
   return true;
 }
@@ -455,6 +477,52 @@ static bool parse_int(const char *s, int64_t *out) {
     return false;
   *out = v;
   return true;
+}
+
+static void replace_str(char **field, char *copy) {
+  free(*field);
+  *field = copy;
+}
+
+/* sessionCredentials: "accessKey,secretKey[,accessChannel]". The value
+ * holds the secret: no error message quotes it. */
+static rmq_err_t set_creds(rmqi_conf_vals_t *v, const char *value, char *err,
+                           size_t n) {
+  const char *c1 = strchr(value, ',');
+  const char *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+  int channel = v->access_channel;
+  if (*value != '\0' && (c1 == NULL || c1 == value || c1[1] == ',' ||
+                          c1[1] == '\0' || (c2 && strchr(c2 + 1, ',')))) {
+    rmqi_errstr(err, n,
+                "sessionCredentials: expected accessKey,secretKey or "
+                "accessKey,secretKey,accessChannel (value not shown)");
+    return RMQ_ERR_CONF_INVALID;
+  }
+  if (c2) {
+    if (strcasecmp(c2 + 1, "LOCAL") == 0)
+      channel = RMQI_CHANNEL_LOCAL;
+    else if (strcasecmp(c2 + 1, "CLOUD") == 0)
+      channel = RMQI_CHANNEL_CLOUD;
+    else {
+      rmqi_errstr(err, n,
+                  "sessionCredentials: the access channel is not LOCAL or "
+                  "CLOUD");
+      return RMQ_ERR_CONF_INVALID;
+    }
+  }
+  char *ak = c1 ? strndup(value, (size_t)(c1 - value)) : strdup("");
+  char *sk = c1 ? strndup(c1 + 1, c2 ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1))
+                : strdup("");
+  if (ak == NULL || sk == NULL) {
+    free(ak);
+    free(sk);
+    rmqi_errstr(err, n, "out of memory");
+    return RMQ_ERR_NOMEM;
+  }
+  replace_str(&v->access_key, ak);
+  replace_str(&v->secret_key, sk);
+  v->access_channel = channel;
+  return RMQ_OK;
 }
 
 /* Stores @p value into the typed field; the old value survives a failure. */
@@ -499,6 +567,8 @@ static rmq_err_t set_one(rmqi_conf_vals_t *v, const prop_t *pr,
     rmqi_errstr(err, n, "%s: \"%s\" is not one of the allowed values", pr->name,
                 value);
     return RMQ_ERR_CONF_INVALID;
+  case T_CREDS:
+    return set_creds(v, value, err, n);
   case T_STR: {
     if (pr->check && !pr->check(value, err, n))
       return RMQ_ERR_CONF_INVALID;
@@ -552,7 +622,36 @@ static void format_one(const rmqi_conf_vals_t *v, const prop_t *pr,
     rmqi_buf_put_str(out, s ? s : "");
     break;
   }
+  case T_CREDS: /* never the secret itself */
+    if (v->access_key && *v->access_key) {
+      rmqi_buf_put_str(out, v->access_key);
+      rmqi_buf_put_str(out, v->secret_key && *v->secret_key ? ",***," : ",,");
+      rmqi_buf_put_str(out, v->access_channel ? "CLOUD" : "LOCAL");
+    }
+    break;
   }
+}
+
+rmq_err_t rmqi_conf_namespace(rmqi_conf_t *c, char **group) {
+  char ns[RMQI_NS_MAX + 1];
+  rmqi_ns_resolve(c->v.name_space, c->v.namesrv_addr, ns);
+  if (strcmp(ns, c->v.name_space) != 0) {
+    char *copy = strdup(ns);
+    if (copy == NULL)
+      return RMQ_ERR_NOMEM;
+    replace_str(&c->v.name_space, copy);
+  }
+  if (group == NULL || *ns == '\0')
+    return RMQ_OK;
+  char *g = rmqi_ns_wrap_dup(ns, *group);
+  if (g == NULL)
+    return RMQ_ERR_NOMEM;
+  if (strlen(g) > 255) {
+    free(g);
+    return RMQ_ERR_CONF_INVALID;
+  }
+  replace_str(group, g);
+  return RMQ_OK;
 }
 
 rmq_conf_t *rmq_conf_new(void) {
@@ -693,7 +792,8 @@ static void doc_section(rmqi_buf_t *out, unsigned scope, const char *title) {
     const prop_t *pr = &props[i];
     if (pr->scope != scope)
       continue;
-    static const char *const tn[] = {"integer", "boolean", "string", "enum"};
+    static const char *const tn[] = {"integer", "boolean", "string", "enum",
+                                     "string"};
     rmqi_buf_put_str(out, "| `");
     rmqi_buf_put_str(out, pr->name);
     rmqi_buf_put_str(out, "` | ");

@@ -23,6 +23,7 @@ enum {
 enum { RMQI_CALLBACK_POOL = 0, RMQI_CALLBACK_POLL = 1 };
 enum { RMQI_SERIALIZE_JSON = 0, RMQI_SERIALIZE_ROCKETMQ = 1 };
 enum { RMQI_TLS_MIN_12 = 0, RMQI_TLS_MIN_13 = 1 };
+enum { RMQI_CHANNEL_LOCAL = 0, RMQI_CHANNEL_CLOUD = 1 };
 enum { RMQI_MODEL_CLUSTERING = 0, RMQI_MODEL_BROADCASTING = 1 };
 /* allocateMessageQueueStrategy CONFIG (after the rmqi_alloc_strategy_t
  * values, which the other names map to). */
@@ -60,6 +61,11 @@ typedef struct rmqi_conf_vals {
   bool tls_verify_server;
   bool tls_verify_hostname;
   int tls_min_version; /* RMQI_TLS_MIN_* */
+  int access_channel; /* RMQI_CHANNEL_* */
+  char *name_space;
+  char *namesrv_domain;
+  char *namesrv_domain_subgroup;
+  int64_t namesrv_domain_refresh_ms;
   /* producer */
   char *producer_group;
   int64_t send_timeout_ms;
@@ -139,6 +145,12 @@ void rmqi_conf_release(rmqi_conf_t *c);
 
 /* Whether @p key was set explicitly (not left at its default). */
 bool rmqi_conf_is_set(const rmqi_conf_t *c, const char *key);
+
+/* Java's start(): settles the namespace (nameSpace, else the instance id
+ * of an endpoint namesrvAddr) into name_space and wraps the group in
+ * @p group (a field of @p c) in it. RMQ_ERR_NOMEM, or RMQ_ERR_CONF_INVALID
+ * when the wrapped group is too long. */
+rmq_err_t rmqi_conf_namespace(rmqi_conf_t *c, char **group);
 
 /* consumeTimestamp's yyyyMMddHHmmss (local time) as epoch ms. */
 rmq_err_t rmqi_conf_timestamp_ms(const char *v, int64_t *out);

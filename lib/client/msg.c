@@ -1,4 +1,5 @@
 #include "msg.h"
+#include "ns.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -475,4 +476,10 @@ META_GETTER(uint32_t, body_crc, body_crc, 0)
 
 const char *rmq_msg_transaction_id(const rmq_msg_t *m) {
   return m ? rmq_msg_property(m, "__transactionId__") : NULL;
+}
+
+rmq_err_t rmqi_msg_unwrap_topic(rmq_msg_t *m, const char *ns) {
+  char buf[RMQI_NS_NAME_MAX];
+  const char *t = rmqi_ns_unwrap(ns, m->topic, buf, sizeof(buf));
+  return t == m->topic ? RMQ_OK : rmqi_msg_set_topic(m, t);
 }

@@ -66,6 +66,10 @@ rmq_err_t rmqi_msg_thaw(rmq_msg_t *m);
 /* Replaces the topic (a received message's is copied out first). */
 rmq_err_t rmqi_msg_set_topic(rmq_msg_t *m, const char *topic);
 
+/* Takes namespace @p ns off the topic (Java's withoutNamespace), for a
+ * message handed to the application. */
+rmq_err_t rmqi_msg_unwrap_topic(rmq_msg_t *m, const char *ns);
+
 /* Property names Java reserves for itself (MessageConst.STRING_HASH_SET). */
 bool rmqi_prop_is_reserved(const char *name);
 

@@ -118,9 +118,7 @@ static void running_info(lite_t *l, const rmqi_hb_consumer_t *hb,
   const rmqi_conf_vals_t *v = &l->conf.v;
   bool f = true;
   char ns[1024] = "";
-  for (size_t i = 0, o = 0; i < l->client->ns.n && o < sizeof(ns); i++)
-    o +=
-        (size_t)snprintf(ns + o, sizeof(ns) - o, "%s;", l->client->ns.addrs[i]);
+  rmqi_nslist_format(&l->client->ns, ns, sizeof(ns));
   prop(b, &f, "PROP_CLIENT_VERSION", "V5_3_1");
   prop(b, &f, "PROP_CONSUMEORDERLY", p && p->orderly ? "true" : "false");
   prop_int(b, &f, "PROP_CONSUMER_START_TIMESTAMP", l->start_ms);

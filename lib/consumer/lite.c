@@ -604,6 +604,9 @@ int rmq_pull_consumer_poll(rmq_pull_consumer_t *pc, rmq_msg_t **msgs,
     size_t records;
     int64_t last = -1;
     size_t k = rmqi_lite_decode(l, b, q, msgs + n, max - n, &records, &last);
+    for (size_t i = n; i < n + k; i++) /* best effort: a copy failing on no
+                                        * memory keeps the wrapped name */
+      rmqi_msg_unwrap_topic(msgs[i], l->conf.v.name_space);
     pthread_mutex_lock(&l->lock);
     bool stale = b->gen != q->gen;
     if (!stale) {

@@ -4,6 +4,7 @@
  */
 #include "lite_int.h"
 
+#include "../client/ns.h"
 #include "../codec/batch.h"
 #include "../util/time.h"
 #include "admin.h"
@@ -31,25 +32,64 @@ void rmq_queue_list_clear(rmq_queue_list_t *list) {
 
 typedef rmqi_alloc_mq_t qitem_t;
 
-/* One block: the array, then the strings. */
-static rmq_err_t make_list(const qitem_t *v, size_t n, rmq_queue_list_t *out) {
+static rmq_err_t make_list(const lite_t *l, const qitem_t *v, size_t n,
+                           rmq_queue_list_t *out) {
+  out->queues = rmqi_queues_public(v, n, l->conf.v.name_space);
+  out->n = out->queues ? n : 0;
+  return out->queues ? RMQ_OK : RMQ_ERR_NOMEM;
+}
+
+/* An application's queue in the consumer's namespace: the wrapped copy
+ * lives in @p w. NULL when the wrapped name would not fit. */
+typedef struct nsq {
+  rmq_queue_t q;
+  char buf[RMQI_NS_NAME_MAX];
+} nsq_t;
+
+static const rmq_queue_t *q_in(const lite_t *l, const rmq_queue_t *mq,
+                               nsq_t *w) {
+  if (mq == NULL || mq->topic == NULL)
+    return mq;
+  const char *t =
+      rmqi_ns_wrap(l->conf.v.name_space, mq->topic, w->buf, sizeof(w->buf));
+  if (t == NULL || t == mq->topic)
+    return t ? mq : NULL;
+  w->q = *mq;
+  w->q.topic = t;
+  return &w->q;
+}
+
+/* The same for an array, in one block (*owned, to free; NULL when the
+ * names did not change). NULL: no memory, or a name that would not fit. */
+static const rmq_queue_t *qs_in(const lite_t *l, const rmq_queue_t *v,
+                                size_t n, rmq_queue_t **owned) {
+  *owned = NULL;
+  const char *ns = l->conf.v.name_space;
+  if (ns[0] == '\0' || n == 0)
+    return v;
+  char buf[RMQI_NS_NAME_MAX];
   size_t size = n * sizeof(rmq_queue_t);
-  for (size_t i = 0; i < n; i++)
-    size += strlen(v[i].topic) + strlen(v[i].broker) + 2;
-  rmq_queue_t *q = malloc(size ? size : 1);
-  if (q == NULL)
-    return RMQ_ERR_NOMEM;
-  char *p = (char *)(q + n);
   for (size_t i = 0; i < n; i++) {
-    size_t a = strlen(v[i].topic) + 1, b = strlen(v[i].broker) + 1;
-    q[i].topic = memcpy(p, v[i].topic, a);
-    q[i].broker_name = memcpy(p + a, v[i].broker, b);
-    q[i].queue_id = v[i].queue_id;
-    p += a + b;
+    const char *t = v[i].topic ? rmqi_ns_wrap(ns, v[i].topic, buf, sizeof(buf))
+                               : "";
+    if (t == NULL)
+      return NULL;
+    size += strlen(t) + 1;
   }
-  out->queues = q;
-  out->n = n;
-  return RMQ_OK;
+  rmq_queue_t *out = malloc(size);
+  if (out == NULL)
+    return NULL;
+  char *p = (char *)(out + n);
+  for (size_t i = 0; i < n; i++) {
+    out[i] = v[i];
+    if (v[i].topic) {
+      const char *t = rmqi_ns_wrap(ns, v[i].topic, buf, sizeof(buf));
+      out[i].topic = memcpy(p, t, strlen(t) + 1);
+      p += strlen(t) + 1;
+    }
+  }
+  *owned = out;
+  return out;
 }
 
 /* Makes sure the topic's route is cached (fetching it if needed). */
@@ -181,6 +221,14 @@ rmq_pull_consumer_t *rmq_pull_consumer_new(rmq_client_t *client,
   rmqi_cond_init_mono(&l->ready_cv);
   rmqi_cond_init_mono(&l->svc_cv);
   rmqi_cstats_init(&l->st);
+  /* Java's start(): the group joins the namespace */
+  if (rmqi_conf_namespace(&l->conf, &l->conf.v.consumer_group) != RMQ_OK) {
+    rmqi_errstr(errstr, n, "consumerGroup in namespace %s: too long",
+                l->conf.v.name_space);
+    rmqi_lite_unref(l);
+    free(pc);
+    return NULL;
+  }
   l->group = l->conf.v.consumer_group;
   l->start_ms = rmqi_wall_ms();
   pc->l = l;
@@ -291,8 +339,12 @@ static rmq_err_t announce(lite_t *l) {
 
 static rmq_err_t subscribe(rmq_pull_consumer_t *pc, const char *topic,
                            const char *expr, bool sql92) {
-  char err[200];
+  char err[200], wrapped[RMQI_NS_NAME_MAX];
   if (pc == NULL || !rmqi_topic_valid(topic, err, sizeof(err)))
+    return RMQ_ERR_INVALID_ARG;
+  topic = rmqi_ns_wrap(pc->l->conf.v.name_space, topic, wrapped,
+                       sizeof(wrapped));
+  if (topic == NULL || !rmqi_topic_valid(topic, err, sizeof(err)))
     return RMQ_ERR_INVALID_ARG;
   if (expr == NULL || *expr == '\0')
     expr = sql92 ? NULL : "*";
@@ -350,7 +402,10 @@ rmq_err_t rmq_pull_consumer_subscribe_sql(rmq_pull_consumer_t *pc,
 
 rmq_err_t rmq_pull_consumer_unsubscribe(rmq_pull_consumer_t *pc,
                                         const char *topic) {
-  if (pc == NULL || topic == NULL)
+  char wrapped[RMQI_NS_NAME_MAX];
+  if (pc == NULL || topic == NULL ||
+      (topic = rmqi_ns_wrap(pc->l->conf.v.name_space, topic, wrapped,
+                            sizeof(wrapped))) == NULL)
     return RMQ_ERR_INVALID_ARG;
   lite_t *l = pc->l;
   pthread_mutex_lock(&l->lock);
@@ -378,10 +433,22 @@ rmq_err_t rmq_pull_consumer_unsubscribe(rmq_pull_consumer_t *pc,
   return rc;
 }
 
+static rmq_err_t assign(rmq_pull_consumer_t *pc, const rmq_queue_t *queues,
+                        size_t n);
+
 rmq_err_t rmq_pull_consumer_assign(rmq_pull_consumer_t *pc,
                                    const rmq_queue_t *queues, size_t n) {
   if (pc == NULL || (queues == NULL && n))
     return RMQ_ERR_INVALID_ARG;
+  rmq_queue_t *owned;
+  const rmq_queue_t *v = qs_in(pc->l, queues, n, &owned);
+  rmq_err_t rc = v ? assign(pc, v, n) : RMQ_ERR_INVALID_ARG;
+  free(owned);
+  return rc;
+}
+
+static rmq_err_t assign(rmq_pull_consumer_t *pc, const rmq_queue_t *queues,
+                        size_t n) {
   for (size_t i = 0; i < n; i++)
     if (queues[i].topic == NULL || queues[i].broker_name == NULL ||
         queues[i].queue_id < 0)
@@ -533,7 +600,8 @@ static rmq_err_t queue_offset(lite_t *l, const rmq_queue_t *mq,
 
 rmq_err_t rmq_pull_consumer_seek(rmq_pull_consumer_t *pc, const rmq_queue_t *mq,
                                  int64_t offset) {
-  if (pc == NULL || !queue_ok(mq) || offset < 0)
+  nsq_t w;
+  if (pc == NULL || !queue_ok(mq = q_in(pc->l, mq, &w)) || offset < 0)
     return RMQ_ERR_INVALID_ARG;
   lite_t *l = pc->l;
   int64_t lo, hi;
@@ -560,6 +628,9 @@ rmq_err_t rmq_pull_consumer_seek(rmq_pull_consumer_t *pc, const rmq_queue_t *mq,
 static rmq_err_t seek_edge(rmq_pull_consumer_t *pc, const rmq_queue_t *mq,
                            rmqi_off_kind_t kind) {
   int64_t off;
+  nsq_t w;
+  if (pc)
+    mq = q_in(pc->l, mq, &w);
   rmq_err_t rc = pc && queue_ok(mq) ? queue_offset(pc->l, mq, kind, 0, &off)
                                     : RMQ_ERR_INVALID_ARG;
   return rc == RMQ_OK ? rmq_pull_consumer_seek(pc, mq, off) : rc;
@@ -578,7 +649,8 @@ rmq_err_t rmq_pull_consumer_seek_to_end(rmq_pull_consumer_t *pc,
 rmq_err_t rmq_pull_consumer_offset_for_timestamp(rmq_pull_consumer_t *pc,
                                                  const rmq_queue_t *mq,
                                                  int64_t ts, int64_t *out) {
-  if (pc == NULL || !queue_ok(mq) || out == NULL)
+  nsq_t w;
+  if (pc == NULL || !queue_ok(mq = q_in(pc->l, mq, &w)) || out == NULL)
     return RMQ_ERR_INVALID_ARG;
   return queue_offset(pc->l, mq, RMQI_OFF_BY_TIME, ts, out);
 }
@@ -598,7 +670,8 @@ rmq_err_t rmq_pull_consumer_commit(rmq_pull_consumer_t *pc) {
 rmq_err_t rmq_pull_consumer_commit_queue(rmq_pull_consumer_t *pc,
                                          const rmq_queue_t *mq,
                                          int64_t offset) {
-  if (pc == NULL || !queue_ok(mq) || offset < 0)
+  nsq_t w;
+  if (pc == NULL || !queue_ok(mq = q_in(pc->l, mq, &w)) || offset < 0)
     return RMQ_ERR_INVALID_ARG;
   lite_t *l = pc->l;
   rmq_err_t rc = have_route(l, mq->topic);
@@ -622,7 +695,8 @@ rmq_err_t rmq_pull_consumer_commit_queue(rmq_pull_consumer_t *pc,
 
 rmq_err_t rmq_pull_consumer_committed(rmq_pull_consumer_t *pc,
                                       const rmq_queue_t *mq, int64_t *out) {
-  if (pc == NULL || !queue_ok(mq) || out == NULL)
+  nsq_t w;
+  if (pc == NULL || !queue_ok(mq = q_in(pc->l, mq, &w)) || out == NULL)
     return RMQ_ERR_INVALID_ARG;
   lite_t *l = pc->l;
   if (l->conf.v.message_model == RMQI_MODEL_BROADCASTING) {
@@ -656,6 +730,9 @@ static rmq_err_t set_paused(rmq_pull_consumer_t *pc, const rmq_queue_t *v,
   if (pc == NULL || (v == NULL && n))
     return RMQ_ERR_INVALID_ARG;
   lite_t *l = pc->l;
+  rmq_queue_t *owned;
+  if ((v = qs_in(l, v, n, &owned)) == NULL)
+    return RMQ_ERR_INVALID_ARG;
   rmq_err_t rc = RMQ_OK;
   pthread_mutex_lock(&l->lock);
   size_t n_idx = 0; /* n lookups: O((n + queues) log queues), not n x queues */
@@ -676,6 +753,7 @@ static rmq_err_t set_paused(rmq_pull_consumer_t *pc, const rmq_queue_t *v,
   }
   pthread_mutex_unlock(&l->lock);
   free(idx);
+  free(owned);
   return rc;
 }
 
@@ -703,7 +781,7 @@ rmq_err_t rmq_pull_consumer_assignment(rmq_pull_consumer_t *pc,
   for (lq_t *q = l->queues; q && v; q = q->next)
     if (!q->dropped)
       v[k++] = (qitem_t){q->topic, q->broker, q->qid};
-  rmq_err_t rc = v ? make_list(v, k, out) : RMQ_ERR_NOMEM;
+  rmq_err_t rc = v ? make_list(l, v, k, out) : RMQ_ERR_NOMEM;
   pthread_mutex_unlock(&l->lock);
   free(v);
   return rc;
@@ -712,7 +790,10 @@ rmq_err_t rmq_pull_consumer_assignment(rmq_pull_consumer_t *pc,
 rmq_err_t rmq_pull_consumer_fetch_queues(rmq_pull_consumer_t *pc,
                                          const char *topic,
                                          rmq_queue_list_t *out) {
-  if (pc == NULL || topic == NULL || out == NULL)
+  char wrapped[RMQI_NS_NAME_MAX];
+  if (pc == NULL || topic == NULL || out == NULL ||
+      (topic = rmqi_ns_wrap(pc->l->conf.v.name_space, topic, wrapped,
+                            sizeof(wrapped))) == NULL)
     return RMQ_ERR_INVALID_ARG;
   lite_t *l = pc->l;
   rmqi_snap_t *s;
@@ -726,7 +807,7 @@ rmq_err_t rmq_pull_consumer_fetch_queues(rmq_pull_consumer_t *pc,
   size_t k;
   rc = rmqi_read_queues(&s->route, topic, &v, &k);
   if (rc == RMQ_OK)
-    rc = make_list(v, k, out);
+    rc = make_list(l, v, k, out);
   free(v);
   rmqi_snap_release(s);
   return rc;
@@ -744,7 +825,13 @@ void rmq_pull_result_clear(rmq_pull_result_t *res) {
   memset(res, 0, sizeof(*res));
 }
 
-static rmq_err_t keep(rmq_pull_result_t *res, size_t *cap, rmq_msg_t *m) {
+static rmq_err_t keep(const lite_t *l, rmq_pull_result_t *res, size_t *cap,
+                      rmq_msg_t *m) {
+  /* the application's topic (Java's pull: withoutNamespace) */
+  if (rmqi_msg_unwrap_topic(m, l->conf.v.name_space) != RMQ_OK) {
+    rmq_msg_destroy(m);
+    return RMQ_ERR_NOMEM;
+  }
   if (res->n_msgs == *cap) {
     rmq_msg_t **nv = realloc(res->msgs, 2 * *cap * sizeof(*nv));
     if (nv == NULL) {
@@ -788,7 +875,7 @@ static rmq_err_t decode_all(lite_t *l, const rmqi_pull_res_t *pr,
         const char *t = rmq_msg_tags(m);
         if (!rmqi_sub_matches(sub, t, t ? strlen(t) : 0))
           rmq_msg_destroy(m);
-        else if (keep(res, &cap, m) != RMQ_OK)
+        else if (keep(l, res, &cap, m) != RMQ_OK)
           rc = RMQ_ERR_NOMEM;
       }
       rmqi_rxmsg_inner_end(&in);
@@ -809,7 +896,7 @@ static rmq_err_t decode_all(lite_t *l, const rmqi_pull_res_t *pr,
       bad(l, res, rc, &e);
       continue;
     }
-    if (keep(res, &cap, m) != RMQ_OK)
+    if (keep(l, res, &cap, m) != RMQ_OK)
       return RMQ_ERR_NOMEM;
   }
 }
@@ -819,7 +906,9 @@ rmq_err_t rmq_pull_consumer_pull(rmq_pull_consumer_t *pc, const rmq_queue_t *mq,
                                  int timeout_ms, rmq_pull_result_t *res) {
   if (res)
     memset(res, 0, sizeof(*res));
-  if (pc == NULL || !queue_ok(mq) || res == NULL || offset < 0 || max_msgs <= 0)
+  nsq_t w;
+  if (pc == NULL || !queue_ok(mq = q_in(pc->l, mq, &w)) || res == NULL ||
+      offset < 0 || max_msgs <= 0)
     return RMQ_ERR_INVALID_ARG;
   lite_t *l = pc->l;
   rmqi_sub_t sub;

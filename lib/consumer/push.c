@@ -21,6 +21,7 @@
  * touches its messages; the lists it is on stay under l->lock.
  */
 #include "push.h"
+#include "../client/ns.h"
 
 #include "../codec/body_mq.h"
 #include "../util/time.h"
@@ -178,8 +179,8 @@ static batch_t *take_work(lite_t *l, push_t *p, int64_t *wake) {
 /* ---- decoding -------------------------------------------------------------
  */
 
-/* A message redelivered through %RETRY%<group> shows its original topic
- * (Java resetRetryAndNamespace). */
+/* A message redelivered through %RETRY%<group> shows its original topic,
+ * then the application's name of it (Java resetRetryAndNamespace). */
 static void restore_topic(const lite_t *l, rmq_msg_t *m) {
   const char *t = rmq_msg_topic(m);
   if (strncmp(t, "%RETRY%", 7) != 0 || strcmp(t + 7, l->group) != 0)
@@ -219,8 +220,10 @@ static void decode_all(lite_t *l, batch_t *b) {
              "%s: out of memory decoding a batch", l->group);
     return;
   }
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
     restore_topic(l, v[i]);
+    rmqi_msg_unwrap_topic(v[i], l->conf.v.name_space);
+  }
   /* published under the lock: another thread's advance() reads them to
    * find the queue's offset while this batch is its head */
   pthread_mutex_lock(&l->lock);
@@ -235,6 +238,15 @@ static void decode_all(lite_t *l, batch_t *b) {
 
 static int64_t meta_reconsume(const rmq_msg_t *m) {
   return rmq_msg_reconsume_times(m);
+}
+
+/* The message's topic as the broker knows it (Java's sendMessageBack:
+ * withNamespace(msg.getTopic())). */
+static const char *wrap_topic(const lite_t *l, const rmq_msg_t *m,
+                              char buf[RMQI_NS_NAME_MAX]) {
+  const char *t = rmqi_ns_wrap(l->conf.v.name_space, rmq_msg_topic(m), buf,
+                               RMQI_NS_NAME_MAX);
+  return t ? t : rmq_msg_topic(m);
 }
 
 /* Java's fallback when CONSUMER_SEND_MSG_BACK fails: a plain send of a
@@ -270,8 +282,10 @@ static bool retry_send(lite_t *l, push_t *p, const rmq_msg_t *m,
   int64_t times = meta_reconsume(m);
   char buf[32];
   const char *origin = rmq_msg_property(m, "ORIGIN_MESSAGE_ID");
+  char wrapped[RMQI_NS_NAME_MAX];
+  const char *origin_topic = wrap_topic(l, m, wrapped);
   ok = ok && (rmq_msg_property(m, "RETRY_TOPIC") ||
-              rmqi_msg_put_prop(x, "RETRY_TOPIC", rmq_msg_topic(m)) == RMQ_OK);
+              rmqi_msg_put_prop(x, "RETRY_TOPIC", origin_topic) == RMQ_OK);
   ok = ok && rmqi_msg_put_prop(x, "ORIGIN_MESSAGE_ID",
                                origin ? origin : rmq_msg_id(m)) == RMQ_OK;
   snprintf(buf, sizeof(buf), "%lld", (long long)(times + 1));
@@ -300,7 +314,8 @@ static bool send_back(lite_t *l, push_t *p, const lq_t *q, const rmq_msg_t *m,
   if (rmqi_lite_addr(l, q->topic, q->broker, 0, addr, sizeof(addr))) {
     rmqi_cmd_t cmd;
     rmqi_cmd_init(&cmd, RC_SEND_BACK);
-    const char *id = rmq_msg_id(m), *topic = rmq_msg_topic(m);
+    char wrapped[RMQI_NS_NAME_MAX];
+    const char *id = rmq_msg_id(m), *topic = wrap_topic(l, m, wrapped);
     rmq_err_t rc = RMQ_OK;
     rc |= rmqi_cmd_ext_int(&cmd, "offset", rmq_msg_commitlog_offset(m));
     rc |= rmqi_cmd_ext_ref(&cmd, "group", l->group, strlen(l->group));

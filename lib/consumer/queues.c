@@ -1,4 +1,5 @@
 #include "queues.h"
+#include "../client/ns.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -95,4 +96,26 @@ rmq_err_t rmqi_read_queues(const rmqi_route_t *r, const char *topic,
   *out = v;
   *n = m;
   return RMQ_OK;
+}
+
+rmq_queue_t *rmqi_queues_public(const rmqi_alloc_mq_t *v, size_t n,
+                                const char *ns) {
+  char buf[RMQI_NS_NAME_MAX];
+  size_t size = n * sizeof(rmq_queue_t);
+  for (size_t i = 0; i < n; i++)
+    size += strlen(rmqi_ns_unwrap(ns, v[i].topic, buf, sizeof(buf))) +
+            strlen(v[i].broker) + 2;
+  rmq_queue_t *q = malloc(size ? size : 1);
+  if (q == NULL)
+    return NULL;
+  char *p = (char *)(q + n);
+  for (size_t i = 0; i < n; i++) {
+    const char *t = rmqi_ns_unwrap(ns, v[i].topic, buf, sizeof(buf));
+    size_t a = strlen(t) + 1, b = strlen(v[i].broker) + 1;
+    q[i].topic = memcpy(p, t, a);
+    q[i].broker_name = memcpy(p + a, v[i].broker, b);
+    q[i].queue_id = v[i].queue_id;
+    p += a + b;
+  }
+  return q;
 }

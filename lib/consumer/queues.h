@@ -29,6 +29,12 @@ enum { RMQI_MAX_TOPIC_QUEUES = 1 << 20 };
 rmq_err_t rmqi_read_queues(const rmqi_route_t *r, const char *topic,
                            rmqi_alloc_mq_t **out, size_t *n);
 
+/* The application's view of @p v in one malloc'd block (the array, then
+ * its strings; free() it), topics taken out of namespace @p ns (Java's
+ * withoutNamespace). NULL on no memory. */
+rmq_queue_t *rmqi_queues_public(const rmqi_alloc_mq_t *v, size_t n,
+                                const char *ns);
+
 /* Orders by (topic, broker, queue id), bytewise (Java's order). */
 int rmqi_mq_cmp(const rmqi_alloc_mq_t *a, const rmqi_alloc_mq_t *b);
 /* Sorts @p v and removes duplicates; returns the new count. */

@@ -6,6 +6,8 @@
  */
 #include "../util/time.h"
 #include "lite_int.h"
+#include "../client/ns.h"
+#include "queues.h"
 #include "push.h"
 
 #include <stdio.h>
@@ -84,12 +86,15 @@ static rmq_err_t fill(lite_t *l, rmq_consumer_stats_t *st) {
   pthread_mutex_unlock(&s->lock);
   st->undecodable = atomic_load(&l->undecodable);
   /* one block: the array, then the strings */
+  const char *ns = l->conf.v.name_space; /* the application's names */
+  char name[RMQI_NS_NAME_MAX];
   pthread_mutex_lock(&l->lock);
   size_t n = 0, size = 0;
   for (lq_t *q = l->queues; q; q = q->next)
     if (!q->dropped) {
       n++;
-      size += strlen(q->topic) + strlen(q->broker) + 2;
+      size += strlen(rmqi_ns_unwrap(ns, q->topic, name, sizeof(name))) +
+              strlen(q->broker) + 2;
     }
   rmq_queue_lag_t *v = malloc(n * sizeof(*v) + size + 1);
   if (v == NULL) {
@@ -101,8 +106,9 @@ static rmq_err_t fill(lite_t *l, rmq_consumer_stats_t *st) {
   for (lq_t *q = l->queues; q; q = q->next) {
     if (q->dropped)
       continue;
-    size_t a = strlen(q->topic) + 1, b = strlen(q->broker) + 1;
-    v[k].queue.topic = memcpy(p, q->topic, a);
+    const char *t = rmqi_ns_unwrap(ns, q->topic, name, sizeof(name));
+    size_t a = strlen(t) + 1, b = strlen(q->broker) + 1;
+    v[k].queue.topic = memcpy(p, t, a);
     v[k].queue.broker_name = memcpy(p + a, q->broker, b);
     v[k].queue.queue_id = q->qid;
     p += a + b;
@@ -140,12 +146,9 @@ typedef struct assign_job {
   char *topic;
   rmq_queue_t *all, *mine;
   size_t n_all, n_mine;
-  char *s_all, *s_mine; /* the lists' strings */
 } assign_job_t;
 
 static void assign_free(assign_job_t *j) {
-  free(j->s_all);
-  free(j->s_mine);
   free(j->all);
   free(j->mine);
   free(j->topic);
@@ -165,30 +168,6 @@ static void assign_run(void *arg) {
   rmqi_lite_unref(l);
 }
 
-/* Copies @p v as public queues whose strings live in one block, *buf. */
-static rmq_queue_t *copy_queues(const rmqi_alloc_mq_t *v, size_t n,
-                                char **buf) {
-  size_t size = 0;
-  for (size_t i = 0; i < n; i++)
-    size += strlen(v[i].topic) + strlen(v[i].broker) + 2;
-  rmq_queue_t *q = malloc((n ? n : 1) * sizeof(*q));
-  char *p = malloc(size + 1);
-  if (q == NULL || p == NULL) {
-    free(q);
-    free(p);
-    return NULL;
-  }
-  *buf = p;
-  for (size_t i = 0; i < n; i++) {
-    size_t a = strlen(v[i].topic) + 1, b = strlen(v[i].broker) + 1;
-    q[i].topic = memcpy(p, v[i].topic, a);
-    q[i].broker_name = memcpy(p + a, v[i].broker, b);
-    q[i].queue_id = v[i].queue_id;
-    p += a + b;
-  }
-  return q;
-}
-
 void rmqi_lite_notify_assignment(lite_t *l, const char *topic,
                                  const rmqi_alloc_mq_t *all, size_t n_all,
                                  const rmqi_alloc_mq_t *mine, size_t n_mine) {
@@ -200,9 +179,12 @@ void rmqi_lite_notify_assignment(lite_t *l, const char *topic,
   assign_job_t *j = calloc(1, sizeof(*j));
   if (j == NULL)
     return;
-  j->topic = strdup(topic);
-  j->all = copy_queues(all, n_all, &j->s_all);
-  j->mine = copy_queues(mine, n_mine, &j->s_mine);
+  /* the application's names (Java's rebalance listeners get
+   * withoutNamespace topics) */
+  const char *ns = l->conf.v.name_space;
+  j->topic = rmqi_ns_unwrap_dup(ns, topic);
+  j->all = rmqi_queues_public(all, n_all, ns);
+  j->mine = rmqi_queues_public(mine, n_mine, ns);
   if (j->topic == NULL || j->all == NULL || j->mine == NULL) {
     assign_free(j);
     rmqi_log(&l->client->log, RMQ_LOG_ERROR, "rebalance",

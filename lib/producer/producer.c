@@ -119,7 +119,10 @@ static void res_ok(rmq_send_result_t *res, const rmqi_cmd_t *resp,
   res->msg_id = res_cstr(res, ids ? ids : pr->uniq);
   const rmqi_str_t *v = rmqi_cmd_ext_get(resp, "msgId");
   res->offset_msg_id = v ? res_str(res, v->p, v->n) : res_cstr(res, "");
-  res->topic = res_cstr(res, pr->topic);
+  char plain[RMQI_NS_NAME_MAX]; /* the application's name (Java's
+                                 * processSendResponse withoutNamespace) */
+  res->topic = res_cstr(
+      res, rmqi_ns_unwrap(pr->ns, pr->topic, plain, sizeof(plain)));
   res->broker_name = res_cstr(res, mq->broker);
   int64_t x;
   res->queue_id = rmqi_cmd_ext_get_int(resp, "queueId", &x) == RMQ_OK
@@ -231,6 +234,13 @@ rmq_producer_t *rmq_producer_new(rmq_client_t *client, const rmq_conf_t *conf,
   char why[256];
   if (!rmqi_topic_valid(p->conf.v.producer_group, why, sizeof(why))) {
     rmqi_errstr(errstr, errstr_size, "producerGroup: %s", why);
+    goto fail;
+  }
+  if (rmqi_conf_namespace(&p->conf, &p->conf.v.producer_group) != RMQ_OK ||
+      !rmqi_topic_valid(p->conf.v.producer_group, why, sizeof(why))) {
+    rmqi_errstr(errstr, errstr_size,
+                "producerGroup in namespace %s: too long or out of memory",
+                p->conf.v.name_space);
     goto fail;
   }
   if (client == NULL) {
@@ -920,6 +930,7 @@ static void ship_batch(void *arg, rmqi_acc_batch_t *b) {
   j->p = p;
   j->batch = b;
   rmqi_accum_prep(b, &j->pr);
+  j->pr.ns = p->conf.v.name_space;
   j->start_ms = rmqi_now_ms();
   j->deadline_ms = j->start_ms + p->conf.v.send_timeout_ms;
   j->max = 1 + (int)p->conf.v.retry_times_async;
@@ -1143,6 +1154,8 @@ static rmq_err_t check_decode(txcheck_t *k, rmqi_errbuf_t *e) {
   if (rc == RMQ_OK)
     rc = rmqi_rxmsg_build(&rec, k->bname ? k->bname : "", (size_t)128 << 20,
                           true, &k->msg, e);
+  if (rc == RMQ_OK) /* Java's checkTransactionState: withoutNamespace */
+    rc = rmqi_msg_unwrap_topic(k->msg, k->p->conf.v.name_space);
   if (rc != RMQ_OK)
     return rc;
   /* Java's MessageExt.transactionId: the UNIQ_KEY, as the header says. */
@@ -1298,7 +1311,11 @@ rmq_err_t rmq_producer_set_transaction_listener(rmq_producer_t *p,
 static void end_transaction(rmq_producer_t *p, const rmq_msg_t *msg,
                             const rmq_send_result_t *r, const char *txid,
                             rmq_tx_state_t st) {
-  const char *topic = msg->topic;
+  char wrapped[RMQI_NS_NAME_MAX];
+  const char *topic = rmqi_ns_wrap(p->conf.v.name_space, msg->topic, wrapped,
+                                   sizeof(wrapped));
+  if (topic == NULL)
+    topic = msg->topic;
   const char *oid =
       r->offset_msg_id && r->offset_msg_id[0] ? r->offset_msg_id : r->msg_id;
   rmqi_host_t host;

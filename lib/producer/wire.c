@@ -15,31 +15,29 @@ static void put_prop(rmqi_buf_t *b, const char *k, const char *v) {
   rmqi_buf_put_u8(b, 2);
 }
 
-/* Topics a client may not send to (TopicValidator.isNotAllowedSendTopic). */
-static bool system_topic(const char *t) {
-  static const char *const sys[] = {"TBW102",
-                                    "SCHEDULE_TOPIC_XXXX",
-                                    "BenchmarkTest",
-                                    "RMQ_SYS_TRANS_HALF_TOPIC",
-                                    "RMQ_SYS_TRACE_TOPIC",
-                                    "RMQ_SYS_TRANS_OP_HALF_TOPIC",
-                                    "TRANS_CHECK_MAX_TIME_TOPIC",
-                                    "SELF_TEST_TOPIC",
-                                    "OFFSET_MOVED_EVENT"};
-  for (size_t i = 0; i < RMQI_ARRAY_LEN(sys); i++) /* per send: cheap */
-    if (t[0] == sys[i][0] && strcmp(t, sys[i]) == 0)
-      return true;
-  return strncmp(t, "rmq_sys_", 8) == 0;
-}
-
 static rmq_err_t check_topic(const char *topic, bool internal, char *err,
                              size_t n) {
   if (!rmqi_topic_valid(topic, err, n))
     return RMQ_ERR_INVALID_ARG;
-  /* The trace's own producer writes RMQ_SYS_TRACE_TOPIC (as Java's). */
-  if (system_topic(topic) &&
+  /* Java 4.9 checkTopic; the trace's own producer writes
+   * RMQ_SYS_TRACE_TOPIC (as Java's) */
+  if (rmqi_topic_is_system(topic) &&
       !(internal && strcmp(topic, "RMQ_SYS_TRACE_TOPIC") == 0)) {
     snprintf(err, n, "sending to system topic %s is not allowed", topic);
+    return RMQ_ERR_INVALID_ARG;
+  }
+  return RMQ_OK;
+}
+
+/* The topic as sent: wrapped in the namespace (Java's withNamespace before
+ * Validators.checkTopic, so the wrapped name must be a valid topic). */
+static rmq_err_t wrap_topic(rmqi_prep_t *pr, const char *topic,
+                           const rmqi_conf_vals_t *conf, char *err, size_t n) {
+  pr->ns = conf->name_space ? conf->name_space : "";
+  pr->topic = rmqi_ns_wrap(pr->ns, topic, pr->topic_buf, sizeof(pr->topic_buf));
+  if (pr->topic == NULL || !rmqi_topic_valid(pr->topic, err, n)) {
+    if (pr->topic == NULL)
+      snprintf(err, n, "topic %s in namespace %s is too long", topic, pr->ns);
     return RMQ_ERR_INVALID_ARG;
   }
   return RMQ_OK;
@@ -97,7 +95,9 @@ rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
              m->body_len, (long long)conf->max_message_size);
     return RMQ_ERR_MSG_TOO_LARGE;
   }
-  pr->topic = m->topic;
+  rc = wrap_topic(pr, m->topic, conf, err, n);
+  if (rc != RMQ_OK)
+    return rc;
   pr->flag = m->flag;
   pr->born_ms = rmqi_wall_ms();
   pr->body = m->body;
@@ -193,7 +193,11 @@ rmq_err_t rmqi_prep_batch(rmqi_prep_t *pr, rmq_client_t *c,
    * properties into every message, so a wrapper UNIQ_KEY (which the 5.x
    * Java client adds) would give all of them the same id. */
   put_prop(&pr->props, "WAIT", "true");
-  pr->topic = msgs[0]->topic;
+  rc = wrap_topic(pr, msgs[0]->topic, conf, err, n);
+  if (rc != RMQ_OK) {
+    rmqi_buf_free(&body);
+    return rc;
+  }
   pr->zbody = body.data; /* owned */
   pr->body = body.data;
   pr->body_len = body.len;

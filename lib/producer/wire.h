@@ -8,6 +8,7 @@
 
 #include "../client/client.h"
 #include "../client/msg.h"
+#include "../client/ns.h"
 #include "../codec/hash.h"
 
 enum {
@@ -18,7 +19,9 @@ enum {
 };
 
 typedef struct rmqi_prep {
-  const char *topic;
+  const char *topic; /* as sent: in the producer's namespace */
+  const char *ns;    /* the namespace ("" none), to unwrap results */
+  char topic_buf[RMQI_NS_NAME_MAX];
   rmqi_buf_t props;
   char uniq[57];
   const uint8_t *body;

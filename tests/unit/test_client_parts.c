@@ -20,20 +20,22 @@ TEST(nslist_parses_and_shuffles_all_entries) {
 TEST(nslist_is_sticky_and_fails_over_once) {
   rmqi_nslist_t l;
   CHECK_ERR(rmqi_nslist_init(&l, "a:1;b:2;c:3", 7), RMQ_OK);
-  const char *first = rmqi_nslist_current(&l);
-  CHECK_STR(rmqi_nslist_current(&l), first);
+  char b1[RMQI_NSLIST_ADDR_MAX], b2[RMQI_NSLIST_ADDR_MAX],
+      b3[RMQI_NSLIST_ADDR_MAX];
+  const char *first = rmqi_nslist_current(&l, b1);
+  CHECK_STR(rmqi_nslist_current(&l, b3), first);
   char failed[16];
   snprintf(failed, sizeof(failed), "%s", first);
   rmqi_nslist_failed(&l, failed);
-  const char *second = rmqi_nslist_current(&l);
+  const char *second = rmqi_nslist_current(&l, b2);
   CHECK(strcmp(second, failed) != 0);
   /* A second report of the same stale failure does not skip a server. */
   rmqi_nslist_failed(&l, failed);
-  CHECK_STR(rmqi_nslist_current(&l), second);
+  CHECK_STR(rmqi_nslist_current(&l, b3), second);
   /* Failing every server wraps around. */
   rmqi_nslist_failed(&l, second);
-  rmqi_nslist_failed(&l, rmqi_nslist_current(&l));
-  CHECK_STR(rmqi_nslist_current(&l), failed);
+  rmqi_nslist_failed(&l, rmqi_nslist_current(&l, b3));
+  CHECK_STR(rmqi_nslist_current(&l, b3), failed);
   rmqi_nslist_free(&l);
 }
 
