@@ -155,10 +155,11 @@ static bool on_reply(void *arg, const char *corr, size_t n,
   rmq_producer_t *p = arg;
   pthread_mutex_lock(&p->lock);
   rmqi_req_t *r = take(p, corr, n);
-  if (r && r->cb == NULL) /* the caller's entry: complete it under lock */
+  bool async = r && r->cb;
+  if (r && !async) /* the caller's entry (on its stack): under lock only */
     finish_sync(p, r, keep_reply(r, rec));
   pthread_mutex_unlock(&p->lock);
-  if (r && r->cb)
+  if (async) /* ours alone now */
     deliver_later(r, keep_reply(r, rec));
   return r != NULL;
 }
@@ -230,6 +231,7 @@ void rmqi_requests_stop(rmq_producer_t *p) {
 static rmq_err_t prepare(rmq_producer_t *p, rmq_msg_t *msg, int timeout_ms,
                          rmqi_req_t *r) {
   rmq_client_t *c = p->client;
+  bool async = r->cb != NULL;
   r->p = p;
   r->deadline_ms = rmqi_now_ms() + timeout_ms;
   rmqi_client_uniq_id(c, r->corr);
@@ -267,7 +269,7 @@ static rmq_err_t prepare(rmq_producer_t *p, rmq_msg_t *msg, int timeout_ms,
     p->requests++;
   }
   pthread_mutex_unlock(&p->lock);
-  if (rc == RMQ_OK && r->cb)
+  if (rc == RMQ_OK && async) /* r itself may be gone already (destroy) */
     rmqi_client_reply_tick_start(c);
   return rc;
 }
