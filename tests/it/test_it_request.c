@@ -114,6 +114,19 @@ static void replier_stop(replier_t *r) {
   pthread_mutex_destroy(&r->mu);
 }
 
+/* The reply to @p req: body @p want, the request's correlation id. */
+static void check_reply(const rmq_msg_t *req, const rmq_msg_t *reply,
+                        const char *want) {
+  if (reply == NULL)
+    return; /* the request's own CHECK_ERR failed */
+  size_t len;
+  const void *b = rmq_msg_body(reply, &len);
+  CHECK_MEM(b, len, want, strlen(want));
+  CHECK_STR(rmq_msg_property(reply, "CORRELATION_ID"),
+            rmq_msg_property(req, "CORRELATION_ID"));
+  CHECK_STR(rmq_msg_property(reply, "MSG_TYPE"), "reply");
+}
+
 /* ---- C -> C --------------------------------------------------------------- */
 
 static _Atomic int n_async, async_ok;
@@ -145,13 +158,8 @@ TEST(c_requester_c_replier) {
     int64_t t0 = rmqi_now_ms();
     CHECK_ERR(rmq_producer_request(p, m, i == 0 ? 30000 : 10000, &reply),
               RMQ_OK);
+    check_reply(m, reply, want);
     if (reply) {
-      size_t len;
-      const void *b = rmq_msg_body(reply, &len);
-      CHECK_MEM(b, len, want, strlen(want));
-      CHECK_STR(rmq_msg_property(reply, "CORRELATION_ID"),
-                rmq_msg_property(m, "CORRELATION_ID"));
-      CHECK_STR(rmq_msg_property(reply, "MSG_TYPE"), "reply");
       char rt[128];
       pthread_mutex_lock(&r.mu);
       snprintf(rt, sizeof(rt), "%s_REPLY_TOPIC", r.cluster);
@@ -215,17 +223,6 @@ TEST(request_without_replier_times_out) {
 
 /* ---- with the Java client ------------------------------------------------- */
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "r");
-  if (f == NULL)
-    return NULL;
-  char *b = calloc(1, 1 << 16);
-  size_t n = b ? fread(b, 1, (1 << 16) - 1, f) : 0;
-  (void)n;
-  fclose(f);
-  return b;
-}
-
 TEST(c_requester_java_replier) {
   char group[128], out[700], cmd[4096];
   it_unique(group, sizeof(group), "it_rr_jg");
@@ -242,7 +239,7 @@ TEST(c_requester_java_replier) {
   int64_t t0 = rmqi_now_ms();
   while (rmqi_now_ms() - t0 < 60000) {
     free(o);
-    o = slurp(out);
+    o = it_slurp(out);
     if (o && strstr(o, "\"ready\":true"))
       break;
     usleep(200 * 1000);
@@ -258,13 +255,7 @@ TEST(c_requester_java_replier) {
     rmq_msg_t *m = request_msg("cj", body), *reply = NULL;
     CHECK_ERR(rmq_producer_request(p, m, i == 0 ? 40000 : 10000, &reply),
               RMQ_OK);
-    if (reply) {
-      size_t len;
-      const void *b = rmq_msg_body(reply, &len);
-      CHECK_MEM(b, len, want, strlen(want));
-      CHECK_STR(rmq_msg_property(reply, "CORRELATION_ID"),
-                rmq_msg_property(m, "CORRELATION_ID"));
-    }
+    check_reply(m, reply, want);
     rmq_msg_destroy(reply);
     rmq_msg_destroy(m);
   }
@@ -272,12 +263,12 @@ TEST(c_requester_java_replier) {
   snprintf(rcpath, sizeof(rcpath), "%s.rc", out);
   char *rc = NULL;
   t0 = rmqi_now_ms();
-  while ((rc = slurp(rcpath)) == NULL && rmqi_now_ms() - t0 < 30000)
+  while ((rc = it_slurp(rcpath)) == NULL && rmqi_now_ms() - t0 < 30000)
     usleep(200 * 1000);
   REQUIRE(rc != NULL);
   CHECK_INT(atoi(rc), 0);
   free(rc);
-  o = slurp(out);
+  o = it_slurp(out);
   /* Java saw what Java's prepareSendRequest would have set */
   char want[300];
   snprintf(want, sizeof(want), "\"replyTo\":\"%s\"",
