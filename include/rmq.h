@@ -702,6 +702,99 @@ RMQ_API rmq_err_t rmq_producer_send_in_transaction(rmq_producer_t *producer,
                                                    rmq_tx_state_t *local_state);
 
 /* ------------------------------------------------------------------------ */
+/**
+ * @name Request/reply
+ *
+ * Java's DefaultMQProducer.request: a message sent to an ordinary topic
+ * carries a correlation id (property CORRELATION_ID), the requester's
+ * client id (REPLY_TO_CLIENT) and its timeout (TTL); a consumer of the
+ * topic (push or lite pull, C or Java) builds the reply with
+ * rmq_msg_new_reply() and sends it with any producer send; the broker
+ * pushes the reply straight to the requester's connection
+ * (PUSH_REPLY_MESSAGE_TO_CLIENT), where it completes the waiting request
+ * exactly once. See doc/request_reply.md.
+ *
+ * The requests one producer may have waiting are bounded (10000, then
+ * RMQ_ERR_QUEUE_FULL). A reply that matches no waiting request (it came
+ * after the timeout, or for another client) is dropped and logged.
+ */
+
+/**
+ * @brief Called once per rmq_producer_request_async(): with RMQ_OK and the
+ *        reply, or with the error and @p reply NULL: RMQ_ERR_TIMEOUT when
+ *        no reply came within the timeout, RMQ_ERR_SHUTDOWN when the
+ *        producer was destroyed first, the send's error when the request
+ *        could not be sent, RMQ_ERR_COMPRESSION / RMQ_ERR_LIMIT for a reply
+ *        whose body cannot be inflated.
+ * @param reply borrowed: the library destroys it after the callback.
+ * @remark Runs on a callback thread (or inside rmq_poll() in callbackMode
+ *         `poll`); it may call the library (not rmq_producer_destroy).
+ */
+typedef void(rmq_request_cb)(rmq_producer_t *producer, rmq_err_t err,
+                             rmq_msg_t *reply, void *opaque);
+
+/**
+ * @brief Sends @p msg as a request and waits up to @p timeout_ms for the
+ *        reply (Java's request(msg, timeout)).
+ * @param msg borrowed, and changed as Java changes it: the library sets the
+ *        properties CORRELATION_ID (a new id), REPLY_TO_CLIENT (this
+ *        client's id) and TTL (@p timeout_ms). It is sent like
+ *        rmq_producer_send(), with its retries, within @p timeout_ms.
+ * @param timeout_ms the whole wait: send and reply; > 0.
+ * @param reply receives the reply on RMQ_OK, owned by the caller
+ *        (rmq_msg_destroy); NULL otherwise. Its metadata is what the
+ *        broker pushed: topic (`<cluster>_REPLY_TOPIC`), properties,
+ *        queue id, born and store hosts and timestamps; rmq_msg_id() is
+ *        the replier's UNIQ_KEY.
+ * @returns RMQ_OK; RMQ_ERR_TIMEOUT (sent, but no reply in time); the
+ *          errors of rmq_producer_send() when the request could not be
+ *          sent; RMQ_ERR_QUEUE_FULL; RMQ_ERR_SHUTDOWN (also when the
+ *          producer is destroyed while this waits); RMQ_ERR_INVALID_ARG.
+ * @remark Blocks the calling thread (never needs rmq_poll to complete, in
+ *         either callbackMode). The first request to a topic fetches its
+ *         route and sends a heartbeat to its brokers first, as Java does,
+ *         so that the broker knows where to push the reply.
+ */
+RMQ_API rmq_err_t rmq_producer_request(rmq_producer_t *producer,
+                                       rmq_msg_t *msg, int timeout_ms,
+                                       rmq_msg_t **reply);
+
+/**
+ * @brief Sends @p msg as a request without waiting; @p cb fires exactly
+ *        once with the reply, RMQ_ERR_TIMEOUT (within about 50 ms after
+ *        @p timeout_ms), RMQ_ERR_SHUTDOWN, or the send's error.
+ * @param msg on RMQ_OK the library takes it (properties set as for
+ *        rmq_producer_request) and destroys it once sent; on failure the
+ *        caller keeps it and @p cb is not called.
+ * @returns RMQ_OK when sent off; RMQ_ERR_INVALID_ARG, RMQ_ERR_SHUTDOWN,
+ *          RMQ_ERR_QUEUE_FULL, or a validation or route error.
+ * @remark May block the caller for the topic's first route lookup, as
+ *         rmq_producer_send_async() does.
+ */
+RMQ_API rmq_err_t rmq_producer_request_async(rmq_producer_t *producer,
+                                             rmq_msg_t *msg, int timeout_ms,
+                                             rmq_request_cb *cb, void *opaque);
+
+/**
+ * @brief Builds the reply to a received request message (Java's
+ *        MessageUtil.createReplyMessage): topic `<CLUSTER>_REPLY_TOPIC`
+ *        from the request's CLUSTER property (which the broker adds to
+ *        every stored message), MSG_TYPE=reply, and the request's
+ *        CORRELATION_ID, REPLY_TO_CLIENT and TTL; @p len bytes of @p body
+ *        copied. Send it with rmq_producer_send() (or any send): a reply
+ *        goes as SEND_REPLY_MESSAGE_V2, and the broker answers
+ *        RMQ_SYSTEM_ERROR when the requester is no longer connected.
+ * @param request a message a consumer received (borrowed).
+ * @param reply receives a new message owned by the caller, which may add
+ *        tags, keys and properties before sending it.
+ * @returns RMQ_OK; RMQ_ERR_INVALID_ARG when an argument is NULL or the
+ *          request has no CLUSTER property (it did not come from a
+ *          broker); RMQ_ERR_NOMEM.
+ */
+RMQ_API rmq_err_t rmq_msg_new_reply(const rmq_msg_t *request, const void *body,
+                                    size_t len, rmq_msg_t **reply);
+
+/* ------------------------------------------------------------------------ */
 /** @name Message queues */
 
 /**

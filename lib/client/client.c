@@ -1052,6 +1052,7 @@ rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
   rmqi_rpc_handle(c->rpc, RC_RESET_OFFSET, on_consumer_admin, c);
   rmqi_rpc_handle(c->rpc, RC_CONSUME_DIRECTLY, on_consumer_admin, c);
   rmqi_rpc_handle(c->rpc, RC_CHECK_TRANSACTION_STATE, on_check_tx, c);
+  rmqi_rpc_handle(c->rpc, RMQI_RC_PUSH_REPLY_MESSAGE, rmqi_client_on_reply, c);
   if (rmqi_rpc_start(c->rpc) != RMQ_OK ||
       rmqi_loop_post(rmqi_rpc_loop(c->rpc), start_timers, c) != RMQ_OK) {
     rmqi_errstr(errstr, errstr_size, "cannot start the I/O thread");
@@ -1110,6 +1111,11 @@ static void client_free(rmq_client_t *c) {
     rmqi_txchk_t *x = c->tx_checkers;
     c->tx_checkers = x->next;
     free(x->group);
+    free(x);
+  }
+  while (c->repliers) { /* producers remove theirs; just in case */
+    rmqi_replier_t *x = c->repliers;
+    c->repliers = x->next;
     free(x);
   }
   while (c->consumer_groups) {

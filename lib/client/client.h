@@ -9,6 +9,7 @@
 
 #include "../codec/body.h"
 #include "../codec/msgrec.h"
+#include "../codec/reply.h"
 #include "../codec/route.h"
 #include "../net/rpc.h"
 #include "../util/disp.h"
@@ -82,6 +83,26 @@ typedef struct rmqi_txchk {
   struct rmqi_txchk *next;
 } rmqi_txchk_t;
 
+/* Request/reply (producer/request.c): a producer's table of requests that
+ * wait for replies. @p match runs on the loop thread with c->lock held for
+ * each reply a broker pushes (PUSH_REPLY_MESSAGE_TO_CLIENT): when the
+ * producer waits for correlation id @p corr it takes that request, copies
+ * what it needs of @p rec (valid only during the call) and returns true.
+ * @p reap runs on the loop's reply tick (every RMQI_REPLY_TICK_MS once a
+ * request was made on the client) to time out the expired ones. Neither
+ * may block. */
+typedef bool (*rmqi_reply_match_fn)(void *arg, const char *corr, size_t n,
+                                    const rmqi_msgrec_t *rec);
+typedef void (*rmqi_reply_reap_fn)(void *arg, int64_t now_ms);
+typedef struct rmqi_replier {
+  rmqi_reply_match_fn match;
+  rmqi_reply_reap_fn reap;
+  void *arg;
+  struct rmqi_replier *next;
+} rmqi_replier_t;
+
+#define RMQI_REPLY_TICK_MS 50
+
 /*
  * Lifetime: the application's handle holds one reference and every
  * producer or consumer made on the client one more. rmq_client_destroy
@@ -107,6 +128,10 @@ struct rmq_client {
   rmqi_group_t *producer_groups;
   rmqi_cgroup_t *consumer_groups;
   rmqi_txchk_t *tx_checkers; /* transactional producers, oldest first */
+  rmqi_replier_t *repliers;  /* producers that may wait for replies */
+  _Atomic bool reply_tick;   /* the reply tick was started */
+  _Atomic uint64_t replies_unmatched; /* late or unknown replies dropped */
+  _Atomic uint64_t replies_bad;       /* undecodable replies refused */
   _Atomic uint32_t uniq_counter;
   _Atomic int64_t month_start, month_end; /* cached, for message ids */
   uint32_t uniq_discriminator;
@@ -153,6 +178,18 @@ void rmqi_client_heartbeat_sync(rmq_client_t *c, int64_t timeout_ms);
 rmq_err_t rmqi_client_add_tx_checker(rmq_client_t *c, const char *group,
                                      rmqi_tx_check_fn fn, void *arg);
 void rmqi_client_remove_tx_checker(rmq_client_t *c, void *arg);
+
+/* Request/reply: @p arg's requests are offered the replies that arrive
+ * and reaped on the tick. After rmqi_client_remove_replier(@p arg) returns
+ * neither function is called with @p arg again (both run under c->lock). */
+rmq_err_t rmqi_client_add_replier(rmq_client_t *c, rmqi_reply_match_fn match,
+                                  rmqi_reply_reap_fn reap, void *arg);
+void rmqi_client_remove_replier(rmq_client_t *c, void *arg);
+/* Starts the reply tick (any thread; idempotent): only clients that made a
+ * request pay for its wake-ups. */
+void rmqi_client_reply_tick_start(rmq_client_t *c);
+/* The PUSH_REPLY_MESSAGE_TO_CLIENT handler (client/reply.c). */
+void rmqi_client_on_reply(void *arg, rmqi_conn_t *conn, rmqi_cmd_t *req);
 
 /* The route of a topic a consumer reads: cached, or fetched without the
  * producer's auto-creation fallback; it may have no writable queue. */

@@ -172,7 +172,10 @@ bool rmqi_accum_eligible(const rmq_msg_t *m) {
     if (v && strtoll(v, NULL, 10) > 0) /* Java: getDelayTimeLevel() > 0 ... */
       return false;
   }
+  /* A reply must go as SEND_REPLY_MESSAGE_V2 (Java batches only plain
+   * messages). */
   return rmq_msg_property(m, "PGROUP") == NULL &&
+         rmq_msg_property(m, "MSG_TYPE") == NULL &&
          strncmp(m->topic, "%RETRY%", 7) != 0;
 }
 

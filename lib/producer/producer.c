@@ -9,61 +9,13 @@
 #include "../client/msg.h"
 #include "../consumer/rxmsg.h"
 #include "../util/time.h"
-#include "accum.h"
+#include "producer_int.h"
 #include "select.h"
-#include "trace.h"
-#include "wire.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/*
- * Lifetime: the memory lives while the application's handle or any
- * asynchronous send holds it. Every send counted in `inflight` keeps the
- * producer alive until its callback has returned, so a callback still
- * queued (or slow) when rmq_producer_destroy returns never meets freed
- * memory; the last one frees it. destroy: closing (new sends get
- * RMQ_ERR_SHUTDOWN) -> flush until the deadline -> cancel what is still in
- * flight (RMQ_ERR_SHUTDOWN, each callback once) -> unregister within what
- * is left of the deadline -> release the handle.
- *
- * Transactional check-backs are counted in `checks` (queued or running)
- * and keep the memory alive the same way. destroy first removes the
- * producer from the client's registry of check targets (no new check
- * reaches it), lets the queued checks run until the deadline (their
- * callbacks may call the library and get RMQ_ERR_SHUTDOWN), then sets
- * `checks_stop` and waits for a check callback still running: after
- * destroy returns no check callback runs, and checks still queued are
- * dropped unanswered (the broker asks again).
- */
-struct rmq_producer {
-  rmq_client_t *client; /* a reference (rmqi_client_keep) */
-  bool own_client;
-  rmqi_conf_t conf;
-  rmqi_fault_t fault;
-  _Atomic bool closing; /* destroy has begun */
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  bool cancelled; /* retries give up (under lock) */
-  bool released;  /* the handle is gone: the last send frees (under lock) */
-  int64_t inflight;
-  int64_t inflight_bytes;
-  bool batching; /* autoBatch: acc is running */
-  rmqi_accum_t acc;
-  /* transactions (under lock) */
-  rmq_tx_execute_cb *tx_execute;
-  rmq_tx_check_cb *tx_check;
-  void *tx_opaque;
-  bool tx_registered; /* in the client's check registry */
-  bool checks_stop;   /* destroy: queued checks are dropped */
-  int64_t checks;     /* checks queued or running */
-  int64_t checks_queued;
-  int64_t checks_running;
-  uint64_t checks_dropped; /* over the bound */
-  rmqi_tracer_t *tracer;   /* enableMsgTrace; NULL when off */
-};
 
 enum { TX_CHECKS_MAX = 2000 }; /* Java's checkRequestHoldMax */
 
@@ -260,7 +212,7 @@ rmq_producer_t *rmq_producer_new(rmq_client_t *client, const rmq_conf_t *conf,
   if (p->conf.v.auto_batch)
     p->batching = rmqi_accum_init(&p->acc, &p->conf.v, ship_batch, p) == RMQ_OK;
   if (rmqi_client_add_producer(client, p->conf.v.producer_group) != RMQ_OK ||
-      p->batching != p->conf.v.auto_batch) {
+      p->batching != p->conf.v.auto_batch || rmqi_requests_start(p) != RMQ_OK) {
     rmqi_errstr(errstr, errstr_size, "out of memory");
     rmq_producer_destroy(p, 0);
     return NULL;
@@ -297,7 +249,8 @@ static void producer_free(rmq_producer_t *p) {
 
 /* Nothing keeps the memory alive but the handle (under lock). */
 static bool unused_locked(const rmq_producer_t *p) {
-  return p->released && p->inflight == 0 && p->checks == 0;
+  return p->released && p->inflight == 0 && p->checks == 0 &&
+         p->requests == 0;
 }
 
 /* @p n sends of @p bytes in all start (n > 0) or end (n < 0). The end of
@@ -327,7 +280,7 @@ static bool wait_busy(rmq_producer_t *p, int64_t below, int64_t bytes,
   bool ok = true;
   while (p->inflight > below ||
          (bytes >= 0 && p->inflight_bytes > bytes && p->inflight > 0) ||
-         (checks && p->checks > 0)) {
+         (checks && (p->checks > 0 || p->requests > 0))) {
     int64_t left = deadline_ms - rmqi_now_ms();
     if (left <= 0) {
       ok = false;
@@ -355,9 +308,12 @@ static bool wait_inflight(rmq_producer_t *p, int64_t below, int64_t bytes,
   return wait_busy(p, below, bytes, false, deadline_ms);
 }
 
-/* New work after destroy began, or on a client that is shut down. */
-static bool refused(rmq_producer_t *p) {
+bool rmqi_producer_refused(rmq_producer_t *p) {
   return atomic_load(&p->closing) || rmqi_client_closed(p->client);
+}
+
+static bool refused(rmq_producer_t *p) {
+  return rmqi_producer_refused(p);
 }
 
 rmq_err_t rmq_producer_flush(rmq_producer_t *p, int timeout_ms) {
@@ -407,6 +363,7 @@ void rmq_producer_destroy(rmq_producer_t *p, int timeout_ms) {
   while (p->checks_running > 0)
     pthread_cond_wait(&p->cond, &p->lock);
   pthread_mutex_unlock(&p->lock);
+  rmqi_requests_stop(p); /* requests still waiting: RMQ_ERR_SHUTDOWN */
   rmqi_rpc_cancel_if(p->client->rpc, is_mine, p, RMQ_ERR_SHUTDOWN,
                      "the producer is shutting down");
   /* Every send has ended (or been cancelled): its record is queued. What
@@ -557,7 +514,7 @@ static rmq_err_t refuse(rmq_send_result_t *res) {
   return RMQ_ERR_SHUTDOWN;
 }
 
-/* rmq_producer_send with its own timeout (the trace's sends). */
+/* rmq_producer_send with its own timeout (trace and request sends). */
 rmq_err_t rmqi_producer_send_within(rmq_producer_t *p, const rmq_msg_t *msg,
                                     int64_t timeout_ms,
                                     rmq_send_result_t *res) {
@@ -968,15 +925,32 @@ static rmq_err_t send_batched(rmq_producer_t *p, rmq_msg_t *msg,
   return rc;
 }
 
+static rmq_err_t send_async(rmq_producer_t *p, rmq_msg_t *msg,
+                            int64_t timeout_ms, bool batch, rmq_send_cb *cb,
+                            void *opaque);
+
 rmq_err_t rmq_producer_send_async(rmq_producer_t *p, rmq_msg_t *msg,
                                   rmq_send_cb *cb, void *opaque) {
+  return p ? send_async(p, msg, p->conf.v.send_timeout_ms, true, cb, opaque)
+           : RMQ_ERR_INVALID_ARG;
+}
+
+rmq_err_t rmqi_producer_send_async_within(rmq_producer_t *p, rmq_msg_t *msg,
+                                          int64_t timeout_ms, rmq_send_cb *cb,
+                                          void *opaque) {
+  return send_async(p, msg, timeout_ms, false, cb, opaque);
+}
+
+static rmq_err_t send_async(rmq_producer_t *p, rmq_msg_t *msg,
+                            int64_t timeout_ms, bool batch, rmq_send_cb *cb,
+                            void *opaque) {
   if (p == NULL || msg == NULL || cb == NULL)
     return RMQ_ERR_INVALID_ARG;
   /* At once, without a callback: a callback that sends again when it gets
    * RMQ_ERR_SHUTDOWN must not start a new round of callbacks. */
   if (refused(p))
     return RMQ_ERR_SHUTDOWN;
-  if (p->batching && rmqi_accum_eligible(msg)) {
+  if (batch && p->batching && rmqi_accum_eligible(msg)) {
     bool direct = false;
     rmq_err_t rc = send_batched(p, msg, cb, opaque, &direct);
     if (!direct)
@@ -987,7 +961,7 @@ rmq_err_t rmq_producer_send_async(rmq_producer_t *p, rmq_msg_t *msg,
     return RMQ_ERR_NOMEM;
   j->p = p;
   j->start_ms = rmqi_now_ms();
-  j->deadline_ms = j->start_ms + p->conf.v.send_timeout_ms;
+  j->deadline_ms = j->start_ms + timeout_ms;
   rmq_err_t rc = rmqi_prep_msg(&j->pr, p->client, msg, &p->conf.v, true, j->why,
                                sizeof(j->why));
   if (rc == RMQ_OK && p->conf.v.backpressure_enable &&
@@ -1093,15 +1067,24 @@ typedef struct txcheck {
   size_t rec_len;
 } txcheck_t;
 
-/* The end of a queued check (any thread); may free the producer. */
-static void check_end(rmq_producer_t *p) {
+/* The end of a queued check or request (any thread); may free the
+ * producer: nothing may touch @p p afterwards. */
+static void hold_end(rmq_producer_t *p, int64_t *count) {
   pthread_mutex_lock(&p->lock);
-  p->checks--;
+  (*count)--;
   pthread_cond_broadcast(&p->cond);
   bool last = unused_locked(p);
   pthread_mutex_unlock(&p->lock);
   if (last)
     producer_free(p);
+}
+
+static void check_end(rmq_producer_t *p) {
+  hold_end(p, &p->checks);
+}
+
+void rmqi_producer_request_end(rmq_producer_t *p) {
+  hold_end(p, &p->requests);
 }
 
 static void check_free(txcheck_t *k) {

@@ -112,6 +112,8 @@ rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
   if (rmq_msg_property(m, "__STARTDELIVERTIME") ||
       rmq_msg_property(m, "DELAY")) /* Java's order: delay wins */
     pr->trace_type = RMQI_TRACE_MSG_DELAY;
+  const char *type = rmq_msg_property(m, "MSG_TYPE");
+  pr->reply = type && strcmp(type, "reply") == 0;
   if (compress && m->body_len >= (size_t)conf->compress_over) {
     /* Java keeps the compressed body even when it is not smaller. */
     uLongf zl = compressBound((uLong)m->body_len);
@@ -216,7 +218,9 @@ void rmqi_prep_free(rmqi_prep_t *pr) {
 rmq_err_t rmqi_send_cmd(rmqi_cmd_t *cmd, const rmqi_prep_t *pr,
                         const char *group, const rmqi_mq_t *mq,
                         const rmqi_conf_vals_t *conf) {
-  cmd->code = pr->batch ? RMQI_RC_SEND_BATCH_MESSAGE : RMQI_RC_SEND_MESSAGE_V2;
+  cmd->code = pr->batch   ? RMQI_RC_SEND_BATCH_MESSAGE
+              : pr->reply ? RMQI_RC_SEND_REPLY_MESSAGE_V2
+                          : RMQI_RC_SEND_MESSAGE_V2;
   rmq_err_t rc = RMQ_OK;
   /* SendMessageRequestHeaderV2's one-letter fields (requests.md). */
   rc |= rmqi_cmd_ext_ref(cmd, "a", group, strlen(group));

@@ -14,6 +14,7 @@
 enum {
   RMQI_RC_SEND_MESSAGE_V2 = 310,
   RMQI_RC_SEND_BATCH_MESSAGE = 320,
+  RMQI_RC_SEND_REPLY_MESSAGE_V2 = 325,
   RMQI_SYSFLAG_COMPRESSED = 0x1,
   RMQI_SYSFLAG_ZLIB = 0x300,
 };
@@ -31,6 +32,7 @@ typedef struct rmqi_prep {
   int32_t flag;
   int64_t born_ms;
   bool batch;
+  bool reply; /* MSG_TYPE=reply: SEND_REPLY_MESSAGE_V2, as Java */
   /* %RETRY% topics: RECONSUME_TIME and MAX_RECONSUME_TIMES travel as the
    * header's j and l fields instead of properties (Java); -1: none. */
   int64_t reconsume_times, max_reconsume_times;
@@ -51,8 +53,8 @@ rmq_err_t rmqi_prep_batch(rmqi_prep_t *pr, rmq_client_t *c,
                           char *err, size_t n);
 void rmqi_prep_free(rmqi_prep_t *pr);
 
-/* Fills @p cmd (initialised by the caller) with the SEND_MESSAGE_V2 or
- * SEND_BATCH_MESSAGE request for queue @p mq. Strings are borrowed from
+/* Fills @p cmd (initialised by the caller) with the SEND_MESSAGE_V2,
+ * SEND_REPLY_MESSAGE_V2 or SEND_BATCH_MESSAGE request for queue @p mq. Strings are borrowed from
  * @p pr, @p group and @p mq. */
 rmq_err_t rmqi_send_cmd(rmqi_cmd_t *cmd, const rmqi_prep_t *pr,
                         const char *group, const rmqi_mq_t *mq,

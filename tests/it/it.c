@@ -140,3 +140,14 @@ int it_peer(const it_env_t *env, const char *args, const char *in,
            env->namesrv, env->source_root, env->major, args);
   return it_sh(cmd, in, out);
 }
+
+char *it_slurp(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return NULL;
+  char *b = calloc(1, 1 << 16);
+  size_t n = b ? fread(b, 1, (1 << 16) - 1, f) : 0;
+  (void)n;
+  fclose(f);
+  return b;
+}

@@ -48,4 +48,8 @@ int it_harness(const it_env_t *env, const char *verb, const char *args,
 int it_peer(const it_env_t *env, const char *args, const char *in,
             char **out);
 
+/* The first 64 KiB of the file at @p path, malloc'd and NUL-terminated;
+ * NULL when it cannot be opened. */
+char *it_slurp(const char *path);
+
 #endif

@@ -2,6 +2,7 @@
 # Runs an example program against the broker target RMQ_IT_TARGET, on a
 # topic of its own (auto-created by the broker from TBW102).
 #   run-example.sh EXAMPLE                 run it: NAMESRV TOPIC
+#       (request_reply must print each of its four replies once)
 #   run-example.sh CONSUMER PRODUCER       a consumer example: PRODUCER
 #       (producer_normal) sends its three messages to the topic first; the
 #       consumer runs with NAMESRV TOPIC 3 and must print each body. With
@@ -18,6 +19,16 @@ fi
 # shellcheck disable=SC1090
 . "$envf"
 topic="Example_$(basename "$exe")_${RMQ_IT_TARGET//-/_}_$$"
+if [ "$(basename "$exe")" = request_reply ]; then
+  # requester and replier in one: each of the four requests answered once
+  out=$("$exe" "$RMQ_NAMESRV" "$topic") || { rc=$?; echo "$out"; echo "FAIL: exit $rc"; exit 1; }
+  echo "$out"
+  for i in 0 1 2 3; do
+    n=$(grep -c -- "request $i: reply 'reply to: request $i'" <<<"$out" || true)
+    [ "$n" = 1 ] || { echo "FAIL: request $i answered $n times, want once"; exit 1; }
+  done
+  exit 0
+fi
 [ -n "$producer" ] || exec "$exe" "$RMQ_NAMESRV" "$topic"
 
 "$producer" "$RMQ_NAMESRV" "$topic"

@@ -349,27 +349,16 @@ static void mixed_start(void) {
     fprintf(stderr, "cannot start the Java peer\n");
 }
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "r");
-  if (f == NULL)
-    return NULL;
-  char *b = calloc(1, 1 << 16);
-  size_t n = b ? fread(b, 1, (1 << 16) - 1, f) : 0;
-  (void)n;
-  fclose(f);
-  return b;
-}
-
 TEST(java_and_c_producers_share_a_group) {
   REQUIRE(mx.p != NULL);
   REQUIRE(mx.id[0] != '\0');
   char *rc = NULL;
-  while ((rc = slurp(mx.rc)) == NULL && rmqi_now_ms() - mx.t0 < 120000)
+  while ((rc = it_slurp(mx.rc)) == NULL && rmqi_now_ms() - mx.t0 < 120000)
     usleep(200 * 1000);
   REQUIRE(rc != NULL);
   int st = atoi(rc);
   free(rc);
-  char *out = slurp(mx.out);
+  char *out = it_slurp(mx.out);
   CHECK_INT(st, 0); /* 0: Java was asked about its own message */
   char jid[80];
   json_line_id(out ? out : "", "\"localTxState\"", jid, sizeof(jid));

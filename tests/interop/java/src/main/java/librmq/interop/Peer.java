@@ -204,6 +204,8 @@ public final class Peer {
             + "  consume-lite --group G --topic T [--tag-expr E | --sql S] [--from first|last|timestamp:<ms>]\n"
             + "          [--count N] [--idle-ms M] [--timeout-ms T] [--stop-file F] [--stdin-eof] [--assign-ms 200]\n"
             + "  trace-decode [--topic RMQ_SYS_TRACE_TOPIC] [--msg-ids ID,ID,...] [--count N] [--timeout-ms 30000]\n"
+            + "  reply --group G --topic T [--tag-expr E] [--count N] [--timeout-ms T]     (answers requests)\n"
+            + "  request --group G --topic T [--tags TAG] [--count N] [--body B] [--timeout-ms T]\n"
             + "  bench-produce --topic T [--count N] [--size B] [--mode async|sync] [--threads N] [--window W]\n"
             + "  bench-consume --topic T [--count N] [--group G] [--pull-batch 32] [--timeout-ms T]\n"
             + "  route --topic T | queues --topic T | create-topic --topic T [--queues N]\n"
@@ -275,6 +277,10 @@ public final class Peer {
                 return new ConsumeLite(a).run();
             case "trace-decode":
                 return TraceDecode.run(a);
+            case "reply":
+                return ReqReply.reply(a);
+            case "request":
+                return ReqReply.request(a);
             case "bench-produce":
                 return Bench.produce(a);
             case "bench-consume":
