@@ -448,6 +448,7 @@ typedef struct rmq_send_result {
   const char *error;
   int attempts; /**< attempts made, retries included */
   void *internal_;
+  void *reserved_[4]; /**< room to grow without an ABI break; zero */
 } rmq_send_result_t;
 
 /** @brief Frees the strings of @p res and zeroes it. */
@@ -1007,6 +1008,7 @@ typedef struct rmq_pull_result {
   rmq_msg_t **msgs; /**< owned by the result */
   size_t n_msgs;
   size_t n_bad; /**< records skipped as undecodable */
+  void *reserved_[4]; /**< room to grow without an ABI break; zero */
 } rmq_pull_result_t;
 
 RMQ_API void rmq_pull_result_clear(rmq_pull_result_t *res);
@@ -1208,6 +1210,7 @@ typedef struct rmq_queue_lag {
   int64_t lag;        /**< max_offset - consumed, 0 when unknown */
   uint64_t cached_msgs;  /**< pulled, not yet consumed (flow control) */
   uint64_t cached_bytes; /**< ... their size */
+  void *reserved_[2];    /**< room to grow without an ABI break; zero */
 } rmq_queue_lag_t;
 
 /** A snapshot; free with rmq_consumer_stats_clear. */

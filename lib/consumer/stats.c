@@ -108,6 +108,7 @@ static rmq_err_t fill(lite_t *l, rmq_consumer_stats_t *st) {
       continue;
     const char *t = rmqi_ns_unwrap(ns, q->topic, name, sizeof(name));
     size_t a = strlen(t) + 1, b = strlen(q->broker) + 1;
+    memset(&v[k], 0, sizeof(v[k]));
     v[k].queue.topic = memcpy(p, t, a);
     v[k].queue.broker_name = memcpy(p + a, q->broker, b);
     v[k].queue.queue_id = q->qid;
