@@ -73,6 +73,7 @@ struct rmqi_conn {
   int64_t progress_ms; /* loop-only: last time the socket took bytes or
                           the output was empty */
   _Atomic uint64_t replies_dropped;
+  _Atomic uint64_t responses_dropped; /* late, or for another connection */
 };
 
 typedef struct handler {
@@ -708,6 +709,7 @@ static void dispatch(rmqi_conn_t *c, rmqi_cmd_t *cmd, const uint8_t *frame,
     pend_t *p = pend_take_on(r, cmd->opaque, c, &elsewhere);
     pthread_mutex_unlock(&r->lock);
     if (p == NULL) {
+      atomic_fetch_add(&c->responses_dropped, 1);
       rmqi_log(r->o.log, RMQ_LOG_DEBUG, "net",
                elsewhere ? "response with opaque %d from %s dropped: its "
                            "request went to another connection"
@@ -1109,6 +1111,7 @@ static void stats_fill(void *arg) {
       q->st.exists = true;
       q->st.queued = atomic_load(&c->queued);
       q->st.replies_dropped = atomic_load(&c->replies_dropped);
+      q->st.responses_dropped = atomic_load(&c->responses_dropped);
       q->st.in_cap = c->in.cap;
       q->st.wbuf_cap = c->wbuf.cap;
       pthread_mutex_lock(&c->out_lock);

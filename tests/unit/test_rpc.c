@@ -159,9 +159,13 @@ TEST(out_of_order_and_timeouts) {
   rmqi_rpc_invoke(r, mock_addr(m), &c, 100, count_cb, &late);
   wait_calls(&late, 1, 2000);
   CHECK_INT(atomic_load(&late.timeout), 1);
-  /* let the response come (300 ms after the request), then free, which
-   * completes every callback: the count after it is final */
-  usleep(600000);
+  /* the response comes 300 ms after the request: wait until the
+   * connection has read and dropped it, then free, which completes every
+   * callback: the count after it is final */
+  for (int t = 0; t < 300 && rmqi_rpc_conn_stats(r, mock_addr(m))
+                                     .responses_dropped == 0; t++)
+    usleep(10 * 1000);
+  CHECK_INT(rmqi_rpc_conn_stats(r, mock_addr(m)).responses_dropped, 1);
   rmqi_rpc_free(r);
   CHECK_INT(atomic_load(&late.calls), 1);
   CHECK_INT(atomic_load(&late.timeout), 1);
