@@ -54,6 +54,7 @@ struct rmqi_conn {
   rmqi_buf_t out;                  /* frames appended by any thread */
   bool in_dirty;                   /* in rpc->dirty (under rpc->dirty_lock) */
   rmqi_buf_t wbuf;                 /* loop-only: bytes being written */
+  size_t woff;                     /* loop-only: wbuf[0, woff) is written */
   rmqi_buf_t in;                   /* loop-only */
   int64_t connect_deadline_ms;     /* covers resolving, connect, handshake */
   sockaddr_any_t addrs[MAX_ADDRS]; /* loop-only */
@@ -408,7 +409,7 @@ static void update_events(rmqi_conn_t *c, bool want_out) {
  * transport needs to write to read (TLS). */
 static bool want_out(const rmqi_conn_t *c) {
   unsigned f = c->tr->flags;
-  return (c->wbuf.len > 0 && !(f & RMQI_TR_WRITE_WANTS_IN)) ||
+  return (c->wbuf.len > c->woff && !(f & RMQI_TR_WRITE_WANTS_IN)) ||
          (f & RMQI_TR_READ_WANTS_OUT);
 }
 
@@ -418,11 +419,16 @@ static bool conn_flush(rmqi_conn_t *c) {
     return true;
   pthread_mutex_lock(&c->out_lock);
   if (c->out.len) {
-    if (c->wbuf.len == 0) { /* swap: no copy */
+    if (c->wbuf.len == c->woff) { /* swap: no copy */
       rmqi_buf_t t = c->wbuf;
+      t.len = c->woff = 0;
       c->wbuf = c->out;
       c->out = t;
     } else {
+      if (c->woff > c->wbuf.len / 2) { /* mostly written: drop that part */
+        rmqi_buf_consume(&c->wbuf, c->woff);
+        c->woff = 0;
+      }
       rmqi_buf_put(&c->wbuf, c->out.data, c->out.len);
       c->out.len = 0;
     }
@@ -433,10 +439,13 @@ static bool conn_flush(rmqi_conn_t *c) {
     conn_close(c, RMQ_ERR_NOMEM, "out of memory for the output buffer");
     return false;
   }
-  while (c->wbuf.len) {
-    ssize_t n = c->tr->ops->write(c->tr, c->wbuf.data, c->wbuf.len);
+  /* a partial write moves woff, not the bytes: a large backlog written in
+   * socket-sized pieces is copied once, not once per piece */
+  while (c->wbuf.len > c->woff) {
+    ssize_t n = c->tr->ops->write(c->tr, c->wbuf.data + c->woff,
+                                  c->wbuf.len - c->woff);
     if (n > 0) {
-      rmqi_buf_consume(&c->wbuf, (size_t)n);
+      c->woff += (size_t)n;
       atomic_fetch_sub(&c->queued, (size_t)n);
       c->progress_ms = rmqi_now_ms();
       continue;
@@ -452,7 +461,8 @@ static bool conn_flush(rmqi_conn_t *c) {
     conn_close(c, c->tr->why ? RMQ_ERR_TLS : RMQ_ERR_CONN_LOST, why);
     return false;
   }
-  if (c->wbuf.len == 0) {
+  if (c->wbuf.len == c->woff) {
+    c->wbuf.len = c->woff = 0;
     c->progress_ms = rmqi_now_ms();
     buf_trim(&c->wbuf);
   }
