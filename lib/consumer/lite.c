@@ -62,11 +62,7 @@ void rmqi_lite_unref(lite_t *l) {
     free(s);
   }
   free(l->offset_path);
-  for (size_t i = 0; i < l->n_file_offsets; i++) {
-    free((char *)l->file_offsets[i].topic);
-    free((char *)l->file_offsets[i].broker);
-  }
-  free(l->file_offsets);
+  rmqi_mqo_tab_free(&l->file_offsets);
   rmqi_conf_release(&l->conf);
   pthread_mutex_destroy(&l->lock);
   pthread_mutex_destroy(&l->announce);

@@ -185,19 +185,11 @@ static rmq_err_t load_offsets(lite_t *l, char *err, size_t n) {
     return RMQ_OK;
   if (rc != RMQ_OK)
     return rc;
-  l->file_offsets = calloc(k + 1, sizeof(*l->file_offsets));
-  for (size_t i = 0; l->file_offsets && i < k; i++) {
-    char *t = strdup(v[i].topic), *b = strdup(v[i].broker);
-    if (t == NULL || b == NULL) {
-      free(t);
-      free(b);
-      break;
-    }
-    l->file_offsets[l->n_file_offsets++] =
-        (rmqi_mqo_t){t, b, v[i].queue_id, v[i].offset};
-  }
+  for (size_t i = 0; rc == RMQ_OK && i < k; i++)
+    rc = rmqi_mqo_tab_put(&l->file_offsets, v[i].topic, v[i].broker,
+                          v[i].queue_id, v[i].offset);
   free(v);
-  return l->file_offsets ? RMQ_OK : RMQ_ERR_NOMEM;
+  return rc;
 }
 
 rmq_pull_consumer_t *rmq_pull_consumer_new(rmq_client_t *client,
@@ -702,13 +694,11 @@ rmq_err_t rmq_pull_consumer_committed(rmq_pull_consumer_t *pc,
   if (l->conf.v.message_model == RMQI_MODEL_BROADCASTING) {
     rmq_err_t rc = RMQ_ERR_NOT_FOUND;
     pthread_mutex_lock(&l->lock);
-    for (size_t i = 0; i < l->n_file_offsets; i++) {
-      const rmqi_mqo_t *m = &l->file_offsets[i];
-      if (m->queue_id == mq->queue_id && strcmp(m->topic, mq->topic) == 0 &&
-          strcmp(m->broker, mq->broker_name) == 0) {
-        *out = m->offset;
-        rc = RMQ_OK;
-      }
+    const rmqi_mqo_t *m = rmqi_mqo_tab_find(&l->file_offsets, mq->topic,
+                                            mq->broker_name, mq->queue_id);
+    if (m) {
+      *out = m->offset;
+      rc = RMQ_OK;
     }
     pthread_mutex_unlock(&l->lock);
     return rc;

@@ -168,8 +168,7 @@ struct lite {
   int64_t start_ms;
   /* broadcasting: the offset file's table */
   char *offset_path;
-  rmqi_mqo_t *file_offsets;
-  size_t n_file_offsets;
+  rmqi_mqo_tab_t file_offsets; /* broadcasting: the offsets file's table */
   push_t *push;                 /* NULL for a pull consumer */
   _Atomic uint64_t undecodable; /* records skipped (statistics) */
   rmq_assignment_cb *assign_cb; /* (lock) */

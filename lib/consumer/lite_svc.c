@@ -29,15 +29,10 @@ static void lg(lite_t *l, const char *what, const char *a, const char *b) {
 
 static bool file_offset(lite_t *l, const char *topic, const char *broker,
                         int32_t qid, int64_t *out) {
-  for (size_t i = 0; i < l->n_file_offsets; i++) {
-    const rmqi_mqo_t *m = &l->file_offsets[i];
-    if (m->queue_id == qid && strcmp(m->topic, topic) == 0 &&
-        strcmp(m->broker, broker) == 0) {
-      *out = m->offset;
-      return true;
-    }
-  }
-  return false;
+  const rmqi_mqo_t *m = rmqi_mqo_tab_find(&l->file_offsets, topic, broker, qid);
+  if (m)
+    *out = m->offset;
+  return m != NULL;
 }
 
 rmq_err_t rmqi_lite_start_offset(lite_t *l, const char *topic,
@@ -180,8 +175,8 @@ static void seed(lite_t *l) {
 
 static rmq_err_t save_file(lite_t *l) {
   char err[256];
-  rmq_err_t rc = rmqi_offset_file_save(l->offset_path, l->file_offsets,
-                                       l->n_file_offsets, err, sizeof(err));
+  rmq_err_t rc = rmqi_offset_file_save(l->offset_path, l->file_offsets.v,
+                                       l->file_offsets.n, err, sizeof(err));
   if (rc != RMQ_OK)
     rmqi_log(&l->client->log, RMQ_LOG_ERROR, "offsets", "%s", err);
   return rc;
@@ -189,27 +184,7 @@ static rmq_err_t save_file(lite_t *l) {
 
 static rmq_err_t file_put(lite_t *l, const char *topic, const char *broker,
                           int32_t qid, int64_t offset) {
-  for (size_t i = 0; i < l->n_file_offsets; i++) {
-    rmqi_mqo_t *m = &l->file_offsets[i];
-    if (m->queue_id == qid && strcmp(m->topic, topic) == 0 &&
-        strcmp(m->broker, broker) == 0) {
-      m->offset = offset;
-      return RMQ_OK;
-    }
-  }
-  rmqi_mqo_t *v =
-      realloc(l->file_offsets, (l->n_file_offsets + 1) * sizeof(*v));
-  if (v == NULL)
-    return RMQ_ERR_NOMEM;
-  l->file_offsets = v;
-  char *t = strdup(topic), *b = strdup(broker);
-  if (t == NULL || b == NULL) {
-    free(t);
-    free(b);
-    return RMQ_ERR_NOMEM;
-  }
-  v[l->n_file_offsets++] = (rmqi_mqo_t){t, b, qid, offset};
-  return RMQ_OK;
+  return rmqi_mqo_tab_put(&l->file_offsets, topic, broker, qid, offset);
 }
 
 rmq_err_t rmqi_lite_commit_one(lite_t *l, const char *topic, const char *broker,

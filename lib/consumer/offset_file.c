@@ -169,3 +169,94 @@ rmq_err_t rmqi_offset_file_load(const char *path, rmqi_mqo_t **out, size_t *n,
   rmq_err_t rc2 = load_one(bak, out, n, err2, sizeof(err2));
   return rc2 == RMQ_OK ? RMQ_OK : rc;
 }
+
+/* ---- the in-memory table ------------------------------------------------ */
+
+static uint32_t mqo_hash(const char *topic, const char *broker, int32_t qid) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (const char *p = topic; *p; p++)
+    h = (h ^ (uint8_t)*p) * 16777619u;
+  h = (h ^ 0xff) * 16777619u;
+  for (const char *p = broker; *p; p++)
+    h = (h ^ (uint8_t)*p) * 16777619u;
+  return (h ^ (uint32_t)qid) * 16777619u;
+}
+
+static size_t mqo_slot(const rmqi_mqo_tab_t *t, const char *topic,
+                       const char *broker, int32_t qid) {
+  size_t mask = t->n_slot - 1, i = mqo_hash(topic, broker, qid) & mask;
+  for (;; i = (i + 1) & mask) { /* the index is never full (load <= 1/2) */
+    uint32_t s = t->slot[i];
+    if (s == 0)
+      return i;
+    const rmqi_mqo_t *m = &t->v[s - 1];
+    if (m->queue_id == qid && strcmp(m->topic, topic) == 0 &&
+        strcmp(m->broker, broker) == 0)
+      return i;
+  }
+}
+
+rmqi_mqo_t *rmqi_mqo_tab_find(const rmqi_mqo_tab_t *t, const char *topic,
+                              const char *broker, int32_t qid) {
+  if (t->n_slot == 0)
+    return NULL;
+  uint32_t s = t->slot[mqo_slot(t, topic, broker, qid)];
+  return s ? &t->v[s - 1] : NULL;
+}
+
+static bool mqo_grow(rmqi_mqo_tab_t *t) {
+  if (t->n == t->cap) {
+    size_t cap = t->cap ? 2 * t->cap : 16;
+    if (cap > UINT32_MAX / 2)
+      return false;
+    rmqi_mqo_t *v = realloc(t->v, cap * sizeof(*v));
+    if (v == NULL)
+      return false;
+    t->v = v;
+    t->cap = cap;
+  }
+  if (2 * (t->n + 1) <= t->n_slot)
+    return true;
+  size_t n_slot = t->n_slot ? 2 * t->n_slot : 32;
+  uint32_t *slot = calloc(n_slot, sizeof(*slot));
+  if (slot == NULL)
+    return false;
+  free(t->slot);
+  t->slot = slot;
+  t->n_slot = n_slot;
+  for (size_t i = 0; i < t->n; i++) /* rehash */
+    t->slot[mqo_slot(t, t->v[i].topic, t->v[i].broker, t->v[i].queue_id)] =
+        (uint32_t)(i + 1);
+  return true;
+}
+
+rmq_err_t rmqi_mqo_tab_put(rmqi_mqo_tab_t *t, const char *topic,
+                           const char *broker, int32_t qid, int64_t offset) {
+  rmqi_mqo_t *m = rmqi_mqo_tab_find(t, topic, broker, qid);
+  if (m) {
+    m->offset = offset;
+    return RMQ_OK;
+  }
+  if (!mqo_grow(t))
+    return RMQ_ERR_NOMEM;
+  char *tp = strdup(topic), *bp = strdup(broker);
+  if (tp == NULL || bp == NULL) {
+    free(tp);
+    free(bp);
+    return RMQ_ERR_NOMEM;
+  }
+  t->v[t->n] = (rmqi_mqo_t){tp, bp, qid, offset};
+  t->slot[mqo_slot(t, topic, broker, qid)] = (uint32_t)(t->n + 1);
+  t->n++;
+  return RMQ_OK;
+}
+
+void rmqi_mqo_tab_free(rmqi_mqo_tab_t *t) {
+  for (size_t i = 0; i < t->n; i++) {
+    free((char *)t->v[i].topic);
+    free((char *)t->v[i].broker);
+  }
+  free(t->v);
+  free(t->slot);
+  memset(t, 0, sizeof(*t));
+}

@@ -28,4 +28,21 @@ rmq_err_t rmqi_offset_table_decode(const char *text, size_t len,
                                    rmqi_mqo_t **out, size_t *n, char *err,
                                    size_t err_size);
 
+/* The offsets of a broadcasting consumer in memory: an array (saved as is)
+ * with a hash index on (topic, broker, queue id), so that finding or
+ * adding one queue's offset costs O(1) whatever the number of queues. */
+typedef struct rmqi_mqo_tab {
+  rmqi_mqo_t *v; /* strings owned */
+  size_t n, cap;
+  uint32_t *slot; /* 0 empty, else index + 1; n_slot a power of two */
+  size_t n_slot;
+} rmqi_mqo_tab_t;
+
+rmqi_mqo_t *rmqi_mqo_tab_find(const rmqi_mqo_tab_t *t, const char *topic,
+                              const char *broker, int32_t qid);
+/* Sets the queue's offset, adding it (strings copied) when new. */
+rmq_err_t rmqi_mqo_tab_put(rmqi_mqo_tab_t *t, const char *topic,
+                           const char *broker, int32_t qid, int64_t offset);
+void rmqi_mqo_tab_free(rmqi_mqo_tab_t *t);
+
 #endif

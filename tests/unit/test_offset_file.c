@@ -82,9 +82,39 @@ TEST(a_corrupt_file_falls_back_to_the_previous_copy) {
             RMQ_ERR_NOT_FOUND);
 }
 
+/* The in-memory table: every queue found again after many were added
+ * (the index grows and rehashes), an update replaces in place, an unknown
+ * queue is not found. */
+TEST(table_finds_and_updates_many_queues) {
+  enum { N = 20000 };
+  rmqi_mqo_tab_t t = {0};
+  char topic[32], broker[32];
+  for (int i = 0; i < N; i++) {
+    snprintf(topic, sizeof(topic), "T%d", i % 100);
+    snprintf(broker, sizeof(broker), "b%d", (i / 100) % 10);
+    CHECK_ERR(rmqi_mqo_tab_put(&t, topic, broker, i / 1000, i), RMQ_OK);
+  }
+  CHECK_INT(t.n, N);
+  for (int i = 0; i < N; i++) {
+    snprintf(topic, sizeof(topic), "T%d", i % 100);
+    snprintf(broker, sizeof(broker), "b%d", (i / 100) % 10);
+    const rmqi_mqo_t *m = rmqi_mqo_tab_find(&t, topic, broker, i / 1000);
+    REQUIRE(m != NULL);
+    CHECK_INT(m->offset, i);
+  }
+  CHECK_ERR(rmqi_mqo_tab_put(&t, "T7", "b0", 0, 99), RMQ_OK);
+  CHECK_INT(t.n, N);
+  CHECK_INT(rmqi_mqo_tab_find(&t, "T7", "b0", 0)->offset, 99);
+  CHECK(rmqi_mqo_tab_find(&t, "T7", "b0", 20) == NULL);
+  CHECK(rmqi_mqo_tab_find(&t, "T100", "b0", 0) == NULL);
+  rmqi_mqo_tab_free(&t);
+  CHECK(rmqi_mqo_tab_find(&t, "T7", "b0", 0) == NULL);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(save_then_load_round_trips),
+      TCASE(table_finds_and_updates_many_queues),
       TCASE(javas_file_format_loads),
       TCASE(a_corrupt_file_falls_back_to_the_previous_copy),
   };
