@@ -94,6 +94,23 @@ static void count_cb(rmq_producer_t *p, rmq_err_t err,
   atomic_fetch_add(&async_calls, 1);
 }
 
+/* A pull consumer on @p cl that has fetched (and so cached) the route of
+ * TopicT, which has @p queues readable queues. */
+static rmq_pull_consumer_t *route_cached(mock_t *m, rmq_client_t *cl,
+                                         size_t queues) {
+  rmq_conf_t *cc = conf(m, NULL);
+  char err[256];
+  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(cl, cc, err, sizeof(err));
+  rmq_conf_destroy(cc);
+  if (pc == NULL)
+    return NULL;
+  rmq_queue_list_t ql = {0};
+  CHECK_ERR(rmq_pull_consumer_fetch_queues(pc, "TopicT", &ql), RMQ_OK);
+  CHECK_INT(ql.n, queues);
+  rmq_queue_list_clear(&ql);
+  return pc;
+}
+
 /* A consumer caches a read-only route; the producer of the same client
  * then has no queue to send to. It used to select "modulo 0" (SIGFPE). */
 TEST(route_without_writable_queue_fails_every_send_path) {
@@ -101,15 +118,9 @@ TEST(route_without_writable_queue_fails_every_send_path) {
   route_to(m, 4);
   rmq_client_t *cl = client(m, NULL);
   REQUIRE(cl != NULL);
-  rmq_conf_t *cc = conf(m, NULL);
-  char err[256];
-  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(cl, cc, err, sizeof(err));
-  rmq_conf_destroy(cc);
+  /* readable: the consumer's route is cached */
+  rmq_pull_consumer_t *pc = route_cached(m, cl, 4);
   REQUIRE(pc != NULL);
-  rmq_queue_list_t ql = {0};
-  CHECK_ERR(rmq_pull_consumer_fetch_queues(pc, "TopicT", &ql), RMQ_OK);
-  CHECK_INT(ql.n, 4); /* readable: the consumer's route is cached */
-  rmq_queue_list_clear(&ql);
   rmq_producer_t *p = producer(cl, m, NULL);
   REQUIRE(p != NULL);
   rmq_msg_t *x = msg("x");
@@ -382,15 +393,9 @@ TEST(unregister_reaches_every_one_of_many_brokers) {
   mock_add_rule(m, &(mock_rule_t){.code = RC_HEARTBEAT});
   rmq_client_t *cl = client(m, NULL);
   REQUIRE(cl != NULL);
-  rmq_conf_t *cc = conf(m, NULL);
-  char err[256];
-  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(cl, cc, err, sizeof(err));
-  rmq_conf_destroy(cc);
+  /* the route is cached: N brokers known */
+  rmq_pull_consumer_t *pc = route_cached(m, cl, N);
   REQUIRE(pc != NULL);
-  rmq_queue_list_t ql = {0};
-  CHECK_ERR(rmq_pull_consumer_fetch_queues(pc, "TopicT", &ql), RMQ_OK);
-  CHECK_INT(ql.n, N); /* the route is cached: N brokers known */
-  rmq_queue_list_clear(&ql);
   rmq_producer_t *p = producer(cl, m, NULL);
   REQUIRE(p != NULL);
   int64_t t0 = rmqi_now_ms();

@@ -222,21 +222,7 @@ final class Bench {
         long rss = rssKiB();
         long peak = procStatus("VmHWM:");
         c.shutdown();
-        long n = Math.max(received, 1);
-        Map<String, Object> o = Peer.obj();
-        o.put("client", "java " + Peer.clientVersion());
-        o.put("mode", "lite-pull");
-        o.put("count", received);
-        o.put("bytes", bytes);
-        o.put("pullBatch", c.getPullBatchSize());
-        o.put("msgsPerSec", first == 0 || end == first ? 0 : Math.round((received - 1) / ((end - first) / 1e9)));
-        o.put("startToFirstMs", first == 0 ? -1 : (first - t0) / 1000000);
-        o.put("elapsedMs", (end - t0) / 1000000);
-        o.put("cpuUsPerMsg", Math.round(cpu / 1e3 / n * 100) / 100.0);
-        o.put("cpuTotalUsPerMsg", Math.round(cpuTotal / 1e3 / n * 100) / 100.0);
-        o.put("rssKiB", rss);
-        o.put("peakRssKiB", peak);
-        Peer.emit(o);
+        emitConsume("lite-pull", received, bytes, c.getPullBatchSize(), first, end, t0, cpu, cpuTotal, rss, peak);
         return received >= count ? 0 : 1;
     }
 
@@ -283,22 +269,27 @@ final class Bench {
         long peak = procStatus("VmHWM:");
         long got = received.get();
         c.shutdown();
-        long n = Math.max(got, 1);
+        emitConsume("push", got, bytes.get(), c.getPullBatchSize(), first.get(), end, t0, cpu, cpuTotal, rss, peak);
+        return got >= count ? 0 : 1;
+    }
+
+    /** The JSON line of a consume benchmark (times in System.nanoTime; first = 0: no message). */
+    private static void emitConsume(String mode, long received, long bytes, int pullBatch, long first, long end,
+        long t0, long cpu, long cpuTotal, long rss, long peak) {
+        long n = Math.max(received, 1);
         Map<String, Object> o = Peer.obj();
         o.put("client", "java " + Peer.clientVersion());
-        o.put("mode", "push");
-        o.put("count", got);
-        o.put("bytes", bytes.get());
-        o.put("pullBatch", c.getPullBatchSize());
-        long f = first.get();
-        o.put("msgsPerSec", f == 0 || end == f ? 0 : Math.round((got - 1) / ((end - f) / 1e9)));
-        o.put("startToFirstMs", f == 0 ? -1 : (f - t0) / 1000000);
+        o.put("mode", mode);
+        o.put("count", received);
+        o.put("bytes", bytes);
+        o.put("pullBatch", pullBatch);
+        o.put("msgsPerSec", first == 0 || end == first ? 0 : Math.round((received - 1) / ((end - first) / 1e9)));
+        o.put("startToFirstMs", first == 0 ? -1 : (first - t0) / 1000000);
         o.put("elapsedMs", (end - t0) / 1000000);
         o.put("cpuUsPerMsg", Math.round(cpu / 1e3 / n * 100) / 100.0);
         o.put("cpuTotalUsPerMsg", Math.round(cpuTotal / 1e3 / n * 100) / 100.0);
         o.put("rssKiB", rss);
         o.put("peakRssKiB", peak);
         Peer.emit(o);
-        return got >= count ? 0 : 1;
     }
 }
