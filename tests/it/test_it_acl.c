@@ -1,11 +1,14 @@
 /* ACL signing against brokers with ACL on (profile `acl`: 4.9 ACL 1.0, 5.x
  * ACL 2.0): a signed producer is accepted; a wrong secret, no credentials,
- * or a denied topic is refused with the broker's code and remark. */
+ * or a denied topic is refused with the broker's code and remark; the
+ * secret key shows in no log line, statistic, conf read-back or error. */
 #include "it.h"
 #include "rmq.h"
 #include "test.h"
 
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 static it_env_t env;
 
@@ -76,9 +79,117 @@ TEST(signed_requests_are_accepted_and_bad_ones_refused) {
   rmq_producer_destroy(none, 2000);
 }
 
+/* Everything the library said: log lines (debug), error strings, stats,
+ * conf read-backs, one per line. */
+typedef struct said {
+  pthread_mutex_t mu;
+  char *text;
+  size_t len, lines;
+} said_t;
+
+static void say(said_t *s, const char *what, const char *line) {
+  pthread_mutex_lock(&s->mu);
+  size_t add = strlen(what) + strlen(line) + 4; /* ": ", "\n", NUL */
+  s->text = realloc(s->text, s->len + add);
+  s->len += (size_t)snprintf(s->text + s->len, add, "%s: %s\n", what, line);
+  s->lines++;
+  pthread_mutex_unlock(&s->mu);
+}
+
+static void on_log(void *op, rmq_log_level_t lvl, const char *comp,
+                   const char *msg) {
+  (void)lvl;
+  say(op, comp, msg);
+}
+
+static rmq_conf_t *logged_conf(said_t *s, const char *creds) {
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", env.namesrv, NULL, 0);
+  rmq_conf_set(c, "logLevel", "debug", NULL, 0);
+  rmq_conf_set(c, "sendMsgTimeout", "3000", NULL, 0);
+  rmq_conf_set_log_cb(c, on_log, s);
+  char err[256] = "", v[256];
+  CHECK_ERR(rmq_conf_set(c, "sessionCredentials", creds, err, sizeof(err)),
+            RMQ_OK);
+  size_t n = sizeof(v);
+  CHECK_ERR(rmq_conf_get(c, "sessionCredentials", v, &n), RMQ_OK);
+  say(s, "conf", v);
+  CHECK(strstr(v, "***") != NULL);
+  return c;
+}
+
+static void send_logged(said_t *s, rmq_producer_t *p, const char *topic) {
+  rmq_msg_t *m = rmq_msg_new(topic);
+  rmq_msg_set_body(m, "acl", 3);
+  rmq_send_result_t r;
+  rmq_err_t rc = rmq_producer_send(p, m, &r);
+  say(s, rmq_err_name(rc), r.error ? r.error : "");
+  rmq_send_result_clear(&r);
+  rmq_msg_destroy(m);
+}
+
+TEST(secret_never_in_logs_stats_or_errors) {
+  REQUIRE(env.acl_ak[0] && env.acl_sk[0]);
+  static said_t s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  const char *wrong = "wrongSecretXq7Zp";
+  char topic[128], group[128], args[200], creds[256], err[256];
+  it_unique(topic, sizeof(topic), "it_acl_sk");
+  it_unique(group, sizeof(group), "it_acl_sk_g");
+  snprintf(args, sizeof(args), "%s --queues 2", topic);
+  REQUIRE(it_harness(&env, "topic", args, NULL) == 0);
+  /* a bad value that holds a secret: the error does not quote it */
+  rmq_conf_t *c = rmq_conf_new();
+  snprintf(creds, sizeof(creds), "%s,%s,NOWHERE", env.acl_ak, env.acl_sk);
+  CHECK(rmq_conf_set(c, "sessionCredentials", creds, err, sizeof(err)) !=
+        RMQ_OK);
+  say(&s, "conf error", err);
+  rmq_conf_destroy(c);
+  for (int k = 0; k < 2; k++) { /* the right secret, then a wrong one */
+    snprintf(creds, sizeof(creds), "%s,%s,LOCAL", env.acl_ak,
+             k == 0 ? env.acl_sk : wrong);
+    c = logged_conf(&s, creds);
+    rmq_producer_t *p = rmq_producer_new(NULL, c, err, sizeof(err));
+    REQUIRE(p != NULL);
+    send_logged(&s, p, topic);
+    if (env.acl_deny_topic[0])
+      send_logged(&s, p, env.acl_deny_topic);
+    rmq_producer_destroy(p, 2000);
+    /* a consumer: its errors and its statistics */
+    rmq_conf_set(c, "consumerGroup", group, NULL, 0);
+    rmq_conf_set(c, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
+    rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, err, sizeof(err));
+    REQUIRE(pc != NULL);
+    rmq_err_t rc = rmq_pull_consumer_subscribe(pc, topic, "*");
+    if (rc == RMQ_OK)
+      rc = rmq_pull_consumer_start(pc);
+    say(&s, "consumer start", rmq_err_name(rc));
+    rmq_msg_t *v[4];
+    int got = rmq_pull_consumer_poll(pc, v, 4, 2000);
+    for (int i = 0; i < got; i++)
+      rmq_msg_destroy(v[i]);
+    rmq_consumer_stats_t st;
+    if (rmq_pull_consumer_stats(pc, &st) == RMQ_OK) {
+      say(&s, "stats", st.last_error);
+      for (size_t i = 0; i < st.n_queues; i++)
+        say(&s, "stats queue", st.queues[i].queue.topic);
+      rmq_consumer_stats_clear(&st);
+    }
+    rmq_pull_consumer_destroy(pc, 2000);
+    rmq_conf_destroy(c);
+  }
+  /* the run said a lot, signing included, and never either secret */
+  CHECK(s.lines > 20);
+  CHECK(strstr(s.text, env.acl_ak) != NULL);
+  CHECK(strstr(s.text, env.acl_sk) == NULL);
+  CHECK(strstr(s.text, wrong) == NULL);
+  fprintf(stderr, "# %zu lines, %zu bytes searched\n", s.lines, s.len);
+  free(s.text);
+}
+
 int main(void) {
   it_setup(&env);
   static const rmqt_case cases[] = {
-      TCASE(signed_requests_are_accepted_and_bad_ones_refused)};
+      TCASE(signed_requests_are_accepted_and_bad_ones_refused),
+      TCASE(secret_never_in_logs_stats_or_errors)};
   return RUN_TESTS(cases);
 }

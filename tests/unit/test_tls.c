@@ -486,6 +486,26 @@ TEST(expired_certificate_is_refused) {
   down(&x);
 }
 
+/* tlsMinVersion=TLSv1.3 against a server that stops at TLS 1.2: refused
+ * in the handshake, nothing falls back; TLS 1.2 allowed, it works. */
+TEST(a_server_below_the_minimum_version_is_refused) {
+  fixture_t x;
+  rmqi_tls_opts_t o = verify_with_ca();
+  o.tls13_only = true;
+  REQUIRE(up(&x, pki.good, NULL, &o));
+  SSL_CTX_set_max_proto_version(x.f->ctx, TLS1_2_VERSION); /* no client yet */
+  CHECK_REFUSED(x.r, x.f->addr, RMQ_ERR_TLS, "protocol version");
+  CHECK_INT(mock_count(x.m, -1), 0);
+  rmqi_rpc_free(x.r);
+  o.tls13_only = false;
+  x.r = client(&o);
+  REQUIRE(x.r);
+  char d[640];
+  CHECK_ERR(echo(x.r, x.f->addr, (const uint8_t *)"x", 1, d, sizeof(d), NULL),
+            RMQ_OK);
+  down(&x);
+}
+
 TEST(certificate_of_an_unknown_ca_is_refused) {
   fixture_t x;
   rmqi_tls_opts_t o = verify_with_ca();
@@ -638,6 +658,7 @@ int main(void) {
   static const rmqt_case cases[] = {
       TCASE(round_trips_carry_exact_bytes_large_and_pipelined),
       TCASE(expired_certificate_is_refused),
+      TCASE(a_server_below_the_minimum_version_is_refused),
       TCASE(certificate_of_an_unknown_ca_is_refused),
       TCASE(certificate_for_another_name_is_refused),
       TCASE(mutual_tls_sends_the_client_certificate),

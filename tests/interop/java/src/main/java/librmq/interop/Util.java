@@ -78,6 +78,18 @@ final class Util {
         c.setUseTLS(tls(a));
         c.setInstanceName(a.get("instance", "peer-" + pid()));
         c.setVipChannelEnabled(false);
+        String ns = a.get("namespace");
+        if (ns != null && !ns.isEmpty()) {
+            // The client-side namespace (wraps topics and groups as "N%name"), the one librmq's nameSpace
+            // matches. 5.x deprecates it for setNamespaceV2, but V2 only sends the namespace in a request
+            // header for a proxy to apply; a broker without a proxy ignores it.
+            namespace(c, ns);
+        }
+    }
+
+    @SuppressWarnings("deprecation")
+    private static void namespace(ClientConfig c, String ns) {
+        c.setNamespace(ns);
     }
 
     static String hex(byte[] b) {
