@@ -38,11 +38,13 @@ static void route_to(mock_t *m, int perm) {
   mock_add_rule(m, &(mock_rule_t){.code = RC_HEARTBEAT});
 }
 
-static rmq_conf_t *conf(mock_t *m, const char *const *kv) {
+/* @p group: "producerGroup", "consumerGroup" or NULL (a client's conf:
+ * every constructor refuses the keys of another scope). */
+static rmq_conf_t *conf(mock_t *m, const char *group, const char *const *kv) {
   rmq_conf_t *c = rmq_conf_new();
   rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
-  rmq_conf_set(c, "producerGroup", "PG", NULL, 0);
-  rmq_conf_set(c, "consumerGroup", "CG", NULL, 0);
+  if (group)
+    rmq_conf_set(c, group, group[0] == 'p' ? "PG" : "CG", NULL, 0);
   rmq_conf_set(c, "logLevel", "error", NULL, 0);
   for (; kv && kv[0]; kv += 2) {
     char err[200];
@@ -53,7 +55,7 @@ static rmq_conf_t *conf(mock_t *m, const char *const *kv) {
 }
 
 static rmq_client_t *client(mock_t *m, const char *const *kv) {
-  rmq_conf_t *c = conf(m, kv);
+  rmq_conf_t *c = conf(m, NULL, kv);
   char err[256];
   rmq_client_t *cl = rmq_client_new(c, err, sizeof(err));
   if (cl == NULL)
@@ -64,7 +66,7 @@ static rmq_client_t *client(mock_t *m, const char *const *kv) {
 
 static rmq_producer_t *producer(rmq_client_t *cl, mock_t *m,
                                 const char *const *kv) {
-  rmq_conf_t *c = conf(m, kv);
+  rmq_conf_t *c = conf(m, "producerGroup", kv);
   char err[256];
   rmq_producer_t *p = rmq_producer_new(cl, c, err, sizeof(err));
   if (p == NULL)
@@ -101,7 +103,7 @@ TEST(route_without_writable_queue_fails_every_send_path) {
   route_to(m, 4);
   rmq_client_t *cl = client(m, NULL);
   REQUIRE(cl != NULL);
-  rmq_conf_t *cc = conf(m, NULL);
+  rmq_conf_t *cc = conf(m, "consumerGroup", NULL);
   char err[256];
   rmq_pull_consumer_t *pc = rmq_pull_consumer_new(cl, cc, err, sizeof(err));
   rmq_conf_destroy(cc);
@@ -146,7 +148,7 @@ TEST(route_without_writable_queue_fails_an_auto_batch) {
   route_to(m, 4);
   rmq_client_t *cl = client(m, NULL);
   REQUIRE(cl != NULL);
-  rmq_conf_t *cc = conf(m, NULL);
+  rmq_conf_t *cc = conf(m, "consumerGroup", NULL);
   char err[256];
   rmq_pull_consumer_t *pc = rmq_pull_consumer_new(cl, cc, err, sizeof(err));
   rmq_conf_destroy(cc);
@@ -182,7 +184,7 @@ TEST(client_destroyed_before_its_producer_and_consumer) {
   REQUIRE(cl != NULL);
   rmq_producer_t *p = producer(cl, m, NULL);
   REQUIRE(p != NULL);
-  rmq_conf_t *cc = conf(m, NULL);
+  rmq_conf_t *cc = conf(m, "consumerGroup", NULL);
   char err[256];
   rmq_pull_consumer_t *pc = rmq_pull_consumer_new(cl, cc, err, sizeof(err));
   rmq_conf_destroy(cc);
@@ -382,7 +384,7 @@ TEST(unregister_reaches_every_one_of_many_brokers) {
   mock_add_rule(m, &(mock_rule_t){.code = RC_HEARTBEAT});
   rmq_client_t *cl = client(m, NULL);
   REQUIRE(cl != NULL);
-  rmq_conf_t *cc = conf(m, NULL);
+  rmq_conf_t *cc = conf(m, "consumerGroup", NULL);
   char err[256];
   rmq_pull_consumer_t *pc = rmq_pull_consumer_new(cl, cc, err, sizeof(err));
   rmq_conf_destroy(cc);
