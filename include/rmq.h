@@ -179,6 +179,21 @@ typedef void(rmq_log_cb)(void *opaque, rmq_log_level_t level,
  * String key/value configuration with the Java client's property names and
  * defaults (see doc/configuration.md for every key). Unknown keys and bad
  * values are errors, never ignored.
+ *
+ * Scopes: every key belongs to the client instance, the producer, the
+ * consumer, or both producer and consumer (doc/configuration.md's
+ * sections). A constructor given a key it would ignore fails (NULL, the
+ * key named in errstr) rather than ignore it. A key counts when it was set
+ * with rmq_conf_set (keys left at their defaults never do):
+ *  - rmq_client_new reads the client keys only: a producer or consumer
+ *    key on its conf is an error;
+ *  - rmq_producer_new reads the producer keys, and the client keys too
+ *    when it makes its own client (client NULL): a consumer key is an
+ *    error; on a shared client, a client key is accepted only when it
+ *    equals that client's value (so one conf may serve both calls), since
+ *    the producer uses the client's;
+ *  - rmq_pull_consumer_new and rmq_push_consumer_new likewise with the
+ *    consumer keys: a producer key is an error.
  */
 
 typedef struct rmq_conf rmq_conf_t;
@@ -228,6 +243,29 @@ RMQ_API rmq_err_t rmq_conf_get(const rmq_conf_t *conf, const char *key,
  */
 RMQ_API void rmq_conf_set_log_cb(rmq_conf_t *conf, rmq_log_cb *cb,
                                  void *opaque);
+
+/**
+ * Receives one key of rmq_conf_dump(): its name, current value and
+ * default as text, its scope ("client", "producer", "consumer" or
+ * "producer,consumer") and whether rmq_conf_set set it. The strings are
+ * valid only during the call. Secret values (secretKey, securityToken,
+ * tlsKeyPassword, the secret part of sessionCredentials) read "***" when
+ * set.
+ */
+typedef void(rmq_conf_dump_cb)(void *opaque, const char *key,
+                               const char *value, const char *dflt,
+                               const char *scope, int is_set);
+
+/**
+ * @brief Calls @p cb once for every configuration key, in the order of
+ *        doc/configuration.md (like librdkafka's rd_kafka_conf_dump).
+ * @returns RMQ_OK; RMQ_ERR_INVALID_ARG for NULL arguments; RMQ_ERR_NOMEM
+ *          (then not every key was reported).
+ * @remark Runs @p cb on the calling thread; @p conf must not change
+ *         meanwhile.
+ */
+RMQ_API rmq_err_t rmq_conf_dump(const rmq_conf_t *conf, rmq_conf_dump_cb *cb,
+                                void *opaque);
 
 /* ------------------------------------------------------------------------ */
 /** @name Messages

@@ -965,6 +965,15 @@ static void on_namesrv_list(void *arg, const char *list) {
 rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
                              size_t errstr_size) {
   rmqi_errstr(errstr, errstr_size, "%s", "");
+  if (conf && rmqi_conf_check_scope(conf, RMQI_SCOPE_CLIENT, "client", NULL,
+                                    errstr, errstr_size) != RMQ_OK)
+    return NULL;
+  return rmqi_client_new(conf, errstr, errstr_size);
+}
+
+rmq_client_t *rmqi_client_new(const rmq_conf_t *conf, char *errstr,
+                              size_t errstr_size) {
+  rmqi_errstr(errstr, errstr_size, "%s", "");
   rmq_client_t *c = calloc(1, sizeof(*c));
   rmq_conf_t *dflt = conf ? NULL : rmq_conf_new();
   if (c == NULL || (conf == NULL && dflt == NULL) ||

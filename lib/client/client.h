@@ -144,6 +144,11 @@ struct rmq_client {
 /* A producer's or consumer's reference (taken when it is made on the
  * client, released when its memory goes). */
 void rmqi_client_keep(rmq_client_t *c);
+
+/* rmq_client_new without its scope check: for a producer's or consumer's
+ * own client, made from a conf that also holds the object's keys. */
+rmq_client_t *rmqi_client_new(const rmq_conf_t *conf, char *errstr,
+                              size_t errstr_size);
 void rmqi_client_release(rmq_client_t *c);
 /* Whether rmq_client_destroy has begun: new work is refused with
  * RMQ_ERR_SHUTDOWN. */

@@ -776,6 +776,102 @@ rmq_err_t rmq_conf_get(const rmq_conf_t *conf, const char *key, char *out,
   return RMQ_OK;
 }
 
+static const char *scope_name(unsigned scope) {
+  switch (scope) {
+  case RMQI_SCOPE_CLIENT:
+    return "client";
+  case RMQI_SCOPE_PRODUCER:
+    return "producer";
+  case RMQI_SCOPE_CONSUMER:
+    return "consumer";
+  default:
+    return "producer,consumer";
+  }
+}
+
+/* Keys whose value rmq_conf_dump never shows (sessionCredentials masks its
+ * own secret in format_one). */
+static bool secret(const prop_t *pr) {
+  return strcmp(pr->name, "secretKey") == 0 ||
+         strcmp(pr->name, "securityToken") == 0 ||
+         strcmp(pr->name, "tlsKeyPassword") == 0;
+}
+
+static bool is_set_idx(const rmqi_conf_t *c, size_t i) {
+  return (c->set_mask[i / 64] >> (i % 64) & 1) != 0;
+}
+
+/* Whether @p pr holds the same value in @p a and @p b. */
+static bool same_value(const rmqi_conf_vals_t *a, const rmqi_conf_vals_t *b,
+                       const prop_t *pr) {
+  if (pr->type == T_CREDS)
+    return a->access_channel == b->access_channel &&
+           strcmp(a->access_key, b->access_key) == 0 &&
+           strcmp(a->secret_key, b->secret_key) == 0;
+  rmqi_buf_t x, y;
+  rmqi_buf_init(&x);
+  rmqi_buf_init(&y);
+  format_one(a, pr, &x);
+  format_one(b, pr, &y);
+  bool same = rmqi_buf_ok(&x) && rmqi_buf_ok(&y) && x.len == y.len &&
+              (x.len == 0 || memcmp(x.data, y.data, x.len) == 0);
+  rmqi_buf_free(&x);
+  rmqi_buf_free(&y);
+  return same;
+}
+
+rmq_err_t rmqi_conf_check_scope(const rmqi_conf_t *c, unsigned scopes,
+                                const char *what,
+                                const rmqi_conf_t *client_conf, char *err,
+                                size_t n) {
+  for (size_t i = 0; i < RMQI_ARRAY_LEN(props); i++) {
+    const prop_t *pr = &props[i];
+    if (!is_set_idx(c, i) || (pr->scope & scopes) != 0)
+      continue;
+    if (pr->scope == RMQI_SCOPE_CLIENT && client_conf != NULL) {
+      if (same_value(&c->v, &client_conf->v, pr))
+        continue; /* one conf for the client and the objects made on it */
+      rmqi_errstr(err, n,
+                  "%s: %s (a client key) differs from the value of the "
+                  "client it is made on, which it would ignore: client keys "
+                  "come from the conf given to rmq_client_new",
+                  what, pr->name);
+      return RMQ_ERR_INVALID_ARG;
+    }
+    rmqi_errstr(err, n,
+                "%s: %s is a %s key, which a %s does not read (use a conf "
+                "of its own for each kind of object)",
+                what, pr->name, scope_name(pr->scope), what);
+    return RMQ_ERR_INVALID_ARG;
+  }
+  return RMQ_OK;
+}
+
+rmq_err_t rmq_conf_dump(const rmq_conf_t *conf, rmq_conf_dump_cb *cb,
+                        void *opaque) {
+  if (conf == NULL || cb == NULL)
+    return RMQ_ERR_INVALID_ARG;
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  for (size_t i = 0; i < RMQI_ARRAY_LEN(props); i++) {
+    const prop_t *pr = &props[i];
+    b.len = 0;
+    format_one(&conf->v, pr, &b);
+    rmqi_buf_put_u8(&b, 0);
+    if (!rmqi_buf_ok(&b)) {
+      rmqi_buf_free(&b);
+      return RMQ_ERR_NOMEM;
+    }
+    const char *value = (const char *)b.data;
+    if (secret(pr) && *value != '\0')
+      value = "***";
+    cb(opaque, pr->name, value, pr->dflt, scope_name(pr->scope),
+       is_set_idx(conf, i));
+  }
+  rmqi_buf_free(&b);
+  return RMQ_OK;
+}
+
 void rmq_conf_set_log_cb(rmq_conf_t *conf, rmq_log_cb *cb, void *opaque) {
   if (conf == NULL)
     return;
@@ -831,7 +927,20 @@ void rmqi_conf_doc(rmqi_buf_t *out) {
            "--write-doc doc/configuration.md`).\n\n"
            "Every key is set as text with `rmq_conf_set(conf, key, value, "
            "errstr, size)`; unknown keys and bad values are errors. Names "
-           "and defaults are the Java client's.\n");
+           "and defaults are the Java client's.\n\n"
+           "Each key has a scope (the sections below). A constructor refuses "
+           "a key set with `rmq_conf_set` that its object would ignore, "
+           "naming it in errstr: `rmq_client_new` takes client keys only; "
+           "`rmq_producer_new` producer keys, plus client keys when it makes "
+           "its own client (client NULL); the consumers likewise with "
+           "consumer keys. On a shared client a client key is accepted only "
+           "when it equals that client's value, so one conf may serve both "
+           "calls. Keys left at their defaults never count.\n\n"
+           "`rmq_conf_dump(conf, cb, opaque)` lists every key with its "
+           "current value, default, scope and whether it was set (like "
+           "librdkafka's `rd_kafka_conf_dump`); `secretKey`, "
+           "`securityToken`, `tlsKeyPassword` and the secret in "
+           "`sessionCredentials` read `***`.\n");
   doc_section(out, RMQI_SCOPE_CLIENT,
               "Client instance (connections, routes, heartbeats, callbacks)");
   doc_section(out, RMQI_SCOPE_PRODUCER, "Producer");

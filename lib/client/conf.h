@@ -146,6 +146,17 @@ void rmqi_conf_release(rmqi_conf_t *c);
 /* Whether @p key was set explicitly (not left at its default). */
 bool rmqi_conf_is_set(const rmqi_conf_t *c, const char *key);
 
+/* The constructors' scope check (rmq.h, "Configuration scopes"): the first
+ * key set explicitly on @p c that an object reading only the keys of
+ * @p scopes (RMQI_SCOPE_*) would ignore fails with RMQ_ERR_INVALID_ARG and a
+ * message naming it and @p what ("producer", ...). With @p client_conf
+ * (the conf of the shared client the object is made on), a client key set
+ * explicitly is accepted when it equals the client's value. */
+rmq_err_t rmqi_conf_check_scope(const rmqi_conf_t *c, unsigned scopes,
+                                const char *what,
+                                const rmqi_conf_t *client_conf, char *err,
+                                size_t n);
+
 /* Java's start(): settles the namespace (nameSpace, else the instance id
  * of an endpoint namesrvAddr) into name_space and wraps the group in
  * @p group (a field of @p c) in it. RMQ_ERR_NOMEM, or RMQ_ERR_CONF_INVALID

@@ -207,6 +207,14 @@ rmq_pull_consumer_t *rmq_pull_consumer_new(rmq_client_t *client,
     rmqi_errstr(errstr, n, "out of memory");
     return NULL;
   }
+  if (rmqi_conf_check_scope(
+          &l->conf, RMQI_SCOPE_CONSUMER | (client ? 0 : RMQI_SCOPE_CLIENT),
+          "consumer", client ? &client->conf : NULL, errstr, n) != RMQ_OK) {
+    rmqi_conf_release(&l->conf);
+    free(pc);
+    free(l);
+    return NULL;
+  }
   atomic_init(&l->refs, 1);
   pthread_mutex_init(&l->lock, NULL);
   pthread_mutex_init(&l->announce, NULL);
@@ -226,7 +234,7 @@ rmq_pull_consumer_t *rmq_pull_consumer_new(rmq_client_t *client,
   pc->l = l;
   l->client = client;
   if (client == NULL) {
-    if ((l->client = rmq_client_new(conf, errstr, n)) == NULL) {
+    if ((l->client = rmqi_client_new(conf, errstr, n)) == NULL) {
       rmqi_lite_unref(l);
       free(pc);
       return NULL;

@@ -183,6 +183,11 @@ rmq_producer_t *rmq_producer_new(rmq_client_t *client, const rmq_conf_t *conf,
     rmqi_errstr(errstr, errstr_size, "out of memory");
     return NULL;
   }
+  if (rmqi_conf_check_scope(
+          &p->conf, RMQI_SCOPE_PRODUCER | (client ? 0 : RMQI_SCOPE_CLIENT),
+          "producer", client ? &client->conf : NULL, errstr,
+          errstr_size) != RMQ_OK)
+    goto fail;
   char why[256];
   if (!rmqi_topic_valid(p->conf.v.producer_group, why, sizeof(why))) {
     rmqi_errstr(errstr, errstr_size, "producerGroup: %s", why);
@@ -196,7 +201,7 @@ rmq_producer_t *rmq_producer_new(rmq_client_t *client, const rmq_conf_t *conf,
     goto fail;
   }
   if (client == NULL) {
-    client = rmq_client_new(conf ? conf : dflt, errstr, errstr_size);
+    client = rmqi_client_new(conf ? conf : dflt, errstr, errstr_size);
     if (client == NULL)
       goto fail;
     p->own_client = true;

@@ -261,6 +261,8 @@ rmq_err_t rmqi_tracer_new(rmq_client_t *c, const rmqi_conf_t *conf,
   pc.v.max_message_size = 128000;
   pc.v.auto_batch = false;
   pc.v.backpressure_enable = false;
+  /* the owner's keys passed its own scope check: none is ours to refuse */
+  memset(pc.set_mask, 0, sizeof(pc.set_mask));
   rmq_err_t rc = t->topic && pc.v.producer_group ? RMQ_OK : RMQ_ERR_NOMEM;
   if (rc == RMQ_OK) {
     t->producer = rmq_producer_new(c, &pc, err, err_size);

@@ -27,10 +27,7 @@ static rmq_conf_t *conf(const char *namesrv, const char *ca,
   char err[256];
   rmq_conf_set(c, "namesrvAddr", namesrv, NULL, 0);
   rmq_conf_set(c, "logLevel", "error", NULL, 0);
-  rmq_conf_set(c, "sendMsgTimeout", "8000", NULL, 0);
-  rmq_conf_set(c, "retryTimesWhenSendFailed", "0", NULL, 0);
   rmq_conf_set(c, "tcpTransportConnectTimeout", "2000", NULL, 0);
-  rmq_conf_set(c, "rebalanceInterval", "1000", NULL, 0);
   if (ca) {
     rmq_conf_set(c, "useTLS", "true", NULL, 0);
     rmq_conf_set(c, "tlsTrustCertPath", ca, NULL, 0);
@@ -45,6 +42,8 @@ static rmq_producer_t *producer(const char *namesrv, const char *ca,
                                 const char *const *kv) {
   rmq_conf_t *c = conf(namesrv, ca, kv);
   char err[256];
+  rmq_conf_set(c, "sendMsgTimeout", "8000", NULL, 0);
+  rmq_conf_set(c, "retryTimesWhenSendFailed", "0", NULL, 0);
   rmq_producer_t *p = rmq_producer_new(NULL, c, err, sizeof(err));
   if (p == NULL)
     rmqt_fail(__FILE__, __LINE__, "producer: %s", err);
@@ -120,6 +119,7 @@ TEST(round_trips_with_the_java_peer_over_tls) {
   const char *kv[] = {"consumerGroup", group, "consumeFromWhere",
                       "CONSUME_FROM_FIRST_OFFSET", NULL};
   rmq_conf_t *c = conf(env.namesrv, env.tls_ca, kv);
+  rmq_conf_set(c, "rebalanceInterval", "1000", NULL, 0);
   char err[256];
   rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, err, sizeof(err));
   rmq_conf_destroy(c);

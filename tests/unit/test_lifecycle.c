@@ -38,11 +38,13 @@ static void route_to(mock_t *m, int perm) {
   mock_add_rule(m, &(mock_rule_t){.code = RC_HEARTBEAT});
 }
 
-static rmq_conf_t *conf(mock_t *m, const char *const *kv) {
+/* @p group: "producerGroup", "consumerGroup" or NULL (a client's conf:
+ * every constructor refuses the keys of another scope). */
+static rmq_conf_t *conf(mock_t *m, const char *group, const char *const *kv) {
   rmq_conf_t *c = rmq_conf_new();
   rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
-  rmq_conf_set(c, "producerGroup", "PG", NULL, 0);
-  rmq_conf_set(c, "consumerGroup", "CG", NULL, 0);
+  if (group)
+    rmq_conf_set(c, group, group[0] == 'p' ? "PG" : "CG", NULL, 0);
   rmq_conf_set(c, "logLevel", "error", NULL, 0);
   for (; kv && kv[0]; kv += 2) {
     char err[200];
@@ -53,7 +55,7 @@ static rmq_conf_t *conf(mock_t *m, const char *const *kv) {
 }
 
 static rmq_client_t *client(mock_t *m, const char *const *kv) {
-  rmq_conf_t *c = conf(m, kv);
+  rmq_conf_t *c = conf(m, NULL, kv);
   char err[256];
   rmq_client_t *cl = rmq_client_new(c, err, sizeof(err));
   if (cl == NULL)
@@ -64,7 +66,7 @@ static rmq_client_t *client(mock_t *m, const char *const *kv) {
 
 static rmq_producer_t *producer(rmq_client_t *cl, mock_t *m,
                                 const char *const *kv) {
-  rmq_conf_t *c = conf(m, kv);
+  rmq_conf_t *c = conf(m, "producerGroup", kv);
   char err[256];
   rmq_producer_t *p = rmq_producer_new(cl, c, err, sizeof(err));
   if (p == NULL)
@@ -98,7 +100,7 @@ static void count_cb(rmq_producer_t *p, rmq_err_t err,
  * TopicT, which has @p queues readable queues. */
 static rmq_pull_consumer_t *route_cached(mock_t *m, rmq_client_t *cl,
                                          size_t queues) {
-  rmq_conf_t *cc = conf(m, NULL);
+  rmq_conf_t *cc = conf(m, "consumerGroup", NULL);
   char err[256];
   rmq_pull_consumer_t *pc = rmq_pull_consumer_new(cl, cc, err, sizeof(err));
   rmq_conf_destroy(cc);
@@ -157,7 +159,7 @@ TEST(route_without_writable_queue_fails_an_auto_batch) {
   route_to(m, 4);
   rmq_client_t *cl = client(m, NULL);
   REQUIRE(cl != NULL);
-  rmq_conf_t *cc = conf(m, NULL);
+  rmq_conf_t *cc = conf(m, "consumerGroup", NULL);
   char err[256];
   rmq_pull_consumer_t *pc = rmq_pull_consumer_new(cl, cc, err, sizeof(err));
   rmq_conf_destroy(cc);
@@ -193,7 +195,7 @@ TEST(client_destroyed_before_its_producer_and_consumer) {
   REQUIRE(cl != NULL);
   rmq_producer_t *p = producer(cl, m, NULL);
   REQUIRE(p != NULL);
-  rmq_conf_t *cc = conf(m, NULL);
+  rmq_conf_t *cc = conf(m, "consumerGroup", NULL);
   char err[256];
   rmq_pull_consumer_t *pc = rmq_pull_consumer_new(cl, cc, err, sizeof(err));
   rmq_conf_destroy(cc);
@@ -300,8 +302,7 @@ TEST(producer_destroy_outlived_by_its_queued_callbacks) {
   static const char *const kv[] = {"clientCallbackExecutorThreads", "1", NULL};
   rmq_client_t *cl = client(m, kv);
   REQUIRE(cl != NULL);
-  static const char *const pkv[] = {"sendMsgTimeout", "200", NULL};
-  rmq_producer_t *p = producer(cl, m, pkv);
+  rmq_producer_t *p = producer(cl, m, NULL); /* every send is answered */
   REQUIRE(p != NULL);
   slow_t s = {0};
   enum { N = 8 };

@@ -150,7 +150,21 @@ static rmq_pull_consumer_t *new_consumer(mock_t *m, bool auto_commit) {
   if (extra_key)
     rmq_conf_set(c, extra_key, extra_val, NULL, 0);
   char err[256] = "";
-  shared_client = on_shared_client ? rmq_client_new(c, NULL, 0) : NULL;
+  shared_client = NULL;
+  if (on_shared_client) { /* from the client keys alone: scopes are checked */
+    rmq_conf_t *cc = rmq_conf_new();
+    rmq_conf_set(cc, "namesrvAddr", mock_addr(m), NULL, 0);
+    rmq_conf_set(cc, "logLevel", "error", NULL, 0);
+    rmq_conf_set(cc, "mqClientApiTimeout", "1000", NULL, 0);
+    rmq_conf_set_log_cb(cc, on_log, NULL);
+    shared_client = rmq_client_new(cc, err, sizeof(err));
+    rmq_conf_destroy(cc);
+    if (shared_client == NULL) {
+      fprintf(stderr, "client: %s\n", err);
+      rmq_conf_destroy(c);
+      return NULL;
+    }
+  }
   rmq_pull_consumer_t *pc =
       rmq_pull_consumer_new(shared_client, c, err, sizeof(err));
   if (pc == NULL)

@@ -150,14 +150,25 @@ static rmq_conf_t *unreachable_conf(const char *trace) {
   rmq_conf_set(c, "namesrvAddr", "127.0.0.1:1", NULL, 0);
   rmq_conf_set(c, "logLevel", "warn", NULL, 0);
   rmq_conf_set_log_cb(c, on_log, NULL);
-  rmq_conf_set(c, "enableMsgTrace", trace, NULL, 0);
+  if (trace) /* NULL: a client's conf (no producer or consumer key) */
+    rmq_conf_set(c, "enableMsgTrace", trace, NULL, 0);
   return c;
+}
+
+static rmq_client_t *unreachable_client(void) {
+  rmq_conf_t *c = unreachable_conf(NULL);
+  char err[256];
+  rmq_client_t *cl = rmq_client_new(c, err, sizeof(err));
+  if (cl == NULL)
+    fprintf(stderr, "client: %s\n", err);
+  rmq_conf_destroy(c);
+  return cl;
 }
 
 TEST(tracer_is_off_by_default) {
   rmq_conf_t *c = unreachable_conf("false");
   char err[256];
-  rmq_client_t *cl = rmq_client_new(c, err, sizeof(err));
+  rmq_client_t *cl = unreachable_client();
   REQUIRE(cl != NULL);
   rmqi_tracer_t *t = (rmqi_tracer_t *)1;
   CHECK_ERR(rmqi_tracer_new(cl, c, "G", false, &t, err, sizeof(err)), RMQ_OK);
@@ -171,7 +182,7 @@ TEST(tracer_is_off_by_default) {
 TEST(full_queue_drops_and_counts_and_close_keeps_its_deadline) {
   rmq_conf_t *c = unreachable_conf("true");
   char err[256];
-  rmq_client_t *cl = rmq_client_new(c, err, sizeof(err));
+  rmq_client_t *cl = unreachable_client();
   REQUIRE(cl != NULL);
   rmqi_tracer_t *t = NULL;
   CHECK_ERR(rmqi_tracer_new(cl, c, "G", false, &t, err, sizeof(err)), RMQ_OK);
