@@ -128,6 +128,15 @@ for i in 1 2 3 4 5; do echo "order $i"; done |
   "$rmq" send -b "$ns" -t "$topic" --sharding-key order-42 -J >"$tmp/ordered"
 [ "$(jq -r '.queue' "$tmp/ordered" | sort -u | wc -l)" = 1 ] || fail "sharding key: several queues"
 
+# ---- Ctrl-C stops a consume with no count or idle bound: exit 0, in time
+"$rmq" consume -b "$ns" -t "$topic" -g "Int_$tag" >/dev/null 2>"$tmp/int.err" &
+pid=$!
+sleep 2 # let it start; the check is that SIGINT ends it, however long it ran
+kill -INT $pid
+t0=$SECONDS
+rc=0; wait $pid || rc=$?
+[ "$rc" = 0 ] && [ $((SECONDS - t0)) -le 10 ] || fail "SIGINT: exit $rc after $((SECONDS - t0))s"
+
 # ---- perf
 "$rmq" perf produce -b "$ns" -t "$topic" -n 300 -s 64 >"$tmp/perf" 2>"$tmp/perf.err"
 cat "$tmp/perf"
