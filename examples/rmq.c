@@ -210,28 +210,18 @@ static void json_str(FILE *f, const char *s, size_t len) {
   fputc('"', f);
   for (size_t i = 0; i < len; i++) {
     unsigned char ch = (unsigned char)s[i];
-    switch (ch) {
-    case '"':
-      fputs("\\\"", f);
-      break;
-    case '\\':
-      fputs("\\\\", f);
-      break;
-    case '\n':
-      fputs("\\n", f);
-      break;
-    case '\r':
-      fputs("\\r", f);
-      break;
-    case '\t':
-      fputs("\\t", f);
-      break;
-    default:
-      if (ch < 0x20 || ch == 0x7f)
-        fprintf(f, "\\u%04x", ch);
-      else
-        fputc(ch, f);
-    }
+    const char *esc = ch == '"'    ? "\\\""
+                      : ch == '\\' ? "\\\\"
+                      : ch == '\n'  ? "\\n"
+                      : ch == '\r'  ? "\\r"
+                      : ch == '\t'  ? "\\t"
+                                    : NULL;
+    if (esc)
+      fputs(esc, f);
+    else if (ch < 0x20 || ch == 0x7f)
+      fprintf(f, "\\u%04x", ch);
+    else
+      fputc(ch, f);
   }
   fputc('"', f);
 }
@@ -1162,15 +1152,36 @@ static int queues_cmd(int argc, char **argv, const char *help, int need_group,
   return EXIT_OK;
 }
 
-static int cmd_route(int argc, char **argv) {
+/* What route and offsets share: options, consumer, sorted queue list. */
+typedef struct qcmd {
   common_t c;
-  if (common_init(&c) != 0)
-    return EXIT_FAIL;
-  int json = 0;
-  rmq_pull_consumer_t *pc = NULL;
+  int json;
+  rmq_pull_consumer_t *pc;
   rmq_queue_list_t ql;
-  memset(&ql, 0, sizeof(ql));
-  int ret = queues_cmd(argc, argv, route_help, 0, &c, &json, &pc, &ql);
+} qcmd_t;
+
+static int qcmd_open(qcmd_t *q, int argc, char **argv, const char *help,
+                     int need_group) {
+  memset(q, 0, sizeof(*q));
+  if (common_init(&q->c) != 0)
+    return EXIT_FAIL;
+  return queues_cmd(argc, argv, help, need_group, &q->c, &q->json, &q->pc,
+                    &q->ql);
+}
+
+static void qcmd_close(qcmd_t *q) {
+  rmq_queue_list_clear(&q->ql);
+  if (q->pc)
+    rmq_pull_consumer_destroy(q->pc, DESTROY_MS);
+  rmq_conf_destroy(q->c.conf);
+}
+
+static int cmd_route(int argc, char **argv) {
+  qcmd_t q;
+  int ret = qcmd_open(&q, argc, argv, route_help, 0);
+  common_t c = q.c;
+  int json = q.json;
+  rmq_queue_list_t ql = q.ql;
   if (ret == EXIT_OK) {
     if (json) {
       printf("{\"topic\":");
@@ -1198,46 +1209,41 @@ static int cmd_route(int argc, char **argv) {
     if (json)
       printf("]}\n");
   }
-  rmq_queue_list_clear(&ql);
-  if (pc)
-    rmq_pull_consumer_destroy(pc, DESTROY_MS);
-  rmq_conf_destroy(c.conf);
+  qcmd_close(&q);
   return ret < 0 ? EXIT_OK : ret;
 }
 
 static int cmd_offsets(int argc, char **argv) {
-  common_t c;
-  if (common_init(&c) != 0)
-    return EXIT_FAIL;
-  int json = 0;
-  rmq_pull_consumer_t *pc = NULL;
-  rmq_queue_list_t ql;
-  memset(&ql, 0, sizeof(ql));
-  int ret = queues_cmd(argc, argv, offsets_help, 1, &c, &json, &pc, &ql);
+  qcmd_t q;
+  int ret = qcmd_open(&q, argc, argv, offsets_help, 1);
+  common_t c = q.c;
+  int json = q.json;
+  rmq_pull_consumer_t *pc = q.pc;
+  rmq_queue_list_t ql = q.ql;
   if (ret == EXIT_OK && !json)
     printf("%-24s %5s %12s %12s %12s\n", "broker", "queue", "committed",
            "max", "lag");
   int64_t total = 0;
   for (size_t i = 0; ret == EXIT_OK && i < ql.n; i++) {
-    const rmq_queue_t *q = &ql.queues[i];
+    const rmq_queue_t *mq = &ql.queues[i];
     int64_t committed = -1;
-    rmq_err_t rc = rmq_pull_consumer_committed(pc, q, &committed);
+    rmq_err_t rc = rmq_pull_consumer_committed(pc, mq, &committed);
     if (rc == RMQ_ERR_NOT_FOUND || rc == RMQ_QUERY_NOT_FOUND) {
       committed = -1;
     } else if (rc != RMQ_OK) {
-      die_line("committed offset of %s:%d: %s (%s)", q->broker_name,
-               q->queue_id, rmq_err_str(rc), rmq_err_name(rc));
+      die_line("committed offset of %s:%d: %s (%s)", mq->broker_name,
+               mq->queue_id, rmq_err_str(rc), rmq_err_name(rc));
       ret = EXIT_FAIL;
       break;
     }
     /* the max offset comes with any pull's answer, found or not */
     rmq_pull_result_t pr;
-    rc = rmq_pull_consumer_pull(pc, q, "*", committed > 0 ? committed : 0, 1,
+    rc = rmq_pull_consumer_pull(pc, mq, "*", committed > 0 ? committed : 0, 1,
                                 -1, &pr);
     int64_t max = pr.max_offset;
     rmq_pull_result_clear(&pr);
     if (rc != RMQ_OK) {
-      die_line("max offset of %s:%d: %s (%s)", q->broker_name, q->queue_id,
+      die_line("max offset of %s:%d: %s (%s)", mq->broker_name, mq->queue_id,
                rmq_err_str(rc), rmq_err_name(rc));
       ret = EXIT_FAIL;
       break;
@@ -1247,12 +1253,12 @@ static int cmd_offsets(int argc, char **argv) {
       total += lag;
     if (json) {
       printf("{\"topic\":");
-      json_cstr(stdout, q->topic);
+      json_cstr(stdout, mq->topic);
       printf(",\"group\":");
       json_cstr(stdout, c.group);
       printf(",\"broker\":");
-      json_cstr(stdout, q->broker_name);
-      printf(",\"queue\":%d,\"committed\":", q->queue_id);
+      json_cstr(stdout, mq->broker_name);
+      printf(",\"queue\":%d,\"committed\":", mq->queue_id);
       if (committed >= 0)
         printf("%" PRId64 ",\"max\":%" PRId64 ",\"lag\":%" PRId64 "}\n",
                committed, max, lag);
@@ -1260,18 +1266,15 @@ static int cmd_offsets(int argc, char **argv) {
         printf("null,\"max\":%" PRId64 ",\"lag\":null}\n", max);
     } else if (committed >= 0) {
       printf("%-24s %5d %12" PRId64 " %12" PRId64 " %12" PRId64 "\n",
-             q->broker_name, q->queue_id, committed, max, lag);
+             mq->broker_name, mq->queue_id, committed, max, lag);
     } else {
-      printf("%-24s %5d %12s %12" PRId64 " %12s\n", q->broker_name,
-             q->queue_id, "-", max, "-");
+      printf("%-24s %5d %12s %12" PRId64 " %12s\n", mq->broker_name,
+             mq->queue_id, "-", max, "-");
     }
   }
   if (ret == EXIT_OK && !json)
     printf("total lag %" PRId64 "\n", total);
-  rmq_queue_list_clear(&ql);
-  if (pc)
-    rmq_pull_consumer_destroy(pc, DESTROY_MS);
-  rmq_conf_destroy(c.conf);
+  qcmd_close(&q);
   return ret < 0 ? EXIT_OK : ret;
 }
 

@@ -14,13 +14,8 @@
 set -euo pipefail
 rmq=$1
 root=${RMQ_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-envf=${RMQ_RUN_ROOT:-/tmp/librmq-run}/${RMQ_IT_TARGET:?}/env
-if [ ! -f "$envf" ]; then
-  [ "${RMQ_REQUIRE_BROKER:-0}" = 1 ] && { echo "FAIL: $RMQ_IT_TARGET not running"; exit 1; }
-  echo "SKIP: $RMQ_IT_TARGET not running"; exit 77
-fi
-# shellcheck disable=SC1090
-. "$envf"
+# shellcheck source=target-env.sh
+. "$(dirname "$0")/target-env.sh"
 ns=$RMQ_NAMESRV
 tag=${RMQ_IT_TARGET//-/_}_$$_$RANDOM
 topic=Cli_$tag
