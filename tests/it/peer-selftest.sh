@@ -4,12 +4,7 @@
 # target named by RMQ_IT_TARGET (tests/interop/selftest.sh).
 set -euo pipefail
 root=${RMQ_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-envf=${RMQ_RUN_ROOT:-/tmp/librmq-run}/${RMQ_IT_TARGET:?}/env
-if [ ! -f "$envf" ]; then
-  [ "${RMQ_REQUIRE_BROKER:-0}" = 1 ] && { echo "FAIL: $RMQ_IT_TARGET not running"; exit 1; }
-  echo "SKIP: $RMQ_IT_TARGET not running"; exit 77
-fi
-# shellcheck disable=SC1090
-. "$envf"
+# shellcheck source=target-env.sh
+. "$(dirname "$0")/target-env.sh"
 export RMQ_NAMESRV
 exec "$root/tests/interop/selftest.sh" --version "${RMQ_VERSION%%.*}"

@@ -11,13 +11,8 @@
 set -euo pipefail
 exe=$1
 producer=${2:-}
-envf=${RMQ_RUN_ROOT:-/tmp/librmq-run}/${RMQ_IT_TARGET:?}/env
-if [ ! -f "$envf" ]; then
-  [ "${RMQ_REQUIRE_BROKER:-0}" = 1 ] && { echo "FAIL: $RMQ_IT_TARGET not running"; exit 1; }
-  echo "SKIP: $RMQ_IT_TARGET not running"; exit 77
-fi
-# shellcheck disable=SC1090
-. "$envf"
+# shellcheck source=target-env.sh
+. "$(dirname "$0")/target-env.sh"
 topic="Example_$(basename "$exe")_${RMQ_IT_TARGET//-/_}_$$"
 if [ "$(basename "$exe")" = request_reply ]; then
   # requester and replier in one: each of the four requests answered once
