@@ -7,6 +7,7 @@ RMQ_RUN_ROOT (default /tmp/librmq-run); RMQ_REQUIRE_BROKER=1 turns a missing
 target into a failure instead of a skip (exit 77).
 """
 import json
+import signal
 import os
 import subprocess
 import sys
@@ -85,3 +86,17 @@ def peer_produce(topic, lines, group=None):
     if st != 0:
         raise AssertionError('peer produce exited %d: %r' % (st, docs))
     return docs
+
+
+def ctrl_c(proc, timeout):
+    """Sends SIGINT (Ctrl-C) to proc; returns (rest of its stdout, seconds
+    until it exited). Kills it if it is still running after timeout."""
+    t0 = time.monotonic()
+    try:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=timeout)
+        return out, time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -6,7 +6,6 @@ against the broker target and checks what it did with the Java peer.
 """
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -68,10 +67,7 @@ def test_ordered():
                 received.append(m.group(1))
         check(len(received) == 10, 'received %d of 10 within 60 s' % len(received))
         check(p.poll() is None, 'the consumer script exited by itself')
-        t0 = time.monotonic()
-        p.send_signal(signal.SIGINT)  # Ctrl-C
-        rest, _ = p.communicate(timeout=15)
-        took = time.monotonic() - t0
+        rest, took = rmqtest.ctrl_c(p, 15)
     finally:
         if p.poll() is None:
             p.kill()

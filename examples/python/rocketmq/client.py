@@ -637,7 +637,7 @@ class TransactionMQProducer(Producer):
                 _raise(ProducerSendTransactionFailed, code, _dec(res.error))
             return _result(res, _TX_FROM_C.get(state.value, TransactionStatus.UNKNOWN))
         finally:
-            self._tls.call = None
+            self._tls.call = (None, None)
             lib.rmq_send_result_clear(ctypes.byref(res))
 
 
