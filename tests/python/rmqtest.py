@@ -89,13 +89,14 @@ def peer_produce(topic, lines, group=None):
 
 
 def ctrl_c(proc, timeout):
-    """Sends SIGINT (Ctrl-C) to proc; returns (rest of its stdout, seconds
-    until it exited). Kills it if it is still running after timeout."""
+    """Sends SIGINT (Ctrl-C) to proc; returns (the rest of its stdout, then
+    its stderr if piped apart; seconds until it exited). Kills it if it is
+    still running after timeout."""
     t0 = time.monotonic()
     try:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=timeout)
-        return out, time.monotonic() - t0
+        out, err = proc.communicate(timeout=timeout)
+        return out + (err or ''), time.monotonic() - t0
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -291,8 +291,8 @@ class Binding(unittest.TestCase):
         ''')
         env = dict(os.environ, PYTHONPATH=rmqtest.PYDIR)
         proc = subprocess.Popen([sys.executable, '-c', script, NAMESRV, unique('py_cg'), topic], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        first = proc.stdout.readline()
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = proc.stdout.readline()  # the library logs to stderr
         out, took = rmqtest.ctrl_c(proc, 20)
         self.assertEqual(first, 'in listener\n', out)
         self.assertIn('KeyboardInterrupt', out)
