@@ -508,10 +508,17 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
                             bool sql92) {
   char err[256];
   rmqi_snap_t *s;
-  if (rmqi_client_route_sub(l->client, topic,
-                            rmqi_now_ms() + l->client->conf.v.api_timeout_ms,
-                            &s, err, sizeof(err)) != RMQ_OK) {
-    lg(l, "no route for", topic, err);
+  rmq_err_t rc = rmqi_client_route_sub(
+      l->client, topic, rmqi_now_ms() + l->client->conf.v.api_timeout_ms, &s,
+      err, sizeof(err));
+  if (rc != RMQ_OK) {
+    /* a group's retry topic exists once a message was sent back: until
+     * then its absence is normal, not worth a warning at each rebalance */
+    if (rc == RMQ_TOPIC_NOT_EXIST && strncmp(topic, "%RETRY%", 7) == 0)
+      rmqi_log(&l->client->log, RMQ_LOG_INFO, "consumer",
+               "%s: no route for %s yet: %s", l->group, topic, err);
+    else
+      lg(l, "no route for", topic, err);
     return;
   }
   const rmqi_route_t *r = &s->route;
