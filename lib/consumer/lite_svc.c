@@ -528,7 +528,7 @@ static void rebalance_topic(lite_t *l, const char *topic, const char *expr,
   char *conf_copy = NULL;
   rmqi_strlist_t ids = {0};
   size_t n = 0, n_mine = 0, n_conf = 0;
-  rmq_err_t rc = rmqi_read_queues(r, topic, &mqs, &n);
+  rc = rmqi_read_queues(r, topic, &mqs, &n);
   if (rc != RMQ_OK) {
     lg(l, "cannot take the queues of", topic, rmq_err_str(rc));
     goto out;
