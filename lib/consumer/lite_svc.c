@@ -57,7 +57,8 @@ rmq_err_t rmqi_lite_start_offset(lite_t *l, const char *topic,
       return RMQ_OK;
   }
   if (rc != RMQ_ERR_NOT_FOUND && rc != RMQ_OK) {
-    lg(l, "committed offset of", topic, err);
+    if (rc != RMQ_ERR_SHUTDOWN) /* a lookup cut short by destroy: normal */
+      lg(l, "committed offset of", topic, err);
     return rc;
   }
   bool retry = strncmp(topic, "%RETRY%", 7) == 0;
