@@ -63,6 +63,7 @@ void it_setup(it_env_t *env) {
     copy_val(env->acl_deny_topic, sizeof(env->acl_deny_topic), line,
              "RMQ_ACL_DENY_TOPIC");
     copy_val(env->tls_ca, sizeof(env->tls_ca), line, "RMQ_TLS_CA");
+    copy_val(env->tls_mode, sizeof(env->tls_mode), line, "RMQ_TLS_MODE");
   }
   fclose(f);
   if (env->namesrv[0] == '\0')

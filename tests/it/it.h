@@ -23,6 +23,7 @@ typedef struct it_env {
   char run_dir[512];
   char acl_ak[64], acl_sk[64], acl_deny_topic[128]; /* profile acl */
   char tls_ca[512]; /* profile tls: the CA that issued the servers' certs */
+  char tls_mode[32]; /* profile tls: enforcing or permissive */
   char source_root[512];
 } it_env_t;
 

@@ -261,9 +261,11 @@ TEST(refusals_are_clear_and_within_the_connect_timeout) {
   CHECK_ERR(send_one(p, topic, "y", NULL, 0, why, sizeof(why), NULL), RMQ_OK);
   rmq_producer_destroy(p, 2000);
 
-  /* A plaintext client against the enforcing name server. */
-  expect_refused(env.namesrv, NULL, NULL, "a TLS-only server?", env.namesrv,
-                 __LINE__);
+  /* A plaintext client against the enforcing name server (a permissive
+   * one serves it: permissive_serves_plaintext_and_tls) */
+  if (strcmp(env.tls_mode, "permissive") != 0)
+    expect_refused(env.namesrv, NULL, NULL, "a TLS-only server?", env.namesrv,
+                   __LINE__);
 
   /* A TLS client against a plaintext name server: the shared single-4
    * (or, in CI's TLS round, the ACL runs, which speak plaintext). */
@@ -277,10 +279,34 @@ TEST(refusals_are_clear_and_within_the_connect_timeout) {
               "running: TLS against plaintext not checked");
 }
 
+/* tls.server.mode=permissive (the broker's migration mode): the same name
+ * server and broker serve a plaintext client and a TLS client; against an
+ * enforcing target the plaintext one is refused (the case above). */
+TEST(permissive_serves_plaintext_and_tls) {
+  if (strcmp(env.tls_mode, "permissive") != 0) {
+    fprintf(stderr, "# %s enforces TLS: plaintext refusal checked above\n",
+            env.target);
+    return;
+  }
+  char topic[128], why[300];
+  it_unique(topic, sizeof(topic), "it_tls_perm");
+  REQUIRE(it_harness(&env, "topic", topic, NULL) == 0);
+  rmq_producer_t *plain = producer(env.namesrv, NULL, NULL);
+  rmq_producer_t *tls = producer(env.namesrv, env.tls_ca, NULL);
+  REQUIRE(plain && tls);
+  CHECK_ERR(send_one(plain, topic, "plain", NULL, 0, why, sizeof(why), NULL),
+            RMQ_OK);
+  CHECK_ERR(send_one(tls, topic, "tls", NULL, 0, why, sizeof(why), NULL),
+            RMQ_OK);
+  rmq_producer_destroy(plain, 2000);
+  rmq_producer_destroy(tls, 2000);
+}
+
 int main(void) {
   it_setup(&env);
   static const rmqt_case cases[] = {
       TCASE(round_trips_with_the_java_peer_over_tls),
-      TCASE(refusals_are_clear_and_within_the_connect_timeout)};
+      TCASE(refusals_are_clear_and_within_the_connect_timeout),
+      TCASE(permissive_serves_plaintext_and_tls)};
   return RUN_TESTS(cases);
 }
