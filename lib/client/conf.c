@@ -297,7 +297,8 @@ static const prop_t props[] = {
      "Largest offset span of one queue's pulled but not polled messages "
      "before its pulling pauses."},
     {"autoCommit", K, T_BOOL, OFF(auto_commit), "true", 0, 0, NULL, NULL,
-     "Commit what poll returned, every autoCommitIntervalMillis."},
+     "Commit what earlier polls returned, in a poll at most every "
+     "autoCommitIntervalMillis."},
     {"autoCommitIntervalMillis", K, T_INT, OFF(auto_commit_interval_ms), "5000",
      1000, MS_MAX, NULL, NULL, "Auto-commit period, ms."},
     {"pollTimeoutMillis", K, T_INT, OFF(poll_timeout_ms), "5000", 0, MS_MAX,

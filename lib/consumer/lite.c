@@ -110,7 +110,7 @@ lq_t *rmqi_lite_add_queue(lite_t *l, const char *topic, const char *broker,
   }
   q->qid = qid;
   q->ts = rmqi_tstat_get(l, topic);
-  q->pull_offset = q->consumed = q->commit_mem = q->committed = -1;
+  q->pull_offset = q->consumed = q->done = q->commit_mem = q->committed = -1;
   q->cached_lo = q->cached_hi = -1;
   q->next = l->queues;
   if (l->queues)
@@ -577,6 +577,16 @@ int rmq_pull_consumer_poll(rmq_pull_consumer_t *pc, rmq_msg_t **msgs,
   if (!l->started || l->closed) {
     pthread_mutex_unlock(&l->lock);
     return RMQ_ERR_STATE;
+  }
+  /* Java maybeAutoCommit: what earlier polls returned is done with now that
+   * the application asks for more */
+  for (lq_t *q = l->queues; q; q = q->next)
+    if (!q->dropped && q->consumed >= 0)
+      q->done = q->consumed;
+  int64_t now = rmqi_now_ms();
+  if (l->conf.v.auto_commit && now >= l->next_auto_commit) {
+    rmqi_lite_commit_mem(l);
+    l->next_auto_commit = now + l->conf.v.auto_commit_interval_ms;
   }
   while (n < max && !l->closed) {
     batch_t *b = l->ready;

@@ -618,7 +618,7 @@ rmq_err_t rmq_pull_consumer_seek(rmq_pull_consumer_t *pc, const rmq_queue_t *mq,
     /* pulled-ahead messages and a pull in flight belong to the old
      * position: a new generation discards them */
     rmqi_lite_reset_queue(l, q);
-    q->pull_offset = q->consumed = offset;
+    q->pull_offset = q->consumed = q->done = offset;
     q->due_ms = 0;
   }
   pthread_mutex_unlock(&l->lock);

@@ -73,6 +73,9 @@ typedef struct lq {
   bool commit_busy;    /* an asynchronous commit is waiting for its answer */
   int64_t pull_offset; /* next offset to pull; -1 until known */
   int64_t consumed;    /* offset after the last polled message; -1 */
+  int64_t done;        /* pull consumer: `consumed` when the application
+                        * last called poll() again, so finished with what
+                        * it had; what autoCommit and a drop commit; -1 */
   int64_t commit_mem;  /* the in-memory offset store: what to send; -1 */
   int64_t committed;   /* last offset sent to the broker / file; -1 */
   int64_t due_ms;      /* earliest time of the next pull */
@@ -158,6 +161,9 @@ struct lite {
   pthread_cond_t ready_cv;  /* a batch arrived, or closing */
   pthread_cond_t svc_cv;    /* the service thread has work */
   bool started, closed, assigned_mode, svc_stop, rebalance_now;
+  /* pull consumer, autoCommit: when poll() next copies what earlier polls
+   * returned to the offset store (Java maybeAutoCommit) (lock) */
+  int64_t next_auto_commit;
   lsub_t *subs;
   lq_t *queues;
   batch_t *ready, *ready_tail;

@@ -156,8 +156,8 @@ static void seed(lite_t *l) {
           q->pull_offset < 0) {
         if (c[k - i].rc == RMQ_OK && c[k - i].off >= 0) {
           q->pull_offset = c[k - i].off;
-          q->consumed = c[k - i].off; /* Java's first pull sets the
-                                         consume offset */
+          q->consumed = q->done = c[k - i].off; /* Java's first pull sets
+                                                   the consume offset */
           q->due_ms = 0;
         } else {
           q->due_ms = rmqi_now_ms() + l->conf.v.pull_delay_on_exception_ms;
@@ -217,10 +217,13 @@ void rmqi_lite_commit_mem(lite_t *l) {
 void rmqi_lite_drop_keep(lite_t *l, lq_t *q, gone_list_t *g) {
   if (l->push)
     rmqi_push_on_drop(l, q);
-  if (l->conf.v.auto_commit && q->consumed >= 0)
-    q->commit_mem = q->consumed; /* all it polled: fewer repeats for the
-                                    queue's next owner than Java's last
-                                    auto-commit point */
+  /* push: nothing unfinished before `consumed`; a pull consumer's
+   * application may still be processing its last poll: only what it had
+   * before (fewer repeats for the queue's next owner than Java's last
+   * auto-commit point, and nothing it has not finished) */
+  int64_t upto = l->push ? q->consumed : q->done;
+  if (l->conf.v.auto_commit && upto >= 0)
+    q->commit_mem = upto;
   if (q->commit_mem >= 0 && q->commit_mem != q->committed) {
     bool ok = true;
     if (g->n == g->cap) {
@@ -654,7 +657,10 @@ static void *svc_main(void *arg) {
     int64_t now = rmqi_now_ms();
     bool rb = l->rebalance_now || now >= next_rb;
     bool persist = now >= next_persist;
-    if (v->auto_commit && now >= next_auto) { /* Java commitAll */
+    /* the push consumer's offsets (never past an unfinished message); a
+     * pull consumer commits in poll(), once the application is back for
+     * more (a timer here would commit a batch still being processed) */
+    if (v->auto_commit && l->push && now >= next_auto) {
       rmqi_lite_commit_mem(l);
       next_auto = now + v->auto_commit_interval_ms;
     }
