@@ -310,7 +310,7 @@ RMQ_API rmq_err_t rmq_msg_set_keys(rmq_msg_t *msg, const char *keys);
 
 /**
  * @brief Sets a user property. Names reserved by RocketMQ (TAGS, KEYS,
- *        UNIQ_KEY, DELAY, ... see doc/messages.md) are refused with
+ *        UNIQ_KEY, DELAY, ...: Java's MessageConst) are refused with
  *        RMQ_ERR_INVALID_ARG, as in Java; so are names or values containing
  *        the bytes 0x01 or 0x02, and names or values that are blank:
  *        empty or made only of bytes up to 0x20 (space, tab, newline and
@@ -495,7 +495,11 @@ RMQ_API void rmq_send_result_clear(rmq_send_result_t *res);
 /**
  * @brief Called once per asynchronous send, with RMQ_OK or the error, on a
  *        callback thread (or from rmq_poll). @p msg is the message that was
- *        sent; the library destroys it after the callback returns.
+ *        sent; the library destroys it after the callback returns. Once the
+ *        client's callback pool is gone (rmq_client_destroy has drained
+ *        it), a send that ends later is called back on the thread that
+ *        ended it (the I/O thread, or the destroying one), still exactly
+ *        once, with RMQ_ERR_SHUTDOWN.
  */
 typedef void(rmq_send_cb)(rmq_producer_t *producer, rmq_err_t err,
                           const rmq_send_result_t *res, rmq_msg_t *msg,
