@@ -499,7 +499,7 @@ RMQ_API void rmq_send_result_clear(rmq_send_result_t *res);
  *        client's callback pool is gone (rmq_client_destroy has drained
  *        it), a send that ends later is called back on the thread that
  *        ended it (the I/O thread, or the destroying one), still exactly
- *        once, with RMQ_ERR_SHUTDOWN.
+ *        once.
  */
 typedef void(rmq_send_cb)(rmq_producer_t *producer, rmq_err_t err,
                           const rmq_send_result_t *res, rmq_msg_t *msg,
