@@ -1557,7 +1557,9 @@ static int cmd_perf(int argc, char **argv) {
   int ret = EXIT_USAGE, opt, async = 0, from_set = 0;
   long long count = produce ? 10000 : 0, size = 100, duration = 0,
             window = 1000, idle = 5000;
-  if (conf_set(&c, "producerGroup", "rmq_perf_producer") != 0)
+  /* a producer key only for produce: a consumer refuses keys it would not
+   * read */
+  if (produce && conf_set(&c, "producerGroup", "rmq_perf_producer") != 0)
     goto out;
   while ((opt = getopt_long(argc, argv, "+b:t:g:X:vhn:s:", lo, NULL)) != -1) {
     int r = common_opt(&c, opt, optarg);

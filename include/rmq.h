@@ -185,8 +185,9 @@ typedef void(rmq_log_cb)(void *opaque, rmq_log_level_t level,
  * sections). A constructor given a key it would ignore fails (NULL, the
  * key named in errstr) rather than ignore it. A key counts when it was set
  * with rmq_conf_set (keys left at their defaults never do):
- *  - rmq_client_new reads the client keys only: a producer or consumer
- *    key on its conf is an error;
+ *  - rmq_client_new reads the client keys and leaves the producer and
+ *    consumer keys of its conf to the objects made on it with the same
+ *    conf (which check them);
  *  - rmq_producer_new reads the producer keys, and the client keys too
  *    when it makes its own client (client NULL): a consumer key is an
  *    error; on a shared client, a client key is accepted only when it

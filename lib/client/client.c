@@ -964,10 +964,9 @@ static void on_namesrv_list(void *arg, const char *list) {
 
 rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
                              size_t errstr_size) {
-  rmqi_errstr(errstr, errstr_size, "%s", "");
-  if (conf && rmqi_conf_check_scope(conf, RMQI_SCOPE_CLIENT, "client", NULL,
-                                    errstr, errstr_size) != RMQ_OK)
-    return NULL;
+  /* the producer and consumer keys of @p conf are not refused: they are
+   * for the producers and consumers made on this client with the same
+   * conf (those check them), the way applications and bindings use it */
   return rmqi_client_new(conf, errstr, errstr_size);
 }
 

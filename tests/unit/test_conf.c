@@ -199,15 +199,13 @@ static void expect_consumers(rmq_client_t *cl, const char *const *kv,
 }
 
 TEST(a_key_of_another_scope_set_explicitly_is_an_error) {
-  /* client keys only: fine; a producer or consumer key: named */
+  /* a client reads its keys and leaves the others to the objects made on
+   * it with the same conf: one conf for the client and its producer */
   expect_client((const char *const[]){"mqClientApiTimeout", "500", NULL},
                 NULL);
-  expect_client((const char *const[]){"producerGroup", "PG", NULL},
-                "producerGroup");
-  expect_client((const char *const[]){"pullBatchSize", "5", NULL},
-                "pullBatchSize");
-  expect_client((const char *const[]){"enableMsgTrace", "false", NULL},
-                "enableMsgTrace");
+  expect_client((const char *const[]){"producerGroup", "PG", "pullBatchSize",
+                                      "5", "enableMsgTrace", "false", NULL},
+                NULL);
   /* a producer with its own client reads client and producer keys */
   expect_producer(
       NULL,
