@@ -102,11 +102,12 @@ static void on_log(void *op, rmq_log_level_t lvl, const char *comp,
   say(op, comp, msg);
 }
 
-static rmq_conf_t *logged_conf(said_t *s, const char *creds) {
+static rmq_conf_t *logged_conf(said_t *s, const char *creds, bool producer) {
   rmq_conf_t *c = rmq_conf_new();
   rmq_conf_set(c, "namesrvAddr", env.namesrv, NULL, 0);
   rmq_conf_set(c, "logLevel", "debug", NULL, 0);
-  rmq_conf_set(c, "sendMsgTimeout", "3000", NULL, 0);
+  if (producer)
+    rmq_conf_set(c, "sendMsgTimeout", "3000", NULL, 0);
   rmq_conf_set_log_cb(c, on_log, s);
   char err[256] = "", v[256];
   CHECK_ERR(rmq_conf_set(c, "sessionCredentials", creds, err, sizeof(err)),
@@ -147,14 +148,17 @@ TEST(secret_never_in_logs_stats_or_errors) {
   for (int k = 0; k < 2; k++) { /* the right secret, then a wrong one */
     snprintf(creds, sizeof(creds), "%s,%s,LOCAL", env.acl_ak,
              k == 0 ? env.acl_sk : wrong);
-    c = logged_conf(&s, creds);
+    c = logged_conf(&s, creds, true);
     rmq_producer_t *p = rmq_producer_new(NULL, c, err, sizeof(err));
     REQUIRE(p != NULL);
     send_logged(&s, p, topic);
     if (env.acl_deny_topic[0])
       send_logged(&s, p, env.acl_deny_topic);
     rmq_producer_destroy(p, 2000);
-    /* a consumer: its errors and its statistics */
+    /* a consumer (a conf of its own: a consumer refuses producer keys):
+     * its errors and its statistics */
+    rmq_conf_destroy(c);
+    c = logged_conf(&s, creds, false);
     rmq_conf_set(c, "consumerGroup", group, NULL, 0);
     rmq_conf_set(c, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
     rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, err, sizeof(err));

@@ -404,14 +404,25 @@ static void client_pair(const char *ns, const char *topic, rmq_producer_t **p,
                         rmq_pull_consumer_t **pc) {
   char group[128];
   it_unique(group, sizeof(group), "it_rel_ns");
-  const char *kv[] = {"pollNameServerInterval", "1000", "consumerGroup", group,
-                      "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET",
-                      "rebalanceInterval", "1000", "logLevel", "warn", NULL};
-  rmq_conf_t *c = conf_kv(ns, kv);
+  /* a conf each: a producer refuses consumer keys and the other way */
+  const char *pkv[] = {"pollNameServerInterval", "1000", "logLevel", "warn",
+                       NULL};
+  const char *ckv[] = {"pollNameServerInterval", "1000", "consumerGroup", group,
+                       "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET",
+                       "rebalanceInterval", "1000", "logLevel", "warn", NULL};
+  char err[256] = "";
+  rmq_conf_t *c = conf_kv(ns, pkv);
   rmq_conf_set_log_cb(c, count_errors, NULL);
-  *p = rmq_producer_new(NULL, c, NULL, 0);
-  *pc = rmq_pull_consumer_new(NULL, c, NULL, 0);
+  *p = rmq_producer_new(NULL, c, err, sizeof(err));
   rmq_conf_destroy(c);
+  if (*p == NULL)
+    fprintf(stderr, "producer: %s\n", err);
+  c = conf_kv(ns, ckv);
+  rmq_conf_set_log_cb(c, count_errors, NULL);
+  *pc = rmq_pull_consumer_new(NULL, c, err, sizeof(err));
+  rmq_conf_destroy(c);
+  if (*pc == NULL)
+    fprintf(stderr, "consumer: %s\n", err);
   REQUIRE(*p && *pc);
   CHECK_ERR(rmq_pull_consumer_subscribe(*pc, topic, "*"), RMQ_OK);
   CHECK_ERR(rmq_pull_consumer_start(*pc), RMQ_OK);
