@@ -22,8 +22,8 @@ static rmq_consume_status_t on_request(rmq_push_consumer_t *c,
     size_t len;
     const char *body = rmq_msg_body(msgs[i], &len);
     char answer[256];
-    int alen = snprintf(answer, sizeof(answer), "reply to: %.*s", (int)len,
-                        body);
+    int alen =
+        snprintf(answer, sizeof(answer), "reply to: %.*s", (int)len, body);
     rmq_msg_t *reply;
     /* topic <cluster>_REPLY_TOPIC, CORRELATION_ID, REPLY_TO_CLIENT, TTL */
     if (rmq_msg_new_reply(msgs[i], answer, (size_t)alen, &reply) != RMQ_OK)
@@ -54,8 +54,7 @@ static void on_reply(rmq_producer_t *p, rmq_err_t err, rmq_msg_t *reply,
            (int)len, body);
     answered++;
   } else {
-    printf("async request %ld: %s\n", (long)(intptr_t)opaque,
-           rmq_err_str(err));
+    printf("async request %ld: %s\n", (long)(intptr_t)opaque, rmq_err_str(err));
   }
   pthread_cond_signal(&cv);
   pthread_mutex_unlock(&mu);

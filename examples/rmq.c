@@ -50,7 +50,8 @@ static void install_signals(void) {
 /* One line on stderr: "rmq <cmd>: <what>". */
 static const char *cur_cmd = "rmq";
 
-static void die_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void die_line(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 static void die_line(const char *fmt, ...) {
   char buf[1024];
   va_list ap;
@@ -88,8 +89,8 @@ typedef struct common {
 static void log_cb(void *opaque, rmq_log_level_t level, const char *component,
                    const char *msg) {
   (void)opaque;
-  static const char *names[] = {"", "", "", "ERROR", "WARN", "", "INFO",
-                                "DEBUG"};
+  static const char *names[] = {"",     "", "",     "ERROR",
+                                "WARN", "", "INFO", "DEBUG"};
   fprintf(stderr, "rmq: librmq %s %s: %s\n",
           (int)level < 8 ? names[level] : "?", component, msg);
 }
@@ -212,10 +213,10 @@ static void json_str(FILE *f, const char *s, size_t len) {
     unsigned char ch = (unsigned char)s[i];
     const char *esc = ch == '"'    ? "\\\""
                       : ch == '\\' ? "\\\\"
-                      : ch == '\n'  ? "\\n"
-                      : ch == '\r'  ? "\\r"
-                      : ch == '\t'  ? "\\t"
-                                    : NULL;
+                      : ch == '\n' ? "\\n"
+                      : ch == '\r' ? "\\r"
+                      : ch == '\t' ? "\\t"
+                                   : NULL;
     if (esc)
       fputs(esc, f);
     else if (ch < 0x20 || ch == 0x7f)
@@ -354,9 +355,8 @@ static void print_result(const send_opts_t *o, const rmq_send_result_t *r) {
            r->queue_id, r->queue_offset, send_status_name(r->status));
   } else {
     printf("%s %s %s:%d@%" PRId64 "\n", r->msg_id ? r->msg_id : "-",
-           send_status_name(r->status),
-           r->broker_name ? r->broker_name : "-", r->queue_id,
-           r->queue_offset);
+           send_status_name(r->status), r->broker_name ? r->broker_name : "-",
+           r->queue_id, r->queue_offset);
   }
 }
 
@@ -458,9 +458,8 @@ typedef struct body {
   size_t len;
 } body_t;
 
-static int send_one(rmq_producer_t *p, const char *topic,
-                    const send_opts_t *o, send_state_t *st, const char *body,
-                    size_t len) {
+static int send_one(rmq_producer_t *p, const char *topic, const send_opts_t *o,
+                    send_state_t *st, const char *body, size_t len) {
   rmq_msg_t *m = build_msg(topic, o, body, len);
   if (m == NULL)
     return -1;
@@ -500,8 +499,8 @@ static int send_batch(rmq_producer_t *p, const char *topic,
     return -1;
   }
   for (; built < n; built++)
-    if ((msgs[built] = build_msg(topic, o, bodies[built].p,
-                                 bodies[built].len)) == NULL)
+    if ((msgs[built] =
+             build_msg(topic, o, bodies[built].p, bodies[built].len)) == NULL)
       goto out;
   rmq_send_result_t r;
   memset(&r, 0, sizeof(r));
@@ -522,20 +521,20 @@ out:
 
 static int cmd_send(int argc, char **argv) {
   enum { O_DELAY = 256, O_SHARD, O_LINES, O_WHOLE, O_ASYNC, O_ONEWAY, O_BATCH };
-  static const struct option lo[] = {COMMON_LONGOPTS,
-                                     {"keys", required_argument, NULL, 'k'},
-                                     {"tags", required_argument, NULL, 'T'},
-                                     {"property", required_argument, NULL, 'p'},
-                                     {"delay", required_argument, NULL, O_DELAY},
-                                     {"sharding-key", required_argument, NULL,
-                                      O_SHARD},
-                                     {"lines", no_argument, NULL, O_LINES},
-                                     {"whole", no_argument, NULL, O_WHOLE},
-                                     {"async", no_argument, NULL, O_ASYNC},
-                                     {"oneway", no_argument, NULL, O_ONEWAY},
-                                     {"batch", no_argument, NULL, O_BATCH},
-                                     {"json", no_argument, NULL, 'J'},
-                                     {NULL, 0, NULL, 0}};
+  static const struct option lo[] = {
+      COMMON_LONGOPTS,
+      {"keys", required_argument, NULL, 'k'},
+      {"tags", required_argument, NULL, 'T'},
+      {"property", required_argument, NULL, 'p'},
+      {"delay", required_argument, NULL, O_DELAY},
+      {"sharding-key", required_argument, NULL, O_SHARD},
+      {"lines", no_argument, NULL, O_LINES},
+      {"whole", no_argument, NULL, O_WHOLE},
+      {"async", no_argument, NULL, O_ASYNC},
+      {"oneway", no_argument, NULL, O_ONEWAY},
+      {"batch", no_argument, NULL, O_BATCH},
+      {"json", no_argument, NULL, 'J'},
+      {NULL, 0, NULL, 0}};
   common_t c;
   send_opts_t o;
   memset(&o, 0, sizeof(o));
@@ -826,13 +825,12 @@ static int set_from(common_t *c, const char *from) {
     memset(&tm, 0, sizeof(tm));
     int y, mo, d, h = 0, mi = 0, s = 0, used = 0;
     char sep;
-    int k = sscanf(from, "%d-%d-%d%c%d:%d:%d%n", &y, &mo, &d, &sep, &h, &mi,
-                   &s, &used);
+    int k = sscanf(from, "%d-%d-%d%c%d:%d:%d%n", &y, &mo, &d, &sep, &h, &mi, &s,
+                   &used);
     if (k == 3) {
       h = mi = s = 0;
       used = (int)strlen(from);
-      if (sscanf(from, "%*d-%*d-%*d%n", &used) < 0 ||
-          used != (int)strlen(from))
+      if (sscanf(from, "%*d-%*d-%*d%n", &used) < 0 || used != (int)strlen(from))
         goto bad;
     } else if (k != 7 || (sep != 'T' && sep != ' ')) {
       goto bad;
@@ -893,17 +891,17 @@ static int check_topic(rmq_pull_consumer_t *pc, const char *topic) {
 
 static int cmd_consume(int argc, char **argv) {
   enum { O_PUSH = 256, O_LITE, O_FROM, O_SQL, O_IDLE };
-  static const struct option lo[] = {COMMON_LONGOPTS,
-                                     {"push", no_argument, NULL, O_PUSH},
-                                     {"lite", no_argument, NULL, O_LITE},
-                                     {"from", required_argument, NULL, O_FROM},
-                                     {"tags", required_argument, NULL, 'e'},
-                                     {"sql", required_argument, NULL, O_SQL},
-                                     {"count", required_argument, NULL, 'c'},
-                                     {"idle-ms", required_argument, NULL,
-                                      O_IDLE},
-                                     {"format", required_argument, NULL, 'f'},
-                                     {NULL, 0, NULL, 0}};
+  static const struct option lo[] = {
+      COMMON_LONGOPTS,
+      {"push", no_argument, NULL, O_PUSH},
+      {"lite", no_argument, NULL, O_LITE},
+      {"from", required_argument, NULL, O_FROM},
+      {"tags", required_argument, NULL, 'e'},
+      {"sql", required_argument, NULL, O_SQL},
+      {"count", required_argument, NULL, 'c'},
+      {"idle-ms", required_argument, NULL, O_IDLE},
+      {"format", required_argument, NULL, 'f'},
+      {NULL, 0, NULL, 0}};
   common_t c;
   if (common_init(&c) != 0)
     return EXIT_FAIL;
@@ -992,8 +990,8 @@ static int cmd_consume(int argc, char **argv) {
     die_line("client: %s", err);
     goto out_mu;
   }
-  rmq_pull_consumer_t *lite = rmq_pull_consumer_new(client, c.conf, err,
-                                                    sizeof(err));
+  rmq_pull_consumer_t *lite =
+      rmq_pull_consumer_new(client, c.conf, err, sizeof(err));
   if (lite == NULL) {
     die_line("consumer: %s", err);
     goto out_client;
@@ -1106,9 +1104,8 @@ static int cmp_queue(const void *a, const void *b) {
 static int queues_cmd(int argc, char **argv, const char *help, int need_group,
                       common_t *c, int *json, rmq_pull_consumer_t **pc,
                       rmq_queue_list_t *ql) {
-  static const struct option lo[] = {COMMON_LONGOPTS,
-                                     {"json", no_argument, NULL, 'J'},
-                                     {NULL, 0, NULL, 0}};
+  static const struct option lo[] = {
+      COMMON_LONGOPTS, {"json", no_argument, NULL, 'J'}, {NULL, 0, NULL, 0}};
   int opt;
   while ((opt = getopt_long(argc, argv, "+b:t:g:X:vhJ", lo, NULL)) != -1) {
     int r = common_opt(c, opt, optarg);
@@ -1144,8 +1141,7 @@ static int queues_cmd(int argc, char **argv, const char *help, int need_group,
   }
   rmq_err_t rc = rmq_pull_consumer_fetch_queues(*pc, c->topic, ql);
   if (rc != RMQ_OK) {
-    die_line("topic %s: %s (%s)", c->topic, rmq_err_str(rc),
-             rmq_err_name(rc));
+    die_line("topic %s: %s (%s)", c->topic, rmq_err_str(rc), rmq_err_name(rc));
     return EXIT_FAIL;
   }
   qsort(ql->queues, ql->n, sizeof(ql->queues[0]), cmp_queue);
@@ -1221,8 +1217,8 @@ static int cmd_offsets(int argc, char **argv) {
   rmq_pull_consumer_t *pc = q.pc;
   rmq_queue_list_t ql = q.ql;
   if (ret == EXIT_OK && !json)
-    printf("%-24s %5s %12s %12s %12s\n", "broker", "queue", "committed",
-           "max", "lag");
+    printf("%-24s %5s %12s %12s %12s\n", "broker", "queue", "committed", "max",
+           "lag");
   int64_t total = 0;
   for (size_t i = 0; ret == EXIT_OK && i < ql.n; i++) {
     const rmq_queue_t *mq = &ql.queues[i];
@@ -1296,8 +1292,8 @@ static const char perf_help[] =
     "  -g, --group GROUP      consume: group (default rmq_perf_<pid>)\n"
     "      --idle-ms N        consume: stop after N ms without a message\n"
     "                         (default 5000)\n"
-    "      --from WHERE       consume: as for rmq consume (default first)\n"
-    COMMON_HELP;
+    "      --from WHERE       consume: as for rmq consume (default "
+    "first)\n" COMMON_HELP;
 
 typedef struct perf {
   pthread_mutex_t mu;
@@ -1469,8 +1465,8 @@ out:
 static int perf_consume(common_t *c, long long count, long long duration,
                         long long idle) {
   char err[512] = "";
-  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c->conf, err,
-                                                  sizeof(err));
+  rmq_pull_consumer_t *pc =
+      rmq_pull_consumer_new(NULL, c->conf, err, sizeof(err));
   if (pc == NULL) {
     die_line("consumer: %s", err);
     return EXIT_FAIL;
@@ -1528,18 +1524,16 @@ out:
 
 static int cmd_perf(int argc, char **argv) {
   enum { O_DURATION = 256, O_ASYNC, O_WINDOW, O_IDLE, O_FROM };
-  static const struct option lo[] = {COMMON_LONGOPTS,
-                                     {"count", required_argument, NULL, 'n'},
-                                     {"size", required_argument, NULL, 's'},
-                                     {"duration", required_argument, NULL,
-                                      O_DURATION},
-                                     {"async", no_argument, NULL, O_ASYNC},
-                                     {"window", required_argument, NULL,
-                                      O_WINDOW},
-                                     {"idle-ms", required_argument, NULL,
-                                      O_IDLE},
-                                     {"from", required_argument, NULL, O_FROM},
-                                     {NULL, 0, NULL, 0}};
+  static const struct option lo[] = {
+      COMMON_LONGOPTS,
+      {"count", required_argument, NULL, 'n'},
+      {"size", required_argument, NULL, 's'},
+      {"duration", required_argument, NULL, O_DURATION},
+      {"async", no_argument, NULL, O_ASYNC},
+      {"window", required_argument, NULL, O_WINDOW},
+      {"idle-ms", required_argument, NULL, O_IDLE},
+      {"from", required_argument, NULL, O_FROM},
+      {NULL, 0, NULL, 0}};
   if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
       strcmp(argv[1], "--help") == 0) {
     fputs(perf_help, argc < 2 ? stderr : stdout);
@@ -1665,8 +1659,10 @@ int main(int argc, char **argv) {
   static const struct {
     const char *name;
     int (*fn)(int, char **);
-  } cmds[] = {{"send", cmd_send},       {"consume", cmd_consume},
-              {"route", cmd_route},     {"offsets", cmd_offsets},
+  } cmds[] = {{"send", cmd_send},
+              {"consume", cmd_consume},
+              {"route", cmd_route},
+              {"offsets", cmd_offsets},
               {"perf", cmd_perf}};
   for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
     if (strcmp(cmd, cmds[i].name) == 0) {

@@ -14,8 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t flen;
   rmqi_errbuf_t e;
-  if (rmqi_frame_check(data, size, RMQI_DEFAULT_MAX_FRAME, &flen, &e) !=
-      RMQ_OK)
+  if (rmqi_frame_check(data, size, RMQI_DEFAULT_MAX_FRAME, &flen, &e) != RMQ_OK)
     return 0;
   rmqi_cmd_t cmd;
   if (rmqi_cmd_decode(&cmd, data, flen, &e) != RMQ_OK)

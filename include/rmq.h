@@ -253,9 +253,8 @@ RMQ_API void rmq_conf_set_log_cb(rmq_conf_t *conf, rmq_log_cb *cb,
  * tlsKeyPassword, the secret part of sessionCredentials) read "***" when
  * set.
  */
-typedef void(rmq_conf_dump_cb)(void *opaque, const char *key,
-                               const char *value, const char *dflt,
-                               const char *scope, int is_set);
+typedef void(rmq_conf_dump_cb)(void *opaque, const char *key, const char *value,
+                               const char *dflt, const char *scope, int is_set);
 
 /**
  * @brief Calls @p cb once for every configuration key, in the order of
@@ -799,9 +798,8 @@ typedef void(rmq_request_cb)(rmq_producer_t *producer, rmq_err_t err,
  *         route and sends a heartbeat to its brokers first, as Java does,
  *         so that the broker knows where to push the reply.
  */
-RMQ_API rmq_err_t rmq_producer_request(rmq_producer_t *producer,
-                                       rmq_msg_t *msg, int timeout_ms,
-                                       rmq_msg_t **reply);
+RMQ_API rmq_err_t rmq_producer_request(rmq_producer_t *producer, rmq_msg_t *msg,
+                                       int timeout_ms, rmq_msg_t **reply);
 
 /**
  * @brief Sends @p msg as a request without waiting; @p cb fires exactly
@@ -1050,7 +1048,7 @@ typedef struct rmq_pull_result {
   int64_t max_offset;
   rmq_msg_t **msgs; /**< owned by the result */
   size_t n_msgs;
-  size_t n_bad; /**< records skipped as undecodable */
+  size_t n_bad;       /**< records skipped as undecodable */
   void *reserved_[4]; /**< room to grow without an ABI break; zero */
 } rmq_pull_result_t;
 
@@ -1247,10 +1245,10 @@ RMQ_API void rmq_push_consumer_destroy(rmq_push_consumer_t *consumer,
 
 /** One assigned queue's position. */
 typedef struct rmq_queue_lag {
-  rmq_queue_t queue;  /**< strings owned by the stats */
-  int64_t consumed;   /**< the offset the group would commit now; -1 */
-  int64_t max_offset; /**< the broker's, as of the last pull; -1 unknown */
-  int64_t lag;        /**< max_offset - consumed, 0 when unknown */
+  rmq_queue_t queue;     /**< strings owned by the stats */
+  int64_t consumed;      /**< the offset the group would commit now; -1 */
+  int64_t max_offset;    /**< the broker's, as of the last pull; -1 unknown */
+  int64_t lag;           /**< max_offset - consumed, 0 when unknown */
   uint64_t cached_msgs;  /**< pulled, not yet consumed (flow control) */
   uint64_t cached_bytes; /**< ... their size */
   void *reserved_[2];    /**< room to grow without an ABI break; zero */

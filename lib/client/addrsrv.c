@@ -32,8 +32,8 @@ struct rmqi_addrsrv {
 };
 
 void rmqi_addrsrv_url(const char *domain, const char *subgroup,
-                      const char *unit, char *host, size_t host_n,
-                      char *path, size_t path_n) {
+                      const char *unit, char *host, size_t host_n, char *path,
+                      size_t path_n) {
   /* MixAll.getWSAddr: port 8080 unless the domain holds a ':' after its
    * first character (then it names its port: host:port, [v6]:port) */
   const char *colon = strchr(domain, ':');
@@ -88,8 +88,8 @@ static rmq_err_t exchange(const struct addrinfo *ai, const char *req,
                           size_t req_len, int wake_fd, int64_t deadline,
                           char *buf, size_t cap, size_t *got, char *err,
                           size_t err_n) {
-  int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-                  ai->ai_protocol);
+  int fd =
+      socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
   if (fd < 0) {
     rmqi_errstr(err, err_n, "socket failed (errno %d)", errno);
     return RMQ_ERR_CONNECT;
@@ -186,9 +186,9 @@ static rmq_err_t fetch(rmqi_addrsrv_t *a, const char *hostport,
   char *buf = malloc(RMQI_NSADDR_MAX);
   rmq_err_t rc = buf ? RMQ_ERR_CONNECT : RMQ_ERR_NOMEM;
   size_t got = 0;
-  for (struct addrinfo *ai = res; ai && buf && rc != RMQ_OK &&
-                                  rc != RMQ_ERR_SHUTDOWN &&
-                                  rc != RMQ_ERR_TIMEOUT;
+  for (struct addrinfo *ai = res;
+       ai && buf && rc != RMQ_OK && rc != RMQ_ERR_SHUTDOWN &&
+       rc != RMQ_ERR_TIMEOUT;
        ai = ai->ai_next)
     rc = exchange(ai, req, req_len, wake_fd, deadline, buf, RMQI_NSADDR_MAX,
                   &got, err, err_n);

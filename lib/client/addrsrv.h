@@ -41,8 +41,8 @@ void rmqi_addrsrv_stop(rmqi_addrsrv_t *a);
 
 /* The URL's parts as Java builds them: "host:port" and the path. */
 void rmqi_addrsrv_url(const char *domain, const char *subgroup,
-                      const char *unit, char *host, size_t host_n,
-                      char *path, size_t path_n);
+                      const char *unit, char *host, size_t host_n, char *path,
+                      size_t path_n);
 
 /* One fetch (tests): the answer's list into @p out. */
 rmq_err_t rmqi_addrsrv_fetch_once(const char *host, const char *path,

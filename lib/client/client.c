@@ -299,8 +299,8 @@ static void refresh_routes(void *arg) {
     rmqi_cmd_t cmd;
     rmqi_cmd_init(&cmd, RC_GET_ROUTEINFO_BY_TOPIC);
     rmqi_cmd_ext_ref(&cmd, "topic", rf->topic, strlen(rf->topic));
-    if (rmqi_rpc_invoke(c->rpc, addr, &cmd,
-                        c->conf.v.api_timeout_ms, refresh_done, rf) != RMQ_OK)
+    if (rmqi_rpc_invoke(c->rpc, addr, &cmd, c->conf.v.api_timeout_ms,
+                        refresh_done, rf) != RMQ_OK)
       free(rf);
     rmqi_cmd_free(&cmd);
   }
@@ -927,7 +927,6 @@ static uint64_t seed(void) {
   x ^= x >> 33;
   return x;
 }
-
 
 /* useTLS: the context every connection of the instance shares. */
 static bool tls_context(rmq_client_t *c, rmqi_rpc_opts_t *o, char *errstr,

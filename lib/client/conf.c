@@ -493,7 +493,7 @@ static rmq_err_t set_creds(rmqi_conf_vals_t *v, const char *value, char *err,
   const char *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
   int channel = v->access_channel;
   if (*value != '\0' && (c1 == NULL || c1 == value || c1[1] == ',' ||
-                          c1[1] == '\0' || (c2 && strchr(c2 + 1, ',')))) {
+                         c1[1] == '\0' || (c2 && strchr(c2 + 1, ',')))) {
     rmqi_errstr(err, n,
                 "sessionCredentials: expected accessKey,secretKey or "
                 "accessKey,secretKey,accessChannel (value not shown)");

@@ -61,7 +61,7 @@ typedef struct rmqi_conf_vals {
   bool tls_verify_server;
   bool tls_verify_hostname;
   int tls_min_version; /* RMQI_TLS_MIN_* */
-  int access_channel; /* RMQI_CHANNEL_* */
+  int access_channel;  /* RMQI_CHANNEL_* */
   char *name_space;
   char *namesrv_domain;
   char *namesrv_domain_subgroup;

@@ -48,8 +48,7 @@ static bool in_ns(const char *ns, const char *bare) {
   return strncmp(bare, ns, k) == 0 && bare[k] == '%';
 }
 
-const char *rmqi_ns_wrap(const char *ns, const char *res, char *buf,
-                         size_t n) {
+const char *rmqi_ns_wrap(const char *ns, const char *res, char *buf, size_t n) {
   if (ns == NULL || *ns == '\0' || res == NULL || *res == '\0' ||
       rmqi_ns_is_system(res))
     return res;
@@ -109,8 +108,7 @@ static bool word(char c) {
 /* Java's INST_ENDPOINT_PATTERN ^(\w+://|)MQ_INST_\w+_\w+\..* : the
  * text before the first '.' after the scheme is MQ_INST_ then word
  * characters with an '_' neither first nor last among them. */
-static bool instance_endpoint(const char *a, const char **id,
-                              size_t *id_len) {
+static bool instance_endpoint(const char *a, const char **id, size_t *id_len) {
   const char *p = a;
   while (word(*p))
     p++;
@@ -158,8 +156,7 @@ const char *rmqi_ns_endpoint_addr(const char *a) {
 bool rmqi_ns_valid(const char *ns, char *err, size_t n) {
   size_t len = strlen(ns);
   if (len > RMQI_NS_MAX) {
-    rmqi_errstr(err, n, "nameSpace is longer than %d characters",
-                RMQI_NS_MAX);
+    rmqi_errstr(err, n, "nameSpace is longer than %d characters", RMQI_NS_MAX);
     return false;
   }
   for (const char *p = ns; *p; p++)

@@ -26,8 +26,7 @@ bool rmqi_ns_is_system(const char *res);
 /* wrapNamespace(ns, res) into @p buf: returns @p res itself when nothing
  * changes (ns empty, res empty, a system resource, or already in ns),
  * @p buf with the wrapped name otherwise, NULL when it would not fit. */
-const char *rmqi_ns_wrap(const char *ns, const char *res, char *buf,
-                         size_t n);
+const char *rmqi_ns_wrap(const char *ns, const char *res, char *buf, size_t n);
 /* withoutNamespace(res, ns): returns @p res when it is not in @p ns,
  * @p buf with N% taken off otherwise (always fits: it is shorter). */
 const char *rmqi_ns_unwrap(const char *ns, const char *res, char *buf,

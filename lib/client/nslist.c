@@ -62,8 +62,7 @@ rmq_err_t rmqi_nslist_init_empty(rmqi_nslist_t *l, uint64_t seed) {
   return RMQ_OK;
 }
 
-rmq_err_t rmqi_nslist_init(rmqi_nslist_t *l, const char *list,
-                           uint64_t seed) {
+rmq_err_t rmqi_nslist_init(rmqi_nslist_t *l, const char *list, uint64_t seed) {
   rmq_err_t rc = rmqi_nslist_init_empty(l, seed);
   bool changed;
   if (rc == RMQ_OK)
@@ -197,7 +196,6 @@ static bool check_list(const char *v, const char *what, bool skip_empty,
   return true;
 }
 
-bool rmqi_nslist_check(const char *v, const char *what, char *err,
-                       size_t n) {
+bool rmqi_nslist_check(const char *v, const char *what, char *err, size_t n) {
   return check_list(v, what, false, err, n);
 }

@@ -54,8 +54,8 @@ static void reply_tick(void *arg) {
 /* Loop thread. The timer lives until the loop stops with the client. */
 static void reply_tick_arm(void *arg) {
   rmq_client_t *c = arg;
-  rmqi_loop_timer(rmqi_rpc_loop(c->rpc), RMQI_REPLY_TICK_MS,
-                  RMQI_REPLY_TICK_MS, reply_tick, c);
+  rmqi_loop_timer(rmqi_rpc_loop(c->rpc), RMQI_REPLY_TICK_MS, RMQI_REPLY_TICK_MS,
+                  reply_tick, c);
 }
 
 void rmqi_client_reply_tick_start(rmq_client_t *c) {

@@ -70,8 +70,7 @@ rmq_err_t rmqi_reply_decode(const rmqi_cmd_t *req, rmqi_msgrec_t *rec,
   const rmqi_str_t *props = rmqi_cmd_ext_get(req, "properties");
   if (props && props->n > UINT16_MAX)
     return rmqi_err(e, RMQ_ERR_LIMIT, 0,
-                    "reply properties of %zu bytes, more than 65535",
-                    props->n);
+                    "reply properties of %zu bytes, more than 65535", props->n);
   if (req->body_len > UINT32_MAX)
     return rmqi_err(e, RMQ_ERR_LIMIT, 0, "reply body of %zu bytes",
                     req->body_len);

@@ -354,9 +354,9 @@ static int64_t flow_delay(const lite_t *l, const lq_t *q) {
       (int64_t)q->cached_msgs > (q->max_cached_msgs > 0
                                      ? q->max_cached_msgs
                                      : v->pull_threshold_queue) ||
-      (int64_t)q->cached_bytes > (q->max_cached_bytes > 0
-                                      ? q->max_cached_bytes
-                                      : v->pull_threshold_size_queue_mb << 20) ||
+      (int64_t)q->cached_bytes >
+          (q->max_cached_bytes > 0 ? q->max_cached_bytes
+                                   : v->pull_threshold_size_queue_mb << 20) ||
       (q->cached_lo >= 0 && q->cached_hi - q->cached_lo > v->consume_max_span))
     return FLOW_DELAY_MS;
   return 0;

@@ -61,8 +61,8 @@ static const rmq_queue_t *q_in(const lite_t *l, const rmq_queue_t *mq,
 
 /* The same for an array, in one block (*owned, to free; NULL when the
  * names did not change). NULL: no memory, or a name that would not fit. */
-static const rmq_queue_t *qs_in(const lite_t *l, const rmq_queue_t *v,
-                                size_t n, rmq_queue_t **owned) {
+static const rmq_queue_t *qs_in(const lite_t *l, const rmq_queue_t *v, size_t n,
+                                rmq_queue_t **owned) {
   *owned = NULL;
   const char *ns = l->conf.v.name_space;
   if (ns[0] == '\0' || n == 0)
@@ -70,8 +70,8 @@ static const rmq_queue_t *qs_in(const lite_t *l, const rmq_queue_t *v,
   char buf[RMQI_NS_NAME_MAX];
   size_t size = n * sizeof(rmq_queue_t);
   for (size_t i = 0; i < n; i++) {
-    const char *t = v[i].topic ? rmqi_ns_wrap(ns, v[i].topic, buf, sizeof(buf))
-                               : "";
+    const char *t =
+        v[i].topic ? rmqi_ns_wrap(ns, v[i].topic, buf, sizeof(buf)) : "";
     if (t == NULL)
       return NULL;
     size += strlen(t) + 1;
@@ -102,7 +102,8 @@ static rmq_err_t have_route(lite_t *l, const char *topic) {
   if (rc != RMQ_OK) {
     /* a new group's retry topic exists only once a message was sent back:
      * normal, not worth a warning */
-    bool new_retry = rc == RMQ_TOPIC_NOT_EXIST && strncmp(topic, "%RETRY%", 7) == 0;
+    bool new_retry =
+        rc == RMQ_TOPIC_NOT_EXIST && strncmp(topic, "%RETRY%", 7) == 0;
     rmqi_log(&l->client->log, new_retry ? RMQ_LOG_INFO : RMQ_LOG_WARN,
              "consumer", "%s", err);
     return rc;
@@ -342,8 +343,8 @@ static rmq_err_t subscribe(rmq_pull_consumer_t *pc, const char *topic,
   char err[200], wrapped[RMQI_NS_NAME_MAX];
   if (pc == NULL || !rmqi_topic_valid(topic, err, sizeof(err)))
     return RMQ_ERR_INVALID_ARG;
-  topic = rmqi_ns_wrap(pc->l->conf.v.name_space, topic, wrapped,
-                       sizeof(wrapped));
+  topic =
+      rmqi_ns_wrap(pc->l->conf.v.name_space, topic, wrapped, sizeof(wrapped));
   if (topic == NULL || !rmqi_topic_valid(topic, err, sizeof(err)))
     return RMQ_ERR_INVALID_ARG;
   if (expr == NULL || *expr == '\0')

@@ -82,10 +82,10 @@ typedef struct lq {
   int64_t suggest_id;  /* broker id the last pull suggested */
   size_t cached_msgs, cached_bytes;
   int64_t max_cached_msgs, max_cached_bytes; /* the topic's share; 0: none */
-  int64_t cached_lo, cached_hi; /* offsets pulled but not polled */
-  int64_t max_offset;           /* the broker's, from the last pull answer; 0 */
-  size_t n_ready;               /* its batches on the ready list */
-  struct lq *next, *prev;       /* l->queues, doubly linked: O(1) unlink */
+  int64_t cached_lo, cached_hi;              /* offsets pulled but not polled */
+  int64_t max_offset;     /* the broker's, from the last pull answer; 0 */
+  size_t n_ready;         /* its batches on the ready list */
+  struct lq *next, *prev; /* l->queues, doubly linked: O(1) unlink */
   /* push consumer (push.c) */
   struct batch *pin_head, *pin_tail; /* taken, unfinished, offset order */
   bool busy;                         /* orderly: a thread consumes it */
@@ -174,7 +174,7 @@ struct lite {
   int64_t start_ms;
   /* broadcasting: the offset file's table */
   char *offset_path;
-  rmqi_mqo_tab_t file_offsets; /* broadcasting: the offsets file's table */
+  rmqi_mqo_tab_t file_offsets;  /* broadcasting: the offsets file's table */
   push_t *push;                 /* NULL for a pull consumer */
   _Atomic uint64_t undecodable; /* records skipped (statistics) */
   rmq_assignment_cb *assign_cb; /* (lock) */

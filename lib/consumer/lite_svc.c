@@ -488,16 +488,16 @@ static rmq_err_t parse_config(const char *list, const char *topic, char **copy,
  * per-queue thresholds (l->lock held). */
 static void share_topic_thresholds(lite_t *l, const char *topic, size_t n) {
   const rmqi_conf_vals_t *v = &l->conf.v;
-  if (n == 0 || (v->pull_threshold_topic <= 0 &&
-                 v->pull_threshold_size_topic_mb <= 0))
+  if (n == 0 ||
+      (v->pull_threshold_topic <= 0 && v->pull_threshold_size_topic_mb <= 0))
     return;
   int64_t msgs = v->pull_threshold_topic > 0
                      ? RMQI_MAX(v->pull_threshold_topic / (int64_t)n, 1)
                      : 0;
-  int64_t bytes = v->pull_threshold_size_topic_mb > 0
-                      ? RMQI_MAX(v->pull_threshold_size_topic_mb / (int64_t)n,
-                                 1) << 20
-                      : 0;
+  int64_t bytes =
+      v->pull_threshold_size_topic_mb > 0
+          ? RMQI_MAX(v->pull_threshold_size_topic_mb / (int64_t)n, 1) << 20
+          : 0;
   for (lq_t *q = l->queues; q; q = q->next)
     if (!q->dropped && strcmp(q->topic, topic) == 0) {
       q->max_cached_msgs = msgs;

@@ -751,9 +751,9 @@ void rmqi_push_consume_directly(lite_t *l, rmqi_conn_t *conn,
   rmqi_errbuf_clear(&e);
   rmq_err_t rc = rmqi_msgrec_decode(req->body, req->body_len, &rec, &next, &e);
   if (rc == RMQ_OK)
-    rc = rmqi_rxmsg_build(&rec, broker,
-                          (size_t)l->conf.v.max_inflated_body_size, true,
-                          &d->msg, &e);
+    rc =
+        rmqi_rxmsg_build(&rec, broker, (size_t)l->conf.v.max_inflated_body_size,
+                         true, &d->msg, &e);
   if (rc != RMQ_OK) {
     char why[300];
     snprintf(why, sizeof(why), "undecodable message: %s",

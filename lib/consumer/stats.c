@@ -4,11 +4,11 @@
  * lag of every assigned queue. Counters are cheap (one short lock per
  * listener call or poll); the snapshot is built on request.
  */
+#include "../client/ns.h"
 #include "../util/time.h"
 #include "lite_int.h"
-#include "../client/ns.h"
-#include "queues.h"
 #include "push.h"
+#include "queues.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,7 +270,8 @@ tstat_rates_t rmqi_tstat_rates(lite_t *l, const char *topic) {
   r.ok_tps = (double)d[TS_OK] / secs;
   r.failed_tps = (double)d[TS_FAILED] / secs;
   r.pull_tps = (double)d[TS_PULLED] / secs; /* Java: messages pulled */
-  r.consume_rt_ms = d[TS_CALLS] ? (double)d[TS_CONSUME_MS] / (double)d[TS_CALLS] : 0;
+  r.consume_rt_ms =
+      d[TS_CALLS] ? (double)d[TS_CONSUME_MS] / (double)d[TS_CALLS] : 0;
   r.pull_rt_ms = d[TS_PULLS] ? (double)d[TS_PULL_MS] / (double)d[TS_PULLS] : 0;
   return r;
 }

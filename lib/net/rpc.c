@@ -60,9 +60,9 @@ struct rmqi_conn {
   sockaddr_any_t addrs[MAX_ADDRS]; /* loop-only */
   size_t n_addrs, i_addr;
   char why[RMQI_MAX_HOST + 64]; /* loop-only: the last connect failure */
-  bool heard; /* loop-only: the peer has sent bytes on this connection */
-  pend_t *pend;                 /* under rpc->lock */
-  rmqi_conn_t *next;            /* table list (rpc->lock) */
+  bool heard;        /* loop-only: the peer has sent bytes on this connection */
+  pend_t *pend;      /* under rpc->lock */
+  rmqi_conn_t *next; /* table list (rpc->lock) */
   rmqi_conn_t *dirty_next;
   rmqi_conn_t *stuck_next; /* sweep's private list */
   rmqi_conn_t *work_next;  /* drain_dirty's private list */
@@ -442,8 +442,8 @@ static bool conn_flush(rmqi_conn_t *c) {
   /* a partial write moves woff, not the bytes: a large backlog written in
    * socket-sized pieces is copied once, not once per piece */
   while (c->wbuf.len > c->woff) {
-    ssize_t n = c->tr->ops->write(c->tr, c->wbuf.data + c->woff,
-                                  c->wbuf.len - c->woff);
+    ssize_t n =
+        c->tr->ops->write(c->tr, c->wbuf.data + c->woff, c->wbuf.len - c->woff);
     if (n > 0) {
       c->woff += (size_t)n;
       atomic_fetch_sub(&c->queued, (size_t)n);
@@ -760,9 +760,10 @@ static void conn_read(rmqi_conn_t *c) {
     ssize_t n =
         c->tr->ops->read(c->tr, c->in.data + c->in.len, c->in.cap - c->in.len);
     /* A TLS-only server drops a plaintext client without a word. */
-    const char *hint = c->heard || c->rpc->o.tls
-                           ? ""
-                           : " before answering (a TLS-only server? see useTLS)";
+    const char *hint =
+        c->heard || c->rpc->o.tls
+            ? ""
+            : " before answering (a TLS-only server? see useTLS)";
     if (n == 0) {
       char why[96];
       snprintf(why, sizeof(why), "closed by peer%s", hint);
@@ -1101,7 +1102,9 @@ rmqi_conn_t *rmqi_conn_keep(rmqi_conn_t *c) {
   return c;
 }
 
-void rmqi_conn_release(rmqi_conn_t *c) { conn_unref(c); }
+void rmqi_conn_release(rmqi_conn_t *c) {
+  conn_unref(c);
+}
 
 typedef struct stats_req {
   rmqi_rpc_t *r;

@@ -157,7 +157,7 @@ typedef struct rmqi_conn_stats {
   bool exists;
   size_t queued;                    /* bytes encoded and not yet written */
   uint64_t replies_dropped;         /* replies refused for the reply bound */
-  uint64_t responses_dropped; /* answers nobody waits for (late ones) */
+  uint64_t responses_dropped;       /* answers nobody waits for (late ones) */
   size_t in_cap, wbuf_cap, out_cap; /* buffer capacities */
 } rmqi_conn_stats_t;
 rmqi_conn_stats_t rmqi_rpc_conn_stats(rmqi_rpc_t *r, const char *addr);

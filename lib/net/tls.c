@@ -96,8 +96,8 @@ static void describe(tls_tr_t *s, const char *what) {
   long v = SSL_get_verify_result(s->ssl);
   char verdict[400] = "";
   if (v != X509_V_OK && ERR_GET_REASON(e) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
-    bool name =
-        v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH;
+    bool name = v == X509_V_ERR_HOSTNAME_MISMATCH ||
+                v == X509_V_ERR_IP_ADDRESS_MISMATCH;
     snprintf(verdict, sizeof(verdict), ": %s%s%s%s",
              X509_verify_cert_error_string(v),
              name ? " (the certificate is not for " : "", name ? s->host : "",
@@ -272,8 +272,8 @@ rmqi_transport_t *rmqi_transport_tls(rmqi_tls_t *t, int fd, const char *host) {
   SSL_set_bio(s->ssl, b, b);
   SSL_set_connect_state(s->ssl);
   unsigned char ip[16];
-  bool numeric = inet_pton(AF_INET, host, ip) == 1 ||
-                 inet_pton(AF_INET6, host, ip) == 1;
+  bool numeric =
+      inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
   bool ok = numeric || SSL_set_tlsext_host_name(s->ssl, host) == 1;
   if (ok && t->verify_host) {
     X509_VERIFY_PARAM *p = SSL_get0_param(s->ssl);
@@ -328,8 +328,8 @@ rmq_err_t rmqi_tls_new(rmqi_tls_t **out, const rmqi_tls_opts_t *o, char *err,
   t->verify_host = o->verify_server && o->verify_host;
   t->ctx = SSL_CTX_new(TLS_client_method());
   int idx = BIO_get_new_index();
-  t->bio = idx > 0 ? BIO_meth_new(idx | BIO_TYPE_SOURCE_SINK, "rmq socket")
-                   : NULL;
+  t->bio =
+      idx > 0 ? BIO_meth_new(idx | BIO_TYPE_SOURCE_SINK, "rmq socket") : NULL;
   if (t->ctx == NULL || t->bio == NULL ||
       !BIO_meth_set_write(t->bio, bio_write) ||
       !BIO_meth_set_read(t->bio, bio_read) ||
@@ -340,13 +340,13 @@ rmq_err_t rmqi_tls_new(rmqi_tls_t **out, const rmqi_tls_opts_t *o, char *err,
   }
   SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                                SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  SSL_CTX_set_min_proto_version(t->ctx,
-                                o->tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
+  SSL_CTX_set_min_proto_version(t->ctx, o->tls13_only ? TLS1_3_VERSION
+                                                      : TLS1_2_VERSION);
   /* Several records per recv: conn_read reads until EAGAIN, so what
    * OpenSSL buffers ahead is always drained (no SSL_pending stall). */
   SSL_CTX_set_read_ahead(t->ctx, 1);
-  SSL_CTX_set_verify(t->ctx, o->verify_server ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
-                     NULL);
+  SSL_CTX_set_verify(
+      t->ctx, o->verify_server ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
   const char *ca = o->ca_path;
   if (ca && *ca) {
     struct stat st;
@@ -361,13 +361,15 @@ rmq_err_t rmqi_tls_new(rmqi_tls_t **out, const rmqi_tls_opts_t *o, char *err,
     if (SSL_CTX_load_verify_locations(t->ctx, dir ? NULL : ca,
                                       dir ? ca : NULL) != 1)
       return fail(t, err, err_size, "CA file or folder", ca);
-  } else if (o->verify_server && SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
+  } else if (o->verify_server &&
+             SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
     return fail(t, err, err_size, "the system's CA store", "");
   }
   bool cert = o->cert_path && *o->cert_path, key = o->key_path && *o->key_path;
   if (cert != key) {
-    rmqi_errstr(err, err_size, "a client certificate needs its key, and a key "
-                               "its certificate");
+    rmqi_errstr(err, err_size,
+                "a client certificate needs its key, and a key "
+                "its certificate");
     rmqi_tls_unref(t);
     return RMQ_ERR_TLS;
   }
@@ -376,10 +378,10 @@ rmq_err_t rmqi_tls_new(rmqi_tls_t **out, const rmqi_tls_opts_t *o, char *err,
       return fail(t, err, err_size, "client certificate", o->cert_path);
     SSL_CTX_set_default_passwd_cb(t->ctx, password_cb);
     SSL_CTX_set_default_passwd_cb_userdata(
-        t->ctx, o->key_password && *o->key_password ? (void *)o->key_password
-                                                    : NULL);
-    int ok = SSL_CTX_use_PrivateKey_file(t->ctx, o->key_path,
-                                         SSL_FILETYPE_PEM) == 1;
+        t->ctx,
+        o->key_password && *o->key_password ? (void *)o->key_password : NULL);
+    int ok =
+        SSL_CTX_use_PrivateKey_file(t->ctx, o->key_path, SSL_FILETYPE_PEM) == 1;
     SSL_CTX_set_default_passwd_cb_userdata(t->ctx, NULL); /* not kept */
     if (!ok)
       return fail(t, err, err_size, "client key", o->key_path);

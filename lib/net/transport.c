@@ -16,7 +16,9 @@ static int plain_start(rmqi_transport_t *t) {
   return 1;
 }
 
-static void plain_destroy(rmqi_transport_t *t) { free(t); }
+static void plain_destroy(rmqi_transport_t *t) {
+  free(t);
+}
 
 static const rmqi_transport_ops_t plain_ops = {plain_read, plain_write,
                                                plain_start, plain_destroy};

@@ -73,8 +73,8 @@ static void res_ok(rmq_send_result_t *res, const rmqi_cmd_t *resp,
   res->offset_msg_id = v ? res_str(res, v->p, v->n) : res_cstr(res, "");
   char plain[RMQI_NS_NAME_MAX]; /* the application's name (Java's
                                  * processSendResponse withoutNamespace) */
-  res->topic = res_cstr(
-      res, rmqi_ns_unwrap(pr->ns, pr->topic, plain, sizeof(plain)));
+  res->topic =
+      res_cstr(res, rmqi_ns_unwrap(pr->ns, pr->topic, plain, sizeof(plain)));
   res->broker_name = res_cstr(res, mq->broker);
   int64_t x;
   res->queue_id = rmqi_cmd_ext_get_int(resp, "queueId", &x) == RMQ_OK
@@ -106,8 +106,8 @@ static rmqi_tracer_t *tracer_for(rmq_producer_t *p, const char *topic) {
   return strncmp(topic, tt, strlen(tt)) == 0 ? NULL : t;
 }
 
-static void trace_pub(rmq_producer_t *p, const rmqi_prep_t *pr,
-                      const char *ids, const char *tags, const char *addr,
+static void trace_pub(rmq_producer_t *p, const rmqi_prep_t *pr, const char *ids,
+                      const char *tags, const char *addr,
                       const rmqi_cmd_t *resp, int64_t cost_ms) {
   rmqi_tracer_t *t = tracer_for(p, pr->topic);
   if (t == NULL)
@@ -254,8 +254,7 @@ static void producer_free(rmq_producer_t *p) {
 
 /* Nothing keeps the memory alive but the handle (under lock). */
 static bool unused_locked(const rmq_producer_t *p) {
-  return p->released && p->inflight == 0 && p->checks == 0 &&
-         p->requests == 0;
+  return p->released && p->inflight == 0 && p->checks == 0 && p->requests == 0;
 }
 
 /* @p n sends of @p bytes in all start (n > 0) or end (n < 0). The end of
@@ -1300,8 +1299,8 @@ static void end_transaction(rmq_producer_t *p, const rmq_msg_t *msg,
                             const rmq_send_result_t *r, const char *txid,
                             rmq_tx_state_t st) {
   char wrapped[RMQI_NS_NAME_MAX];
-  const char *topic = rmqi_ns_wrap(p->conf.v.name_space, msg->topic, wrapped,
-                                   sizeof(wrapped));
+  const char *topic =
+      rmqi_ns_wrap(p->conf.v.name_space, msg->topic, wrapped, sizeof(wrapped));
   if (topic == NULL)
     topic = msg->topic;
   const char *oid =

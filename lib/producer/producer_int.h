@@ -64,8 +64,8 @@ struct rmq_producer {
    * a callback and the synchronous callers, and keeps the memory alive */
   struct rmqi_req *req_tab[RMQI_REQ_BUCKETS];
   int64_t requests;
-  int64_t req_pending; /* in req_tab */
-  bool req_stopped;    /* destroy failed them: no new one waits */
+  int64_t req_pending;   /* in req_tab */
+  bool req_stopped;      /* destroy failed them: no new one waits */
   rmqi_tracer_t *tracer; /* enableMsgTrace; NULL when off */
 };
 

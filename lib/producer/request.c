@@ -54,8 +54,7 @@ static size_t bucket(const char *corr, size_t n) { /* FNV-1a */
 static rmqi_req_t **find(rmq_producer_t *p, const char *corr, size_t n) {
   if (n >= sizeof(((rmqi_req_t *)0)->corr))
     return NULL;
-  for (rmqi_req_t **pp = &p->req_tab[bucket(corr, n)]; *pp;
-       pp = &(*pp)->next)
+  for (rmqi_req_t **pp = &p->req_tab[bucket(corr, n)]; *pp; pp = &(*pp)->next)
     if (strlen((*pp)->corr) == n && memcmp((*pp)->corr, corr, n) == 0)
       return pp;
   return NULL;
@@ -247,8 +246,7 @@ static rmq_err_t prepare(rmq_producer_t *p, rmq_msg_t *msg, int timeout_ms,
   char why[256];
   rmqi_snap_t *s = rmqi_client_route_cached(c, msg->topic);
   if (s == NULL && rmqi_topic_valid(msg->topic, why, sizeof(why))) {
-    rc = rmqi_client_route(c, msg->topic, r->deadline_ms, &s, why,
-                           sizeof(why));
+    rc = rmqi_client_route(c, msg->topic, r->deadline_ms, &s, why, sizeof(why));
     if (rc != RMQ_OK) {
       rmqi_log(&c->log, RMQ_LOG_WARN, "request", "request to %s: %s",
                msg->topic, why);
@@ -258,9 +256,9 @@ static rmq_err_t prepare(rmq_producer_t *p, rmq_msg_t *msg, int timeout_ms,
   }
   rmqi_snap_release(s);
   pthread_mutex_lock(&p->lock);
-  rc = p->req_stopped                             ? RMQ_ERR_SHUTDOWN
+  rc = p->req_stopped                           ? RMQ_ERR_SHUTDOWN
        : p->req_pending >= RMQI_REQ_MAX_PENDING ? RMQ_ERR_QUEUE_FULL
-                                                  : RMQ_OK;
+                                                : RMQ_OK;
   if (rc == RMQ_OK) {
     size_t b = bucket(r->corr, strlen(r->corr));
     r->next = p->req_tab[b];

@@ -32,7 +32,7 @@ static rmq_err_t check_topic(const char *topic, bool internal, char *err,
 /* The topic as sent: wrapped in the namespace (Java's withNamespace before
  * Validators.checkTopic, so the wrapped name must be a valid topic). */
 static rmq_err_t wrap_topic(rmqi_prep_t *pr, const char *topic,
-                           const rmqi_conf_vals_t *conf, char *err, size_t n) {
+                            const rmqi_conf_vals_t *conf, char *err, size_t n) {
   pr->ns = conf->name_space ? conf->name_space : "";
   pr->topic = rmqi_ns_wrap(pr->ns, topic, pr->topic_buf, sizeof(pr->topic_buf));
   if (pr->topic == NULL || !rmqi_topic_valid(pr->topic, err, n)) {

@@ -54,7 +54,8 @@ rmq_err_t rmqi_prep_batch(rmqi_prep_t *pr, rmq_client_t *c,
 void rmqi_prep_free(rmqi_prep_t *pr);
 
 /* Fills @p cmd (initialised by the caller) with the SEND_MESSAGE_V2,
- * SEND_REPLY_MESSAGE_V2 or SEND_BATCH_MESSAGE request for queue @p mq. Strings are borrowed from
+ * SEND_REPLY_MESSAGE_V2 or SEND_BATCH_MESSAGE request for queue @p mq. Strings
+ * are borrowed from
  * @p pr, @p group and @p mq. */
 rmq_err_t rmqi_send_cmd(rmqi_cmd_t *cmd, const rmqi_prep_t *pr,
                         const char *group, const rmqi_mq_t *mq,

@@ -86,7 +86,8 @@ int main(int argc, char **argv) {
     k.want = count;
     rmq_push_consumer_t *pc = rmq_push_consumer_new(NULL, c, err, sizeof(err));
     rmq_conf_destroy(c);
-    if (pc == NULL || rmq_push_consumer_set_listener(pc, on_msgs, &k) != RMQ_OK ||
+    if (pc == NULL ||
+        rmq_push_consumer_set_listener(pc, on_msgs, &k) != RMQ_OK ||
         rmq_push_consumer_subscribe(pc, topic, "*") != RMQ_OK ||
         rmq_push_consumer_start(pc) != RMQ_OK) {
       fprintf(stderr, "push consumer: %s\n", pc ? "start failed" : err);

@@ -14,9 +14,10 @@ static void count(void *opaque, const char *key, const char *value,
 
 int main(void) {
   char want[32];
-  snprintf(want, sizeof(want), "%d.%d.%d", RMQ_VERSION_MAJOR,
-           RMQ_VERSION_MINOR, RMQ_VERSION_PATCH);
-  if (strcmp(rmq_version(), want) != 0 || rmq_version_num() != RMQ_VERSION_NUM) {
+  snprintf(want, sizeof(want), "%d.%d.%d", RMQ_VERSION_MAJOR, RMQ_VERSION_MINOR,
+           RMQ_VERSION_PATCH);
+  if (strcmp(rmq_version(), want) != 0 ||
+      rmq_version_num() != RMQ_VERSION_NUM) {
     fprintf(stderr, "library %s, header %s\n", rmq_version(), want);
     return 1;
   }

@@ -133,8 +133,7 @@ int it_harness(const it_env_t *env, const char *verb, const char *args,
   return it_sh(cmd, NULL, out);
 }
 
-int it_peer(const it_env_t *env, const char *args, const char *in,
-            char **out) {
+int it_peer(const it_env_t *env, const char *args, const char *in, char **out) {
   char cmd[8192];
   snprintf(cmd, sizeof(cmd),
            "RMQ_NAMESRV='%s' '%s/tests/interop/peer' --version %d %s",

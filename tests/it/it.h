@@ -13,16 +13,16 @@
 #include <stddef.h>
 
 typedef struct it_env {
-  char target[64];   /* e.g. single-5 */
-  char version[32];  /* full RocketMQ version, e.g. 5.3.3 */
-  int major;         /* 4 or 5 */
+  char target[64];  /* e.g. single-5 */
+  char version[32]; /* full RocketMQ version, e.g. 5.3.3 */
+  int major;        /* 4 or 5 */
   char namesrv[128];
   char cluster[64];
   char broker_a[128];
   char broker_b[128];
   char run_dir[512];
   char acl_ak[64], acl_sk[64], acl_deny_topic[128]; /* profile acl */
-  char tls_ca[512]; /* profile tls: the CA that issued the servers' certs */
+  char tls_ca[512];  /* profile tls: the CA that issued the servers' certs */
   char tls_mode[32]; /* profile tls: enforcing or permissive */
   char source_root[512];
 } it_env_t;
@@ -46,8 +46,7 @@ int it_harness(const it_env_t *env, const char *verb, const char *args,
 
 /* `RMQ_NAMESRV=<ns> tests/interop/peer --version <major> <args>` with @p in on
  * stdin (the JSON-lines spec for `produce`). */
-int it_peer(const it_env_t *env, const char *args, const char *in,
-            char **out);
+int it_peer(const it_env_t *env, const char *args, const char *in, char **out);
 
 /* The first 64 KiB of the file at @p path, malloc'd and NUL-terminated;
  * NULL when it cannot be opened. */

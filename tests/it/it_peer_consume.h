@@ -27,8 +27,8 @@ typedef struct consumed {
  * 60 s in all); every message it printed is in @p c, so c->n may exceed
  * @p count. Fails the case when the peer fails, prints no summary or stops
  * for any reason but quiet. */
-static inline void consume(const it_env_t *env, consumed_t *c, const char *topic,
-                    int count, const char *extra) {
+static inline void consume(const it_env_t *env, consumed_t *c,
+                           const char *topic, int count, const char *extra) {
   memset(c, 0, sizeof(*c));
   char args[512], group[128];
   it_unique(group, sizeof(group), "it_g");
@@ -100,7 +100,7 @@ static inline size_t consumed_count_id(const consumed_t *c, const char *id) {
  * caller's line) naming every missing, duplicated and unexpected id; returns
  * the number of duplicate deliveries. */
 static inline size_t expect_ids_at(const consumed_t *c, const char *const *ids,
-                            size_t n, const char *file, int line) {
+                                   size_t n, const char *file, int line) {
   size_t dups = 0, missing = 0, strays = 0;
   for (size_t i = 0; i < n; i++) {
     for (size_t j = 0; j < i; j++)

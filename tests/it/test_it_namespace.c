@@ -7,9 +7,9 @@
  * reads what C sent and C reads what Java sent, by id, under the plain
  * topic name; a push consumer's RECONSUME_LATER goes through the
  * namespace's retry topic and comes back unwrapped. */
-#include "rmq.h"
 #include "it.h"
 #include "it_peer_consume.h"
+#include "rmq.h"
 #include "test.h"
 #include "util/time.h"
 
@@ -396,9 +396,8 @@ static int send_port(rmq_producer_t *p, const char *topic) {
   rmq_msg_t *m = rmq_msg_new(topic);
   rmq_msg_set_body(m, "d", 1);
   rmq_send_result_t r;
-  int port = rmq_producer_send(p, m, &r) == RMQ_OK
-                 ? store_port(r.offset_msg_id)
-                 : -1;
+  int port =
+      rmq_producer_send(p, m, &r) == RMQ_OK ? store_port(r.offset_msg_id) : -1;
   rmq_send_result_clear(&r);
   rmq_msg_destroy(m);
   return port;
@@ -408,8 +407,8 @@ static int send_port(rmq_producer_t *p, const char *topic) {
  * target's name server to the other version's (single-4 <-> single-5); a
  * topic that exists only there is then served by the other broker. */
 TEST(namesrv_domain_moves_between_two_clusters) {
-  const char *other = strcmp(env.target, "single-4") == 0 ? "single-5"
-                                                          : "single-4";
+  const char *other =
+      strcmp(env.target, "single-4") == 0 ? "single-5" : "single-4";
   const char *root = getenv("RMQ_RUN_ROOT");
   char path[600], ons[128] = "", obroker[128] = "";
   snprintf(path, sizeof(path), "%s/%s/env", root ? root : "/tmp/librmq-run",

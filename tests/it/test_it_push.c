@@ -53,7 +53,7 @@ typedef struct seen {
   atomic_int bad;         /* bodies that do not match their index */
   char (*ids)[64];        /* msg ids as sent (send callbacks write them) */
   char (*got)[64];        /* msg ids as first received */
-  char offset_id0[64]; /* message 0's offset id, at its first delivery */
+  char offset_id0[64];    /* message 0's offset id, at its first delivery */
 } seen_t;
 
 static void seen_init(seen_t *s, int n) {
@@ -472,8 +472,7 @@ TEST(orderly_keeps_each_queue_in_order) {
  * earlier message (a redelivery from the committed offset), never skip
  * one: each delivery is the key's next message or a rewind. */
 static rmq_consume_status_t in_order_or_rewind(rmq_push_consumer_t *c,
-                                               rmq_msg_t *const *msgs,
-                                               size_t n,
+                                               rmq_msg_t *const *msgs, size_t n,
                                                rmq_consume_ctx_t *ctx,
                                                void *op) {
   (void)c;
@@ -608,9 +607,9 @@ TEST(topic_threshold_bounds_what_is_pulled) {
   fprintf(stderr, "flow: bounded consumer cached at most %llu, free one %llu\n",
           (unsigned long long)max_a, (unsigned long long)sum_b);
   CHECK_INT(qa, 4);
-  CHECK(max_a >= 4 * 10);                /* each queue reached its share */
-  CHECK(max_a <= 4 * (10 + BATCH));      /* ... and no more than one pull past */
-  CHECK(sum_b > 4 * (10 + BATCH));       /* without the key: far past it */
+  CHECK(max_a >= 4 * 10);           /* each queue reached its share */
+  CHECK(max_a <= 4 * (10 + BATCH)); /* ... and no more than one pull past */
+  CHECK(sum_b > 4 * (10 + BATCH));  /* without the key: far past it */
   atomic_store(&flow_released, 1);
   rmq_push_consumer_destroy(a, 5000);
   rmq_push_consumer_destroy(b, 5000);
@@ -630,9 +629,13 @@ TEST(broadcasting_delivers_everything_to_everyone) {
   seen_init(&s2, 2 * N);
   /* consumer a has a fixed instance name: its restart finds its offsets
    * file (<dir>/<client id>/<group>/offsets.json) */
-  static const char *kv_a[] = {"messageModel", "BROADCASTING",
-                               "localOffsetStoreDir", NULL, "instanceName",
-                               NULL, NULL};
+  static const char *kv_a[] = {"messageModel",
+                               "BROADCASTING",
+                               "localOffsetStoreDir",
+                               NULL,
+                               "instanceName",
+                               NULL,
+                               NULL};
   static const char *kv_b[] = {"messageModel", "BROADCASTING",
                                "localOffsetStoreDir", NULL, NULL};
   kv_a[3] = kv_b[3] = dir;

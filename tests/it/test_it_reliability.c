@@ -72,8 +72,12 @@ static void read_back(const char *topic, int n, const char *want, int *seen,
                       int *bad) {
   char group[128];
   it_unique(group, sizeof(group), "it_rel_rb");
-  const char *kv[] = {"consumerGroup", group, "consumeFromWhere",
-                      "CONSUME_FROM_FIRST_OFFSET", "rebalanceInterval", "1000",
+  const char *kv[] = {"consumerGroup",
+                      group,
+                      "consumeFromWhere",
+                      "CONSUME_FROM_FIRST_OFFSET",
+                      "rebalanceInterval",
+                      "1000",
                       NULL};
   rmq_conf_t *c = conf_kv(env.namesrv, kv);
   char err[256];
@@ -116,8 +120,8 @@ enum { N_SENDS = 20000, RATE = 1500 /* sends per second, each mode */ };
 typedef struct run {
   rmq_producer_t *p;
   const char *topic;
-  int n, base; /* bodies base..base+n-1 */
-  int64_t t0;   /* when sending began */
+  int n, base;       /* bodies base..base+n-1 */
+  int64_t t0;        /* when sending began */
   atomic_int *calls; /* returns / callbacks per index */
   atomic_int *where; /* 0: not acknowledged, 1: broker-a, 2: broker-b */
   _Atomic int64_t *done_ms;
@@ -131,7 +135,8 @@ static void record(run_t *r, int i, rmq_err_t err, const rmq_send_result_t *res,
   int64_t now = rmqi_now_ms();
   atomic_fetch_add(&r->calls[i], 1);
   if (err == RMQ_OK && res->status == RMQ_SEND_OK) {
-    atomic_store(&r->where[i], strcmp(res->broker_name, "broker-b") == 0 ? 2 : 1);
+    atomic_store(&r->where[i],
+                 strcmp(res->broker_name, "broker-b") == 0 ? 2 : 1);
   } else {
     if (atomic_fetch_add(&r->failed, 1) < 5)
       fprintf(stderr, "send %d failed: %s\n", i, why ? why : "?");
@@ -176,8 +181,8 @@ static void *sender(void *arg) {
     rmq_msg_t *m = indexed_msg(r->topic, r->base + i);
     atomic_fetch_add(&r->issued, 1);
     if (r->async) {
-      rmq_err_t rc = rmq_producer_send_async(r->p, m, on_sent_run,
-                                             (void *)(intptr_t)i);
+      rmq_err_t rc =
+          rmq_producer_send_async(r->p, m, on_sent_run, (void *)(intptr_t)i);
       if (rc != RMQ_OK) { /* refused: no callback will come */
         rmq_send_result_t z = {0};
         z.error = "refused";
@@ -198,9 +203,13 @@ static void *sender(void *arg) {
 static void run_init(run_t *r, const char *topic, int async) {
   /* the async producer keeps at most 128 sends in flight (back pressure),
    * so a loaded broker slows the run down instead of timing sends out */
-  const char *kv[] = {"pollNameServerInterval", "1000",
-                      "enableBackpressureForAsyncMode", "true",
-                      "backPressureForAsyncSendNum", "128", NULL};
+  const char *kv[] = {"pollNameServerInterval",
+                      "1000",
+                      "enableBackpressureForAsyncMode",
+                      "true",
+                      "backPressureForAsyncSendNum",
+                      "128",
+                      NULL};
   rmq_conf_t *c = conf_kv(env.namesrv, kv);
   memset(r, 0, sizeof(*r));
   r->p = rmq_producer_new(NULL, c, NULL, 0);
@@ -284,7 +293,8 @@ TEST(kill_broker_during_sync_and_async_sends) {
   for (int k = 0; k < 2; k++)
     pthread_join(th[k], NULL);
   CHECK_ERR(rmq_producer_flush(runs[1].p, 30000), RMQ_OK);
-  fprintf(stderr, "broker-b killed %lld ms into the run, restart took %lld ms\n",
+  fprintf(stderr,
+          "broker-b killed %lld ms into the run, restart took %lld ms\n",
           (long long)(t_kill - runs[0].t0), (long long)(t_up - t_restart));
   int on_b_after = 0;
   for (int k = 0; k < 2; k++)
@@ -340,7 +350,8 @@ TEST(kill_broker_during_sync_and_async_sends) {
   }
 }
 
-/* ---- name servers down ---------------------------------------------------- */
+/* ---- name servers down ----------------------------------------------------
+ */
 
 static atomic_int n_errors; /* error-level log lines */
 static void count_errors(void *op, rmq_log_level_t level, const char *comp,
@@ -407,9 +418,17 @@ static void client_pair(const char *ns, const char *topic, rmq_producer_t **p,
   /* a conf each: a producer refuses consumer keys and the other way */
   const char *pkv[] = {"pollNameServerInterval", "1000", "logLevel", "warn",
                        NULL};
-  const char *ckv[] = {"pollNameServerInterval", "1000", "consumerGroup", group,
-                       "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET",
-                       "rebalanceInterval", "1000", "logLevel", "warn", NULL};
+  const char *ckv[] = {"pollNameServerInterval",
+                       "1000",
+                       "consumerGroup",
+                       group,
+                       "consumeFromWhere",
+                       "CONSUME_FROM_FIRST_OFFSET",
+                       "rebalanceInterval",
+                       "1000",
+                       "logLevel",
+                       "warn",
+                       NULL};
   char err[256] = "";
   rmq_conf_t *c = conf_kv(ns, pkv);
   rmq_conf_set_log_cb(c, count_errors, NULL);
@@ -531,11 +550,21 @@ static int chaos_child(char **argv) {
     return 2;
   signal(SIGTERM, on_term);
   int64_t give_up = rmqi_now_ms() + 300000; /* the test is long gone */
-  const char *kv[] = {"consumerGroup", argv[4], "consumeFromWhere",
-                      "CONSUME_FROM_FIRST_OFFSET", "rebalanceInterval", "1000",
-                      "persistConsumerOffsetInterval", "200",
-                      "autoCommitIntervalMillis", "1000", "consumeThreadMin",
-                      "2", "consumeThreadMax", "2", NULL};
+  const char *kv[] = {"consumerGroup",
+                      argv[4],
+                      "consumeFromWhere",
+                      "CONSUME_FROM_FIRST_OFFSET",
+                      "rebalanceInterval",
+                      "1000",
+                      "persistConsumerOffsetInterval",
+                      "200",
+                      "autoCommitIntervalMillis",
+                      "1000",
+                      "consumeThreadMin",
+                      "2",
+                      "consumeThreadMax",
+                      "2",
+                      NULL};
   rmq_conf_t *c = conf_kv(argv[3], kv);
   char err[256];
   if (strcmp(argv[2], "push") == 0) {
@@ -576,7 +605,7 @@ typedef struct chaos_group {
   char file[600];
   pid_t kids[CHILDREN];
   int started, killed, crashed; /* crashed: exited by themselves */
-  int *count; /* records per index */
+  int *count;                   /* records per index */
   long read_off;
   int unique, total;
 } chaos_group_t;
@@ -711,8 +740,7 @@ TEST(consumer_chaos_kill_9) {
   }
   int n = atomic_load(&n_acked);
   int64_t end = rmqi_now_ms() + 60000;
-  while ((g[0].unique < n || g[1].unique < n) &&
-         rmqi_now_ms() < end) {
+  while ((g[0].unique < n || g[1].unique < n) && rmqi_now_ms() < end) {
     sleep_ms(200);
     for (int j = 0; j < 2; j++)
       chaos_scan(&g[j]);
@@ -731,7 +759,7 @@ TEST(consumer_chaos_kill_9) {
             g[j].kind, n, g[j].unique, g[j].total, dups, g[j].started,
             g[j].killed);
     CHECK_INT(g[j].unique, n); /* 0 lost */
-    CHECK(g[j].killed >= 3);         /* the kills landed mid-consumption */
+    CHECK(g[j].killed >= 3);   /* the kills landed mid-consumption */
     /* a kill replays what the child consumed since its last commit
      * (autoCommitIntervalMillis / persistConsumerOffsetInterval plus the
      * batch in hand: up to ~1.6 s of ~2000 messages/s); a consumer joining

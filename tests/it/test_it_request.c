@@ -127,7 +127,8 @@ static void check_reply(const rmq_msg_t *req, const rmq_msg_t *reply,
   CHECK_STR(rmq_msg_property(reply, "MSG_TYPE"), "reply");
 }
 
-/* ---- C -> C --------------------------------------------------------------- */
+/* ---- C -> C ---------------------------------------------------------------
+ */
 
 static _Atomic int n_async, async_ok;
 static void on_reply(rmq_producer_t *p, rmq_err_t err, rmq_msg_t *reply,
@@ -181,9 +182,9 @@ TEST(c_requester_c_replier) {
   atomic_store(&async_ok, 0);
   for (int i = 0; i < 3; i++) {
     rmq_msg_t *m = request_msg("cc", wants[i] + 6);
-    CHECK_ERR(rmq_producer_request_async(p, m, 10000, on_reply,
-                                         (void *)wants[i]),
-              RMQ_OK);
+    CHECK_ERR(
+        rmq_producer_request_async(p, m, 10000, on_reply, (void *)wants[i]),
+        RMQ_OK);
   }
   for (int i = 0; i < 1200 && atomic_load(&n_async) < 3; i++)
     usleep(10 * 1000);
@@ -196,7 +197,8 @@ TEST(c_requester_c_replier) {
   replier_stop(&r);
 }
 
-/* ---- no replier ------------------------------------------------------------ */
+/* ---- no replier ------------------------------------------------------------
+ */
 
 TEST(request_without_replier_times_out) {
   rmq_producer_t *p = producer("it_rr_to");
@@ -221,7 +223,8 @@ TEST(request_without_replier_times_out) {
   rmq_producer_destroy(p, 3000);
 }
 
-/* ---- with the Java client ------------------------------------------------- */
+/* ---- with the Java client -------------------------------------------------
+ */
 
 TEST(c_requester_java_replier) {
   char group[128], out[700], cmd[4096];
@@ -232,8 +235,8 @@ TEST(c_requester_java_replier) {
            "--group %s --topic %s --tag-expr cj --count 2 --timeout-ms 90000 "
            ">'%s' "
            "2>'%s.err'; echo $? >'%s.rc') </dev/null >/dev/null 2>&1 &",
-           env.namesrv, env.source_root, env.major, group, the_topic, out,
-           out, out);
+           env.namesrv, env.source_root, env.major, group, the_topic, out, out,
+           out);
   REQUIRE(it_sh(cmd, NULL, NULL) == 0);
   char *o = NULL;
   int64_t t0 = rmqi_now_ms();
@@ -301,7 +304,8 @@ TEST(java_requester_c_replier) {
   CHECK(o && strstr(o, "\"replies\":2"));
   /* each line's reply carries its request's correlation id */
   int lines = 0;
-  for (const char *l = o; l && (l = strstr(l, "\"correlationId\":\"")); lines++) {
+  for (const char *l = o; l && (l = strstr(l, "\"correlationId\":\""));
+       lines++) {
     l += strlen("\"correlationId\":\"");
     const char *q = strstr(l, "\"requestCorrelationId\":\"");
     REQUIRE(q != NULL);

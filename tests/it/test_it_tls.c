@@ -153,8 +153,9 @@ TEST(round_trips_with_the_java_peer_over_tls) {
   }
   CHECK_INT(java, N);
   CHECK_INT(other, 0);
-  fprintf(stderr, "# C consumed %d Java messages (and %d of its own) over TLS\n",
-          java, mine);
+  fprintf(stderr,
+          "# C consumed %d Java messages (and %d of its own) over TLS\n", java,
+          mine);
   rmq_pull_consumer_destroy(pc, 3000);
 }
 

@@ -257,8 +257,8 @@ static void *mock_main(void *p) {
       if (!pfd[k].revents)
         continue;
       if (map[k] == -1 || map[k] <= -3) {
-        int fd = accept(map[k] == -1 ? m->lfd : m->extra[-3 - map[k]], NULL,
-                        NULL);
+        int fd =
+            accept(map[k] == -1 ? m->lfd : m->extra[-3 - map[k]], NULL, NULL);
         for (int i = 0; fd >= 0 && i < MAX_CONNS; i++)
           if (m->conns[i] < 0) {
             m->conns[i] = fd;
@@ -343,8 +343,7 @@ int mock_listen_more(mock_t *m) {
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t al = sizeof(a);
   if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-      listen(fd, 16) != 0 ||
-      getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
+      listen(fd, 16) != 0 || getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
     if (fd >= 0)
       close(fd);
     return -1;

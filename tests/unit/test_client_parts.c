@@ -1,8 +1,8 @@
 /* Client-core building blocks: name server list, client id, local address. */
-#include <unistd.h>
 #include "client/local.h"
 #include "client/nslist.h"
 #include "test.h"
+#include <unistd.h>
 
 TEST(nslist_parses_and_shuffles_all_entries) {
   rmqi_nslist_t l;

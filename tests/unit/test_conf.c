@@ -41,13 +41,11 @@ TEST(set_and_get_round_trip) {
                          sizeof(err)),
             RMQ_OK);
   CHECK_STR(get(c, "namesrvAddr"), "127.0.0.1:9876;[::1]:9877;ns.example:1");
-  CHECK_ERR(rmq_conf_set(c, "callbackMode", "POLL", err, sizeof(err)),
-            RMQ_OK);
+  CHECK_ERR(rmq_conf_set(c, "callbackMode", "POLL", err, sizeof(err)), RMQ_OK);
   CHECK_STR(get(c, "callbackMode"), "poll");
   CHECK_ERR(rmq_conf_set(c, "logLevel", "debug", err, sizeof(err)), RMQ_OK);
   CHECK_INT(c->v.log_level, RMQ_LOG_DEBUG);
-  CHECK_ERR(rmq_conf_set(c, "sendLatencyFaultEnable", "true", err,
-                         sizeof(err)),
+  CHECK_ERR(rmq_conf_set(c, "sendLatencyFaultEnable", "true", err, sizeof(err)),
             RMQ_OK);
   CHECK(c->v.send_latency_fault_enable);
   rmq_conf_destroy(c);
@@ -68,20 +66,20 @@ TEST(bad_values_keep_the_old_value) {
   rmq_conf_t *c = rmq_conf_new();
   char err[256];
   static const char *const bad[][2] = {
-      {"sendMsgTimeout", "abc"},     {"sendMsgTimeout", "0"},
-      {"sendMsgTimeout", "12x"},     {"sendMsgTimeout", ""},
-      {"compressLevel", "10"},       {"retryTimesWhenSendFailed", "-1"},
+      {"sendMsgTimeout", "abc"},         {"sendMsgTimeout", "0"},
+      {"sendMsgTimeout", "12x"},         {"sendMsgTimeout", ""},
+      {"compressLevel", "10"},           {"retryTimesWhenSendFailed", "-1"},
       {"sendLatencyFaultEnable", "yes"}, {"callbackMode", "threads"},
-      {"namesrvAddr", "127.0.0.1"},  {"namesrvAddr", "a:0"},
-      {"namesrvAddr", "a:70000"},    {"namesrvAddr", "a:1;;b:2"},
-      {"namesrvAddr", ":9876"},      {"maxMessageSize", "99999999999"},
+      {"namesrvAddr", "127.0.0.1"},      {"namesrvAddr", "a:0"},
+      {"namesrvAddr", "a:70000"},        {"namesrvAddr", "a:1;;b:2"},
+      {"namesrvAddr", ":9876"},          {"maxMessageSize", "99999999999"},
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     err[0] = 0;
     rmq_err_t rc = rmq_conf_set(c, bad[i][0], bad[i][1], err, sizeof(err));
     if (rc != RMQ_ERR_CONF_INVALID)
-      rmqt_fail(__FILE__, __LINE__, "%s=%s accepted (%s)", bad[i][0],
-                bad[i][1], rmq_err_name(rc));
+      rmqt_fail(__FILE__, __LINE__, "%s=%s accepted (%s)", bad[i][0], bad[i][1],
+                rmq_err_name(rc));
     CHECK(err[0] != '\0');
   }
   CHECK_STR(get(c, "sendMsgTimeout"), "3000");
@@ -190,8 +188,8 @@ static void expect_consumers(rmq_client_t *cl, const char *const *kv,
   if (key) {
     CHECK(pc == NULL && pu == NULL);
     if (strstr(err, key) == NULL || strstr(err2, key) == NULL)
-      rmqt_fail(__FILE__, __LINE__, "\"%s\" / \"%s\" do not name %s", err,
-                err2, key);
+      rmqt_fail(__FILE__, __LINE__, "\"%s\" / \"%s\" do not name %s", err, err2,
+                key);
   } else if (pc == NULL || pu == NULL) {
     rmqt_fail(__FILE__, __LINE__, "consumer refused: %s / %s", err, err2);
   }
@@ -201,26 +199,24 @@ static void expect_consumers(rmq_client_t *cl, const char *const *kv,
 TEST(a_key_of_another_scope_set_explicitly_is_an_error) {
   /* a client reads its keys and leaves the others to the objects made on
    * it with the same conf: one conf for the client and its producer */
-  expect_client((const char *const[]){"mqClientApiTimeout", "500", NULL},
-                NULL);
+  expect_client((const char *const[]){"mqClientApiTimeout", "500", NULL}, NULL);
   expect_client((const char *const[]){"producerGroup", "PG", "pullBatchSize",
                                       "5", "enableMsgTrace", "false", NULL},
                 NULL);
   /* a producer with its own client reads client and producer keys */
-  expect_producer(
-      NULL,
-      (const char *const[]){"producerGroup", "PG", "sendMsgTimeout", "500",
-                            "mqClientApiTimeout", "500", "enableMsgTrace",
-                            "false", NULL},
-      NULL);
+  expect_producer(NULL,
+                  (const char *const[]){"producerGroup", "PG", "sendMsgTimeout",
+                                        "500", "mqClientApiTimeout", "500",
+                                        "enableMsgTrace", "false", NULL},
+                  NULL);
   expect_producer(NULL, (const char *const[]){"consumerGroup", "CG", NULL},
                   "consumerGroup");
   expect_producer(NULL, (const char *const[]){"autoCommit", "false", NULL},
                   "autoCommit");
   /* consumers: consumer and client keys; a producer key is named */
   expect_consumers(
-      NULL, (const char *const[]){"pullBatchSize", "5", "callbackMode", "poll",
-                                  NULL},
+      NULL,
+      (const char *const[]){"pullBatchSize", "5", "callbackMode", "poll", NULL},
       NULL);
   expect_consumers(NULL, (const char *const[]){"sendMsgTimeout", "500", NULL},
                    "sendMsgTimeout");
@@ -248,9 +244,8 @@ TEST(defaults_of_another_scope_do_not_count) {
 }
 
 TEST(on_a_shared_client_client_keys_must_match_it) {
-  rmq_conf_t *cc = conf_kv((const char *const[]){"mqClientApiTimeout", "700",
-                                                 "sessionCredentials",
-                                                 "ak,sk", NULL});
+  rmq_conf_t *cc = conf_kv((const char *const[]){
+      "mqClientApiTimeout", "700", "sessionCredentials", "ak,sk", NULL});
   char err[256];
   rmq_client_t *cl = rmq_client_new(cc, err, sizeof(err));
   REQUIRE(cl != NULL);
@@ -284,10 +279,9 @@ typedef struct dumped {
   char line[8][160]; /* a few keys' lines, see want() */
 } dumped_t;
 
-static const char *const watched[] = {"namesrvAddr",    "sendMsgTimeout",
-                                      "secretKey",      "tlsKeyPassword",
-                                      "securityToken",  "sessionCredentials",
-                                      "accessKey",      "enableMsgTrace"};
+static const char *const watched[] = {
+    "namesrvAddr",   "sendMsgTimeout",     "secretKey", "tlsKeyPassword",
+    "securityToken", "sessionCredentials", "accessKey", "enableMsgTrace"};
 
 static void on_dump(void *opaque, const char *key, const char *value,
                     const char *dflt, const char *scope, int is_set) {
@@ -355,8 +349,8 @@ TEST(doc_configuration_md_is_current) {
   if (have == NULL)
     rmqt_fail(__FILE__, __LINE__, "cannot read %s", path);
   else if (have_len != want_len || memcmp(have, want, want_len) != 0)
-    rmqt_fail(__FILE__, __LINE__,
-              "%s is stale: run test_conf --write-doc %s", path, path);
+    rmqt_fail(__FILE__, __LINE__, "%s is stale: run test_conf --write-doc %s",
+              path, path);
   free(have);
   free(want);
 }
@@ -373,9 +367,12 @@ int main(int argc, char **argv) {
     return 0;
   }
   static const rmqt_case cases[] = {
-      TCASE(defaults_are_the_java_clients), TCASE(set_and_get_round_trip),
-      TCASE(unknown_key_is_an_error),       TCASE(bad_values_keep_the_old_value),
-      TCASE(get_reports_needed_size),       TCASE(dup_is_deep),
+      TCASE(defaults_are_the_java_clients),
+      TCASE(set_and_get_round_trip),
+      TCASE(unknown_key_is_an_error),
+      TCASE(bad_values_keep_the_old_value),
+      TCASE(get_reports_needed_size),
+      TCASE(dup_is_deep),
       TCASE(doc_configuration_md_is_current),
       TCASE(a_key_of_another_scope_set_explicitly_is_an_error),
       TCASE(defaults_of_another_scope_do_not_count),

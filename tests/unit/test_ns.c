@@ -3,8 +3,8 @@
  * (namesrvDomain), and the sessionCredentials / accessChannel keys. */
 #include "client/addrsrv.h"
 #include "client/conf.h"
-#include "client/nslist.h"
 #include "client/ns.h"
+#include "client/nslist.h"
 #include "codec/nsaddr.h"
 #include "test.h"
 
@@ -141,8 +141,8 @@ TEST(conf_namespace_keys) {
 TEST(session_credentials_never_show_the_secret) {
   rmq_conf_t *c = rmq_conf_new();
   char err[256];
-  CHECK_ERR(rmq_conf_set(c, "sessionCredentials", "AK1,S3cr3tValue,CLOUD",
-                         err, sizeof(err)),
+  CHECK_ERR(rmq_conf_set(c, "sessionCredentials", "AK1,S3cr3tValue,CLOUD", err,
+                         sizeof(err)),
             RMQ_OK);
   CHECK_STR(get(c, "accessKey"), "AK1");
   CHECK_STR(get(c, "secretKey"), "S3cr3tValue");
@@ -205,8 +205,8 @@ TEST(nsaddr_response_parsing) {
                               &l, &k, NULL),
             RMQ_ERR_LIMIT);
   char req[256];
-  size_t n = rmqi_nsaddr_request("h:8080", "/rocketmq/nsaddr", req,
-                                 sizeof(req));
+  size_t n =
+      rmqi_nsaddr_request("h:8080", "/rocketmq/nsaddr", req, sizeof(req));
   CHECK_STR(req, "GET /rocketmq/nsaddr HTTP/1.0\r\nHost: h:8080\r\n"
                  "Accept: text/plain\r\nConnection: close\r\n\r\n");
   CHECK_UINT(n, strlen(req));
@@ -219,8 +219,8 @@ TEST(addrsrv_url_as_java) {
                    sizeof(path));
   CHECK_STR(host, "jmenv.example:8080");
   CHECK_STR(path, "/rocketmq/nsaddr");
-  rmqi_addrsrv_url("127.0.0.1:18080", "sub", "unitA", host, sizeof(host),
-                   path, sizeof(path));
+  rmqi_addrsrv_url("127.0.0.1:18080", "sub", "unitA", host, sizeof(host), path,
+                   sizeof(path));
   CHECK_STR(host, "127.0.0.1:18080");
   CHECK_STR(path, "/rocketmq/sub-unitA?nofix=1");
 }

@@ -101,8 +101,8 @@ static uint64_t unmatched(rmq_producer_t *p) {
 static int reply_answer(mock_t *m, int n) {
   int32_t code = -1;
   char remark[128];
-  for (int i = 0; i < 300 && mock_last_reply(m, &code, remark, sizeof(remark)) < n;
-       i++)
+  for (int i = 0;
+       i < 300 && mock_last_reply(m, &code, remark, sizeof(remark)) < n; i++)
     usleep(10 * 1000);
   return code;
 }
@@ -162,7 +162,7 @@ TEST(timeout_then_late_reply_is_dropped) {
   char corr[80];
   REQUIRE(last_prop(m, 310, "CORRELATION_ID", corr, sizeof(corr)));
   push_reply(m, corr, "late", 4, "0"); /* after the timeout */
-  CHECK_INT(reply_answer(m, 1), 0);   /* Java answers SUCCESS anyway */
+  CHECK_INT(reply_answer(m, 1), 0);    /* Java answers SUCCESS anyway */
   CHECK_UINT(unmatched(p), 1);
   push_reply(m, "NOT-OURS", "x", 1, "0");
   CHECK_INT(reply_answer(m, 2), 0);
@@ -184,8 +184,7 @@ TEST(undecodable_reply_gets_system_error) {
   const char *no_topic[][2] = {{"queueId", "1"}, {NULL, NULL}};
   mock_push_req(m, 326, false, no_topic, (const uint8_t *)"b", 1);
   CHECK_INT(reply_answer(m, 1), RMQ_SYSTEM_ERROR);
-  const char *bad_num[][2] = {
-      {"topic", "T"}, {"sysFlag", "12x"}, {NULL, NULL}};
+  const char *bad_num[][2] = {{"topic", "T"}, {"sysFlag", "12x"}, {NULL, NULL}};
   mock_push_req(m, 326, false, bad_num, NULL, 0);
   CHECK_INT(reply_answer(m, 2), RMQ_SYSTEM_ERROR);
   CHECK_UINT(atomic_load(&rmq_producer_client(p)->replies_bad), 2);

@@ -162,8 +162,9 @@ TEST(out_of_order_and_timeouts) {
   /* the response comes 300 ms after the request: wait until the
    * connection has read and dropped it, then free, which completes every
    * callback: the count after it is final */
-  for (int t = 0; t < 300 && rmqi_rpc_conn_stats(r, mock_addr(m))
-                                     .responses_dropped == 0; t++)
+  for (int t = 0;
+       t < 300 && rmqi_rpc_conn_stats(r, mock_addr(m)).responses_dropped == 0;
+       t++)
     usleep(10 * 1000);
   CHECK_INT(rmqi_rpc_conn_stats(r, mock_addr(m)).responses_dropped, 1);
   rmqi_rpc_free(r);

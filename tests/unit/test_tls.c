@@ -121,7 +121,8 @@ static bool pki_make(void) {
   pki.other_ca_key = ec_key();
   pki.key = ec_key();
   pki.ca = cert(pki.ca_key, "test CA", NULL, NULL, NULL, -day, day);
-  pki.other_ca = cert(pki.other_ca_key, "other CA", NULL, NULL, NULL, -day, day);
+  pki.other_ca =
+      cert(pki.other_ca_key, "other CA", NULL, NULL, NULL, -day, day);
   const char *names = "IP:127.0.0.1,DNS:localhost";
   pki.good = cert(pki.key, "server", names, pki.ca, pki.ca_key, -day, day);
   pki.expired =
@@ -130,8 +131,8 @@ static bool pki_make(void) {
       cert(pki.key, "server", names, pki.other_ca, pki.other_ca_key, -day, day);
   pki.misnamed = cert(pki.key, "server", "DNS:other.example", pki.ca,
                       pki.ca_key, -day, day);
-  pki.client = cert(pki.key, "client", "DNS:client", pki.ca, pki.ca_key, -day,
-                    day);
+  pki.client =
+      cert(pki.key, "client", "DNS:client", pki.ca, pki.ca_key, -day, day);
   write_cert("ca.pem", pki.ca);
   write_cert("client.pem", pki.client);
   write_key("client.key", pki.key, "s3cret");
@@ -301,9 +302,8 @@ static front_t *front_start(front_mode_t mode, X509 *x, X509 *client_ca,
     SSL_CTX_use_PrivateKey(f->ctx, pki.key);
     if (client_ca) {
       X509_STORE_add_cert(SSL_CTX_get_cert_store(f->ctx), client_ca);
-      SSL_CTX_set_verify(f->ctx,
-                         SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-                         NULL);
+      SSL_CTX_set_verify(
+          f->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     }
   }
   f->lfd = socket(AF_INET, SOCK_STREAM, 0);
