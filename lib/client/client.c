@@ -990,6 +990,10 @@ rmq_client_t *rmqi_client_new(const rmq_conf_t *conf, char *errstr,
   atomic_init(&c->closed, false);
   c->rng = s | 1;
   c->uniq_discriminator = (uint32_t)(s >> 32);
+  /* the month's bounds now, on the creating thread: the first sends of
+   * several threads do not all call localtime_r/mktime (the C library's
+   * time-zone state) at once */
+  (void)month_start_ms(c, rmqi_wall_ms());
   c->pid = (uint16_t)getpid();
   atomic_init(&c->uniq_counter, (uint32_t)s);
   /* namesrvAddr (an endpoint "http://host:port" is host:port, as Java's

@@ -46,7 +46,8 @@ static void make_topic(char *topic, size_t n, const char *prefix, int queues) {
  */
 
 typedef struct seen {
-  int n;                  /* messages sent */
+  atomic_int n;           /* messages sent (a test may raise it while
+                             listeners read it) */
   atomic_int *count;      /* deliveries per message index */
   atomic_int total, dups; /* deliveries, and those beyond the first */
   atomic_long last_ms;    /* when the last delivery came */
