@@ -938,15 +938,14 @@ static void lock_queues(lite_t *l, rmqi_mqo_t *v, size_t n) {
 
 void rmqi_push_svc(lite_t *l) {
   push_t *p = l->push;
-  if (!p->n_threads && p->started) { /* poll mode: retries that came due */
-    pthread_mutex_lock(&l->lock);
+  pthread_mutex_lock(&l->lock); /* n_threads: destroy zeroes it */
+  if (!p->n_threads && p->started) /* poll mode: retries that came due */
     for (batch_t *b = p->later; b; b = b->lnext)
       if (b->not_before <= rmqi_now_ms()) {
         queue_job(l, p);
         break;
       }
-    pthread_mutex_unlock(&l->lock);
-  }
+  pthread_mutex_unlock(&l->lock);
   if (!orderly_locks(l))
     return;
   pthread_mutex_lock(&l->lock);
@@ -1221,7 +1220,11 @@ void rmq_push_consumer_destroy(rmq_push_consumer_t *h, int timeout_ms) {
     for (size_t i = 0; i < p->n_threads; i++)
       pthread_detach(p->threads[i]);
   }
+  /* under the lock: the I/O thread reads it (rmqi_push_on_ready); with
+   * p->stop set, a zero makes it queue nothing */
+  pthread_mutex_lock(&l->lock);
   p->n_threads = 0;
+  pthread_mutex_unlock(&l->lock);
   /* 3. the service thread stops before the locks go, so none is renewed
    * after its unlock */
   rmqi_lite_svc_stop(l);
