@@ -938,7 +938,7 @@ static void lock_queues(lite_t *l, rmqi_mqo_t *v, size_t n) {
 
 void rmqi_push_svc(lite_t *l) {
   push_t *p = l->push;
-  pthread_mutex_lock(&l->lock); /* n_threads: destroy zeroes it */
+  pthread_mutex_lock(&l->lock);    /* n_threads: destroy zeroes it */
   if (!p->n_threads && p->started) /* poll mode: retries that came due */
     for (batch_t *b = p->later; b; b = b->lnext)
       if (b->not_before <= rmqi_now_ms()) {

@@ -18,20 +18,8 @@ static const mock_rule_t send_ok = {
             {"queueOffset", "17"},
             {"MSG_REGION", "DefaultRegion"}}};
 
-static rmq_producer_t *producer(mock_t *m, const char *extra_key,
-                                const char *extra_val) {
-  rmq_conf_t *c = rmq_conf_new();
-  rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
-  rmq_conf_set(c, "producerGroup", "PG", NULL, 0);
-  rmq_conf_set(c, "logLevel", "error", NULL, 0);
-  if (extra_key)
-    rmq_conf_set(c, extra_key, extra_val, NULL, 0);
-  char err[256];
-  rmq_producer_t *p = rmq_producer_new(NULL, c, err, sizeof(err));
-  if (p == NULL)
-    fprintf(stderr, "producer: %s\n", err);
-  rmq_conf_destroy(c);
-  return p;
+static rmq_producer_t *producer(mock_t *m, const char *k, const char *v) {
+  return mock_producer(m, k, v);
 }
 
 static rmq_msg_t *msg(const char *body) {

@@ -4,6 +4,7 @@
 #define TEST_PRODUCER_MOCK_H
 
 #include "mock.h"
+#include "rmq.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,24 @@ static void route_to(mock_t *m) {
                                   .body = (const uint8_t *)route_json,
                                   .body_len = strlen(route_json)});
   mock_add_rule(m, &(mock_rule_t){.code = 34}); /* heartbeats: plain OK */
+}
+
+/* A producer (own client) of group PG against the mock, with one extra
+ * key when @p k is not NULL; NULL (reason on stderr) when refused. */
+static inline rmq_producer_t *mock_producer(mock_t *m, const char *k,
+                                            const char *v) {
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
+  rmq_conf_set(c, "producerGroup", "PG", NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  if (k)
+    rmq_conf_set(c, k, v, NULL, 0);
+  char err[256];
+  rmq_producer_t *p = rmq_producer_new(NULL, c, err, sizeof(err));
+  if (p == NULL)
+    fprintf(stderr, "producer: %s\n", err);
+  rmq_conf_destroy(c);
+  return p;
 }
 
 #endif

@@ -17,18 +17,7 @@
 #include <zlib.h>
 
 static rmq_producer_t *producer_on(mock_t *m, const char *k, const char *v) {
-  rmq_conf_t *c = rmq_conf_new();
-  rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
-  rmq_conf_set(c, "producerGroup", "PG", NULL, 0);
-  rmq_conf_set(c, "logLevel", "error", NULL, 0);
-  if (k)
-    rmq_conf_set(c, k, v, NULL, 0);
-  char err[256];
-  rmq_producer_t *p = rmq_producer_new(NULL, c, err, sizeof(err));
-  if (p == NULL)
-    fprintf(stderr, "producer: %s\n", err);
-  rmq_conf_destroy(c);
-  return p;
+  return mock_producer(m, k, v);
 }
 
 static rmq_msg_t *msg(const char *body) {
