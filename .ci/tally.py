@@ -4,7 +4,9 @@
 Usage: tally.py [--require-no-skip SUITE ...] FILE...
 A FILE ending in .json is a meson testlog (one JSON object per line); any
 other FILE holds lines `PASS name` / `FAIL name` written by .ci/run itself.
-Prints failed test names, then the closing line `N passed, N failed`.
+Prints failed test names, each with the lines of its output that say what
+failed (so a CI log alone explains a failure), then the closing line
+`N passed, N failed`.
 A skipped test in a suite named with --require-no-skip counts as failed:
 in CI every broker test must really run.
 """
@@ -20,6 +22,20 @@ while args:
         strict.add(args.pop(0))
     else:
         files.append(a)
+
+
+def evidence(t, limit=25):
+    """The output lines of a failed meson test that name the failure, and
+    the last few lines, indented."""
+    out = (t.get("stdo") or "") + "\n" + (t.get("stde") or "")
+    lines = [l for l in out.splitlines() if l.strip()]
+    keys = ("FAIL", "not ok", "ERROR", "error", "Sanitizer", "Assertion")
+    picked = [l for l in lines if any(k in l for k in keys)][:limit]
+    for l in lines[-8:]:
+        if l not in picked:
+            picked.append(l)
+    return ["    | " + l[:300] for l in picked]
+
 
 passed = failed = skipped = 0
 failures = []
@@ -48,6 +64,7 @@ for f in files:
             else:
                 failed += 1
                 failures.append(f"{name} ({res})")
+                failures.extend(evidence(t))
         else:
             word, _, name = line.partition(" ")
             if word == "PASS":
@@ -57,7 +74,7 @@ for f in files:
                 failures.append(name)
 
 for n in failures:
-    print(f"failed: {n}")
+    print(n if n.startswith("    | ") else f"failed: {n}")
 tail = f", {skipped} skipped" if skipped else ""
 print(f"{passed} passed, {failed} failed{tail}")
 sys.exit(1 if failed else 0)

@@ -472,7 +472,10 @@ typedef enum rmq_send_status {
  */
 typedef struct rmq_send_result {
   rmq_send_status_t status;
-  const char *msg_id;        /**< UNIQ_KEY (comma-separated for a batch) */
+  /** UNIQ_KEY (comma-separated for a batch). Also on a failure after a
+   *  request went out (else NULL): a timed-out message may still have
+   *  been stored under this id, and consumers see it with it. */
+  const char *msg_id;
   const char *offset_msg_id; /**< broker-assigned id (store host + offset) */
   const char *topic;
   const char *broker_name;

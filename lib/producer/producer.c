@@ -465,6 +465,7 @@ static rmq_err_t send_sync_within(rmq_producer_t *p, const rmqi_prep_t *pr,
   const char *last = NULL;
   attempt_out_t out = {RMQ_ERR_TIMEOUT, 0, ""};
   int tries = 0;
+  bool sent = false; /* an attempt went out */
   for (; tries < max; tries++) {
     int64_t left = deadline - rmqi_now_ms();
     if (left <= 0) {
@@ -487,6 +488,7 @@ static rmq_err_t send_sync_within(rmq_producer_t *p, const rmqi_prep_t *pr,
       mq = s->pub[i];
     }
     last = mq.broker;
+    sent = true;
     attempt(p, pr, s, &mq, left, ids, res, &out);
     if (out.rc == RMQ_OK) {
       if (out.code != 0 && p->conf.v.retry_another_broker_when_not_store_ok &&
@@ -501,8 +503,11 @@ static rmq_err_t send_sync_within(rmq_producer_t *p, const rmqi_prep_t *pr,
   if (res)
     res->attempts = RMQI_MIN(tries + 1, max);
   rmqi_snap_release(s);
-  if (out.rc != RMQ_OK)
+  if (out.rc != RMQ_OK) {
     res_fail(res, out.code, out.why);
+    if (sent && res) /* a timed-out attempt may still have been stored */
+      res->msg_id = res_cstr(res, ids ? ids : pr->uniq);
+  }
   return out.rc;
 }
 
@@ -743,6 +748,9 @@ static void job_deliver(void *arg) {
   j->res.attempts = j->tries;
   if (j->rc != RMQ_OK && j->res.error == NULL)
     res_fail(&j->res, j->rc > 0 ? j->rc : 0, j->why);
+  /* the id an attempt carried: a timed-out one may still have been stored */
+  if (j->rc != RMQ_OK && j->batch == NULL && j->tries > 0)
+    j->res.msg_id = res_cstr(&j->res, j->pr.uniq);
   int64_t bytes, n = 1;
   if (j->batch) {
     bytes = j->batch->held;

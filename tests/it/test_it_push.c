@@ -54,6 +54,10 @@ typedef struct seen {
   atomic_int bad;         /* bodies that do not match their index */
   char (*ids)[64];        /* msg ids as sent (send callbacks write them) */
   char (*got)[64];        /* msg ids as first received */
+  char (*alt)[64];        /* ids of sends that failed after going out and
+                             were sent again: the broker may have stored
+                             both copies */
+  atomic_int resent;      /* messages sent again so */
   char offset_id0[64];    /* message 0's offset id, at its first delivery */
 } seen_t;
 
@@ -63,6 +67,7 @@ static void seen_init(seen_t *s, int n) {
   s->count = calloc((size_t)n, sizeof(*s->count));
   s->ids = calloc((size_t)n, sizeof(*s->ids));
   s->got = calloc((size_t)n, sizeof(*s->got));
+  s->alt = calloc((size_t)n, sizeof(*s->alt));
   atomic_store(&s->last_ms, rmqi_now_ms());
 }
 
@@ -70,6 +75,7 @@ static void seen_free(seen_t *s) {
   free(s->count);
   free(s->ids);
   free(s->got);
+  free(s->alt);
 }
 
 /* Records one delivery; returns the message's index or -1. */
@@ -106,7 +112,8 @@ static int seen_add(seen_t *s, const rmq_msg_t *m) {
 static int seen_bad_ids(const seen_t *s) {
   int bad = 0;
   for (int i = 0; i < s->n; i++)
-    bad += s->ids[i][0] && s->got[i][0] && strcmp(s->ids[i], s->got[i]) != 0;
+    bad += s->ids[i][0] && s->got[i][0] && strcmp(s->ids[i], s->got[i]) != 0 &&
+           strcmp(s->alt[i], s->got[i]) != 0;
   return bad;
 }
 
@@ -144,6 +151,8 @@ static void on_sent(rmq_producer_t *p, rmq_err_t err,
     if (atomic_fetch_add(&c->failed, 1) == 0)
       fprintf(stderr, "async send: %s %s\n", rmq_err_name(err),
               res && res->error ? res->error : "");
+    if (res && res->msg_id) /* it went out: it may have been stored */
+      snprintf(c->s->alt[i], 64, "%s", res->msg_id);
     c->retry[atomic_fetch_add(&c->n_retry, 1)] = i;
   } else
     snprintf(c->s->ids[i], 64, "%s", res->msg_id);
@@ -160,7 +169,11 @@ static void make_msg(rmq_msg_t *m, int i) {
 
 static int produce(const char *topic, seen_t *s, int from, int to,
                    bool orderly) {
-  rmq_conf_t *c = conf(NULL, NULL);
+  /* bounded in flight: a broker just started (cold, mapping its first
+   * commit-log file) answers a burst of tens of thousands late */
+  static const char *const kv[] = {"enableBackpressureForAsyncMode", "true",
+                                   "backPressureForAsyncSendNum", "4096", NULL};
+  rmq_conf_t *c = conf(NULL, kv);
   rmq_producer_t *p = rmq_producer_new(NULL, c, NULL, 0);
   rmq_conf_destroy(c);
   if (p == NULL)
@@ -190,6 +203,10 @@ static int produce(const char *topic, seen_t *s, int from, int to,
   }
   if (rmq_producer_flush(p, 60000) != RMQ_OK)
     failed++;
+  if (atomic_load(&ctx.n_retry) > 0)
+    fprintf(stderr, "async send: %d of %d failed, sent again\n",
+            atomic_load(&ctx.n_retry), to - from);
+  atomic_fetch_add(&s->resent, atomic_load(&ctx.n_retry));
   /* what a busy broker refused goes again, synchronously: the tests are
    * about the consumer, which must see every message that was stored */
   for (int k = 0; k < atomic_load(&ctx.n_retry); k++) {
@@ -295,10 +312,12 @@ TEST(clustering_no_loss_while_consumers_join_and_leave) {
   CHECK_INT(atomic_load(&s.bad), 0);
   CHECK_INT(seen_bad_ids(&s), 0);
   int dups = atomic_load(&s.dups);
-  fprintf(stderr, "push no-loss: %d delivered, %d duplicates\n",
-          atomic_load(&s.total), dups);
-  /* duplicates come only from queues changing hands: a bounded share */
-  CHECK(dups <= N / 4);
+  int resent = atomic_load(&s.resent);
+  fprintf(stderr, "push no-loss: %d delivered, %d duplicates, %d resent\n",
+          atomic_load(&s.total), dups, resent);
+  /* duplicates come from queues changing hands (a bounded share) and from
+   * sends that timed out yet were stored (one each at most) */
+  CHECK(dups - resent <= N / 4);
   rmq_push_consumer_destroy(b, 5000);
   rmq_push_consumer_destroy(c, 5000);
   int total = atomic_load(&s.total);

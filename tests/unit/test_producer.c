@@ -105,9 +105,35 @@ TEST(one_deadline_covers_every_retry) {
   int64_t took = rmqi_now_ms() - t0;
   CHECK(took >= 390 && took < 900);
   CHECK(r.error && r.error[0]);
+  /* it went out, so it may be stored: the result names its id */
+  CHECK(r.msg_id && strlen(r.msg_id) == 32);
   rmq_send_result_clear(&r);
   rmq_msg_destroy(x);
   rmq_producer_destroy(p, 100);
+  mock_stop(m);
+}
+
+static char timed_out_id[64];
+static void on_timed_out(rmq_producer_t *p, rmq_err_t err,
+                         const rmq_send_result_t *res, rmq_msg_t *m,
+                         void *opaque) {
+  (void)p, (void)m, (void)opaque;
+  snprintf(timed_out_id, sizeof(timed_out_id), "%s:%s", rmq_err_name(err),
+           res->msg_id ? res->msg_id : "(null)");
+}
+
+TEST(a_timed_out_async_send_names_the_id_it_went_out_with) {
+  mock_t *m = mock_start();
+  route_to(m);
+  mock_add_rule(m, &(mock_rule_t){.code = 310, .action = MOCK_DROP});
+  rmq_producer_t *p = producer(m, "sendMsgTimeout", "300");
+  timed_out_id[0] = '\0';
+  CHECK_ERR(rmq_producer_send_async(p, msg("late"), on_timed_out, NULL),
+            RMQ_OK);
+  CHECK_ERR(rmq_producer_flush(p, 3000), RMQ_OK);
+  rmq_producer_destroy(p, 1000);
+  CHECK_INT((int)strlen(timed_out_id), 12 + 32); /* "ERR_TIMEOUT:" + id */
+  CHECK(strncmp(timed_out_id, "ERR_TIMEOUT:", 12) == 0);
   mock_stop(m);
 }
 
@@ -119,6 +145,7 @@ TEST(invalid_messages_are_refused_before_the_network) {
   rmq_send_result_t r;
   CHECK_ERR(rmq_producer_send(p, x, &r), RMQ_ERR_MSG_EMPTY);
   CHECK_STR(r.error, "the message body length is zero");
+  CHECK(r.msg_id == NULL); /* never went out */
   rmq_send_result_clear(&r);
   rmq_msg_set_body(x, "01234567890", 11);
   CHECK_ERR(rmq_producer_send(p, x, &r), RMQ_ERR_MSG_TOO_LARGE);
@@ -315,6 +342,7 @@ int main(void) {
       TCASE(sync_send_fills_the_result),
       TCASE(retryable_code_is_retried_and_others_are_not),
       TCASE(one_deadline_covers_every_retry),
+      TCASE(a_timed_out_async_send_names_the_id_it_went_out_with),
       TCASE(invalid_messages_are_refused_before_the_network),
       TCASE(missing_topic_without_template_is_topic_not_exist),
       TCASE(async_callbacks_fire_exactly_once),
