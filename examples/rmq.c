@@ -1293,7 +1293,9 @@ static const char perf_help[] =
     "      --idle-ms N        consume: stop after N ms without a message\n"
     "                         (default 5000)\n"
     "      --from WHERE       consume: as for rmq consume (default "
-    "first)\n" COMMON_HELP;
+    "first)\n"
+    "      --stats            print the client's statistics JSON after the\n"
+    "                         summary (doc/statistics.md)\n" COMMON_HELP;
 
 typedef struct perf {
   pthread_mutex_t mu;
@@ -1347,6 +1349,10 @@ static void progress(const char *what, int64_t t0, int64_t *last_t,
           (double)(n - *last_n) / dt);
   *last_t = t, *last_n = n;
 }
+
+/* --stats: the client's statistics document, taken before the object
+ * that owns the client goes (rmq_free). */
+static int perf_stats;
 
 static int perf_produce(common_t *c, long long count, long long size,
                         long long duration, int async, long long window) {
@@ -1430,6 +1436,8 @@ static int perf_produce(common_t *c, long long count, long long size,
   }
   if (async && rmq_producer_flush(p, 30000) != RMQ_OK)
     die_line("sends still in flight after 30 s");
+  char *stats =
+      perf_stats ? rmq_client_stats_json(rmq_producer_client(p)) : NULL;
   rmq_producer_destroy(p, DESTROY_MS);
   p = NULL;
   int64_t el = now_ms() - t0;
@@ -1447,6 +1455,9 @@ static int perf_produce(common_t *c, long long count, long long size,
          "p99 %.2f ms max %.2f ms\n",
          pf.sent, (double)pf.sent * (double)size, pf.ok, pf.failed, el,
          (double)pf.ok / secs, okb / secs / 1e6, p50, p99, mx);
+  if (stats)
+    printf("%s\n", stats);
+  rmq_free(stats);
   if (pf.failed)
     die_line("%ld sends failed, the first with %s", pf.failed,
              rmq_err_name(pf.first_err));
@@ -1516,6 +1527,12 @@ static int perf_consume(common_t *c, long long count, long long duration,
          " ms: %.0f msgs/s and %.2f MB/s\n",
          n, bytes, el, n ? (double)n / secs : 0.0,
          n ? (double)bytes / secs / 1e6 : 0.0);
+  if (perf_stats) {
+    char *stats = rmq_client_stats_json(rmq_pull_consumer_client(pc));
+    if (stats)
+      printf("%s\n", stats);
+    rmq_free(stats);
+  }
   ret = EXIT_OK;
 out:
   rmq_pull_consumer_destroy(pc, DESTROY_MS);
@@ -1523,7 +1540,7 @@ out:
 }
 
 static int cmd_perf(int argc, char **argv) {
-  enum { O_DURATION = 256, O_ASYNC, O_WINDOW, O_IDLE, O_FROM };
+  enum { O_DURATION = 256, O_ASYNC, O_WINDOW, O_IDLE, O_FROM, O_STATS };
   static const struct option lo[] = {
       COMMON_LONGOPTS,
       {"count", required_argument, NULL, 'n'},
@@ -1533,6 +1550,7 @@ static int cmd_perf(int argc, char **argv) {
       {"window", required_argument, NULL, O_WINDOW},
       {"idle-ms", required_argument, NULL, O_IDLE},
       {"from", required_argument, NULL, O_FROM},
+      {"stats", no_argument, NULL, O_STATS},
       {NULL, 0, NULL, 0}};
   if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
       strcmp(argv[1], "--help") == 0) {
@@ -1581,6 +1599,9 @@ static int cmd_perf(int argc, char **argv) {
       break;
     case O_ASYNC:
       async = 1;
+      break;
+    case O_STATS:
+      perf_stats = 1;
       break;
     case O_WINDOW:
       if (parse_long(optarg, 1, 1000000, &window) != 0)

@@ -198,6 +198,8 @@ typedef void(rmq_log_cb)(void *opaque, rmq_log_level_t level,
  */
 
 typedef struct rmq_conf rmq_conf_t;
+/** A client instance (see "Client instance" below). */
+typedef struct rmq_client rmq_client_t;
 
 /**
  * @brief A configuration with every key at its default.
@@ -244,6 +246,20 @@ RMQ_API rmq_err_t rmq_conf_get(const rmq_conf_t *conf, const char *key,
  */
 RMQ_API void rmq_conf_set_log_cb(rmq_conf_t *conf, rmq_log_cb *cb,
                                  void *opaque);
+
+/**
+ * Receives the client's statistics every `statisticsIntervalMs`: one JSON
+ * object (schema: doc/statistics.md) of @p len bytes, NUL-terminated,
+ * valid only during the call. Runs on a callback thread (in rmq_poll in
+ * poll mode), never after rmq_client_destroy returns; a report that would
+ * start while the previous one is still queued is skipped.
+ */
+typedef void(rmq_stats_cb)(rmq_client_t *client, const char *json, size_t len,
+                           void *opaque);
+
+/** @brief Sets the statistics callback (needs `statisticsIntervalMs`). */
+RMQ_API void rmq_conf_set_stats_cb(rmq_conf_t *conf, rmq_stats_cb *cb,
+                                   void *opaque);
 
 /**
  * Receives one key of rmq_conf_dump(): its name, current value and
@@ -400,8 +416,6 @@ RMQ_API const char *rmq_msg_transaction_id(const rmq_msg_t *msg);
  * process are independent.
  */
 
-typedef struct rmq_client rmq_client_t;
-
 /**
  * @brief Creates and starts a client instance from the client-scope keys of
  *        @p conf (copied; the caller keeps @p conf).
@@ -432,6 +446,21 @@ RMQ_API void rmq_client_destroy(rmq_client_t *client, int timeout_ms);
 
 /** @brief The client id `ip@instanceName[@unitName]`, owned by the client. */
 RMQ_API const char *rmq_client_id(const rmq_client_t *client);
+
+/**
+ * @brief The statistics of @p client and of every producer and consumer
+ *        made on it, as one JSON object (doc/statistics.md): send and
+ *        request counts, latency percentiles, errors by code, per-broker
+ *        connection state and round-trip times, consumer progress and lag.
+ * @returns a NUL-terminated string to free with rmq_free(); NULL when
+ *          @p client is NULL or memory ran out.
+ * @remark Thread-safe; the counters are always kept (a few atomic adds per
+ *         request), this call only reads them.
+ */
+RMQ_API char *rmq_client_stats_json(rmq_client_t *client);
+
+/** @brief Frees memory the library handed over (rmq_client_stats_json). */
+RMQ_API void rmq_free(void *ptr);
 
 /**
  * @brief In callbackMode `poll`: a file descriptor that is readable while

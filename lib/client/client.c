@@ -915,6 +915,7 @@ static void start_timers(void *arg) {
                       c->conf.v.poll_namesrv_interval_ms, refresh_routes, c);
   c->t_heartbeat =
       rmqi_loop_timer(l, 1000, c->conf.v.heartbeat_interval_ms, heartbeat, c);
+  rmqi_client_stats_start(c);
 }
 
 static uint64_t seed(void) {
@@ -985,6 +986,9 @@ rmq_client_t *rmqi_client_new(const rmq_conf_t *conf, char *errstr,
   c->log =
       (rmqi_log_t){c->conf.log_cb, c->conf.log_opaque, c->conf.v.log_level};
   pthread_mutex_init(&c->lock, NULL);
+  pthread_mutex_init(&c->stats_lock, NULL);
+  c->created_ms = rmqi_now_ms();
+  c->created_wall_ms = rmqi_wall_ms();
   uint64_t s = seed();
   atomic_init(&c->refs, 1); /* the application's handle */
   atomic_init(&c->closed, false);
@@ -1096,6 +1100,7 @@ rmq_client_t *rmqi_client_new(const rmq_conf_t *conf, char *errstr,
 fail_ns:
   rmqi_nslist_free(&c->ns);
   rmqi_conf_release(&c->conf);
+  pthread_mutex_destroy(&c->stats_lock);
   pthread_mutex_destroy(&c->lock);
   free(c);
   return NULL;
@@ -1136,8 +1141,14 @@ static void client_free(rmq_client_t *c) {
     free(g->name);
     free(g);
   }
+  while (c->stats_srcs) { /* producers and consumers remove theirs */
+    rmqi_stats_src_t *x = c->stats_srcs;
+    c->stats_srcs = x->next;
+    free(x);
+  }
   rmqi_nslist_free(&c->ns);
   rmqi_conf_release(&c->conf);
+  pthread_mutex_destroy(&c->stats_lock);
   pthread_mutex_destroy(&c->lock);
   free(c);
 }

@@ -8,6 +8,7 @@
 #define RMQI_CLIENT_CLIENT_H
 
 #include "../codec/body.h"
+#include "../codec/jw.h"
 #include "../codec/msgrec.h"
 #include "../codec/reply.h"
 #include "../codec/route.h"
@@ -103,6 +104,19 @@ typedef struct rmqi_replier {
 
 #define RMQI_REPLY_TICK_MS 50
 
+/* A producer or consumer whose statistics the client's JSON includes:
+ * @p fn writes one JSON object (rmqi_jw_obj ... rmqi_jw_end_obj). It runs
+ * under the client's stats lock, so after rmqi_client_remove_stats returns
+ * it no longer runs; it must not call back into the registry. */
+typedef void (*rmqi_stats_fn)(void *arg, rmqi_jw_t *w);
+enum { RMQI_STATS_PRODUCER, RMQI_STATS_CONSUMER };
+typedef struct rmqi_stats_src {
+  int kind;
+  rmqi_stats_fn fn;
+  void *arg;
+  struct rmqi_stats_src *next;
+} rmqi_stats_src_t;
+
 /*
  * Lifetime: the application's handle holds one reference and every
  * producer or consumer made on the client one more. rmq_client_destroy
@@ -139,6 +153,12 @@ struct rmq_client {
   uint64_t rng; /* xorshift state for the topics' first queue (c->lock) */
   rmqi_timer_t *t_route, *t_heartbeat;
   bool heartbeat_pending;
+  /* statistics (lib/client/stats.c) */
+  pthread_mutex_t stats_lock; /* the sources; never held with c->lock */
+  rmqi_stats_src_t *stats_srcs;
+  int64_t created_ms, created_wall_ms;
+  rmqi_timer_t *t_stats;
+  _Atomic bool stats_queued; /* a periodic report waits for the pool */
 };
 
 /* A producer's or consumer's reference (taken when it is made on the
@@ -190,6 +210,15 @@ void rmqi_client_remove_tx_checker(rmq_client_t *c, void *arg);
 rmq_err_t rmqi_client_add_replier(rmq_client_t *c, rmqi_reply_match_fn match,
                                   rmqi_reply_reap_fn reap, void *arg);
 void rmqi_client_remove_replier(rmq_client_t *c, void *arg);
+
+/* Statistics sources (see rmqi_stats_fn); add fails only for memory. */
+rmq_err_t rmqi_client_add_stats(rmq_client_t *c, int kind, rmqi_stats_fn fn,
+                                void *arg);
+void rmqi_client_remove_stats(rmq_client_t *c, void *arg);
+/* statisticsIntervalMs: starts the periodic report (loop thread). */
+void rmqi_client_stats_start(rmq_client_t *c);
+/* A histogram's summary as the JSON object @p key. */
+void rmqi_hist_json(rmqi_jw_t *w, const char *key, const rmqi_hist_sum_t *h);
 /* Starts the reply tick (any thread; idempotent): only clients that made a
  * request pay for its wake-ups. */
 void rmqi_client_reply_tick_start(rmq_client_t *c);

@@ -30,7 +30,7 @@ typedef struct prop {
   const char *dflt;
   int64_t min, max;           /* T_INT */
   const char *const *choices; /* T_ENUM, NULL-terminated; value = index */
-  bool (*check)(const char *v, char *err, size_t n); /* T_STR, optional */
+  bool (*check)(const char *v, char *err, size_t n); /* T_STR, T_INT */
   const char *desc;
 } prop_t;
 
@@ -64,6 +64,18 @@ static bool check_trace_topic(const char *v, char *err, size_t n);
 #define K RMQI_SCOPE_CONSUMER
 #define MS_MAX (INT64_C(24) * 3600 * 1000)
 
+/* statisticsIntervalMs: off, or a period a timer can keep (checked after
+ * the range, so the value is an integer in [0, MS_MAX]). */
+static bool stats_interval_ok(const char *v, char *err, size_t n) {
+  long long x = strtoll(v, NULL, 10);
+  if (x != 0 && x < 100) {
+    rmqi_errstr(err, n, "statisticsIntervalMs: %lld is below 100 (0 is off)",
+                x);
+    return false;
+  }
+  return true;
+}
+
 static const prop_t props[] = {
     /* client instance */
     {"namesrvAddr", C, T_STR, OFF(namesrv_addr), "", 0, 0, NULL,
@@ -83,6 +95,11 @@ static const prop_t props[] = {
      10, MS_MAX, NULL, NULL, "Route refresh period, ms."},
     {"heartbeatBrokerInterval", C, T_INT, OFF(heartbeat_interval_ms), "30000",
      10, MS_MAX, NULL, NULL, "Heartbeat period, ms."},
+    {"statisticsIntervalMs", C, T_INT, OFF(statistics_interval_ms), "0", 0,
+     MS_MAX, NULL, stats_interval_ok,
+     "Period of the statistics callback (rmq_conf_set_stats_cb), ms: the "
+     "client's JSON (doc/statistics.md) every period. 0: off; else at least "
+     "100."},
     {"mqClientApiTimeout", C, T_INT, OFF(api_timeout_ms), "3000", 1, MS_MAX,
      NULL, NULL, "Timeout of name server, heartbeat and admin calls, ms."},
     {"tcpTransportConnectTimeout", C, T_INT, OFF(connect_timeout_ms), "3000", 1,
@@ -542,6 +559,8 @@ static rmq_err_t set_one(rmqi_conf_vals_t *v, const prop_t *pr,
                   (long long)x, (long long)pr->min, (long long)pr->max);
       return RMQ_ERR_CONF_INVALID;
     }
+    if (pr->check && !pr->check(value, err, n))
+      return RMQ_ERR_CONF_INVALID;
     memcpy(field, &x, sizeof(x));
     return RMQ_OK;
   }
@@ -871,6 +890,13 @@ rmq_err_t rmq_conf_dump(const rmq_conf_t *conf, rmq_conf_dump_cb *cb,
   }
   rmqi_buf_free(&b);
   return RMQ_OK;
+}
+
+void rmq_conf_set_stats_cb(rmq_conf_t *conf, rmq_stats_cb *cb, void *opaque) {
+  if (conf == NULL)
+    return;
+  conf->stats_cb = cb;
+  conf->stats_opaque = opaque;
 }
 
 void rmq_conf_set_log_cb(rmq_conf_t *conf, rmq_log_cb *cb, void *opaque) {

@@ -42,6 +42,7 @@ typedef struct rmqi_conf_vals {
   char *client_ip;
   int64_t poll_namesrv_interval_ms;
   int64_t heartbeat_interval_ms;
+  int64_t statistics_interval_ms; /* 0: no periodic report */
   int64_t api_timeout_ms;
   int64_t connect_timeout_ms;
   int64_t max_frame_size;
@@ -132,6 +133,8 @@ struct rmq_conf {
   uint64_t set_mask[2]; /* which keys were set explicitly */
   rmq_log_cb *log_cb;
   void *log_opaque;
+  rmq_stats_cb *stats_cb;
+  void *stats_opaque;
 };
 typedef struct rmq_conf rmqi_conf_t;
 

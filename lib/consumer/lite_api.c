@@ -523,7 +523,10 @@ rmq_err_t rmq_pull_consumer_start(rmq_pull_consumer_t *pc) {
     if ((topics[n] = strdup(s->topic)) != NULL)
       n++;
   pthread_mutex_unlock(&l->lock);
-  rmq_err_t rc = announce(l);
+  /* not under l->lock: a statistics report takes it under the client's */
+  rmq_err_t rc = rmqi_lite_stats_join(l);
+  if (rc == RMQ_OK)
+    rc = announce(l);
   /* the routes first, so the heartbeat reaches the topics' brokers and the
    * first rebalance finds us in the group (Java start()) */
   for (size_t i = 0; i < n; i++) {
@@ -544,6 +547,7 @@ void rmq_pull_consumer_destroy(rmq_pull_consumer_t *pc, int timeout_ms) {
     return;
   lite_t *l = pc->l;
   int64_t deadline = rmqi_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+  rmqi_lite_stats_leave(l);
   rmqi_lite_svc_stop(l);
   if (l->started) {
     if (l->conf.v.auto_commit) {

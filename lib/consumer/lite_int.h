@@ -129,6 +129,9 @@ void rmqi_cstats_init(rmqi_cstats_t *s);
 void rmqi_cstats_free(rmqi_cstats_t *s);
 void rmqi_cstats_ok(rmqi_cstats_t *s, size_t n);
 void rmqi_cstats_fail(rmqi_cstats_t *s, size_t n, const char *why);
+/* The consumer in its client's statistics JSON from start to destroy. */
+rmq_err_t rmqi_lite_stats_join(lite_t *l);
+void rmqi_lite_stats_leave(lite_t *l);
 /* Per-topic counters (stats.c): the topic's, made on first use (l->lock
  * held; NULL on no memory); a snapshot of all when one is due (l->lock);
  * the rates of @p topic over about the last minute (l->lock). */

@@ -140,6 +140,67 @@ rmq_err_t rmqi_push_stats(lite_t *l, rmq_consumer_stats_t *out) {
   return fill(l, out);
 }
 
+/* The consumer's object in the client's statistics JSON (the client's
+ * stats lock held; destroy leaves the registry before the state goes). */
+static void stats_json(void *arg, rmqi_jw_t *w) {
+  lite_t *l = arg;
+  char plain[RMQI_NS_NAME_MAX];
+  rmqi_jw_obj(w, NULL);
+  rmqi_jw_str(
+      w, "group",
+      rmqi_ns_unwrap(l->conf.v.name_space, l->group, plain, sizeof(plain)));
+  rmqi_jw_str(w, "type", l->push ? "push" : "pull");
+  rmqi_jw_str(w, "model",
+              l->conf.v.message_model == RMQI_MODEL_BROADCASTING
+                  ? "BROADCASTING"
+                  : "CLUSTERING");
+  rmqi_jw_bool(w, "orderly", l->push && l->push->orderly);
+  rmq_consumer_stats_t st;
+  if (fill(l, &st) == RMQ_OK) {
+    rmqi_jw_u64(w, "processed", st.processed);
+    rmqi_jw_u64(w, "failed", st.failed);
+    rmqi_jw_u64(w, "undecodable", st.undecodable);
+    rmqi_jw_i64(w, "first_msg_ts", st.first_msg_ms);
+    rmqi_jw_i64(w, "last_msg_ts", st.last_msg_ms);
+    rmqi_jw_str(w, "last_error", st.last_error);
+    rmqi_jw_i64(w, "last_error_ts", st.last_error_ms);
+    rmqi_jw_dbl(w, "rate", st.rate);
+    rmqi_jw_i64(w, "total_lag", st.total_lag);
+    uint64_t cached = 0, cached_bytes = 0;
+    for (size_t i = 0; i < st.n_queues; i++) {
+      cached += st.queues[i].cached_msgs;
+      cached_bytes += st.queues[i].cached_bytes;
+    }
+    rmqi_jw_u64(w, "cached_msgs", cached);
+    rmqi_jw_u64(w, "cached_bytes", cached_bytes);
+    rmqi_jw_arr(w, "queues");
+    for (size_t i = 0; i < st.n_queues; i++) {
+      const rmq_queue_lag_t *q = &st.queues[i];
+      rmqi_jw_obj(w, NULL);
+      rmqi_jw_str(w, "topic", q->queue.topic);
+      rmqi_jw_str(w, "broker", q->queue.broker_name);
+      rmqi_jw_i64(w, "queue_id", q->queue.queue_id);
+      rmqi_jw_i64(w, "consumed", q->consumed);
+      rmqi_jw_i64(w, "max_offset", q->max_offset);
+      rmqi_jw_i64(w, "lag", q->lag);
+      rmqi_jw_u64(w, "cached_msgs", q->cached_msgs);
+      rmqi_jw_u64(w, "cached_bytes", q->cached_bytes);
+      rmqi_jw_end_obj(w);
+    }
+    rmqi_jw_end_arr(w);
+    rmq_consumer_stats_clear(&st);
+  }
+  rmqi_jw_end_obj(w);
+}
+
+rmq_err_t rmqi_lite_stats_join(lite_t *l) {
+  return rmqi_client_add_stats(l->client, RMQI_STATS_CONSUMER, stats_json, l);
+}
+
+void rmqi_lite_stats_leave(lite_t *l) {
+  rmqi_client_remove_stats(l->client, l);
+}
+
 /* ---- assignment listener ------------------------------------------------ */
 
 typedef struct assign_job {

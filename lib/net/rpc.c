@@ -31,10 +31,29 @@ typedef struct sockaddr_any {
   socklen_t len;
 } sockaddr_any_t;
 
+/* What one address has seen over the instance's life, across reconnects
+ * (statistics). Counters are atomics: the loop and senders add without
+ * the lock; the list itself only grows, under rpc->lock. */
+typedef struct peer {
+  char addr[RMQI_MAX_ADDR];
+  _Atomic uint64_t requests, responses, timeouts, failed, oneways;
+  _Atomic uint64_t connects, disconnects;
+  _Atomic int64_t inflight;
+  rmqi_hist_t rtt;      /* microseconds, request to response */
+  char last_error[200]; /* under rpc->lock */
+  int64_t last_error_ms;
+  struct peer *next;
+} peer_t;
+
+/* Addresses whose statistics are kept; beyond, new ones go uncounted (a
+ * name server listing thousands of brokers cannot grow this further). */
+#define MAX_PEERS 1024
+
 typedef struct pend pend_t;
 struct pend {
   int32_t opaque;
   rmqi_conn_t *conn;
+  int64_t t0_ns; /* sent: the round-trip time's start */
   int64_t deadline_ms;
   rmqi_rpc_cb cb;
   void *arg;
@@ -48,7 +67,8 @@ struct rmqi_conn {
   char addr[RMQI_MAX_ADDR];
   int fd;
   rmqi_transport_t *tr; /* the byte stream over fd (loop thread) */
-  int state;            /* loop thread, or under rpc->lock */
+  _Atomic int state;    /* written by the loop thread; statistics read it */
+  peer_t *peer;         /* its statistics, or NULL past MAX_PEERS */
   _Atomic int refs;
   pthread_mutex_t out_lock;
   rmqi_buf_t out;                  /* frames appended by any thread */
@@ -131,6 +151,8 @@ struct rmqi_rpc {
   handler_t *handlers;
   size_t n_handlers;
   rmqi_timer_t *sweep;
+  peer_t *peers; /* under lock; freed with the instance */
+  size_t n_peers;
 };
 
 /* ---- pending table and deadline heap (rpc->lock held) ---------------- */
@@ -207,6 +229,12 @@ static bool pend_add(rmqi_rpc_t *r, pend_t *p) {
   if (p->cnext)
     p->cnext->cprev = p;
   p->conn->pend = p;
+  if (p->conn->peer) {
+    atomic_fetch_add_explicit(&p->conn->peer->requests, 1,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->conn->peer->inflight, 1,
+                              memory_order_relaxed);
+  }
   return true;
 }
 
@@ -228,6 +256,9 @@ static void pend_unlink(rmqi_rpc_t *r, pend_t *p) {
     p->conn->pend = p->cnext;
   if (p->cnext)
     p->cnext->cprev = p->cprev;
+  if (p->conn->peer)
+    atomic_fetch_sub_explicit(&p->conn->peer->inflight, 1,
+                              memory_order_relaxed);
 }
 
 /* After 2^32 requests opaques wrap: never reuse one still pending. */
@@ -291,6 +322,7 @@ static void conn_close(rmqi_conn_t *c, rmq_err_t err, const char *why) {
     pthread_mutex_unlock(&r->lock);
     return;
   }
+  bool was_open = c->state == C_OPEN;
   c->state = C_CLOSED;
   rmqi_conn_t **pp = &r->conns;
   while (*pp && *pp != c)
@@ -298,11 +330,23 @@ static void conn_close(rmqi_conn_t *c, rmq_err_t err, const char *why) {
   if (*pp)
     *pp = c->next;
   pend_t *list = NULL;
+  uint64_t n_failed = 0;
   while (c->pend) {
     pend_t *p = c->pend;
     pend_unlink(r, p);
     p->hnext = list;
     list = p;
+    n_failed++;
+  }
+  if (c->peer) {
+    atomic_fetch_add_explicit(&c->peer->failed, n_failed, memory_order_relaxed);
+    if (was_open)
+      atomic_fetch_add_explicit(&c->peer->disconnects, 1, memory_order_relaxed);
+    if (err != RMQ_ERR_SHUTDOWN) {
+      snprintf(c->peer->last_error, sizeof(c->peer->last_error), "%s: %s",
+               rmq_err_name(err), why);
+      c->peer->last_error_ms = rmqi_wall_ms();
+    }
   }
   pthread_mutex_unlock(&r->lock);
   if (c->tr) {
@@ -727,6 +771,11 @@ static void dispatch(rmqi_conn_t *c, rmqi_cmd_t *cmd, const uint8_t *frame,
                cmd->opaque, c->addr);
       return;
     }
+    if (c->peer) {
+      atomic_fetch_add_explicit(&c->peer->responses, 1, memory_order_relaxed);
+      int64_t us = (rmqi_now_ns() - p->t0_ns) / 1000;
+      rmqi_hist_add(&c->peer->rtt, us > 0 ? (uint64_t)us : 0);
+    }
     rmqi_rpc_result_t res = {RMQ_OK, "", c->addr, cmd, frame, len};
     p->cb(p->arg, &res);
     conn_unref(p->conn);
@@ -864,6 +913,8 @@ static void on_io_locked(rmqi_conn_t *c, uint32_t ev) {
     }
     c->state = C_OPEN;
     c->progress_ms = rmqi_now_ms();
+    if (c->peer)
+      atomic_fetch_add_explicit(&c->peer->connects, 1, memory_order_relaxed);
     if (!conn_flush(c))
       return;
     /* The handshake's last read may have brought more than the handshake
@@ -983,6 +1034,23 @@ static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd, size_t limit,
 }
 
 /* Under r->lock: the open (or opening) connection for @p addr. */
+/* The statistics of @p addr, made on first use (r->lock held). */
+static peer_t *peer_get(rmqi_rpc_t *r, const char *addr) {
+  for (peer_t *p = r->peers; p; p = p->next)
+    if (strcmp(p->addr, addr) == 0)
+      return p;
+  if (r->n_peers >= MAX_PEERS)
+    return NULL;
+  peer_t *p = calloc(1, sizeof(*p));
+  if (p == NULL)
+    return NULL;
+  snprintf(p->addr, sizeof(p->addr), "%s", addr);
+  p->next = r->peers;
+  r->peers = p;
+  r->n_peers++;
+  return p;
+}
+
 static rmqi_conn_t *conn_get(rmqi_rpc_t *r, const char *addr) {
   for (rmqi_conn_t *c = r->conns; c; c = c->next)
     if (strcmp(c->addr, addr) == 0)
@@ -994,6 +1062,7 @@ static rmqi_conn_t *conn_get(rmqi_rpc_t *r, const char *addr) {
     return NULL;
   c->rpc = r;
   snprintf(c->addr, sizeof(c->addr), "%s", addr);
+  c->peer = peer_get(r, addr);
   c->fd = -1;
   c->state = C_NEW;
   atomic_init(&c->refs, 1); /* the table's */
@@ -1039,7 +1108,8 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
                 .conn = c,
                 .cb = cb,
                 .arg = arg,
-                .deadline_ms = rmqi_now_ms() + timeout_ms};
+                .deadline_ms = rmqi_now_ms() + timeout_ms,
+                .t0_ns = rmqi_now_ns()};
   atomic_fetch_add(&c->refs, 1); /* the pending entry's */
   if (!pend_add(r, p)) {
     pthread_mutex_unlock(&r->lock);
@@ -1057,6 +1127,8 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
     pend_t *q = pend_take(r, op);
     pthread_mutex_unlock(&r->lock);
     if (q) { /* not yet failed by a closing connection: undo silently */
+      if (c->peer)
+        atomic_fetch_sub_explicit(&c->peer->requests, 1, memory_order_relaxed);
       conn_unref(c);
       free(q);
     } else {
@@ -1085,6 +1157,8 @@ rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd) {
     return closing ? RMQ_ERR_SHUTDOWN : RMQ_ERR_NOMEM;
   cmd->flag |= RMQI_FLAG_ONEWAY;
   rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false);
+  if (rc == RMQ_OK && c->peer)
+    atomic_fetch_add_explicit(&c->peer->oneways, 1, memory_order_relaxed);
   conn_unref(c);
   return rc;
 }
@@ -1160,6 +1234,48 @@ const char *rmqi_conn_addr(const rmqi_conn_t *c) {
 }
 
 /* ---- test hook: a connection fed from memory (fuzzing) ----------------- */
+
+rmq_err_t rmqi_rpc_peer_stats(rmqi_rpc_t *r, rmqi_peer_stats_t **out,
+                              size_t *n) {
+  *out = NULL;
+  *n = 0;
+  pthread_mutex_lock(&r->lock);
+  rmqi_peer_stats_t *v = r->n_peers ? calloc(r->n_peers, sizeof(*v)) : NULL;
+  if (r->n_peers && v == NULL) {
+    pthread_mutex_unlock(&r->lock);
+    return RMQ_ERR_NOMEM;
+  }
+  size_t k = 0;
+  for (peer_t *p = r->peers; p; p = p->next, k++) {
+    rmqi_peer_stats_t *o = &v[k];
+    snprintf(o->addr, sizeof(o->addr), "%s", p->addr);
+    o->state = RMQI_PEER_DOWN;
+    for (rmqi_conn_t *c = r->conns; c; c = c->next)
+      if (c->peer == p) {
+        int st = c->state;
+        o->state = st == C_OPEN     ? RMQI_PEER_UP
+                   : st == C_CLOSED ? RMQI_PEER_DOWN
+                                    : RMQI_PEER_CONNECTING;
+        break;
+      }
+    o->requests = atomic_load(&p->requests);
+    o->responses = atomic_load(&p->responses);
+    o->timeouts = atomic_load(&p->timeouts);
+    o->failed = atomic_load(&p->failed);
+    o->oneways = atomic_load(&p->oneways);
+    o->connects = atomic_load(&p->connects);
+    o->disconnects = atomic_load(&p->disconnects);
+    int64_t inf = atomic_load(&p->inflight);
+    o->inflight = inf > 0 ? (uint64_t)inf : 0;
+    o->rtt_us = rmqi_hist_summary(&p->rtt);
+    snprintf(o->last_error, sizeof(o->last_error), "%s", p->last_error);
+    o->last_error_ms = p->last_error_ms;
+  }
+  pthread_mutex_unlock(&r->lock);
+  *out = v;
+  *n = k;
+  return RMQ_OK;
+}
 
 typedef struct mem_tr {
   rmqi_transport_t base;
@@ -1362,6 +1478,9 @@ static void sweep(void *arg) {
   while (r->n_pend && r->heap[0]->deadline_ms <= now) {
     pend_t *p = r->heap[0];
     pend_unlink(r, p);
+    if (p->conn->peer)
+      atomic_fetch_add_explicit(&p->conn->peer->timeouts, 1,
+                                memory_order_relaxed);
     p->hnext = expired;
     expired = p;
   }
@@ -1566,6 +1685,10 @@ void rmqi_rpc_free(rmqi_rpc_t *r) {
   free(r->heap);
   free(r->buckets);
   free(r->handlers);
+  for (peer_t *p = r->peers, *nx; p; p = nx) {
+    nx = p->next;
+    free(p);
+  }
   pthread_mutex_destroy(&r->dirty_lock);
   pthread_mutex_destroy(&r->stop_lock);
   pthread_mutex_destroy(&r->lock);

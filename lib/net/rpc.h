@@ -14,6 +14,7 @@
 #define RMQI_NET_RPC_H
 
 #include "../codec/cmd.h"
+#include "../util/hist.h"
 #include "../util/log.h"
 #include "loop.h"
 
@@ -161,6 +162,27 @@ typedef struct rmqi_conn_stats {
   size_t in_cap, wbuf_cap, out_cap; /* buffer capacities */
 } rmqi_conn_stats_t;
 rmqi_conn_stats_t rmqi_rpc_conn_stats(rmqi_rpc_t *r, const char *addr);
+
+/* What each address this instance talked to has seen (statistics): the
+ * connection's state now, and counters over the instance's life. */
+enum { RMQI_PEER_DOWN, RMQI_PEER_CONNECTING, RMQI_PEER_UP };
+typedef struct rmqi_peer_stats {
+  char addr[RMQI_MAX_ADDR];
+  int state;          /* RMQI_PEER_* */
+  uint64_t requests;  /* sent expecting an answer */
+  uint64_t responses; /* answered */
+  uint64_t timeouts;  /* not answered in time */
+  uint64_t failed;    /* failed by a closing connection */
+  uint64_t oneways;   /* sent without an answer */
+  uint64_t connects, disconnects;
+  uint64_t inflight; /* waiting for an answer now */
+  rmqi_hist_sum_t rtt_us;
+  char last_error[200]; /* why the last connection closed; "" none */
+  int64_t last_error_ms;
+} rmqi_peer_stats_t;
+/* A malloc'ed snapshot of every address (*n of them; free(*out)). */
+rmq_err_t rmqi_rpc_peer_stats(rmqi_rpc_t *r, rmqi_peer_stats_t **out,
+                              size_t *n);
 
 /* Test hook (fuzz/fuzz_conn.c): plays @p data as what the peer at @p addr
  * sends, through the real read, reassembly and dispatch path, on the

@@ -282,6 +282,8 @@ void rmqi_accum_prep(const rmqi_acc_batch_t *b, rmqi_prep_t *pr) {
   pr->body_len = b->body.len;
   pr->born_ms = rmqi_wall_ms();
   pr->batch = true;
+  pr->n_msgs = b->n;
+  pr->msg_bytes = (size_t)b->held;
   pr->reconsume_times = pr->max_reconsume_times = -1;
 }
 

@@ -171,6 +171,27 @@ static bool transport(rmq_err_t rc) {
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
+/* The producer's object in the client's statistics (its stats lock held;
+ * rmq_producer_destroy leaves the registry before the memory can go). */
+static void stats_json(void *arg, rmqi_jw_t *w) {
+  rmq_producer_t *p = arg;
+  char plain[RMQI_NS_NAME_MAX];
+  rmqi_jw_obj(w, NULL);
+  rmqi_jw_str(w, "group",
+              rmqi_ns_unwrap(p->conf.v.name_space, p->conf.v.producer_group,
+                             plain, sizeof(plain)));
+  pthread_mutex_lock(&p->lock);
+  int64_t n = p->inflight, bytes = p->inflight_bytes;
+  bool tx = p->tx_execute != NULL;
+  pthread_mutex_unlock(&p->lock);
+  rmqi_jw_i64(w, "inflight_msgs", n);
+  rmqi_jw_i64(w, "inflight_bytes", bytes);
+  rmqi_jw_bool(w, "auto_batch", p->batching);
+  rmqi_jw_bool(w, "transactional", tx);
+  rmqi_pstats_json(&p->st, w);
+  rmqi_jw_end_obj(w);
+}
+
 rmq_producer_t *rmq_producer_new(rmq_client_t *client, const rmq_conf_t *conf,
                                  char *errstr, size_t errstr_size) {
   rmqi_errstr(errstr, errstr_size, "%s", "");
@@ -211,6 +232,7 @@ rmq_producer_t *rmq_producer_new(rmq_client_t *client, const rmq_conf_t *conf,
   rmq_conf_destroy(dflt);
   dflt = NULL;
   rmqi_fault_init(&p->fault);
+  rmqi_pstats_init(&p->st);
   atomic_init(&p->closing, false);
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->cond, NULL);
@@ -224,6 +246,12 @@ rmq_producer_t *rmq_producer_new(rmq_client_t *client, const rmq_conf_t *conf,
   }
   if (rmqi_tracer_new(client, &p->conf, p->conf.v.producer_group, false,
                       &p->tracer, errstr, errstr_size) != RMQ_OK) {
+    rmq_producer_destroy(p, 0);
+    return NULL;
+  }
+  if (rmqi_client_add_stats(client, RMQI_STATS_PRODUCER, stats_json, p) !=
+      RMQ_OK) {
+    rmqi_errstr(errstr, errstr_size, "out of memory");
     rmq_producer_destroy(p, 0);
     return NULL;
   }
@@ -241,6 +269,7 @@ rmq_client_t *rmq_producer_client(rmq_producer_t *p) {
 
 static void producer_free(rmq_producer_t *p) {
   rmqi_tracer_free(p->tracer);
+  rmqi_pstats_free(&p->st);
   if (p->batching)
     rmqi_accum_free(&p->acc);
   rmqi_fault_free(&p->fault);
@@ -347,6 +376,7 @@ void rmq_producer_destroy(rmq_producer_t *p, int timeout_ms) {
     return;
   int64_t deadline = rmqi_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
   atomic_store(&p->closing, true);
+  rmqi_client_remove_stats(p->client, p);
   pthread_mutex_lock(&p->lock);
   bool tx = p->tx_registered;
   p->tx_registered = false;
@@ -409,14 +439,20 @@ static void attempt(rmq_producer_t *p, const rmqi_prep_t *pr,
   rmqi_cmd_t cmd;
   rmqi_cmd_init(&cmd, 0);
   rmqi_resp_t resp;
-  int64_t t0 = rmqi_now_ms();
+  int64_t t0 = rmqi_now_ns();
   out->rc = rmqi_send_cmd(&cmd, pr, p->conf.v.producer_group, mq, &p->conf.v);
   char detail[256] = "";
+  bool sent = out->rc == RMQ_OK;
   if (out->rc == RMQ_OK)
     out->rc = rmqi_rpc_invoke_sync(p->client->rpc, addr, &cmd, timeout_ms,
                                    &resp, detail, sizeof(detail));
   rmqi_cmd_free(&cmd);
-  int64_t latency = rmqi_now_ms() - t0;
+  int64_t latency_us = (rmqi_now_ns() - t0) / 1000;
+  int64_t latency = latency_us / 1000;
+  if (sent)
+    rmqi_pstats_request(
+        &p->st, pr->n_msgs, pr->body_len, out->rc == RMQ_OK ? latency_us : -1,
+        out->rc == RMQ_OK ? rmqi_server_err(resp.cmd.code) : out->rc);
   bool fault = p->conf.v.send_latency_fault_enable;
   if (out->rc != RMQ_OK) {
     if (fault)
@@ -459,6 +495,7 @@ static rmq_err_t send_sync_within(rmq_producer_t *p, const rmqi_prep_t *pr,
       rmqi_client_route(p->client, pr->topic, deadline, &s, why, sizeof(why));
   if (rc != RMQ_OK) {
     res_fail(res, rc > 0 ? rc : 0, why);
+    rmqi_pstats_outcome(&p->st, pr->n_msgs, pr->msg_bytes, 0, rc, why);
     return rc;
   }
   int max = fixed ? 1 : 1 + (int)p->conf.v.retry_times;
@@ -508,6 +545,8 @@ static rmq_err_t send_sync_within(rmq_producer_t *p, const rmqi_prep_t *pr,
     if (sent && res) /* a timed-out attempt may still have been stored */
       res->msg_id = res_cstr(res, ids ? ids : pr->uniq);
   }
+  rmqi_pstats_outcome(&p->st, pr->n_msgs, pr->msg_bytes,
+                      RMQI_MIN(tries + 1, max), out.rc, out.why);
   return out.rc;
 }
 
@@ -717,6 +756,8 @@ rmq_err_t rmq_producer_send_oneway(rmq_producer_t *p, const rmq_msg_t *msg) {
               : RMQ_ERR_NO_ROUTE;
     if (rc == RMQ_OK)
       rc = rmqi_rpc_oneway(p->client->rpc, addr, &cmd);
+    if (rc == RMQ_OK)
+      atomic_fetch_add_explicit(&p->st.oneway_msgs, 1, memory_order_relaxed);
     rmqi_cmd_free(&cmd);
     rmqi_snap_release(s);
   }
@@ -732,7 +773,7 @@ typedef struct job {
   rmqi_acc_batch_t *batch; /* an auto-batch instead of msg; pr borrows it */
   rmqi_prep_t pr;
   rmqi_snap_t *snap;
-  int64_t start_ms, deadline_ms, t0;
+  int64_t start_ms, deadline_ms, t0_ns;
   int tries, max;
   rmqi_mq_t mq;
   rmq_err_t rc;
@@ -752,6 +793,8 @@ static void job_deliver(void *arg) {
   if (j->rc != RMQ_OK && j->batch == NULL && j->tries > 0)
     j->res.msg_id = res_cstr(&j->res, j->pr.uniq);
   int64_t bytes, n = 1;
+  rmqi_pstats_outcome(&p->st, j->pr.n_msgs ? j->pr.n_msgs : 1, j->pr.msg_bytes,
+                      j->tries, j->rc, j->why);
   if (j->batch) {
     bytes = j->batch->held;
     n = (int64_t)j->batch->n;
@@ -780,8 +823,12 @@ static void job_trace(job_t *j, const rmqi_cmd_t *resp, int64_t latency);
 static void job_done(void *arg, const rmqi_rpc_result_t *r) {
   job_t *j = arg;
   rmq_producer_t *p = j->p;
-  int64_t latency = rmqi_now_ms() - j->t0;
+  int64_t latency_us = (rmqi_now_ns() - j->t0_ns) / 1000;
+  int64_t latency = latency_us / 1000;
   bool fault = p->conf.v.send_latency_fault_enable;
+  rmqi_pstats_request(
+      &p->st, j->pr.n_msgs, j->pr.body_len, r->err == RMQ_OK ? latency_us : -1,
+      r->err == RMQ_OK ? rmqi_server_err(r->resp->code) : r->err);
   if (r->err != RMQ_OK) {
     if (fault)
       rmqi_fault_update(&p->fault, j->mq.broker, latency, true, true,
@@ -865,7 +912,7 @@ static void job_attempt(job_t *j) {
   rmq_err_t rc = addr ? rmqi_send_cmd(&cmd, &j->pr, p->conf.v.producer_group,
                                       &j->mq, &p->conf.v)
                       : RMQ_ERR_NO_ROUTE;
-  j->t0 = rmqi_now_ms();
+  j->t0_ns = rmqi_now_ns();
   if (rc == RMQ_OK && retry) {
     /* A retry and destroy's cancel exclude each other: either the cancel
      * finds this request pending, or this sees `cancelled`. */

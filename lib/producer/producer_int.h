@@ -9,6 +9,7 @@
 #include "../client/msg.h"
 #include "accum.h"
 #include "fault.h"
+#include "pstats.h"
 #include "trace.h"
 #include "wire.h"
 
@@ -67,6 +68,7 @@ struct rmq_producer {
   int64_t req_pending;   /* in req_tab */
   bool req_stopped;      /* destroy failed them: no new one waits */
   rmqi_tracer_t *tracer; /* enableMsgTrace; NULL when off */
+  rmqi_pstats_t st;      /* statistics */
 };
 
 /* New work after destroy began, or on a client that is shut down. */

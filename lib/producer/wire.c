@@ -102,6 +102,8 @@ rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
   pr->born_ms = rmqi_wall_ms();
   pr->body = m->body;
   pr->body_len = m->body_len;
+  pr->n_msgs = 1;
+  pr->msg_bytes = m->body_len;
   pr->tags = rmq_msg_tags(m);
   pr->keys = rmq_msg_keys(m);
   const char *tran = rmq_msg_property(m, "TRAN_MSG");
@@ -205,6 +207,9 @@ rmq_err_t rmqi_prep_batch(rmqi_prep_t *pr, rmq_client_t *c,
   pr->body_len = body.len;
   pr->born_ms = rmqi_wall_ms();
   pr->batch = true;
+  pr->n_msgs = n_msgs;
+  for (size_t i = 0; i < n_msgs; i++)
+    pr->msg_bytes += msgs[i]->body_len;
   snprintf(pr->uniq, sizeof(pr->uniq), "%s", "");
   return rmqi_buf_ok(&pr->props) ? RMQ_OK : RMQ_ERR_NOMEM;
 }

@@ -32,7 +32,9 @@ typedef struct rmqi_prep {
   int32_t flag;
   int64_t born_ms;
   bool batch;
-  bool reply; /* MSG_TYPE=reply: SEND_REPLY_MESSAGE_V2, as Java */
+  size_t n_msgs;    /* messages in the request (statistics) */
+  size_t msg_bytes; /* their bodies as the application gave them */
+  bool reply;       /* MSG_TYPE=reply: SEND_REPLY_MESSAGE_V2, as Java */
   /* %RETRY% topics: RECONSUME_TIME and MAX_RECONSUME_TIMES travel as the
    * header's j and l fields instead of properties (Java); -1: none. */
   int64_t reconsume_times, max_reconsume_times;

@@ -9,7 +9,8 @@
 #  - --async sends consumed back by --push; a sharding key picks one queue;
 #  - exit codes: 2 for usage errors, 1 (within a bound) for an unreachable
 #    name server and an unknown topic, with one line on stderr;
-#  - a short perf produce/consume run prints its summary.
+#  - a short perf produce/consume run prints its summary (and with
+#    --stats the statistics JSON, checked).
 #   test_cli.sh RMQ_EXE
 set -euo pipefail
 rmq=$1
@@ -137,8 +138,18 @@ rc=0; wait $pid || rc=$?
 cat "$tmp/perf"
 grep -Eq '^% 300 messages produced \(19200 bytes\), 300 delivered, 0 failed in [0-9]+ ms: [0-9]+ msgs/s and [0-9.]+ MB/s, latency p50 [0-9.]+ ms p99 [0-9.]+ ms' \
   "$tmp/perf" || fail "perf produce summary"
-"$rmq" perf produce -b "$ns" -t "$topic" -n 300 -s 64 --async >"$tmp/perf" 2>"$tmp/perf.err"
+"$rmq" perf produce -b "$ns" -t "$topic" -n 300 -s 64 --async --stats >"$tmp/perf" 2>"$tmp/perf.err"
 grep -q ' 300 delivered, 0 failed' "$tmp/perf" || fail "perf produce --async: $(cat "$tmp/perf")"
+# --stats: the client's statistics document after the summary, its
+# producer having stored the 300 messages of 64 bytes
+python3 - "$tmp/perf" <<'PY' || fail "perf produce --stats: $(tail -1 "$tmp/perf")"
+import json, sys
+doc = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+p = doc["producers"][0]
+assert p["msgs_ok"] == 300 and p["bytes_ok"] == 300 * 64, p
+assert p["msgs_failed"] == 0 and p["success_rate"] == 1, p
+assert any(b["role"] == "broker" and b["state"] == "up" for b in doc["brokers"])
+PY
 total=$((n + 1 + 10 + 5 + 600))
 "$rmq" perf consume -b "$ns" -t "$topic" -g "Perf_$tag" -n $total --idle-ms 30000 >"$tmp/perf" 2>"$tmp/perf.err"
 cat "$tmp/perf"
