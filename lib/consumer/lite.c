@@ -243,6 +243,9 @@ typedef struct pull_ctx {
 } pull_ctx_t;
 
 static void issue_due(lite_t *l);
+enum { MAX_BATCH = 64 }; /* pulls picked in one pass */
+static void pick(lite_t *l, lq_t *q, int64_t now, pull_ctx_t **go, size_t *n);
+static void send_picked(lite_t *l, pull_ctx_t **go, size_t n);
 
 /* Counts the records of a pull body by their TOTALSIZE fields. */
 static size_t count_records(const uint8_t *p, size_t n) {
@@ -334,12 +337,17 @@ static void pull_done(void *arg, const rmqi_rpc_result_t *r) {
                  err);
     }
   }
+  /* this queue only goes again at once (if due): the others are the
+   * tick's (every TICK_MS), so a completion costs O(1), not a walk of
+   * every queue */
+  pull_ctx_t *go[1];
+  size_t n = 0;
+  if (!l->closed && rc != RMQ_ERR_SHUTDOWN)
+    pick(l, q, rmqi_now_ms(), go, &n);
   rmqi_lite_release(l, q);
-  bool go_on = !l->closed;
   pthread_mutex_unlock(&l->lock);
   rmqi_pull_res_free(&res);
-  if (go_on && rc != RMQ_ERR_SHUTDOWN)
-    issue_due(l);
+  send_picked(l, go, n);
   free(x);
   rmqi_lite_unref(l);
 }
@@ -384,38 +392,49 @@ static void pull_not_sent(lite_t *l, pull_ctx_t *x, bool no_route) {
  * sent after it is released (the client's lock is never taken inside
  * ours). */
 static void issue_due(lite_t *l) {
-  enum { MAX_BATCH = 64 };
   pull_ctx_t *go[MAX_BATCH];
   size_t n = 0;
   int64_t now = rmqi_now_ms();
   pthread_mutex_lock(&l->lock);
-  for (lq_t *q = l->queues; q && n < MAX_BATCH && !l->closed; q = q->next) {
-    if (q->dropped || q->active || q->pull_offset < 0 || q->due_ms > now)
-      continue;
-    if (l->push && !rmqi_push_may_pull(l, q)) {
-      q->due_ms = now + FLOW_DELAY_MS;
-      continue;
-    }
-    int64_t d = flow_delay(l, q);
-    if (d) {
-      q->due_ms = now + d;
-      continue;
-    }
-    pull_ctx_t *x = calloc(1, sizeof(*x));
-    if (x == NULL)
-      break;
-    x->l = l;
-    x->q = q;
-    x->gen = q->gen;
-    x->offset = q->pull_offset;
-    x->suggest = q->suggest_id;
-    x->sent_ms = now;
-    q->active = true;
-    q->holds++;
-    atomic_fetch_add(&l->refs, 1);
-    go[n++] = x;
-  }
+  for (lq_t *q = l->queues; q && n < MAX_BATCH && !l->closed; q = q->next)
+    pick(l, q, now, go, &n);
   pthread_mutex_unlock(&l->lock);
+  send_picked(l, go, n);
+}
+
+/* Picks @p q for a pull if it is due and flow control lets it (l->lock
+ * held): the queue is marked active and held, the context added to @p go
+ * (room for one more is the caller's). */
+static void pick(lite_t *l, lq_t *q, int64_t now, pull_ctx_t **go, size_t *n) {
+  if (q->dropped || q->active || q->pull_offset < 0 || q->due_ms > now)
+    return;
+  if (l->push && !rmqi_push_may_pull(l, q)) {
+    q->due_ms = now + FLOW_DELAY_MS;
+    return;
+  }
+  int64_t d = flow_delay(l, q);
+  if (d) {
+    q->due_ms = now + d;
+    return;
+  }
+  pull_ctx_t *x = calloc(1, sizeof(*x));
+  if (x == NULL)
+    return; /* the tick tries again */
+  x->l = l;
+  x->q = q;
+  x->gen = q->gen;
+  x->offset = q->pull_offset;
+  x->suggest = q->suggest_id;
+  x->sent_ms = now;
+  q->active = true;
+  q->holds++;
+  atomic_fetch_add(&l->refs, 1);
+  go[(*n)++] = x;
+}
+
+/* Sends what pick chose, with no lock held (the client's lock is never
+ * taken inside ours). */
+static void send_picked(lite_t *l, pull_ctx_t **go, size_t n) {
   const rmqi_conf_vals_t *v = &l->conf.v;
   for (size_t i = 0; i < n; i++) {
     pull_ctx_t *x = go[i];

@@ -264,7 +264,13 @@ static int run_check(run_t *r, int64_t t_kill, int64_t t_dead,
   CHECK(first_fail == 0 || first_fail >= t_kill);
   CHECK(failover_ms < 10000);
   CHECK(max_gap < 10000);
-  CHECK(atomic_load(&r->failed) < r->n / 100);
+  /* failures from the kill: under 1%. A broker's flow control (SYSTEM_BUSY:
+   * a request waited past waitTimeMillsInSendQueue, 200 ms, on a loaded
+   * machine) refuses without storing, whether or not a broker was killed
+   * (CI's two-master round saw 1.5% on 5.5.0 with four JVMs on two cores):
+   * counted apart, and bounded apart */
+  CHECK(atomic_load(&r->failed) - atomic_load(&r->busy) < r->n / 100);
+  CHECK(atomic_load(&r->busy) < r->n / 10);
   return on_b_after;
 }
 
