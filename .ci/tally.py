@@ -27,7 +27,7 @@ while args:
 def evidence(t, limit=25):
     """The output lines of a failed meson test that name the failure, and
     the last few lines, indented."""
-    out = (t.get("stdo") or "") + "\n" + (t.get("stde") or "")
+    out = (t.get("stdout") or "") + "\n" + (t.get("stderr") or "")
     lines = [l for l in out.splitlines() if l.strip()]
     keys = ("FAIL", "not ok", "ERROR", "error", "Sanitizer", "Assertion")
     picked = [l for l in lines if any(k in l for k in keys)][:limit]
