@@ -114,7 +114,8 @@ static rmq_err_t bad(rmqi_errbuf_t *e, const char *what, size_t i) {
 /* Fills @p q from a MessageQueue object; strings copied into @p a. */
 static rmq_err_t read_mq(rmqi_arena_t *a, const rmqi_jval_t *o, rmqi_mqo_t *q,
                          const char *what, size_t i, rmqi_errbuf_t *e) {
-  const char *t = rmqi_json_str(o, "topic"), *b = rmqi_json_str(o, "brokerName");
+  const char *t = rmqi_json_str(o, "topic"),
+             *b = rmqi_json_str(o, "brokerName");
   int64_t id = 0; /* an absent queueId is Java's default 0 */
   const rmqi_jval_t *qv = rmqi_json_get(o, "queueId");
   if (t == NULL || b == NULL || (qv && !num_val(qv, &id)) || id < INT32_MIN ||
@@ -169,11 +170,11 @@ static rmq_err_t open_body(rmqi_json_t *doc, rmqi_arena_t *a, const char *json,
   return RMQ_OK;
 }
 
-rmq_err_t rmqi_lock_resp_decode(rmqi_mqlist_t *l, const char *json,
-                                size_t len, rmqi_errbuf_t *e) {
+rmq_err_t rmqi_lock_resp_decode(rmqi_mqlist_t *l, const char *json, size_t len,
+                                rmqi_errbuf_t *e) {
   memset(l, 0, sizeof(*l));
   rmqi_json_t doc;
-  const rmqi_jval_t *set;
+  const rmqi_jval_t *set = NULL; /* (gcc -O3 cannot see open_body set it) */
   rmq_err_t rc = open_body(&doc, &l->arena, json, len, "lockOKMQSet", &set, e);
   if (rc != RMQ_OK)
     return rc;
@@ -228,7 +229,7 @@ rmq_err_t rmqi_reset_offset_decode(rmqi_mqlist_t *l, const char *json,
                                    size_t len, rmqi_errbuf_t *e) {
   memset(l, 0, sizeof(*l));
   rmqi_json_t doc;
-  const rmqi_jval_t *t;
+  const rmqi_jval_t *t = NULL;
   rmq_err_t rc = open_body(&doc, &l->arena, json, len, "offsetTable", &t, e);
   if (rc != RMQ_OK)
     return rc;
@@ -274,7 +275,7 @@ rmq_err_t rmqi_consumer_list_decode(rmqi_strlist_t *l, const char *json,
                                     size_t len, rmqi_errbuf_t *e) {
   memset(l, 0, sizeof(*l));
   rmqi_json_t doc;
-  const rmqi_jval_t *ids;
+  const rmqi_jval_t *ids = NULL;
   rmq_err_t rc =
       open_body(&doc, &l->arena, json, len, "consumerIdList", &ids, e);
   if (rc != RMQ_OK)
