@@ -896,10 +896,11 @@ TEST(admin_tools_see_and_reset_the_consumer) {
 
 typedef struct hold_ctx {
   seen_t s;
-  int hold; /* the index whose call blocks until released */
+  atomic_int hold; /* the index whose call blocks until released */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   bool held, released;
+  bool left; /* the held call has returned (its thread touches h no more) */
   int64_t held_offset; /* the held message's queue offset */
 } hold_ctx_t;
 
@@ -910,15 +911,18 @@ static rmq_consume_status_t holding(rmq_push_consumer_t *c,
   hold_ctx_t *h = op;
   for (size_t i = 0; i < n; i++) {
     int k = atoi(rmq_msg_property(msgs[i], "i"));
-    if (k == h->hold) {
+    if (k == atomic_load(&h->hold)) {
       pthread_mutex_lock(&h->mu);
       h->held = true;
       h->held_offset = rmq_msg_queue_offset(msgs[i]);
       pthread_cond_broadcast(&h->cv);
       while (!h->released)
         pthread_cond_wait(&h->cv, &h->mu);
+      h->left = true;
+      pthread_cond_broadcast(&h->cv);
       pthread_mutex_unlock(&h->mu);
-      continue; /* not recorded: it never finished before the restart */
+      return RMQ_CONSUME_SUCCESS; /* not recorded: it never finished
+                                     before the restart */
     }
     seen_add(&h->s, msgs[i]);
   }
@@ -951,7 +955,7 @@ TEST(offset_never_passes_an_unfinished_message) {
   hold_ctx_t *h = calloc(1, sizeof(*h));
   pthread_mutex_init(&h->mu, NULL);
   pthread_cond_init(&h->cv, NULL);
-  h->hold = -1;
+  atomic_init(&h->hold, -1);
   seen_init(&h->s, 50);
   CHECK_INT(produce(topic, &h->s, 0, 10, false), 0);
   static const char *const kv[] = {"consumeThreadMin", "4", "pullBatchSize",
@@ -961,7 +965,7 @@ TEST(offset_never_passes_an_unfinished_message) {
   CHECK_INT(wait_quiet(&h->s, 500, 30000), 40); /* 0..9 of 50 came */
   rmq_push_consumer_destroy(a, 5000);
   CHECK_INT(committed(group, topic), 10);
-  h->hold = 10;
+  atomic_store(&h->hold, 10);
   CHECK_INT(produce(topic, &h->s, 10, 50, false), 0);
   rmq_push_consumer_t *b = push(group, topic, holding, h, false, kv);
   REQUIRE(b != NULL);
@@ -989,7 +993,7 @@ TEST(offset_never_passes_an_unfinished_message) {
   CHECK_INT(committed(group, topic), at);
   pthread_mutex_lock(&h->mu);
   h->released = true;
-  h->hold = -1;
+  atomic_store(&h->hold, -1);
   pthread_cond_broadcast(&h->cv);
   pthread_mutex_unlock(&h->mu);
   CHECK_INT(atomic_load(&h->s.count[10]), 0);
@@ -998,7 +1002,12 @@ TEST(offset_never_passes_an_unfinished_message) {
   CHECK_INT(wait_quiet(&h->s, 1000, 30000), 0);
   rmq_push_consumer_destroy(c, 5000);
   CHECK_INT(atomic_load(&h->s.count[10]), 1);
-  usleep(100 * 1000); /* the detached thread of b ends after the release */
+  /* the detached consume thread of b ends its held call after the
+   * release: h goes only once it has said so */
+  pthread_mutex_lock(&h->mu);
+  while (!h->left)
+    pthread_cond_wait(&h->cv, &h->mu);
+  pthread_mutex_unlock(&h->mu);
   seen_free(&h->s);
   pthread_mutex_destroy(&h->mu);
   pthread_cond_destroy(&h->cv);

@@ -163,10 +163,12 @@ TEST(producer_counts_match_what_the_broker_answered) {
   rmq_conf_destroy(c);
   REQUIRE(p != NULL);
   rmq_send_result_t r;
-  for (int i = 0; i < 9; i++) { /* 9 sync: 10 requests with the retry */
-    CHECK_ERR(rmq_producer_send(p, msg("0123456789"), &r), RMQ_OK);
+  rmq_msg_t *x = msg("0123456789"); /* borrowed by synchronous sends */
+  for (int i = 0; i < 9; i++) {     /* 9 sync: 10 requests with the retry */
+    CHECK_ERR(rmq_producer_send(p, x, &r), RMQ_OK);
     rmq_send_result_clear(&r);
   }
+  rmq_msg_destroy(x);
   CHECK_ERR(rmq_producer_send_async(p, msg("0123456789"), on_async, NULL),
             RMQ_OK);
   CHECK_ERR(rmq_producer_flush(p, 3000), RMQ_OK);
@@ -175,9 +177,15 @@ TEST(producer_counts_match_what_the_broker_answered) {
     b[i] = msg("01234");
   CHECK_ERR(rmq_producer_send_batch(p, b, 5, &r), RMQ_OK);
   rmq_send_result_clear(&r);
-  CHECK_ERR(rmq_producer_send(p, msg("x"), &r), RMQ_MESSAGE_ILLEGAL);
+  for (int i = 0; i < 5; i++)
+    rmq_msg_destroy(b[i]);
+  x = msg("x");
+  CHECK_ERR(rmq_producer_send(p, x, &r), RMQ_MESSAGE_ILLEGAL);
   rmq_send_result_clear(&r);
-  CHECK_ERR(rmq_producer_send_oneway(p, msg("one")), RMQ_OK);
+  rmq_msg_destroy(x);
+  x = msg("one");
+  CHECK_ERR(rmq_producer_send_oneway(p, x), RMQ_OK);
+  rmq_msg_destroy(x);
   /* reports come every 100 ms while this runs */
   int64_t until = rmqi_now_ms() + 3000;
   while (atomic_load(&reports) < 2 && rmqi_now_ms() < until)
