@@ -64,6 +64,12 @@ void it_setup(it_env_t *env) {
              "RMQ_ACL_DENY_TOPIC");
     copy_val(env->tls_ca, sizeof(env->tls_ca), line, "RMQ_TLS_CA");
     copy_val(env->tls_mode, sizeof(env->tls_mode), line, "RMQ_TLS_MODE");
+    copy_val(env->tls_client_auth, sizeof(env->tls_client_auth), line,
+             "RMQ_TLS_CLIENT_AUTH");
+    copy_val(env->tls_client_cert, sizeof(env->tls_client_cert), line,
+             "RMQ_TLS_CLIENT_CERT");
+    copy_val(env->tls_client_key, sizeof(env->tls_client_key), line,
+             "RMQ_TLS_CLIENT_KEY");
   }
   fclose(f);
   if (env->namesrv[0] == '\0')

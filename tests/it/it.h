@@ -24,6 +24,9 @@ typedef struct it_env {
   char acl_ak[64], acl_sk[64], acl_deny_topic[128]; /* profile acl */
   char tls_ca[512];  /* profile tls: the CA that issued the servers' certs */
   char tls_mode[32]; /* profile tls: enforcing or permissive */
+  /* profiles tls, tlsacl: none, optional or require (mutual TLS), and the
+   * client certificate and key the harness made with its CA */
+  char tls_client_auth[16], tls_client_cert[512], tls_client_key[512];
   char source_root[512];
 } it_env_t;
 
