@@ -147,6 +147,17 @@ int it_peer(const it_env_t *env, const char *args, const char *in, char **out) {
   return it_sh(cmd, in, out);
 }
 
+int it_self_signed(const char *dir, const char *name, const char *cn,
+                   const char *ext) {
+  char cmd[2048];
+  snprintf(cmd, sizeof(cmd),
+           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+           "-nodes -keyout '%s/%s.key' -out '%s/%s.pem' -days 2 -subj '/CN=%s' "
+           "%s%s >/dev/null 2>&1",
+           dir, name, dir, name, cn, ext ? "-addext " : "", ext ? ext : "");
+  return it_sh(cmd, NULL, NULL);
+}
+
 char *it_slurp(const char *path) {
   FILE *f = fopen(path, "r");
   if (f == NULL)

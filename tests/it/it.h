@@ -51,6 +51,13 @@ int it_harness(const it_env_t *env, const char *verb, const char *args,
  * stdin (the JSON-lines spec for `produce`). */
 int it_peer(const it_env_t *env, const char *args, const char *in, char **out);
 
+/* A self-signed P-256 certificate for CN @p cn, valid two days, made with
+ * openssl: <dir>/<name>.pem and its key <dir>/<name>.key; @p ext is one
+ * -addext value (e.g. "extendedKeyUsage=clientAuth") or NULL. Returns 0
+ * when both files were written. */
+int it_self_signed(const char *dir, const char *name, const char *cn,
+                   const char *ext);
+
 /* The first 64 KiB of the file at @p path, malloc'd and NUL-terminated;
  * NULL when it cannot be opened. */
 char *it_slurp(const char *path);

@@ -150,12 +150,7 @@ TEST(refusals_are_clear_and_within_the_connect_timeout) {
   char dir[] = "/tmp/rmq-it-tls-XXXXXX", cmd[1024], ca[600];
   REQUIRE(mkdtemp(dir) != NULL);
   snprintf(ca, sizeof(ca), "%s/other-ca.pem", dir);
-  snprintf(cmd, sizeof(cmd),
-           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-           "-nodes -keyout %s/other-ca.key -out %s -days 2 -subj '/CN=other "
-           "CA' >/dev/null 2>&1",
-           dir, ca);
-  REQUIRE(it_sh(cmd, NULL, NULL) == 0);
+  REQUIRE(it_self_signed(dir, "other-ca", "other CA", NULL) == 0);
   expect_refused(env.namesrv, ca, NULL, "unable to get local issuer",
                  env.namesrv, __LINE__);
   /* The system store does not know the harness's CA either. */
