@@ -27,7 +27,8 @@ while args:
 def evidence(t, limit=25):
     """The output lines of a failed meson test that name the failure, and
     the last few lines, indented."""
-    out = (t.get("stdout") or "") + "\n" + (t.get("stderr") or "")
+    # meson 1.0 names them stdout/stderr, later versions stdo/stde
+    out = "\n".join(t.get(k) or "" for k in ("stdo", "stdout", "stde", "stderr"))
     lines = [l for l in out.splitlines() if l.strip()]
     keys = ("FAIL", "not ok", "ERROR", "error", "Sanitizer", "Assertion")
     picked = [l for l in lines if any(k in l for k in keys)][:limit]
@@ -35,6 +36,15 @@ def evidence(t, limit=25):
         if l not in picked:
             picked.append(l)
     return ["    | " + l[:300] for l in picked]
+
+
+def suites_of(t):
+    """The suites of a meson testlog record: its "suite" list, or (meson
+    1.0 writes none) the ones in its name, "project:a+b / test"."""
+    if t.get("suite"):
+        return {s.split(":")[-1] for s in t["suite"]}
+    head = t.get("name", "").split(" / ")[0]
+    return set(head.split(":", 1)[-1].split("+")) if " / " in t.get("name", "") else set()
 
 
 passed = failed = skipped = 0
@@ -52,11 +62,11 @@ for f in files:
         if f.endswith(".json"):
             t = json.loads(line)
             name, res = t.get("name", "?"), t.get("result", "?")
-            suites = set(t.get("suite", []))
+            suites = suites_of(t)
             if res in ("OK", "EXPECTEDFAIL"):
                 passed += 1
             elif res == "SKIP":
-                if any(s.split(":")[-1] in strict for s in suites):
+                if suites & strict:
                     failed += 1
                     failures.append(f"{name} (skipped, but must run)")
                 else:

@@ -81,6 +81,25 @@ static bool eof_reason(unsigned long e) {
 #endif
 }
 
+/* True when OpenSSL's reason is the peer's alert about our certificate: a
+ * server that wants a client certificate and got none, or refused ours. */
+static bool client_cert_alert(int reason) {
+  switch (reason) {
+  case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+  case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+  case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+  case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+  case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+  case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+#ifdef SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED
+  case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+#endif
+    return true;
+  default:
+    return false;
+  }
+}
+
 /* Fills s->why with @p what, OpenSSL's reason and the certificate check's
  * verdict, and empties OpenSSL's error queue (this thread's). */
 static void describe(tls_tr_t *s, const char *what) {
@@ -103,8 +122,16 @@ static void describe(tls_tr_t *s, const char *what) {
              name ? " (the certificate is not for " : "", name ? s->host : "",
              name ? ")" : "");
   }
-  snprintf(s->why, sizeof(s->why), "%s: %s%s%s", what, reason, verdict,
-           not_tls(ERR_GET_REASON(e)) ? " (is the peer speaking TLS?)" : "");
+  const char *hint = "";
+  if (not_tls(ERR_GET_REASON(e)))
+    hint = " (is the peer speaking TLS?)";
+  else if (client_cert_alert(ERR_GET_REASON(e)))
+    hint = SSL_get_certificate(s->ssl) == NULL
+               ? " (the server wants a client certificate: see tlsCertPath "
+                 "and tlsKeyPath)"
+               : " (the server refused the client certificate of "
+                 "tlsCertPath: is it issued by a CA the server trusts?)";
+  snprintf(s->why, sizeof(s->why), "%s: %s%s%s", what, reason, verdict, hint);
   s->base.why = s->why;
   ERR_clear_error();
 }

@@ -64,6 +64,12 @@ void it_setup(it_env_t *env) {
              "RMQ_ACL_DENY_TOPIC");
     copy_val(env->tls_ca, sizeof(env->tls_ca), line, "RMQ_TLS_CA");
     copy_val(env->tls_mode, sizeof(env->tls_mode), line, "RMQ_TLS_MODE");
+    copy_val(env->tls_client_auth, sizeof(env->tls_client_auth), line,
+             "RMQ_TLS_CLIENT_AUTH");
+    copy_val(env->tls_client_cert, sizeof(env->tls_client_cert), line,
+             "RMQ_TLS_CLIENT_CERT");
+    copy_val(env->tls_client_key, sizeof(env->tls_client_key), line,
+             "RMQ_TLS_CLIENT_KEY");
   }
   fclose(f);
   if (env->namesrv[0] == '\0')
@@ -139,6 +145,17 @@ int it_peer(const it_env_t *env, const char *args, const char *in, char **out) {
            "RMQ_NAMESRV='%s' '%s/tests/interop/peer' --version %d %s",
            env->namesrv, env->source_root, env->major, args);
   return it_sh(cmd, in, out);
+}
+
+int it_self_signed(const char *dir, const char *name, const char *cn,
+                   const char *ext) {
+  char cmd[2048];
+  snprintf(cmd, sizeof(cmd),
+           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+           "-nodes -keyout '%s/%s.key' -out '%s/%s.pem' -days 2 -subj '/CN=%s' "
+           "%s%s >/dev/null 2>&1",
+           dir, name, dir, name, cn, ext ? "-addext " : "", ext ? ext : "");
+  return it_sh(cmd, NULL, NULL);
 }
 
 char *it_slurp(const char *path) {

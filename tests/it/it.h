@@ -24,6 +24,9 @@ typedef struct it_env {
   char acl_ak[64], acl_sk[64], acl_deny_topic[128]; /* profile acl */
   char tls_ca[512];  /* profile tls: the CA that issued the servers' certs */
   char tls_mode[32]; /* profile tls: enforcing or permissive */
+  /* profiles tls, tlsacl: none, optional or require (mutual TLS), and the
+   * client certificate and key the harness made with its CA */
+  char tls_client_auth[16], tls_client_cert[512], tls_client_key[512];
   char source_root[512];
 } it_env_t;
 
@@ -47,6 +50,13 @@ int it_harness(const it_env_t *env, const char *verb, const char *args,
 /* `RMQ_NAMESRV=<ns> tests/interop/peer --version <major> <args>` with @p in on
  * stdin (the JSON-lines spec for `produce`). */
 int it_peer(const it_env_t *env, const char *args, const char *in, char **out);
+
+/* A self-signed P-256 certificate for CN @p cn, valid two days, made with
+ * openssl: <dir>/<name>.pem and its key <dir>/<name>.key; @p ext is one
+ * -addext value (e.g. "extendedKeyUsage=clientAuth") or NULL. Returns 0
+ * when both files were written. */
+int it_self_signed(const char *dir, const char *name, const char *cn,
+                   const char *ext);
 
 /* The first 64 KiB of the file at @p path, malloc'd and NUL-terminated;
  * NULL when it cannot be opened. */

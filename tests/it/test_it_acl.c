@@ -1,7 +1,10 @@
 /* ACL signing against brokers with ACL on (profile `acl`: 4.9 ACL 1.0, 5.x
  * ACL 2.0): a signed producer is accepted; a wrong secret, no credentials,
  * or a denied topic is refused with the broker's code and remark; the
- * secret key shows in no log line, statistic, conf read-back or error. */
+ * secret key shows in no log line, statistic (the consumer's figures and
+ * the client's statistics JSON, on demand and periodic), conf read-back or
+ * error. */
+#include "codec/json.h"
 #include "it.h"
 #include "rmq.h"
 #include "test.h"
@@ -102,6 +105,37 @@ static void on_log(void *op, rmq_log_level_t lvl, const char *comp,
   say(op, comp, msg);
 }
 
+static _Atomic int periodic_docs; /* statistics documents of the callback */
+
+static void on_stats(rmq_client_t *client, const char *json, size_t len,
+                     void *op) {
+  (void)client;
+  char *doc = malloc(len + 1);
+  if (doc == NULL)
+    return;
+  memcpy(doc, json, len);
+  doc[len] = '\0';
+  say(op, "stats json (periodic)", doc);
+  free(doc);
+  periodic_docs++;
+}
+
+/* The client's statistics JSON, said; @p failed gets the failed messages
+ * of its producer (-1 without one). */
+static void say_stats_json(said_t *s, rmq_client_t *client, int64_t *failed) {
+  *failed = -1;
+  char *json = rmq_client_stats_json(client);
+  REQUIRE(json != NULL);
+  say(s, "stats json", json);
+  rmqi_json_t d;
+  CHECK_ERR(rmqi_json_parse(&d, json, strlen(json), NULL), RMQ_OK);
+  const rmqi_jval_t *ps = rmqi_json_get(d.root, "producers");
+  if (ps && ps->type == RMQI_JARR && ps->n == 1)
+    CHECK(rmqi_json_int(ps->items[0], "msgs_failed", failed));
+  rmqi_json_free(&d);
+  rmq_free(json);
+}
+
 static rmq_conf_t *logged_conf(said_t *s, const char *creds, bool producer) {
   rmq_conf_t *c = rmq_conf_new();
   rmq_conf_set(c, "namesrvAddr", env.namesrv, NULL, 0);
@@ -109,6 +143,8 @@ static rmq_conf_t *logged_conf(said_t *s, const char *creds, bool producer) {
   if (producer)
     rmq_conf_set(c, "sendMsgTimeout", "3000", NULL, 0);
   rmq_conf_set_log_cb(c, on_log, s);
+  rmq_conf_set(c, "statisticsIntervalMs", "100", NULL, 0);
+  rmq_conf_set_stats_cb(c, on_stats, s);
   char err[256] = "", v[256];
   CHECK_ERR(rmq_conf_set(c, "sessionCredentials", creds, err, sizeof(err)),
             RMQ_OK);
@@ -154,6 +190,12 @@ TEST(secret_never_in_logs_stats_or_errors) {
     send_logged(&s, p, topic);
     if (env.acl_deny_topic[0])
       send_logged(&s, p, env.acl_deny_topic);
+    /* the statistics of sends that failed (every send with the wrong
+     * secret, the denied topic with the right one): they hold the
+     * broker's error texts */
+    int64_t failed;
+    say_stats_json(&s, rmq_producer_client(p), &failed);
+    CHECK_INT(failed, (k == 0 ? 0 : 1) + (env.acl_deny_topic[0] ? 1 : 0));
     rmq_producer_destroy(p, 2000);
     /* a consumer (a conf of its own: a consumer refuses producer keys):
      * its errors and its statistics */
@@ -178,15 +220,22 @@ TEST(secret_never_in_logs_stats_or_errors) {
         say(&s, "stats queue", st.queues[i].queue.topic);
       rmq_consumer_stats_clear(&st);
     }
+    say_stats_json(&s, rmq_pull_consumer_client(pc), &failed);
     rmq_pull_consumer_destroy(pc, 2000);
     rmq_conf_destroy(c);
   }
-  /* the run said a lot, signing included, and never either secret */
+  /* the run said a lot, signing included, and never either secret; the
+   * statistics JSON was searched too (the producers' error texts, the
+   * brokers' and name server's last errors) */
   CHECK(s.lines > 20);
+  CHECK(periodic_docs > 0);
+  CHECK(strstr(s.text, "\"msgs_failed\"") != NULL);
+  CHECK(strstr(s.text, "\"last_error\"") != NULL);
   CHECK(strstr(s.text, env.acl_ak) != NULL);
   CHECK(strstr(s.text, env.acl_sk) == NULL);
   CHECK(strstr(s.text, wrong) == NULL);
-  fprintf(stderr, "# %zu lines, %zu bytes searched\n", s.lines, s.len);
+  fprintf(stderr, "# %zu lines (%d periodic statistics), %zu bytes searched\n",
+          s.lines, (int)periodic_docs, s.len);
   free(s.text);
 }
 

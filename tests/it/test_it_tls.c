@@ -6,7 +6,7 @@
  * a TLS client against a plaintext broker), each a clear error naming the
  * peer within the connect timeout. */
 #include "it.h"
-#include "it_peer_consume.h"
+#include "it_round_trip.h"
 #include "rmq.h"
 #include "test.h"
 #include "util/time.h"
@@ -71,92 +71,20 @@ static rmq_err_t send_one(rmq_producer_t *p, const char *topic,
   return rc;
 }
 
+/* The round trip's configuration: TLS trusting the run's CA. */
+static rmq_conf_t *tls_conf(const void *opaque, const char *const *kv) {
+  (void)opaque;
+  return conf(env.namesrv, env.tls_ca, kv);
+}
+
 TEST(round_trips_with_the_java_peer_over_tls) {
   REQUIRE(env.tls_ca[0]);
   char topic[128], args[400];
   it_unique(topic, sizeof(topic), "it_tls");
   snprintf(args, sizeof(args), "%s --queues 2", topic);
   REQUIRE(it_harness(&env, "topic", args, NULL) == 0);
-
-  /* C produces over TLS, Java consumes over TLS. */
-  enum { N = 20 };
-  rmq_producer_t *p = producer(env.namesrv, env.tls_ca, NULL);
-  REQUIRE(p != NULL);
-  char ids[N][64], bodies[N][16], body[64], why[512];
-  const char *idp[N];
-  for (int i = 0; i < N; i++) {
-    snprintf(bodies[i], sizeof(bodies[i]), "tls-c-%d", i);
-    CHECK_ERR(send_one(p, topic, bodies[i], ids[i], sizeof(ids[i]), why,
-                       sizeof(why), NULL),
-              RMQ_OK);
-    idp[i] = ids[i];
-  }
-  rmq_producer_destroy(p, 3000);
-  consumed_t got;
-  consume(&env, &got, topic, N, "--tls");
-  expect_ids(&got, idp, N);
-  (void)sha256_hex; /* of it_peer_consume.h, not needed here */
-  for (int i = 0; i < N; i++) {
-    const rmqi_jval_t *d = by_id(&got, ids[i]);
-    const char *b = d ? rmqi_json_str(d, "bodyText") : NULL;
-    CHECK_STR(b ? b : "(missing)", bodies[i]);
-  }
-  consumed_free(&got);
-
-  /* Java produces over TLS, C consumes over TLS. */
-  char spec[N * 48] = "", *out = NULL;
-  size_t len = 0;
-  for (int i = 0; i < N; i++)
-    len += (size_t)snprintf(spec + len, sizeof(spec) - len,
-                            "{\"body\":\"tls-j-%d\"}\n", i);
-  char group[128];
-  it_unique(group, sizeof(group), "it_tls_jp");
-  snprintf(args, sizeof(args), "produce --tls --group %s --topic %s --spec -",
-           group, topic);
-  CHECK_INT(it_peer(&env, args, spec, &out), 0);
-  free(out);
-  it_unique(group, sizeof(group), "it_tls_c");
-  const char *kv[] = {"consumerGroup", group, "consumeFromWhere",
-                      "CONSUME_FROM_FIRST_OFFSET", NULL};
-  rmq_conf_t *c = conf(env.namesrv, env.tls_ca, kv);
-  rmq_conf_set(c, "rebalanceInterval", "1000", NULL, 0);
-  char err[256];
-  rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, err, sizeof(err));
-  rmq_conf_destroy(c);
-  REQUIRE(pc != NULL);
-  REQUIRE(rmq_pull_consumer_subscribe(pc, topic, "*") == RMQ_OK);
-  REQUIRE(rmq_pull_consumer_start(pc) == RMQ_OK);
-  bool seen[N] = {false};
-  int java = 0, mine = 0, other = 0;
-  int64_t end = rmqi_now_ms() + 30000;
-  while (java < N && rmqi_now_ms() < end) {
-    rmq_msg_t *ms[32];
-    int k = rmq_pull_consumer_poll(pc, ms, 32, 200);
-    for (int i = 0; i < k; i++) {
-      size_t bl;
-      const char *b = rmq_msg_body(ms[i], &bl);
-      char t[64]; /* the body is not NUL-terminated */
-      snprintf(t, sizeof(t), "%.*s", (int)(bl < 63 ? bl : 63), b);
-      int idx = -1;
-      if (bl < 63 && sscanf(t, "tls-j-%d", &idx) == 1 && idx >= 0 && idx < N)
-        snprintf(body, sizeof(body), "tls-j-%d", idx); /* exact, no more */
-      if (idx >= 0 && idx < N && !seen[idx] && strcmp(t, body) == 0) {
-        seen[idx] = true;
-        java++;
-      } else if (strncmp(t, "tls-c-", 6) == 0) {
-        mine++;
-      } else {
-        other++;
-      }
-      rmq_msg_destroy(ms[i]);
-    }
-  }
-  CHECK_INT(java, N);
-  CHECK_INT(other, 0);
-  fprintf(stderr,
-          "# C consumed %d Java messages (and %d of its own) over TLS\n", java,
-          mine);
-  rmq_pull_consumer_destroy(pc, 3000);
+  /* C produces over TLS and Java consumes over TLS, then the other way */
+  it_round_trip(&env, tls_conf, NULL, topic, "tls", "--tls");
 }
 
 /* A send that must fail before any message is stored: @p rc, within the
@@ -222,12 +150,7 @@ TEST(refusals_are_clear_and_within_the_connect_timeout) {
   char dir[] = "/tmp/rmq-it-tls-XXXXXX", cmd[1024], ca[600];
   REQUIRE(mkdtemp(dir) != NULL);
   snprintf(ca, sizeof(ca), "%s/other-ca.pem", dir);
-  snprintf(cmd, sizeof(cmd),
-           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-           "-nodes -keyout %s/other-ca.key -out %s -days 2 -subj '/CN=other "
-           "CA' >/dev/null 2>&1",
-           dir, ca);
-  REQUIRE(it_sh(cmd, NULL, NULL) == 0);
+  REQUIRE(it_self_signed(dir, "other-ca", "other CA", NULL) == 0);
   expect_refused(env.namesrv, ca, NULL, "unable to get local issuer",
                  env.namesrv, __LINE__);
   /* The system store does not know the harness's CA either. */

@@ -578,7 +578,9 @@ TEST(mutual_tls_sends_the_client_certificate) {
   rmqi_rpc_t *r = x.r;
   /* Without one: the server's alert (TLS 1.3 sends it after the client's
    * side of the handshake is done, so it arrives on the first read). */
-  CHECK_REFUSED(r, f->addr, RMQ_ERR_TLS, "certificate required");
+  CHECK_REFUSED(r, f->addr, RMQ_ERR_TLS,
+                "certificate required (the server wants a client certificate: "
+                "see tlsCertPath and tlsKeyPath)");
   rmqi_rpc_free(r);
   char cp[128], kp[128];
   path(cp, sizeof(cp), "client.pem");
@@ -593,6 +595,24 @@ TEST(mutual_tls_sends_the_client_certificate) {
             RMQ_OK);
   x.r = r;
   x.f = f;
+  down(&x);
+}
+
+/* A server that trusts another CA for client certificates refuses ours:
+ * the error says it was the certificate that was refused. */
+TEST(a_client_certificate_the_server_does_not_trust_is_named) {
+  fixture_t x;
+  rmqi_tls_opts_t o = verify_with_ca();
+  char cp[128], kp[128];
+  path(cp, sizeof(cp), "client.pem");
+  path(kp, sizeof(kp), "client.key");
+  o.cert_path = cp;
+  o.key_path = kp;
+  o.key_password = "s3cret";
+  REQUIRE(up(&x, pki.good, pki.other_ca, &o));
+  CHECK_REFUSED(x.r, x.f->addr, RMQ_ERR_TLS,
+                "(the server refused the client certificate of tlsCertPath: "
+                "is it issued by a CA the server trusts?)");
   down(&x);
 }
 
@@ -662,6 +682,7 @@ int main(void) {
       TCASE(certificate_of_an_unknown_ca_is_refused),
       TCASE(certificate_for_another_name_is_refused),
       TCASE(mutual_tls_sends_the_client_certificate),
+      TCASE(a_client_certificate_the_server_does_not_trust_is_named),
       TCASE(a_peer_that_does_not_speak_tls_is_refused_in_time),
       TCASE(a_plaintext_client_learns_the_server_wants_tls),
       TCASE(bad_settings_are_named)};
