@@ -90,7 +90,7 @@ void rmqi_mock_topics_free(rmq_mock_cluster_t *c) {
 rmq_err_t rmqi_mock_q_append(rmq_mock_cluster_t *c, rmqi_mock_queue_t *q,
                              uint8_t *bytes, uint32_t len, int64_t clog_off,
                              int64_t store_ts) {
-  if (q->n > 0 && q->n >= c->max_queue_msgs) { /* retention: drop the oldest */
+  while (q->n > 0 && q->n >= c->max_queue_msgs) { /* retention: oldest go */
     rmqi_mock_rec_t *old = &q->ring[q->head];
     c->stored_bytes -= old->len;
     free(old->bytes);

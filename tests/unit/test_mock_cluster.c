@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -496,6 +499,159 @@ TEST(delay_past_send_timeout_times_out_each_callback_once) {
   rmq_mock_cluster_destroy(c);
 }
 
+/* A raw connection to "127.0.0.1:port". */
+static int raw_connect(const char *addr) {
+  const char *colon = strrchr(addr, ':');
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)atoi(colon + 1)),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct timeval tv = {5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* The mock closes a connection that sends what is no frame, or a frame
+ * larger than 16 MiB, and goes on serving everyone else. */
+TEST(hostile_input_closes_the_connection_only) {
+  rmq_mock_cluster_t *c = cluster(1);
+  REQUIRE(c);
+  static const char garbage[] = "\x00\x00\x00\x10\x05garbage-garbage!";
+  static const uint8_t huge[] = {0x7F, 0xFF, 0xFF, 0xFF, 0, 0, 0, 10};
+  const char *addrs[] = {rmq_mock_broker_addr(c, 0),
+                         rmq_mock_cluster_namesrv(c)};
+  for (int k = 0; k < 4; k++) {
+    int fd = raw_connect(addrs[k % 2]);
+    REQUIRE(fd >= 0);
+    if (k < 2)
+      CHECK(send(fd, garbage, sizeof(garbage) - 1, 0) > 0);
+    else
+      CHECK(send(fd, huge, sizeof(huge), 0) > 0);
+    char b[16];
+    CHECK_INT(recv(fd, b, sizeof(b), 0), 0); /* closed, nothing answered */
+    close(fd);
+  }
+  rmq_producer_t *p = producer(c, NULL);
+  REQUIRE(p);
+  rmq_msg_t *m = text_msg("TopicH", "still serving");
+  rmq_send_result_t res = {0};
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK);
+  rmq_send_result_clear(&res);
+  rmq_msg_destroy(m);
+  rmq_producer_destroy(p, 5000);
+  rmq_mock_cluster_destroy(c);
+}
+
+/* Swallowed and cut requests, name-server faults, closed connections,
+ * topics that are not created, and the storage limits. */
+TEST(actions_and_limits) {
+  rmq_mock_cluster_t *c = cluster(1);
+  REQUIRE(c);
+  CHECK_ERR(rmq_mock_set_auto_create_queues(c, 0), RMQ_OK);
+  const char *kv[] = {"sendMsgTimeout", "500", NULL};
+  rmq_producer_t *p = producer(c, kv);
+  REQUIRE(p);
+  rmq_msg_t *m = text_msg("TopicAct", "a");
+  rmq_send_result_t res = {0};
+  /* not created, no automatic creation: the name server knows no route */
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_TOPIC_NOT_EXIST);
+  rmq_send_result_clear(&res);
+  CHECK_ERR(rmq_mock_topic_create(c, "TopicAct", 1), RMQ_OK);
+  /* the name server refuses the first lookup, then answers */
+  CHECK_ERR(rmq_mock_push_request_errors(c, RMQ_MOCK_NAMESRV, 105, 1,
+                                         RMQ_SYSTEM_ERROR),
+            RMQ_OK);
+  memset(&res, 0, sizeof(res));
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_SYSTEM_ERROR);
+  rmq_send_result_clear(&res);
+  memset(&res, 0, sizeof(res));
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK);
+  CHECK_INT(res.queue_offset, 0);
+  rmq_send_result_clear(&res);
+  /* swallowed: the one attempt waits out the whole timeout */
+  CHECK_ERR(rmq_mock_push_request_errors(c, 0, RC_SEND_V2, 1,
+                                         RMQ_MOCK_NO_RESPONSE),
+            RMQ_OK);
+  int64_t sends = rmq_mock_request_count(c, 0, RC_SEND_V2);
+  memset(&res, 0, sizeof(res));
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_ERR_TIMEOUT);
+  CHECK_INT(rmq_mock_request_count(c, 0, RC_SEND_V2), sends + 1);
+  rmq_send_result_clear(&res);
+  /* the connection cut instead of an answer: retried on a new one */
+  int64_t before = rmq_mock_request_count(c, 0, RC_SEND_V2);
+  CHECK_ERR(rmq_mock_push_request_errors(c, 0, RC_SEND_V2, 1, RMQ_MOCK_CLOSE),
+            RMQ_OK);
+  memset(&res, 0, sizeof(res));
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK);
+  CHECK_INT(res.attempts, 2);
+  CHECK_INT(rmq_mock_request_count(c, 0, RC_SEND_V2), before + 2);
+  rmq_send_result_clear(&res);
+  CHECK_ERR(rmq_mock_broker_close_connections(c, 0), RMQ_OK);
+  memset(&res, 0, sizeof(res));
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK); /* reconnects */
+  rmq_send_result_clear(&res);
+  /* a delay of one answer only, within the timeout */
+  CHECK_ERR(rmq_mock_push_request_error_rtts(c, 0, RC_SEND_V2, 1, 0, 100),
+            RMQ_OK);
+  memset(&res, 0, sizeof(res));
+  int64_t t0 = now_ms();
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK);
+  CHECK(now_ms() - t0 >= 100);
+  rmq_send_result_clear(&res);
+  int64_t stored = rmq_mock_topic_message_count(c, 0, "TopicAct");
+  /* the byte bound: a send past it is SERVICE_NOT_AVAILABLE (retried, so
+   * three requests) and nothing more is stored */
+  CHECK_ERR(rmq_mock_set_storage_limits(c, 0, 1), RMQ_OK);
+  memset(&res, 0, sizeof(res));
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_SERVICE_NOT_AVAILABLE);
+  rmq_send_result_clear(&res);
+  CHECK_INT(rmq_mock_topic_message_count(c, 0, "TopicAct"), stored);
+  /* the count bound: the oldest go, the min offset moves */
+  CHECK_ERR(rmq_mock_set_storage_limits(c, 2, (size_t)64 << 20), RMQ_OK);
+  for (int i = 0; i < 3; i++) {
+    memset(&res, 0, sizeof(res));
+    CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK);
+    CHECK_INT(res.queue_offset, stored + i);
+    rmq_send_result_clear(&res);
+  }
+  rmq_queue_t q = {"TopicAct", "broker-a", 0};
+  rmq_conf_t *conf = conf_for(c);
+  rmq_conf_set(conf, "consumerGroup", "GLim", NULL, 0);
+  char err[256];
+  rmq_pull_consumer_t *lc = rmq_pull_consumer_new(NULL, conf, err, sizeof(err));
+  rmq_conf_destroy(conf);
+  REQUIRE(lc);
+  rmq_pull_result_t pr = {0};
+  CHECK_ERR(rmq_pull_consumer_pull(lc, &q, NULL, 0, 32, 2000, &pr), RMQ_OK);
+  CHECK_INT(pr.status, RMQ_PULL_OFFSET_ILLEGAL);
+  CHECK_INT(pr.min_offset, stored + 1);
+  CHECK_INT(pr.max_offset, stored + 3);
+  CHECK_INT(pr.next_begin_offset, stored + 1);
+  rmq_pull_result_clear(&pr);
+  /* tags are filtered: nothing is TagB */
+  CHECK_ERR(rmq_pull_consumer_pull(lc, &q, "TagB", stored + 1, 32, 2000, &pr),
+            RMQ_OK);
+  CHECK_INT(pr.status, RMQ_PULL_NO_MATCHED_MSG);
+  CHECK_INT(pr.next_begin_offset, stored + 3);
+  rmq_pull_result_clear(&pr);
+  CHECK_ERR(rmq_pull_consumer_pull(lc, &q, "TagB || TagA", stored + 1, 32,
+                                   2000, &pr),
+            RMQ_OK);
+  CHECK_INT(pr.status, RMQ_PULL_FOUND);
+  CHECK_INT(pr.n_msgs, 2);
+  for (size_t i = 0; i < pr.n_msgs; i++)
+    CHECK_INT(rmq_msg_queue_offset(pr.msgs[i]), stored + 1 + (int64_t)i);
+  rmq_pull_result_clear(&pr);
+  rmq_pull_consumer_destroy(lc, 2000);
+  rmq_msg_destroy(m);
+  rmq_producer_destroy(p, 5000);
+  rmq_mock_cluster_destroy(c);
+}
+
 TEST(api_refuses_bad_arguments) {
   char err[128] = "";
   CHECK(rmq_mock_cluster_new(0, err, sizeof(err)) == NULL);
@@ -522,6 +678,8 @@ int main(void) {
       TCASE(system_busy_is_retried_and_counted),
       TCASE(broker_down_moves_sends_and_up_brings_them_back),
       TCASE(delay_past_send_timeout_times_out_each_callback_once),
+      TCASE(hostile_input_closes_the_connection_only),
+      TCASE(actions_and_limits),
       TCASE(api_refuses_bad_arguments),
   };
   return RUN_TESTS(cases);
