@@ -11,13 +11,13 @@
 #include "rmq_mock.h"
 #include "test.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -573,9 +573,9 @@ TEST(actions_and_limits) {
   CHECK_INT(res.queue_offset, 0);
   rmq_send_result_clear(&res);
   /* swallowed: the one attempt waits out the whole timeout */
-  CHECK_ERR(rmq_mock_push_request_errors(c, 0, RC_SEND_V2, 1,
-                                         RMQ_MOCK_NO_RESPONSE),
-            RMQ_OK);
+  CHECK_ERR(
+      rmq_mock_push_request_errors(c, 0, RC_SEND_V2, 1, RMQ_MOCK_NO_RESPONSE),
+      RMQ_OK);
   int64_t sends = rmq_mock_request_count(c, 0, RC_SEND_V2);
   memset(&res, 0, sizeof(res));
   CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_ERR_TIMEOUT);
@@ -638,9 +638,9 @@ TEST(actions_and_limits) {
   CHECK_INT(pr.status, RMQ_PULL_NO_MATCHED_MSG);
   CHECK_INT(pr.next_begin_offset, stored + 3);
   rmq_pull_result_clear(&pr);
-  CHECK_ERR(rmq_pull_consumer_pull(lc, &q, "TagB || TagA", stored + 1, 32,
-                                   2000, &pr),
-            RMQ_OK);
+  CHECK_ERR(
+      rmq_pull_consumer_pull(lc, &q, "TagB || TagA", stored + 1, 32, 2000, &pr),
+      RMQ_OK);
   CHECK_INT(pr.status, RMQ_PULL_FOUND);
   CHECK_INT(pr.n_msgs, 2);
   for (size_t i = 0; i < pr.n_msgs; i++)
