@@ -60,6 +60,17 @@ static void send_resp(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
   rmqi_cmd_free(resp);
 }
 
+/* A SUCCESS answer with @p body (NULL: none). */
+static void ok_body(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
+                    const rmqi_cmd_t *req, const uint8_t *body, size_t len,
+                    int rtt) {
+  rmqi_cmd_t resp;
+  resp_init(&resp, req, RMQ_OK);
+  resp.body = body;
+  resp.body_len = len;
+  send_resp(c, cn, req, &resp, rtt);
+}
+
 static void failf(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
                   const rmqi_cmd_t *req, int32_t code, int rtt, const char *fmt,
                   ...) __attribute__((format(printf, 6, 7)));
@@ -78,6 +89,17 @@ static void failf(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
 }
 
 #define S(x) ((x) ? (x) : "")
+
+/* A SUCCESS answer with the JSON in @p b as its body (which it frees), or
+ * SYSTEM_ERROR when writing it ran out of memory. */
+static void ok_json(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
+                    const rmqi_cmd_t *req, rmqi_buf_t *b, int rtt) {
+  if (rmqi_buf_ok(b))
+    ok_body(c, cn, req, b->data, b->len, rtt);
+  else
+    failf(c, cn, req, RMQ_SYSTEM_ERROR, rtt, "out of memory");
+  rmqi_buf_free(b);
+}
 
 static const char *ext(const rmqi_cmd_t *req, const char *key) {
   const rmqi_str_t *v = rmqi_cmd_ext_get(req, key);
@@ -121,6 +143,19 @@ static bool auto_create_ok(const char *topic) {
   return strncmp(topic, "%RETRY%", 7) != 0 && strncmp(topic, "%DLQ%", 5) != 0;
 }
 
+/* A BrokerData: the master (id 0) only. */
+static void put_broker(rmqi_jw_t *w, const char *key,
+                       const rmqi_mock_srv_t *s) {
+  rmqi_jw_obj(w, key);
+  rmqi_jw_obj(w, "brokerAddrs");
+  rmqi_jw_str(w, "0", s->addr);
+  rmqi_jw_end_obj(w);
+  rmqi_jw_str(w, "brokerName", s->name);
+  rmqi_jw_str(w, "cluster", RMQI_MOCK_CLUSTER);
+  rmqi_jw_bool(w, "enableActingMaster", false);
+  rmqi_jw_end_obj(w);
+}
+
 static void serve_route(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
                         const rmqi_cmd_t *req, int rtt) {
   const char *topic = ext(req, "topic");
@@ -139,16 +174,8 @@ static void serve_route(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
   rmqi_jw_init(&w, &b);
   rmqi_jw_obj(&w, NULL);
   rmqi_jw_arr(&w, "brokerDatas");
-  for (int i = 1; i <= c->n_brokers; i++) {
-    rmqi_jw_obj(&w, NULL);
-    rmqi_jw_obj(&w, "brokerAddrs");
-    rmqi_jw_str(&w, "0", c->srv[i].addr);
-    rmqi_jw_end_obj(&w);
-    rmqi_jw_str(&w, "brokerName", c->srv[i].name);
-    rmqi_jw_str(&w, "cluster", RMQI_MOCK_CLUSTER);
-    rmqi_jw_bool(&w, "enableActingMaster", false);
-    rmqi_jw_end_obj(&w);
-  }
+  for (int i = 1; i <= c->n_brokers; i++)
+    put_broker(&w, NULL, &c->srv[i]);
   rmqi_jw_end_arr(&w);
   rmqi_jw_obj(&w, "filterServerTable");
   rmqi_jw_end_obj(&w);
@@ -164,17 +191,7 @@ static void serve_route(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
   }
   rmqi_jw_end_arr(&w);
   rmqi_jw_end_obj(&w);
-  rmqi_cmd_t resp;
-  resp_init(&resp, req, RMQ_OK);
-  resp.body = b.data;
-  resp.body_len = b.len;
-  if (rmqi_buf_ok(&b))
-    send_resp(c, cn, req, &resp, rtt);
-  else {
-    rmqi_cmd_free(&resp);
-    failf(c, cn, req, RMQ_SYSTEM_ERROR, rtt, "out of memory");
-  }
-  rmqi_buf_free(&b);
+  ok_json(c, cn, req, &b, rtt);
 }
 
 static void serve_cluster_info(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
@@ -185,15 +202,8 @@ static void serve_cluster_info(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
   rmqi_jw_init(&w, &b);
   rmqi_jw_obj(&w, NULL);
   rmqi_jw_obj(&w, "brokerAddrTable");
-  for (int i = 1; i <= c->n_brokers; i++) {
-    rmqi_jw_obj(&w, c->srv[i].name);
-    rmqi_jw_obj(&w, "brokerAddrs");
-    rmqi_jw_str(&w, "0", c->srv[i].addr);
-    rmqi_jw_end_obj(&w);
-    rmqi_jw_str(&w, "brokerName", c->srv[i].name);
-    rmqi_jw_str(&w, "cluster", RMQI_MOCK_CLUSTER);
-    rmqi_jw_end_obj(&w);
-  }
+  for (int i = 1; i <= c->n_brokers; i++)
+    put_broker(&w, c->srv[i].name, &c->srv[i]);
   rmqi_jw_end_obj(&w);
   rmqi_jw_obj(&w, "clusterAddrTable");
   rmqi_jw_arr(&w, RMQI_MOCK_CLUSTER);
@@ -202,12 +212,7 @@ static void serve_cluster_info(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
   rmqi_jw_end_arr(&w);
   rmqi_jw_end_obj(&w);
   rmqi_jw_end_obj(&w);
-  rmqi_cmd_t resp;
-  resp_init(&resp, req, RMQ_OK);
-  resp.body = b.data;
-  resp.body_len = b.len;
-  send_resp(c, cn, req, &resp, rtt);
-  rmqi_buf_free(&b);
+  ok_json(c, cn, req, &b, rtt);
 }
 
 /* ---- storing ------------------------------------------------------------- */
@@ -543,9 +548,7 @@ static void serve_send_back(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
           "send back failed");
     return;
   }
-  rmqi_cmd_t resp;
-  resp_init(&resp, req, RMQ_OK);
-  send_resp(c, cn, req, &resp, rtt);
+  ok_body(c, cn, req, NULL, 0, rtt);
 }
 
 /* ---- pulling ------------------------------------------------------------- */
@@ -792,9 +795,7 @@ static void serve_offsets(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
       return;
     }
     *o = v;
-    rmqi_cmd_t resp;
-    resp_init(&resp, req, RMQ_OK);
-    send_resp(c, cn, req, &resp, rtt);
+    ok_body(c, cn, req, NULL, 0, rtt);
     return;
   }
   case RC_GET_MAX_OFFSET:
@@ -857,9 +858,7 @@ static void serve_heartbeat(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
     rmqi_mock_member_put(c, cn->srv, cn->id, client, g, subs, n);
   }
   rmqi_json_free(&doc);
-  rmqi_cmd_t resp;
-  resp_init(&resp, req, RMQ_OK);
-  send_resp(c, cn, req, &resp, rtt);
+  ok_body(c, cn, req, NULL, 0, rtt);
 }
 
 static void serve_unregister(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
@@ -868,9 +867,7 @@ static void serve_unregister(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
   int g = group ? rmqi_mock_group(c, group, false) : -1;
   if (client && g >= 0)
     rmqi_mock_members_drop(c, cn->srv, 0, client, g);
-  rmqi_cmd_t resp;
-  resp_init(&resp, req, RMQ_OK);
-  send_resp(c, cn, req, &resp, rtt);
+  ok_body(c, cn, req, NULL, 0, rtt);
 }
 
 static void serve_consumer_list(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
@@ -897,11 +894,7 @@ static void serve_consumer_list(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
     failf(c, cn, req, RMQ_SYSTEM_ERROR, rtt, "no consumer for this group, %s",
           S(group));
   else {
-    rmqi_cmd_t resp;
-    resp_init(&resp, req, RMQ_OK);
-    resp.body = b.data;
-    resp.body_len = b.len;
-    send_resp(c, cn, req, &resp, rtt);
+    ok_body(c, cn, req, b.data, b.len, rtt);
   }
   rmqi_buf_free(&b);
 }
@@ -971,13 +964,7 @@ static void serve_lock(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
   rmqi_jw_end_arr(&w);
   rmqi_jw_end_obj(&w);
   rmqi_json_free(&doc);
-  rmqi_cmd_t resp;
-  resp_init(&resp, req, RMQ_OK);
-  if (lock) {
-    resp.body = b.data;
-    resp.body_len = b.len;
-  }
-  send_resp(c, cn, req, &resp, rtt);
+  ok_body(c, cn, req, lock ? b.data : NULL, lock ? b.len : 0, rtt);
   rmqi_buf_free(&b);
 }
 
@@ -991,11 +978,7 @@ static void serve_view(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
     failf(c, cn, req, RMQ_SYSTEM_ERROR, rtt, "no message at this offset");
     return;
   }
-  rmqi_cmd_t resp;
-  resp_init(&resp, req, RMQ_OK);
-  resp.body = r->bytes;
-  resp.body_len = r->len;
-  send_resp(c, cn, req, &resp, rtt);
+  ok_body(c, cn, req, r->bytes, r->len, rtt);
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
@@ -1030,12 +1013,35 @@ void rmqi_mock_serve(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
             "the mock name server does not support this request code");
     return;
   }
+  typedef void serve_fn(rmq_mock_cluster_t *, rmqi_mock_conn_t *,
+                        const rmqi_cmd_t *, int);
+  static const struct {
+    int32_t code;
+    serve_fn *fn;
+  } table[] = {
+      {RC_SEND_MESSAGE, serve_send},
+      {RC_SEND_MESSAGE_V2, serve_send},
+      {RC_SEND_BATCH_MESSAGE, serve_send},
+      {RC_QUERY_CONSUMER_OFFSET, serve_offsets},
+      {RC_UPDATE_CONSUMER_OFFSET, serve_offsets},
+      {RC_SEARCH_OFFSET_BY_TIMESTAMP, serve_offsets},
+      {RC_GET_MAX_OFFSET, serve_offsets},
+      {RC_GET_MIN_OFFSET, serve_offsets},
+      {RC_GET_EARLIEST_MSG_STORETIME, serve_offsets},
+      {RC_VIEW_MESSAGE_BY_ID, serve_view},
+      {RC_HEART_BEAT, serve_heartbeat},
+      {RC_UNREGISTER_CLIENT, serve_unregister},
+      {RC_CONSUMER_SEND_MSG_BACK, serve_send_back},
+      {RC_GET_CONSUMER_LIST_BY_GROUP, serve_consumer_list},
+      {RC_LOCK_BATCH_MQ, serve_lock},
+      {RC_UNLOCK_BATCH_MQ, serve_lock},
+  };
+  for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+    if (table[i].code == req->code) {
+      table[i].fn(c, cn, req, rtt);
+      return;
+    }
   switch (req->code) {
-  case RC_SEND_MESSAGE:
-  case RC_SEND_MESSAGE_V2:
-  case RC_SEND_BATCH_MESSAGE:
-    serve_send(c, cn, req, rtt);
-    break;
   case RC_PULL_MESSAGE:
   case RC_LITE_PULL_MESSAGE:
     if (!serve_pull(c, cn, req, rtt, true)) {
@@ -1044,42 +1050,13 @@ void rmqi_mock_serve(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
       hold(c, cn, frame, frame_len, rtt, suspend);
     }
     break;
-  case RC_QUERY_CONSUMER_OFFSET:
-  case RC_UPDATE_CONSUMER_OFFSET:
-  case RC_SEARCH_OFFSET_BY_TIMESTAMP:
-  case RC_GET_MAX_OFFSET:
-  case RC_GET_MIN_OFFSET:
-  case RC_GET_EARLIEST_MSG_STORETIME:
-    serve_offsets(c, cn, req, rtt);
-    break;
-  case RC_VIEW_MESSAGE_BY_ID:
-    serve_view(c, cn, req, rtt);
-    break;
-  case RC_HEART_BEAT:
-    serve_heartbeat(c, cn, req, rtt);
-    break;
-  case RC_UNREGISTER_CLIENT:
-    serve_unregister(c, cn, req, rtt);
-    break;
-  case RC_CONSUMER_SEND_MSG_BACK:
-    serve_send_back(c, cn, req, rtt);
-    break;
-  case RC_GET_CONSUMER_LIST_BY_GROUP:
-    serve_consumer_list(c, cn, req, rtt);
-    break;
-  case RC_LOCK_BATCH_MQ:
-  case RC_UNLOCK_BATCH_MQ:
-    serve_lock(c, cn, req, rtt);
-    break;
   case RC_CHECK_CLIENT_CONFIG:
     if (req->body_len && memmem(req->body, req->body_len, "SQL92", 5))
       failf(c, cn, req, RMQ_SYSTEM_ERROR, rtt,
             "The broker does not support consumer to filter message by "
             "SQL92");
     else {
-      rmqi_cmd_t resp;
-      resp_init(&resp, req, RMQ_OK);
-      send_resp(c, cn, req, &resp, rtt);
+      ok_body(c, cn, req, NULL, 0, rtt);
     }
     break;
   default: {

@@ -681,36 +681,32 @@ static rmq_err_t order(rmq_mock_cluster_t *c, bool *flag) {
   return RMQ_OK;
 }
 
-rmq_err_t rmq_mock_broker_set_down(rmq_mock_cluster_t *c, int broker) {
-  rmqi_mock_srv_t *s = srv_of(c, broker);
-  if (s == NULL)
-    return RMQ_ERR_INVALID_ARG;
-  pthread_mutex_lock(&c->lock);
-  rmq_err_t rc = order(c, &s->want_down);
-  pthread_mutex_unlock(&c->lock);
-  return rc;
-}
+enum { ORDER_DOWN, ORDER_UP, ORDER_CLOSE };
 
-rmq_err_t rmq_mock_broker_set_up(rmq_mock_cluster_t *c, int broker) {
+static rmq_err_t srv_order(rmq_mock_cluster_t *c, int broker, int what) {
   rmqi_mock_srv_t *s = srv_of(c, broker);
   if (s == NULL)
     return RMQ_ERR_INVALID_ARG;
   pthread_mutex_lock(&c->lock);
-  rmq_err_t rc = order(c, &s->want_up);
-  if (rc == RMQ_OK)
+  rmq_err_t rc = order(c, what == ORDER_DOWN ? &s->want_down
+                          : what == ORDER_UP ? &s->want_up
+                                             : &s->want_close);
+  if (rc == RMQ_OK && what == ORDER_UP)
     rc = (rmq_err_t)s->up_err;
   pthread_mutex_unlock(&c->lock);
   return rc;
 }
 
+rmq_err_t rmq_mock_broker_set_down(rmq_mock_cluster_t *c, int broker) {
+  return srv_order(c, broker, ORDER_DOWN);
+}
+
+rmq_err_t rmq_mock_broker_set_up(rmq_mock_cluster_t *c, int broker) {
+  return srv_order(c, broker, ORDER_UP);
+}
+
 rmq_err_t rmq_mock_broker_close_connections(rmq_mock_cluster_t *c, int broker) {
-  rmqi_mock_srv_t *s = srv_of(c, broker);
-  if (s == NULL)
-    return RMQ_ERR_INVALID_ARG;
-  pthread_mutex_lock(&c->lock);
-  rmq_err_t rc = order(c, &s->want_close);
-  pthread_mutex_unlock(&c->lock);
-  return rc;
+  return srv_order(c, broker, ORDER_CLOSE);
 }
 
 static int64_t count_of(const rmqi_mock_srv_t *s, int32_t code) {

@@ -200,6 +200,26 @@ static bool wait_async(int want, int ms) {
   return async_done >= want;
 }
 
+/* Sends @p n messages asynchronously ("<prefix>-<i>"), one record each,
+ * and waits up to @p ms for every callback. */
+static bool send_async_n(rmq_producer_t *p, const char *topic,
+                         const char *prefix, async_rec_t *recs, int n, int ms) {
+  async_done = 0;
+  for (int i = 0; i < n; i++) {
+    memset(&recs[i], 0, sizeof(recs[i]));
+    char body[32];
+    snprintf(body, sizeof(body), "%s-%d", prefix, i);
+    rmq_msg_t *m = text_msg(topic, body);
+    rmq_err_t rc = rmq_producer_send_async(p, m, on_sent, &recs[i]);
+    CHECK_ERR(rc, RMQ_OK);
+    if (rc != RMQ_OK) {
+      rmq_msg_destroy(m);
+      async_done++;
+    }
+  }
+  return wait_async(n, ms);
+}
+
 /* Sends N_SYNC sync, N_ASYNC async and one batch of N_BATCH to @p topic
  * and files every id with its body; counts the results per broker. */
 static void send_all(rmq_producer_t *p, const char *topic, book_t *b,
@@ -219,19 +239,7 @@ static void send_all(rmq_producer_t *p, const char *topic, book_t *b,
     rmq_msg_destroy(m);
   }
   static async_rec_t recs[N_ASYNC];
-  async_done = 0;
-  for (int i = 0; i < N_ASYNC; i++) {
-    memset(&recs[i], 0, sizeof(recs[i]));
-    snprintf(body, sizeof(body), "async-%d", i);
-    rmq_msg_t *m = text_msg(topic, body);
-    rmq_err_t rc = rmq_producer_send_async(p, m, on_sent, &recs[i]);
-    CHECK_ERR(rc, RMQ_OK);
-    if (rc != RMQ_OK) {
-      rmq_msg_destroy(m);
-      async_done++;
-    }
-  }
-  CHECK(wait_async(N_ASYNC, 10000));
+  CHECK(send_async_n(p, topic, "async", recs, N_ASYNC, 10000));
   for (int i = 0; i < N_ASYNC; i++) {
     CHECK_INT(recs[i].calls, 1);
     CHECK_ERR(recs[i].err, RMQ_OK);
@@ -475,18 +483,7 @@ TEST(delay_past_send_timeout_times_out_each_callback_once) {
 
   enum { N = 20 };
   static async_rec_t recs[N];
-  async_done = 0;
-  for (int i = 0; i < N; i++) {
-    memset(&recs[i], 0, sizeof(recs[i]));
-    rmq_msg_t *x = text_msg("TopicSlow", "slow");
-    rmq_err_t rc = rmq_producer_send_async(p, x, on_sent, &recs[i]);
-    CHECK_ERR(rc, RMQ_OK);
-    if (rc != RMQ_OK) {
-      rmq_msg_destroy(x);
-      async_done++;
-    }
-  }
-  CHECK(wait_async(N, 5000));
+  CHECK(send_async_n(p, "TopicSlow", "slow", recs, N, 5000));
   /* the late answers arrive meanwhile (the broker still stores the
    * messages): they must not call anything again */
   rmq_mock_wait_request_count(c, RMQ_MOCK_ANY, RC_SEND_V2, 1000000, 1200);
