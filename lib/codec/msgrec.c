@@ -106,6 +106,49 @@ rmq_err_t rmqi_msgrec_decode(const uint8_t *p, size_t len, rmqi_msgrec_t *m,
   return RMQ_OK;
 }
 
+static void put_host(rmqi_buf_t *b, const rmqi_host_t *h) {
+  rmqi_buf_put(b, h->addr, h->len == 16 ? 16 : 4);
+  rmqi_buf_put_be32(b, h->port);
+}
+
+void rmqi_msgrec_encode(rmqi_buf_t *b, const rmqi_msgrec_t *r) {
+  bool v2 = r->topic_len > 127;
+  int32_t sys = r->sys_flag & ~(RMQI_SYS_BORNHOST_V6 | RMQI_SYS_STOREHOST_V6);
+  if (r->born.len == 16)
+    sys |= RMQI_SYS_BORNHOST_V6;
+  if (r->store.len == 16)
+    sys |= RMQI_SYS_STOREHOST_V6;
+  uint32_t crc =
+      (uint32_t)crc32(0L, r->body_len ? r->body : (const uint8_t *)"",
+                      (uInt)r->body_len) &
+      0x7FFFFFFF;
+  size_t start = b->len;
+  rmqi_buf_put_be32(b, 0); /* TOTALSIZE, patched below */
+  rmqi_buf_put_be32(b, (uint32_t)(v2 ? RMQI_MAGIC_V2 : RMQI_MAGIC_V1));
+  rmqi_buf_put_be32(b, crc);
+  rmqi_buf_put_be32(b, (uint32_t)r->queue_id);
+  rmqi_buf_put_be32(b, (uint32_t)r->flag);
+  rmqi_buf_put_be64(b, (uint64_t)r->queue_offset);
+  rmqi_buf_put_be64(b, (uint64_t)r->commitlog_offset);
+  rmqi_buf_put_be32(b, (uint32_t)sys);
+  rmqi_buf_put_be64(b, (uint64_t)r->born_ts);
+  put_host(b, &r->born);
+  rmqi_buf_put_be64(b, (uint64_t)r->store_ts);
+  put_host(b, &r->store);
+  rmqi_buf_put_be32(b, (uint32_t)r->reconsume_times);
+  rmqi_buf_put_be64(b, (uint64_t)r->prepared_tx_offset);
+  rmqi_buf_put_be32(b, r->body_len);
+  rmqi_buf_put(b, r->body, r->body_len);
+  if (v2)
+    rmqi_buf_put_be16(b, r->topic_len);
+  else
+    rmqi_buf_put_u8(b, (uint8_t)r->topic_len);
+  rmqi_buf_put(b, r->topic, r->topic_len);
+  rmqi_buf_put_be16(b, r->props_len);
+  rmqi_buf_put(b, r->props, r->props_len);
+  rmqi_buf_patch_be32(b, start, (uint32_t)(b->len - start));
+}
+
 rmq_err_t rmqi_msgrec_check_crc(const rmqi_msgrec_t *m, rmqi_errbuf_t *e) {
   uint32_t crc = (uint32_t)crc32(0L, m->body, m->body_len) & 0x7FFFFFFF;
   if (crc != m->body_crc)

@@ -7,6 +7,7 @@
 #ifndef RMQI_CODEC_MSGREC_H
 #define RMQI_CODEC_MSGREC_H
 
+#include "../util/buf.h"
 #include "../util/err.h"
 
 enum {
@@ -56,15 +57,22 @@ typedef struct rmqi_msgrec {
 rmq_err_t rmqi_msgrec_decode(const uint8_t *p, size_t len, rmqi_msgrec_t *r,
                              size_t *next, rmqi_errbuf_t *e);
 
+/* Appends @p r as a stored record (the broker's encoder, message.md §6):
+ * TOTALSIZE and BODYCRC are computed (r->total_size and r->body_crc are
+ * ignored), MAGIC is V1 for topics up to 127 bytes and V2 above (as a 5.x
+ * broker chooses), the host address lengths come from r->born.len and
+ * r->store.len (16: the V6 sysFlag bits are set). Allocation failure shows
+ * in rmqi_buf_ok(b). */
+void rmqi_msgrec_encode(rmqi_buf_t *b, const rmqi_msgrec_t *r);
+
 /* RMQ_OK when crc32(body) & 0x7FFFFFFF equals the stored BODYCRC. */
 rmq_err_t rmqi_msgrec_check_crc(const rmqi_msgrec_t *r, rmqi_errbuf_t *e);
 
 /* For a compressed record: inflates the body (zlib; LZ4 and ZSTD are
  * RMQ_ERR_COMPRESSION) into malloc'd *out, refusing more than @p max bytes.
  * For an uncompressed one, *out is NULL and nothing is done. */
-rmq_err_t rmqi_msgrec_inflate(const rmqi_msgrec_t *r, size_t max,
-                              uint8_t **out, size_t *out_len,
-                              rmqi_errbuf_t *e);
+rmq_err_t rmqi_msgrec_inflate(const rmqi_msgrec_t *r, size_t max, uint8_t **out,
+                              size_t *out_len, rmqi_errbuf_t *e);
 
 /* The offset message id (store host + commit-log offset), 32 or 56 upper-
  * case hex characters. */

@@ -14,6 +14,7 @@ pc=$(find "$dest" -name librmq.pc | head -1)
 [ -n "$pc" ] || { echo "FAIL: no librmq.pc installed"; exit 1; }
 hdr=$(find "$dest" -name rmq.h | head -1)
 [ -n "$hdr" ] || { echo "FAIL: no rmq.h installed"; exit 1; }
+[ -n "$(find "$dest" -name rmq_mock.h)" ] || { echo "FAIL: no rmq_mock.h installed"; exit 1; }
 for lib in librmq.a librmq.so librmq.so.0; do
   [ -n "$(find "$dest" -name "$lib")" ] || { echo "FAIL: no $lib installed"; exit 1; }
 done

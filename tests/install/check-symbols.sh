@@ -1,6 +1,6 @@
 #!/bin/sh
 # The shared library exports only rmq_ symbols, under a versioned SONAME.
-# Arguments: the shared library, the expected SONAME.
+# Arguments: the shared library, the expected SONAME, the public headers.
 set -eu
 lib=$1 soname=$2
 syms=$(nm -D --defined-only "$lib" | awk '{print $NF}' | sed 's/@.*//')
@@ -13,7 +13,8 @@ fi
 got=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$got" = "$soname" ] || { echo "FAIL: SONAME \"$got\", want \"$soname\""; exit 1; }
 # every function the header declares is exported (none lost to the map)
-hdr=$(sed -n 's/.*RMQ_API[^(]*[ *]\(rmq_[a-z0-9_]*\)(.*/\1/p' "$3" | sort -u)
+shift 2
+hdr=$(sed -n 's/.*RMQ_API[^(]*[ *]\(rmq_[a-z0-9_]*\)(.*/\1/p' "$@" | sort -u)
 for f in $hdr; do
   printf '%s\n' "$syms" | grep -qx "$f" || { echo "FAIL: $f is declared but not exported"; exit 1; }
 done

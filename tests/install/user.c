@@ -1,8 +1,10 @@
 /* A program of a librmq user, built out of tree against the installed
  * files (check-install.sh) or with librmq as a meson subproject
  * (check-subproject.sh). Prints the library's version and proves that the
- * header it was compiled with and the library it runs with agree. */
+ * header it was compiled with and the library it runs with agree, and
+ * that the mock cluster (rmq_mock.h) is installed and starts. */
 #include <rmq.h>
+#include <rmq_mock.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +35,12 @@ int main(void) {
     return 1;
   }
   rmq_conf_destroy(conf);
+  rmq_mock_cluster_t *mock = rmq_mock_cluster_new(1, err, sizeof(err));
+  if (mock == NULL || rmq_mock_cluster_namesrv(mock) == NULL) {
+    fprintf(stderr, "mock cluster: %s\n", err);
+    return 1;
+  }
+  rmq_mock_cluster_destroy(mock);
   printf("librmq %s (%d keys)\n", rmq_version(), keys);
   return 0;
 }

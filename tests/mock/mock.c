@@ -1,5 +1,6 @@
 #include "mock.h"
 
+#include "mock/net.h"
 #include "util/time.h"
 
 #include <arpa/inet.h>
@@ -286,21 +287,14 @@ mock_t *mock_start(void) {
     m->conns[i] = -1;
     rmqi_buf_init(&m->in[i]);
   }
-  m->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(m->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t al = sizeof(a);
-  if (bind(m->lfd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-      listen(m->lfd, 64) != 0 ||
-      getsockname(m->lfd, (struct sockaddr *)&a, &al) != 0 ||
-      pipe(m->wake) != 0) {
-    close(m->lfd);
+  m->port = 0;
+  m->lfd = rmqi_mock_listen(&m->port);
+  if (m->lfd < 0 || pipe(m->wake) != 0) {
+    if (m->lfd >= 0)
+      close(m->lfd);
     free(m);
     return NULL;
   }
-  m->port = ntohs(a.sin_port);
   snprintf(m->addr, sizeof(m->addr), "127.0.0.1:%d", m->port);
   pthread_create(&m->th, NULL, mock_main, m);
   return m;
@@ -338,16 +332,9 @@ void mock_stop(mock_t *m) {
 }
 
 int mock_listen_more(mock_t *m) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t al = sizeof(a);
-  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-      listen(fd, 16) != 0 || getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
-    if (fd >= 0)
-      close(fd);
+  int port = 0, fd = rmqi_mock_listen(&port);
+  if (fd < 0)
     return -1;
-  }
   pthread_mutex_lock(&m->lock);
   if (m->n_extra == MAX_EXTRA) {
     pthread_mutex_unlock(&m->lock);
@@ -358,7 +345,7 @@ int mock_listen_more(mock_t *m) {
   pthread_mutex_unlock(&m->lock);
   ssize_t w = write(m->wake[1], "x", 1); /* poll the new socket too */
   (void)w;
-  return ntohs(a.sin_port);
+  return port;
 }
 
 int mock_port(const mock_t *m) {

@@ -1,0 +1,683 @@
+/* The public mock cluster (include/rmq_mock.h) as an application uses it:
+ * only rmq.h and rmq_mock.h drive the client and the cluster (the
+ * statistics JSON is read with the test's JSON path helper). A producer,
+ * a push consumer and a lite pull consumer round-trip messages through
+ * two brokers; injected SYSTEM_BUSY answers are retried and counted in the
+ * statistics; a broker taken down makes sends move to the other, and is
+ * used again once up; answers slower than sendMsgTimeout end every send
+ * with ERR_TIMEOUT, each callback exactly once. */
+#include "jpath.h"
+#include "rmq.h"
+#include "rmq_mock.h"
+#include "test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { RC_SEND_V2 = 310, RC_PULL = 11, RC_SEND_BACK = 36, RC_HEARTBEAT = 34 };
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static rmq_mock_cluster_t *cluster(int n) {
+  char err[256] = "";
+  rmq_mock_cluster_t *c = rmq_mock_cluster_new(n, err, sizeof(err));
+  if (c == NULL)
+    fprintf(stderr, "cluster: %s\n", err);
+  return c;
+}
+
+static rmq_conf_t *conf_for(rmq_mock_cluster_t *c) {
+  rmq_conf_t *conf = rmq_conf_new();
+  rmq_conf_set(conf, "namesrvAddr", rmq_mock_cluster_namesrv(c), NULL, 0);
+  rmq_conf_set(conf, "logLevel", "error", NULL, 0);
+  return conf;
+}
+
+/* A producer of group PG with up to two more keys (NULL-terminated). */
+static rmq_producer_t *producer(rmq_mock_cluster_t *c, const char *const *kv) {
+  rmq_conf_t *conf = conf_for(c);
+  rmq_conf_set(conf, "producerGroup", "PG", NULL, 0);
+  for (; kv && kv[0]; kv += 2)
+    rmq_conf_set(conf, kv[0], kv[1], NULL, 0);
+  char err[256] = "";
+  rmq_producer_t *p = rmq_producer_new(NULL, conf, err, sizeof(err));
+  if (p == NULL)
+    fprintf(stderr, "producer: %s\n", err);
+  rmq_conf_destroy(conf);
+  return p;
+}
+
+static rmq_msg_t *text_msg(const char *topic, const char *body) {
+  rmq_msg_t *m = rmq_msg_new(topic);
+  rmq_msg_set_body(m, body, strlen(body));
+  rmq_msg_set_tags(m, "TagA");
+  return m;
+}
+
+/* ---- what consumers saw -------------------------------------------------- */
+
+#define N_SYNC 60
+#define N_ASYNC 60
+#define N_BATCH 10
+#define N_ALL (N_SYNC + N_ASYNC + N_BATCH)
+
+typedef struct expect {
+  char id[64];
+  char body[32];
+  atomic_int seen, bad_body;
+} expect_t;
+
+typedef struct book {
+  expect_t e[N_ALL];
+  size_t n;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int distinct;   /* ids seen at least once */
+  int unknown;    /* ids nobody sent */
+  int retried;    /* deliveries with reconsume times 1 of the retried id */
+  int fail_first; /* index whose first delivery the listener refuses */
+} book_t;
+
+static void book_init(book_t *b) {
+  memset(b, 0, sizeof(*b));
+  pthread_mutex_init(&b->mu, NULL);
+  pthread_cond_init(&b->cv, NULL);
+  b->fail_first = -1;
+}
+
+static void book_destroy(book_t *b) {
+  pthread_mutex_destroy(&b->mu);
+  pthread_cond_destroy(&b->cv);
+}
+
+static void book_add(book_t *b, const char *id, const char *body) {
+  expect_t *e = &b->e[b->n++];
+  snprintf(e->id, sizeof(e->id), "%s", id);
+  snprintf(e->body, sizeof(e->body), "%s", body);
+}
+
+/* Files one delivery; returns its entry's index, or -1. */
+static int book_see(book_t *b, const rmq_msg_t *m) {
+  const char *id = rmq_msg_id(m);
+  size_t len = 0;
+  const char *body = rmq_msg_body(m, &len);
+  pthread_mutex_lock(&b->mu);
+  int found = -1;
+  for (size_t i = 0; i < b->n && found < 0; i++)
+    if (strcmp(b->e[i].id, id) == 0)
+      found = (int)i;
+  if (found < 0) {
+    b->unknown++;
+  } else {
+    expect_t *e = &b->e[found];
+    if (len != strlen(e->body) || memcmp(body, e->body, len) != 0)
+      e->bad_body++;
+    if (e->seen++ == 0)
+      b->distinct++;
+    if (found == b->fail_first && rmq_msg_reconsume_times(m) == 1)
+      b->retried++;
+  }
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+  return found;
+}
+
+/* Waits until every id was seen (and the retried one came back). */
+static bool book_wait(book_t *b, int ms) {
+  int64_t end = now_ms() + ms;
+  pthread_mutex_lock(&b->mu);
+  while ((b->distinct < (int)b->n || (b->fail_first >= 0 && !b->retried)) &&
+         now_ms() < end) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 50 * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+  }
+  bool all = b->distinct == (int)b->n;
+  pthread_mutex_unlock(&b->mu);
+  return all;
+}
+
+/* Every id at least once with its exact body, nothing unknown. */
+static void book_check(book_t *b, const char *who) {
+  CHECK_INT(b->n, N_ALL);
+  CHECK_INT(b->unknown, 0);
+  for (size_t i = 0; i < b->n; i++) {
+    if (b->e[i].seen < 1 || b->e[i].bad_body)
+      fprintf(stderr, "%s: %s (%s) seen %d times, %d bad bodies\n", who,
+              b->e[i].id, b->e[i].body, (int)b->e[i].seen,
+              (int)b->e[i].bad_body);
+    CHECK(b->e[i].seen >= 1);
+    CHECK_INT(b->e[i].bad_body, 0);
+  }
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+typedef struct async_rec {
+  book_t *book;
+  int idx;
+  atomic_int calls;
+  atomic_int err;
+  char id[64];
+} async_rec_t;
+
+static atomic_int async_done;
+
+static void on_sent(rmq_producer_t *p, rmq_err_t err,
+                    const rmq_send_result_t *res, rmq_msg_t *msg,
+                    void *opaque) {
+  (void)p;
+  (void)msg;
+  async_rec_t *r = opaque;
+  r->err = err;
+  if (err == RMQ_OK && res && res->msg_id)
+    snprintf(r->id, sizeof(r->id), "%s", res->msg_id);
+  r->calls++;
+  async_done++;
+}
+
+static bool wait_async(int want, int ms) {
+  int64_t end = now_ms() + ms;
+  while (async_done < want && now_ms() < end)
+    usleep(2000);
+  return async_done >= want;
+}
+
+/* Sends @p n messages asynchronously ("<prefix>-<i>"), one record each,
+ * and waits up to @p ms for every callback. */
+static bool send_async_n(rmq_producer_t *p, const char *topic,
+                         const char *prefix, async_rec_t *recs, int n, int ms) {
+  async_done = 0;
+  for (int i = 0; i < n; i++) {
+    memset(&recs[i], 0, sizeof(recs[i]));
+    char body[32];
+    snprintf(body, sizeof(body), "%s-%d", prefix, i);
+    rmq_msg_t *m = text_msg(topic, body);
+    rmq_err_t rc = rmq_producer_send_async(p, m, on_sent, &recs[i]);
+    CHECK_ERR(rc, RMQ_OK);
+    if (rc != RMQ_OK) {
+      rmq_msg_destroy(m);
+      async_done++;
+    }
+  }
+  return wait_async(n, ms);
+}
+
+/* Sends N_SYNC sync, N_ASYNC async and one batch of N_BATCH to @p topic
+ * and files every id with its body; counts the results per broker. */
+static void send_all(rmq_producer_t *p, const char *topic, book_t *b,
+                     int per_broker[2]) {
+  char body[32];
+  rmq_send_result_t res;
+  for (int i = 0; i < N_SYNC; i++) {
+    snprintf(body, sizeof(body), "sync-%d", i);
+    rmq_msg_t *m = text_msg(topic, body);
+    memset(&res, 0, sizeof(res));
+    CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK);
+    if (res.msg_id) {
+      book_add(b, res.msg_id, body);
+      per_broker[strcmp(res.broker_name, "broker-a") == 0 ? 0 : 1]++;
+    }
+    rmq_send_result_clear(&res);
+    rmq_msg_destroy(m);
+  }
+  static async_rec_t recs[N_ASYNC];
+  CHECK(send_async_n(p, topic, "async", recs, N_ASYNC, 10000));
+  for (int i = 0; i < N_ASYNC; i++) {
+    CHECK_INT(recs[i].calls, 1);
+    CHECK_ERR(recs[i].err, RMQ_OK);
+    snprintf(body, sizeof(body), "async-%d", i);
+    book_add(b, recs[i].id, body);
+  }
+  rmq_msg_t *batch[N_BATCH];
+  for (int i = 0; i < N_BATCH; i++) {
+    snprintf(body, sizeof(body), "batch-%d", i);
+    batch[i] = text_msg(topic, body);
+  }
+  memset(&res, 0, sizeof(res));
+  CHECK_ERR(rmq_producer_send_batch(p, batch, N_BATCH, &res), RMQ_OK);
+  /* the batch's ids, comma-separated, in the messages' order */
+  const char *ids = res.msg_id ? res.msg_id : "";
+  for (int i = 0; i < N_BATCH; i++) {
+    size_t n = strcspn(ids, ",");
+    char id[64];
+    snprintf(id, sizeof(id), "%.*s", (int)n, ids);
+    snprintf(body, sizeof(body), "batch-%d", i);
+    book_add(b, id, body);
+    ids += n + (ids[n] == ',');
+    rmq_msg_destroy(batch[i]);
+  }
+  rmq_send_result_clear(&res);
+}
+
+/* ---- consumers ----------------------------------------------------------- */
+
+static rmq_consume_status_t on_push(rmq_push_consumer_t *c,
+                                    rmq_msg_t *const *msgs, size_t n,
+                                    rmq_consume_ctx_t *ctx, void *opaque) {
+  (void)c;
+  (void)ctx;
+  book_t *b = opaque;
+  rmq_consume_status_t st = RMQ_CONSUME_SUCCESS;
+  for (size_t i = 0; i < n; i++) {
+    int k = book_see(b, msgs[i]);
+    if (k >= 0 && k == b->fail_first && rmq_msg_reconsume_times(msgs[i]) == 0)
+      st = RMQ_CONSUME_RETRY_LATER; /* once: it comes back from %RETRY% */
+  }
+  return st;
+}
+
+TEST(producer_push_and_lite_pull_round_trip) {
+  rmq_mock_cluster_t *c = cluster(2);
+  REQUIRE(c);
+  CHECK_INT(rmq_mock_cluster_broker_count(c), 2);
+  CHECK_STR(rmq_mock_broker_name(c, 1), "broker-b");
+  CHECK_ERR(rmq_mock_topic_create(c, "TopicRT", 4), RMQ_OK);
+  CHECK_ERR(rmq_mock_topic_create(c, "TopicRT", 4), RMQ_TOPIC_EXIST_ALREADY);
+  static book_t sent, pushed, pulled;
+  book_init(&sent);
+  book_init(&pushed);
+  book_init(&pulled);
+  rmq_producer_t *p = producer(c, NULL);
+  REQUIRE(p);
+  int per_broker[2] = {0, 0};
+  send_all(p, "TopicRT", &sent, per_broker);
+  REQUIRE(sent.n == N_ALL);
+  CHECK(per_broker[0] > 0); /* round robin over both brokers' queues */
+  CHECK(per_broker[1] > 0);
+  CHECK_INT(rmq_mock_topic_message_count(c, RMQ_MOCK_ANY, "TopicRT"), N_ALL);
+  CHECK_INT(rmq_mock_topic_message_count(c, RMQ_MOCK_ANY, "NoSuchTopic"), -1);
+  for (size_t i = 0; i < sent.n; i++) {
+    book_add(&pushed, sent.e[i].id, sent.e[i].body);
+    book_add(&pulled, sent.e[i].id, sent.e[i].body);
+  }
+
+  /* the push consumer: one message refused once comes back as a retry */
+  pushed.fail_first = 7;
+  rmq_conf_t *conf = conf_for(c);
+  rmq_conf_set(conf, "consumerGroup", "GPush", NULL, 0);
+  rmq_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
+  char err[256] = "";
+  rmq_push_consumer_t *pc = rmq_push_consumer_new(NULL, conf, err, sizeof(err));
+  rmq_conf_destroy(conf);
+  REQUIRE(pc);
+  CHECK_ERR(rmq_push_consumer_set_listener(pc, on_push, &pushed), RMQ_OK);
+  CHECK_ERR(rmq_push_consumer_subscribe(pc, "TopicRT", "*"), RMQ_OK);
+  CHECK_ERR(rmq_push_consumer_start(pc), RMQ_OK);
+  CHECK(book_wait(&pushed, 30000));
+  rmq_push_consumer_destroy(pc, 5000);
+  book_check(&pushed, "push");
+  CHECK_INT(pushed.retried >= 1, 1);
+  CHECK(rmq_mock_request_count(c, RMQ_MOCK_ANY, RC_SEND_BACK) >= 1);
+  CHECK(rmq_mock_topic_message_count(c, RMQ_MOCK_ANY, "%RETRY%GPush") >= 1);
+
+  /* the lite pull consumer, subscribed (rebalance over both brokers) */
+  conf = conf_for(c);
+  rmq_conf_set(conf, "consumerGroup", "GLite", NULL, 0);
+  rmq_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
+  rmq_pull_consumer_t *lc = rmq_pull_consumer_new(NULL, conf, err, sizeof(err));
+  rmq_conf_destroy(conf);
+  REQUIRE(lc);
+  CHECK_ERR(rmq_pull_consumer_subscribe(lc, "TopicRT", "*"), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_start(lc), RMQ_OK);
+  int64_t end = now_ms() + 30000;
+  while (pulled.distinct < N_ALL && now_ms() < end) {
+    rmq_msg_t *msgs[32];
+    int n = rmq_pull_consumer_poll(lc, msgs, 32, 200);
+    for (int i = 0; i < n; i++) {
+      book_see(&pulled, msgs[i]);
+      rmq_msg_destroy(msgs[i]);
+    }
+  }
+  rmq_pull_consumer_destroy(lc, 5000);
+  book_check(&pulled, "lite pull");
+  CHECK(rmq_mock_request_count(c, 0, RC_PULL) > 0);
+  CHECK(rmq_mock_request_count(c, 1, RC_PULL) > 0);
+  rmq_producer_destroy(p, 5000);
+  rmq_mock_cluster_destroy(c);
+  book_destroy(&sent);
+  book_destroy(&pushed);
+  book_destroy(&pulled);
+}
+
+/* ---- faults -------------------------------------------------------------- */
+
+static long long stat_of(rmq_producer_t *p, const char *path) {
+  char *js = rmq_client_stats_json(rmq_producer_client(p));
+  long long v = -1;
+  rmqi_json_t doc;
+  if (js && rmqi_json_parse(&doc, js, strlen(js), NULL) == RMQ_OK) {
+    const rmqi_jval_t *x = jpath(doc.root, path);
+    if (x && x->type == RMQI_JNUM && x->is_int)
+      v = x->i;
+    rmqi_json_free(&doc);
+  }
+  rmq_free(js);
+  return v;
+}
+
+TEST(system_busy_is_retried_and_counted) {
+  rmq_mock_cluster_t *c = cluster(2);
+  REQUIRE(c);
+  rmq_producer_t *p = producer(c, NULL);
+  REQUIRE(p);
+  /* the first attempt on each broker is refused: the send's first two
+   * attempts (one per broker, as the retry avoids the last broker) fail,
+   * the third is stored */
+  CHECK_ERR(rmq_mock_push_request_errors(c, 0, RC_SEND_V2, 1, RMQ_SYSTEM_BUSY),
+            RMQ_OK);
+  CHECK_ERR(rmq_mock_push_request_errors(c, 1, RC_SEND_V2, 1, RMQ_SYSTEM_BUSY),
+            RMQ_OK);
+  rmq_msg_t *m = text_msg("TopicBusy", "busy");
+  rmq_send_result_t res = {0};
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK);
+  CHECK_INT(res.attempts, 3);
+  CHECK_INT(rmq_mock_request_count(c, RMQ_MOCK_ANY, RC_SEND_V2), 3);
+  CHECK_INT(rmq_mock_topic_message_count(c, RMQ_MOCK_ANY, "TopicBusy"), 1);
+  rmq_send_result_clear(&res);
+  CHECK_INT(stat_of(p, "producers.0.retries"), 2);
+  CHECK_INT(stat_of(p, "producers.0.requests"), 3);
+  CHECK_INT(stat_of(p, "producers.0.errors.SYSTEM_BUSY"), 2);
+  CHECK_INT(stat_of(p, "producers.0.msgs_ok"), 1);
+  CHECK_INT(stat_of(p, "producers.0.msgs_failed"), 0);
+
+  /* more refusals than attempts: the send fails with the broker's code */
+  CHECK_ERR(rmq_mock_push_request_errors(c, 0, RC_SEND_V2, 2, RMQ_SYSTEM_BUSY,
+                                         RMQ_SYSTEM_BUSY),
+            RMQ_OK);
+  CHECK_ERR(rmq_mock_push_request_errors(c, 1, RC_SEND_V2, 2, RMQ_SYSTEM_BUSY,
+                                         RMQ_SYSTEM_BUSY),
+            RMQ_OK);
+  memset(&res, 0, sizeof(res));
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_SYSTEM_BUSY);
+  CHECK_INT(res.broker_code, RMQ_SYSTEM_BUSY);
+  rmq_send_result_clear(&res);
+  CHECK_INT(rmq_mock_request_count(c, RMQ_MOCK_ANY, RC_SEND_V2), 6);
+  CHECK_INT(stat_of(p, "producers.0.errors.SYSTEM_BUSY"), 5);
+  CHECK_INT(stat_of(p, "producers.0.msgs_failed"), 1);
+  /* one refusal is still pending on one broker: cleared, all is served */
+  CHECK_ERR(rmq_mock_clear_request_errors(c, RMQ_MOCK_NAMESRV, RMQ_MOCK_ANY),
+            RMQ_OK);
+  CHECK_ERR(rmq_mock_clear_request_errors(c, 0, RMQ_MOCK_ANY), RMQ_OK);
+  CHECK_ERR(rmq_mock_clear_request_errors(c, 1, RC_SEND_V2), RMQ_OK);
+  memset(&res, 0, sizeof(res));
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK);
+  CHECK_INT(res.attempts, 1);
+  rmq_send_result_clear(&res);
+  rmq_msg_destroy(m);
+  rmq_producer_destroy(p, 5000);
+  rmq_mock_cluster_destroy(c);
+}
+
+TEST(broker_down_moves_sends_and_up_brings_them_back) {
+  rmq_mock_cluster_t *c = cluster(2);
+  REQUIRE(c);
+  CHECK_ERR(rmq_mock_topic_create(c, "TopicDown", 4), RMQ_OK);
+  rmq_producer_t *p = producer(c, NULL);
+  REQUIRE(p);
+  rmq_msg_t *m = text_msg("TopicDown", "x");
+  rmq_send_result_t res = {0};
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK); /* connected to both? */
+  rmq_send_result_clear(&res);
+
+  CHECK_ERR(rmq_mock_broker_set_down(c, 0), RMQ_OK);
+  int64_t a_before = rmq_mock_topic_message_count(c, 0, "TopicDown");
+  for (int i = 0; i < 20; i++) {
+    memset(&res, 0, sizeof(res));
+    CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK);
+    CHECK_STR(res.broker_name, "broker-b");
+    rmq_send_result_clear(&res);
+  }
+  CHECK_INT(rmq_mock_topic_message_count(c, 0, "TopicDown"), a_before);
+
+  CHECK_ERR(rmq_mock_broker_set_up(c, 0), RMQ_OK);
+  int to_a = 0;
+  for (int i = 0; i < 20; i++) {
+    memset(&res, 0, sizeof(res));
+    CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK);
+    to_a += res.broker_name && strcmp(res.broker_name, "broker-a") == 0;
+    rmq_send_result_clear(&res);
+  }
+  CHECK(to_a > 0);
+  CHECK_INT(rmq_mock_topic_message_count(c, 0, "TopicDown"), a_before + to_a);
+  CHECK_INT(rmq_mock_topic_message_count(c, RMQ_MOCK_ANY, "TopicDown"), 41);
+  rmq_msg_destroy(m);
+  rmq_producer_destroy(p, 5000);
+  rmq_mock_cluster_destroy(c);
+}
+
+TEST(delay_past_send_timeout_times_out_each_callback_once) {
+  rmq_mock_cluster_t *c = cluster(2);
+  REQUIRE(c);
+  const char *kv[] = {"sendMsgTimeout", "300", NULL};
+  rmq_producer_t *p = producer(c, kv);
+  REQUIRE(p);
+  rmq_msg_t *m = text_msg("TopicSlow", "warm");
+  rmq_send_result_t res = {0};
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK); /* route known */
+  rmq_send_result_clear(&res);
+  CHECK_ERR(rmq_mock_broker_set_rtt(c, 0, 1000), RMQ_OK);
+  CHECK_ERR(rmq_mock_broker_set_rtt(c, 1, 1000), RMQ_OK);
+
+  memset(&res, 0, sizeof(res));
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_ERR_TIMEOUT);
+  rmq_send_result_clear(&res);
+  rmq_msg_destroy(m);
+
+  enum { N = 20 };
+  static async_rec_t recs[N];
+  CHECK(send_async_n(p, "TopicSlow", "slow", recs, N, 5000));
+  /* the late answers arrive meanwhile (the broker still stores the
+   * messages): they must not call anything again */
+  rmq_mock_wait_request_count(c, RMQ_MOCK_ANY, RC_SEND_V2, 1000000, 1200);
+  rmq_producer_destroy(p, 5000); /* no callback can run after this */
+  for (int i = 0; i < N; i++) {
+    CHECK_INT(recs[i].calls, 1);
+    CHECK_ERR(recs[i].err, RMQ_ERR_TIMEOUT);
+  }
+  CHECK_INT(async_done, N);
+  rmq_mock_cluster_destroy(c);
+}
+
+/* A raw connection to "127.0.0.1:port". */
+static int raw_connect(const char *addr) {
+  const char *colon = strrchr(addr, ':');
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)atoi(colon + 1)),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct timeval tv = {5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* The mock closes a connection that sends what is no frame, or a frame
+ * larger than 16 MiB, and goes on serving everyone else. */
+TEST(hostile_input_closes_the_connection_only) {
+  rmq_mock_cluster_t *c = cluster(1);
+  REQUIRE(c);
+  static const char garbage[] = "\x00\x00\x00\x10\x05garbage-garbage!";
+  static const uint8_t huge[] = {0x7F, 0xFF, 0xFF, 0xFF, 0, 0, 0, 10};
+  const char *addrs[] = {rmq_mock_broker_addr(c, 0),
+                         rmq_mock_cluster_namesrv(c)};
+  for (int k = 0; k < 4; k++) {
+    int fd = raw_connect(addrs[k % 2]);
+    REQUIRE(fd >= 0);
+    if (k < 2)
+      CHECK(send(fd, garbage, sizeof(garbage) - 1, 0) > 0);
+    else
+      CHECK(send(fd, huge, sizeof(huge), 0) > 0);
+    char b[16];
+    CHECK_INT(recv(fd, b, sizeof(b), 0), 0); /* closed, nothing answered */
+    close(fd);
+  }
+  rmq_producer_t *p = producer(c, NULL);
+  REQUIRE(p);
+  rmq_msg_t *m = text_msg("TopicH", "still serving");
+  rmq_send_result_t res = {0};
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK);
+  rmq_send_result_clear(&res);
+  rmq_msg_destroy(m);
+  rmq_producer_destroy(p, 5000);
+  rmq_mock_cluster_destroy(c);
+}
+
+/* Swallowed and cut requests, name-server faults, closed connections,
+ * topics that are not created, and the storage limits. */
+TEST(actions_and_limits) {
+  rmq_mock_cluster_t *c = cluster(1);
+  REQUIRE(c);
+  CHECK_ERR(rmq_mock_set_auto_create_queues(c, 0), RMQ_OK);
+  const char *kv[] = {"sendMsgTimeout", "500", NULL};
+  rmq_producer_t *p = producer(c, kv);
+  REQUIRE(p);
+  rmq_msg_t *m = text_msg("TopicAct", "a");
+  rmq_send_result_t res = {0};
+  /* not created, no automatic creation: the name server knows no route */
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_TOPIC_NOT_EXIST);
+  rmq_send_result_clear(&res);
+  CHECK_ERR(rmq_mock_topic_create(c, "TopicAct", 1), RMQ_OK);
+  /* the name server refuses the first lookup, then answers */
+  CHECK_ERR(rmq_mock_push_request_errors(c, RMQ_MOCK_NAMESRV, 105, 1,
+                                         RMQ_SYSTEM_ERROR),
+            RMQ_OK);
+  memset(&res, 0, sizeof(res));
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_SYSTEM_ERROR);
+  rmq_send_result_clear(&res);
+  memset(&res, 0, sizeof(res));
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK);
+  CHECK_INT(res.queue_offset, 0);
+  rmq_send_result_clear(&res);
+  /* swallowed: the one attempt waits out the whole timeout */
+  CHECK_ERR(
+      rmq_mock_push_request_errors(c, 0, RC_SEND_V2, 1, RMQ_MOCK_NO_RESPONSE),
+      RMQ_OK);
+  int64_t sends = rmq_mock_request_count(c, 0, RC_SEND_V2);
+  memset(&res, 0, sizeof(res));
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_ERR_TIMEOUT);
+  CHECK_INT(rmq_mock_request_count(c, 0, RC_SEND_V2), sends + 1);
+  rmq_send_result_clear(&res);
+  /* the connection cut instead of an answer: retried on a new one */
+  int64_t before = rmq_mock_request_count(c, 0, RC_SEND_V2);
+  CHECK_ERR(rmq_mock_push_request_errors(c, 0, RC_SEND_V2, 1, RMQ_MOCK_CLOSE),
+            RMQ_OK);
+  memset(&res, 0, sizeof(res));
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK);
+  CHECK_INT(res.attempts, 2);
+  CHECK_INT(rmq_mock_request_count(c, 0, RC_SEND_V2), before + 2);
+  rmq_send_result_clear(&res);
+  CHECK_ERR(rmq_mock_broker_close_connections(c, 0), RMQ_OK);
+  memset(&res, 0, sizeof(res));
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK); /* reconnects */
+  rmq_send_result_clear(&res);
+  /* a delay of one answer only, within the timeout */
+  CHECK_ERR(rmq_mock_push_request_error_rtts(c, 0, RC_SEND_V2, 1, 0, 100),
+            RMQ_OK);
+  memset(&res, 0, sizeof(res));
+  int64_t t0 = now_ms();
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK);
+  CHECK(now_ms() - t0 >= 100);
+  rmq_send_result_clear(&res);
+  int64_t stored = rmq_mock_topic_message_count(c, 0, "TopicAct");
+  /* the byte bound: a send past it is SERVICE_NOT_AVAILABLE (retried, so
+   * three requests) and nothing more is stored */
+  CHECK_ERR(rmq_mock_set_storage_limits(c, 0, 1), RMQ_OK);
+  memset(&res, 0, sizeof(res));
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_SERVICE_NOT_AVAILABLE);
+  rmq_send_result_clear(&res);
+  CHECK_INT(rmq_mock_topic_message_count(c, 0, "TopicAct"), stored);
+  /* the count bound: the oldest go, the min offset moves */
+  CHECK_ERR(rmq_mock_set_storage_limits(c, 2, (size_t)64 << 20), RMQ_OK);
+  for (int i = 0; i < 3; i++) {
+    memset(&res, 0, sizeof(res));
+    CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK);
+    CHECK_INT(res.queue_offset, stored + i);
+    rmq_send_result_clear(&res);
+  }
+  rmq_queue_t q = {"TopicAct", "broker-a", 0};
+  rmq_conf_t *conf = conf_for(c);
+  rmq_conf_set(conf, "consumerGroup", "GLim", NULL, 0);
+  char err[256];
+  rmq_pull_consumer_t *lc = rmq_pull_consumer_new(NULL, conf, err, sizeof(err));
+  rmq_conf_destroy(conf);
+  REQUIRE(lc);
+  rmq_pull_result_t pr = {0};
+  CHECK_ERR(rmq_pull_consumer_pull(lc, &q, NULL, 0, 32, 2000, &pr), RMQ_OK);
+  CHECK_INT(pr.status, RMQ_PULL_OFFSET_ILLEGAL);
+  CHECK_INT(pr.min_offset, stored + 1);
+  CHECK_INT(pr.max_offset, stored + 3);
+  CHECK_INT(pr.next_begin_offset, stored + 1);
+  rmq_pull_result_clear(&pr);
+  /* tags are filtered: nothing is TagB */
+  CHECK_ERR(rmq_pull_consumer_pull(lc, &q, "TagB", stored + 1, 32, 2000, &pr),
+            RMQ_OK);
+  CHECK_INT(pr.status, RMQ_PULL_NO_MATCHED_MSG);
+  CHECK_INT(pr.next_begin_offset, stored + 3);
+  rmq_pull_result_clear(&pr);
+  CHECK_ERR(
+      rmq_pull_consumer_pull(lc, &q, "TagB || TagA", stored + 1, 32, 2000, &pr),
+      RMQ_OK);
+  CHECK_INT(pr.status, RMQ_PULL_FOUND);
+  CHECK_INT(pr.n_msgs, 2);
+  for (size_t i = 0; i < pr.n_msgs; i++)
+    CHECK_INT(rmq_msg_queue_offset(pr.msgs[i]), stored + 1 + (int64_t)i);
+  rmq_pull_result_clear(&pr);
+  rmq_pull_consumer_destroy(lc, 2000);
+  rmq_msg_destroy(m);
+  rmq_producer_destroy(p, 5000);
+  rmq_mock_cluster_destroy(c);
+}
+
+TEST(api_refuses_bad_arguments) {
+  char err[128] = "";
+  CHECK(rmq_mock_cluster_new(0, err, sizeof(err)) == NULL);
+  CHECK(strstr(err, "n_brokers") != NULL);
+  CHECK(rmq_mock_cluster_new(RMQ_MOCK_MAX_BROKERS + 1, NULL, 0) == NULL);
+  rmq_mock_cluster_t *c = cluster(1);
+  REQUIRE(c);
+  CHECK_ERR(rmq_mock_topic_create(c, "bad topic", 4), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_mock_topic_create(c, "T", 0), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_mock_broker_set_down(c, 1), RMQ_ERR_INVALID_ARG);
+  CHECK_ERR(rmq_mock_push_request_errors(c, 5, 10, 1, 2), RMQ_ERR_INVALID_ARG);
+  CHECK_INT(rmq_mock_request_count(c, 3, RMQ_MOCK_ANY), -1);
+  CHECK(rmq_mock_broker_addr(c, 1) == NULL);
+  CHECK(rmq_mock_broker_addr(c, RMQ_MOCK_NAMESRV) != NULL);
+  CHECK_STR(rmq_mock_broker_addr(c, RMQ_MOCK_NAMESRV),
+            rmq_mock_cluster_namesrv(c));
+  rmq_mock_cluster_destroy(c);
+  rmq_mock_cluster_destroy(NULL);
+}
+
+int main(void) {
+  static const rmqt_case cases[] = {
+      TCASE(producer_push_and_lite_pull_round_trip),
+      TCASE(system_busy_is_retried_and_counted),
+      TCASE(broker_down_moves_sends_and_up_brings_them_back),
+      TCASE(delay_past_send_timeout_times_out_each_callback_once),
+      TCASE(hostile_input_closes_the_connection_only),
+      TCASE(actions_and_limits),
+      TCASE(api_refuses_bad_arguments),
+  };
+  return RUN_TESTS(cases);
+}
