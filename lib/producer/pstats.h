@@ -17,14 +17,20 @@
 
 #define RMQI_PSTATS_CODES 32 /* distinct error codes kept; more: "other" */
 
+/* Requests are recorded where their answers arrive (the I/O thread for
+ * asynchronous sends), outcomes where the callbacks run (the pool): the
+ * two groups sit on cache lines of their own, so those threads do not
+ * take each other's lines on every message. */
 typedef struct rmqi_pstats {
-  _Atomic uint64_t msgs_ok, msgs_failed, bytes_ok; /* sends' outcomes */
-  _Atomic uint64_t sends_ok, sends_failed;         /* calls (a batch is one) */
-  _Atomic uint64_t retries; /* attempts after the first */
+  /* outcomes */
+  _Alignas(64) _Atomic uint64_t msgs_ok, msgs_failed, bytes_ok;
+  _Atomic uint64_t sends_ok, sends_failed; /* calls (a batch is one) */
+  _Atomic uint64_t retries;                /* attempts after the first */
   _Atomic uint64_t oneway_msgs;
-  _Atomic uint64_t requests, req_msgs, req_bytes; /* every attempt sent */
-  rmqi_hist_t latency_us; /* attempts that got an answer */
-  pthread_mutex_t lock;   /* what follows */
+  /* requests: every attempt sent */
+  _Alignas(64) _Atomic uint64_t requests, req_msgs, req_bytes;
+  rmqi_hist_t latency_us;            /* attempts that got an answer */
+  _Alignas(64) pthread_mutex_t lock; /* what follows */
   struct {
     int code;
     uint64_t n;
