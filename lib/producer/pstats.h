@@ -23,14 +23,18 @@
  * take each other's lines on every message. */
 typedef struct rmqi_pstats {
   /* outcomes */
-  _Alignas(64) _Atomic uint64_t msgs_ok, msgs_failed, bytes_ok;
+  _Atomic uint64_t msgs_ok, msgs_failed, bytes_ok;
   _Atomic uint64_t sends_ok, sends_failed; /* calls (a batch is one) */
   _Atomic uint64_t retries;                /* attempts after the first */
   _Atomic uint64_t oneway_msgs;
   /* requests: every attempt sent */
-  _Alignas(64) _Atomic uint64_t requests, req_msgs, req_bytes;
-  rmqi_hist_t latency_us;            /* attempts that got an answer */
-  _Alignas(64) pthread_mutex_t lock; /* what follows */
+  /* padding rather than _Alignas: the producer is calloc'ed (16-byte
+   * aligned), and 64 bytes apart is all a cache line needs */
+  char pad1_[64];
+  _Atomic uint64_t requests, req_msgs, req_bytes;
+  rmqi_hist_t latency_us; /* attempts that got an answer */
+  char pad2_[64];
+  pthread_mutex_t lock; /* what follows */
   struct {
     int code;
     uint64_t n;
