@@ -39,6 +39,10 @@ rmqi_mock_conn_t *rmqi_mock_conn_find(rmq_mock_cluster_t *c, uint64_t id) {
 }
 
 static void conn_flush(rmqi_mock_conn_t *cn) {
+  if (cn->fd < 0) { /* a fed connection (rmqi_mock_feed): answers go nowhere */
+    cn->out.len = cn->out_off = 0;
+    return;
+  }
   while (!cn->dead && cn->out_off < cn->out.len) {
     ssize_t w = send(cn->fd, cn->out.data + cn->out_off,
                      cn->out.len - cn->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -138,11 +142,43 @@ static void conn_free(rmq_mock_cluster_t *c, size_t i) {
   rmqi_mock_conn_t *cn = c->conns[i];
   if (cn->srv > 0)
     rmqi_mock_members_drop(c, cn->srv, cn->id, NULL, -1);
-  close(cn->fd);
+  if (cn->fd >= 0)
+    close(cn->fd);
   rmqi_buf_free(&cn->in);
   rmqi_buf_free(&cn->out);
   free(cn);
   c->conns[i] = c->conns[--c->n_conns];
+}
+
+/* A new connection of server @p s (fd -1: fed by rmqi_mock_feed), or NULL
+ * past the server's bound or out of memory. */
+static rmqi_mock_conn_t *conn_add(rmq_mock_cluster_t *c, int s, int fd,
+                                  const rmqi_mock_addr_t *peer) {
+  size_t mine = 0;
+  for (size_t i = 0; i < c->n_conns; i++)
+    mine += c->conns[i]->srv == s;
+  if (mine >= RMQI_MOCK_MAX_CONNS)
+    return NULL;
+  if (c->n_conns == c->cap_conns) {
+    size_t nc = c->cap_conns ? c->cap_conns * 2 : 16;
+    rmqi_mock_conn_t **v = realloc(c->conns, nc * sizeof(*v));
+    if (v == NULL)
+      return NULL;
+    c->conns = v;
+    c->cap_conns = nc;
+  }
+  rmqi_mock_conn_t *cn = calloc(1, sizeof(*cn));
+  if (cn == NULL)
+    return NULL;
+  cn->fd = fd;
+  cn->srv = s;
+  cn->id = ++c->next_conn;
+  memcpy(cn->born, peer->ip, 4);
+  cn->born_port = peer->port;
+  rmqi_buf_init(&cn->in);
+  rmqi_buf_init(&cn->out);
+  c->conns[c->n_conns++] = cn;
+  return cn;
 }
 
 static void accept_on(rmq_mock_cluster_t *c, int s) {
@@ -151,32 +187,8 @@ static void accept_on(rmq_mock_cluster_t *c, int s) {
     int fd = rmqi_mock_accept(c->srv[s].lfd, &peer);
     if (fd < 0)
       return;
-    size_t mine = 0;
-    for (size_t i = 0; i < c->n_conns; i++)
-      mine += c->conns[i]->srv == s;
-    rmqi_mock_conn_t *cn = NULL;
-    if (mine < RMQI_MOCK_MAX_CONNS && c->n_conns == c->cap_conns) {
-      size_t nc = c->cap_conns ? c->cap_conns * 2 : 16;
-      rmqi_mock_conn_t **v = realloc(c->conns, nc * sizeof(*v));
-      if (v != NULL) {
-        c->conns = v;
-        c->cap_conns = nc;
-      }
-    }
-    if (mine < RMQI_MOCK_MAX_CONNS && c->n_conns < c->cap_conns)
-      cn = calloc(1, sizeof(*cn));
-    if (cn == NULL) { /* over the bound: refused */
-      close(fd);
-      continue;
-    }
-    cn->fd = fd;
-    cn->srv = s;
-    cn->id = ++c->next_conn;
-    memcpy(cn->born, peer.ip, 4);
-    cn->born_port = peer.port;
-    rmqi_buf_init(&cn->in);
-    rmqi_buf_init(&cn->out);
-    c->conns[c->n_conns++] = cn;
+    if (conn_add(c, s, fd, &peer) == NULL)
+      close(fd); /* over the bound: refused */
   }
 }
 
@@ -237,20 +249,9 @@ static void handle(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
   rmqi_mock_serve(c, cn, req, frame, len, rtt);
 }
 
-static void conn_read(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn) {
+/* Serves every whole frame in the connection's input. */
+static void conn_parse(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn) {
   rmqi_buf_t *in = &cn->in;
-  if (!rmqi_buf_reserve(in, 65536)) {
-    cn->dead = true;
-    return;
-  }
-  ssize_t n = recv(cn->fd, in->data + in->len, in->cap - in->len, 0);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-    return;
-  if (n <= 0) {
-    cn->dead = true;
-    return;
-  }
-  in->len += (size_t)n;
   size_t off = 0, fl = 0;
   rmq_err_t rc;
   while (!cn->dead &&
@@ -268,6 +269,23 @@ static void conn_read(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn) {
   if (!cn->dead && rc != RMQ_ERR_TRUNCATED)
     cn->dead = true; /* a frame too large or malformed */
   rmqi_buf_consume(in, off);
+}
+
+static void conn_read(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn) {
+  rmqi_buf_t *in = &cn->in;
+  if (!rmqi_buf_reserve(in, 65536)) {
+    cn->dead = true;
+    return;
+  }
+  ssize_t n = recv(cn->fd, in->data + in->len, in->cap - in->len, 0);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return;
+  if (n <= 0) {
+    cn->dead = true;
+    return;
+  }
+  in->len += (size_t)n;
+  conn_parse(c, cn);
 }
 
 /* ---- the loop ------------------------------------------------------------ */
@@ -313,26 +331,27 @@ static void orders(rmq_mock_cluster_t *c) {
   pthread_cond_broadcast(&c->cv);
 }
 
-/* Sends the delayed answers that are due; returns the next due time. */
+/* Sends the delayed answers that are due, keeping the others in their
+ * order (answers of one delay stay in order), in one pass; returns the
+ * next due time. */
 static int64_t run_later(rmq_mock_cluster_t *c, int64_t now) {
   int64_t next = INT64_MAX;
-  for (size_t i = 0; i < c->n_later;) {
-    rmqi_mock_later_t *l = &c->later[i];
-    if (l->due > now) {
-      next = l->due < next ? l->due : next;
-      i++;
+  size_t j = 0;
+  for (size_t i = 0; i < c->n_later; i++) {
+    rmqi_mock_later_t l = c->later[i];
+    if (l.due > now) {
+      next = l.due < next ? l.due : next;
+      c->later[j++] = l;
       continue;
     }
-    rmqi_mock_conn_t *cn = rmqi_mock_conn_find(c, l->conn);
-    if (cn && l->bytes)
-      conn_write(cn, l->bytes, l->len);
+    rmqi_mock_conn_t *cn = rmqi_mock_conn_find(c, l.conn);
+    if (cn && l.bytes)
+      conn_write(cn, l.bytes, l.len);
     else if (cn)
       cn->dead = true;
-    free(l->bytes);
-    /* keep the order of the rest: answers of one delay stay in order */
-    memmove(l, l + 1, (c->n_later - i - 1) * sizeof(*l));
-    c->n_later--;
+    free(l.bytes);
   }
+  c->n_later = j;
   return next;
 }
 
@@ -409,7 +428,9 @@ static void *loop_main(void *arg) {
 
 /* ---- the API ------------------------------------------------------------- */
 
-rmq_mock_cluster_t *rmq_mock_cluster_new(int n_brokers, char *errstr,
+/* The cluster's state without its sockets and thread; NULL with @p errstr
+ * set on a bad count or no memory. */
+static rmq_mock_cluster_t *cluster_alloc(int n_brokers, char *errstr,
                                          size_t errstr_size) {
   if (n_brokers < 1 || n_brokers > RMQ_MOCK_MAX_BROKERS) {
     if (errstr && errstr_size)
@@ -431,10 +452,24 @@ rmq_mock_cluster_t *rmq_mock_cluster_new(int n_brokers, char *errstr,
   c->wake[0] = c->wake[1] = -1;
   c->uniq_hash = (uint32_t)getpid() * 2654435761u ^ (uint32_t)(uintptr_t)c ^
                  (uint32_t)rmqi_wall_ms();
-  for (int s = 0; s <= n_brokers; s++)
-    c->srv[s].lfd = -1;
+  for (int s = 0; s <= n_brokers; s++) {
+    rmqi_mock_srv_t *v = &c->srv[s];
+    v->lfd = -1;
+    if (s == 0)
+      snprintf(v->name, sizeof(v->name), "namesrv");
+    else
+      snprintf(v->name, sizeof(v->name), "broker-%c", 'a' + s - 1);
+  }
   pthread_mutex_init(&c->lock, NULL);
   rmqi_cond_init_mono(&c->cv);
+  return c;
+}
+
+rmq_mock_cluster_t *rmq_mock_cluster_new(int n_brokers, char *errstr,
+                                         size_t errstr_size) {
+  rmq_mock_cluster_t *c = cluster_alloc(n_brokers, errstr, errstr_size);
+  if (c == NULL)
+    return NULL;
   const char *why = NULL;
   if (pipe(c->wake) != 0 || rmqi_mock_nonblock(c->wake[0]) != 0 ||
       rmqi_mock_nonblock(c->wake[1]) != 0)
@@ -445,10 +480,6 @@ rmq_mock_cluster_t *rmq_mock_cluster_new(int n_brokers, char *errstr,
     if ((v->lfd = rmqi_mock_listen(&v->port)) < 0)
       why = "listen on 127.0.0.1";
     snprintf(v->addr, sizeof(v->addr), "127.0.0.1:%d", v->port);
-    if (s == 0)
-      snprintf(v->name, sizeof(v->name), "namesrv");
-    else
-      snprintf(v->name, sizeof(v->name), "broker-%c", 'a' + s - 1);
   }
   if (why == NULL && pthread_create(&c->th, NULL, loop_main, c) != 0)
     why = "thread";
@@ -461,6 +492,45 @@ rmq_mock_cluster_t *rmq_mock_cluster_new(int n_brokers, char *errstr,
   }
   c->started = true;
   return c;
+}
+
+rmq_mock_cluster_t *rmqi_mock_cluster_bare(int n_brokers) {
+  rmq_mock_cluster_t *c = cluster_alloc(n_brokers, NULL, 0);
+  for (int s = 0; c && s <= n_brokers; s++) /* fixed, never listened on */
+    snprintf(c->srv[s].addr, sizeof(c->srv[s].addr), "127.0.0.1:%d",
+             10000 + s);
+  return c;
+}
+
+bool rmqi_mock_feed(rmq_mock_cluster_t *c, int srv, const uint8_t *p,
+                    size_t n) {
+  if (c == NULL || c->started || srv < 0 || srv > c->n_brokers)
+    return false;
+  static const rmqi_mock_addr_t peer = {{127, 0, 0, 1}, 40000};
+  rmqi_mock_conn_t *cn = NULL;
+  for (size_t i = 0; i < c->n_conns && cn == NULL; i++)
+    if (c->conns[i]->srv == srv && !c->conns[i]->dead)
+      cn = c->conns[i];
+  if (cn == NULL && (cn = conn_add(c, srv, -1, &peer)) == NULL)
+    return false;
+  if (n) {
+    rmqi_buf_put(&cn->in, p, n);
+    if (!rmqi_buf_ok(&cn->in))
+      cn->dead = true;
+    else
+      conn_parse(c, cn);
+  }
+  /* what the loop would do next: every delayed answer and held pull is
+   * due at once, dead connections go */
+  run_later(c, INT64_MAX);
+  rmqi_mock_held_run(c, INT64_MAX);
+  bool alive = !cn->dead;
+  for (size_t i = 0; i < c->n_conns;)
+    if (c->conns[i]->dead)
+      conn_free(c, i);
+    else
+      i++;
+  return alive;
 }
 
 void rmq_mock_cluster_destroy(rmq_mock_cluster_t *c) {

@@ -184,6 +184,18 @@ void rmqi_mock_reply(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
 void rmqi_mock_notify(rmq_mock_cluster_t *c, uint64_t conn, const char *group);
 rmqi_mock_conn_t *rmqi_mock_conn_find(rmq_mock_cluster_t *c, uint64_t id);
 
+/* A cluster with no sockets and no thread, for the fuzz target: requests
+ * reach it only through rmqi_mock_feed. Destroyed by
+ * rmq_mock_cluster_destroy. */
+rmq_mock_cluster_t *rmqi_mock_cluster_bare(int n_brokers);
+/* Feeds @p n bytes to a connection of server @p srv (0: the name server,
+ * 1 + broker) of a bare cluster, as if a client had sent them: whole
+ * frames are served, answers are dropped, delayed answers and held pulls
+ * are carried out at once. Returns false when the connection was closed
+ * (a bad frame, a bound), true otherwise. */
+bool rmqi_mock_feed(rmq_mock_cluster_t *c, int srv, const uint8_t *p,
+                    size_t n);
+
 /* broker.c: serves one request (not a fault) of server @p cn->srv. */
 void rmqi_mock_serve(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
                      const rmqi_cmd_t *req, const uint8_t *frame,
