@@ -499,6 +499,133 @@ TEST(dead_namesrv_in_list_is_invisible) {
   CHECK_INT(atomic_load(&n_errors), 0);
 }
 
+/* ---- consumers started right after a name-server restart ----------------
+ * A restarted name server knows no broker until each re-registers (every
+ * 30 s, registerNameServerPeriod): routes fetched in between lack the
+ * brokers not yet back. Consumers started then must still end up with
+ * every queue, and the group must consume every message. */
+
+#define N_AFTER 4000
+static int64_t after_t0;
+typedef struct after_ctx {
+  atomic_int count[N_AFTER];
+  atomic_int unique, total;
+  _Atomic int64_t full_ms[2]; /* when a consumer first saw all 8 queues */
+} after_ctx_t;
+static after_ctx_t *after;
+
+static rmq_consume_status_t after_listener(rmq_push_consumer_t *pc,
+                                           rmq_msg_t *const *msgs, size_t n,
+                                           rmq_consume_ctx_t *ctx, void *op) {
+  (void)pc;
+  (void)ctx;
+  (void)op;
+  for (size_t i = 0; i < n; i++) {
+    size_t len;
+    const char *b = rmq_msg_body(msgs[i], &len);
+    char tmp[16] = {0};
+    memcpy(tmp, b, len < 15 ? len : 15);
+    int v = atoi(tmp);
+    if (v >= 0 && v < N_AFTER) {
+      atomic_fetch_add(&after->total, 1);
+      if (atomic_fetch_add(&after->count[v], 1) == 0)
+        atomic_fetch_add(&after->unique, 1);
+    }
+  }
+  return RMQ_CONSUME_SUCCESS;
+}
+
+static void after_assigned(const char *topic, const rmq_queue_t *all,
+                           size_t n_all, const rmq_queue_t *assigned,
+                           size_t n_assigned, void *op) {
+  (void)all;
+  (void)assigned;
+  int k = (int)(intptr_t)op;
+  int64_t now = rmqi_now_ms();
+  if (strncmp(topic, "%RETRY%", 7) == 0)
+    return;
+  fprintf(stderr, "+%lld ms consumer %d: %zu queues in the route, %zu held\n",
+          (long long)(now - after_t0), k, n_all, n_assigned);
+  int64_t none = 0;
+  if (n_all == 8)
+    atomic_compare_exchange_strong(&after->full_ms[k], &none, now);
+}
+
+TEST(consumers_right_after_namesrv_restart) {
+  REQUIRE(env.broker_b[0] != '\0');
+  char topic[128], group[128];
+  make_topic(topic, sizeof(topic), "it_rel_nsnew");
+  it_unique(group, sizeof(group), "it_rel_nsnew_g");
+  after = calloc(1, sizeof(*after));
+  REQUIRE(after);
+  CHECK_INT(it_harness(&env, "stop-namesrv", "", NULL), 0);
+  CHECK_INT(it_harness(&env, "start-namesrv", "", NULL), 0);
+  after_t0 = rmqi_now_ms();
+  /* Java's defaults but the rebalance period (20 s): 1 s, so that the
+   * time measured is the routes' */
+  const char *ckv[] = {"consumerGroup", group, "consumeFromWhere",
+                       "CONSUME_FROM_FIRST_OFFSET", "rebalanceInterval",
+                       "1000", NULL};
+  rmq_push_consumer_t *pc[2];
+  for (int k = 0; k < 2; k++) {
+    rmq_conf_t *c = conf_kv(env.namesrv, ckv);
+    pc[k] = rmq_push_consumer_new(NULL, c, NULL, 0);
+    rmq_conf_destroy(c);
+    REQUIRE(pc[k]);
+    CHECK_ERR(rmq_push_consumer_set_listener(pc[k], after_listener, NULL),
+              RMQ_OK);
+    CHECK_ERR(rmq_push_consumer_set_assignment_cb(pc[k], after_assigned,
+                                                  (void *)(intptr_t)k),
+              RMQ_OK);
+    CHECK_ERR(rmq_push_consumer_subscribe(pc[k], topic, "*"), RMQ_OK);
+    /* the topic may have no route yet: start succeeds and retries */
+    CHECK_ERR(rmq_push_consumer_start(pc[k]), RMQ_OK);
+  }
+  /* sends retried until each is acknowledged: no route until a broker
+   * has registered again */
+  rmq_conf_t *c = conf_kv(env.namesrv, NULL);
+  rmq_producer_t *p = rmq_producer_new(NULL, c, NULL, 0);
+  rmq_conf_destroy(c);
+  REQUIRE(p);
+  int acked = 0, on_b = 0;
+  int64_t give_up = rmqi_now_ms() + 90000;
+  for (int i = 0; i < N_AFTER && rmqi_now_ms() < give_up;) {
+    rmq_msg_t *m = indexed_msg(topic, i);
+    rmq_send_result_t res;
+    if (rmq_producer_send(p, m, &res) == RMQ_OK) {
+      acked++;
+      on_b += strcmp(res.broker_name, "broker-b") == 0;
+      i++;
+    } else {
+      sleep_ms(100);
+    }
+    rmq_send_result_clear(&res);
+    rmq_msg_destroy(m);
+  }
+  int64_t t_sent = rmqi_now_ms();
+  rmq_producer_destroy(p, 5000);
+  CHECK_INT(acked, N_AFTER);
+  int64_t end = rmqi_now_ms() + 90000;
+  while (atomic_load(&after->unique) < N_AFTER && rmqi_now_ms() < end)
+    sleep_ms(100);
+  int64_t t_all = rmqi_now_ms();
+  for (int k = 0; k < 2; k++)
+    rmq_push_consumer_destroy(pc[k], 5000);
+  int64_t f0 = atomic_load(&after->full_ms[0]),
+          f1 = atomic_load(&after->full_ms[1]);
+  fprintf(stderr,
+          "after the restart: sends done at +%lld ms (%d on broker-b), every "
+          "queue in the consumers' routes at +%lld / +%lld ms, %d of %d "
+          "consumed at +%lld ms (%d deliveries)\n",
+          (long long)(t_sent - after_t0), on_b,
+          (long long)(f0 ? f0 - after_t0 : -1),
+          (long long)(f1 ? f1 - after_t0 : -1), atomic_load(&after->unique),
+          N_AFTER, (long long)(t_all - after_t0), atomic_load(&after->total));
+  CHECK_INT(atomic_load(&after->unique), N_AFTER);
+  CHECK(f0 > 0 && f1 > 0);
+  free(after);
+}
+
 /* ---- consumer chaos --------------------------------------------------------
  * Children consume a topic in one group and append each message's index to
  * a shared file (O_APPEND, one write per batch) BEFORE acknowledging it
@@ -787,6 +914,7 @@ int main(int argc, char **argv) {
        * 4.9.7 (under investigation, doc/reliability.md) */
       TCASE(kill_broker_during_sync_and_async_sends),
       TCASE(consumer_chaos_kill_9), TCASE(dead_namesrv_in_list_is_invisible),
-      TCASE(cached_routes_survive_namesrv_down)};
+      TCASE(cached_routes_survive_namesrv_down),
+      TCASE(consumers_right_after_namesrv_restart)};
   return RUN_TESTS(cases);
 }
