@@ -1,8 +1,16 @@
 /*
  * Producer benchmark (not a test): the workloads of the Java side
  * (tests/interop peer bench-produce) with librmq, printing the same JSON.
- * Usage: producer_bench NAMESRV TOPIC COUNT SIZE async|sync|tx THREADS WINDOW
- *        [KEY=VALUE...]   (producer configuration, e.g. autoBatch=true)
+ * Usage: producer_bench NAMESRV TOPIC COUNT SIZE async|sync|tx|batch THREADS
+ *        WINDOW [KEY=VALUE...]   (producer configuration, e.g.
+ *        autoBatch=true; two keys are the benchmark's own: batch=N, the
+ *        messages per rmq_producer_send_batch in mode batch (default 64),
+ *        and warmup=N, the synchronous sends before measuring (2000))
+ * sync, tx and batch run THREADS senders; async one sender with at most
+ * WINDOW sends in flight. Latency is per send call (per batch in mode
+ * batch); CPU is the process's user+system time over the measured sends;
+ * peakRssKiB is VmHWM, rssKiB VmRSS after the sends. MBps = 10^6 body
+ * bytes per second.
  */
 #include "bench.h"
 
@@ -22,7 +30,7 @@ static rmq_producer_t *p;
 static const char *topic;
 static size_t size;
 static char *body;
-static int count;
+static int count, per = 1, sends;
 static int64_t *lat, *start;
 static _Atomic int next_i, failed;
 static sem_t window;
@@ -64,6 +72,25 @@ static rmq_tx_state_t tx_check(rmq_producer_t *pr, const rmq_msg_t *m,
 
 static bool tx; /* mode tx: sync workers sending in transactions */
 
+static void *batch_worker(void *arg) {
+  (void)arg;
+  int i;
+  rmq_msg_t **ms = calloc((size_t)per, sizeof(*ms));
+  while ((i = atomic_fetch_add(&next_i, 1)) < sends) {
+    int n = count - i * per < per ? count - i * per : per;
+    for (int k = 0; k < n; k++)
+      ms[k] = make();
+    int64_t s = now_ns();
+    if (rmq_producer_send_batch(p, ms, (size_t)n, NULL) != RMQ_OK)
+      atomic_fetch_add(&failed, n);
+    lat[i] = now_ns() - s;
+    for (int k = 0; k < n; k++)
+      rmq_msg_destroy(ms[k]);
+  }
+  free(ms);
+  return NULL;
+}
+
 static void *sync_worker(void *arg) {
   (void)arg;
   int i;
@@ -89,7 +116,7 @@ static int cmp64(const void *a, const void *b) {
 int main(int argc, char **argv) {
   if (argc < 8) {
     fprintf(stderr,
-            "usage: %s NAMESRV TOPIC COUNT SIZE async|sync|tx THREADS "
+            "usage: %s NAMESRV TOPIC COUNT SIZE async|sync|tx|batch THREADS "
             "WINDOW [KEY=VALUE...]\n",
             argv[0]);
     return 2;
@@ -99,10 +126,9 @@ int main(int argc, char **argv) {
   size = (size_t)atoi(argv[4]);
   const char *mode = argv[5];
   int threads = atoi(argv[6]), win = atoi(argv[7]);
-  body = malloc(size);
+  int warmup = 2000;
+  body = malloc(size ? size : 1);
   memset(body, 'x', size);
-  lat = calloc((size_t)count, sizeof(*lat));
-  start = calloc((size_t)count, sizeof(*start));
   rmq_conf_t *c = rmq_conf_new();
   rmq_conf_set(c, "namesrvAddr", argv[1], NULL, 0);
   rmq_conf_set(c, "producerGroup", "BenchCPG", NULL, 0);
@@ -111,6 +137,10 @@ int main(int argc, char **argv) {
     char key[128];
     const char *eq = strchr(argv[i], '=');
     snprintf(key, sizeof(key), "%.*s", eq ? (int)(eq - argv[i]) : 0, argv[i]);
+    if (strcmp(key, "batch") == 0 || strcmp(key, "warmup") == 0) {
+      *(key[0] == 'b' ? &per : &warmup) = atoi(eq + 1);
+      continue;
+    }
     if (eq == NULL ||
         rmq_conf_set(c, key, eq + 1, err, sizeof(err)) != RMQ_OK) {
       fprintf(stderr, "%s: %s\n", argv[i], eq ? err : "expected KEY=VALUE");
@@ -119,6 +149,16 @@ int main(int argc, char **argv) {
     snprintf(label + strlen(label), sizeof(label) - strlen(label), " %s",
              argv[i]);
   }
+  bool batch = strcmp(mode, "batch") == 0;
+  if (count < 1 || threads < 1 || win < 1 || per < 1) {
+    fprintf(stderr, "COUNT, THREADS, WINDOW and batch must be >= 1\n");
+    return 2;
+  }
+  if (!batch)
+    per = 1;
+  sends = (count + per - 1) / per;
+  lat = calloc((size_t)sends, sizeof(*lat));
+  start = calloc((size_t)sends, sizeof(*start));
   p = rmq_producer_new(NULL, c, err, sizeof(err));
   rmq_conf_destroy(c);
   if (p == NULL) {
@@ -129,16 +169,16 @@ int main(int argc, char **argv) {
   if (tx && rmq_producer_set_transaction_listener(p, tx_exec, tx_check, NULL) !=
                 RMQ_OK)
     return 1;
-  for (int i = 0; i < 2000; i++) { /* warm-up: route, connection */
+  for (int i = 0; i < warmup; i++) { /* warm-up: route, connection */
     rmq_msg_t *m = make();
     rmq_producer_send(p, m, NULL);
     rmq_msg_destroy(m);
   }
   int64_t cpu0 = cpu_ns(), t0 = now_ns();
-  if (strcmp(mode, "sync") == 0 || tx) {
+  if (strcmp(mode, "sync") == 0 || tx || batch) {
     pthread_t th[64];
     for (int t = 0; t < threads && t < 64; t++)
-      pthread_create(&th[t], NULL, sync_worker, NULL);
+      pthread_create(&th[t], NULL, batch ? batch_worker : sync_worker, NULL);
     for (int t = 0; t < threads && t < 64; t++)
       pthread_join(th[t], NULL);
   } else {
@@ -156,16 +196,22 @@ int main(int argc, char **argv) {
     rmq_producer_flush(p, 60000);
   }
   int64_t elapsed = now_ns() - t0, cpu = cpu_ns() - cpu0;
-  long rss = rss_kib();
+  long rss = rss_kib(), peak = status_kib("VmHWM:");
   rmq_producer_destroy(p, 5000);
-  qsort(lat, (size_t)count, sizeof(*lat), cmp64);
+  qsort(lat, (size_t)sends, sizeof(*lat), cmp64);
+  double rate = count / (elapsed / 1e9);
   printf(
       "{\"client\":\"librmq %s%s\",\"mode\":\"%s\",\"count\":%d,\"size\":%zu,"
-      "\"failed\":%d,\"msgsPerSec\":%.0f,\"p50us\":%lld,\"p99us\":%lld,"
-      "\"cpuUsPerMsg\":%.2f,\"rssKiB\":%ld}\n",
-      rmq_version(), label, mode, count, size, atomic_load(&failed),
-      count / (elapsed / 1e9), (long long)(lat[count / 2] / 1000),
-      (long long)(lat[(int)(count * 0.99)] / 1000), cpu / 1e3 / count, rss);
+      "\"threads\":%d,\"window\":%d,\"batch\":%d,\"failed\":%d,"
+      "\"elapsedMs\":%lld,\"msgsPerSec\":%.0f,\"MBps\":%.2f,\"p50us\":%lld,"
+      "\"p99us\":%lld,\"p999us\":%lld,\"cpuUsPerMsg\":%.2f,\"rssKiB\":%ld,"
+      "\"peakRssKiB\":%ld}\n",
+      rmq_version(), label, mode, count, size, threads, win, per,
+      atomic_load(&failed), (long long)(elapsed / 1000000), rate,
+      rate * (double)size / 1e6, (long long)(lat[sends / 2] / 1000),
+      (long long)(lat[(int)(sends * 0.99)] / 1000),
+      (long long)(lat[(int)(sends * 0.999)] / 1000), cpu / 1e3 / count, rss,
+      peak);
   free(body);
   free(lat);
   free(start);

@@ -1,9 +1,12 @@
 // Benchmark peer (not a test): the Go client v2 (apache/rocketmq-client-go)
-// doing what tests/bench/consumer_bench.c does, printing the same JSON line.
+// doing what tests/bench/consumer_bench.c and producer_bench.c do, printing
+// the same JSON lines.
 //
 //	go run . consume-push -namesrv 127.0.0.1:9876 -topic T -count 1000000 [-pull-batch 32]
+//	go run . produce -namesrv NS -topic T -count N -size 256 -mode sync|async|batch
+//	         [-threads 1] [-window 1000] [-batch 64] [-warmup 2000] [-compress-over 4096]
 //
-// A fresh group subscribes from the first offset with the client's default
+// produce: see produce.go. consume-push: a fresh group subscribes from the first offset with the client's default
 // push settings (20 consume goroutines, one message per listener call) and
 // runs until -count messages were consumed. CPU is the process's
 // user+system time from just before the consumer is made (getrusage).
@@ -51,8 +54,12 @@ func statusKiB(key string) int64 {
 }
 
 func main() {
+	if len(os.Args) >= 2 && os.Args[1] == "produce" {
+		os.Exit(produce(os.Args[2:]))
+	}
 	if len(os.Args) < 2 || os.Args[1] != "consume-push" {
-		fmt.Fprintln(os.Stderr, "usage: bench consume-push -namesrv NS -topic T -count N [-pull-batch 32]")
+		fmt.Fprintln(os.Stderr, "usage: bench consume-push -namesrv NS -topic T -count N [-pull-batch 32]\n"+
+			"       bench produce -namesrv NS -topic T -count N -size B -mode sync|async|batch [-threads N] [-window W] [-batch B]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("consume-push", flag.ExitOnError)

@@ -26,8 +26,13 @@ import org.apache.rocketmq.common.message.MessageExt;
 /**
  * bench-produce: the same producer workloads as tests/bench/producer_bench.c,
  * with the official client, so both can be compared on one broker.
- * Prints one JSON line: msgs/s, p50/p99 latency (us), CPU us per message,
- * resident memory (KiB).
+ * Modes: sync (--threads senders), async (one sender, --window in flight),
+ * batch (--threads senders of --batch messages per send(Collection)), tx.
+ * --warmup sync sends first (2000); --compress-over sets
+ * compressMsgBodyOverHowmuch. Prints one JSON line with producer_bench.c's
+ * fields: msgs/s, MB/s (10^6 body bytes), p50/p99/p999 latency (us, per
+ * send call: per batch in batch mode), CPU us per message, resident memory
+ * after the sends and at peak (VmHWM, KiB).
  *
  * bench-consume: what tests/bench/consumer_bench.c does, with the official
  * DefaultLitePullConsumer: a fresh group subscribes to a pre-filled topic from
@@ -72,6 +77,10 @@ final class Bench {
         int window = (int) a.num("window", 1000);
         String mode = a.get("mode", "async");
         final boolean tx = "tx".equals(mode);
+        final boolean batch = "batch".equals(mode);
+        final int per = batch ? (int) a.num("batch", 64) : 1;
+        final int sends = (count + per - 1) / per;
+        int warmup = (int) a.num("warmup", 2000);
         DefaultMQProducer p;
         if (tx) {
             // --mode tx: TransactionMQProducer, sync sends in transactions
@@ -91,11 +100,14 @@ final class Bench {
             p = new DefaultMQProducer("BenchJavaPG");
         }
         Util.configure(p, a);
+        if (a.get("compress-over") != null) {
+            p.setCompressMsgBodyOverHowmuch((int) a.num("compress-over", 4096));
+        }
         p.start();
         byte[] body = new byte[size];
         Arrays.fill(body, (byte) 'x');
         // warm-up: routes, connections, JIT
-        for (int i = 0; i < 2000; i++) {
+        for (int i = 0; i < warmup; i++) {
             if (tx) {
                 ((TransactionMQProducer) p).sendMessageInTransaction(new Message(topic, body), null);
             } else {
@@ -108,11 +120,37 @@ final class Bench {
         if (Boolean.parseBoolean(a.get("auto-batch", "false"))) {
             DefaultMQProducer.class.getMethod("setAutoBatch", boolean.class).invoke(p, true);
         }
-        final long[] lat = new long[count];
+        final long[] lat = new long[sends];
         final AtomicInteger failed = new AtomicInteger();
         long cpu0 = cpuNanos();
         long t0 = System.nanoTime();
-        if ("sync".equals(mode) || tx) {
+        if (batch) {
+            final AtomicInteger next = new AtomicInteger();
+            Thread[] ts = new Thread[threads];
+            for (int t = 0; t < threads; t++) {
+                ts[t] = new Thread(() -> {
+                    int i;
+                    while ((i = next.getAndIncrement()) < sends) {
+                        int n = Math.min(per, count - i * per);
+                        List<Message> ms = new java.util.ArrayList<>(n);
+                        for (int k = 0; k < n; k++) {
+                            ms.add(new Message(topic, body));
+                        }
+                        long s = System.nanoTime();
+                        try {
+                            p.send(ms);
+                        } catch (Exception e) {
+                            failed.addAndGet(n);
+                        }
+                        lat[i] = System.nanoTime() - s;
+                    }
+                });
+                ts[t].start();
+            }
+            for (Thread t : ts) {
+                t.join();
+            }
+        } else if ("sync".equals(mode) || tx) {
             final AtomicInteger next = new AtomicInteger();
             Thread[] ts = new Thread[threads];
             for (int t = 0; t < threads; t++) {
@@ -168,19 +206,28 @@ final class Bench {
         long elapsed = System.nanoTime() - t0;
         long cpu = cpuNanos() - cpu0;
         long rss = rssKiB();
+        long peak = procStatus("VmHWM:");
         p.shutdown();
         Arrays.sort(lat);
+        double rate = count / (elapsed / 1e9);
         Map<String, Object> o = Peer.obj();
         o.put("client", "java " + Peer.clientVersion());
         o.put("mode", mode);
         o.put("count", count);
         o.put("size", size);
+        o.put("threads", threads);
+        o.put("window", window);
+        o.put("batch", per);
         o.put("failed", failed.get());
-        o.put("msgsPerSec", Math.round(count / (elapsed / 1e9)));
-        o.put("p50us", lat[count / 2] / 1000);
-        o.put("p99us", lat[(int) (count * 0.99)] / 1000);
+        o.put("elapsedMs", elapsed / 1000000);
+        o.put("msgsPerSec", Math.round(rate));
+        o.put("MBps", Math.round(rate * size / 1e4) / 100.0);
+        o.put("p50us", lat[sends / 2] / 1000);
+        o.put("p99us", lat[(int) (sends * 0.99)] / 1000);
+        o.put("p999us", lat[(int) (sends * 0.999)] / 1000);
         o.put("cpuUsPerMsg", Math.round(cpu / 1e3 / count * 100) / 100.0);
         o.put("rssKiB", rss);
+        o.put("peakRssKiB", peak);
         Peer.emit(o);
         return failed.get() == 0 ? 0 : 1;
     }
