@@ -107,11 +107,16 @@ final class Bench {
         byte[] body = new byte[size];
         Arrays.fill(body, (byte) 'x');
         // warm-up: routes, connections, JIT
+        // (a failed warm-up send is ignored, as on the C and Go sides)
         for (int i = 0; i < warmup; i++) {
-            if (tx) {
-                ((TransactionMQProducer) p).sendMessageInTransaction(new Message(topic, body), null);
-            } else {
-                p.send(new Message(topic, body));
+            try {
+                if (tx) {
+                    ((TransactionMQProducer) p).sendMessageInTransaction(new Message(topic, body), null);
+                } else {
+                    p.send(new Message(topic, body));
+                }
+            } catch (Exception e) {
+                // counted nowhere: only the measured sends are
             }
         }
         // --auto-batch true: DefaultMQProducer.setAutoBatch after the warm-up (a
