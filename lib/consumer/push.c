@@ -455,16 +455,14 @@ static void run_concurrent(lite_t *l, push_t *p, batch_t *b) {
       done[i] = ok;
     }
     if (acked > 0) {
-      rmqi_cstats_ok(&l->st, (size_t)acked);
-      rmqi_tstat_add(b->q->ts, TS_OK, (uint64_t)acked);
+      rmqi_cstats_ok(&l->st, b->q->ts, (size_t)acked);
     }
     if (failed) {
       char why[300];
       snprintf(why, sizeof(why), "%s: listener returned %s for %s", b->q->topic,
                st == RMQ_CONSUME_SUCCESS ? "a partial ack" : "RETRY_LATER",
                rmq_msg_id(v[acked > 0 ? acked : 0]));
-      rmqi_cstats_fail(&l->st, failed, why);
-      rmqi_tstat_add(b->q->ts, TS_FAILED, failed);
+      rmqi_cstats_fail(&l->st, b->q->ts, failed, why);
       if (!clustering)
         rmqi_log(&l->client->log, RMQ_LOG_WARN, "consumer",
                  "%s: broadcasting: %s (not retried)", l->group, why);
@@ -474,6 +472,7 @@ static void run_concurrent(lite_t *l, push_t *p, batch_t *b) {
     pthread_mutex_lock(&l->lock);  /* the offset moves as we go */
     for (size_t i = 0; i < n; i++) /* under the lock: advance() reads them */
       b->state[idx[i]] = done[i];
+    b->q->last_consume_ms = rmqi_wall_ms();
     if (b->gen == b->q->gen && b->q->pin_head == b)
       b->q->consumed = b->q->commit_mem = batch_offset(b);
     bool stop = p->stop;
@@ -515,8 +514,7 @@ static void run_orderly(lite_t *l, push_t *p, batch_t *b) {
     for (size_t i = 0; i < n; i++)
       done[i] = !suspended;
     if (!suspended) {
-      rmqi_cstats_ok(&l->st, n);
-      rmqi_tstat_add(b->q->ts, TS_OK, n);
+      rmqi_cstats_ok(&l->st, b->q->ts, n);
     } else {
       for (size_t i = 0; i < n; i++) {
         rmqi_msg_meta_t *meta = (rmqi_msg_meta_t *)v[i]->meta;
@@ -527,12 +525,12 @@ static void run_orderly(lite_t *l, push_t *p, batch_t *b) {
       char why[300];
       snprintf(why, sizeof(why), "%s: orderly listener suspended %s",
                b->q->topic, rmq_msg_id(v[0]));
-      rmqi_cstats_fail(&l->st, n, why);
-      rmqi_tstat_add(b->q->ts, TS_FAILED, n);
+      rmqi_cstats_fail(&l->st, b->q->ts, n, why);
     }
     pthread_mutex_lock(&l->lock); /* state is read under the lock */
     for (size_t i = 0; i < n; i++)
       b->state[idx[i]] = done[i];
+    b->q->last_consume_ms = rmqi_wall_ms();
     if (b->gen == b->q->gen)
       b->q->consumed = b->q->commit_mem = batch_offset(b);
     pthread_mutex_unlock(&l->lock);

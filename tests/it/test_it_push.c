@@ -794,9 +794,33 @@ TEST(shutdown_under_load_is_bounded_and_loses_nothing) {
   seen_free(&s);
 }
 
+/* The value of property @p key in mqadmin consumerStatus output
+ * ("<key padded to 40>: <value>" lines), or "" when absent. */
+static const char *status_prop(const char *out, const char *key, char *v,
+                               size_t cap) {
+  snprintf(v, cap, "%s", "");
+  size_t n = strlen(key);
+  for (const char *x = out; x && (x = strstr(x, key)) != NULL; x += n) {
+    if (x > out && x[-1] != '\n')
+      continue;
+    const char *y = x + n;
+    while (*y == ' ')
+      y++;
+    if (*y != ':')
+      continue;
+    y++;
+    while (*y == ' ')
+      y++;
+    snprintf(v, cap, "%.*s", (int)strcspn(y, "\r\n"), y);
+    break;
+  }
+  return v;
+}
+
 /* What admin tools see and do through the broker: consumerConnection
  * (heartbeat data), consumerStatus (GET_CONSUMER_RUNNING_INFO: properties,
- * subscriptions, committed offsets) and resetOffsetByTime, after which the
+ * subscriptions, committed offsets, the statistics as properties) and
+ * resetOffsetByTime, after which the
  * consumer delivers everything again from the start. */
 TEST(admin_tools_see_and_reset_the_consumer) {
   enum { N = 20 };
@@ -819,9 +843,11 @@ TEST(admin_tools_see_and_reset_the_consumer) {
   CHECK(st.first_msg_ms >= t0 && st.last_msg_ms >= st.first_msg_ms);
   CHECK(st.rate > 0);
   int topic_queues = 0;
+  char broker[128] = "";
   for (size_t i = 0; i < st.n_queues; i++)
     if (strcmp(st.queues[i].queue.topic, topic) == 0) {
       topic_queues++;
+      snprintf(broker, sizeof(broker), "%s", st.queues[i].queue.broker_name);
       CHECK_INT(st.queues[i].consumed, 10);
       CHECK_INT(st.queues[i].max_offset, 10);
       CHECK_INT(st.queues[i].lag, 0);
@@ -854,6 +880,39 @@ TEST(admin_tools_see_and_reset_the_consumer) {
                       &tps[1], &tps[2], &tps[3], &tps[4]) == 5);
   CHECK(tps[1] > 0 && tps[3] > 0); /* pulled, consumed */
   CHECK(tps[4] == 0);              /* nothing failed */
+  /* the statistics, per subscribed topic and queue, among the properties:
+   * every message the listener returned SUCCESS for, none failed, none
+   * came through the retry topic */
+  char key[300], val[300];
+  snprintf(key, sizeof(key), "stats.%s.processed", topic);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "20");
+  snprintf(key, sizeof(key), "stats.%s.failed", topic);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "0");
+  snprintf(key, sizeof(key), "stats.%s.lastError", topic);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "");
+  snprintf(key, sizeof(key), "stats.%s.lastErrorTimestamp", topic);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "0");
+  snprintf(key, sizeof(key), "stats.%%RETRY%%%s.processed", group);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "0");
+  snprintf(key, sizeof(key), "stats.%s.firstMsgTimestamp", topic);
+  long long first_ts = atoll(status_prop(out, key, val, sizeof(val)));
+  snprintf(key, sizeof(key), "stats.%s.lastMsgTimestamp", topic);
+  long long last_ts = atoll(status_prop(out, key, val, sizeof(val)));
+  CHECK(first_ts >= t0 && last_ts >= first_ts && last_ts <= rmqi_wall_ms());
+  snprintf(key, sizeof(key), "stats.%s.consumeRate", topic);
+  CHECK(atof(status_prop(out, key, val, sizeof(val))) > 0);
+  int queues_seen = 0;
+  for (int q = 0; q < 2; q++) {
+    snprintf(key, sizeof(key), "stats.%s.%s.%d.maxOffset", topic, broker, q);
+    queues_seen += strcmp(status_prop(out, key, val, sizeof(val)), "10") == 0;
+    snprintf(key, sizeof(key), "stats.%s.%s.%d.lag", topic, broker, q);
+    queues_seen += strcmp(status_prop(out, key, val, sizeof(val)), "0") == 0;
+  }
+  CHECK_INT(queues_seen, 4);
+  CHECK_STR(status_prop(out, "stats.totalLag", val, sizeof(val)), "0");
+  /* each queue's ProcessQueueInfo has its own pull and consume times */
+  CHECK(out && strstr(out, "lastPullTimestamp=0,") == NULL &&
+        strstr(out, "lastPullTimestamp=") != NULL);
   free(out);
   out = NULL;
   /* to a time before every message (a 4.9 broker answers the message
