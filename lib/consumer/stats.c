@@ -205,6 +205,7 @@ static void stats_json(void *arg, rmqi_jw_t *w) {
     rmqi_jw_end_arr(w);
     rmq_consumer_stats_clear(&st);
   }
+  rmqi_tracer_json(l->tracer, w);
   rmqi_jw_end_obj(w);
 }
 
