@@ -915,6 +915,43 @@ TEST(admin_tools_see_and_reset_the_consumer) {
         strstr(out, "lastPullTimestamp=") != NULL);
   free(out);
   out = NULL;
+  /* GET_CONSUMER_STATUS_FROM_CLIENT (the broker asks the group's clients
+   * for their offsets of the topic; mqadmin has no command for it, the
+   * Java peer asks as the tools' GetConsumerStatusCommand would): our
+   * client and its two queues at their end */
+  snprintf(args, sizeof(args), "consumer-status --group %s --topic %s", group,
+           topic);
+  CHECK_INT(it_peer(&env, args, NULL, &out), 0);
+  int lines = 0, ours = 0, qmask = 0;
+  for (const char *l = out; l && *l;) {
+    const char *e = strchr(l, '\n');
+    size_t len = e ? (size_t)(e - l) : strlen(l);
+    rmqi_json_t d;
+    if (len && rmqi_json_parse(&d, l, len, NULL) == RMQ_OK) {
+      lines++;
+      const char *c = rmqi_json_str(d.root, "clientId");
+      const char *t = rmqi_json_str(d.root, "topic");
+      const char *bn = rmqi_json_str(d.root, "brokerName");
+      const rmqi_jval_t *qv = rmqi_json_get(d.root, "queueId");
+      const rmqi_jval_t *ov = rmqi_json_get(d.root, "offset");
+      int64_t qid = qv && qv->is_int ? qv->i : -1;
+      int64_t off = ov && ov->is_int ? ov->i : -1;
+      if (c && strcmp(c, id) == 0 && t && strcmp(t, topic) == 0 && bn &&
+          strcmp(bn, broker) == 0 && off == 10 && qid >= 0 && qid < 2) {
+        ours++;
+        qmask |= 1 << qid;
+      }
+      rmqi_json_free(&d);
+    }
+    l = e ? e + 1 : NULL;
+  }
+  CHECK_INT(lines, 2);
+  CHECK_INT(ours, 2);
+  CHECK_INT(qmask, 3);
+  if (ours != 2)
+    fprintf(stderr, "consumer-status said: %s\n", out ? out : "(none)");
+  free(out);
+  out = NULL;
   /* to a time before every message (a 4.9 broker answers the message
    * closest to the time, which for a time between two messages may be the
    * later one) */

@@ -209,6 +209,7 @@ public final class Peer {
             + "  bench-produce --topic T [--count N] [--size B] [--mode async|sync] [--threads N] [--window W]\n"
             + "  bench-consume --topic T [--count N] [--group G] [--pull-batch 32] [--timeout-ms T]\n"
             + "  route --topic T | queues --topic T | create-topic --topic T [--queues N]\n"
+            + "  consumer-status --group G --topic T [--client-id ID]   (the clients' offsets, asked through the broker)\n"
             + "  hash [--queues N] STRING...\n"
             + "  version\n"
             + "common: --namesrv ADDR (or RMQ_NAMESRV) --ak AK --sk SK (or RMQ_ACL_AK/RMQ_ACL_SK) --tls (or RMQ_TLS=1)\n";
@@ -273,6 +274,8 @@ public final class Peer {
                 return Info.queues(a);
             case "create-topic":
                 return Info.createTopic(a);
+            case "consumer-status":
+                return Info.consumerStatus(a);
             case "consume-lite":
                 return new ConsumeLite(a).run();
             case "trace-decode":
