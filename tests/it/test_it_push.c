@@ -355,9 +355,14 @@ static rmq_consume_status_t fail_first(rmq_push_consumer_t *c,
   return st;
 }
 
+static const char *status_prop(const char *out, const char *key, char *v,
+                               size_t cap);
+
 /* Message 0 always fails: it comes back with reconsume times 1 and 2 under
  * its original topic and id, then lands in %DLQ%<group> (max 2), where a
- * pull finds it with its body and properties. The others come once. */
+ * pull finds it with its body and properties. The others come once.
+ * mqadmin consumerStatus shows the failures per topic: the first on the
+ * topic, the two redeliveries on %RETRY%<group>. */
 TEST(retry_later_redelivers_then_dead_letters) {
   retry_ctx_t *r = calloc(1, sizeof(*r));
   char group[128];
@@ -380,6 +385,31 @@ TEST(retry_later_redelivers_then_dead_letters) {
   CHECK(strstr(st.last_error, "RETRY_LATER") != NULL);
   CHECK(st.last_error_ms > 0);
   rmq_consumer_stats_clear(&st);
+  char args[600], key[300], val[300], *out = NULL;
+  snprintf(args, sizeof(args), "consumerStatus -g %s -i %s", group,
+           rmq_client_id(rmq_push_consumer_client(pc)));
+  CHECK_INT(it_harness(&env, "mqadmin", args, &out), 0);
+  snprintf(key, sizeof(key), "stats.%s.failed", r->topic);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "1");
+  snprintf(key, sizeof(key), "stats.%s.processed", r->topic);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "9");
+  snprintf(key, sizeof(key), "stats.%s.lastError", r->topic);
+  CHECK(strstr(status_prop(out, key, val, sizeof(val)), "RETRY_LATER"));
+  snprintf(key, sizeof(key), "stats.%%RETRY%%%s.failed", group);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "2");
+  snprintf(key, sizeof(key), "stats.%%RETRY%%%s.processed", group);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "0");
+  /* the RT&TPS table's last column (failed messages) is per topic too */
+  const char *row = NULL;
+  for (const char *x = out; x && (x = strstr(x, r->topic)) != NULL; x++)
+    if (x > out && x[-1] == '\n')
+      row = x;
+  double col[6] = {0};
+  CHECK(row &&
+        sscanf(row + strlen(r->topic), "%lf %lf %lf %lf %lf %lf", &col[0],
+               &col[1], &col[2], &col[3], &col[4], &col[5]) == 6);
+  CHECK(col[5] == 1);
+  free(out);
   rmq_push_consumer_destroy(pc, 5000);
   CHECK_INT(atomic_load(&r->times[0]), 1);
   CHECK_INT(atomic_load(&r->times[1]), 1);
