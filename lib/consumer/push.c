@@ -517,9 +517,14 @@ static void run_orderly(lite_t *l, push_t *p, batch_t *b) {
       rmqi_cstats_ok(&l->st, b->q->ts, n);
     } else {
       for (size_t i = 0; i < n; i++) {
+        /* Java checkReconsumeTimes: a message already consumed again
+         * maxReconsumeTimes times goes to the retry topic; the others (and
+         * one that cannot be sent) are suspended with one more */
         rmqi_msg_meta_t *meta = (rmqi_msg_meta_t *)v[i]->meta;
-        int32_t times = ++meta->reconsume_times;
-        done[i] = times >= p->max_reconsume && retry_send(l, p, v[i]);
+        done[i] =
+            meta->reconsume_times >= p->max_reconsume && retry_send(l, p, v[i]);
+        if (!done[i])
+          meta->reconsume_times++;
         all_gone = all_gone && done[i];
       }
       char why[300];

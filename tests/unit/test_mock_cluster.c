@@ -469,6 +469,16 @@ static rmq_consume_status_t on_seen(rmq_push_consumer_t *c,
   return ok ? RMQ_CONSUME_SUCCESS : RMQ_CONSUME_RETRY_LATER;
 }
 
+/* Orderly: every call suspended, for 10 ms. */
+static rmq_consume_status_t on_seen_suspend(rmq_push_consumer_t *c,
+                                            rmq_msg_t *const *msgs, size_t n,
+                                            rmq_consume_ctx_t *ctx,
+                                            void *opaque) {
+  on_seen(c, msgs, n, ctx, opaque);
+  ctx->suspend_ms = 10;
+  return RMQ_CONSUME_SUSPEND;
+}
+
 static int seen_count(seen_t *s) {
   pthread_mutex_lock(&s->mu);
   int n = s->n;
@@ -476,9 +486,10 @@ static int seen_count(seen_t *s) {
   return n;
 }
 
-static rmq_push_consumer_t *seen_consumer(rmq_mock_cluster_t *c,
-                                          const char *group, const char *topic,
-                                          seen_t *s, const char *max_re) {
+static rmq_push_consumer_t *seen_consumer_cb(rmq_mock_cluster_t *c,
+                                             const char *group,
+                                             const char *topic, seen_t *s,
+                                             const char *max_re, bool orderly) {
   rmq_conf_t *conf = conf_for(c);
   rmq_conf_set(conf, "consumerGroup", group, NULL, 0);
   rmq_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
@@ -490,13 +501,22 @@ static rmq_push_consumer_t *seen_consumer(rmq_mock_cluster_t *c,
     fprintf(stderr, "push consumer: %s\n", err);
     return NULL;
   }
-  rmq_push_consumer_set_listener(pc, on_seen, s);
+  if (orderly)
+    rmq_push_consumer_set_listener_orderly(pc, on_seen_suspend, s);
+  else
+    rmq_push_consumer_set_listener(pc, on_seen, s);
   rmq_push_consumer_subscribe(pc, topic, "*");
   if (rmq_push_consumer_start(pc) != RMQ_OK) {
     rmq_push_consumer_destroy(pc, 1000);
     return NULL;
   }
   return pc;
+}
+
+static rmq_push_consumer_t *seen_consumer(rmq_mock_cluster_t *c,
+                                          const char *group, const char *topic,
+                                          seen_t *s, const char *max_re) {
+  return seen_consumer_cb(c, group, topic, s, max_re, false);
 }
 
 /* consumers[0].queues[i].consumed of @p topic's queue 0 */
@@ -648,6 +668,50 @@ TEST(failed_send_back_and_retry_send_keep_the_message_here) {
     usleep(20 * 1000);
   CHECK_INT(consumed_of(pc, "TopicKeep"), 2);
   CHECK_INT(rmq_mock_topic_message_count(c, 0, "%RETRY%GKeep"), 0);
+  rmq_push_consumer_destroy(pc, 5000);
+  rmq_producer_destroy(p, 5000);
+  rmq_mock_cluster_destroy(c);
+  pthread_mutex_destroy(&s.mu);
+}
+
+/* Orderly, maxReconsumeTimes 2, every call suspended: as Java's
+ * checkReconsumeTimes, the message is consumed with reconsume times 0, 1
+ * and 2, and only then sent to %RETRY%<group> (RECONSUME_TIME 3, which
+ * the broker diverts to %DLQ%<group>). */
+TEST(orderly_suspensions_send_back_after_max_reconsume_times) {
+  rmq_mock_cluster_t *c = cluster(1);
+  REQUIRE(c);
+  CHECK_ERR(rmq_mock_topic_create(c, "TopicOrd", 1), RMQ_OK);
+  rmq_producer_t *p = producer(c, NULL);
+  REQUIRE(p);
+  rmq_msg_t *m = text_msg("TopicOrd", "ord");
+  rmq_send_result_t res = {0};
+  REQUIRE(rmq_producer_send(p, m, &res) == RMQ_OK);
+  char id[64];
+  snprintf(id, sizeof(id), "%s", res.msg_id);
+  rmq_send_result_clear(&res);
+  rmq_msg_destroy(m);
+  static seen_t s;
+  memset(&s, 0, sizeof(s));
+  pthread_mutex_init(&s.mu, NULL);
+  s.ok_from = -1;
+  rmq_push_consumer_t *pc =
+      seen_consumer_cb(c, "GOrd", "TopicOrd", &s, "2", true);
+  REQUIRE(pc);
+  int64_t end = now_ms() + 20000;
+  while (rmq_mock_topic_message_count(c, 0, "%DLQ%GOrd") < 1 && now_ms() < end)
+    usleep(20 * 1000);
+  CHECK_INT(rmq_mock_topic_message_count(c, 0, "%DLQ%GOrd"), 1);
+  CHECK_INT(rmq_mock_topic_message_count(c, 0, "%RETRY%GOrd"), 0);
+  CHECK_INT(rmq_mock_request_count(c, 0, RC_SEND_V2), 2);
+  CHECK_INT(rmq_mock_request_count(c, 0, RC_SEND_BACK), 0);
+  pthread_mutex_lock(&s.mu);
+  CHECK_INT(s.n, 3);
+  for (int k = 0; k < 3 && k < s.n; k++) {
+    CHECK_STR(s.id[k], id);
+    CHECK_INT(s.times[k], k);
+  }
+  pthread_mutex_unlock(&s.mu);
   rmq_push_consumer_destroy(pc, 5000);
   rmq_producer_destroy(p, 5000);
   rmq_mock_cluster_destroy(c);
@@ -903,6 +967,7 @@ int main(void) {
       TCASE(system_busy_is_retried_and_counted),
       TCASE(failed_send_back_falls_back_to_a_send_to_the_retry_topic),
       TCASE(failed_send_back_and_retry_send_keep_the_message_here),
+      TCASE(orderly_suspensions_send_back_after_max_reconsume_times),
       TCASE(broker_down_moves_sends_and_up_brings_them_back),
       TCASE(delay_past_send_timeout_times_out_each_callback_once),
       TCASE(hostile_input_closes_the_connection_only),
