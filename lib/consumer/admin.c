@@ -15,6 +15,7 @@
 #include "../util/time.h"
 #include "push.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -74,6 +75,75 @@ static void field(rmqi_buf_t *b, bool *first, const char *k, int64_t v) {
   rmqi_buf_put_i64(b, v);
 }
 
+static const tstat_t *find_tstat(const lite_t *l, const char *topic) {
+  for (const tstat_t *t = l->tstats; t; t = t->next)
+    if (strcmp(t->topic, topic) == 0)
+      return t;
+  return NULL;
+}
+
+/* The consumer's statistics (statistics.md) as free-form properties, the
+ * place Java's ConsumerRunningInfo has for them (mqadmin consumerStatus
+ * prints every one): per subscribed topic "stats.<topic>.<name>", per
+ * queue "stats.<topic>.<broker>.<queueId>.<name>". l->lock held. */
+static void stats_props(lite_t *l, const rmqi_hb_consumer_t *hb, rmqi_buf_t *b,
+                        bool *f) {
+  char k[600];
+  for (size_t i = 0; i < hb->n_subs; i++) {
+    const char *topic = hb->subs[i].topic;
+    const tstat_t *t = find_tstat(l, topic);
+    int64_t ok = 0, failed = 0, first = 0, last = 0, err_ms = 0;
+    char err[256] = "";
+    if (t) {
+      ok = (int64_t)atomic_load(&t->v[TS_OK]);
+      failed = (int64_t)atomic_load(&t->v[TS_FAILED]);
+      pthread_mutex_lock(&l->st.lock);
+      first = t->first_ms;
+      last = t->last_ms;
+      err_ms = t->last_error_ms;
+      snprintf(err, sizeof(err), "%s", t->last_error);
+      pthread_mutex_unlock(&l->st.lock);
+    }
+    tstat_rates_t r = rmqi_tstat_rates(l, topic);
+    snprintf(k, sizeof(k), "stats.%s.processed", topic);
+    prop_int(b, f, k, ok);
+    snprintf(k, sizeof(k), "stats.%s.failed", topic);
+    prop_int(b, f, k, failed);
+    snprintf(k, sizeof(k), "stats.%s.firstMsgTimestamp", topic);
+    prop_int(b, f, k, first);
+    snprintf(k, sizeof(k), "stats.%s.lastMsgTimestamp", topic);
+    prop_int(b, f, k, last);
+    snprintf(k, sizeof(k), "stats.%s.lastError", topic);
+    prop(b, f, k, err);
+    snprintf(k, sizeof(k), "stats.%s.lastErrorTimestamp", topic);
+    prop_int(b, f, k, err_ms);
+    /* messages per second over about the last minute, one decimal */
+    int64_t tt =
+        r.ok_tps > 0 && r.ok_tps < 1e15 ? (int64_t)(r.ok_tps * 10 + 0.5) : 0;
+    char rate[32];
+    snprintf(rate, sizeof(rate), "%lld.%d", (long long)(tt / 10),
+             (int)(tt % 10));
+    snprintf(k, sizeof(k), "stats.%s.consumeRate", topic);
+    prop(b, f, k, rate);
+  }
+  int64_t total_lag = 0;
+  for (lq_t *q = l->queues; q; q = q->next) {
+    if (q->dropped)
+      continue;
+    int64_t lag = q->max_offset > 0 && q->consumed >= 0
+                      ? RMQI_MAX(q->max_offset - q->consumed, 0)
+                      : 0;
+    total_lag += lag;
+    snprintf(k, sizeof(k), "stats.%s.%s.%d.maxOffset", q->topic, q->broker,
+             (int)q->qid);
+    prop_int(b, f, k, q->max_offset > 0 ? q->max_offset : -1);
+    snprintf(k, sizeof(k), "stats.%s.%s.%d.lag", q->topic, q->broker,
+             (int)q->qid);
+    prop_int(b, f, k, lag);
+  }
+  prop_int(b, f, "stats.totalLag", total_lag);
+}
+
 /* ConsumerRunningInfo (json.md §7), l->lock held. */
 static void running_info(lite_t *l, const rmqi_hb_consumer_t *hb,
                          rmqi_buf_t *b) {
@@ -99,13 +169,10 @@ static void running_info(lite_t *l, const rmqi_hb_consumer_t *hb,
           q->commit_mem >= 0 ? q->commit_mem : RMQI_MAX(q->consumed, 0));
     jkey(b, "droped", &f);
     rmqi_buf_put_str(b, "false");
-    pthread_mutex_lock(&l->st.lock);
-    int64_t last_ms = l->st.last_ms;
-    pthread_mutex_unlock(&l->st.lock);
-    field(b, &f, "lastConsumeTimestamp", last_ms);
+    field(b, &f, "lastConsumeTimestamp", q->last_consume_ms);
     field(b, &f, "lastLockTimestamp",
           q->locked ? wall - (mono - q->lock_ms) : 0);
-    field(b, &f, "lastPullTimestamp", 0);
+    field(b, &f, "lastPullTimestamp", q->last_pull_ms);
     jkey(b, "locked", &f);
     rmqi_buf_put_str(b, q->locked ? "true" : "false");
     field(b, &f, "transactionMsgCount", 0);
@@ -138,17 +205,16 @@ static void running_info(lite_t *l, const rmqi_hb_consumer_t *hb,
   prop_int(b, &f, "pullThresholdForTopic", v->pull_threshold_topic);
   prop_int(b, &f, "pullThresholdSizeForQueue", v->pull_threshold_size_queue_mb);
   prop_int(b, &f, "pullThresholdSizeForTopic", v->pull_threshold_size_topic_mb);
-  pthread_mutex_lock(&l->st.lock);
-  int64_t failed = (int64_t)l->st.failed;
-  pthread_mutex_unlock(&l->st.lock);
+  stats_props(l, hb, b, &f);
   rmqi_buf_put_str(b, "},\"statusTable\":{");
   for (size_t i = 0; i < hb->n_subs; i++) {
     if (i)
       rmqi_buf_put_u8(b, ',');
     jstr(b, hb->subs[i].topic);
     tstat_rates_t r = rmqi_tstat_rates(l, hb->subs[i].topic);
+    const tstat_t *t = find_tstat(l, hb->subs[i].topic);
     rmqi_buf_put_str(b, ":{\"consumeFailedMsgs\":");
-    rmqi_buf_put_i64(b, failed);
+    rmqi_buf_put_i64(b, t ? (int64_t)atomic_load(&t->v[TS_FAILED]) : 0);
     tenths(b, ",\"consumeFailedTPS\":", r.failed_tps);
     tenths(b, ",\"consumeOKTPS\":", r.ok_tps);
     tenths(b, ",\"consumeRT\":", r.consume_rt_ms);

@@ -326,6 +326,7 @@ static void pull_done(void *arg, const rmqi_rpc_result_t *r) {
   lq_t *q = x->q;
   rmqi_tstat_add(q->ts, TS_PULLS, 1);
   rmqi_tstat_add(q->ts, TS_PULL_MS, (uint64_t)(rmqi_now_ms() - x->sent_ms));
+  q->last_pull_ms = rmqi_wall_ms();
   if (x->gen == q->gen && !q->dropped && !l->closed) {
     q->active = false;
     if (rc == RMQ_OK) {
@@ -667,12 +668,14 @@ int rmq_pull_consumer_poll(rmq_pull_consumer_t *pc, rmq_msg_t **msgs,
         rmq_msg_destroy(msgs[n + i]);
       k = 0;
     }
+    if (k) {
+      q->last_consume_ms = rmqi_wall_ms();
+      rmqi_cstats_ok(&l->st, q->ts, k); /* l->lock, then its lock */
+    }
     n += k;
     rmqi_lite_release(l, q);
   }
   pthread_mutex_unlock(&l->lock);
-  if (n)
-    rmqi_cstats_ok(&l->st, n);
   /* Java's lite pull consumer runs the consume hooks as poll returns */
   if (n && l->tracer)
     rmqi_trace_consume(l->tracer, l->client, l->group, msgs, n, rmqi_wall_ms(),

@@ -59,6 +59,9 @@ typedef struct tstat {
   uint64_t snap[TS_SNAPS][TS_N]; /* l->lock */
   int64_t snap_ms[TS_SNAPS];     /* monotonic; 0: none */
   unsigned snap_next;
+  /* the topic's share of the consumer's statistics (l->st.lock) */
+  int64_t first_ms, last_ms, last_error_ms; /* wall clock; 0: never */
+  char last_error[256];
 } tstat_t;
 
 typedef struct lq {
@@ -83,9 +86,11 @@ typedef struct lq {
   size_t cached_msgs, cached_bytes;
   int64_t max_cached_msgs, max_cached_bytes; /* the topic's share; 0: none */
   int64_t cached_lo, cached_hi;              /* offsets pulled but not polled */
-  int64_t max_offset;     /* the broker's, from the last pull answer; 0 */
-  size_t n_ready;         /* its batches on the ready list */
-  struct lq *next, *prev; /* l->queues, doubly linked: O(1) unlink */
+  int64_t max_offset;      /* the broker's, from the last pull answer; 0 */
+  int64_t last_pull_ms;    /* wall clock of the last pull answer; 0 */
+  int64_t last_consume_ms; /* wall clock of the last message finished; 0 */
+  size_t n_ready;          /* its batches on the ready list */
+  struct lq *next, *prev;  /* l->queues, doubly linked: O(1) unlink */
   /* push consumer (push.c) */
   struct batch *pin_head, *pin_tail; /* taken, unfinished, offset order */
   bool busy;                         /* orderly: a thread consumes it */
@@ -127,8 +132,10 @@ typedef struct rmqi_cstats {
 
 void rmqi_cstats_init(rmqi_cstats_t *s);
 void rmqi_cstats_free(rmqi_cstats_t *s);
-void rmqi_cstats_ok(rmqi_cstats_t *s, size_t n);
-void rmqi_cstats_fail(rmqi_cstats_t *s, size_t n, const char *why);
+/* @p n messages of topic @p t (NULL: none known) finished or failed: the
+ * consumer's counters, the topic's (TS_OK / TS_FAILED) and their times. */
+void rmqi_cstats_ok(rmqi_cstats_t *s, tstat_t *t, size_t n);
+void rmqi_cstats_fail(rmqi_cstats_t *s, tstat_t *t, size_t n, const char *why);
 /* The consumer in its client's statistics JSON from start to destroy. */
 rmq_err_t rmqi_lite_stats_join(lite_t *l);
 void rmqi_lite_stats_leave(lite_t *l);

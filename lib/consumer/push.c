@@ -249,10 +249,15 @@ static const char *wrap_topic(const lite_t *l, const rmq_msg_t *m,
   return t ? t : rmq_msg_topic(m);
 }
 
-/* Java's fallback when CONSUMER_SEND_MSG_BACK fails: a plain send of a
- * copy to %RETRY%<group> through the instance's inner producer. */
-static bool retry_send(lite_t *l, push_t *p, const rmq_msg_t *m,
-                       int delay_level) {
+/* Java's fallback when CONSUMER_SEND_MSG_BACK fails
+ * (DefaultMQPushConsumerImpl.sendMessageBackAsNormalMessage, and the
+ * orderly service's sendMessageBack): a plain send of a copy to
+ * %RETRY%<group> through the instance's inner producer, with the message's
+ * properties (TRAN_MSG cleared), RETRY_TOPIC its topic, ORIGIN_MESSAGE_ID
+ * the first id, RECONSUME_TIME its reconsume times + 1,
+ * MAX_RECONSUME_TIMES and delay level 3 + reconsume times; as in Java, the
+ * listener's delay level is not used here. */
+static bool retry_send(lite_t *l, push_t *p, const rmq_msg_t *m) {
   pthread_mutex_lock(&p->inner_lock);
   if (p->inner == NULL) {
     rmq_conf_t *c = rmq_conf_new();
@@ -284,15 +289,16 @@ static bool retry_send(lite_t *l, push_t *p, const rmq_msg_t *m,
   const char *origin = rmq_msg_property(m, "ORIGIN_MESSAGE_ID");
   char wrapped[RMQI_NS_NAME_MAX];
   const char *origin_topic = wrap_topic(l, m, wrapped);
-  ok = ok && (rmq_msg_property(m, "RETRY_TOPIC") ||
-              rmqi_msg_put_prop(x, "RETRY_TOPIC", origin_topic) == RMQ_OK);
-  ok = ok && rmqi_msg_put_prop(x, "ORIGIN_MESSAGE_ID",
-                               origin ? origin : rmq_msg_id(m)) == RMQ_OK;
+  ok = ok && rmqi_msg_put_prop(x, "RETRY_TOPIC", origin_topic) == RMQ_OK;
+  ok = ok &&
+       rmqi_msg_put_prop(x, "ORIGIN_MESSAGE_ID",
+                         origin && *origin ? origin : rmq_msg_id(m)) == RMQ_OK;
   snprintf(buf, sizeof(buf), "%lld", (long long)(times + 1));
   ok = ok && rmqi_msg_put_prop(x, "RECONSUME_TIME", buf) == RMQ_OK;
   snprintf(buf, sizeof(buf), "%d", p->max_reconsume);
   ok = ok && rmqi_msg_put_prop(x, "MAX_RECONSUME_TIMES", buf) == RMQ_OK;
-  int level = delay_level > 0 ? delay_level : (int)RMQI_MIN(3 + times, 18);
+  /* the broker caps it at its highest level (CommitLog.putMessage) */
+  int level = (int)RMQI_MIN(3 + times, 18);
   snprintf(buf, sizeof(buf), "%d", level);
   ok = ok && rmqi_msg_put_prop(x, "DELAY", buf) == RMQ_OK;
   rmq_send_result_t res;
@@ -345,7 +351,7 @@ static bool send_back(lite_t *l, push_t *p, const lq_t *q, const rmq_msg_t *m,
              "%s: send-back of %s failed (%s), sending to the retry topic",
              l->group, rmq_msg_id(m), detail);
   }
-  return retry_send(l, p, m, delay_level);
+  return retry_send(l, p, m);
 }
 
 /* ---- consuming (no lock held; the batch is ours) ---------------------------
@@ -441,22 +447,22 @@ static void run_concurrent(lite_t *l, push_t *p, batch_t *b) {
         failed++;
         /* broadcasting: only logged, as Java */
         ok = !clustering || send_back(l, p, b->q, v[i], ctx.delay_level);
-        if (!ok)
+        if (!ok) { /* consumed again here: one more reconsume (Java) */
+          ((rmqi_msg_meta_t *)v[i]->meta)->reconsume_times++;
           kept++;
+        }
       }
       done[i] = ok;
     }
     if (acked > 0) {
-      rmqi_cstats_ok(&l->st, (size_t)acked);
-      rmqi_tstat_add(b->q->ts, TS_OK, (uint64_t)acked);
+      rmqi_cstats_ok(&l->st, b->q->ts, (size_t)acked);
     }
     if (failed) {
       char why[300];
       snprintf(why, sizeof(why), "%s: listener returned %s for %s", b->q->topic,
                st == RMQ_CONSUME_SUCCESS ? "a partial ack" : "RETRY_LATER",
                rmq_msg_id(v[acked > 0 ? acked : 0]));
-      rmqi_cstats_fail(&l->st, failed, why);
-      rmqi_tstat_add(b->q->ts, TS_FAILED, failed);
+      rmqi_cstats_fail(&l->st, b->q->ts, failed, why);
       if (!clustering)
         rmqi_log(&l->client->log, RMQ_LOG_WARN, "consumer",
                  "%s: broadcasting: %s (not retried)", l->group, why);
@@ -466,6 +472,7 @@ static void run_concurrent(lite_t *l, push_t *p, batch_t *b) {
     pthread_mutex_lock(&l->lock);  /* the offset moves as we go */
     for (size_t i = 0; i < n; i++) /* under the lock: advance() reads them */
       b->state[idx[i]] = done[i];
+    b->q->last_consume_ms = rmqi_wall_ms();
     if (b->gen == b->q->gen && b->q->pin_head == b)
       b->q->consumed = b->q->commit_mem = batch_offset(b);
     bool stop = p->stop;
@@ -507,24 +514,28 @@ static void run_orderly(lite_t *l, push_t *p, batch_t *b) {
     for (size_t i = 0; i < n; i++)
       done[i] = !suspended;
     if (!suspended) {
-      rmqi_cstats_ok(&l->st, n);
-      rmqi_tstat_add(b->q->ts, TS_OK, n);
+      rmqi_cstats_ok(&l->st, b->q->ts, n);
     } else {
       for (size_t i = 0; i < n; i++) {
+        /* Java checkReconsumeTimes: a message already consumed again
+         * maxReconsumeTimes times goes to the retry topic; the others (and
+         * one that cannot be sent) are suspended with one more */
         rmqi_msg_meta_t *meta = (rmqi_msg_meta_t *)v[i]->meta;
-        int32_t times = ++meta->reconsume_times;
-        done[i] = times >= p->max_reconsume && retry_send(l, p, v[i], 0);
+        done[i] =
+            meta->reconsume_times >= p->max_reconsume && retry_send(l, p, v[i]);
+        if (!done[i])
+          meta->reconsume_times++;
         all_gone = all_gone && done[i];
       }
       char why[300];
       snprintf(why, sizeof(why), "%s: orderly listener suspended %s",
                b->q->topic, rmq_msg_id(v[0]));
-      rmqi_cstats_fail(&l->st, n, why);
-      rmqi_tstat_add(b->q->ts, TS_FAILED, n);
+      rmqi_cstats_fail(&l->st, b->q->ts, n, why);
     }
     pthread_mutex_lock(&l->lock); /* state is read under the lock */
     for (size_t i = 0; i < n; i++)
       b->state[idx[i]] = done[i];
+    b->q->last_consume_ms = rmqi_wall_ms();
     if (b->gen == b->q->gen)
       b->q->consumed = b->q->commit_mem = batch_offset(b);
     pthread_mutex_unlock(&l->lock);

@@ -40,23 +40,38 @@ static void touch(rmqi_cstats_t *s, int64_t now) {
   s->last_ms = now;
 }
 
-void rmqi_cstats_ok(rmqi_cstats_t *s, size_t n) {
+static void touch_topic(tstat_t *t, int64_t now) {
+  if (t->first_ms == 0)
+    t->first_ms = now;
+  t->last_ms = now;
+}
+
+void rmqi_cstats_ok(rmqi_cstats_t *s, tstat_t *t, size_t n) {
   int64_t now = rmqi_wall_ms(), sec = rmqi_now_ms() / 1000;
+  rmqi_tstat_add(t, TS_OK, n);
   pthread_mutex_lock(&s->lock);
   s->ok += n;
   touch(s, now);
+  if (t)
+    touch_topic(t, now);
   ring_roll(s, sec);
   s->ring[sec % 60] += (uint32_t)n;
   pthread_mutex_unlock(&s->lock);
 }
 
-void rmqi_cstats_fail(rmqi_cstats_t *s, size_t n, const char *why) {
+void rmqi_cstats_fail(rmqi_cstats_t *s, tstat_t *t, size_t n, const char *why) {
   int64_t now = rmqi_wall_ms();
+  rmqi_tstat_add(t, TS_FAILED, n);
   pthread_mutex_lock(&s->lock);
   s->failed += n;
   touch(s, now);
   s->last_error_ms = now;
   snprintf(s->last_error, sizeof(s->last_error), "%s", why);
+  if (t) {
+    touch_topic(t, now);
+    t->last_error_ms = now;
+    snprintf(t->last_error, sizeof(t->last_error), "%s", why);
+  }
   pthread_mutex_unlock(&s->lock);
 }
 
@@ -190,6 +205,7 @@ static void stats_json(void *arg, rmqi_jw_t *w) {
     rmqi_jw_end_arr(w);
     rmq_consumer_stats_clear(&st);
   }
+  rmqi_tracer_json(l->tracer, w);
   rmqi_jw_end_obj(w);
 }
 

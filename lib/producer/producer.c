@@ -189,6 +189,7 @@ static void stats_json(void *arg, rmqi_jw_t *w) {
   rmqi_jw_bool(w, "auto_batch", p->batching);
   rmqi_jw_bool(w, "transactional", tx);
   rmqi_pstats_json(&p->st, w);
+  rmqi_tracer_json(p->tracer, w);
   rmqi_jw_end_obj(w);
 }
 

@@ -398,3 +398,17 @@ void rmqi_trace_consume(rmqi_tracer_t *t, rmq_client_t *c, const char *group,
   if (beans != &one)
     free(beans);
 }
+
+void rmqi_tracer_json(rmqi_tracer_t *t, rmqi_jw_t *w) {
+  rmqi_trace_counts_t k = {0};
+  if (t)
+    rmqi_tracer_counts(t, &k);
+  rmqi_jw_obj(w, "trace");
+  rmqi_jw_bool(w, "enabled", t != NULL);
+  rmqi_jw_str(w, "topic", t ? t->topic : "");
+  rmqi_jw_u64(w, "appended", k.appended);
+  rmqi_jw_u64(w, "sent", k.sent);
+  rmqi_jw_u64(w, "dropped", k.dropped);
+  rmqi_jw_u64(w, "failed", k.failed);
+  rmqi_jw_end_obj(w);
+}

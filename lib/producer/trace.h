@@ -51,6 +51,10 @@ void rmqi_tracer_close(rmqi_tracer_t *t, int64_t deadline_ms);
 /* Frees a closed tracer (NULL is fine). */
 void rmqi_tracer_free(rmqi_tracer_t *t);
 void rmqi_tracer_counts(rmqi_tracer_t *t, rmqi_trace_counts_t *out);
+/* The `trace` member of a producer's or consumer's statistics
+ * (doc/statistics.md): @p t's counts, or enabled false and zeros when
+ * NULL (trace off). */
+void rmqi_tracer_json(rmqi_tracer_t *t, rmqi_jw_t *w);
 
 /* rmq_producer_send with its own timeout (producer.c): how the tracer's
  * thread sends, bounded by the close deadline. */

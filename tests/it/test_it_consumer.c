@@ -1,5 +1,6 @@
 /* The lite pull consumer against real brokers: exact messages with their
- * metadata, tag filters, the group split, seek and commit across a
+ * metadata, tag filters, the group split (and the assignment callbacks
+ * and mqadmin consumerStatus of a lite consumer), seek and commit across a
  * restart (visible to the admin tool), consume-from-timestamp, raw pulls. */
 #include "it.h"
 #include "rmq.h"
@@ -7,6 +8,7 @@
 #include "util/common.h"
 #include "util/time.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -224,24 +226,84 @@ TEST(tag_filter_delivers_exactly_the_matching_messages) {
 
 /* Two consumers of one group split 8 queues as Java's averagely does: the
  * smaller client id takes the first half in (broker, queue) order. */
+/* What a consumer's assignment callback saw last (queue ids of broker-a:
+ * bit i for queue i), and how often it was called. */
+typedef struct assigned {
+  pthread_mutex_t mu;
+  int calls, all, mine, n_all, bad;
+  char topic[128];
+} assigned_t;
+
+static void on_assigned(const char *topic, const rmq_queue_t *all, size_t n_all,
+                        const rmq_queue_t *mine, size_t n_mine, void *opaque) {
+  assigned_t *a = opaque;
+  pthread_mutex_lock(&a->mu);
+  a->calls++;
+  a->bad += strcmp(topic, a->topic) != 0;
+  a->all = a->mine = 0;
+  a->n_all = (int)n_all;
+  for (size_t i = 0; i < n_all; i++)
+    if (all[i].queue_id >= 0 && all[i].queue_id < 30)
+      a->all |= 1 << all[i].queue_id;
+  for (size_t i = 0; i < n_mine; i++) {
+    a->bad += strcmp(mine[i].topic, topic) != 0;
+    if (mine[i].queue_id >= 0 && mine[i].queue_id < 30)
+      a->mine |= 1 << mine[i].queue_id;
+  }
+  pthread_mutex_unlock(&a->mu);
+}
+
+/* The value of property @p key in mqadmin consumerStatus output, or "". */
+static const char *status_prop(const char *out, const char *key, char *v,
+                               size_t cap) {
+  snprintf(v, cap, "%s", "");
+  size_t n = strlen(key);
+  for (const char *x = out; x && (x = strstr(x, key)) != NULL; x += n) {
+    if (x > out && x[-1] != '\n')
+      continue;
+    const char *y = x + n;
+    while (*y == ' ')
+      y++;
+    if (*y != ':')
+      continue;
+    y++;
+    while (*y == ' ')
+      y++;
+    snprintf(v, cap, "%.*s", (int)strcspn(y, "\r\n"), y);
+    break;
+  }
+  return v;
+}
+
+/* Two lite consumers split the topic's queues; their assignment callbacks
+ * saw the same split (a partition of the topic's queues); mqadmin
+ * consumerStatus shows a lite consumer's running info, statistics
+ * included. */
 TEST(two_consumers_split_the_queues_averagely) {
   char topic[128], group[128];
   make_topic(topic, sizeof(topic), "it_lite_split", 8);
   it_unique(group, sizeof(group), "it_lite_split_g");
   rmq_pull_consumer_t *pc[2];
+  static assigned_t cb[2];
   for (int i = 0; i < 2; i++) {
+    memset(&cb[i], 0, sizeof(cb[i]));
+    pthread_mutex_init(&cb[i].mu, NULL);
+    snprintf(cb[i].topic, sizeof(cb[i].topic), "%s", topic);
     rmq_conf_t *c = conf(group);
     rmq_conf_set(c, "instanceName", i ? "split-b" : "split-a", NULL, 0);
     rmq_conf_set(c, "rebalanceInterval", "500", NULL, 0);
     pc[i] = rmq_pull_consumer_new(NULL, c, NULL, 0);
     rmq_conf_destroy(c);
     REQUIRE(pc[i] != NULL);
+    CHECK_ERR(rmq_pull_consumer_set_assignment_cb(pc[i], on_assigned, &cb[i]),
+              RMQ_OK);
     CHECK_ERR(rmq_pull_consumer_subscribe(pc[i], topic, "*"), RMQ_OK);
     CHECK_ERR(rmq_pull_consumer_start(pc[i]), RMQ_OK);
   }
   const char *id0 = rmq_client_id(rmq_pull_consumer_client(pc[0]));
   const char *id1 = rmq_client_id(rmq_pull_consumer_client(pc[1]));
   int first = strcmp(id0, id1) < 0 ? 0 : 1;
+  int64_t t_split = rmqi_now_ms();
   bool ok = false;
   rmq_queue_list_t as[2] = {{0}, {0}};
   for (int t = 0; t < 60 && !ok; t++) {
@@ -266,9 +328,99 @@ TEST(two_consumers_split_the_queues_averagely) {
       have[q] = true;
     }
   }
+  /* the callbacks' last word is the same split: each the consumer's
+   * assignment, together every queue of the topic, none twice (callbacks
+   * run on a callback thread: wait until they caught up) */
+  int mask[2] = {0, 0};
+  for (int i = 0; i < 2; i++)
+    for (size_t k = 0; k < as[i].n; k++)
+      mask[i] |= 1 << as[i].queues[k].queue_id;
+  int64_t end = rmqi_now_ms() + 5000;
+  bool same = false;
+  while (!same && rmqi_now_ms() < end) {
+    same = true;
+    for (int i = 0; i < 2; i++) {
+      pthread_mutex_lock(&cb[i].mu);
+      same = same && cb[i].mine == mask[i];
+      pthread_mutex_unlock(&cb[i].mu);
+    }
+    if (!same)
+      usleep(50 * 1000);
+  }
+  for (int i = 0; i < 2; i++) {
+    pthread_mutex_lock(&cb[i].mu);
+    CHECK(cb[i].calls >= 1);
+    CHECK_INT(cb[i].bad, 0);
+    CHECK_INT(cb[i].n_all, 8);
+    CHECK_INT(cb[i].all, 0xff);
+    CHECK_INT(cb[i].mine, mask[i]);
+    pthread_mutex_unlock(&cb[i].mu);
+  }
+  CHECK_INT(cb[0].mine & cb[1].mine, 0);
+  CHECK_INT(cb[0].mine | cb[1].mine, 0xff);
+
+  /* messages to every queue; each consumer polls its share */
+  rmq_producer_t *p = producer();
+  REQUIRE(p != NULL);
+  char id[64];
+  for (int i = 0; i < 16; i++)
+    send_one(p, topic, i, "TagA", false, id);
+  rmq_producer_destroy(p, 3000);
+  int got[2] = {0, 0};
+  end = rmqi_now_ms() + 20000;
+  while (got[0] + got[1] < 16 && rmqi_now_ms() < end)
+    for (int i = 0; i < 2; i++) {
+      rmq_msg_t *m[16];
+      int k = rmq_pull_consumer_poll(pc[i], m, 16, 100);
+      for (int j = 0; j < k; j++)
+        rmq_msg_destroy(m[j]);
+      got[i] += k > 0 ? k : 0;
+    }
+  CHECK_INT(got[0] + got[1], 16);
+  fprintf(stderr, "split: assigned, called back, polled 16 after %lld ms\n",
+          (long long)(rmqi_now_ms() - t_split));
+  CHECK(got[0] > 0 && got[1] > 0);
+  /* consumerStatus of one of them: its running info (GET_CONSUMER_RUNNING
+   * _INFO), a pull consumer's, with the statistics among the properties */
+  const char *cid = rmq_client_id(rmq_pull_consumer_client(pc[0]));
+  char args[600], key[300], val[300], *out = NULL;
+  snprintf(args, sizeof(args), "consumerStatus -g %s -i %s", group, cid);
+  /* the tool finds the group's broker through the route of %RETRY%<group>,
+   * which the broker made at our first heartbeat and registers with the
+   * name server soon after: asked again until that is done */
+  int rc = -1;
+  for (int t = 0; t < 5 && rc != 0; t++) {
+    if (t)
+      usleep(2000 * 1000);
+    free(out);
+    out = NULL;
+    rc = it_harness(&env, "mqadmin", args, &out);
+    fprintf(stderr, "consumerStatus: attempt %d exited %d after %lld ms\n",
+            t + 1, rc, (long long)(rmqi_now_ms() - t_split));
+  }
+  CHECK_INT(rc, 0);
+  CHECK_STR(status_prop(out, "PROP_CONSUME_TYPE", val, sizeof(val)),
+            "CONSUME_ACTIVELY");
+  CHECK_STR(status_prop(out, "consumerGroup", val, sizeof(val)), group);
+  snprintf(key, sizeof(key), "stats.%s.processed", topic);
+  CHECK_INT(atoi(status_prop(out, key, val, sizeof(val))), got[0]);
+  snprintf(key, sizeof(key), "stats.%s.failed", topic);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "0");
+  int lag0 = 0;
+  for (int q = 0; q < 8; q++) {
+    snprintf(key, sizeof(key), "stats.%s.broker-a.%d.lag", topic, q);
+    lag0 += strcmp(status_prop(out, key, val, sizeof(val)), "0") == 0;
+    if (!(mask[0] & (1 << q)))
+      CHECK_STR(val, ""); /* not its queue */
+  }
+  CHECK_INT(lag0, 4);
+  if (out && strstr(out, "CONSUME_ACTIVELY") == NULL)
+    fprintf(stderr, "consumerStatus said: %s\n", out);
+  free(out);
   for (int i = 0; i < 2; i++) {
     rmq_queue_list_clear(&as[i]);
     rmq_pull_consumer_destroy(pc[i], 5000);
+    pthread_mutex_destroy(&cb[i].mu);
   }
 }
 

@@ -355,9 +355,14 @@ static rmq_consume_status_t fail_first(rmq_push_consumer_t *c,
   return st;
 }
 
+static const char *status_prop(const char *out, const char *key, char *v,
+                               size_t cap);
+
 /* Message 0 always fails: it comes back with reconsume times 1 and 2 under
  * its original topic and id, then lands in %DLQ%<group> (max 2), where a
- * pull finds it with its body and properties. The others come once. */
+ * pull finds it with its body and properties. The others come once.
+ * mqadmin consumerStatus shows the failures per topic: the first on the
+ * topic, the two redeliveries on %RETRY%<group>. */
 TEST(retry_later_redelivers_then_dead_letters) {
   retry_ctx_t *r = calloc(1, sizeof(*r));
   char group[128];
@@ -380,6 +385,31 @@ TEST(retry_later_redelivers_then_dead_letters) {
   CHECK(strstr(st.last_error, "RETRY_LATER") != NULL);
   CHECK(st.last_error_ms > 0);
   rmq_consumer_stats_clear(&st);
+  char args[600], key[300], val[300], *out = NULL;
+  snprintf(args, sizeof(args), "consumerStatus -g %s -i %s", group,
+           rmq_client_id(rmq_push_consumer_client(pc)));
+  CHECK_INT(it_harness(&env, "mqadmin", args, &out), 0);
+  snprintf(key, sizeof(key), "stats.%s.failed", r->topic);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "1");
+  snprintf(key, sizeof(key), "stats.%s.processed", r->topic);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "9");
+  snprintf(key, sizeof(key), "stats.%s.lastError", r->topic);
+  CHECK(strstr(status_prop(out, key, val, sizeof(val)), "RETRY_LATER"));
+  snprintf(key, sizeof(key), "stats.%%RETRY%%%s.failed", group);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "2");
+  snprintf(key, sizeof(key), "stats.%%RETRY%%%s.processed", group);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "0");
+  /* the RT&TPS table's last column (failed messages) is per topic too */
+  const char *row = NULL;
+  for (const char *x = out; x && (x = strstr(x, r->topic)) != NULL; x++)
+    if (x > out && x[-1] == '\n')
+      row = x;
+  double col[6] = {0};
+  CHECK(row &&
+        sscanf(row + strlen(r->topic), "%lf %lf %lf %lf %lf %lf", &col[0],
+               &col[1], &col[2], &col[3], &col[4], &col[5]) == 6);
+  CHECK(col[5] == 1);
+  free(out);
   rmq_push_consumer_destroy(pc, 5000);
   CHECK_INT(atomic_load(&r->times[0]), 1);
   CHECK_INT(atomic_load(&r->times[1]), 1);
@@ -794,9 +824,33 @@ TEST(shutdown_under_load_is_bounded_and_loses_nothing) {
   seen_free(&s);
 }
 
+/* The value of property @p key in mqadmin consumerStatus output
+ * ("<key padded to 40>: <value>" lines), or "" when absent. */
+static const char *status_prop(const char *out, const char *key, char *v,
+                               size_t cap) {
+  snprintf(v, cap, "%s", "");
+  size_t n = strlen(key);
+  for (const char *x = out; x && (x = strstr(x, key)) != NULL; x += n) {
+    if (x > out && x[-1] != '\n')
+      continue;
+    const char *y = x + n;
+    while (*y == ' ')
+      y++;
+    if (*y != ':')
+      continue;
+    y++;
+    while (*y == ' ')
+      y++;
+    snprintf(v, cap, "%.*s", (int)strcspn(y, "\r\n"), y);
+    break;
+  }
+  return v;
+}
+
 /* What admin tools see and do through the broker: consumerConnection
  * (heartbeat data), consumerStatus (GET_CONSUMER_RUNNING_INFO: properties,
- * subscriptions, committed offsets) and resetOffsetByTime, after which the
+ * subscriptions, committed offsets, the statistics as properties) and
+ * resetOffsetByTime, after which the
  * consumer delivers everything again from the start. */
 TEST(admin_tools_see_and_reset_the_consumer) {
   enum { N = 20 };
@@ -819,9 +873,11 @@ TEST(admin_tools_see_and_reset_the_consumer) {
   CHECK(st.first_msg_ms >= t0 && st.last_msg_ms >= st.first_msg_ms);
   CHECK(st.rate > 0);
   int topic_queues = 0;
+  char broker[128] = "";
   for (size_t i = 0; i < st.n_queues; i++)
     if (strcmp(st.queues[i].queue.topic, topic) == 0) {
       topic_queues++;
+      snprintf(broker, sizeof(broker), "%s", st.queues[i].queue.broker_name);
       CHECK_INT(st.queues[i].consumed, 10);
       CHECK_INT(st.queues[i].max_offset, 10);
       CHECK_INT(st.queues[i].lag, 0);
@@ -854,6 +910,76 @@ TEST(admin_tools_see_and_reset_the_consumer) {
                       &tps[1], &tps[2], &tps[3], &tps[4]) == 5);
   CHECK(tps[1] > 0 && tps[3] > 0); /* pulled, consumed */
   CHECK(tps[4] == 0);              /* nothing failed */
+  /* the statistics, per subscribed topic and queue, among the properties:
+   * every message the listener returned SUCCESS for, none failed, none
+   * came through the retry topic */
+  char key[300], val[300];
+  snprintf(key, sizeof(key), "stats.%s.processed", topic);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "20");
+  snprintf(key, sizeof(key), "stats.%s.failed", topic);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "0");
+  snprintf(key, sizeof(key), "stats.%s.lastError", topic);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "");
+  snprintf(key, sizeof(key), "stats.%s.lastErrorTimestamp", topic);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "0");
+  snprintf(key, sizeof(key), "stats.%%RETRY%%%s.processed", group);
+  CHECK_STR(status_prop(out, key, val, sizeof(val)), "0");
+  snprintf(key, sizeof(key), "stats.%s.firstMsgTimestamp", topic);
+  long long first_ts = atoll(status_prop(out, key, val, sizeof(val)));
+  snprintf(key, sizeof(key), "stats.%s.lastMsgTimestamp", topic);
+  long long last_ts = atoll(status_prop(out, key, val, sizeof(val)));
+  CHECK(first_ts >= t0 && last_ts >= first_ts && last_ts <= rmqi_wall_ms());
+  snprintf(key, sizeof(key), "stats.%s.consumeRate", topic);
+  CHECK(atof(status_prop(out, key, val, sizeof(val))) > 0);
+  int queues_seen = 0;
+  for (int q = 0; q < 2; q++) {
+    snprintf(key, sizeof(key), "stats.%s.%s.%d.maxOffset", topic, broker, q);
+    queues_seen += strcmp(status_prop(out, key, val, sizeof(val)), "10") == 0;
+    snprintf(key, sizeof(key), "stats.%s.%s.%d.lag", topic, broker, q);
+    queues_seen += strcmp(status_prop(out, key, val, sizeof(val)), "0") == 0;
+  }
+  CHECK_INT(queues_seen, 4);
+  CHECK_STR(status_prop(out, "stats.totalLag", val, sizeof(val)), "0");
+  /* each queue's ProcessQueueInfo has its own pull and consume times */
+  CHECK(out && strstr(out, "lastPullTimestamp=0,") == NULL &&
+        strstr(out, "lastPullTimestamp=") != NULL);
+  free(out);
+  out = NULL;
+  /* GET_CONSUMER_STATUS_FROM_CLIENT (the broker asks the group's clients
+   * for their offsets of the topic; mqadmin has no command for it, the
+   * Java peer asks as the tools' GetConsumerStatusCommand would): our
+   * client and its two queues at their end */
+  snprintf(args, sizeof(args), "consumer-status --group %s --topic %s", group,
+           topic);
+  CHECK_INT(it_peer(&env, args, NULL, &out), 0);
+  int lines = 0, ours = 0, qmask = 0;
+  for (const char *l = out; l && *l;) {
+    const char *e = strchr(l, '\n');
+    size_t len = e ? (size_t)(e - l) : strlen(l);
+    rmqi_json_t d;
+    if (len && rmqi_json_parse(&d, l, len, NULL) == RMQ_OK) {
+      lines++;
+      const char *c = rmqi_json_str(d.root, "clientId");
+      const char *t = rmqi_json_str(d.root, "topic");
+      const char *bn = rmqi_json_str(d.root, "brokerName");
+      const rmqi_jval_t *qv = rmqi_json_get(d.root, "queueId");
+      const rmqi_jval_t *ov = rmqi_json_get(d.root, "offset");
+      int64_t qid = qv && qv->is_int ? qv->i : -1;
+      int64_t off = ov && ov->is_int ? ov->i : -1;
+      if (c && strcmp(c, id) == 0 && t && strcmp(t, topic) == 0 && bn &&
+          strcmp(bn, broker) == 0 && off == 10 && qid >= 0 && qid < 2) {
+        ours++;
+        qmask |= 1 << qid;
+      }
+      rmqi_json_free(&d);
+    }
+    l = e ? e + 1 : NULL;
+  }
+  CHECK_INT(lines, 2);
+  CHECK_INT(ours, 2);
+  CHECK_INT(qmask, 3);
+  if (ours != 2)
+    fprintf(stderr, "consumer-status said: %s\n", out ? out : "(none)");
   free(out);
   out = NULL;
   /* to a time before every message (a 4.9 broker answers the message

@@ -359,6 +359,12 @@ TEST(counts_match_real_traffic_and_the_schema_page) {
         jint(j, "producers.0.latency_us.p999"));
   CHECK(jint(j, "producers.0.bytes_ok") > N * 7);
   CHECK_INT(jint(j, "producers.0.inflight_msgs"), 0);
+  /* no message trace here: the tracer's member says so, with zeros */
+  CHECK(jpath(j, "producers.0.trace.enabled") &&
+        jpath(j, "producers.0.trace.enabled")->type == RMQI_JBOOL &&
+        !jpath(j, "producers.0.trace.enabled")->b);
+  CHECK_INT(jint(j, "producers.0.trace.dropped"), 0);
+  CHECK_INT(jint(j, "consumers.0.trace.failed"), 0);
   const rmqi_jval_t *errs = jpath(j, "producers.0.errors");
   CHECK(errs && errs->type == RMQI_JOBJ && errs->n >= 1);
   CHECK(strstr(jstr(j, "producers.0.last_error"), rmq_err_name(big_rc)) !=

@@ -5,7 +5,9 @@
  * two brokers; injected SYSTEM_BUSY answers are retried and counted in the
  * statistics; a broker taken down makes sends move to the other, and is
  * used again once up; answers slower than sendMsgTimeout end every send
- * with ERR_TIMEOUT, each callback exactly once. */
+ * with ERR_TIMEOUT, each callback exactly once; a refused send-back falls
+ * back to a send to %RETRY%<group>, and when that fails too the message is
+ * consumed again here after 5 s, holding its queue's offset. */
 #include "jpath.h"
 #include "rmq.h"
 #include "rmq_mock.h"
@@ -426,6 +428,296 @@ TEST(system_busy_is_retried_and_counted) {
   rmq_mock_cluster_destroy(c);
 }
 
+/* ---- send-back failures ------------------------------------------------- */
+
+/* What a push listener saw, one entry per delivery (it always answers
+ * RETRY_LATER, or SUCCESS from delivery `ok_from` on). */
+typedef struct seen {
+  pthread_mutex_t mu;
+  int n, ok_from;
+  char id[4][64], topic[4][64], retry_topic[4][64], origin[4][64], delay[4][8];
+  int times[4];
+  int64_t at[4];
+} seen_t;
+
+static void copy_prop(char *dst, size_t cap, const rmq_msg_t *m,
+                      const char *k) {
+  const char *v = rmq_msg_property(m, k);
+  snprintf(dst, cap, "%s", v ? v : "(none)");
+}
+
+static rmq_consume_status_t on_seen(rmq_push_consumer_t *c,
+                                    rmq_msg_t *const *msgs, size_t n,
+                                    rmq_consume_ctx_t *ctx, void *opaque) {
+  (void)c;
+  seen_t *s = opaque;
+  ctx->delay_level = 5; /* for the send-back; the fallback uses 3 + times */
+  pthread_mutex_lock(&s->mu);
+  bool ok = s->ok_from >= 0 && s->n >= s->ok_from;
+  for (size_t i = 0; i < n && s->n < 4; i++) {
+    int k = s->n++;
+    const rmq_msg_t *m = msgs[i];
+    snprintf(s->id[k], sizeof(s->id[k]), "%s", rmq_msg_id(m));
+    snprintf(s->topic[k], sizeof(s->topic[k]), "%s", rmq_msg_topic(m));
+    copy_prop(s->retry_topic[k], sizeof(s->retry_topic[k]), m, "RETRY_TOPIC");
+    copy_prop(s->origin[k], sizeof(s->origin[k]), m, "ORIGIN_MESSAGE_ID");
+    copy_prop(s->delay[k], sizeof(s->delay[k]), m, "DELAY");
+    s->times[k] = rmq_msg_reconsume_times(m);
+    s->at[k] = now_ms();
+  }
+  pthread_mutex_unlock(&s->mu);
+  return ok ? RMQ_CONSUME_SUCCESS : RMQ_CONSUME_RETRY_LATER;
+}
+
+/* Orderly: every call suspended, for 10 ms. */
+static rmq_consume_status_t on_seen_suspend(rmq_push_consumer_t *c,
+                                            rmq_msg_t *const *msgs, size_t n,
+                                            rmq_consume_ctx_t *ctx,
+                                            void *opaque) {
+  on_seen(c, msgs, n, ctx, opaque);
+  ctx->suspend_ms = 10;
+  return RMQ_CONSUME_SUSPEND;
+}
+
+static int seen_count(seen_t *s) {
+  pthread_mutex_lock(&s->mu);
+  int n = s->n;
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
+
+static rmq_push_consumer_t *seen_consumer_cb(rmq_mock_cluster_t *c,
+                                             const char *group,
+                                             const char *topic, seen_t *s,
+                                             const char *max_re, bool orderly) {
+  rmq_conf_t *conf = conf_for(c);
+  rmq_conf_set(conf, "consumerGroup", group, NULL, 0);
+  rmq_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
+  rmq_conf_set(conf, "maxReconsumeTimes", max_re, NULL, 0);
+  char err[256] = "";
+  rmq_push_consumer_t *pc = rmq_push_consumer_new(NULL, conf, err, sizeof(err));
+  rmq_conf_destroy(conf);
+  if (pc == NULL) {
+    fprintf(stderr, "push consumer: %s\n", err);
+    return NULL;
+  }
+  if (orderly)
+    rmq_push_consumer_set_listener_orderly(pc, on_seen_suspend, s);
+  else
+    rmq_push_consumer_set_listener(pc, on_seen, s);
+  rmq_push_consumer_subscribe(pc, topic, "*");
+  if (rmq_push_consumer_start(pc) != RMQ_OK) {
+    rmq_push_consumer_destroy(pc, 1000);
+    return NULL;
+  }
+  return pc;
+}
+
+static rmq_push_consumer_t *seen_consumer(rmq_mock_cluster_t *c,
+                                          const char *group, const char *topic,
+                                          seen_t *s, const char *max_re) {
+  return seen_consumer_cb(c, group, topic, s, max_re, false);
+}
+
+/* consumers[0].queues[i].consumed of @p topic's queue 0 */
+static long long consumed_of(rmq_push_consumer_t *pc, const char *topic) {
+  char *js = rmq_client_stats_json(rmq_push_consumer_client(pc));
+  long long v = -2;
+  rmqi_json_t doc;
+  if (js && rmqi_json_parse(&doc, js, strlen(js), NULL) == RMQ_OK) {
+    for (int i = 0; i < 8; i++) {
+      char path[64];
+      snprintf(path, sizeof(path), "consumers.0.queues.%d.topic", i);
+      const rmqi_jval_t *t = jpath(doc.root, path);
+      if (t == NULL)
+        break;
+      if (t->type != RMQI_JSTR || strcmp(t->s, topic) != 0)
+        continue;
+      snprintf(path, sizeof(path), "consumers.0.queues.%d.consumed", i);
+      const rmqi_jval_t *x = jpath(doc.root, path);
+      if (x && x->type == RMQI_JNUM && x->is_int)
+        v = x->i;
+    }
+    rmqi_json_free(&doc);
+  }
+  rmq_free(js);
+  return v;
+}
+
+/* Java's DefaultMQPushConsumerImpl.sendMessageBack: when
+ * CONSUMER_SEND_MSG_BACK fails, a copy is sent to %RETRY%<group> with
+ * RETRY_TOPIC, ORIGIN_MESSAGE_ID, RECONSUME_TIME (reconsume times + 1),
+ * MAX_RECONSUME_TIMES and delay level 3 + reconsume times. */
+TEST(failed_send_back_falls_back_to_a_send_to_the_retry_topic) {
+  rmq_mock_cluster_t *c = cluster(1);
+  REQUIRE(c);
+  CHECK_ERR(rmq_mock_topic_create(c, "TopicSB", 1), RMQ_OK);
+  rmq_producer_t *p = producer(c, NULL);
+  REQUIRE(p);
+  rmq_msg_t *m = text_msg("TopicSB", "sb");
+  rmq_send_result_t res = {0};
+  REQUIRE(rmq_producer_send(p, m, &res) == RMQ_OK);
+  char id[64];
+  snprintf(id, sizeof(id), "%s", res.msg_id);
+  rmq_send_result_clear(&res);
+  rmq_msg_destroy(m);
+  CHECK_INT(rmq_mock_request_count(c, 0, RC_SEND_V2), 1);
+  /* both send-backs refused; maxReconsumeTimes 1: the first fallback
+   * (RECONSUME_TIME 1) goes to %RETRY%, the second (2 > 1) to %DLQ%, which
+   * shows MAX_RECONSUME_TIMES went along */
+  CHECK_ERR(rmq_mock_push_request_errors(c, 0, RC_SEND_BACK, 2,
+                                         RMQ_SYSTEM_ERROR, RMQ_SYSTEM_ERROR),
+            RMQ_OK);
+  static seen_t s;
+  memset(&s, 0, sizeof(s));
+  pthread_mutex_init(&s.mu, NULL);
+  s.ok_from = -1;
+  rmq_push_consumer_t *pc = seen_consumer(c, "GSB", "TopicSB", &s, "1");
+  REQUIRE(pc);
+  int64_t end = now_ms() + 20000;
+  while (rmq_mock_topic_message_count(c, 0, "%DLQ%GSB") < 1 && now_ms() < end)
+    usleep(20 * 1000);
+  CHECK_INT(rmq_mock_topic_message_count(c, 0, "%DLQ%GSB"), 1);
+  CHECK_INT(rmq_mock_topic_message_count(c, 0, "%RETRY%GSB"), 1);
+  CHECK_INT(rmq_mock_request_count(c, 0, RC_SEND_BACK), 2);
+  CHECK_INT(rmq_mock_request_count(c, 0, RC_SEND_V2), 3);
+  pthread_mutex_lock(&s.mu);
+  CHECK_INT(s.n, 2);
+  CHECK_STR(s.id[0], id);
+  CHECK_INT(s.times[0], 0);
+  CHECK_STR(s.retry_topic[0], "(none)");
+  /* the redelivery from %RETRY%GSB: the same id (UNIQ_KEY went along),
+   * the original topic, the fallback's properties */
+  CHECK_STR(s.id[1], id);
+  CHECK_STR(s.topic[1], "TopicSB");
+  CHECK_INT(s.times[1], 1);
+  CHECK_STR(s.retry_topic[1], "TopicSB");
+  CHECK_STR(s.origin[1], id);
+  CHECK_STR(s.delay[1], "3");
+  pthread_mutex_unlock(&s.mu);
+  rmq_push_consumer_destroy(pc, 5000);
+  rmq_producer_destroy(p, 5000);
+  rmq_mock_cluster_destroy(c);
+  pthread_mutex_destroy(&s.mu);
+}
+
+/* Both paths refused: the message stays here and is consumed again after
+ * 5 s with one more reconsume time (Java's submitConsumeRequestLater);
+ * meanwhile the queue's offset stays at it. */
+TEST(failed_send_back_and_retry_send_keep_the_message_here) {
+  rmq_mock_cluster_t *c = cluster(1);
+  REQUIRE(c);
+  CHECK_ERR(rmq_mock_topic_create(c, "TopicKeep", 1), RMQ_OK);
+  rmq_producer_t *p = producer(c, NULL);
+  REQUIRE(p);
+  char id[64];
+  for (int i = 0; i < 2; i++) { /* offset 0 fails, offset 1 succeeds */
+    rmq_msg_t *m = text_msg("TopicKeep", i ? "k1" : "k0");
+    rmq_send_result_t res = {0};
+    REQUIRE(rmq_producer_send(p, m, &res) == RMQ_OK);
+    if (i == 0)
+      snprintf(id, sizeof(id), "%s", res.msg_id);
+    rmq_send_result_clear(&res);
+    rmq_msg_destroy(m);
+  }
+  /* the send-back and every attempt of the retry send (1 + 2 retries) */
+  CHECK_ERR(
+      rmq_mock_push_request_errors(c, 0, RC_SEND_BACK, 1, RMQ_SYSTEM_ERROR),
+      RMQ_OK);
+  CHECK_ERR(rmq_mock_push_request_errors(c, 0, RC_SEND_V2, 3, RMQ_SYSTEM_ERROR,
+                                         RMQ_SYSTEM_ERROR, RMQ_SYSTEM_ERROR),
+            RMQ_OK);
+  static seen_t s;
+  memset(&s, 0, sizeof(s));
+  pthread_mutex_init(&s.mu, NULL);
+  s.ok_from = 1; /* the first delivery fails, every later one succeeds */
+  rmq_push_consumer_t *pc = seen_consumer(c, "GKeep", "TopicKeep", &s, "16");
+  REQUIRE(pc);
+  /* both messages delivered (k1 succeeded), the retry send given up */
+  int64_t end = now_ms() + 10000;
+  while ((seen_count(&s) < 2 || rmq_mock_request_count(c, 0, RC_SEND_V2) < 5) &&
+         now_ms() < end)
+    usleep(10 * 1000);
+  CHECK_INT(rmq_mock_request_count(c, 0, RC_SEND_BACK), 1);
+  CHECK_INT(rmq_mock_request_count(c, 0, RC_SEND_V2), 5);
+  /* held at offset 0 while k0 waits, though k1 (offset 1) is done */
+  int64_t held_until = 0;
+  end = now_ms() + 15000;
+  while (seen_count(&s) < 3 && now_ms() < end) {
+    long long off = consumed_of(pc, "TopicKeep");
+    if (seen_count(&s) < 3) {
+      CHECK_INT(off, 0);
+      held_until = now_ms();
+    }
+    usleep(100 * 1000);
+  }
+  pthread_mutex_lock(&s.mu);
+  CHECK_INT(s.n, 3);
+  CHECK_STR(s.id[0], id);
+  CHECK_INT(s.times[0], 0);
+  CHECK_STR(s.id[2], id);
+  CHECK_STR(s.topic[2], "TopicKeep");
+  CHECK_INT(s.times[2], 1);
+  int64_t gap = s.at[2] - s.at[0];
+  pthread_mutex_unlock(&s.mu);
+  CHECK(gap >= 4900 && gap < 8000);
+  CHECK(held_until - s.at[0] >= 4000);
+  /* consumed now: the offset passes both */
+  end = now_ms() + 5000;
+  while (consumed_of(pc, "TopicKeep") != 2 && now_ms() < end)
+    usleep(20 * 1000);
+  CHECK_INT(consumed_of(pc, "TopicKeep"), 2);
+  CHECK_INT(rmq_mock_topic_message_count(c, 0, "%RETRY%GKeep"), 0);
+  rmq_push_consumer_destroy(pc, 5000);
+  rmq_producer_destroy(p, 5000);
+  rmq_mock_cluster_destroy(c);
+  pthread_mutex_destroy(&s.mu);
+}
+
+/* Orderly, maxReconsumeTimes 2, every call suspended: as Java's
+ * checkReconsumeTimes, the message is consumed with reconsume times 0, 1
+ * and 2, and only then sent to %RETRY%<group> (RECONSUME_TIME 3, which
+ * the broker diverts to %DLQ%<group>). */
+TEST(orderly_suspensions_send_back_after_max_reconsume_times) {
+  rmq_mock_cluster_t *c = cluster(1);
+  REQUIRE(c);
+  CHECK_ERR(rmq_mock_topic_create(c, "TopicOrd", 1), RMQ_OK);
+  rmq_producer_t *p = producer(c, NULL);
+  REQUIRE(p);
+  rmq_msg_t *m = text_msg("TopicOrd", "ord");
+  rmq_send_result_t res = {0};
+  REQUIRE(rmq_producer_send(p, m, &res) == RMQ_OK);
+  char id[64];
+  snprintf(id, sizeof(id), "%s", res.msg_id);
+  rmq_send_result_clear(&res);
+  rmq_msg_destroy(m);
+  static seen_t s;
+  memset(&s, 0, sizeof(s));
+  pthread_mutex_init(&s.mu, NULL);
+  s.ok_from = -1;
+  rmq_push_consumer_t *pc =
+      seen_consumer_cb(c, "GOrd", "TopicOrd", &s, "2", true);
+  REQUIRE(pc);
+  int64_t end = now_ms() + 20000;
+  while (rmq_mock_topic_message_count(c, 0, "%DLQ%GOrd") < 1 && now_ms() < end)
+    usleep(20 * 1000);
+  CHECK_INT(rmq_mock_topic_message_count(c, 0, "%DLQ%GOrd"), 1);
+  CHECK_INT(rmq_mock_topic_message_count(c, 0, "%RETRY%GOrd"), 0);
+  CHECK_INT(rmq_mock_request_count(c, 0, RC_SEND_V2), 2);
+  CHECK_INT(rmq_mock_request_count(c, 0, RC_SEND_BACK), 0);
+  pthread_mutex_lock(&s.mu);
+  CHECK_INT(s.n, 3);
+  for (int k = 0; k < 3 && k < s.n; k++) {
+    CHECK_STR(s.id[k], id);
+    CHECK_INT(s.times[k], k);
+  }
+  pthread_mutex_unlock(&s.mu);
+  rmq_push_consumer_destroy(pc, 5000);
+  rmq_producer_destroy(p, 5000);
+  rmq_mock_cluster_destroy(c);
+  pthread_mutex_destroy(&s.mu);
+}
+
 TEST(broker_down_moves_sends_and_up_brings_them_back) {
   rmq_mock_cluster_t *c = cluster(2);
   REQUIRE(c);
@@ -673,6 +965,9 @@ int main(void) {
   static const rmqt_case cases[] = {
       TCASE(producer_push_and_lite_pull_round_trip),
       TCASE(system_busy_is_retried_and_counted),
+      TCASE(failed_send_back_falls_back_to_a_send_to_the_retry_topic),
+      TCASE(failed_send_back_and_retry_send_keep_the_message_here),
+      TCASE(orderly_suspensions_send_back_after_max_reconsume_times),
       TCASE(broker_down_moves_sends_and_up_brings_them_back),
       TCASE(delay_past_send_timeout_times_out_each_callback_once),
       TCASE(hostile_input_closes_the_connection_only),

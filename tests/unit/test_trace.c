@@ -7,6 +7,7 @@
  */
 #include "client/client.h"
 #include "codec/trace.h"
+#include "jpath.h"
 #include "producer/trace.h"
 #include "test.h"
 #include "util/time.h"
@@ -177,6 +178,72 @@ TEST(tracer_is_off_by_default) {
   rmq_conf_destroy(c);
 }
 
+/* A producer's statistics carry its tracer's counts (`trace`), a producer
+ * without trace zeros. */
+TEST(producer_statistics_show_the_tracer) {
+  for (int on = 0; on < 2; on++) {
+    rmq_conf_t *c = unreachable_conf(on ? "true" : "false");
+    rmq_conf_set(c, "producerGroup", "TPG", NULL, 0);
+    char err[256];
+    rmq_producer_t *p = rmq_producer_new(NULL, c, err, sizeof(err));
+    rmq_conf_destroy(c);
+    REQUIRE(p != NULL);
+    char *js = rmq_client_stats_json(rmq_producer_client(p));
+    rmqi_json_t doc;
+    REQUIRE(js && rmqi_json_parse(&doc, js, strlen(js), NULL) == RMQ_OK);
+    int found = 0;
+    for (int i = 0; i < 4; i++) {
+      char path[64];
+      snprintf(path, sizeof(path), "producers.%d.group", i);
+      if (strcmp(jstr(doc.root, path), "TPG") != 0)
+        continue;
+      found++;
+      snprintf(path, sizeof(path), "producers.%d.trace.enabled", i);
+      const rmqi_jval_t *e = jpath(doc.root, path);
+      CHECK(e && e->type == RMQI_JBOOL && e->b == (on == 1));
+      snprintf(path, sizeof(path), "producers.%d.trace.topic", i);
+      CHECK_STR(jstr(doc.root, path), on ? "RMQ_SYS_TRACE_TOPIC" : "");
+      snprintf(path, sizeof(path), "producers.%d.trace.dropped", i);
+      CHECK_INT(jint(doc.root, path), 0);
+      snprintf(path, sizeof(path), "producers.%d.trace.failed", i);
+      CHECK_INT(jint(doc.root, path), 0);
+    }
+    CHECK_INT(found, 1);
+    rmqi_json_free(&doc);
+    rmq_free(js);
+    rmq_producer_destroy(p, 1000);
+  }
+}
+
+/* The tracer's `trace` member of the statistics JSON, parsed; the value
+ * of @p key in it, or -12345. */
+static int64_t trace_json(rmqi_tracer_t *t, const char *key) {
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  rmqi_jw_t w;
+  rmqi_jw_init(&w, &b);
+  rmqi_jw_obj(&w, NULL);
+  rmqi_tracer_json(t, &w);
+  rmqi_jw_end_obj(&w);
+  int64_t v = -12345;
+  rmqi_json_t doc;
+  if (rmqi_buf_ok(&b) &&
+      rmqi_json_parse(&doc, (const char *)b.data, b.len, NULL) == RMQ_OK) {
+    char path[64];
+    snprintf(path, sizeof(path), "trace.%s", key);
+    const rmqi_jval_t *x = jpath(doc.root, path);
+    if (x && x->type == RMQI_JBOOL)
+      v = x->b;
+    else if (x && x->type == RMQI_JSTR)
+      v = strcmp(x->s, "RMQ_SYS_TRACE_TOPIC") == 0 ? 1 : x->n == 0 ? 0 : -1;
+    else
+      v = jint(doc.root, path);
+    rmqi_json_free(&doc);
+  }
+  rmqi_buf_free(&b);
+  return v;
+}
+
 /* Past 1024 queued records appends are dropped and counted, never
  * blocking; close sends (here: fails to) and returns by its deadline. */
 TEST(full_queue_drops_and_counts_and_close_keeps_its_deadline) {
@@ -206,6 +273,11 @@ TEST(full_queue_drops_and_counts_and_close_keeps_its_deadline) {
   if (took < RMQI_TRACE_WAIT_MS) { /* else the thread may have taken some */
     CHECK_UINT(k.appended, RMQI_TRACE_QUEUE_MAX);
     CHECK_UINT(k.dropped, 10);
+    /* the statistics JSON shows them (producers[].trace) */
+    CHECK_INT(trace_json(t, "enabled"), 1);
+    CHECK_INT(trace_json(t, "topic"), 1);
+    CHECK_INT(trace_json(t, "appended"), RMQI_TRACE_QUEUE_MAX);
+    CHECK_INT(trace_json(t, "dropped"), 10);
     pthread_mutex_lock(&log_mu); /* the first drop is logged */
     CHECK_STR(dropped_line, "1 trace record(s) dropped in all (queue full)");
     pthread_mutex_unlock(&log_mu);
@@ -218,6 +290,14 @@ TEST(full_queue_drops_and_counts_and_close_keeps_its_deadline) {
   CHECK_UINT(k.sent, 0);
   CHECK_UINT(k.appended + 10 + 1, RMQI_TRACE_QUEUE_MAX + 10 + 1);
   CHECK_UINT(k.failed + k.dropped, RMQI_TRACE_QUEUE_MAX + 10 + 1);
+  CHECK_INT(trace_json(t, "sent"), 0);
+  CHECK_INT(trace_json(t, "failed"), (int64_t)k.failed);
+  CHECK_INT(trace_json(t, "dropped"), (int64_t)k.dropped);
+  CHECK_INT(trace_json(t, "failed") + trace_json(t, "dropped"),
+            RMQI_TRACE_QUEUE_MAX + 10 + 1);
+  CHECK_INT(trace_json(NULL, "enabled"), 0); /* trace off: zeros */
+  CHECK_INT(trace_json(NULL, "topic"), 0);
+  CHECK_INT(trace_json(NULL, "dropped"), 0);
   rmqi_tracer_free(t);
   rmq_client_destroy(cl, 1000);
   rmq_conf_destroy(c);
@@ -248,6 +328,7 @@ int main(void) {
       TCASE(no_message_no_record),
       TCASE(tracer_is_off_by_default),
       TCASE(full_queue_drops_and_counts_and_close_keeps_its_deadline),
+      TCASE(producer_statistics_show_the_tracer),
       TCASE(trace_topic_key_is_validated)};
   return RUN_TESTS(cases);
 }

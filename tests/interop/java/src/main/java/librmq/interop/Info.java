@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 
+import org.apache.rocketmq.client.impl.MQClientAPIImpl;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.selector.SelectMessageQueueByHash;
 import org.apache.rocketmq.common.message.Message;
@@ -47,6 +48,60 @@ final class Info {
         Util.configure(p, a);
         p.start();
         return p;
+    }
+
+    /**
+     * consumer-status --group G --topic T [--client-id ID]: what the tools' GetConsumerStatusCommand does (it is not
+     * registered in mqadmin): INVOKE_BROKER_TO_GET_CONSUMER_STATUS to the master of every broker of the topic, which
+     * asks each client of the group (GET_CONSUMER_STATUS_FROM_CLIENT) for its offsets of the topic. One line per
+     * client and queue: clientId, brokerName, queueId, offset; exit 1 with an error line when a broker refuses.
+     */
+    static int consumerStatus(Peer.Args a) throws Exception {
+        String topic = a.need("topic");
+        String group = a.need("group");
+        String clientId = a.get("client-id", "");
+        RPCHook hook = Util.rpcHook(a);
+        String pg = "PEER_ADMIN_" + Util.pid();
+        DefaultMQProducer p = hook == null ? new DefaultMQProducer(pg) : new DefaultMQProducer(pg, hook);
+        Util.configure(p, a);
+        p.start();
+        try {
+            MQClientAPIImpl api = p.getDefaultMQProducerImpl().getmQClientFactory().getMQClientAPIImpl();
+            // TopicRouteData and BrokerData moved packages between 4.x and 5.x: reached by reflection
+            Object rd = api.getTopicRouteInfoFromNameServer(topic, 3000);
+            List<?> bds = (List<?>) rd.getClass().getMethod("getBrokerDatas").invoke(rd);
+            for (Object bd : bds) {
+                Map<?, ?> addrs = (Map<?, ?>) bd.getClass().getMethod("getBrokerAddrs").invoke(bd);
+                Object addr = addrs.get(0L);
+                if (addr == null) {
+                    continue;
+                }
+                Map<String, Map<MessageQueue, Long>> t =
+                    api.invokeBrokerToGetConsumerStatus(addr.toString(), topic, group, clientId, 5000);
+                for (Map.Entry<String, Map<MessageQueue, Long>> c : t.entrySet()) {
+                    for (Map.Entry<MessageQueue, Long> q : c.getValue().entrySet()) {
+                        Map<String, Object> o = Peer.obj();
+                        o.put("clientId", c.getKey());
+                        o.put("topic", q.getKey().getTopic());
+                        o.put("brokerName", q.getKey().getBrokerName());
+                        o.put("queueId", q.getKey().getQueueId());
+                        o.put("offset", q.getValue());
+                        Peer.emit(o);
+                    }
+                }
+            }
+            return 0;
+        } catch (Exception e) {
+            Map<String, Object> o = Peer.obj();
+            o.put("topic", topic);
+            o.put("group", group);
+            o.put("error", Util.describe(e));
+            o.put("code", Util.responseCode(e));
+            Peer.emit(o);
+            return 1;
+        } finally {
+            p.shutdown();
+        }
     }
 
     private static List<Object> mqList(List<MessageQueue> mqs) {

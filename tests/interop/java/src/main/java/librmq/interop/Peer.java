@@ -210,6 +210,7 @@ public final class Peer {
             + "          [--batch 64] [--warmup 2000] [--compress-over BYTES] [--auto-batch true]\n"
             + "  bench-consume --topic T [--count N] [--group G] [--pull-batch 32] [--timeout-ms T]\n"
             + "  route --topic T | queues --topic T | create-topic --topic T [--queues N]\n"
+            + "  consumer-status --group G --topic T [--client-id ID]   (the clients' offsets, asked through the broker)\n"
             + "  hash [--queues N] STRING...\n"
             + "  version\n"
             + "common: --namesrv ADDR (or RMQ_NAMESRV) --ak AK --sk SK (or RMQ_ACL_AK/RMQ_ACL_SK) --tls (or RMQ_TLS=1)\n";
@@ -274,6 +275,8 @@ public final class Peer {
                 return Info.queues(a);
             case "create-topic":
                 return Info.createTopic(a);
+            case "consumer-status":
+                return Info.consumerStatus(a);
             case "consume-lite":
                 return new ConsumeLite(a).run();
             case "trace-decode":
