@@ -597,8 +597,8 @@ TEST(destroy_during_partition_is_bounded) {
   int64_t t0 = rmqi_now_ms();
   rmq_producer_destroy(p, DESTROY_MS);
   int64_t p_ms = rmqi_now_ms() - t0;
-  int64_t c_ms = reader_stop(&r, DESTROY_MS);
   summary_t s = summarize(&t, 0, N_DESTROY, "async in flight at destroy");
+  int64_t c_ms = reader_stop(&r, DESTROY_MS);
   int left = rmqi_thread_count_settled(threads, 2000);
   fprintf(stderr,
           "destroy during the partition: producer %lld ms, consumer %lld ms "
@@ -609,6 +609,10 @@ TEST(destroy_during_partition_is_bounded) {
   CHECK(c_ms <= DESTROY_MS + SLACK_MS);
   CHECK_INT(s.once, N_DESTROY); /* every callback, before destroy returned */
   CHECK_INT(s.acked, 0);
+  int shutdown = 0; /* failed by the destroy, not timed out (10 s) */
+  for (int i = 0; i < N_DESTROY; i++)
+    shutdown += atomic_load(&t.err[i]) == RMQ_ERR_SHUTDOWN;
+  CHECK_INT(shutdown, N_DESTROY);
   CHECK_INT(left, threads);
   track_free(&t);
 }
