@@ -1535,14 +1535,9 @@ static void sweep(void *arg) {
       stuck = c;
     }
   pthread_mutex_unlock(&r->lock);
+  /* closed first: what a timed-out request's callback sends next goes to
+   * a new connection, not to this one */
   rmqi_conn_t *silent = silent_conns(r, expired);
-  while (expired) {
-    pend_t *p = expired;
-    expired = p->hnext;
-    char detail[RMQI_MAX_ADDR + 32];
-    snprintf(detail, sizeof(detail), "%s: no response in time", p->conn->addr);
-    complete(p, RMQ_ERR_TIMEOUT, detail);
-  }
   while (silent) {
     rmqi_conn_t *c = silent;
     silent = c->silent_next;
@@ -1550,6 +1545,13 @@ static void sweep(void *arg) {
                "a request timed out, nothing was received since it was "
                "sent and TCP is retransmitting: the path to the peer is down");
     conn_unref(c);
+  }
+  while (expired) {
+    pend_t *p = expired;
+    expired = p->hnext;
+    char detail[RMQI_MAX_ADDR + 32];
+    snprintf(detail, sizeof(detail), "%s: no response in time", p->conn->addr);
+    complete(p, RMQ_ERR_TIMEOUT, detail);
   }
   while (stuck) {
     rmqi_conn_t *c = stuck;
