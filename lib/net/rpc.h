@@ -72,6 +72,11 @@ typedef struct rmqi_rpc_opts {
    * one). Its answer is released with freeaddrinfo. */
   int (*resolve)(const char *host, const char *port,
                  const struct addrinfo *hints, struct addrinfo **res);
+  /* Tests: replaces the check that the kernel is retransmitting
+   * unacknowledged data on a connection's socket @p fd (NULL: TCP_INFO's
+   * tcpi_retransmits), which decides whether a timeout closes the
+   * connection (rmqi_rpc_invoke). */
+  bool (*retransmitting)(int fd);
 } rmqi_rpc_opts_t;
 
 #define RMQI_DEFAULT_MAX_CONN_OUTPUT ((size_t)64 << 20)
@@ -104,7 +109,13 @@ size_t rmqi_rpc_pending(rmqi_rpc_t *r);
  * for every new connection, within the connect timeout; a name that does
  * not resolve fails the request with RMQ_ERR_CONNECT naming the host and
  * the resolver's error). On RMQ_OK @p cb fires exactly once; on failure
- * it does not fire. */
+ * it does not fire.
+ * A request not answered within @p timeout_ms fails with RMQ_ERR_TIMEOUT
+ * and its connection stays, unless the peer sent nothing since the
+ * request went out and the kernel is retransmitting unacknowledged data
+ * on it (the path or the peer's host is down, not a slow peer): then the
+ * connection is closed (the other requests on it fail with
+ * RMQ_ERR_CONN_LOST) and the next request connects anew. */
 rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *c,
                           int64_t timeout_ms, rmqi_rpc_cb cb, void *arg);
 /* Sends with the oneway flag; nothing comes back. */

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -280,6 +281,102 @@ TEST(peer_faults_fail_pending_and_reconnect) {
     rmqi_resp_free(&resp);
   }
   rmqi_rpc_free(r);
+  mock_stop(m);
+}
+
+/* The check that the kernel retransmits, as the test wants it. */
+static _Atomic bool retransmits;
+static bool fake_retransmitting(int fd) {
+  (void)fd;
+  return atomic_load(&retransmits);
+}
+
+static rmqi_peer_stats_t peer_of(rmqi_rpc_t *r, const char *addr) {
+  rmqi_peer_stats_t st = {0}, *all = NULL;
+  size_t n = 0;
+  if (rmqi_rpc_peer_stats(r, &all, &n) == RMQ_OK)
+    for (size_t i = 0; i < n; i++)
+      if (strcmp(all[i].addr, addr) == 0)
+        st = all[i];
+  free(all);
+  return st;
+}
+
+/* A timeout closes the connection only when the peer sent nothing since
+ * the request went out and the kernel retransmits (the path is down: TCP
+ * would resume only at its next, backed-off, retransmission); then what
+ * else waits on it fails once with CONN_LOST and the next request
+ * reconnects. A slow peer (no retransmission), or one heard from since,
+ * keeps its connection. */
+TEST(timeout_closes_a_connection_only_when_the_path_is_down) {
+  static rmqi_log_t quiet = {NULL, NULL, RMQ_LOG_ERROR - 1};
+  rmqi_rpc_opts_t o = {.max_frame = 1 << 20,
+                       .connect_timeout_ms = 1000,
+                       .ser = RMQI_SER_JSON,
+                       .log = &quiet,
+                       .retransmitting = fake_retransmitting};
+  mock_t *m = mock_start();
+  rmqi_rpc_t *r;
+  REQUIRE(m && rmqi_rpc_new(&r, &o) == RMQ_OK && rmqi_rpc_start(r) == RMQ_OK);
+  mock_add_rule(m, &(mock_rule_t){.code = 31, .action = MOCK_DROP});
+  mock_add_rule(m, &(mock_rule_t){.code = 33, .delay_ms = 600});
+  const char *addr = mock_addr(m);
+  rmqi_cmd_t c;
+  /* the kernel does not retransmit (a slow peer): the connection stays,
+   * the slow answer arrives */
+  atomic_store(&retransmits, false);
+  counter_t slow = {0}, lost = {0};
+  rmqi_cmd_init(&c, 33);
+  CHECK_ERR(rmqi_rpc_invoke(r, addr, &c, 5000, count_cb, &slow), RMQ_OK);
+  rmqi_cmd_init(&c, 31);
+  CHECK_ERR(rmqi_rpc_invoke(r, addr, &c, 100, count_cb, &lost), RMQ_OK);
+  wait_calls(&slow, 1, 3000);
+  CHECK_INT(atomic_load(&lost.timeout), 1);
+  CHECK_INT(atomic_load(&slow.ok), 1);
+  CHECK_INT(peer_of(r, addr).connects, 1);
+  CHECK_INT(peer_of(r, addr).disconnects, 0);
+  /* it retransmits and nothing came since: closed at the timeout, the
+   * slower request fails at once, the next one reconnects */
+  atomic_store(&retransmits, true);
+  counter_t slow2 = {0}, lost2 = {0};
+  rmqi_cmd_init(&c, 33);
+  CHECK_ERR(rmqi_rpc_invoke(r, addr, &c, 5000, count_cb, &slow2), RMQ_OK);
+  rmqi_cmd_init(&c, 31);
+  int64_t t0 = rmqi_now_ms();
+  CHECK_ERR(rmqi_rpc_invoke(r, addr, &c, 100, count_cb, &lost2), RMQ_OK);
+  wait_calls(&slow2, 1, 3000);
+  CHECK(rmqi_now_ms() - t0 < 500); /* not the 600 ms answer */
+  CHECK_INT(atomic_load(&lost2.timeout), 1);
+  CHECK_INT(atomic_load(&slow2.lost), 1);
+  rmqi_peer_stats_t st = peer_of(r, addr);
+  CHECK_INT(st.disconnects, 1);
+  CHECK(strstr(st.last_error, "TCP is retransmitting") != NULL);
+  rmqi_resp_t resp;
+  rmqi_cmd_init(&c, 12);
+  CHECK_ERR(rmqi_rpc_invoke_sync(r, addr, &c, 2000, &resp, NULL, 0), RMQ_OK);
+  rmqi_resp_free(&resp);
+  CHECK_INT(peer_of(r, addr).connects, 2);
+  /* it retransmits, but an answer came after the request went out: the
+   * peer is there, the connection stays */
+  counter_t lost3 = {0}, quick = {0};
+  rmqi_cmd_init(&c, 31);
+  CHECK_ERR(rmqi_rpc_invoke(r, addr, &c, 300, count_cb, &lost3), RMQ_OK);
+  rmqi_cmd_init(&c, 12);
+  CHECK_ERR(rmqi_rpc_invoke(r, addr, &c, 2000, count_cb, &quick), RMQ_OK);
+  wait_calls(&lost3, 1, 3000);
+  CHECK_INT(atomic_load(&quick.ok), 1);
+  CHECK_INT(atomic_load(&lost3.timeout), 1);
+  rmqi_cmd_init(&c, 12);
+  CHECK_ERR(rmqi_rpc_invoke_sync(r, addr, &c, 2000, &resp, NULL, 0), RMQ_OK);
+  rmqi_resp_free(&resp);
+  st = peer_of(r, addr);
+  CHECK_INT(st.connects, 2);
+  CHECK_INT(st.disconnects, 1);
+  /* freeing completes whatever is left: each callback fired once */
+  rmqi_rpc_free(r);
+  CHECK_INT(atomic_load(&slow.calls) + atomic_load(&lost.calls), 2);
+  CHECK_INT(atomic_load(&slow2.calls) + atomic_load(&lost2.calls), 2);
+  CHECK_INT(atomic_load(&lost3.calls) + atomic_load(&quick.calls), 2);
   mock_stop(m);
 }
 
@@ -986,6 +1083,7 @@ int main(void) {
       TCASE(connection_refused_fails_fast),
       TCASE(connect_timeout_ends_a_hanging_connect),
       TCASE(peer_faults_fail_pending_and_reconnect),
+      TCASE(timeout_closes_a_connection_only_when_the_path_is_down),
       TCASE(broker_requests_dispatched_and_unknown_answered),
       TCASE(shutdown_fails_in_flight_and_joins),
       TCASE(stop_fails_pending_once_and_refuses_new_work),

@@ -1,0 +1,342 @@
+#include "netwire.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Packets held for a delay, per direction, at most this many (more are
+ * dropped and counted, like netem's limit). */
+enum { QUEUE_MAX = 8192, PKT_MAX = 65536 };
+
+typedef struct pkt {
+  struct pkt *next;
+  int64_t due_ms;
+  size_t len;
+  unsigned char data[];
+} pkt_t;
+
+typedef struct dir {
+  int from, to; /* device fds: read from, write to */
+  pkt_t *head, *tail;
+  int queued;
+  _Atomic uint64_t passed, dropped;
+} dir_t;
+
+struct netwire {
+  int host_ns, own_ns; /* namespace fds */
+  int efd;             /* wakes the thread to stop */
+  dir_t dir[2];        /* NETWIRE_OUT, NETWIRE_IN */
+  _Atomic int delay_ms, loss_pct, partition;
+  _Atomic int stop;
+  uint64_t rng;
+  pthread_t th;
+  int started;
+  char addr[INET_ADDRSTRLEN];
+};
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void fail(char *err, size_t n, const char *fmt, ...) {
+  int e = errno;
+  va_list ap;
+  va_start(ap, fmt);
+  size_t k = (size_t)vsnprintf(err, n, fmt, ap);
+  va_end(ap);
+  if (k < n)
+    snprintf(err + k, n - k, ": %s", strerror(e));
+}
+
+static int tun_open(const char *name) {
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0)
+    return -1;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof(ifr));
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+static void set_in(struct sockaddr *sa, in_addr_t a) {
+  struct sockaddr_in sin;
+  memset(&sin, 0, sizeof(sin));
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = a;
+  memcpy(sa, &sin, sizeof(sin));
+}
+
+/* Brings device @p name up; with @p addr != 0 gives it that address (/32). */
+static int dev_up(int sock, const char *name, in_addr_t addr) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof(ifr));
+  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+  if (addr) {
+    set_in(&ifr.ifr_addr, addr);
+    if (ioctl(sock, SIOCSIFADDR, &ifr) < 0)
+      return -1;
+    set_in(&ifr.ifr_netmask, htonl(0xffffffffu));
+    if (ioctl(sock, SIOCSIFNETMASK, &ifr) < 0)
+      return -1;
+  }
+  if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
+    return -1;
+  ifr.ifr_flags |= IFF_UP;
+  return ioctl(sock, SIOCSIFFLAGS, &ifr);
+}
+
+/* A route to @p dst (a host, or everything when 0) through device @p name. */
+static int route_add(int sock, const char *name, in_addr_t dst) {
+  struct rtentry rt;
+  memset(&rt, 0, sizeof(rt));
+  set_in(&rt.rt_dst, dst);
+  set_in(&rt.rt_genmask, dst ? htonl(0xffffffffu) : 0);
+  rt.rt_flags = RTF_UP | (dst ? RTF_HOST : 0);
+  char dev[IFNAMSIZ];
+  snprintf(dev, sizeof(dev), "%s", name);
+  rt.rt_dev = dev;
+  return ioctl(sock, SIOCADDRT, &rt);
+}
+
+static void dir_push(dir_t *d, const unsigned char *b, size_t len,
+                     int64_t due) {
+  pkt_t *p = d->queued < QUEUE_MAX ? malloc(sizeof(*p) + len) : NULL;
+  if (p == NULL) {
+    atomic_fetch_add(&d->dropped, 1);
+    return;
+  }
+  p->next = NULL;
+  p->due_ms = due;
+  p->len = len;
+  memcpy(p->data, b, len);
+  if (d->tail)
+    d->tail->next = p;
+  else
+    d->head = p;
+  d->tail = p;
+  d->queued++;
+}
+
+static void deliver(dir_t *d, const unsigned char *b, size_t len) {
+  /* a TUN write hands the packet to the stack at once (it never blocks) */
+  if (write(d->to, b, len) == (ssize_t)len)
+    atomic_fetch_add(&d->passed, 1);
+  else
+    atomic_fetch_add(&d->dropped, 1);
+}
+
+/* Delivers what is due; returns the ms until the next packet is (-1: none). */
+static int dir_release(dir_t *d, int64_t now) {
+  while (d->head && d->head->due_ms <= now) {
+    pkt_t *p = d->head;
+    d->head = p->next;
+    if (d->head == NULL)
+      d->tail = NULL;
+    d->queued--;
+    deliver(d, p->data, p->len);
+    free(p);
+  }
+  return d->head ? (int)(d->head->due_ms - now) : -1;
+}
+
+static uint64_t next_rand(netwire_t *w) { /* xorshift64 */
+  uint64_t x = w->rng;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return w->rng = x;
+}
+
+static void dir_read(netwire_t *w, dir_t *d, unsigned char *buf) {
+  for (int i = 0; i < 256; i++) {
+    ssize_t k = read(d->from, buf, PKT_MAX);
+    if (k <= 0)
+      return;
+    int loss = atomic_load(&w->loss_pct);
+    if (atomic_load(&w->partition) ||
+        (loss > 0 && (int)(next_rand(w) % 100) < loss)) {
+      atomic_fetch_add(&d->dropped, 1);
+      continue;
+    }
+    int delay = atomic_load(&w->delay_ms);
+    if (delay <= 0 && d->head == NULL)
+      deliver(d, buf, (size_t)k);
+    else
+      dir_push(d, buf, (size_t)k, now_ms() + (delay > 0 ? delay : 0));
+  }
+}
+
+static void *forward(void *arg) {
+  netwire_t *w = arg;
+  unsigned char *buf = malloc(PKT_MAX);
+  while (buf && !atomic_load(&w->stop)) {
+    int64_t now = now_ms();
+    int wait = -1;
+    for (int i = 0; i < 2; i++) {
+      int t = dir_release(&w->dir[i], now);
+      if (t >= 0 && (wait < 0 || t < wait))
+        wait = t;
+    }
+    struct pollfd pf[3] = {{w->dir[NETWIRE_OUT].from, POLLIN, 0},
+                           {w->dir[NETWIRE_IN].from, POLLIN, 0},
+                           {w->efd, POLLIN, 0}};
+    if (poll(pf, 3, wait) < 0 && errno != EINTR)
+      break;
+    for (int i = 0; i < 2; i++)
+      if (pf[i].revents & POLLIN)
+        dir_read(w, &w->dir[i], buf);
+  }
+  free(buf);
+  for (int i = 0; i < 2; i++)
+    while (w->dir[i].head) {
+      pkt_t *p = w->dir[i].head;
+      w->dir[i].head = p->next;
+      free(p);
+    }
+  return NULL;
+}
+
+netwire_t *netwire_open(char *err, size_t errlen) {
+  netwire_t *w = calloc(1, sizeof(*w));
+  if (w == NULL)
+    return NULL;
+  w->host_ns = w->own_ns = w->efd = -1;
+  w->dir[0].from = w->dir[0].to = w->dir[1].from = w->dir[1].to = -1;
+  w->rng = 0x9e3779b97f4a7c15ull; /* a fixed seed: the same drops each run */
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  /* The host's end, named after this process (names are per namespace). */
+  char host_dev[IFNAMSIZ];
+  snprintf(host_dev, sizeof(host_dev), "rmqnf%u",
+           (unsigned)getpid() % 10000000u);
+  int host_fd = tun_open(host_dev);
+  if (sock < 0 || host_fd < 0) {
+    fail(err, errlen, "cannot create TUN device %s", host_dev);
+    goto out;
+  }
+  w->host_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (w->host_ns < 0 || dev_up(sock, host_dev, 0) < 0) {
+    fail(err, errlen, "cannot bring %s up", host_dev);
+    goto out;
+  }
+  /* The namespace's address: 10.231.x.y from the pid, the next one when a
+   * concurrent test holds it (the host's route to it is the lock). */
+  in_addr_t addr = 0;
+  for (unsigned i = 0; i < 64 && addr == 0; i++) {
+    unsigned v = ((unsigned)getpid() + i * 7919u) % 65024u + 256u;
+    in_addr_t a = htonl((10u << 24) | (231u << 16) | v);
+    if (route_add(sock, host_dev, a) == 0)
+      addr = a;
+    else if (errno != EEXIST)
+      break;
+  }
+  if (addr == 0) {
+    fail(err, errlen, "cannot route 10.231.0.0/16 addresses to %s", host_dev);
+    goto out;
+  }
+  inet_ntop(AF_INET, &addr, w->addr, sizeof(w->addr));
+  if (unshare(CLONE_NEWNET) < 0) {
+    fail(err, errlen, "cannot make a network namespace");
+    goto out;
+  }
+  close(sock);
+  sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); /* the new one's */
+  w->own_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  int own_fd = tun_open("rmqnf0");
+  if (sock < 0 || w->own_ns < 0 || own_fd < 0) {
+    fail(err, errlen, "cannot create the namespace's TUN device");
+    goto out;
+  }
+  w->dir[NETWIRE_OUT].from = w->dir[NETWIRE_IN].to = own_fd;
+  w->dir[NETWIRE_OUT].to = w->dir[NETWIRE_IN].from = host_fd;
+  host_fd = -1;
+  if (dev_up(sock, "lo", 0) < 0 || dev_up(sock, "rmqnf0", addr) < 0 ||
+      route_add(sock, "rmqnf0", 0) < 0) {
+    fail(err, errlen, "cannot configure the namespace's link");
+    goto out;
+  }
+  w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (w->efd < 0 || pthread_create(&w->th, NULL, forward, w) != 0) {
+    fail(err, errlen, "cannot start the forwarding thread");
+    goto out;
+  }
+  w->started = 1;
+  close(sock);
+  return w;
+out:
+  if (sock >= 0)
+    close(sock);
+  if (host_fd >= 0)
+    close(host_fd);
+  netwire_close(w);
+  return NULL;
+}
+
+const char *netwire_addr(const netwire_t *w) {
+  return w->addr;
+}
+
+void netwire_set(netwire_t *w, int delay_ms, int loss_pct, int partition) {
+  atomic_store(&w->delay_ms, delay_ms);
+  atomic_store(&w->loss_pct, loss_pct);
+  atomic_store(&w->partition, partition);
+}
+
+void netwire_stats(netwire_t *w, netwire_stats_t *out) {
+  for (int i = 0; i < 2; i++) {
+    out->passed[i] = atomic_load(&w->dir[i].passed);
+    out->dropped[i] = atomic_load(&w->dir[i].dropped);
+  }
+}
+
+int netwire_in_host(netwire_t *w, int (*fn)(void *), void *arg) {
+  if (setns(w->host_ns, CLONE_NEWNET) < 0)
+    return -1;
+  int rc = fn(arg);
+  if (setns(w->own_ns, CLONE_NEWNET) < 0)
+    abort(); /* the test would go on outside its namespace */
+  return rc;
+}
+
+void netwire_close(netwire_t *w) {
+  if (w == NULL)
+    return;
+  if (w->started) {
+    atomic_store(&w->stop, 1);
+    uint64_t one = 1;
+    if (write(w->efd, &one, sizeof(one)) < 0) {
+      /* the thread also sees stop at its next packet */
+    }
+    pthread_join(w->th, NULL);
+  }
+  int fds[] = {w->dir[NETWIRE_OUT].from, w->dir[NETWIRE_IN].from, w->efd,
+               w->host_ns, w->own_ns};
+  for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+    if (fds[i] >= 0)
+      close(fds[i]);
+  free(w);
+}

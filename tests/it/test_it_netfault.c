@@ -1,0 +1,657 @@
+/* Network faults between the client and a real broker (targets netfault-4
+ * and netfault-5, doc/reliability.md). The test moves itself into a network
+ * namespace of its own (tests/it/netwire.h: a TUN link to the host's
+ * namespace that adds latency, drops packets or drops them all), so the
+ * broker is started with RMQ_BROKER_IP=host: it registers an address of the
+ * host, which the namespace reaches through the link. Checked:
+ *  - latency: sends succeed and take at least the round trip the link adds;
+ *    sendMsgTimeout below the round trip fails every send with
+ *    RMQ_ERR_TIMEOUT on time, and the late answers fire no callback;
+ *  - loss: every callback fires once, every call returns on time, and every
+ *    acknowledged message is read back (over the same lossy link);
+ *  - partition: sync and async sends fail on time, every callback once;
+ *    after the partition lifts, sends succeed again within a bound and a
+ *    consumer started before the partition reads every acknowledged
+ *    message;
+ *  - destroy during a partition returns within its timeout, every callback
+ *    fired, and the thread count is back where it was.
+ * Measured times are printed (doc/reliability.md quotes them). */
+#include "it.h"
+#include "netwire.h"
+#include "rmq.h"
+#include "test.h"
+#include "util/disp.h"
+#include "util/time.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static it_env_t env;
+static netwire_t *wire;
+static char topic[128];
+
+/* Slack of a timeout bound: a call given T ms returns within T + SLACK. It
+ * is wide because a loaded two-core machine with JVMs on it may run the
+ * client's threads late (1.4 s once, at a load average of 35); the
+ * measured times are printed. */
+enum { SLACK_MS = 1500 };
+
+/* Bodies are decimal indices; each case has its own range of them. */
+enum { BASE_A = 0, BASE_B = 100000, BASE_C = 200000, BASE_D = 300000 };
+
+/* ---- the host side ------------------------------------------------------ */
+
+typedef struct hcall {
+  const char *verb, *args;
+} hcall_t;
+
+static int hcall_run(void *arg) {
+  hcall_t *h = arg;
+  return it_harness(&env, h->verb, h->args, NULL);
+}
+
+/* A harness command, run in the host's namespace (it reaches 127.0.0.1). */
+static int host_harness(const char *verb, const char *args) {
+  hcall_t h = {verb, args};
+  return netwire_in_host(wire, hcall_run, &h);
+}
+
+static void sleep_ms(int64_t ms) {
+  if (ms > 0)
+    usleep((useconds_t)(ms * 1000));
+}
+
+static void set_kv(rmq_conf_t *c, const char *const *kv) {
+  for (; kv && kv[0]; kv += 2) {
+    char err[200];
+    if (rmq_conf_set(c, kv[0], kv[1], err, sizeof(err)) != RMQ_OK) {
+      fprintf(stderr, "%s=%s: %s\n", kv[0], kv[1], err);
+      abort();
+    }
+  }
+}
+
+static rmq_conf_t *conf_kv(const char *const *kv) {
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", env.namesrv, NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  set_kv(c, kv);
+  return c;
+}
+
+static rmq_producer_t *producer(rmq_client_t *client, const char *timeout_ms) {
+  char group[128];
+  it_unique(group, sizeof(group), "it_nf_p");
+  const char *kv[] = {"producerGroup", group, "sendMsgTimeout", timeout_ms,
+                      NULL};
+  rmq_conf_t *c = client ? rmq_conf_new() : conf_kv(NULL);
+  set_kv(c, kv);
+  char err[256] = "";
+  rmq_producer_t *p = rmq_producer_new(client, c, err, sizeof(err));
+  rmq_conf_destroy(c);
+  if (p == NULL)
+    fprintf(stderr, "producer: %s\n", err);
+  return p;
+}
+
+static rmq_msg_t *indexed_msg(int i) {
+  rmq_msg_t *m = rmq_msg_new(topic);
+  char b[16];
+  int len = snprintf(b, sizeof(b), "%d", i);
+  rmq_msg_set_body(m, b, (size_t)len);
+  return m;
+}
+
+/* ---- sends, each tracked by index ------------------------------------- */
+
+typedef struct track track_t;
+typedef struct slot {
+  track_t *t;
+  int i;
+} slot_t;
+
+struct track {
+  int n, base;
+  slot_t *slots;
+  atomic_int *calls;      /* returns / callbacks per index */
+  atomic_int *acked;      /* 1: RMQ_OK with RMQ_SEND_OK */
+  atomic_int *err;        /* the error of a failure */
+  int64_t *t_call;        /* ns, when the call was made */
+  _Atomic int64_t *t_end; /* ns, when it returned / called back */
+};
+
+static void track_init(track_t *t, int n, int base) {
+  memset(t, 0, sizeof(*t));
+  t->n = n;
+  t->base = base;
+  t->slots = calloc((size_t)n, sizeof(*t->slots));
+  t->calls = calloc((size_t)n, sizeof(*t->calls));
+  t->acked = calloc((size_t)n, sizeof(*t->acked));
+  t->err = calloc((size_t)n, sizeof(*t->err));
+  t->t_call = calloc((size_t)n, sizeof(*t->t_call));
+  t->t_end = calloc((size_t)n, sizeof(*t->t_end));
+  if (!t->slots || !t->calls || !t->acked || !t->err || !t->t_call || !t->t_end)
+    abort();
+  for (int i = 0; i < n; i++)
+    t->slots[i] = (slot_t){t, i};
+}
+
+static void track_free(track_t *t) {
+  free(t->slots);
+  free(t->calls);
+  free(t->acked);
+  free(t->err);
+  free(t->t_call);
+  free((void *)t->t_end);
+}
+
+static void track_end(track_t *t, int i, rmq_err_t err,
+                      const rmq_send_result_t *res) {
+  atomic_store(&t->t_end[i], rmqi_now_ns());
+  if (err == RMQ_OK && res && res->status == RMQ_SEND_OK)
+    atomic_store(&t->acked[i], 1);
+  else
+    atomic_store(&t->err[i], err != RMQ_OK ? (int)err : -1);
+  atomic_fetch_add(&t->calls[i], 1);
+}
+
+static void on_sent(rmq_producer_t *p, rmq_err_t err,
+                    const rmq_send_result_t *res, rmq_msg_t *m, void *op) {
+  (void)p;
+  (void)m;
+  slot_t *s = op;
+  track_end(s->t, s->i, err, res);
+}
+
+/* Sends index i of @p t asynchronously; a refused call counts as its
+ * completion (no callback comes). */
+static void send_async(rmq_producer_t *p, track_t *t, int i) {
+  rmq_msg_t *m = indexed_msg(t->base + i);
+  t->t_call[i] = rmqi_now_ns();
+  rmq_err_t rc = rmq_producer_send_async(p, m, on_sent, &t->slots[i]);
+  if (rc != RMQ_OK) {
+    track_end(t, i, rc, NULL);
+    rmq_msg_destroy(m);
+  }
+}
+
+static void send_sync(rmq_producer_t *p, track_t *t, int i) {
+  rmq_msg_t *m = indexed_msg(t->base + i);
+  rmq_send_result_t res;
+  t->t_call[i] = rmqi_now_ns();
+  rmq_err_t rc = rmq_producer_send(p, m, &res);
+  track_end(t, i, rc, &res);
+  rmq_send_result_clear(&res);
+  rmq_msg_destroy(m);
+}
+
+typedef struct summary {
+  int once, acked, failed, timeouts;
+  double min_ms, max_ms; /* call to completion, of those completed */
+} summary_t;
+
+/* Indices [from, to) of @p t; prints them as @p what. */
+static summary_t summarize(track_t *t, int from, int to, const char *what) {
+  summary_t s = {0, 0, 0, 0, 1e9, 0};
+  for (int i = from; i < to; i++) {
+    s.once += atomic_load(&t->calls[i]) == 1;
+    if (atomic_load(&t->calls[i]) == 0)
+      continue;
+    s.acked += atomic_load(&t->acked[i]);
+    s.failed += !atomic_load(&t->acked[i]);
+    s.timeouts += atomic_load(&t->err[i]) == RMQ_ERR_TIMEOUT;
+    double ms = (double)(atomic_load(&t->t_end[i]) - t->t_call[i]) / 1e6;
+    if (ms < s.min_ms)
+      s.min_ms = ms;
+    if (ms > s.max_ms)
+      s.max_ms = ms;
+  }
+  fprintf(stderr,
+          "%s: %d calls, %d completed once, %d acked, %d failed (%d "
+          "ERR_TIMEOUT), call to completion %.1f .. %.1f ms\n",
+          what, to - from, s.once, s.acked, s.failed, s.timeouts,
+          s.min_ms > s.max_ms ? 0 : s.min_ms, s.max_ms);
+  for (int i = from, shown = 0; i < to && shown < 3; i++) {
+    int e = atomic_load(&t->err[i]);
+    if (atomic_load(&t->calls[i]) && !atomic_load(&t->acked[i]) &&
+        e != RMQ_ERR_TIMEOUT) {
+      fprintf(stderr, "  index %d failed with %s\n", i,
+              e == -1 ? "a status other than SEND_OK"
+                      : rmq_err_name((rmq_err_t)e));
+      shown++;
+    }
+  }
+  return s;
+}
+
+/* ---- reading back --------------------------------------------------------
+ * A lite pull consumer in the namespace, of a new group, from the first
+ * offset; first_ns[i] is when index base + i was first read. */
+
+typedef struct reader {
+  rmq_pull_consumer_t *c;
+  int base, n;
+  _Atomic int64_t *first_ns;
+  atomic_int stop, seen;
+  pthread_t th;
+} reader_t;
+
+static void *reader_run(void *arg) {
+  reader_t *r = arg;
+  while (!atomic_load(&r->stop)) {
+    rmq_msg_t *m[64];
+    int k = rmq_pull_consumer_poll(r->c, m, 64, 200);
+    for (int j = 0; j < k; j++) {
+      size_t len;
+      const char *b = rmq_msg_body(m[j], &len);
+      char tmp[16] = "";
+      if (len < sizeof(tmp))
+        memcpy(tmp, b, len);
+      int i = atoi(tmp) - r->base;
+      int64_t z = 0;
+      if (len > 0 && i >= 0 && i < r->n &&
+          atomic_compare_exchange_strong(&r->first_ns[i], &z, rmqi_now_ns()))
+        atomic_fetch_add(&r->seen, 1);
+      rmq_msg_destroy(m[j]);
+    }
+  }
+  return NULL;
+}
+
+static int reader_start(reader_t *r, int base, int n) {
+  memset(r, 0, sizeof(*r));
+  r->base = base;
+  r->n = n;
+  r->first_ns = calloc((size_t)n, sizeof(*r->first_ns));
+  char group[128];
+  it_unique(group, sizeof(group), "it_nf_c");
+  const char *kv[] = {"consumerGroup",
+                      group,
+                      "consumeFromWhere",
+                      "CONSUME_FROM_FIRST_OFFSET",
+                      "rebalanceInterval",
+                      "1000",
+                      NULL};
+  rmq_conf_t *c = conf_kv(kv);
+  char err[256] = "";
+  r->c = rmq_pull_consumer_new(NULL, c, err, sizeof(err));
+  rmq_conf_destroy(c);
+  if (r->c == NULL || r->first_ns == NULL) {
+    fprintf(stderr, "consumer: %s\n", err);
+    return -1;
+  }
+  if (rmq_pull_consumer_subscribe(r->c, topic, "*") != RMQ_OK ||
+      rmq_pull_consumer_start(r->c) != RMQ_OK ||
+      pthread_create(&r->th, NULL, reader_run, r) != 0)
+    return -1;
+  return 0;
+}
+
+/* Waits (up to @p max_ms) until every acked index of @p t was read; returns
+ * how many are still missing. */
+static int reader_wait(reader_t *r, track_t *t, int64_t max_ms) {
+  int64_t end = rmqi_now_ms() + max_ms;
+  for (;;) {
+    int missing = 0;
+    for (int i = 0; i < t->n; i++)
+      missing += atomic_load(&t->acked[i]) &&
+                 atomic_load(&r->first_ns[t->base - r->base + i]) == 0;
+    if (missing == 0 || rmqi_now_ms() >= end)
+      return missing;
+    sleep_ms(50);
+  }
+}
+
+/* Stops the reader thread and destroys its consumer; returns how long the
+ * destroy took, ms. */
+static int64_t reader_stop(reader_t *r, int timeout_ms) {
+  atomic_store(&r->stop, 1);
+  pthread_join(r->th, NULL);
+  int64_t t0 = rmqi_now_ms();
+  rmq_pull_consumer_destroy(r->c, timeout_ms);
+  int64_t took = rmqi_now_ms() - t0;
+  free((void *)r->first_ns);
+  return took;
+}
+
+/* Read and stored, but the send reported failure (at least once: a timeout
+ * cannot tell). */
+static int unacked_but_read(reader_t *r, track_t *t) {
+  int k = 0;
+  for (int i = 0; i < t->n; i++)
+    k += !atomic_load(&t->acked[i]) &&
+         atomic_load(&r->first_ns[t->base - r->base + i]) != 0;
+  return k;
+}
+
+/* The link's packets since the last call. */
+static void print_wire(const char *when) {
+  static netwire_stats_t last;
+  netwire_stats_t st;
+  netwire_stats(wire, &st);
+  fprintf(
+      stderr,
+      "link %s: out %llu passed / %llu dropped, in %llu passed / %llu "
+      "dropped\n",
+      when,
+      (unsigned long long)(st.passed[NETWIRE_OUT] - last.passed[NETWIRE_OUT]),
+      (unsigned long long)(st.dropped[NETWIRE_OUT] - last.dropped[NETWIRE_OUT]),
+      (unsigned long long)(st.passed[NETWIRE_IN] - last.passed[NETWIRE_IN]),
+      (unsigned long long)(st.dropped[NETWIRE_IN] - last.dropped[NETWIRE_IN]));
+  last = st;
+}
+
+/* ---- latency ------------------------------------------------------------ */
+
+enum { DELAY_MS = 100 /* each way */, RTT_MS = 2 * DELAY_MS };
+
+TEST(latency_is_seen_and_send_timeouts_hold) {
+  /* one client, so both producers share the connection: the answers to
+   * the timed-out sends arrive before the answer to a later send */
+  rmq_conf_t *c = conf_kv(NULL);
+  rmq_client_t *client = rmq_client_new(c, NULL, 0);
+  rmq_conf_destroy(c);
+  REQUIRE(client != NULL);
+  rmq_producer_t *p = producer(client, "3000");
+  rmq_producer_t *q = producer(client, "150"); /* below the round trip */
+  REQUIRE(p && q);
+  track_t t;
+  track_init(&t, 100, BASE_A);
+  /* routes and the connection first, on a healthy link */
+  send_sync(p, &t, 0);
+  send_sync(q, &t, 1);
+  CHECK_INT(atomic_load(&t.acked[0]) + atomic_load(&t.acked[1]), 2);
+
+  netwire_set(wire, DELAY_MS, 0, 0);
+  for (int i = 2; i < 22; i++)
+    send_sync(p, &t, i);
+  summary_t s = summarize(&t, 2, 22, "sync, 100 ms each way");
+  CHECK_INT(s.once, 20);
+  CHECK_INT(s.acked, 20);
+  CHECK(s.min_ms >= RTT_MS - 2); /* the link's round trip is in every send */
+  CHECK(s.max_ms < 3000);
+
+  int64_t t0 = rmqi_now_ns();
+  for (int i = 22; i < 72; i++)
+    send_async(p, &t, i);
+  CHECK_ERR(rmq_producer_flush(p, 10000), RMQ_OK);
+  double all_ms = (double)(rmqi_now_ns() - t0) / 1e6;
+  s = summarize(&t, 22, 72, "async, 100 ms each way");
+  fprintf(stderr, "50 async sends completed in %.1f ms (pipelined)\n", all_ms);
+  CHECK_INT(s.once, 50);
+  CHECK_INT(s.acked, 50);
+  CHECK(s.min_ms >= RTT_MS - 2);
+  CHECK(all_ms < 10 * RTT_MS); /* in flight together, not one by one */
+
+  /* sendMsgTimeout 150 ms < the 200 ms round trip: every send times out,
+   * on time, retries included (one deadline) */
+  for (int i = 72; i < 77; i++)
+    send_sync(q, &t, i);
+  s = summarize(&t, 72, 77, "sync, sendMsgTimeout 150");
+  CHECK_INT(s.once, 5);
+  CHECK_INT(s.timeouts, 5);
+  CHECK(s.min_ms >= 150 - 2);
+  CHECK(s.max_ms <= 150 + SLACK_MS);
+  for (int i = 77; i < 97; i++)
+    send_async(q, &t, i);
+  CHECK_ERR(rmq_producer_flush(q, 5000), RMQ_OK);
+  s = summarize(&t, 77, 97, "async, sendMsgTimeout 150");
+  CHECK_INT(s.once, 20);
+  CHECK_INT(s.timeouts, 20);
+  CHECK(s.min_ms >= 150 - 2);
+  CHECK(s.max_ms <= 150 + SLACK_MS);
+  /* the broker answered those sends 100 ms after the timeouts: a send made
+   * now is answered after them on the same connection, so once it has
+   * returned the late answers have been read (and dropped) */
+  send_sync(p, &t, 97);
+  CHECK_INT(atomic_load(&t.acked[97]), 1);
+  netwire_set(wire, 0, 0, 0);
+  rmq_producer_destroy(q, 5000);
+  rmq_producer_destroy(p, 5000);
+  rmq_client_destroy(client, 5000); /* runs every queued callback */
+  s = summarize(&t, 0, 98, "all");
+  CHECK_INT(s.once, 98); /* no late answer made a second callback */
+  print_wire("during the latency case");
+  track_free(&t);
+}
+
+/* ---- loss --------------------------------------------------------------- */
+
+enum { LOSS_PCT = 20 /* each way */, N_LOSS_ASYNC = 300, N_LOSS_SYNC = 40 };
+
+TEST(loss_every_callback_once_nothing_acked_lost) {
+  rmq_producer_t *p = producer(NULL, "3000");
+  REQUIRE(p != NULL);
+  int n = N_LOSS_ASYNC + N_LOSS_SYNC;
+  track_t t;
+  track_init(&t, n + 1, BASE_B);
+  send_sync(p, &t, n); /* route and connection on a healthy link */
+  REQUIRE(atomic_load(&t.acked[n]) == 1);
+  reader_t r;
+  REQUIRE(reader_start(&r, BASE_B, n + 1) == 0);
+
+  netwire_set(wire, 0, LOSS_PCT, 0);
+  int64_t t0 = rmqi_now_ms();
+  for (int i = 0; i < N_LOSS_ASYNC; i++) {
+    sleep_ms(t0 + i * 5 - rmqi_now_ms()); /* 200/s */
+    send_async(p, &t, i);
+  }
+  for (int i = N_LOSS_ASYNC; i < n; i++)
+    send_sync(p, &t, i);
+  CHECK_ERR(rmq_producer_flush(p, 3000 + SLACK_MS), RMQ_OK);
+  summary_t sa = summarize(&t, 0, N_LOSS_ASYNC, "async, 20% loss each way");
+  summary_t ss = summarize(&t, N_LOSS_ASYNC, n, "sync, 20% loss each way");
+  CHECK_INT(sa.once, N_LOSS_ASYNC);
+  CHECK_INT(ss.once, N_LOSS_SYNC);
+  CHECK(sa.max_ms <= 3000 + SLACK_MS);
+  CHECK(ss.max_ms <= 3000 + SLACK_MS);
+  CHECK(sa.acked + ss.acked > 0);
+
+  /* every acknowledged message is stored: read back over the lossy link */
+  int missing = reader_wait(&r, &t, 60000);
+  netwire_stats_t st;
+  netwire_stats(wire, &st);
+  CHECK(st.dropped[NETWIRE_OUT] > 0 && st.dropped[NETWIRE_IN] > 0);
+  print_wire("during the loss case");
+  netwire_set(wire, 0, 0, 0);
+  fprintf(stderr, "read back: %d acked missing, %d unacked but stored\n",
+          missing, unacked_but_read(&r, &t));
+  CHECK_INT(missing, 0);
+  reader_stop(&r, 5000);
+  rmq_producer_destroy(p, 5000);
+  track_free(&t);
+}
+
+/* ---- partition ---------------------------------------------------------- */
+
+enum {
+  PART_TIMEOUT_MS = 2000, /* sendMsgTimeout during the partition */
+  /* how long the partition lasts: long enough for TCP's retransmissions
+   * to back off (a connection left open would carry traffic again only at
+   * the next one, about 10 s after the lift) */
+  PART_MS = 15000,
+  N_BEFORE = 100,
+  N_PART_ASYNC = 100,
+  N_PART_SYNC = 3,
+  N_AFTER = 100
+};
+
+TEST(partition_fails_on_time_and_recovers) {
+  rmq_producer_t *p = producer(NULL, "2000");
+  REQUIRE(p != NULL);
+  /* indices: before | async during | sync during | probes after | after
+   * (sync, then async) */
+  int i_async = N_BEFORE, i_sync = i_async + N_PART_ASYNC,
+      i_probe = i_sync + N_PART_SYNC, i_after = i_probe + 50,
+      n = i_after + 2 * N_AFTER;
+  track_t t;
+  track_init(&t, n, BASE_C);
+  reader_t r;
+  REQUIRE(reader_start(&r, BASE_C, n) == 0);
+  for (int i = 0; i < N_BEFORE; i++)
+    send_sync(p, &t, i);
+  CHECK_INT(summarize(&t, 0, N_BEFORE, "sync, healthy").acked, N_BEFORE);
+  CHECK_INT(reader_wait(&r, &t, 30000), 0);
+
+  netwire_set(wire, 0, 0, 1);
+  int64_t t_part = rmqi_now_ms();
+  for (int i = i_async; i < i_sync; i++)
+    send_async(p, &t, i);
+  for (int i = i_sync; i < i_probe; i++)
+    send_sync(p, &t, i);
+  CHECK_ERR(rmq_producer_flush(p, PART_TIMEOUT_MS + SLACK_MS), RMQ_OK);
+  summary_t sa = summarize(&t, i_async, i_sync, "async, partition");
+  summary_t ss = summarize(&t, i_sync, i_probe, "sync, partition");
+  /* all of it inside the partition: nothing acked, each on time */
+  REQUIRE(rmqi_now_ms() - t_part < PART_MS);
+  CHECK_INT(sa.once, N_PART_ASYNC);
+  CHECK_INT(ss.once, N_PART_SYNC);
+  CHECK_INT(sa.acked + ss.acked, 0);
+  CHECK_INT(sa.timeouts, N_PART_ASYNC);
+  CHECK_INT(ss.timeouts, N_PART_SYNC);
+  CHECK(sa.max_ms <= PART_TIMEOUT_MS + SLACK_MS);
+  CHECK(ss.max_ms <= PART_TIMEOUT_MS + SLACK_MS);
+  CHECK(ss.min_ms >= PART_TIMEOUT_MS - 2);
+  sleep_ms(t_part + PART_MS - rmqi_now_ms());
+
+  /* lifted: sync sends until one is acked (the recovery time) */
+  netwire_set(wire, 0, 0, 0);
+  int64_t t_lift = rmqi_now_ns();
+  int probes = 0;
+  while (probes < 50) {
+    send_sync(p, &t, i_probe + probes);
+    if (atomic_load(&t.acked[i_probe + probes++]))
+      break;
+  }
+  double recovery_ms =
+      (double)(atomic_load(&t.t_end[i_probe + probes - 1]) - t_lift) / 1e6;
+  summarize(&t, i_probe, i_probe + probes, "probes after the partition");
+  fprintf(stderr,
+          "first send acked %.1f ms after the partition lifted (%d "
+          "sends)\n",
+          recovery_ms, probes);
+  CHECK(atomic_load(&t.acked[i_probe + probes - 1]) == 1);
+  /* the silent connection was closed during the partition (lib/net/rpc.c):
+   * the next connect gets through once the path is back, within a connect
+   * timeout (tcpTransportConnectTimeout, 3 s: a SYN sent during the
+   * partition is sent again after 1 s and 3 s) */
+  CHECK(recovery_ms < 3000 + SLACK_MS);
+  /* then everything goes through */
+  for (int i = i_after; i < i_after + N_AFTER; i++)
+    send_sync(p, &t, i);
+  for (int i = i_after + N_AFTER; i < n; i++)
+    send_async(p, &t, i);
+  CHECK_ERR(rmq_producer_flush(p, 10000), RMQ_OK);
+  CHECK_INT(summarize(&t, i_after, n, "after").acked, 2 * N_AFTER);
+
+  /* the consumer started before the partition reads every acked message */
+  int missing = reader_wait(&r, &t, 30000);
+  int64_t first_after = 0, last_after = 0;
+  for (int i = i_after; i < n; i++) {
+    int64_t f = atomic_load(&r.first_ns[i]);
+    if (f && (!first_after || f < first_after))
+      first_after = f;
+    if (f > last_after)
+      last_after = f;
+  }
+  fprintf(stderr,
+          "consumer: %d acked missing, %d unacked but stored; first message "
+          "sent after the lift read %.1f ms after it, last %.1f ms\n",
+          missing, unacked_but_read(&r, &t),
+          first_after ? (double)(first_after - t_lift) / 1e6 : -1.0,
+          last_after ? (double)(last_after - t_lift) / 1e6 : -1.0);
+  CHECK_INT(missing, 0);
+  CHECK(last_after - t_lift < 10000 * (int64_t)1000000);
+  summary_t all = summarize(&t, 0, i_probe + probes, "all before the lift");
+  CHECK_INT(all.once, i_probe + probes);
+  print_wire("during the partition case");
+  reader_stop(&r, 5000);
+  rmq_producer_destroy(p, 5000);
+  track_free(&t);
+}
+
+/* ---- destroy during a partition ----------------------------------------- */
+
+enum { N_DESTROY = 50, DESTROY_MS = 2000 };
+
+TEST(destroy_during_partition_is_bounded) {
+  int threads = rmqi_thread_count();
+  /* a long sendMsgTimeout: the sends are still in flight at destroy */
+  rmq_producer_t *p = producer(NULL, "10000");
+  REQUIRE(p != NULL);
+  track_t t;
+  track_init(&t, N_DESTROY + 1, BASE_D);
+  reader_t r;
+  REQUIRE(reader_start(&r, BASE_D, N_DESTROY + 1) == 0);
+  send_sync(p, &t, N_DESTROY);
+  REQUIRE(atomic_load(&t.acked[N_DESTROY]) == 1);
+  /* the consumer has read it: it has an offset to commit at destroy */
+  CHECK_INT(reader_wait(&r, &t, 30000), 0);
+
+  netwire_set(wire, 0, 0, 1);
+  for (int i = 0; i < N_DESTROY; i++)
+    send_async(p, &t, i);
+  int64_t t0 = rmqi_now_ms();
+  rmq_producer_destroy(p, DESTROY_MS);
+  int64_t p_ms = rmqi_now_ms() - t0;
+  summary_t s = summarize(&t, 0, N_DESTROY, "async in flight at destroy");
+  int64_t c_ms = reader_stop(&r, DESTROY_MS);
+  int left = rmqi_thread_count_settled(threads, 2000);
+  fprintf(stderr,
+          "destroy during the partition: producer %lld ms, consumer %lld ms "
+          "(timeout %d); threads %d before, %d after\n",
+          (long long)p_ms, (long long)c_ms, DESTROY_MS, threads, left);
+  netwire_set(wire, 0, 0, 0);
+  CHECK(p_ms <= DESTROY_MS + SLACK_MS);
+  CHECK(c_ms <= DESTROY_MS + SLACK_MS);
+  CHECK_INT(s.once, N_DESTROY); /* every callback, before destroy returned */
+  CHECK_INT(s.acked, 0);
+  int shutdown = 0; /* failed by the destroy, not timed out (10 s) */
+  for (int i = 0; i < N_DESTROY; i++)
+    shutdown += atomic_load(&t.err[i]) == RMQ_ERR_SHUTDOWN;
+  CHECK_INT(shutdown, N_DESTROY);
+  CHECK_INT(left, threads);
+  track_free(&t);
+}
+
+int main(void) {
+  it_setup(&env);
+  if (strncmp(env.namesrv, "127.", 4) == 0) {
+    fprintf(stderr,
+            "FAIL: target %s registers 127.0.0.1, which the test's "
+            "namespace cannot reach: start it with "
+            "RMQ_BROKER_IP=host\n",
+            env.target);
+    return 1;
+  }
+  /* before any thread: the namespace is the calling thread's */
+  char err[300];
+  wire = netwire_open(err, sizeof(err));
+  if (wire == NULL) {
+    const char *req = getenv("RMQ_REQUIRE_BROKER");
+    int required = req && strcmp(req, "1") == 0;
+    fprintf(stderr, "%s: %s (needs root and /dev/net/tun)\n",
+            required ? "FAIL" : "SKIP", err);
+    return required ? 1 : 77;
+  }
+  fprintf(stderr, "# namespace address %s, name server %s\n",
+          netwire_addr(wire), env.namesrv);
+  char args[200];
+  it_unique(topic, sizeof(topic), "it_netfault");
+  snprintf(args, sizeof(args), "%s --queues 4", topic);
+  if (host_harness("topic", args) != 0) {
+    fprintf(stderr, "FAIL: could not create topic %s\n", topic);
+    return 1;
+  }
+  static const rmqt_case cases[] = {
+      TCASE(latency_is_seen_and_send_timeouts_hold),
+      TCASE(loss_every_callback_once_nothing_acked_lost),
+      TCASE(partition_fails_on_time_and_recovers),
+      TCASE(destroy_during_partition_is_bounded)};
+  int rc = RUN_TESTS(cases);
+  netwire_close(wire);
+  return rc;
+}
