@@ -18,9 +18,20 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-extern int rmqt_failures; /* failures in the current case */
+extern int rmqt_failures;
+
+/* How much slower than native the test runs: RMQ_TEST_SLOWDOWN, which
+ * `meson test --setup=valgrind` sets (memcheck runs code 20-50x slower).
+ * Time bounds that measure the library's speed, not its logic, scale by
+ * it; 1 otherwise. */
+static inline int rmqt_slowdown(void) {
+  const char *e = getenv("RMQ_TEST_SLOWDOWN");
+  int v = e ? atoi(e) : 1;
+  return v > 1 ? v : 1;
+} /* failures in the current case */
 
 typedef void (*rmqt_fn)(void);
 typedef struct {

@@ -733,7 +733,7 @@ TEST(a_route_of_65536_queues_rebalances_in_bounded_time) {
   CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
   int64_t took = wait_queue(pc, "b15", 4095, true, 60000);
   fprintf(stderr, "65536 queues assigned in %lld ms\n", (long long)took);
-  CHECK(took >= 0 && took < BIG_MS);
+  CHECK(took >= 0 && took < (int64_t)BIG_MS * rmqt_slowdown());
   CHECK_INT(n_assigned(pc), 65536);
   rmq_queue_list_t all = {0};
   CHECK_ERR(rmq_pull_consumer_fetch_queues(pc, "TopicBig", &all), RMQ_OK);
@@ -748,7 +748,7 @@ TEST(a_route_of_65536_queues_rebalances_in_bounded_time) {
   serve_big_route(m, 1, 2048); /* half of them go */
   took = wait_queue(pc, "b00", 2048, false, 60000);
   fprintf(stderr, "32768 of them dropped in %lld ms\n", (long long)took);
-  CHECK(took >= 0 && took < BIG_MS);
+  CHECK(took >= 0 && took < (int64_t)BIG_MS * rmqt_slowdown());
   CHECK_INT(n_assigned(pc), 32768);
   int64_t t0 = rmqi_now_ms();
   rmq_pull_consumer_destroy(pc, 2000);
@@ -823,11 +823,19 @@ static void async_commit_retried(mock_action_t first) {
   /* the application polls on: a poll autoCommitIntervalMillis (5 s) after
    * the first moves it into the store (Java maybeAutoCommit); persists
    * every 200 ms (a dropped one fails after mqClientApiTimeout, here 1 s) */
+  /* On a slow machine (valgrind) the first poll may come after the
+   * auto-commit interval: that poll commits the start offset 0, and the
+   * refused commit is that one; offset 1 follows. Either way the refused
+   * commit is sent again and the store ends at 1, accepted once. */
   int64_t end = rmqi_now_ms() + 12000;
-  while (mock_count(m, RC_UPDATE_OFFSET) < 2 && rmqi_now_ms() < end)
+  char off[32] = "";
+  while ((mock_count(m, RC_UPDATE_OFFSET) < 2 ||
+          !mock_last_ext(m, RC_UPDATE_OFFSET, "commitOffset", off,
+                         sizeof(off)) ||
+          strcmp(off, "1") != 0) &&
+         rmqi_now_ms() < end)
     CHECK_INT(rmq_pull_consumer_poll(pc, got, 1, 100), 0);
   CHECK(mock_count(m, RC_UPDATE_OFFSET) >= 2);
-  char off[32] = "";
   CHECK(mock_last_ext(m, RC_UPDATE_OFFSET, "commitOffset", off, sizeof(off)));
   CHECK_STR(off, "1");
   usleep(600 * 1000); /* taken: not sent again */
