@@ -479,9 +479,10 @@ static void run_concurrent(lite_t *l, push_t *p, batch_t *b) {
 }
 
 /* Orderly: the messages in order, one call at a time; a suspension keeps
- * the rest for later. A message that fails maxReconsumeTimes times goes to
- * the retry topic (the broker diverts it to the DLQ: the group holds
- * locks) and counts as consumed. */
+ * the rest for later. A message suspended again after maxReconsumeTimes
+ * retries (its reconsume count has reached the maximum) goes to the retry
+ * topic with a count past it (the broker diverts it to the DLQ) and counts
+ * as consumed. */
 static void run_orderly(lite_t *l, push_t *p, batch_t *b) {
   size_t max = (size_t)l->conf.v.consume_batch_max;
   size_t *idx = malloc(max * sizeof(*idx));
@@ -511,9 +512,15 @@ static void run_orderly(lite_t *l, push_t *p, batch_t *b) {
       rmqi_tstat_add(b->q->ts, TS_OK, n);
     } else {
       for (size_t i = 0; i < n; i++) {
+        /* Java checkReconsumeTimes: the count before this failure decides,
+         * so with max N the listener sees a message N + 1 times (counts
+         * 0..N), as a concurrent listener does; the copy sent then
+         * carries N + 1, which the broker puts in the DLQ */
         rmqi_msg_meta_t *meta = (rmqi_msg_meta_t *)v[i]->meta;
-        int32_t times = ++meta->reconsume_times;
-        done[i] = times >= p->max_reconsume && retry_send(l, p, v[i], 0);
+        done[i] = meta->reconsume_times >= p->max_reconsume &&
+                  retry_send(l, p, v[i], 0);
+        if (!done[i])
+          meta->reconsume_times++;
         all_gone = all_gone && done[i];
       }
       char why[300];

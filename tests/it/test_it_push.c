@@ -412,6 +412,138 @@ TEST(retry_later_redelivers_then_dead_letters) {
   free(r);
 }
 
+/* Orderly, one queue: message 0 is always suspended. */
+typedef struct odlq_ctx {
+  seen_t s;
+  pthread_mutex_t mu;
+  int times[8]; /* message 0's reconsume count at each of its calls */
+  int n_times;
+  int order[16]; /* the other messages' indexes as consumed */
+  int n_order;
+} odlq_ctx_t;
+
+static rmq_consume_status_t suspend_first(rmq_push_consumer_t *c,
+                                          rmq_msg_t *const *msgs, size_t n,
+                                          rmq_consume_ctx_t *ctx, void *op) {
+  (void)c;
+  odlq_ctx_t *o = op;
+  rmq_consume_status_t st = RMQ_CONSUME_SUCCESS;
+  pthread_mutex_lock(&o->mu);
+  for (size_t i = 0; i < n; i++) {
+    int k = seen_add(&o->s, msgs[i]);
+    if (k == 0) {
+      if (o->n_times < 8)
+        o->times[o->n_times] = rmq_msg_reconsume_times(msgs[i]);
+      o->n_times++;
+      ctx->suspend_ms = 100;
+      st = RMQ_CONSUME_SUSPEND;
+    } else if (k > 0) {
+      if (o->n_order < 16)
+        o->order[o->n_order] = k;
+      o->n_order++;
+    }
+  }
+  pthread_mutex_unlock(&o->mu);
+  return st;
+}
+
+/* Orderly, maxReconsumeTimes 2, one queue: message 0 suspended at every
+ * call is seen exactly 3 times, with reconsume counts 0, 1, 2 (Java's
+ * checkReconsumeTimes compares the count before incrementing it), then
+ * lands in %DLQ%<group>, where the Java client reads it with its body and
+ * origin; the messages behind it in the queue then come once each, in
+ * order. */
+TEST(orderly_dead_letters_after_max) {
+  enum { N = 6 };
+  odlq_ctx_t *o = calloc(1, sizeof(*o));
+  pthread_mutex_init(&o->mu, NULL);
+  char topic[128], group[128];
+  make_topic(topic, sizeof(topic), "it_push_odlq", 1);
+  it_unique(group, sizeof(group), "it_push_odlq_g");
+  seen_init(&o->s, N);
+  CHECK_INT(produce(topic, &o->s, 0, N, true), 0);
+  static const char *const kv[] = {"maxReconsumeTimes", "2", NULL};
+  rmq_push_consumer_t *pc = push(group, topic, suspend_first, o, true, kv);
+  REQUIRE(pc != NULL);
+  /* until quiet: every message came, and nothing for 2 s after */
+  int64_t t0 = rmqi_now_ms();
+  CHECK_INT(wait_quiet(&o->s, 2000, 30000), 0);
+  fprintf(stderr, "orderly dlq: quiet after %lld ms\n",
+          (long long)(rmqi_now_ms() - t0));
+  rmq_consumer_stats_t st;
+  CHECK_ERR(rmq_push_consumer_stats(pc, &st), RMQ_OK);
+  CHECK_INT(st.failed, 3);
+  CHECK_INT(st.processed, N - 1);
+  rmq_consumer_stats_clear(&st);
+  rmq_push_consumer_destroy(pc, 5000);
+  pthread_mutex_lock(&o->mu);
+  CHECK_INT(o->n_times, 3);
+  for (int i = 0; i < 3 && i < o->n_times; i++)
+    CHECK_INT(o->times[i], i);
+  CHECK_INT(o->n_order, N - 1);
+  for (int i = 0; i < N - 1 && i < o->n_order; i++)
+    CHECK_INT(o->order[i], i + 1);
+  pthread_mutex_unlock(&o->mu);
+  CHECK_INT(atomic_load(&o->s.count[0]), 3);
+  for (int i = 1; i < N; i++)
+    CHECK_INT(atomic_load(&o->s.count[i]), 1);
+  CHECK_INT(seen_bad_ids(&o->s), 0);
+  /* the broker routed it to %DLQ%<group> with a reconsume count past the
+   * maximum. 5.x stores it there at once: the Java client reads it with
+   * its body and origin. 4.x first keeps it in its schedule topic for the
+   * retry's delay level (3 + reconsume times = 5: a minute, as for Java's
+   * client), with the DLQ as its real topic: found there by its id. */
+  char dlq[200];
+  snprintf(dlq, sizeof(dlq), "%%DLQ%%%s", group);
+  t0 = rmqi_now_ms();
+  if (env.major >= 5) {
+    consumed_t jc;
+    consume(&env, &jc, dlq, 1, NULL);
+    const char *ids[] = {o->s.ids[0]};
+    expect_ids(&jc, ids, 1);
+    const rmqi_jval_t *m = by_id(&jc, o->s.ids[0]);
+    if (m) {
+      const rmqi_jval_t *props = rmqi_json_get(m, "props");
+      CHECK_STR(rmqi_json_str(m, "bodyText"), "body-0");
+      CHECK_STR(rmqi_json_str(rmqi_json_get(m, "userProps"), "i"), "0");
+      CHECK_STR(rmqi_json_str(props, "RETRY_TOPIC"), topic);
+      int64_t times = -1;
+      CHECK(rmqi_json_int(m, "reconsumeTimes", &times));
+      CHECK_INT(times, 3);
+    }
+    consumed_free(&jc);
+  } else {
+    char args[600], want[600];
+    snprintf(args, sizeof(args),
+             "queryMsgByUniqueKey -t SCHEDULE_TOPIC_XXXX -i %s", o->s.ids[0]);
+    char *out = NULL;
+    int rc = -1;
+    for (int t = 0; t < 10 && rc != 0; t++) { /* the index trails a little */
+      free(out);
+      out = NULL;
+      rc = it_harness(&env, "mqadmin", args, &out);
+      if (rc != 0 || out == NULL || strstr(out, "Topic:") == NULL) {
+        rc = -1;
+        usleep(500 * 1000);
+      }
+    }
+    CHECK_INT(rc, 0);
+    snprintf(want, sizeof(want), "REAL_TOPIC=%s,", dlq);
+    CHECK(out && strstr(out, want) != NULL);
+    snprintf(want, sizeof(want), "RETRY_TOPIC=%s,", topic);
+    CHECK(out && strstr(out, want) != NULL);
+    CHECK(out && strstr(out, "Reconsume Times:     3\n") != NULL);
+    if (out && strstr(out, dlq) == NULL)
+      fprintf(stderr, "queryMsgByUniqueKey said:\n%s\n", out);
+    free(out);
+  }
+  fprintf(stderr, "orderly dlq: found in %lld ms\n",
+          (long long)(rmqi_now_ms() - t0));
+  seen_free(&o->s);
+  pthread_mutex_destroy(&o->mu);
+  free(o);
+}
+
 typedef struct order_ctx {
   seen_t s;
   pthread_mutex_t mu;
@@ -1160,6 +1292,7 @@ int main(void) {
   static const rmqt_case cases[] = {
       TCASE(clustering_no_loss_while_consumers_join_and_leave),
       TCASE(retry_later_redelivers_then_dead_letters),
+      TCASE(orderly_dead_letters_after_max),
       TCASE(orderly_keeps_each_queue_in_order),
       TCASE(orderly_holds_through_rebalance_and_restart),
       TCASE(topic_threshold_bounds_what_is_pulled),
