@@ -412,11 +412,145 @@ TEST(retry_later_redelivers_then_dead_letters) {
   free(r);
 }
 
+/* Concurrent, batches of up to 4 from one queue, in sending order. */
+typedef struct cctx {
+  seen_t s;
+  pthread_mutex_t mu;
+  int max_n, multi;        /* largest call, calls of more than one message */
+  int64_t t_ack;           /* when the ack-index call returned */
+  int ack_ok[4], n_ack_ok; /* its messages up to the ack index */
+  int back[4], n_back;     /* ... and after it */
+  int dlq[4], n_dlq;       /* the call answered RETRY_LATER, delay -1 */
+  int64_t again_ms[16];    /* per index: redelivery after t_ack, ms */
+  int again_times[16];     /* ... and its reconsume count */
+  int again_other;         /* redeliveries of anything else */
+} cctx_t;
+
+static rmq_consume_status_t ctx_rules(rmq_push_consumer_t *c,
+                                      rmq_msg_t *const *msgs, size_t n,
+                                      rmq_consume_ctx_t *ctx, void *op) {
+  (void)c;
+  cctx_t *x = op;
+  int k[8] = {0};
+  bool first = true;
+  pthread_mutex_lock(&x->mu);
+  x->max_n = RMQI_MAX(x->max_n, (int)n);
+  x->multi += n > 1;
+  for (size_t i = 0; i < n && i < 8; i++) {
+    k[i] = seen_add(&x->s, msgs[i]);
+    if (rmq_msg_reconsume_times(msgs[i]) > 0) {
+      first = false;
+      if (k[i] >= 0 && k[i] < 16 && x->again_ms[k[i]] == 0) {
+        x->again_ms[k[i]] = rmqi_now_ms() - x->t_ack;
+        x->again_times[k[i]] = rmq_msg_reconsume_times(msgs[i]);
+      } else
+        x->again_other++;
+    }
+  }
+  rmq_consume_status_t st = RMQ_CONSUME_SUCCESS;
+  if (first && n > 0 && k[0] == 0) {
+    /* success up to index 1: the rest comes back after level 2 (5 s) */
+    ctx->ack_index = 1;
+    ctx->delay_level = 2;
+    for (size_t i = 0; i < n && i < 4; i++)
+      if (i <= 1)
+        x->ack_ok[x->n_ack_ok++] = k[i];
+      else
+        x->back[x->n_back++] = k[i];
+    x->t_ack = rmqi_now_ms();
+  } else if (first && n > 0 && k[0] == 4) {
+    /* all of it straight to the DLQ (an ack index counts only with
+     * success, as Java's processConsumeResult) */
+    ctx->ack_index = 1;
+    ctx->delay_level = -1;
+    st = RMQ_CONSUME_RETRY_LATER;
+    for (size_t i = 0; i < n && i < 4; i++)
+      x->dlq[x->n_dlq++] = k[i];
+  }
+  pthread_mutex_unlock(&x->mu);
+  return st;
+}
+
+/* The concurrent listener's context, consumeMessageBatchMaxSize 4, twelve
+ * messages of one queue in order (chunks 0-3, 4-7, 8-11): every call has
+ * at most 4 messages and some more than one; SUCCESS with ack_index 1 and
+ * delay level 2 on the first chunk: its messages 2 and 3 come back once,
+ * with reconsume count 1, 4 to 9.5 s later (level 2 is 5 s, level 3 10 s),
+ * 0 and 1 never; RETRY_LATER with delay level -1 (and an ack index, which
+ * only counts with success) on the second: the whole chunk goes to
+ * %DLQ%<group> (the Java client reads it there) and never comes back. */
+TEST(concurrent_context_batch_ackindex_delay) {
+  enum { N = 12 };
+  cctx_t *x = calloc(1, sizeof(*x));
+  pthread_mutex_init(&x->mu, NULL);
+  char topic[128], group[128];
+  make_topic(topic, sizeof(topic), "it_push_ctx", 1);
+  it_unique(group, sizeof(group), "it_push_ctx_g");
+  seen_init(&x->s, N);
+  CHECK_INT(produce(topic, &x->s, 0, N, true), 0); /* in order */
+  static const char *const kv[] = {"consumeMessageBatchMaxSize", "4", NULL};
+  rmq_push_consumer_t *pc = push(group, topic, ctx_rules, x, false, kv);
+  REQUIRE(pc != NULL);
+  /* until the two sent back have come again, then quiet */
+  int64_t end = rmqi_now_ms() + 30000;
+  for (;;) {
+    pthread_mutex_lock(&x->mu);
+    int again = 0;
+    for (int i = 0; i < x->n_back; i++)
+      again += x->again_ms[x->back[i]] > 0;
+    bool done = x->n_back > 0 && again == x->n_back;
+    pthread_mutex_unlock(&x->mu);
+    if (done || rmqi_now_ms() > end)
+      break;
+    usleep(20 * 1000);
+  }
+  CHECK_INT(wait_quiet(&x->s, 2000, 10000), 0);
+  rmq_push_consumer_destroy(pc, 5000);
+  pthread_mutex_lock(&x->mu);
+  CHECK(x->max_n <= 4);
+  CHECK(x->multi > 0);
+  CHECK_INT(x->n_ack_ok, 2);
+  CHECK_INT(x->n_back, 2);
+  CHECK_INT(x->n_dlq, 4);
+  for (int i = 0; i < x->n_back; i++) {
+    int k = x->back[i];
+    fprintf(stderr, "context: message %d back after %lld ms, count %d\n", k,
+            (long long)x->again_ms[k], x->again_times[k]);
+    CHECK_INT(x->again_times[k], 1);
+    CHECK(x->again_ms[k] >= 4000 && x->again_ms[k] <= 9500);
+    CHECK_INT(atomic_load(&x->s.count[k]), 2);
+  }
+  CHECK_INT(x->again_other, 0);
+  for (int i = 0; i < N; i++) {
+    bool back = false;
+    for (int j = 0; j < x->n_back; j++)
+      back = back || x->back[j] == i;
+    if (!back)
+      CHECK_INT(atomic_load(&x->s.count[i]), 1);
+  }
+  const char *ids[4];
+  for (int i = 0; i < x->n_dlq; i++)
+    ids[i] = x->s.ids[x->dlq[i]];
+  int n_dlq = x->n_dlq;
+  pthread_mutex_unlock(&x->mu);
+  CHECK_INT(seen_bad_ids(&x->s), 0);
+  char dlq[200];
+  snprintf(dlq, sizeof(dlq), "%%DLQ%%%s", group);
+  consumed_t jc;
+  consume(&env, &jc, dlq, n_dlq, NULL);
+  expect_ids(&jc, ids, (size_t)n_dlq);
+  consumed_free(&jc);
+  seen_free(&x->s);
+  pthread_mutex_destroy(&x->mu);
+  free(x);
+}
+
 /* Orderly, one queue: message 0 is always suspended. */
 typedef struct odlq_ctx {
   seen_t s;
   pthread_mutex_t mu;
-  int times[8]; /* message 0's reconsume count at each of its calls */
+  int times[8];  /* message 0's reconsume count at each of its calls */
+  int64_t at[8]; /* ... and when each came */
   int n_times;
   int order[16]; /* the other messages' indexes as consumed */
   int n_order;
@@ -432,11 +566,13 @@ static rmq_consume_status_t suspend_first(rmq_push_consumer_t *c,
   for (size_t i = 0; i < n; i++) {
     int k = seen_add(&o->s, msgs[i]);
     if (k == 0) {
-      if (o->n_times < 8)
+      if (o->n_times < 8) {
         o->times[o->n_times] = rmq_msg_reconsume_times(msgs[i]);
+        o->at[o->n_times] = rmqi_now_ms();
+      }
       o->n_times++;
-      ctx->suspend_ms = 100;
-      st = RMQ_CONSUME_SUSPEND;
+      st = RMQ_CONSUME_SUSPEND; /* for suspendCurrentQueueTimeMillis */
+      (void)ctx;
     } else if (k > 0) {
       if (o->n_order < 16)
         o->order[o->n_order] = k;
@@ -449,7 +585,8 @@ static rmq_consume_status_t suspend_first(rmq_push_consumer_t *c,
 
 /* Orderly, maxReconsumeTimes 2, one queue: message 0 suspended at every
  * call is seen exactly 3 times, with reconsume counts 0, 1, 2 (Java's
- * checkReconsumeTimes compares the count before incrementing it), then
+ * checkReconsumeTimes compares the count before incrementing it), each
+ * call suspendCurrentQueueTimeMillis (1.5 s) after the one before, then
  * lands in %DLQ%<group>, where the Java client reads it with its body and
  * origin; the messages behind it in the queue then come once each, in
  * order. */
@@ -462,7 +599,8 @@ TEST(orderly_dead_letters_after_max) {
   it_unique(group, sizeof(group), "it_push_odlq_g");
   seen_init(&o->s, N);
   CHECK_INT(produce(topic, &o->s, 0, N, true), 0);
-  static const char *const kv[] = {"maxReconsumeTimes", "2", NULL};
+  static const char *const kv[] = {
+      "maxReconsumeTimes", "2", "suspendCurrentQueueTimeMillis", "1500", NULL};
   rmq_push_consumer_t *pc = push(group, topic, suspend_first, o, true, kv);
   REQUIRE(pc != NULL);
   /* until quiet: every message came, and nothing for 2 s after */
@@ -480,6 +618,11 @@ TEST(orderly_dead_letters_after_max) {
   CHECK_INT(o->n_times, 3);
   for (int i = 0; i < 3 && i < o->n_times; i++)
     CHECK_INT(o->times[i], i);
+  for (int i = 1; i < 3 && i < o->n_times; i++) { /* the suspension */
+    int64_t gap = o->at[i] - o->at[i - 1];
+    fprintf(stderr, "orderly dlq: suspended %lld ms\n", (long long)gap);
+    CHECK(gap >= 1400 && gap < 5000);
+  }
   CHECK_INT(o->n_order, N - 1);
   for (int i = 0; i < N - 1 && i < o->n_order; i++)
     CHECK_INT(o->order[i], i + 1);
@@ -1292,6 +1435,7 @@ int main(void) {
   static const rmqt_case cases[] = {
       TCASE(clustering_no_loss_while_consumers_join_and_leave),
       TCASE(retry_later_redelivers_then_dead_letters),
+      TCASE(concurrent_context_batch_ackindex_delay),
       TCASE(orderly_dead_letters_after_max),
       TCASE(orderly_keeps_each_queue_in_order),
       TCASE(orderly_holds_through_rebalance_and_restart),
