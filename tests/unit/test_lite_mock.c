@@ -104,6 +104,14 @@ static void put_text(rmqi_buf_t *b, int64_t offset, bool bad_crc) {
   put_record(b, offset, body, (size_t)n, 0, bad_crc);
 }
 
+/* A record whose magic code is unknown: its size is right, so the records
+ * after it are read, but nothing of it (not its offset) can be trusted. */
+static void put_bad_magic(rmqi_buf_t *b, int64_t offset) {
+  size_t start = b->len;
+  put_text(b, offset, false);
+  rmqi_buf_patch_be32(b, start + 4, 0x12345678);
+}
+
 /* A deflated body with the compression type bits set to @p type (0 and 3:
  * zlib; 1: LZ4 and 2: ZSTD, which we cannot read). */
 static void put_compressed(rmqi_buf_t *b, int64_t offset, int type) {
@@ -229,6 +237,9 @@ static bool last_pull_offset_is(mock_t *m, const char *want, int ms) {
   return false;
 }
 
+/* Each skipped record is counted as undecodable and logged with its queue
+ * and offset: its own when its header decoded (bad CRC, compression), else
+ * the offset it follows, or the pull's offset when it comes first. */
 TEST(corrupt_records_are_skipped_and_the_rest_delivered) {
   log_text[0] = '\0';
   mock_t *m = mock_broker();
@@ -239,12 +250,14 @@ TEST(corrupt_records_are_skipped_and_the_rest_delivered) {
   put_text(&b1, 1, true);    /* bad CRC */
   put_compressed(&b1, 2, 1); /* LZ4: unknown to us */
   put_compressed(&b1, 3, 0); /* zlib: fine */
-  put_compressed(&b1, 4, 7); /* no such type */
-  put_text(&b1, 5, false);
-  put_text(&b2, 6, false); /* the next pull goes on from 6 */
+  put_bad_magic(&b1, 4);     /* does not parse: "after offset 3" */
+  put_compressed(&b1, 5, 7); /* no such type */
+  put_text(&b1, 6, false);
+  put_bad_magic(&b2, 7); /* the next pull goes on from 7: its first */
+  put_text(&b2, 8, false);
   REQUIRE(rmqi_buf_ok(&b1) && rmqi_buf_ok(&b2));
-  pull_rule(m, &b1, "6");
-  pull_rule(m, &b2, "7");
+  pull_rule(m, &b1, "7");
+  pull_rule(m, &b2, "9");
   mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
   rmq_pull_consumer_t *pc = consumer(m, false);
   REQUIRE(pc != NULL);
@@ -252,17 +265,27 @@ TEST(corrupt_records_are_skipped_and_the_rest_delivered) {
   size_t n = poll_n(pc, got, 4, 5000);
   n += (size_t)RMQI_MAX(rmq_pull_consumer_poll(pc, got + n, 16 - n, 500), 0);
   CHECK_INT(n, 4);
-  static const int64_t want[] = {0, 3, 5, 6};
+  static const int64_t want[] = {0, 3, 6, 8};
   for (size_t i = 0; i < n && i < 4; i++)
     check_body(got[i], want[i]);
   for (size_t i = 0; i < n; i++)
     rmq_msg_destroy(got[i]);
-  CHECK(last_pull_offset_is(m, "7", 2000));
+  CHECK(last_pull_offset_is(m, "9", 2000));
+  CHECK(logged("TopicL broker-a:0: message at offset 1 skipped: "));
   CHECK(logged("CRC"));
+  CHECK(logged("TopicL broker-a:0: message at offset 2 skipped: "));
   CHECK(logged("LZ4"));
+  CHECK(logged("TopicL broker-a:0: message after offset 3 skipped: "));
+  CHECK(logged("magic"));
+  CHECK(logged("TopicL broker-a:0: message at offset 5 skipped: "));
   CHECK(logged("compression type 7"));
-  /* polled up to 6 inclusive: the skipped ones do not hold the offset */
-  CHECK(commits(pc, m, "7"));
+  CHECK(logged("TopicL broker-a:0: message at or after offset 7 skipped: "));
+  rmq_consumer_stats_t st;
+  CHECK_ERR(rmq_pull_consumer_stats(pc, &st), RMQ_OK);
+  CHECK_UINT(st.undecodable, 5);
+  rmq_consumer_stats_clear(&st);
+  /* polled up to 8 inclusive: the skipped ones do not hold the offset */
+  CHECK(commits(pc, m, "9"));
   rmq_pull_consumer_destroy(pc, 2000);
   mock_stop(m);
   rmqi_buf_free(&b1);
