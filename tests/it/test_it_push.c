@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static it_env_t env;
@@ -1430,6 +1431,120 @@ TEST(mixed_group_with_the_java_push_consumer) {
   seen_free(&s);
 }
 
+/* A concurrent push consumer not subscribed nor started yet. */
+static rmq_push_consumer_t *push_new(const char *group, rmq_consume_cb *cb,
+                                     void *op, const char *const *kv) {
+  rmq_conf_t *c = conf(group, kv);
+  rmq_conf_set(c, "rebalanceInterval", "1000", NULL, 0);
+  char err[256];
+  rmq_push_consumer_t *pc = rmq_push_consumer_new(NULL, c, err, sizeof(err));
+  rmq_conf_destroy(c);
+  if (pc == NULL)
+    rmqt_fail(__FILE__, __LINE__, "push consumer: %s", err);
+  else if (rmq_push_consumer_set_listener(pc, cb, op) != RMQ_OK)
+    rmqt_fail(__FILE__, __LINE__, "set listener");
+  return pc;
+}
+
+typedef struct two_ctx {
+  seen_t s1, s2; /* per topic */
+  char t1[128], t2[128];
+  atomic_int stray;
+} two_ctx_t;
+
+static rmq_consume_status_t on_two(rmq_push_consumer_t *c,
+                                   rmq_msg_t *const *msgs, size_t n,
+                                   rmq_consume_ctx_t *ctx, void *op) {
+  (void)c, (void)ctx;
+  two_ctx_t *x = op;
+  for (size_t i = 0; i < n; i++) {
+    const char *t = rmq_msg_topic(msgs[i]);
+    if (strcmp(t, x->t1) == 0)
+      seen_add(&x->s1, msgs[i]);
+    else if (strcmp(t, x->t2) == 0)
+      seen_add(&x->s2, msgs[i]);
+    else
+      atomic_fetch_add(&x->stray, 1);
+  }
+  return RMQ_CONSUME_SUCCESS;
+}
+
+/* One push consumer, two user topics: the first with a tag expression,
+ * the second with SQL92 (`i >= 5`, the brokers enable property
+ * filtering): every message of the first once, exactly messages 5..9 of
+ * the second once (consumed until quiet; 0..4 never). Its group is new
+ * and starts CONSUME_FROM_TIMESTAMP at a time after every message; a
+ * second new group starts CONSUME_FROM_LAST_OFFSET: on these young queues
+ * the broker answers QUERY_CONSUMER_OFFSET with 0 for a new group (its
+ * first message is in memory), and Java's computePullFromWhere starts
+ * there whatever consumeFromWhere says, so both get everything from the
+ * first offset (test_it_consumer_java compares that with Java). */
+TEST(push_two_topics_sql92_and_start_positions) {
+  enum { N = 10 };
+  two_ctx_t *x = calloc(1, sizeof(*x)), *y = calloc(1, sizeof(*y));
+  char g1[128], g2[128], ts[32];
+  make_topic(x->t1, sizeof(x->t1), "it_push_two_a", 1);
+  make_topic(x->t2, sizeof(x->t2), "it_push_two_b", 1);
+  memcpy(y->t1, x->t1, sizeof(y->t1));
+  memcpy(y->t2, x->t2, sizeof(y->t2));
+  it_unique(g1, sizeof(g1), "it_push_two_g");
+  it_unique(g2, sizeof(g2), "it_push_last_g");
+  seen_init(&x->s1, N);
+  seen_init(&x->s2, N);
+  seen_init(&y->s1, N);
+  seen_init(&y->s2, N);
+  CHECK_INT(produce(x->t1, &x->s1, 0, N, true), 0);
+  CHECK_INT(produce(x->t2, &x->s2, 0, N, true), 0);
+  time_t t = time(NULL) + 2;
+  struct tm tm;
+  localtime_r(&t, &tm);
+  strftime(ts, sizeof(ts), "%Y%m%d%H%M%S", &tm);
+  const char *const kv1[] = {"consumeFromWhere", "CONSUME_FROM_TIMESTAMP",
+                             "consumeTimestamp", ts, NULL};
+  static const char *const kv2[] = {"consumeFromWhere",
+                                    "CONSUME_FROM_LAST_OFFSET", NULL};
+  rmq_push_consumer_t *a = push_new(g1, on_two, x, kv1);
+  rmq_push_consumer_t *b = push_new(g2, on_two, y, kv2);
+  REQUIRE(a && b);
+  CHECK_ERR(rmq_push_consumer_subscribe(a, x->t1, "TagA || TagB"), RMQ_OK);
+  CHECK_ERR(rmq_push_consumer_subscribe_sql(a, x->t2, "i >= 5"), RMQ_OK);
+  CHECK_ERR(rmq_push_consumer_subscribe(b, x->t1, "*"), RMQ_OK);
+  int64_t t0 = rmqi_now_ms();
+  CHECK_ERR(rmq_push_consumer_start(a), RMQ_OK);
+  CHECK_ERR(rmq_push_consumer_start(b), RMQ_OK);
+  CHECK_INT(wait_quiet(&x->s1, 100, 30000), 0);
+  CHECK_INT(wait_quiet(&y->s1, 100, 30000), 0);
+  int64_t end = rmqi_now_ms() + 30000;
+  for (;;) {
+    int got = 0;
+    for (int i = 5; i < N; i++)
+      got += atomic_load(&x->s2.count[i]) > 0;
+    if (got == N - 5 || rmqi_now_ms() > end)
+      break;
+    usleep(20 * 1000);
+  }
+  fprintf(stderr, "two topics: everything in %lld ms\n",
+          (long long)(rmqi_now_ms() - t0));
+  wait_quiet(&x->s1, 2000, 10000); /* then quiet (all of s1 came) */
+  rmq_push_consumer_destroy(a, 5000);
+  rmq_push_consumer_destroy(b, 5000);
+  for (int i = 0; i < N; i++) {
+    CHECK_INT(atomic_load(&x->s1.count[i]), 1);
+    CHECK_INT(atomic_load(&y->s1.count[i]), 1);
+    CHECK_INT(atomic_load(&x->s2.count[i]), i >= 5 ? 1 : 0);
+    CHECK_INT(atomic_load(&y->s2.count[i]), 0);
+  }
+  CHECK_INT(atomic_load(&x->s1.bad) + atomic_load(&x->s2.bad), 0);
+  CHECK_INT(atomic_load(&x->stray) + atomic_load(&y->stray), 0);
+  CHECK_INT(seen_bad_ids(&x->s1) + seen_bad_ids(&x->s2), 0);
+  seen_free(&x->s1);
+  seen_free(&x->s2);
+  seen_free(&y->s1);
+  seen_free(&y->s2);
+  free(x);
+  free(y);
+}
+
 int main(void) {
   it_setup(&env);
   static const rmqt_case cases[] = {
@@ -1446,6 +1561,7 @@ int main(void) {
       TCASE(admin_tools_see_and_reset_the_consumer),
       TCASE(offset_never_passes_an_unfinished_message),
       TCASE(mixed_group_with_the_java_push_consumer),
+      TCASE(push_two_topics_sql92_and_start_positions),
   };
   return RUN_TESTS(cases);
 }
