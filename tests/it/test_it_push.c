@@ -1545,6 +1545,136 @@ TEST(push_two_topics_sql92_and_start_positions) {
   free(y);
 }
 
+/* Suspend and resume of the whole consumer, one queue: once suspended and
+ * the pull in flight at that moment answered (message 10, sent after the
+ * suspension, may come through it), messages 11..39 sent then are not
+ * delivered (consumed until quiet: no call, none of their ids); after the
+ * resume every one comes, once. */
+TEST(push_suspend_and_resume) {
+  enum { N = 40 };
+  char topic[128], group[128];
+  make_topic(topic, sizeof(topic), "it_push_susp", 1);
+  it_unique(group, sizeof(group), "it_push_susp_g");
+  seen_t s;
+  seen_init(&s, N);
+  CHECK_INT(produce(topic, &s, 0, 10, true), 0);
+  rmq_push_consumer_t *pc = push(group, topic, on_msgs, &s, false, NULL);
+  REQUIRE(pc != NULL);
+  for (int64_t end = rmqi_now_ms() + 30000; rmqi_now_ms() < end;) {
+    int got = 0;
+    for (int i = 0; i < 10; i++)
+      got += atomic_load(&s.count[i]) > 0;
+    if (got == 10 && rmqi_now_ms() - atomic_load(&s.last_ms) > 300)
+      break;
+    usleep(20 * 1000);
+  }
+  CHECK_INT(atomic_load(&s.total), 10);
+  CHECK_ERR(rmq_push_consumer_suspend(pc), RMQ_OK);
+  CHECK_INT(produce(topic, &s, 10, 11, true), 0);
+  for (int t = 0; t < 100 && atomic_load(&s.count[10]) == 0; t++)
+    usleep(50 * 1000); /* the held pull may answer with it */
+  int drained = atomic_load(&s.total);
+  fprintf(stderr, "suspend: the pull in flight %s message 10\n",
+          atomic_load(&s.count[10]) ? "brought" : "did not bring");
+  CHECK_INT(produce(topic, &s, 11, N, true), 0);
+  /* quiet: nothing of 11..39 comes while suspended */
+  int64_t last = atomic_load(&s.last_ms);
+  while (rmqi_now_ms() - atomic_load(&s.last_ms) < 2500)
+    usleep(50 * 1000);
+  CHECK_INT(atomic_load(&s.total), drained);
+  CHECK(atomic_load(&s.last_ms) == last);
+  for (int i = 11; i < N; i++)
+    CHECK_INT(atomic_load(&s.count[i]), 0);
+  rmq_consumer_stats_t st;
+  CHECK_ERR(rmq_push_consumer_stats(pc, &st), RMQ_OK);
+  for (size_t i = 0; i < st.n_queues; i++)
+    CHECK_UINT(st.queues[i].cached_msgs, 0);
+  rmq_consumer_stats_clear(&st);
+  CHECK_ERR(rmq_push_consumer_resume(pc), RMQ_OK);
+  CHECK_INT(wait_quiet(&s, 1000, 30000), 0);
+  rmq_push_consumer_destroy(pc, 5000);
+  for (int i = 0; i < N; i++)
+    if (atomic_load(&s.count[i]) != 1)
+      rmqt_fail(__FILE__, __LINE__, "message %d came %d times", i,
+                atomic_load(&s.count[i]));
+  CHECK_INT(seen_bad_ids(&s), 0);
+  CHECK_INT(atomic_load(&s.bad), 0);
+  seen_free(&s);
+}
+
+typedef struct span_ctx {
+  seen_t s;
+  atomic_int held, released;
+  atomic_llong max_off; /* highest queue offset delivered */
+} span_ctx_t;
+
+static rmq_consume_status_t span_hold(rmq_push_consumer_t *c,
+                                      rmq_msg_t *const *msgs, size_t n,
+                                      rmq_consume_ctx_t *ctx, void *op) {
+  (void)c, (void)ctx;
+  span_ctx_t *x = op;
+  for (size_t i = 0; i < n; i++) {
+    int64_t off = rmq_msg_queue_offset(msgs[i]);
+    if (off == 0 && !atomic_load(&x->released)) {
+      atomic_store(&x->held, 1);
+      while (!atomic_load(&x->released))
+        usleep(1000);
+    }
+    seen_add(&x->s, msgs[i]);
+    long long m = atomic_load(&x->max_off);
+    while (off > m && !atomic_compare_exchange_weak(&x->max_off, &m, off))
+      ;
+  }
+  return RMQ_CONSUME_SUCCESS;
+}
+
+/* consumeConcurrentlyMaxSpan 20, pulls of 8, one queue of 200: with the
+ * message at offset 0 held in its listener call, the queue is pulled until
+ * its span (highest pulled offset - first unfinished) passes 20 and no
+ * further: the highest offset delivered (consumed until quiet) is between
+ * 21 and 28, the queue's offset stays 0; released, all 200 come, once. */
+TEST(push_max_span_stops_pulling_behind_a_held_message) {
+  enum { N = 200, SPAN = 20, BATCH = 8 };
+  char topic[128], group[128];
+  make_topic(topic, sizeof(topic), "it_push_span", 1);
+  it_unique(group, sizeof(group), "it_push_span_g");
+  span_ctx_t *x = calloc(1, sizeof(*x));
+  seen_init(&x->s, N);
+  CHECK_INT(produce(topic, &x->s, 0, N, true), 0); /* in order */
+  static const char *const kv[] = {"consumeConcurrentlyMaxSpan",
+                                   "20",
+                                   "pullBatchSize",
+                                   "8",
+                                   "consumeThreadMin",
+                                   "4",
+                                   NULL};
+  rmq_push_consumer_t *pc = push(group, topic, span_hold, x, false, kv);
+  REQUIRE(pc != NULL);
+  for (int t = 0; t < 600 && !atomic_load(&x->held); t++)
+    usleep(50 * 1000);
+  CHECK(atomic_load(&x->held));
+  while (rmqi_now_ms() - atomic_load(&x->s.last_ms) < 2000)
+    usleep(50 * 1000); /* until quiet */
+  long long max_off = atomic_load(&x->max_off);
+  int before = atomic_load(&x->s.total);
+  rmq_consumer_stats_t st;
+  CHECK_ERR(rmq_push_consumer_stats(pc, &st), RMQ_OK);
+  for (size_t i = 0; i < st.n_queues; i++)
+    if (strcmp(st.queues[i].queue.topic, topic) == 0)
+      CHECK_INT(st.queues[i].consumed, 0);
+  rmq_consumer_stats_clear(&st);
+  fprintf(stderr, "max span: held at 0, highest delivered %lld (%d calls)\n",
+          max_off, before);
+  CHECK(max_off > SPAN && max_off <= SPAN + BATCH);
+  atomic_store(&x->released, 1);
+  CHECK_INT(wait_quiet(&x->s, 1000, 30000), 0);
+  rmq_push_consumer_destroy(pc, 5000);
+  for (int i = 0; i < N; i++)
+    CHECK_INT(atomic_load(&x->s.count[i]), 1);
+  seen_free(&x->s);
+  free(x);
+}
+
 int main(void) {
   it_setup(&env);
   static const rmqt_case cases[] = {
@@ -1562,6 +1692,8 @@ int main(void) {
       TCASE(offset_never_passes_an_unfinished_message),
       TCASE(mixed_group_with_the_java_push_consumer),
       TCASE(push_two_topics_sql92_and_start_positions),
+      TCASE(push_suspend_and_resume),
+      TCASE(push_max_span_stops_pulling_behind_a_held_message),
   };
   return RUN_TESTS(cases);
 }
