@@ -1675,6 +1675,55 @@ TEST(push_max_span_stops_pulling_behind_a_held_message) {
   free(x);
 }
 
+/* Orderly: a destroyed consumer unlocks its queues on the broker, so the
+ * next consumer of the group locks and consumes them within seconds, not
+ * after the broker's 60 s lock expiry; it starts where the first
+ * committed (nothing again). */
+TEST(orderly_successor_takes_over_at_once_after_destroy) {
+  enum { N = 40 };
+  char topic[128], group[128];
+  make_topic(topic, sizeof(topic), "it_push_otake", 2);
+  it_unique(group, sizeof(group), "it_push_otake_g");
+  seen_t s1, s2;
+  seen_init(&s1, N);
+  seen_init(&s2, N);
+  CHECK_INT(produce(topic, &s1, 0, N / 2, true), 0);
+  rmq_push_consumer_t *a = push(group, topic, on_msgs, &s1, true, NULL);
+  REQUIRE(a != NULL);
+  s1.n = N / 2;
+  CHECK_INT(wait_quiet(&s1, 500, 30000), 0);
+  s1.n = N;
+  rmq_push_consumer_destroy(a, 5000);
+  int64_t t0 = rmqi_now_ms();
+  rmq_push_consumer_t *b = push(group, topic, on_msgs, &s2, true, NULL);
+  REQUIRE(b != NULL);
+  CHECK_INT(produce(topic, &s2, N / 2, N, true), 0);
+  int64_t end = rmqi_now_ms() + 40000;
+  for (;;) {
+    int got = 0;
+    for (int i = N / 2; i < N; i++)
+      got += atomic_load(&s2.count[i]) > 0;
+    if (got == N / 2 || rmqi_now_ms() > end)
+      break;
+    usleep(20 * 1000);
+  }
+  int64_t took = rmqi_now_ms() - t0;
+  fprintf(stderr,
+          "orderly takeover: the successor had both queues' messages "
+          "%lld ms after the destroy\n",
+          (long long)took);
+  CHECK(took < 15000);
+  while (rmqi_now_ms() - atomic_load(&s2.last_ms) < 1000)
+    usleep(50 * 1000);
+  rmq_push_consumer_destroy(b, 5000);
+  for (int i = 0; i < N; i++) {
+    CHECK_INT(atomic_load(&s1.count[i]), (i < N / 2 ? 1 : 0));
+    CHECK_INT(atomic_load(&s2.count[i]), (i < N / 2 ? 0 : 1));
+  }
+  seen_free(&s1);
+  seen_free(&s2);
+}
+
 int main(void) {
   it_setup(&env);
   static const rmqt_case cases[] = {
@@ -1694,6 +1743,7 @@ int main(void) {
       TCASE(push_two_topics_sql92_and_start_positions),
       TCASE(push_suspend_and_resume),
       TCASE(push_max_span_stops_pulling_behind_a_held_message),
+      TCASE(orderly_successor_takes_over_at_once_after_destroy),
   };
   return RUN_TESTS(cases);
 }
