@@ -292,6 +292,95 @@ TEST(corrupt_records_are_skipped_and_the_rest_delivered) {
   rmqi_buf_free(&b2);
 }
 
+typedef struct pushed {
+  pthread_mutex_t mu;
+  int64_t off[16];
+  int n;
+} pushed_t;
+
+static rmq_consume_status_t on_pushed(rmq_push_consumer_t *c,
+                                      rmq_msg_t *const *msgs, size_t n,
+                                      rmq_consume_ctx_t *ctx, void *op) {
+  (void)c, (void)ctx;
+  pushed_t *x = op;
+  pthread_mutex_lock(&x->mu);
+  for (size_t i = 0; i < n; i++)
+    if (x->n < 16)
+      x->off[x->n++] = rmq_msg_queue_offset(msgs[i]);
+  pthread_mutex_unlock(&x->mu);
+  return RMQ_CONSUME_SUCCESS;
+}
+
+/* The same through a push consumer (broadcasting: no retry topic, no
+ * group list; one consume thread): the good records reach the listener,
+ * each corrupt one is counted and logged with its offset. */
+TEST(corrupt_records_are_skipped_by_the_push_consumer) {
+  log_text[0] = '\0';
+  mock_t *m = mock_broker();
+  rmqi_buf_t b1;
+  rmqi_buf_init(&b1);
+  put_text(&b1, 0, false);
+  put_text(&b1, 1, true);    /* bad CRC */
+  put_compressed(&b1, 2, 1); /* LZ4 */
+  put_compressed(&b1, 3, 0); /* zlib: fine */
+  put_bad_magic(&b1, 4);     /* "after offset 3" */
+  put_compressed(&b1, 5, 7); /* no such type */
+  put_text(&b1, 6, false);
+  REQUIRE(rmqi_buf_ok(&b1));
+  pull_rule(m, &b1, "7");
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  char dir[] = "/tmp/rmq-push-corrupt-XXXXXX";
+  REQUIRE(mkdtemp(dir) != NULL);
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  rmq_conf_set(c, "consumerGroup", "G", NULL, 0);
+  rmq_conf_set(c, "messageModel", "BROADCASTING", NULL, 0);
+  rmq_conf_set(c, "localOffsetStoreDir", dir, NULL, 0);
+  rmq_conf_set(c, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
+  rmq_conf_set(c, "consumeThreadMin", "1", NULL, 0);
+  rmq_conf_set(c, "mqClientApiTimeout", "1000", NULL, 0);
+  rmq_conf_set_log_cb(c, on_log, NULL);
+  char err[256] = "";
+  rmq_push_consumer_t *pc = rmq_push_consumer_new(NULL, c, err, sizeof(err));
+  rmq_conf_destroy(c);
+  REQUIRE(pc != NULL);
+  static pushed_t x = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  CHECK_ERR(rmq_push_consumer_set_listener(pc, on_pushed, &x), RMQ_OK);
+  CHECK_ERR(rmq_push_consumer_subscribe(pc, "TopicL", "*"), RMQ_OK);
+  CHECK_ERR(rmq_push_consumer_start(pc), RMQ_OK);
+  for (int t = 0; t < 500; t++) {
+    pthread_mutex_lock(&x.mu);
+    int n = x.n;
+    pthread_mutex_unlock(&x.mu);
+    if (n >= 3)
+      break;
+    usleep(10 * 1000);
+  }
+  CHECK(last_pull_offset_is(m, "7", 2000)); /* and no pull of them again */
+  rmq_consumer_stats_t st;
+  CHECK_ERR(rmq_push_consumer_stats(pc, &st), RMQ_OK);
+  CHECK_UINT(st.undecodable, 4);
+  CHECK_UINT(st.processed, 3);
+  rmq_consumer_stats_clear(&st);
+  rmq_push_consumer_destroy(pc, 2000);
+  pthread_mutex_lock(&x.mu);
+  CHECK_INT(x.n, 3);
+  static const int64_t want[] = {0, 3, 6};
+  for (int i = 0; i < x.n && i < 3; i++)
+    CHECK_INT(x.off[i], want[i]);
+  pthread_mutex_unlock(&x.mu);
+  CHECK(logged("TopicL broker-a:0: message at offset 1 skipped: "));
+  CHECK(logged("TopicL broker-a:0: message at offset 2 skipped: "));
+  CHECK(logged("TopicL broker-a:0: message after offset 3 skipped: "));
+  CHECK(logged("TopicL broker-a:0: message at offset 5 skipped: "));
+  mock_stop(m);
+  rmqi_buf_free(&b1);
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  CHECK_INT(system(cmd), 0);
+}
+
 /* A 5.x inner-batch record of three entries at queue offsets 0..2 (the
  * second one zlib-compressed as a whole record), then a plain record at 3,
  * polled two at a time: the batch is unwrapped into one message per entry,
@@ -967,6 +1056,7 @@ TEST(a_dropped_queue_does_not_commit_the_batch_in_hand) {
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(corrupt_records_are_skipped_and_the_rest_delivered),
+      TCASE(corrupt_records_are_skipped_by_the_push_consumer),
       TCASE(bodies_inflating_past_max_inflated_body_size_are_skipped),
       TCASE(inner_batches_are_unwrapped),
       TCASE(compressed_inner_batches_are_unwrapped),
