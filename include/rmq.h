@@ -1256,10 +1256,18 @@ RMQ_API rmq_err_t rmq_push_consumer_resume(rmq_push_consumer_t *consumer);
  *        @p timeout_ms (messages not yet delivered are dropped and will be
  *        redelivered, since their offsets were never committed), commits
  *        the offsets, unlocks orderly queues, leaves the group, joins the
- *        consume threads and frees the consumer (and its private client).
- * @remark A listener still running when the timeout ends is not
- *         interrupted: the call waits for it to return (it holds messages
- *         the library owns); keep listeners short.
+ *        consume threads (all but those still in a call, see below) and
+ *        frees the consumer (and its private client).
+ * @remark A listener still running when the timeout ends is neither
+ *         interrupted nor waited for: destroy logs a warning, detaches its
+ *         consume thread and goes on (unlock, commit, leave the group), so
+ *         it returns within about @p timeout_ms. That thread keeps what the
+ *         call needs (its messages stay valid until it returns), ends when
+ *         the call returns, without calling the listener again. The
+ *         call's messages are not committed: they are delivered again, to
+ *         the group's next consumer of their queue. Whatever the
+ *         listener's opaque points to must therefore outlive the last such
+ *         call, not just destroy.
  */
 RMQ_API void rmq_push_consumer_destroy(rmq_push_consumer_t *consumer,
                                        int timeout_ms);

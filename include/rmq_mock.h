@@ -197,6 +197,20 @@ RMQ_API rmq_err_t rmq_mock_broker_set_up(rmq_mock_cluster_t *c, int broker);
 RMQ_API rmq_err_t rmq_mock_broker_close_connections(rmq_mock_cluster_t *c,
                                                     int broker);
 
+/**
+ * @brief Gives the orderly lock of queue @p queue_id of @p topic on broker
+ *        @p broker, for consumer group @p group, to client @p client_id,
+ *        as if that client had just locked it (LOCK_BATCH_MQ; it holds it
+ *        60 s unless renewed). The client that held it finds the queue
+ *        missing from the answer to its next LOCK_BATCH_MQ, as when
+ *        another consumer took it over. RMQ_ERR_INVALID_ARG for a bad
+ *        argument, RMQ_ERR_NOT_FOUND for an unknown topic or queue.
+ */
+RMQ_API rmq_err_t rmq_mock_queue_lock_give(rmq_mock_cluster_t *c, int broker,
+                                           const char *topic, int queue_id,
+                                           const char *group,
+                                           const char *client_id);
+
 /* ------------------------------------------------------------------------ */
 /** @name Request tracking */
 

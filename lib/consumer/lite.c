@@ -274,6 +274,7 @@ static void take_result(lite_t *l, lq_t *q, const pull_ctx_t *x,
     b->q = q;
     b->gen = q->gen;
     b->first = x->offset;
+    b->dec_next = -1;
     b->body = res->body;
     b->len = res->body_len;
     res->body = NULL;
@@ -522,12 +523,24 @@ static bool tag_ok(const lq_t *q, const char *tags, size_t n) {
          rmqi_sub_matches(q->sub, tags, n);
 }
 
+/* An undecodable record: counted, and logged with its queue offset when
+ * its header decoded (a bad CRC or compression), else with the offset it
+ * follows (a record that does not parse: its own offset is unknown). */
 static void skipped(lite_t *l, const lq_t *q, const batch_t *b, rmq_err_t rc,
-                    const rmqi_errbuf_t *e) {
+                    const rmqi_errbuf_t *e, int64_t offset) {
   atomic_fetch_add(&l->undecodable, 1); /* the consumer's statistics */
+  char where[96];
+  if (offset >= 0)
+    snprintf(where, sizeof(where), "at offset %lld", (long long)offset);
+  else if (b->dec_next > 0)
+    snprintf(where, sizeof(where), "after offset %lld",
+             (long long)(b->dec_next - 1));
+  else /* the first record of its pull */
+    snprintf(where, sizeof(where), "at or after offset %lld",
+             (long long)b->first);
   rmqi_log(&l->client->log, RMQ_LOG_ERROR, "consumer",
-           "%s %s %s:%d: message at byte %zu skipped: %s (%s)", l->group,
-           q->topic, q->broker, (int)q->qid, b->pos, e->msg, rmq_err_name(rc));
+           "%s %s %s:%d: message %s skipped: %s (%s)", l->group, q->topic,
+           q->broker, (int)q->qid, where, e->msg, rmq_err_name(rc));
 }
 
 /* Decodes up to @p max messages of @p b (not on the ready list; no lock
@@ -543,6 +556,8 @@ size_t rmqi_lite_decode(lite_t *l, batch_t *b, const lq_t *q, rmq_msg_t **out,
     rmq_err_t rc;
     if (b->inner.active) {
       rmq_msg_t *m;
+      /* an entry's offset: its batch record's plus its index */
+      int64_t at = b->inner.outer.queue_offset + (int64_t)b->inner.index;
       rc = rmqi_rxmsg_inner_next(&b->inner, q->broker, max_body, &m, &e);
       if (rc == RMQ_OK) {
         const char *tags = rmq_msg_tags(m);
@@ -552,7 +567,7 @@ size_t rmqi_lite_decode(lite_t *l, batch_t *b, const lq_t *q, rmq_msg_t **out,
         else
           rmq_msg_destroy(m);
       } else if (rc != RMQ_ERR_NOT_FOUND) {
-        skipped(l, q, b, rc, &e);
+        skipped(l, q, b, rc, &e, at);
       }
       continue;
     }
@@ -561,11 +576,14 @@ size_t rmqi_lite_decode(lite_t *l, batch_t *b, const lq_t *q, rmq_msg_t **out,
     rc = rmqi_msgrec_decode(b->body + b->pos, b->len - b->pos, &rec, &next, &e);
     b->pos = next ? b->pos + next : b->len;
     (*records)++;
+    bool header = rc == RMQ_OK; /* its offset is known */
+    if (header)
+      b->dec_next = rec.queue_offset + 1;
     if (rc == RMQ_OK && rmqi_msgrec_is_inner_batch(&rec)) {
       *last = rec.queue_offset + 1;
       rc = rmqi_rxmsg_inner_start(&b->inner, &rec, max_body, &e);
       if (rc != RMQ_OK)
-        skipped(l, q, b, rc, &e);
+        skipped(l, q, b, rc, &e, rec.queue_offset);
       continue;
     }
     if (rc == RMQ_OK) {
@@ -580,7 +598,7 @@ size_t rmqi_lite_decode(lite_t *l, batch_t *b, const lq_t *q, rmq_msg_t **out,
         continue;
       }
     }
-    skipped(l, q, b, rc, &e);
+    skipped(l, q, b, rc, &e, header ? rec.queue_offset : -1);
   }
   return n;
 }

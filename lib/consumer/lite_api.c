@@ -848,16 +848,27 @@ static rmq_err_t keep(const lite_t *l, rmq_pull_result_t *res, size_t *cap,
   return RMQ_OK;
 }
 
+/* A skipped record of a raw pull, logged with its queue and offset (its
+ * own when its header decoded, else the one it follows; -1: none). */
 static void bad(lite_t *l, rmq_pull_result_t *res, rmq_err_t rc,
-                const rmqi_errbuf_t *e) {
+                const rmqi_errbuf_t *e, const rmq_queue_t *mq, int64_t at,
+                int64_t after) {
   res->n_bad++;
+  char where[96] = "";
+  if (at >= 0)
+    snprintf(where, sizeof(where), " at offset %lld", (long long)at);
+  else if (after >= 0)
+    snprintf(where, sizeof(where), " after offset %lld", (long long)after);
   rmqi_log(&l->client->log, RMQ_LOG_ERROR, "consumer",
-           "pull: message skipped: %s (%s)", e->msg, rmq_err_name(rc));
+           "pull %s %s:%d: message%s skipped: %s (%s)", mq->topic,
+           mq->broker_name, (int)mq->queue_id, where, e->msg, rmq_err_name(rc));
 }
 
 static rmq_err_t decode_all(lite_t *l, const rmqi_pull_res_t *pr,
-                            const rmqi_sub_t *sub, const char *broker,
+                            const rmqi_sub_t *sub, const rmq_queue_t *mq,
                             rmq_pull_result_t *res) {
+  const char *broker = mq->broker_name;
+  int64_t after = -1; /* the last record whose header decoded */
   const size_t max_body = (size_t)l->conf.v.max_inflated_body_size;
   size_t cap = 16, pos = 0;
   res->msgs = malloc(cap * sizeof(*res->msgs));
@@ -870,10 +881,15 @@ static rmq_err_t decode_all(lite_t *l, const rmqi_pull_res_t *pr,
     if (rc == RMQ_ERR_NOT_FOUND)
       return RMQ_OK;
     rmq_msg_t *m = NULL;
+    int64_t at = rc == RMQ_OK ? rec.queue_offset : -1;
+    if (rc == RMQ_OK)
+      after = rec.queue_offset;
     if (rc == RMQ_OK && rmqi_msgrec_is_inner_batch(&rec)) {
       rmqi_inner_t in;
       rc = rmqi_rxmsg_inner_start(&in, &rec, max_body, &e);
-      while (rc == RMQ_OK && (rc = rmqi_rxmsg_inner_next(&in, broker, max_body,
+      /* an entry's offset: the record's plus its index */
+      while (rc == RMQ_OK && (at = rec.queue_offset + (int64_t)in.index,
+                              rc = rmqi_rxmsg_inner_next(&in, broker, max_body,
                                                          &m, &e)) == RMQ_OK) {
         const char *t = rmq_msg_tags(m);
         if (!rmqi_sub_matches(sub, t, t ? strlen(t) : 0))
@@ -885,7 +901,7 @@ static rmq_err_t decode_all(lite_t *l, const rmqi_pull_res_t *pr,
       if (rc == RMQ_ERR_NOMEM)
         return rc;
       if (rc != RMQ_ERR_NOT_FOUND)
-        bad(l, res, rc, &e);
+        bad(l, res, rc, &e, mq, at, after);
       continue;
     }
     if (rc == RMQ_OK) {
@@ -896,7 +912,7 @@ static rmq_err_t decode_all(lite_t *l, const rmqi_pull_res_t *pr,
       rc = rmqi_rxmsg_build(&rec, broker, max_body, true, &m, &e);
     }
     if (rc != RMQ_OK) {
-      bad(l, res, rc, &e);
+      bad(l, res, rc, &e, mq, at, at >= 0 ? -1 : after);
       continue;
     }
     if (keep(l, res, &cap, m) != RMQ_OK)
@@ -945,7 +961,7 @@ rmq_err_t rmq_pull_consumer_pull(rmq_pull_consumer_t *pc, const rmq_queue_t *mq,
     res->max_offset = pr.max_offset;
     switch (pr.status) {
     case 0:
-      rc = decode_all(l, &pr, &sub, mq->broker_name, res);
+      rc = decode_all(l, &pr, &sub, mq, res);
       res->status = res->n_msgs ? RMQ_PULL_FOUND : RMQ_PULL_NO_MATCHED_MSG;
       break;
     case RMQ_PULL_NOT_FOUND:

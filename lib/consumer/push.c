@@ -486,9 +486,10 @@ static void run_concurrent(lite_t *l, push_t *p, batch_t *b) {
 }
 
 /* Orderly: the messages in order, one call at a time; a suspension keeps
- * the rest for later. A message that fails maxReconsumeTimes times goes to
- * the retry topic (the broker diverts it to the DLQ: the group holds
- * locks) and counts as consumed. */
+ * the rest for later. A message suspended again after maxReconsumeTimes
+ * retries (its reconsume count has reached the maximum) goes to the retry
+ * topic with a count past it (the broker diverts it to the DLQ) and counts
+ * as consumed. */
 static void run_orderly(lite_t *l, push_t *p, batch_t *b) {
   size_t max = (size_t)l->conf.v.consume_batch_max;
   size_t *idx = malloc(max * sizeof(*idx));
@@ -517,9 +518,10 @@ static void run_orderly(lite_t *l, push_t *p, batch_t *b) {
       rmqi_cstats_ok(&l->st, b->q->ts, n);
     } else {
       for (size_t i = 0; i < n; i++) {
-        /* Java checkReconsumeTimes: a message already consumed again
-         * maxReconsumeTimes times goes to the retry topic; the others (and
-         * one that cannot be sent) are suspended with one more */
+        /* Java checkReconsumeTimes: the count before this failure decides,
+         * so with max N the listener sees a message N + 1 times (counts
+         * 0..N), as a concurrent listener does; the copy sent then
+         * carries N + 1, which the broker puts in the DLQ */
         rmqi_msg_meta_t *meta = (rmqi_msg_meta_t *)v[i]->meta;
         done[i] =
             meta->reconsume_times >= p->max_reconsume && retry_send(l, p, v[i]);

@@ -44,7 +44,6 @@ enum {
 enum { PULL_COMMIT = 1, PULL_SUSPEND = 2, PULL_SUB = 4 };
 
 #define MAX_BODY (4u << 20) /* a broker's maxMessageSize */
-#define LOCK_EXPIRY_MS 60000
 
 /* ---- answers ------------------------------------------------------------- */
 
@@ -954,7 +953,7 @@ static void serve_lock(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,
       continue; /* another client holds it */
     l->group = g;
     snprintf(l->client, sizeof(l->client), "%s", client);
-    l->expires = now + LOCK_EXPIRY_MS;
+    l->expires = now + RMQI_MOCK_LOCK_EXPIRY_MS;
     rmqi_jw_obj(&w, NULL);
     rmqi_jw_str(&w, "brokerName", bname);
     rmqi_jw_i64(&w, "queueId", qid);

@@ -649,6 +649,41 @@ int64_t rmq_mock_topic_message_count(rmq_mock_cluster_t *c, int broker,
   return n;
 }
 
+rmq_err_t rmq_mock_queue_lock_give(rmq_mock_cluster_t *c, int broker,
+                                   const char *topic, int queue_id,
+                                   const char *group, const char *client_id) {
+  if (c == NULL || topic == NULL || group == NULL || client_id == NULL ||
+      broker < 0 || broker >= c->n_brokers || queue_id < 0 ||
+      strlen(client_id) >= sizeof(((rmqi_mock_lock_t *)0)->client))
+    return RMQ_ERR_INVALID_ARG;
+  pthread_mutex_lock(&c->lock);
+  rmq_err_t rc = RMQ_ERR_NOT_FOUND;
+  rmqi_mock_topic_t *t = rmqi_mock_topic_find(c, topic);
+  int g = t && queue_id < t->nq ? rmqi_mock_group(c, group, true) : -1;
+  if (g >= 0) {
+    rmqi_mock_queue_t *q = rmqi_mock_q(t, broker, queue_id);
+    rmqi_mock_lock_t *l = NULL;
+    for (size_t k = 0; k < q->n_locks && l == NULL; k++)
+      if (q->locks[k].group == g)
+        l = &q->locks[k];
+    if (l == NULL) {
+      rmqi_mock_lock_t *v = realloc(q->locks, (q->n_locks + 1) * sizeof(*v));
+      if (v) {
+        q->locks = v;
+        l = &v[q->n_locks++];
+      }
+    }
+    rc = l ? RMQ_OK : RMQ_ERR_NOMEM;
+    if (l) {
+      l->group = g;
+      snprintf(l->client, sizeof(l->client), "%s", client_id);
+      l->expires = rmqi_now_ms() + RMQI_MOCK_LOCK_EXPIRY_MS;
+    }
+  }
+  pthread_mutex_unlock(&c->lock);
+  return rc;
+}
+
 static rmq_err_t push_faults(rmq_mock_cluster_t *c, int broker, int32_t code,
                              size_t n, const int32_t *codes, const int *rtts,
                              va_list *ap, bool pairs) {

@@ -113,6 +113,9 @@ typedef struct rmqi_mock_off {
   int64_t offset;
 } rmqi_mock_off_t;
 
+/* An orderly lock lasts this long without renewal (a broker's 60 s). */
+#define RMQI_MOCK_LOCK_EXPIRY_MS 60000
+
 typedef struct rmqi_mock_lock {
   int group;
   char client[128];
@@ -193,8 +196,7 @@ rmq_mock_cluster_t *rmqi_mock_cluster_bare(int n_brokers);
  * frames are served, answers are dropped, delayed answers and held pulls
  * are carried out at once. Returns false when the connection was closed
  * (a bad frame, a bound), true otherwise. */
-bool rmqi_mock_feed(rmq_mock_cluster_t *c, int srv, const uint8_t *p,
-                    size_t n);
+bool rmqi_mock_feed(rmq_mock_cluster_t *c, int srv, const uint8_t *p, size_t n);
 
 /* broker.c: serves one request (not a fault) of server @p cn->srv. */
 void rmqi_mock_serve(rmq_mock_cluster_t *c, rmqi_mock_conn_t *cn,

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static it_env_t env;
@@ -440,6 +441,281 @@ TEST(retry_later_redelivers_then_dead_letters) {
   consumed_free(&jc);
   seen_free(&r->s);
   free(r);
+}
+
+/* Concurrent, batches of up to 4 from one queue, in sending order. */
+typedef struct cctx {
+  seen_t s;
+  pthread_mutex_t mu;
+  int max_n, multi;        /* largest call, calls of more than one message */
+  int64_t t_ack;           /* when the ack-index call returned */
+  int ack_ok[4], n_ack_ok; /* its messages up to the ack index */
+  int back[4], n_back;     /* ... and after it */
+  int dlq[4], n_dlq;       /* the call answered RETRY_LATER, delay -1 */
+  int64_t again_ms[16];    /* per index: redelivery after t_ack, ms */
+  int again_times[16];     /* ... and its reconsume count */
+  int again_other;         /* redeliveries of anything else */
+} cctx_t;
+
+static rmq_consume_status_t ctx_rules(rmq_push_consumer_t *c,
+                                      rmq_msg_t *const *msgs, size_t n,
+                                      rmq_consume_ctx_t *ctx, void *op) {
+  (void)c;
+  cctx_t *x = op;
+  int k[8] = {0};
+  bool first = true;
+  pthread_mutex_lock(&x->mu);
+  x->max_n = RMQI_MAX(x->max_n, (int)n);
+  x->multi += n > 1;
+  for (size_t i = 0; i < n && i < 8; i++) {
+    k[i] = seen_add(&x->s, msgs[i]);
+    if (rmq_msg_reconsume_times(msgs[i]) > 0) {
+      first = false;
+      if (k[i] >= 0 && k[i] < 16 && x->again_ms[k[i]] == 0) {
+        x->again_ms[k[i]] = rmqi_now_ms() - x->t_ack;
+        x->again_times[k[i]] = rmq_msg_reconsume_times(msgs[i]);
+      } else
+        x->again_other++;
+    }
+  }
+  rmq_consume_status_t st = RMQ_CONSUME_SUCCESS;
+  if (first && n > 0 && k[0] == 0) {
+    /* success up to index 1: the rest comes back after level 2 (5 s) */
+    ctx->ack_index = 1;
+    ctx->delay_level = 2;
+    for (size_t i = 0; i < n && i < 4; i++)
+      if (i <= 1)
+        x->ack_ok[x->n_ack_ok++] = k[i];
+      else
+        x->back[x->n_back++] = k[i];
+    x->t_ack = rmqi_now_ms();
+  } else if (first && n > 0 && k[0] == 4) {
+    /* all of it straight to the DLQ (an ack index counts only with
+     * success, as Java's processConsumeResult) */
+    ctx->ack_index = 1;
+    ctx->delay_level = -1;
+    st = RMQ_CONSUME_RETRY_LATER;
+    for (size_t i = 0; i < n && i < 4; i++)
+      x->dlq[x->n_dlq++] = k[i];
+  }
+  pthread_mutex_unlock(&x->mu);
+  return st;
+}
+
+/* The concurrent listener's context, consumeMessageBatchMaxSize 4, twelve
+ * messages of one queue in order (chunks 0-3, 4-7, 8-11): every call has
+ * at most 4 messages and some more than one; SUCCESS with ack_index 1 and
+ * delay level 2 on the first chunk: its messages 2 and 3 come back once,
+ * with reconsume count 1, 4 to 9.5 s later (level 2 is 5 s, level 3 10 s),
+ * 0 and 1 never; RETRY_LATER with delay level -1 (and an ack index, which
+ * only counts with success) on the second: the whole chunk goes to
+ * %DLQ%<group> (the Java client reads it there) and never comes back. */
+TEST(concurrent_context_batch_ackindex_delay) {
+  enum { N = 12 };
+  cctx_t *x = calloc(1, sizeof(*x));
+  pthread_mutex_init(&x->mu, NULL);
+  char topic[128], group[128];
+  make_topic(topic, sizeof(topic), "it_push_ctx", 1);
+  it_unique(group, sizeof(group), "it_push_ctx_g");
+  seen_init(&x->s, N);
+  CHECK_INT(produce(topic, &x->s, 0, N, true), 0); /* in order */
+  static const char *const kv[] = {"consumeMessageBatchMaxSize", "4", NULL};
+  rmq_push_consumer_t *pc = push(group, topic, ctx_rules, x, false, kv);
+  REQUIRE(pc != NULL);
+  /* until the two sent back have come again, then quiet */
+  int64_t end = rmqi_now_ms() + 30000;
+  for (;;) {
+    pthread_mutex_lock(&x->mu);
+    int again = 0;
+    for (int i = 0; i < x->n_back; i++)
+      again += x->again_ms[x->back[i]] > 0;
+    bool done = x->n_back > 0 && again == x->n_back;
+    pthread_mutex_unlock(&x->mu);
+    if (done || rmqi_now_ms() > end)
+      break;
+    usleep(20 * 1000);
+  }
+  CHECK_INT(wait_quiet(&x->s, 2000, 10000), 0);
+  rmq_push_consumer_destroy(pc, 5000);
+  pthread_mutex_lock(&x->mu);
+  CHECK(x->max_n <= 4);
+  CHECK(x->multi > 0);
+  CHECK_INT(x->n_ack_ok, 2);
+  CHECK_INT(x->n_back, 2);
+  CHECK_INT(x->n_dlq, 4);
+  for (int i = 0; i < x->n_back; i++) {
+    int k = x->back[i];
+    fprintf(stderr, "context: message %d back after %lld ms, count %d\n", k,
+            (long long)x->again_ms[k], x->again_times[k]);
+    CHECK_INT(x->again_times[k], 1);
+    CHECK(x->again_ms[k] >= 4000 && x->again_ms[k] <= 9500);
+    CHECK_INT(atomic_load(&x->s.count[k]), 2);
+  }
+  CHECK_INT(x->again_other, 0);
+  for (int i = 0; i < N; i++) {
+    bool back = false;
+    for (int j = 0; j < x->n_back; j++)
+      back = back || x->back[j] == i;
+    if (!back)
+      CHECK_INT(atomic_load(&x->s.count[i]), 1);
+  }
+  const char *ids[4];
+  for (int i = 0; i < x->n_dlq; i++)
+    ids[i] = x->s.ids[x->dlq[i]];
+  int n_dlq = x->n_dlq;
+  pthread_mutex_unlock(&x->mu);
+  CHECK_INT(seen_bad_ids(&x->s), 0);
+  char dlq[200];
+  snprintf(dlq, sizeof(dlq), "%%DLQ%%%s", group);
+  consumed_t jc;
+  consume(&env, &jc, dlq, n_dlq, NULL);
+  expect_ids(&jc, ids, (size_t)n_dlq);
+  consumed_free(&jc);
+  seen_free(&x->s);
+  pthread_mutex_destroy(&x->mu);
+  free(x);
+}
+
+/* Orderly, one queue: message 0 is always suspended. */
+typedef struct odlq_ctx {
+  seen_t s;
+  pthread_mutex_t mu;
+  int times[8];  /* message 0's reconsume count at each of its calls */
+  int64_t at[8]; /* ... and when each came */
+  int n_times;
+  int order[16]; /* the other messages' indexes as consumed */
+  int n_order;
+} odlq_ctx_t;
+
+static rmq_consume_status_t suspend_first(rmq_push_consumer_t *c,
+                                          rmq_msg_t *const *msgs, size_t n,
+                                          rmq_consume_ctx_t *ctx, void *op) {
+  (void)c;
+  odlq_ctx_t *o = op;
+  rmq_consume_status_t st = RMQ_CONSUME_SUCCESS;
+  pthread_mutex_lock(&o->mu);
+  for (size_t i = 0; i < n; i++) {
+    int k = seen_add(&o->s, msgs[i]);
+    if (k == 0) {
+      if (o->n_times < 8) {
+        o->times[o->n_times] = rmq_msg_reconsume_times(msgs[i]);
+        o->at[o->n_times] = rmqi_now_ms();
+      }
+      o->n_times++;
+      st = RMQ_CONSUME_SUSPEND; /* for suspendCurrentQueueTimeMillis */
+      (void)ctx;
+    } else if (k > 0) {
+      if (o->n_order < 16)
+        o->order[o->n_order] = k;
+      o->n_order++;
+    }
+  }
+  pthread_mutex_unlock(&o->mu);
+  return st;
+}
+
+/* Orderly, maxReconsumeTimes 2, one queue: message 0 suspended at every
+ * call is seen exactly 3 times, with reconsume counts 0, 1, 2 (Java's
+ * checkReconsumeTimes compares the count before incrementing it), each
+ * call suspendCurrentQueueTimeMillis (1.5 s) after the one before, then
+ * lands in %DLQ%<group>, where the Java client reads it with its body and
+ * origin; the messages behind it in the queue then come once each, in
+ * order. */
+TEST(orderly_dead_letters_after_max) {
+  enum { N = 6 };
+  odlq_ctx_t *o = calloc(1, sizeof(*o));
+  pthread_mutex_init(&o->mu, NULL);
+  char topic[128], group[128];
+  make_topic(topic, sizeof(topic), "it_push_odlq", 1);
+  it_unique(group, sizeof(group), "it_push_odlq_g");
+  seen_init(&o->s, N);
+  CHECK_INT(produce(topic, &o->s, 0, N, true), 0);
+  static const char *const kv[] = {
+      "maxReconsumeTimes", "2", "suspendCurrentQueueTimeMillis", "1500", NULL};
+  rmq_push_consumer_t *pc = push(group, topic, suspend_first, o, true, kv);
+  REQUIRE(pc != NULL);
+  /* until quiet: every message came, and nothing for 2 s after */
+  int64_t t0 = rmqi_now_ms();
+  CHECK_INT(wait_quiet(&o->s, 2000, 30000), 0);
+  fprintf(stderr, "orderly dlq: quiet after %lld ms\n",
+          (long long)(rmqi_now_ms() - t0));
+  rmq_consumer_stats_t st;
+  CHECK_ERR(rmq_push_consumer_stats(pc, &st), RMQ_OK);
+  CHECK_INT(st.failed, 3);
+  CHECK_INT(st.processed, N - 1);
+  rmq_consumer_stats_clear(&st);
+  rmq_push_consumer_destroy(pc, 5000);
+  pthread_mutex_lock(&o->mu);
+  CHECK_INT(o->n_times, 3);
+  for (int i = 0; i < 3 && i < o->n_times; i++)
+    CHECK_INT(o->times[i], i);
+  for (int i = 1; i < 3 && i < o->n_times; i++) { /* the suspension */
+    int64_t gap = o->at[i] - o->at[i - 1];
+    fprintf(stderr, "orderly dlq: suspended %lld ms\n", (long long)gap);
+    CHECK(gap >= 1400 && gap < 5000);
+  }
+  CHECK_INT(o->n_order, N - 1);
+  for (int i = 0; i < N - 1 && i < o->n_order; i++)
+    CHECK_INT(o->order[i], i + 1);
+  pthread_mutex_unlock(&o->mu);
+  CHECK_INT(atomic_load(&o->s.count[0]), 3);
+  for (int i = 1; i < N; i++)
+    CHECK_INT(atomic_load(&o->s.count[i]), 1);
+  CHECK_INT(seen_bad_ids(&o->s), 0);
+  /* the broker routed it to %DLQ%<group> with a reconsume count past the
+   * maximum. 5.x stores it there at once: the Java client reads it with
+   * its body and origin. 4.x first keeps it in its schedule topic for the
+   * retry's delay level (3 + reconsume times = 5: a minute, as for Java's
+   * client), with the DLQ as its real topic: found there by its id. */
+  char dlq[200];
+  snprintf(dlq, sizeof(dlq), "%%DLQ%%%s", group);
+  t0 = rmqi_now_ms();
+  if (env.major >= 5) {
+    consumed_t jc;
+    consume(&env, &jc, dlq, 1, NULL);
+    const char *ids[] = {o->s.ids[0]};
+    expect_ids(&jc, ids, 1);
+    const rmqi_jval_t *m = by_id(&jc, o->s.ids[0]);
+    if (m) {
+      const rmqi_jval_t *props = rmqi_json_get(m, "props");
+      CHECK_STR(rmqi_json_str(m, "bodyText"), "body-0");
+      CHECK_STR(rmqi_json_str(rmqi_json_get(m, "userProps"), "i"), "0");
+      CHECK_STR(rmqi_json_str(props, "RETRY_TOPIC"), topic);
+      int64_t times = -1;
+      CHECK(rmqi_json_int(m, "reconsumeTimes", &times));
+      CHECK_INT(times, 3);
+    }
+    consumed_free(&jc);
+  } else {
+    char args[600], want[600];
+    snprintf(args, sizeof(args),
+             "queryMsgByUniqueKey -t SCHEDULE_TOPIC_XXXX -i %s", o->s.ids[0]);
+    char *out = NULL;
+    int rc = -1;
+    for (int t = 0; t < 10 && rc != 0; t++) { /* the index trails a little */
+      free(out);
+      out = NULL;
+      rc = it_harness(&env, "mqadmin", args, &out);
+      if (rc != 0 || out == NULL || strstr(out, "Topic:") == NULL) {
+        rc = -1;
+        usleep(500 * 1000);
+      }
+    }
+    CHECK_INT(rc, 0);
+    snprintf(want, sizeof(want), "REAL_TOPIC=%s,", dlq);
+    CHECK(out && strstr(out, want) != NULL);
+    snprintf(want, sizeof(want), "RETRY_TOPIC=%s,", topic);
+    CHECK(out && strstr(out, want) != NULL);
+    CHECK(out && strstr(out, "Reconsume Times:     3\n") != NULL);
+    if (out && strstr(out, dlq) == NULL)
+      fprintf(stderr, "queryMsgByUniqueKey said:\n%s\n", out);
+    free(out);
+  }
+  fprintf(stderr, "orderly dlq: found in %lld ms\n",
+          (long long)(rmqi_now_ms() - t0));
+  seen_free(&o->s);
+  pthread_mutex_destroy(&o->mu);
+  free(o);
 }
 
 typedef struct order_ctx {
@@ -1281,11 +1557,306 @@ TEST(mixed_group_with_the_java_push_consumer) {
   seen_free(&s);
 }
 
+/* A concurrent push consumer not subscribed nor started yet. */
+static rmq_push_consumer_t *push_new(const char *group, rmq_consume_cb *cb,
+                                     void *op, const char *const *kv) {
+  rmq_conf_t *c = conf(group, kv);
+  rmq_conf_set(c, "rebalanceInterval", "1000", NULL, 0);
+  char err[256];
+  rmq_push_consumer_t *pc = rmq_push_consumer_new(NULL, c, err, sizeof(err));
+  rmq_conf_destroy(c);
+  if (pc == NULL)
+    rmqt_fail(__FILE__, __LINE__, "push consumer: %s", err);
+  else if (rmq_push_consumer_set_listener(pc, cb, op) != RMQ_OK)
+    rmqt_fail(__FILE__, __LINE__, "set listener");
+  return pc;
+}
+
+typedef struct two_ctx {
+  seen_t s1, s2; /* per topic */
+  char t1[128], t2[128];
+  atomic_int stray;
+} two_ctx_t;
+
+static rmq_consume_status_t on_two(rmq_push_consumer_t *c,
+                                   rmq_msg_t *const *msgs, size_t n,
+                                   rmq_consume_ctx_t *ctx, void *op) {
+  (void)c, (void)ctx;
+  two_ctx_t *x = op;
+  for (size_t i = 0; i < n; i++) {
+    const char *t = rmq_msg_topic(msgs[i]);
+    if (strcmp(t, x->t1) == 0)
+      seen_add(&x->s1, msgs[i]);
+    else if (strcmp(t, x->t2) == 0)
+      seen_add(&x->s2, msgs[i]);
+    else
+      atomic_fetch_add(&x->stray, 1);
+  }
+  return RMQ_CONSUME_SUCCESS;
+}
+
+/* One push consumer, two user topics: the first with a tag expression,
+ * the second with SQL92 (`i >= 5`, the brokers enable property
+ * filtering): every message of the first once, exactly messages 5..9 of
+ * the second once (consumed until quiet; 0..4 never). Its group is new
+ * and starts CONSUME_FROM_TIMESTAMP at a time after every message; a
+ * second new group starts CONSUME_FROM_LAST_OFFSET: on these young queues
+ * the broker answers QUERY_CONSUMER_OFFSET with 0 for a new group (its
+ * first message is in memory), and Java's computePullFromWhere starts
+ * there whatever consumeFromWhere says, so both get everything from the
+ * first offset (test_it_consumer_java compares that with Java). */
+TEST(push_two_topics_sql92_and_start_positions) {
+  enum { N = 10 };
+  two_ctx_t *x = calloc(1, sizeof(*x)), *y = calloc(1, sizeof(*y));
+  char g1[128], g2[128], ts[32];
+  make_topic(x->t1, sizeof(x->t1), "it_push_two_a", 1);
+  make_topic(x->t2, sizeof(x->t2), "it_push_two_b", 1);
+  memcpy(y->t1, x->t1, sizeof(y->t1));
+  memcpy(y->t2, x->t2, sizeof(y->t2));
+  it_unique(g1, sizeof(g1), "it_push_two_g");
+  it_unique(g2, sizeof(g2), "it_push_last_g");
+  seen_init(&x->s1, N);
+  seen_init(&x->s2, N);
+  seen_init(&y->s1, N);
+  seen_init(&y->s2, N);
+  CHECK_INT(produce(x->t1, &x->s1, 0, N, true), 0);
+  CHECK_INT(produce(x->t2, &x->s2, 0, N, true), 0);
+  time_t t = time(NULL) + 2;
+  struct tm tm;
+  localtime_r(&t, &tm);
+  strftime(ts, sizeof(ts), "%Y%m%d%H%M%S", &tm);
+  const char *const kv1[] = {"consumeFromWhere", "CONSUME_FROM_TIMESTAMP",
+                             "consumeTimestamp", ts, NULL};
+  static const char *const kv2[] = {"consumeFromWhere",
+                                    "CONSUME_FROM_LAST_OFFSET", NULL};
+  rmq_push_consumer_t *a = push_new(g1, on_two, x, kv1);
+  rmq_push_consumer_t *b = push_new(g2, on_two, y, kv2);
+  REQUIRE(a && b);
+  CHECK_ERR(rmq_push_consumer_subscribe(a, x->t1, "TagA || TagB"), RMQ_OK);
+  CHECK_ERR(rmq_push_consumer_subscribe_sql(a, x->t2, "i >= 5"), RMQ_OK);
+  CHECK_ERR(rmq_push_consumer_subscribe(b, x->t1, "*"), RMQ_OK);
+  int64_t t0 = rmqi_now_ms();
+  CHECK_ERR(rmq_push_consumer_start(a), RMQ_OK);
+  CHECK_ERR(rmq_push_consumer_start(b), RMQ_OK);
+  CHECK_INT(wait_quiet(&x->s1, 100, 30000), 0);
+  CHECK_INT(wait_quiet(&y->s1, 100, 30000), 0);
+  int64_t end = rmqi_now_ms() + 30000;
+  for (;;) {
+    int got = 0;
+    for (int i = 5; i < N; i++)
+      got += atomic_load(&x->s2.count[i]) > 0;
+    if (got == N - 5 || rmqi_now_ms() > end)
+      break;
+    usleep(20 * 1000);
+  }
+  fprintf(stderr, "two topics: everything in %lld ms\n",
+          (long long)(rmqi_now_ms() - t0));
+  wait_quiet(&x->s1, 2000, 10000); /* then quiet (all of s1 came) */
+  rmq_push_consumer_destroy(a, 5000);
+  rmq_push_consumer_destroy(b, 5000);
+  for (int i = 0; i < N; i++) {
+    CHECK_INT(atomic_load(&x->s1.count[i]), 1);
+    CHECK_INT(atomic_load(&y->s1.count[i]), 1);
+    CHECK_INT(atomic_load(&x->s2.count[i]), i >= 5 ? 1 : 0);
+    CHECK_INT(atomic_load(&y->s2.count[i]), 0);
+  }
+  CHECK_INT(atomic_load(&x->s1.bad) + atomic_load(&x->s2.bad), 0);
+  CHECK_INT(atomic_load(&x->stray) + atomic_load(&y->stray), 0);
+  CHECK_INT(seen_bad_ids(&x->s1) + seen_bad_ids(&x->s2), 0);
+  seen_free(&x->s1);
+  seen_free(&x->s2);
+  seen_free(&y->s1);
+  seen_free(&y->s2);
+  free(x);
+  free(y);
+}
+
+/* Suspend and resume of the whole consumer, one queue: once suspended and
+ * the pull in flight at that moment answered (message 10, sent after the
+ * suspension, may come through it), messages 11..39 sent then are not
+ * delivered (consumed until quiet: no call, none of their ids); after the
+ * resume every one comes, once. */
+TEST(push_suspend_and_resume) {
+  enum { N = 40 };
+  char topic[128], group[128];
+  make_topic(topic, sizeof(topic), "it_push_susp", 1);
+  it_unique(group, sizeof(group), "it_push_susp_g");
+  seen_t s;
+  seen_init(&s, N);
+  CHECK_INT(produce(topic, &s, 0, 10, true), 0);
+  rmq_push_consumer_t *pc = push(group, topic, on_msgs, &s, false, NULL);
+  REQUIRE(pc != NULL);
+  for (int64_t end = rmqi_now_ms() + 30000; rmqi_now_ms() < end;) {
+    int got = 0;
+    for (int i = 0; i < 10; i++)
+      got += atomic_load(&s.count[i]) > 0;
+    if (got == 10 && rmqi_now_ms() - atomic_load(&s.last_ms) > 300)
+      break;
+    usleep(20 * 1000);
+  }
+  CHECK_INT(atomic_load(&s.total), 10);
+  CHECK_ERR(rmq_push_consumer_suspend(pc), RMQ_OK);
+  CHECK_INT(produce(topic, &s, 10, 11, true), 0);
+  for (int t = 0; t < 100 && atomic_load(&s.count[10]) == 0; t++)
+    usleep(50 * 1000); /* the held pull may answer with it */
+  int drained = atomic_load(&s.total);
+  fprintf(stderr, "suspend: the pull in flight %s message 10\n",
+          atomic_load(&s.count[10]) ? "brought" : "did not bring");
+  CHECK_INT(produce(topic, &s, 11, N, true), 0);
+  /* quiet: nothing of 11..39 comes while suspended */
+  int64_t last = atomic_load(&s.last_ms);
+  while (rmqi_now_ms() - atomic_load(&s.last_ms) < 2500)
+    usleep(50 * 1000);
+  CHECK_INT(atomic_load(&s.total), drained);
+  CHECK(atomic_load(&s.last_ms) == last);
+  for (int i = 11; i < N; i++)
+    CHECK_INT(atomic_load(&s.count[i]), 0);
+  rmq_consumer_stats_t st;
+  CHECK_ERR(rmq_push_consumer_stats(pc, &st), RMQ_OK);
+  for (size_t i = 0; i < st.n_queues; i++)
+    CHECK_UINT(st.queues[i].cached_msgs, 0);
+  rmq_consumer_stats_clear(&st);
+  CHECK_ERR(rmq_push_consumer_resume(pc), RMQ_OK);
+  CHECK_INT(wait_quiet(&s, 1000, 30000), 0);
+  rmq_push_consumer_destroy(pc, 5000);
+  for (int i = 0; i < N; i++)
+    if (atomic_load(&s.count[i]) != 1)
+      rmqt_fail(__FILE__, __LINE__, "message %d came %d times", i,
+                atomic_load(&s.count[i]));
+  CHECK_INT(seen_bad_ids(&s), 0);
+  CHECK_INT(atomic_load(&s.bad), 0);
+  seen_free(&s);
+}
+
+typedef struct span_ctx {
+  seen_t s;
+  atomic_int held, released;
+  atomic_llong max_off; /* highest queue offset delivered */
+} span_ctx_t;
+
+static rmq_consume_status_t span_hold(rmq_push_consumer_t *c,
+                                      rmq_msg_t *const *msgs, size_t n,
+                                      rmq_consume_ctx_t *ctx, void *op) {
+  (void)c, (void)ctx;
+  span_ctx_t *x = op;
+  for (size_t i = 0; i < n; i++) {
+    int64_t off = rmq_msg_queue_offset(msgs[i]);
+    if (off == 0 && !atomic_load(&x->released)) {
+      atomic_store(&x->held, 1);
+      while (!atomic_load(&x->released))
+        usleep(1000);
+    }
+    seen_add(&x->s, msgs[i]);
+    long long m = atomic_load(&x->max_off);
+    while (off > m && !atomic_compare_exchange_weak(&x->max_off, &m, off))
+      ;
+  }
+  return RMQ_CONSUME_SUCCESS;
+}
+
+/* consumeConcurrentlyMaxSpan 20, pulls of 8, one queue of 200: with the
+ * message at offset 0 held in its listener call, the queue is pulled until
+ * its span (highest pulled offset - first unfinished) passes 20 and no
+ * further: the highest offset delivered (consumed until quiet) is between
+ * 21 and 28, the queue's offset stays 0; released, all 200 come, once. */
+TEST(push_max_span_stops_pulling_behind_a_held_message) {
+  enum { N = 200, SPAN = 20, BATCH = 8 };
+  char topic[128], group[128];
+  make_topic(topic, sizeof(topic), "it_push_span", 1);
+  it_unique(group, sizeof(group), "it_push_span_g");
+  span_ctx_t *x = calloc(1, sizeof(*x));
+  seen_init(&x->s, N);
+  CHECK_INT(produce(topic, &x->s, 0, N, true), 0); /* in order */
+  static const char *const kv[] = {"consumeConcurrentlyMaxSpan",
+                                   "20",
+                                   "pullBatchSize",
+                                   "8",
+                                   "consumeThreadMin",
+                                   "4",
+                                   NULL};
+  rmq_push_consumer_t *pc = push(group, topic, span_hold, x, false, kv);
+  REQUIRE(pc != NULL);
+  for (int t = 0; t < 600 && !atomic_load(&x->held); t++)
+    usleep(50 * 1000);
+  CHECK(atomic_load(&x->held));
+  while (rmqi_now_ms() - atomic_load(&x->s.last_ms) < 2000)
+    usleep(50 * 1000); /* until quiet */
+  long long max_off = atomic_load(&x->max_off);
+  int before = atomic_load(&x->s.total);
+  rmq_consumer_stats_t st;
+  CHECK_ERR(rmq_push_consumer_stats(pc, &st), RMQ_OK);
+  for (size_t i = 0; i < st.n_queues; i++)
+    if (strcmp(st.queues[i].queue.topic, topic) == 0)
+      CHECK_INT(st.queues[i].consumed, 0);
+  rmq_consumer_stats_clear(&st);
+  fprintf(stderr, "max span: held at 0, highest delivered %lld (%d calls)\n",
+          max_off, before);
+  CHECK(max_off > SPAN && max_off <= SPAN + BATCH);
+  atomic_store(&x->released, 1);
+  CHECK_INT(wait_quiet(&x->s, 1000, 30000), 0);
+  rmq_push_consumer_destroy(pc, 5000);
+  for (int i = 0; i < N; i++)
+    CHECK_INT(atomic_load(&x->s.count[i]), 1);
+  seen_free(&x->s);
+  free(x);
+}
+
+/* Orderly: a destroyed consumer unlocks its queues on the broker, so the
+ * next consumer of the group locks and consumes them within seconds, not
+ * after the broker's 60 s lock expiry; it starts where the first
+ * committed (nothing again). */
+TEST(orderly_successor_takes_over_at_once_after_destroy) {
+  enum { N = 40 };
+  char topic[128], group[128];
+  make_topic(topic, sizeof(topic), "it_push_otake", 2);
+  it_unique(group, sizeof(group), "it_push_otake_g");
+  seen_t s1, s2;
+  seen_init(&s1, N);
+  seen_init(&s2, N);
+  CHECK_INT(produce(topic, &s1, 0, N / 2, true), 0);
+  rmq_push_consumer_t *a = push(group, topic, on_msgs, &s1, true, NULL);
+  REQUIRE(a != NULL);
+  s1.n = N / 2;
+  CHECK_INT(wait_quiet(&s1, 500, 30000), 0);
+  s1.n = N;
+  rmq_push_consumer_destroy(a, 5000);
+  int64_t t0 = rmqi_now_ms();
+  rmq_push_consumer_t *b = push(group, topic, on_msgs, &s2, true, NULL);
+  REQUIRE(b != NULL);
+  CHECK_INT(produce(topic, &s2, N / 2, N, true), 0);
+  int64_t end = rmqi_now_ms() + 40000;
+  for (;;) {
+    int got = 0;
+    for (int i = N / 2; i < N; i++)
+      got += atomic_load(&s2.count[i]) > 0;
+    if (got == N / 2 || rmqi_now_ms() > end)
+      break;
+    usleep(20 * 1000);
+  }
+  int64_t took = rmqi_now_ms() - t0;
+  fprintf(stderr,
+          "orderly takeover: the successor had both queues' messages "
+          "%lld ms after the destroy\n",
+          (long long)took);
+  CHECK(took < 15000);
+  while (rmqi_now_ms() - atomic_load(&s2.last_ms) < 1000)
+    usleep(50 * 1000);
+  rmq_push_consumer_destroy(b, 5000);
+  for (int i = 0; i < N; i++) {
+    CHECK_INT(atomic_load(&s1.count[i]), (i < N / 2 ? 1 : 0));
+    CHECK_INT(atomic_load(&s2.count[i]), (i < N / 2 ? 0 : 1));
+  }
+  seen_free(&s1);
+  seen_free(&s2);
+}
+
 int main(void) {
   it_setup(&env);
   static const rmqt_case cases[] = {
       TCASE(clustering_no_loss_while_consumers_join_and_leave),
       TCASE(retry_later_redelivers_then_dead_letters),
+      TCASE(concurrent_context_batch_ackindex_delay),
+      TCASE(orderly_dead_letters_after_max),
       TCASE(orderly_keeps_each_queue_in_order),
       TCASE(orderly_holds_through_rebalance_and_restart),
       TCASE(topic_threshold_bounds_what_is_pulled),
@@ -1295,6 +1866,10 @@ int main(void) {
       TCASE(admin_tools_see_and_reset_the_consumer),
       TCASE(offset_never_passes_an_unfinished_message),
       TCASE(mixed_group_with_the_java_push_consumer),
+      TCASE(push_two_topics_sql92_and_start_positions),
+      TCASE(push_suspend_and_resume),
+      TCASE(push_max_span_stops_pulling_behind_a_held_message),
+      TCASE(orderly_successor_takes_over_at_once_after_destroy),
   };
   return RUN_TESTS(cases);
 }

@@ -104,6 +104,14 @@ static void put_text(rmqi_buf_t *b, int64_t offset, bool bad_crc) {
   put_record(b, offset, body, (size_t)n, 0, bad_crc);
 }
 
+/* A record whose magic code is unknown: its size is right, so the records
+ * after it are read, but nothing of it (not its offset) can be trusted. */
+static void put_bad_magic(rmqi_buf_t *b, int64_t offset) {
+  size_t start = b->len;
+  put_text(b, offset, false);
+  rmqi_buf_patch_be32(b, start + 4, 0x12345678);
+}
+
 /* A deflated body with the compression type bits set to @p type (0 and 3:
  * zlib; 1: LZ4 and 2: ZSTD, which we cannot read). */
 static void put_compressed(rmqi_buf_t *b, int64_t offset, int type) {
@@ -229,6 +237,9 @@ static bool last_pull_offset_is(mock_t *m, const char *want, int ms) {
   return false;
 }
 
+/* Each skipped record is counted as undecodable and logged with its queue
+ * and offset: its own when its header decoded (bad CRC, compression), else
+ * the offset it follows, or the pull's offset when it comes first. */
 TEST(corrupt_records_are_skipped_and_the_rest_delivered) {
   log_text[0] = '\0';
   mock_t *m = mock_broker();
@@ -239,12 +250,14 @@ TEST(corrupt_records_are_skipped_and_the_rest_delivered) {
   put_text(&b1, 1, true);    /* bad CRC */
   put_compressed(&b1, 2, 1); /* LZ4: unknown to us */
   put_compressed(&b1, 3, 0); /* zlib: fine */
-  put_compressed(&b1, 4, 7); /* no such type */
-  put_text(&b1, 5, false);
-  put_text(&b2, 6, false); /* the next pull goes on from 6 */
+  put_bad_magic(&b1, 4);     /* does not parse: "after offset 3" */
+  put_compressed(&b1, 5, 7); /* no such type */
+  put_text(&b1, 6, false);
+  put_bad_magic(&b2, 7); /* the next pull goes on from 7: its first */
+  put_text(&b2, 8, false);
   REQUIRE(rmqi_buf_ok(&b1) && rmqi_buf_ok(&b2));
-  pull_rule(m, &b1, "6");
-  pull_rule(m, &b2, "7");
+  pull_rule(m, &b1, "7");
+  pull_rule(m, &b2, "9");
   mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
   rmq_pull_consumer_t *pc = consumer(m, false);
   REQUIRE(pc != NULL);
@@ -252,21 +265,120 @@ TEST(corrupt_records_are_skipped_and_the_rest_delivered) {
   size_t n = poll_n(pc, got, 4, 5000);
   n += (size_t)RMQI_MAX(rmq_pull_consumer_poll(pc, got + n, 16 - n, 500), 0);
   CHECK_INT(n, 4);
-  static const int64_t want[] = {0, 3, 5, 6};
+  static const int64_t want[] = {0, 3, 6, 8};
   for (size_t i = 0; i < n && i < 4; i++)
     check_body(got[i], want[i]);
   for (size_t i = 0; i < n; i++)
     rmq_msg_destroy(got[i]);
-  CHECK(last_pull_offset_is(m, "7", 2000));
+  CHECK(last_pull_offset_is(m, "9", 2000));
+  CHECK(logged("TopicL broker-a:0: message at offset 1 skipped: "));
   CHECK(logged("CRC"));
+  CHECK(logged("TopicL broker-a:0: message at offset 2 skipped: "));
   CHECK(logged("LZ4"));
+  CHECK(logged("TopicL broker-a:0: message after offset 3 skipped: "));
+  CHECK(logged("magic"));
+  CHECK(logged("TopicL broker-a:0: message at offset 5 skipped: "));
   CHECK(logged("compression type 7"));
-  /* polled up to 6 inclusive: the skipped ones do not hold the offset */
-  CHECK(commits(pc, m, "7"));
+  CHECK(logged("TopicL broker-a:0: message at or after offset 7 skipped: "));
+  rmq_consumer_stats_t st;
+  CHECK_ERR(rmq_pull_consumer_stats(pc, &st), RMQ_OK);
+  CHECK_UINT(st.undecodable, 5);
+  rmq_consumer_stats_clear(&st);
+  /* polled up to 8 inclusive: the skipped ones do not hold the offset */
+  CHECK(commits(pc, m, "9"));
   rmq_pull_consumer_destroy(pc, 2000);
   mock_stop(m);
   rmqi_buf_free(&b1);
   rmqi_buf_free(&b2);
+}
+
+typedef struct pushed {
+  pthread_mutex_t mu;
+  int64_t off[16];
+  int n;
+} pushed_t;
+
+static rmq_consume_status_t on_pushed(rmq_push_consumer_t *c,
+                                      rmq_msg_t *const *msgs, size_t n,
+                                      rmq_consume_ctx_t *ctx, void *op) {
+  (void)c, (void)ctx;
+  pushed_t *x = op;
+  pthread_mutex_lock(&x->mu);
+  for (size_t i = 0; i < n; i++)
+    if (x->n < 16)
+      x->off[x->n++] = rmq_msg_queue_offset(msgs[i]);
+  pthread_mutex_unlock(&x->mu);
+  return RMQ_CONSUME_SUCCESS;
+}
+
+/* The same through a push consumer (broadcasting: no retry topic, no
+ * group list; one consume thread): the good records reach the listener,
+ * each corrupt one is counted and logged with its offset. */
+TEST(corrupt_records_are_skipped_by_the_push_consumer) {
+  log_text[0] = '\0';
+  mock_t *m = mock_broker();
+  rmqi_buf_t b1;
+  rmqi_buf_init(&b1);
+  put_text(&b1, 0, false);
+  put_text(&b1, 1, true);    /* bad CRC */
+  put_compressed(&b1, 2, 1); /* LZ4 */
+  put_compressed(&b1, 3, 0); /* zlib: fine */
+  put_bad_magic(&b1, 4);     /* "after offset 3" */
+  put_compressed(&b1, 5, 7); /* no such type */
+  put_text(&b1, 6, false);
+  REQUIRE(rmqi_buf_ok(&b1));
+  pull_rule(m, &b1, "7");
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  char dir[] = "/tmp/rmq-push-corrupt-XXXXXX";
+  REQUIRE(mkdtemp(dir) != NULL);
+  rmq_conf_t *c = rmq_conf_new();
+  rmq_conf_set(c, "namesrvAddr", mock_addr(m), NULL, 0);
+  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  rmq_conf_set(c, "consumerGroup", "G", NULL, 0);
+  rmq_conf_set(c, "messageModel", "BROADCASTING", NULL, 0);
+  rmq_conf_set(c, "localOffsetStoreDir", dir, NULL, 0);
+  rmq_conf_set(c, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
+  rmq_conf_set(c, "consumeThreadMin", "1", NULL, 0);
+  rmq_conf_set(c, "mqClientApiTimeout", "1000", NULL, 0);
+  rmq_conf_set_log_cb(c, on_log, NULL);
+  char err[256] = "";
+  rmq_push_consumer_t *pc = rmq_push_consumer_new(NULL, c, err, sizeof(err));
+  rmq_conf_destroy(c);
+  REQUIRE(pc != NULL);
+  static pushed_t x = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  CHECK_ERR(rmq_push_consumer_set_listener(pc, on_pushed, &x), RMQ_OK);
+  CHECK_ERR(rmq_push_consumer_subscribe(pc, "TopicL", "*"), RMQ_OK);
+  CHECK_ERR(rmq_push_consumer_start(pc), RMQ_OK);
+  for (int t = 0; t < 500; t++) {
+    pthread_mutex_lock(&x.mu);
+    int n = x.n;
+    pthread_mutex_unlock(&x.mu);
+    if (n >= 3)
+      break;
+    usleep(10 * 1000);
+  }
+  CHECK(last_pull_offset_is(m, "7", 2000)); /* and no pull of them again */
+  rmq_consumer_stats_t st;
+  CHECK_ERR(rmq_push_consumer_stats(pc, &st), RMQ_OK);
+  CHECK_UINT(st.undecodable, 4);
+  CHECK_UINT(st.processed, 3);
+  rmq_consumer_stats_clear(&st);
+  rmq_push_consumer_destroy(pc, 2000);
+  pthread_mutex_lock(&x.mu);
+  CHECK_INT(x.n, 3);
+  static const int64_t want[] = {0, 3, 6};
+  for (int i = 0; i < x.n && i < 3; i++)
+    CHECK_INT(x.off[i], want[i]);
+  pthread_mutex_unlock(&x.mu);
+  CHECK(logged("TopicL broker-a:0: message at offset 1 skipped: "));
+  CHECK(logged("TopicL broker-a:0: message at offset 2 skipped: "));
+  CHECK(logged("TopicL broker-a:0: message after offset 3 skipped: "));
+  CHECK(logged("TopicL broker-a:0: message at offset 5 skipped: "));
+  mock_stop(m);
+  rmqi_buf_free(&b1);
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  CHECK_INT(system(cmd), 0);
 }
 
 /* A 5.x inner-batch record of three entries at queue offsets 0..2 (the
@@ -952,6 +1064,7 @@ TEST(a_dropped_queue_does_not_commit_the_batch_in_hand) {
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(corrupt_records_are_skipped_and_the_rest_delivered),
+      TCASE(corrupt_records_are_skipped_by_the_push_consumer),
       TCASE(bodies_inflating_past_max_inflated_body_size_are_skipped),
       TCASE(inner_batches_are_unwrapped),
       TCASE(compressed_inner_batches_are_unwrapped),
