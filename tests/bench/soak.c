@@ -133,9 +133,18 @@ int main(int argc, char **argv) {
   S.seen = malloc(n * sizeof(*S.seen));
   if (!S.acks || !S.ok || !S.seen || rate <= 0 || sample <= 0)
     return 2;
+  /* zeroed and each page written through a volatile pointer: the
+   * compiler turns malloc + memset(0) into calloc, whose pages come in
+   * only as the ids reach them (11 MB over a 30-minute run) */
   memset((void *)S.acks, 0, n);
   memset((void *)S.ok, 0, n);
   memset((void *)S.seen, 0, n * sizeof(*S.seen));
+  for (size_t i = 0; i < n; i += 4096) {
+    ((volatile uint8_t *)S.acks)[i] = 0;
+    ((volatile uint8_t *)S.ok)[i] = 0;
+  }
+  for (size_t i = 0; i < n * sizeof(*S.seen); i += 4096)
+    ((volatile uint8_t *)S.seen)[i] = 0;
   S.own_mib = (double)(n * (2 + sizeof(*S.seen))) / 1048576.0;
   char err[256], group[64];
   snprintf(group, sizeof(group), "soak_%d", (int)getpid());
