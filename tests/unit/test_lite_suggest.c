@@ -77,6 +77,71 @@ TEST(pulls_move_to_the_suggested_broker) {
   mock_stop(slave);
 }
 
+/* broker-a with its slave only (brokerId 1 at @p slave): what a name
+ * server answers while the master is down. The body must outlive the
+ * rule: it is written into @p buf. */
+static void serve_slave_only(mock_t *ns, const char *slave, char *buf,
+                             size_t n) {
+  int len = snprintf(buf, n,
+                     "{\"brokerDatas\":[{\"brokerAddrs\":{\"1\":\"%s\"},"
+                     "\"brokerName\":\"broker-a\",\"cluster\":\"C\"}],"
+                     "\"queueDatas\":[{\"brokerName\":\"broker-a\",\"perm\":6,"
+                     "\"readQueueNums\":1,\"topicSysFlag\":0,"
+                     "\"writeQueueNums\":1}]}",
+                     slave);
+  mock_add_rule(ns, &(mock_rule_t){.code = 105,
+                                   .body = (const uint8_t *)buf,
+                                   .body_len = (size_t)len});
+}
+
+/* A pull answer with nothing new, after @p delay_ms (long polling), that
+ * names the master as the node to ask next. */
+static void serve_no_new(mock_t *m, int delay_ms) {
+  mock_add_rule(m, &(mock_rule_t){.code = 11,
+                                  .action = MOCK_REPLY,
+                                  .resp_code = 19,
+                                  .delay_ms = delay_ms,
+                                  .ext = {{"nextBeginOffset", "0"},
+                                          {"minOffset", "0"},
+                                          {"maxOffset", "0"},
+                                          {"suggestWhichBrokerId", "0"}}});
+}
+
+/* The master is gone from the route (the name server lists broker-a's
+ * slave only): the periodic route refresh installs that route, and pulls
+ * move to the slave. Before, a refreshed route without a writable queue
+ * was thrown away, so the consumer kept pulling from the dead master's
+ * address for as long as it was down. */
+TEST(a_route_without_the_master_moves_pulls_to_the_slave) {
+  mock_t *ns = mock_start(), *master = mock_start(), *slave = mock_start();
+  REQUIRE(ns && master && slave);
+  mock_serve_route(ns, "broker-a", mock_addr(master), mock_addr(slave), 1);
+  mock_rule_t r_off = {
+      .code = 14, .action = MOCK_REPLY, .ext = {{"offset", "0"}}};
+  mock_add_rule(master, &r_off);
+  serve_no_new(master, 50);
+  serve_no_new(slave, 50);
+  rmq_pull_consumer_t *pc =
+      consumer(ns, "no_master_group", "pollNameServerInterval", "100");
+  REQUIRE(pc != NULL);
+  rmq_queue_t q = {"NoMasterTopic", "broker-a", 0};
+  CHECK_ERR(rmq_pull_consumer_assign(pc, &q, 1), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
+  CHECK_INT(mock_wait_count(master, 11, 2, 5000), 2);
+  CHECK_INT(mock_count(slave, 11), 0);
+  static char route[512];
+  mock_clear_rules(ns);
+  serve_slave_only(ns, mock_addr(slave), route, sizeof(route));
+  CHECK(mock_wait_count(slave, 11, 3, 5000) >= 3);
+  int at_master = mock_count(master, 11);
+  usleep(300 * 1000);
+  CHECK_INT(mock_count(master, 11), at_master); /* no longer asked */
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(ns);
+  mock_stop(master);
+  mock_stop(slave);
+}
+
 /* NOTIFY_CONSUMER_IDS_CHANGED from a broker starts a rebalance at once:
  * with the periodic one 60 s away, the group's member list is asked for
  * again within a moment of the notification. */
@@ -138,6 +203,7 @@ TEST(destroy_abandons_the_service_threads_blocked_call) {
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(pulls_move_to_the_suggested_broker),
+      TCASE(a_route_without_the_master_moves_pulls_to_the_slave),
       TCASE(notify_consumer_ids_changed_rebalances_at_once),
       TCASE(destroy_abandons_the_service_threads_blocked_call)};
   return RUN_TESTS(cases);
