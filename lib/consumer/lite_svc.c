@@ -39,7 +39,7 @@ rmq_err_t rmqi_lite_start_offset(lite_t *l, const char *topic,
                                  const char *broker, int32_t qid,
                                  int64_t *out) {
   char addr[128], err[256] = "";
-  if (!rmqi_lite_addr(l, topic, broker, 0, addr, sizeof(addr)))
+  if (!rmqi_lite_addr(l, topic, broker, 0, addr, sizeof(addr), NULL))
     return RMQ_ERR_NO_ROUTE;
   rmq_client_t *c = l->client;
   rmq_err_t rc;
@@ -199,7 +199,7 @@ rmq_err_t rmqi_lite_commit_one(lite_t *l, const char *topic, const char *broker,
     return rc;
   }
   char addr[128], err[256];
-  if (!rmqi_lite_addr(l, topic, broker, 0, addr, sizeof(addr)))
+  if (!rmqi_lite_addr(l, topic, broker, 0, addr, sizeof(addr), NULL))
     return RMQ_ERR_NO_ROUTE;
   rmq_err_t rc = rmqi_commit_offset(l->client, addr, l->group, topic, broker,
                                     qid, offset, !sync, err, sizeof(err));
@@ -266,9 +266,13 @@ void rmqi_lite_commit_gone(lite_t *l, gone_list_t *g) {
   *g = (gone_list_t){0};
 }
 
-/* What the broker (or the file) has acknowledged: @p q's store holds
- * @p offset as sent, unless the store has moved on since (l->lock held).
- * Only then: a commit that failed is sent again by the next persist. */
+/* What the broker's master (or the file) has acknowledged: @p q's store
+ * holds @p offset as sent, unless the store has moved on since (l->lock
+ * held). Only then: a commit that failed is sent again by the next
+ * persist, and so is one a slave took while the master was down (Java
+ * sends commits to any node then, as we do; the slave keeps them, but
+ * the master never learns them from it, and the slave takes the master's
+ * offsets over once it is back): the master must have it. */
 static void mark_committed(lq_t *q, int64_t offset) {
   if (!q->dropped && q->commit_mem == offset)
     q->committed = offset;
@@ -281,6 +285,7 @@ typedef struct commit_ctx {
   lite_t *l;
   lq_t *q;
   int64_t offset;
+  bool master; /* sent to the master, not to a slave standing in */
   char addr[128];
 } commit_ctx_t;
 
@@ -289,7 +294,7 @@ static void commit_done(void *arg, const rmqi_rpc_result_t *r) {
   lite_t *l = x->l;
   rmq_err_t rc = r->err == RMQ_OK ? rmqi_server_err(r->resp->code) : r->err;
   pthread_mutex_lock(&l->lock);
-  if (rc == RMQ_OK)
+  if (rc == RMQ_OK && x->master)
     mark_committed(x->q, x->offset);
   x->q->commit_busy = false;
   bool quiet = l->closed || rc == RMQ_ERR_SHUTDOWN;
@@ -311,14 +316,16 @@ typedef struct to_commit {
   int64_t offset;
 } to_commit_t;
 
-/* Sends @p t's offset to its broker's master: synchronously, or with
- * commit_done learning the outcome. Releases the hold (or hands it to
- * the completion). */
+/* Sends @p t's offset to its broker's master (or, with the master gone,
+ * to a slave: taken, but sent again until the master has it):
+ * synchronously, or with commit_done learning the outcome. Releases the
+ * hold (or hands it to the completion). */
 static rmq_err_t send_commit(lite_t *l, const to_commit_t *t, bool sync) {
   lq_t *q = t->q;
   char addr[128], err[256];
   rmq_err_t rc = RMQ_ERR_NO_ROUTE;
-  if (rmqi_lite_addr(l, q->topic, q->broker, 0, addr, sizeof(addr))) {
+  bool master = false;
+  if (rmqi_lite_addr(l, q->topic, q->broker, 0, addr, sizeof(addr), &master)) {
     if (sync) {
       rc = rmqi_commit_offset(l->client, addr, l->group, q->topic, q->broker,
                               q->qid, t->offset, false, err, sizeof(err));
@@ -328,7 +335,7 @@ static rmq_err_t send_commit(lite_t *l, const to_commit_t *t, bool sync) {
       commit_ctx_t *x = malloc(sizeof(*x));
       rc = RMQ_ERR_NOMEM;
       if (x) {
-        *x = (commit_ctx_t){l, q, t->offset, ""};
+        *x = (commit_ctx_t){l, q, t->offset, master, ""};
         snprintf(x->addr, sizeof(x->addr), "%s", addr);
         atomic_fetch_add(&l->refs, 1);
         pthread_mutex_lock(&l->lock);
@@ -349,7 +356,7 @@ static rmq_err_t send_commit(lite_t *l, const to_commit_t *t, bool sync) {
     }
   }
   pthread_mutex_lock(&l->lock);
-  if (rc == RMQ_OK)
+  if (rc == RMQ_OK && master)
     mark_committed(q, t->offset);
   rmqi_lite_release(l, q);
   pthread_mutex_unlock(&l->lock);

@@ -142,6 +142,62 @@ TEST(a_route_without_the_master_moves_pulls_to_the_slave) {
   mock_stop(slave);
 }
 
+/* With the master down, commits go to the slave (Java: the master, else
+ * any node), which takes them; but the master never learns them from the
+ * slave. So a commit a slave took is sent again at each commit until the
+ * master, back in the route, has taken it; after that it is not sent
+ * again. Before, the slave's SUCCESS marked it done: the restarted master
+ * kept its old offsets for good. */
+TEST(a_commit_a_slave_took_is_sent_again_until_the_master_has_it) {
+  mock_t *ns = mock_start(), *master = mock_start(), *slave = mock_start();
+  REQUIRE(ns && master && slave);
+  static char route[512];
+  serve_slave_only(ns, mock_addr(slave), route, sizeof(route));
+  mock_rule_t r_off = {
+      .code = 14, .action = MOCK_REPLY, .ext = {{"offset", "0"}}};
+  mock_add_rule(slave, &r_off);
+  mock_add_rule(master, &r_off);
+  /* the queue's min and max offsets (seek checks its target) */
+  mock_rule_t r_min = {
+      .code = 31, .action = MOCK_REPLY, .ext = {{"offset", "0"}}};
+  mock_rule_t r_max = {
+      .code = 30, .action = MOCK_REPLY, .ext = {{"offset", "10"}}};
+  mock_add_rule(slave, &r_min);
+  mock_add_rule(slave, &r_max);
+  serve_no_new(slave, 50);
+  serve_no_new(master, 50);
+  rmq_pull_consumer_t *pc =
+      consumer(ns, "slave_commit_group", "pollNameServerInterval", "100");
+  REQUIRE(pc != NULL);
+  rmq_queue_t q = {"SlaveCommitTopic", "broker-a", 0};
+  CHECK_ERR(rmq_pull_consumer_assign(pc, &q, 1), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
+  REQUIRE(mock_wait_count(slave, 11, 1, 5000) == 1); /* seeded, pulling */
+  CHECK_ERR(rmq_pull_consumer_seek(pc, &q, 5), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_commit(pc), RMQ_OK);
+  CHECK_INT(mock_count(slave, 15), 1);
+  char off[32] = "";
+  CHECK(mock_last_ext(slave, 15, "commitOffset", off, sizeof(off)));
+  CHECK_STR(off, "5");
+  CHECK_ERR(rmq_pull_consumer_commit(pc), RMQ_OK);
+  CHECK_INT(mock_count(slave, 15), 2); /* the master does not have it */
+  /* the master is back in the route */
+  mock_clear_rules(ns);
+  mock_serve_route(ns, "broker-a", mock_addr(master), mock_addr(slave), 1);
+  CHECK(mock_wait_count(master, 11, 1, 5000) >= 1); /* the route moved */
+  CHECK_ERR(rmq_pull_consumer_commit(pc), RMQ_OK);
+  CHECK_INT(mock_count(master, 15), 1);
+  CHECK(mock_last_ext(master, 15, "commitOffset", off, sizeof(off)));
+  CHECK_STR(off, "5");
+  CHECK_ERR(rmq_pull_consumer_commit(pc), RMQ_OK);
+  CHECK_INT(mock_count(master, 15), 1); /* taken: not sent again */
+  CHECK_INT(mock_count(slave, 15), 2);
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(ns);
+  mock_stop(master);
+  mock_stop(slave);
+}
+
 /* NOTIFY_CONSUMER_IDS_CHANGED from a broker starts a rebalance at once:
  * with the periodic one 60 s away, the group's member list is asked for
  * again within a moment of the notification. */
@@ -204,6 +260,7 @@ int main(void) {
   static const rmqt_case cases[] = {
       TCASE(pulls_move_to_the_suggested_broker),
       TCASE(a_route_without_the_master_moves_pulls_to_the_slave),
+      TCASE(a_commit_a_slave_took_is_sent_again_until_the_master_has_it),
       TCASE(notify_consumer_ids_changed_rebalances_at_once),
       TCASE(destroy_abandons_the_service_threads_blocked_call)};
   return RUN_TESTS(cases);
