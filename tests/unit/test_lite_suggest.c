@@ -198,6 +198,55 @@ TEST(a_commit_a_slave_took_is_sent_again_until_the_master_has_it) {
   mock_stop(slave);
 }
 
+/* A broker killed with kill -9 loses the offsets it took in the last few
+ * seconds (it writes them out every flushConsumerOffsetInterval, 5 s).
+ * Java sends every offset at every persist; we send only those that
+ * moved, so a lost connection to the broker makes the queue's offset go
+ * again. Before, an idle queue's offset was never sent again and the
+ * restarted broker kept its old one. */
+TEST(a_lost_connection_sends_the_committed_offset_again) {
+  mock_t *ns = mock_start(), *b = mock_start();
+  REQUIRE(ns && b);
+  mock_serve_route(ns, "broker-a", mock_addr(b), NULL, 1);
+  mock_rule_t r_off = {
+      .code = 14, .action = MOCK_REPLY, .ext = {{"offset", "0"}}};
+  mock_rule_t r_min = {
+      .code = 31, .action = MOCK_REPLY, .ext = {{"offset", "0"}}};
+  mock_rule_t r_max = {
+      .code = 30, .action = MOCK_REPLY, .ext = {{"offset", "10"}}};
+  mock_add_rule(b, &r_off);
+  mock_add_rule(b, &r_min);
+  mock_add_rule(b, &r_max);
+  serve_no_new(b, 50);
+  rmq_pull_consumer_t *pc =
+      consumer(ns, "lost_conn_group", "persistConsumerOffsetInterval", "200");
+  REQUIRE(pc != NULL);
+  rmq_queue_t q = {"LostConnTopic", "broker-a", 0};
+  CHECK_ERR(rmq_pull_consumer_assign(pc, &q, 1), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
+  REQUIRE(mock_wait_count(b, 11, 1, 5000) == 1);
+  CHECK_ERR(rmq_pull_consumer_seek(pc, &q, 5), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_commit(pc), RMQ_OK);
+  CHECK_INT(mock_count(b, 15), 1);
+  usleep(600 * 1000);
+  CHECK_INT(mock_count(b, 15), 1); /* taken: the persists leave it */
+  /* the next pull's connection is cut (the broker died and came back) */
+  mock_clear_rules(b);
+  mock_add_rule(b,
+                &(mock_rule_t){.code = 11, .action = MOCK_CLOSE, .times = 1});
+  mock_add_rule(b, &r_off);
+  serve_no_new(b, 50);
+  CHECK_INT(mock_wait_count(b, 15, 2, 5000), 2);
+  char off[32] = "";
+  CHECK(mock_last_ext(b, 15, "commitOffset", off, sizeof(off)));
+  CHECK_STR(off, "5");
+  usleep(600 * 1000);
+  CHECK_INT(mock_count(b, 15), 2); /* taken again: once */
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(ns);
+  mock_stop(b);
+}
+
 /* NOTIFY_CONSUMER_IDS_CHANGED from a broker starts a rebalance at once:
  * with the periodic one 60 s away, the group's member list is asked for
  * again within a moment of the notification. */
@@ -261,6 +310,7 @@ int main(void) {
       TCASE(pulls_move_to_the_suggested_broker),
       TCASE(a_route_without_the_master_moves_pulls_to_the_slave),
       TCASE(a_commit_a_slave_took_is_sent_again_until_the_master_has_it),
+      TCASE(a_lost_connection_sends_the_committed_offset_again),
       TCASE(notify_consumer_ids_changed_rebalances_at_once),
       TCASE(destroy_abandons_the_service_threads_blocked_call)};
   return RUN_TESTS(cases);
