@@ -273,9 +273,15 @@ static void refresh_done(void *arg, const rmqi_rpc_result_t *r) {
       if (t == NULL)
         rmqi_snap_release(s);
       pthread_mutex_unlock(&c->lock);
-      if (changed)
+      if (changed) {
         rmqi_log(&c->log, RMQ_LOG_INFO, "route", "route of %s changed",
                  rf->topic);
+        /* as publish_route: the brokers of the new route hear from us at
+         * once, so a master that came back knows our consumer groups
+         * (a 5.x broker refuses commits of a group it does not know)
+         * without waiting for the next heartbeat period */
+        rmqi_client_heartbeat_now(c);
+      }
     } else {
       rmqi_log(&c->log, RMQ_LOG_WARN, "route", "bad route for %s: %s",
                rf->topic, e.msg);

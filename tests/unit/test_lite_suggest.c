@@ -127,7 +127,7 @@ TEST(a_route_without_the_master_moves_pulls_to_the_slave) {
   rmq_queue_t q = {"NoMasterTopic", "broker-a", 0};
   CHECK_ERR(rmq_pull_consumer_assign(pc, &q, 1), RMQ_OK);
   CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
-  CHECK_INT(mock_wait_count(master, 11, 2, 5000), 2);
+  CHECK(mock_wait_count(master, 11, 2, 5000) >= 2);
   CHECK_INT(mock_count(slave, 11), 0);
   static char route[512];
   mock_clear_rules(ns);
@@ -172,7 +172,7 @@ TEST(a_commit_a_slave_took_is_sent_again_until_the_master_has_it) {
   rmq_queue_t q = {"SlaveCommitTopic", "broker-a", 0};
   CHECK_ERR(rmq_pull_consumer_assign(pc, &q, 1), RMQ_OK);
   CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
-  REQUIRE(mock_wait_count(slave, 11, 1, 5000) == 1); /* seeded, pulling */
+  REQUIRE(mock_wait_count(slave, 11, 1, 5000) >= 1); /* seeded, pulling */
   CHECK_ERR(rmq_pull_consumer_seek(pc, &q, 5), RMQ_OK);
   CHECK_ERR(rmq_pull_consumer_commit(pc), RMQ_OK);
   CHECK_INT(mock_count(slave, 15), 1);
@@ -224,7 +224,7 @@ TEST(a_lost_connection_sends_the_committed_offset_again) {
   rmq_queue_t q = {"LostConnTopic", "broker-a", 0};
   CHECK_ERR(rmq_pull_consumer_assign(pc, &q, 1), RMQ_OK);
   CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
-  REQUIRE(mock_wait_count(b, 11, 1, 5000) == 1);
+  REQUIRE(mock_wait_count(b, 11, 1, 5000) >= 1);
   CHECK_ERR(rmq_pull_consumer_seek(pc, &q, 5), RMQ_OK);
   CHECK_ERR(rmq_pull_consumer_commit(pc), RMQ_OK);
   CHECK_INT(mock_count(b, 15), 1);
@@ -245,6 +245,42 @@ TEST(a_lost_connection_sends_the_committed_offset_again) {
   rmq_pull_consumer_destroy(pc, 2000);
   mock_stop(ns);
   mock_stop(b);
+}
+
+/* A route refresh that brings a broker back (the master restarted) sends
+ * a heartbeat at once: the master learns the consumer's group without
+ * waiting for heartbeatBrokerInterval (a 5.x master refuses commits of a
+ * group it does not know: SUBSCRIPTION_GROUP_NOT_EXIST). */
+TEST(a_route_change_heartbeats_the_new_brokers_at_once) {
+  mock_t *ns = mock_start(), *master = mock_start(), *slave = mock_start();
+  REQUIRE(ns && master && slave);
+  static char route[512];
+  serve_slave_only(ns, mock_addr(slave), route, sizeof(route));
+  mock_rule_t r_off = {
+      .code = 14, .action = MOCK_REPLY, .ext = {{"offset", "0"}}};
+  mock_add_rule(slave, &r_off);
+  mock_add_rule(master, &r_off);
+  serve_no_new(slave, 50);
+  serve_no_new(master, 50);
+  rmq_pull_consumer_t *pc =
+      consumer(ns, "hb_route_group", "pollNameServerInterval", "100");
+  REQUIRE(pc != NULL);
+  rmq_queue_t q = {"HbRouteTopic", "broker-a", 0};
+  CHECK_ERR(rmq_pull_consumer_assign(pc, &q, 1), RMQ_OK);
+  CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
+  REQUIRE(mock_wait_count(slave, 11, 1, 5000) >= 1); /* running */
+  /* past the first periodic heartbeat (1 s after the start); the next is
+   * 30 s away */
+  usleep(1500 * 1000);
+  CHECK_INT(mock_count(master, 34), 0);
+  mock_clear_rules(ns);
+  mock_serve_route(ns, "broker-a", mock_addr(master), mock_addr(slave), 1);
+  /* heartbeatBrokerInterval is 30 s: this one is the route change's */
+  CHECK(mock_wait_count(master, 34, 1, 3000) >= 1);
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(ns);
+  mock_stop(master);
+  mock_stop(slave);
 }
 
 /* NOTIFY_CONSUMER_IDS_CHANGED from a broker starts a rebalance at once:
@@ -311,6 +347,7 @@ int main(void) {
       TCASE(a_route_without_the_master_moves_pulls_to_the_slave),
       TCASE(a_commit_a_slave_took_is_sent_again_until_the_master_has_it),
       TCASE(a_lost_connection_sends_the_committed_offset_again),
+      TCASE(a_route_change_heartbeats_the_new_brokers_at_once),
       TCASE(notify_consumer_ids_changed_rebalances_at_once),
       TCASE(destroy_abandons_the_service_threads_blocked_call)};
   return RUN_TESTS(cases);
