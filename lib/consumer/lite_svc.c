@@ -690,7 +690,7 @@ static void *svc_main(void *arg) {
     for (lq_t *q = l->queues; q && !unseeded; q = q->next)
       unseeded = !q->dropped && q->pull_offset < 0;
     int64_t wake = RMQI_MIN(RMQI_MIN(next_rb, next_persist), l->next_snap_ms);
-    if (v->auto_commit)
+    if (v->auto_commit && l->push) /* a pull consumer's is poll()'s */
       wake = RMQI_MIN(wake, next_auto);
     if (unseeded)
       wake = RMQI_MIN(wake, rmqi_now_ms() + 200);

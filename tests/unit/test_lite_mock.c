@@ -941,6 +941,40 @@ TEST(a_dropped_queue_does_not_commit_the_batch_in_hand) {
   rmqi_buf_free(&b);
 }
 
+/* An idle consumer sleeps: its service thread wakes for rebalances,
+ * commits and statistics, not in a loop. A pull consumer's auto-commit
+ * happens in poll(), but the thread still woke for the auto-commit time,
+ * which, never moved on, stayed in the past: from autoCommitIntervalMillis
+ * after the start the thread spun (a core's worth of system time per
+ * consumer, measured in the master-slave test). */
+TEST(an_idle_consumer_does_not_spin) {
+  mock_t *m = mock_broker();
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL, .action = MOCK_DROP});
+  extra_key = "autoCommitIntervalMillis";
+  extra_val = "1000";
+  rmq_pull_consumer_t *pc = consumer(m, true);
+  extra_key = NULL;
+  REQUIRE(pc != NULL);
+  REQUIRE(mock_wait_count(m, RC_PULL, 1, 5000) >= 1);
+  rmq_msg_t *got[1];
+  CHECK_INT(rmq_pull_consumer_poll(pc, got, 1, 1500), 0); /* past 1 s */
+  struct timespec c0, c1;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+  int64_t t0 = rmqi_now_ms();
+  usleep(1500 * 1000);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+  int64_t wall = rmqi_now_ms() - t0;
+  int64_t cpu =
+      (c1.tv_sec - c0.tv_sec) * 1000 + (c1.tv_nsec - c0.tv_nsec) / 1000000;
+  fprintf(stderr, "idle: %lld ms of CPU in %lld ms\n", (long long)cpu,
+          (long long)wall);
+  /* it was up to a whole core (less on a machine loaded by others: a
+   * loose bound, never failing a consumer that sleeps, a few ms here) */
+  CHECK(cpu * 10 < wall);
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(m);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(corrupt_records_are_skipped_and_the_rest_delivered),
@@ -961,6 +995,7 @@ int main(void) {
       TCASE(a_heartbeat_announces_every_subscription),
       TCASE(every_dropped_queue_is_committed),
       TCASE(a_dropped_queue_does_not_commit_the_batch_in_hand),
+      TCASE(an_idle_consumer_does_not_spin),
   };
   return RUN_TESTS(cases);
 }
