@@ -337,12 +337,6 @@ static void pull_done(void *arg, const rmqi_rpc_result_t *r) {
       take_result(l, q, x, &res);
     } else {
       q->due_ms = rmqi_now_ms() + l->conf.v.pull_delay_on_exception_ms;
-      /* The broker may have died: it keeps the offsets it took in memory
-       * and writes them out every few seconds (flushConsumerOffsetInterval,
-       * 5 s), so a kill -9 loses the last ones. Java sends every offset at
-       * every persist; we send what moved, so this queue's goes again. */
-      if (rc == RMQ_ERR_CONN_LOST || rc == RMQ_ERR_CONNECT)
-        q->committed = -1;
       if (rc != RMQ_ERR_SHUTDOWN)
         rmqi_log(&l->client->log, RMQ_LOG_WARN, "consumer", "%s: %s", l->group,
                  err);

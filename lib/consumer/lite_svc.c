@@ -314,19 +314,24 @@ static void commit_done(void *arg, const rmqi_rpc_result_t *r) {
 typedef struct to_commit {
   lq_t *q; /* held */
   int64_t offset;
+  bool refresh; /* the master has it: sent again one-way */
 } to_commit_t;
 
 /* Sends @p t's offset to its broker's master (or, with the master gone,
  * to a slave: taken, but sent again until the master has it):
- * synchronously, or with commit_done learning the outcome. Releases the
- * hold (or hands it to the completion). */
+ * synchronously, or with commit_done learning the outcome; a refresh
+ * one-way. Releases the hold (or hands it to the completion). */
 static rmq_err_t send_commit(lite_t *l, const to_commit_t *t, bool sync) {
   lq_t *q = t->q;
   char addr[128], err[256];
   rmq_err_t rc = RMQ_ERR_NO_ROUTE;
   bool master = false;
   if (rmqi_lite_addr(l, q->topic, q->broker, 0, addr, sizeof(addr), &master)) {
-    if (sync) {
+    if (t->refresh) { /* nothing to learn: the next period sends it again */
+      rc = rmqi_commit_offset(l->client, addr, l->group, q->topic, q->broker,
+                              q->qid, t->offset, true, err, sizeof(err));
+      master = false; /* marks nothing */
+    } else if (sync) {
       rc = rmqi_commit_offset(l->client, addr, l->group, q->topic, q->broker,
                               q->qid, t->offset, false, err, sizeof(err));
       if (rc != RMQ_OK)
@@ -366,10 +371,22 @@ static rmq_err_t send_commit(lite_t *l, const to_commit_t *t, bool sync) {
 rmq_err_t rmqi_lite_persist(lite_t *l, bool sync) {
   to_commit_t *v = NULL;
   size_t n = 0, cap = 0;
+  /* The periodic commit sends every offset, as Java's does: one that moved
+   * as a request whose answer decides, one the master already took again,
+   * one-way, for a broker may have lost it. A broker killed with kill -9
+   * comes back without what it took since it last wrote its offsets out
+   * (every 5 s, flushConsumerOffsetInterval); and two first commits of a
+   * group arriving together may overwrite each other (4.9 and 5.x:
+   * ConsumerOffsetManager.commitOffset makes the group's table without a
+   * compare-and-set), each answered SUCCESS. */
+  bool refresh = !sync && l->conf.v.message_model != RMQI_MODEL_BROADCASTING;
   pthread_mutex_lock(&l->lock);
   for (lq_t *q = l->queues; q; q = q->next) {
-    if (q->dropped || q->commit_mem < 0 || q->commit_mem == q->committed ||
+    if (q->dropped || q->commit_mem < 0 ||
         (!sync && q->commit_busy)) /* one in flight: its answer decides */
+      continue;
+    bool moved = q->commit_mem != q->committed;
+    if (!moved && !refresh)
       continue;
     if (n == cap) {
       size_t nc = cap ? cap * 2 : 16;
@@ -380,7 +397,7 @@ rmq_err_t rmqi_lite_persist(lite_t *l, bool sync) {
       cap = nc;
     }
     q->holds++; /* not marked committed: that waits for the answer */
-    v[n++] = (to_commit_t){q, q->commit_mem};
+    v[n++] = (to_commit_t){q, q->commit_mem, !moved};
   }
   pthread_mutex_unlock(&l->lock);
   rmq_err_t rc = RMQ_OK;

@@ -142,6 +142,11 @@ TEST(a_route_without_the_master_moves_pulls_to_the_slave) {
   mock_stop(slave);
 }
 
+/* Requests with @p code that wait for an answer. */
+static int two_way(mock_t *m, int32_t code) {
+  return mock_count(m, code) - mock_count_oneway(m, code);
+}
+
 /* With the master down, commits go to the slave (Java: the master, else
  * any node), which takes them; but the master never learns them from the
  * slave. So a commit a slave took is sent again at each commit until the
@@ -175,36 +180,39 @@ TEST(a_commit_a_slave_took_is_sent_again_until_the_master_has_it) {
   REQUIRE(mock_wait_count(slave, 11, 1, 5000) >= 1); /* seeded, pulling */
   CHECK_ERR(rmq_pull_consumer_seek(pc, &q, 5), RMQ_OK);
   CHECK_ERR(rmq_pull_consumer_commit(pc), RMQ_OK);
-  CHECK_INT(mock_count(slave, 15), 1);
+  CHECK_INT(two_way(slave, 15), 1);
   char off[32] = "";
   CHECK(mock_last_ext(slave, 15, "commitOffset", off, sizeof(off)));
   CHECK_STR(off, "5");
   CHECK_ERR(rmq_pull_consumer_commit(pc), RMQ_OK);
-  CHECK_INT(mock_count(slave, 15), 2); /* the master does not have it */
+  CHECK_INT(two_way(slave, 15), 2); /* the master does not have it */
   /* the master is back in the route */
   mock_clear_rules(ns);
   mock_serve_route(ns, "broker-a", mock_addr(master), mock_addr(slave), 1);
   CHECK(mock_wait_count(master, 11, 1, 5000) >= 1); /* the route moved */
   CHECK_ERR(rmq_pull_consumer_commit(pc), RMQ_OK);
-  CHECK_INT(mock_count(master, 15), 1);
+  CHECK_INT(two_way(master, 15), 1);
   CHECK(mock_last_ext(master, 15, "commitOffset", off, sizeof(off)));
   CHECK_STR(off, "5");
   CHECK_ERR(rmq_pull_consumer_commit(pc), RMQ_OK);
-  CHECK_INT(mock_count(master, 15), 1); /* taken: not sent again */
-  CHECK_INT(mock_count(slave, 15), 2);
+  CHECK_INT(two_way(master, 15), 1); /* taken: not sent again */
+  CHECK_INT(two_way(slave, 15), 2);
   rmq_pull_consumer_destroy(pc, 2000);
   mock_stop(ns);
   mock_stop(master);
   mock_stop(slave);
 }
 
-/* A broker killed with kill -9 loses the offsets it took in the last few
- * seconds (it writes them out every flushConsumerOffsetInterval, 5 s).
- * Java sends every offset at every persist; we send only those that
- * moved, so a lost connection to the broker makes the queue's offset go
- * again. Before, an idle queue's offset was never sent again and the
- * restarted broker kept its old one. */
-TEST(a_lost_connection_sends_the_committed_offset_again) {
+/* An offset the broker took is sent again, one-way, at every periodic
+ * commit (Java resends every offset each period), for a broker may have
+ * lost it: one killed with kill -9 comes back without the offsets it took
+ * since its last flush (every 5 s), and the first commits of a group
+ * arriving together overwrite each other (ConsumerOffsetManager creates
+ * the group's table without a compare-and-set; 11 of 640 such commits,
+ * each answered SUCCESS, were lost in a test against 5.5.0). Before, an
+ * idle queue's offset was never sent again. A moved offset is still sent
+ * as a request whose answer decides, once. */
+TEST(a_taken_offset_is_sent_again_one_way_every_period) {
   mock_t *ns = mock_start(), *b = mock_start();
   REQUIRE(ns && b);
   mock_serve_route(ns, "broker-a", mock_addr(b), NULL, 1);
@@ -219,29 +227,25 @@ TEST(a_lost_connection_sends_the_committed_offset_again) {
   mock_add_rule(b, &r_max);
   serve_no_new(b, 50);
   rmq_pull_consumer_t *pc =
-      consumer(ns, "lost_conn_group", "persistConsumerOffsetInterval", "200");
+      consumer(ns, "refresh_group", "persistConsumerOffsetInterval", "200");
   REQUIRE(pc != NULL);
-  rmq_queue_t q = {"LostConnTopic", "broker-a", 0};
+  rmq_queue_t q = {"RefreshTopic", "broker-a", 0};
   CHECK_ERR(rmq_pull_consumer_assign(pc, &q, 1), RMQ_OK);
   CHECK_ERR(rmq_pull_consumer_start(pc), RMQ_OK);
   REQUIRE(mock_wait_count(b, 11, 1, 5000) >= 1);
+  CHECK_INT(mock_count(b, 15), 0); /* nothing to commit yet */
   CHECK_ERR(rmq_pull_consumer_seek(pc, &q, 5), RMQ_OK);
   CHECK_ERR(rmq_pull_consumer_commit(pc), RMQ_OK);
-  CHECK_INT(mock_count(b, 15), 1);
-  usleep(600 * 1000);
-  CHECK_INT(mock_count(b, 15), 1); /* taken: the persists leave it */
-  /* the next pull's connection is cut (the broker died and came back) */
-  mock_clear_rules(b);
-  mock_add_rule(b,
-                &(mock_rule_t){.code = 11, .action = MOCK_CLOSE, .times = 1});
-  mock_add_rule(b, &r_off);
-  serve_no_new(b, 50);
-  CHECK_INT(mock_wait_count(b, 15, 2, 5000), 2);
+  CHECK_INT(two_way(b, 15), 1);
+  /* the periods after it: one-way, with the same offset */
+  int64_t end = rmqi_now_ms() + 5000;
+  while (mock_count_oneway(b, 15) < 3 && rmqi_now_ms() < end)
+    usleep(20 * 1000);
+  CHECK(mock_count_oneway(b, 15) >= 3);
   char off[32] = "";
   CHECK(mock_last_ext(b, 15, "commitOffset", off, sizeof(off)));
   CHECK_STR(off, "5");
-  usleep(600 * 1000);
-  CHECK_INT(mock_count(b, 15), 2); /* taken again: once */
+  CHECK_INT(two_way(b, 15), 1); /* taken: no answer awaited again */
   rmq_pull_consumer_destroy(pc, 2000);
   mock_stop(ns);
   mock_stop(b);
@@ -346,7 +350,7 @@ int main(void) {
       TCASE(pulls_move_to_the_suggested_broker),
       TCASE(a_route_without_the_master_moves_pulls_to_the_slave),
       TCASE(a_commit_a_slave_took_is_sent_again_until_the_master_has_it),
-      TCASE(a_lost_connection_sends_the_committed_offset_again),
+      TCASE(a_taken_offset_is_sent_again_one_way_every_period),
       TCASE(a_route_change_heartbeats_the_new_brokers_at_once),
       TCASE(notify_consumer_ids_changed_rebalances_at_once),
       TCASE(destroy_abandons_the_service_threads_blocked_call)};
