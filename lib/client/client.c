@@ -262,20 +262,26 @@ static void refresh_done(void *arg, const rmqi_rpc_result_t *r) {
     rmqi_errbuf_t e;
     if (rmqi_route_decode(&route, (const char *)r->resp->body,
                           r->resp->body_len, &e) == RMQ_OK) {
+      /* installed even without a writable queue (a broker's master is
+       * gone, its slave still serves reads): consumers must move to the
+       * slave, and senders find no queue and ask the name server again
+       * (rmqi_client_route), as Java's producers do */
       rmqi_snap_t *s = snap_new(&route);
-      if (s && s->n_pub == 0) {
-        rmqi_snap_release(s); /* keep the old route rather than none */
-        s = NULL;
-      }
       pthread_mutex_lock(&c->lock);
       rmqi_topic_t *t = topic_find(c, rf->topic, false);
       bool changed = t && s && install(c, t, s, false);
       if (t == NULL)
         rmqi_snap_release(s);
       pthread_mutex_unlock(&c->lock);
-      if (changed)
+      if (changed) {
         rmqi_log(&c->log, RMQ_LOG_INFO, "route", "route of %s changed",
                  rf->topic);
+        /* as publish_route: the brokers of the new route hear from us at
+         * once, so a master that came back knows our consumer groups
+         * (a 5.x broker refuses commits of a group it does not know)
+         * without waiting for the next heartbeat period */
+        rmqi_client_heartbeat_now(c);
+      }
     } else {
       rmqi_log(&c->log, RMQ_LOG_WARN, "route", "bad route for %s: %s",
                rf->topic, e.msg);

@@ -211,20 +211,25 @@ void rmqi_lite_release(lite_t *l, lq_t *q) {
 }
 
 bool rmqi_lite_addr(lite_t *l, const char *topic, const char *broker,
-                    int64_t id, char *out, size_t n) {
+                    int64_t id, char *out, size_t n, bool *master) {
   rmqi_snap_t *s = rmqi_client_route_cached(l->client, topic);
   if (s == NULL)
     return false;
   const char *a = rmqi_route_addr(&s->route, broker, id);
+  bool is_master = a != NULL && id == 0;
   if (a == NULL)
-    a = rmqi_route_addr(&s->route, broker, 0);
+    is_master = (a = rmqi_route_addr(&s->route, broker, 0)) != NULL;
   if (a == NULL) { /* no master: any node (Java findBrokerAddressInSubscribe) */
     const rmqi_bdata_t *b = rmqi_route_broker(&s->route, broker);
-    if (b && b->n_addrs)
+    if (b && b->n_addrs) {
       a = b->addrs[0].addr;
+      is_master = b->addrs[0].id == 0;
+    }
   }
   if (a)
     snprintf(out, n, "%s", a);
+  if (master)
+    *master = a != NULL && is_master;
   rmqi_snap_release(s);
   return a != NULL;
 }
@@ -442,7 +447,7 @@ static void send_picked(lite_t *l, pull_ctx_t **go, size_t n) {
     pull_ctx_t *x = go[i];
     lq_t *q = x->q; /* held: its strings and sub stay */
     if (!rmqi_lite_addr(l, q->topic, q->broker, x->suggest, x->addr,
-                        sizeof(x->addr))) {
+                        sizeof(x->addr), NULL)) {
       pull_not_sent(l, x, true);
       continue;
     }

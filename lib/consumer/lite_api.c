@@ -117,7 +117,7 @@ static rmq_err_t queue_addr(lite_t *l, const rmq_queue_t *mq, char *addr,
                             size_t n) {
   rmq_err_t rc = have_route(l, mq->topic);
   if (rc == RMQ_OK &&
-      !rmqi_lite_addr(l, mq->topic, mq->broker_name, 0, addr, n))
+      !rmqi_lite_addr(l, mq->topic, mq->broker_name, 0, addr, n, NULL))
     rc = RMQ_ERR_NO_ROUTE;
   return rc;
 }

@@ -227,9 +227,12 @@ void rmqi_lite_reset_queue(lite_t *l, lq_t *q);
 void rmqi_lite_drop_queue(lite_t *l, lq_t *q);
 /* Releases a hold on @p q under l->lock (frees a dropped queue). */
 void rmqi_lite_release(lite_t *l, lq_t *q);
-/* Master (or suggested) address of @p broker for @p topic, copied. */
+/* The address of @p broker's node @p id for @p topic, copied; failing
+ * that its master's, failing that any node's (Java
+ * findBrokerAddressInSubscribe: with the master gone, its slave). When
+ * @p master is not NULL it says whether the address is the master's. */
 bool rmqi_lite_addr(lite_t *l, const char *topic, const char *broker,
-                    int64_t id, char *out, size_t n);
+                    int64_t id, char *out, size_t n, bool *master);
 
 /* lite_svc.c */
 

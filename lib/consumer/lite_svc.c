@@ -39,7 +39,7 @@ rmq_err_t rmqi_lite_start_offset(lite_t *l, const char *topic,
                                  const char *broker, int32_t qid,
                                  int64_t *out) {
   char addr[128], err[256] = "";
-  if (!rmqi_lite_addr(l, topic, broker, 0, addr, sizeof(addr)))
+  if (!rmqi_lite_addr(l, topic, broker, 0, addr, sizeof(addr), NULL))
     return RMQ_ERR_NO_ROUTE;
   rmq_client_t *c = l->client;
   rmq_err_t rc;
@@ -199,7 +199,7 @@ rmq_err_t rmqi_lite_commit_one(lite_t *l, const char *topic, const char *broker,
     return rc;
   }
   char addr[128], err[256];
-  if (!rmqi_lite_addr(l, topic, broker, 0, addr, sizeof(addr)))
+  if (!rmqi_lite_addr(l, topic, broker, 0, addr, sizeof(addr), NULL))
     return RMQ_ERR_NO_ROUTE;
   rmq_err_t rc = rmqi_commit_offset(l->client, addr, l->group, topic, broker,
                                     qid, offset, !sync, err, sizeof(err));
@@ -266,9 +266,13 @@ void rmqi_lite_commit_gone(lite_t *l, gone_list_t *g) {
   *g = (gone_list_t){0};
 }
 
-/* What the broker (or the file) has acknowledged: @p q's store holds
- * @p offset as sent, unless the store has moved on since (l->lock held).
- * Only then: a commit that failed is sent again by the next persist. */
+/* What the broker's master (or the file) has acknowledged: @p q's store
+ * holds @p offset as sent, unless the store has moved on since (l->lock
+ * held). Only then: a commit that failed is sent again by the next
+ * persist, and so is one a slave took while the master was down (Java
+ * sends commits to any node then, as we do; the slave keeps them, but
+ * the master never learns them from it, and the slave takes the master's
+ * offsets over once it is back): the master must have it. */
 static void mark_committed(lq_t *q, int64_t offset) {
   if (!q->dropped && q->commit_mem == offset)
     q->committed = offset;
@@ -281,6 +285,7 @@ typedef struct commit_ctx {
   lite_t *l;
   lq_t *q;
   int64_t offset;
+  bool master; /* sent to the master, not to a slave standing in */
   char addr[128];
 } commit_ctx_t;
 
@@ -289,7 +294,7 @@ static void commit_done(void *arg, const rmqi_rpc_result_t *r) {
   lite_t *l = x->l;
   rmq_err_t rc = r->err == RMQ_OK ? rmqi_server_err(r->resp->code) : r->err;
   pthread_mutex_lock(&l->lock);
-  if (rc == RMQ_OK)
+  if (rc == RMQ_OK && x->master)
     mark_committed(x->q, x->offset);
   x->q->commit_busy = false;
   bool quiet = l->closed || rc == RMQ_ERR_SHUTDOWN;
@@ -309,17 +314,24 @@ static void commit_done(void *arg, const rmqi_rpc_result_t *r) {
 typedef struct to_commit {
   lq_t *q; /* held */
   int64_t offset;
+  bool refresh; /* the master has it: sent again one-way */
 } to_commit_t;
 
-/* Sends @p t's offset to its broker's master: synchronously, or with
- * commit_done learning the outcome. Releases the hold (or hands it to
- * the completion). */
+/* Sends @p t's offset to its broker's master (or, with the master gone,
+ * to a slave: taken, but sent again until the master has it):
+ * synchronously, or with commit_done learning the outcome; a refresh
+ * one-way. Releases the hold (or hands it to the completion). */
 static rmq_err_t send_commit(lite_t *l, const to_commit_t *t, bool sync) {
   lq_t *q = t->q;
   char addr[128], err[256];
   rmq_err_t rc = RMQ_ERR_NO_ROUTE;
-  if (rmqi_lite_addr(l, q->topic, q->broker, 0, addr, sizeof(addr))) {
-    if (sync) {
+  bool master = false;
+  if (rmqi_lite_addr(l, q->topic, q->broker, 0, addr, sizeof(addr), &master)) {
+    if (t->refresh) { /* nothing to learn: the next period sends it again */
+      rc = rmqi_commit_offset(l->client, addr, l->group, q->topic, q->broker,
+                              q->qid, t->offset, true, err, sizeof(err));
+      master = false; /* marks nothing */
+    } else if (sync) {
       rc = rmqi_commit_offset(l->client, addr, l->group, q->topic, q->broker,
                               q->qid, t->offset, false, err, sizeof(err));
       if (rc != RMQ_OK)
@@ -328,7 +340,7 @@ static rmq_err_t send_commit(lite_t *l, const to_commit_t *t, bool sync) {
       commit_ctx_t *x = malloc(sizeof(*x));
       rc = RMQ_ERR_NOMEM;
       if (x) {
-        *x = (commit_ctx_t){l, q, t->offset, ""};
+        *x = (commit_ctx_t){l, q, t->offset, master, ""};
         snprintf(x->addr, sizeof(x->addr), "%s", addr);
         atomic_fetch_add(&l->refs, 1);
         pthread_mutex_lock(&l->lock);
@@ -349,7 +361,7 @@ static rmq_err_t send_commit(lite_t *l, const to_commit_t *t, bool sync) {
     }
   }
   pthread_mutex_lock(&l->lock);
-  if (rc == RMQ_OK)
+  if (rc == RMQ_OK && master)
     mark_committed(q, t->offset);
   rmqi_lite_release(l, q);
   pthread_mutex_unlock(&l->lock);
@@ -359,10 +371,22 @@ static rmq_err_t send_commit(lite_t *l, const to_commit_t *t, bool sync) {
 rmq_err_t rmqi_lite_persist(lite_t *l, bool sync) {
   to_commit_t *v = NULL;
   size_t n = 0, cap = 0;
+  /* The periodic commit sends every offset, as Java's does: one that moved
+   * as a request whose answer decides, one the master already took again,
+   * one-way, for a broker may have lost it. A broker killed with kill -9
+   * comes back without what it took since it last wrote its offsets out
+   * (every 5 s, flushConsumerOffsetInterval); and two first commits of a
+   * group arriving together may overwrite each other (4.9 and 5.x:
+   * ConsumerOffsetManager.commitOffset makes the group's table without a
+   * compare-and-set), each answered SUCCESS. */
+  bool refresh = !sync && l->conf.v.message_model != RMQI_MODEL_BROADCASTING;
   pthread_mutex_lock(&l->lock);
   for (lq_t *q = l->queues; q; q = q->next) {
-    if (q->dropped || q->commit_mem < 0 || q->commit_mem == q->committed ||
+    if (q->dropped || q->commit_mem < 0 ||
         (!sync && q->commit_busy)) /* one in flight: its answer decides */
+      continue;
+    bool moved = q->commit_mem != q->committed;
+    if (!moved && !refresh)
       continue;
     if (n == cap) {
       size_t nc = cap ? cap * 2 : 16;
@@ -373,7 +397,7 @@ rmq_err_t rmqi_lite_persist(lite_t *l, bool sync) {
       cap = nc;
     }
     q->holds++; /* not marked committed: that waits for the answer */
-    v[n++] = (to_commit_t){q, q->commit_mem};
+    v[n++] = (to_commit_t){q, q->commit_mem, !moved};
   }
   pthread_mutex_unlock(&l->lock);
   rmq_err_t rc = RMQ_OK;
@@ -683,7 +707,7 @@ static void *svc_main(void *arg) {
     for (lq_t *q = l->queues; q && !unseeded; q = q->next)
       unseeded = !q->dropped && q->pull_offset < 0;
     int64_t wake = RMQI_MIN(RMQI_MIN(next_rb, next_persist), l->next_snap_ms);
-    if (v->auto_commit)
+    if (v->auto_commit && l->push) /* a pull consumer's is poll()'s */
       wake = RMQI_MIN(wake, next_auto);
     if (unseeded)
       wake = RMQI_MIN(wake, rmqi_now_ms() + 200);

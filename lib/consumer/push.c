@@ -317,7 +317,7 @@ static bool retry_send(lite_t *l, push_t *p, const rmq_msg_t *m) {
 static bool send_back(lite_t *l, push_t *p, const lq_t *q, const rmq_msg_t *m,
                       int delay_level) {
   char addr[128], detail[256] = "";
-  if (rmqi_lite_addr(l, q->topic, q->broker, 0, addr, sizeof(addr))) {
+  if (rmqi_lite_addr(l, q->topic, q->broker, 0, addr, sizeof(addr), NULL)) {
     rmqi_cmd_t cmd;
     rmqi_cmd_init(&cmd, RC_SEND_BACK);
     char wrapped[RMQI_NS_NAME_MAX];
@@ -920,10 +920,10 @@ static void lock_queues(lite_t *l, rmqi_mqo_t *v, size_t n) {
       }
     char addr[128];
     rmqi_mqlist_t ok = {0};
-    bool got =
-        rmqi_lite_addr(l, v[i].topic, v[i].broker, 0, addr, sizeof(addr)) &&
-        lock_call(l, RC_LOCK, addr, grp, g, false, LOCK_TIMEOUT_MS, &ok) ==
-            RMQ_OK;
+    bool got = rmqi_lite_addr(l, v[i].topic, v[i].broker, 0, addr, sizeof(addr),
+                              NULL) &&
+               lock_call(l, RC_LOCK, addr, grp, g, false, LOCK_TIMEOUT_MS,
+                         &ok) == RMQ_OK;
     int64_t now = rmqi_now_ms();
     pthread_mutex_lock(&l->lock);
     for (size_t k = 0; k < g; k++) {
@@ -974,7 +974,7 @@ void rmqi_push_svc(lite_t *l) {
   for (size_t i = 0; i < n_un; i++) { /* one-way, as Java on removal */
     char addr[128];
     rmqi_mqo_t m = {un[i].topic, un[i].broker, un[i].qid, 0};
-    if (rmqi_lite_addr(l, m.topic, m.broker, 0, addr, sizeof(addr)))
+    if (rmqi_lite_addr(l, m.topic, m.broker, 0, addr, sizeof(addr), NULL))
       lock_call(l, RC_UNLOCK, addr, &m, 1, true, 0, NULL);
     free(un[i].topic);
     free(un[i].broker);
@@ -1008,7 +1008,7 @@ static void unlock_all(lite_t *l, int64_t deadline) {
     int64_t left = deadline - rmqi_now_ms();
     char addr[128];
     if (left > 0 &&
-        rmqi_lite_addr(l, v[i].topic, v[i].broker, 0, addr, sizeof(addr)))
+        rmqi_lite_addr(l, v[i].topic, v[i].broker, 0, addr, sizeof(addr), NULL))
       lock_call(l, RC_UNLOCK, addr, grp, g, false,
                 RMQI_MIN(left, LOCK_TIMEOUT_MS), NULL);
   }

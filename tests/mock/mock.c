@@ -53,6 +53,7 @@ struct mock {
   later_t later[MAX_LATER];
   int n_later;
   int counts[4096];
+  int oneway_counts[4096]; /* of counts: one-way requests */
   int total;
   int32_t pushed_opaque;
   int32_t reply_code;
@@ -117,6 +118,8 @@ static bool handle(mock_t *m, int ci, rmqi_cmd_t *req) {
     return true;
   }
   m->counts[req->code & 4095]++;
+  if (rmqi_cmd_is_oneway(req))
+    m->oneway_counts[req->code & 4095]++;
   m->total++;
   remember(m, req);
   const mock_rule_t *r = NULL;
@@ -373,6 +376,13 @@ void mock_clear_rules(mock_t *m) {
 int mock_count(mock_t *m, int32_t code) {
   pthread_mutex_lock(&m->lock);
   int n = code < 0 ? m->total : m->counts[code & 4095];
+  pthread_mutex_unlock(&m->lock);
+  return n;
+}
+
+int mock_count_oneway(mock_t *m, int32_t code) {
+  pthread_mutex_lock(&m->lock);
+  int n = m->oneway_counts[code & 4095];
   pthread_mutex_unlock(&m->lock);
   return n;
 }
