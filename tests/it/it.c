@@ -170,3 +170,26 @@ char *it_slurp(const char *path) {
   fclose(f);
   return b;
 }
+
+/* The value of property @p key in mqadmin consumerStatus output
+ * ("<key padded to 40>: <value>" lines), or "" when absent. */
+const char *it_status_prop(const char *out, const char *key, char *v,
+                           size_t cap) {
+  snprintf(v, cap, "%s", "");
+  size_t n = strlen(key);
+  for (const char *x = out; x && (x = strstr(x, key)) != NULL; x += n) {
+    if (x > out && x[-1] != '\n')
+      continue;
+    const char *y = x + n;
+    while (*y == ' ')
+      y++;
+    if (*y != ':')
+      continue;
+    y++;
+    while (*y == ' ')
+      y++;
+    snprintf(v, cap, "%.*s", (int)strcspn(y, "\r\n"), y);
+    break;
+  }
+  return v;
+}

@@ -45,6 +45,10 @@ void it_unique(char *out, size_t n, const char *prefix);
 int it_sh(const char *cmd, const char *in, char **out);
 
 /* `tests/broker/harness <verb> <target> <args>` (e.g. "topic", "T -q 4"). */
+/* The value of property @p key in `mqadmin consumerStatus` output, in
+ * @p v (empty when absent); returns @p v. */
+const char *it_status_prop(const char *out, const char *key, char *v,
+                           size_t cap);
 int it_harness(const it_env_t *env, const char *verb, const char *args,
                char **out);
 

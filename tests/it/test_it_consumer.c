@@ -253,28 +253,6 @@ static void on_assigned(const char *topic, const rmq_queue_t *all, size_t n_all,
   pthread_mutex_unlock(&a->mu);
 }
 
-/* The value of property @p key in mqadmin consumerStatus output, or "". */
-static const char *status_prop(const char *out, const char *key, char *v,
-                               size_t cap) {
-  snprintf(v, cap, "%s", "");
-  size_t n = strlen(key);
-  for (const char *x = out; x && (x = strstr(x, key)) != NULL; x += n) {
-    if (x > out && x[-1] != '\n')
-      continue;
-    const char *y = x + n;
-    while (*y == ' ')
-      y++;
-    if (*y != ':')
-      continue;
-    y++;
-    while (*y == ' ')
-      y++;
-    snprintf(v, cap, "%.*s", (int)strcspn(y, "\r\n"), y);
-    break;
-  }
-  return v;
-}
-
 /* Two lite consumers split the topic's queues; their assignment callbacks
  * saw the same split (a partition of the topic's queues); mqadmin
  * consumerStatus shows a lite consumer's running info, statistics
@@ -399,17 +377,17 @@ TEST(two_consumers_split_the_queues_averagely) {
             t + 1, rc, (long long)(rmqi_now_ms() - t_split));
   }
   CHECK_INT(rc, 0);
-  CHECK_STR(status_prop(out, "PROP_CONSUME_TYPE", val, sizeof(val)),
+  CHECK_STR(it_status_prop(out, "PROP_CONSUME_TYPE", val, sizeof(val)),
             "CONSUME_ACTIVELY");
-  CHECK_STR(status_prop(out, "consumerGroup", val, sizeof(val)), group);
+  CHECK_STR(it_status_prop(out, "consumerGroup", val, sizeof(val)), group);
   snprintf(key, sizeof(key), "stats.%s.processed", topic);
-  CHECK_INT(atoi(status_prop(out, key, val, sizeof(val))), got[0]);
+  CHECK_INT(atoi(it_status_prop(out, key, val, sizeof(val))), got[0]);
   snprintf(key, sizeof(key), "stats.%s.failed", topic);
-  CHECK_STR(status_prop(out, key, val, sizeof(val)), "0");
+  CHECK_STR(it_status_prop(out, key, val, sizeof(val)), "0");
   int lag0 = 0;
   for (int q = 0; q < 8; q++) {
     snprintf(key, sizeof(key), "stats.%s.broker-a.%d.lag", topic, q);
-    lag0 += strcmp(status_prop(out, key, val, sizeof(val)), "0") == 0;
+    lag0 += strcmp(it_status_prop(out, key, val, sizeof(val)), "0") == 0;
     if (!(mask[0] & (1 << q)))
       CHECK_STR(val, ""); /* not its queue */
   }

@@ -356,9 +356,6 @@ static rmq_consume_status_t fail_first(rmq_push_consumer_t *c,
   return st;
 }
 
-static const char *status_prop(const char *out, const char *key, char *v,
-                               size_t cap);
-
 /* Message 0 always fails: it comes back with reconsume times 1 and 2 under
  * its original topic and id, then lands in %DLQ%<group> (max 2), where a
  * pull finds it with its body and properties. The others come once.
@@ -391,15 +388,15 @@ TEST(retry_later_redelivers_then_dead_letters) {
            rmq_client_id(rmq_push_consumer_client(pc)));
   CHECK_INT(it_harness(&env, "mqadmin", args, &out), 0);
   snprintf(key, sizeof(key), "stats.%s.failed", r->topic);
-  CHECK_STR(status_prop(out, key, val, sizeof(val)), "1");
+  CHECK_STR(it_status_prop(out, key, val, sizeof(val)), "1");
   snprintf(key, sizeof(key), "stats.%s.processed", r->topic);
-  CHECK_STR(status_prop(out, key, val, sizeof(val)), "9");
+  CHECK_STR(it_status_prop(out, key, val, sizeof(val)), "9");
   snprintf(key, sizeof(key), "stats.%s.lastError", r->topic);
-  CHECK(strstr(status_prop(out, key, val, sizeof(val)), "RETRY_LATER"));
+  CHECK(strstr(it_status_prop(out, key, val, sizeof(val)), "RETRY_LATER"));
   snprintf(key, sizeof(key), "stats.%%RETRY%%%s.failed", group);
-  CHECK_STR(status_prop(out, key, val, sizeof(val)), "2");
+  CHECK_STR(it_status_prop(out, key, val, sizeof(val)), "2");
   snprintf(key, sizeof(key), "stats.%%RETRY%%%s.processed", group);
-  CHECK_STR(status_prop(out, key, val, sizeof(val)), "0");
+  CHECK_STR(it_status_prop(out, key, val, sizeof(val)), "0");
   /* the RT&TPS table's last column (failed messages) is per topic too */
   const char *row = NULL;
   for (const char *x = out; x && (x = strstr(x, r->topic)) != NULL; x++)
@@ -1100,29 +1097,6 @@ TEST(shutdown_under_load_is_bounded_and_loses_nothing) {
   seen_free(&s);
 }
 
-/* The value of property @p key in mqadmin consumerStatus output
- * ("<key padded to 40>: <value>" lines), or "" when absent. */
-static const char *status_prop(const char *out, const char *key, char *v,
-                               size_t cap) {
-  snprintf(v, cap, "%s", "");
-  size_t n = strlen(key);
-  for (const char *x = out; x && (x = strstr(x, key)) != NULL; x += n) {
-    if (x > out && x[-1] != '\n')
-      continue;
-    const char *y = x + n;
-    while (*y == ' ')
-      y++;
-    if (*y != ':')
-      continue;
-    y++;
-    while (*y == ' ')
-      y++;
-    snprintf(v, cap, "%.*s", (int)strcspn(y, "\r\n"), y);
-    break;
-  }
-  return v;
-}
-
 /* What admin tools see and do through the broker: consumerConnection
  * (heartbeat data), consumerStatus (GET_CONSUMER_RUNNING_INFO: properties,
  * subscriptions, committed offsets, the statistics as properties) and
@@ -1191,31 +1165,32 @@ TEST(admin_tools_see_and_reset_the_consumer) {
    * came through the retry topic */
   char key[300], val[300];
   snprintf(key, sizeof(key), "stats.%s.processed", topic);
-  CHECK_STR(status_prop(out, key, val, sizeof(val)), "20");
+  CHECK_STR(it_status_prop(out, key, val, sizeof(val)), "20");
   snprintf(key, sizeof(key), "stats.%s.failed", topic);
-  CHECK_STR(status_prop(out, key, val, sizeof(val)), "0");
+  CHECK_STR(it_status_prop(out, key, val, sizeof(val)), "0");
   snprintf(key, sizeof(key), "stats.%s.lastError", topic);
-  CHECK_STR(status_prop(out, key, val, sizeof(val)), "");
+  CHECK_STR(it_status_prop(out, key, val, sizeof(val)), "");
   snprintf(key, sizeof(key), "stats.%s.lastErrorTimestamp", topic);
-  CHECK_STR(status_prop(out, key, val, sizeof(val)), "0");
+  CHECK_STR(it_status_prop(out, key, val, sizeof(val)), "0");
   snprintf(key, sizeof(key), "stats.%%RETRY%%%s.processed", group);
-  CHECK_STR(status_prop(out, key, val, sizeof(val)), "0");
+  CHECK_STR(it_status_prop(out, key, val, sizeof(val)), "0");
   snprintf(key, sizeof(key), "stats.%s.firstMsgTimestamp", topic);
-  long long first_ts = atoll(status_prop(out, key, val, sizeof(val)));
+  long long first_ts = atoll(it_status_prop(out, key, val, sizeof(val)));
   snprintf(key, sizeof(key), "stats.%s.lastMsgTimestamp", topic);
-  long long last_ts = atoll(status_prop(out, key, val, sizeof(val)));
+  long long last_ts = atoll(it_status_prop(out, key, val, sizeof(val)));
   CHECK(first_ts >= t0 && last_ts >= first_ts && last_ts <= rmqi_wall_ms());
   snprintf(key, sizeof(key), "stats.%s.consumeRate", topic);
-  CHECK(atof(status_prop(out, key, val, sizeof(val))) > 0);
+  CHECK(atof(it_status_prop(out, key, val, sizeof(val))) > 0);
   int queues_seen = 0;
   for (int q = 0; q < 2; q++) {
     snprintf(key, sizeof(key), "stats.%s.%s.%d.maxOffset", topic, broker, q);
-    queues_seen += strcmp(status_prop(out, key, val, sizeof(val)), "10") == 0;
+    queues_seen +=
+        strcmp(it_status_prop(out, key, val, sizeof(val)), "10") == 0;
     snprintf(key, sizeof(key), "stats.%s.%s.%d.lag", topic, broker, q);
-    queues_seen += strcmp(status_prop(out, key, val, sizeof(val)), "0") == 0;
+    queues_seen += strcmp(it_status_prop(out, key, val, sizeof(val)), "0") == 0;
   }
   CHECK_INT(queues_seen, 4);
-  CHECK_STR(status_prop(out, "stats.totalLag", val, sizeof(val)), "0");
+  CHECK_STR(it_status_prop(out, "stats.totalLag", val, sizeof(val)), "0");
   /* each queue's ProcessQueueInfo has its own pull and consume times */
   CHECK(out && strstr(out, "lastPullTimestamp=0,") == NULL &&
         strstr(out, "lastPullTimestamp=") != NULL);

@@ -502,8 +502,8 @@ TEST(dead_namesrv_in_list_is_invisible) {
 /* ---- consumers started right after a name-server restart ----------------
  * A restarted name server knows no broker until each re-registers (every
  * 30 s, registerNameServerPeriod; 10 s in the harness's brokers): routes
- * fetched in between lack the brokers not yet back. Consumers started then must still end up with
- * every queue, and the group must consume every message. */
+ * fetched in between lack the brokers not yet back. Consumers started then must
+ * still end up with every queue, and the group must consume every message. */
 
 #define N_AFTER 4000
 static int64_t after_t0;
@@ -551,6 +551,26 @@ static void after_assigned(const char *topic, const rmq_queue_t *all,
     atomic_compare_exchange_strong(&after->full_ms[k], &none, now);
 }
 
+/* Sync sends of bodies @p from..@p to - 1, each retried until
+ * acknowledged or @p give_up; counts the acknowledged ones and those that
+ * went to broker-b. */
+static void send_until_acked(rmq_producer_t *p, const char *topic, int from,
+                             int to, int64_t give_up, int *acked, int *on_b) {
+  for (int i = from; i < to && rmqi_now_ms() < give_up;) {
+    rmq_msg_t *m = indexed_msg(topic, i);
+    rmq_send_result_t res;
+    if (rmq_producer_send(p, m, &res) == RMQ_OK) {
+      (*acked)++;
+      *on_b += strcmp(res.broker_name, "broker-b") == 0;
+      i++;
+    } else {
+      sleep_ms(100);
+    }
+    rmq_send_result_clear(&res);
+    rmq_msg_destroy(m);
+  }
+}
+
 TEST(consumers_right_after_namesrv_restart) {
   REQUIRE(env.broker_b[0] != '\0');
   char topic[128], group[128];
@@ -565,9 +585,13 @@ TEST(consumers_right_after_namesrv_restart) {
   after_t0 = rmqi_now_ms();
   /* Java's defaults but the rebalance period (20 s): 1 s, so that the
    * time measured is the routes' */
-  const char *ckv[] = {"consumerGroup", group, "consumeFromWhere",
-                       "CONSUME_FROM_FIRST_OFFSET", "rebalanceInterval",
-                       "1000", NULL};
+  const char *ckv[] = {"consumerGroup",
+                       group,
+                       "consumeFromWhere",
+                       "CONSUME_FROM_FIRST_OFFSET",
+                       "rebalanceInterval",
+                       "1000",
+                       NULL};
   rmq_push_consumer_t *pc[2];
   for (int k = 0; k < 2; k++) {
     rmq_conf_t *c = conf_kv(env.namesrv, ckv);
@@ -591,44 +615,22 @@ TEST(consumers_right_after_namesrv_restart) {
   REQUIRE(p);
   int acked = 0, on_b = 0;
   int64_t give_up = rmqi_now_ms() + 90000;
-  for (int i = 0; i < N_AFTER / 2 && rmqi_now_ms() < give_up;) {
-    rmq_msg_t *m = indexed_msg(topic, i);
-    rmq_send_result_t res;
-    if (rmq_producer_send(p, m, &res) == RMQ_OK) {
-      acked++;
-      on_b += strcmp(res.broker_name, "broker-b") == 0;
-      i++;
-    } else {
-      sleep_ms(100);
-    }
-    rmq_send_result_clear(&res);
-    rmq_msg_destroy(m);
-  }
+  send_until_acked(p, topic, 0, N_AFTER / 2, give_up, &acked, &on_b);
   int64_t t_sent = rmqi_now_ms();
   CHECK_INT(acked, N_AFTER / 2);
   /* every queue reaches the consumers' routes: the brokers register
    * within 10 s, the consumers' next route poll (pollNameServerInterval,
    * 30 s) and rebalance (1 s) pick them up */
   int64_t end = rmqi_now_ms() + 60000;
-  while ((!atomic_load(&after->full_ms[0]) || !atomic_load(&after->full_ms[1])) &&
-         rmqi_now_ms() < end)
+  while (
+      (!atomic_load(&after->full_ms[0]) || !atomic_load(&after->full_ms[1])) &&
+      rmqi_now_ms() < end)
     sleep_ms(100);
   int64_t f0 = atomic_load(&after->full_ms[0]),
           f1 = atomic_load(&after->full_ms[1]);
   /* the second half, sent once the consumers have the whole route */
-  for (int i = N_AFTER / 2; i < N_AFTER && rmqi_now_ms() < give_up + 60000;) {
-    rmq_msg_t *m = indexed_msg(topic, i);
-    rmq_send_result_t res;
-    if (rmq_producer_send(p, m, &res) == RMQ_OK) {
-      acked++;
-      on_b += strcmp(res.broker_name, "broker-b") == 0;
-      i++;
-    } else {
-      sleep_ms(100);
-    }
-    rmq_send_result_clear(&res);
-    rmq_msg_destroy(m);
-  }
+  send_until_acked(p, topic, N_AFTER / 2, N_AFTER, give_up + 60000, &acked,
+                   &on_b);
   rmq_producer_destroy(p, 5000);
   CHECK_INT(acked, N_AFTER);
   end = rmqi_now_ms() + 60000;
