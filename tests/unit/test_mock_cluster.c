@@ -1053,6 +1053,151 @@ TEST(orderly_listener_stops_on_a_lost_lock) {
   rmq_mock_cluster_destroy(c);
 }
 
+/* ---- flow control per queue and pull pacing ---------------------------
+ * Client-side throttles (Java's pullThresholdForQueue,
+ * pullThresholdSizeForQueue, pullInterval, pullBatchSize): the broker only
+ * answers the pulls the consumer chose to send, so the mock shows them as
+ * a real broker would. */
+
+static atomic_int flow_hold = 1; /* listeners block while set */
+/* @p op: the consumer's own count of delivered messages */
+static rmq_consume_status_t on_flow(rmq_push_consumer_t *c,
+                                    rmq_msg_t *const *msgs, size_t n,
+                                    rmq_consume_ctx_t *ctx, void *op) {
+  (void)c;
+  (void)msgs;
+  (void)ctx;
+  atomic_fetch_add((atomic_int *)op, (int)n);
+  while (atomic_load(&flow_hold))
+    usleep(5000);
+  return RMQ_CONSUME_SUCCESS;
+}
+
+static rmq_push_consumer_t *flow_consumer(rmq_mock_cluster_t *c,
+                                          const char *group,
+                                          const char *const *kv,
+                                          atomic_int *delivered) {
+  rmq_conf_t *conf = conf_for(c);
+  rmq_conf_set(conf, "consumerGroup", group, NULL, 0);
+  rmq_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
+  rmq_conf_set(conf, "consumeThreadMin", "1", NULL, 0);
+  rmq_conf_set(conf, "consumeThreadMax", "1", NULL, 0);
+  for (; kv && kv[0]; kv += 2)
+    CHECK_ERR(rmq_conf_set(conf, kv[0], kv[1], NULL, 0), RMQ_OK);
+  rmq_push_consumer_t *pc = rmq_push_consumer_new(NULL, conf, NULL, 0);
+  rmq_conf_destroy(conf);
+  if (pc && (rmq_push_consumer_set_listener(pc, on_flow, delivered) != RMQ_OK ||
+             rmq_push_consumer_subscribe(pc, "TopicFlow", "*") != RMQ_OK ||
+             rmq_push_consumer_start(pc) != RMQ_OK)) {
+    rmq_push_consumer_destroy(pc, 1000);
+    pc = NULL;
+  }
+  return pc;
+}
+
+/* The cached messages and bytes of the consumer's queue of TopicFlow
+ * (its retry topic's queues are listed too). */
+static void flow_cached(rmq_push_consumer_t *pc, uint64_t *msgs,
+                        uint64_t *bytes) {
+  rmq_consumer_stats_t st = {0};
+  *msgs = *bytes = 0;
+  if (rmq_push_consumer_stats(pc, &st) == RMQ_OK)
+    for (size_t i = 0; i < st.n_queues; i++)
+      if (strcmp(st.queues[i].queue.topic, "TopicFlow") == 0) {
+        *msgs = st.queues[i].cached_msgs;
+        *bytes = st.queues[i].cached_bytes;
+      }
+  rmq_consumer_stats_clear(&st);
+}
+
+TEST(queue_thresholds_and_pull_interval_pace_pulling) {
+  rmq_mock_cluster_t *c = cluster(1);
+  REQUIRE(c);
+  CHECK_ERR(rmq_mock_topic_create(c, "TopicFlow", 1), RMQ_OK);
+  rmq_producer_t *p = producer(c, NULL);
+  REQUIRE(p);
+  enum { N = 200, BODY = 64 << 10 };
+  char *body = malloc(BODY);
+  REQUIRE(body);
+  /* incompressible: the size threshold counts bodies as stored */
+  uint32_t x = 2463534242u;
+  for (int i = 0; i < BODY; i++) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    body[i] = (char)x;
+  }
+  for (int i = 0; i < N; i++) {
+    rmq_msg_t *m = rmq_msg_new("TopicFlow");
+    rmq_msg_set_body(m, body, BODY);
+    rmq_send_result_t res = {0};
+    CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK);
+    rmq_send_result_clear(&res);
+    rmq_msg_destroy(m);
+  }
+  free(body);
+  atomic_store(&flow_hold, 1);
+
+  /* by count: 10 cached at most, plus the one pull (of 4) in flight when
+   * the threshold was crossed; the listener holds one */
+  static atomic_int na, nb, nd;
+  const char *by_count[] = {"pullThresholdForQueue", "10", "pullBatchSize", "4",
+                            NULL};
+  rmq_push_consumer_t *a = flow_consumer(c, "GFlowCount", by_count, &na);
+  /* by size: 1 MiB cached at most (16 bodies of 64 KiB), plus one pull of
+   * 32 at most (the mock's 256 KiB cap per pull: 4 bodies) */
+  const char *by_size[] = {"pullThresholdSizeForQueue", "1", NULL};
+  rmq_push_consumer_t *b = flow_consumer(c, "GFlowSize", by_size, &nb);
+  REQUIRE(a && b);
+  int64_t end = now_ms() + 3000;
+  uint64_t am = 0, ab = 0, bm = 0, bb = 0, am_max = 0, bb_max = 0;
+  while (now_ms() < end) {
+    flow_cached(a, &am, &ab);
+    flow_cached(b, &bm, &bb);
+    am_max = am > am_max ? am : am_max;
+    bb_max = bb > bb_max ? bb : bb_max;
+    usleep(20 * 1000);
+  }
+  fprintf(stderr,
+          "# cached at most: %llu messages (threshold 10, batch 4), %llu "
+          "bytes (threshold 1 MiB)\n",
+          (unsigned long long)am_max, (unsigned long long)bb_max);
+  CHECK(am_max >= 10); /* it did pull up to the threshold */
+  CHECK(am_max <= 10 + 4);
+  CHECK(bb_max >= (1u << 20) - BODY);
+  CHECK(bb_max <= (1u << 20) + 4 * (uint64_t)BODY);
+
+  /* each listener had one call, holding one message */
+  CHECK_INT(atomic_load(&na), 1);
+  CHECK_INT(atomic_load(&nb), 1);
+  atomic_store(&flow_hold, 0);
+  rmq_push_consumer_destroy(a, 5000);
+  rmq_push_consumer_destroy(b, 5000);
+
+  /* pacing: with pullInterval 400 ms and batches of 4, a consumer of the
+   * same 200 messages gets at most 4 per interval (plus the first pull);
+   * unpaced it takes them all within a few pulls of 32 */
+  const char *paced[] = {"pullInterval", "400", "pullBatchSize", "4", NULL};
+  int64_t t0 = now_ms();
+  rmq_push_consumer_t *d = flow_consumer(c, "GFlowPaced", paced, &nd);
+  REQUIRE(d);
+  end = t0 + 10000;
+  while (atomic_load(&nd) < 8 && now_ms() < end)
+    usleep(5000);
+  usleep(1600 * 1000);
+  int got = atomic_load(&nd);
+  int64_t took = now_ms() - t0;
+  int most = (int)(took / 400 + 1) * 4;
+  fprintf(stderr, "# paced: %d delivered in %lld ms (at most %d)\n", got,
+          (long long)took, most);
+  CHECK(got >= 8);
+  CHECK(got <= most);
+  CHECK(got < N);
+  rmq_push_consumer_destroy(d, 5000);
+  rmq_producer_destroy(p, 5000);
+  rmq_mock_cluster_destroy(c);
+}
+
 TEST(api_refuses_bad_arguments) {
   char err[128] = "";
   CHECK(rmq_mock_cluster_new(0, err, sizeof(err)) == NULL);
@@ -1085,6 +1230,7 @@ int main(void) {
       TCASE(hostile_input_closes_the_connection_only),
       TCASE(actions_and_limits),
       TCASE(orderly_listener_stops_on_a_lost_lock),
+      TCASE(queue_thresholds_and_pull_interval_pace_pulling),
       TCASE(api_refuses_bad_arguments),
   };
   return RUN_TESTS(cases);
