@@ -497,8 +497,7 @@ rmq_mock_cluster_t *rmq_mock_cluster_new(int n_brokers, char *errstr,
 rmq_mock_cluster_t *rmqi_mock_cluster_bare(int n_brokers) {
   rmq_mock_cluster_t *c = cluster_alloc(n_brokers, NULL, 0);
   for (int s = 0; c && s <= n_brokers; s++) /* fixed, never listened on */
-    snprintf(c->srv[s].addr, sizeof(c->srv[s].addr), "127.0.0.1:%d",
-             10000 + s);
+    snprintf(c->srv[s].addr, sizeof(c->srv[s].addr), "127.0.0.1:%d", 10000 + s);
   return c;
 }
 

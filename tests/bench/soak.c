@@ -30,9 +30,9 @@ static int64_t now_ms(void) {
 }
 
 typedef struct soak {
-  int64_t n_max;         /* ids 0..n_max-1 */
-  _Atomic uint8_t *acks; /* callbacks per id (saturating at 255) */
-  _Atomic uint8_t *ok;   /* 1: acknowledged */
+  int64_t n_max;          /* ids 0..n_max-1 */
+  _Atomic uint8_t *acks;  /* callbacks per id (saturating at 255) */
+  _Atomic uint8_t *ok;    /* 1: acknowledged */
   _Atomic uint32_t *seen; /* deliveries per id */
   atomic_llong sent, acked, failed, unique, deliveries;
   double own_mib; /* the tables above, left out of the heap column */
@@ -110,9 +110,8 @@ static void row(int64_t t0) {
   double heap = (double)(mi.uordblks + mi.hblkhd) / 1048576.0;
   printf("%7.1f %10lld %10lld %8lld %10lld %10lld %8ld %8.1f %7ld %5ld\n",
          (double)(now_ms() - t0) / 60000.0, atomic_load(&S.sent),
-         atomic_load(&S.acked), atomic_load(&S.failed),
-         atomic_load(&S.unique), atomic_load(&S.deliveries), rss / 1024,
-         heap - S.own_mib, th, fds);
+         atomic_load(&S.acked), atomic_load(&S.failed), atomic_load(&S.unique),
+         atomic_load(&S.deliveries), rss / 1024, heap - S.own_mib, th, fds);
   fflush(stdout);
 }
 
@@ -191,8 +190,8 @@ int main(int argc, char **argv) {
     int len = snprintf(body, sizeof(body), "%lld", (long long)id);
     rmq_msg_set_body(m, body, (size_t)len);
     rmq_err_t rc;
-    while ((rc = rmq_producer_send_async(p, m, on_sent, (void *)(intptr_t)id)) ==
-           RMQ_ERR_QUEUE_FULL)
+    while ((rc = rmq_producer_send_async(
+                p, m, on_sent, (void *)(intptr_t)id)) == RMQ_ERR_QUEUE_FULL)
       usleep(1000);
     if (rc != RMQ_OK) { /* refused at once: no callback comes */
       atomic_fetch_add(&S.acks[id], 1);

@@ -947,11 +947,11 @@ static void async_commit_retried(mock_action_t first) {
    * commit is sent again and the store ends at 1, accepted once. */
   int64_t end = rmqi_now_ms() + 12000;
   char off[32] = "";
-  while ((two_way(m, RC_UPDATE_OFFSET) < 2 ||
-          !mock_last_ext(m, RC_UPDATE_OFFSET, "commitOffset", off,
-                         sizeof(off)) ||
-          strcmp(off, "1") != 0) &&
-         rmqi_now_ms() < end)
+  while (
+      (two_way(m, RC_UPDATE_OFFSET) < 2 ||
+       !mock_last_ext(m, RC_UPDATE_OFFSET, "commitOffset", off, sizeof(off)) ||
+       strcmp(off, "1") != 0) &&
+      rmqi_now_ms() < end)
     CHECK_INT(rmq_pull_consumer_poll(pc, got, 1, 100), 0);
   CHECK(two_way(m, RC_UPDATE_OFFSET) >= 2);
   CHECK(mock_last_ext(m, RC_UPDATE_OFFSET, "commitOffset", off, sizeof(off)));
