@@ -387,6 +387,13 @@ int mock_count_oneway(mock_t *m, int32_t code) {
   return n;
 }
 
+int mock_count_twoway(mock_t *m, int32_t code) {
+  pthread_mutex_lock(&m->lock); /* both counts at one moment */
+  int n = m->counts[code & 4095] - m->oneway_counts[code & 4095];
+  pthread_mutex_unlock(&m->lock);
+  return n;
+}
+
 int mock_wait_count(mock_t *m, int32_t code, int n, int timeout_ms) {
   int64_t end = rmqi_now_ms() + timeout_ms;
   int got;

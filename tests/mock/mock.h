@@ -46,8 +46,9 @@ void mock_add_rule(mock_t *m, const mock_rule_t *rule);
 void mock_clear_rules(mock_t *m);
 /* Requests received with @p code (-1: all). */
 int mock_count(mock_t *m, int32_t code);
-/* Of those, the one-way ones (no answer expected). */
+/* Of those, the one-way ones (no answer expected), and the others. */
 int mock_count_oneway(mock_t *m, int32_t code);
+int mock_count_twoway(mock_t *m, int32_t code);
 /* Waits up to @p timeout_ms for @p n requests with @p code; returns the
  * count then. */
 int mock_wait_count(mock_t *m, int32_t code, int n, int timeout_ms);

@@ -142,7 +142,7 @@ static bool commits(rmq_pull_consumer_t *pc, mock_t *m, const char *want) {
 /* Requests with @p code that wait for an answer (periodic commits also
  * send taken offsets again, one-way, as Java's). */
 static int two_way(mock_t *m, int32_t code) {
-  return mock_count(m, code) - mock_count_oneway(m, code);
+  return mock_count_twoway(m, code);
 }
 
 static const char *extra_key, *extra_val; /* one more conf key, or NULL */

@@ -144,7 +144,7 @@ TEST(a_route_without_the_master_moves_pulls_to_the_slave) {
 
 /* Requests with @p code that wait for an answer. */
 static int two_way(mock_t *m, int32_t code) {
-  return mock_count(m, code) - mock_count_oneway(m, code);
+  return mock_count_twoway(m, code);
 }
 
 /* With the master down, commits go to the slave (Java: the master, else
