@@ -250,6 +250,8 @@ rmq_err_t rmqi_offset_id_decode(const char *id, size_t n, rmqi_host_t *host,
 const char *rmqi_props_get(const char *p, size_t n, const char *name,
                            size_t *vlen) {
   size_t nl = strlen(name);
+  if (p == NULL || n == 0) /* no table yet (NULL + 0 is undefined in C) */
+    return NULL;
   const char *found = NULL, *end = p + n;
   /* A name holding 0x01 or 0x02 can never match an entry's name. */
   if (nl == 0 || memchr(name, 1, nl) || memchr(name, 2, nl))

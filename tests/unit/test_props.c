@@ -41,6 +41,9 @@ TEST(iterator_keeps_what_java_keeps) {
   CHECK_MEM(v, vl, "y", 1); /* ...and the last one wins */
   CHECK_UINT(rmqi_props_count(P("A\1x\2\2B\1\2C\1z")), 2);
   CHECK_UINT(rmqi_props_count("", 0), 0);
+  /* no table at all (an empty buffer's NULL data): found by fuzz_mock,
+   * UBSan's pointer-overflow check on NULL + 0 */
+  CHECK(rmqi_props_get(NULL, 0, "A", &vl) == NULL);
 #undef P
 }
 
