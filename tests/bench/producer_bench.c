@@ -199,7 +199,9 @@ int main(int argc, char **argv) {
   long rss = rss_kib(), peak = status_kib("VmHWM:");
   rmq_producer_destroy(p, 5000);
   qsort(lat, (size_t)sends, sizeof(*lat), cmp64);
-  double rate = count / (elapsed / 1e9);
+  /* rate and CPU per acknowledged message: failed sends are not throughput */
+  int ok = count - atomic_load(&failed);
+  double rate = ok / (elapsed / 1e9);
   printf(
       "{\"client\":\"librmq %s%s\",\"mode\":\"%s\",\"count\":%d,\"size\":%zu,"
       "\"threads\":%d,\"window\":%d,\"batch\":%d,\"failed\":%d,"
@@ -210,7 +212,7 @@ int main(int argc, char **argv) {
       atomic_load(&failed), (long long)(elapsed / 1000000), rate,
       rate * (double)size / 1e6, (long long)(lat[sends / 2] / 1000),
       (long long)(lat[(int)(sends * 0.99)] / 1000),
-      (long long)(lat[(int)(sends * 0.999)] / 1000), cpu / 1e3 / count, rss,
+      (long long)(lat[(int)(sends * 0.999)] / 1000), cpu / 1e3 / (ok > 0 ? ok : 1), rss,
       peak);
   free(body);
   free(lat);

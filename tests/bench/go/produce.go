@@ -152,14 +152,16 @@ func produce(args []string) int {
 	rss, peak := statusKiB("VmRSS:"), statusKiB("VmHWM:")
 	_ = p.Shutdown()
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
-	rate := float64(*count) / elapsed
+	// rate and CPU per acknowledged message: failed sends are not throughput
+	ok := max(int64(*count)-failed.Load(), 1)
+	rate := float64(int64(*count)-failed.Load()) / elapsed
 	out, _ := json.Marshal(map[string]any{
 		"client": "go rocketmq-client-go/v2", "mode": *mode, "count": *count, "size": *size,
 		"threads": *threads, "window": *window, "batch": per, "failed": failed.Load(),
 		"elapsedMs":  int64(elapsed * 1000),
 		"msgsPerSec": int64(rate + 0.5), "MBps": math.Round(rate*float64(*size)/1e4) / 100,
 		"p50us": pct(lat, 0.5), "p99us": pct(lat, 0.99), "p999us": pct(lat, 0.999),
-		"cpuUsPerMsg": math.Round(float64(cpu)/1e3/float64(*count)*100) / 100,
+		"cpuUsPerMsg": math.Round(float64(cpu)/1e3/float64(ok)*100) / 100,
 		"rssKiB":      rss, "peakRssKiB": peak,
 	})
 	fmt.Println(string(out))

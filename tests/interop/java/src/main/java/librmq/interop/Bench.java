@@ -214,7 +214,9 @@ final class Bench {
         long peak = procStatus("VmHWM:");
         p.shutdown();
         Arrays.sort(lat);
-        double rate = count / (elapsed / 1e9);
+        // rate and CPU per acknowledged message: failed sends are not throughput
+        long ok = count - failed.get();
+        double rate = ok / (elapsed / 1e9);
         Map<String, Object> o = Peer.obj();
         o.put("client", "java " + Peer.clientVersion());
         o.put("mode", mode);
@@ -230,7 +232,7 @@ final class Bench {
         o.put("p50us", lat[sends / 2] / 1000);
         o.put("p99us", lat[(int) (sends * 0.99)] / 1000);
         o.put("p999us", lat[(int) (sends * 0.999)] / 1000);
-        o.put("cpuUsPerMsg", Math.round(cpu / 1e3 / count * 100) / 100.0);
+        o.put("cpuUsPerMsg", Math.round(cpu / 1e3 / Math.max(ok, 1) * 100) / 100.0);
         o.put("rssKiB", rss);
         o.put("peakRssKiB", peak);
         Peer.emit(o);
