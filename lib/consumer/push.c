@@ -904,6 +904,17 @@ static void mqos_free(rmqi_mqo_t *v, size_t n) {
   free(v);
 }
 
+/* The master's address of @p broker, as Java's orderly locks use
+ * (RebalanceImpl.lock/unlock: findBrokerAddressInSubscribe(name, MASTER_ID,
+ * true)): with the master down an orderly queue stays unlocked and is not
+ * consumed. A lock taken at a slave would not keep out a consumer that
+ * locks the same queue at the master when it is back. */
+static bool master_addr(lite_t *l, const char *topic, const char *broker,
+                        char *out, size_t n) {
+  bool master = false;
+  return rmqi_lite_addr(l, topic, broker, 0, out, n, &master) && master;
+}
+
 /* Locks @p v (grouped by broker, one request each) and marks the queues
  * (Java RebalanceImpl.lockAll). */
 static void lock_queues(lite_t *l, rmqi_mqo_t *v, size_t n) {
@@ -920,8 +931,7 @@ static void lock_queues(lite_t *l, rmqi_mqo_t *v, size_t n) {
       }
     char addr[128];
     rmqi_mqlist_t ok = {0};
-    bool got = rmqi_lite_addr(l, v[i].topic, v[i].broker, 0, addr, sizeof(addr),
-                              NULL) &&
+    bool got = master_addr(l, v[i].topic, v[i].broker, addr, sizeof(addr)) &&
                lock_call(l, RC_LOCK, addr, grp, g, false, LOCK_TIMEOUT_MS,
                          &ok) == RMQ_OK;
     int64_t now = rmqi_now_ms();
@@ -974,7 +984,7 @@ void rmqi_push_svc(lite_t *l) {
   for (size_t i = 0; i < n_un; i++) { /* one-way, as Java on removal */
     char addr[128];
     rmqi_mqo_t m = {un[i].topic, un[i].broker, un[i].qid, 0};
-    if (rmqi_lite_addr(l, m.topic, m.broker, 0, addr, sizeof(addr), NULL))
+    if (master_addr(l, m.topic, m.broker, addr, sizeof(addr)))
       lock_call(l, RC_UNLOCK, addr, &m, 1, true, 0, NULL);
     free(un[i].topic);
     free(un[i].broker);
@@ -1007,8 +1017,7 @@ static void unlock_all(lite_t *l, int64_t deadline) {
       }
     int64_t left = deadline - rmqi_now_ms();
     char addr[128];
-    if (left > 0 &&
-        rmqi_lite_addr(l, v[i].topic, v[i].broker, 0, addr, sizeof(addr), NULL))
+    if (left > 0 && master_addr(l, v[i].topic, v[i].broker, addr, sizeof(addr)))
       lock_call(l, RC_UNLOCK, addr, grp, g, false,
                 RMQI_MIN(left, LOCK_TIMEOUT_MS), NULL);
   }

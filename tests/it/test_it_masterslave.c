@@ -4,6 +4,9 @@
  *    consumers that were reading from the master go on from the slave,
  *    consumers started during the outage read everything from it, push and
  *    lite pull alike (every id compared); their commits reach the slave;
+ *  - an orderly push consumer started during the outage consumes nothing
+ *    (as Java's, it locks queues at the master only) and, once the master
+ *    is back, reads every message, each queue in order;
  *  - when the master is back, the committed offsets reach it (its own
  *    QUERY_CONSUMER_OFFSET answers and mqadmin consumerProgress), and what
  *    is sent after its return is consumed too;
@@ -155,7 +158,7 @@ static int64_t wait_master_listed(const char *topic, int64_t max_ms) {
 /* ---- consumers that record every id they get ---------------------------- */
 
 typedef struct sink {
-  const char *kind; /* "push" or "lite" */
+  const char *kind; /* "push", "orderly" (push) or "lite" */
   char group[128];
   atomic_int count[NT]; /* deliveries per id */
   atomic_int unique, total, bad;
@@ -166,6 +169,8 @@ typedef struct sink {
   rmq_pull_consumer_t *lite;
   pthread_t th;
   atomic_bool stop;
+  int last_id[NQ];     /* orderly: the last id per queue (its one thread) */
+  atomic_int disorder; /* orderly: ids that came after a larger one */
 } sink_t;
 
 static atomic_bool master_dead;
@@ -199,6 +204,23 @@ static rmq_consume_status_t on_msgs(rmq_push_consumer_t *c, rmq_msg_t *const *m,
   return RMQ_CONSUME_SUCCESS;
 }
 
+/* Orderly: one queue at a time, its ids in the order they were sent (one
+ * producer, one send at a time: each queue's ids grow). */
+static rmq_consume_status_t on_ordered(rmq_push_consumer_t *c,
+                                       rmq_msg_t *const *m, size_t n,
+                                       rmq_consume_ctx_t *ctx, void *op) {
+  sink_t *s = op;
+  for (size_t i = 0; i < n; i++) {
+    int q = rmq_msg_queue_id(m[i]), id = body_id(m[i]);
+    if (q < 0 || q >= NQ || id < 0)
+      continue;
+    if (id <= s->last_id[q])
+      atomic_fetch_add(&s->disorder, 1);
+    s->last_id[q] = id;
+  }
+  return on_msgs(c, m, n, ctx, op);
+}
+
 /* The lite pull consumer's application: polls until stopped; each poll
  * also commits what the previous ones returned (autoCommit). */
 static void *lite_main(void *arg) {
@@ -221,8 +243,11 @@ static sink_t *sink_start(const char *kind, const char *topic, int slow_us,
   if (s == NULL)
     abort();
   s->kind = kind;
-  it_unique(s->group, sizeof(s->group),
-            strcmp(kind, "push") == 0 ? "it_ms_push" : "it_ms_lite");
+  bool push = strcmp(kind, "lite") != 0;
+  bool orderly = strcmp(kind, "orderly") == 0;
+  for (int q = 0; q < NQ; q++)
+    s->last_id[q] = -1;
+  it_unique(s->group, sizeof(s->group), push ? "it_ms_push" : "it_ms_lite");
   atomic_store(&s->slow_us, slow_us);
   char thr[16], batch[16], refresh[16], persist[16];
   snprintf(thr, sizeof(thr), "%d", THRESHOLD);
@@ -245,11 +270,13 @@ static sink_t *sink_start(const char *kind, const char *topic, int slow_us,
                           NULL};
   rmq_conf_t *c = conf_kv(common);
   char err[256] = "";
-  if (strcmp(kind, "push") == 0) {
+  if (push) {
     rmq_conf_set(c, "consumeThreadMin", "2", NULL, 0);
     s->push = rmq_push_consumer_new(NULL, c, err, sizeof(err));
     if (s->push == NULL ||
-        rmq_push_consumer_set_listener(s->push, on_msgs, s) != RMQ_OK ||
+        (orderly
+             ? rmq_push_consumer_set_listener_orderly(s->push, on_ordered, s)
+             : rmq_push_consumer_set_listener(s->push, on_msgs, s)) != RMQ_OK ||
         rmq_push_consumer_subscribe(s->push, topic, "*") != RMQ_OK ||
         rmq_push_consumer_start(s->push) != RMQ_OK) {
       fprintf(stderr, "push consumer: %s\n", err);
@@ -484,6 +511,11 @@ TEST(consumers_read_from_the_slave_and_commit_to_the_returning_master) {
   s[2] = sink_start("push", topic, 0, true);
   s[3] = sink_start("lite", topic, 0, true);
   int64_t t_new = rmqi_now_ms();
+  /* and an orderly one, which, like Java's, locks its queues at the master
+   * only: it cannot lock them now, so it consumes nothing until the master
+   * is back (a lock taken at the slave would not keep out a consumer that
+   * locks at the master later) */
+  sink_t *ord = sink_start("orderly", topic, 0, true);
 
   CHECK(wait_unique(s, 4, N1, 60000));
   for (int i = 0; i < 4; i++) {
@@ -500,6 +532,11 @@ TEST(consumers_read_from_the_slave_and_commit_to_the_returning_master) {
     CHECK(atomic_load(&s[i]->after_kill) >= N1 - ahead);
     CHECK(route_slave_only(sink_client(s[i]), topic));
   }
+  fprintf(stderr,
+          "orderly consumer started after the kill: %d consumed in %lld ms "
+          "of the outage\n",
+          atomic_load(&ord->unique), (long long)(rmqi_now_ms() - t_new));
+  CHECK_INT(atomic_load(&ord->unique), 0);
   /* commits made during the outage go to the slave (Java does the same:
    * the master first, else any node of the broker) */
   int64_t took[5], t_all = rmqi_now_ms();
@@ -563,6 +600,16 @@ TEST(consumers_read_from_the_slave_and_commit_to_the_returning_master) {
   CHECK(wait_unique(s, 5, NT, 30000));
   fprintf(stderr, "%d sent after the return, all consumed in %lld ms\n", N2,
           (long long)(rmqi_now_ms() - t_send));
+  /* the orderly consumer locks at the returned master and reads it all,
+   * each queue in order */
+  CHECK(wait_unique(&ord, 1, NT, 30000));
+  fprintf(stderr,
+          "orderly: all %d %lld ms after the name server listed the master, "
+          "%d out of order\n",
+          NT, (long long)(atomic_load(&ord->last_ms) - t_listed),
+          atomic_load(&ord->disorder));
+  CHECK_INT(atomic_load(&ord->disorder), 0);
+  CHECK(check_ids(ord, NT, "orderly") <= resent);
   CHECK_ERR(rmq_pull_consumer_commit(s[4]->lite), RMQ_OK);
   int dups = 0;
   for (int i = 0; i < 5; i++)
@@ -579,6 +626,7 @@ TEST(consumers_read_from_the_slave_and_commit_to_the_returning_master) {
     CHECK_INT(progress_rows_done(s[i]->group, topic), NQ);
   for (int i = 0; i < 5; i++)
     sink_stop(s[i]);
+  sink_stop(ord);
   rmq_producer_destroy(p, 5000);
 }
 
