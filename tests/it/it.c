@@ -59,6 +59,8 @@ void it_setup(it_env_t *env) {
     copy_val(env->broker_b, sizeof(env->broker_b), line, "RMQ_BROKER_B");
     copy_val(env->broker_a_slave, sizeof(env->broker_a_slave), line,
              "RMQ_BROKER_A_SLAVE");
+    copy_val(env->master_role, sizeof(env->master_role), line,
+             "RMQ_MASTER_ROLE");
     copy_val(env->run_dir, sizeof(env->run_dir), line, "RMQ_RUN_DIR");
     copy_val(env->acl_ak, sizeof(env->acl_ak), line, "RMQ_ACL_AK");
     copy_val(env->acl_sk, sizeof(env->acl_sk), line, "RMQ_ACL_SK");

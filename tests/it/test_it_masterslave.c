@@ -641,13 +641,15 @@ static void on_sent(rmq_producer_t *p, rmq_err_t err,
                     const rmq_send_result_t *res, rmq_msg_t *m, void *op) {
   (void)p;
   (void)m;
-  (void)res;
   acall_t *a = op;
   atomic_store(&a->done_ms, rmqi_now_ms());
   if (err == RMQ_OK)
     atomic_fetch_add(&a->ok, 1);
   else if (err == RMQ_ERR_NO_ROUTE)
     atomic_fetch_add(&a->no_route, 1);
+  else if (atomic_load(&a->calls) - atomic_load(&a->ok) < 3)
+    fprintf(stderr, "async send: %s (%s)\n", rmq_err_name(err),
+            res && res->error ? res->error : "");
   atomic_fetch_add(&a->calls, 1);
 }
 
@@ -776,19 +778,134 @@ TEST(sends_fail_fast_while_the_master_is_down_and_resume) {
     /* the warm producer's route refresh, the fresh one asks each time */
     CHECK(first_ok[k] - t_listed < 2 * REFRESH_MS + 2000);
   }
+  if (strcmp(env.master_role, "SYNC_MASTER") == 0) {
+    /* a SYNC_MASTER stores sends but answers SLAVE_NOT_AVAILABLE (4.x) or
+     * FLUSH_SLAVE_TIMEOUT (5.x) until its slave has connected again */
+    int64_t t = rmqi_now_ms();
+    int id = 150, not_ok = 0;
+    for (; id < 200 && rmqi_now_ms() - t < 30000; id++) {
+      rmq_msg_t *m = indexed_msg(topic, id);
+      rmq_send_result_t res;
+      bool good = rmq_producer_send(warm, m, &res) == RMQ_OK &&
+                  res.status == RMQ_SEND_OK;
+      rmq_send_result_clear(&res);
+      rmq_msg_destroy(m);
+      if (good)
+        break;
+      not_ok++;
+      sleep_ms(200);
+    }
+    fprintf(stderr,
+            "SYNC_MASTER: SEND_OK again %lld ms later, %d sends before\n",
+            (long long)(rmqi_now_ms() - t), not_ok);
+    CHECK(id < 200);
+  }
   CHECK_INT(send_ids(warm, topic, 200, 100), 100);
   CHECK_INT(send_ids(fresh, topic, 300, 100), 100);
   static acall_t after;
   memset(&after, 0, sizeof(after));
   for (int i = 0; i < 100; i++) {
     rmq_msg_t *m = indexed_msg(topic, 400 + i);
-    if (rmq_producer_send_async(warm, m, on_sent, &after) != RMQ_OK)
+    rmq_err_t rc = rmq_producer_send_async(warm, m, on_sent, &after);
+    if (rc != RMQ_OK) {
+      fprintf(stderr, "async send %d refused: %s\n", i, rmq_err_name(rc));
       rmq_msg_destroy(m);
+    }
   }
   CHECK_ERR(rmq_producer_flush(warm, 10000), RMQ_OK);
   CHECK_INT(atomic_load(&after.ok), 100);
   rmq_producer_destroy(warm, 5000);
   rmq_producer_destroy(fresh, 5000);
+}
+
+/* ---- the slave killed while the master serves ----------------------------
+ * ASYNC_MASTER: nothing the client sees changes. SYNC_MASTER: the master
+ * still stores each message but answers SLAVE_NOT_AVAILABLE (4.x) or, after
+ * its slaveTimeout, FLUSH_SLAVE_TIMEOUT (5.x); the send succeeds with that
+ * status and is not retried elsewhere (retryAnotherBrokerWhenNotStoreOK is
+ * off, as in Java). Either way every message is consumed once, and when
+ * the slave is back it catches up and sends are SEND_OK again. The sends
+ * are asynchronous: a 5.x SYNC_MASTER holds each one for its slaveTimeout. */
+typedef struct stcount {
+  atomic_int st[4], failed, calls;
+} stcount_t;
+
+static void on_status(rmq_producer_t *p, rmq_err_t err,
+                      const rmq_send_result_t *res, rmq_msg_t *m, void *op) {
+  (void)p;
+  (void)m;
+  stcount_t *c = op;
+  if (err != RMQ_OK) {
+    if (atomic_fetch_add(&c->failed, 1) < 3)
+      fprintf(stderr, "send: %s (%s)\n", rmq_err_name(err),
+              res && res->error ? res->error : "");
+  } else if ((int)res->status >= 0 && (int)res->status < 4) {
+    atomic_fetch_add(&c->st[res->status], 1);
+  }
+  atomic_fetch_add(&c->calls, 1);
+}
+
+TEST(slave_killed_while_the_master_serves) {
+  REQUIRE(env.broker_a_slave[0] != '\0');
+  bool sync_master = strcmp(env.master_role, "SYNC_MASTER") == 0;
+  fprintf(stderr, "master role: %s\n",
+          env.master_role[0] ? env.master_role : "ASYNC_MASTER");
+  enum { K = 100 };
+  char topic[128];
+  make_topic(topic, sizeof(topic), "it_ms_slave");
+  rmq_producer_t *p = producer();
+  REQUIRE(p != NULL);
+  sink_t *s = sink_start("push", topic, 0, true);
+  REQUIRE(send_ids(p, topic, 0, K) == K);
+  REQUIRE(it_harness(&env, "kill-broker", "a-slave", NULL) == 0);
+
+  /* rounds: 0 with the slave dead, 1 after its return */
+  for (int round = 0; round < 2; round++) {
+    stcount_t c = {0};
+    int64_t t = rmqi_now_ms();
+    for (int id = (round + 1) * K; id < (round + 2) * K; id++) {
+      rmq_msg_t *m = indexed_msg(topic, id);
+      if (rmq_producer_send_async(p, m, on_status, &c) != RMQ_OK) {
+        rmq_msg_destroy(m);
+        atomic_fetch_add(&c.failed, 1);
+        atomic_fetch_add(&c.calls, 1);
+      }
+    }
+    CHECK_ERR(rmq_producer_flush(p, 15000), RMQ_OK);
+    fprintf(stderr,
+            "%s: %d SEND_OK, %d FLUSH_SLAVE_TIMEOUT, %d SLAVE_NOT_AVAILABLE, "
+            "%d failed, in %lld ms\n",
+            round ? "slave back" : "slave dead",
+            atomic_load(&c.st[RMQ_SEND_OK]),
+            atomic_load(&c.st[RMQ_SEND_FLUSH_SLAVE_TIMEOUT]),
+            atomic_load(&c.st[RMQ_SEND_SLAVE_NOT_AVAILABLE]),
+            atomic_load(&c.failed), (long long)(rmqi_now_ms() - t));
+    CHECK_INT(atomic_load(&c.calls), K);
+    CHECK_INT(atomic_load(&c.failed), 0);
+    if (round == 0 && sync_master)
+      CHECK_INT(
+          atomic_load(&c.st[env.major == 4 ? RMQ_SEND_SLAVE_NOT_AVAILABLE
+                                           : RMQ_SEND_FLUSH_SLAVE_TIMEOUT]),
+          K);
+    else
+      CHECK_INT(atomic_load(&c.st[RMQ_SEND_OK]), K);
+    /* every message is stored at the master, and consumed from there */
+    CHECK(wait_unique(&s, 1, (round + 2) * K, 30000));
+    if (round == 0) {
+      REQUIRE(it_harness(&env, "start-broker", "a-slave", NULL) == 0);
+      /* the slave catches up with what it missed */
+      int64_t up = rmqi_now_ms();
+      while (max_sum(env.broker_a_slave, topic, NULL) != 2 * K &&
+             rmqi_now_ms() - up < 60000)
+        sleep_ms(100);
+      CHECK(max_sum(env.broker_a_slave, topic, NULL) == 2 * K);
+      fprintf(stderr, "the slave has all %d %lld ms after its start\n", 2 * K,
+              (long long)(rmqi_now_ms() - up));
+    }
+  }
+  CHECK_INT(check_ids(s, 3 * K, "slave"), 0);
+  sink_stop(s);
+  rmq_producer_destroy(p, 5000);
 }
 
 int main(void) {
@@ -800,7 +917,8 @@ int main(void) {
     return 1;
   static const rmqt_case cases[] = {
       TCASE(consumers_read_from_the_slave_and_commit_to_the_returning_master),
-      TCASE(sends_fail_fast_while_the_master_is_down_and_resume)};
+      TCASE(sends_fail_fast_while_the_master_is_down_and_resume),
+      TCASE(slave_killed_while_the_master_serves)};
   int rc = RUN_TESTS(cases);
   rmq_client_destroy(admin, 5000);
   struct rusage ru; /* this process alone (the tools' JVMs are children) */
