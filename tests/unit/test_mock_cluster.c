@@ -286,6 +286,28 @@ static rmq_consume_status_t on_push(rmq_push_consumer_t *c,
   return st;
 }
 
+/* A started lite pull consumer of @p group on @p topic (rebalanced), from
+ * the first offset. */
+static rmq_pull_consumer_t *
+lite_subscribed(rmq_mock_cluster_t *c, const char *group, const char *topic) {
+  rmq_conf_t *conf = conf_for(c);
+  rmq_conf_set(conf, "consumerGroup", group, NULL, 0);
+  rmq_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
+  char err[256] = "";
+  rmq_pull_consumer_t *lc = rmq_pull_consumer_new(NULL, conf, err, sizeof(err));
+  rmq_conf_destroy(conf);
+  if (lc == NULL) {
+    fprintf(stderr, "lite pull consumer: %s\n", err);
+    return NULL;
+  }
+  if (rmq_pull_consumer_subscribe(lc, topic, "*") != RMQ_OK ||
+      rmq_pull_consumer_start(lc) != RMQ_OK) {
+    rmq_pull_consumer_destroy(lc, 0);
+    return NULL;
+  }
+  return lc;
+}
+
 TEST(producer_push_and_lite_pull_round_trip) {
   rmq_mock_cluster_t *c = cluster(2);
   REQUIRE(c);
@@ -331,14 +353,8 @@ TEST(producer_push_and_lite_pull_round_trip) {
   CHECK(rmq_mock_topic_message_count(c, RMQ_MOCK_ANY, "%RETRY%GPush") >= 1);
 
   /* the lite pull consumer, subscribed (rebalance over both brokers) */
-  conf = conf_for(c);
-  rmq_conf_set(conf, "consumerGroup", "GLite", NULL, 0);
-  rmq_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
-  rmq_pull_consumer_t *lc = rmq_pull_consumer_new(NULL, conf, err, sizeof(err));
-  rmq_conf_destroy(conf);
+  rmq_pull_consumer_t *lc = lite_subscribed(c, "GLite", "TopicRT");
   REQUIRE(lc);
-  CHECK_ERR(rmq_pull_consumer_subscribe(lc, "TopicRT", "*"), RMQ_OK);
-  CHECK_ERR(rmq_pull_consumer_start(lc), RMQ_OK);
   int64_t end = now_ms() + 30000;
   while (pulled.distinct < N_ALL && now_ms() < end) {
     rmq_msg_t *msgs[32];
@@ -402,15 +418,8 @@ TEST(large_async_bodies_arrive_whole) {
   }
   CHECK_INT(rmq_mock_topic_message_count(c, RMQ_MOCK_ANY, "TopicLarge"),
             N_LARGE);
-  rmq_conf_t *conf = conf_for(c);
-  rmq_conf_set(conf, "consumerGroup", "GLarge", NULL, 0);
-  rmq_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
-  char err[256] = "";
-  rmq_pull_consumer_t *lc = rmq_pull_consumer_new(NULL, conf, err, sizeof(err));
-  rmq_conf_destroy(conf);
+  rmq_pull_consumer_t *lc = lite_subscribed(c, "GLarge", "TopicLarge");
   REQUIRE(lc);
-  CHECK_ERR(rmq_pull_consumer_subscribe(lc, "TopicLarge", "*"), RMQ_OK);
-  CHECK_ERR(rmq_pull_consumer_start(lc), RMQ_OK);
   int seen[N_LARGE] = {0}, distinct = 0, bad = 0;
   int64_t end = now_ms() + 30000;
   while (distinct < N_LARGE && now_ms() < end) {

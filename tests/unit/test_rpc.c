@@ -614,11 +614,15 @@ static int raw_listen(char *addr, size_t n) {
   return ls;
 }
 
-static rmqi_rpc_t *new_rpc_bounded(size_t bound, rmqi_rpc_handler h) {
+/* An instance with a bound on each connection's output (0: the default),
+ * an idle trim period (0: the default) and a handler for code 39. */
+static rmqi_rpc_t *new_rpc_with(size_t bound, int64_t idle_trim_ms,
+                                rmqi_rpc_handler h) {
   static rmqi_log_t quiet = {NULL, NULL, RMQ_LOG_ERROR - 1};
   rmqi_rpc_opts_t o = {.max_frame = 1 << 20,
                        .connect_timeout_ms = 1000,
                        .max_conn_output = bound,
+                       .idle_trim_ms = idle_trim_ms,
                        .ser = RMQI_SER_JSON,
                        .log = &quiet};
   rmqi_rpc_t *r;
@@ -629,6 +633,10 @@ static rmqi_rpc_t *new_rpc_bounded(size_t bound, rmqi_rpc_handler h) {
   if (rmqi_rpc_start(r) != RMQ_OK)
     return NULL;
   return r;
+}
+
+static rmqi_rpc_t *new_rpc_bounded(size_t bound, rmqi_rpc_handler h) {
+  return new_rpc_with(bound, 0, h);
 }
 
 static _Atomic int markers;
@@ -826,16 +834,7 @@ TEST(response_only_from_the_connection_of_its_request) {
 }
 
 static rmqi_rpc_t *new_rpc_trim(int64_t idle_trim_ms) {
-  static rmqi_log_t quiet = {NULL, NULL, RMQ_LOG_ERROR - 1};
-  rmqi_rpc_opts_t o = {.max_frame = 1 << 20,
-                       .connect_timeout_ms = 1000,
-                       .idle_trim_ms = idle_trim_ms,
-                       .ser = RMQI_SER_JSON,
-                       .log = &quiet};
-  rmqi_rpc_t *r;
-  if (rmqi_rpc_new(&r, &o) != RMQ_OK || rmqi_rpc_start(r) != RMQ_OK)
-    return NULL;
-  return r;
+  return new_rpc_with(0, idle_trim_ms, NULL);
 }
 
 /* One 900 KB body echoed through the mock: a sync round trip. */
