@@ -96,6 +96,11 @@ struct rmqi_conn {
   _Atomic bool over;   /* a request was refused for the bound */
   int64_t progress_ms; /* loop-only: last time the socket took bytes or
                           the output was empty */
+  /* loop-only: the largest wbuf since trim_ms; grown: a buffer may be
+   * over BUF_KEEP (conn_trim_idle) */
+  size_t wbuf_hw;
+  int64_t trim_ms;
+  bool grown;
   _Atomic uint64_t replies_dropped;
   _Atomic uint64_t responses_dropped; /* late, or for another connection */
 };
@@ -424,22 +429,22 @@ rmq_err_t rmqi_parse_addr(const char *addr, struct sockaddr_storage *ss,
 
 static void on_io(void *arg, uint32_t ev);
 
-/* What a connection's buffers go back to once a large frame has passed:
- * one large frame must not pin twice its size for the connection's life.
- * Twice the 64 KiB read chunk, so ordinary traffic never reallocates. */
+/* The least a connection's buffers go back to: twice the 64 KiB read
+ * chunk, so ordinary traffic never reallocates. */
 #define BUF_KEEP ((size_t)128 * 1024)
 
-static void buf_trim(rmqi_buf_t *b) {
-  if (b->cap <= BUF_KEEP || b->len > BUF_KEEP / 2 || b->failed)
+/* Brings a buffer holding at most @p keep / 2 bytes down to @p keep. */
+static void buf_trim(rmqi_buf_t *b, size_t keep) {
+  if (b->cap <= keep || b->len > keep / 2 || b->failed)
     return;
-  if (b->len == 0) {
+  if (b->len == 0 && keep == BUF_KEEP) {
     rmqi_buf_free(b); /* the next use allocates what it needs */
     return;
   }
-  uint8_t *p = realloc(b->data, BUF_KEEP);
+  uint8_t *p = realloc(b->data, keep);
   if (p != NULL) { /* else keep the large one: still correct */
     b->data = p;
-    b->cap = BUF_KEEP;
+    b->cap = keep;
   }
 }
 
@@ -460,35 +465,62 @@ static bool want_out(const rmqi_conn_t *c) {
          (f & RMQI_TR_READ_WANTS_OUT);
 }
 
-/* Loop thread: write what is queued; false if the connection failed. */
+/* Loop thread (sweep), under r->lock: every idle_trim_ms, the output
+ * buffers go back to what the largest write of that period needed (at
+ * least BUF_KEEP): one burst of large frames does not pin its memory for
+ * the connection's life. Between these trims the buffers keep their size:
+ * freeing them after every large frame made the next one regrow them by
+ * doubling (a copy per step) into fresh pages (a page fault per 4 KiB). */
+static void conn_trim_idle(rmqi_conn_t *c, int64_t now) {
+  if (c->state != C_OPEN || !c->grown ||
+      now - c->trim_ms < c->rpc->o.idle_trim_ms)
+    return;
+  size_t keep = BUF_KEEP;
+  while (keep < c->wbuf_hw && keep < SIZE_MAX / 2)
+    keep *= 2;
+  c->wbuf_hw = 0;
+  c->trim_ms = now;
+  buf_trim(&c->wbuf, keep); /* keeps what is still unwritten */
+  pthread_mutex_lock(&c->out_lock);
+  buf_trim(&c->out, keep);
+  c->grown = c->wbuf.cap > BUF_KEEP || c->out.cap > BUF_KEEP;
+  pthread_mutex_unlock(&c->out_lock);
+}
+
+/* Loop thread, under out_lock: moves the frames appended to out into an
+ * empty wbuf by swapping the two (no copy); false if out is empty. */
+static bool take_out(rmqi_conn_t *c) {
+  if (c->out.len == 0)
+    return false;
+  rmqi_buf_t t = c->wbuf;
+  t.len = c->woff = 0;
+  c->wbuf = c->out;
+  c->out = t;
+  return true;
+}
+
+/* Loop thread: write what is queued; false if the connection failed.
+ * wbuf is written whole before the frames appended to out meanwhile take
+ * its place: appending them to a partly written wbuf, and moving its
+ * unwritten tail to the front, copied each large body twice more on a
+ * busy connection. A partial write moves woff, not the bytes. */
 static bool conn_flush(rmqi_conn_t *c) {
   if (c->state != C_OPEN)
     return true;
-  pthread_mutex_lock(&c->out_lock);
-  if (c->out.len) {
-    if (c->wbuf.len == c->woff) { /* swap: no copy */
-      rmqi_buf_t t = c->wbuf;
-      t.len = c->woff = 0;
-      c->wbuf = c->out;
-      c->out = t;
-    } else {
-      if (c->woff > c->wbuf.len / 2) { /* mostly written: drop that part */
-        rmqi_buf_consume(&c->wbuf, c->woff);
-        c->woff = 0;
+  for (;;) {
+    if (c->wbuf.len == c->woff) {
+      pthread_mutex_lock(&c->out_lock);
+      bool more = take_out(c);
+      pthread_mutex_unlock(&c->out_lock);
+      if (!more)
+        break;
+      if (c->wbuf.len > c->wbuf_hw)
+        c->wbuf_hw = c->wbuf.len;
+      if (!c->grown && c->wbuf.cap > BUF_KEEP) {
+        c->grown = true;
+        c->trim_ms = rmqi_now_ms(); /* a full period before the first trim */
       }
-      rmqi_buf_put(&c->wbuf, c->out.data, c->out.len);
-      c->out.len = 0;
     }
-  }
-  buf_trim(&c->out); /* empty here: after a large request was swapped out */
-  pthread_mutex_unlock(&c->out_lock);
-  if (!rmqi_buf_ok(&c->wbuf)) {
-    conn_close(c, RMQ_ERR_NOMEM, "out of memory for the output buffer");
-    return false;
-  }
-  /* a partial write moves woff, not the bytes: a large backlog written in
-   * socket-sized pieces is copied once, not once per piece */
-  while (c->wbuf.len > c->woff) {
     ssize_t n =
         c->tr->ops->write(c->tr, c->wbuf.data + c->woff, c->wbuf.len - c->woff);
     if (n > 0) {
@@ -511,7 +543,6 @@ static bool conn_flush(rmqi_conn_t *c) {
   if (c->wbuf.len == c->woff) {
     c->wbuf.len = c->woff = 0;
     c->progress_ms = rmqi_now_ms();
-    buf_trim(&c->wbuf);
   }
   if (atomic_load(&c->over) &&
       atomic_load(&c->queued) < c->rpc->o.max_conn_output / 2)
@@ -868,8 +899,9 @@ static void conn_read(rmqi_conn_t *c) {
     }
     if (!closed) {
       rmqi_buf_consume(&c->in, off);
+      /* not while a large frame is still coming */
       if (rc != RMQ_ERR_TRUNCATED || fl <= BUF_KEEP / 2)
-        buf_trim(&c->in); /* not while a large frame is still coming */
+        buf_trim(&c->in, BUF_KEEP);
     }
     conn_unref(c);
     if (closed)
@@ -1524,7 +1556,8 @@ static void sweep(void *arg) {
     p->hnext = expired;
     expired = p;
   }
-  for (rmqi_conn_t *c = r->conns; c; c = c->next)
+  for (rmqi_conn_t *c = r->conns; c; c = c->next) {
+    conn_trim_idle(c, now);
     if (((c->state == C_RESOLVING || c->state == C_CONNECTING ||
           c->state == C_STARTING) &&
          now >= c->connect_deadline_ms) ||
@@ -1534,6 +1567,7 @@ static void sweep(void *arg) {
       c->stuck_next = stuck;
       stuck = c;
     }
+  }
   pthread_mutex_unlock(&r->lock);
   /* closed first: what a timed-out request's callback sends next goes to
    * a new connection, not to this one */
@@ -1593,6 +1627,8 @@ rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o) {
     r->o.connect_timeout_ms = 3000;
   if (r->o.max_conn_output == 0)
     r->o.max_conn_output = RMQI_DEFAULT_MAX_CONN_OUTPUT;
+  if (r->o.idle_trim_ms <= 0)
+    r->o.idle_trim_ms = 1000;
   pthread_mutex_init(&r->lock, NULL);
   pthread_mutex_init(&r->stop_lock, NULL);
   pthread_mutex_init(&r->dirty_lock, NULL);

@@ -57,6 +57,10 @@ typedef struct rmqi_rpc_opts {
    * quarter of it and are dropped past that; a connection that stays over
    * its bound without writing a byte for connect_timeout_ms is closed. */
   size_t max_conn_output;
+  /* A connection keeps its output buffers (up to 8 MiB each) while it
+   * sends large frames, and gives them back to 128 KiB once none has
+   * passed for this long (0: 1000 ms). */
+  int64_t idle_trim_ms;
   int ser; /* RMQI_SER_* for requests we send */
   const rmqi_log_t *log;
   /* Called on every outgoing request just before it is encoded (any
