@@ -90,12 +90,25 @@ struct rmqi_conn {
   rmqi_conn_t *stuck_next; /* sweep's private list */
   rmqi_conn_t *work_next;  /* drain_dirty's private list */
   bool want_out;           /* EPOLLOUT registered */
+  /* Direct writes: a synchronous caller writes its own frame to the
+   * socket, under out_lock, when nothing would be overtaken (conn_send).
+   * direct_fd is the socket it may use, -1 when none (not open yet, TLS,
+   * closing): the loop sets it under out_lock when the connection opens
+   * and clears it under out_lock before it closes the descriptor
+   * (conn_drop_socket), so a caller holding out_lock never writes to a
+   * closed descriptor, which may already belong to another socket. */
+  int direct_fd; /* under out_lock */
+  /* The loop holds bytes in wbuf it has not written yet: it writes them
+   * outside out_lock, so a direct write now would overtake them. */
+  bool wbusy; /* under out_lock */
   /* Output bound: bytes in out + wbuf (added under out_lock, removed by
    * the loop as the socket takes them). */
   _Atomic size_t queued;
-  _Atomic bool over;   /* a request was refused for the bound */
-  int64_t progress_ms; /* loop-only: last time the socket took bytes or
-                          the output was empty */
+  _Atomic bool over; /* a request was refused for the bound */
+  /* Last time the socket took bytes or the output was empty: the loop
+   * sets it, and so does a direct write (the loop may not run at all
+   * while callers write directly). */
+  _Atomic int64_t progress_ms;
   _Atomic uint64_t replies_dropped;
   _Atomic uint64_t responses_dropped; /* late, or for another connection */
 };
@@ -317,6 +330,8 @@ static void complete(pend_t *p, rmq_err_t err, const char *detail) {
   free(p);
 }
 
+static void conn_drop_socket(rmqi_conn_t *c);
+
 /* Loop thread: closes @p c and fails everything waiting on it. */
 static void conn_close(rmqi_conn_t *c, rmq_err_t err, const char *why) {
   rmqi_rpc_t *r = c->rpc;
@@ -352,15 +367,7 @@ static void conn_close(rmqi_conn_t *c, rmq_err_t err, const char *why) {
     }
   }
   pthread_mutex_unlock(&r->lock);
-  if (c->tr) {
-    c->tr->ops->destroy(c->tr);
-    c->tr = NULL;
-  }
-  if (c->fd >= 0) {
-    rmqi_loop_del_fd(r->loop, c->fd);
-    close(c->fd);
-    c->fd = -1;
-  }
+  conn_drop_socket(c);
   if (err != RMQ_ERR_SHUTDOWN)
     rmqi_log(r->o.log, RMQ_LOG_WARN, "net", "connection to %s closed: %s",
              c->addr, why);
@@ -460,6 +467,14 @@ static bool want_out(const rmqi_conn_t *c) {
          (f & RMQI_TR_READ_WANTS_OUT);
 }
 
+/* Any thread: a connection refused requests for its output bound takes
+ * them again once the peer has read it down to half. */
+static void over_recheck(rmqi_conn_t *c) {
+  if (atomic_load(&c->over) &&
+      atomic_load(&c->queued) < c->rpc->o.max_conn_output / 2)
+    atomic_store(&c->over, false);
+}
+
 /* Loop thread: write what is queued; false if the connection failed. */
 static bool conn_flush(rmqi_conn_t *c) {
   if (c->state != C_OPEN)
@@ -481,6 +496,8 @@ static bool conn_flush(rmqi_conn_t *c) {
     }
   }
   buf_trim(&c->out); /* empty here: after a large request was swapped out */
+  /* written outside out_lock below: no direct write until it is done */
+  bool busy = c->wbusy = c->wbuf.len > c->woff;
   pthread_mutex_unlock(&c->out_lock);
   if (!rmqi_buf_ok(&c->wbuf)) {
     conn_close(c, RMQ_ERR_NOMEM, "out of memory for the output buffer");
@@ -512,16 +529,25 @@ static bool conn_flush(rmqi_conn_t *c) {
     c->wbuf.len = c->woff = 0;
     c->progress_ms = rmqi_now_ms();
     buf_trim(&c->wbuf);
+    if (busy) { /* callers may write directly again */
+      pthread_mutex_lock(&c->out_lock);
+      c->wbusy = false;
+      pthread_mutex_unlock(&c->out_lock);
+    }
   }
-  if (atomic_load(&c->over) &&
-      atomic_load(&c->queued) < c->rpc->o.max_conn_output / 2)
-    atomic_store(&c->over, false); /* draining again */
+  over_recheck(c);
   update_events(c, want_out(c));
   return true;
 }
 
-/* Loop thread: closes the socket of a failed attempt (not the conn). */
+/* Loop thread: closes the socket (of a failed attempt, or of a closing
+ * connection). Direct writers are shut out first: once out_lock is
+ * released here none is inside a write, and none starts one (direct_fd
+ * is -1), so the descriptor can be closed and reused. */
 static void conn_drop_socket(rmqi_conn_t *c) {
+  pthread_mutex_lock(&c->out_lock);
+  c->direct_fd = -1;
+  pthread_mutex_unlock(&c->out_lock);
   if (c->tr) {
     c->tr->ops->destroy(c->tr);
     c->tr = NULL;
@@ -919,6 +945,11 @@ static void on_io_locked(rmqi_conn_t *c, uint32_t ev) {
     c->progress_ms = rmqi_now_ms();
     if (c->peer)
       atomic_fetch_add_explicit(&c->peer->connects, 1, memory_order_relaxed);
+    /* Callers may write to a plain socket themselves from here. Never to
+     * a TLS one: its SSL object is the loop's, and not for two threads. */
+    pthread_mutex_lock(&c->out_lock);
+    c->direct_fd = c->rpc->o.tls ? -1 : c->fd;
+    pthread_mutex_unlock(&c->out_lock);
     if (!conn_flush(c))
       return;
     /* The handshake's last read may have brought more than the handshake
@@ -990,11 +1021,38 @@ static void mark_dirty(rmqi_conn_t *c) {
     rmqi_log(r->o.log, RMQ_LOG_ERROR, "net", "cannot wake the I/O loop");
 }
 
+/* Under out_lock, with out holding exactly one frame and the loop
+ * holding nothing unwritten (so no byte is overtaken): the caller writes
+ * the frame to the socket itself, sparing the loop a wake-up and a
+ * thread hand-off. The socket is non-blocking: what it does not take
+ * stays in out, in order, for the loop (the caller marks the connection
+ * dirty). A failed write leaves the bytes too: the loop's own write then
+ * fails and closes the connection, so failures are handled in one place.
+ * Returns the bytes left queued. */
+static size_t conn_write_direct(rmqi_conn_t *c) {
+  size_t off = 0;
+  while (off < c->out.len) {
+    ssize_t n = send(c->direct_fd, c->out.data + off, c->out.len - off,
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0)
+      off += (size_t)n;
+    else if (!(n < 0 && errno == EINTR))
+      break; /* EAGAIN or a failure: the loop takes over */
+  }
+  if (off) {
+    rmqi_buf_consume(&c->out, off);
+    c->progress_ms = rmqi_now_ms();
+  }
+  return c->out.len;
+}
+
 /* Appends an encoded frame to the connection and wakes the loop. A frame
  * that would take the connection's queued output past @p limit is not
- * queued: RMQ_ERR_QUEUE_FULL. */
+ * queued: RMQ_ERR_QUEUE_FULL. With @p direct the caller writes the frame
+ * itself when the connection is idle (conn_write_direct); only what the
+ * socket does not take wakes the loop. */
 static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd, size_t limit,
-                           bool is_reply) {
+                           bool is_reply, bool direct) {
   rmqi_rpc_t *r = c->rpc;
   if (rmqi_rpc_closing(r))
     return RMQ_ERR_SHUTDOWN;
@@ -1031,9 +1089,18 @@ static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd, size_t limit,
     }
     return rc != RMQ_OK ? rc : RMQ_ERR_NOMEM;
   }
-  atomic_fetch_add(&c->queued, c->out.len - before);
+  size_t added = c->out.len - before;
+  /* The request is in the pending table already (rmqi_rpc_invoke adds it
+   * before sending), so its answer finds it however soon it comes. */
+  if (direct && before == 0 && !c->wbusy && c->direct_fd >= 0)
+    added = conn_write_direct(c);
+  if (added)
+    atomic_fetch_add(&c->queued, added);
+  else
+    over_recheck(c); /* the loop, which would, may not run */
   pthread_mutex_unlock(&c->out_lock);
-  mark_dirty(c);
+  if (added)
+    mark_dirty(c);
   return RMQ_OK;
 }
 
@@ -1067,7 +1134,7 @@ static rmqi_conn_t *conn_get(rmqi_rpc_t *r, const char *addr) {
   c->rpc = r;
   snprintf(c->addr, sizeof(c->addr), "%s", addr);
   c->peer = peer_get(r, addr);
-  c->fd = -1;
+  c->fd = c->direct_fd = -1;
   c->state = C_NEW;
   atomic_init(&c->refs, 1); /* the table's */
   pthread_mutex_init(&c->out_lock, NULL);
@@ -1079,8 +1146,11 @@ static rmqi_conn_t *conn_get(rmqi_rpc_t *r, const char *addr) {
   return c;
 }
 
-rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
-                          int64_t timeout_ms, rmqi_rpc_cb cb, void *arg) {
+/* rmqi_rpc_invoke; @p direct: the caller may write to the socket itself
+ * (conn_send). */
+static rmq_err_t invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
+                        int64_t timeout_ms, rmqi_rpc_cb cb, void *arg,
+                        bool direct) {
   if (rmqi_rpc_closing(r))
     return RMQ_ERR_SHUTDOWN;
   char host[RMQI_MAX_HOST];
@@ -1125,7 +1195,7 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   pthread_mutex_unlock(&r->lock);
   cmd->opaque = op;
   cmd->flag &= ~RMQI_FLAG_ONEWAY;
-  rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false);
+  rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false, direct);
   if (rc != RMQ_OK) {
     pthread_mutex_lock(&r->lock);
     pend_t *q = pend_take(r, op);
@@ -1141,6 +1211,14 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   }
   conn_unref(c);
   return rc;
+}
+
+rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
+                          int64_t timeout_ms, rmqi_rpc_cb cb, void *arg) {
+  /* Asynchronous senders keep a window of requests in flight: the loop
+   * coalesces their frames into one write, which a write per frame on
+   * each caller's thread would undo. */
+  return invoke(r, addr, cmd, timeout_ms, cb, arg, false);
 }
 
 rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd) {
@@ -1160,7 +1238,7 @@ rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd) {
   if (c == NULL)
     return closing ? RMQ_ERR_SHUTDOWN : RMQ_ERR_NOMEM;
   cmd->flag |= RMQI_FLAG_ONEWAY;
-  rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false);
+  rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false, false);
   if (rc == RMQ_OK && c->peer)
     atomic_fetch_add_explicit(&c->peer->oneways, 1, memory_order_relaxed);
   conn_unref(c);
@@ -1172,7 +1250,7 @@ rmq_err_t rmqi_rpc_reply(rmqi_conn_t *c, rmqi_cmd_t *resp) {
   /* A peer that sends requests and never reads the answers must not make
    * us queue without end, nor crowd out our own requests: replies get a
    * quarter of the bound and are dropped past it. */
-  return conn_send(c, resp, c->rpc->o.max_conn_output / 4, true);
+  return conn_send(c, resp, c->rpc->o.max_conn_output / 4, true, false);
 }
 
 rmqi_conn_t *rmqi_conn_keep(rmqi_conn_t *c) {
@@ -1411,7 +1489,7 @@ rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   waiter_t w = {.done = false, .tid = pthread_self()};
   pthread_mutex_init(&w.lock, NULL);
   pthread_cond_init(&w.cond, NULL);
-  rmq_err_t rc = rmqi_rpc_invoke(r, addr, cmd, timeout_ms, sync_done, &w);
+  rmq_err_t rc = invoke(r, addr, cmd, timeout_ms, sync_done, &w, true);
   if (rc == RMQ_OK) {
     /* The loop fires the timeout; we only wait for the completion, which
      * is guaranteed to come (response, timeout, loss or shutdown). */
