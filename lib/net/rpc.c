@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 enum { C_NEW, C_RESOLVING, C_CONNECTING, C_STARTING, C_OPEN, C_CLOSED };
@@ -1436,20 +1438,32 @@ rmq_err_t rmqi_rpc_test_feed(rmqi_rpc_t *r, const char *addr,
 
 /* ---- synchronous calls ------------------------------------------------- */
 
+/* The completion wakes its caller through a futex on w->state rather
+ * than a mutex and condition variable: one atomic exchange, and a wake-up
+ * system call only when the caller sleeps already. */
+enum { W_WAITING, W_SLEEPING, W_DONE };
+
 typedef struct waiter {
-  pthread_t tid; /* the waiting thread, for rmqi_rpc_abort_sync */
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  bool done;
+  pthread_t tid;          /* the waiting thread, for rmqi_rpc_abort_sync */
+  _Atomic uint32_t state; /* W_*: the futex word */
   rmq_err_t err;
   char detail[640];
   rmqi_cmd_t cmd; /* the response, moved out of the loop's decode */
   uint8_t *body;  /* a copy of its body (the frame is the loop's) */
 } waiter_t;
 
+static long futex(_Atomic uint32_t *word, int op, uint32_t val) {
+  return syscall(SYS_futex, word, op, val, NULL, NULL, 0);
+}
+
+/* The completion (exactly once: the pending table hands each request to
+ * one completer). Everything is written before the release below; once
+ * the caller sees W_DONE it returns and its waiter (on its stack) is
+ * gone, so the wake may reach a word that now belongs to another wait of
+ * the same process: a spurious wake-up, which every futex waiter (ours
+ * re-checks its word) tolerates. */
 static void sync_done(void *arg, const rmqi_rpc_result_t *res) {
   waiter_t *w = arg;
-  pthread_mutex_lock(&w->lock);
   w->err = res->err;
   snprintf(w->detail, sizeof(w->detail), "%s", res->detail ? res->detail : "");
   if (res->err == RMQ_OK) {
@@ -1468,9 +1482,22 @@ static void sync_done(void *arg, const rmqi_rpc_result_t *res) {
       }
     }
   }
-  w->done = true;
-  pthread_cond_signal(&w->cond);
-  pthread_mutex_unlock(&w->lock);
+  if (atomic_exchange_explicit(&w->state, W_DONE, memory_order_acq_rel) ==
+      W_SLEEPING)
+    futex(&w->state, FUTEX_WAKE_PRIVATE, 1);
+}
+
+/* The caller, until sync_done has run. */
+static void sync_wait(waiter_t *w) {
+  uint32_t s = W_WAITING;
+  if (!atomic_compare_exchange_strong_explicit(&w->state, &s, W_SLEEPING,
+                                               memory_order_acquire,
+                                               memory_order_acquire))
+    return; /* W_DONE already */
+  /* Returns at the wake, at once if the word is no longer W_SLEEPING, or
+   * spuriously (a signal, a stale wake): the word decides. */
+  while (atomic_load_explicit(&w->state, memory_order_acquire) != W_DONE)
+    futex(&w->state, FUTEX_WAIT_PRIVATE, W_SLEEPING);
 }
 
 void rmqi_resp_free(rmqi_resp_t *r) {
@@ -1486,17 +1513,13 @@ rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
     return RMQ_ERR_SHUTDOWN;
   if (rmqi_loop_on_thread(r->loop))
     return RMQ_ERR_STATE;
-  waiter_t w = {.done = false, .tid = pthread_self()};
-  pthread_mutex_init(&w.lock, NULL);
-  pthread_cond_init(&w.cond, NULL);
+  waiter_t w = {.tid = pthread_self()};
+  atomic_init(&w.state, W_WAITING);
   rmq_err_t rc = invoke(r, addr, cmd, timeout_ms, sync_done, &w, true);
   if (rc == RMQ_OK) {
     /* The loop fires the timeout; we only wait for the completion, which
      * is guaranteed to come (response, timeout, loss or shutdown). */
-    pthread_mutex_lock(&w.lock);
-    while (!w.done)
-      pthread_cond_wait(&w.cond, &w.lock);
-    pthread_mutex_unlock(&w.lock);
+    sync_wait(&w);
     rc = w.err;
     if (rc == RMQ_OK) {
       rmqi_cmd_move(&out->cmd, &w.cmd);
@@ -1512,8 +1535,6 @@ rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   }
   if (detail && detail_size)
     snprintf(detail, detail_size, "%s", w.detail);
-  pthread_cond_destroy(&w.cond);
-  pthread_mutex_destroy(&w.lock);
   return rc;
 }
 
