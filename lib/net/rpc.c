@@ -1045,6 +1045,7 @@ static size_t conn_write_direct(rmqi_conn_t *c) {
     rmqi_buf_consume(&c->out, off);
     c->progress_ms = rmqi_now_ms();
   }
+  buf_trim(&c->out); /* a large frame written: do not keep its room */
   return c->out.len;
 }
 
