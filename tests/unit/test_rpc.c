@@ -32,6 +32,19 @@ static rmqi_rpc_t *new_rpc(void) {
   return new_rpc_frames(1 << 20);
 }
 
+/* A synchronous request with @p code and nothing else; its result. */
+static rmq_err_t sync_code(rmqi_rpc_t *r, const char *addr, int32_t code,
+                           int64_t timeout_ms) {
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, code);
+  rmqi_resp_t resp;
+  rmq_err_t rc = rmqi_rpc_invoke_sync(r, addr, &c, timeout_ms, &resp, NULL, 0);
+  if (rc == RMQ_OK)
+    rmqi_resp_free(&resp);
+  rmqi_cmd_free(&c);
+  return rc;
+}
+
 TEST(sync_round_trip_echoes) {
   mock_t *m = mock_start();
   rmqi_rpc_t *r = new_rpc();
@@ -1062,12 +1075,7 @@ TEST(two_instances_are_independent) {
   wait_calls(&ka, 50, 3000);
   rmqi_rpc_free(a); /* b keeps working */
   wait_calls(&kb, 50, 3000);
-  rmqi_cmd_t c;
-  rmqi_cmd_init(&c, 61);
-  rmqi_resp_t resp;
-  CHECK_ERR(rmqi_rpc_invoke_sync(b, mock_addr(m), &c, 2000, &resp, NULL, 0),
-            RMQ_OK);
-  rmqi_resp_free(&resp);
+  CHECK_ERR(sync_code(b, mock_addr(m), 61, 2000), RMQ_OK);
   CHECK_INT(atomic_load(&ka.ok), 50);
   CHECK_INT(atomic_load(&kb.ok), 50);
   rmqi_rpc_free(b);
@@ -1348,14 +1356,7 @@ typedef struct closer_run {
 static void *sync_loop(void *p) {
   closer_run_t *c = p;
   while (!atomic_load(c->stop)) {
-    rmqi_cmd_t cmd;
-    rmqi_cmd_init(&cmd, 11);
-    rmqi_resp_t resp;
-    rmq_err_t rc =
-        rmqi_rpc_invoke_sync(c->r, c->addr, &cmd, 5000, &resp, NULL, 0);
-    if (rc == RMQ_OK)
-      rmqi_resp_free(&resp);
-    rmqi_cmd_free(&cmd);
+    rmq_err_t rc = sync_code(c->r, c->addr, 11, 5000);
     atomic_fetch_add(rc == RMQ_OK              ? &c->ok
                      : rc == RMQ_ERR_CONN_LOST ? &c->lost
                                                : &c->other,
@@ -1383,12 +1384,7 @@ TEST(peer_closing_under_direct_writers_fails_cleanly) {
   int closes = 0;
   for (; closes < 40; closes++) {
     usleep(20 * 1000);
-    rmqi_cmd_t c;
-    rmqi_cmd_init(&c, 41);
-    rmqi_resp_t resp;
-    CHECK_ERR(rmqi_rpc_invoke_sync(r, mock_addr(m), &c, 5000, &resp, NULL, 0),
-              RMQ_ERR_CONN_LOST);
-    rmqi_cmd_free(&c);
+    CHECK_ERR(sync_code(r, mock_addr(m), 41, 5000), RMQ_ERR_CONN_LOST);
   }
   atomic_store(&stop, true);
   for (int t = 0; t < 3; t++)
