@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 enum { C_NEW, C_RESOLVING, C_CONNECTING, C_STARTING, C_OPEN, C_CLOSED };
@@ -90,17 +92,33 @@ struct rmqi_conn {
   rmqi_conn_t *stuck_next; /* sweep's private list */
   rmqi_conn_t *work_next;  /* drain_dirty's private list */
   bool want_out;           /* EPOLLOUT registered */
+  /* Direct writes: a synchronous caller writes its own frame to the
+   * socket, under out_lock, when nothing would be overtaken (conn_send).
+   * direct_fd is the socket it may use, -1 when none (not open yet, TLS,
+   * closing): the loop sets it under out_lock when the connection opens
+   * and clears it under out_lock before it closes the descriptor
+   * (conn_drop_socket), so a caller holding out_lock never writes to a
+   * closed descriptor, which may already belong to another socket. */
+  int direct_fd; /* under out_lock */
+  /* The loop holds bytes in wbuf it has not written yet: it writes them
+   * outside out_lock, so a direct write now would overtake them. */
+  bool wbusy; /* under out_lock */
   /* Output bound: bytes in out + wbuf (added under out_lock, removed by
    * the loop as the socket takes them). */
   _Atomic size_t queued;
-  _Atomic bool over;   /* a request was refused for the bound */
-  int64_t progress_ms; /* loop-only: last time the socket took bytes or
-                          the output was empty */
+  _Atomic bool over; /* a request was refused for the bound */
+  /* Last time the socket took bytes or the output was empty: the loop
+   * sets it, and so does a direct write (the loop may not run at all
+   * while callers write directly). */
+  _Atomic int64_t progress_ms;
   /* loop-only: the largest wbuf since trim_ms; grown: a buffer may be
    * over BUF_KEEP (conn_trim_idle) */
   size_t wbuf_hw;
   int64_t trim_ms;
   bool grown;
+  /* a direct write left out over BUF_KEEP (under out_lock; read by
+   * conn_trim_idle) */
+  bool out_big;
   _Atomic uint64_t replies_dropped;
   _Atomic uint64_t responses_dropped; /* late, or for another connection */
 };
@@ -322,6 +340,8 @@ static void complete(pend_t *p, rmq_err_t err, const char *detail) {
   free(p);
 }
 
+static void conn_drop_socket(rmqi_conn_t *c);
+
 /* Loop thread: closes @p c and fails everything waiting on it. */
 static void conn_close(rmqi_conn_t *c, rmq_err_t err, const char *why) {
   rmqi_rpc_t *r = c->rpc;
@@ -357,15 +377,7 @@ static void conn_close(rmqi_conn_t *c, rmq_err_t err, const char *why) {
     }
   }
   pthread_mutex_unlock(&r->lock);
-  if (c->tr) {
-    c->tr->ops->destroy(c->tr);
-    c->tr = NULL;
-  }
-  if (c->fd >= 0) {
-    rmqi_loop_del_fd(r->loop, c->fd);
-    close(c->fd);
-    c->fd = -1;
-  }
+  conn_drop_socket(c);
   if (err != RMQ_ERR_SHUTDOWN)
     rmqi_log(r->o.log, RMQ_LOG_WARN, "net", "connection to %s closed: %s",
              c->addr, why);
@@ -472,8 +484,12 @@ static bool want_out(const rmqi_conn_t *c) {
  * freeing them after every large frame made the next one regrow them by
  * doubling (a copy per step) into fresh pages (a page fault per 4 KiB). */
 static void conn_trim_idle(rmqi_conn_t *c, int64_t now) {
-  if (c->state != C_OPEN || !c->grown ||
-      now - c->trim_ms < c->rpc->o.idle_trim_ms)
+  if (c->state != C_OPEN || now - c->trim_ms < c->rpc->o.idle_trim_ms)
+    return;
+  pthread_mutex_lock(&c->out_lock);
+  bool out_big = c->out_big;
+  pthread_mutex_unlock(&c->out_lock);
+  if (!c->grown && !out_big)
     return;
   size_t keep = BUF_KEEP;
   while (keep < c->wbuf_hw && keep < SIZE_MAX / 2)
@@ -483,7 +499,8 @@ static void conn_trim_idle(rmqi_conn_t *c, int64_t now) {
   buf_trim(&c->wbuf, keep); /* keeps what is still unwritten */
   pthread_mutex_lock(&c->out_lock);
   buf_trim(&c->out, keep);
-  c->grown = c->wbuf.cap > BUF_KEEP || c->out.cap > BUF_KEEP;
+  c->out_big = c->out.cap > BUF_KEEP;
+  c->grown = c->wbuf.cap > BUF_KEEP || c->out_big;
   pthread_mutex_unlock(&c->out_lock);
 }
 
@@ -499,6 +516,14 @@ static bool take_out(rmqi_conn_t *c) {
   return true;
 }
 
+/* Any thread: a connection refused requests for its output bound takes
+ * them again once the peer has read it down to half. */
+static void over_recheck(rmqi_conn_t *c) {
+  if (atomic_load(&c->over) &&
+      atomic_load(&c->queued) < c->rpc->o.max_conn_output / 2)
+    atomic_store(&c->over, false);
+}
+
 /* Loop thread: write what is queued; false if the connection failed.
  * wbuf is written whole before the frames appended to out meanwhile take
  * its place: appending them to a partly written wbuf, and moving its
@@ -511,6 +536,9 @@ static bool conn_flush(rmqi_conn_t *c) {
     if (c->wbuf.len == c->woff) {
       pthread_mutex_lock(&c->out_lock);
       bool more = take_out(c);
+      /* wbuf is written outside out_lock: no direct write (conn_send)
+       * until it is all written and out is empty again */
+      c->wbusy = more;
       pthread_mutex_unlock(&c->out_lock);
       if (!more)
         break;
@@ -544,15 +572,19 @@ static bool conn_flush(rmqi_conn_t *c) {
     c->wbuf.len = c->woff = 0;
     c->progress_ms = rmqi_now_ms();
   }
-  if (atomic_load(&c->over) &&
-      atomic_load(&c->queued) < c->rpc->o.max_conn_output / 2)
-    atomic_store(&c->over, false); /* draining again */
+  over_recheck(c);
   update_events(c, want_out(c));
   return true;
 }
 
-/* Loop thread: closes the socket of a failed attempt (not the conn). */
+/* Loop thread: closes the socket (of a failed attempt, or of a closing
+ * connection). Direct writers are shut out first: once out_lock is
+ * released here none is inside a write, and none starts one (direct_fd
+ * is -1), so the descriptor can be closed and reused. */
 static void conn_drop_socket(rmqi_conn_t *c) {
+  pthread_mutex_lock(&c->out_lock);
+  c->direct_fd = -1;
+  pthread_mutex_unlock(&c->out_lock);
   if (c->tr) {
     c->tr->ops->destroy(c->tr);
     c->tr = NULL;
@@ -951,6 +983,11 @@ static void on_io_locked(rmqi_conn_t *c, uint32_t ev) {
     c->progress_ms = rmqi_now_ms();
     if (c->peer)
       atomic_fetch_add_explicit(&c->peer->connects, 1, memory_order_relaxed);
+    /* Callers may write to a plain socket themselves from here. Never to
+     * a TLS one: its SSL object is the loop's, and not for two threads. */
+    pthread_mutex_lock(&c->out_lock);
+    c->direct_fd = c->rpc->o.tls ? -1 : c->fd;
+    pthread_mutex_unlock(&c->out_lock);
     if (!conn_flush(c))
       return;
     /* The handshake's last read may have brought more than the handshake
@@ -1022,11 +1059,42 @@ static void mark_dirty(rmqi_conn_t *c) {
     rmqi_log(r->o.log, RMQ_LOG_ERROR, "net", "cannot wake the I/O loop");
 }
 
+/* Under out_lock, with out holding exactly one frame and the loop
+ * holding nothing unwritten (so no byte is overtaken): the caller writes
+ * the frame to the socket itself, sparing the loop a wake-up and a
+ * thread hand-off. The socket is non-blocking: what it does not take
+ * stays in out, in order, for the loop (the caller marks the connection
+ * dirty). A failed write leaves the bytes too: the loop's own write then
+ * fails and closes the connection, so failures are handled in one place.
+ * Returns the bytes left queued. */
+static size_t conn_write_direct(rmqi_conn_t *c) {
+  size_t off = 0;
+  while (off < c->out.len) {
+    ssize_t n = send(c->direct_fd, c->out.data + off, c->out.len - off,
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0)
+      off += (size_t)n;
+    else if (!(n < 0 && errno == EINTR))
+      break; /* EAGAIN or a failure: the loop takes over */
+  }
+  if (off) {
+    rmqi_buf_consume(&c->out, off);
+    c->progress_ms = rmqi_now_ms();
+  }
+  /* a large frame keeps its room for the next one, until the sweep's
+   * trim (conn_trim_idle) */
+  if (c->out.cap > BUF_KEEP)
+    c->out_big = true;
+  return c->out.len;
+}
+
 /* Appends an encoded frame to the connection and wakes the loop. A frame
  * that would take the connection's queued output past @p limit is not
- * queued: RMQ_ERR_QUEUE_FULL. */
+ * queued: RMQ_ERR_QUEUE_FULL. With @p direct the caller writes the frame
+ * itself when the connection is idle (conn_write_direct); only what the
+ * socket does not take wakes the loop. */
 static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd, size_t limit,
-                           bool is_reply) {
+                           bool is_reply, bool direct) {
   rmqi_rpc_t *r = c->rpc;
   if (rmqi_rpc_closing(r))
     return RMQ_ERR_SHUTDOWN;
@@ -1063,9 +1131,18 @@ static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd, size_t limit,
     }
     return rc != RMQ_OK ? rc : RMQ_ERR_NOMEM;
   }
-  atomic_fetch_add(&c->queued, c->out.len - before);
+  size_t added = c->out.len - before;
+  /* The request is in the pending table already (rmqi_rpc_invoke adds it
+   * before sending), so its answer finds it however soon it comes. */
+  if (direct && before == 0 && !c->wbusy && c->direct_fd >= 0)
+    added = conn_write_direct(c);
+  if (added)
+    atomic_fetch_add(&c->queued, added);
+  else
+    over_recheck(c); /* the loop, which would, may not run */
   pthread_mutex_unlock(&c->out_lock);
-  mark_dirty(c);
+  if (added)
+    mark_dirty(c);
   return RMQ_OK;
 }
 
@@ -1099,7 +1176,7 @@ static rmqi_conn_t *conn_get(rmqi_rpc_t *r, const char *addr) {
   c->rpc = r;
   snprintf(c->addr, sizeof(c->addr), "%s", addr);
   c->peer = peer_get(r, addr);
-  c->fd = -1;
+  c->fd = c->direct_fd = -1;
   c->state = C_NEW;
   atomic_init(&c->refs, 1); /* the table's */
   pthread_mutex_init(&c->out_lock, NULL);
@@ -1111,8 +1188,11 @@ static rmqi_conn_t *conn_get(rmqi_rpc_t *r, const char *addr) {
   return c;
 }
 
-rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
-                          int64_t timeout_ms, rmqi_rpc_cb cb, void *arg) {
+/* rmqi_rpc_invoke; @p direct: the caller may write to the socket itself
+ * (conn_send). */
+static rmq_err_t invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
+                        int64_t timeout_ms, rmqi_rpc_cb cb, void *arg,
+                        bool direct) {
   if (rmqi_rpc_closing(r))
     return RMQ_ERR_SHUTDOWN;
   char host[RMQI_MAX_HOST];
@@ -1157,7 +1237,7 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   pthread_mutex_unlock(&r->lock);
   cmd->opaque = op;
   cmd->flag &= ~RMQI_FLAG_ONEWAY;
-  rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false);
+  rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false, direct);
   if (rc != RMQ_OK) {
     pthread_mutex_lock(&r->lock);
     pend_t *q = pend_take(r, op);
@@ -1173,6 +1253,14 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   }
   conn_unref(c);
   return rc;
+}
+
+rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
+                          int64_t timeout_ms, rmqi_rpc_cb cb, void *arg) {
+  /* Asynchronous senders keep a window of requests in flight: the loop
+   * coalesces their frames into one write, which a write per frame on
+   * each caller's thread would undo. */
+  return invoke(r, addr, cmd, timeout_ms, cb, arg, false);
 }
 
 rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd) {
@@ -1192,7 +1280,7 @@ rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd) {
   if (c == NULL)
     return closing ? RMQ_ERR_SHUTDOWN : RMQ_ERR_NOMEM;
   cmd->flag |= RMQI_FLAG_ONEWAY;
-  rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false);
+  rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false, false);
   if (rc == RMQ_OK && c->peer)
     atomic_fetch_add_explicit(&c->peer->oneways, 1, memory_order_relaxed);
   conn_unref(c);
@@ -1204,7 +1292,7 @@ rmq_err_t rmqi_rpc_reply(rmqi_conn_t *c, rmqi_cmd_t *resp) {
   /* A peer that sends requests and never reads the answers must not make
    * us queue without end, nor crowd out our own requests: replies get a
    * quarter of the bound and are dropped past it. */
-  return conn_send(c, resp, c->rpc->o.max_conn_output / 4, true);
+  return conn_send(c, resp, c->rpc->o.max_conn_output / 4, true, false);
 }
 
 rmqi_conn_t *rmqi_conn_keep(rmqi_conn_t *c) {
@@ -1390,20 +1478,32 @@ rmq_err_t rmqi_rpc_test_feed(rmqi_rpc_t *r, const char *addr,
 
 /* ---- synchronous calls ------------------------------------------------- */
 
+/* The completion wakes its caller through a futex on w->state rather
+ * than a mutex and condition variable: one atomic exchange, and a wake-up
+ * system call only when the caller sleeps already. */
+enum { W_WAITING, W_SLEEPING, W_DONE };
+
 typedef struct waiter {
-  pthread_t tid; /* the waiting thread, for rmqi_rpc_abort_sync */
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  bool done;
+  pthread_t tid;          /* the waiting thread, for rmqi_rpc_abort_sync */
+  _Atomic uint32_t state; /* W_*: the futex word */
   rmq_err_t err;
   char detail[640];
   rmqi_cmd_t cmd; /* the response, moved out of the loop's decode */
   uint8_t *body;  /* a copy of its body (the frame is the loop's) */
 } waiter_t;
 
+static long futex(_Atomic uint32_t *word, int op, uint32_t val) {
+  return syscall(SYS_futex, word, op, val, NULL, NULL, 0);
+}
+
+/* The completion (exactly once: the pending table hands each request to
+ * one completer). Everything is written before the release below; once
+ * the caller sees W_DONE it returns and its waiter (on its stack) is
+ * gone, so the wake may reach a word that now belongs to another wait of
+ * the same process: a spurious wake-up, which every futex waiter (ours
+ * re-checks its word) tolerates. */
 static void sync_done(void *arg, const rmqi_rpc_result_t *res) {
   waiter_t *w = arg;
-  pthread_mutex_lock(&w->lock);
   w->err = res->err;
   snprintf(w->detail, sizeof(w->detail), "%s", res->detail ? res->detail : "");
   if (res->err == RMQ_OK) {
@@ -1422,9 +1522,22 @@ static void sync_done(void *arg, const rmqi_rpc_result_t *res) {
       }
     }
   }
-  w->done = true;
-  pthread_cond_signal(&w->cond);
-  pthread_mutex_unlock(&w->lock);
+  if (atomic_exchange_explicit(&w->state, W_DONE, memory_order_acq_rel) ==
+      W_SLEEPING)
+    futex(&w->state, FUTEX_WAKE_PRIVATE, 1);
+}
+
+/* The caller, until sync_done has run. */
+static void sync_wait(waiter_t *w) {
+  uint32_t s = W_WAITING;
+  if (!atomic_compare_exchange_strong_explicit(&w->state, &s, W_SLEEPING,
+                                               memory_order_acquire,
+                                               memory_order_acquire))
+    return; /* W_DONE already */
+  /* Returns at the wake, at once if the word is no longer W_SLEEPING, or
+   * spuriously (a signal, a stale wake): the word decides. */
+  while (atomic_load_explicit(&w->state, memory_order_acquire) != W_DONE)
+    futex(&w->state, FUTEX_WAIT_PRIVATE, W_SLEEPING);
 }
 
 void rmqi_resp_free(rmqi_resp_t *r) {
@@ -1440,17 +1553,13 @@ rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
     return RMQ_ERR_SHUTDOWN;
   if (rmqi_loop_on_thread(r->loop))
     return RMQ_ERR_STATE;
-  waiter_t w = {.done = false, .tid = pthread_self()};
-  pthread_mutex_init(&w.lock, NULL);
-  pthread_cond_init(&w.cond, NULL);
-  rmq_err_t rc = rmqi_rpc_invoke(r, addr, cmd, timeout_ms, sync_done, &w);
+  waiter_t w = {.tid = pthread_self()};
+  atomic_init(&w.state, W_WAITING);
+  rmq_err_t rc = invoke(r, addr, cmd, timeout_ms, sync_done, &w, true);
   if (rc == RMQ_OK) {
     /* The loop fires the timeout; we only wait for the completion, which
      * is guaranteed to come (response, timeout, loss or shutdown). */
-    pthread_mutex_lock(&w.lock);
-    while (!w.done)
-      pthread_cond_wait(&w.cond, &w.lock);
-    pthread_mutex_unlock(&w.lock);
+    sync_wait(&w);
     rc = w.err;
     if (rc == RMQ_OK) {
       rmqi_cmd_move(&out->cmd, &w.cmd);
@@ -1466,8 +1575,6 @@ rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   }
   if (detail && detail_size)
     snprintf(detail, detail_size, "%s", w.detail);
-  pthread_cond_destroy(&w.cond);
-  pthread_mutex_destroy(&w.lock);
   return rc;
 }
 

@@ -44,6 +44,7 @@ struct mock {
   pthread_t th;
   pthread_mutex_t lock;
   bool stop;
+  bool paused; /* mock_pause_reads */
   int wake[2];
   int conns[MAX_CONNS];
   rmqi_buf_t in[MAX_CONNS];
@@ -249,7 +250,7 @@ static void *mock_main(void *p) {
       pfd[n] = (struct pollfd){m->extra[j], POLLIN, 0};
       map[n++] = -3 - j;
     }
-    for (int i = 0; i < MAX_CONNS; i++)
+    for (int i = 0; i < MAX_CONNS && !m->paused; i++)
       if (m->conns[i] >= 0) {
         pfd[n] = (struct pollfd){m->conns[i], POLLIN, 0};
         map[n++] = i;
@@ -365,6 +366,13 @@ void mock_add_rule(mock_t *m, const mock_rule_t *rule) {
     m->rules[m->n_rules++] = *rule;
   }
   pthread_mutex_unlock(&m->lock);
+}
+
+void mock_pause_reads(mock_t *m, bool paused) {
+  pthread_mutex_lock(&m->lock);
+  m->paused = paused;
+  pthread_mutex_unlock(&m->lock);
+  kick(m); /* poll again with the new set */
 }
 
 void mock_clear_rules(mock_t *m) {

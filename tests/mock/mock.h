@@ -44,6 +44,10 @@ int mock_listen_more(mock_t *m);
 const char *mock_addr(const mock_t *m);
 void mock_add_rule(mock_t *m, const mock_rule_t *rule);
 void mock_clear_rules(mock_t *m);
+/* While paused the mock reads nothing from its connections (their
+ * socket buffers fill, and the client's writes stop short); it reads on
+ * when resumed. */
+void mock_pause_reads(mock_t *m, bool paused);
 /* Requests received with @p code (-1: all). */
 int mock_count(mock_t *m, int32_t code);
 /* Of those, the one-way ones (no answer expected), and the others. */

@@ -16,9 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static rmqi_rpc_t *new_rpc(void) {
+static rmqi_rpc_t *new_rpc_frames(size_t max_frame) {
   static rmqi_log_t quiet = {NULL, NULL, RMQ_LOG_ERROR - 1};
-  rmqi_rpc_opts_t o = {.max_frame = 1 << 20,
+  rmqi_rpc_opts_t o = {.max_frame = max_frame,
                        .connect_timeout_ms = 1000,
                        .ser = RMQI_SER_JSON,
                        .log = &quiet};
@@ -26,6 +26,23 @@ static rmqi_rpc_t *new_rpc(void) {
   if (rmqi_rpc_new(&r, &o) != RMQ_OK || rmqi_rpc_start(r) != RMQ_OK)
     return NULL;
   return r;
+}
+
+static rmqi_rpc_t *new_rpc(void) {
+  return new_rpc_frames(1 << 20);
+}
+
+/* A synchronous request with @p code and nothing else; its result. */
+static rmq_err_t sync_code(rmqi_rpc_t *r, const char *addr, int32_t code,
+                           int64_t timeout_ms) {
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, code);
+  rmqi_resp_t resp;
+  rmq_err_t rc = rmqi_rpc_invoke_sync(r, addr, &c, timeout_ms, &resp, NULL, 0);
+  if (rc == RMQ_OK)
+    rmqi_resp_free(&resp);
+  rmqi_cmd_free(&c);
+  return rc;
 }
 
 TEST(sync_round_trip_echoes) {
@@ -837,7 +854,8 @@ static rmqi_rpc_t *new_rpc_trim(int64_t idle_trim_ms) {
   return new_rpc_with(0, idle_trim_ms, NULL);
 }
 
-/* One 900 KB body echoed through the mock: a sync round trip. */
+/* One 900 KB body echoed through the mock: a sync round trip (on an idle
+ * connection the caller writes it to the socket itself). */
 static bool large_round_trip(rmqi_rpc_t *r, const char *addr) {
   static uint8_t body[900 * 1000];
   memset(body, 'x', sizeof(body));
@@ -855,19 +873,13 @@ static bool large_round_trip(rmqi_rpc_t *r, const char *addr) {
   return ok;
 }
 
-/* One large frame each way grows the input, output and write buffers;
- * once the connection has carried no large frame for idle_trim_ms they go
- * back to at most 128 KiB instead of pinning twice the frame for the
- * connection's life. */
-TEST(buffers_shrink_once_idle_after_a_large_frame) {
-  mock_t *m = mock_start();
-  rmqi_rpc_t *r = new_rpc_trim(50);
-  REQUIRE(m && r);
-  CHECK(large_round_trip(r, mock_addr(m)));
+/* Waits (5 s at most) for the connection's buffers to be back at 128 KiB
+ * or less, and checks that they are. */
+static void check_buffers_shrink(rmqi_rpc_t *r, const char *addr) {
   rmqi_conn_stats_t st;
   int64_t until = rmqi_now_ms() + 5000;
   do {
-    st = rmqi_rpc_conn_stats(r, mock_addr(m));
+    st = rmqi_rpc_conn_stats(r, addr);
     if (st.in_cap <= 128 * 1024 && st.wbuf_cap <= 128 * 1024 &&
         st.out_cap <= 128 * 1024)
       break;
@@ -881,6 +893,21 @@ TEST(buffers_shrink_once_idle_after_a_large_frame) {
       st.out_cap > 128 * 1024)
     fprintf(stderr, "in %zu wbuf %zu out %zu\n", st.in_cap, st.wbuf_cap,
             st.out_cap);
+}
+
+/* One large frame each way grows the input, output and write buffers;
+ * once the connection has carried no large frame for idle_trim_ms they go
+ * back to at most 128 KiB instead of pinning twice the frame for the
+ * connection's life: after a frame the loop wrote (the first, on a new
+ * connection) and after one the caller wrote itself (the idle connection). */
+TEST(buffers_shrink_once_idle_after_a_large_frame) {
+  mock_t *m = mock_start();
+  rmqi_rpc_t *r = new_rpc_trim(50);
+  REQUIRE(m && r);
+  CHECK(large_round_trip(r, mock_addr(m)));
+  check_buffers_shrink(r, mock_addr(m));
+  CHECK(large_round_trip(r, mock_addr(m)));
+  check_buffers_shrink(r, mock_addr(m));
   rmqi_rpc_free(r);
   mock_stop(m);
 }
@@ -903,11 +930,13 @@ TEST(output_buffers_kept_between_large_frames) {
   mock_stop(m);
 }
 
-/* The body of large frame i: bytes that differ by frame and by position,
- * so that a frame cut, repeated or spliced at a partial write shows. */
-static void fill_body(uint8_t *b, size_t n, int i) {
-  for (size_t j = 0; j < n; j++)
-    b[j] = (uint8_t)(j * 31 + j / 251 + (size_t)i * 7);
+/* A body that names its sender (request @p i of thread @p t, @p len
+ * bytes), differing by request and by position, so that a frame cut,
+ * repeated or spliced at a partial write shows. */
+static void fill_body(uint8_t *b, size_t len, int t, int i) {
+  for (size_t k = 0; k < len; k++)
+    b[k] = (uint8_t)(k * 31u + (unsigned)t * 7u + (unsigned)i * 13u +
+                     (unsigned)(k >> 10));
 }
 
 typedef struct large_rec {
@@ -961,7 +990,7 @@ TEST(large_frames_through_partial_writes_arrive_exact) {
     /* a third up front, then more each time a few have been read */
     for (int k = 0; sent < N && (sent < N / 3 || k < 4); k++, sent++) {
       uint8_t *b = bodies + (size_t)sent * (BODY + N);
-      fill_body(b, BODY + (size_t)sent, sent);
+      fill_body(b, BODY + (size_t)sent, 0, sent);
       rmqi_cmd_t c;
       rmqi_cmd_init(&c, 310);
       rmqi_cmd_ext_ref(&c, "topic", "T", 1);
@@ -1198,12 +1227,7 @@ TEST(two_instances_are_independent) {
   wait_calls(&ka, 50, 3000);
   rmqi_rpc_free(a); /* b keeps working */
   wait_calls(&kb, 50, 3000);
-  rmqi_cmd_t c;
-  rmqi_cmd_init(&c, 61);
-  rmqi_resp_t resp;
-  CHECK_ERR(rmqi_rpc_invoke_sync(b, mock_addr(m), &c, 2000, &resp, NULL, 0),
-            RMQ_OK);
-  rmqi_resp_free(&resp);
+  CHECK_ERR(sync_code(b, mock_addr(m), 61, 2000), RMQ_OK);
   CHECK_INT(atomic_load(&ka.ok), 50);
   CHECK_INT(atomic_load(&kb.ok), 50);
   rmqi_rpc_free(b);
@@ -1222,6 +1246,309 @@ TEST(addresses_v4_v6_bracketed) {
   CHECK_ERR(rmqi_parse_addr("127.0.0.1:99999", &ss, &len), RMQ_ERR_INVALID_ARG);
   CHECK_ERR(rmqi_parse_addr("[::1:5", &ss, &len), RMQ_ERR_INVALID_ARG);
   CHECK_ERR(rmqi_parse_addr("host.example:5", &ss, &len), RMQ_ERR_INVALID_ARG);
+}
+
+/* ---- direct writes: synchronous callers write to an idle socket -------- */
+
+static bool body_is(const uint8_t *b, size_t len, size_t want, int t, int i) {
+  if (len != want)
+    return false;
+  uint8_t *exp = malloc(want ? want : 1);
+  fill_body(exp, want, t, i);
+  bool same = memcmp(b, exp, want) == 0;
+  free(exp);
+  return same;
+}
+
+typedef struct sync_job {
+  rmqi_rpc_t *r;
+  const char *addr;
+  int t, i;
+  size_t len;
+  rmq_err_t rc;
+  bool echoed; /* the answer carried this request's own body back */
+} sync_job_t;
+
+static void *sync_echo(void *p) {
+  sync_job_t *j = p;
+  uint8_t *body = malloc(j->len ? j->len : 1);
+  fill_body(body, j->len, j->t, j->i);
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 60);
+  c.body = body;
+  c.body_len = j->len;
+  rmqi_resp_t resp;
+  j->rc = rmqi_rpc_invoke_sync(j->r, j->addr, &c, 30000, &resp, NULL, 0);
+  j->echoed = false;
+  if (j->rc == RMQ_OK) {
+    j->echoed = body_is(resp.cmd.body, resp.cmd.body_len, j->len, j->t, j->i);
+    rmqi_resp_free(&resp);
+  }
+  rmqi_cmd_free(&c);
+  free(body);
+  return NULL;
+}
+
+/* On an idle connection a synchronous caller writes its frame itself. A
+ * frame larger than the socket takes while the peer is not reading is
+ * written in part; the rest stays queued, in order, and the loop finishes
+ * it once the peer reads: the answer is whole, the output drains to
+ * nothing, and the next calls go straight out again. */
+TEST(direct_write_cut_short_is_finished_by_the_loop) {
+  mock_t *m = mock_start();
+  rmqi_rpc_t *r = new_rpc_frames(32 << 20);
+  REQUIRE(m && r);
+  sync_job_t open = {r, mock_addr(m), 0, 0, 100, RMQ_OK, false};
+  sync_echo(&open); /* connects: the next call finds the socket idle */
+  CHECK_ERR(open.rc, RMQ_OK);
+  CHECK(open.echoed);
+  mock_pause_reads(m, true);
+  /* 16 MiB: more than the socket buffers of both ends (tcp_wmem's 4 MiB
+   * at most, and a receive buffer nobody reads does not grow) */
+  sync_job_t big = {r, mock_addr(m), 0, 1, (size_t)16 << 20, RMQ_OK, false};
+  pthread_t th;
+  REQUIRE(pthread_create(&th, NULL, sync_echo, &big) == 0);
+  size_t queued = 0;
+  for (int t = 0; t < 5000 && queued == 0; t++) {
+    queued = rmqi_rpc_conn_stats(r, mock_addr(m)).queued;
+    if (queued == 0)
+      usleep(1000);
+  }
+  CHECK(queued > 0 && queued < big.len); /* part written, the rest waits */
+  mock_pause_reads(m, false);
+  pthread_join(th, NULL);
+  CHECK_ERR(big.rc, RMQ_OK);
+  CHECK(big.echoed);
+  CHECK_UINT(rmqi_rpc_conn_stats(r, mock_addr(m)).queued, 0);
+  for (int i = 2; i < 5; i++) {
+    sync_job_t next = {r, mock_addr(m), 0, i, 1000, RMQ_OK, false};
+    sync_echo(&next);
+    CHECK_ERR(next.rc, RMQ_OK);
+    CHECK(next.echoed);
+  }
+  CHECK_INT(mock_count(m, 60), 5);
+  rmqi_rpc_free(r);
+  mock_stop(m);
+}
+
+typedef struct mixed {
+  rmqi_rpc_t *r;
+  const char *addr;
+  int t, n;
+  _Atomic int *sync_ok, *async_ok, *bad, *async_calls;
+} mixed_t;
+
+typedef struct async_req {
+  mixed_t *x;
+  int i;
+  size_t len;
+} async_req_t;
+
+static void async_echo_cb(void *arg, const rmqi_rpc_result_t *res) {
+  async_req_t *q = arg;
+  bool ok = res->err == RMQ_OK && body_is(res->resp->body, res->resp->body_len,
+                                          q->len, q->x->t, q->i);
+  atomic_fetch_add(ok ? q->x->async_ok : q->x->bad, 1);
+  atomic_fetch_add(q->x->async_calls, 1);
+  free(q);
+}
+
+/* Asynchronous senders (odd threads) send a large frame every fourth
+ * time, which the loop writes in pieces; synchronous ones (even threads)
+ * small frames, and now and then a large one, cut short by the socket. */
+static size_t mixed_len(int t, int i) {
+  if (t % 2 ? i % 4 == 0 : i % 61 == 0)
+    return 256 * 1024;
+  return 16 + (size_t)((i * 37 + t * 11) % 400);
+}
+
+static void *mixed_sender(void *p) {
+  mixed_t *x = p;
+  for (int i = 0; i < x->n; i++) {
+    size_t len = mixed_len(x->t, i);
+    if (x->t % 2 == 0) {
+      sync_job_t j = {x->r, x->addr, x->t, i, len, RMQ_OK, false};
+      sync_echo(&j);
+      atomic_fetch_add(j.rc == RMQ_OK && j.echoed ? x->sync_ok : x->bad, 1);
+      continue;
+    }
+    async_req_t *q = malloc(sizeof(*q));
+    *q = (async_req_t){x, i, len};
+    uint8_t *body = malloc(len);
+    fill_body(body, len, x->t, i);
+    rmqi_cmd_t c;
+    rmqi_cmd_init(&c, 61);
+    c.body = body;
+    c.body_len = len;
+    rmq_err_t rc = rmqi_rpc_invoke(x->r, x->addr, &c, 30000, async_echo_cb, q);
+    if (rc != RMQ_OK) {
+      if (atomic_fetch_add(x->bad, 1) == 0)
+        fprintf(stderr, "async invoke: %s\n", rmq_err_name(rc));
+      atomic_fetch_add(x->async_calls, 1);
+      free(q);
+    }
+    rmqi_cmd_free(&c);
+    free(body);
+  }
+  return NULL;
+}
+
+typedef struct pauser {
+  mock_t *m;
+  _Atomic bool stop;
+} pauser_t;
+
+/* Stops and resumes the mock's reading every few milliseconds: the
+ * socket fills, the loop is left holding bytes it could not write yet,
+ * and direct writers must not overtake them. */
+static void *pause_toggler(void *p) {
+  pauser_t *ps = p;
+  while (!atomic_load(&ps->stop)) {
+    mock_pause_reads(ps->m, true);
+    usleep(3000);
+    mock_pause_reads(ps->m, false);
+    usleep(3000);
+  }
+  return NULL;
+}
+
+/* Threads making synchronous calls (written directly when the connection
+ * is idle) and threads making asynchronous ones (queued for the loop) on
+ * one connection,
+ * whose peer keeps stopping to read: the mock decodes every frame (a torn
+ * or interleaved one would end the connection), and every answer carries
+ * back its own request's body. */
+TEST(direct_and_queued_writes_from_many_threads_stay_whole) {
+  mock_t *m = mock_start();
+  /* the asynchronous threads do not wait: up to 3 x 400 frames of up to
+   * 256 KB may be queued while the mock pauses, more than the default
+   * 64 MiB output bound (QUEUE_FULL is not what this test is about) */
+  rmqi_rpc_t *r = new_rpc_with((size_t)512 << 20, 0, NULL);
+  REQUIRE(m && r);
+  /* synchronous threads send many small frames, so that some find the
+   * socket with room while the loop still holds the rest of a large one */
+  enum { THREADS = 6, SYNC_EACH = 3000, ASYNC_EACH = 400 };
+  _Atomic int sync_ok = 0, async_ok = 0, bad = 0, async_calls = 0;
+  mixed_t x[THREADS];
+  pthread_t th[THREADS], toggler;
+  pauser_t pz = {m, false};
+  REQUIRE(pthread_create(&toggler, NULL, pause_toggler, &pz) == 0);
+  for (int t = 0; t < THREADS; t++) {
+    x[t] =
+        (mixed_t){r,        mock_addr(m), t,    t % 2 ? ASYNC_EACH : SYNC_EACH,
+                  &sync_ok, &async_ok,    &bad, &async_calls};
+    REQUIRE(pthread_create(&th[t], NULL, mixed_sender, &x[t]) == 0);
+  }
+  for (int t = 0; t < THREADS; t++)
+    pthread_join(th[t], NULL);
+  atomic_store(&pz.stop, true);
+  pthread_join(toggler, NULL);
+  mock_pause_reads(m, false);
+  int64_t until = rmqi_now_ms() + 30000;
+  while (atomic_load(&async_calls) < THREADS / 2 * ASYNC_EACH &&
+         rmqi_now_ms() < until)
+    usleep(1000);
+  CHECK_INT(atomic_load(&bad), 0);
+  CHECK_INT(atomic_load(&sync_ok), THREADS / 2 * SYNC_EACH);
+  CHECK_INT(atomic_load(&async_ok), THREADS / 2 * ASYNC_EACH);
+  CHECK_INT(mock_count(m, 60), THREADS / 2 * SYNC_EACH);
+  CHECK_INT(mock_count(m, 61), THREADS / 2 * ASYNC_EACH);
+  rmqi_peer_stats_t *ps;
+  size_t np;
+  REQUIRE(rmqi_rpc_peer_stats(r, &ps, &np) == RMQ_OK);
+  CHECK_UINT(np, 1);
+  if (np == 1)
+    CHECK_UINT(ps[0].connects, 1); /* no frame ever broke the connection */
+  free(ps);
+  rmqi_rpc_free(r);
+  mock_stop(m);
+}
+
+typedef struct churn {
+  _Atomic bool stop;
+  _Atomic long stray; /* bytes found on sockets that nobody wrote to */
+  _Atomic long rounds;
+} churn_t;
+
+/* Takes the descriptors our connections' closes free (the lowest free
+ * number is reused first) for local socket pairs nobody writes to: a
+ * write through a stale descriptor would land on one of them. */
+static void *fd_churn(void *p) {
+  churn_t *ch = p;
+  while (!atomic_load(&ch->stop)) {
+    int sv[8][2];
+    int n = 0;
+    for (; n < 8; n++)
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv[n]) != 0)
+        break;
+    usleep(200);
+    for (int k = 0; k < n; k++) {
+      char b[256];
+      for (int e = 0; e < 2; e++) {
+        ssize_t got = recv(sv[k][e], b, sizeof(b), 0);
+        if (got > 0)
+          atomic_fetch_add(&ch->stray, got);
+        close(sv[k][e]);
+      }
+    }
+    atomic_fetch_add(&ch->rounds, 1);
+  }
+  return NULL;
+}
+
+typedef struct closer_run {
+  rmqi_rpc_t *r;
+  const char *addr;
+  _Atomic bool *stop;
+  _Atomic int ok, lost, other;
+} closer_run_t;
+
+static void *sync_loop(void *p) {
+  closer_run_t *c = p;
+  while (!atomic_load(c->stop)) {
+    rmq_err_t rc = sync_code(c->r, c->addr, 11, 5000);
+    atomic_fetch_add(rc == RMQ_OK              ? &c->ok
+                     : rc == RMQ_ERR_CONN_LOST ? &c->lost
+                                               : &c->other,
+                     1);
+  }
+  return NULL;
+}
+
+/* The peer closes the connection again and again while callers write to
+ * it directly: each call ends once, with its answer or CONN_LOST, the
+ * next ones go out on a new connection, and no byte reaches a descriptor
+ * reused after a close. */
+TEST(peer_closing_under_direct_writers_fails_cleanly) {
+  mock_t *m = mock_start();
+  rmqi_rpc_t *r = new_rpc();
+  REQUIRE(m && r);
+  mock_add_rule(m, &(mock_rule_t){.code = 41, .action = MOCK_CLOSE});
+  _Atomic bool stop = false;
+  closer_run_t run = {r, mock_addr(m), &stop, 0, 0, 0};
+  churn_t ch = {false, 0, 0};
+  pthread_t senders[3], churner;
+  REQUIRE(pthread_create(&churner, NULL, fd_churn, &ch) == 0);
+  for (int t = 0; t < 3; t++)
+    REQUIRE(pthread_create(&senders[t], NULL, sync_loop, &run) == 0);
+  int closes = 0;
+  for (; closes < 40; closes++) {
+    usleep(20 * 1000);
+    CHECK_ERR(sync_code(r, mock_addr(m), 41, 5000), RMQ_ERR_CONN_LOST);
+  }
+  atomic_store(&stop, true);
+  for (int t = 0; t < 3; t++)
+    pthread_join(senders[t], NULL);
+  atomic_store(&ch.stop, true);
+  pthread_join(churner, NULL);
+  CHECK_INT(atomic_load(&run.other), 0);
+  CHECK(atomic_load(&run.ok) > 0);
+  CHECK_INT(atomic_load(&ch.stray), 0);
+  CHECK(atomic_load(&ch.rounds) > 0);
+  /* every request the mock saw was answered or failed: none hangs */
+  CHECK_INT(mock_count(m, 41), closes);
+  rmqi_rpc_free(r);
+  mock_stop(m);
 }
 
 int main(void) {
@@ -1251,6 +1578,9 @@ int main(void) {
       TCASE(hung_resolver_bounded_by_connect_timeout_and_not_waited_for),
       TCASE(two_instances_are_independent),
       TCASE(addresses_v4_v6_bracketed),
+      TCASE(direct_write_cut_short_is_finished_by_the_loop),
+      TCASE(direct_and_queued_writes_from_many_threads_stay_whole),
+      TCASE(peer_closing_under_direct_writers_fails_cleanly),
   };
   return RUN_TESTS(cases);
 }
