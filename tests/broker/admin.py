@@ -41,7 +41,7 @@ ORDER_TOPIC_CONFIG = "ORDER_TOPIC_CONFIG"  # NamesrvUtil.NAMESPACE_ORDER_TOPIC_C
 VERSION = 475
 # A loaded machine (CI) may keep a JVM from answering for seconds: wait long rather than fall back.
 CONNECT_TIMEOUT, REQUEST_TIMEOUT = 5.0, 15.0
-ROUTE_WAIT = 60.0
+ROUTE_WAIT = 120.0
 
 
 class Unusable(Exception):
