@@ -34,7 +34,7 @@ GET_KV_CONFIG = 101
 GET_ROUTEINFO_BY_TOPIC = 105
 GET_BROKER_CLUSTER_INFO = 106
 UPDATE_AND_CREATE_SUBSCRIPTIONGROUP = 200
-SUCCESS, QUERY_NOT_FOUND = 0, 22
+SUCCESS = 0
 ORDER_TOPIC_CONFIG = "ORDER_TOPIC_CONFIG"  # NamesrvUtil.NAMESPACE_ORDER_TOPIC_CONFIG
 # 475 = V5_3_1: standard JSON routes from 4.9.4+ name servers (>= 401) and never GO_AWAY (> 475)
 # from a 5.x server shutting down (framing.md section 7).
@@ -244,11 +244,12 @@ def route_brokers(env, topic):
 
 
 def cmd_topic(env, a):
-    names = {}
+    names = []  # brokers, once each (a 5.x ms run creates it on broker-a's master and slave)
     for t in a.targets.split(","):
         addr, _, name = t.partition("=")
         create_topic(env, addr, a.topic, a.queues, a.order)
-        names.setdefault(name, addr)
+        if name not in names:
+            names.append(name)
     if a.order:
         # UpdateTopicSubCommand -b -o true puts "<brokerName>:<writeQueueNums>" once per broker
         for name in names:
