@@ -164,6 +164,14 @@ private:
   long used_ = 0;
 };
 
+// The first failure's reason goes to stderr (the rest are only counted), so
+// a run with failed sends says why.
+static void note_failure(const char *why) {
+  static std::atomic<bool> noted(false);
+  if (!noted.exchange(true))
+    fprintf(stderr, "produce: first failed send: %s\n", why);
+}
+
 // One per async send, owned by the benchmark (not auto-deleted), so a send
 // that throws before the client takes the callback leaks nothing.
 class Callback : public SendCallback {
@@ -171,8 +179,15 @@ public:
   Callback(int64_t *lat, std::atomic<long> *failed, Window *w)
       : lat_(lat), failed_(failed), w_(w) {}
   void start() { t0_ = now_nanos(); }
-  void onSuccess(SendResult &r) override { done(r.getSendStatus() == SEND_OK); }
-  void onException(MQException &) override { done(false); }
+  void onSuccess(SendResult &r) override {
+    if (r.getSendStatus() != SEND_OK)
+      note_failure("send status not SEND_OK");
+    done(r.getSendStatus() == SEND_OK);
+  }
+  void onException(MQException &e) override {
+    note_failure(e.what());
+    done(false);
+  }
   // once per send even if the client both calls back and throws
   void done(bool ok) {
     if (reported_.exchange(true))
@@ -218,6 +233,9 @@ static int produce(int argc, char **argv) {
   p.setNamesrvAddr(fs.str("namesrv"));
   p.setInstanceName("bench-cpp-" + std::to_string(getpid()));
   p.setCompressMsgBodyOverHowmuch((int)fs.num("compress-over"));
+  // the Java and Go clients' limit (4 MiB); this client's own default is
+  // 128 KiB, which refuses the 256 KiB and 1 MiB workloads before sending
+  p.setMaxMessageSize(4 * 1024 * 1024);
   p.setLogLevel(eLOG_LEVEL_ERROR);
   try {
     p.start();
@@ -238,10 +256,13 @@ static int produce(int argc, char **argv) {
   long sends = (count + per - 1) / per;
   std::vector<int64_t> lat((size_t)sends);
   std::atomic<long> failed(0);
+  // The client still calls the callback (getSendCallbackType) after
+  // onSuccess or onException returns, so the callbacks and their window
+  // outlive every send: they go only after shutdown() has joined its threads.
+  Window w(window);
+  std::vector<std::unique_ptr<Callback>> cbs;
   int64_t cpu0 = cpu_nanos(), t0 = now_nanos();
   if (mode == "async") {
-    Window w(window);
-    std::vector<std::unique_ptr<Callback>> cbs;
     cbs.reserve((size_t)sends);
     for (long i = 0; i < sends; i++) {
       cbs.emplace_back(new Callback(&lat[(size_t)i], &failed, &w));
@@ -250,7 +271,8 @@ static int produce(int argc, char **argv) {
       cbs.back()->start();
       try {
         p.send(m, cbs.back().get());
-      } catch (MQException &) {
+      } catch (MQException &e) {
+        note_failure(e.what());
         cbs.back()->done(false);
       }
     }
@@ -275,7 +297,8 @@ static int produce(int argc, char **argv) {
               MQMessage m(topic, body);
               ok = p.send(m).getSendStatus() == SEND_OK;
             }
-          } catch (MQException &) {
+          } catch (MQException &e) {
+            note_failure(e.what());
           }
           if (!ok)
             failed += n;
@@ -392,7 +415,8 @@ static int consume_push(int argc, char **argv) {
   int64_t cpu_total = cpu_nanos();
   int64_t cpu = cpu_total - cpu0;
   long rss = status_kib("VmRSS:"), peak = status_kib("VmHWM:");
-  long got = counter.received.load();
+  // both read here: the consume threads go on until shutdown()
+  long got = counter.received.load(), bytes = counter.bytes.load();
   c.shutdown();
   long n = std::max(got, 1L);
   int64_t f = counter.first.load();
@@ -405,10 +429,9 @@ static int consume_push(int argc, char **argv) {
          "\"startToFirstMs\":%lld,\"elapsedMs\":%lld,\"cpuUsPerMsg\":%.2f,"
          "\"cpuTotalUsPerMsg\":%.2f,"
          "\"rssKiB\":%ld,\"peakRssKiB\":%ld}\n",
-         kClient, got, counter.bytes.load(), (long long)(rate + 0.5),
-         start_to_first, (long long)((end - t0) / 1000000),
-         (double)(cpu / 10 / n) / 100, (double)(cpu_total / 10 / n) / 100, rss,
-         peak);
+         kClient, got, bytes, (long long)(rate + 0.5), start_to_first,
+         (long long)((end - t0) / 1000000), (double)(cpu / 10 / n) / 100,
+         (double)(cpu_total / 10 / n) / 100, rss, peak);
   fflush(stdout);
   return got < count ? 1 : 0;
 }
