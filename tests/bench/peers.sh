@@ -39,8 +39,9 @@
 #   BENCH_WORKLOADS (space-separated subset of the names above; default all),
 #   BENCH_CLIENTS (subset of "librmq java go cpp"; default "librmq java go",
 #   and cpp too when BUILD/tests/bench/cpp-build/cpp-bench exists: the C++
-#   client takes about half an hour to build on 2 cores, so it is built only
-#   when asked for), BENCH_COMPRESS=1 (leave the
+#   client takes about 6 minutes of CPU to build, 25 of wall time on a
+#   loaded 2-core machine, so it is built only when asked for),
+#   BENCH_COMPRESS=1 (leave the
 #   clients' default compression of bodies >= 4 KiB on), BENCH_OUT (file for
 #   the raw JSON lines, kept; default a mktemp file), BENCH_RUN_TIMEOUT (s per
 #   client run, 900), RMQ_RUN_ROOT (/tmp/librmq-bench), BENCH_TARGET (a running
