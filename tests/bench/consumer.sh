@@ -4,9 +4,14 @@
 # (COUNT x 256 B, 8 queues), each with a fresh group from the first offset.
 # Prints both JSON lines and the ratios (rate, CPU per message, peak RSS).
 # With BENCH_MODE=push: librmq's push consumer, Java's DefaultMQPushConsumer
-# (full JIT, default GC) and the Go client v2's push consumer
-# (tests/bench/go), BENCH_ROUNDS rounds (default 3) in rotating order;
-# medians, min-max and ratios per peer.
+# (full JIT, default GC), the Go client v2's push consumer
+# (tests/bench/go) and the C++ client's DefaultMQPushConsumer
+# (rocketmq-client-cpp master 7c8b7f8, tests/bench/cpp, built by
+# tests/bench/cpp/build.sh; it always pulls 32 a request), BENCH_ROUNDS
+# rounds (default 3) in rotating order; medians, min-max and ratios per
+# peer. BENCH_CLIENTS picks the push clients (subset
+# of "librmq java go cpp"; default "librmq java go", and cpp too when its
+# binary BUILD/tests/bench/cpp-build/cpp-bench exists).
 # Usage: tests/bench/consumer.sh [COUNT] [PULL_BATCH]
 #   env: RMQ_RUN_ROOT (/tmp/librmq-bench), BENCH_VERSION (5), BENCH_PORT_BASE
 #   (11876), BENCH_TARGET (a running harness target to use instead),
@@ -46,12 +51,21 @@ fi
 out=$(mktemp)
 if [ "${BENCH_MODE:-lite}" = push ]; then
   gobin=$BUILD/tests/bench/go-bench
-  (cd tests/bench/go && go build -o "$OLDPWD/$gobin" .) >&2
-  run_c() { "$BUILD/tests/bench/consumer_bench" "$RMQ_NAMESRV" "$T" "$N" push "pullBatchSize=$B"; }
+  cppbin=$BUILD/tests/bench/cpp-build/cpp-bench
+  defclients="librmq java go"
+  [ ! -x "$cppbin" ] || defclients+=" cpp"
+  read -r -a order <<<"${BENCH_CLIENTS:-$defclients}"
+  for k in "${order[@]}"; do
+    case $k in librmq | java | go | cpp) ;; *) echo "consumer.sh: unknown client '$k' (librmq java go cpp)" >&2; exit 2 ;; esac
+  done
+  [[ " ${order[*]} " != *" go "* ]] || (cd tests/bench/go && go build -o "$OLDPWD/$gobin" .) >&2
+  [[ " ${order[*]} " != *" cpp "* ]] || tests/bench/cpp/build.sh "$BUILD/tests/bench/cpp-build" >/dev/null
+  run_librmq() { "$BUILD/tests/bench/consumer_bench" "$RMQ_NAMESRV" "$T" "$N" push "pullBatchSize=$B"; }
   run_java() { RMQ_NAMESRV=$RMQ_NAMESRV RMQ_PEER_FULL_JIT=1 \
     tests/interop/peer --version "$V" bench-consume --mode push --topic "$T" --count "$N" --pull-batch "$B"; }
   run_go() { "$gobin" consume-push -namesrv "$RMQ_NAMESRV" -topic "$T" -count "$N" -pull-batch "$B"; }
-  order=(c java go)
+  run_cpp() { mkdir -p "$RMQ_RUN_ROOT/cpp-home"
+    HOME=$RMQ_RUN_ROOT/cpp-home "$cppbin" consume-push -namesrv "$RMQ_NAMESRV" -topic "$T" -count "$N" -pull-batch "$B"; }
   for r in $(seq 1 "${BENCH_ROUNDS:-3}"); do
     echo "# round $r: ${order[*]} (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
     for k in "${order[@]}"; do "run_$k" | tee -a "$out"; done
@@ -66,7 +80,7 @@ def med(rs, k):
     v = [r[k] for r in rs]
     return statistics.median(v), min(v), max(v)
 c = pick("librmq")
-for name, prefix in (("Java", "java"), ("Go", "go")):
+for name, prefix in (("Java", "java"), ("Go", "go"), ("C++", "cpp")):
     p = pick(prefix)
     if not c or not p:
         continue

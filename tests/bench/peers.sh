@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Producer benchmark against the peers: librmq (tests/bench/producer_bench),
 # the official Java client (tests/interop/peer bench-produce, full JIT and
-# default G1: RMQ_PEER_FULL_JIT=1, heap RMQ_PEER_HEAP, default 2g) and the Go
-# client v2 (tests/bench/go produce), on one 5.x single-broker target and one
+# default G1: RMQ_PEER_FULL_JIT=1, heap RMQ_PEER_HEAP, default 2g), the Go
+# client v2 (tests/bench/go produce) and the C++ client
+# (rocketmq-client-cpp master 7c8b7f8, 2.2.0 and 52 later commits:
+# tests/bench/cpp/bench.cpp produce, built by tests/bench/cpp/build.sh; its
+# logs under RMQ_RUN_ROOT/cpp-home), on one 5.x single-broker target and one
 # 8-queue topic, in the same run. Each workload runs every client
 # BENCH_ROUNDS times in rotating order (round r starts with the r-th client),
 # then prints a markdown table: per client the median and min-max of msgs/s
@@ -34,7 +37,11 @@
 # Environment:
 #   BENCH_ROUNDS (3), BENCH_INFLIGHT_BYTES (67108864), BENCH_SCALE (1; multiplies every COUNT, at least 1),
 #   BENCH_WORKLOADS (space-separated subset of the names above; default all),
-#   BENCH_CLIENTS (subset of "librmq java go"), BENCH_COMPRESS=1 (leave the
+#   BENCH_CLIENTS (subset of "librmq java go cpp"; default "librmq java go",
+#   and cpp too when BUILD/tests/bench/cpp-build/cpp-bench exists: the C++
+#   client takes about 6 minutes of CPU to build, 25 of wall time on a
+#   loaded 2-core machine, so it is built only when asked for),
+#   BENCH_COMPRESS=1 (leave the
 #   clients' default compression of bodies >= 4 KiB on), BENCH_OUT (file for
 #   the raw JSON lines, kept; default a mktemp file), BENCH_RUN_TIMEOUT (s per
 #   client run, 900), RMQ_RUN_ROOT (/tmp/librmq-bench), BENCH_TARGET (a running
@@ -51,7 +58,10 @@ BUILD=${BUILD:-build}
 export RMQ_RUN_ROOT=${RMQ_RUN_ROOT:-/tmp/librmq-bench}
 H=tests/broker/harness
 name=${BENCH_TARGET:-bench-p5}
-read -r -a clients <<<"${BENCH_CLIENTS:-librmq java go}"
+cppbin=$PWD/$BUILD/tests/bench/cpp-build/cpp-bench
+defclients="librmq java go"
+[ ! -x "$cppbin" ] || defclients+=" cpp"
+read -r -a clients <<<"${BENCH_CLIENTS:-$defclients}"
 #        name          mode   threads window batch size    count
 all=("sync-1         sync   1       1000   1     256     50000"
      "sync-4         sync   4       1000   1     256     100000"
@@ -69,7 +79,7 @@ for w in "${all[@]}"; do
 done
 [ ${#works[@]} -gt 0 ] || { echo "peers.sh: no workload matches BENCH_WORKLOADS=$BENCH_WORKLOADS" >&2; exit 2; }
 for c in "${clients[@]}"; do
-  case $c in librmq | java | go) ;; *) echo "peers.sh: unknown client '$c' (librmq java go)" >&2; exit 2 ;; esac
+  case $c in librmq | java | go | cpp) ;; *) echo "peers.sh: unknown client '$c' (librmq java go cpp)" >&2; exit 2 ;; esac
 done
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -83,7 +93,7 @@ cleanup() { [ $started = 1 ] && "$H" stop "$name" >/dev/null || true; }
 trap cleanup EXIT
 . "$RMQ_RUN_ROOT/$name/env"
 
-# the three clients, built once before any measurement
+# the clients, built once before any measurement
 ninja -C "$BUILD" tests/bench/producer_bench >/dev/null
 gobin=$PWD/$BUILD/tests/bench/go-bench
 if [[ " ${clients[*]} " == *" go "* ]]; then (cd tests/bench/go && go build -o "$gobin" .) >&2; fi
@@ -93,6 +103,10 @@ if [[ " ${clients[*]} " == *" java "* ]]; then
   echo "Java client $jver, $(java -version 2>&1 | head -1)"
 fi
 [[ " ${clients[*]} " != *" go "* ]] || echo "$(go version)"
+if [[ " ${clients[*]} " == *" cpp "* ]]; then
+  tests/bench/cpp/build.sh "$BUILD/tests/bench/cpp-build" >/dev/null
+  echo "C++ client rocketmq-client-cpp master 7c8b7f8 (g++ $(g++ -dumpfullversion), Debian boost $(dpkg-query -W -f='${Version}' libboost-dev))"
+fi
 echo "broker: $RMQ_BROKER_A (target $name), topic with 8 queues"
 
 T=BenchPT_$$
@@ -120,6 +134,14 @@ run_go() {
   [ "${BENCH_COMPRESS:-0}" = 1 ] || x=(-compress-over "$nocomp")
   timeout "$tmo" "$gobin" produce -namesrv "$RMQ_NAMESRV" -topic "$T" -count "$6" -size "$5" -mode "$1" \
     -threads "$2" -window "$3" -batch "$4" -warmup "$7" "${x[@]}"
+}
+run_cpp() {
+  local x=()
+  [ "${BENCH_COMPRESS:-0}" = 1 ] || x=(-compress-over "$nocomp")
+  # the client logs below $HOME only (logs/rocketmq-client)
+  mkdir -p "$RMQ_RUN_ROOT/cpp-home"
+  HOME=$RMQ_RUN_ROOT/cpp-home timeout "$tmo" "$cppbin" produce -namesrv "$RMQ_NAMESRV" -topic "$T" -count "$6" \
+    -size "$5" -mode "$1" -threads "$2" -window "$3" -batch "$4" -warmup "$7" "${x[@]}"
 }
 
 t_all=$(date +%s)
@@ -153,7 +175,7 @@ python3 - "$out" "${clients[@]}" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 clients = sys.argv[2:]
-label = {"librmq": "librmq", "java": "Java", "go": "Go"}
+label = {"librmq": "librmq", "java": "Java", "go": "Go", "cpp": "C++"}
 def med(v):
     return statistics.median(v) if v else None
 def f(x, d=0):
