@@ -43,7 +43,7 @@ static char **topics; /* n_topics names: TOPIC, or TOPIC_0..TOPIC_{N-1} */
 static int n_topics;
 static size_t size;
 static char *body;
-static int count, per = 1, sends;
+static int count, per = 64, sends; /* per: messages a batch (mode batch) */
 static int64_t *lat, *start;
 static _Atomic int next_i, failed;
 static sem_t window;
