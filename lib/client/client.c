@@ -36,12 +36,47 @@ static rmqi_snap_t *snap_new(rmqi_route_t *route) {
   return s;
 }
 
+/* FNV-1a, 64 bits. */
+static uint64_t name_hash(const char *s) {
+  uint64_t h = 14695981039346656037ull;
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+/* The slot of @p name in an index of @p n slots (a power of two): its
+ * topic's, or the empty one where it would go. */
+static size_t index_slot(rmqi_topic_t **ix, size_t n, const char *name) {
+  size_t i = (size_t)name_hash(name) & (n - 1);
+  while (ix[i] && strcmp(ix[i]->name, name) != 0)
+    i = (i + 1) & (n - 1);
+  return i;
+}
+
+/* Doubles the topic index (16 slots at first) and re-inserts every topic. */
+static bool index_grow(rmq_client_t *c) {
+  size_t n = c->topic_slots ? 2 * c->topic_slots : 16;
+  rmqi_topic_t **ix = calloc(n, sizeof(*ix));
+  if (ix == NULL)
+    return false;
+  for (rmqi_topic_t *t = c->topics; t; t = t->next)
+    ix[index_slot(ix, n, t->name)] = t;
+  free(c->topic_index);
+  c->topic_index = ix;
+  c->topic_slots = n;
+  return true;
+}
+
+/* Under c->lock. */
 static rmqi_topic_t *topic_find(rmq_client_t *c, const char *name,
                                 bool create) {
-  for (rmqi_topic_t *t = c->topics; t; t = t->next)
-    if (strcmp(t->name, name) == 0)
+  if (c->topic_slots > 0) {
+    rmqi_topic_t *t =
+        c->topic_index[index_slot(c->topic_index, c->topic_slots, name)];
+    if (t != NULL)
       return t;
-  if (!create)
+  }
+  if (!create || (2 * (c->n_topics + 1) > c->topic_slots && !index_grow(c)))
     return NULL;
   rmqi_topic_t *t = calloc(1, sizeof(*t));
   if (t == NULL || (t->name = strdup(name)) == NULL) {
@@ -56,6 +91,8 @@ static rmqi_topic_t *topic_find(rmq_client_t *c, const char *name,
   atomic_init(&t->counter, (uint32_t)(c->rng >> 32));
   t->next = c->topics;
   c->topics = t;
+  c->topic_index[index_slot(c->topic_index, c->topic_slots, name)] = t;
+  c->n_topics++;
   return t;
 }
 
@@ -1116,6 +1153,7 @@ fail_ns:
 static void client_free(rmq_client_t *c) {
   rmqi_rpc_free(c->rpc);
   rmqi_disp_destroy(&c->disp);
+  free(c->topic_index);
   while (c->topics) {
     rmqi_topic_t *t = c->topics;
     c->topics = t->next;

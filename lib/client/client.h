@@ -139,6 +139,10 @@ struct rmq_client {
   rmqi_disp_t disp;
   pthread_mutex_t lock; /* topics, groups */
   rmqi_topic_t *topics;
+  /* the topics again, by name: open addressing, at most half full, so that
+   * a send's route look-up stays O(1) with thousands of topics */
+  rmqi_topic_t **topic_index;
+  size_t topic_slots, n_topics;
   rmqi_group_t *producer_groups;
   rmqi_cgroup_t *consumer_groups;
   rmqi_txchk_t *tx_checkers; /* transactional producers, oldest first */

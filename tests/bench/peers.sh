@@ -31,16 +31,36 @@
 #                 output per connection (maxConnectionOutputBytes), past
 #                 which it fails sends at once with QUEUE_FULL, and well
 #                 below what 3 s of sendMsgTimeout can drain
+# Scale workloads (BENCH_SET=scale, or by name in BENCH_WORKLOADS; not in the
+# default set), 256 B bodies, one client instance per process:
+#   scale-topics-1 / -100 / -1000
+#                 async, 1000 in flight, messages round-robin over 1, 100 or
+#                 1,000 topics BenchScale_0..BenchScale_{N-1}  100,000
+#   scale-producers-1 / -4 / -16
+#                 sync, 1, 4 or 16 producers (each its own group) sharing
+#                 one client instance, one thread per producer
+#                 50,000 / 100,000 / 150,000
+# The topics are auto-created (the harness's brokers run with
+# autoCreateTopicEnable, 4 queues each) by librmq sending a message to each
+# queue before any client runs (once per target: fixed names, as the broker keeps
+# a descriptor open per consume-queue file; 4,000 here), and every client's warm-up (at least producers x
+# topics sends) goes to every topic through every producer, so route
+# look-ups and topic creation stay outside the measured part. After the
+# per-workload tables, a growth table lists msgs/s, CPU us per message and
+# peak RSS of each client along each scale series.
 # msgs/s, MB/s and CPU per message count acknowledged messages only; a run
 # with failed sends says so in its table row.
 #
 # Environment:
 #   BENCH_ROUNDS (3), BENCH_INFLIGHT_BYTES (67108864), BENCH_SCALE (1; multiplies every COUNT, at least 1),
-#   BENCH_WORKLOADS (space-separated subset of the names above; default all),
+#   BENCH_SET (default: the workloads above the scale ones; scale: the scale
+#   workloads; all: both), BENCH_WORKLOADS (space-separated names from either
+#   set; overrides BENCH_SET),
 #   BENCH_CLIENTS (subset of "librmq java go cpp"; default "librmq java go",
 #   and cpp too when BUILD/tests/bench/cpp-build/cpp-bench exists: the C++
 #   client takes about 6 minutes of CPU to build, 25 of wall time on a
-#   loaded 2-core machine, so it is built only when asked for),
+#   loaded 2-core machine, so it is built only when asked for; it has no
+#   topics/producers options and sits out the scale workloads),
 #   BENCH_COMPRESS=1 (leave the
 #   clients' default compression of bodies >= 4 KiB on), BENCH_OUT (file for
 #   the raw JSON lines, kept; default a mktemp file), BENCH_RUN_TIMEOUT (s per
@@ -72,8 +92,22 @@ all=("sync-1         sync   1       1000   1     256     50000"
      "async-16KiB    async  1       1000   1     16384   64000"
      "async-256KiB   async  1       1000   1     262144  4000"
      "async-1MiB     async  1       1000   1     1048576 1024")
+#        name               mode  threads window batch size count  topics producers
+scale=("scale-topics-1      async 1       1000   1     256  100000 1      1"
+       "scale-topics-100    async 1       1000   1     256  100000 100    1"
+       "scale-topics-1000   async 1       1000   1     256  100000 1000   1"
+       "scale-producers-1   sync  1       1000   1     256  50000  0      1"
+       "scale-producers-4   sync  4       1000   1     256  100000 0      4"
+       "scale-producers-16  sync  16      1000   1     256  150000 0      16")
+case ${BENCH_SET:-default} in
+  default) set=("${all[@]}") ;;
+  scale) set=("${scale[@]}") ;;
+  all) set=("${all[@]}" "${scale[@]}") ;;
+  *) echo "peers.sh: unknown BENCH_SET '$BENCH_SET' (default scale all)" >&2; exit 2 ;;
+esac
+[ -z "${BENCH_WORKLOADS:-}" ] || set=("${all[@]}" "${scale[@]}")
 works=()
-for w in "${all[@]}"; do
+for w in "${set[@]}"; do
   n=${w%% *}
   if [ -z "${BENCH_WORKLOADS:-}" ] || [[ " $BENCH_WORKLOADS " == *" $n "* ]]; then works+=("$w"); fi
 done
@@ -111,14 +145,15 @@ echo "broker: $RMQ_BROKER_A (target $name), topic with 8 queues"
 
 T=BenchPT_$$
 "$H" topic "$name" "$T" --queues 8 >/dev/null
+T8=$T
 out=${BENCH_OUT:-$(mktemp /tmp/peers-bench.XXXXXX)}
 : >"$out"
 : >"$out.stderr"
 nocomp=2147483647
 tmo=${BENCH_RUN_TIMEOUT:-900}
 
-run_librmq() { # mode threads window batch size count warmup
-  local x=("batch=$4" "warmup=$7")
+run_librmq() { # mode threads window batch size count warmup topics producers
+  local x=("batch=$4" "warmup=$7" "topics=$8" "producers=$9")
   [ "${BENCH_COMPRESS:-0}" = 1 ] || x+=("compressMsgBodyOverHowmuch=$nocomp")
   timeout "$tmo" "$BUILD/tests/bench/producer_bench" "$RMQ_NAMESRV" "$T" "$6" "$5" "$1" "$2" "$3" "${x[@]}"
 }
@@ -127,15 +162,21 @@ run_java() {
   [ "${BENCH_COMPRESS:-0}" = 1 ] || x=(--compress-over "$nocomp")
   RMQ_NAMESRV=$RMQ_NAMESRV RMQ_PEER_FULL_JIT=1 RMQ_PEER_HEAP=${RMQ_PEER_HEAP:-2g} timeout "$tmo" \
     tests/interop/peer --version 5 bench-produce --topic "$T" --count "$6" --size "$5" --mode "$1" \
-    --threads "$2" --window "$3" --batch "$4" --warmup "$7" "${x[@]}"
+    --threads "$2" --window "$3" --batch "$4" --warmup "$7" --topics "$8" --producers "$9" "${x[@]}"
 }
 run_go() {
   local x=()
   [ "${BENCH_COMPRESS:-0}" = 1 ] || x=(-compress-over "$nocomp")
   timeout "$tmo" "$gobin" produce -namesrv "$RMQ_NAMESRV" -topic "$T" -count "$6" -size "$5" -mode "$1" \
-    -threads "$2" -window "$3" -batch "$4" -warmup "$7" "${x[@]}"
+    -threads "$2" -window "$3" -batch "$4" -warmup "$7" -topics "$8" -producers "$9" "${x[@]}"
 }
 run_cpp() {
+  # no topics/producers options (yet): it sits out the scale workloads
+  # rather than run them with 1 topic and 1 producer
+  if [ "$8" != 1 ] || [ "$9" != 1 ]; then
+    echo "cpp: no topics/producers options: skipped" >&2
+    return 1
+  fi
   local x=()
   [ "${BENCH_COMPRESS:-0}" = 1 ] || x=(-compress-over "$nocomp")
   # the client logs below $HOME only (logs/rocketmq-client)
@@ -146,10 +187,23 @@ run_cpp() {
 
 t_all=$(date +%s)
 for w in "${works[@]}"; do
-  read -r wn mode th win bat size base <<<"$w"
+  read -r wn mode th win bat size base ntop nprod <<<"$w"
+  ntop=${ntop:-0} nprod=${nprod:-1}
   count=$(python3 -c "print(max(1, round($base * $SCALE)))")
-  # warm-up: 2,000 sends, or about 2 MiB of bodies (at least 100 sends) for larger ones
+  # warm-up: 2,000 sends, or about 2 MiB of bodies (at least 100 sends) for larger ones;
+  # at least one per (producer, topic) pair
   warm=$(( size <= 1024 ? 2000 : (2097152 / size > 100 ? 2097152 / size : 100) ))
+  [ "$warm" -ge $(( ntop * nprod )) ] || warm=$(( ntop * nprod ))
+  # the topic series sends to BenchScale_0..: fixed names, so that a reused target
+  # makes them once (the broker keeps a descriptor open per consume queue file)
+  T=$T8
+  if [ "$ntop" -gt 0 ]; then # auto-create the topics once, before any client measures
+    T=BenchScale
+    # 4 sends a topic, one to each of its queues: the broker makes a consume-queue file on
+    # a queue's first message, a cost the first client measured would pay otherwise
+    run_librmq sync 1 1 1 "$size" $(( 4 * ntop )) 0 "$ntop" 1 >>"$out.stderr" 2>&1 ||
+      echo "# $wn: creating $ntop topics failed (see $out.stderr)" >&2
+  fi
   cap=$(( ${BENCH_INFLIGHT_BYTES:-67108864} / size ))
   [ "$win" -le "$cap" ] || win=$(( cap > 0 ? cap : 1 ))
   order=("${clients[@]}")
@@ -157,7 +211,7 @@ for w in "${works[@]}"; do
     echo "# $wn round $r: ${order[*]} ($count x $size B; load $(load))" >&2
     for k in "${order[@]}"; do
       t=$(date +%s.%N)
-      line=$("run_$k" "$mode" "$th" "$win" "$bat" "$size" "$count" "$warm" 2>>"$out.stderr" | grep '^{.*msgsPerSec' | tail -1) || true
+      line=$("run_$k" "$mode" "$th" "$win" "$bat" "$size" "$count" "$warm" "$ntop" "$nprod" 2>>"$out.stderr" | grep '^{.*msgsPerSec' | tail -1) || true
       secs=$(python3 -c "import time; print(round(time.time() - $t, 1))")
       if [ -z "$line" ]; then
         echo "# $wn $k: no result (exit status or timeout; see $out.stderr)" >&2
@@ -187,6 +241,7 @@ def ratio(a, b):
         return "-"
     v = a / b
     return f"{v:.2f}x" if v >= 0.1 else f"{v:.3f}x"
+meds = {}  # workload -> client -> medians, for the growth tables
 for wn in dict.fromkeys(r["workload"] for r in rows):
     ws = [r for r in rows if r["workload"] == wn]
     ok = [r for r in ws if "r" in r]
@@ -196,10 +251,14 @@ for wn in dict.fromkeys(r["workload"] for r in rows):
     r0 = ok[0]["r"]
     what = {"sync": f"sync, {r0['threads']} thread(s)", "async": f"async, window {r0['window']}",
             "batch": f"sync batches of {r0['batch']}, {r0['threads']} thread(s)"}.get(r0["mode"], r0["mode"])
+    if r0.get("producers", 1) > 1:
+        what += f", {r0['producers']} producers on one client instance"
+    if wn.startswith("scale-topics"):
+        what += f", {r0['topics']:,} topic(s)"
     print(f"\n### {wn}: {what}, {r0['size']:,} B bodies, {r0['count']:,} messages a run\n")
     print("| Client | msgs/s median (min-max) | MB/s | CPU µs/msg (min-max) | p50 µs | p99 µs | p999 µs | peak RSS MiB | runs |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    m = {}
+    m = meds[wn] = {}
     for c in clients:
         rs = [r["r"] for r in ok if r["who"] == c]
         errs = sum(1 for r in ws if r["who"] == c and "r" not in r)
@@ -209,6 +268,7 @@ for wn in dict.fromkeys(r["workload"] for r in rows):
             continue
         g = lambda k: [r[k] for r in rs]
         m[c] = {k: med(g(k)) for k in ("msgsPerSec", "MBps", "cpuUsPerMsg", "p50us", "p99us", "p999us", "peakRssKiB")}
+        m[c]["failed"] = failed
         note = f"{len(rs)}" + (f", {errs} errors" if errs else "") + (f", {failed} failed sends" if failed else "")
         x = m[c]
         print(f"| {label[c]} | {f(x['msgsPerSec'])} ({f(min(g('msgsPerSec')))}-{f(max(g('msgsPerSec')))}) "
@@ -224,6 +284,22 @@ for wn in dict.fromkeys(r["workload"] for r in rows):
                   f"| {ratio(c['cpuUsPerMsg'], q['cpuUsPerMsg'])} | {ratio(c['p50us'], q['p50us'])} "
                   f"| {ratio(c['p99us'], q['p99us'])} | {ratio(c['p999us'], q['p999us'])} "
                   f"| {ratio(c['peakRssKiB'], q['peakRssKiB'])} | |")
+# growth along each scale series (scale-topics-*, scale-producers-*): per client
+# and workload the medians of msgs/s, CPU us per message and peak RSS
+series = {}
+for wn in meds:
+    if wn.startswith("scale-"):
+        series.setdefault(wn.rsplit("-", 1)[0], []).append(wn)
+for name, wns in series.items():
+    print(f"\n### {name}: growth (medians: msgs/s, CPU µs/msg, peak RSS MiB)\n")
+    print("| Client | " + " | ".join(wns) + " |")
+    print("| --- |" + " --- |" * len(wns))
+    for c in clients:
+        cells = [f"{f(meds[w][c]['msgsPerSec'])}, {f(meds[w][c]['cpuUsPerMsg'], 2)}, "
+                 f"{f(meds[w][c]['peakRssKiB'] / 1024, 1)}"
+                 + (f" ({meds[w][c]['failed']} failed sends)" if meds[w][c]["failed"] else "")
+                 if c in meds[w] else "-" for w in wns]
+        print(f"| {label[c]} | " + " | ".join(cells) + " |")
 PY
 echo
 echo "load average at end: $(load); $(( $(date +%s) - t_all )) s of runs; raw JSON lines in $out, clients' stderr in $out.stderr"

@@ -1304,6 +1304,44 @@ TEST(api_refuses_bad_arguments) {
   rmq_mock_cluster_destroy(NULL);
 }
 
+/* The client finds each topic's route by name in an index that grows as
+ * topics come (16 slots, doubled at half full): 300 topics, auto-created
+ * by the mock on first use, take it through five growths; every send lands
+ * in its own topic, and after its first send each topic's route is found
+ * again (no more route look-ups at the name server: a topic lost by the
+ * index would be looked up anew). */
+TEST(sends_to_many_topics_each_reach_their_topic) {
+  enum { N = 300, RC_ROUTE = 105 };
+  rmq_mock_cluster_t *c = cluster(1);
+  CHECK(c != NULL);
+  /* no periodic route refresh during the test */
+  const char *kv[] = {"pollNameServerInterval", "3600000", NULL};
+  rmq_producer_t *p = producer(c, kv);
+  CHECK(p != NULL);
+  char topic[32];
+  int64_t lookups = 0;
+  for (int round = 0; round < 3; round++) {
+    for (int k = 0; k < N; k++) {
+      if (round > k % 3) /* topic k gets k % 3 + 1 messages */
+        continue;
+      snprintf(topic, sizeof(topic), "ManyT_%d", k);
+      rmq_msg_t *m = text_msg(topic, "x");
+      CHECK_ERR(rmq_producer_send(p, m, NULL), RMQ_OK);
+      rmq_msg_destroy(m);
+    }
+    if (round == 0)
+      lookups = rmq_mock_request_count(c, RMQ_MOCK_NAMESRV, RC_ROUTE);
+  }
+  CHECK(lookups >= N);
+  CHECK_INT(rmq_mock_request_count(c, RMQ_MOCK_NAMESRV, RC_ROUTE), lookups);
+  for (int k = 0; k < N; k++) {
+    snprintf(topic, sizeof(topic), "ManyT_%d", k);
+    CHECK_INT(rmq_mock_topic_message_count(c, RMQ_MOCK_ANY, topic), k % 3 + 1);
+  }
+  rmq_producer_destroy(p, 2000);
+  rmq_mock_cluster_destroy(c);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(producer_push_and_lite_pull_round_trip),
@@ -1319,6 +1357,7 @@ int main(void) {
       TCASE(orderly_listener_stops_on_a_lost_lock),
       TCASE(queue_thresholds_and_pull_interval_pace_pulling),
       TCASE(api_refuses_bad_arguments),
+      TCASE(sends_to_many_topics_each_reach_their_topic),
   };
   return RUN_TESTS(cases);
 }

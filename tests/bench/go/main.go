@@ -4,7 +4,7 @@
 //
 //	go run . consume-push -namesrv 127.0.0.1:9876 -topic T -count 1000000 [-pull-batch 32]
 //	go run . produce -namesrv NS -topic T -count N -size 256 -mode sync|async|batch
-//	         [-threads 1] [-window 1000] [-batch 64] [-warmup 2000] [-compress-over 4096]
+//	         [-threads 1] [-window 1000] [-batch 64] [-warmup 2000] [-compress-over 4096] [-topics N] [-producers P]
 //
 // produce: see produce.go. consume-push: a fresh group subscribes from the first offset with the client's default
 // push settings (20 consume goroutines, one message per listener call) and

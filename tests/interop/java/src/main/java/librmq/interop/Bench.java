@@ -29,7 +29,14 @@ import org.apache.rocketmq.common.message.MessageExt;
  * Modes: sync (--threads senders), async (one sender, --window in flight),
  * batch (--threads senders of --batch messages per send(Collection)), tx.
  * --warmup sync sends first (2000); --compress-over sets
- * compressMsgBodyOverHowmuch. Prints one JSON line with producer_bench.c's
+ * compressMsgBodyOverHowmuch. --topics N spreads the messages round-robin
+ * over the N topics T_0..T_{N-1} (send i: topic i mod N; 0, the default: T
+ * itself). --producers P makes P producers in the groups BenchJavaPG,
+ * BenchJavaPG_1, ... with one instanceName, so they share one
+ * MQClientInstance (connections, routes, heartbeats), as Java applications
+ * do; sync thread t sends through producer t mod P, async send i through
+ * producer i mod P, warm-up j through producer j mod P to topic (j / P) mod
+ * N (every pair when --warmup >= P * N). Prints one JSON line with producer_bench.c's
  * fields: msgs/s, MB/s (10^6 body bytes), p50/p99/p999 latency (us, per
  * send call: per batch in batch mode), CPU us per message, resident memory
  * after the sends and at peak (VmHWM, KiB).
@@ -81,39 +88,30 @@ final class Bench {
         final int per = batch ? (int) a.num("batch", 64) : 1;
         final int sends = (count + per - 1) / per;
         int warmup = (int) a.num("warmup", 2000);
-        DefaultMQProducer p;
-        if (tx) {
-            // --mode tx: TransactionMQProducer, sync sends in transactions
-            // on --threads threads, every local transaction commits
-            TransactionMQProducer tp = new TransactionMQProducer("BenchJavaTxPG");
-            tp.setTransactionListener(new TransactionListener() {
-                public LocalTransactionState executeLocalTransaction(Message m, Object arg) {
-                    return LocalTransactionState.COMMIT_MESSAGE;
-                }
-
-                public LocalTransactionState checkLocalTransaction(MessageExt m) {
-                    return LocalTransactionState.COMMIT_MESSAGE;
-                }
-            });
-            p = tp;
-        } else {
-            p = new DefaultMQProducer("BenchJavaPG");
+        final int nTopics = (int) a.num("topics", 0);
+        final String[] topics = new String[Math.max(nTopics, 1)];
+        for (int t = 0; t < topics.length; t++) {
+            topics[t] = nTopics > 0 ? topic + "_" + t : topic;
         }
-        Util.configure(p, a);
-        if (a.get("compress-over") != null) {
-            p.setCompressMsgBodyOverHowmuch((int) a.num("compress-over", 4096));
+        final DefaultMQProducer[] ps = new DefaultMQProducer[(int) a.num("producers", 1)];
+        if (ps.length < 1 || nTopics < 0) {
+            throw new Peer.Usage("bench-produce: --producers must be >= 1 and --topics >= 0");
         }
-        p.start();
+        for (int k = 0; k < ps.length; k++) {
+            ps[k] = newProducer(a, tx, k == 0 ? "" : "_" + k);
+        }
         byte[] body = new byte[size];
         Arrays.fill(body, (byte) 'x');
         // warm-up: routes, connections, JIT
         // (a failed warm-up send is ignored, as on the C and Go sides)
-        for (int i = 0; i < warmup; i++) {
+        for (int j = 0; j < warmup; j++) {
+            DefaultMQProducer p = ps[j % ps.length];
+            Message m = new Message(topics[j / ps.length % topics.length], body);
             try {
                 if (tx) {
-                    ((TransactionMQProducer) p).sendMessageInTransaction(new Message(topic, body), null);
+                    ((TransactionMQProducer) p).sendMessageInTransaction(m, null);
                 } else {
-                    p.send(new Message(topic, body));
+                    p.send(m);
                 }
             } catch (Exception e) {
                 // counted nowhere: only the measured sends are
@@ -123,7 +121,9 @@ final class Bench {
         // lone synchronous send would wait batchMaxDelayMs in the accumulator);
         // by reflection, as the 4.x client has no such call
         if (Boolean.parseBoolean(a.get("auto-batch", "false"))) {
-            DefaultMQProducer.class.getMethod("setAutoBatch", boolean.class).invoke(p, true);
+            for (DefaultMQProducer p : ps) {
+                DefaultMQProducer.class.getMethod("setAutoBatch", boolean.class).invoke(p, true);
+            }
         }
         final long[] lat = new long[sends];
         final AtomicInteger failed = new AtomicInteger();
@@ -133,19 +133,20 @@ final class Bench {
             final AtomicInteger next = new AtomicInteger();
             Thread[] ts = new Thread[threads];
             for (int t = 0; t < threads; t++) {
+                final DefaultMQProducer p = ps[t % ps.length];
                 ts[t] = new Thread(() -> {
                     int i;
                     while ((i = next.getAndIncrement()) < sends) {
                         int n = Math.min(per, count - i * per);
                         List<Message> ms = new java.util.ArrayList<>(n);
                         for (int k = 0; k < n; k++) {
-                            ms.add(new Message(topic, body));
+                            ms.add(new Message(topics[i % topics.length], body));
                         }
                         long s = System.nanoTime();
                         try {
                             p.send(ms);
                         } catch (Exception e) {
-                            failed.addAndGet(n);
+                            fail(failed, n, e);
                         }
                         lat[i] = System.nanoTime() - s;
                     }
@@ -159,22 +160,23 @@ final class Bench {
             final AtomicInteger next = new AtomicInteger();
             Thread[] ts = new Thread[threads];
             for (int t = 0; t < threads; t++) {
+                final DefaultMQProducer p = ps[t % ps.length];
                 ts[t] = new Thread(() -> {
                     int i;
                     while ((i = next.getAndIncrement()) < count) {
+                        Message m = new Message(topics[i % topics.length], body);
                         long s = System.nanoTime();
                         try {
                             if (tx) {
-                                TransactionSendResult r = ((TransactionMQProducer) p)
-                                    .sendMessageInTransaction(new Message(topic, body), null);
+                                TransactionSendResult r = ((TransactionMQProducer) p).sendMessageInTransaction(m, null);
                                 if (r.getLocalTransactionState() != LocalTransactionState.COMMIT_MESSAGE) {
                                     failed.incrementAndGet();
                                 }
                             } else {
-                                p.send(new Message(topic, body));
+                                p.send(m);
                             }
                         } catch (Exception e) {
-                            failed.incrementAndGet();
+                            fail(failed, 1, e);
                         }
                         lat[i] = System.nanoTime() - s;
                     }
@@ -191,7 +193,7 @@ final class Bench {
                 inflight.acquire();
                 final int idx = i;
                 final long s = System.nanoTime();
-                p.send(new Message(topic, body), new SendCallback() {
+                ps[i % ps.length].send(new Message(topics[i % topics.length], body), new SendCallback() {
                     public void onSuccess(SendResult r) {
                         lat[idx] = System.nanoTime() - s;
                         inflight.release();
@@ -200,7 +202,7 @@ final class Bench {
 
                     public void onException(Throwable e) {
                         lat[idx] = System.nanoTime() - s;
-                        failed.incrementAndGet();
+                        fail(failed, 1, e);
                         inflight.release();
                         done.countDown();
                     }
@@ -212,7 +214,9 @@ final class Bench {
         long cpu = cpuNanos() - cpu0;
         long rss = rssKiB();
         long peak = procStatus("VmHWM:");
-        p.shutdown();
+        for (DefaultMQProducer p : ps) {
+            p.shutdown();
+        }
         Arrays.sort(lat);
         // rate and CPU per acknowledged message: failed sends are not throughput
         long ok = count - failed.get();
@@ -225,6 +229,8 @@ final class Bench {
         o.put("threads", threads);
         o.put("window", window);
         o.put("batch", per);
+        o.put("topics", topics.length);
+        o.put("producers", ps.length);
         o.put("failed", failed.get());
         o.put("elapsedMs", elapsed / 1000000);
         o.put("msgsPerSec", Math.round(rate));
@@ -237,6 +243,44 @@ final class Bench {
         o.put("peakRssKiB", peak);
         Peer.emit(o);
         return failed.get() == 0 ? 0 : 1;
+    }
+
+    /** Counts @p n failed messages; the first failure of the run is named on stderr. */
+    private static void fail(AtomicInteger failed, int n, Throwable e) {
+        if (failed.getAndAdd(n) == 0) {
+            Peer.diag("bench-produce: first failed send: " + e);
+        }
+    }
+
+    /**
+     * A started producer of group BenchJavaPG (tx: BenchJavaTxPG, a TransactionMQProducer whose local
+     * transactions all commit) plus @p suffix, configured by the peer's options (one instanceName for all).
+     */
+    private static DefaultMQProducer newProducer(Peer.Args a, boolean tx, String suffix) throws Exception {
+        DefaultMQProducer p;
+        if (tx) {
+            // --mode tx: TransactionMQProducer, sync sends in transactions
+            // on --threads threads, every local transaction commits
+            TransactionMQProducer tp = new TransactionMQProducer("BenchJavaTxPG" + suffix);
+            tp.setTransactionListener(new TransactionListener() {
+                public LocalTransactionState executeLocalTransaction(Message m, Object arg) {
+                    return LocalTransactionState.COMMIT_MESSAGE;
+                }
+
+                public LocalTransactionState checkLocalTransaction(MessageExt m) {
+                    return LocalTransactionState.COMMIT_MESSAGE;
+                }
+            });
+            p = tp;
+        } else {
+            p = new DefaultMQProducer("BenchJavaPG" + suffix);
+        }
+        Util.configure(p, a);
+        if (a.get("compress-over") != null) {
+            p.setCompressMsgBodyOverHowmuch((int) a.num("compress-over", 4096));
+        }
+        p.start();
+        return p;
     }
 
     static int consume(Peer.Args a) throws Exception {

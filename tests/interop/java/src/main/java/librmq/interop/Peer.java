@@ -208,6 +208,7 @@ public final class Peer {
             + "  request --group G --topic T [--tags TAG] [--count N] [--body B] [--timeout-ms T]\n"
             + "  bench-produce --topic T [--count N] [--size B] [--mode async|sync|batch|tx] [--threads N] [--window W]\n"
             + "          [--batch 64] [--warmup 2000] [--compress-over BYTES] [--auto-batch true]\n"
+            + "          [--topics N] [--producers P]   (T_0..T_{N-1}; P producers on one client instance)\n"
             + "  bench-consume --topic T [--count N] [--group G] [--pull-batch 32] [--timeout-ms T]\n"
             + "  route --topic T | queues --topic T | create-topic --topic T [--queues N]\n"
             + "  consumer-status --group G --topic T [--client-id ID]   (the clients' offsets, asked through the broker)\n"
