@@ -349,6 +349,19 @@ static int64_t reader_stop(reader_t *r, int timeout_ms) {
   return took;
 }
 
+/* The earliest and the latest of first_ns[from, to) (0: none read). */
+static void first_last(_Atomic int64_t *first_ns, int from, int to,
+                       int64_t *first, int64_t *last) {
+  *first = *last = 0;
+  for (int i = from; i < to; i++) {
+    int64_t f = atomic_load(&first_ns[i]);
+    if (f && (!*first || f < *first))
+      *first = f;
+    if (f > *last)
+      *last = f;
+  }
+}
+
 /* Read and stored, but the send reported failure (at least once: a timeout
  * cannot tell). */
 static int unacked_but_read(reader_t *r, track_t *t) {
@@ -581,14 +594,8 @@ TEST(partition_fails_on_time_and_recovers) {
 
   /* the consumer started before the partition reads every acked message */
   int missing = reader_wait(&r, &t, 30000);
-  int64_t first_after = 0, last_after = 0;
-  for (int i = i_after; i < n; i++) {
-    int64_t f = atomic_load(&r.first_ns[i]);
-    if (f && (!first_after || f < first_after))
-      first_after = f;
-    if (f > last_after)
-      last_after = f;
-  }
+  int64_t first_after, last_after;
+  first_last(r.first_ns, i_after, n, &first_after, &last_after);
   fprintf(stderr,
           "consumer: %d acked missing, %d unacked but stored; first message "
           "sent after the lift read %.1f ms after it, last %.1f ms\n",
@@ -652,10 +659,10 @@ TEST(destroy_during_partition_is_bounded) {
 /* ---- the name server alone cut off -------------------------------------- */
 
 /* A topic the client never used until the name server is cut off, made on
- * the host while the first cases run (mqadmin takes seconds on a loaded
- * machine: not inside the partition's few seconds). */
+ * the host at the start beside the main topic (mqadmin takes seconds on a
+ * loaded machine: not inside the partition's few seconds, nor beside the
+ * timed cases). */
 static char topic_new[128];
-static pthread_t topic_new_th;
 static int topic_new_rc = -1;
 
 static void *topic_new_make(void *arg) {
@@ -666,7 +673,7 @@ static void *topic_new_make(void *arg) {
   return NULL;
 }
 
-enum { NS_PART_MS = 5000, NS_POLL_MS = 1000 };
+enum { NS_PART_MS = 5000 };
 
 static atomic_int n_logged; /* warnings and errors while the case runs */
 static char first_log[300];
@@ -695,7 +702,7 @@ TEST(namesrv_partition_cached_routes_then_route_change) {
   REQUIRE(client != NULL);
   rmq_producer_t *p = producer(client, "2000");
   REQUIRE(p != NULL);
-  REQUIRE(pthread_join(topic_new_th, NULL) == 0 && topic_new_rc == 0);
+  REQUIRE(topic_new_rc == 0);
   enum { N_NS = 60 };
   track_t t;
   track_init(&t, N_NS + 1, BASE_E);
@@ -764,7 +771,7 @@ TEST(namesrv_partition_cached_routes_then_route_change) {
 
 /* ---- one direction cut -------------------------------------------------- */
 
-enum { CUT_MS = 4000, N_CUT_BEFORE = 20, N_CUT_ASYNC = 20, N_CUT_SYNC = 2 };
+enum { CUT_MS = 3000, N_CUT_BEFORE = 20, N_CUT_ASYNC = 20, N_CUT_SYNC = 2 };
 
 /* Cuts direction @p dir for CUT_MS; sends before, during and after it. */
 static void one_way_cut(int dir, int base) {
@@ -851,7 +858,7 @@ enum {
   PUSH_BEFORE = 100, /* sent right before the partition */
   PUSH_AFTER = 100,  /* sent after it */
   PUSH_N = 1 + PUSH_LOSS + PUSH_BEFORE + PUSH_AFTER,
-  PUSH_PART_MS = 6000,
+  PUSH_PART_MS = 4000,
   PULL_BATCH = 10, /* pullBatchSize */
   N_QUEUES = 4
 };
@@ -962,14 +969,8 @@ TEST(push_consumer_under_loss_and_partition_consumes_every_ack) {
   CHECK_INT(summarize(&t, i_after, PUSH_N, "sync, after the partition").acked,
             PUSH_AFTER);
   missing = push_wait(&g, &t, 0, PUSH_N, 30000);
-  int64_t first_after = 0, last_after = 0;
-  for (int i = i_after; i < PUSH_N; i++) {
-    int64_t f = atomic_load(&g.first_ns[i]);
-    if (f && (!first_after || f < first_after))
-      first_after = f;
-    if (f > last_after)
-      last_after = f;
-  }
+  int64_t first_after, last_after;
+  first_last(g.first_ns, i_after, PUSH_N, &first_after, &last_after);
   int acked = 0, stored_unacked = 0, dups = 0, consumed = 0;
   for (int i = 0; i < PUSH_N; i++) {
     int k = atomic_load(&g.count[i]);
@@ -1034,7 +1035,7 @@ static rmq_tx_state_t tx_check(rmq_producer_t *p, const rmq_msg_t *m,
   return RMQ_TX_ROLLBACK;
 }
 
-enum { TX_PART_MS = 5000, TX_CHECK_INTERVAL_MS = 3000 /* harness */ };
+enum { TX_PART_MS = 3000, TX_CHECK_INTERVAL_MS = 3000 /* harness */ };
 
 TEST(transaction_partition_send_on_time_lost_commit_checked) {
   rmq_producer_t *p = producer_kv(
@@ -1133,21 +1134,23 @@ int main(void) {
   it_unique(topic, sizeof(topic), "it_netfault");
   it_unique(topic_new, sizeof(topic_new), "it_netfault_new");
   snprintf(args, sizeof(args), "%s --queues 4", topic);
-  if (host_harness("topic", args) != 0) {
+  /* both at once; a thread made now starts in the namespace and moves
+   * itself to the host's */
+  pthread_t th;
+  if (pthread_create(&th, NULL, topic_new_make, NULL) != 0)
+    return 1;
+  int rc_topic = host_harness("topic", args);
+  pthread_join(th, NULL);
+  if (rc_topic != 0) {
     fprintf(stderr, "FAIL: could not create topic %s\n", topic);
     return 1;
   }
-  /* a thread made now starts in the namespace; it moves to the host's */
-  if (pthread_create(&topic_new_th, NULL, topic_new_make, NULL) != 0)
-    return 1;
   static const rmqt_case cases[] = {
       TCASE(latency_is_seen_and_send_timeouts_hold),
       TCASE(loss_every_callback_once_nothing_acked_lost),
-      /* joins the thread that makes its topic: no thread of the test's
-       * own is left for the thread count of the destroy case */
-      TCASE(namesrv_partition_cached_routes_then_route_change),
       TCASE(partition_fails_on_time_and_recovers),
       TCASE(destroy_during_partition_is_bounded),
+      TCASE(namesrv_partition_cached_routes_then_route_change),
       TCASE(client_to_broker_cut_fails_on_time_and_recovers),
       TCASE(broker_to_client_cut_fails_on_time_and_recovers),
       TCASE(push_consumer_under_loss_and_partition_consumes_every_ack),
