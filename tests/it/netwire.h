@@ -69,6 +69,10 @@ void netwire_scope_port(netwire_t *w, int port);
  * that lost its state would: their peers never hear from them again, even
  * after the faults are lifted, while new connections pass. Data still
  * unsent in those connections is lost (TCP cannot retransmit it through).
+ * Connections are known by their port on the namespace's side: a later
+ * connection the kernel gives one of those ports again is dropped too (it
+ * times out connecting and the client tries again: rare, ports are
+ * spread over about 28,000).
  */
 void netwire_sever(netwire_t *w);
 

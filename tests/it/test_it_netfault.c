@@ -220,6 +220,21 @@ static void send_sync(rmq_producer_t *p, track_t *t, int i) {
   rmq_msg_destroy(m);
 }
 
+/* After a fault lifted at @p t_lift_ns: sync sends of indices from @p from
+ * (at most @p max) until one is acked; returns how many went out, and in
+ * @p ms the time from the lift to the last one's completion. */
+static int probe_until_acked(rmq_producer_t *p, track_t *t, int from, int max,
+                             int64_t t_lift_ns, double *ms) {
+  int probes = 0;
+  while (probes < max) {
+    send_sync(p, t, from + probes);
+    if (atomic_load(&t->acked[from + probes++]))
+      break;
+  }
+  *ms = (double)(atomic_load(&t->t_end[from + probes - 1]) - t_lift_ns) / 1e6;
+  return probes;
+}
+
 typedef struct summary {
   int once, acked, failed, timeouts;
   double min_ms, max_ms; /* call to completion, of those completed */
@@ -565,14 +580,8 @@ TEST(partition_fails_on_time_and_recovers) {
   /* lifted: sync sends until one is acked (the recovery time) */
   netwire_set(wire, 0, 0, 0);
   int64_t t_lift = rmqi_now_ns();
-  int probes = 0;
-  while (probes < 50) {
-    send_sync(p, &t, i_probe + probes);
-    if (atomic_load(&t.acked[i_probe + probes++]))
-      break;
-  }
-  double recovery_ms =
-      (double)(atomic_load(&t.t_end[i_probe + probes - 1]) - t_lift) / 1e6;
+  double recovery_ms;
+  int probes = probe_until_acked(p, &t, i_probe, 50, t_lift, &recovery_ms);
   summarize(&t, i_probe, i_probe + probes, "probes after the partition");
   fprintf(stderr,
           "first send acked %.1f ms after the partition lifted (%d "
@@ -813,14 +822,9 @@ static void one_way_cut(int dir, int base) {
 
   netwire_set(wire, 0, 0, 0);
   int64_t t_lift = rmqi_now_ns();
-  int probes = 0;
-  while (i_probe + probes < n - 10) {
-    send_sync(p, &t, i_probe + probes);
-    if (atomic_load(&t.acked[i_probe + probes++]))
-      break;
-  }
-  double recovery_ms =
-      (double)(atomic_load(&t.t_end[i_probe + probes - 1]) - t_lift) / 1e6;
+  double recovery_ms;
+  int probes =
+      probe_until_acked(p, &t, i_probe, n - 10 - i_probe, t_lift, &recovery_ms);
   fprintf(stderr, "%s: first send acked %.1f ms after the lift (%d sends)\n",
           name, recovery_ms, probes);
   CHECK(atomic_load(&t.acked[i_probe + probes - 1]) == 1);
