@@ -14,7 +14,17 @@
  *    consumer started before the partition reads every acknowledged
  *    message;
  *  - destroy during a partition returns within its timeout, every callback
- *    fired, and the thread count is back where it was.
+ *    fired, and the thread count is back where it was;
+ *  - the name server alone cut off: sends and consumption go on with cached
+ *    routes, failed refreshes are logged, a topic without a route fails on
+ *    time, and its route is fetched after the lift;
+ *  - one direction cut (client to broker, then broker to client): timeouts
+ *    hold, every callback once, recovery after the lift;
+ *  - a push consumer through loss and a partition cutting sends in flight:
+ *    every acknowledged id consumed, duplicates bounded, no storm;
+ *  - transactions: a transactional send during a partition fails on time;
+ *    a commit lost in a partition is decided by the broker's check-back,
+ *    and the message is read exactly once.
  * Measured times are printed (doc/reliability.md quotes them). */
 #include "it.h"
 #include "netwire.h"
