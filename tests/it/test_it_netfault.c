@@ -747,6 +747,7 @@ TEST(namesrv_partition_cached_routes_then_route_change) {
   rmq_err_t rc = rmq_producer_send(p, m, &res);
   int64_t new_ms = rmqi_now_ms() - t0;
   rmq_send_result_clear(&res);
+  rmq_msg_destroy(m);
   fprintf(stderr, "send to a topic without a route: %s after %lld ms\n",
           rmq_err_name(rc), (long long)new_ms);
   CHECK(rc != RMQ_OK);
