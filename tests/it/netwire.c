@@ -35,14 +35,26 @@ typedef struct dir {
   int from, to; /* device fds: read from, write to */
   pkt_t *head, *tail;
   int queued;
+  _Atomic int delay_ms, loss_pct, partition; /* this direction's faults */
   _Atomic uint64_t passed, dropped;
 } dir_t;
 
+/* A bit per TCP port of the namespace's side. */
+typedef struct ports {
+  uint8_t bit[65536 / 8];
+} ports_t;
+
 struct netwire {
-  int host_ns, own_ns; /* namespace fds */
-  int efd;             /* wakes the thread to stop */
-  dir_t dir[2];        /* NETWIRE_OUT, NETWIRE_IN */
-  _Atomic int delay_ms, loss_pct, partition;
+  int host_ns, own_ns;    /* namespace fds */
+  int efd;                /* wakes the thread to stop */
+  dir_t dir[2];           /* NETWIRE_OUT, NETWIRE_IN */
+  _Atomic int scope_port; /* 0, or the host's port the faults hit */
+  /* netwire_sever() asks, the forwarding thread applies: connections are
+   * known by their port on the namespace's side, used (seen) and severed
+   * (dead); a new connection gets a new port from the kernel */
+  _Atomic int sever_asked;
+  int sever_done;
+  ports_t seen, dead;
   _Atomic int stop;
   uint64_t rng;
   pthread_t th;
@@ -172,18 +184,58 @@ static uint64_t next_rand(netwire_t *w) { /* xorshift64 */
   return w->rng = x;
 }
 
+static int port_has(const ports_t *s, int port) {
+  return s->bit[port / 8] >> (port % 8) & 1;
+}
+
+/* The TCP ports of an IPv4 packet: the namespace's side and the host's, as
+ * seen crossing the link in direction @p dir; 0 when it is not TCP. */
+static int tcp_ports(const unsigned char *b, size_t len, int dir, int *own,
+                     int *host) {
+  size_t ihl = (size_t)(b[0] & 0x0f) * 4;
+  if (len < 20 || b[0] >> 4 != 4 || b[9] != 6 /* TCP */ || len < ihl + 4)
+    return 0;
+  int src = b[ihl] << 8 | b[ihl + 1], dst = b[ihl + 2] << 8 | b[ihl + 3];
+  *own = dir == NETWIRE_OUT ? src : dst;
+  *host = dir == NETWIRE_OUT ? dst : src;
+  return 1;
+}
+
+/* Whether the faults spare this packet (another port than the scope's);
+ * drops it (returning -1) when its connection was severed. */
+static int spared(netwire_t *w, int dir, const unsigned char *b, size_t len) {
+  int asked = atomic_load(&w->sever_asked);
+  if (asked != w->sever_done) {
+    for (size_t i = 0; i < sizeof(w->dead.bit); i++)
+      w->dead.bit[i] |= w->seen.bit[i];
+    w->sever_done = asked;
+  }
+  int own, host, scope = atomic_load(&w->scope_port);
+  if (!tcp_ports(b, len, dir, &own, &host))
+    return scope != 0;
+  if (port_has(&w->dead, own))
+    return -1;
+  w->seen.bit[own / 8] |= (uint8_t)(1u << (own % 8));
+  return scope != 0 && host != scope;
+}
+
 static void dir_read(netwire_t *w, dir_t *d, unsigned char *buf) {
   for (int i = 0; i < 256; i++) {
     ssize_t k = read(d->from, buf, PKT_MAX);
     if (k <= 0)
       return;
-    int loss = atomic_load(&w->loss_pct);
-    if (atomic_load(&w->partition) ||
+    int spare = spared(w, (int)(d - w->dir), buf, (size_t)k);
+    if (spare > 0) {
+      deliver(d, buf, (size_t)k); /* other flows: their order is their own */
+      continue;
+    }
+    int loss = atomic_load(&d->loss_pct);
+    if (spare < 0 || atomic_load(&d->partition) ||
         (loss > 0 && (int)(next_rand(w) % 100) < loss)) {
       atomic_fetch_add(&d->dropped, 1);
       continue;
     }
-    int delay = atomic_load(&w->delay_ms);
+    int delay = atomic_load(&d->delay_ms);
     if (delay <= 0 && d->head == NULL)
       deliver(d, buf, (size_t)k);
     else
@@ -300,10 +352,24 @@ const char *netwire_addr(const netwire_t *w) {
   return w->addr;
 }
 
+void netwire_set_dir(netwire_t *w, int dir, int delay_ms, int loss_pct,
+                     int partition) {
+  atomic_store(&w->dir[dir].delay_ms, delay_ms);
+  atomic_store(&w->dir[dir].loss_pct, loss_pct);
+  atomic_store(&w->dir[dir].partition, partition);
+}
+
 void netwire_set(netwire_t *w, int delay_ms, int loss_pct, int partition) {
-  atomic_store(&w->delay_ms, delay_ms);
-  atomic_store(&w->loss_pct, loss_pct);
-  atomic_store(&w->partition, partition);
+  for (int i = 0; i < 2; i++)
+    netwire_set_dir(w, i, delay_ms, loss_pct, partition);
+}
+
+void netwire_scope_port(netwire_t *w, int port) {
+  atomic_store(&w->scope_port, port);
+}
+
+void netwire_sever(netwire_t *w) {
+  atomic_fetch_add(&w->sever_asked, 1);
 }
 
 void netwire_stats(netwire_t *w, netwire_stats_t *out) {

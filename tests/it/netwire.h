@@ -47,9 +47,34 @@ const char *netwire_addr(const netwire_t *w);
  * @p delay_ms before it is delivered (queued packets keep their time), a
  * packet is dropped with probability @p loss_pct percent, and with
  * @p partition every packet is dropped. netwire_set(w, 0, 0, 0) heals the
- * link.
+ * link (in both directions; a port scope stays as it was).
  */
 void netwire_set(netwire_t *w, int delay_ms, int loss_pct, int partition);
+
+/* The faults of one direction only (NETWIRE_OUT or NETWIRE_IN), the other
+ * keeping its own: one-way loss or a one-way cut. */
+void netwire_set_dir(netwire_t *w, int dir, int delay_ms, int loss_pct,
+                     int partition);
+
+/*
+ * From now on the faults hit only the TCP packets to or from the host's
+ * port @p port (e.g. the name server's, the brokers staying reachable);
+ * every other packet passes untouched. 0: every packet (the default).
+ */
+void netwire_scope_port(netwire_t *w, int port);
+
+/*
+ * Drops, from now on and in both directions, every packet of the TCP
+ * connections that have crossed the link so far, as a firewall or NAT
+ * that lost its state would: their peers never hear from them again, even
+ * after the faults are lifted, while new connections pass. Data still
+ * unsent in those connections is lost (TCP cannot retransmit it through).
+ * Connections are known by their port on the namespace's side: a later
+ * connection the kernel gives one of those ports again is dropped too (it
+ * times out connecting and the client tries again: rare, ports are
+ * spread over about 28,000).
+ */
+void netwire_sever(netwire_t *w);
 
 void netwire_stats(netwire_t *w, netwire_stats_t *out);
 
