@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Producer benchmark against the peers: librmq (tests/bench/producer_bench),
 # the official Java client (tests/interop/peer bench-produce, full JIT and
-# default G1: RMQ_PEER_FULL_JIT=1, heap RMQ_PEER_HEAP, default 2g) and the Go
-# client v2 (tests/bench/go produce), on one 5.x single-broker target and one
-# 8-queue topic, in the same run. Each workload runs every client
+# default G1: RMQ_PEER_FULL_JIT=1, heap RMQ_PEER_HEAP, default 2g), the Go
+# client v2 (tests/bench/go produce) and the Rust client rocketmq-client-rust
+# 1.0.0 (tests/bench/rust produce; at most 512 async sends in flight, the
+# client's own cap), on one 5.x single-broker target and one 8-queue topic, in
+# the same run. Each workload runs every client
 # BENCH_ROUNDS times in rotating order (round r starts with the r-th client),
 # then prints a markdown table: per client the median and min-max of msgs/s
 # and of CPU us per message (user+system of the whole client process over
@@ -34,7 +36,8 @@
 # Environment:
 #   BENCH_ROUNDS (3), BENCH_INFLIGHT_BYTES (67108864), BENCH_SCALE (1; multiplies every COUNT, at least 1),
 #   BENCH_WORKLOADS (space-separated subset of the names above; default all),
-#   BENCH_CLIENTS (subset of "librmq java go"), BENCH_COMPRESS=1 (leave the
+#   BENCH_CLIENTS (subset of "librmq java go rust"; default all four, rust
+#   only when cargo is installed), BENCH_COMPRESS=1 (leave the
 #   clients' default compression of bodies >= 4 KiB on), BENCH_OUT (file for
 #   the raw JSON lines, kept; default a mktemp file), BENCH_RUN_TIMEOUT (s per
 #   client run, 900), RMQ_RUN_ROOT (/tmp/librmq-bench), BENCH_TARGET (a running
@@ -51,7 +54,9 @@ BUILD=${BUILD:-build}
 export RMQ_RUN_ROOT=${RMQ_RUN_ROOT:-/tmp/librmq-bench}
 H=tests/broker/harness
 name=${BENCH_TARGET:-bench-p5}
-read -r -a clients <<<"${BENCH_CLIENTS:-librmq java go}"
+rustpeer=tests/bench/rust/build.sh
+default_clients="librmq java go$("$rustpeer" --have-cargo && echo " rust")"
+read -r -a clients <<<"${BENCH_CLIENTS:-$default_clients}"
 #        name          mode   threads window batch size    count
 all=("sync-1         sync   1       1000   1     256     50000"
      "sync-4         sync   4       1000   1     256     100000"
@@ -69,7 +74,7 @@ for w in "${all[@]}"; do
 done
 [ ${#works[@]} -gt 0 ] || { echo "peers.sh: no workload matches BENCH_WORKLOADS=$BENCH_WORKLOADS" >&2; exit 2; }
 for c in "${clients[@]}"; do
-  case $c in librmq | java | go) ;; *) echo "peers.sh: unknown client '$c' (librmq java go)" >&2; exit 2 ;; esac
+  case $c in librmq | java | go | rust) ;; *) echo "peers.sh: unknown client '$c' (librmq java go rust)" >&2; exit 2 ;; esac
 done
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -83,7 +88,7 @@ cleanup() { [ $started = 1 ] && "$H" stop "$name" >/dev/null || true; }
 trap cleanup EXIT
 . "$RMQ_RUN_ROOT/$name/env"
 
-# the three clients, built once before any measurement
+# the clients, built once before any measurement
 ninja -C "$BUILD" tests/bench/producer_bench >/dev/null
 gobin=$PWD/$BUILD/tests/bench/go-bench
 if [[ " ${clients[*]} " == *" go "* ]]; then (cd tests/bench/go && go build -o "$gobin" .) >&2; fi
@@ -93,6 +98,10 @@ if [[ " ${clients[*]} " == *" java "* ]]; then
   echo "Java client $jver, $(java -version 2>&1 | head -1)"
 fi
 [[ " ${clients[*]} " != *" go "* ]] || echo "$(go version)"
+if [[ " ${clients[*]} " == *" rust "* ]]; then
+  rustbin=$("$rustpeer" "$BUILD")
+  echo "Rust client rocketmq-client-rust 1.0.0 (Cargo.lock), $("$rustpeer" --rustc-version)"
+fi
 echo "broker: $RMQ_BROKER_A (target $name), topic with 8 queues"
 
 T=BenchPT_$$
@@ -115,12 +124,15 @@ run_java() {
     tests/interop/peer --version 5 bench-produce --topic "$T" --count "$6" --size "$5" --mode "$1" \
     --threads "$2" --window "$3" --batch "$4" --warmup "$7" "${x[@]}"
 }
-run_go() {
-  local x=()
+run_flags() { # BIN, then as the others: the Go and Rust peers take the same flags
+  local bin=$1 x=()
+  shift
   [ "${BENCH_COMPRESS:-0}" = 1 ] || x=(-compress-over "$nocomp")
-  timeout "$tmo" "$gobin" produce -namesrv "$RMQ_NAMESRV" -topic "$T" -count "$6" -size "$5" -mode "$1" \
+  timeout "$tmo" "$bin" produce -namesrv "$RMQ_NAMESRV" -topic "$T" -count "$6" -size "$5" -mode "$1" \
     -threads "$2" -window "$3" -batch "$4" -warmup "$7" "${x[@]}"
 }
+run_go() { run_flags "$gobin" "$@"; }
+run_rust() { run_flags "$rustbin" "$@"; }
 
 t_all=$(date +%s)
 for w in "${works[@]}"; do
@@ -153,7 +165,7 @@ python3 - "$out" "${clients[@]}" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 clients = sys.argv[2:]
-label = {"librmq": "librmq", "java": "Java", "go": "Go"}
+label = {"librmq": "librmq", "java": "Java", "go": "Go", "rust": "Rust"}
 def med(v):
     return statistics.median(v) if v else None
 def f(x, d=0):
@@ -188,6 +200,9 @@ for wn in dict.fromkeys(r["workload"] for r in rows):
         g = lambda k: [r[k] for r in rs]
         m[c] = {k: med(g(k)) for k in ("msgsPerSec", "MBps", "cpuUsPerMsg", "p50us", "p99us", "p999us", "peakRssKiB")}
         note = f"{len(rs)}" + (f", {errs} errors" if errs else "") + (f", {failed} failed sends" if failed else "")
+        # a client that caps the window (Rust: 512) says which it used
+        if rs[0].get("window") != r0["window"] and r0["mode"] == "async":
+            note += f", window {rs[0]['window']}"
         x = m[c]
         print(f"| {label[c]} | {f(x['msgsPerSec'])} ({f(min(g('msgsPerSec')))}-{f(max(g('msgsPerSec')))}) "
               f"| {f(x['MBps'], 2)} | {f(x['cpuUsPerMsg'], 2)} ({f(min(g('cpuUsPerMsg')), 2)}-{f(max(g('cpuUsPerMsg')), 2)}) "
