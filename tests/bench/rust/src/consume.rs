@@ -41,10 +41,15 @@ impl Tally {
     /// Counts `n` messages of `b` body bytes received at `now`; wakes the
     /// waiter once `want` are in.
     fn add(&self, now: i64, n: i64, b: i64) {
-        let _ = self.first.compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire);
+        let _ = self
+            .first
+            .compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire);
         self.bytes.fetch_add(b, Ordering::Relaxed);
         if self.received.fetch_add(n, Ordering::AcqRel) + n >= self.want
-            && self.last.compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire).is_ok()
+            && self
+                .last
+                .compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
         {
             self.done.notify_one();
         }
@@ -126,8 +131,19 @@ fn parse(args: &[String], prefix: &str) -> Result<Args, String> {
 
 /// Prints the JSON line; `end` in nanoseconds since t0, `cpu0` the process
 /// CPU before the consumer was made, (rss, peak) read before its shutdown.
-fn emit(mode: &str, a: &Args, k: &Tally, end: i64, cpu0: i64, cpu_total: i64, mem: (i64, i64)) -> u8 {
-    let (got, first) = (k.received.load(Ordering::Acquire), k.first.load(Ordering::Acquire));
+fn emit(
+    mode: &str,
+    a: &Args,
+    k: &Tally,
+    end: i64,
+    cpu0: i64,
+    cpu_total: i64,
+    mem: (i64, i64),
+) -> u8 {
+    let (got, first) = (
+        k.received.load(Ordering::Acquire),
+        k.first.load(Ordering::Acquire),
+    );
     let n = got.max(1) as f64;
     let rate = if first == 0 || end == first {
         0.0
@@ -165,16 +181,33 @@ fn tally(want: i64) -> Arc<Tally> {
     })
 }
 
-pub async fn push(rt: Arc<ClientRuntime>, args: &[String]) -> u8 {
-    let a = match parse(args, "BenchRustPG") {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("consume-push: {e}");
-            return 2;
+/// The flags, the process CPU so far and a fresh tally; None (after saying
+/// why) on bad flags.
+fn begin(args: &[String], cmd: &str, group_prefix: &str) -> Option<(Args, i64, Arc<Tally>)> {
+    match parse(args, group_prefix) {
+        Ok(a) => {
+            let k = tally(a.count);
+            Some((a, crate::cpu_nanos(), k))
         }
+        Err(e) => {
+            eprintln!("{cmd}: {e}");
+            None
+        }
+    }
+}
+
+/// Process CPU, then (VmRSS, VmHWM), read before the consumer shuts down.
+fn sample() -> (i64, (i64, i64)) {
+    (
+        crate::cpu_nanos(),
+        (crate::status_kib("VmRSS:"), crate::status_kib("VmHWM:")),
+    )
+}
+
+pub async fn push(rt: Arc<ClientRuntime>, args: &[String]) -> u8 {
+    let Some((a, cpu0, k)) = begin(args, "consume-push", "BenchRustPG") else {
+        return 2;
     };
-    let cpu0 = crate::cpu_nanos();
-    let k = tally(a.count);
     let mut c = DefaultMQPushConsumer::builder(rt)
         .consumer_group(a.group.as_str())
         .name_server_addr(a.namesrv.as_str())
@@ -195,22 +228,15 @@ pub async fn push(rt: Arc<ClientRuntime>, args: &[String]) -> u8 {
         0 => k.now(),
         t => t,
     };
-    let cpu_total = crate::cpu_nanos();
-    let mem = (crate::status_kib("VmRSS:"), crate::status_kib("VmHWM:"));
+    let (cpu_total, mem) = sample();
     c.shutdown().await;
     emit("push", &a, &k, end, cpu0, cpu_total, mem)
 }
 
 pub async fn lite(rt: Arc<ClientRuntime>, args: &[String]) -> u8 {
-    let a = match parse(args, "BenchRustCG") {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("consume-lite: {e}");
-            return 2;
-        }
+    let Some((a, cpu0, k)) = begin(args, "consume-lite", "BenchRustCG") else {
+        return 2;
     };
-    let cpu0 = crate::cpu_nanos();
-    let k = tally(a.count);
     let c: DefaultLitePullConsumer = match DefaultLitePullConsumer::builder(rt)
         .consumer_group(a.group.as_str())
         .name_server_addr(a.namesrv.as_str())
@@ -243,8 +269,7 @@ pub async fn lite(rt: Arc<ClientRuntime>, args: &[String]) -> u8 {
         k.add(k.now(), msgs.len() as i64, b as i64);
     }
     let end = k.now();
-    let cpu_total = crate::cpu_nanos();
-    let mem = (crate::status_kib("VmRSS:"), crate::status_kib("VmHWM:"));
+    let (cpu_total, mem) = sample();
     c.shutdown().await;
     emit("lite-pull", &a, &k, end, cpu0, cpu_total, mem)
 }

@@ -58,8 +58,10 @@ pub struct Flags(HashMap<String, String>);
 
 impl Flags {
     pub fn parse(args: &[String], defaults: &[(&str, &str)]) -> Result<Self, String> {
-        let mut m: HashMap<String, String> =
-            defaults.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut m: HashMap<String, String> = defaults
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let mut it = args.iter();
         while let Some(a) = it.next() {
             let name = a.trim_start_matches('-');
@@ -84,7 +86,9 @@ impl Flags {
     }
 
     pub fn num(&self, k: &str) -> Result<i64, String> {
-        self.0[k].parse().map_err(|_| format!("-{k}: not a number: {}", self.0[k]))
+        self.0[k]
+            .parse()
+            .map_err(|_| format!("-{k}: not a number: {}", self.0[k]))
     }
 }
 

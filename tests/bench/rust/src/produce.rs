@@ -8,7 +8,8 @@
 //!
 //! The client admits at most 512 requests in flight per client instance (the
 //! pending-request table of its transport, `max_count: 512`, fixed in
-//! rocketmq-transport 1.0.0); a request past it fails at once. So the async
+//! rocketmq-transport 1.0.0); by that source, a request past it is refused
+//! at once (QueueSaturated) rather than queued. So the async
 //! window is cut to 512 and the JSON's "window" is the window used
 //! ("windowRequested" the one asked for).
 //!
@@ -52,7 +53,10 @@ struct Work {
 impl Work {
     fn msg(&self) -> Message {
         // Bytes is reference-counted: every message shares the one body.
-        Message::builder().topic(self.topic.as_str()).body(self.body.clone()).build_unchecked()
+        Message::builder()
+            .topic(self.topic.as_str())
+            .body(self.body.clone())
+            .build_unchecked()
     }
 
     /// Messages of send number `i` (the last batch may be short).
@@ -129,7 +133,10 @@ impl Slot {
 async fn run_async(p: &DefaultMQProducer, w: &Arc<Work>, window: usize) {
     let sem = Arc::new(Semaphore::new(window));
     for i in 0..w.sends {
-        let permit = Arc::clone(&sem).acquire_owned().await.expect("semaphore open");
+        let permit = Arc::clone(&sem)
+            .acquire_owned()
+            .await
+            .expect("semaphore open");
         let slot = Arc::new(Slot {
             w: Arc::clone(w),
             i,
@@ -139,9 +146,12 @@ async fn run_async(p: &DefaultMQProducer, w: &Arc<Work>, window: usize) {
         });
         let cb = Arc::clone(&slot);
         let r = p
-            .send_with_callback(w.msg(), move |r: Option<&SendResult>, e: Option<&ClientError>| {
-                cb.complete(e.is_none() && ok(r))
-            })
+            .send_with_callback(
+                w.msg(),
+                move |r: Option<&SendResult>, e: Option<&ClientError>| {
+                    cb.complete(e.is_none() && ok(r))
+                },
+            )
             .await;
         if r.is_err() {
             slot.complete(false);
