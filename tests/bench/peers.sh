@@ -2,11 +2,12 @@
 # Producer benchmark against the peers: librmq (tests/bench/producer_bench),
 # the official Java client (tests/interop/peer bench-produce, full JIT and
 # default G1: RMQ_PEER_FULL_JIT=1, heap RMQ_PEER_HEAP, default 2g), the Go
-# client v2 (tests/bench/go produce) and the C++ client
-# (rocketmq-client-cpp master 7c8b7f8, 2.2.0 and 52 later commits:
-# tests/bench/cpp/bench.cpp produce, built by tests/bench/cpp/build.sh; its
-# logs under RMQ_RUN_ROOT/cpp-home), on one 5.x single-broker target and one
-# 8-queue topic, in the same run. Each workload runs every client
+# client v2 (tests/bench/go produce), the Rust client rocketmq-client-rust
+# 1.0.0 (tests/bench/rust produce; at most 512 async sends in flight, the
+# client's own cap) and the C++ client (rocketmq-client-cpp master 7c8b7f8,
+# 2.2.0 and 52 later commits: tests/bench/cpp/bench.cpp produce, built by
+# tests/bench/cpp/build.sh; its logs under RMQ_RUN_ROOT/cpp-home), on one 5.x
+# single-broker target and one 8-queue topic, in the same run. Each workload runs every client
 # BENCH_ROUNDS times in rotating order (round r starts with the r-th client),
 # then prints a markdown table: per client the median and min-max of msgs/s
 # and of CPU us per message (user+system of the whole client process over
@@ -56,11 +57,12 @@
 #   BENCH_SET (default: the workloads above the scale ones; scale: the scale
 #   workloads; all: both), BENCH_WORKLOADS (space-separated names from either
 #   set; overrides BENCH_SET),
-#   BENCH_CLIENTS (subset of "librmq java go cpp"; default "librmq java go",
-#   and cpp too when BUILD/tests/bench/cpp-build/cpp-bench exists: the C++
-#   client takes about 6 minutes of CPU to build, 25 of wall time on a
-#   loaded 2-core machine, so it is built only when asked for; it has no
-#   topics/producers options and sits out the scale workloads),
+#   BENCH_CLIENTS (subset of "librmq java go rust cpp"; default "librmq java
+#   go", rust too when cargo is installed, and cpp too when
+#   BUILD/tests/bench/cpp-build/cpp-bench exists: the C++ client takes about
+#   6 minutes of CPU to build, 25 of wall time on a loaded 2-core machine, so
+#   it is built only when asked for; the Rust and C++ peers have no
+#   topics/producers options and sit out the scale workloads),
 #   BENCH_COMPRESS=1 (leave the
 #   clients' default compression of bodies >= 4 KiB on), BENCH_OUT (file for
 #   the raw JSON lines, kept; default a mktemp file), BENCH_RUN_TIMEOUT (s per
@@ -79,9 +81,10 @@ export RMQ_RUN_ROOT=${RMQ_RUN_ROOT:-/tmp/librmq-bench}
 H=tests/broker/harness
 name=${BENCH_TARGET:-bench-p5}
 cppbin=$PWD/$BUILD/tests/bench/cpp-build/cpp-bench
-defclients="librmq java go"
-[ ! -x "$cppbin" ] || defclients+=" cpp"
-read -r -a clients <<<"${BENCH_CLIENTS:-$defclients}"
+rustpeer=tests/bench/rust/build.sh
+default_clients="librmq java go$("$rustpeer" --have-cargo && echo " rust")"
+[ ! -x "$cppbin" ] || default_clients+=" cpp"
+read -r -a clients <<<"${BENCH_CLIENTS:-$default_clients}"
 #        name          mode   threads window batch size    count
 all=("sync-1         sync   1       1000   1     256     50000"
      "sync-4         sync   4       1000   1     256     100000"
@@ -113,7 +116,7 @@ for w in "${set[@]}"; do
 done
 [ ${#works[@]} -gt 0 ] || { echo "peers.sh: no workload matches BENCH_WORKLOADS=$BENCH_WORKLOADS" >&2; exit 2; }
 for c in "${clients[@]}"; do
-  case $c in librmq | java | go | cpp) ;; *) echo "peers.sh: unknown client '$c' (librmq java go cpp)" >&2; exit 2 ;; esac
+  case $c in librmq | java | go | rust | cpp) ;; *) echo "peers.sh: unknown client '$c' (librmq java go rust cpp)" >&2; exit 2 ;; esac
 done
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -141,6 +144,10 @@ if [[ " ${clients[*]} " == *" cpp "* ]]; then
   tests/bench/cpp/build.sh "$BUILD/tests/bench/cpp-build" >/dev/null
   echo "C++ client rocketmq-client-cpp master 7c8b7f8 (g++ $(g++ -dumpfullversion), Debian boost $(dpkg-query -W -f='${Version}' libboost-dev))"
 fi
+if [[ " ${clients[*]} " == *" rust "* ]]; then
+  rustbin=$("$rustpeer" "$BUILD")
+  echo "Rust client rocketmq-client-rust 1.0.0 (Cargo.lock), $("$rustpeer" --rustc-version)"
+fi
 echo "broker: $RMQ_BROKER_A (target $name), topic with 8 queues"
 
 T=BenchPT_$$
@@ -164,19 +171,22 @@ run_java() {
     tests/interop/peer --version 5 bench-produce --topic "$T" --count "$6" --size "$5" --mode "$1" \
     --threads "$2" --window "$3" --batch "$4" --warmup "$7" --topics "$8" --producers "$9" "${x[@]}"
 }
-run_go() {
-  local x=()
+run_flags() { # BIN, then as the others: the Go and Rust peers take the same flags
+  local bin=$1 x=()
+  shift
   [ "${BENCH_COMPRESS:-0}" = 1 ] || x=(-compress-over "$nocomp")
-  timeout "$tmo" "$gobin" produce -namesrv "$RMQ_NAMESRV" -topic "$T" -count "$6" -size "$5" -mode "$1" \
-    -threads "$2" -window "$3" -batch "$4" -warmup "$7" -topics "$8" -producers "$9" "${x[@]}"
+  timeout "$tmo" "$bin" produce -namesrv "$RMQ_NAMESRV" -topic "$T" -count "$6" -size "$5" -mode "$1" \
+    -threads "$2" -window "$3" -batch "$4" -warmup "$7" "${x[@]}" "${@:10}"
+}
+# The Rust and C++ peers have no topics/producers options (yet): they sit
+# out the scale workloads rather than run them with 1 topic and 1 producer.
+single_topic() {
+  [ "$1" = 0 ] && [ "$2" = 1 ] && return 0
+  echo "no topics/producers options: skipped" >&2
+  return 1
 }
 run_cpp() {
-  # no topics/producers options (yet): it sits out the scale workloads
-  # rather than run them with 1 topic and 1 producer
-  if [ "$8" != 1 ] || [ "$9" != 1 ]; then
-    echo "cpp: no topics/producers options: skipped" >&2
-    return 1
-  fi
+  single_topic "$8" "$9" || return 1
   local x=()
   [ "${BENCH_COMPRESS:-0}" = 1 ] || x=(-compress-over "$nocomp")
   # the client logs below $HOME only (logs/rocketmq-client)
@@ -184,6 +194,8 @@ run_cpp() {
   HOME=$RMQ_RUN_ROOT/cpp-home timeout "$tmo" "$cppbin" produce -namesrv "$RMQ_NAMESRV" -topic "$T" -count "$6" \
     -size "$5" -mode "$1" -threads "$2" -window "$3" -batch "$4" -warmup "$7" "${x[@]}"
 }
+run_go() { run_flags "$gobin" "$@" -topics "$8" -producers "$9"; }
+run_rust() { single_topic "$8" "$9" && run_flags "$rustbin" "$@"; }
 
 t_all=$(date +%s)
 for w in "${works[@]}"; do
@@ -229,7 +241,7 @@ python3 - "$out" "${clients[@]}" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 clients = sys.argv[2:]
-label = {"librmq": "librmq", "java": "Java", "go": "Go", "cpp": "C++"}
+label = {"librmq": "librmq", "java": "Java", "go": "Go", "rust": "Rust", "cpp": "C++"}
 def med(v):
     return statistics.median(v) if v else None
 def f(x, d=0):
@@ -270,6 +282,9 @@ for wn in dict.fromkeys(r["workload"] for r in rows):
         m[c] = {k: med(g(k)) for k in ("msgsPerSec", "MBps", "cpuUsPerMsg", "p50us", "p99us", "p999us", "peakRssKiB")}
         m[c]["failed"] = failed
         note = f"{len(rs)}" + (f", {errs} errors" if errs else "") + (f", {failed} failed sends" if failed else "")
+        # a client that caps the window (Rust: 512) says which it used
+        if rs[0].get("window") != r0["window"] and r0["mode"] == "async":
+            note += f", window {rs[0]['window']}"
         x = m[c]
         print(f"| {label[c]} | {f(x['msgsPerSec'])} ({f(min(g('msgsPerSec')))}-{f(max(g('msgsPerSec')))}) "
               f"| {f(x['MBps'], 2)} | {f(x['cpuUsPerMsg'], 2)} ({f(min(g('cpuUsPerMsg')), 2)}-{f(max(g('cpuUsPerMsg')), 2)}) "
