@@ -5,7 +5,7 @@ Each mqadmin call is a JVM start (1-2 s on a quiet machine, 5-20 s on a loaded o
 requests mqadmin's updateTopic, updateSubGroup and topicRoute send, in a few milliseconds. The harness calls it
 and falls back to mqadmin when it exits 2. Standard library only: usable before any build.
 
-    admin.py topic RUN_DIR TOPIC --queues N --targets ADDR,... --want broker-a,... [--order]
+    admin.py topic RUN_DIR TOPIC --queues N --targets ADDR,... --want broker-a,... [--order] [--await ADDR,...]
     admin.py group RUN_DIR GROUP [--broadcast] [--retry-max N] [--orderly] [--slave ADDR]
 
 RUN_DIR is a harness run directory: its `env` gives the name server, the version, the admin account (acl runs,
@@ -31,6 +31,7 @@ import time
 UPDATE_AND_CREATE_TOPIC = 17
 PUT_KV_CONFIG = 100
 GET_KV_CONFIG = 101
+GET_ALL_TOPIC_CONFIG = 21
 GET_ROUTEINFO_BY_TOPIC = 105
 GET_BROKER_CLUSTER_INFO = 106
 UPDATE_AND_CREATE_SUBSCRIPTIONGROUP = 200
@@ -243,6 +244,12 @@ def route_brokers(env, topic):
     return {b.get("brokerName") for b in route.get("brokerDatas") or []}, body.decode("utf-8")
 
 
+def has_topic(env, addr, topic):
+    """Whether the broker at @addr has @topic in its topic config table (GET_ALL_TOPIC_CONFIG)."""
+    _, body = call(env, addr, GET_ALL_TOPIC_CONFIG, what="topic configs")
+    return topic in (loose_json(body).get("topicConfigTable") or {})
+
+
 def cmd_topic(env, a):
     names = []  # brokers, once each (a 5.x ms run creates it on broker-a's master and slave)
     for t in a.targets.split(","):
@@ -260,11 +267,21 @@ def cmd_topic(env, a):
     while True:
         have, text = route_brokers(env, a.topic)
         if want <= have:
-            return 0
+            break
         if time.monotonic() > deadline:
             print(text, file=sys.stderr)
             return 3
         time.sleep(0.05)
+    # A 4.x slave cannot be given the topic: it copies its master's topics every 10 s
+    # (SlaveSynchronize). Until then it answers a pull for the topic TOPIC_NOT_EXIST, so a master
+    # killed in the meantime leaves the topic unreadable: wait for the copy.
+    for addr in filter(None, (a.wait_for or "").split(",")):
+        while not has_topic(env, addr, a.topic):
+            if time.monotonic() > deadline:
+                print("admin.py: %s never copied topic %s from its master" % (addr, a.topic), file=sys.stderr)
+                return 3
+            time.sleep(0.2)
+    return 0
 
 
 def master_addrs(env, cluster):
@@ -313,6 +330,7 @@ def main():
     t.add_argument("--targets", required=True, help="addr=brokerName,... to create the topic on")
     t.add_argument("--want", required=True, help="broker names the route must list")
     t.add_argument("--order", action="store_true")
+    t.add_argument("--await", dest="wait_for", help="slaves (4.x) to wait for until they copied the topic")
     g = sub.add_parser("group")
     g.add_argument("run")
     g.add_argument("group")
