@@ -33,6 +33,11 @@ enum { SLACK_MS = 1500 };
  */
 int nfkit_open(void);
 
+/* Makes the topic `topic` (4 queues on each broker of the target) and
+ * @p second (@p second_queues each) from the host; returns 0, or 1 when
+ * `topic` could not be made (@p second_rc: the second's harness status). */
+int nfkit_make_topics(const char *second, int second_queues, int *second_rc);
+
 /* A harness command, run in the host's namespace (it reaches 127.0.0.1). */
 int host_harness(const char *verb, const char *args);
 void sleep_ms(int64_t ms);

@@ -319,14 +319,6 @@ TEST(destroy_during_partition_is_bounded) {
 static char topic_new[128];
 static int topic_new_rc = -1;
 
-static void *topic_new_make(void *arg) {
-  (void)arg;
-  char args[200];
-  snprintf(args, sizeof(args), "%s --queues 2", topic_new);
-  topic_new_rc = host_harness("topic", args);
-  return NULL;
-}
-
 enum { NS_PART_MS = 5000 };
 
 static atomic_int n_logged; /* warnings and errors while the case runs */
@@ -757,21 +749,10 @@ int main(void) {
   int rc_open = nfkit_open();
   if (rc_open != 0)
     return rc_open;
-  char args[200];
   it_unique(topic, sizeof(topic), "it_netfault");
   it_unique(topic_new, sizeof(topic_new), "it_netfault_new");
-  snprintf(args, sizeof(args), "%s --queues 4", topic);
-  /* both at once; a thread made now starts in the namespace and moves
-   * itself to the host's */
-  pthread_t th;
-  if (pthread_create(&th, NULL, topic_new_make, NULL) != 0)
+  if (nfkit_make_topics(topic_new, 2, &topic_new_rc) != 0)
     return 1;
-  int rc_topic = host_harness("topic", args);
-  pthread_join(th, NULL);
-  if (rc_topic != 0) {
-    fprintf(stderr, "FAIL: could not create topic %s\n", topic);
-    return 1;
-  }
   static const rmqt_case cases[] = {
       TCASE(latency_is_seen_and_send_timeouts_hold),
       TCASE(loss_every_callback_once_nothing_acked_lost),
