@@ -120,7 +120,8 @@ rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
     rc = rmqi_zpool_compress(zp, m->body, m->body_len, &pr->zbody,
                              &pr->body_len);
     if (rc != RMQ_OK) {
-      snprintf(err, n, "zlib compression failed");
+      snprintf(err, n, "zlib compression of the %zu-byte body failed: %s",
+               m->body_len, rmq_err_str(rc));
       return rc;
     }
     pr->body = pr->zbody;
