@@ -211,7 +211,10 @@ static const prop_t props[] = {
      INT32_MAX, NULL, NULL,
      "Bodies of at least this many bytes are zlib-compressed (not batches)."},
     {"compressLevel", P, T_INT, OFF(compress_level), "5", 0, 9, NULL, NULL,
-     "zlib compression level."},
+     "zlib compression level (Java's and Go's default 5). Level 1 deflates "
+     "text about twice as fast for a 17-19 % larger body; the producer keeps "
+     "its deflate streams between messages. See doc/performance.md, "
+     "Compression."},
     {"retryTimesWhenSendFailed", P, T_INT, OFF(retry_times), "2", 0, 100, NULL,
      NULL, "Extra attempts of a synchronous send."},
     {"retryTimesWhenSendAsyncFailed", P, T_INT, OFF(retry_times_async), "2", 0,

@@ -234,6 +234,7 @@ rmq_producer_t *rmq_producer_new(rmq_client_t *client, const rmq_conf_t *conf,
   dflt = NULL;
   rmqi_fault_init(&p->fault);
   rmqi_pstats_init(&p->st);
+  rmqi_zpool_init(&p->zpool, (int)p->conf.v.compress_level);
   atomic_init(&p->closing, false);
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->cond, NULL);
@@ -274,6 +275,7 @@ static void producer_free(rmq_producer_t *p) {
   if (p->batching)
     rmqi_accum_free(&p->acc);
   rmqi_fault_free(&p->fault);
+  rmqi_zpool_free(&p->zpool);
   pthread_cond_destroy(&p->cond);
   pthread_mutex_destroy(&p->lock);
   rmqi_conf_release(&p->conf);
@@ -575,8 +577,8 @@ rmq_err_t rmqi_producer_send_within(rmq_producer_t *p, const rmq_msg_t *msg,
     return refuse(res);
   rmqi_prep_t pr;
   char why[256];
-  rmq_err_t rc =
-      rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, true, why, sizeof(why));
+  rmq_err_t rc = rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, &p->zpool,
+                               why, sizeof(why));
   if (rc == RMQ_OK)
     rc = send_sync_within(p, &pr, NULL, NULL, timeout_ms, res);
   else
@@ -632,8 +634,8 @@ static rmq_err_t send_picked(rmq_producer_t *p, const rmq_msg_t *msg,
     return refuse(res);
   rmqi_prep_t pr;
   char why[256];
-  rmq_err_t rc =
-      rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, true, why, sizeof(why));
+  rmq_err_t rc = rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, &p->zpool,
+                               why, sizeof(why));
   rmqi_snap_t *s = NULL;
   if (rc == RMQ_OK)
     rc = rmqi_client_route(p->client, pr.topic,
@@ -740,8 +742,8 @@ rmq_err_t rmq_producer_send_oneway(rmq_producer_t *p, const rmq_msg_t *msg) {
     return RMQ_ERR_SHUTDOWN;
   rmqi_prep_t pr;
   char why[256];
-  rmq_err_t rc =
-      rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, true, why, sizeof(why));
+  rmq_err_t rc = rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, &p->zpool,
+                               why, sizeof(why));
   rmqi_snap_t *s = NULL;
   if (rc == RMQ_OK)
     rc = rmqi_client_route(p->client, pr.topic,
@@ -966,7 +968,7 @@ static rmq_err_t send_batched(rmq_producer_t *p, rmq_msg_t *msg,
   rmqi_prep_t pr;
   char why[256];
   rmq_err_t rc =
-      rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, false, why, sizeof(why));
+      rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, NULL, why, sizeof(why));
   if (rc == RMQ_OK && p->conf.v.backpressure_enable &&
       !wait_inflight(p, p->conf.v.backpressure_num - 1,
                      p->conf.v.backpressure_size,
@@ -1022,8 +1024,8 @@ static rmq_err_t send_async(rmq_producer_t *p, rmq_msg_t *msg,
   j->p = p;
   j->start_ms = rmqi_now_ms();
   j->deadline_ms = j->start_ms + timeout_ms;
-  rmq_err_t rc = rmqi_prep_msg(&j->pr, p->client, msg, &p->conf.v, true, j->why,
-                               sizeof(j->why));
+  rmq_err_t rc = rmqi_prep_msg(&j->pr, p->client, msg, &p->conf.v,
+                               &p->zpool, j->why, sizeof(j->why));
   if (rc == RMQ_OK && p->conf.v.backpressure_enable &&
       !wait_inflight(p, p->conf.v.backpressure_num - 1,
                      p->conf.v.backpressure_size, j->deadline_ms))
@@ -1434,7 +1436,8 @@ rmq_err_t rmq_producer_send_in_transaction(rmq_producer_t *p, rmq_msg_t *msg,
   rmqi_prep_t pr;
   char why[256];
   if (rc == RMQ_OK) {
-    rc = rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, true, why, sizeof(why));
+    rc = rmqi_prep_msg(&pr, p->client, msg, &p->conf.v, &p->zpool, why,
+                       sizeof(why));
     if (rc == RMQ_OK)
       rc = send_sync(p, &pr, NULL, NULL, r);
     else

@@ -69,6 +69,7 @@ struct rmq_producer {
   bool req_stopped;      /* destroy failed them: no new one waits */
   rmqi_tracer_t *tracer; /* enableMsgTrace; NULL when off */
   rmqi_pstats_t st;      /* statistics */
+  rmqi_zpool_t zpool;    /* deflate streams at compressLevel */
 };
 
 /* New work after destroy began, or on a client that is shut down. */

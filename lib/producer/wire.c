@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 static void put_prop(rmqi_buf_t *b, const char *k, const char *v) {
   rmqi_buf_put_str(b, k);
@@ -74,8 +73,8 @@ static rmq_err_t encode_props(rmqi_prep_t *pr, rmq_client_t *c,
 }
 
 rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
-                        const rmqi_conf_vals_t *conf, bool compress, char *err,
-                        size_t n) {
+                        const rmqi_conf_vals_t *conf, rmqi_zpool_t *zp,
+                        char *err, size_t n) {
   memset(pr, 0, sizeof(*pr));
   rmqi_buf_init(&pr->props);
   pr->reconsume_times = pr->max_reconsume_times = -1;
@@ -116,19 +115,16 @@ rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
     pr->trace_type = RMQI_TRACE_MSG_DELAY;
   const char *type = rmq_msg_property(m, "MSG_TYPE");
   pr->reply = type && strcmp(type, "reply") == 0;
-  if (compress && m->body_len >= (size_t)conf->compress_over) {
+  if (zp != NULL && m->body_len >= (size_t)conf->compress_over) {
     /* Java keeps the compressed body even when it is not smaller. */
-    uLongf zl = compressBound((uLong)m->body_len);
-    pr->zbody = malloc(zl);
-    if (pr->zbody == NULL)
-      return RMQ_ERR_NOMEM;
-    if (compress2(pr->zbody, &zl, m->body, (uLong)m->body_len,
-                  (int)conf->compress_level) != Z_OK) {
-      snprintf(err, n, "zlib compression failed");
-      return RMQ_ERR_COMPRESSION;
+    rc = rmqi_zpool_compress(zp, m->body, m->body_len, &pr->zbody,
+                             &pr->body_len);
+    if (rc != RMQ_OK) {
+      snprintf(err, n, "zlib compression of the %zu-byte body failed: %s",
+               m->body_len, rmq_err_str(rc));
+      return rc;
     }
     pr->body = pr->zbody;
-    pr->body_len = zl;
     pr->sysflag |= RMQI_SYSFLAG_COMPRESSED | RMQI_SYSFLAG_ZLIB;
   }
   return encode_props(pr, c, m, err, n);
@@ -151,7 +147,7 @@ rmq_err_t rmqi_prep_batch(rmqi_prep_t *pr, rmq_client_t *c,
   for (size_t i = 0; i < n_msgs && rc == RMQ_OK; i++) {
     const rmq_msg_t *m = msgs[i];
     rmqi_prep_t one;
-    rc = rmqi_prep_msg(&one, c, m, conf, false, err, n);
+    rc = rmqi_prep_msg(&one, c, m, conf, NULL, err, n);
     if (rc == RMQ_OK && strcmp(m->topic, msgs[0]->topic) != 0) {
       snprintf(err, n,
                "the topic of the messages in one batch should be the "

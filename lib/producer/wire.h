@@ -10,6 +10,7 @@
 #include "../client/msg.h"
 #include "../client/ns.h"
 #include "../codec/hash.h"
+#include "../util/zpool.h"
 
 enum {
   RMQI_RC_SEND_MESSAGE_V2 = 310,
@@ -44,10 +45,11 @@ typedef struct rmqi_prep {
 } rmqi_prep_t;
 
 /* Validates and encodes one message (Java Validators.checkMessage rules).
- * @p compress: compression allowed (not for batches). */
+ * @p zp: the producer's deflate streams, bodies of compressMsgBodyOverHowmuch
+ * bytes or more are compressed with one; NULL: no compression (batches). */
 rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
-                        const rmqi_conf_vals_t *conf, bool compress, char *err,
-                        size_t n);
+                        const rmqi_conf_vals_t *conf, rmqi_zpool_t *zp,
+                        char *err, size_t n);
 /* A batch: one request body holding every message (message.md §7). */
 rmq_err_t rmqi_prep_batch(rmqi_prep_t *pr, rmq_client_t *c,
                           rmq_msg_t *const *msgs, size_t n_msgs,

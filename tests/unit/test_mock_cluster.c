@@ -445,6 +445,81 @@ TEST(large_async_bodies_arrive_whole) {
   rmq_mock_cluster_destroy(c);
 }
 
+#define N_Z 32
+#define Z_THREADS 4
+static uint8_t zbodies[N_Z][4096 + N_Z * 8000];
+
+static size_t zlen(int i) { return 4096 + (size_t)i * 8000; }
+
+typedef struct zsender {
+  rmq_producer_t *p;
+  int t, failed;
+} zsender_t;
+
+static void *zsend(void *v) {
+  zsender_t *z = v;
+  for (int i = z->t; i < N_Z; i += Z_THREADS) {
+    rmq_msg_t *m = rmq_msg_new("TopicZ");
+    rmq_send_result_t res = {0};
+    if (rmq_msg_set_body(m, zbodies[i], zlen(i)) != RMQ_OK ||
+        rmq_producer_send(z->p, m, &res) != RMQ_OK)
+      z->failed++;
+    rmq_send_result_clear(&res);
+    rmq_msg_destroy(m);
+  }
+  return NULL;
+}
+
+/* Compressed bodies of 4 KiB to 250 KiB sent at once from four threads
+ * through one producer, so its pooled deflate streams are shared, reset
+ * between bodies of other sizes and made anew when all are taken: each
+ * one inflates back to its exact bytes. */
+TEST(compressed_bodies_from_many_threads_arrive_whole) {
+  rmq_mock_cluster_t *c = cluster(1);
+  REQUIRE(c);
+  CHECK_ERR(rmq_mock_topic_create(c, "TopicZ", 4), RMQ_OK);
+  rmq_producer_t *p = producer(c, NULL); /* compression over 4096 bytes */
+  REQUIRE(p);
+  for (int i = 0; i < N_Z; i++)
+    large_body(zbodies[i], zlen(i), i);
+  pthread_t th[Z_THREADS];
+  zsender_t zs[Z_THREADS];
+  for (int t = 0; t < Z_THREADS; t++) {
+    zs[t] = (zsender_t){p, t, 0};
+    REQUIRE(pthread_create(&th[t], NULL, zsend, &zs[t]) == 0);
+  }
+  for (int t = 0; t < Z_THREADS; t++) {
+    pthread_join(th[t], NULL);
+    CHECK_INT(zs[t].failed, 0);
+  }
+  rmq_pull_consumer_t *lc = lite_subscribed(c, "GZ", "TopicZ");
+  REQUIRE(lc);
+  int seen[N_Z] = {0}, distinct = 0, bad = 0;
+  int64_t end = now_ms() + 30000;
+  while (distinct < N_Z && now_ms() < end) {
+    rmq_msg_t *msgs[8];
+    int n = rmq_pull_consumer_poll(lc, msgs, 8, 200);
+    for (int k = 0; k < n; k++) {
+      size_t len = 0;
+      const uint8_t *b = rmq_msg_body(msgs[k], &len);
+      int i = -1;
+      if (len >= sizeof(i))
+        memcpy(&i, b, sizeof(i));
+      if (i < 0 || i >= N_Z || len != zlen(i) ||
+          memcmp(b, zbodies[i], len) != 0)
+        bad++;
+      else if (seen[i]++ == 0)
+        distinct++;
+      rmq_msg_destroy(msgs[k]);
+    }
+  }
+  rmq_pull_consumer_destroy(lc, 5000);
+  CHECK_INT(bad, 0);
+  CHECK_INT(distinct, N_Z);
+  rmq_producer_destroy(p, 5000);
+  rmq_mock_cluster_destroy(c);
+}
+
 /* ---- faults -------------------------------------------------------------- */
 
 static long long stat_of(rmq_producer_t *p, const char *path) {
@@ -1346,6 +1421,7 @@ int main(void) {
   static const rmqt_case cases[] = {
       TCASE(producer_push_and_lite_pull_round_trip),
       TCASE(large_async_bodies_arrive_whole),
+      TCASE(compressed_bodies_from_many_threads_arrive_whole),
       TCASE(system_busy_is_retried_and_counted),
       TCASE(failed_send_back_falls_back_to_a_send_to_the_retry_topic),
       TCASE(failed_send_back_and_retry_send_keep_the_message_here),

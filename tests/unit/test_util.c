@@ -3,9 +3,13 @@
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/zpool.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
 
 TEST(buf_appends_big_endian) {
   rmqi_buf_t b;
@@ -144,6 +148,98 @@ TEST(version_matches_macros) {
   CHECK_INT(rmq_version_num(), RMQ_VERSION_NUM);
 }
 
+/* Bodies of differing size and content, one after the other through one
+ * pool: a reset stream must not carry anything over from the last body. */
+static uint8_t *zbody(int kind, size_t n) {
+  uint8_t *b = malloc(n ? n : 1);
+  uint32_t x = 2463534242u + (uint32_t)n;
+  for (size_t i = 0; b && i < n; i++) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    b[i] = kind == 0   ? (uint8_t)x                       /* random */
+           : kind == 1 ? (uint8_t)"{\"k\":12,\"v\":\"ab\"}"[x % 18] /* text */
+                       : 'x';
+  }
+  return b;
+}
+
+TEST(zpool_gives_compress2_bytes) {
+  static const size_t sizes[] = {300000, 5000, 70000, 0, 4096, 1 << 20, 17};
+  static const int levels[] = {0, 1, 5, 9}; /* compressLevel's range */
+  for (size_t li = 0; li < 4; li++) {
+    int level = levels[li];
+    rmqi_zpool_t zp;
+    rmqi_zpool_init(&zp, level);
+    for (size_t i = 0; i < 3 * sizeof(sizes) / sizeof(sizes[0]); i++) {
+      size_t n = sizes[i % 7];
+      uint8_t *b = zbody((int)(i % 3), n), *z = NULL;
+      REQUIRE(b);
+      size_t zl = 0;
+      CHECK_ERR(rmqi_zpool_compress(&zp, b, n, &z, &zl), RMQ_OK);
+      uLongf wl = compressBound((uLong)n);
+      uint8_t *want = malloc(wl);
+      REQUIRE(want && z);
+      REQUIRE(compress2(want, &wl, b, (uLong)n, level) == Z_OK);
+      CHECK_MEM(z, zl, want, wl);
+      uLongf back_len = n + 1;
+      uint8_t *back = malloc(back_len);
+      REQUIRE(back);
+      CHECK_INT(uncompress(back, &back_len, z, (uLong)zl), Z_OK);
+      CHECK_MEM(back, back_len, b, n);
+      free(back);
+      free(want);
+      free(z);
+      free(b);
+    }
+    CHECK_UINT(zp.n_idle, 1); /* one sender: one stream, reused */
+    rmqi_zpool_free(&zp);
+  }
+}
+
+typedef struct zp_arg {
+  rmqi_zpool_t *zp;
+  int id;
+  int bad;
+} zp_arg_t;
+
+static void *zp_worker(void *v) {
+  zp_arg_t *a = v;
+  for (int i = 0; i < 40; i++) {
+    size_t n = 4096 + (size_t)(a->id * 977 + i * 131);
+    uint8_t *b = zbody((a->id + i) % 3, n), *z = NULL, *back = malloc(n);
+    size_t zl = 0;
+    uLongf bl = n;
+    if (b == NULL || back == NULL ||
+        rmqi_zpool_compress(a->zp, b, n, &z, &zl) != RMQ_OK ||
+        uncompress(back, &bl, z, (uLong)zl) != Z_OK || bl != n ||
+        memcmp(back, b, n) != 0)
+      a->bad++;
+    free(z);
+    free(back);
+    free(b);
+  }
+  return NULL;
+}
+
+TEST(zpool_concurrent_senders_stay_bounded) {
+  rmqi_zpool_t zp;
+  rmqi_zpool_init(&zp, 5);
+  enum { T = 8 };
+  pthread_t th[T];
+  zp_arg_t a[T];
+  for (int i = 0; i < T; i++) {
+    a[i] = (zp_arg_t){&zp, i, 0};
+    REQUIRE(pthread_create(&th[i], NULL, zp_worker, &a[i]) == 0);
+  }
+  for (int i = 0; i < T; i++) {
+    pthread_join(th[i], NULL);
+    CHECK_INT(a[i].bad, 0);
+  }
+  CHECK(zp.n_idle >= 1 && zp.n_idle <= RMQI_ZPOOL_IDLE);
+  rmqi_zpool_free(&zp);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(buf_appends_big_endian),
@@ -155,6 +251,8 @@ int main(void) {
       TCASE(arena_big_and_small_mixed),
       TCASE(err_table_names_and_strings),
       TCASE(version_matches_macros),
+      TCASE(zpool_gives_compress2_bytes),
+      TCASE(zpool_concurrent_senders_stay_bounded),
   };
   return RUN_TESTS(cases);
 }

@@ -5,6 +5,7 @@
 //	go run . consume-push -namesrv 127.0.0.1:9876 -topic T -count 1000000 [-pull-batch 32]
 //	go run . produce -namesrv NS -topic T -count N -size 256 -mode sync|async|batch
 //	         [-threads 1] [-window 1000] [-batch 64] [-warmup 2000] [-compress-over 4096] [-topics N] [-producers P]
+//	go run . compress FILE LEVEL N   (see compress.go)
 //
 // produce: see produce.go. consume-push: a fresh group subscribes from the first offset with the client's default
 // push settings (20 consume goroutines, one message per listener call) and
@@ -56,6 +57,9 @@ func statusKiB(key string) int64 {
 func main() {
 	if len(os.Args) >= 2 && os.Args[1] == "produce" {
 		os.Exit(produce(os.Args[2:]))
+	}
+	if len(os.Args) >= 2 && os.Args[1] == "compress" {
+		os.Exit(compressBench(os.Args[2:]))
 	}
 	if len(os.Args) < 2 || os.Args[1] != "consume-push" {
 		fmt.Fprintln(os.Stderr, "usage: bench consume-push -namesrv NS -topic T -count N [-pull-batch 32]\n"+
