@@ -61,6 +61,11 @@ typedef struct rmqi_rpc_opts {
    * sends large frames, and gives them back to 128 KiB once none has
    * passed for this long (0: 1000 ms). */
   int64_t idle_trim_ms;
+  /* Bodies of this many bytes or more are written from the caller's
+   * memory rather than copied into the connection's output, by
+   * rmqi_rpc_invoke_lend and rmqi_rpc_invoke_sync (0: the default,
+   * RMQI_DEFAULT_LEND_MIN; SIZE_MAX: never). */
+  size_t lend_min;
   int ser; /* RMQI_SER_* for requests we send */
   const rmqi_log_t *log;
   /* Called on every outgoing request just before it is encoded (any
@@ -84,6 +89,7 @@ typedef struct rmqi_rpc_opts {
 } rmqi_rpc_opts_t;
 
 #define RMQI_DEFAULT_MAX_CONN_OUTPUT ((size_t)64 << 20)
+#define RMQI_DEFAULT_LEND_MIN ((size_t)64 << 10)
 
 rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o);
 /* Registers a handler for a request code (before rmqi_rpc_start). */
@@ -122,6 +128,15 @@ size_t rmqi_rpc_pending(rmqi_rpc_t *r);
  * RMQ_ERR_CONN_LOST) and the next request connects anew. */
 rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *c,
                           int64_t timeout_ms, rmqi_rpc_cb cb, void *arg);
+/* rmqi_rpc_invoke, but a body of lend_min bytes or more is not copied:
+ * the connection writes it from @p c->body, which must stay valid and
+ * unchanged until @p cb runs (on RMQ_OK), or until this returns (on
+ * failure). Past that the connection no longer reads it: a body still
+ * queued when the request ends first (a timeout, a cancel, stop) is
+ * copied before @p cb runs, and one not queued yet is never sent. */
+rmq_err_t rmqi_rpc_invoke_lend(rmqi_rpc_t *r, const char *addr,
+                               rmqi_cmd_t *c, int64_t timeout_ms,
+                               rmqi_rpc_cb cb, void *arg);
 /* Sends with the oneway flag; nothing comes back. */
 rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *c);
 
