@@ -64,6 +64,7 @@ enum { L_NEW, L_QUEUED, L_DONE, L_CANCELLED };
 typedef struct lend {
   const uint8_t *p; /* the caller's bytes, or `copy` once the loan ended */
   size_t len;
+  size_t written; /* by the queue's writer */
   uint8_t *copy;
   int state;   /* L_* */
   bool poison; /* ended, and no memory for the copy: never written */
@@ -162,8 +163,10 @@ static int oq_iov(const oq_t *q, struct iovec *iov, int max, bool *poisoned) {
 
 /* Moves the cursor past @p n written bytes; a loan written whole ends
  * for the queue. Called by the one writer of the queue: the loop for
- * wbuf (under wlock), a direct writer for out (under out_lock). */
-static void oq_advance(oq_t *q, size_t n) {
+ * wbuf (under wlock), a direct writer for out (under out_lock). Returns
+ * how many of the bytes were still lent (not copied). */
+static size_t oq_advance(oq_t *q, size_t n) {
+  size_t lent = 0;
   while (n) {
     size_t end = q->xi < q->nx ? q->x[q->xi].at : q->b.len;
     if (q->off < end) {
@@ -175,6 +178,9 @@ static void oq_advance(oq_t *q, size_t n) {
     lend_t *l = q->x[q->xi].l;
     size_t k = n < l->len - q->xoff ? n : l->len - q->xoff;
     q->xoff += k;
+    l->written += k;
+    if (l->copy == NULL)
+      lent += k;
     n -= k;
     if (q->xoff == l->len) {
       lend_done(l);
@@ -182,6 +188,7 @@ static void oq_advance(oq_t *q, size_t n) {
       q->xoff = 0;
     }
   }
+  return lent;
 }
 
 /* Bytes from the cursor to the end. */
@@ -250,6 +257,11 @@ struct rmqi_conn {
   /* Output bound: bytes in out + wbuf (added under out_lock, removed by
    * the loop as the socket takes them). */
   _Atomic size_t queued;
+  /* Of queued: bytes of bodies still lent (the callers' memory). The bound
+   * is on the rest, the memory the connection holds itself: lent bodies
+   * are held by their requests (the producer's own bounds), and become
+   * the connection's only when a loan ends early and they are copied. */
+  _Atomic size_t lent;
   _Atomic bool over; /* a request was refused for the bound */
   /* Last time the socket took bytes or the output was empty: the loop
    * sets it, and so does a direct write (the loop may not run at all
@@ -491,6 +503,7 @@ static void lend_end(rmqi_conn_t *c, lend_t *l) {
   if (l->state == L_NEW) {
     l->state = L_CANCELLED;
   } else if (l->state == L_QUEUED && !l->copy && !l->poison) {
+    atomic_fetch_sub(&c->lent, l->len - l->written);
     l->copy = malloc(l->len);
     if (l->copy)
       memcpy(l->copy, l->p, l->len);
@@ -714,11 +727,18 @@ static ssize_t tr_writev(rmqi_transport_t *t, const struct iovec *iov, int n) {
   return (ssize_t)done;
 }
 
+/* Any thread: the queued bytes in the connection's own memory (what the
+ * output bound is on): all but the lent ones. The two counters are read
+ * one after the other: a moment's skew is clamped. */
+static size_t held_bytes(rmqi_conn_t *c) {
+  size_t q = atomic_load(&c->queued), l = atomic_load(&c->lent);
+  return q > l ? q - l : 0;
+}
+
 /* Any thread: a connection refused requests for its output bound takes
  * them again once the peer has read it down to half. */
 static void over_recheck(rmqi_conn_t *c) {
-  if (atomic_load(&c->over) &&
-      atomic_load(&c->queued) < c->rpc->o.max_conn_output / 2)
+  if (atomic_load(&c->over) && held_bytes(c) < c->rpc->o.max_conn_output / 2)
     atomic_store(&c->over, false);
 }
 
@@ -753,8 +773,7 @@ static bool conn_flush(rmqi_conn_t *c) {
     int k = oq_iov(&c->wbuf, iov, WRITE_IOV, &poisoned);
     ssize_t n = k ? tr_writev(c->tr, iov, k) : 0;
     int e = errno;
-    if (n > 0)
-      oq_advance(&c->wbuf, (size_t)n);
+    size_t lent = n > 0 ? oq_advance(&c->wbuf, (size_t)n) : 0;
     pthread_mutex_unlock(&c->wlock);
     errno = e;
     if (poisoned) {
@@ -764,6 +783,7 @@ static bool conn_flush(rmqi_conn_t *c) {
       return false;
     }
     if (n > 0) {
+      atomic_fetch_sub(&c->lent, lent);
       atomic_fetch_sub(&c->queued, (size_t)n);
       c->progress_ms = rmqi_now_ms();
       continue;
@@ -1325,12 +1345,11 @@ static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd, size_t limit,
   }
   pthread_mutex_lock(&c->out_lock);
   size_t before = c->out.b.len;
-  size_t queued = atomic_load(&c->queued);
-  size_t lent = l ? l->len : 0;
+  size_t queued = held_bytes(c); /* lent bodies are not the bound's */
   if (l && l->state == L_CANCELLED)
     rc = RMQ_ERR_TIMEOUT;
-  else if (queued >= limit)
-    rc = RMQ_ERR_QUEUE_FULL;
+  else if (queued >= limit || (l && atomic_load(&c->over)))
+    rc = RMQ_ERR_QUEUE_FULL; /* nor a lent body while the peer reads none */
   else if (l && !oq_reserve_x(&c->out))
     rc = RMQ_ERR_NOMEM;
   else if (l)
@@ -1338,7 +1357,7 @@ static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd, size_t limit,
   else
     rc = rmqi_cmd_encode(&c->out.b, cmd, r->o.ser);
   if (rc == RMQ_OK && rmqi_buf_ok(&c->out.b) &&
-      queued + (c->out.b.len - before) + lent > limit)
+      queued + (c->out.b.len - before) > limit)
     rc = RMQ_ERR_QUEUE_FULL;
   if (rc != RMQ_OK || !rmqi_buf_ok(&c->out.b)) {
     c->out.b.len = before;
@@ -1365,14 +1384,18 @@ static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd, size_t limit,
     c->out.x[c->out.nx++] = (oseg_t){c->out.b.len, l};
     l->state = L_QUEUED;
   }
+  size_t lent = l ? l->len : 0;
   size_t added = c->out.b.len - before + lent;
   /* The request is in the pending table already (rmqi_rpc_invoke adds it
    * before sending), so its answer finds it however soon it comes. */
-  if (direct && before == 0 && !c->wbusy && c->direct_fd >= 0)
+  if (direct && before == 0 && !c->wbusy && c->direct_fd >= 0) {
     added = conn_write_direct(c);
-  if (added)
+    lent = l && l->state == L_QUEUED ? l->len - l->written : 0;
+  }
+  if (added) {
     atomic_fetch_add(&c->queued, added);
-  else
+    atomic_fetch_add(&c->lent, lent);
+  } else
     over_recheck(c); /* the loop, which would, may not run */
   pthread_mutex_unlock(&c->out_lock);
   if (added)
@@ -1573,6 +1596,7 @@ static void stats_fill(void *arg) {
     if (strcmp(c->addr, q->addr) == 0) {
       q->st.exists = true;
       q->st.queued = atomic_load(&c->queued);
+      q->st.lent = atomic_load(&c->lent);
       q->st.replies_dropped = atomic_load(&c->replies_dropped);
       q->st.responses_dropped = atomic_load(&c->responses_dropped);
       q->st.in_cap = c->in.cap;

@@ -51,8 +51,9 @@ typedef void (*rmqi_rpc_handler)(void *arg, rmqi_conn_t *conn, rmqi_cmd_t *req);
 typedef struct rmqi_rpc_opts {
   size_t max_frame;
   int64_t connect_timeout_ms;
-  /* Bytes a connection may hold queued for writing (0: the default,
-   * RMQI_DEFAULT_MAX_CONN_OUTPUT). A request past it fails with
+  /* Bytes a connection may hold queued for writing in its own memory (0:
+   * the default, RMQI_DEFAULT_MAX_CONN_OUTPUT; bodies still lent, see
+   * rmqi_rpc_invoke_lend, are not counted). A request past it fails with
    * RMQ_ERR_QUEUE_FULL; replies to the peer's requests may use only a
    * quarter of it and are dropped past that; a connection that stays over
    * its bound without writing a byte for connect_timeout_ms is closed. */
@@ -89,7 +90,7 @@ typedef struct rmqi_rpc_opts {
 } rmqi_rpc_opts_t;
 
 #define RMQI_DEFAULT_MAX_CONN_OUTPUT ((size_t)64 << 20)
-#define RMQI_DEFAULT_LEND_MIN ((size_t)64 << 10)
+#define RMQI_DEFAULT_LEND_MIN ((size_t)16 << 10)
 
 rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o);
 /* Registers a handler for a request code (before rmqi_rpc_start). */
@@ -187,6 +188,7 @@ const char *rmqi_conn_addr(const rmqi_conn_t *conn);
 typedef struct rmqi_conn_stats {
   bool exists;
   size_t queued;                    /* bytes encoded and not yet written */
+  size_t lent; /* of queued: bodies written from their caller's memory */
   uint64_t replies_dropped;         /* replies refused for the reply bound */
   uint64_t responses_dropped;       /* answers nobody waits for (late ones) */
   size_t in_cap, wbuf_cap, out_cap; /* buffer capacities */

@@ -1252,6 +1252,55 @@ TEST(lent_bodies_freed_in_their_timeout_callbacks_are_still_written_whole) {
   close(ls);
 }
 
+/* The output bound is on the memory a connection holds: bodies still lent
+ * are the callers' and do not count (12 MiB of them go out through a
+ * 1 MiB bound to a peer that reads nothing); once their requests time out
+ * the connection holds copies of what is unwritten, which do count, and
+ * the next request fails at once with QUEUE_FULL. */
+TEST(lent_bodies_count_against_the_output_bound_only_once_copied) {
+  enum { N = 3 };
+  const size_t len = 4 << 20;
+  char addr[32];
+  int ls = raw_listen(addr, sizeof(addr));
+  rmqi_rpc_t *r = new_rpc_lend(1 << 20, 0, 0, NULL);
+  REQUIRE(ls >= 0 && r);
+  rmqi_buf_t in;
+  rmqi_buf_init(&in);
+  int fd = open_idle(r, addr, ls, &in);
+  REQUIRE(fd >= 0);
+  lent_req_t q[N];
+  for (int i = 0; i < N; i++) {
+    q[i] = (lent_req_t){0, RMQ_OK, malloc(len), len};
+    REQUIRE(q[i].body);
+    fill_body(q[i].body, len, 5, i);
+    rmqi_cmd_t c;
+    rmqi_cmd_init(&c, 310);
+    c.body = q[i].body;
+    c.body_len = len;
+    CHECK_ERR(rmqi_rpc_invoke_lend(r, addr, &c, 300, lent_cb, &q[i]), RMQ_OK);
+    rmqi_cmd_free(&c);
+  }
+  rmqi_conn_stats_t st = rmqi_rpc_conn_stats(r, addr);
+  CHECK(st.queued > 4 << 20);
+  CHECK(st.lent > 4 << 20 && st.lent <= st.queued);
+  wait_lent(q, N, 5000);
+  st = rmqi_rpc_conn_stats(r, addr);
+  CHECK_UINT(st.lent, 0);         /* copied now */
+  CHECK(st.queued > (size_t)2 << 20); /* over the bound */
+  large_rec_t next = {0};
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 51);
+  CHECK_ERR(rmqi_rpc_invoke(r, addr, &c, 60000, large_cb, &next),
+            RMQ_ERR_QUEUE_FULL);
+  rmqi_cmd_free(&c);
+  for (int i = 0; i < N; i++)
+    CHECK_ERR(q[i].err, RMQ_ERR_TIMEOUT);
+  rmqi_rpc_free(r);
+  rmqi_buf_free(&in);
+  close(fd);
+  close(ls);
+}
+
 /* A request that ends between its entry in the pending table and its
  * frame's queueing (here: cancelled from the signing hook, which runs in
  * that window) is never sent: its callback may have freed the body. */
@@ -1914,6 +1963,7 @@ int main(void) {
       TCASE(lent_body_freed_after_a_sync_timeout_is_still_written_whole),
       TCASE(
           lent_bodies_freed_in_their_timeout_callbacks_are_still_written_whole),
+      TCASE(lent_bodies_count_against_the_output_bound_only_once_copied),
       TCASE(lent_body_of_a_request_ended_before_queueing_is_never_sent),
       TCASE(connection_closed_mid_body_fails_lent_requests_once),
       TCASE(host_names_resolve_and_reconnect),
