@@ -1269,21 +1269,26 @@ TEST(lent_bodies_count_against_the_output_bound_only_once_copied) {
   int fd = open_idle(r, addr, ls, &in);
   REQUIRE(fd >= 0);
   lent_req_t q[N];
-  for (int i = 0; i < N; i++) {
+  for (int i = 0; i < N; i++) { /* first: all are queued before any ends */
     q[i] = (lent_req_t){0, RMQ_OK, malloc(len), len};
     REQUIRE(q[i].body);
     fill_body(q[i].body, len, 5, i);
+  }
+  for (int i = 0; i < N; i++) {
     rmqi_cmd_t c;
     rmqi_cmd_init(&c, 310);
     c.body = q[i].body;
     c.body_len = len;
-    CHECK_ERR(rmqi_rpc_invoke_lend(r, addr, &c, 300, lent_cb, &q[i]), RMQ_OK);
+    rmq_err_t rc = rmqi_rpc_invoke_lend(r, addr, &c, 1000, lent_cb, &q[i]);
+    CHECK_ERR(rc, RMQ_OK);
+    if (rc != RMQ_OK)
+      lent_cb(&q[i], &(rmqi_rpc_result_t){.err = rc});
     rmqi_cmd_free(&c);
   }
   rmqi_conn_stats_t st = rmqi_rpc_conn_stats(r, addr);
   CHECK(st.queued > 4 << 20);
   CHECK(st.lent > 4 << 20 && st.lent <= st.queued);
-  wait_lent(q, N, 5000);
+  wait_lent(q, N, 10000);
   st = rmqi_rpc_conn_stats(r, addr);
   CHECK_UINT(st.lent, 0);         /* copied now */
   CHECK(st.queued > (size_t)2 << 20); /* over the bound */
