@@ -1095,6 +1095,56 @@ static void lent_cb(void *arg, const rmqi_rpc_result_t *res) {
   atomic_fetch_add(&q->calls, 1);
 }
 
+/* Lends @p n bodies of @p len bytes (fill_body(t, i)), made first so that
+ * all are queued before any can time out; a refused one completes here
+ * (its body freed). *op gets the opaques (may be NULL). Returns how many
+ * were accepted. */
+static int lend_all(rmqi_rpc_t *r, const char *addr, lent_req_t *q, int n,
+                    size_t len, int t, int64_t timeout_ms, int32_t *op) {
+  for (int i = 0; i < n; i++) {
+    q[i] = (lent_req_t){0, RMQ_OK, malloc(len), len};
+    if (q[i].body == NULL)
+      return 0; /* a test machine out of memory: the checks fail */
+    fill_body(q[i].body, len, t, i);
+  }
+  int ok = 0;
+  for (int i = 0; i < n; i++) {
+    rmqi_cmd_t c;
+    rmqi_cmd_init(&c, 310);
+    c.body = q[i].body;
+    c.body_len = len;
+    rmq_err_t rc =
+        rmqi_rpc_invoke_lend(r, addr, &c, timeout_ms, lent_cb, &q[i]);
+    if (op)
+      op[i] = c.opaque;
+    if (rc == RMQ_OK)
+      ok++;
+    else
+      lent_cb(&q[i], &(rmqi_rpc_result_t){.err = rc});
+    rmqi_cmd_free(&c);
+  }
+  return ok;
+}
+
+/* A raw peer with an open, idle connection to it (open_idle). */
+typedef struct raw {
+  char addr[32];
+  int ls, fd;
+  rmqi_rpc_t *r;
+  rmqi_buf_t in;
+} raw_t;
+
+static bool raw_up(raw_t *x, size_t bound);
+
+static void raw_down(raw_t *x) {
+  rmqi_rpc_free(x->r);
+  rmqi_buf_free(&x->in);
+  if (x->fd >= 0)
+    close(x->fd);
+  if (x->ls >= 0)
+    close(x->ls);
+}
+
 static void wait_lent(lent_req_t *q, int n, int ms) {
   int64_t until = rmqi_now_ms() + ms;
   for (int i = 0; i < n; i++)
@@ -1153,6 +1203,16 @@ static int open_idle(rmqi_rpc_t *r, const char *addr, int ls, rmqi_buf_t *in) {
   return rec.err == RMQ_OK ? fd : -1;
 }
 
+/* An instance lending from the default size, with @p bound on the output
+ * (0: the default). */
+static bool raw_up(raw_t *x, size_t bound) {
+  x->ls = raw_listen(x->addr, sizeof(x->addr));
+  x->r = new_rpc_lend(bound, 0, 0, NULL);
+  rmqi_buf_init(&x->in);
+  x->fd = x->ls >= 0 && x->r ? open_idle(x->r, x->addr, x->ls, &x->in) : -1;
+  return x->fd >= 0;
+}
+
 /* A synchronous call on an idle connection writes its frame itself; the
  * peer reads nothing, so most of the 8 MiB body (more than both ends'
  * socket buffers) is still queued when the call times out and returns.
@@ -1160,14 +1220,10 @@ static int open_idle(rmqi_rpc_t *r, const char *addr, int ls, rmqi_buf_t *in) {
  * reads afterwards is still the frame as it was sent, byte for byte (the
  * connection copied the rest of the body before the call returned). */
 TEST(lent_body_freed_after_a_sync_timeout_is_still_written_whole) {
-  char addr[32];
-  int ls = raw_listen(addr, sizeof(addr));
-  rmqi_rpc_t *r = new_rpc_lend(0, 0, 0, NULL);
-  REQUIRE(ls >= 0 && r);
-  rmqi_buf_t in;
-  rmqi_buf_init(&in);
-  int fd = open_idle(r, addr, ls, &in);
-  REQUIRE(fd >= 0);
+  raw_t x;
+  REQUIRE(raw_up(&x, 0));
+  rmqi_rpc_t *r = x.r;
+  const char *addr = x.addr;
   size_t len = 8 << 20;
   uint8_t *body = malloc(len);
   REQUIRE(body);
@@ -1185,15 +1241,12 @@ TEST(lent_body_freed_after_a_sync_timeout_is_still_written_whole) {
   memset(body, 0xEE, len);
   free(body);
   REQUIRE(queued > len / 2); /* the case at hand: most still to write */
-  check_next_frame(fd, &in, 310, op, len, 1, 1);
+  check_next_frame(x.fd, &x.in, 310, op, len, 1, 1);
   int64_t until = rmqi_now_ms() + 5000;
   while (rmqi_rpc_conn_stats(r, addr).queued && rmqi_now_ms() < until)
     usleep(1000);
   CHECK_UINT(rmqi_rpc_conn_stats(r, addr).queued, 0);
-  rmqi_rpc_free(r);
-  rmqi_buf_free(&in);
-  close(fd);
-  close(ls);
+  raw_down(&x);
 }
 
 /* Asynchronous lent requests time out while the peer reads nothing; each
@@ -1202,28 +1255,13 @@ TEST(lent_body_freed_after_a_sync_timeout_is_still_written_whole) {
 TEST(lent_bodies_freed_in_their_timeout_callbacks_are_still_written_whole) {
   enum { N = 4 };
   const size_t len = 3 << 20;
-  char addr[32];
-  int ls = raw_listen(addr, sizeof(addr));
-  rmqi_rpc_t *r = new_rpc_lend(0, 0, 0, NULL);
-  REQUIRE(ls >= 0 && r);
-  rmqi_buf_t in;
-  rmqi_buf_init(&in);
-  int fd = open_idle(r, addr, ls, &in);
-  REQUIRE(fd >= 0);
+  raw_t x;
+  REQUIRE(raw_up(&x, 0));
+  rmqi_rpc_t *r = x.r;
+  const char *addr = x.addr;
   lent_req_t q[N];
   int32_t op[N];
-  for (int i = 0; i < N; i++) {
-    q[i] = (lent_req_t){0, RMQ_OK, malloc(len), len};
-    REQUIRE(q[i].body);
-    fill_body(q[i].body, len, 2, i);
-    rmqi_cmd_t c;
-    rmqi_cmd_init(&c, 310);
-    c.body = q[i].body;
-    c.body_len = len;
-    REQUIRE(rmqi_rpc_invoke_lend(r, addr, &c, 200, lent_cb, &q[i]) == RMQ_OK);
-    op[i] = c.opaque;
-    rmqi_cmd_free(&c);
-  }
+  CHECK_INT(lend_all(r, addr, q, N, len, 2, 200, op), N);
   wait_lent(q, N, 5000);
   for (int i = 0; i < N; i++) {
     CHECK_INT(atomic_load(&q[i].calls), 1);
@@ -1231,25 +1269,22 @@ TEST(lent_bodies_freed_in_their_timeout_callbacks_are_still_written_whole) {
   }
   CHECK(rmqi_rpc_conn_stats(r, addr).queued > len);
   for (int i = 0; i < N; i++)
-    check_next_frame(fd, &in, 310, op[i], len, 2, i);
+    check_next_frame(x.fd, &x.in, 310, op[i], len, 2, i);
   /* and the connection goes on */
   large_rec_t after = {0};
   rmqi_cmd_t c;
   rmqi_cmd_init(&c, 51);
   REQUIRE(rmqi_rpc_invoke(r, addr, &c, 60000, large_cb, &after) == RMQ_OK);
-  check_next_frame(fd, &in, 51, c.opaque, 0, 0, 0);
-  write_response(fd, c.opaque);
+  check_next_frame(x.fd, &x.in, 51, c.opaque, 0, 0, 0);
+  write_response(x.fd, c.opaque);
   rmqi_cmd_free(&c);
   int64_t until = rmqi_now_ms() + 5000;
   while (atomic_load(&after.calls) == 0 && rmqi_now_ms() < until)
     usleep(1000);
   CHECK_ERR(after.err, RMQ_OK);
-  rmqi_rpc_free(r);
+  raw_down(&x);
   for (int i = 0; i < N; i++)
     CHECK_INT(atomic_load(&q[i].calls), 1);
-  rmqi_buf_free(&in);
-  close(fd);
-  close(ls);
 }
 
 /* The output bound is on the memory a connection holds: bodies still lent
@@ -1260,37 +1295,18 @@ TEST(lent_bodies_freed_in_their_timeout_callbacks_are_still_written_whole) {
 TEST(lent_bodies_count_against_the_output_bound_only_once_copied) {
   enum { N = 3 };
   const size_t len = 4 << 20;
-  char addr[32];
-  int ls = raw_listen(addr, sizeof(addr));
-  rmqi_rpc_t *r = new_rpc_lend(1 << 20, 0, 0, NULL);
-  REQUIRE(ls >= 0 && r);
-  rmqi_buf_t in;
-  rmqi_buf_init(&in);
-  int fd = open_idle(r, addr, ls, &in);
-  REQUIRE(fd >= 0);
+  raw_t x;
+  REQUIRE(raw_up(&x, 1 << 20));
+  rmqi_rpc_t *r = x.r;
+  const char *addr = x.addr;
   lent_req_t q[N];
-  for (int i = 0; i < N; i++) { /* first: all are queued before any ends */
-    q[i] = (lent_req_t){0, RMQ_OK, malloc(len), len};
-    REQUIRE(q[i].body);
-    fill_body(q[i].body, len, 5, i);
-  }
-  for (int i = 0; i < N; i++) {
-    rmqi_cmd_t c;
-    rmqi_cmd_init(&c, 310);
-    c.body = q[i].body;
-    c.body_len = len;
-    rmq_err_t rc = rmqi_rpc_invoke_lend(r, addr, &c, 1000, lent_cb, &q[i]);
-    CHECK_ERR(rc, RMQ_OK);
-    if (rc != RMQ_OK)
-      lent_cb(&q[i], &(rmqi_rpc_result_t){.err = rc});
-    rmqi_cmd_free(&c);
-  }
+  CHECK_INT(lend_all(r, addr, q, N, len, 5, 1000, NULL), N);
   rmqi_conn_stats_t st = rmqi_rpc_conn_stats(r, addr);
   CHECK(st.queued > 4 << 20);
   CHECK(st.lent > 4 << 20 && st.lent <= st.queued);
   wait_lent(q, N, 10000);
   st = rmqi_rpc_conn_stats(r, addr);
-  CHECK_UINT(st.lent, 0);         /* copied now */
+  CHECK_UINT(st.lent, 0);             /* copied now */
   CHECK(st.queued > (size_t)2 << 20); /* over the bound */
   large_rec_t next = {0};
   rmqi_cmd_t c;
@@ -1300,10 +1316,7 @@ TEST(lent_bodies_count_against_the_output_bound_only_once_copied) {
   rmqi_cmd_free(&c);
   for (int i = 0; i < N; i++)
     CHECK_ERR(q[i].err, RMQ_ERR_TIMEOUT);
-  rmqi_rpc_free(r);
-  rmqi_buf_free(&in);
-  close(fd);
-  close(ls);
+  raw_down(&x);
 }
 
 /* A request that ends between its entry in the pending table and its
@@ -1382,18 +1395,7 @@ TEST(connection_closed_mid_body_fails_lent_requests_once) {
   rmqi_rpc_t *r = new_rpc_lend(0, 0, 0, NULL);
   REQUIRE(ls >= 0 && r);
   lent_req_t q[N];
-  for (int i = 0; i < N; i++) {
-    q[i] = (lent_req_t){0, RMQ_OK, malloc(len), len};
-    REQUIRE(q[i].body);
-    fill_body(q[i].body, len, 4, i);
-    rmqi_cmd_t c;
-    rmqi_cmd_init(&c, 310);
-    c.body = q[i].body;
-    c.body_len = len;
-    REQUIRE(rmqi_rpc_invoke_lend(r, addr, &c, 60000, lent_cb, &q[i]) ==
-            RMQ_OK);
-    rmqi_cmd_free(&c);
-  }
+  CHECK_INT(lend_all(r, addr, q, N, len, 4, 60000, NULL), N);
   int fd = accept(ls, NULL, NULL);
   REQUIRE(fd >= 0);
   static uint8_t part[100 * 1000];
