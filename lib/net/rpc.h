@@ -6,7 +6,8 @@
  * Threading: rmqi_rpc_invoke, _oneway, _invoke_sync and _reply may be
  * called from any thread (invoke_sync never from the loop thread). The
  * request is encoded on the caller's thread straight into the connection's
- * output buffer; the loop writes it. Completions and handlers run on the
+ * output buffer (a large body may be lent instead: rmqi_rpc_invoke_lend);
+ * the loop writes it. Completions and handlers run on the
  * loop thread: they must be quick and must not block; the layers above
  * bounce user callbacks to the dispatcher.
  */
@@ -151,7 +152,9 @@ void rmqi_resp_free(rmqi_resp_t *r);
 
 /* Blocks the calling (non-loop) thread until the answer or the timeout.
  * On RMQ_OK *out holds the response (free with rmqi_resp_free). @p detail
- * (may be NULL) receives the failure's description. */
+ * (may be NULL) receives the failure's description. A body of lend_min
+ * bytes or more is lent as by rmqi_rpc_invoke_lend: the connection reads
+ * it only until this returns. */
 rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *c,
                                int64_t timeout_ms, rmqi_resp_t *out,
                                char *detail, size_t detail_size);
