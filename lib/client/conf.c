@@ -110,7 +110,10 @@ static const prop_t props[] = {
      "closes the connection before anything is allocated."},
     {"maxConnectionOutputBytes", C, T_INT, OFF(max_conn_output), "67108864",
      INT64_C(1) << 20, INT64_C(1) << 32, NULL, NULL,
-     "Bytes one connection may hold queued for a peer that is not reading. "
+     "Bytes one connection may hold queued for a peer that is not reading, "
+     "in its own memory (request bodies of 16 KiB and more are written from "
+     "the message and count only once a send that ended before they were "
+     "written leaves the connection a copy). "
      "A request past it fails at once with `ERR_QUEUE_FULL`; replies to a "
      "peer's own requests may use a quarter of it and are dropped past "
      "that; a connection that stays over it while the peer reads nothing "

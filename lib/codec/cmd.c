@@ -185,7 +185,10 @@ bool rmqi_parse_i64(const char *s, size_t n, int64_t *out) {
   return true;
 }
 
-rmq_err_t rmqi_cmd_encode(rmqi_buf_t *out, const rmqi_cmd_t *c, int ser) {
+/* Appends the frame; the body's bytes only when @p with_body (its length
+ * counts either way). */
+static rmq_err_t encode(rmqi_buf_t *out, const rmqi_cmd_t *c, int ser,
+                        bool with_body) {
   size_t start = out->len;
   /* Length and header-info are patched once the header is written. */
   rmqi_buf_put_be32(out, 0);
@@ -198,10 +201,11 @@ rmq_err_t rmqi_cmd_encode(rmqi_buf_t *out, const rmqi_cmd_t *c, int ser) {
     return rc;
   }
   size_t hlen = out->len - hstart;
-  rmqi_buf_put(out, c->body, c->body_len);
+  if (with_body)
+    rmqi_buf_put(out, c->body, c->body_len);
   if (!rmqi_buf_ok(out))
     return RMQ_ERR_NOMEM;
-  size_t total = out->len - start - 4;
+  size_t total = out->len - start - 4 + (with_body ? 0 : c->body_len);
   if (hlen > 0xFFFFFF || total > INT32_MAX) {
     out->len = start;
     return RMQ_ERR_LIMIT;
@@ -211,6 +215,14 @@ rmq_err_t rmqi_cmd_encode(rmqi_buf_t *out, const rmqi_cmd_t *c, int ser) {
                       (uint32_t)(ser == RMQI_SER_ROCKETMQ) << 24 |
                           (uint32_t)hlen);
   return RMQ_OK;
+}
+
+rmq_err_t rmqi_cmd_encode(rmqi_buf_t *out, const rmqi_cmd_t *c, int ser) {
+  return encode(out, c, ser, true);
+}
+
+rmq_err_t rmqi_cmd_encode_head(rmqi_buf_t *out, const rmqi_cmd_t *c, int ser) {
+  return encode(out, c, ser, false);
 }
 
 rmq_err_t rmqi_frame_check(const uint8_t *p, size_t len, size_t max_frame,

@@ -148,6 +148,10 @@ rmq_err_t rmqi_cmd_ext_get_int(const rmqi_cmd_t *c, const char *key,
  * RMQ_ERR_INVALID_ARG for a code or version that ROCKETMQ's 16-bit fields
  * cannot carry, RMQ_ERR_NOMEM when @p out failed to grow. */
 rmq_err_t rmqi_cmd_encode(rmqi_buf_t *out, const rmqi_cmd_t *c, int ser);
+/* The same frame without the body's bytes: the length prefix counts
+ * c->body_len, and the body's bytes must follow it on the wire (the
+ * connection writes them from the caller's memory: rmqi_rpc_invoke_lend). */
+rmq_err_t rmqi_cmd_encode_head(rmqi_buf_t *out, const rmqi_cmd_t *c, int ser);
 
 /*
  * Looks for one whole frame at the start of @p p.

@@ -51,6 +51,154 @@ typedef struct peer {
  * name server listing thousands of brokers cannot grow this further). */
 #define MAX_PEERS 1024
 
+/* A request body written from the caller's memory instead of a copy in
+ * the connection's output (rmqi_rpc_invoke_lend, rmqi_rpc_invoke_sync).
+ * The caller's bytes are valid until its completion runs; the frame may
+ * still be queued then (a timeout, a cancel, a peer that answers early),
+ * so the completion first ends the loan (lend_end): a body not yet
+ * queued is never sent, one still queued is copied and the copy written
+ * in its place. Shared by the request and the output queue (refs);
+ * state, p and poison change under out_lock and, while the loan sits in
+ * wbuf, under wlock too: see oq_advance for the writers' share. */
+enum { L_NEW, L_QUEUED, L_DONE, L_CANCELLED };
+typedef struct lend {
+  const uint8_t *p; /* the caller's bytes, or `copy` once the loan ended */
+  size_t len;
+  size_t written; /* by the queue's writer */
+  uint8_t *copy;
+  int state;   /* L_* */
+  bool poison; /* ended, and no memory for the copy: never written */
+  _Atomic int refs;
+} lend_t;
+
+static void lend_unref(lend_t *l) {
+  if (l && atomic_fetch_sub(&l->refs, 1) == 1) {
+    free(l->copy);
+    free(l);
+  }
+}
+
+/* Bytes queued for writing: frames encoded into b, with lent bodies
+ * between them (x[i].l's bytes go just before b.data[x[i].at]), and a
+ * cursor over what is written already. */
+typedef struct oseg {
+  size_t at;
+  lend_t *l;
+} oseg_t;
+typedef struct oq {
+  rmqi_buf_t b;
+  size_t off; /* b.data[0, off) is written */
+  oseg_t *x;
+  size_t nx, capx;
+  size_t xi, xoff; /* x[0, xi) is written, and xoff bytes of x[xi] */
+} oq_t;
+
+static bool oq_empty(const oq_t *q) {
+  return q->off == q->b.len && q->xi == q->nx;
+}
+
+static void oq_reset(oq_t *q) {
+  q->b.len = q->off = q->nx = q->xi = q->xoff = 0;
+}
+
+/* The loan of a written (or discarded) body is over for the queue. */
+static void lend_done(lend_t *l) {
+  l->state = L_DONE;
+  lend_unref(l);
+}
+
+/* Drops what is not written yet (a closing or freed connection). */
+static void oq_discard(oq_t *q) {
+  for (size_t i = q->xi; i < q->nx; i++)
+    lend_done(q->x[i].l);
+  oq_reset(q);
+}
+
+static void oq_free(oq_t *q) {
+  oq_discard(q);
+  rmqi_buf_free(&q->b);
+  free(q->x);
+  q->x = NULL;
+  q->capx = 0;
+}
+
+static bool oq_reserve_x(oq_t *q) {
+  if (q->nx < q->capx)
+    return true;
+  size_t cap = q->capx ? q->capx * 2 : 16;
+  oseg_t *x = realloc(q->x, cap * sizeof(*x));
+  if (x == NULL)
+    return false;
+  q->x = x;
+  q->capx = cap;
+  return true;
+}
+
+/* Up to @p max pieces from the cursor on. Stops before a poisoned loan;
+ * *poisoned says whether that is the very next byte. */
+static int oq_iov(const oq_t *q, struct iovec *iov, int max, bool *poisoned) {
+  int n = 0;
+  size_t off = q->off, xi = q->xi, xoff = q->xoff;
+  *poisoned = false;
+  while (n < max) {
+    size_t end = xi < q->nx ? q->x[xi].at : q->b.len;
+    if (off < end) {
+      iov[n++] = (struct iovec){q->b.data + off, end - off};
+      off = end;
+      continue;
+    }
+    if (xi == q->nx)
+      break;
+    const lend_t *l = q->x[xi].l;
+    if (l->poison) {
+      *poisoned = n == 0;
+      break;
+    }
+    iov[n++] = (struct iovec){(void *)(l->p + xoff), l->len - xoff};
+    xi++;
+    xoff = 0;
+  }
+  return n;
+}
+
+/* Moves the cursor past @p n written bytes; a loan written whole ends
+ * for the queue. Called by the one writer of the queue: the loop for
+ * wbuf (under wlock), a direct writer for out (under out_lock). Returns
+ * how many of the bytes were still lent (not copied). */
+static size_t oq_advance(oq_t *q, size_t n) {
+  size_t lent = 0;
+  while (n) {
+    size_t end = q->xi < q->nx ? q->x[q->xi].at : q->b.len;
+    if (q->off < end) {
+      size_t k = n < end - q->off ? n : end - q->off;
+      q->off += k;
+      n -= k;
+      continue;
+    }
+    lend_t *l = q->x[q->xi].l;
+    size_t k = n < l->len - q->xoff ? n : l->len - q->xoff;
+    q->xoff += k;
+    l->written += k;
+    if (l->copy == NULL)
+      lent += k;
+    n -= k;
+    if (q->xoff == l->len) {
+      lend_done(l);
+      q->xi++;
+      q->xoff = 0;
+    }
+  }
+  return lent;
+}
+
+/* Bytes from the cursor to the end. */
+static size_t oq_left(const oq_t *q) {
+  size_t n = q->b.len - q->off;
+  for (size_t i = q->xi; i < q->nx; i++)
+    n += q->x[i].l->len - (i == q->xi ? q->xoff : 0);
+  return n;
+}
+
 typedef struct pend pend_t;
 struct pend {
   int32_t opaque;
@@ -59,6 +207,7 @@ struct pend {
   int64_t deadline_ms;
   rmqi_rpc_cb cb;
   void *arg;
+  lend_t *lend;          /* its body, when lent */
   pend_t *hnext;         /* hash chain */
   pend_t *cprev, *cnext; /* the connection's list */
   size_t heap;           /* index in the deadline heap */
@@ -73,10 +222,12 @@ struct rmqi_conn {
   peer_t *peer;         /* its statistics, or NULL past MAX_PEERS */
   _Atomic int refs;
   pthread_mutex_t out_lock;
-  rmqi_buf_t out;                  /* frames appended by any thread */
-  bool in_dirty;                   /* in rpc->dirty (under rpc->dirty_lock) */
-  rmqi_buf_t wbuf;                 /* loop-only: bytes being written */
-  size_t woff;                     /* loop-only: wbuf[0, woff) is written */
+  oq_t out;      /* frames appended by any thread */
+  bool in_dirty; /* in rpc->dirty (under rpc->dirty_lock) */
+  oq_t wbuf;     /* loop-only: bytes being written */
+  /* Held by the loop while it writes wbuf: a completion on another thread
+   * (lend_end) takes it to end a loan the loop may be reading. */
+  pthread_mutex_t wlock;
   rmqi_buf_t in;                   /* loop-only */
   int64_t connect_deadline_ms;     /* covers resolving, connect, handshake */
   sockaddr_any_t addrs[MAX_ADDRS]; /* loop-only */
@@ -106,6 +257,11 @@ struct rmqi_conn {
   /* Output bound: bytes in out + wbuf (added under out_lock, removed by
    * the loop as the socket takes them). */
   _Atomic size_t queued;
+  /* Of queued: bytes of bodies still lent (the callers' memory). The bound
+   * is on the rest, the memory the connection holds itself: lent bodies
+   * are held by their requests (the producer's own bounds), and become
+   * the connection's only when a loan ends early and they are copied. */
+  _Atomic size_t lent;
   _Atomic bool over; /* a request was refused for the bound */
   /* Last time the socket took bytes or the output was empty: the loop
    * sets it, and so does a direct write (the loop may not run at all
@@ -326,15 +482,43 @@ static pend_t *pend_take_on(rmqi_rpc_t *r, int32_t opaque, const rmqi_conn_t *c,
 static void conn_unref(rmqi_conn_t *c) {
   if (atomic_fetch_sub(&c->refs, 1) != 1)
     return;
-  rmqi_buf_free(&c->out);
-  rmqi_buf_free(&c->wbuf);
+  oq_free(&c->out);
+  oq_free(&c->wbuf);
   rmqi_buf_free(&c->in);
+  pthread_mutex_destroy(&c->wlock);
   pthread_mutex_destroy(&c->out_lock);
   free(c);
 }
 
+/* Any thread, before a request's completion runs (after which its caller
+ * may free the body): a lent body not queued yet is never sent; one still
+ * queued is copied, and the copy is written in its place. Without memory
+ * for the copy the loan is poisoned: the loop closes the connection when
+ * it gets there, so the peer never sees the frame whole. */
+static void lend_end(rmqi_conn_t *c, lend_t *l) {
+  if (l == NULL)
+    return;
+  pthread_mutex_lock(&c->out_lock);
+  pthread_mutex_lock(&c->wlock);
+  if (l->state == L_NEW) {
+    l->state = L_CANCELLED;
+  } else if (l->state == L_QUEUED && !l->copy && !l->poison) {
+    atomic_fetch_sub(&c->lent, l->len - l->written);
+    l->copy = malloc(l->len);
+    if (l->copy)
+      memcpy(l->copy, l->p, l->len);
+    else
+      l->poison = true;
+    l->p = l->copy;
+  }
+  pthread_mutex_unlock(&c->wlock);
+  pthread_mutex_unlock(&c->out_lock);
+  lend_unref(l); /* the request's */
+}
+
 static void complete(pend_t *p, rmq_err_t err, const char *detail) {
   rmqi_rpc_result_t res = {err, detail, p->conn->addr, NULL, NULL, 0};
+  lend_end(p->conn, p->lend);
   p->cb(p->arg, &res);
   conn_unref(p->conn);
   free(p);
@@ -378,6 +562,13 @@ static void conn_close(rmqi_conn_t *c, rmq_err_t err, const char *why) {
   }
   pthread_mutex_unlock(&r->lock);
   conn_drop_socket(c);
+  /* What is queued is never written now: lent bodies need no copy. */
+  pthread_mutex_lock(&c->out_lock);
+  pthread_mutex_lock(&c->wlock);
+  oq_discard(&c->out);
+  oq_discard(&c->wbuf);
+  pthread_mutex_unlock(&c->wlock);
+  pthread_mutex_unlock(&c->out_lock);
   if (err != RMQ_ERR_SHUTDOWN)
     rmqi_log(r->o.log, RMQ_LOG_WARN, "net", "connection to %s closed: %s",
              c->addr, why);
@@ -473,7 +664,7 @@ static void update_events(rmqi_conn_t *c, bool want_out) {
  * transport needs to write to read (TLS). */
 static bool want_out(const rmqi_conn_t *c) {
   unsigned f = c->tr->flags;
-  return (c->wbuf.len > c->woff && !(f & RMQI_TR_WRITE_WANTS_IN)) ||
+  return (!oq_empty(&c->wbuf) && !(f & RMQI_TR_WRITE_WANTS_IN)) ||
          (f & RMQI_TR_READ_WANTS_OUT);
 }
 
@@ -496,31 +687,58 @@ static void conn_trim_idle(rmqi_conn_t *c, int64_t now) {
     keep *= 2;
   c->wbuf_hw = 0;
   c->trim_ms = now;
-  buf_trim(&c->wbuf, keep); /* keeps what is still unwritten */
+  buf_trim(&c->wbuf.b, keep); /* keeps what is still unwritten */
   pthread_mutex_lock(&c->out_lock);
-  buf_trim(&c->out, keep);
-  c->out_big = c->out.cap > BUF_KEEP;
-  c->grown = c->wbuf.cap > BUF_KEEP || c->out_big;
+  buf_trim(&c->out.b, keep);
+  c->out_big = c->out.b.cap > BUF_KEEP;
+  c->grown = c->wbuf.b.cap > BUF_KEEP || c->out_big;
   pthread_mutex_unlock(&c->out_lock);
 }
 
 /* Loop thread, under out_lock: moves the frames appended to out into an
  * empty wbuf by swapping the two (no copy); false if out is empty. */
 static bool take_out(rmqi_conn_t *c) {
-  if (c->out.len == 0)
+  if (c->out.b.len == 0)
     return false;
-  rmqi_buf_t t = c->wbuf;
-  t.len = c->woff = 0;
-  c->wbuf = c->out;
+  oq_t t = c->wbuf;
+  oq_reset(&t);
+  c->wbuf = c->out; /* with its cursor: a direct write may have begun it */
   c->out = t;
   return true;
+}
+
+/* Pieces written per system call at most. */
+#define WRITE_IOV 64
+
+/* Writes the pieces through the transport: writev when it has one, else
+ * one write per piece until one falls short. */
+static ssize_t tr_writev(rmqi_transport_t *t, const struct iovec *iov, int n) {
+  if (t->ops->writev)
+    return t->ops->writev(t, iov, n);
+  size_t done = 0;
+  for (int i = 0; i < n; i++) {
+    ssize_t k = t->ops->write(t, iov[i].iov_base, iov[i].iov_len);
+    if (k < 0)
+      return done ? (ssize_t)done : k;
+    done += (size_t)k;
+    if ((size_t)k < iov[i].iov_len)
+      break;
+  }
+  return (ssize_t)done;
+}
+
+/* Any thread: the queued bytes in the connection's own memory (what the
+ * output bound is on): all but the lent ones. The two counters are read
+ * one after the other: a moment's skew is clamped. */
+static size_t held_bytes(rmqi_conn_t *c) {
+  size_t q = atomic_load(&c->queued), l = atomic_load(&c->lent);
+  return q > l ? q - l : 0;
 }
 
 /* Any thread: a connection refused requests for its output bound takes
  * them again once the peer has read it down to half. */
 static void over_recheck(rmqi_conn_t *c) {
-  if (atomic_load(&c->over) &&
-      atomic_load(&c->queued) < c->rpc->o.max_conn_output / 2)
+  if (atomic_load(&c->over) && held_bytes(c) < c->rpc->o.max_conn_output / 2)
     atomic_store(&c->over, false);
 }
 
@@ -528,12 +746,12 @@ static void over_recheck(rmqi_conn_t *c) {
  * wbuf is written whole before the frames appended to out meanwhile take
  * its place: appending them to a partly written wbuf, and moving its
  * unwritten tail to the front, copied each large body twice more on a
- * busy connection. A partial write moves woff, not the bytes. */
+ * busy connection. A partial write moves the cursor, not the bytes. */
 static bool conn_flush(rmqi_conn_t *c) {
   if (c->state != C_OPEN)
     return true;
   for (;;) {
-    if (c->wbuf.len == c->woff) {
+    if (oq_empty(&c->wbuf)) {
       pthread_mutex_lock(&c->out_lock);
       bool more = take_out(c);
       /* wbuf is written outside out_lock: no direct write (conn_send)
@@ -542,17 +760,30 @@ static bool conn_flush(rmqi_conn_t *c) {
       pthread_mutex_unlock(&c->out_lock);
       if (!more)
         break;
-      if (c->wbuf.len > c->wbuf_hw)
-        c->wbuf_hw = c->wbuf.len;
-      if (!c->grown && c->wbuf.cap > BUF_KEEP) {
+      if (c->wbuf.b.len > c->wbuf_hw)
+        c->wbuf_hw = c->wbuf.b.len;
+      if (!c->grown && c->wbuf.b.cap > BUF_KEEP) {
         c->grown = true;
         c->trim_ms = rmqi_now_ms(); /* a full period before the first trim */
       }
     }
-    ssize_t n =
-        c->tr->ops->write(c->tr, c->wbuf.data + c->woff, c->wbuf.len - c->woff);
+    struct iovec iov[WRITE_IOV];
+    bool poisoned;
+    pthread_mutex_lock(&c->wlock);
+    int k = oq_iov(&c->wbuf, iov, WRITE_IOV, &poisoned);
+    ssize_t n = k ? tr_writev(c->tr, iov, k) : 0;
+    int e = errno;
+    size_t lent = n > 0 ? oq_advance(&c->wbuf, (size_t)n) : 0;
+    pthread_mutex_unlock(&c->wlock);
+    errno = e;
+    if (poisoned) {
+      conn_close(c, RMQ_ERR_NOMEM,
+                 "out of memory for a copy of the body of a request that "
+                 "ended before it was written");
+      return false;
+    }
     if (n > 0) {
-      c->woff += (size_t)n;
+      atomic_fetch_sub(&c->lent, lent);
       atomic_fetch_sub(&c->queued, (size_t)n);
       c->progress_ms = rmqi_now_ms();
       continue;
@@ -568,8 +799,8 @@ static bool conn_flush(rmqi_conn_t *c) {
     conn_close(c, c->tr->why ? RMQ_ERR_TLS : RMQ_ERR_CONN_LOST, why);
     return false;
   }
-  if (c->wbuf.len == c->woff) {
-    c->wbuf.len = c->woff = 0;
+  if (oq_empty(&c->wbuf)) {
+    oq_reset(&c->wbuf);
     c->progress_ms = rmqi_now_ms();
   }
   over_recheck(c);
@@ -843,6 +1074,7 @@ static void dispatch(rmqi_conn_t *c, rmqi_cmd_t *cmd, const uint8_t *frame,
       rmqi_hist_add(&c->peer->rtt, us > 0 ? (uint64_t)us : 0);
     }
     rmqi_rpc_result_t res = {RMQ_OK, "", c->addr, cmd, frame, len};
+    lend_end(c, p->lend); /* a peer may answer before it has read it all */
     p->cb(p->arg, &res);
     conn_unref(p->conn);
     free(p);
@@ -1068,53 +1300,70 @@ static void mark_dirty(rmqi_conn_t *c) {
  * fails and closes the connection, so failures are handled in one place.
  * Returns the bytes left queued. */
 static size_t conn_write_direct(rmqi_conn_t *c) {
-  size_t off = 0;
-  while (off < c->out.len) {
-    ssize_t n = send(c->direct_fd, c->out.data + off, c->out.len - off,
-                     MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0)
-      off += (size_t)n;
-    else if (!(n < 0 && errno == EINTR))
+  for (;;) {
+    struct iovec iov[WRITE_IOV];
+    bool poisoned;
+    int k = oq_iov(&c->out, iov, WRITE_IOV, &poisoned);
+    if (k == 0)
+      break;
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)k};
+    ssize_t n = sendmsg(c->direct_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      oq_advance(&c->out, (size_t)n);
+      c->progress_ms = rmqi_now_ms();
+    } else if (!(n < 0 && errno == EINTR)) {
       break; /* EAGAIN or a failure: the loop takes over */
+    }
   }
-  if (off) {
-    rmqi_buf_consume(&c->out, off);
-    c->progress_ms = rmqi_now_ms();
-  }
+  if (oq_empty(&c->out))
+    oq_reset(&c->out);
   /* a large frame keeps its room for the next one, until the sweep's
    * trim (conn_trim_idle) */
-  if (c->out.cap > BUF_KEEP)
+  if (c->out.b.cap > BUF_KEEP)
     c->out_big = true;
-  return c->out.len;
+  return oq_left(&c->out);
 }
 
 /* Appends an encoded frame to the connection and wakes the loop. A frame
  * that would take the connection's queued output past @p limit is not
  * queued: RMQ_ERR_QUEUE_FULL. With @p direct the caller writes the frame
  * itself when the connection is idle (conn_write_direct); only what the
- * socket does not take wakes the loop. */
+ * socket does not take wakes the loop. With @p l the body is not copied:
+ * the loan follows the frame's header in the queue (and takes the
+ * queue's reference on @p l; it is dropped here when the frame is not
+ * queued). A loan its request has ended already (lend_end) is not sent:
+ * RMQ_ERR_TIMEOUT, and the request's completion has run. */
 static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd, size_t limit,
-                           bool is_reply, bool direct) {
+                           bool is_reply, bool direct, lend_t *l) {
   rmqi_rpc_t *r = c->rpc;
-  if (rmqi_rpc_closing(r))
-    return RMQ_ERR_SHUTDOWN;
-  if (r->o.sign) {
-    rmq_err_t rc = r->o.sign(r->o.sign_arg, cmd);
-    if (rc != RMQ_OK)
-      return rc;
+  rmq_err_t rc = rmqi_rpc_closing(r) ? RMQ_ERR_SHUTDOWN : RMQ_OK;
+  if (rc == RMQ_OK && r->o.sign)
+    rc = r->o.sign(r->o.sign_arg, cmd);
+  if (rc != RMQ_OK) {
+    lend_unref(l);
+    return rc;
   }
   pthread_mutex_lock(&c->out_lock);
-  size_t before = c->out.len;
-  size_t queued = atomic_load(&c->queued);
-  rmq_err_t rc = queued >= limit ? RMQ_ERR_QUEUE_FULL
-                                 : rmqi_cmd_encode(&c->out, cmd, r->o.ser);
-  if (rc == RMQ_OK && rmqi_buf_ok(&c->out) &&
-      queued + (c->out.len - before) > limit)
+  size_t before = c->out.b.len;
+  size_t queued = held_bytes(c); /* lent bodies are not the bound's */
+  if (l && l->state == L_CANCELLED)
+    rc = RMQ_ERR_TIMEOUT;
+  else if (queued >= limit || (l && atomic_load(&c->over)))
+    rc = RMQ_ERR_QUEUE_FULL; /* nor a lent body while the peer reads none */
+  else if (l && !oq_reserve_x(&c->out))
+    rc = RMQ_ERR_NOMEM;
+  else if (l)
+    rc = rmqi_cmd_encode_head(&c->out.b, cmd, r->o.ser);
+  else
+    rc = rmqi_cmd_encode(&c->out.b, cmd, r->o.ser);
+  if (rc == RMQ_OK && rmqi_buf_ok(&c->out.b) &&
+      queued + (c->out.b.len - before) > limit)
     rc = RMQ_ERR_QUEUE_FULL;
-  if (rc != RMQ_OK || !rmqi_buf_ok(&c->out)) {
-    c->out.len = before;
-    c->out.failed = false;
+  if (rc != RMQ_OK || !rmqi_buf_ok(&c->out.b)) {
+    c->out.b.len = before;
+    c->out.b.failed = false;
     pthread_mutex_unlock(&c->out_lock);
+    lend_unref(l);
     if (rc == RMQ_ERR_QUEUE_FULL) {
       if (is_reply) {
         if (atomic_fetch_add(&c->replies_dropped, 1) == 0)
@@ -1131,14 +1380,22 @@ static rmq_err_t conn_send(rmqi_conn_t *c, rmqi_cmd_t *cmd, size_t limit,
     }
     return rc != RMQ_OK ? rc : RMQ_ERR_NOMEM;
   }
-  size_t added = c->out.len - before;
+  if (l) {
+    c->out.x[c->out.nx++] = (oseg_t){c->out.b.len, l};
+    l->state = L_QUEUED;
+  }
+  size_t lent = l ? l->len : 0;
+  size_t added = c->out.b.len - before + lent;
   /* The request is in the pending table already (rmqi_rpc_invoke adds it
    * before sending), so its answer finds it however soon it comes. */
-  if (direct && before == 0 && !c->wbusy && c->direct_fd >= 0)
+  if (direct && before == 0 && !c->wbusy && c->direct_fd >= 0) {
     added = conn_write_direct(c);
-  if (added)
+    lent = l && l->state == L_QUEUED ? l->len - l->written : 0;
+  }
+  if (added) {
     atomic_fetch_add(&c->queued, added);
-  else
+    atomic_fetch_add(&c->lent, lent);
+  } else
     over_recheck(c); /* the loop, which would, may not run */
   pthread_mutex_unlock(&c->out_lock);
   if (added)
@@ -1180,19 +1437,19 @@ static rmqi_conn_t *conn_get(rmqi_rpc_t *r, const char *addr) {
   c->state = C_NEW;
   atomic_init(&c->refs, 1); /* the table's */
   pthread_mutex_init(&c->out_lock, NULL);
-  rmqi_buf_init(&c->out);
-  rmqi_buf_init(&c->wbuf);
-  rmqi_buf_init(&c->in);
+  pthread_mutex_init(&c->wlock, NULL);
+  rmqi_buf_init(&c->in); /* out and wbuf: zeroed by calloc */
   c->next = r->conns;
   r->conns = c;
   return c;
 }
 
 /* rmqi_rpc_invoke; @p direct: the caller may write to the socket itself
- * (conn_send). */
+ * (conn_send); @p lend: a body of lend_min bytes or more is written from
+ * the caller's memory, which stays valid until @p cb runs. */
 static rmq_err_t invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
                         int64_t timeout_ms, rmqi_rpc_cb cb, void *arg,
-                        bool direct) {
+                        bool direct, bool lend) {
   if (rmqi_rpc_closing(r))
     return RMQ_ERR_SHUTDOWN;
   char host[RMQI_MAX_HOST];
@@ -1200,19 +1457,28 @@ static rmq_err_t invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   if (rmqi_split_addr(addr, host, sizeof(host), &port) != RMQ_OK)
     return RMQ_ERR_INVALID_ARG;
   pend_t *p = malloc(sizeof(*p));
+  lend_t *l = NULL;
+  if (p && lend && cmd->body_len >= r->o.lend_min) {
+    l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+      free(p);
+      return RMQ_ERR_NOMEM;
+    }
+    l->p = cmd->body;
+    l->len = cmd->body_len;
+    l->state = L_NEW;
+    atomic_init(&l->refs, 2); /* the request's and the queue's */
+  }
   if (p == NULL)
     return RMQ_ERR_NOMEM;
   pthread_mutex_lock(&r->lock);
-  if (r->closing) {
-    pthread_mutex_unlock(&r->lock);
-    free(p);
-    return RMQ_ERR_SHUTDOWN;
-  }
-  rmqi_conn_t *c = conn_get(r, addr);
+  rmqi_conn_t *c = r->closing ? NULL : conn_get(r, addr);
   if (c == NULL) {
+    bool closing = r->closing;
     pthread_mutex_unlock(&r->lock);
+    free(l);
     free(p);
-    return RMQ_ERR_NOMEM;
+    return closing ? RMQ_ERR_SHUTDOWN : RMQ_ERR_NOMEM;
   }
   /* Opaques are per instance; skip values that might still be pending
    * after a wrap-around. */
@@ -1224,12 +1490,14 @@ static rmq_err_t invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
                 .conn = c,
                 .cb = cb,
                 .arg = arg,
+                .lend = l,
                 .deadline_ms = rmqi_now_ms() + timeout_ms,
                 .t0_ns = rmqi_now_ns()};
   atomic_fetch_add(&c->refs, 1); /* the pending entry's */
   if (!pend_add(r, p)) {
     pthread_mutex_unlock(&r->lock);
     conn_unref(c);
+    free(l);
     free(p);
     return RMQ_ERR_NOMEM;
   }
@@ -1237,7 +1505,7 @@ static rmq_err_t invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   pthread_mutex_unlock(&r->lock);
   cmd->opaque = op;
   cmd->flag &= ~RMQI_FLAG_ONEWAY;
-  rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false, direct);
+  rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false, direct, l);
   if (rc != RMQ_OK) {
     pthread_mutex_lock(&r->lock);
     pend_t *q = pend_take(r, op);
@@ -1246,6 +1514,7 @@ static rmq_err_t invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
       if (c->peer)
         atomic_fetch_sub_explicit(&c->peer->requests, 1, memory_order_relaxed);
       conn_unref(c);
+      lend_unref(q->lend);
       free(q);
     } else {
       rc = RMQ_OK; /* the callback has fired (or will): keep the promise */
@@ -1260,7 +1529,13 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   /* Asynchronous senders keep a window of requests in flight: the loop
    * coalesces their frames into one write, which a write per frame on
    * each caller's thread would undo. */
-  return invoke(r, addr, cmd, timeout_ms, cb, arg, false);
+  return invoke(r, addr, cmd, timeout_ms, cb, arg, false, false);
+}
+
+rmq_err_t rmqi_rpc_invoke_lend(rmqi_rpc_t *r, const char *addr,
+                               rmqi_cmd_t *cmd, int64_t timeout_ms,
+                               rmqi_rpc_cb cb, void *arg) {
+  return invoke(r, addr, cmd, timeout_ms, cb, arg, false, true);
 }
 
 rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd) {
@@ -1280,7 +1555,7 @@ rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd) {
   if (c == NULL)
     return closing ? RMQ_ERR_SHUTDOWN : RMQ_ERR_NOMEM;
   cmd->flag |= RMQI_FLAG_ONEWAY;
-  rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false, false);
+  rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false, false, NULL);
   if (rc == RMQ_OK && c->peer)
     atomic_fetch_add_explicit(&c->peer->oneways, 1, memory_order_relaxed);
   conn_unref(c);
@@ -1292,7 +1567,7 @@ rmq_err_t rmqi_rpc_reply(rmqi_conn_t *c, rmqi_cmd_t *resp) {
   /* A peer that sends requests and never reads the answers must not make
    * us queue without end, nor crowd out our own requests: replies get a
    * quarter of the bound and are dropped past it. */
-  return conn_send(c, resp, c->rpc->o.max_conn_output / 4, true, false);
+  return conn_send(c, resp, c->rpc->o.max_conn_output / 4, true, false, NULL);
 }
 
 rmqi_conn_t *rmqi_conn_keep(rmqi_conn_t *c) {
@@ -1321,12 +1596,13 @@ static void stats_fill(void *arg) {
     if (strcmp(c->addr, q->addr) == 0) {
       q->st.exists = true;
       q->st.queued = atomic_load(&c->queued);
+      q->st.lent = atomic_load(&c->lent);
       q->st.replies_dropped = atomic_load(&c->replies_dropped);
       q->st.responses_dropped = atomic_load(&c->responses_dropped);
       q->st.in_cap = c->in.cap;
-      q->st.wbuf_cap = c->wbuf.cap;
+      q->st.wbuf_cap = c->wbuf.b.cap;
       pthread_mutex_lock(&c->out_lock);
-      q->st.out_cap = c->out.cap;
+      q->st.out_cap = c->out.b.cap;
       pthread_mutex_unlock(&c->out_lock);
       break;
     }
@@ -1448,7 +1724,7 @@ static void mem_destroy(rmqi_transport_t *t) {
 }
 
 static const rmqi_transport_ops_t mem_ops = {mem_read, mem_write, mem_start,
-                                             mem_destroy};
+                                             mem_destroy, NULL};
 
 rmq_err_t rmqi_rpc_test_feed(rmqi_rpc_t *r, const char *addr,
                              const uint8_t *data, size_t len,
@@ -1555,7 +1831,9 @@ rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
     return RMQ_ERR_STATE;
   waiter_t w = {.tid = pthread_self()};
   atomic_init(&w.state, W_WAITING);
-  rmq_err_t rc = invoke(r, addr, cmd, timeout_ms, sync_done, &w, true);
+  /* The body is the caller's until this returns, which is after the
+   * completion: always lent. */
+  rmq_err_t rc = invoke(r, addr, cmd, timeout_ms, sync_done, &w, true, true);
   if (rc == RMQ_OK) {
     /* The loop fires the timeout; we only wait for the completion, which
      * is guaranteed to come (response, timeout, loss or shutdown). */
@@ -1736,6 +2014,8 @@ rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o) {
     r->o.max_conn_output = RMQI_DEFAULT_MAX_CONN_OUTPUT;
   if (r->o.idle_trim_ms <= 0)
     r->o.idle_trim_ms = 1000;
+  if (r->o.lend_min == 0)
+    r->o.lend_min = RMQI_DEFAULT_LEND_MIN;
   pthread_mutex_init(&r->lock, NULL);
   pthread_mutex_init(&r->stop_lock, NULL);
   pthread_mutex_init(&r->dirty_lock, NULL);

@@ -6,7 +6,8 @@
  * Threading: rmqi_rpc_invoke, _oneway, _invoke_sync and _reply may be
  * called from any thread (invoke_sync never from the loop thread). The
  * request is encoded on the caller's thread straight into the connection's
- * output buffer; the loop writes it. Completions and handlers run on the
+ * output buffer (a large body may be lent instead: rmqi_rpc_invoke_lend);
+ * the loop writes it. Completions and handlers run on the
  * loop thread: they must be quick and must not block; the layers above
  * bounce user callbacks to the dispatcher.
  */
@@ -51,8 +52,9 @@ typedef void (*rmqi_rpc_handler)(void *arg, rmqi_conn_t *conn, rmqi_cmd_t *req);
 typedef struct rmqi_rpc_opts {
   size_t max_frame;
   int64_t connect_timeout_ms;
-  /* Bytes a connection may hold queued for writing (0: the default,
-   * RMQI_DEFAULT_MAX_CONN_OUTPUT). A request past it fails with
+  /* Bytes a connection may hold queued for writing in its own memory (0:
+   * the default, RMQI_DEFAULT_MAX_CONN_OUTPUT; bodies still lent, see
+   * rmqi_rpc_invoke_lend, are not counted). A request past it fails with
    * RMQ_ERR_QUEUE_FULL; replies to the peer's requests may use only a
    * quarter of it and are dropped past that; a connection that stays over
    * its bound without writing a byte for connect_timeout_ms is closed. */
@@ -61,6 +63,11 @@ typedef struct rmqi_rpc_opts {
    * sends large frames, and gives them back to 128 KiB once none has
    * passed for this long (0: 1000 ms). */
   int64_t idle_trim_ms;
+  /* Bodies of this many bytes or more are written from the caller's
+   * memory rather than copied into the connection's output, by
+   * rmqi_rpc_invoke_lend and rmqi_rpc_invoke_sync (0: the default,
+   * RMQI_DEFAULT_LEND_MIN; SIZE_MAX: never). */
+  size_t lend_min;
   int ser; /* RMQI_SER_* for requests we send */
   const rmqi_log_t *log;
   /* Called on every outgoing request just before it is encoded (any
@@ -84,6 +91,7 @@ typedef struct rmqi_rpc_opts {
 } rmqi_rpc_opts_t;
 
 #define RMQI_DEFAULT_MAX_CONN_OUTPUT ((size_t)64 << 20)
+#define RMQI_DEFAULT_LEND_MIN ((size_t)16 << 10)
 
 rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o);
 /* Registers a handler for a request code (before rmqi_rpc_start). */
@@ -122,6 +130,15 @@ size_t rmqi_rpc_pending(rmqi_rpc_t *r);
  * RMQ_ERR_CONN_LOST) and the next request connects anew. */
 rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *c,
                           int64_t timeout_ms, rmqi_rpc_cb cb, void *arg);
+/* rmqi_rpc_invoke, but a body of lend_min bytes or more is not copied:
+ * the connection writes it from @p c->body, which must stay valid and
+ * unchanged until @p cb runs (on RMQ_OK), or until this returns (on
+ * failure). Past that the connection no longer reads it: a body still
+ * queued when the request ends first (a timeout, a cancel, stop) is
+ * copied before @p cb runs, and one not queued yet is never sent. */
+rmq_err_t rmqi_rpc_invoke_lend(rmqi_rpc_t *r, const char *addr,
+                               rmqi_cmd_t *c, int64_t timeout_ms,
+                               rmqi_rpc_cb cb, void *arg);
 /* Sends with the oneway flag; nothing comes back. */
 rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *c);
 
@@ -135,7 +152,9 @@ void rmqi_resp_free(rmqi_resp_t *r);
 
 /* Blocks the calling (non-loop) thread until the answer or the timeout.
  * On RMQ_OK *out holds the response (free with rmqi_resp_free). @p detail
- * (may be NULL) receives the failure's description. */
+ * (may be NULL) receives the failure's description. A body of lend_min
+ * bytes or more is lent as by rmqi_rpc_invoke_lend: the connection reads
+ * it only until this returns. */
 rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *c,
                                int64_t timeout_ms, rmqi_resp_t *out,
                                char *detail, size_t detail_size);
@@ -172,6 +191,7 @@ const char *rmqi_conn_addr(const rmqi_conn_t *conn);
 typedef struct rmqi_conn_stats {
   bool exists;
   size_t queued;                    /* bytes encoded and not yet written */
+  size_t lent; /* of queued: bodies written from their caller's memory */
   uint64_t replies_dropped;         /* replies refused for the reply bound */
   uint64_t responses_dropped;       /* answers nobody waits for (late ones) */
   size_t in_cap, wbuf_cap, out_cap; /* buffer capacities */

@@ -277,7 +277,7 @@ static void tls_destroy(rmqi_transport_t *t) {
 }
 
 static const rmqi_transport_ops_t tls_ops = {tls_read, tls_write, tls_start,
-                                             tls_destroy};
+                                             tls_destroy, NULL};
 
 rmqi_transport_t *rmqi_transport_tls(rmqi_tls_t *t, int fd, const char *host) {
   tls_tr_t *s = calloc(1, sizeof(*s));

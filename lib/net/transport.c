@@ -11,6 +11,12 @@ static ssize_t plain_write(rmqi_transport_t *t, const void *buf, size_t n) {
   return send(t->fd, buf, n, MSG_NOSIGNAL);
 }
 
+static ssize_t plain_writev(rmqi_transport_t *t, const struct iovec *iov,
+                            int n) {
+  struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
+  return sendmsg(t->fd, &mh, MSG_NOSIGNAL);
+}
+
 static int plain_start(rmqi_transport_t *t) {
   (void)t;
   return 1;
@@ -20,8 +26,8 @@ static void plain_destroy(rmqi_transport_t *t) {
   free(t);
 }
 
-static const rmqi_transport_ops_t plain_ops = {plain_read, plain_write,
-                                               plain_start, plain_destroy};
+static const rmqi_transport_ops_t plain_ops = {
+    plain_read, plain_write, plain_start, plain_destroy, plain_writev};
 
 rmqi_transport_t *rmqi_transport_plain(int fd) {
   rmqi_transport_t *t = malloc(sizeof(*t));

@@ -10,6 +10,7 @@
 #include "../util/common.h"
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 typedef struct rmqi_transport rmqi_transport_t;
 
@@ -25,6 +26,9 @@ typedef struct rmqi_transport_ops {
    * t->why (or errno) naming the failure. */
   int (*start)(rmqi_transport_t *t);
   void (*destroy)(rmqi_transport_t *t);
+  /* Like writev, with write's results; NULL: the connection writes the
+   * pieces one by one with write (TLS, whose records copy anyway). */
+  ssize_t (*writev)(rmqi_transport_t *t, const struct iovec *iov, int n);
 } rmqi_transport_ops_t;
 
 /* flags: what a transport that returned EAGAIN waits for, when that is

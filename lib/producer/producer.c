@@ -922,10 +922,13 @@ static void job_attempt(job_t *j) {
     pthread_mutex_lock(&p->lock);
     rc = p->cancelled
              ? RMQ_ERR_SHUTDOWN
-             : rmqi_rpc_invoke(p->client->rpc, addr, &cmd, left, job_done, j);
+             : rmqi_rpc_invoke_lend(p->client->rpc, addr, &cmd, left,
+                                    job_done, j);
     pthread_mutex_unlock(&p->lock);
   } else if (rc == RMQ_OK) {
-    rc = rmqi_rpc_invoke(p->client->rpc, addr, &cmd, left, job_done, j);
+    /* The body (the message's, or the job's compressed or batch one)
+     * lives until job_deliver, after job_done: lent, not copied. */
+    rc = rmqi_rpc_invoke_lend(p->client->rpc, addr, &cmd, left, job_done, j);
   }
   rmqi_cmd_free(&cmd);
   if (rc != RMQ_OK) {

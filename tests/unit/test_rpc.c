@@ -632,14 +632,16 @@ static int raw_listen(char *addr, size_t n) {
 }
 
 /* An instance with a bound on each connection's output (0: the default),
- * an idle trim period (0: the default) and a handler for code 39. */
-static rmqi_rpc_t *new_rpc_with(size_t bound, int64_t idle_trim_ms,
-                                rmqi_rpc_handler h) {
+ * an idle trim period (0: the default), the least body it lends rather
+ * than copies (0: the default; SIZE_MAX: none) and a handler for code 39. */
+static rmqi_rpc_t *new_rpc_lend(size_t bound, int64_t idle_trim_ms,
+                                size_t lend_min, rmqi_rpc_handler h) {
   static rmqi_log_t quiet = {NULL, NULL, RMQ_LOG_ERROR - 1};
   rmqi_rpc_opts_t o = {.max_frame = 1 << 20,
                        .connect_timeout_ms = 1000,
                        .max_conn_output = bound,
                        .idle_trim_ms = idle_trim_ms,
+                       .lend_min = lend_min,
                        .ser = RMQI_SER_JSON,
                        .log = &quiet};
   rmqi_rpc_t *r;
@@ -650,6 +652,11 @@ static rmqi_rpc_t *new_rpc_with(size_t bound, int64_t idle_trim_ms,
   if (rmqi_rpc_start(r) != RMQ_OK)
     return NULL;
   return r;
+}
+
+static rmqi_rpc_t *new_rpc_with(size_t bound, int64_t idle_trim_ms,
+                                rmqi_rpc_handler h) {
+  return new_rpc_lend(bound, idle_trim_ms, 0, h);
 }
 
 static rmqi_rpc_t *new_rpc_bounded(size_t bound, rmqi_rpc_handler h) {
@@ -850,8 +857,10 @@ TEST(response_only_from_the_connection_of_its_request) {
   mock_stop(a);
 }
 
+/* Bodies always copied into the output buffers: the buffers' own
+ * behaviour is what the callers test. */
 static rmqi_rpc_t *new_rpc_trim(int64_t idle_trim_ms) {
-  return new_rpc_with(0, idle_trim_ms, NULL);
+  return new_rpc_lend(0, idle_trim_ms, SIZE_MAX, NULL);
 }
 
 /* One 900 KB body echoed through the mock: a sync round trip (on an idle
@@ -954,7 +963,7 @@ static void large_cb(void *arg, const rmqi_rpc_result_t *res) {
  * it); its length in *fl. */
 static bool next_frame(int fd, rmqi_buf_t *in, size_t *fl) {
   for (;;) {
-    if (rmqi_frame_check(in->data, in->len, 4u << 20, fl, NULL) == RMQ_OK)
+    if (rmqi_frame_check(in->data, in->len, 64u << 20, fl, NULL) == RMQ_OK)
       return true;
     if (!rmqi_buf_reserve(in, 64 * 1024))
       return false;
@@ -971,16 +980,21 @@ static bool next_frame(int fd, rmqi_buf_t *in, size_t *fl) {
  * receive buffer: the client's writes are partial and frames queue behind
  * a partly written one, more being queued while earlier ones are read.
  * Every frame arrives whole, in order, byte for byte what the codec
- * encodes for it, and every request completes once. */
-TEST(large_frames_through_partial_writes_arrive_exact) {
+ * encodes for it, and every request completes once. With @p lend the
+ * bodies are written from the caller's memory: the output buffers then
+ * hold only headers and never grow past their least size (a copy of one
+ * body would take them past it). */
+static void large_frames_exact(bool lend) {
   enum { N = 48, BODY = 300 * 1000 };
   char addr[32];
   int ls = raw_listen(addr, sizeof(addr));
-  rmqi_rpc_t *r = new_rpc_trim(0);
+  rmqi_rpc_t *r = lend ? new_rpc_lend(0, 0, 0, NULL) : new_rpc_trim(0);
   REQUIRE(ls >= 0 && r);
+  size_t max_cap = 0, max_queued = 0;
   uint8_t *bodies = malloc((size_t)N * (BODY + N));
   REQUIRE(bodies);
   static large_rec_t rec[N];
+  memset(rec, 0, sizeof(rec)); /* static: both variants use it */
   int32_t opaque[N];
   int fd = -1, sent = 0, got = 0;
   rmqi_buf_t in, want;
@@ -996,8 +1010,9 @@ TEST(large_frames_through_partial_writes_arrive_exact) {
       rmqi_cmd_ext_ref(&c, "topic", "T", 1);
       c.body = b;
       c.body_len = BODY + (size_t)sent;
-      REQUIRE(rmqi_rpc_invoke(r, addr, &c, 60000, large_cb, &rec[sent]) ==
-              RMQ_OK);
+      REQUIRE((lend ? rmqi_rpc_invoke_lend
+                    : rmqi_rpc_invoke)(r, addr, &c, 60000, large_cb,
+                                       &rec[sent]) == RMQ_OK);
       opaque[sent] = c.opaque;
       rmqi_cmd_free(&c);
     }
@@ -1005,6 +1020,13 @@ TEST(large_frames_through_partial_writes_arrive_exact) {
       fd = accept(ls, NULL, NULL);
       REQUIRE(fd >= 0);
     }
+    rmqi_conn_stats_t cs = rmqi_rpc_conn_stats(r, addr);
+    if (cs.out_cap > max_cap)
+      max_cap = cs.out_cap;
+    if (cs.wbuf_cap > max_cap)
+      max_cap = cs.wbuf_cap;
+    if (cs.queued > max_queued)
+      max_queued = cs.queued;
     for (int k = 0; k < 3 && got < sent; k++, got++) {
       size_t fl;
       REQUIRE(next_frame(fd, &in, &fl));
@@ -1033,11 +1055,372 @@ TEST(large_frames_through_partial_writes_arrive_exact) {
   }
   rmqi_conn_stats_t st = rmqi_rpc_conn_stats(r, addr);
   CHECK_INT(st.queued, 0);
+  CHECK(max_queued > 4 * BODY); /* frames did queue up */
+  if (lend)
+    CHECK_UINT(max_cap <= 128 * 1024, 1);
+  else
+    CHECK(max_cap >= BODY);
   rmqi_rpc_free(r);
   rmqi_buf_free(&in);
   rmqi_buf_free(&want);
   free(bodies);
   close(fd);
+  close(ls);
+}
+
+TEST(large_frames_through_partial_writes_arrive_exact) {
+  large_frames_exact(false);
+}
+
+TEST(lent_large_frames_through_partial_writes_arrive_exact) {
+  large_frames_exact(true);
+}
+
+/* A lent body's request: the body is the caller's until the callback,
+ * which scribbles over it and frees it, as an application destroying its
+ * message would. */
+typedef struct lent_req {
+  _Atomic int calls;
+  rmq_err_t err;
+  uint8_t *body;
+  size_t len;
+} lent_req_t;
+
+static void lent_cb(void *arg, const rmqi_rpc_result_t *res) {
+  lent_req_t *q = arg;
+  q->err = res->err;
+  memset(q->body, 0xEE, q->len);
+  free(q->body);
+  q->body = NULL;
+  atomic_fetch_add(&q->calls, 1);
+}
+
+/* Lends @p n bodies of @p len bytes (fill_body(t, i)), made first so that
+ * all are queued before any can time out; a refused one completes here
+ * (its body freed). *op gets the opaques (may be NULL). Returns how many
+ * were accepted. */
+static int lend_all(rmqi_rpc_t *r, const char *addr, lent_req_t *q, int n,
+                    size_t len, int t, int64_t timeout_ms, int32_t *op) {
+  for (int i = 0; i < n; i++) {
+    q[i] = (lent_req_t){0, RMQ_OK, malloc(len), len};
+    if (q[i].body == NULL)
+      return 0; /* a test machine out of memory: the checks fail */
+    fill_body(q[i].body, len, t, i);
+  }
+  int ok = 0;
+  for (int i = 0; i < n; i++) {
+    rmqi_cmd_t c;
+    rmqi_cmd_init(&c, 310);
+    c.body = q[i].body;
+    c.body_len = len;
+    rmq_err_t rc =
+        rmqi_rpc_invoke_lend(r, addr, &c, timeout_ms, lent_cb, &q[i]);
+    if (op)
+      op[i] = c.opaque;
+    if (rc == RMQ_OK)
+      ok++;
+    else
+      lent_cb(&q[i], &(rmqi_rpc_result_t){.err = rc});
+    rmqi_cmd_free(&c);
+  }
+  return ok;
+}
+
+/* A raw peer with an open, idle connection to it (open_idle). */
+typedef struct raw {
+  char addr[32];
+  int ls, fd;
+  rmqi_rpc_t *r;
+  rmqi_buf_t in;
+} raw_t;
+
+static bool raw_up(raw_t *x, size_t bound);
+
+static void raw_down(raw_t *x) {
+  rmqi_rpc_free(x->r);
+  rmqi_buf_free(&x->in);
+  if (x->fd >= 0)
+    close(x->fd);
+  if (x->ls >= 0)
+    close(x->ls);
+}
+
+static void wait_lent(lent_req_t *q, int n, int ms) {
+  int64_t until = rmqi_now_ms() + ms;
+  for (int i = 0; i < n; i++)
+    while (atomic_load(&q[i].calls) == 0 && rmqi_now_ms() < until)
+      usleep(1000);
+}
+
+/* Reads the next frame from @p fd and checks it is, byte for byte, the
+ * request @p code with @p opaque and @p len bytes of fill_body(t, i). */
+static void check_next_frame(int fd, rmqi_buf_t *in, int32_t code,
+                             int32_t opaque, size_t len, int t, int i) {
+  size_t fl;
+  if (!next_frame(fd, in, &fl)) {
+    rmqt_fail(__FILE__, __LINE__, "no frame for request %d", i);
+    return;
+  }
+  uint8_t *body = malloc(len ? len : 1);
+  fill_body(body, len, t, i);
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, code);
+  c.opaque = opaque;
+  c.body = body;
+  c.body_len = len;
+  rmqi_buf_t want;
+  rmqi_buf_init(&want);
+  rmqi_cmd_encode(&want, &c, RMQI_SER_JSON);
+  CHECK_INT(fl, want.len);
+  if (fl != want.len || memcmp(in->data, want.data, fl) != 0)
+    rmqt_fail(__FILE__, __LINE__, "frame %d differs", i);
+  rmqi_buf_consume(in, fl);
+  rmqi_buf_free(&want);
+  rmqi_cmd_free(&c);
+  free(body);
+}
+
+/* Opens the connection to the raw peer on @p ls with one small request,
+ * answered: the connection is then open and idle. Returns the peer's
+ * socket, or -1. */
+static int open_idle(rmqi_rpc_t *r, const char *addr, int ls, rmqi_buf_t *in) {
+  large_rec_t rec = {0};
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 50);
+  if (rmqi_rpc_invoke(r, addr, &c, 60000, large_cb, &rec) != RMQ_OK)
+    return -1;
+  int32_t op = c.opaque;
+  rmqi_cmd_free(&c);
+  int fd = accept(ls, NULL, NULL);
+  size_t fl;
+  if (fd < 0 || !next_frame(fd, in, &fl))
+    return -1;
+  rmqi_buf_consume(in, fl);
+  write_response(fd, op);
+  int64_t until = rmqi_now_ms() + 5000;
+  while (atomic_load(&rec.calls) == 0 && rmqi_now_ms() < until)
+    usleep(1000);
+  return rec.err == RMQ_OK ? fd : -1;
+}
+
+/* An instance lending from the default size, with @p bound on the output
+ * (0: the default). */
+static bool raw_up(raw_t *x, size_t bound) {
+  x->ls = raw_listen(x->addr, sizeof(x->addr));
+  x->r = new_rpc_lend(bound, 0, 0, NULL);
+  rmqi_buf_init(&x->in);
+  x->fd = x->ls >= 0 && x->r ? open_idle(x->r, x->addr, x->ls, &x->in) : -1;
+  return x->fd >= 0;
+}
+
+/* A synchronous call on an idle connection writes its frame itself; the
+ * peer reads nothing, so most of the 8 MiB body (more than both ends'
+ * socket buffers) is still queued when the call times out and returns.
+ * The caller then scribbles over its body and frees it: what the peer
+ * reads afterwards is still the frame as it was sent, byte for byte (the
+ * connection copied the rest of the body before the call returned). */
+TEST(lent_body_freed_after_a_sync_timeout_is_still_written_whole) {
+  raw_t x;
+  REQUIRE(raw_up(&x, 0));
+  rmqi_rpc_t *r = x.r;
+  const char *addr = x.addr;
+  size_t len = 8 << 20;
+  uint8_t *body = malloc(len);
+  REQUIRE(body);
+  fill_body(body, len, 1, 1);
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 310);
+  c.body = body;
+  c.body_len = len;
+  rmqi_resp_t resp;
+  CHECK_ERR(rmqi_rpc_invoke_sync(r, addr, &c, 300, &resp, NULL, 0),
+            RMQ_ERR_TIMEOUT);
+  int32_t op = c.opaque;
+  rmqi_cmd_free(&c);
+  size_t queued = rmqi_rpc_conn_stats(r, addr).queued;
+  memset(body, 0xEE, len);
+  free(body);
+  REQUIRE(queued > len / 2); /* the case at hand: most still to write */
+  check_next_frame(x.fd, &x.in, 310, op, len, 1, 1);
+  int64_t until = rmqi_now_ms() + 5000;
+  while (rmqi_rpc_conn_stats(r, addr).queued && rmqi_now_ms() < until)
+    usleep(1000);
+  CHECK_UINT(rmqi_rpc_conn_stats(r, addr).queued, 0);
+  raw_down(&x);
+}
+
+/* Asynchronous lent requests time out while the peer reads nothing; each
+ * callback destroys its body. Read afterwards, every frame is whole and
+ * exact, and the connection stays usable. */
+TEST(lent_bodies_freed_in_their_timeout_callbacks_are_still_written_whole) {
+  enum { N = 4 };
+  const size_t len = 3 << 20;
+  raw_t x;
+  REQUIRE(raw_up(&x, 0));
+  rmqi_rpc_t *r = x.r;
+  const char *addr = x.addr;
+  lent_req_t q[N];
+  int32_t op[N];
+  CHECK_INT(lend_all(r, addr, q, N, len, 2, 200, op), N);
+  wait_lent(q, N, 5000);
+  for (int i = 0; i < N; i++) {
+    CHECK_INT(atomic_load(&q[i].calls), 1);
+    CHECK_ERR(q[i].err, RMQ_ERR_TIMEOUT);
+  }
+  CHECK(rmqi_rpc_conn_stats(r, addr).queued > len);
+  for (int i = 0; i < N; i++)
+    check_next_frame(x.fd, &x.in, 310, op[i], len, 2, i);
+  /* and the connection goes on */
+  large_rec_t after = {0};
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 51);
+  REQUIRE(rmqi_rpc_invoke(r, addr, &c, 60000, large_cb, &after) == RMQ_OK);
+  check_next_frame(x.fd, &x.in, 51, c.opaque, 0, 0, 0);
+  write_response(x.fd, c.opaque);
+  rmqi_cmd_free(&c);
+  int64_t until = rmqi_now_ms() + 5000;
+  while (atomic_load(&after.calls) == 0 && rmqi_now_ms() < until)
+    usleep(1000);
+  CHECK_ERR(after.err, RMQ_OK);
+  raw_down(&x);
+  for (int i = 0; i < N; i++)
+    CHECK_INT(atomic_load(&q[i].calls), 1);
+}
+
+/* The output bound is on the memory a connection holds: bodies still lent
+ * are the callers' and do not count (12 MiB of them go out through a
+ * 1 MiB bound to a peer that reads nothing); once their requests time out
+ * the connection holds copies of what is unwritten, which do count, and
+ * the next request fails at once with QUEUE_FULL. */
+TEST(lent_bodies_count_against_the_output_bound_only_once_copied) {
+  enum { N = 3 };
+  const size_t len = 4 << 20;
+  raw_t x;
+  REQUIRE(raw_up(&x, 1 << 20));
+  rmqi_rpc_t *r = x.r;
+  const char *addr = x.addr;
+  lent_req_t q[N];
+  CHECK_INT(lend_all(r, addr, q, N, len, 5, 1000, NULL), N);
+  rmqi_conn_stats_t st = rmqi_rpc_conn_stats(r, addr);
+  CHECK(st.queued > 4 << 20);
+  CHECK(st.lent > 4 << 20 && st.lent <= st.queued);
+  wait_lent(q, N, 10000);
+  st = rmqi_rpc_conn_stats(r, addr);
+  CHECK_UINT(st.lent, 0);             /* copied now */
+  CHECK(st.queued > (size_t)2 << 20); /* over the bound */
+  large_rec_t next = {0};
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 51);
+  CHECK_ERR(rmqi_rpc_invoke(r, addr, &c, 60000, large_cb, &next),
+            RMQ_ERR_QUEUE_FULL);
+  rmqi_cmd_free(&c);
+  for (int i = 0; i < N; i++)
+    CHECK_ERR(q[i].err, RMQ_ERR_TIMEOUT);
+  raw_down(&x);
+}
+
+/* A request that ends between its entry in the pending table and its
+ * frame's queueing (here: cancelled from the signing hook, which runs in
+ * that window) is never sent: its callback may have freed the body. */
+typedef struct sign_cancel {
+  rmqi_rpc_t *r;
+} sign_cancel_t;
+
+static bool match_lent(rmqi_rpc_cb cb, void *cb_arg, void *ctx) {
+  (void)cb_arg;
+  (void)ctx;
+  return cb == lent_cb;
+}
+
+static rmq_err_t cancel_in_sign(void *arg, rmqi_cmd_t *c) {
+  sign_cancel_t *sc = arg;
+  if (c->code == 77)
+    rmqi_rpc_cancel_if(sc->r, match_lent, NULL, RMQ_ERR_TIMEOUT,
+                       "cancelled before it was queued");
+  return RMQ_OK;
+}
+
+TEST(lent_body_of_a_request_ended_before_queueing_is_never_sent) {
+  char addr[32];
+  int ls = raw_listen(addr, sizeof(addr));
+  static rmqi_log_t quiet = {NULL, NULL, RMQ_LOG_ERROR - 1};
+  sign_cancel_t sc = {NULL};
+  rmqi_rpc_opts_t o = {.max_frame = 1 << 20,
+                       .connect_timeout_ms = 1000,
+                       .ser = RMQI_SER_JSON,
+                       .log = &quiet,
+                       .sign = cancel_in_sign,
+                       .sign_arg = &sc};
+  REQUIRE(ls >= 0 && rmqi_rpc_new(&sc.r, &o) == RMQ_OK);
+  REQUIRE(rmqi_rpc_start(sc.r) == RMQ_OK);
+  const size_t len = 1 << 20;
+  lent_req_t q = {0, RMQ_OK, malloc(len), len};
+  REQUIRE(q.body);
+  fill_body(q.body, len, 3, 0);
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 77);
+  c.body = q.body;
+  c.body_len = len;
+  /* accepted: its callback has run, exactly once */
+  CHECK_ERR(rmqi_rpc_invoke_lend(sc.r, addr, &c, 60000, lent_cb, &q), RMQ_OK);
+  rmqi_cmd_free(&c);
+  CHECK_INT(atomic_load(&q.calls), 1);
+  CHECK_ERR(q.err, RMQ_ERR_TIMEOUT);
+  large_rec_t next = {0};
+  rmqi_cmd_init(&c, 51);
+  REQUIRE(rmqi_rpc_invoke(sc.r, addr, &c, 60000, large_cb, &next) == RMQ_OK);
+  int fd = accept(ls, NULL, NULL);
+  REQUIRE(fd >= 0);
+  rmqi_buf_t in;
+  rmqi_buf_init(&in);
+  check_next_frame(fd, &in, 51, c.opaque, 0, 0, 0); /* the first one out */
+  rmqi_cmd_free(&c);
+  rmqi_rpc_free(sc.r);
+  CHECK_INT(atomic_load(&q.calls), 1);
+  CHECK_INT(atomic_load(&next.calls), 1);
+  rmqi_buf_free(&in);
+  close(fd);
+  close(ls);
+}
+
+/* The peer reads part of the first large lent body and closes: every
+ * request on the connection fails once with CONN_LOST, its callback frees
+ * the body (nothing reads it after), and the next request connects
+ * anew. */
+TEST(connection_closed_mid_body_fails_lent_requests_once) {
+  enum { N = 3 };
+  const size_t len = 2 << 20;
+  char addr[32];
+  int ls = raw_listen(addr, sizeof(addr));
+  rmqi_rpc_t *r = new_rpc_lend(0, 0, 0, NULL);
+  REQUIRE(ls >= 0 && r);
+  lent_req_t q[N];
+  CHECK_INT(lend_all(r, addr, q, N, len, 4, 60000, NULL), N);
+  int fd = accept(ls, NULL, NULL);
+  REQUIRE(fd >= 0);
+  static uint8_t part[100 * 1000];
+  size_t got = 0;
+  while (got < sizeof(part)) {
+    ssize_t n = read(fd, part + got, sizeof(part) - got);
+    REQUIRE(n > 0);
+    got += (size_t)n;
+  }
+  close(fd); /* mid-body */
+  wait_lent(q, N, 5000);
+  for (int i = 0; i < N; i++) {
+    CHECK_INT(atomic_load(&q[i].calls), 1);
+    CHECK_ERR(q[i].err, RMQ_ERR_CONN_LOST);
+  }
+  rmqi_buf_t in;
+  rmqi_buf_init(&in);
+  fd = open_idle(r, addr, ls, &in); /* a new connection */
+  CHECK(fd >= 0);
+  rmqi_rpc_free(r);
+  for (int i = 0; i < N; i++)
+    CHECK_INT(atomic_load(&q[i].calls), 1);
+  rmqi_buf_free(&in);
+  if (fd >= 0)
+    close(fd);
   close(ls);
 }
 
@@ -1342,6 +1725,7 @@ typedef struct async_req {
   mixed_t *x;
   int i;
   size_t len;
+  uint8_t *lent; /* the body, lent to the connection until the callback */
 } async_req_t;
 
 static void async_echo_cb(void *arg, const rmqi_rpc_result_t *res) {
@@ -1350,12 +1734,18 @@ static void async_echo_cb(void *arg, const rmqi_rpc_result_t *res) {
                                           q->len, q->x->t, q->i);
   atomic_fetch_add(ok ? q->x->async_ok : q->x->bad, 1);
   atomic_fetch_add(q->x->async_calls, 1);
+  if (q->lent) /* scribbled first: a write of it after this would show */
+    memset(q->lent, 0xEE, q->len);
+  free(q->lent);
   free(q);
 }
 
 /* Asynchronous senders (odd threads) send a large frame every fourth
  * time, which the loop writes in pieces; synchronous ones (even threads)
- * small frames, and now and then a large one, cut short by the socket. */
+ * small frames, and now and then a large one, cut short by the socket.
+ * Large bodies are lent (written from the sender's memory) by the
+ * synchronous threads and by asynchronous thread 3 and up; thread 1's are
+ * copied into the connection's output. */
 static size_t mixed_len(int t, int i) {
   if (t % 2 ? i % 4 == 0 : i % 61 == 0)
     return 256 * 1024;
@@ -1372,15 +1762,18 @@ static void *mixed_sender(void *p) {
       atomic_fetch_add(j.rc == RMQ_OK && j.echoed ? x->sync_ok : x->bad, 1);
       continue;
     }
+    bool lend = x->t >= 3;
     async_req_t *q = malloc(sizeof(*q));
-    *q = (async_req_t){x, i, len};
     uint8_t *body = malloc(len);
+    *q = (async_req_t){x, i, len, lend ? body : NULL};
     fill_body(body, len, x->t, i);
     rmqi_cmd_t c;
     rmqi_cmd_init(&c, 61);
     c.body = body;
     c.body_len = len;
-    rmq_err_t rc = rmqi_rpc_invoke(x->r, x->addr, &c, 30000, async_echo_cb, q);
+    rmq_err_t rc =
+        lend ? rmqi_rpc_invoke_lend(x->r, x->addr, &c, 30000, async_echo_cb, q)
+             : rmqi_rpc_invoke(x->r, x->addr, &c, 30000, async_echo_cb, q);
     if (rc != RMQ_OK) {
       if (atomic_fetch_add(x->bad, 1) == 0)
         fprintf(stderr, "async invoke: %s\n", rmq_err_name(rc));
@@ -1388,7 +1781,8 @@ static void *mixed_sender(void *p) {
       free(q);
     }
     rmqi_cmd_free(&c);
-    free(body);
+    if (!lend || rc != RMQ_OK)
+      free(body);
   }
   return NULL;
 }
@@ -1572,6 +1966,13 @@ int main(void) {
       TCASE(buffers_shrink_once_idle_after_a_large_frame),
       TCASE(output_buffers_kept_between_large_frames),
       TCASE(large_frames_through_partial_writes_arrive_exact),
+      TCASE(lent_large_frames_through_partial_writes_arrive_exact),
+      TCASE(lent_body_freed_after_a_sync_timeout_is_still_written_whole),
+      TCASE(
+          lent_bodies_freed_in_their_timeout_callbacks_are_still_written_whole),
+      TCASE(lent_bodies_count_against_the_output_bound_only_once_copied),
+      TCASE(lent_body_of_a_request_ended_before_queueing_is_never_sent),
+      TCASE(connection_closed_mid_body_fails_lent_requests_once),
       TCASE(host_names_resolve_and_reconnect),
       TCASE(unresolvable_host_fails_with_connect_naming_it),
       TCASE(stop_from_a_completion_during_stop_returns),
