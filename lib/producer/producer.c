@@ -57,10 +57,44 @@ static void res_fail(rmq_send_result_t *res, int code, const char *why) {
   res->error = res_cstr(res, why);
 }
 
-/* Fills @p res from a successful send response. */
+/*
+ * Where a result's strings live. A synchronous result outlives the send:
+ * every string is copied into its arena (res_str). An asynchronous one
+ * lives until its callback has returned, and so does its job: strings the
+ * job holds (the id, the topic, the broker's name, the reason) are lent,
+ * and the response's few strings go into the job's scratch while they fit
+ * (the arena past that), so a send's result allocates nothing.
+ */
+enum { RES_SCRATCH = 256 };
+
+typedef struct res_mem {
+  char *p;     /* free scratch */
+  size_t left; /* its bytes */
+} res_mem_t;
+
+/* @p s, which lives as long as the result when @p rm is set. */
+static const char *res_lend(rmq_send_result_t *res, res_mem_t *rm,
+                            const char *s) {
+  return rm ? (s ? s : "") : res_cstr(res, s);
+}
+
+/* A copy of @p s (@p n bytes) that lives as long as the result. */
+static const char *res_copy(rmq_send_result_t *res, res_mem_t *rm,
+                            const char *s, size_t n) {
+  if (rm == NULL || n >= rm->left)
+    return res_str(res, s, n);
+  char *c = memcpy(rm->p, s, n);
+  c[n] = '\0';
+  rm->p += n + 1;
+  rm->left -= n + 1;
+  return c;
+}
+
+/* Fills @p res from a successful send response; @p rm: see res_mem_t
+ * (NULL: copy everything). */
 static void res_ok(rmq_send_result_t *res, const rmqi_cmd_t *resp,
-                   const rmqi_prep_t *pr, const rmqi_mq_t *mq,
-                   const char *ids) {
+                   const rmqi_prep_t *pr, const rmqi_mq_t *mq, const char *ids,
+                   res_mem_t *rm) {
   if (res == NULL)
     return;
   int code = resp->code;
@@ -68,14 +102,15 @@ static void res_ok(rmq_send_result_t *res, const rmqi_cmd_t *resp,
                 : code == RMQ_FLUSH_SLAVE_TIMEOUT ? RMQ_SEND_FLUSH_SLAVE_TIMEOUT
                 : code == RMQ_SLAVE_NOT_AVAILABLE ? RMQ_SEND_SLAVE_NOT_AVAILABLE
                                                   : RMQ_SEND_OK;
-  res->msg_id = res_cstr(res, ids ? ids : pr->uniq);
+  res->msg_id = res_lend(res, rm, ids ? ids : pr->uniq);
   const rmqi_str_t *v = rmqi_cmd_ext_get(resp, "msgId");
-  res->offset_msg_id = v ? res_str(res, v->p, v->n) : res_cstr(res, "");
+  res->offset_msg_id = v ? res_copy(res, rm, v->p, v->n) : res_lend(res, rm, "");
   char plain[RMQI_NS_NAME_MAX]; /* the application's name (Java's
                                  * processSendResponse withoutNamespace) */
+  const char *t = rmqi_ns_unwrap(pr->ns, pr->topic, plain, sizeof(plain));
   res->topic =
-      res_cstr(res, rmqi_ns_unwrap(pr->ns, pr->topic, plain, sizeof(plain)));
-  res->broker_name = res_cstr(res, mq->broker);
+      t == plain ? res_copy(res, rm, t, strlen(t)) : res_lend(res, rm, t);
+  res->broker_name = res_lend(res, rm, mq->broker);
   int64_t x;
   res->queue_id = rmqi_cmd_ext_get_int(resp, "queueId", &x) == RMQ_OK
                       ? (int32_t)x
@@ -83,11 +118,11 @@ static void res_ok(rmq_send_result_t *res, const rmqi_cmd_t *resp,
   res->queue_offset =
       rmqi_cmd_ext_get_int(resp, "queueOffset", &x) == RMQ_OK ? x : -1;
   v = rmqi_cmd_ext_get(resp, "transactionId");
-  res->transaction_id = v ? res_str(res, v->p, v->n) : NULL;
+  res->transaction_id = v ? res_copy(res, rm, v->p, v->n) : NULL;
   v = rmqi_cmd_ext_get(resp, "MSG_REGION");
-  res->region_id = v ? res_str(res, v->p, v->n) : res_cstr(res, "");
+  res->region_id = v ? res_copy(res, rm, v->p, v->n) : res_lend(res, rm, "");
   res->broker_code = code;
-  res->error = res_cstr(res, "");
+  res->error = res_lend(res, rm, "");
 }
 
 /* Java's SendMessageTraceHookImpl, after a send the broker answered with
@@ -465,7 +500,7 @@ static void attempt(rmq_producer_t *p, const rmqi_prep_t *pr,
   }
   out->code = resp.cmd.code;
   if (stored(out->code)) {
-    res_ok(res, &resp.cmd, pr, mq, ids);
+    res_ok(res, &resp.cmd, pr, mq, ids, NULL);
     trace_pub(p, pr, ids, NULL, addr, &resp.cmd, latency);
     if (fault)
       rmqi_fault_update(&p->fault, mq->broker, latency, false, true,
@@ -782,17 +817,20 @@ typedef struct job {
   rmq_send_cb *cb;
   void *opaque;
   char why[384];
+  char scratch[RES_SCRATCH]; /* see res_mem_t */
 } job_t;
 
 static void job_deliver(void *arg) {
   job_t *j = arg;
   rmq_producer_t *p = j->p;
   j->res.attempts = j->tries;
-  if (j->rc != RMQ_OK && j->res.error == NULL)
-    res_fail(&j->res, j->rc > 0 ? j->rc : 0, j->why);
+  if (j->rc != RMQ_OK && j->res.error == NULL) {
+    j->res.broker_code = j->rc > 0 ? j->rc : 0;
+    j->res.error = j->why; /* the job outlives the callback */
+  }
   /* the id an attempt carried: a timed-out one may still have been stored */
   if (j->rc != RMQ_OK && j->batch == NULL && j->tries > 0)
-    j->res.msg_id = res_cstr(&j->res, j->pr.uniq);
+    j->res.msg_id = j->pr.uniq;
   int64_t bytes, n = 1;
   rmqi_pstats_outcome(&p->st, j->pr.n_msgs ? j->pr.n_msgs : 1, j->pr.msg_bytes,
                       j->tries, j->rc, j->why);
@@ -847,7 +885,8 @@ static void job_done(void *arg, const rmqi_rpc_result_t *r) {
   }
   int code = r->resp->code;
   if (stored(code)) {
-    res_ok(&j->res, r->resp, &j->pr, &j->mq, NULL);
+    res_mem_t rm = {j->scratch, sizeof(j->scratch)};
+    res_ok(&j->res, r->resp, &j->pr, &j->mq, NULL, &rm);
     if (p->tracer)
       job_trace(j, r->resp, latency);
     if (fault)
@@ -862,7 +901,8 @@ static void job_done(void *arg, const rmqi_rpc_result_t *r) {
   if (fault)
     rmqi_fault_update(&p->fault, j->mq.broker, latency, true, false,
                       rmqi_now_ms());
-  res_fail(&j->res, code, j->why);
+  j->res.broker_code = code;
+  j->res.error = j->why;
   job_finish(j, rmqi_server_err(code));
 }
 
