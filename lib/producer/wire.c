@@ -77,7 +77,7 @@ rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
                         const rmqi_conf_vals_t *conf, bool compress, char *err,
                         size_t n) {
   memset(pr, 0, sizeof(*pr));
-  rmqi_buf_init(&pr->props);
+  rmqi_buf_init_in(&pr->props, pr->props_inline, sizeof(pr->props_inline));
   pr->reconsume_times = pr->max_reconsume_times = -1;
   if (m == NULL) {
     snprintf(err, n, "the message is NULL");
