@@ -165,6 +165,11 @@ struct rmqi_rpc {
   size_t n_buckets, n_pend;
   pend_t **heap;
   size_t cap_heap;
+  /* Entries of answered requests, kept for the next ones (at most
+   * SPARE_MAX): an entry is made on the sender's thread and ends on the
+   * loop's, which malloc serves slowly. */
+  pend_t *spare;
+  size_t n_spare;
   int32_t next_opaque;
   bool closing;              /* rmqi_rpc_stop has begun: new work is refused */
   pthread_mutex_t stop_lock; /* serialises rmqi_rpc_stop */
@@ -262,6 +267,29 @@ static bool pend_add(rmqi_rpc_t *r, pend_t *p) {
                               memory_order_relaxed);
   }
   return true;
+}
+
+enum { SPARE_MAX = 1024 };
+
+/* Under r->lock. */
+static pend_t *pend_new_locked(rmqi_rpc_t *r) {
+  pend_t *p = r->spare;
+  if (p == NULL)
+    return malloc(sizeof(*p));
+  r->spare = p->hnext;
+  r->n_spare--;
+  return p;
+}
+
+/* Under r->lock: @p p is out of the table and nothing refers to it. */
+static void pend_recycle_locked(rmqi_rpc_t *r, pend_t *p) {
+  if (r->n_spare >= SPARE_MAX) {
+    free(p);
+    return;
+  }
+  p->hnext = r->spare;
+  r->spare = p;
+  r->n_spare++;
 }
 
 static void pend_unlink(rmqi_rpc_t *r, pend_t *p) {
@@ -827,6 +855,11 @@ static void dispatch(rmqi_conn_t *c, rmqi_cmd_t *cmd, const uint8_t *frame,
     bool elsewhere;
     pthread_mutex_lock(&r->lock);
     pend_t *p = pend_take_on(r, cmd->opaque, c, &elsewhere);
+    pend_t done; /* the entry goes back at once, under the same lock */
+    if (p) {
+      done = *p;
+      pend_recycle_locked(r, p);
+    }
     pthread_mutex_unlock(&r->lock);
     if (p == NULL) {
       atomic_fetch_add(&c->responses_dropped, 1);
@@ -839,13 +872,12 @@ static void dispatch(rmqi_conn_t *c, rmqi_cmd_t *cmd, const uint8_t *frame,
     }
     if (c->peer) {
       atomic_fetch_add_explicit(&c->peer->responses, 1, memory_order_relaxed);
-      int64_t us = (rmqi_now_ns() - p->t0_ns) / 1000;
+      int64_t us = (rmqi_now_ns() - done.t0_ns) / 1000;
       rmqi_hist_add(&c->peer->rtt, us > 0 ? (uint64_t)us : 0);
     }
     rmqi_rpc_result_t res = {RMQ_OK, "", c->addr, cmd, frame, len};
-    p->cb(p->arg, &res);
-    conn_unref(p->conn);
-    free(p);
+    done.cb(done.arg, &res);
+    conn_unref(done.conn);
     return;
   }
   for (size_t i = 0; i < r->n_handlers; i++)
@@ -1199,19 +1231,15 @@ static rmq_err_t invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   unsigned port;
   if (rmqi_split_addr(addr, host, sizeof(host), &port) != RMQ_OK)
     return RMQ_ERR_INVALID_ARG;
-  pend_t *p = malloc(sizeof(*p));
-  if (p == NULL)
-    return RMQ_ERR_NOMEM;
   pthread_mutex_lock(&r->lock);
   if (r->closing) {
     pthread_mutex_unlock(&r->lock);
-    free(p);
     return RMQ_ERR_SHUTDOWN;
   }
   rmqi_conn_t *c = conn_get(r, addr);
-  if (c == NULL) {
+  pend_t *p = c ? pend_new_locked(r) : NULL;
+  if (p == NULL) {
     pthread_mutex_unlock(&r->lock);
-    free(p);
     return RMQ_ERR_NOMEM;
   }
   /* Opaques are per instance; skip values that might still be pending
@@ -1878,6 +1906,10 @@ void rmqi_rpc_free(rmqi_rpc_t *r) {
   rmqi_tls_unref(r->o.tls);
   free(r->heap);
   free(r->buckets);
+  for (pend_t *p = r->spare, *nx; p; p = nx) {
+    nx = p->hnext;
+    free(p);
+  }
   free(r->handlers);
   for (peer_t *p = r->peers, *nx; p; p = nx) {
     nx = p->next;
