@@ -303,7 +303,10 @@ rmq_client_t *rmq_producer_client(rmq_producer_t *p) {
   return p ? p->client : NULL;
 }
 
+static void spare_jobs_free(rmq_producer_t *p);
+
 static void producer_free(rmq_producer_t *p) {
+  spare_jobs_free(p);
   rmqi_tracer_free(p->tracer);
   rmqi_pstats_free(&p->st);
   if (p->batching)
@@ -325,8 +328,13 @@ static bool unused_locked(const rmq_producer_t *p) {
 /* @p n sends of @p bytes in all start (n > 0) or end (n < 0). The end of
  * the last send after destroy frees the producer: nothing may touch @p p
  * after an ending call. */
-static void inflight_add(rmq_producer_t *p, int64_t bytes, int64_t n) {
+static void job_recycle_locked(rmq_producer_t *p, struct job *j);
+
+static void inflight_change(rmq_producer_t *p, int64_t bytes, int64_t n,
+                            struct job *j) {
   pthread_mutex_lock(&p->lock);
+  if (j)
+    job_recycle_locked(p, j);
   p->inflight += n;
   p->inflight_bytes += n < 0 ? -bytes : bytes;
   if (p->inflight == 0 || n < 0)
@@ -335,6 +343,17 @@ static void inflight_add(rmq_producer_t *p, int64_t bytes, int64_t n) {
   pthread_mutex_unlock(&p->lock);
   if (last)
     producer_free(p);
+}
+
+static void inflight_add(rmq_producer_t *p, int64_t bytes, int64_t n) {
+  inflight_change(p, bytes, n, NULL);
+}
+
+/* @p n sends of @p bytes that job @p j carried have ended (the job with
+ * them, under the same lock). */
+static void inflight_end(rmq_producer_t *p, int64_t bytes, int64_t n,
+                         struct job *j) {
+  inflight_change(p, bytes, -n, j);
 }
 
 /* Waits until the in-flight count drops to @p below; false on timeout. In
@@ -807,7 +826,6 @@ typedef struct job {
   rmq_producer_t *p;
   rmq_msg_t *msg;
   rmqi_acc_batch_t *batch; /* an auto-batch instead of msg; pr borrows it */
-  rmqi_prep_t pr;
   rmqi_snap_t *snap;
   int64_t start_ms, deadline_ms, t0_ns;
   int tries, max;
@@ -816,9 +834,58 @@ typedef struct job {
   rmq_send_result_t res;
   rmq_send_cb *cb;
   void *opaque;
+  struct job *spare_next; /* on p->spare_jobs */
+  /* job_new zeroes what is above; what follows is written before use */
+  rmqi_prep_t pr;
   char why[384];
   char scratch[RES_SCRATCH]; /* see res_mem_t */
 } job_t;
+
+/* Jobs kept for reuse: a job is made on the sender's thread and ends on
+ * a callback thread, which malloc serves slowly. */
+enum { JOB_SPARE_MAX = 256 };
+
+static job_t *job_new(rmq_producer_t *p) {
+  pthread_mutex_lock(&p->lock);
+  job_t *j = p->spare_jobs;
+  if (j) {
+    p->spare_jobs = j->spare_next;
+    p->n_spare_jobs--;
+  }
+  pthread_mutex_unlock(&p->lock);
+  if (j == NULL && (j = malloc(sizeof(*j))) == NULL)
+    return NULL;
+  memset(j, 0, offsetof(job_t, pr));
+  j->p = p;
+  j->why[0] = '\0';
+  return j;
+}
+
+/* Under p->lock: @p j has ended. */
+static void job_recycle_locked(rmq_producer_t *p, job_t *j) {
+  if (p->n_spare_jobs >= JOB_SPARE_MAX) {
+    free(j);
+    return;
+  }
+  j->spare_next = p->spare_jobs;
+  p->spare_jobs = j;
+  p->n_spare_jobs++;
+}
+
+static void spare_jobs_free(rmq_producer_t *p) {
+  for (job_t *j = p->spare_jobs, *nx; j; j = nx) {
+    nx = j->spare_next;
+    free(j);
+  }
+}
+
+/* A job that never started (its prep freed). */
+static void job_drop(job_t *j) {
+  rmq_producer_t *p = j->p;
+  pthread_mutex_lock(&p->lock);
+  job_recycle_locked(p, j);
+  pthread_mutex_unlock(&p->lock);
+}
 
 static void job_deliver(void *arg) {
   job_t *j = arg;
@@ -846,8 +913,7 @@ static void job_deliver(void *arg) {
   }
   rmq_send_result_clear(&j->res);
   rmqi_snap_release(j->snap);
-  free(j);
-  inflight_add(p, bytes, -n);
+  inflight_end(p, bytes, n, j);
 }
 
 static void job_finish(job_t *j, rmq_err_t rc) {
@@ -976,7 +1042,7 @@ static void job_attempt(job_t *j) {
 /* The accumulator's batch leaves as one async send with Java's retries. */
 static void ship_batch(void *arg, rmqi_acc_batch_t *b) {
   rmq_producer_t *p = arg;
-  job_t *j = calloc(1, sizeof(*j));
+  job_t *j = job_new(p);
   if (j == NULL) {
     rmq_send_result_t r = {.error = "out of memory"};
     int64_t bytes = b->held, n = (int64_t)b->n;
@@ -984,7 +1050,6 @@ static void ship_batch(void *arg, rmqi_acc_batch_t *b) {
     inflight_add(p, bytes, -n);
     return;
   }
-  j->p = p;
   j->batch = b;
   rmqi_accum_prep(b, &j->pr);
   j->pr.ns = p->conf.v.name_space;
@@ -1056,10 +1121,9 @@ static rmq_err_t send_async(rmq_producer_t *p, rmq_msg_t *msg,
     if (!direct)
       return rc;
   }
-  job_t *j = calloc(1, sizeof(*j));
+  job_t *j = job_new(p);
   if (j == NULL)
     return RMQ_ERR_NOMEM;
-  j->p = p;
   j->start_ms = rmqi_now_ms();
   j->deadline_ms = j->start_ms + timeout_ms;
   rmq_err_t rc = rmqi_prep_msg(&j->pr, p->client, msg, &p->conf.v, true, j->why,
@@ -1075,7 +1139,7 @@ static rmq_err_t send_async(rmq_producer_t *p, rmq_msg_t *msg,
                            j->why, sizeof(j->why));
   if (rc != RMQ_OK) {
     rmqi_prep_free(&j->pr);
-    free(j);
+    job_drop(j);
     return rc;
   }
   j->msg = msg; /* ours from here on */

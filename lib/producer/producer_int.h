@@ -67,6 +67,10 @@ struct rmq_producer {
   int64_t requests;
   int64_t req_pending;   /* in req_tab */
   bool req_stopped;      /* destroy failed them: no new one waits */
+  /* asynchronous sends' jobs that ended, kept for the next ones (under
+   * lock; producer.c) */
+  struct job *spare_jobs;
+  size_t n_spare_jobs;
   rmqi_tracer_t *tracer; /* enableMsgTrace; NULL when off */
   rmqi_pstats_t st;      /* statistics */
 };
