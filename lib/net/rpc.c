@@ -4,6 +4,7 @@
 #include "transport.h"
 
 #include "../util/err.h"
+#include "../util/spare.h"
 #include "../util/time.h"
 
 #include <arpa/inet.h>
@@ -165,11 +166,9 @@ struct rmqi_rpc {
   size_t n_buckets, n_pend;
   pend_t **heap;
   size_t cap_heap;
-  /* Entries of answered requests, kept for the next ones (at most
-   * SPARE_MAX): an entry is made on the sender's thread and ends on the
-   * loop's, which malloc serves slowly. */
-  pend_t *spare;
-  size_t n_spare;
+  /* Entries of answered requests, kept for the next ones: an entry is
+   * made on the sender's thread and ends on the loop's. */
+  rmqi_spare_t spare;
   int32_t next_opaque;
   bool closing;              /* rmqi_rpc_stop has begun: new work is refused */
   pthread_mutex_t stop_lock; /* serialises rmqi_rpc_stop */
@@ -269,27 +268,10 @@ static bool pend_add(rmqi_rpc_t *r, pend_t *p) {
   return true;
 }
 
-enum { SPARE_MAX = 1024 };
-
 /* Under r->lock. */
 static pend_t *pend_new_locked(rmqi_rpc_t *r) {
-  pend_t *p = r->spare;
-  if (p == NULL)
-    return malloc(sizeof(*p));
-  r->spare = p->hnext;
-  r->n_spare--;
-  return p;
-}
-
-/* Under r->lock: @p p is out of the table and nothing refers to it. */
-static void pend_recycle_locked(rmqi_rpc_t *r, pend_t *p) {
-  if (r->n_spare >= SPARE_MAX) {
-    free(p);
-    return;
-  }
-  p->hnext = r->spare;
-  r->spare = p;
-  r->n_spare++;
+  pend_t *p = rmqi_spare_take(&r->spare);
+  return p ? p : malloc(sizeof(*p));
 }
 
 static void pend_unlink(rmqi_rpc_t *r, pend_t *p) {
@@ -858,7 +840,7 @@ static void dispatch(rmqi_conn_t *c, rmqi_cmd_t *cmd, const uint8_t *frame,
     pend_t done; /* the entry goes back at once, under the same lock */
     if (p) {
       done = *p;
-      pend_recycle_locked(r, p);
+      rmqi_spare_put(&r->spare, p);
     }
     pthread_mutex_unlock(&r->lock);
     if (p == NULL) {
@@ -1755,6 +1737,7 @@ rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o) {
   rmqi_rpc_t *r = calloc(1, sizeof(*r));
   if (r == NULL)
     return RMQ_ERR_NOMEM;
+  r->spare.max = 1024; /* pending entries kept for reuse */
   r->o = *o;
   if (r->o.max_frame == 0)
     r->o.max_frame = RMQI_DEFAULT_MAX_FRAME;
@@ -1906,10 +1889,7 @@ void rmqi_rpc_free(rmqi_rpc_t *r) {
   rmqi_tls_unref(r->o.tls);
   free(r->heap);
   free(r->buckets);
-  for (pend_t *p = r->spare, *nx; p; p = nx) {
-    nx = p->hnext;
-    free(p);
-  }
+  rmqi_spare_free(&r->spare);
   free(r->handlers);
   for (peer_t *p = r->peers, *nx; p; p = nx) {
     nx = p->next;

@@ -20,6 +20,7 @@
 enum { TX_CHECKS_MAX = 2000 }; /* Java's checkRequestHoldMax */
 
 static void ship_batch(void *arg, rmqi_acc_batch_t *b);
+struct job; /* an asynchronous send (below) */
 
 /* ---- results ------------------------------------------------------------ */
 
@@ -271,6 +272,7 @@ rmq_producer_t *rmq_producer_new(rmq_client_t *client, const rmq_conf_t *conf,
   rmqi_pstats_init(&p->st);
   atomic_init(&p->closing, false);
   pthread_mutex_init(&p->lock, NULL);
+  p->spare_jobs.max = 256;
   pthread_cond_init(&p->cond, NULL);
   if (p->conf.v.auto_batch)
     p->batching = rmqi_accum_init(&p->acc, &p->conf.v, ship_batch, p) == RMQ_OK;
@@ -303,10 +305,8 @@ rmq_client_t *rmq_producer_client(rmq_producer_t *p) {
   return p ? p->client : NULL;
 }
 
-static void spare_jobs_free(rmq_producer_t *p);
-
 static void producer_free(rmq_producer_t *p) {
-  spare_jobs_free(p);
+  rmqi_spare_free(&p->spare_jobs);
   rmqi_tracer_free(p->tracer);
   rmqi_pstats_free(&p->st);
   if (p->batching)
@@ -328,13 +328,11 @@ static bool unused_locked(const rmq_producer_t *p) {
 /* @p n sends of @p bytes in all start (n > 0) or end (n < 0). The end of
  * the last send after destroy frees the producer: nothing may touch @p p
  * after an ending call. */
-static void job_recycle_locked(rmq_producer_t *p, struct job *j);
-
 static void inflight_change(rmq_producer_t *p, int64_t bytes, int64_t n,
                             struct job *j) {
   pthread_mutex_lock(&p->lock);
   if (j)
-    job_recycle_locked(p, j);
+    rmqi_spare_put(&p->spare_jobs, j);
   p->inflight += n;
   p->inflight_bytes += n < 0 ? -bytes : bytes;
   if (p->inflight == 0 || n < 0)
@@ -834,24 +832,17 @@ typedef struct job {
   rmq_send_result_t res;
   rmq_send_cb *cb;
   void *opaque;
-  struct job *spare_next; /* on p->spare_jobs */
   /* job_new zeroes what is above; what follows is written before use */
   rmqi_prep_t pr;
   char why[384];
   char scratch[RES_SCRATCH]; /* see res_mem_t */
 } job_t;
 
-/* Jobs kept for reuse: a job is made on the sender's thread and ends on
- * a callback thread, which malloc serves slowly. */
-enum { JOB_SPARE_MAX = 256 };
-
+/* Jobs kept for reuse (at most 256, see rmq_producer_new): a job is made
+ * on the sender's thread and ends on a callback thread. */
 static job_t *job_new(rmq_producer_t *p) {
   pthread_mutex_lock(&p->lock);
-  job_t *j = p->spare_jobs;
-  if (j) {
-    p->spare_jobs = j->spare_next;
-    p->n_spare_jobs--;
-  }
+  job_t *j = rmqi_spare_take(&p->spare_jobs);
   pthread_mutex_unlock(&p->lock);
   if (j == NULL && (j = malloc(sizeof(*j))) == NULL)
     return NULL;
@@ -861,29 +852,11 @@ static job_t *job_new(rmq_producer_t *p) {
   return j;
 }
 
-/* Under p->lock: @p j has ended. */
-static void job_recycle_locked(rmq_producer_t *p, job_t *j) {
-  if (p->n_spare_jobs >= JOB_SPARE_MAX) {
-    free(j);
-    return;
-  }
-  j->spare_next = p->spare_jobs;
-  p->spare_jobs = j;
-  p->n_spare_jobs++;
-}
-
-static void spare_jobs_free(rmq_producer_t *p) {
-  for (job_t *j = p->spare_jobs, *nx; j; j = nx) {
-    nx = j->spare_next;
-    free(j);
-  }
-}
-
 /* A job that never started (its prep freed). */
 static void job_drop(job_t *j) {
   rmq_producer_t *p = j->p;
   pthread_mutex_lock(&p->lock);
-  job_recycle_locked(p, j);
+  rmqi_spare_put(&p->spare_jobs, j);
   pthread_mutex_unlock(&p->lock);
 }
 

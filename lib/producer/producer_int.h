@@ -7,6 +7,7 @@
 
 #include "../client/client.h"
 #include "../client/msg.h"
+#include "../util/spare.h"
 #include "accum.h"
 #include "fault.h"
 #include "pstats.h"
@@ -69,8 +70,7 @@ struct rmq_producer {
   bool req_stopped;      /* destroy failed them: no new one waits */
   /* asynchronous sends' jobs that ended, kept for the next ones (under
    * lock; producer.c) */
-  struct job *spare_jobs;
-  size_t n_spare_jobs;
+  rmqi_spare_t spare_jobs;
   rmqi_tracer_t *tracer; /* enableMsgTrace; NULL when off */
   rmqi_pstats_t st;      /* statistics */
 };
