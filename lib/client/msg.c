@@ -91,19 +91,26 @@ bool rmqi_topic_valid(const char *topic, char *err, size_t n) {
   return true;
 }
 
+/* Java's Message constructor sets WAIT=true on every message. */
+static const char wait_name[] = "WAIT", wait_value[] = "true";
+
+/* One allocation: the struct, the WAIT property and the topic. Names and
+ * values of a frozen list are never written, so the constant strings can
+ * serve; the first property change copies the list out. */
 rmq_msg_t *rmq_msg_new(const char *topic) {
   if (topic == NULL)
     return NULL;
-  rmq_msg_t *m = calloc(1, sizeof(*m));
-  if (m == NULL || (m->topic = strdup(topic)) == NULL) {
-    free(m);
+  size_t tl = strlen(topic) + 1;
+  rmq_msg_t *m = calloc(1, sizeof(*m) + sizeof(rmqi_prop_t) + tl);
+  if (m == NULL)
     return NULL;
-  }
-  /* Java's Message constructor sets WAIT=true on every message. */
-  if (rmqi_msg_put_prop(m, "WAIT", "true") != RMQ_OK) {
-    rmq_msg_destroy(m);
-    return NULL;
-  }
+  m->props = (rmqi_prop_t *)(m + 1);
+  m->props[0].name = (char *)wait_name;
+  m->props[0].value = (char *)wait_value;
+  m->n_props = m->cap_props = 1;
+  m->topic = memcpy(m->props + 1, topic, tl);
+  m->frozen = true;
+  m->topic_in_block = true;
   return m;
 }
 
@@ -119,10 +126,9 @@ static void drop_body(rmq_msg_t *m) {
 rmq_err_t rmqi_msg_thaw(rmq_msg_t *m) {
   if (!m->frozen)
     return RMQ_OK;
-  size_t cap = m->n_props ? m->n_props : 1;
+  size_t cap = m->n_props < 4 ? 8 : 2 * m->n_props; /* room to add a few */
   rmqi_prop_t *np = calloc(cap, sizeof(*np));
-  char *topic = strdup(m->topic);
-  bool ok = np && topic;
+  bool ok = np != NULL;
   for (size_t i = 0; ok && i < m->n_props; i++) {
     np[i].name = strdup(m->props[i].name);
     np[i].value = strdup(m->props[i].value);
@@ -134,24 +140,22 @@ rmq_err_t rmqi_msg_thaw(rmq_msg_t *m) {
       free(np[i].value);
     }
     free(np);
-    free(topic);
     return RMQ_ERR_NOMEM;
   }
   m->props = np;
   m->cap_props = cap;
-  m->topic = topic;
   m->frozen = false;
   return RMQ_OK;
 }
 
 rmq_err_t rmqi_msg_set_topic(rmq_msg_t *m, const char *topic) {
   char *t = strdup(topic);
-  if (t == NULL || rmqi_msg_thaw(m) != RMQ_OK) {
-    free(t);
+  if (t == NULL)
     return RMQ_ERR_NOMEM;
-  }
-  free(m->topic);
+  if (!m->topic_in_block)
+    free(m->topic);
   m->topic = t;
+  m->topic_in_block = false;
   return RMQ_OK;
 }
 
@@ -160,19 +164,17 @@ void rmq_msg_destroy(rmq_msg_t *m) {
     return;
   drop_body(m);
   free(m->index);
-  if (m->frozen) { /* everything else is inside the block that is m */
-    free(m->sharding_key);
-    free(m);
-    return;
+  if (!m->frozen) {
+    for (size_t i = 0; i < m->n_props; i++) {
+      free(m->props[i].name);
+      free(m->props[i].value);
+    }
+    free(m->props);
   }
-  for (size_t i = 0; i < m->n_props; i++) {
-    free(m->props[i].name);
-    free(m->props[i].value);
-  }
-  free(m->props);
-  free(m->topic);
+  if (!m->topic_in_block)
+    free(m->topic);
   free(m->sharding_key);
-  free(m);
+  free(m); /* and whatever of the above is still in its block */
 }
 
 rmq_err_t rmq_msg_set_body(rmq_msg_t *m, const void *body, size_t len) {

@@ -32,13 +32,17 @@ struct rmq_msg {
   uint32_t *index;
   size_t index_mask;
   char *sharding_key;
-  /* Received messages only (lib/consumer/rxmsg.c): the message, its
-   * metadata, and at first its topic, property list and strings live in
-   * one allocation starting at the struct itself. `frozen` says the topic
-   * and properties still point into it; the first change copies them out
-   * (rmqi_msg_thaw), while the metadata stays in the block until destroy. */
+  /* The message and, at first, its topic, property list and strings live
+   * in one allocation starting at the struct itself: a new message's
+   * (rmq_msg_new: the topic and the WAIT property) and a received one's
+   * (lib/consumer/rxmsg.c, with its metadata). `frozen` says the property
+   * list still points into the block; the first change of a property
+   * copies the list out (rmqi_msg_thaw). `topic_in_block` says the topic
+   * does; a new topic is copied out (rmqi_msg_set_topic). The metadata
+   * stays in the block until destroy. */
   const struct rmqi_msg_meta *meta;
   bool frozen;
+  bool topic_in_block;
 };
 
 typedef struct rmqi_msg_meta {
@@ -59,8 +63,8 @@ typedef struct rmqi_msg_meta {
 
 #define RMQI_MSG_INDEX_MIN 16
 
-/* Copies a received message's topic and properties out of its block so
- * that they can change; RMQ_ERR_NOMEM leaves the message as it was. */
+/* Copies a message's properties out of its block so that they can change;
+ * RMQ_ERR_NOMEM leaves the message as it was. */
 rmq_err_t rmqi_msg_thaw(rmq_msg_t *m);
 
 /* Replaces the topic (a received message's is copied out first). */

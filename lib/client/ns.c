@@ -26,8 +26,8 @@ bool rmqi_topic_is_system(const char *res) {
   };
   if (res == NULL || *res == '\0')
     return false;
-  for (size_t i = 0; i < RMQI_ARRAY_LEN(sys); i++)
-    if (strcmp(res, sys[i]) == 0)
+  for (size_t i = 0; i < RMQI_ARRAY_LEN(sys); i++) /* every send asks */
+    if (sys[i][0] == res[0] && strcmp(res, sys[i]) == 0)
       return true;
   return starts(res, "rmq_sys_");
 }

@@ -169,6 +169,7 @@ rmq_err_t rmqi_rxmsg_build(const rmqi_msgrec_t *rec, const char *broker,
   }
   m->flag = rec->flag;
   m->frozen = true;
+  m->topic_in_block = true;
   meta->queue_id = rec->queue_id;
   meta->sys_flag = rec->sys_flag;
   meta->reconsume_times = rec->reconsume_times;

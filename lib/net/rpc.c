@@ -4,6 +4,7 @@
 #include "transport.h"
 
 #include "../util/err.h"
+#include "../util/spare.h"
 #include "../util/time.h"
 
 #include <arpa/inet.h>
@@ -321,6 +322,9 @@ struct rmqi_rpc {
   size_t n_buckets, n_pend;
   pend_t **heap;
   size_t cap_heap;
+  /* Entries of answered requests, kept for the next ones: an entry is
+   * made on the sender's thread and ends on the loop's. */
+  rmqi_spare_t spare;
   int32_t next_opaque;
   bool closing;              /* rmqi_rpc_stop has begun: new work is refused */
   pthread_mutex_t stop_lock; /* serialises rmqi_rpc_stop */
@@ -418,6 +422,12 @@ static bool pend_add(rmqi_rpc_t *r, pend_t *p) {
                               memory_order_relaxed);
   }
   return true;
+}
+
+/* Under r->lock. */
+static pend_t *pend_new_locked(rmqi_rpc_t *r) {
+  pend_t *p = rmqi_spare_take(&r->spare);
+  return p ? p : malloc(sizeof(*p));
 }
 
 static void pend_unlink(rmqi_rpc_t *r, pend_t *p) {
@@ -1058,6 +1068,11 @@ static void dispatch(rmqi_conn_t *c, rmqi_cmd_t *cmd, const uint8_t *frame,
     bool elsewhere;
     pthread_mutex_lock(&r->lock);
     pend_t *p = pend_take_on(r, cmd->opaque, c, &elsewhere);
+    pend_t done; /* the entry goes back at once, under the same lock */
+    if (p) {
+      done = *p;
+      rmqi_spare_put(&r->spare, p);
+    }
     pthread_mutex_unlock(&r->lock);
     if (p == NULL) {
       atomic_fetch_add(&c->responses_dropped, 1);
@@ -1070,14 +1085,13 @@ static void dispatch(rmqi_conn_t *c, rmqi_cmd_t *cmd, const uint8_t *frame,
     }
     if (c->peer) {
       atomic_fetch_add_explicit(&c->peer->responses, 1, memory_order_relaxed);
-      int64_t us = (rmqi_now_ns() - p->t0_ns) / 1000;
+      int64_t us = (rmqi_now_ns() - done.t0_ns) / 1000;
       rmqi_hist_add(&c->peer->rtt, us > 0 ? (uint64_t)us : 0);
     }
     rmqi_rpc_result_t res = {RMQ_OK, "", c->addr, cmd, frame, len};
-    lend_end(c, p->lend); /* a peer may answer before it has read it all */
-    p->cb(p->arg, &res);
-    conn_unref(p->conn);
-    free(p);
+    lend_end(c, done.lend); /* a peer may answer before it has read it all */
+    done.cb(done.arg, &res);
+    conn_unref(done.conn);
     return;
   }
   for (size_t i = 0; i < r->n_handlers; i++)
@@ -1456,29 +1470,28 @@ static rmq_err_t invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   unsigned port;
   if (rmqi_split_addr(addr, host, sizeof(host), &port) != RMQ_OK)
     return RMQ_ERR_INVALID_ARG;
-  pend_t *p = malloc(sizeof(*p));
   lend_t *l = NULL;
-  if (p && lend && cmd->body_len >= r->o.lend_min) {
+  if (lend && cmd->body_len >= r->o.lend_min) {
     l = calloc(1, sizeof(*l));
-    if (l == NULL) {
-      free(p);
+    if (l == NULL)
       return RMQ_ERR_NOMEM;
-    }
     l->p = cmd->body;
     l->len = cmd->body_len;
     l->state = L_NEW;
     atomic_init(&l->refs, 2); /* the request's and the queue's */
   }
-  if (p == NULL)
-    return RMQ_ERR_NOMEM;
   pthread_mutex_lock(&r->lock);
-  rmqi_conn_t *c = r->closing ? NULL : conn_get(r, addr);
-  if (c == NULL) {
-    bool closing = r->closing;
+  if (r->closing) {
     pthread_mutex_unlock(&r->lock);
     free(l);
-    free(p);
-    return closing ? RMQ_ERR_SHUTDOWN : RMQ_ERR_NOMEM;
+    return RMQ_ERR_SHUTDOWN;
+  }
+  rmqi_conn_t *c = conn_get(r, addr);
+  pend_t *p = c ? pend_new_locked(r) : NULL;
+  if (p == NULL) {
+    pthread_mutex_unlock(&r->lock);
+    free(l);
+    return RMQ_ERR_NOMEM;
   }
   /* Opaques are per instance; skip values that might still be pending
    * after a wrap-around. */
@@ -2005,6 +2018,7 @@ rmq_err_t rmqi_rpc_new(rmqi_rpc_t **out, const rmqi_rpc_opts_t *o) {
   rmqi_rpc_t *r = calloc(1, sizeof(*r));
   if (r == NULL)
     return RMQ_ERR_NOMEM;
+  r->spare.max = 1024; /* pending entries kept for reuse */
   r->o = *o;
   if (r->o.max_frame == 0)
     r->o.max_frame = RMQI_DEFAULT_MAX_FRAME;
@@ -2158,6 +2172,7 @@ void rmqi_rpc_free(rmqi_rpc_t *r) {
   rmqi_tls_unref(r->o.tls);
   free(r->heap);
   free(r->buckets);
+  rmqi_spare_free(&r->spare);
   free(r->handlers);
   for (peer_t *p = r->peers, *nx; p; p = nx) {
     nx = p->next;

@@ -20,6 +20,7 @@
 enum { TX_CHECKS_MAX = 2000 }; /* Java's checkRequestHoldMax */
 
 static void ship_batch(void *arg, rmqi_acc_batch_t *b);
+struct job; /* an asynchronous send (below) */
 
 /* ---- results ------------------------------------------------------------ */
 
@@ -57,10 +58,44 @@ static void res_fail(rmq_send_result_t *res, int code, const char *why) {
   res->error = res_cstr(res, why);
 }
 
-/* Fills @p res from a successful send response. */
+/*
+ * Where a result's strings live. A synchronous result outlives the send:
+ * every string is copied into its arena (res_str). An asynchronous one
+ * lives until its callback has returned, and so does its job: strings the
+ * job holds (the id, the topic, the broker's name, the reason) are lent,
+ * and the response's few strings go into the job's scratch while they fit
+ * (the arena past that), so a send's result allocates nothing.
+ */
+enum { RES_SCRATCH = 256 };
+
+typedef struct res_mem {
+  char *p;     /* free scratch */
+  size_t left; /* its bytes */
+} res_mem_t;
+
+/* @p s, which lives as long as the result when @p rm is set. */
+static const char *res_lend(rmq_send_result_t *res, res_mem_t *rm,
+                            const char *s) {
+  return rm ? (s ? s : "") : res_cstr(res, s);
+}
+
+/* A copy of @p s (@p n bytes) that lives as long as the result. */
+static const char *res_copy(rmq_send_result_t *res, res_mem_t *rm,
+                            const char *s, size_t n) {
+  if (rm == NULL || n >= rm->left)
+    return res_str(res, s, n);
+  char *c = memcpy(rm->p, s, n);
+  c[n] = '\0';
+  rm->p += n + 1;
+  rm->left -= n + 1;
+  return c;
+}
+
+/* Fills @p res from a successful send response; @p rm: see res_mem_t
+ * (NULL: copy everything). */
 static void res_ok(rmq_send_result_t *res, const rmqi_cmd_t *resp,
-                   const rmqi_prep_t *pr, const rmqi_mq_t *mq,
-                   const char *ids) {
+                   const rmqi_prep_t *pr, const rmqi_mq_t *mq, const char *ids,
+                   res_mem_t *rm) {
   if (res == NULL)
     return;
   int code = resp->code;
@@ -68,14 +103,15 @@ static void res_ok(rmq_send_result_t *res, const rmqi_cmd_t *resp,
                 : code == RMQ_FLUSH_SLAVE_TIMEOUT ? RMQ_SEND_FLUSH_SLAVE_TIMEOUT
                 : code == RMQ_SLAVE_NOT_AVAILABLE ? RMQ_SEND_SLAVE_NOT_AVAILABLE
                                                   : RMQ_SEND_OK;
-  res->msg_id = res_cstr(res, ids ? ids : pr->uniq);
+  res->msg_id = res_lend(res, rm, ids ? ids : pr->uniq);
   const rmqi_str_t *v = rmqi_cmd_ext_get(resp, "msgId");
-  res->offset_msg_id = v ? res_str(res, v->p, v->n) : res_cstr(res, "");
+  res->offset_msg_id = v ? res_copy(res, rm, v->p, v->n) : res_lend(res, rm, "");
   char plain[RMQI_NS_NAME_MAX]; /* the application's name (Java's
                                  * processSendResponse withoutNamespace) */
+  const char *t = rmqi_ns_unwrap(pr->ns, pr->topic, plain, sizeof(plain));
   res->topic =
-      res_cstr(res, rmqi_ns_unwrap(pr->ns, pr->topic, plain, sizeof(plain)));
-  res->broker_name = res_cstr(res, mq->broker);
+      t == plain ? res_copy(res, rm, t, strlen(t)) : res_lend(res, rm, t);
+  res->broker_name = res_lend(res, rm, mq->broker);
   int64_t x;
   res->queue_id = rmqi_cmd_ext_get_int(resp, "queueId", &x) == RMQ_OK
                       ? (int32_t)x
@@ -83,11 +119,11 @@ static void res_ok(rmq_send_result_t *res, const rmqi_cmd_t *resp,
   res->queue_offset =
       rmqi_cmd_ext_get_int(resp, "queueOffset", &x) == RMQ_OK ? x : -1;
   v = rmqi_cmd_ext_get(resp, "transactionId");
-  res->transaction_id = v ? res_str(res, v->p, v->n) : NULL;
+  res->transaction_id = v ? res_copy(res, rm, v->p, v->n) : NULL;
   v = rmqi_cmd_ext_get(resp, "MSG_REGION");
-  res->region_id = v ? res_str(res, v->p, v->n) : res_cstr(res, "");
+  res->region_id = v ? res_copy(res, rm, v->p, v->n) : res_lend(res, rm, "");
   res->broker_code = code;
-  res->error = res_cstr(res, "");
+  res->error = res_lend(res, rm, "");
 }
 
 /* Java's SendMessageTraceHookImpl, after a send the broker answered with
@@ -237,6 +273,7 @@ rmq_producer_t *rmq_producer_new(rmq_client_t *client, const rmq_conf_t *conf,
   rmqi_zpool_init(&p->zpool, (int)p->conf.v.compress_level);
   atomic_init(&p->closing, false);
   pthread_mutex_init(&p->lock, NULL);
+  p->spare_jobs.max = 256;
   pthread_cond_init(&p->cond, NULL);
   if (p->conf.v.auto_batch)
     p->batching = rmqi_accum_init(&p->acc, &p->conf.v, ship_batch, p) == RMQ_OK;
@@ -270,6 +307,7 @@ rmq_client_t *rmq_producer_client(rmq_producer_t *p) {
 }
 
 static void producer_free(rmq_producer_t *p) {
+  rmqi_spare_free(&p->spare_jobs);
   rmqi_tracer_free(p->tracer);
   rmqi_pstats_free(&p->st);
   if (p->batching)
@@ -292,8 +330,11 @@ static bool unused_locked(const rmq_producer_t *p) {
 /* @p n sends of @p bytes in all start (n > 0) or end (n < 0). The end of
  * the last send after destroy frees the producer: nothing may touch @p p
  * after an ending call. */
-static void inflight_add(rmq_producer_t *p, int64_t bytes, int64_t n) {
+static void inflight_change(rmq_producer_t *p, int64_t bytes, int64_t n,
+                            struct job *j) {
   pthread_mutex_lock(&p->lock);
+  if (j)
+    rmqi_spare_put(&p->spare_jobs, j);
   p->inflight += n;
   p->inflight_bytes += n < 0 ? -bytes : bytes;
   if (p->inflight == 0 || n < 0)
@@ -302,6 +343,17 @@ static void inflight_add(rmq_producer_t *p, int64_t bytes, int64_t n) {
   pthread_mutex_unlock(&p->lock);
   if (last)
     producer_free(p);
+}
+
+static void inflight_add(rmq_producer_t *p, int64_t bytes, int64_t n) {
+  inflight_change(p, bytes, n, NULL);
+}
+
+/* @p n sends of @p bytes that job @p j carried have ended (the job with
+ * them, under the same lock). */
+static void inflight_end(rmq_producer_t *p, int64_t bytes, int64_t n,
+                         struct job *j) {
+  inflight_change(p, bytes, -n, j);
 }
 
 /* Waits until the in-flight count drops to @p below; false on timeout. In
@@ -467,7 +519,7 @@ static void attempt(rmq_producer_t *p, const rmqi_prep_t *pr,
   }
   out->code = resp.cmd.code;
   if (stored(out->code)) {
-    res_ok(res, &resp.cmd, pr, mq, ids);
+    res_ok(res, &resp.cmd, pr, mq, ids, NULL);
     trace_pub(p, pr, ids, NULL, addr, &resp.cmd, latency);
     if (fault)
       rmqi_fault_update(&p->fault, mq->broker, latency, false, true,
@@ -774,7 +826,6 @@ typedef struct job {
   rmq_producer_t *p;
   rmq_msg_t *msg;
   rmqi_acc_batch_t *batch; /* an auto-batch instead of msg; pr borrows it */
-  rmqi_prep_t pr;
   rmqi_snap_t *snap;
   int64_t start_ms, deadline_ms, t0_ns;
   int tries, max;
@@ -783,18 +834,45 @@ typedef struct job {
   rmq_send_result_t res;
   rmq_send_cb *cb;
   void *opaque;
+  /* job_new zeroes what is above; what follows is written before use */
+  rmqi_prep_t pr;
   char why[384];
+  char scratch[RES_SCRATCH]; /* see res_mem_t */
 } job_t;
+
+/* Jobs kept for reuse (at most 256, see rmq_producer_new): a job is made
+ * on the sender's thread and ends on a callback thread. */
+static job_t *job_new(rmq_producer_t *p) {
+  pthread_mutex_lock(&p->lock);
+  job_t *j = rmqi_spare_take(&p->spare_jobs);
+  pthread_mutex_unlock(&p->lock);
+  if (j == NULL && (j = malloc(sizeof(*j))) == NULL)
+    return NULL;
+  memset(j, 0, offsetof(job_t, pr));
+  j->p = p;
+  j->why[0] = '\0';
+  return j;
+}
+
+/* A job that never started (its prep freed). */
+static void job_drop(job_t *j) {
+  rmq_producer_t *p = j->p;
+  pthread_mutex_lock(&p->lock);
+  rmqi_spare_put(&p->spare_jobs, j);
+  pthread_mutex_unlock(&p->lock);
+}
 
 static void job_deliver(void *arg) {
   job_t *j = arg;
   rmq_producer_t *p = j->p;
   j->res.attempts = j->tries;
-  if (j->rc != RMQ_OK && j->res.error == NULL)
-    res_fail(&j->res, j->rc > 0 ? j->rc : 0, j->why);
+  if (j->rc != RMQ_OK && j->res.error == NULL) {
+    j->res.broker_code = j->rc > 0 ? j->rc : 0;
+    j->res.error = j->why; /* the job outlives the callback */
+  }
   /* the id an attempt carried: a timed-out one may still have been stored */
   if (j->rc != RMQ_OK && j->batch == NULL && j->tries > 0)
-    j->res.msg_id = res_cstr(&j->res, j->pr.uniq);
+    j->res.msg_id = j->pr.uniq;
   int64_t bytes, n = 1;
   rmqi_pstats_outcome(&p->st, j->pr.n_msgs ? j->pr.n_msgs : 1, j->pr.msg_bytes,
                       j->tries, j->rc, j->why);
@@ -810,8 +888,7 @@ static void job_deliver(void *arg) {
   }
   rmq_send_result_clear(&j->res);
   rmqi_snap_release(j->snap);
-  free(j);
-  inflight_add(p, bytes, -n);
+  inflight_end(p, bytes, n, j);
 }
 
 static void job_finish(job_t *j, rmq_err_t rc) {
@@ -849,7 +926,8 @@ static void job_done(void *arg, const rmqi_rpc_result_t *r) {
   }
   int code = r->resp->code;
   if (stored(code)) {
-    res_ok(&j->res, r->resp, &j->pr, &j->mq, NULL);
+    res_mem_t rm = {j->scratch, sizeof(j->scratch)};
+    res_ok(&j->res, r->resp, &j->pr, &j->mq, NULL, &rm);
     if (p->tracer)
       job_trace(j, r->resp, latency);
     if (fault)
@@ -864,7 +942,8 @@ static void job_done(void *arg, const rmqi_rpc_result_t *r) {
   if (fault)
     rmqi_fault_update(&p->fault, j->mq.broker, latency, true, false,
                       rmqi_now_ms());
-  res_fail(&j->res, code, j->why);
+  j->res.broker_code = code;
+  j->res.error = j->why;
   job_finish(j, rmqi_server_err(code));
 }
 
@@ -941,7 +1020,7 @@ static void job_attempt(job_t *j) {
 /* The accumulator's batch leaves as one async send with Java's retries. */
 static void ship_batch(void *arg, rmqi_acc_batch_t *b) {
   rmq_producer_t *p = arg;
-  job_t *j = calloc(1, sizeof(*j));
+  job_t *j = job_new(p);
   if (j == NULL) {
     rmq_send_result_t r = {.error = "out of memory"};
     int64_t bytes = b->held, n = (int64_t)b->n;
@@ -949,7 +1028,6 @@ static void ship_batch(void *arg, rmqi_acc_batch_t *b) {
     inflight_add(p, bytes, -n);
     return;
   }
-  j->p = p;
   j->batch = b;
   rmqi_accum_prep(b, &j->pr);
   j->pr.ns = p->conf.v.name_space;
@@ -1021,10 +1099,9 @@ static rmq_err_t send_async(rmq_producer_t *p, rmq_msg_t *msg,
     if (!direct)
       return rc;
   }
-  job_t *j = calloc(1, sizeof(*j));
+  job_t *j = job_new(p);
   if (j == NULL)
     return RMQ_ERR_NOMEM;
-  j->p = p;
   j->start_ms = rmqi_now_ms();
   j->deadline_ms = j->start_ms + timeout_ms;
   rmq_err_t rc = rmqi_prep_msg(&j->pr, p->client, msg, &p->conf.v,
@@ -1040,7 +1117,7 @@ static rmq_err_t send_async(rmq_producer_t *p, rmq_msg_t *msg,
                            j->why, sizeof(j->why));
   if (rc != RMQ_OK) {
     rmqi_prep_free(&j->pr);
-    free(j);
+    job_drop(j);
     return rc;
   }
   j->msg = msg; /* ours from here on */

@@ -7,6 +7,7 @@
 
 #include "../client/client.h"
 #include "../client/msg.h"
+#include "../util/spare.h"
 #include "accum.h"
 #include "fault.h"
 #include "pstats.h"
@@ -67,6 +68,9 @@ struct rmq_producer {
   int64_t requests;
   int64_t req_pending;   /* in req_tab */
   bool req_stopped;      /* destroy failed them: no new one waits */
+  /* asynchronous sends' jobs that ended, kept for the next ones (under
+   * lock; producer.c) */
+  rmqi_spare_t spare_jobs;
   rmqi_tracer_t *tracer; /* enableMsgTrace; NULL when off */
   rmqi_pstats_t st;      /* statistics */
   rmqi_zpool_t zpool;    /* deflate streams at compressLevel */

@@ -34,7 +34,9 @@ static rmq_err_t wrap_topic(rmqi_prep_t *pr, const char *topic,
                             const rmqi_conf_vals_t *conf, char *err, size_t n) {
   pr->ns = conf->name_space ? conf->name_space : "";
   pr->topic = rmqi_ns_wrap(pr->ns, topic, pr->topic_buf, sizeof(pr->topic_buf));
-  if (pr->topic == NULL || !rmqi_topic_valid(pr->topic, err, n)) {
+  /* the callers checked @p topic itself */
+  if (pr->topic == NULL ||
+      (pr->topic != topic && !rmqi_topic_valid(pr->topic, err, n))) {
     if (pr->topic == NULL)
       snprintf(err, n, "topic %s in namespace %s is too long", topic, pr->ns);
     return RMQ_ERR_INVALID_ARG;
@@ -42,9 +44,32 @@ static rmq_err_t wrap_topic(rmqi_prep_t *pr, const char *topic,
   return RMQ_OK;
 }
 
+/* The properties a send reads, found in one pass over the list (a lookup
+ * by name each was seven passes). */
+typedef struct known_props {
+  const char *uniq, *tags, *keys, *tran, *deliver, *delay, *type;
+} known_props_t;
+
+static void find_known(const rmq_msg_t *m, known_props_t *k) {
+  memset(k, 0, sizeof(*k));
+  const struct {
+    const char *name;
+    const char **out;
+  } want[] = {{"UNIQ_KEY", &k->uniq},       {"TAGS", &k->tags},
+              {"KEYS", &k->keys},           {"TRAN_MSG", &k->tran},
+              {"__STARTDELIVERTIME", &k->deliver}, {"DELAY", &k->delay},
+              {"MSG_TYPE", &k->type}};
+  for (size_t i = 0; i < m->n_props; i++) {
+    const rmqi_prop_t *x = &m->props[i];
+    for (size_t j = 0; j < RMQI_ARRAY_LEN(want); j++)
+      if (x->name[0] == want[j].name[0] && strcmp(x->name, want[j].name) == 0)
+        *want[j].out = x->value;
+  }
+}
+
 static rmq_err_t encode_props(rmqi_prep_t *pr, rmq_client_t *c,
-                              const rmq_msg_t *m, char *err, size_t n) {
-  const char *uniq = rmq_msg_property(m, "UNIQ_KEY");
+                              const rmq_msg_t *m, const char *uniq, char *err,
+                              size_t n) {
   if (uniq) {
     snprintf(pr->uniq, sizeof(pr->uniq), "%s", uniq);
   } else {
@@ -76,7 +101,7 @@ rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
                         const rmqi_conf_vals_t *conf, rmqi_zpool_t *zp,
                         char *err, size_t n) {
   memset(pr, 0, sizeof(*pr));
-  rmqi_buf_init(&pr->props);
+  rmqi_buf_init_in(&pr->props, pr->props_inline, sizeof(pr->props_inline));
   pr->reconsume_times = pr->max_reconsume_times = -1;
   if (m == NULL) {
     snprintf(err, n, "the message is NULL");
@@ -103,18 +128,17 @@ rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
   pr->body_len = m->body_len;
   pr->n_msgs = 1;
   pr->msg_bytes = m->body_len;
-  pr->tags = rmq_msg_tags(m);
-  pr->keys = rmq_msg_keys(m);
-  const char *tran = rmq_msg_property(m, "TRAN_MSG");
-  if (tran && strcmp(tran, "true") == 0) {
+  known_props_t k;
+  find_known(m, &k);
+  pr->tags = k.tags;
+  pr->keys = k.keys;
+  if (k.tran && strcmp(k.tran, "true") == 0) {
     pr->sysflag |= 0x4; /* TRANSACTION_PREPARED_TYPE */
     pr->trace_type = RMQI_TRACE_MSG_TRANS_HALF;
   }
-  if (rmq_msg_property(m, "__STARTDELIVERTIME") ||
-      rmq_msg_property(m, "DELAY")) /* Java's order: delay wins */
+  if (k.deliver || k.delay) /* Java's order: delay wins */
     pr->trace_type = RMQI_TRACE_MSG_DELAY;
-  const char *type = rmq_msg_property(m, "MSG_TYPE");
-  pr->reply = type && strcmp(type, "reply") == 0;
+  pr->reply = k.type && strcmp(k.type, "reply") == 0;
   if (zp != NULL && m->body_len >= (size_t)conf->compress_over) {
     /* Java keeps the compressed body even when it is not smaller. */
     rc = rmqi_zpool_compress(zp, m->body, m->body_len, &pr->zbody,
@@ -127,7 +151,7 @@ rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
     pr->body = pr->zbody;
     pr->sysflag |= RMQI_SYSFLAG_COMPRESSED | RMQI_SYSFLAG_ZLIB;
   }
-  return encode_props(pr, c, m, err, n);
+  return encode_props(pr, c, m, k.uniq, err, n);
 }
 
 rmq_err_t rmqi_prep_batch(rmqi_prep_t *pr, rmq_client_t *c,

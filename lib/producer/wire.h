@@ -20,11 +20,17 @@ enum {
   RMQI_SYSFLAG_ZLIB = 0x300,
 };
 
+/* Room for the properties of most messages (WAIT, UNIQ_KEY, TAGS, KEYS)
+ * inside the prep, so encoding them allocates nothing. */
+#define RMQI_PREP_PROPS_INLINE 192
+
+/* Never copied by value: `props` may point into it (props_inline). */
 typedef struct rmqi_prep {
   const char *topic; /* as sent: in the producer's namespace */
   const char *ns;    /* the namespace ("" none), to unwrap results */
   char topic_buf[RMQI_NS_NAME_MAX];
   rmqi_buf_t props;
+  uint8_t props_inline[RMQI_PREP_PROPS_INLINE];
   char uniq[57];
   const uint8_t *body;
   size_t body_len;

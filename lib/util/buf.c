@@ -6,8 +6,16 @@ void rmqi_buf_init(rmqi_buf_t *b) {
   memset(b, 0, sizeof(*b));
 }
 
+void rmqi_buf_init_in(rmqi_buf_t *b, void *storage, size_t size) {
+  memset(b, 0, sizeof(*b));
+  b->data = storage;
+  b->cap = size;
+  b->lent = true;
+}
+
 void rmqi_buf_free(rmqi_buf_t *b) {
-  free(b->data);
+  if (!b->lent)
+    free(b->data);
   memset(b, 0, sizeof(*b));
 }
 
@@ -31,11 +39,14 @@ bool rmqi_buf_reserve(rmqi_buf_t *b, size_t n) {
     cap *= 2;
   if (b->limit && cap > b->limit)
     cap = b->limit;
-  uint8_t *p = realloc(b->data, cap);
+  uint8_t *p = b->lent ? malloc(cap) : realloc(b->data, cap);
   if (p == NULL) {
     b->failed = true;
     return false;
   }
+  if (b->lent && b->len)
+    memcpy(p, b->data, b->len);
+  b->lent = false;
   b->data = p;
   b->cap = cap;
   return true;

@@ -24,9 +24,15 @@ typedef struct rmqi_buf {
   size_t cap;
   size_t limit; /* 0 = no limit other than memory */
   bool failed;
+  bool lent; /* data is the caller's storage (rmqi_buf_init_in) */
 } rmqi_buf_t;
 
 void rmqi_buf_init(rmqi_buf_t *b);
+/* Starts in the caller's @p storage of @p size bytes, which must stay put
+ * while the buffer lives (so never copy the owner by value); growing past
+ * it moves the content to the heap. Saves the allocation of small,
+ * short-lived buffers. */
+void rmqi_buf_init_in(rmqi_buf_t *b, void *storage, size_t size);
 void rmqi_buf_free(rmqi_buf_t *b);
 /* Empties the buffer but keeps its memory; clears the failed mark. */
 void rmqi_buf_reset(rmqi_buf_t *b);

@@ -17,6 +17,30 @@ TEST(new_message_waits_for_store_like_java) {
   CHECK(rmq_msg_new(NULL) == NULL);
 }
 
+/* A new message starts as one block (topic and WAIT inside it): each way
+ * out of it copies what changes and leaves the rest readable (run under
+ * ASan/valgrind for the frees). */
+TEST(new_message_block_changes_copy_out) {
+  rmq_msg_t *m = rmq_msg_new("TopicA");
+  CHECK_ERR(rmqi_msg_put_prop(m, "WAIT", "false"), RMQ_OK); /* replace */
+  CHECK_STR(rmq_msg_property(m, "WAIT"), "false");
+  CHECK_STR(rmq_msg_topic(m), "TopicA");
+  rmq_msg_destroy(m);
+
+  m = rmq_msg_new("TopicA");
+  rmqi_msg_del_prop(m, "WAIT"); /* remove from the block's list */
+  CHECK_UINT(rmq_msg_property_count(m), 0);
+  CHECK_ERR(rmqi_msg_set_topic(m, "TopicB"), RMQ_OK);
+  CHECK_ERR(rmqi_msg_set_topic(m, "TopicC"), RMQ_OK); /* frees TopicB */
+  CHECK_STR(rmq_msg_topic(m), "TopicC");
+  rmq_msg_destroy(m);
+
+  m = rmq_msg_new("TopicA"); /* a new topic, properties left in the block */
+  CHECK_ERR(rmqi_msg_set_topic(m, "TopicB"), RMQ_OK);
+  CHECK_STR(rmq_msg_property(m, "WAIT"), "true");
+  rmq_msg_destroy(m);
+}
+
 TEST(setters_replace_and_keep_order) {
   rmq_msg_t *m = rmq_msg_new("T");
   CHECK_ERR(rmq_msg_set_tags(m, "TagA"), RMQ_OK);
@@ -158,6 +182,7 @@ TEST(topic_validation_matches_java) {
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(new_message_waits_for_store_like_java),
+      TCASE(new_message_block_changes_copy_out),
       TCASE(setters_replace_and_keep_order),
       TCASE(reserved_and_unencodable_properties_are_refused),
       TCASE(thirteen_thousand_properties_are_indexed),

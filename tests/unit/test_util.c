@@ -55,6 +55,26 @@ TEST(buf_consume_keeps_tail) {
   rmqi_buf_free(&b);
 }
 
+/* A buffer in the caller's storage stays there while it fits, then moves
+ * its content to the heap; freeing never frees the storage (ASan). */
+TEST(buf_in_storage_moves_to_heap_when_full) {
+  uint8_t st[8];
+  rmqi_buf_t b;
+  rmqi_buf_init_in(&b, st, sizeof(st));
+  rmqi_buf_put(&b, "abcdefgh", 8);
+  CHECK(b.data == st);
+  rmqi_buf_put(&b, "ij", 2);
+  REQUIRE(rmqi_buf_ok(&b));
+  CHECK(b.data != st);
+  CHECK_UINT(b.len, 10);
+  CHECK(memcmp(b.data, "abcdefghij", 10) == 0);
+  rmqi_buf_free(&b);
+  rmqi_buf_init_in(&b, st, sizeof(st));
+  rmqi_buf_put(&b, "xy", 2);
+  rmqi_buf_free(&b);
+  CHECK(memcmp(st, "xy", 2) == 0);
+}
+
 TEST(fmt_i64_extremes) {
   char t[32];
   size_t n = rmqi_fmt_i64(t, INT64_MIN);
@@ -245,6 +265,7 @@ int main(void) {
       TCASE(buf_appends_big_endian),
       TCASE(buf_limit_marks_failed_and_stops),
       TCASE(buf_consume_keeps_tail),
+      TCASE(buf_in_storage_moves_to_heap_when_full),
       TCASE(fmt_i64_extremes),
       TCASE(reader_never_reads_past_end),
       TCASE(arena_respects_limit),
