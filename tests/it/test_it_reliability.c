@@ -1004,7 +1004,11 @@ TEST(consumer_chaos_kill_9) {
  * exactly once, by the member holding its queue, every member taking part:
  * a queue read by two live members would show as a duplicate. */
 
-enum { MIX_C = 2, MIX_J = 2, MIX_KILLS = 6, MIX_MAX = MIX_C + MIX_J + MIX_KILLS };
+enum {
+  MIX_EACH = 2, /* members of each kind at a time */
+  MIX_KILLS = 6,
+  MIX_MAX = 2 * MIX_EACH + MIX_KILLS /* members started in all */
+};
 
 typedef struct member {
   int java;
@@ -1032,7 +1036,10 @@ typedef struct mix {
   int64_t settled_since, overlap_since, overlap_max;
 } mix_t;
 
-static mix_t *mix_cur;
+typedef struct mix_at {
+  mix_t *x;
+  member_t *m;
+} mix_at_t;
 
 static int mix_queue_bit(mix_t *x, const char *broker, size_t len, int qid) {
   int b = 0;
@@ -1052,8 +1059,8 @@ static int mix_queue_bit(mix_t *x, const char *broker, size_t len, int qid) {
 /* A member's line: an id (C), a Java message line ("bodyText":"<id>"), or
  * an assignment (both). */
 static void mix_line(char *line, void *arg) {
-  mix_t *x = mix_cur;
-  member_t *m = arg;
+  mix_t *x = ((mix_at_t *)arg)->x;
+  member_t *m = ((mix_at_t *)arg)->m;
   if (strncmp(line, "{\"assignment\":", 14) == 0) {
     unsigned q = 0;
     for (char *p = line; (p = strstr(p, "\"broker\":\"")) != NULL;) {
@@ -1099,9 +1106,10 @@ static void mix_line(char *line, void *arg) {
 }
 
 static void mix_scan(mix_t *x) {
-  mix_cur = x;
-  for (int i = 0; i < x->n_members; i++)
-    scan_lines(x->m[i].file, &x->m[i].off, mix_line, &x->m[i]);
+  for (int i = 0; i < x->n_members; i++) {
+    mix_at_t at = {x, &x->m[i]};
+    scan_lines(x->m[i].file, &x->m[i].off, mix_line, &at);
+  }
 }
 
 static member_t *mix_spawn(mix_t *x, int java, const char *group,
@@ -1217,8 +1225,8 @@ TEST(mixed_java_c_group_chaos) {
   x->count = calloc(N_MIX + N_MIX2, sizeof(int));
   REQUIRE(x->count);
   x->n_queues = 4 * (env.broker_b[0] ? 2 : 1);
-  int live[2][2]; /* [java][slot]: member index */
-  for (int s = 0; s < 2; s++) {
+  int live[2][MIX_EACH]; /* [java][slot]: member index */
+  for (int s = 0; s < MIX_EACH; s++) {
     live[0][s] = x->n_members;
     mix_spawn(x, 0, group, topic);
     live[1][s] = x->n_members;
@@ -1233,7 +1241,7 @@ TEST(mixed_java_c_group_chaos) {
       sleep_ms(100);
       mix_tick(x);
     }
-    int java = step % 2, slot = (step / 2) % 2;
+    int java = step % 2, slot = (step / 2) % MIX_EACH;
     member_t *victim = &x->m[live[java][slot]];
     mid_kills[java] += x->unique < acked1;
     mix_reap(x, victim);
