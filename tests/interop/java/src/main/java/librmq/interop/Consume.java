@@ -424,14 +424,15 @@ final class Consume {
     }
 
     /**
-     * --assign-ms: prints {"assignment":[...]} (as consume-lite does) when the queues this push consumer holds
-     * change: the process queues of its rebalance that are not dropped, as the rebalance leaves them.
+     * --assign-ms: prints {"assignment":[...]} (as consume-lite does) when the queues this push consumer holds of
+     * --topic change: the process queues of its rebalance that are not dropped, as the rebalance leaves them. The
+     * group's retry topic (%RETRY%group, which a push consumer subscribes to as well) is left out.
      */
     private Set<MessageQueue> reportAssignment(DefaultMQPushConsumer c, Set<MessageQueue> last) {
         Set<MessageQueue> now = new java.util.TreeSet<MessageQueue>();
         for (Map.Entry<MessageQueue, org.apache.rocketmq.client.impl.consumer.ProcessQueue> e
             : c.getDefaultMQPushConsumerImpl().getRebalanceImpl().getProcessQueueTable().entrySet()) {
-            if (!e.getValue().isDropped()) {
+            if (!e.getValue().isDropped() && !e.getKey().getTopic().startsWith("%RETRY%")) {
                 now.add(e.getKey());
             }
         }
