@@ -55,6 +55,8 @@ final class Consume {
     private final long timeoutMs;
     private final String from;
     private final RPCHook hook;
+    private final long processUs;
+    private final long assignMs;
 
     private final Object lock = new Object();
     private long received;
@@ -80,6 +82,11 @@ final class Consume {
         this.timeoutMs = a.num("timeout-ms", 60000);
         this.from = a.get("from", "first");
         this.hook = Util.rpcHook(a);
+        this.processUs = a.num("process-us", 0);
+        this.assignMs = a.num("assign-ms", 0);
+        if ((processUs > 0 || assignMs > 0) && !"push".equals(mode)) {
+            throw new Peer.Usage("--process-us and --assign-ms are for --mode push");
+        }
         if (quietMs > 0 && count <= 0) {
             throw new Peer.Usage("--quiet-ms wants --count (the quiet period starts when the count is reached)");
         }
@@ -180,8 +187,15 @@ final class Consume {
 
     // ------------------------------------------------------------- delivery
 
-    /** Prints m unless the run is over; true when printed (then the caller may acknowledge it). */
+    /**
+     * Prints m unless the run is over; true when printed (then the caller may acknowledge it). With --process-us
+     * the listener "processes" each message that long first, as a slow application would (outside the lock, so
+     * the consume threads process side by side).
+     */
     private boolean accept(MessageExt m, MessageQueue mq) {
+        if (processUs > 0) {
+            java.util.concurrent.locks.LockSupport.parkNanos(processUs * 1000L);
+        }
         synchronized (lock) {
             if (done) {
                 return false;
@@ -384,7 +398,14 @@ final class Consume {
         markStarted();
         heartbeats(c);
         String reason;
+        Set<MessageQueue> assigned = null;
+        long assignCheckedAt = 0;
         while ((reason = stopReason()) == null) {
+            long now = System.currentTimeMillis();
+            if (assignMs > 0 && now - assignCheckedAt >= assignMs) {
+                assigned = reportAssignment(c, assigned);
+                assignCheckedAt = now;
+            }
             Util.sleep(20);
         }
         // let acknowledged deliveries reach the offset table, then shut down (which persists the offsets)
@@ -400,6 +421,30 @@ final class Consume {
             }
         }
         return reason;
+    }
+
+    /**
+     * --assign-ms: prints {"assignment":[...]} (as consume-lite does) when the queues this push consumer holds of
+     * --topic change: the process queues of its rebalance that are not dropped, as the rebalance leaves them. The
+     * group's retry topic (%RETRY%group, which a push consumer subscribes to as well) is left out.
+     */
+    private Set<MessageQueue> reportAssignment(DefaultMQPushConsumer c, Set<MessageQueue> last) {
+        Set<MessageQueue> now = new java.util.TreeSet<MessageQueue>();
+        for (Map.Entry<MessageQueue, org.apache.rocketmq.client.impl.consumer.ProcessQueue> e
+            : c.getDefaultMQPushConsumerImpl().getRebalanceImpl().getProcessQueueTable().entrySet()) {
+            if (!e.getValue().isDropped() && !e.getKey().getTopic().startsWith("%RETRY%")) {
+                now.add(e.getKey());
+            }
+        }
+        if (now.equals(last)) {
+            return last;
+        }
+        Map<String, Object> o = Peer.obj();
+        o.put("assignment", ConsumeLite.queues(now));
+        o.put("topic", topic);
+        o.put("uptimeMs", Peer.uptimeMs());
+        Peer.emit(o);
+        return now;
     }
 
     // ----------------------------------------------------------------- pull

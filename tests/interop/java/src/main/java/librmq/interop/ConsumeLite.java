@@ -110,7 +110,7 @@ final class ConsumeLite {
         return null;
     }
 
-    private static List<Object> queues(Set<MessageQueue> mqs) {
+    static List<Object> queues(Set<MessageQueue> mqs) {
         List<Object> l = new ArrayList<Object>();
         for (MessageQueue mq : mqs) {
             Map<String, Object> o = Peer.obj();

@@ -200,7 +200,7 @@ public final class Peer {
             + "  produce --group G [--spec FILE|-] [--topic T]\n"
             + "  consume --group G --topic T [--mode push|pull|lite] [--tag-expr E | --sql S] [--broadcast]\n"
             + "          [--from first|last|timestamp:<ms>] [--count N [--quiet-ms Q]] [--idle-ms M] [--timeout-ms T]\n"
-            + "          [--orderly]\n"
+            + "          [--orderly] [--threads 4] [--process-us U] [--assign-ms M]   (the last two: push)\n"
             + "  consume-lite --group G --topic T [--tag-expr E | --sql S] [--from first|last|timestamp:<ms>]\n"
             + "          [--count N] [--idle-ms M] [--timeout-ms T] [--stop-file F] [--stdin-eof] [--assign-ms 200]\n"
             + "  trace-decode [--topic RMQ_SYS_TRACE_TOPIC] [--msg-ids ID,ID,...] [--count N] [--timeout-ms 30000]\n"
