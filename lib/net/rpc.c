@@ -56,9 +56,9 @@ typedef struct peer {
  * the connection's output (rmqi_rpc_invoke_lend, rmqi_rpc_invoke_sync).
  * The caller's bytes are valid until its completion runs; the frame may
  * still be queued then (a timeout, a cancel, a peer that answers early),
- * so the completion first ends the loan (lend_end): a body not yet
- * queued is never sent, one still queued is copied and the copy written
- * in its place. Shared by the request and the output queue (refs);
+ * so the completion first ends the loan (lend_end): one still queued is
+ * copied and the copy written in its place (a request never ends before
+ * its frame is queued: pend_t.sending). Shared by the request and the output queue (refs);
  * state, p and poison change under out_lock and, while the loan sits in
  * wbuf, under wlock too: see oq_advance for the writers' share. */
 enum { L_NEW, L_QUEUED, L_DONE, L_CANCELLED };
@@ -209,7 +209,15 @@ struct pend {
   rmqi_rpc_cb cb;
   void *arg;
   lend_t *lend;          /* its body, when lent */
-  pend_t *hnext;         /* hash chain */
+  /* Its sender is still in invoke, encoding the frame from the caller's
+   * command and body, which the completion may free: a completion due
+   * meanwhile (close, timeout, cancel) is held for the sender to run
+   * (r->held), except a response, which cannot come before the frame is
+   * written whole. Under r->lock. */
+  bool sending;
+  rmq_err_t held_err;
+  char *held_detail;
+  pend_t *hnext;         /* hash chain; r->held's list */
   pend_t *cprev, *cnext; /* the connection's list */
   size_t heap;           /* index in the deadline heap */
 };
@@ -321,6 +329,7 @@ struct rmqi_rpc {
   pend_t **buckets;
   size_t n_buckets, n_pend;
   pend_t **heap;
+  pend_t *held; /* completions held for their senders (pend_t.sending) */
   size_t cap_heap;
   /* Entries of answered requests, kept for the next ones: an entry is
    * made on the sender's thread and ends on the loop's. */
@@ -461,12 +470,30 @@ static bool opaque_used(const rmqi_rpc_t *r, int32_t op) {
   return false;
 }
 
-static pend_t *pend_take(rmqi_rpc_t *r, int32_t opaque) {
-  for (pend_t *p = r->buckets[bucket_of(r, opaque)]; p; p = p->hnext)
-    if (p->opaque == opaque) {
-      pend_unlink(r, p);
+/* Under r->lock: @p p, unlinked already, ends with @p err when its sender
+ * is done with it (invoke takes it back by its opaque). */
+static void pend_hold(rmqi_rpc_t *r, pend_t *p, rmq_err_t err,
+                      const char *detail) {
+  p->held_err = err;
+  p->held_detail = strdup(detail); /* NULL: the completion says less */
+  p->hnext = r->held;
+  r->held = p;
+}
+
+static pend_t *held_take(rmqi_rpc_t *r, int32_t opaque) {
+  for (pend_t **pp = &r->held; *pp; pp = &(*pp)->hnext)
+    if ((*pp)->opaque == opaque) {
+      pend_t *p = *pp;
+      *pp = p->hnext;
       return p;
     }
+  return NULL;
+}
+
+static pend_t *pend_find(rmqi_rpc_t *r, int32_t opaque) {
+  for (pend_t *p = r->buckets[bucket_of(r, opaque)]; p; p = p->hnext)
+    if (p->opaque == opaque)
+      return p;
   return NULL;
 }
 
@@ -501,7 +528,8 @@ static void conn_unref(rmqi_conn_t *c) {
 }
 
 /* Any thread, before a request's completion runs (after which its caller
- * may free the body): a lent body not queued yet is never sent; one still
+ * may free the body): a lent body not queued yet is never sent (no longer
+ * reached: completions wait for the encode, pend_t.sending); one still
  * queued is copied, and the copy is written in its place. Without memory
  * for the copy the loan is poisoned: the loop closes the connection when
  * it gets there, so the peer never sees the frame whole. */
@@ -539,6 +567,8 @@ static void conn_drop_socket(rmqi_conn_t *c);
 /* Loop thread: closes @p c and fails everything waiting on it. */
 static void conn_close(rmqi_conn_t *c, rmq_err_t err, const char *why) {
   rmqi_rpc_t *r = c->rpc;
+  char detail[640];
+  snprintf(detail, sizeof(detail), "%s: %s", c->addr, why);
   pthread_mutex_lock(&r->lock);
   if (c->state == C_CLOSED) {
     pthread_mutex_unlock(&r->lock);
@@ -556,8 +586,12 @@ static void conn_close(rmqi_conn_t *c, rmq_err_t err, const char *why) {
   while (c->pend) {
     pend_t *p = c->pend;
     pend_unlink(r, p);
-    p->hnext = list;
-    list = p;
+    if (p->sending) {
+      pend_hold(r, p, err, detail);
+    } else {
+      p->hnext = list;
+      list = p;
+    }
     n_failed++;
   }
   if (c->peer) {
@@ -582,8 +616,6 @@ static void conn_close(rmqi_conn_t *c, rmq_err_t err, const char *why) {
   if (err != RMQ_ERR_SHUTDOWN)
     rmqi_log(r->o.log, RMQ_LOG_WARN, "net", "connection to %s closed: %s",
              c->addr, why);
-  char detail[640];
-  snprintf(detail, sizeof(detail), "%s: %s", c->addr, why);
   while (list) {
     pend_t *p = list;
     list = p->hnext;
@@ -1504,6 +1536,7 @@ static rmq_err_t invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
                 .cb = cb,
                 .arg = arg,
                 .lend = l,
+                .sending = true,
                 .deadline_ms = rmqi_now_ms() + timeout_ms,
                 .t0_ns = rmqi_now_ns()};
   atomic_fetch_add(&c->refs, 1); /* the pending entry's */
@@ -1519,19 +1552,31 @@ static rmq_err_t invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   cmd->opaque = op;
   cmd->flag &= ~RMQI_FLAG_ONEWAY;
   rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false, direct, l);
-  if (rc != RMQ_OK) {
-    pthread_mutex_lock(&r->lock);
-    pend_t *q = pend_take(r, op);
-    pthread_mutex_unlock(&r->lock);
-    if (q) { /* not yet failed by a closing connection: undo silently */
-      if (c->peer)
-        atomic_fetch_sub_explicit(&c->peer->requests, 1, memory_order_relaxed);
-      conn_unref(c);
-      lend_unref(q->lend);
-      free(q);
-    } else {
-      rc = RMQ_OK; /* the callback has fired (or will): keep the promise */
-    }
+  /* Done with the caller's command: the request may end now. By its
+   * opaque, not p: a response may have ended it (and freed p) already. */
+  pthread_mutex_lock(&r->lock);
+  pend_t *q = pend_find(r, op);
+  pend_t *h = q ? NULL : held_take(r, op);
+  if (q && rc != RMQ_OK)
+    pend_unlink(r, q);
+  else if (q)
+    q->sending = false;
+  pthread_mutex_unlock(&r->lock);
+  if (rc != RMQ_OK && (q || h)) {
+    /* not sent: undo silently, the caller has the error */
+    if (c->peer)
+      atomic_fetch_sub_explicit(&c->peer->requests, 1, memory_order_relaxed);
+    pend_t *u = q ? q : h;
+    conn_unref(u->conn);
+    lend_unref(u->lend);
+    free(u->held_detail);
+    free(u);
+  } else if (h) {
+    char *detail = h->held_detail;
+    complete(h, h->held_err, detail ? detail : "the request ended");
+    free(detail);
+  } else if (rc != RMQ_OK) {
+    rc = RMQ_OK; /* answered already, so its callback has run */
   }
   conn_unref(c);
   return rc;
@@ -1879,8 +1924,12 @@ void rmqi_rpc_cancel_if(rmqi_rpc_t *r,
       next = p->hnext;
       if (match(p->cb, p->arg, ctx)) {
         pend_unlink(r, p); /* out of all three places: it ends here */
-        p->hnext = list;
-        list = p;
+        if (p->sending) {
+          pend_hold(r, p, err, detail);
+        } else {
+          p->hnext = list;
+          list = p;
+        }
       }
     }
   pthread_mutex_unlock(&r->lock);
@@ -1951,8 +2000,15 @@ static void sweep(void *arg) {
     if (p->conn->peer)
       atomic_fetch_add_explicit(&p->conn->peer->timeouts, 1,
                                 memory_order_relaxed);
-    p->hnext = expired;
-    expired = p;
+    if (p->sending) {
+      char detail[RMQI_MAX_ADDR + 32];
+      snprintf(detail, sizeof(detail), "%s: no response in time",
+               p->conn->addr);
+      pend_hold(r, p, RMQ_ERR_TIMEOUT, detail);
+    } else {
+      p->hnext = expired;
+      expired = p;
+    }
   }
   for (rmqi_conn_t *c = r->conns; c; c = c->next) {
     conn_trim_idle(c, now);

@@ -1322,62 +1322,94 @@ TEST(lent_bodies_count_against_the_output_bound_only_once_copied) {
 /* A request that ends between its entry in the pending table and its
  * frame's queueing (here: cancelled from the signing hook, which runs in
  * that window) is never sent: its callback may have freed the body. */
-typedef struct sign_cancel {
+/* A request that ends (cancelled, timed out, its connection closed) while
+ * its sender is still encoding it, from the caller's command and body:
+ * its completion, which may free them, is held until the encode is done
+ * and runs once on the sender's thread before invoke returns, never in
+ * the middle. The sign hook runs inside that window: it cancels the
+ * request (code 77) or outwaits its 50 ms timeout (code 78). */
+typedef struct sign_end {
   rmqi_rpc_t *r;
-} sign_cancel_t;
+  _Atomic bool in_sign;
+  _Atomic int ended_in_sign;
+} sign_end_t;
 
-static bool match_lent(rmqi_rpc_cb cb, void *cb_arg, void *ctx) {
-  (void)cb_arg;
-  (void)ctx;
-  return cb == lent_cb;
+static sign_end_t *_Atomic ending; /* for ended_cb: one test at a time */
+
+static void ended_cb(void *arg, const rmqi_rpc_result_t *res) {
+  if (atomic_load(&ending->in_sign))
+    atomic_fetch_add(&ending->ended_in_sign, 1);
+  lent_cb(arg, res); /* scribbles over the body and frees it */
 }
 
-static rmq_err_t cancel_in_sign(void *arg, rmqi_cmd_t *c) {
-  sign_cancel_t *sc = arg;
-  if (c->code == 77)
-    rmqi_rpc_cancel_if(sc->r, match_lent, NULL, RMQ_ERR_TIMEOUT,
-                       "cancelled before it was queued");
+static bool match_ended(rmqi_rpc_cb cb, void *cb_arg, void *ctx) {
+  (void)cb_arg;
+  (void)ctx;
+  return cb == ended_cb;
+}
+
+static rmq_err_t end_in_sign(void *arg, rmqi_cmd_t *c) {
+  sign_end_t *se = arg;
+  atomic_store(&se->in_sign, true);
+  if (c->code == 77) {
+    rmqi_rpc_cancel_if(se->r, match_ended, NULL, RMQ_ERR_TIMEOUT,
+                       "cancelled while being sent");
+  } else if (c->code == 78) {
+    int64_t until = rmqi_now_ms() + 400; /* the sweep runs every 10 ms */
+    while (rmqi_now_ms() < until && atomic_load(&se->ended_in_sign) == 0)
+      usleep(1000);
+  }
+  atomic_store(&se->in_sign, false);
   return RMQ_OK;
 }
 
-TEST(lent_body_of_a_request_ended_before_queueing_is_never_sent) {
+TEST(request_ended_while_being_encoded_completes_after_it_once) {
   char addr[32];
   int ls = raw_listen(addr, sizeof(addr));
   static rmqi_log_t quiet = {NULL, NULL, RMQ_LOG_ERROR - 1};
-  sign_cancel_t sc = {NULL};
-  rmqi_rpc_opts_t o = {.max_frame = 1 << 20,
+  sign_end_t se = {NULL, false, 0};
+  atomic_store(&ending, &se);
+  rmqi_rpc_opts_t o = {.max_frame = 4 << 20,
                        .connect_timeout_ms = 1000,
                        .ser = RMQI_SER_JSON,
                        .log = &quiet,
-                       .sign = cancel_in_sign,
-                       .sign_arg = &sc};
-  REQUIRE(ls >= 0 && rmqi_rpc_new(&sc.r, &o) == RMQ_OK);
-  REQUIRE(rmqi_rpc_start(sc.r) == RMQ_OK);
-  const size_t len = 1 << 20;
-  lent_req_t q = {0, RMQ_OK, malloc(len), len};
-  REQUIRE(q.body);
-  fill_body(q.body, len, 3, 0);
-  rmqi_cmd_t c;
-  rmqi_cmd_init(&c, 77);
-  c.body = q.body;
-  c.body_len = len;
-  /* accepted: its callback has run, exactly once */
-  CHECK_ERR(rmqi_rpc_invoke_lend(sc.r, addr, &c, 60000, lent_cb, &q), RMQ_OK);
-  rmqi_cmd_free(&c);
-  CHECK_INT(atomic_load(&q.calls), 1);
-  CHECK_ERR(q.err, RMQ_ERR_TIMEOUT);
-  large_rec_t next = {0};
-  rmqi_cmd_init(&c, 51);
-  REQUIRE(rmqi_rpc_invoke(sc.r, addr, &c, 60000, large_cb, &next) == RMQ_OK);
-  int fd = accept(ls, NULL, NULL);
-  REQUIRE(fd >= 0);
+                       .sign = end_in_sign,
+                       .sign_arg = &se};
+  REQUIRE(ls >= 0 && rmqi_rpc_new(&se.r, &o) == RMQ_OK);
+  REQUIRE(rmqi_rpc_start(se.r) == RMQ_OK);
+  /* small bodies are copied by the encode, large ones lent to the queue */
+  const struct {
+    int32_t code;
+    size_t len;
+  } cases[] = {{77, 100}, {77, 1 << 20}, {78, 100}, {78, 1 << 20}};
+  enum { N = sizeof(cases) / sizeof(cases[0]) };
+  int32_t op[N];
+  int fd = -1;
   rmqi_buf_t in;
   rmqi_buf_init(&in);
-  check_next_frame(fd, &in, 51, c.opaque, 0, 0, 0); /* the first one out */
-  rmqi_cmd_free(&c);
-  rmqi_rpc_free(sc.r);
-  CHECK_INT(atomic_load(&q.calls), 1);
-  CHECK_INT(atomic_load(&next.calls), 1);
+  for (int i = 0; i < N; i++) {
+    lent_req_t q = {0, RMQ_OK, malloc(cases[i].len), cases[i].len};
+    REQUIRE(q.body);
+    fill_body(q.body, q.len, 4, i);
+    rmqi_cmd_t c;
+    rmqi_cmd_init(&c, cases[i].code);
+    c.body = q.body;
+    c.body_len = q.len;
+    /* accepted, and ended: its callback has run, once, after the encode */
+    CHECK_ERR(rmqi_rpc_invoke_lend(se.r, addr, &c, 50, ended_cb, &q), RMQ_OK);
+    op[i] = c.opaque;
+    rmqi_cmd_free(&c);
+    CHECK_INT(atomic_load(&q.calls), 1);
+    CHECK_ERR(q.err, RMQ_ERR_TIMEOUT);
+    CHECK_INT(atomic_load(&se.ended_in_sign), 0);
+    if (i == 0) {
+      fd = accept(ls, NULL, NULL);
+      REQUIRE(fd >= 0);
+    }
+    /* the frame goes out whole, with the body as it was when sent */
+    check_next_frame(fd, &in, cases[i].code, op[i], cases[i].len, 4, i);
+  }
+  rmqi_rpc_free(se.r);
   rmqi_buf_free(&in);
   close(fd);
   close(ls);
@@ -1971,7 +2003,7 @@ int main(void) {
       TCASE(
           lent_bodies_freed_in_their_timeout_callbacks_are_still_written_whole),
       TCASE(lent_bodies_count_against_the_output_bound_only_once_copied),
-      TCASE(lent_body_of_a_request_ended_before_queueing_is_never_sent),
+      TCASE(request_ended_while_being_encoded_completes_after_it_once),
       TCASE(connection_closed_mid_body_fails_lent_requests_once),
       TCASE(host_names_resolve_and_reconnect),
       TCASE(unresolvable_host_fails_with_connect_naming_it),
