@@ -4,9 +4,11 @@
 # at a time, under the options of `meson test --setup=valgrind` (an error or
 # a definite leak fails it; RMQ_TEST_SLOWDOWN=20). Only our processes run
 # under valgrind: --trace-children=no leaves the Java peers, mqadmin and the
-# harness (started through /bin/sh) native. The examples and the rmq tool
+# harness (started through /bin/sh) native; the reliability test's own
+# children (the test binary again) are traced. The examples and the rmq tool
 # run through their scripts with RMQ_WRAP set to the same valgrind command,
-# so the script (bash) stays native and the C programs it starts do not.
+# so the script (bash) stays native while every C program it starts runs
+# under memcheck.
 # Prints one row per test: target, test, exit code, memcheck errors,
 # definite leaks, verdict, wall seconds; XML reports stay in OUT.
 #
@@ -87,6 +89,10 @@ for tg in "$@"; do
         xml=(--xml=yes "--xml-file=$OUT/$tg.example_$e.%p.xml")
         RMQ_WRAP="${VG[*]} ${xml[*]}" run "$tg" "example_$e" tests/it/run-example.sh "${args[@]}"
       done ;;
+    reliability) # its chaos consumers are the test binary again (execl):
+      # under memcheck too; what it starts through /bin/sh is not
+      run "$tg" "$t" "${VG[@]}" "${xml[@]}" --trace-children=yes \
+        --trace-children-skip=/bin/sh,/usr/bin/sh,*/bash "$B/tests/it/test_it_$t" ;;
     *) run "$tg" "$t" "${VG[@]}" "${xml[@]}" "$B/tests/it/test_it_$t" ;;
     esac
   done
