@@ -16,14 +16,14 @@
 #
 # The targets must be running (tests/broker/harness start single ...) in
 # RMQ_RUN_ROOT. Environment: RMQ_BUILD (build), RMQ_VG_OUT (report
-# directory, default $RMQ_RUN_ROOT/valgrind), RMQ_VG_TESTS (which tests,
+# directory, default $RMQ_BUILD/valgrind-it), RMQ_VG_TESTS (which tests,
 # default: those the targets' profile runs), RMQ_VG_TIMEOUT (s per test,
 # 7200).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 : "${RMQ_RUN_ROOT:?the harness run root of the targets}"
 B=${RMQ_BUILD:-build}
-OUT=${RMQ_VG_OUT:-$RMQ_RUN_ROOT/valgrind}
+OUT=${RMQ_VG_OUT:-$B/valgrind-it}
 mkdir -p "$OUT"
 [ $# -gt 0 ] || set -- single-4 single-5
 VG=(valgrind --error-exitcode=99 --leak-check=full
