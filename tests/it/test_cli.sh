@@ -12,6 +12,8 @@
 #  - a short perf produce/consume run prints its summary (and with
 #    --stats the statistics JSON, checked).
 #   test_cli.sh RMQ_EXE
+# RMQ_WRAP, when set, is a command line rmq runs under (e.g. valgrind:
+# tests/bench/valgrind_it.sh), this script staying native.
 set -euo pipefail
 rmq=$1
 root=${RMQ_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -22,6 +24,11 @@ tag=${RMQ_IT_TARGET//-/_}_$$_$RANDOM
 topic=Cli_$tag
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+if [ -n "${RMQ_WRAP:-}" ]; then
+  printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$RMQ_WRAP" "$rmq" >"$tmp/rmq"
+  chmod +x "$tmp/rmq"
+  rmq=$tmp/rmq
+fi
 fail() { echo "FAIL: $*"; exit 1; }
 "$root/tests/broker/harness" topic "$RMQ_IT_TARGET" "$topic" --queues 4 >/dev/null
 
