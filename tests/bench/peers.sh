@@ -61,8 +61,7 @@
 #   go", rust too when cargo is installed, and cpp too when
 #   BUILD/tests/bench/cpp-build/cpp-bench exists: the C++ client takes about
 #   6 minutes of CPU to build, 25 of wall time on a loaded 2-core machine, so
-#   it is built only when asked for; the Rust and C++ peers have no
-#   topics/producers options and sit out the scale workloads),
+#   it is built only when asked for),
 #   BENCH_COMPRESS=1 (leave the
 #   clients' default compression of bodies >= 4 KiB on), BENCH_OUT (file for
 #   the raw JSON lines, kept; default a mktemp file), BENCH_RUN_TIMEOUT (s per
@@ -178,24 +177,16 @@ run_flags() { # BIN, then as the others: the Go and Rust peers take the same fla
   timeout "$tmo" "$bin" produce -namesrv "$RMQ_NAMESRV" -topic "$T" -count "$6" -size "$5" -mode "$1" \
     -threads "$2" -window "$3" -batch "$4" -warmup "$7" "${x[@]}" "${@:10}"
 }
-# The Rust and C++ peers have no topics/producers options (yet): they sit
-# out the scale workloads rather than run them with 1 topic and 1 producer.
-single_topic() {
-  [ "$1" = 0 ] && [ "$2" = 1 ] && return 0
-  echo "no topics/producers options: skipped" >&2
-  return 1
-}
 run_cpp() {
-  single_topic "$8" "$9" || return 1
   local x=()
   [ "${BENCH_COMPRESS:-0}" = 1 ] || x=(-compress-over "$nocomp")
   # the client logs below $HOME only (logs/rocketmq-client)
   mkdir -p "$RMQ_RUN_ROOT/cpp-home"
   HOME=$RMQ_RUN_ROOT/cpp-home timeout "$tmo" "$cppbin" produce -namesrv "$RMQ_NAMESRV" -topic "$T" -count "$6" \
-    -size "$5" -mode "$1" -threads "$2" -window "$3" -batch "$4" -warmup "$7" "${x[@]}"
+    -size "$5" -mode "$1" -threads "$2" -window "$3" -batch "$4" -warmup "$7" -topics "$8" -producers "$9" "${x[@]}"
 }
 run_go() { run_flags "$gobin" "$@" -topics "$8" -producers "$9"; }
-run_rust() { single_topic "$8" "$9" && run_flags "$rustbin" "$@"; }
+run_rust() { run_flags "$rustbin" "$@" -topics "$8" -producers "$9"; }
 
 t_all=$(date +%s)
 for w in "${works[@]}"; do

@@ -7,7 +7,7 @@
 //   cpp-bench produce -namesrv NS -topic T -count N -size 256 -mode
 //   sync|async|batch
 //             [-threads 1] [-window 1000] [-batch 64] [-warmup 2000]
-//             [-compress-over 4096]
+//             [-compress-over 4096] [-topics 0] [-producers 1]
 //   cpp-bench consume-push -namesrv NS -topic T -count N [-pull-batch 32]
 //   [-timeout 10m]
 //
@@ -17,6 +17,14 @@
 //     in flight (a counter released by the callback)
 //   - batch: -threads threads each calling send(std::vector<MQMessage>) with
 //     -batch messages (the client encodes them as one batch request)
+// -topics N spreads the messages round-robin over the N topics <topic>_0..
+// <topic>_{N-1} (send i: topic i mod N; 0, the default: <topic> itself).
+// -producers P makes P producers (groups BenchCppPG, BenchCppPG_1, ...) with
+// one instance name: the client keeps one MQClientFactory per client id
+// (IP@InstanceName), so they share its connections, routes and heartbeats.
+// Sync thread t sends through producer t mod P, async send i through
+// producer i mod P; warm-up j goes through producer j mod P to topic
+// (j / P) mod N, so every pair when -warmup >= P * N, as the Go peer does.
 // After -warmup synchronous single sends (route, connection), the process's
 // user+system CPU (getrusage) and the wall clock are taken around the -count
 // measured messages. Latency is per send call (per batch in batch mode), from
@@ -216,38 +224,56 @@ static int produce(int argc, char **argv) {
                        {"window", "1000"},
                        {"batch", "64"},
                        {"warmup", "2000"},
-                       {"compress-over", "4096"}});
+                       {"compress-over", "4096"},
+                       {"topics", "0"},
+                       {"producers", "1"}});
   if (!fs.parse(argc, argv))
     return 2;
   std::string topic = fs.str("topic"), mode = fs.str("mode");
   long count = fs.num("count"), size = fs.num("size"),
        threads = fs.num("threads"), window = fs.num("window"),
-       batch = fs.num("batch"), warmup = fs.num("warmup");
+       batch = fs.num("batch"), warmup = fs.num("warmup"),
+       ntopics = fs.num("topics"), nproducers = fs.num("producers");
   if (topic.empty() || count < 1 || size < 0 || threads < 1 || window < 1 ||
-      batch < 1 || (mode != "sync" && mode != "async" && mode != "batch")) {
-    fprintf(stderr,
-            "produce: need -topic, -count >= 1 and -mode sync|async|batch\n");
+      batch < 1 || ntopics < 0 || nproducers < 1 ||
+      (mode != "sync" && mode != "async" && mode != "batch")) {
+    fprintf(stderr, "produce: need -topic, -count >= 1, -producers >= 1 and "
+                    "-mode sync|async|batch\n");
     return 2;
   }
-  DefaultMQProducer p("BenchCppPG");
-  p.setNamesrvAddr(fs.str("namesrv"));
-  p.setInstanceName("bench-cpp-" + std::to_string(getpid()));
-  p.setCompressMsgBodyOverHowmuch((int)fs.num("compress-over"));
-  // the Java and Go clients' limit (4 MiB); this client's own default is
-  // 128 KiB, which refuses the 256 KiB and 1 MiB workloads before sending
-  p.setMaxMessageSize(4 * 1024 * 1024);
-  p.setLogLevel(eLOG_LEVEL_ERROR);
-  try {
-    p.start();
-  } catch (MQException &e) {
-    fprintf(stderr, "producer: %s\n", e.what());
-    return 2;
+  std::vector<std::string> topics{topic};
+  if (ntopics > 0) {
+    topics.clear();
+    for (long t = 0; t < ntopics; t++)
+      topics.push_back(topic + "_" + std::to_string(t));
   }
-  std::string body((size_t)size, 'x');
-  for (long i = 0; i < warmup; i++) {
+  std::vector<std::unique_ptr<DefaultMQProducer>> ps;
+  for (long k = 0; k < nproducers; k++) {
+    std::string group = "BenchCppPG";
+    if (k > 0)
+      group += "_" + std::to_string(k);
+    ps.emplace_back(new DefaultMQProducer(group));
+    DefaultMQProducer &p = *ps.back();
+    p.setNamesrvAddr(fs.str("namesrv"));
+    p.setInstanceName("bench-cpp-" + std::to_string(getpid()));
+    p.setCompressMsgBodyOverHowmuch((int)fs.num("compress-over"));
+    // the Java and Go clients' limit (4 MiB); this client's own default is
+    // 128 KiB, which refuses the 256 KiB and 1 MiB workloads before sending
+    p.setMaxMessageSize(4 * 1024 * 1024);
+    p.setLogLevel(eLOG_LEVEL_ERROR);
     try {
-      MQMessage m(topic, body);
-      p.send(m);
+      p.start();
+    } catch (MQException &e) {
+      fprintf(stderr, "producer: %s\n", e.what());
+      return 2;
+    }
+  }
+  size_t np = ps.size(), nt = topics.size();
+  std::string body((size_t)size, 'x');
+  for (long j = 0; j < warmup; j++) {
+    try {
+      MQMessage m(topics[(size_t)j / np % nt], body);
+      ps[(size_t)j % np]->send(m);
     } catch (MQException &) {
       // warm-up failures are not measured (as on the C, Java and Go sides)
     }
@@ -267,10 +293,10 @@ static int produce(int argc, char **argv) {
     for (long i = 0; i < sends; i++) {
       cbs.emplace_back(new Callback(&lat[(size_t)i], &failed, &w));
       w.acquire();
-      MQMessage m(topic, body);
+      MQMessage m(topics[(size_t)i % nt], body);
       cbs.back()->start();
       try {
-        p.send(m, cbs.back().get());
+        ps[(size_t)i % np]->send(m, cbs.back().get());
       } catch (MQException &e) {
         note_failure(e.what());
         cbs.back()->done(false);
@@ -281,7 +307,8 @@ static int produce(int argc, char **argv) {
     std::atomic<long> next(0);
     std::vector<std::thread> ts;
     for (long t = 0; t < threads; t++) {
-      ts.emplace_back([&] {
+      DefaultMQProducer *p = ps[(size_t)t % np].get();
+      ts.emplace_back([&, p] {
         for (;;) {
           long i = next++;
           if (i >= sends)
@@ -291,11 +318,12 @@ static int produce(int argc, char **argv) {
           int64_t s = now_nanos();
           try {
             if (mode == "batch") {
-              std::vector<MQMessage> msgs((size_t)n, MQMessage(topic, body));
-              ok = p.send(msgs).getSendStatus() == SEND_OK;
+              std::vector<MQMessage> msgs((size_t)n,
+                                          MQMessage(topics[(size_t)i % nt], body));
+              ok = p->send(msgs).getSendStatus() == SEND_OK;
             } else {
-              MQMessage m(topic, body);
-              ok = p.send(m).getSendStatus() == SEND_OK;
+              MQMessage m(topics[(size_t)i % nt], body);
+              ok = p->send(m).getSendStatus() == SEND_OK;
             }
           } catch (MQException &e) {
             note_failure(e.what());
@@ -312,18 +340,19 @@ static int produce(int argc, char **argv) {
   double elapsed = (double)(now_nanos() - t0) / 1e9;
   int64_t cpu = cpu_nanos() - cpu0;
   long rss = status_kib("VmRSS:"), peak = status_kib("VmHWM:");
-  p.shutdown();
+  for (auto &p : ps)
+    p->shutdown();
   std::sort(lat.begin(), lat.end());
   // rate and CPU per acknowledged message: failed sends are not throughput
   long acked = count - failed.load();
   double rate = (double)acked / elapsed;
   printf("{\"client\":\"%s\",\"mode\":\"%s\",\"count\":%ld,\"size\":%ld,"
          "\"threads\":%ld,\"window\":%ld,"
-         "\"batch\":%ld,\"failed\":%ld,\"elapsedMs\":%lld,\"msgsPerSec\":%lld,"
+         "\"batch\":%ld,\"topics\":%zu,\"producers\":%zu,\"failed\":%ld,\"elapsedMs\":%lld,\"msgsPerSec\":%lld,"
          "\"MBps\":%.2f,\"p50us\":%lld,"
          "\"p99us\":%lld,\"p999us\":%lld,\"cpuUsPerMsg\":%.2f,\"rssKiB\":%ld,"
          "\"peakRssKiB\":%ld}\n",
-         kClient, mode.c_str(), count, size, threads, window, per,
+         kClient, mode.c_str(), count, size, threads, window, per, nt, np,
          failed.load(), (long long)(elapsed * 1000), (long long)(rate + 0.5),
          round2(rate * (double)size / 1e6), (long long)pct(lat, 0.5),
          (long long)pct(lat, 0.99), (long long)pct(lat, 0.999),

@@ -5,6 +5,7 @@
 //!
 //!   rust-bench produce -namesrv NS -topic T -count N -size 256 -mode sync|async|batch
 //!              [-threads 1] [-window 1000] [-batch 64] [-warmup 2000] [-compress-over 4096]
+//!              [-topics 0] [-producers 1]
 //!   rust-bench consume-push -namesrv NS -topic T -count N [-pull-batch 32]
 //!   rust-bench consume-lite -namesrv NS -topic T -count N [-pull-batch 32]
 //!
@@ -95,7 +96,8 @@ impl Flags {
 fn usage() -> ExitCode {
     eprintln!(
         "usage: rust-bench produce -namesrv NS -topic T -count N -size B -mode sync|async|batch \
-         [-threads N] [-window W] [-batch B] [-warmup N] [-compress-over B]\n       \
+         [-threads N] [-window W] [-batch B] [-warmup N] [-compress-over B] \
+         [-topics N] [-producers P]\n       \
          rust-bench consume-push|consume-lite -namesrv NS -topic T -count N [-pull-batch 32]"
     );
     ExitCode::from(2)

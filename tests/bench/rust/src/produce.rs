@@ -13,6 +13,16 @@
 //! window is cut to 512 and the JSON's "window" is the window used
 //! ("windowRequested" the one asked for).
 //!
+//! -topics N spreads the messages round-robin over the N topics <topic>_0..
+//! <topic>_{N-1} (send i: topic i mod N; 0, the default: <topic> itself).
+//! -producers P makes P producers (groups BenchRustPG, BenchRustPG_1, ...) on
+//! one ClientRuntime with the same client config: the runtime's client pool
+//! keys its MQClientInstance by client id (IP@InstanceName), so they share
+//! one instance (connections, routes, heartbeats; and the 512 cap above).
+//! Sync task t sends through producer t mod P, async send i through producer
+//! i mod P; warm-up j goes through producer j mod P to topic (j / P) mod N,
+//! as the Go peer does.
+//!
 //! Latency is per send call (per batch in batch mode), from the call to its
 //! result or callback. peakRssKiB is VmHWM of the whole run.
 
@@ -40,7 +50,7 @@ use crate::Flags;
 pub const CLIENT_INFLIGHT_CAP: usize = 512;
 
 struct Work {
-    topic: String,
+    topics: Vec<String>,
     body: Bytes,
     count: usize,
     per: usize,
@@ -51,10 +61,11 @@ struct Work {
 }
 
 impl Work {
-    fn msg(&self) -> Message {
+    /// A message to the topic of send number `i`.
+    fn msg(&self, i: usize) -> Message {
         // Bytes is reference-counted: every message shares the one body.
         Message::builder()
-            .topic(self.topic.as_str())
+            .topic(self.topics[i % self.topics.len()].as_str())
             .body(self.body.clone())
             .build_unchecked()
     }
@@ -78,10 +89,10 @@ fn pct(lat: &[u64], q: f64) -> u64 {
 }
 
 /// sync and batch: `threads` tasks take send numbers from one counter.
-async fn run_blocking_sends(p: &Arc<DefaultMQProducer>, w: &Arc<Work>, threads: usize) {
+async fn run_blocking_sends(ps: &[Arc<DefaultMQProducer>], w: &Arc<Work>, threads: usize) {
     let mut tasks = Vec::with_capacity(threads);
-    for _ in 0..threads {
-        let (p, w) = (Arc::clone(p), Arc::clone(w));
+    for t in 0..threads {
+        let (p, w) = (Arc::clone(&ps[t % ps.len()]), Arc::clone(w));
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = w.next.fetch_add(1, Ordering::Relaxed) as usize;
@@ -91,9 +102,9 @@ async fn run_blocking_sends(p: &Arc<DefaultMQProducer>, w: &Arc<Work>, threads: 
                 let n = w.size_of(i);
                 let s = Instant::now();
                 let good = if w.per == 1 {
-                    matches!(p.send(w.msg()).await, Ok(r) if ok(r.as_ref()))
+                    matches!(p.send(w.msg(i)).await, Ok(r) if ok(r.as_ref()))
                 } else {
-                    let msgs: Vec<Message> = (0..n).map(|_| w.msg()).collect();
+                    let msgs: Vec<Message> = (0..n).map(|_| w.msg(i)).collect();
                     matches!(p.send_batch(msgs).await, Ok(r) if ok(Some(&r)))
                 };
                 if !good {
@@ -130,7 +141,7 @@ impl Slot {
     }
 }
 
-async fn run_async(p: &DefaultMQProducer, w: &Arc<Work>, window: usize) {
+async fn run_async(ps: &[Arc<DefaultMQProducer>], w: &Arc<Work>, window: usize) {
     let sem = Arc::new(Semaphore::new(window));
     for i in 0..w.sends {
         let permit = Arc::clone(&sem)
@@ -145,9 +156,9 @@ async fn run_async(p: &DefaultMQProducer, w: &Arc<Work>, window: usize) {
             permit: Mutex::new(Some(permit)),
         });
         let cb = Arc::clone(&slot);
-        let r = p
+        let r = ps[i % ps.len()]
             .send_with_callback(
-                w.msg(),
+                w.msg(i),
                 move |r: Option<&SendResult>, e: Option<&ClientError>| {
                     cb.complete(e.is_none() && ok(r))
                 },
@@ -175,6 +186,8 @@ pub async fn run(rt: Arc<ClientRuntime>, args: &[String]) -> u8 {
             ("batch", "64"),
             ("warmup", "2000"),
             ("compress-over", "4096"),
+            ("topics", "0"),
+            ("producers", "1"),
         ],
     ) {
         Ok(f) => f,
@@ -192,9 +205,12 @@ pub async fn run(rt: Arc<ClientRuntime>, args: &[String]) -> u8 {
             f.num("batch")?,
             f.num("warmup")?,
             f.num("compress-over")?,
+            f.num("topics")?,
+            f.num("producers")?,
         ))
     })();
-    let Ok((count, size, threads, window_req, batch, warmup, compress)) = nums else {
+    let Ok((count, size, threads, window_req, batch, warmup, compress, ntopics, nproducers)) = nums
+    else {
         eprintln!("produce: {}", nums.err().unwrap());
         return 2;
     };
@@ -205,10 +221,12 @@ pub async fn run(rt: Arc<ClientRuntime>, args: &[String]) -> u8 {
         || threads < 1
         || window_req < 1
         || batch < 1
+        || ntopics < 0
+        || nproducers < 1
         || !(0..=u32::MAX as i64).contains(&compress)
         || !matches!(mode.as_str(), "sync" | "async" | "batch")
     {
-        eprintln!("produce: need -topic, -count >= 1 and -mode sync|async|batch");
+        eprintln!("produce: need -topic, -count >= 1, -producers >= 1 and -mode sync|async|batch");
         return 2;
     }
     let window = if mode == "async" {
@@ -216,20 +234,35 @@ pub async fn run(rt: Arc<ClientRuntime>, args: &[String]) -> u8 {
     } else {
         window_req as usize
     };
-    let mut producer = DefaultMQProducer::builder(rt)
-        .producer_group("BenchRustPG")
-        .name_server_addr(f.str("namesrv"))
-        .compress_msg_body_over_howmuch(compress as u32)
-        .build();
-    if let Err(e) = producer.start().await {
-        eprintln!("producer: {e}");
-        return 2;
+    let topics: Vec<String> = if ntopics == 0 {
+        vec![topic]
+    } else {
+        (0..ntopics).map(|t| format!("{topic}_{t}")).collect()
+    };
+    let mut ps = Vec::with_capacity(nproducers as usize);
+    for k in 0..nproducers {
+        let group = if k == 0 {
+            "BenchRustPG".to_string()
+        } else {
+            format!("BenchRustPG_{k}")
+        };
+        let mut producer = DefaultMQProducer::builder(Arc::clone(&rt))
+            .producer_group(group.as_str())
+            .name_server_addr(f.str("namesrv"))
+            .compress_msg_body_over_howmuch(compress as u32)
+            .build();
+        if let Err(e) = producer.start().await {
+            eprintln!("producer: {e}");
+            return 2;
+        }
+        ps.push(producer);
     }
     let per = if mode == "batch" { batch as usize } else { 1 };
     let count = count as usize;
     let sends = count.div_ceil(per);
+    let (np, nt) = (ps.len(), topics.len());
     let w = Arc::new(Work {
-        topic,
+        topics,
         body: Bytes::from(vec![b'x'; size as usize]),
         count,
         per,
@@ -238,22 +271,24 @@ pub async fn run(rt: Arc<ClientRuntime>, args: &[String]) -> u8 {
         failed: AtomicI64::new(0),
         next: AtomicU64::new(0),
     });
-    for _ in 0..warmup {
-        let _ = producer.send(w.msg()).await;
+    for j in 0..warmup as usize {
+        let _ = ps[j % np].send(w.msg(j / np)).await;
     }
-    let producer = Arc::new(producer);
+    let ps: Vec<Arc<DefaultMQProducer>> = ps.into_iter().map(Arc::new).collect();
     let (cpu0, t0) = (crate::cpu_nanos(), Instant::now());
     if mode == "async" {
-        run_async(&producer, &w, window).await;
+        run_async(&ps, &w, window).await;
     } else {
-        run_blocking_sends(&producer, &w, threads as usize).await;
+        run_blocking_sends(&ps, &w, threads as usize).await;
     }
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu = crate::cpu_nanos() - cpu0;
     let (rss, peak) = (crate::status_kib("VmRSS:"), crate::status_kib("VmHWM:"));
     // the send tasks have ended, so this is the only reference left
-    if let Some(mut p) = Arc::into_inner(producer) {
-        p.shutdown().await;
+    for p in ps {
+        if let Some(mut p) = Arc::into_inner(p) {
+            p.shutdown().await;
+        }
     }
     let mut lat: Vec<u64> = w.lat.iter().map(|a| a.load(Ordering::Relaxed)).collect();
     lat.sort_unstable();
@@ -264,7 +299,7 @@ pub async fn run(rt: Arc<ClientRuntime>, args: &[String]) -> u8 {
     let round2 = |x: f64| (x * 100.0).round() / 100.0;
     println!(
         "{{\"client\":\"{}\",\"mode\":\"{mode}\",\"count\":{count},\"size\":{size},\"threads\":{threads},\
-         \"window\":{window},\"windowRequested\":{window_req},\"batch\":{per},\"failed\":{failed},\
+         \"window\":{window},\"windowRequested\":{window_req},\"batch\":{per},\"topics\":{nt},\"producers\":{np},\"failed\":{failed},\
          \"elapsedMs\":{},\"msgsPerSec\":{},\"MBps\":{},\"p50us\":{},\"p99us\":{},\"p999us\":{},\
          \"cpuUsPerMsg\":{},\"rssKiB\":{rss},\"peakRssKiB\":{peak}}}",
         crate::CLIENT,
