@@ -211,9 +211,9 @@ struct pend {
   lend_t *lend;          /* its body, when lent */
   /* Its sender is still in invoke, encoding the frame from the caller's
    * command and body, which the completion may free: a completion due
-   * meanwhile (close, timeout, cancel) is held for the sender to run
-   * (r->held), except a response, which cannot come before the frame is
-   * written whole. Under r->lock. */
+   * meanwhile (close, timeout, cancel) is held (r->held) until the sender
+   * is done, which then posts it to the loop, except a response, which
+   * cannot come before the frame is written whole. Under r->lock. */
   bool sending;
   rmq_err_t held_err;
   char *held_detail;
@@ -560,6 +560,15 @@ static void complete(pend_t *p, rmq_err_t err, const char *detail) {
   p->cb(p->arg, &res);
   conn_unref(p->conn);
   free(p);
+}
+
+/* Loop thread (or rmqi_loop_stop's caller): a completion held for its
+ * sender (pend_t.sending), once the sender is done with the frame. */
+static void held_run(void *arg) {
+  pend_t *h = arg;
+  char *detail = h->held_detail;
+  complete(h, h->held_err, detail ? detail : "the request ended");
+  free(detail);
 }
 
 static void conn_drop_socket(rmqi_conn_t *c);
@@ -1572,9 +1581,11 @@ static rmq_err_t invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
     free(u->held_detail);
     free(u);
   } else if (h) {
-    char *detail = h->held_detail;
-    complete(h, h->held_err, detail ? detail : "the request ended");
-    free(detail);
+    /* Not here: the caller may hold a lock around invoke that the
+     * completion takes (a producer's retry does). On the loop, or in
+     * rmqi_loop_stop, which runs what is still posted. */
+    if (rmqi_loop_post(r->loop, held_run, h) != RMQ_OK)
+      held_run(h); /* stopped already, or no memory: the caller's turn */
   } else if (rc != RMQ_OK) {
     rc = RMQ_OK; /* answered already, so its callback has run */
   }

@@ -916,6 +916,37 @@ TEST(broker_down_moves_sends_and_up_brings_them_back) {
   rmq_mock_cluster_destroy(c);
 }
 
+/* Every broker refuses connections: each async send is retried
+ * (retryTimesWhenSendAsyncFailed) and calls back once with the connect
+ * error. A refused connect can end the request while its sender is still
+ * in the send call, and the retry is made from the completion: completions
+ * must not run inside the send call (the retry takes the producer's lock,
+ * which a retry that completed inline would hold: the sender hung). */
+TEST(async_sends_to_refusing_brokers_retry_and_call_back_once) {
+  rmq_mock_cluster_t *c = cluster(2);
+  REQUIRE(c);
+  CHECK_ERR(rmq_mock_topic_create(c, "TopicRefused", 4), RMQ_OK);
+  const char *kv[] = {"retryTimesWhenSendAsyncFailed", "2", NULL};
+  rmq_producer_t *p = producer(c, kv);
+  REQUIRE(p);
+  rmq_msg_t *m = text_msg("TopicRefused", "warm");
+  rmq_send_result_t res = {0};
+  CHECK_ERR(rmq_producer_send(p, m, &res), RMQ_OK); /* the route is known */
+  rmq_send_result_clear(&res);
+  rmq_msg_destroy(m);
+  CHECK_ERR(rmq_mock_broker_set_down(c, 0), RMQ_OK);
+  CHECK_ERR(rmq_mock_broker_set_down(c, 1), RMQ_OK);
+  enum { N = 200 };
+  static async_rec_t recs[N];
+  CHECK(send_async_n(p, "TopicRefused", "refused", recs, N, 10000));
+  rmq_producer_destroy(p, 5000);
+  for (int i = 0; i < N; i++) {
+    CHECK_INT(recs[i].calls, 1);
+    CHECK_ERR(recs[i].err, RMQ_ERR_CONNECT);
+  }
+  rmq_mock_cluster_destroy(c);
+}
+
 TEST(delay_past_send_timeout_times_out_each_callback_once) {
   rmq_mock_cluster_t *c = cluster(2);
   REQUIRE(c);
@@ -1427,6 +1458,7 @@ int main(void) {
       TCASE(failed_send_back_and_retry_send_keep_the_message_here),
       TCASE(orderly_suspensions_send_back_after_max_reconsume_times),
       TCASE(broker_down_moves_sends_and_up_brings_them_back),
+      TCASE(async_sends_to_refusing_brokers_retry_and_call_back_once),
       TCASE(delay_past_send_timeout_times_out_each_callback_once),
       TCASE(hostile_input_closes_the_connection_only),
       TCASE(actions_and_limits),

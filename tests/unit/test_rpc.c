@@ -1325,13 +1325,18 @@ TEST(lent_bodies_count_against_the_output_bound_only_once_copied) {
 /* A request that ends (cancelled, timed out, its connection closed) while
  * its sender is still encoding it, from the caller's command and body:
  * its completion, which may free them, is held until the encode is done
- * and runs once on the sender's thread before invoke returns, never in
- * the middle. The sign hook runs inside that window: it cancels the
- * request (code 77) or outwaits its 50 ms timeout (code 78). */
+ * and then runs once on the loop thread, never in the middle, and never
+ * inside invoke on the sender's thread (a sender may hold a lock around
+ * invoke that the completion takes: the producer's retries do). The sign
+ * hook runs inside that window: it cancels the request (code 77) or
+ * outwaits its 50 ms timeout (code 78). */
 typedef struct sign_end {
   rmqi_rpc_t *r;
   _Atomic bool in_sign;
   _Atomic int ended_in_sign;
+  _Atomic bool in_invoke; /* the test's thread is inside invoke */
+  pthread_t invoker;
+  _Atomic int ended_in_invoke;
 } sign_end_t;
 
 static sign_end_t *_Atomic ending; /* for ended_cb: one test at a time */
@@ -1339,6 +1344,9 @@ static sign_end_t *_Atomic ending; /* for ended_cb: one test at a time */
 static void ended_cb(void *arg, const rmqi_rpc_result_t *res) {
   if (atomic_load(&ending->in_sign))
     atomic_fetch_add(&ending->ended_in_sign, 1);
+  if (atomic_load(&ending->in_invoke) &&
+      pthread_equal(pthread_self(), ending->invoker))
+    atomic_fetch_add(&ending->ended_in_invoke, 1);
   lent_cb(arg, res); /* scribbles over the body and frees it */
 }
 
@@ -1367,7 +1375,7 @@ TEST(request_ended_while_being_encoded_completes_after_it_once) {
   char addr[32];
   int ls = raw_listen(addr, sizeof(addr));
   static rmqi_log_t quiet = {NULL, NULL, RMQ_LOG_ERROR - 1};
-  sign_end_t se = {NULL, false, 0};
+  sign_end_t se = {.r = NULL, .invoker = pthread_self()};
   atomic_store(&ending, &se);
   rmqi_rpc_opts_t o = {.max_frame = 4 << 20,
                        .connect_timeout_ms = 1000,
@@ -1395,13 +1403,20 @@ TEST(request_ended_while_being_encoded_completes_after_it_once) {
     rmqi_cmd_init(&c, cases[i].code);
     c.body = q.body;
     c.body_len = q.len;
-    /* accepted, and ended: its callback has run, once, after the encode */
+    /* accepted, and ended: its callback runs once, after the encode and
+     * outside invoke */
+    atomic_store(&se.in_invoke, true);
     CHECK_ERR(rmqi_rpc_invoke_lend(se.r, addr, &c, 50, ended_cb, &q), RMQ_OK);
+    atomic_store(&se.in_invoke, false);
     op[i] = c.opaque;
     rmqi_cmd_free(&c);
+    int64_t end = rmqi_now_ms() + 5000;
+    while (atomic_load(&q.calls) == 0 && rmqi_now_ms() < end)
+      usleep(1000);
     CHECK_INT(atomic_load(&q.calls), 1);
     CHECK_ERR(q.err, RMQ_ERR_TIMEOUT);
     CHECK_INT(atomic_load(&se.ended_in_sign), 0);
+    CHECK_INT(atomic_load(&se.ended_in_invoke), 0);
     if (i == 0) {
       fd = accept(ls, NULL, NULL);
       REQUIRE(fd >= 0);
