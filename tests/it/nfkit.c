@@ -49,7 +49,9 @@ void set_kv(rmq_conf_t *c, const char *const *kv) {
 rmq_conf_t *conf_kv(const char *const *kv) {
   rmq_conf_t *c = rmq_conf_new();
   rmq_conf_set(c, "namesrvAddr", env.namesrv, NULL, 0);
-  rmq_conf_set(c, "logLevel", "error", NULL, 0);
+  /* RMQ_IT_LOG_LEVEL=info shows the clients' rebalances and reconnects */
+  const char *lv = getenv("RMQ_IT_LOG_LEVEL");
+  rmq_conf_set(c, "logLevel", lv ? lv : "error", NULL, 0);
   set_kv(c, kv);
   return c;
 }
