@@ -130,7 +130,9 @@ static const prop_t props[] = {
      "rmq_poll_fd() is readable while something is queued."},
     {"serializeType", C, T_ENUM, OFF(serialize_type), "JSON", 0, 0,
      serialize_types, NULL,
-     "Header encoding of requests sent. Responses are decoded in either."},
+     "Header encoding of requests sent. Responses are decoded in either (a "
+     "4.x broker answers in the request's encoding, a 5.x one in JSON). "
+     "ROCKETMQ (binary) costs less to encode and, with 4.x, to decode."},
     {"accessKey", C, T_STR, OFF(access_key), "", 0, 0, NULL, NULL,
      "ACL access key. When set, every request is signed (HmacSHA1 over the "
      "sorted header values and the body), for 4.9 ACL 1.0 and 5.x ACL 2.0."},
