@@ -83,6 +83,8 @@ static bool java_produce(const char *topic, const char *spec, lines_t *res,
   if (st != 0 || res->n != want) {
     rmqt_fail(__FILE__, __LINE__, "peer produce exited %d with %zu lines", st,
               res->n);
+    lines_free(res); /* the callers return at once: nothing leaks */
+    memset(res, 0, sizeof(*res));
     return false;
   }
   for (size_t i = 0; i < res->n; i++) {
@@ -92,6 +94,8 @@ static bool java_produce(const char *topic, const char *spec, lines_t *res,
     if (k != (int64_t)i || status == NULL || strcmp(status, "SEND_OK") != 0) {
       rmqt_fail(__FILE__, __LINE__, "produce line %zu: i=%lld status %s", i,
                 (long long)k, status ? status : "(none)");
+      lines_free(res);
+      memset(res, 0, sizeof(*res));
       return false;
     }
   }
