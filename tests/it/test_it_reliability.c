@@ -986,6 +986,16 @@ TEST(consumer_chaos_kill_9) {
         it_harness(&env, "offsets", args, &out);
         fprintf(stderr, "%s\n", out ? out : "(harness offsets failed)");
         free(out);
+        /* the members a broker lists (a client id holds its pid), against
+         * the children alive */
+        out = NULL;
+        snprintf(args, sizeof(args), "consumerConnection -g %s", g[j].group);
+        it_harness(&env, "mqadmin", args, &out);
+        fprintf(stderr, "%s\nalive:", out ? out : "(consumerConnection failed)");
+        free(out);
+        for (int i = 0; i < CHILDREN; i++)
+          fprintf(stderr, " %d", (int)g[j].kids[i]);
+        fprintf(stderr, "\n");
       }
     }
   }
