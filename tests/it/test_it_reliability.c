@@ -131,6 +131,11 @@ typedef struct run {
   atomic_int issued, completed, failed, busy;
   _Atomic int64_t first_fail_ms, last_fail_ms;
   int async;
+  /* the first failures other than flow control, shown if a check fails */
+  char why[5][200];
+  int64_t why_ms[5];
+  int why_i[5];
+  atomic_int n_why;
 } run_t;
 
 static void record(run_t *r, int i, rmq_err_t err, const rmq_send_result_t *res,
@@ -143,6 +148,14 @@ static void record(run_t *r, int i, rmq_err_t err, const rmq_send_result_t *res,
   } else {
     if (atomic_fetch_add(&r->failed, 1) < 5)
       fprintf(stderr, "send %d failed: %s\n", i, why ? why : "?");
+    if (!(why && strstr(why, "SYSTEM_BUSY"))) {
+      int k = atomic_fetch_add(&r->n_why, 1);
+      if (k < 5) {
+        snprintf(r->why[k], sizeof(r->why[k]), "%s", why ? why : "?");
+        r->why_ms[k] = now;
+        r->why_i[k] = i;
+      }
+    }
     /* a loaded broker's flow control (SYSTEM_BUSY) may refuse a send at any
      * time (Java: no retry for an async send); the failover bound is about
      * the other failures */
@@ -260,6 +273,22 @@ static int run_check(run_t *r, int64_t t_kill, int64_t t_dead,
           atomic_load(&r->busy),
           (long long)(first_fail ? first_fail - t_kill : 0),
           (long long)failover_ms, (long long)max_gap, on_b_after);
+  int early = first_fail != 0 && first_fail < t_kill;
+  int many = atomic_load(&r->failed) - atomic_load(&r->busy) >= r->n / 100;
+  if (early || many || failover_ms >= 10000) {
+    /* CI shows only the lines naming a failure: these say what failed */
+    fprintf(stderr,
+            "FAIL detail: %s run: %d failed, %d SYSTEM_BUSY, first other "
+            "%+lld ms after the kill (sending began %+lld ms)\n",
+            r->async ? "async" : "sync", atomic_load(&r->failed),
+            atomic_load(&r->busy),
+            (long long)(first_fail ? first_fail - t_kill : 0),
+            (long long)(r->t0 - t_kill));
+    int nw = atomic_load(&r->n_why);
+    for (int k = 0; k < nw && k < 5; k++)
+      fprintf(stderr, "FAIL detail: send %d at %+lld ms after the kill: %s\n",
+              r->why_i[k], (long long)(r->why_ms[k] - t_kill), r->why[k]);
+  }
   CHECK_INT(not_once, 0);  /* every call returned / called back once */
   CHECK_INT(on_b_dead, 0); /* the kill was real */
   /* failures (other than flow control) only after the kill, and gone
