@@ -43,6 +43,7 @@ struct rmqi_loop {
   pthread_mutex_t lock; /* posts, stop */
   post_t *posts;
   size_t n_posts, cap_posts;
+  rmqi_loop_node_t *nodes, **nodes_tail; /* rmqi_loop_post_node's, FIFO */
   bool stop; /* set once by rmqi_loop_stop: posts are refused after it */
   watch_t *watches;
   watch_t *graveyard;    /* removed during an epoll batch; freed after it */
@@ -55,6 +56,7 @@ rmq_err_t rmqi_loop_new(rmqi_loop_t **out) {
   if (l == NULL)
     return RMQ_ERR_NOMEM;
   pthread_mutex_init(&l->lock, NULL);
+  l->nodes_tail = &l->nodes;
   l->ep = epoll_create1(EPOLL_CLOEXEC);
   l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
@@ -94,6 +96,12 @@ bool rmqi_loop_on_thread(const rmqi_loop_t *l) {
          pthread_equal(pthread_self(), l->tid);
 }
 
+static void wake_up(rmqi_loop_t *l) {
+  uint64_t one = 1;
+  ssize_t w = write(l->efd, &one, sizeof(one));
+  (void)w;
+}
+
 rmq_err_t rmqi_loop_post(rmqi_loop_t *l, rmqi_loop_fn fn, void *arg) {
   pthread_mutex_lock(&l->lock);
   if (l->stop) { /* nobody would run it */
@@ -110,14 +118,27 @@ rmq_err_t rmqi_loop_post(rmqi_loop_t *l, rmqi_loop_fn fn, void *arg) {
     l->posts = p;
     l->cap_posts = cap;
   }
-  bool wake = l->n_posts == 0;
+  bool wake = l->n_posts == 0 && l->nodes == NULL;
   l->posts[l->n_posts++] = (post_t){fn, arg};
   pthread_mutex_unlock(&l->lock);
-  if (wake) {
-    uint64_t one = 1;
-    ssize_t w = write(l->efd, &one, sizeof(one));
-    (void)w;
+  if (wake)
+    wake_up(l);
+  return RMQ_OK;
+}
+
+rmq_err_t rmqi_loop_post_node(rmqi_loop_t *l, rmqi_loop_node_t *n) {
+  pthread_mutex_lock(&l->lock);
+  if (l->stop) {
+    pthread_mutex_unlock(&l->lock);
+    return RMQ_ERR_SHUTDOWN;
   }
+  bool wake = l->n_posts == 0 && l->nodes == NULL;
+  n->next = NULL;
+  *l->nodes_tail = n;
+  l->nodes_tail = &n->next;
+  pthread_mutex_unlock(&l->lock);
+  if (wake)
+    wake_up(l);
   return RMQ_OK;
 }
 
@@ -126,13 +147,21 @@ static bool run_posts(rmqi_loop_t *l) {
   pthread_mutex_lock(&l->lock);
   post_t *batch = l->posts;
   size_t n = l->n_posts;
+  rmqi_loop_node_t *nodes = l->nodes;
   bool stop = l->stop;
   l->posts = NULL;
   l->n_posts = l->cap_posts = 0;
+  l->nodes = NULL;
+  l->nodes_tail = &l->nodes;
   pthread_mutex_unlock(&l->lock);
   for (size_t i = 0; i < n; i++)
     batch[i].fn(batch[i].arg);
   free(batch);
+  while (nodes) { /* the node is its owner's once its closure runs */
+    rmqi_loop_node_t *x = nodes;
+    nodes = x->next;
+    x->fn(x->arg);
+  }
   return !stop;
 }
 

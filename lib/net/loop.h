@@ -28,6 +28,17 @@ void rmqi_loop_free(rmqi_loop_t *l);
  * runs; a closure accepted earlier always runs (on the loop, or in
  * rmqi_loop_stop on the stopping thread). */
 rmq_err_t rmqi_loop_post(rmqi_loop_t *l, rmqi_loop_fn fn, void *arg);
+/* A closure the caller stores (rmqi_loop_post_node): posting it needs no
+ * memory, for the one thing that must reach the loop even when none is
+ * left. */
+typedef struct rmqi_loop_node {
+  rmqi_loop_fn fn;
+  void *arg;
+  struct rmqi_loop_node *next; /* the loop's */
+} rmqi_loop_node_t;
+/* rmqi_loop_post with @p n's fn and arg; fails only once rmqi_loop_stop
+ * has begun (RMQ_ERR_SHUTDOWN). @p n stays the caller's until it runs. */
+rmq_err_t rmqi_loop_post_node(rmqi_loop_t *l, rmqi_loop_node_t *n);
 /* True on the loop thread while it runs (any thread may ask). */
 bool rmqi_loop_on_thread(const rmqi_loop_t *l);
 

@@ -217,6 +217,7 @@ struct pend {
   bool sending;
   rmq_err_t held_err;
   char *held_detail;
+  rmqi_loop_node_t post; /* how a held completion reaches the loop */
   pend_t *hnext;         /* hash chain; r->held's list */
   pend_t *cprev, *cnext; /* the connection's list */
   size_t heap;           /* index in the deadline heap */
@@ -1583,9 +1584,15 @@ static rmq_err_t invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   } else if (h) {
     /* Not here: the caller may hold a lock around invoke that the
      * completion takes (a producer's retry does). On the loop, or in
-     * rmqi_loop_stop, which runs what is still posted. */
-    if (rmqi_loop_post(r->loop, held_run, h) != RMQ_OK)
-      held_run(h); /* stopped already, or no memory: the caller's turn */
+     * rmqi_loop_stop, which runs what is still posted. A node of its own:
+     * posting it needs no memory, so it never runs here for want of some.
+     * Refused only once the loop is stopping: completions (and the
+     * retries they send under a lock) then run on the stopping thread,
+     * which is also the one ending requests, so none of those is held;
+     * an application thread's first send holds no lock of ours. */
+    h->post = (rmqi_loop_node_t){.fn = held_run, .arg = h};
+    if (rmqi_loop_post_node(r->loop, &h->post) != RMQ_OK)
+      held_run(h);
   } else if (rc != RMQ_OK) {
     rc = RMQ_OK; /* answered already, so its callback has run */
   }

@@ -525,6 +525,52 @@ TEST(loop_post_after_stop_is_refused) {
   }
 }
 
+/* rmqi_loop_post_node (how a held completion reaches the loop, needing no
+ * memory): nodes run once each, in the order posted, beside ordinary
+ * posts, before and after start; refused once stop has begun; stop runs
+ * the ones still queued. */
+typedef struct node_rec {
+  rmqi_loop_node_t node;
+  _Atomic int *seq; /* the next run's number */
+  int ran_as;       /* its run's number, -1 before */
+} node_rec_t;
+
+static void node_ran(void *arg) {
+  node_rec_t *x = arg;
+  x->ran_as = atomic_fetch_add(x->seq, 1);
+}
+
+TEST(loop_post_node_runs_once_in_order) {
+  for (int started = 0; started < 2; started++) {
+    rmqi_loop_t *l;
+    REQUIRE(rmqi_loop_new(&l) == RMQ_OK);
+    if (started)
+      REQUIRE(rmqi_loop_start(l) == RMQ_OK);
+    enum { N = 50 };
+    node_rec_t recs[N];
+    _Atomic int seq = 0, plain = 0;
+    for (int i = 0; i < N; i++) {
+      recs[i] = (node_rec_t){.node = {.fn = node_ran, .arg = &recs[i]},
+                             .seq = &seq,
+                             .ran_as = -1};
+      CHECK_ERR(rmqi_loop_post_node(l, &recs[i].node), RMQ_OK);
+      CHECK_ERR(rmqi_loop_post(l, bump, &plain), RMQ_OK);
+    }
+    rmqi_loop_stop(l);
+    CHECK_INT(atomic_load(&seq), N);
+    CHECK_INT(atomic_load(&plain), N);
+    for (int i = 0; i < N; i++)
+      CHECK_INT(recs[i].ran_as, i);
+    node_rec_t late = {.node = {.fn = node_ran, .arg = &late},
+                       .seq = &seq,
+                       .ran_as = -1};
+    CHECK_ERR(rmqi_loop_post_node(l, &late.node), RMQ_ERR_SHUTDOWN);
+    rmqi_loop_stop(l);
+    CHECK_INT(late.ran_as, -1);
+    rmqi_loop_free(l);
+  }
+}
+
 /* rmqi_loop_on_thread: true on the loop thread from its very first closure
  * (posted before start, so it runs in the thread's first round), false
  * elsewhere and after stop. The old code wrote the id after pthread_create
@@ -2005,6 +2051,7 @@ int main(void) {
       TCASE(shutdown_fails_in_flight_and_joins),
       TCASE(stop_fails_pending_once_and_refuses_new_work),
       TCASE(loop_post_after_stop_is_refused),
+      TCASE(loop_post_node_runs_once_in_order),
       TCASE(loop_on_thread_is_safe_from_the_start),
       TCASE(cancel_if_completes_only_the_matching),
       TCASE(flooding_peer_that_never_reads_stays_bounded),
