@@ -120,6 +120,9 @@ static void read_back(const char *topic, int n, const char *want, int *seen,
 
 enum { N_SENDS = 20000, RATE = 1500 /* sends per second, each mode */ };
 
+/* how a send ended */
+enum { SENT = 0, BUSY, TIMEOUT, OTHER };
+
 typedef struct run {
   rmq_producer_t *p;
   const char *topic;
@@ -127,9 +130,9 @@ typedef struct run {
   int64_t t0;        /* when sending began */
   atomic_int *calls; /* returns / callbacks per index */
   atomic_int *where; /* 0: not acknowledged, 1: broker-a, 2: broker-b */
+  atomic_int *kind;  /* SENT, BUSY, TIMEOUT, OTHER */
   _Atomic int64_t *done_ms;
-  atomic_int issued, completed, failed, busy;
-  _Atomic int64_t first_fail_ms, last_fail_ms;
+  atomic_int issued, completed, failed;
   int async;
   /* the first failures other than flow control, shown if a check fails */
   char why[5][200];
@@ -142,13 +145,21 @@ static void record(run_t *r, int i, rmq_err_t err, const rmq_send_result_t *res,
                    const char *why) {
   int64_t now = rmqi_now_ms();
   atomic_fetch_add(&r->calls[i], 1);
+  int kind = SENT;
   if (err == RMQ_OK && res->status == RMQ_SEND_OK) {
     atomic_store(&r->where[i],
                  strcmp(res->broker_name, "broker-b") == 0 ? 2 : 1);
   } else {
+    /* a loaded broker's flow control (SYSTEM_BUSY) may refuse a send at any
+     * time (Java: no retry for an async send); a broker starved of CPU may
+     * not answer within the send timeout. run_check tells these apart
+     * from the kill's failures by time. */
+    kind = why && strstr(why, "SYSTEM_BUSY") ? BUSY
+           : err == RMQ_ERR_TIMEOUT         ? TIMEOUT
+                                            : OTHER;
     if (atomic_fetch_add(&r->failed, 1) < 5)
       fprintf(stderr, "send %d failed: %s\n", i, why ? why : "?");
-    if (!(why && strstr(why, "SYSTEM_BUSY"))) {
+    if (kind != BUSY) {
       int k = atomic_fetch_add(&r->n_why, 1);
       if (k < 5) {
         snprintf(r->why[k], sizeof(r->why[k]), "%s", why ? why : "?");
@@ -156,18 +167,8 @@ static void record(run_t *r, int i, rmq_err_t err, const rmq_send_result_t *res,
         r->why_i[k] = i;
       }
     }
-    /* a loaded broker's flow control (SYSTEM_BUSY) may refuse a send at any
-     * time (Java: no retry for an async send); the failover bound is about
-     * the other failures */
-    if (why && strstr(why, "SYSTEM_BUSY")) {
-      atomic_fetch_add(&r->busy, 1);
-      goto done;
-    }
-    int64_t z = 0;
-    atomic_compare_exchange_strong(&r->first_fail_ms, &z, now);
-    atomic_store(&r->last_fail_ms, now);
   }
-done:
+  atomic_store(&r->kind[i], kind);
   atomic_store(&r->done_ms[i], now);
   atomic_fetch_add(&r->completed, 1);
 }
@@ -237,8 +238,9 @@ static void run_init(run_t *r, const char *topic, int async) {
   r->async = async;
   r->calls = calloc(N_SENDS, sizeof(*r->calls));
   r->where = calloc(N_SENDS, sizeof(*r->where));
+  r->kind = calloc(N_SENDS, sizeof(*r->kind));
   r->done_ms = calloc(N_SENDS, sizeof(*r->done_ms));
-  REQUIRE(r->calls && r->where && r->done_ms);
+  REQUIRE(r->calls && r->where && r->kind && r->done_ms);
 }
 
 /* Checks one run after the kill at @p t_kill (broker-b dead from @p t_dead
@@ -247,14 +249,27 @@ static void run_init(run_t *r, const char *topic, int async) {
 static int run_check(run_t *r, int64_t t_kill, int64_t t_dead,
                      int64_t t_restart, int64_t t_up) {
   int not_once = 0, acked = 0, on_b_dead = 0, on_b_after = 0;
-  int64_t max_gap = 0, prev = t_kill;
+  int busy = 0, before = 0, before_other = 0, after = 0;
+  int64_t max_gap = 0, prev = t_kill, last_after = 0;
   for (int i = 0; i < r->n; i++) {
     not_once += atomic_load(&r->calls[i]) != 1;
     int w = atomic_load(&r->where[i]);
+    int kind = atomic_load(&r->kind[i]);
     int64_t d = atomic_load(&r->done_ms[i]);
     acked += w != 0;
     on_b_dead += w == 2 && d > t_dead && d < t_restart;
     on_b_after += w == 2 && d > t_up;
+    busy += kind == BUSY;
+    if (kind == TIMEOUT || kind == OTHER) {
+      if (d < t_kill) {
+        before++;
+        before_other += kind == OTHER;
+      } else {
+        after++;
+        if (d > last_after)
+          last_after = d;
+      }
+    }
     /* sync: completions come in order; the longest stall after the kill */
     if (!r->async && d > t_kill) {
       if (d - prev > max_gap)
@@ -262,27 +277,23 @@ static int run_check(run_t *r, int64_t t_kill, int64_t t_dead,
       prev = d;
     }
   }
-  int64_t first_fail = atomic_load(&r->first_fail_ms);
-  int64_t last_fail = atomic_load(&r->last_fail_ms);
-  int64_t failover_ms = last_fail ? last_fail - t_kill : 0;
+  int64_t failover_ms = last_after ? last_after - t_kill : 0;
   fprintf(stderr,
-          "%s: %d sends, %d acked, %d failed (%d SYSTEM_BUSY; others first "
-          "%+lld ms, last %+lld ms after the kill), longest stall after the "
-          "kill %lld ms, %d acked on broker-b after its restart\n",
+          "%s: %d sends, %d acked, %d failed (%d SYSTEM_BUSY; before the "
+          "kill %d (%d not timeouts); after it %d, the last %+lld ms after "
+          "the kill), longest stall after the kill %lld ms, %d acked on "
+          "broker-b after its restart\n",
           r->async ? "async" : "sync", r->n, acked, atomic_load(&r->failed),
-          atomic_load(&r->busy),
-          (long long)(first_fail ? first_fail - t_kill : 0),
-          (long long)failover_ms, (long long)max_gap, on_b_after);
-  int early = first_fail != 0 && first_fail < t_kill;
-  int many = atomic_load(&r->failed) - atomic_load(&r->busy) >= r->n / 100;
-  if (early || many || failover_ms >= 10000) {
+          busy, before, before_other, after, (long long)failover_ms,
+          (long long)max_gap, on_b_after);
+  if (before_other > 0 || before >= r->n / 10 || after >= r->n / 100 ||
+      failover_ms >= 10000 || busy >= r->n / 10) {
     /* CI shows only the lines naming a failure: these say what failed */
     fprintf(stderr,
-            "FAIL detail: %s run: %d failed, %d SYSTEM_BUSY, first other "
-            "%+lld ms after the kill (sending began %+lld ms)\n",
-            r->async ? "async" : "sync", atomic_load(&r->failed),
-            atomic_load(&r->busy),
-            (long long)(first_fail ? first_fail - t_kill : 0),
+            "FAIL detail: %s run: %d SYSTEM_BUSY, %d failed before the kill "
+            "(%d not timeouts), %d after it (sending began %+lld ms after "
+            "the kill)\n",
+            r->async ? "async" : "sync", busy, before, before_other, after,
             (long long)(r->t0 - t_kill));
     int nw = atomic_load(&r->n_why);
     for (int k = 0; k < nw && k < 5; k++)
@@ -291,18 +302,23 @@ static int run_check(run_t *r, int64_t t_kill, int64_t t_dead,
   }
   CHECK_INT(not_once, 0);  /* every call returned / called back once */
   CHECK_INT(on_b_dead, 0); /* the kill was real */
-  /* failures (other than flow control) only after the kill, and gone
-   * within 10 s: sends moved to broker-a */
-  CHECK(first_fail == 0 || first_fail >= t_kill);
+  /* Before the kill only a machine too loaded for its brokers fails sends:
+   * flow control (SYSTEM_BUSY: a request waited past
+   * waitTimeMillsInSendQueue, 200 ms; CI's two-master round saw 1.5% on
+   * 5.5.0 with four JVMs on two cores) or a broker that did not answer
+   * within the send timeout (CI once saw over 1% of a run's sends fail
+   * before the kill; this round with two busy loops added, a load of 50
+   * to 78, had async sends time out 128 at a time, the producer's
+   * window). Anything else before the kill is a fault. Each kind bounded
+   * apart. */
+  CHECK_INT(before_other, 0);
+  CHECK(before < r->n / 10);
+  CHECK(busy < r->n / 10);
+  /* the kill's failures: under 1%, and gone within 10 s (sends moved to
+   * broker-a) */
+  CHECK(after < r->n / 100);
   CHECK(failover_ms < 10000);
   CHECK(max_gap < 10000);
-  /* failures from the kill: under 1%. A broker's flow control (SYSTEM_BUSY:
-   * a request waited past waitTimeMillsInSendQueue, 200 ms, on a loaded
-   * machine) refuses without storing, whether or not a broker was killed
-   * (CI's two-master round saw 1.5% on 5.5.0 with four JVMs on two cores):
-   * counted apart, and bounded apart */
-  CHECK(atomic_load(&r->failed) - atomic_load(&r->busy) < r->n / 100);
-  CHECK(atomic_load(&r->busy) < r->n / 10);
   return on_b_after;
 }
 
@@ -384,6 +400,7 @@ TEST(kill_broker_during_sync_and_async_sends) {
   for (int k = 0; k < 2; k++) {
     free(runs[k].calls);
     free(runs[k].where);
+    free(runs[k].kind);
     free((void *)runs[k].done_ms);
   }
 }
