@@ -51,15 +51,24 @@ def unique(prefix):
 def make_topic(prefix, queues=4):
     topic = unique(prefix)
     p = subprocess.run([os.path.join(SRC, 'tests', 'broker', 'harness'), 'topic', TARGET, topic, '--queues',
-                        str(queues)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                        str(queues)], env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if p.returncode != 0:
         raise AssertionError('harness topic %s failed: %s' % (topic, p.stdout))
     return topic
 
 
+def tool_env(**extra):
+    """The environment for the harness and the Java peer (shell scripts, a
+    JVM): without the sanitizer runtime that a sanitized build preloads
+    into the interpreter (TSan's crashes bash at once)."""
+    env = {k: v for k, v in os.environ.items() if k != 'LD_PRELOAD'}
+    env.update(extra)
+    return env
+
+
 def peer(args, stdin=None, timeout=120):
     """Runs the Java peer; returns (exit status, [JSON lines])."""
-    env = dict(os.environ, RMQ_NAMESRV=NAMESRV)
+    env = tool_env(RMQ_NAMESRV=NAMESRV)
     p = subprocess.run([os.path.join(SRC, 'tests', 'interop', 'peer'), '--version', PEER_MAJOR] + args,
                        input=stdin, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                        timeout=timeout)
