@@ -456,7 +456,14 @@ static void one_way_cut(int dir, int base) {
   }
   CHECK_INT(s.once, i_probe - i_async);
   CHECK_INT(s.acked, 0);
-  CHECK_INT(s.timeouts, i_probe - i_async);
+  /* each by its timeout, or (async ones, as in the partition case) at
+   * the moment the first timeout closes the connection as silent, with
+   * CONN_LOST: on time too, never early (seen under TSan, 8 of 20) */
+  int lost = 0;
+  for (int i = i_async; i < i_sync; i++)
+    lost += atomic_load(&t.err[i]) == RMQ_ERR_CONN_LOST;
+  CHECK_INT(s.timeouts + lost, i_probe - i_async);
+  CHECK(s.min_ms >= 2000 - 2);
   CHECK(s.max_ms <= 2000 + SLACK_MS);
   sleep_ms(t_cut + CUT_MS - rmqi_now_ms());
 
