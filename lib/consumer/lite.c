@@ -352,7 +352,11 @@ static void pull_done(void *arg, const rmqi_rpc_result_t *r) {
   if (!l->closed && rc != RMQ_ERR_SHUTDOWN)
     pick(l, q, rmqi_now_ms(), go, &n);
   rmqi_lite_release(l, q);
+  bool wake = l->push_wake;
+  l->push_wake = false;
   pthread_mutex_unlock(&l->lock);
+  if (wake) /* a consume thread, after the lock it takes first */
+    rmqi_push_wake(l);
   rmqi_pull_res_free(&res);
   send_picked(l, go, n);
   free(x);

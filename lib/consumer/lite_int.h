@@ -189,6 +189,7 @@ struct lite {
   char *offset_path;
   rmqi_mqo_tab_t file_offsets;  /* broadcasting: the offsets file's table */
   push_t *push;                 /* NULL for a pull consumer */
+  bool push_wake; /* a consume thread to wake once l->lock is released */
   _Atomic uint64_t undecodable; /* records skipped (statistics) */
   rmq_assignment_cb *assign_cb; /* (lock) */
   void *assign_opaque;

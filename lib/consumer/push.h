@@ -21,7 +21,9 @@ struct push {
   size_t n_threads;
   pthread_cond_t work_cv; /* work arrived, or stopping (l->lock) */
   pthread_cond_t idle_cv; /* running dropped to 0 (l->lock) */
-  bool stop;              /* no new work is taken (l->lock) */
+  atomic_bool stop;       /* no new work is taken (set under l->lock) */
+  size_t waiting;         /* threads waiting on work_cv (l->lock) */
+  size_t woken;           /* of them, signalled and not yet up (l->lock) */
   size_t running;         /* units being consumed now (l->lock) */
   size_t exited;          /* threads that left (l->lock) */
   bool job_queued;        /* poll mode (l->lock) */
@@ -35,8 +37,12 @@ struct push {
 };
 
 /* Hooks (l->lock held unless said otherwise). */
-/* A batch was filed on the ready list. */
+/* A batch was filed on the ready list. With consume threads it may set
+ * l->push_wake: then the caller calls rmqi_push_wake after releasing
+ * l->lock. */
 void rmqi_push_on_ready(lite_t *l);
+/* Wakes a consume thread (no lock held). */
+void rmqi_push_wake(lite_t *l);
 /* Whether @p q may be pulled (orderly: only while locked). */
 bool rmqi_push_may_pull(lite_t *l, const lq_t *q);
 /* A queue changes generation (seek, drop): its taken batches go. */
