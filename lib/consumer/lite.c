@@ -601,7 +601,8 @@ size_t rmqi_lite_decode(lite_t *l, batch_t *b, const lq_t *q, rmq_msg_t **out,
       const char *tags = rmqi_props_get(rec.props, rec.props_len, "TAGS", &tl);
       if (!tag_ok(q, tags, tl))
         continue;
-      rc = rmqi_rxmsg_build(&rec, q->broker, max_body, true, &out[n], &e);
+      rc = rmqi_rxmsg_build_cached(&rec, q->broker, max_body, true, &b->hosts,
+                                   &out[n], &e);
       if (rc == RMQ_OK) {
         n++;
         continue;

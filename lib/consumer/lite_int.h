@@ -106,6 +106,7 @@ typedef struct batch {
   size_t n_msgs; /* records left (counted by their size fields) */
   int64_t next_begin;
   rmqi_inner_t inner; /* a 5.x inner-batch record being unwrapped */
+  rmqi_hostcache_t hosts; /* its messages' hosts, formatted once */
   int64_t dec_next;   /* the offset after the last record whose header
                          decoded (-1: none yet; for the log of one that
                          does not) */

@@ -82,9 +82,36 @@ static size_t name_hash(const char *s, size_t n) { /* FNV-1a */
   return h;
 }
 
+static bool host_eq(const rmqi_host_t *a, const rmqi_host_t *b) {
+  return a->len == b->len && a->port == b->port &&
+         memcmp(a->addr, b->addr, a->len <= 16 ? a->len : 16) == 0;
+}
+
+static void host_text(rmqi_hostcache_t *hc, int k, const rmqi_host_t *h,
+                      char *out, size_t n) {
+  if (hc == NULL) {
+    rmqi_host_format(h, out, n);
+    return;
+  }
+  if (!hc->valid[k] || !host_eq(&hc->host[k], h)) {
+    rmqi_host_format(h, hc->text[k], sizeof(hc->text[k]));
+    hc->host[k] = *h;
+    hc->valid[k] = true;
+  }
+  memcpy(out, hc->text[k], n < sizeof(hc->text[k]) ? n : sizeof(hc->text[k]));
+}
+
 rmq_err_t rmqi_rxmsg_build(const rmqi_msgrec_t *rec, const char *broker,
                            size_t max_body, bool check_crc, rmq_msg_t **out,
                            rmqi_errbuf_t *e) {
+  return rmqi_rxmsg_build_cached(rec, broker, max_body, check_crc, NULL, out,
+                                 e);
+}
+
+rmq_err_t rmqi_rxmsg_build_cached(const rmqi_msgrec_t *rec, const char *broker,
+                                  size_t max_body, bool check_crc,
+                                  rmqi_hostcache_t *hc, rmq_msg_t **out,
+                                  rmqi_errbuf_t *e) {
   *out = NULL;
   rmq_err_t rc = check_crc ? rmqi_msgrec_check_crc(rec, e) : RMQ_OK;
   if (rc != RMQ_OK)
@@ -180,8 +207,8 @@ rmq_err_t rmqi_rxmsg_build(const rmqi_msgrec_t *rec, const char *broker,
   meta->store_ts = rec->store_ts;
   meta->prepared_tx_offset = rec->prepared_tx_offset;
   rmqi_msgrec_offset_id(rec, meta->offset_id);
-  rmqi_host_format(&rec->born, meta->born_host, sizeof(meta->born_host));
-  rmqi_host_format(&rec->store, meta->store_host, sizeof(meta->store_host));
+  host_text(hc, 0, &rec->born, meta->born_host, sizeof(meta->born_host));
+  host_text(hc, 1, &rec->store, meta->store_host, sizeof(meta->store_host));
   m->meta = meta;
   *out = m;
   return RMQ_OK;
@@ -215,7 +242,8 @@ rmq_err_t rmqi_rxmsg_inner_next(rmqi_inner_t *st, const char *broker,
   rmqi_msgrec_t m;
   rmq_err_t rc = rmqi_inner_batch_next(&st->outer, &st->pos, &st->index, &m, e);
   if (rc == RMQ_OK) /* the entry's CRC is not stored; the outer one held */
-    rc = rmqi_rxmsg_build(&m, broker, max_body, false, out, e);
+    rc = rmqi_rxmsg_build_cached(&m, broker, max_body, false, &st->hosts,
+                                 out, e);
   if (rc != RMQ_OK)
     rmqi_rxmsg_inner_end(st);
   return rc;

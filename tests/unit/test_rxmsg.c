@@ -218,12 +218,49 @@ TEST(hosts_print_like_java) {
   CHECK_STR(out, "");
 }
 
+/* A cache of the last hosts gives each message its own hosts: a change of
+ * either (address, port, family) is seen. */
+TEST(cached_hosts_follow_each_message) {
+  char s[] = "TAGS\001t\002";
+  size_t len, next;
+  uint8_t *rec = make_record(s, strlen(s), &len);
+  rmqi_msgrec_t r;
+  rmqi_errbuf_t e;
+  CHECK_ERR(rmqi_msgrec_decode(rec, len, &r, &next, &e), RMQ_OK);
+  static const rmqi_host_t hosts[] = {
+      {{10, 0, 0, 1}, 4, 80},
+      {{10, 0, 0, 1}, 4, 80},
+      {{10, 0, 0, 1}, 4, 81},
+      {{10, 0, 0, 2}, 4, 81},
+      {{10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 16, 81},
+      {{10, 0, 0, 2}, 4, 81},
+  };
+  static const char *text[] = {
+      "10.0.0.1:80",         "10.0.0.1:80", "10.0.0.1:81", "10.0.0.2:81",
+      "[a00:2:0:0:0:0:0:0]:81", "10.0.0.2:81",
+  };
+  rmqi_hostcache_t hc = {0};
+  for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+    r.born = hosts[i];
+    r.store = hosts[(i + 3) % 6];
+    rmq_msg_t *m = NULL;
+    CHECK_ERR(rmqi_rxmsg_build_cached(&r, "b", 1 << 20, false, &hc, &m, &e),
+              RMQ_OK);
+    REQUIRE(m != NULL);
+    CHECK_STR(rmq_msg_born_host(m), text[i]);
+    CHECK_STR(rmq_msg_store_host(m), text[(i + 3) % 6]);
+    rmq_msg_destroy(m);
+  }
+  free(rec);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(java_written_records_become_messages_with_java_metadata),
       TCASE(a_bad_crc_fails_that_message_only),
       TCASE(property_strings_past_int16_are_refused_and_many_names_dedupe),
       TCASE(hosts_print_like_java),
+      TCASE(cached_hosts_follow_each_message),
   };
   return RUN_TESTS(cases);
 }
