@@ -2,6 +2,7 @@
 #include "msgid.h"
 
 #include "../util/buf.h"
+#include "../util/crc32.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -118,10 +119,7 @@ void rmqi_msgrec_encode(rmqi_buf_t *b, const rmqi_msgrec_t *r) {
     sys |= RMQI_SYS_BORNHOST_V6;
   if (r->store.len == 16)
     sys |= RMQI_SYS_STOREHOST_V6;
-  uint32_t crc =
-      (uint32_t)crc32(0L, r->body_len ? r->body : (const uint8_t *)"",
-                      (uInt)r->body_len) &
-      0x7FFFFFFF;
+  uint32_t crc = rmqi_crc32(0, r->body, r->body_len) & 0x7FFFFFFF;
   size_t start = b->len;
   rmqi_buf_put_be32(b, 0); /* TOTALSIZE, patched below */
   rmqi_buf_put_be32(b, (uint32_t)(v2 ? RMQI_MAGIC_V2 : RMQI_MAGIC_V1));
@@ -150,7 +148,7 @@ void rmqi_msgrec_encode(rmqi_buf_t *b, const rmqi_msgrec_t *r) {
 }
 
 rmq_err_t rmqi_msgrec_check_crc(const rmqi_msgrec_t *m, rmqi_errbuf_t *e) {
-  uint32_t crc = (uint32_t)crc32(0L, m->body, m->body_len) & 0x7FFFFFFF;
+  uint32_t crc = rmqi_crc32(0, m->body, m->body_len) & 0x7FFFFFFF;
   if (crc != m->body_crc)
     return rmqi_err(e, RMQ_ERR_BAD_CRC, 0,
                     "body CRC %u does not match the stored %u", crc,

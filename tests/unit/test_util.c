@@ -2,6 +2,7 @@
 #include "test.h"
 #include "util/arena.h"
 #include "util/buf.h"
+#include "util/crc32.h"
 #include "util/err.h"
 #include "util/zpool.h"
 
@@ -260,6 +261,44 @@ TEST(zpool_concurrent_senders_stay_bounded) {
   rmqi_zpool_free(&zp);
 }
 
+/* The folded CRC against zlib's: every length to 1 KiB from every
+ * alignment in a 16-byte window, chained from a non-zero start, plus
+ * lengths around the folds' steps up to 64 KiB and the known check value. */
+TEST(crc32_matches_zlib) {
+  enum { MAX = 1024 + 16 };
+  uint8_t *buf = malloc(65536 + 64);
+  REQUIRE(buf != NULL);
+  uint32_t x = 2463534242u;
+  for (size_t i = 0; i < 65536 + 64; i++) { /* xorshift: any bytes */
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    buf[i] = (uint8_t)x;
+  }
+  size_t bad = 0;
+  for (size_t off = 0; off < 16; off++)
+    for (size_t n = 0; n + off <= MAX; n++) {
+      uint32_t start = (uint32_t)(n * 2654435761u);
+      if (rmqi_crc32(0, buf + off, n) != rmqi_crc32_zlib(0, buf + off, n) ||
+          rmqi_crc32(start, buf + off, n) !=
+              rmqi_crc32_zlib(start, buf + off, n))
+        bad++;
+    }
+  CHECK_UINT(bad, 0);
+  static const size_t big[] = {4095, 4096, 4097, 4111, 4112, 4160, 65535, 65536};
+  for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++)
+    CHECK_UINT(rmqi_crc32(0, buf + 3, big[i]),
+               (uint32_t)crc32(0, buf + 3, (uInt)big[i]));
+  CHECK_UINT(rmqi_crc32(0, (const uint8_t *)"123456789", 9), 0xCBF43926u);
+  /* 64 bytes and more: the folded path itself */
+  static const char *s64 =
+      "The quick brown fox jumps over the lazy dog. The quick brown fox";
+  CHECK_UINT(rmqi_crc32(0, (const uint8_t *)s64, 64),
+             (uint32_t)crc32(0, (const uint8_t *)s64, 64));
+  CHECK_UINT(rmqi_crc32(0, NULL, 0), 0);
+  free(buf);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(buf_appends_big_endian),
@@ -274,6 +313,7 @@ int main(void) {
       TCASE(version_matches_macros),
       TCASE(zpool_gives_compress2_bytes),
       TCASE(zpool_concurrent_senders_stay_bounded),
+      TCASE(crc32_matches_zlib),
   };
   return RUN_TESTS(cases);
 }
