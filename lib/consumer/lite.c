@@ -597,10 +597,13 @@ size_t rmqi_lite_decode(lite_t *l, batch_t *b, const lq_t *q, rmq_msg_t **out,
     }
     if (rc == RMQ_OK) {
       *last = rec.queue_offset + 1;
-      size_t tl = 0;
-      const char *tags = rmqi_props_get(rec.props, rec.props_len, "TAGS", &tl);
-      if (!tag_ok(q, tags, tl))
-        continue;
+      if (!q->sub->sql92 && q->sub->n_tags > 0) { /* "*" takes all */
+        size_t tl = 0;
+        const char *tags =
+            rmqi_props_get(rec.props, rec.props_len, "TAGS", &tl);
+        if (!tag_ok(q, tags, tl))
+          continue;
+      }
       rc = rmqi_rxmsg_build_cached(&rec, q->broker, max_body, true, &b->hosts,
                                    &out[n], &e);
       if (rc == RMQ_OK) {

@@ -3,7 +3,11 @@
 #include "../codec/batch.h"
 #include "../codec/props.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#if defined(__x86_64__) || defined(_M_X64)
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +86,64 @@ static size_t name_hash(const char *s, size_t n) { /* FNV-1a */
   return h;
 }
 
+/* The property separators (0x01, 0x02) of s[0..n), sixteen bytes a step:
+ * one bit per byte that is one (x86-64: SSE2, which every such CPU has).
+ * The last piece is copied out, so nothing past s + n is read. */
+typedef struct sepscan {
+  const char *s;
+  size_t n, base;
+  uint32_t mask;
+} sepscan_t;
+
+static uint32_t sep_mask16(const char *s, size_t base, size_t n, int which) {
+  char tail[16];
+  const char *p = s + base;
+  if (n - base < 16) {
+    memset(tail, 0, sizeof(tail));
+    memcpy(tail, p, n - base);
+    p = tail;
+  }
+#if defined(__x86_64__) || defined(_M_X64)
+  __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+  __m128i m = _mm_cmpeq_epi8(v, _mm_set1_epi8(2));
+  if (which != 2)
+    m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(1)));
+  return (uint32_t)_mm_movemask_epi8(m);
+#else
+  uint32_t m = 0;
+  for (int i = 0; i < 16; i++)
+    if (p[i] == 2 || (which != 2 && p[i] == 1))
+      m |= 1u << i;
+  return m;
+#endif
+}
+
+static void sep_init(sepscan_t *it, const char *s, size_t n) {
+  *it = (sepscan_t){s, n, 0, n ? sep_mask16(s, 0, n, 0) : 0};
+}
+
+/* The next separator's index, or n after the last. */
+static size_t sep_next(sepscan_t *it) {
+  while (it->mask == 0) {
+    if (it->n - it->base <= 16)
+      return it->n;
+    it->base += 16;
+    it->mask = sep_mask16(it->s, it->base, it->n, 0);
+  }
+  unsigned b = (unsigned)__builtin_ctz(it->mask);
+  it->mask &= it->mask - 1;
+  return it->base + b;
+}
+
+/* 0x02 bytes in s[0..n): each property but the last ends with one. */
+static size_t count_ends(const char *s, size_t n) {
+  size_t k = 0;
+  for (size_t base = 0; base < n; base += 16)
+    for (uint32_t m = sep_mask16(s, base, n, 2); m; m &= m - 1)
+      k++; /* a few a string: no popcount instruction needed */
+  return k;
+}
+
 static bool host_eq(const rmqi_host_t *a, const rmqi_host_t *b) {
   return a->len == b->len && a->port == b->port &&
          memcmp(a->addr, b->addr, a->len <= 16 ? a->len : 16) == 0;
@@ -121,11 +183,13 @@ rmq_err_t rmqi_rxmsg_build_cached(const rmqi_msgrec_t *rec, const char *broker,
   rc = rmqi_msgrec_inflate(rec, max_body, &inflated, &inflated_len, e);
   if (rc != RMQ_OK)
     return rc;
-  size_t n_props = rmqi_props_count(rec->props, rec->props_len);
+  /* at most one property per 0x02, plus one without it */
+  size_t n_props =
+      rec->props_len ? count_ends(rec->props, rec->props_len) + 1 : 0;
   size_t blen = strlen(broker);
   size_t size = align8(sizeof(rmq_msg_t)) + align8(sizeof(rmqi_msg_meta_t)) +
                 align8(n_props * sizeof(rmqi_prop_t)) + blen + 1 +
-                rec->topic_len + 1 + rec->props_len + 2 * n_props +
+                rec->topic_len + 1 + rec->props_len + 1 +
                 (inflated ? 0 : rec->body_len);
   char *block = malloc(size);
   if (block == NULL) {
@@ -141,9 +205,16 @@ rmq_err_t rmqi_rxmsg_build_cached(const rmqi_msgrec_t *rec, const char *broker,
   carve_t c = {(char *)m->props + align8(n_props * sizeof(rmqi_prop_t))};
   meta->broker_name = put_str(&c, broker, blen);
   m->topic = put_str(&c, rec->topic, rec->topic_len);
-  /* Duplicate names through a hash of the names seen so far: a record's
-   * property string holds at most 8192 entries (32767 bytes), and a scan
-   * of the earlier ones per entry cost ~0.5 s for a 64 KiB string. */
+  /* The property string is copied once and split in place: each name's
+   * 0x01 and each value's 0x02 become its terminating NUL. As Java's
+   * string2messageProperties: entries split at 0x02, name and value at the
+   * entry's first 0x01; an entry without one, or with an empty name or
+   * value, is dropped. Duplicate names through a hash of the names seen so
+   * far: a record's property string holds at most 8192 entries (32767
+   * bytes), and a scan of the earlier ones per entry cost ~0.5 s for a
+   * 64 KiB string. */
+  char *ps = put_str(&c, rec->props, rec->props_len);
+  size_t pn = rec->props_len;
   uint32_t small[2 * SMALL_PROPS], *slot = small;
   size_t mask = 2 * SMALL_PROPS - 1;
   if (n_props > SMALL_PROPS) {
@@ -158,11 +229,27 @@ rmq_err_t rmqi_rxmsg_build_cached(const rmqi_msgrec_t *rec, const char *broker,
     }
   }
   memset(slot, 0, (mask + 1) * sizeof(*slot));
-  rmqi_props_it_t it;
-  rmqi_props_it_init(&it, rec->props, rec->props_len);
-  const char *name, *value;
-  size_t nl, vl;
-  while (rmqi_props_next(&it, &name, &nl, &value, &vl)) {
+  sepscan_t it;
+  sep_init(&it, ps, pn);
+  size_t i = sep_next(&it);
+  for (size_t start = 0; start < pn;) {
+    size_t eq = SIZE_MAX;
+    for (; i < pn && ps[i] == 1; i = sep_next(&it)) /* the first 0x01 */
+      if (eq == SIZE_MAX)
+        eq = i;
+    size_t end = i; /* a 0x02, or the string's end (its NUL) */
+    size_t next = end < pn ? end + 1 : pn;
+    if (end < pn)
+      i = sep_next(&it);
+    if (eq == SIZE_MAX || eq == start || eq + 1 == end) {
+      start = next; /* no separator, empty name or empty value */
+      continue;
+    }
+    char *name = ps + start, *value = ps + eq + 1;
+    size_t nl = eq - start;
+    ps[eq] = '\0';
+    ps[end] = '\0';
+    start = next;
     size_t h = name_hash(name, nl) & mask;
     rmqi_prop_t *dup = NULL;
     for (; slot[h] != 0; h = (h + 1) & mask) {
@@ -173,12 +260,12 @@ rmq_err_t rmqi_rxmsg_build_cached(const rmqi_msgrec_t *rec, const char *broker,
       }
     }
     if (dup) { /* Java's HashMap keeps the last value */
-      dup->value = put_str(&c, value, vl);
+      dup->value = value;
       continue;
     }
     slot[h] = (uint32_t)m->n_props + 1;
-    m->props[m->n_props].name = put_str(&c, name, nl);
-    m->props[m->n_props].value = put_str(&c, value, vl);
+    m->props[m->n_props].name = name;
+    m->props[m->n_props].value = value;
     m->n_props++;
   }
   if (slot != small)

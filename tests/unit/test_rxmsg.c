@@ -218,6 +218,64 @@ TEST(hosts_print_like_java) {
   CHECK_STR(out, "");
 }
 
+/* The in-place split against the property iterator (the reference, as
+ * Java's string2messageProperties): random strings over "ab", 0x01 and
+ * 0x02, up to 40 bytes; the message holds the iterator's names in first
+ * appearance order, each with its last value. */
+TEST(split_properties_match_the_iterator) {
+  uint32_t x = 88172645u;
+  size_t bad = 0;
+  for (int round = 0; round < 100000; round++) {
+    char s[48];
+    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+    size_t n = x % 41;
+    for (size_t i = 0; i < n; i++) {
+      x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+      s[i] = "ab\001\002"[x % 4];
+    }
+    /* the reference: names in order, the last value of each */
+    const char *names[24], *values[24];
+    size_t nls[24], vls[24], k = 0;
+    rmqi_props_it_t it;
+    rmqi_props_it_init(&it, s, n);
+    const char *nm, *vl;
+    size_t nl, vll;
+    while (rmqi_props_next(&it, &nm, &nl, &vl, &vll)) {
+      size_t j = 0;
+      while (j < k && !(nls[j] == nl && memcmp(names[j], nm, nl) == 0))
+        j++;
+      if (j == k) {
+        names[k] = nm;
+        nls[k++] = nl;
+      }
+      values[j] = vl;
+      vls[j] = vll;
+    }
+    size_t len, next;
+    uint8_t *rec = make_record(s, n, &len);
+    rmqi_msgrec_t r;
+    rmqi_errbuf_t e;
+    rmq_msg_t *m = NULL;
+    if (rmqi_msgrec_decode(rec, len, &r, &next, &e) != RMQ_OK ||
+        rmqi_rxmsg_build(&r, "b", 1 << 20, false, &m, &e) != RMQ_OK) {
+      bad++;
+      free(rec);
+      continue;
+    }
+    bool same = rmq_msg_property_count(m) == k;
+    for (size_t j = 0; same && j < k; j++) {
+      const char *pk, *pv;
+      same = rmq_msg_property_at(m, j, &pk, &pv) == RMQ_OK &&
+             strlen(pk) == nls[j] && memcmp(pk, names[j], nls[j]) == 0 &&
+             strlen(pv) == vls[j] && memcmp(pv, values[j], vls[j]) == 0;
+    }
+    bad += !same;
+    rmq_msg_destroy(m);
+    free(rec);
+  }
+  CHECK_UINT(bad, 0);
+}
+
 /* A cache of the last hosts gives each message its own hosts: a change of
  * either (address, port, family) is seen. */
 TEST(cached_hosts_follow_each_message) {
@@ -261,6 +319,7 @@ int main(void) {
       TCASE(property_strings_past_int16_are_refused_and_many_names_dedupe),
       TCASE(hosts_print_like_java),
       TCASE(cached_hosts_follow_each_message),
+      TCASE(split_properties_match_the_iterator),
   };
   return RUN_TESTS(cases);
 }
