@@ -95,7 +95,10 @@ rmq_err_t rmqi_pull_async(rmq_client_t *c, const char *addr,
   rmqi_cmd_t cmd;
   if (build(&cmd, rq) != RMQ_OK)
     return RMQ_ERR_NOMEM;
-  rmq_err_t rc = rmqi_rpc_invoke(c->rpc, addr, &cmd, timeout_ms, cb, arg);
+  /* a long poll: the broker holds it until messages come, so a client's
+   * destroy fails it (RMQ_ERR_SHUTDOWN) instead of waiting for it until
+   * its deadline, as Java's shutdown drops its pulls */
+  rmq_err_t rc = rmqi_rpc_invoke_idle(c->rpc, addr, &cmd, timeout_ms, cb, arg);
   rmqi_cmd_free(&cmd);
   return rc;
 }

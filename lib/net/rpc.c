@@ -215,6 +215,7 @@ struct pend {
    * is done, which then posts it to the loop, except a response, which
    * cannot come before the frame is written whole. Under r->lock. */
   bool sending;
+  bool idle; /* a long poll: shutdown does not wait for it (idle_pend) */
   rmq_err_t held_err;
   char *held_detail;
   rmqi_loop_node_t post; /* how a held completion reaches the loop */
@@ -329,6 +330,7 @@ struct rmqi_rpc {
   rmqi_conn_t *conns;
   pend_t **buckets;
   size_t n_buckets, n_pend;
+  size_t n_idle; /* of them, long polls (rmqi_rpc_invoke_idle) */
   pend_t **heap;
   pend_t *held; /* completions held for their senders (pend_t.sending) */
   size_t cap_heap;
@@ -419,6 +421,7 @@ static bool pend_add(rmqi_rpc_t *r, pend_t *p) {
   r->buckets[k] = p;
   p->heap = r->n_pend;
   r->heap[r->n_pend++] = p;
+  r->n_idle += p->idle;
   heap_up(r, p->heap);
   p->cprev = NULL;
   p->cnext = p->conn->pend;
@@ -447,6 +450,7 @@ static void pend_unlink(rmqi_rpc_t *r, pend_t *p) {
   *pp = p->hnext;
   size_t i = p->heap;
   r->n_pend--;
+  r->n_idle -= p->idle;
   if (i != r->n_pend) {
     heap_swap(r, i, r->n_pend);
     heap_down(r, i);
@@ -1505,7 +1509,7 @@ static rmqi_conn_t *conn_get(rmqi_rpc_t *r, const char *addr) {
  * the caller's memory, which stays valid until @p cb runs. */
 static rmq_err_t invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
                         int64_t timeout_ms, rmqi_rpc_cb cb, void *arg,
-                        bool direct, bool lend) {
+                        bool direct, bool lend, bool idle) {
   if (rmqi_rpc_closing(r))
     return RMQ_ERR_SHUTDOWN;
   char host[RMQI_MAX_HOST];
@@ -1547,6 +1551,7 @@ static rmq_err_t invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
                 .arg = arg,
                 .lend = l,
                 .sending = true,
+                .idle = idle,
                 .deadline_ms = rmqi_now_ms() + timeout_ms,
                 .t0_ns = rmqi_now_ns()};
   atomic_fetch_add(&c->refs, 1); /* the pending entry's */
@@ -1605,13 +1610,19 @@ rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   /* Asynchronous senders keep a window of requests in flight: the loop
    * coalesces their frames into one write, which a write per frame on
    * each caller's thread would undo. */
-  return invoke(r, addr, cmd, timeout_ms, cb, arg, false, false);
+  return invoke(r, addr, cmd, timeout_ms, cb, arg, false, false, false);
+}
+
+rmq_err_t rmqi_rpc_invoke_idle(rmqi_rpc_t *r, const char *addr,
+                               rmqi_cmd_t *cmd, int64_t timeout_ms,
+                               rmqi_rpc_cb cb, void *arg) {
+  return invoke(r, addr, cmd, timeout_ms, cb, arg, false, false, true);
 }
 
 rmq_err_t rmqi_rpc_invoke_lend(rmqi_rpc_t *r, const char *addr,
                                rmqi_cmd_t *cmd, int64_t timeout_ms,
                                rmqi_rpc_cb cb, void *arg) {
-  return invoke(r, addr, cmd, timeout_ms, cb, arg, false, true);
+  return invoke(r, addr, cmd, timeout_ms, cb, arg, false, true, false);
 }
 
 rmq_err_t rmqi_rpc_oneway(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd) {
@@ -1909,7 +1920,7 @@ rmq_err_t rmqi_rpc_invoke_sync(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   atomic_init(&w.state, W_WAITING);
   /* The body is the caller's until this returns, which is after the
    * completion: always lent. */
-  rmq_err_t rc = invoke(r, addr, cmd, timeout_ms, sync_done, &w, true, true);
+  rmq_err_t rc = invoke(r, addr, cmd, timeout_ms, sync_done, &w, true, true, false);
   if (rc == RMQ_OK) {
     /* The loop fires the timeout; we only wait for the completion, which
      * is guaranteed to come (response, timeout, loss or shutdown). */
@@ -2155,7 +2166,7 @@ rmqi_loop_t *rmqi_rpc_loop(rmqi_rpc_t *r) {
 
 size_t rmqi_rpc_pending(rmqi_rpc_t *r) {
   pthread_mutex_lock(&r->lock);
-  size_t n = r->n_pend;
+  size_t n = r->n_pend - r->n_idle;
   pthread_mutex_unlock(&r->lock);
   return n;
 }

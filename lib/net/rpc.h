@@ -113,7 +113,8 @@ bool rmqi_rpc_closing(rmqi_rpc_t *r);
  * was not called). Not from the loop thread. */
 void rmqi_rpc_free(rmqi_rpc_t *r);
 rmqi_loop_t *rmqi_rpc_loop(rmqi_rpc_t *r);
-/* Requests waiting for an answer now (any thread). */
+/* Requests waiting for an answer now, long polls not counted (any
+ * thread): what a client's destroy waits for. */
 size_t rmqi_rpc_pending(rmqi_rpc_t *r);
 
 /* Sends @p c (its opaque is assigned here) to @p addr ("host:port",
@@ -130,6 +131,11 @@ size_t rmqi_rpc_pending(rmqi_rpc_t *r);
  * RMQ_ERR_CONN_LOST) and the next request connects anew. */
 rmq_err_t rmqi_rpc_invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *c,
                           int64_t timeout_ms, rmqi_rpc_cb cb, void *arg);
+/* rmqi_rpc_invoke for a long poll (a pull the broker may hold): not
+ * counted by rmqi_rpc_pending. */
+rmq_err_t rmqi_rpc_invoke_idle(rmqi_rpc_t *r, const char *addr,
+                               rmqi_cmd_t *cmd, int64_t timeout_ms,
+                               rmqi_rpc_cb cb, void *arg);
 /* rmqi_rpc_invoke, but a body of lend_min bytes or more is not copied:
  * the connection writes it from @p c->body, which must stay valid and
  * unchanged until @p cb runs (on RMQ_OK), or until this returns (on

@@ -1110,6 +1110,29 @@ TEST(shutdown_under_load_is_bounded_and_loses_nothing) {
   seen_free(&s);
 }
 
+/* Once everything is consumed the consumer's pulls wait at the broker
+ * (long polls, up to 15 s). Its destroy does not wait for them: it
+ * returns in well under the timeout (it used to wait the whole timeout). */
+TEST(destroy_returns_at_once_while_pulls_are_held) {
+  enum { N = 40 };
+  char topic[128], group[128];
+  make_topic(topic, sizeof(topic), "it_push_idle", 4);
+  it_unique(group, sizeof(group), "it_push_idle_g");
+  seen_t s;
+  seen_init(&s, N);
+  CHECK_INT(produce(topic, &s, 0, N, false), 0);
+  rmq_push_consumer_t *a = push(group, topic, on_msgs, &s, false, NULL);
+  REQUIRE(a != NULL);
+  CHECK_INT(wait_quiet(&s, 1000, 60000), 0);
+  CHECK_INT(atomic_load(&s.total), N);
+  int64_t t0 = rmqi_now_ms();
+  rmq_push_consumer_destroy(a, 10000);
+  int64_t took = rmqi_now_ms() - t0;
+  fprintf(stderr, "idle destroy: %lld ms\n", (long long)took);
+  CHECK(took < 3000);
+  seen_free(&s);
+}
+
 /* What admin tools see and do through the broker: consumerConnection
  * (heartbeat data), consumerStatus (GET_CONSUMER_RUNNING_INFO: properties,
  * subscriptions, committed offsets, the statistics as properties) and
@@ -1860,6 +1883,7 @@ int main(void) {
       TCASE(broadcasting_delivers_everything_to_everyone),
       TCASE(poll_mode_runs_the_listener_inside_rmq_poll),
       TCASE(shutdown_under_load_is_bounded_and_loses_nothing),
+      TCASE(destroy_returns_at_once_while_pulls_are_held),
       TCASE(admin_tools_see_and_reset_the_consumer),
       TCASE(offset_never_passes_an_unfinished_message),
       TCASE(mixed_group_with_the_java_push_consumer),

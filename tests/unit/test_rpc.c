@@ -454,6 +454,38 @@ TEST(shutdown_fails_in_flight_and_joins) {
   CHECK_INT(rmqi_thread_count_settled(threads_before, 1000), threads_before);
 }
 
+/* Long polls (rmqi_rpc_invoke_idle) are not what a client's destroy
+ * waits for: rmqi_rpc_pending counts the others only, and a stop fails
+ * both kinds once. */
+TEST(long_polls_are_not_counted_pending) {
+  mock_t *m = mock_start();
+  rmqi_rpc_t *r = new_rpc();
+  REQUIRE(m && r);
+  mock_add_rule(m, &(mock_rule_t){.code = 50, .action = MOCK_DROP});
+  counter_t k = {0};
+  for (int i = 0; i < 5; i++) {
+    rmqi_cmd_t c;
+    rmqi_cmd_init(&c, 50);
+    CHECK_ERR(rmqi_rpc_invoke_idle(r, mock_addr(m), &c, 60000, count_cb, &k),
+              RMQ_OK);
+    rmqi_cmd_free(&c);
+  }
+  CHECK_INT(mock_wait_count(m, 50, 5, 5000), 5);
+  CHECK_UINT(rmqi_rpc_pending(r), 0);
+  rmqi_cmd_t c;
+  rmqi_cmd_init(&c, 50);
+  CHECK_ERR(rmqi_rpc_invoke(r, mock_addr(m), &c, 60000, count_cb, &k), RMQ_OK);
+  rmqi_cmd_free(&c);
+  CHECK_INT(mock_wait_count(m, 50, 6, 5000), 6);
+  CHECK_UINT(rmqi_rpc_pending(r), 1);
+  rmqi_rpc_stop(r);
+  CHECK_INT(atomic_load(&k.calls), 6);
+  CHECK_INT(atomic_load(&k.shutdown), 6);
+  CHECK_UINT(rmqi_rpc_pending(r), 0);
+  rmqi_rpc_free(r);
+  mock_stop(m);
+}
+
 static void bump(void *arg) {
   atomic_fetch_add((_Atomic int *)arg, 1);
 }
@@ -2049,6 +2081,7 @@ int main(void) {
       TCASE(timeout_closes_a_connection_only_when_the_path_is_down),
       TCASE(broker_requests_dispatched_and_unknown_answered),
       TCASE(shutdown_fails_in_flight_and_joins),
+      TCASE(long_polls_are_not_counted_pending),
       TCASE(stop_fails_pending_once_and_refuses_new_work),
       TCASE(loop_post_after_stop_is_refused),
       TCASE(loop_post_node_runs_once_in_order),
