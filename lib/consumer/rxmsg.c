@@ -78,6 +78,9 @@ static size_t align8(size_t n) {
 /* Up to this many properties (most messages have fewer than ten) the
  * duplicate check's table lives on the stack. */
 #define SMALL_PROPS 32
+/* Up to this many the duplicate check compares lengths with each earlier
+ * name instead (cheaper than hashing every name). */
+#define FEW_PROPS 16
 
 static size_t name_hash(const char *s, size_t n) { /* FNV-1a */
   uint32_t h = 2166136261u;
@@ -228,7 +231,9 @@ rmq_err_t rmqi_rxmsg_build_cached(const rmqi_msgrec_t *rec, const char *broker,
                       n_props);
     }
   }
-  memset(slot, 0, (mask + 1) * sizeof(*slot));
+  size_t lens[FEW_PROPS];
+  if (n_props > FEW_PROPS)
+    memset(slot, 0, (mask + 1) * sizeof(*slot));
   sepscan_t it;
   sep_init(&it, ps, pn);
   size_t i = sep_next(&it);
@@ -250,20 +255,28 @@ rmq_err_t rmqi_rxmsg_build_cached(const rmqi_msgrec_t *rec, const char *broker,
     ps[eq] = '\0';
     ps[end] = '\0';
     start = next;
-    size_t h = name_hash(name, nl) & mask;
     rmqi_prop_t *dup = NULL;
-    for (; slot[h] != 0; h = (h + 1) & mask) {
-      rmqi_prop_t *p = &m->props[slot[h] - 1];
-      if (strlen(p->name) == nl && memcmp(p->name, name, nl) == 0) {
-        dup = p;
-        break;
+    if (n_props <= FEW_PROPS) { /* a few: their lengths, then the bytes */
+      for (size_t j = 0; j < m->n_props && dup == NULL; j++)
+        if (lens[j] == nl && memcmp(m->props[j].name, name, nl) == 0)
+          dup = &m->props[j];
+      lens[m->n_props] = nl;
+    } else {
+      size_t h = name_hash(name, nl) & mask;
+      for (; slot[h] != 0; h = (h + 1) & mask) {
+        rmqi_prop_t *p = &m->props[slot[h] - 1];
+        if (strlen(p->name) == nl && memcmp(p->name, name, nl) == 0) {
+          dup = p;
+          break;
+        }
       }
+      if (dup == NULL)
+        slot[h] = (uint32_t)m->n_props + 1;
     }
     if (dup) { /* Java's HashMap keeps the last value */
       dup->value = value;
       continue;
     }
-    slot[h] = (uint32_t)m->n_props + 1;
     m->props[m->n_props].name = name;
     m->props[m->n_props].value = value;
     m->n_props++;
