@@ -164,19 +164,53 @@ rmq_err_t rmqi_accum_init(rmqi_accum_t *a, const rmqi_conf_vals_t *conf,
   return RMQ_OK;
 }
 
-bool rmqi_accum_eligible(const rmq_msg_t *m) {
-  static const char *const delays[] = {"DELAY", "TIMER_DELAY_MS",
-                                       "TIMER_DELAY_SEC", "TIMER_DELIVER_MS"};
-  for (size_t i = 0; i < RMQI_ARRAY_LEN(delays); i++) {
-    const char *v = rmq_msg_property(m, delays[i]);
-    if (v && strtoll(v, NULL, 10) > 0) /* Java: getDelayTimeLevel() > 0 ... */
-      return false;
+/* What batching needs from a message's properties, in one pass over
+ * them (six lookups by name per message were a seventh of an autoBatch
+ * send's instructions). */
+typedef struct batch_props {
+  const char *tags, *wait;
+  bool blocked; /* a delay, a reply or a typed message: not batched */
+} batch_props_t;
+
+static void batch_props(const rmq_msg_t *m, batch_props_t *o) {
+  *o = (batch_props_t){0};
+  for (size_t i = 0; i < m->n_props; i++) {
+    const char *k = m->props[i].name, *v = m->props[i].value;
+    switch (k[0]) {
+    case 'D':
+    case 'T':
+      if (strcmp(k, "TAGS") == 0) {
+        if (o->tags == NULL)
+          o->tags = v;
+      } else if (strcmp(k, "DELAY") == 0 ||
+                 strcmp(k, "TIMER_DELAY_MS") == 0 ||
+                 strcmp(k, "TIMER_DELAY_SEC") == 0 ||
+                 strcmp(k, "TIMER_DELIVER_MS") == 0) {
+        /* Java: getDelayTimeLevel() > 0 ... */
+        o->blocked = o->blocked || strtoll(v, NULL, 10) > 0;
+      }
+      break;
+    case 'W':
+      if (o->wait == NULL && strcmp(k, "WAIT") == 0)
+        o->wait = v;
+      break;
+    case 'P':
+    case 'M':
+      /* A reply must go as SEND_REPLY_MESSAGE_V2 (Java batches only plain
+       * messages). */
+      o->blocked = o->blocked || strcmp(k, "PGROUP") == 0 ||
+                   strcmp(k, "MSG_TYPE") == 0;
+      break;
+    default:
+      break;
+    }
   }
-  /* A reply must go as SEND_REPLY_MESSAGE_V2 (Java batches only plain
-   * messages). */
-  return rmq_msg_property(m, "PGROUP") == NULL &&
-         rmq_msg_property(m, "MSG_TYPE") == NULL &&
-         strncmp(m->topic, "%RETRY%", 7) != 0;
+}
+
+bool rmqi_accum_eligible(const rmq_msg_t *m) {
+  batch_props_t bp;
+  batch_props(m, &bp);
+  return !bp.blocked && strncmp(m->topic, "%RETRY%", 7) != 0;
 }
 
 /* Lock held: a new empty batch at the end of the open list (which stays in
@@ -202,9 +236,10 @@ static rmqi_acc_batch_t *open_batch(rmqi_accum_t *a, const char *topic,
 
 rmq_err_t rmqi_accum_add(rmqi_accum_t *a, const rmqi_prep_t *pr, rmq_msg_t *msg,
                          rmq_send_cb *cb, void *opaque) {
-  const char *tag = rmq_msg_property(msg, "TAGS");
-  const char *w = rmq_msg_property(msg, "WAIT");
-  bool wait = w == NULL || strcmp(w, "true") == 0;
+  batch_props_t bp;
+  batch_props(msg, &bp);
+  const char *tag = bp.tags;
+  bool wait = bp.wait == NULL || strcmp(bp.wait, "true") == 0;
   size_t entry = 22 + pr->body_len + pr->props.len;
   if ((int64_t)entry > a->max_size)
     return RMQ_ERR_MSG_TOO_LARGE;

@@ -3,6 +3,7 @@
  * (also on flush and on destroy with batches still open), the
  * totalBatchMaxBytes bound, and what Java never batches. */
 #include "client/msg.h"
+#include "producer/accum.h"
 #include "test.h"
 #include "test_producer_mock.h"
 #include "util/disp.h"
@@ -374,6 +375,45 @@ TEST(delayed_sync_and_ordered_sends_are_not_batched) {
   mock_stop(m);
 }
 
+/* Which messages may join a batch (Java's): not one with a delay of any
+ * kind above 0, a reply (PGROUP), a typed one (MSG_TYPE) or one for a
+ * retry topic; tags, keys and other properties do not matter. */
+TEST(batch_eligibility_follows_each_property) {
+  static const struct {
+    const char *k, *v;
+    bool ok;
+  } cases[] = {
+      {NULL, NULL, true},
+      {"DELAY", "0", true},
+      {"DELAY", "3", false},
+      {"TIMER_DELAY_MS", "100", false},
+      {"TIMER_DELAY_SEC", "0", true},
+      {"TIMER_DELAY_SEC", "5", false},
+      {"TIMER_DELIVER_MS", "1", false},
+      {"PGROUP", "g", false},
+      {"MSG_TYPE", "reply", false},
+      {"MSG_REGION", "r", true},
+      {"TAGS", "t", true},
+      {"WAIT", "false", true},
+      {"TRACE_ON", "true", true},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    rmq_msg_t *x = msg("TagA", "b");
+    rmq_msg_set_keys(x, "k1");
+    if (cases[i].k)
+      REQUIRE(rmqi_msg_put_prop(x, cases[i].k, cases[i].v) == RMQ_OK);
+    if (rmqi_accum_eligible(x) != cases[i].ok)
+      rmqt_fail(__FILE__, __LINE__, "%s=%s: eligible should be %d",
+                cases[i].k ? cases[i].k : "-", cases[i].v ? cases[i].v : "-",
+                cases[i].ok);
+    rmq_msg_destroy(x);
+  }
+  rmq_msg_t *r = rmq_msg_new("%RETRY%g");
+  rmq_msg_set_body(r, "b", 1);
+  CHECK(!rmqi_accum_eligible(r));
+  rmq_msg_destroy(r);
+}
+
 static rmq_producer_t *shared;
 static void *sender(void *arg) {
   int base = (int)(intptr_t)arg;
@@ -426,6 +466,7 @@ int main(void) {
       TCASE(full_batches_leave_at_once_and_split_the_result),
       TCASE(a_batch_leaves_after_batch_max_delay),
       TCASE(tags_and_wait_flag_key_the_batches_like_java),
+      TCASE(batch_eligibility_follows_each_property),
       TCASE(flush_sends_open_batches_now),
       TCASE(destroy_sends_open_batches_each_callback_once),
       TCASE(destroy_fails_unanswered_batches_with_shutdown),
