@@ -1,6 +1,7 @@
 #include "client.h"
 #include "ns.h"
 
+#include "../codec/msgid.h"
 #include "../codec/body.h"
 #include "../net/tls.h"
 #include "../util/time.h"
@@ -913,27 +914,30 @@ static int64_t month_ms(rmq_client_t *c) {
   return v < 0 ? 0 : v;
 }
 
-void rmqi_client_uniq_id(rmq_client_t *c, char out[57]) {
-  static const char hex[] = "0123456789ABCDEF";
-  uint8_t b[28];
-  size_t n = 0;
-  memcpy(b, c->ip.bytes, c->ip.len);
-  n = c->ip.len;
+/* The constant head of the client's UNIQ_KEYs: its address, pid and
+ * discriminator, formatted once. */
+static void uniq_head(rmq_client_t *c) {
+  uint8_t b[22];
+  size_t n = c->ip.len;
+  memcpy(b, c->ip.bytes, n);
   uint16_t pid = c->pid; /* cached: Java reads it once, too */
   b[n++] = (uint8_t)(pid >> 8);
   b[n++] = (uint8_t)pid;
   rmqi_store_be32(b + n, c->uniq_discriminator);
   n += 4;
-  rmqi_store_be32(b + n, (uint32_t)month_ms(c));
-  n += 4;
+  rmqi_hex_upper(c->uniq_head, b, n);
+  c->uniq_head_len = 2 * n;
+}
+
+void rmqi_client_uniq_id(rmq_client_t *c, char out[57]) {
+  uint8_t b[6];
+  rmqi_store_be32(b, (uint32_t)month_ms(c));
   uint16_t cnt = (uint16_t)atomic_fetch_add(&c->uniq_counter, 1);
-  b[n++] = (uint8_t)(cnt >> 8);
-  b[n++] = (uint8_t)cnt;
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = hex[b[i] >> 4];
-    out[2 * i + 1] = hex[b[i] & 15];
-  }
-  out[2 * n] = '\0';
+  b[4] = (uint8_t)(cnt >> 8);
+  b[5] = (uint8_t)cnt;
+  memcpy(out, c->uniq_head, c->uniq_head_len);
+  rmqi_hex_upper(out + c->uniq_head_len, b, sizeof(b));
+  out[c->uniq_head_len + 2 * sizeof(b)] = '\0';
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -1070,6 +1074,7 @@ rmq_client_t *rmqi_client_new(const rmq_conf_t *conf, char *errstr,
   }
   rmqi_client_id(c->id, sizeof(c->id), c->ip.text, c->conf.v.instance_name,
                  c->conf.v.unit_name, s);
+  uniq_head(c);
   rmqi_rpc_opts_t o = {
       .max_frame = (size_t)c->conf.v.max_frame_size,
       .connect_timeout_ms = c->conf.v.connect_timeout_ms,

@@ -153,6 +153,9 @@ struct rmq_client {
   _Atomic uint32_t uniq_counter;
   _Atomic int64_t month_start, month_end; /* cached, for message ids */
   uint32_t uniq_discriminator;
+  /* the constant head of every UNIQ_KEY (ip, pid, discriminator) in hex */
+  char uniq_head[45];
+  size_t uniq_head_len;
   uint16_t pid; /* for message ids */
   uint64_t rng; /* xorshift state for the topics' first queue (c->lock) */
   rmqi_timer_t *t_route, *t_heartbeat;

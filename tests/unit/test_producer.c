@@ -2,6 +2,7 @@
  * results, retries, timeouts, validation, async exactly-once, shutdown.
  * The real-broker tests are in tests/it/. */
 #include "client/msg.h"
+#include "codec/msgid.h"
 #include "test.h"
 #include "test_producer_mock.h"
 #include "util/disp.h"
@@ -57,6 +58,20 @@ TEST(sync_send_fills_the_result) {
   CHECK(strstr(v, uniq) != NULL);
   CHECK(strstr(v, "TAGS\x01TagA\x02") != NULL);
   CHECK(strstr(v, "WAIT\x01true\x02") != NULL);
+  /* the id is Java's: this host's address, our pid, and a counter that a
+   * second send moves by one */
+  rmqi_uniq_id_t u, u2;
+  CHECK_ERR(rmqi_uniq_id_decode(r.msg_id, 32, &u, NULL), RMQ_OK);
+  CHECK_UINT(u.ip_len, 4);
+  CHECK_UINT(u.pid, (uint16_t)getpid());
+  rmq_send_result_t r2;
+  CHECK_ERR(rmq_producer_send(p, x, &r2), RMQ_OK);
+  CHECK_ERR(rmqi_uniq_id_decode(r2.msg_id, 32, &u2, NULL), RMQ_OK);
+  CHECK_UINT(u2.counter, (uint16_t)(u.counter + 1));
+  CHECK_UINT(u2.loader_hash, u.loader_hash);
+  CHECK(memcmp(u2.ip, u.ip, 4) == 0);
+  CHECK(strncmp(r.msg_id, r2.msg_id, 20) == 0); /* ip, pid, discriminator */
+  rmq_send_result_clear(&r2);
   rmq_send_result_clear(&r);
   rmq_msg_destroy(x);
   rmq_producer_destroy(p, 1000);
