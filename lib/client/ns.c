@@ -11,25 +11,32 @@ static bool starts(const char *s, const char *p) {
 }
 
 bool rmqi_topic_is_system(const char *res) {
-  /* TopicValidator's SYSTEM_TOPIC_SET and its rmq_sys_ prefix */
-  static const char *const sys[] = {
-      "TBW102",
-      "SCHEDULE_TOPIC_XXXX",
-      "BenchmarkTest",
-      "RMQ_SYS_TRANS_HALF_TOPIC",
-      "RMQ_SYS_TRACE_TOPIC",
-      "RMQ_SYS_TRANS_OP_HALF_TOPIC",
-      "TRANS_CHECK_MAX_TIME_TOPIC",
-      "SELF_TEST_TOPIC",
-      "OFFSET_MOVED_EVENT",
-      "CHECKPOINT_TOPIC",
+  /* TopicValidator's SYSTEM_TOPIC_SET and its rmq_sys_ prefix; by length
+   * first: every send asks */
+#define SYS(s) {s, sizeof(s) - 1}
+  static const struct {
+    const char *s;
+    size_t n;
+  } sys[] = {
+      SYS("TBW102"),
+      SYS("SCHEDULE_TOPIC_XXXX"),
+      SYS("BenchmarkTest"),
+      SYS("RMQ_SYS_TRANS_HALF_TOPIC"),
+      SYS("RMQ_SYS_TRACE_TOPIC"),
+      SYS("RMQ_SYS_TRANS_OP_HALF_TOPIC"),
+      SYS("TRANS_CHECK_MAX_TIME_TOPIC"),
+      SYS("SELF_TEST_TOPIC"),
+      SYS("OFFSET_MOVED_EVENT"),
+      SYS("CHECKPOINT_TOPIC"),
   };
+#undef SYS
   if (res == NULL || *res == '\0')
     return false;
-  for (size_t i = 0; i < RMQI_ARRAY_LEN(sys); i++) /* every send asks */
-    if (sys[i][0] == res[0] && strcmp(res, sys[i]) == 0)
+  size_t n = strlen(res);
+  for (size_t i = 0; i < RMQI_ARRAY_LEN(sys); i++)
+    if (sys[i].n == n && memcmp(res, sys[i].s, n) == 0)
       return true;
-  return starts(res, "rmq_sys_");
+  return n >= 8 && memcmp(res, "rmq_sys_", 8) == 0;
 }
 
 bool rmqi_ns_is_system(const char *res) {

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 static void put_prop(rmqi_buf_t *b, const char *k, const char *v) {
@@ -100,7 +101,8 @@ static rmq_err_t encode_props(rmqi_prep_t *pr, rmq_client_t *c,
 rmq_err_t rmqi_prep_msg(rmqi_prep_t *pr, rmq_client_t *c, const rmq_msg_t *m,
                         const rmqi_conf_vals_t *conf, rmqi_zpool_t *zp,
                         char *err, size_t n) {
-  memset(pr, 0, sizeof(*pr));
+  memset(pr, 0, offsetof(rmqi_prep_t, uniq));
+  pr->uniq[0] = '\0';
   rmqi_buf_init_in(&pr->props, pr->props_inline, sizeof(pr->props_inline));
   pr->reconsume_times = pr->max_reconsume_times = -1;
   if (m == NULL) {

@@ -247,9 +247,31 @@ TEST(nslist_replace_switches_only_on_change) {
   rmqi_nslist_free(&l);
 }
 
+/* Java's TopicValidator.isSystemTopic: the named set and the rmq_sys_
+ * prefix; names that only share a length or a prefix are not. */
+TEST(system_topics_as_java) {
+  static const char *yes[] = {
+      "TBW102",          "SCHEDULE_TOPIC_XXXX",         "BenchmarkTest",
+      "RMQ_SYS_TRANS_HALF_TOPIC", "RMQ_SYS_TRACE_TOPIC",
+      "RMQ_SYS_TRANS_OP_HALF_TOPIC", "TRANS_CHECK_MAX_TIME_TOPIC",
+      "SELF_TEST_TOPIC", "OFFSET_MOVED_EVENT",          "CHECKPOINT_TOPIC",
+      "rmq_sys_",        "rmq_sys_anything"};
+  static const char *no[] = {"",        "T",         "TBW10",  "TBW1023",
+                             "TBW103",  "rmq_sys",   "RMQ_SYS_", "tbw102",
+                             "SELF_TEST_TOPIX", "BenchmarkTes"};
+  for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+    if (!rmqi_topic_is_system(yes[i]))
+      rmqt_fail(__FILE__, __LINE__, "%s should be a system topic", yes[i]);
+  for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+    if (rmqi_topic_is_system(no[i]))
+      rmqt_fail(__FILE__, __LINE__, "%s should not be a system topic", no[i]);
+  CHECK(!rmqi_topic_is_system(NULL));
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(ns_wrap_as_java),
+      TCASE(system_topics_as_java),
       TCASE(ns_unwrap_as_java),
       TCASE(ns_from_endpoint_as_java),
       TCASE(conf_namespace_keys),
