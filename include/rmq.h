@@ -430,7 +430,9 @@ RMQ_API rmq_client_t *rmq_client_new(const rmq_conf_t *conf, char *errstr,
 /**
  * @brief Stops the instance: refuses new work (sends and calls of its
  *        producers and consumers answer RMQ_ERR_SHUTDOWN from now on), lets
- *        requests in flight finish until @p timeout_ms, fails the rest with
+ *        requests in flight finish until @p timeout_ms (long-polling pulls,
+ *        which the broker holds until messages come, are not waited for),
+ *        fails the rest with
  *        RMQ_ERR_SHUTDOWN, runs the callbacks still queued (each fires
  *        once), joins the I/O and callback threads, and drops the handle.
  * @param timeout_ms bound on the wait for in-flight requests (then they

@@ -153,7 +153,8 @@ static bool handle(mock_t *m, int ci, rmqi_cmd_t *req) {
   }
   rmqi_buf_t b;
   rmqi_buf_init(&b);
-  rmqi_cmd_encode(&b, &resp, RMQI_SER_JSON);
+  /* in the request's serialization, as a 4.x broker answers */
+  rmqi_cmd_encode(&b, &resp, req->ser);
   rmqi_cmd_free(&resp);
   bool alive = true;
   mock_action_t act = r ? r->action : MOCK_REPLY;
