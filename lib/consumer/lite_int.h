@@ -32,6 +32,7 @@
 #include "subscription.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 typedef struct lite lite_t;
 typedef struct push push_t; /* push.h: a push consumer on this engine */
@@ -114,9 +115,11 @@ typedef struct batch {
   /* push consumer (push.c) */
   int64_t first;    /* the offset its pull asked for */
   rmq_msg_t **msgs; /* decoded (tag-filtered) messages */
-  uint8_t *state;   /* per message: 0 to consume, 1 finished */
+  /* per message: 0 to consume, 1 finished. Only the thread running the
+   * batch writes them, at once after each listener call and without
+   * l->lock; others read them under l->lock (the queue's offset) */
+  _Atomic uint8_t *state;
   size_t n_dec;
-  int64_t done_to;     /* the queue's offset while this batch is its head */
   int64_t not_before;  /* a retry or suspension waits until (monotonic) */
   bool running;        /* a consume thread has it */
   struct batch *pnext; /* the queue's pin list */

@@ -209,14 +209,19 @@ rmq_err_t rmqi_lite_commit_one(lite_t *l, const char *topic, const char *broker,
 }
 
 void rmqi_lite_commit_mem(lite_t *l) {
-  for (lq_t *q = l->queues; q; q = q->next)
+  for (lq_t *q = l->queues; q; q = q->next) {
+    if (l->push && !q->dropped)
+      rmqi_push_sync_offset(l, q);
     if (!q->dropped && q->consumed >= 0)
       q->commit_mem = q->consumed;
+  }
 }
 
 void rmqi_lite_drop_keep(lite_t *l, lq_t *q, gone_list_t *g) {
-  if (l->push)
+  if (l->push) {
+    rmqi_push_sync_offset(l, q);
     rmqi_push_on_drop(l, q);
+  }
   /* push: nothing unfinished before `consumed`; a pull consumer's
    * application may still be processing its last poll: only what it had
    * before (fewer repeats for the queue's next owner than Java's last

@@ -166,7 +166,6 @@ static batch_t *take_work(lite_t *l, push_t *p, int64_t *wake) {
       rmqi_push_batch_free(b);
       continue;
     }
-    b->done_to = b->first;
     if (q->pin_tail)
       q->pin_tail->pnext = b;
     else
@@ -209,7 +208,7 @@ static void decode_all(lite_t *l, batch_t *b) {
     int64_t last = -1;
     n += rmqi_lite_decode(l, b, b->q, v + n, cap - n, &records, &last);
   }
-  uint8_t *state = calloc(n ? n : 1, 1);
+  _Atomic uint8_t *state = calloc(n ? n : 1, sizeof(*state));
   if (v == NULL || state == NULL) {
     /* out of memory: nothing of this batch can be delivered now; it is
      * tried again after LOCAL_RETRY_MS (finish) */
@@ -358,16 +357,26 @@ static bool send_back(lite_t *l, push_t *p, const lq_t *q, const rmq_msg_t *m,
 /* ---- consuming (no lock held; the batch is ours) ---------------------------
  */
 
+/* A message's state (batch_t.state): its running thread writes it after
+ * each call; other threads read it under l->lock. */
+static inline bool is_done(const batch_t *b, size_t i) {
+  return atomic_load_explicit(&b->state[i], memory_order_acquire);
+}
+
+static inline void set_done(batch_t *b, size_t i, bool done) {
+  atomic_store_explicit(&b->state[i], done, memory_order_release);
+}
+
 /* Up to consumeMessageBatchMaxSize messages still to consume, from *from
  * on; their indexes in @p idx. */
 static size_t next_chunk(const lite_t *l, const batch_t *b, size_t *from,
                          size_t *idx, rmq_msg_t **out) {
   size_t max = (size_t)l->conf.v.consume_batch_max, n = 0;
   size_t i = *from;
-  while (i < b->n_dec && b->state[i])
+  while (i < b->n_dec && is_done(b, i))
     i++;
   for (; i < b->n_dec && n < max; i++)
-    if (!b->state[i]) {
+    if (!is_done(b, i)) {
       idx[n] = i;
       out[n++] = b->msgs[i];
     }
@@ -379,9 +388,29 @@ static size_t next_chunk(const lite_t *l, const batch_t *b, size_t *from,
  * finished (its end when all are). l->lock held. */
 static int64_t batch_offset(const batch_t *b) {
   for (size_t i = 0; i < b->n_dec; i++)
-    if (!b->state[i])
+    if (!is_done(b, i))
       return rmq_msg_queue_offset(b->msgs[i]);
   return b->next_begin;
+}
+
+/* The queue's first unfinished offset by the states as they are now, its
+ * runs' unpublished progress (progress_t) included (l->lock held). */
+static int64_t pin_offset(const lq_t *q) {
+  int64_t off = -1;
+  for (const batch_t *b = q->pin_head; b; b = b->pnext) {
+    if (b->state == NULL) /* not decoded yet: nothing of it is finished */
+      return b->first;
+    if ((off = batch_offset(b)) != b->next_begin)
+      return off;
+  }
+  return off;
+}
+
+void rmqi_push_sync_offset(lite_t *l, lq_t *q) {
+  (void)l;
+  int64_t off = pin_offset(q);
+  if (off >= 0)
+    q->consumed = off;
 }
 
 /* Moves the queue's offset to its first unfinished message (l->lock held):
@@ -428,16 +457,15 @@ static uint64_t call(lite_t *l, push_t *p, batch_t *b, rmq_msg_t **v,
   return (uint64_t)(m1 - m0);
 }
 
-/* A concurrent run's progress not yet published. The batch's states, the
- * queue's offset and the statistics move under their locks every
- * PUBLISH_MS, after a failure and at the end of the run, not after each
- * listener call: with one message a call, consume threads took l->lock
- * and the statistics' lock per message and queued on each other (on two
- * cores, 0.55 futex calls per message). The offset in memory lags by at
- * most PUBLISH_MS; it reaches the broker every
- * persistConsumerOffsetInterval (5 s) anyway. */
+/* A concurrent run's progress not yet published. The batch's states are
+ * set after each listener call without a lock; the queue's offset and the
+ * statistics move under their locks every PUBLISH_MS, after a failure and
+ * at the end of the run, not after each call: with one message a call,
+ * consume threads took l->lock and the statistics' lock per message and
+ * queued on each other (on two cores, 0.55 futex calls per message). A
+ * commit reads the states themselves (rmqi_push_sync_offset): what
+ * finished counts even while a later call of the run blocks. */
 typedef struct progress {
-  uint8_t *state; /* the batch's states as this run has them */
   size_t ok, calls;
   uint64_t consume_ms;
   int64_t published_ms;
@@ -451,8 +479,7 @@ static void publish(lite_t *l, batch_t *b, progress_t *g) {
   rmqi_tstat_add(b->q->ts, TS_CONSUME_MS, g->consume_ms);
   g->ok = g->calls = 0;
   g->consume_ms = 0;
-  pthread_mutex_lock(&l->lock); /* advance() reads the states under it */
-  memcpy(b->state, g->state, b->n_dec);
+  pthread_mutex_lock(&l->lock);
   b->q->last_consume_ms = rmqi_wall_ms();
   if (b->gen == b->q->gen && b->q->pin_head == b)
     b->q->consumed = b->q->commit_mem = batch_offset(b);
@@ -465,16 +492,13 @@ static void publish(lite_t *l, batch_t *b, progress_t *g) {
  * sent back; what cannot be sent back stays to be consumed again. */
 static void run_concurrent(lite_t *l, push_t *p, batch_t *b) {
   size_t max = (size_t)l->conf.v.consume_batch_max;
-  /* one block: the chunk's indexes, messages and outcomes, and the states */
-  size_t *idx = malloc(max * (sizeof(size_t) + sizeof(rmq_msg_t *) + 1) +
-                       b->n_dec);
+  /* one block: the chunk's indexes, messages and outcomes */
+  size_t *idx = malloc(max * (sizeof(size_t) + sizeof(rmq_msg_t *) + 1));
   if (idx == NULL)
     return; /* finish() finds it unfinished and retries it later */
   rmq_msg_t **v = (rmq_msg_t **)(idx + max);
   bool *done = (bool *)(v + max);
-  progress_t g = {.state = (uint8_t *)(done + max),
-                  .published_ms = rmqi_now_ms()};
-  memcpy(g.state, b->state, b->n_dec); /* only this run writes them */
+  progress_t g = {.published_ms = rmqi_now_ms()};
   bool clustering = l->conf.v.message_model == RMQI_MODEL_CLUSTERING;
   size_t from = 0, n;
   while ((n = next_chunk(l, b, &from, idx, v)) > 0) {
@@ -513,7 +537,7 @@ static void run_concurrent(lite_t *l, push_t *p, batch_t *b) {
     if (kept)
       b->not_before = rmqi_now_ms() + LOCAL_RETRY_MS;
     for (size_t i = 0; i < n; i++)
-      g.state[idx[i]] = done[i];
+      set_done(b, idx[i], done[i]);
     g.dirty = true;
     bool stop = atomic_load(&p->stop);
     if (stop)
@@ -577,9 +601,9 @@ static void run_orderly(lite_t *l, push_t *p, batch_t *b) {
                b->q->topic, rmq_msg_id(v[0]));
       rmqi_cstats_fail(&l->st, b->q->ts, n, why);
     }
-    pthread_mutex_lock(&l->lock); /* state is read under the lock */
+    pthread_mutex_lock(&l->lock);
     for (size_t i = 0; i < n; i++)
-      b->state[idx[i]] = done[i];
+      set_done(b, idx[i], done[i]);
     b->q->last_consume_ms = rmqi_wall_ms();
     if (b->gen == b->q->gen)
       b->q->consumed = b->q->commit_mem = batch_offset(b);

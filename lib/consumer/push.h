@@ -47,6 +47,10 @@ void rmqi_push_wake(lite_t *l);
 bool rmqi_push_may_pull(lite_t *l, const lq_t *q);
 /* A queue changes generation (seek, drop): its taken batches go. */
 void rmqi_push_reset_queue(lite_t *l, lq_t *q);
+/* Sets q->consumed from the states of its batches as they are now
+ * (l->lock held): before a commit, so it has what finished since the
+ * runs last published. */
+void rmqi_push_sync_offset(lite_t *l, lq_t *q);
 /* A queue leaves (rebalance): orderly clustering notes it for unlocking. */
 void rmqi_push_on_drop(lite_t *l, lq_t *q);
 /* The service thread's pass (no lock): locks, unlocks. */
