@@ -42,7 +42,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$work/crashes-$t"
   cp -rn "fuzz/corpus/$t/." "$corpus/" 2>/dev/null || true
   opts=()
-  max_len=$(sed -n 's/^max_len *= *\([0-9]*\).*/\1/p' "fuzz/$t.options" 2>/dev/null)
+  max_len=$(sed -n 's/^max_len *= *\([0-9]*\).*/\1/p' "fuzz/$t.options" 2>/dev/null || true)
   [ -n "$max_len" ] && opts+=("-max_len=$max_len")
   log="$work/$t.log"
   t0=$(date +%s)
