@@ -234,7 +234,9 @@ struct rmqi_conn {
   _Atomic int refs;
   pthread_mutex_t out_lock;
   oq_t out;      /* frames appended by any thread */
-  bool in_dirty; /* in rpc->dirty (under rpc->dirty_lock) */
+  /* in rpc->dirty: written under rpc->dirty_lock; mark_dirty reads it
+   * first without the lock */
+  _Atomic bool in_dirty;
   oq_t wbuf;     /* loop-only: bytes being written */
   /* Held by the loop while it writes wbuf: a completion on another thread
    * (lend_end) takes it to end a loan the loop may be reading. */
@@ -338,7 +340,10 @@ struct rmqi_rpc {
    * made on the sender's thread and ends on the loop's. */
   rmqi_spare_t spare;
   int32_t next_opaque;
-  bool closing;              /* rmqi_rpc_stop has begun: new work is refused */
+  /* rmqi_rpc_stop has begun: new work is refused. Set under lock, read
+   * without it where a check is only early (every send checked it twice,
+   * each time taking the lock the loop takes for every response) */
+  _Atomic bool closing;
   pthread_mutex_t stop_lock; /* serialises rmqi_rpc_stop */
   bool stopped;              /* under stop_lock */
   bool stopping;             /* under lock: stop is running ... */
@@ -1335,6 +1340,13 @@ static void drain_dirty(void *arg) {
  * append at the same time). */
 static void mark_dirty(rmqi_conn_t *c) {
   rmqi_rpc_t *r = c->rpc;
+  /* Listed already (the usual case while a sender keeps a window in
+   * flight): its drain flushes what the caller appended. drain_dirty
+   * clears the flag before its flush takes out_lock, so a caller that
+   * appended under out_lock and still reads true appended before that
+   * flush took the output. Saves the lock the loop takes per drain. */
+  if (atomic_load_explicit(&c->in_dirty, memory_order_acquire))
+    return;
   pthread_mutex_lock(&r->dirty_lock);
   if (c->in_dirty) {
     pthread_mutex_unlock(&r->dirty_lock);
@@ -2194,10 +2206,7 @@ static bool match_all(rmqi_rpc_cb cb, void *cb_arg, void *ctx) {
 }
 
 bool rmqi_rpc_closing(rmqi_rpc_t *r) {
-  pthread_mutex_lock(&r->lock);
-  bool closing = r->closing;
-  pthread_mutex_unlock(&r->lock);
-  return closing;
+  return atomic_load_explicit(&r->closing, memory_order_acquire);
 }
 
 void rmqi_rpc_stop(rmqi_rpc_t *r) {
