@@ -332,6 +332,15 @@ static bool unused_locked(const rmq_producer_t *p) {
  * after an ending call. */
 static void inflight_change(rmq_producer_t *p, int64_t bytes, int64_t n,
                             struct job *j) {
+  if (n > 0 && j == NULL) {
+    /* a start, on a thread that holds the handle or a send (a callback):
+     * the producer cannot go meanwhile, and no waiter needs waking. The
+     * lock was one of each send's thirteen, taken against the callback
+     * thread's ends */
+    atomic_fetch_add_explicit(&p->inflight_bytes, bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->inflight, n, memory_order_relaxed);
+    return;
+  }
   pthread_mutex_lock(&p->lock);
   if (j)
     rmqi_spare_put(&p->spare_jobs, j);

@@ -47,8 +47,11 @@ struct rmq_producer {
   pthread_cond_t cond;
   bool cancelled; /* retries give up (under lock) */
   bool released;  /* the handle is gone: the last send frees (under lock) */
-  int64_t inflight;
-  int64_t inflight_bytes;
+  /* sends started and not ended, and their bytes: a start adds without
+   * the lock (nobody waits for the count to grow); an end subtracts under
+   * it, so waiters (flush, back-pressure, destroy) miss no decrease */
+  _Atomic int64_t inflight;
+  _Atomic int64_t inflight_bytes;
   bool batching; /* autoBatch: acc is running */
   rmqi_accum_t acc;
   /* transactions (under lock) */
