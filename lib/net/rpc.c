@@ -58,7 +58,7 @@ typedef struct peer {
  * still be queued then (a timeout, a cancel, a peer that answers early),
  * so the completion first ends the loan (lend_end): one still queued is
  * copied and the copy written in its place (a request never ends before
- * its frame is queued: pend_t.sending). Shared by the request and the output queue (refs);
+ * its frame is queued: pend_t.tag). Shared by the request and the output queue (refs);
  * state, p and poison change under out_lock and, while the loan sits in
  * wbuf, under wlock too: see oq_advance for the writers' share. */
 enum { L_NEW, L_QUEUED, L_DONE, L_CANCELLED };
@@ -209,12 +209,20 @@ struct pend {
   rmqi_rpc_cb cb;
   void *arg;
   lend_t *lend;          /* its body, when lent */
-  /* Its sender is still in invoke, encoding the frame from the caller's
-   * command and body, which the completion may free: a completion due
-   * meanwhile (close, timeout, cancel) is held (r->held) until the sender
-   * is done, which then posts it to the loop, except a response, which
-   * cannot come before the frame is written whole. Under r->lock. */
-  bool sending;
+  /* Whether its sender is still in invoke (tag_of: the opaque and a P_
+   * state). While P_SENDING the sender encodes the frame from the
+   * caller's command and body, which a completion may free. A completer
+   * (close, timeout, cancel, response; each under r->lock, having
+   * unlinked it) that finds it P_SENDING sets P_HELD and puts it on
+   * r->held: the sender takes it there and posts the held completion to
+   * the loop or, for a response that ran at once (held_done: a response
+   * comes only once the frame is written), frees it. Otherwise the
+   * sender sets P_SENT with one compare-and-swap and no lock, and the
+   * entry is the completer's from then on. An entry is freed or reused
+   * only after a completer's swap has seen P_SENT, so the sender's swap
+   * never meets freed memory. */
+  _Atomic uint64_t tag;
+  bool held_done; /* answered while P_HELD: the sender only frees it */
   bool idle; /* a long poll: shutdown does not wait for it (idle_pend) */
   rmq_err_t held_err;
   char *held_detail;
@@ -334,7 +342,7 @@ struct rmqi_rpc {
   size_t n_buckets, n_pend;
   size_t n_idle; /* of them, long polls (rmqi_rpc_invoke_idle) */
   pend_t **heap;
-  pend_t *held; /* completions held for their senders (pend_t.sending) */
+  pend_t *held; /* completions held for their senders (pend_t.tag) */
   size_t cap_heap;
   /* Entries of answered requests, kept for the next ones: an entry is
    * made on the sender's thread and ends on the loop's. */
@@ -443,6 +451,24 @@ static bool pend_add(rmqi_rpc_t *r, pend_t *p) {
 }
 
 /* Under r->lock. */
+enum { P_SENT = 0, P_SENDING = 1, P_HELD = 2 };
+
+static inline uint64_t tag_of(int32_t opaque, unsigned state) {
+  return (uint64_t)(uint32_t)opaque << 2 | state;
+}
+
+/* A completer (under r->lock) that unlinked @p p: true if its sender was
+ * still in invoke, which now owns it (P_HELD); false if it was done
+ * (P_SENT), and the completer ends it. The failed swap's acquire pairs
+ * with the sender's release: its last touch of the entry happens before
+ * the completer frees or reuses it. */
+static bool pend_claim_held(pend_t *p) {
+  uint64_t want = tag_of(p->opaque, P_SENDING);
+  return atomic_compare_exchange_strong_explicit(
+      &p->tag, &want, tag_of(p->opaque, P_HELD), memory_order_acq_rel,
+      memory_order_acquire);
+}
+
 static pend_t *pend_new_locked(rmqi_rpc_t *r) {
   pend_t *p = rmqi_spare_take(&r->spare);
   return p ? p : malloc(sizeof(*p));
@@ -500,13 +526,6 @@ static pend_t *held_take(rmqi_rpc_t *r, int32_t opaque) {
   return NULL;
 }
 
-static pend_t *pend_find(rmqi_rpc_t *r, int32_t opaque) {
-  for (pend_t *p = r->buckets[bucket_of(r, opaque)]; p; p = p->hnext)
-    if (p->opaque == opaque)
-      return p;
-  return NULL;
-}
-
 /* A response is taken only on the connection its request went out on:
  * opaques are ours, so any other peer could name one. */
 static pend_t *pend_take_on(rmqi_rpc_t *r, int32_t opaque, const rmqi_conn_t *c,
@@ -539,7 +558,7 @@ static void conn_unref(rmqi_conn_t *c) {
 
 /* Any thread, before a request's completion runs (after which its caller
  * may free the body): a lent body not queued yet is never sent (no longer
- * reached: completions wait for the encode, pend_t.sending); one still
+ * reached: completions wait for the encode, pend_t.tag); one still
  * queued is copied, and the copy is written in its place. Without memory
  * for the copy the loan is poisoned: the loop closes the connection when
  * it gets there, so the peer never sees the frame whole. */
@@ -573,7 +592,7 @@ static void complete(pend_t *p, rmq_err_t err, const char *detail) {
 }
 
 /* Loop thread (or rmqi_loop_stop's caller): a completion held for its
- * sender (pend_t.sending), once the sender is done with the frame. */
+ * sender (pend_t.tag), once the sender is done with the frame. */
 static void held_run(void *arg) {
   pend_t *h = arg;
   char *detail = h->held_detail;
@@ -605,7 +624,7 @@ static void conn_close(rmqi_conn_t *c, rmq_err_t err, const char *why) {
   while (c->pend) {
     pend_t *p = c->pend;
     pend_unlink(r, p);
-    if (p->sending) {
+    if (pend_claim_held(p)) {
       pend_hold(r, p, err, detail);
     } else {
       p->hnext = list;
@@ -1119,10 +1138,30 @@ static void dispatch(rmqi_conn_t *c, rmqi_cmd_t *cmd, const uint8_t *frame,
     bool elsewhere;
     pthread_mutex_lock(&r->lock);
     pend_t *p = pend_take_on(r, cmd->opaque, c, &elsewhere);
-    pend_t done; /* the entry goes back at once, under the same lock */
+    /* the entry goes back at once, under the same lock: what the
+     * completion needs is copied first (field by field: its sender may
+     * still swap the tag) */
+    struct {
+      rmqi_rpc_cb cb;
+      void *arg;
+      rmqi_conn_t *conn;
+      lend_t *lend;
+      int64_t t0_ns;
+    } done;
     if (p) {
-      done = *p;
-      rmqi_spare_put(&r->spare, p);
+      done.cb = p->cb;
+      done.arg = p->arg;
+      done.conn = p->conn;
+      done.lend = p->lend;
+      done.t0_ns = p->t0_ns;
+      if (pend_claim_held(p)) { /* its sender frees it (invoke) */
+        p->held_done = true;
+        p->held_detail = NULL;
+        p->hnext = r->held;
+        r->held = p;
+      } else {
+        rmqi_spare_put(&r->spare, p);
+      }
     }
     pthread_mutex_unlock(&r->lock);
     if (p == NULL) {
@@ -1562,10 +1601,10 @@ static rmq_err_t invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
                 .cb = cb,
                 .arg = arg,
                 .lend = l,
-                .sending = true,
                 .idle = idle,
                 .deadline_ms = rmqi_now_ms() + timeout_ms,
                 .t0_ns = rmqi_now_ns()};
+  atomic_store_explicit(&p->tag, tag_of(op, P_SENDING), memory_order_relaxed);
   atomic_fetch_add(&c->refs, 1); /* the pending entry's */
   if (!pend_add(r, p)) {
     pthread_mutex_unlock(&r->lock);
@@ -1579,17 +1618,38 @@ static rmq_err_t invoke(rmqi_rpc_t *r, const char *addr, rmqi_cmd_t *cmd,
   cmd->opaque = op;
   cmd->flag &= ~RMQI_FLAG_ONEWAY;
   rmq_err_t rc = conn_send(c, cmd, r->o.max_conn_output, false, direct, l);
-  /* Done with the caller's command: the request may end now. By its
-   * opaque, not p: a response may have ended it (and freed p) already. */
+  if (RMQI_UNLIKELY(r->o.sent != NULL))
+    r->o.sent(r->o.sent_arg, op);
+  /* Done with the caller's command: the request may end now. Sent, and
+   * no completer came first (the usual case): one swap, no lock; p may
+   * be gone the moment it succeeds. */
+  uint64_t want = tag_of(op, P_SENDING);
+  if (rc == RMQ_OK &&
+      atomic_compare_exchange_strong_explicit(&p->tag, &want,
+                                              tag_of(op, P_SENT),
+                                              memory_order_release,
+                                              memory_order_relaxed)) {
+    conn_unref(c);
+    return RMQ_OK;
+  }
+  /* Not sent, or a completer holds it for us (P_HELD: on r->held, alive
+   * until taken here). By its opaque, as the tag says. */
   pthread_mutex_lock(&r->lock);
-  pend_t *q = pend_find(r, op);
-  pend_t *h = q ? NULL : held_take(r, op);
-  if (q && rc != RMQ_OK)
+  pend_t *q = NULL, *h = NULL;
+  if (atomic_load_explicit(&p->tag, memory_order_acquire) ==
+      tag_of(op, P_SENDING)) { /* not sent, and still in the table */
+    q = p;
     pend_unlink(r, q);
-  else if (q)
-    q->sending = false;
+  } else {
+    h = held_take(r, op);
+  }
   pthread_mutex_unlock(&r->lock);
-  if (rc != RMQ_OK && (q || h)) {
+  if (h && h->held_done) {
+    /* answered already (its callback has run): only the memory is ours */
+    free(h);
+    h = NULL;
+    rc = RMQ_OK;
+  } else if (rc != RMQ_OK && (q || h)) {
     /* not sent: undo silently, the caller has the error */
     if (c->peer)
       atomic_fetch_sub_explicit(&c->peer->requests, 1, memory_order_relaxed);
@@ -1965,7 +2025,7 @@ void rmqi_rpc_cancel_if(rmqi_rpc_t *r,
       next = p->hnext;
       if (match(p->cb, p->arg, ctx)) {
         pend_unlink(r, p); /* out of all three places: it ends here */
-        if (p->sending) {
+        if (pend_claim_held(p)) {
           pend_hold(r, p, err, detail);
         } else {
           p->hnext = list;
@@ -2041,7 +2101,7 @@ static void sweep(void *arg) {
     if (p->conn->peer)
       atomic_fetch_add_explicit(&p->conn->peer->timeouts, 1,
                                 memory_order_relaxed);
-    if (p->sending) {
+    if (pend_claim_held(p)) {
       char detail[RMQI_MAX_ADDR + 32];
       snprintf(detail, sizeof(detail), "%s: no response in time",
                p->conn->addr);

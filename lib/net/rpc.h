@@ -88,6 +88,11 @@ typedef struct rmqi_rpc_opts {
    * tcpi_retransmits), which decides whether a timeout closes the
    * connection (rmqi_rpc_invoke). */
   bool (*retransmitting)(int fd);
+  /* Tests: called in rmqi_rpc_invoke* on the sender's thread once the
+   * frame is queued (or written), before the sender lets its request go:
+   * the window in which a completion finds the sender still there. */
+  void (*sent)(void *arg, int32_t opaque);
+  void *sent_arg;
 } rmqi_rpc_opts_t;
 
 #define RMQI_DEFAULT_MAX_CONN_OUTPUT ((size_t)64 << 20)

@@ -1508,6 +1508,62 @@ TEST(request_ended_while_being_encoded_completes_after_it_once) {
   close(ls);
 }
 
+/* A response that comes while its sender is still inside invoke (the
+ * frame queued, the sender not yet done with its request): the callback
+ * runs once, at once, with the response; invoke returns RMQ_OK and frees
+ * the entry the response left it (ASan: no leak). The sent hook holds
+ * each sender in that window until its callback has run. */
+typedef struct window {
+  counter_t k;
+  _Atomic int32_t last_answered; /* the opaque of the last response */
+  _Atomic int answered_in_window;
+} window_t;
+
+static void window_cb(void *arg, const rmqi_rpc_result_t *res) {
+  window_t *w = arg;
+  if (res->err == RMQ_OK)
+    atomic_store(&w->last_answered, res->resp->opaque);
+  count_cb(&w->k, res);
+}
+
+static void hold_sender(void *arg, int32_t opaque) {
+  window_t *w = arg;
+  int64_t until = rmqi_now_ms() + 2000;
+  while (atomic_load(&w->last_answered) != opaque && rmqi_now_ms() < until)
+    usleep(200);
+  if (atomic_load(&w->last_answered) == opaque)
+    atomic_fetch_add(&w->answered_in_window, 1);
+}
+
+TEST(response_while_its_sender_is_in_invoke_ends_once) {
+  mock_t *m = mock_start();
+  static rmqi_log_t quiet = {NULL, NULL, RMQ_LOG_ERROR - 1};
+  window_t w = {0};
+  rmqi_rpc_opts_t o = {.max_frame = 1 << 20,
+                       .connect_timeout_ms = 1000,
+                       .ser = RMQI_SER_JSON,
+                       .log = &quiet,
+                       .sent = hold_sender,
+                       .sent_arg = &w};
+  rmqi_rpc_t *r = NULL;
+  REQUIRE(m && rmqi_rpc_new(&r, &o) == RMQ_OK && rmqi_rpc_start(r) == RMQ_OK);
+  enum { N = 20 };
+  for (int i = 0; i < N; i++) { /* one at a time: the hook waits for each */
+    rmqi_cmd_t c;
+    rmqi_cmd_init(&c, 11);
+    CHECK_ERR(rmqi_rpc_invoke(r, mock_addr(m), &c, 5000, window_cb, &w),
+              RMQ_OK);
+    rmqi_cmd_free(&c);
+  }
+  wait_calls(&w.k, N, 2000);
+  CHECK_INT(atomic_load(&w.k.ok), N);
+  /* every sender saw its answer before it let its request go */
+  CHECK_INT(atomic_load(&w.answered_in_window), N);
+  rmqi_rpc_free(r);
+  CHECK_INT(atomic_load(&w.k.calls), N); /* nothing ran again */
+  mock_stop(m);
+}
+
 /* The peer reads part of the first large lent body and closes: every
  * request on the connection fails once with CONN_LOST, its callback frees
  * the body (nothing reads it after), and the next request connects
@@ -2099,6 +2155,7 @@ int main(void) {
           lent_bodies_freed_in_their_timeout_callbacks_are_still_written_whole),
       TCASE(lent_bodies_count_against_the_output_bound_only_once_copied),
       TCASE(request_ended_while_being_encoded_completes_after_it_once),
+      TCASE(response_while_its_sender_is_in_invoke_ends_once),
       TCASE(connection_closed_mid_body_fails_lent_requests_once),
       TCASE(host_names_resolve_and_reconnect),
       TCASE(unresolvable_host_fails_with_connect_naming_it),
