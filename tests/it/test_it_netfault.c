@@ -520,6 +520,11 @@ typedef struct pushed {
   _Atomic int64_t again_ns[PUSH_N]; /* its second delivery */
   atomic_int qid[PUSH_N];
   _Atomic int64_t offset[PUSH_N];
+  /* the second delivery's: another offset means a second stored copy (a
+   * timed-out send's attempts may each be stored once the partition
+   * lifts), the same one a delivery repeated by the consumer */
+  atomic_int again_qid[PUSH_N];
+  _Atomic int64_t again_offset[PUSH_N];
   atomic_int calls;
 } pushed_t;
 
@@ -535,8 +540,11 @@ static rmq_consume_status_t on_push(rmq_push_consumer_t *c,
     int64_t z = 0;
     if (i < 0 || i >= PUSH_N)
       continue;
-    if (atomic_fetch_add(&g->count[i], 1) == 1)
+    if (atomic_fetch_add(&g->count[i], 1) == 1) {
       atomic_store(&g->again_ns[i], rmqi_now_ns());
+      atomic_store(&g->again_qid[i], rmq_msg_queue_id(msgs[j]));
+      atomic_store(&g->again_offset[i], rmq_msg_queue_offset(msgs[j]));
+    }
     if (atomic_compare_exchange_strong(&g->first_ns[i], &z, rmqi_now_ns())) {
       atomic_store(&g->qid[i], rmq_msg_queue_id(msgs[j]));
       atomic_store(&g->offset[i], rmq_msg_queue_offset(msgs[j]));
@@ -657,10 +665,13 @@ TEST(push_consumer_under_loss_and_partition_consumes_every_ack) {
         continue;
       shown++;
       fprintf(stderr,
-              "  index %d: %d deliveries, queue %d offset %lld, first at "
-              "%+.1f ms, second at %+.1f ms from the lift\n",
+              "  index %d: %d deliveries, queue %d offset %lld, then queue "
+              "%d offset %lld; first at %+.1f ms, second at %+.1f ms from "
+              "the lift\n",
               i, atomic_load(&g.count[i]), atomic_load(&g.qid[i]),
               (long long)atomic_load(&g.offset[i]),
+              atomic_load(&g.again_qid[i]),
+              (long long)atomic_load(&g.again_offset[i]),
               (double)(atomic_load(&g.first_ns[i]) - t_lift) / 1e6,
               (double)(atomic_load(&g.again_ns[i]) - t_lift) / 1e6);
     }
