@@ -13,6 +13,7 @@
 
 #include <rmq.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,6 +26,11 @@ typedef struct push_count {
   long long want;
   atomic_llong received, bytes;
   _Atomic int64_t first, last;
+  /* the main thread sleeps until the last message, as Java's side awaits
+   * a CountDownLatch (polling every millisecond cost this side ~2,000
+   * context switches a second) */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
 } push_count_t;
 
 static rmq_consume_status_t on_msgs(rmq_push_consumer_t *pc,
@@ -43,7 +49,11 @@ static rmq_consume_status_t on_msgs(rmq_push_consumer_t *pc,
   atomic_fetch_add(&k->bytes, b);
   if (atomic_fetch_add(&k->received, (long long)n) + (long long)n >= k->want) {
     zero = 0;
-    atomic_compare_exchange_strong(&k->last, &zero, now);
+    if (atomic_compare_exchange_strong(&k->last, &zero, now)) {
+      pthread_mutex_lock(&k->mu);
+      pthread_cond_signal(&k->cv);
+      pthread_mutex_unlock(&k->mu);
+    }
   }
   return RMQ_CONSUME_SUCCESS;
 }
@@ -82,7 +92,8 @@ int main(int argc, char **argv) {
   int64_t first = 0, end = 0, cpu_total = 0, cpu = 0;
   long rss = 0, peak = 0;
   if (push) {
-    static push_count_t k;
+    static push_count_t k = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                             .cv = PTHREAD_COND_INITIALIZER};
     k.want = count;
     rmq_push_consumer_t *pc = rmq_push_consumer_new(NULL, c, err, sizeof(err));
     rmq_conf_destroy(c);
@@ -93,9 +104,14 @@ int main(int argc, char **argv) {
       fprintf(stderr, "push consumer: %s\n", pc ? "start failed" : err);
       return 2;
     }
-    int64_t deadline = t0 + 600LL * 1000000000;
-    while (atomic_load(&k.last) == 0 && now_ns() < deadline)
-      usleep(1000);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 600;
+    pthread_mutex_lock(&k.mu);
+    while (atomic_load(&k.last) == 0 &&
+           pthread_cond_timedwait(&k.cv, &k.mu, &until) == 0)
+      ;
+    pthread_mutex_unlock(&k.mu);
     end = atomic_load(&k.last) ? atomic_load(&k.last) : now_ns();
     cpu_total = cpu_ns();
     cpu = cpu_total - cpu0;
