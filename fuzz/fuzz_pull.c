@@ -40,6 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rmqi_pull_parse(&c, "127.0.0.1:10911", &pr, err, sizeof(err)) == RMQ_OK) {
     const size_t max = fuzz_max_inflated();
     size_t pos = 0;
+    rmqi_mpool_t *pool = rmqi_mpool_new(); /* the consumer's blocks */
     for (;;) {
       rmqi_msgrec_t rec;
       rmqi_errbuf_t e;
@@ -55,6 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (rmqi_msgrec_is_inner_batch(&rec)) {
         rmqi_inner_t in;
         rc = rmqi_rxmsg_inner_start(&in, &rec, max, &e);
+        in.pool = pool;
         while (rc == RMQ_OK && (rc = rmqi_rxmsg_inner_next(&in, "broker-a", max,
                                                            &m, &e)) == RMQ_OK)
           use(m);
@@ -63,9 +65,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       }
       size_t tl;
       (void)rmqi_props_get(rec.props, rec.props_len, "TAGS", &tl);
-      if (rmqi_rxmsg_build(&rec, "broker-a", max, true, &m, &e) == RMQ_OK)
+      if (rmqi_rxmsg_build_cached(&rec, "broker-a", max, true, NULL, pool, &m,
+                                  &e) == RMQ_OK)
         use(m);
     }
+    rmqi_mpool_release(pool);
     rmqi_pull_res_free(&pr);
   }
   rmqi_cmd_free(&c);

@@ -4,7 +4,10 @@
  * copies it out of its block) and destroyed. Limits are the runtime's:
  * the consumer's default maxInflatedBodySize and the CRC check on; a
  * record that fails only its CRC is built once more without the check, so
- * that the fuzzer (which cannot forge CRCs) still reaches what follows. */
+ * that the fuzzer (which cannot forge CRCs) still reaches what follows.
+ * The blocks come from a pool of chunks (client/mpool.h), as the
+ * consumer's do; the input's last message outlives the pool's release, as
+ * an application's may outlive its consumer. */
 #include "codec/batch.h"
 #include "consumer/rxmsg.h"
 #include "fuzz_limits.h"
@@ -16,6 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const size_t max = fuzz_max_inflated();
   size_t off = 0;
+  rmqi_mpool_t *pool = rmqi_mpool_new();
+  rmq_msg_t *held = NULL;
   while (off < size) {
     rmqi_msgrec_t rec;
     size_t next;
@@ -29,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       /* 5.x inner batch: one message per entry, as the consumer does */
       rmqi_inner_t in;
       rmq_err_t r = rmqi_rxmsg_inner_start(&in, &rec, max, &e);
+      in.pool = pool;
       while (r == RMQ_OK &&
              (r = rmqi_rxmsg_inner_next(&in, "b", max, &m, &e)) == RMQ_OK)
         rmq_msg_destroy(m);
@@ -37,9 +43,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (rc != RMQ_OK)
       continue;
-    rc = rmqi_rxmsg_build(&rec, "broker-a", max, true, &m, &e);
+    rc = rmqi_rxmsg_build_cached(&rec, "broker-a", max, true, NULL, pool, &m,
+                                 &e);
     if (rc == RMQ_ERR_BAD_CRC)
-      rc = rmqi_rxmsg_build(&rec, "broker-a", max, false, &m, &e);
+      rc = rmqi_rxmsg_build_cached(&rec, "broker-a", max, false, NULL, pool,
+                                   &m, &e);
     if (rc != RMQ_OK)
       continue;
     volatile size_t sink = strlen(rmq_msg_id(m)) + strlen(rmq_msg_topic(m)) +
@@ -56,7 +64,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       sink += b[len - 1];
     (void)sink;
     rmq_msg_set_tags(m, "changed");
-    rmq_msg_destroy(m);
+    rmq_msg_destroy(held);
+    held = m;
   }
+  rmqi_mpool_release(pool);
+  rmq_msg_destroy(held);
   return 0;
 }

@@ -1,4 +1,5 @@
 #include "msg.h"
+#include "mpool.h"
 #include "ns.h"
 
 #include <stdio.h>
@@ -174,7 +175,11 @@ void rmq_msg_destroy(rmq_msg_t *m) {
   if (!m->topic_in_block)
     free(m->topic);
   free(m->sharding_key);
-  free(m); /* and whatever of the above is still in its block */
+  /* and whatever of the above is still in its block */
+  if (m->chunk)
+    rmqi_mchunk_unref(m->chunk);
+  else
+    free(m);
 }
 
 rmq_err_t rmq_msg_set_body(rmq_msg_t *m, const void *body, size_t len) {

@@ -41,6 +41,9 @@ struct rmq_msg {
    * does; a new topic is copied out (rmqi_msg_set_topic). The metadata
    * stays in the block until destroy. */
   const struct rmqi_msg_meta *meta;
+  /* A received message's block may come from its consumer's chunks
+   * (client/mpool.h): it ends with a reference, not free(). */
+  struct rmqi_mchunk *chunk;
   bool frozen;
   bool topic_in_block;
 };

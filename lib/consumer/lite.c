@@ -54,6 +54,7 @@ void rmqi_lite_unref(lite_t *l) {
   if (l->push)
     rmqi_push_free(l->push);
   rmqi_tracer_free(l->tracer); /* closed by destroy */
+  rmqi_mpool_release(l->pool); /* messages still held keep their chunks */
   while (l->subs) {
     lsub_t *s = l->subs;
     l->subs = s->next;
@@ -591,6 +592,7 @@ size_t rmqi_lite_decode(lite_t *l, batch_t *b, const lq_t *q, rmq_msg_t **out,
     if (rc == RMQ_OK && rmqi_msgrec_is_inner_batch(&rec)) {
       *last = rec.queue_offset + 1;
       rc = rmqi_rxmsg_inner_start(&b->inner, &rec, max_body, &e);
+      b->inner.pool = l->pool;
       if (rc != RMQ_OK)
         skipped(l, q, b, rc, &e, rec.queue_offset);
       continue;
@@ -605,7 +607,7 @@ size_t rmqi_lite_decode(lite_t *l, batch_t *b, const lq_t *q, rmq_msg_t **out,
           continue;
       }
       rc = rmqi_rxmsg_build_cached(&rec, q->broker, max_body, true, &b->hosts,
-                                   &out[n], &e);
+                                   l->pool, &out[n], &e);
       if (rc == RMQ_OK) {
         n++;
         continue;

@@ -217,6 +217,7 @@ rmq_pull_consumer_t *rmq_pull_consumer_new(rmq_client_t *client,
     return NULL;
   }
   atomic_init(&l->refs, 1);
+  l->pool = rmqi_mpool_new(); /* NULL: messages from malloc */
   pthread_mutex_init(&l->lock, NULL);
   pthread_mutex_init(&l->announce, NULL);
   rmqi_cond_init_mono(&l->ready_cv);

@@ -173,6 +173,7 @@ struct lite {
   bool own_client;
   rmqi_conf_t conf;
   const char *group;
+  rmqi_mpool_t *pool; /* received messages' blocks (client/mpool.h) */
   pthread_mutex_t lock;
   pthread_mutex_t announce; /* taken before `lock`, see announce() */
   pthread_cond_t ready_cv;  /* a batch arrived, or closing */

@@ -169,14 +169,14 @@ static void host_text(rmqi_hostcache_t *hc, int k, const rmqi_host_t *h,
 rmq_err_t rmqi_rxmsg_build(const rmqi_msgrec_t *rec, const char *broker,
                            size_t max_body, bool check_crc, rmq_msg_t **out,
                            rmqi_errbuf_t *e) {
-  return rmqi_rxmsg_build_cached(rec, broker, max_body, check_crc, NULL, out,
-                                 e);
+  return rmqi_rxmsg_build_cached(rec, broker, max_body, check_crc, NULL, NULL,
+                                 out, e);
 }
 
 rmq_err_t rmqi_rxmsg_build_cached(const rmqi_msgrec_t *rec, const char *broker,
                                   size_t max_body, bool check_crc,
-                                  rmqi_hostcache_t *hc, rmq_msg_t **out,
-                                  rmqi_errbuf_t *e) {
+                                  rmqi_hostcache_t *hc, rmqi_mpool_t *pool,
+                                  rmq_msg_t **out, rmqi_errbuf_t *e) {
   *out = NULL;
   rmq_err_t rc = check_crc ? rmqi_msgrec_check_crc(rec, e) : RMQ_OK;
   if (rc != RMQ_OK)
@@ -194,7 +194,10 @@ rmq_err_t rmqi_rxmsg_build_cached(const rmqi_msgrec_t *rec, const char *broker,
                 align8(n_props * sizeof(rmqi_prop_t)) + blen + 1 +
                 rec->topic_len + 1 + rec->props_len + 1 +
                 (inflated ? 0 : rec->body_len);
-  char *block = malloc(size);
+  rmqi_mchunk_t *chunk = NULL;
+  char *block = pool ? rmqi_mpool_alloc(pool, size, &chunk) : NULL;
+  if (block == NULL)
+    block = malloc(size);
   if (block == NULL) {
     free(inflated);
     return rmqi_err(e, RMQ_ERR_NOMEM, 0, "no memory for a %zu-byte message",
@@ -226,7 +229,10 @@ rmq_err_t rmqi_rxmsg_build_cached(const rmqi_msgrec_t *rec, const char *broker,
     slot = malloc((mask + 1) * sizeof(*slot));
     if (slot == NULL) {
       free(inflated);
-      free(block);
+      if (chunk)
+        rmqi_mchunk_unref(chunk);
+      else
+        free(block);
       return rmqi_err(e, RMQ_ERR_NOMEM, 0, "no memory for %zu properties",
                       n_props);
     }
@@ -310,6 +316,7 @@ rmq_err_t rmqi_rxmsg_build_cached(const rmqi_msgrec_t *rec, const char *broker,
   host_text(hc, 0, &rec->born, meta->born_host, sizeof(meta->born_host));
   host_text(hc, 1, &rec->store, meta->store_host, sizeof(meta->store_host));
   m->meta = meta;
+  m->chunk = chunk;
   *out = m;
   return RMQ_OK;
 }
@@ -343,7 +350,7 @@ rmq_err_t rmqi_rxmsg_inner_next(rmqi_inner_t *st, const char *broker,
   rmq_err_t rc = rmqi_inner_batch_next(&st->outer, &st->pos, &st->index, &m, e);
   if (rc == RMQ_OK) /* the entry's CRC is not stored; the outer one held */
     rc = rmqi_rxmsg_build_cached(&m, broker, max_body, false, &st->hosts,
-                                 out, e);
+                                 st->pool, out, e);
   if (rc != RMQ_OK)
     rmqi_rxmsg_inner_end(st);
   return rc;

@@ -5,6 +5,7 @@
 #ifndef RMQI_CONSUMER_RXMSG_H
 #define RMQI_CONSUMER_RXMSG_H
 
+#include "../client/mpool.h"
 #include "../client/msg.h"
 #include "../codec/msgrec.h"
 
@@ -30,11 +31,13 @@ typedef struct rmqi_hostcache {
   bool valid[2];
 } rmqi_hostcache_t;
 
-/* rmqi_rxmsg_build with the hosts through @p hc (NULL: none). */
+/* rmqi_rxmsg_build with the hosts through @p hc (NULL: none) and the
+ * message's block from @p pool (NULL, or a block too large for it:
+ * malloc). */
 rmq_err_t rmqi_rxmsg_build_cached(const rmqi_msgrec_t *rec, const char *broker,
                                   size_t max_body, bool check_crc,
-                                  rmqi_hostcache_t *hc, rmq_msg_t **out,
-                                  rmqi_errbuf_t *e);
+                                  rmqi_hostcache_t *hc, rmqi_mpool_t *pool,
+                                  rmq_msg_t **out, rmqi_errbuf_t *e);
 
 /* Unwrapping a 5.x inner-batch record (codec/batch.h) into its messages,
  * one call at a time, so that a caller with a full array can stop between
@@ -46,6 +49,8 @@ typedef struct rmqi_inner {
   uint8_t *inflated;
   bool active;
   rmqi_hostcache_t hosts;
+  rmqi_mpool_t *pool; /* the messages' blocks (NULL: malloc); the caller
+                         sets it after rmqi_rxmsg_inner_start */
 } rmqi_inner_t;
 
 /* Checks @p rec's CRC, inflates it when compressed (at most @p max_body

@@ -9,6 +9,7 @@
 #include "util/endian.h"
 #include "vectors.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,17 @@ TEST(java_written_records_become_messages_with_java_metadata) {
   for (char **ver = vers; *ver; ver++) {
     char **cases = rmqt_vec_cases(*ver, "stored_");
     int built = 0;
+    /* each message is built twice: from malloc, and from a consumer's
+     * chunks (client/mpool.h); the latter are kept past the pool's
+     * release, as an application may keep messages past its consumer */
+    rmqi_mpool_t *pool = rmqi_mpool_new();
+    REQUIRE(pool != NULL);
+    enum { KEEP = 4096 };
+    static rmq_msg_t *kept[KEEP];
+    static int kept_i[KEEP];
+    static rmqt_vec *kept_v[KEEP];
+    rmqt_vec *vs[256];
+    size_t n_kept = 0, n_vs = 0;
     for (char **c = cases; c && *c; c++) {
       rmqt_vec *v = rmqt_vec_load(*ver, *c);
       long long bad = v ? rmqt_vec_int(v, "error", -1) : -1;
@@ -86,6 +98,20 @@ TEST(java_written_records_become_messages_with_java_metadata) {
           continue;
         }
         check_msg(v, i, m);
+        rmq_msg_t *pm = NULL;
+        CHECK_ERR(rmqi_rxmsg_build_cached(&rec, "broker-x", 1 << 20, true, NULL,
+                                          pool, &pm, &e),
+                  RMQ_OK);
+        if (pm) {
+          check_msg(v, i, pm);
+          if (n_kept < KEEP) {
+            kept_i[n_kept] = i;
+            kept_v[n_kept] = v;
+            kept[n_kept++] = pm;
+          } else {
+            rmq_msg_destroy(pm);
+          }
+        }
         /* changing it copies it out of its block; the rest stays */
         CHECK_ERR(rmq_msg_set_property(m, "extra", "1"), RMQ_OK);
         CHECK_STR(rmq_msg_property(m, "extra"), "1");
@@ -98,8 +124,28 @@ TEST(java_written_records_become_messages_with_java_metadata) {
         rmq_msg_destroy(m);
         built++;
       }
-      rmqt_vec_free(v);
+      if (v && n_vs < sizeof(vs) / sizeof(vs[0]))
+        vs[n_vs++] = v; /* the kept messages are checked against it */
+      else
+        rmqt_vec_free(v);
     }
+    size_t live, spare;
+    rmqi_mpool_counts(pool, &live, &spare);
+    CHECK(live >= 1);
+    rmqi_mpool_release(pool);
+    for (size_t k = 0; k < n_kept; k++) { /* the owner is gone */
+      bool checkable = false;
+      for (size_t j = 0; j < n_vs; j++)
+        checkable = checkable || vs[j] == kept_v[k];
+      if (checkable)
+        check_msg(kept_v[k], kept_i[k], kept[k]);
+      CHECK_ERR(rmq_msg_set_property(kept[k], "extra", "1"), RMQ_OK);
+      CHECK_ERR(rmqi_msg_set_topic(kept[k], "elsewhere"), RMQ_OK);
+      CHECK_STR(rmq_msg_topic(kept[k]), "elsewhere");
+      rmq_msg_destroy(kept[k]);
+    }
+    for (size_t j = 0; j < n_vs; j++)
+      rmqt_vec_free(vs[j]);
     if (built < 10)
       rmqt_fail(__FILE__, __LINE__, "%s: only %d messages built", *ver, built);
     rmqt_strv_free(cases);
@@ -302,7 +348,7 @@ TEST(cached_hosts_follow_each_message) {
     r.born = hosts[i];
     r.store = hosts[(i + 3) % 6];
     rmq_msg_t *m = NULL;
-    CHECK_ERR(rmqi_rxmsg_build_cached(&r, "b", 1 << 20, false, &hc, &m, &e),
+    CHECK_ERR(rmqi_rxmsg_build_cached(&r, "b", 1 << 20, false, &hc, NULL, &m, &e),
               RMQ_OK);
     REQUIRE(m != NULL);
     CHECK_STR(rmq_msg_born_host(m), text[i]);
@@ -312,8 +358,137 @@ TEST(cached_hosts_follow_each_message) {
   free(rec);
 }
 
+/* Blocks of one size until @p n_chunks chunks hold some. */
+static size_t carve(rmqi_mpool_t *p, void **blocks, rmqi_mchunk_t **chunks,
+                    size_t max, size_t size, size_t n_chunks) {
+  size_t n = 0, seen = 0;
+  rmqi_mchunk_t *last = NULL;
+  while (n < max) {
+    blocks[n] = rmqi_mpool_alloc(p, size, &chunks[n]);
+    CHECK(blocks[n] != NULL);
+    if (blocks[n] == NULL)
+      break;
+    memset(blocks[n], 0xA5, size); /* ASan: the whole block is ours */
+    if (chunks[n] != last && ++seen > n_chunks) {
+      rmqi_mchunk_unref(chunks[n]);
+      break;
+    }
+    last = chunks[n++];
+  }
+  return n;
+}
+
+TEST(pool_chunks_come_back_and_are_carved_again) {
+  rmqi_mpool_t *p = rmqi_mpool_new();
+  REQUIRE(p != NULL);
+  rmqi_mchunk_t *c;
+  CHECK(rmqi_mpool_alloc(p, RMQI_MPOOL_MAX_BLOCK + 1, &c) == NULL);
+  CHECK(rmqi_mpool_alloc(p, 0, &c) == NULL);
+  enum { MAX = 1000 };
+  static void *blocks[MAX];
+  static rmqi_mchunk_t *chunks[MAX];
+  size_t live, spare;
+  for (int round = 0; round < 3; round++) {
+    size_t n = carve(p, blocks, chunks, MAX, 1000, 3);
+    CHECK(n > 3 * 60 && n < 3 * 66); /* 65 blocks of 1,008 B a chunk */
+    for (size_t i = 1; i < n; i++) /* aligned and apart */
+      CHECK(chunks[i] != chunks[i - 1] ||
+            (char *)blocks[i] - (char *)blocks[i - 1] == 1008);
+    rmqi_mpool_counts(p, &live, &spare);
+    CHECK_INT(live, 4); /* three full, and the one the last try opened */
+    for (size_t i = 0; i < n; i++)
+      rmqi_mchunk_unref(chunks[i]);
+    rmqi_mpool_counts(p, &live, &spare);
+    CHECK_INT(live, 4); /* no new chunk in rounds 2 and 3: reused */
+    CHECK_INT(spare, 3);
+  }
+  /* more than RMQI_MPOOL_SPARE come back: the rest are freed */
+  enum { BIG = RMQI_MPOOL_MAX_BLOCK };
+  static void *many[(RMQI_MPOOL_SPARE + 8) * 8];
+  static rmqi_mchunk_t *many_c[(RMQI_MPOOL_SPARE + 8) * 8];
+  size_t n = carve(p, many, many_c, sizeof(many) / sizeof(many[0]), BIG,
+                   RMQI_MPOOL_SPARE + 6);
+  rmqi_mpool_counts(p, &live, &spare);
+  CHECK_INT(live, RMQI_MPOOL_SPARE + 7);
+  CHECK_INT(spare, 0);
+  for (size_t i = 0; i < n; i++)
+    rmqi_mchunk_unref(many_c[i]);
+  rmqi_mpool_counts(p, &live, &spare);
+  CHECK_INT(spare, RMQI_MPOOL_SPARE);
+  CHECK_INT(live, RMQI_MPOOL_SPARE + 1);
+  /* a block kept past the release keeps its chunk, then ends it */
+  void *b = rmqi_mpool_alloc(p, 64, &c);
+  REQUIRE(b != NULL);
+  rmqi_mpool_release(p);
+  memset(b, 0, 64);
+  rmqi_mchunk_unref(c); /* frees the chunk and the pool (ASan: no leak) */
+}
+
+/* Blocks made on one thread, ended on others (TSan: the counts and the
+ * reuse are ordered). */
+typedef struct handoff {
+  pthread_mutex_t lock;
+  pthread_cond_t cv;
+  rmqi_mchunk_t *q[256];
+  size_t head, tail;
+  bool done;
+} handoff_t;
+
+static void *ender(void *arg) {
+  handoff_t *h = arg;
+  for (;;) {
+    pthread_mutex_lock(&h->lock);
+    while (h->head == h->tail && !h->done)
+      pthread_cond_wait(&h->cv, &h->lock);
+    if (h->head == h->tail) {
+      pthread_mutex_unlock(&h->lock);
+      return NULL;
+    }
+    rmqi_mchunk_t *c = h->q[h->head++ % 256];
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->lock);
+    rmqi_mchunk_unref(c);
+  }
+}
+
+TEST(blocks_end_on_other_threads_while_the_owner_carves) {
+  rmqi_mpool_t *p = rmqi_mpool_new();
+  REQUIRE(p != NULL);
+  handoff_t h = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                 .cv = PTHREAD_COND_INITIALIZER};
+  pthread_t t[3];
+  for (int i = 0; i < 3; i++)
+    REQUIRE(pthread_create(&t[i], NULL, ender, &h) == 0);
+  for (int i = 0; i < 50000; i++) {
+    rmqi_mchunk_t *c;
+    size_t size = 64 + (size_t)(i * 37) % 2000;
+    unsigned char *b = rmqi_mpool_alloc(p, size, &c);
+    REQUIRE(b != NULL);
+    memset(b, i & 0xFF, size); /* a reused chunk's old blocks are ended */
+    pthread_mutex_lock(&h.lock);
+    while (h.tail - h.head == 256)
+      pthread_cond_wait(&h.cv, &h.lock);
+    h.q[h.tail++ % 256] = c;
+    pthread_cond_broadcast(&h.cv);
+    pthread_mutex_unlock(&h.lock);
+  }
+  pthread_mutex_lock(&h.lock);
+  h.done = true;
+  pthread_cond_broadcast(&h.cv);
+  pthread_mutex_unlock(&h.lock);
+  for (int i = 0; i < 3; i++)
+    pthread_join(t[i], NULL);
+  size_t live, spare;
+  rmqi_mpool_counts(p, &live, &spare);
+  CHECK(live <= RMQI_MPOOL_SPARE + 1); /* reused, not grown */
+  CHECK_INT(spare + 1, live);          /* all back but the current one */
+  rmqi_mpool_release(p);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
+      TCASE(pool_chunks_come_back_and_are_carved_again),
+      TCASE(blocks_end_on_other_threads_while_the_owner_carves),
       TCASE(java_written_records_become_messages_with_java_metadata),
       TCASE(a_bad_crc_fails_that_message_only),
       TCASE(property_strings_past_int16_are_refused_and_many_names_dedupe),
