@@ -111,15 +111,20 @@ def produce(group, items, *extra, timeout=300):
     return res, out
 
 
+def start_failed(rc, out):
+    # a consumer that died before printing anything but its fatal error
+    # (its client's start failed: a name-server call timed out or its
+    # channel broke under CI's load) read nothing, committed nothing
+    return rc == 2 and all(o.get("fatal") for o in out)
+
+
 def consume(group, topic, *extra, timeout=300):
-    # a consumer that died before printing anything (its client's start
-    # failed: a name-server call timed out or its channel broke under CI's
-    # load) read nothing, committed nothing: started again, three times at most
+    # started again after a failed start, three times at most
     for attempt in range(3):
         rc, out, err = peer("consume", "--group", group, "--topic", topic, *extra, timeout=timeout)
-        if rc != 2 or out:
+        if not start_failed(rc, out):
             break
-        log("consume %s: peer exited 2 before any output, attempt %d: %s"
+        log("consume %s: peer's start failed, attempt %d: %s"
             % (topic, attempt + 2, err.strip()[-300:]))
     if not out or not out[-1].get("summary"):
         fail("consume %s: no summary line (rc %d): %s" % (topic, rc, err.strip()[-500:]))
@@ -282,11 +287,20 @@ def filters():
 def delayed(name, spec_extra, min_ms, max_ms=40000):
     topic = "PeerDl%s%s" % (name, RUN)
     create_topic(topic, 2)
-    cons = subprocess.Popen([PEER, "--version", VER, "consume", "--group", "PeerDl%sC%s" % (name, RUN),
-                             "--topic", topic, "--count", "1", "--quiet-ms", "2000",
-                             "--timeout-ms", str(max_ms + 10000)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(3)   # let the consumer start and rebalance before the message exists
+    for attempt in range(3):
+        cons = subprocess.Popen([PEER, "--version", VER, "consume", "--group", "PeerDl%sC%s" % (name, RUN),
+                                 "--topic", topic, "--count", "1", "--quiet-ms", "2000",
+                                 "--timeout-ms", str(max_ms + 10000)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(3)   # let the consumer start and rebalance before the message exists
+        if cons.poll() is None:
+            break
+        out, err = cons.communicate()
+        lines = [json.loads(l) for l in out.decode("utf-8").splitlines() if l.strip()]
+        if not start_failed(cons.returncode, lines) or attempt == 2:
+            fail("%s: consumer exited %d before the message was sent: %s" % (
+                name, cons.returncode, err.decode("utf-8", "replace")[-400:]))
+        log("%s: consumer's start failed, attempt %d: %s" % (name, attempt + 2, json.dumps(lines)[:300]))
     m = {"topic": topic, "body": "delayed " + name}
     m.update(spec_extra)
     t_send = int(time.time() * 1000)

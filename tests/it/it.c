@@ -144,21 +144,35 @@ int it_harness(const it_env_t *env, const char *verb, const char *args,
   return it_sh(cmd, NULL, out);
 }
 
+/* Whether the peer printed nothing but fatal errors (its start failed). */
+static bool only_fatal(const char *o) {
+  for (const char *line = o; line && *line;) {
+    const char *end = strchr(line, '\n');
+    size_t n = end ? (size_t)(end - line) : strlen(line);
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%.*s", (int)(n < 63 ? n : 63), line);
+    if (n > 0 && strstr(buf, "{\"fatal\"") != buf)
+      return false;
+    line = end ? end + 1 : line + n;
+  }
+  return true;
+}
+
 int it_peer(const it_env_t *env, const char *args, const char *in, char **out) {
   char cmd[8192];
   snprintf(cmd, sizeof(cmd),
            "RMQ_NAMESRV='%s' '%s/tests/interop/peer' --version %d %s",
            env->namesrv, env->source_root, env->major, args);
-  /* A Java consumer that died before printing anything (its client's
-   * start failed: a name-server call timed out, or its channel broke,
-   * under CI's load) read and committed nothing: it is started again,
-   * three times at most. Anything it printed, or any other command,
-   * stands as it is. */
+  /* A Java consumer that died before printing anything but its fatal
+   * error (its client's start failed: a name-server call timed out, or its
+   * channel broke, under CI's load) read and committed nothing: it is
+   * started again, three times at most. Anything else it printed, or any
+   * other command, stands as it is. */
   bool reader = strncmp(args, "consume", 7) == 0;
   for (int attempt = 1;; attempt++) {
     char *o = NULL;
     int st = it_sh(cmd, in, &o);
-    if (!reader || st != 2 || (o && o[0]) || attempt == 3) {
+    if (!reader || st != 2 || !only_fatal(o) || attempt == 3) {
       if (out)
         *out = o;
       else
@@ -166,8 +180,9 @@ int it_peer(const it_env_t *env, const char *args, const char *in, char **out) {
       return st;
     }
     free(o);
-    fprintf(stderr, "peer %.60s: exited 2 before any output, attempt %d\n",
-            args, attempt + 1);
+    fprintf(stderr,
+            "peer %.60s: exited 2 before any message (%.200s), attempt %d\n",
+            args, o ? o : "", attempt + 1);
   }
 }
 
