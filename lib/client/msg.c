@@ -2,6 +2,7 @@
 #include "mpool.h"
 #include "ns.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -456,18 +457,45 @@ int32_t rmq_msg_flag(const rmq_msg_t *m) {
 
 /* ---- metadata of received messages ----------------------------------- */
 
+/* The offset id, formatted once on first use; a message read by several
+ * threads at once formats it in one of them, the others wait for it. */
+static const char *offset_id(const rmq_msg_t *m) {
+  rmqi_msg_meta_t *meta = (rmqi_msg_meta_t *)m->meta; /* in m's own block */
+  uint8_t st = atomic_load_explicit(&meta->offset_id_state,
+                                    memory_order_acquire);
+  if (st == 2)
+    return meta->offset_id;
+  if (st == 0 &&
+      atomic_compare_exchange_strong_explicit(&meta->offset_id_state, &st, 1,
+                                              memory_order_acquire,
+                                              memory_order_acquire)) {
+    rmqi_msgrec_t rec = {.store = meta->store,
+                         .commitlog_offset = meta->commitlog_offset};
+    rmqi_msgrec_offset_id(&rec, meta->offset_id);
+    atomic_store_explicit(&meta->offset_id_state, 2, memory_order_release);
+    return meta->offset_id;
+  }
+  while (atomic_load_explicit(&meta->offset_id_state, memory_order_acquire) !=
+         2)
+    sched_yield();
+  return meta->offset_id;
+}
+
 const char *rmq_msg_id(const rmq_msg_t *m) {
   if (m == NULL || m->meta == NULL)
     return NULL;
   const char *u = rmq_msg_property(m, "UNIQ_KEY");
-  return u ? u : m->meta->offset_id;
+  return u ? u : offset_id(m);
+}
+
+const char *rmq_msg_offset_id(const rmq_msg_t *m) {
+  return m && m->meta ? offset_id(m) : NULL;
 }
 
 #define META_GETTER(type, name, field, none)                                   \
   type rmq_msg_##name(const rmq_msg_t *m) {                                    \
     return m && m->meta ? m->meta->field : none;                               \
   }
-META_GETTER(const char *, offset_id, offset_id, NULL)
 META_GETTER(const char *, broker_name, broker_name, NULL)
 META_GETTER(const char *, born_host, born_host, NULL)
 META_GETTER(const char *, store_host, store_host, NULL)

@@ -7,7 +7,10 @@
 #ifndef RMQI_CLIENT_MSG_H
 #define RMQI_CLIENT_MSG_H
 
+#include "../codec/msgrec.h"
 #include "../util/common.h"
+
+#include <stdatomic.h>
 
 typedef struct rmqi_prop {
   char *name;
@@ -50,6 +53,12 @@ struct rmq_msg {
 
 typedef struct rmqi_msg_meta {
   const char *broker_name;
+  /* The offset id is formatted when first asked for (rmq_msg_offset_id, or
+   * rmq_msg_id without UNIQ_KEY): most messages carry a UNIQ_KEY and its
+   * hex was a twentieth of a received message's instructions. 0: not yet,
+   * 1: being written, 2: written. */
+  _Atomic uint8_t offset_id_state;
+  rmqi_host_t store;
   char offset_id[57];
   char born_host[56];
   char store_host[56];

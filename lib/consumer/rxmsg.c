@@ -312,7 +312,8 @@ rmq_err_t rmqi_rxmsg_build_cached(const rmqi_msgrec_t *rec, const char *broker,
   meta->born_ts = rec->born_ts;
   meta->store_ts = rec->store_ts;
   meta->prepared_tx_offset = rec->prepared_tx_offset;
-  rmqi_msgrec_offset_id(rec, meta->offset_id);
+  atomic_init(&meta->offset_id_state, 0); /* formatted on first use */
+  meta->store = rec->store;
   host_text(hc, 0, &rec->born, meta->born_host, sizeof(meta->born_host));
   host_text(hc, 1, &rec->store, meta->store_host, sizeof(meta->store_host));
   m->meta = meta;

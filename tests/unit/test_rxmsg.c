@@ -485,8 +485,43 @@ TEST(blocks_end_on_other_threads_while_the_owner_carves) {
   rmqi_mpool_release(p);
 }
 
+static void *read_offset_id(void *arg) {
+  return (void *)rmq_msg_offset_id(arg);
+}
+
+/* The offset id is formatted on first use: threads asking at once all get
+ * the one text (TSan: one writes, the others wait for it). */
+TEST(an_offset_id_asked_for_by_threads_at_once_is_formatted_once) {
+  char s[] = "TAGS\001t\002";
+  size_t len, next;
+  uint8_t *rec = make_record(s, strlen(s), &len);
+  rmqi_msgrec_t r;
+  rmqi_errbuf_t e;
+  CHECK_ERR(rmqi_msgrec_decode(rec, len, &r, &next, &e), RMQ_OK);
+  char want[57];
+  rmqi_msgrec_offset_id(&r, want);
+  for (int round = 0; round < 50; round++) {
+    rmq_msg_t *m = NULL;
+    CHECK_ERR(rmqi_rxmsg_build(&r, "b", 1 << 20, false, &m, &e), RMQ_OK);
+    REQUIRE(m != NULL);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+      REQUIRE(pthread_create(&t[i], NULL, read_offset_id, m) == 0);
+    for (int i = 0; i < 4; i++) {
+      void *got;
+      pthread_join(t[i], &got);
+      CHECK(got == (void *)rmq_msg_offset_id(m));
+    }
+    CHECK_STR(rmq_msg_offset_id(m), want);
+    CHECK_STR(rmq_msg_id(m), want); /* no UNIQ_KEY */
+    rmq_msg_destroy(m);
+  }
+  free(rec);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
+      TCASE(an_offset_id_asked_for_by_threads_at_once_is_formatted_once),
       TCASE(pool_chunks_come_back_and_are_carved_again),
       TCASE(blocks_end_on_other_threads_while_the_owner_carves),
       TCASE(java_written_records_become_messages_with_java_metadata),
