@@ -322,15 +322,23 @@ TEST(split_properties_match_the_iterator) {
   CHECK_UINT(bad, 0);
 }
 
-/* A cache of the last hosts gives each message its own hosts: a change of
- * either (address, port, family) is seen. */
-TEST(cached_hosts_follow_each_message) {
+/* A record with the tag "t", decoded into @p r (which points into the
+ * returned buffer: free it after). */
+static uint8_t *tagged_record(rmqi_msgrec_t *r) {
   char s[] = "TAGS\001t\002";
   size_t len, next;
   uint8_t *rec = make_record(s, strlen(s), &len);
+  rmqi_errbuf_t e;
+  CHECK_ERR(rmqi_msgrec_decode(rec, len, r, &next, &e), RMQ_OK);
+  return rec;
+}
+
+/* A cache of the last hosts gives each message its own hosts: a change of
+ * either (address, port, family) is seen. */
+TEST(cached_hosts_follow_each_message) {
   rmqi_msgrec_t r;
   rmqi_errbuf_t e;
-  CHECK_ERR(rmqi_msgrec_decode(rec, len, &r, &next, &e), RMQ_OK);
+  uint8_t *rec = tagged_record(&r);
   static const rmqi_host_t hosts[] = {
       {{10, 0, 0, 1}, 4, 80},
       {{10, 0, 0, 1}, 4, 80},
@@ -492,12 +500,9 @@ static void *read_offset_id(void *arg) {
 /* The offset id is formatted on first use: threads asking at once all get
  * the one text (TSan: one writes, the others wait for it). */
 TEST(an_offset_id_asked_for_by_threads_at_once_is_formatted_once) {
-  char s[] = "TAGS\001t\002";
-  size_t len, next;
-  uint8_t *rec = make_record(s, strlen(s), &len);
   rmqi_msgrec_t r;
   rmqi_errbuf_t e;
-  CHECK_ERR(rmqi_msgrec_decode(rec, len, &r, &next, &e), RMQ_OK);
+  uint8_t *rec = tagged_record(&r);
   char want[57];
   rmqi_msgrec_offset_id(&r, want);
   for (int round = 0; round < 50; round++) {
