@@ -1,6 +1,7 @@
 /*
  * Received messages: a stored record (codec/msgrec.h) turned into the
- * public rmq_msg_t with its metadata, in one allocation (client/msg.h).
+ * public rmq_msg_t with its metadata, in one block (client/msg.h), from
+ * malloc or the consumer's pool of chunks (client/mpool.h).
  */
 #ifndef RMQI_CONSUMER_RXMSG_H
 #define RMQI_CONSUMER_RXMSG_H
