@@ -90,7 +90,7 @@ final class Produce {
             producer = hook == null ? new DefaultMQProducer(group) : new DefaultMQProducer(group, hook);
         }
         Util.configure(producer, a);
-        producer.setSendMsgTimeout((int) a.num("send-timeout-ms", 3000));
+        producer.setSendMsgTimeout((int) a.num("send-timeout-ms", 3000L * Util.slowdown()));
         int retries = (int) a.num("retries", 2);
         producer.setRetryTimesWhenSendFailed(retries);
         producer.setRetryTimesWhenSendAsyncFailed(retries);

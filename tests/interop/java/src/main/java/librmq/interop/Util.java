@@ -27,6 +27,22 @@ final class Util {
         return v == null || v.isEmpty() ? null : v;
     }
 
+    /**
+     * RMQ_TEST_SLOWDOWN (set by .ci/run under a sanitizer, and by the valgrind scripts): how many times
+     * slower the machine runs than in a plain run. The peer's own timeouts that bound speed, not logic,
+     * scale by it, as the library's tests' do: a name-server call and a send's budget of 3 s timed out at
+     * start under a sanitizer suite's load.
+     */
+    static int slowdown() {
+        String v = env("RMQ_TEST_SLOWDOWN");
+        try {
+            int s = v == null ? 1 : Integer.parseInt(v.trim());
+            return s < 1 ? 1 : Math.min(s, 20);
+        } catch (NumberFormatException e) {
+            return 1;
+        }
+    }
+
     /** Name server address: --namesrv, else RMQ_NAMESRV. */
     static String namesrv(Peer.Args a) {
         String ns = a.get("namesrv");
@@ -78,6 +94,7 @@ final class Util {
         c.setUseTLS(tls(a));
         c.setInstanceName(a.get("instance", "peer-" + pid()));
         c.setVipChannelEnabled(false);
+        c.setMqClientApiTimeout(c.getMqClientApiTimeout() * slowdown());
         String ns = a.get("namespace");
         if (ns != null && !ns.isEmpty()) {
             // The client-side namespace (wraps topics and groups as "N%name"), the one librmq's nameSpace
