@@ -204,10 +204,25 @@ static int produce(const char *topic, seen_t *s, int from, int to,
       rmq_msg_set_sharding_key(m, v);
       rmq_msg_set_property(m, "k", v);
       rmq_send_result_t r;
-      if (rmq_producer_send_orderly(p, m, &r) == RMQ_OK)
+      rmq_err_t rc;
+      /* a busy broker refuses with SYSTEM_BUSY (its send queue waited
+       * over 200 ms under CI's load): nothing was stored, so the same
+       * message goes again, before the key's next one (an orderly send
+       * is not retried elsewhere, as in Java) */
+      for (int attempt = 0;
+           (rc = rmq_producer_send_orderly(p, m, &r)) == RMQ_SYSTEM_BUSY &&
+           attempt < 20;
+           attempt++) {
+        fprintf(stderr, "orderly send %d: SYSTEM_BUSY, sent again\n", i);
+        rmq_send_result_clear(&r);
+        usleep(100 * 1000);
+      }
+      if (rc == RMQ_OK)
         snprintf(s->ids[i], 64, "%s", r.msg_id);
-      else
+      else {
+        fprintf(stderr, "orderly send %d: %s\n", i, rmq_err_name(rc));
         failed++;
+      }
       rmq_send_result_clear(&r);
       rmq_msg_destroy(m);
     } else if (rmq_producer_send_async(p, m, on_sent, &ctx) != RMQ_OK) {
