@@ -44,7 +44,7 @@ command -v python3 >/dev/null || { echo "FAIL: python3 not found"; exit 1; }
 "$here/peer" --version "$ver" build >/dev/null || { echo "FAIL: building the peer failed"; exit 1; }
 
 exec python3 - "$here/peer" "$ver" <<'PY'
-import hashlib, json, os, random, subprocess, sys, time
+import hashlib, json, os, random, subprocess, sys, tempfile, threading, time
 
 PEER, VER = sys.argv[1], sys.argv[2]
 RUN = "%d%d" % (int(time.time()) % 100000, os.getpid() % 10000)
@@ -354,25 +354,58 @@ def lite_group():
     topic, group = "PeerLg%s" % RUN, "PeerLgC%s" % RUN
     create_topic(topic, 4)
     stop = "/tmp/peer-selftest-stop-%s" % RUN
-    base = [PEER, "--version", VER, "consume-lite", "--group", group, "--topic", topic, "--timeout-ms", "90000"]
+    base = [PEER, "--version", VER, "consume-lite", "--group", group, "--topic", topic, "--timeout-ms", "240000"]
+    # each peer's lines as they come (a thread per pipe): the steps below wait for what the peers print, not
+    # for a fixed time (a Java lite consumer whose first rebalance missed itself waits 20 s for the next one)
+    got_lines = {"A": [], "B": []}
+    def reader(name, proc):
+        for raw in proc.stdout:
+            if raw.strip():
+                got_lines[name].append(json.loads(raw.decode("utf-8")))
+    def last_asg(name):
+        a_ = [o["assignment"] for o in list(got_lines[name]) if "assignment" in o]
+        return {(q["broker"], q["queueId"]) for q in a_[-1]} if a_ else None
+    def wait_for(what, cond, secs=60):
+        end = time.time() + secs
+        while not cond():
+            if time.time() > end:
+                fail("lite group: %s not within %d s: A %s, B %s" % (what, secs, got_lines["A"][-5:], got_lines["B"][-5:]))
+            time.sleep(0.1)
+    err_f = {n: tempfile.TemporaryFile() for n in ("A", "B")}   # a pipe nobody reads could fill and block
     a = subprocess.Popen(base + ["--stop-file", stop, "--instance", "lgA%s" % RUN],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(3)
+                         stdout=subprocess.PIPE, stderr=err_f["A"])
+    ta = threading.Thread(target=reader, args=("A", a), daemon=True)
+    ta.start()
+    wait_for("A's 4 queues", lambda: last_asg("A") is not None and len(last_asg("A")) == 4)
     b = subprocess.Popen(base + ["--stdin-eof", "--instance", "lgB%s" % RUN], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(6)   # B's start and the rebalance it triggers in A
+                         stdout=subprocess.PIPE, stderr=err_f["B"])
+    tb = threading.Thread(target=reader, args=("B", b), daemon=True)
+    tb.start()
+    t_b = time.time()
+    wait_for("a 2/2 split after B's start",
+             lambda: last_asg("B") is not None and len(last_asg("B")) == 2 and last_asg("A") is not None
+             and len(last_asg("A")) == 2 and not (last_asg("A") & last_asg("B")))
+    log("lite group: split 2/2 %.1f s after B's start" % (time.time() - t_b))
     res, _ = produce("PeerLgP%s" % RUN, [{"topic": topic, "body": "lg%d" % i} for i in range(40)])
-    time.sleep(5)
-    out_b, err_b = b.communicate(timeout=60)   # closes B's stdin: B leaves, A takes every queue again
-    time.sleep(4)
+    want = {r["msgId"] for r in res.values()}
+    seen = lambda: {o["msgId"] for l in got_lines.values() for o in list(l) if "msgId" in o}
+    wait_for("the 40 messages", lambda: seen() >= want)
+    b.stdin.close()   # B leaves, A takes every queue again
+    b.wait(timeout=60)
+    tb.join(timeout=10)
+    err_f["B"].seek(0)
+    err_b = err_f["B"].read()
+    wait_for("A's 4 queues after B left", lambda: len(last_asg("A")) == 4)
     open(stop, "w").close()
-    out_a, err_a = a.communicate(timeout=60)
+    a.wait(timeout=60)
+    ta.join(timeout=10)
+    err_f["A"].seek(0)
+    err_a = err_f["A"].read()
     os.unlink(stop)
-    lines = {}
-    for name, out in (("A", out_a), ("B", out_b)):
-        lines[name] = [json.loads(l) for l in out.decode("utf-8").splitlines() if l.strip()]
+    lines = got_lines
+    for name, err in (("A", err_a), ("B", err_b)):
         if not lines[name] or not lines[name][-1].get("summary"):
-            fail("lite group: consumer %s printed no summary" % name)
+            fail("lite group: consumer %s printed no summary: %s" % (name, err.decode("utf-8", "replace")[-300:]))
     qset = lambda o: {(q["broker"], q["queueId"]) for q in o["assignment"]}
     asg = {n: [qset(o) for o in l if "assignment" in o] for n, l in lines.items()}
     if not asg["B"] or not asg["A"]:
