@@ -173,16 +173,21 @@ int it_peer(const it_env_t *env, const char *args, const char *in, char **out) {
     char *o = NULL;
     int st = it_sh(cmd, in, &o);
     if (!reader || st != 2 || !only_fatal(o) || attempt == 3) {
+      if (st != 0) { /* lines CI's summary shows if the case fails */
+        size_t len = o ? strlen(o) : 0;
+        fprintf(stderr, "FAIL detail: peer %.80s exited %d: %s\n", args, st,
+                o ? o + (len > 800 ? len - 800 : 0) : "(no output)");
+      }
       if (out)
         *out = o;
       else
         free(o);
       return st;
     }
-    free(o);
     fprintf(stderr,
             "peer %.60s: exited 2 before any message (%.200s), attempt %d\n",
             args, o ? o : "", attempt + 1);
+    free(o);
   }
 }
 

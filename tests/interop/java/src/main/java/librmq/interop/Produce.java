@@ -90,7 +90,9 @@ final class Produce {
             producer = hook == null ? new DefaultMQProducer(group) : new DefaultMQProducer(group, hook);
         }
         Util.configure(producer, a);
-        producer.setSendMsgTimeout((int) a.num("send-timeout-ms", 3000L * Util.slowdown()));
+        // 10 s, not Java's 3: the peer is a fixture that puts messages in; under CI's load a send (with its retries)
+        // once ran out of 3 s
+        producer.setSendMsgTimeout((int) a.num("send-timeout-ms", 10000L * Util.slowdown()));
         int retries = (int) a.num("retries", 2);
         producer.setRetryTimesWhenSendFailed(retries);
         producer.setRetryTimesWhenSendAsyncFailed(retries);
