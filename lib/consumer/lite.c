@@ -18,6 +18,7 @@ enum {
   TICK_MS = 20,
   FLOW_DELAY_MS = 50,    /* Java PULL_TIME_DELAY_MILLS_WHEN_FLOW_CONTROL */
   PAUSE_DELAY_MS = 1000, /* Java PULL_TIME_DELAY_MILLS_WHEN_PAUSE */
+  MOVED_BACK_RECHECK_MS = 1000, /* see take_result */
 };
 
 /* ---- lifetime ------------------------------------------------------------ */
@@ -112,6 +113,7 @@ lq_t *rmqi_lite_add_queue(lite_t *l, const char *topic, const char *broker,
   q->qid = qid;
   q->ts = rmqi_tstat_get(l, topic);
   q->pull_offset = q->consumed = q->done = q->commit_mem = q->committed = -1;
+  q->moved_back_at = -1;
   q->cached_lo = q->cached_hi = -1;
   q->next = l->queues;
   if (l->queues)
@@ -193,6 +195,7 @@ void rmqi_lite_reset_queue(lite_t *l, lq_t *q) {
     rmqi_push_reset_queue(l, q);
   q->gen++;
   q->active = false;
+  q->moved_back_at = -1;
 }
 
 void rmqi_lite_drop_queue(lite_t *l, lq_t *q) {
@@ -271,6 +274,26 @@ static void take_result(lite_t *l, lq_t *q, const pull_ctx_t *x,
   q->suggest_id = res->suggest_broker_id;
   if (res->max_offset > 0)
     q->max_offset = res->max_offset; /* for the lag in statistics */
+  if (res->status == RMQ_PULL_OFFSET_MOVED && res->next_begin < x->offset &&
+      x->offset > res->max_offset && q->moved_back_at != x->offset) {
+    /* Told that our offset is past the queue's end, and to move back to
+     * offsets already pulled: a master whose consume queue lags its commit
+     * log says so about an offset its slave has just served (CI: a message
+     * read from the slave was read again from the master a moment later).
+     * The same offset is asked again once, after MOVED_BACK_RECHECK_MS;
+     * only a second such answer moves the queue back (Java moves at once,
+     * and repeats). A reset (the broker's OFFSET_RESET, answered once,
+     * with its max offset at or past ours) moves at once. */
+    rmqi_log(&l->client->log, RMQ_LOG_INFO, "consumer",
+             "%s %s:%d: offset %lld is past the broker's max %lld: asking "
+             "again before moving back",
+             l->group, q->broker, (int)q->qid, (long long)x->offset,
+             (long long)res->max_offset);
+    q->moved_back_at = x->offset;
+    q->due_ms = rmqi_now_ms() + MOVED_BACK_RECHECK_MS;
+    return;
+  }
+  q->moved_back_at = -1;
   if (res->status == 0 && res->body_len) {
     batch_t *b = calloc(1, sizeof(*b));
     if (b == NULL) {

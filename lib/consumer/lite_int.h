@@ -84,6 +84,8 @@ typedef struct lq {
   int64_t committed;   /* last offset sent to the broker / file; -1 */
   int64_t due_ms;      /* earliest time of the next pull */
   int64_t suggest_id;  /* broker id the last pull suggested */
+  int64_t moved_back_at; /* the pull offset a broker last told to move
+                            back from (OFFSET_MOVED to a smaller one), -1 */
   size_t cached_msgs, cached_bytes;
   int64_t max_cached_msgs, max_cached_bytes; /* the topic's share; 0: none */
   int64_t cached_lo, cached_hi;              /* offsets pulled but not polled */

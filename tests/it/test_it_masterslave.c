@@ -171,7 +171,17 @@ typedef struct sink {
   atomic_bool stop;
   int last_id[NQ];     /* orderly: the last id per queue (its one thread) */
   atomic_int disorder; /* orderly: ids that came after a larger one */
+  struct {             /* an id's first deliveries: where they came from */
+    atomic_int qid, port;
+    _Atomic int64_t offset, ms;
+  } seen[NT][3];
+  pthread_mutex_t log_mu; /* the client's INFO and worse lines, the last
+                             LOG_LINES, printed when the case fails */
+  char log[64][200];
+  unsigned log_n;
 } sink_t;
+
+static int64_t t_case; /* the case's start: times printed are from it */
 
 static atomic_bool master_dead;
 
@@ -183,7 +193,16 @@ static void record(sink_t *s, rmq_msg_t *const *m, size_t n) {
       atomic_fetch_add(&s->bad, 1);
       continue;
     }
-    if (atomic_fetch_add(&s->count[id], 1) == 0) {
+    int k = atomic_fetch_add(&s->count[id], 1);
+    if (k < 3) {
+      const char *host = rmq_msg_store_host(m[i]);
+      const char *colon = host ? strrchr(host, ':') : NULL;
+      atomic_store(&s->seen[id][k].qid, rmq_msg_queue_id(m[i]));
+      atomic_store(&s->seen[id][k].port, colon ? atoi(colon + 1) : -1);
+      atomic_store(&s->seen[id][k].offset, rmq_msg_queue_offset(m[i]));
+      atomic_store(&s->seen[id][k].ms, rmqi_now_ms() - t_case);
+    }
+    if (k == 0) {
       atomic_fetch_add(&s->unique, 1);
       atomic_store(&s->last_ms, rmqi_now_ms());
       if (atomic_load(&master_dead))
@@ -237,12 +256,45 @@ static void *lite_main(void *arg) {
   return NULL;
 }
 
+static void on_log(void *op, rmq_log_level_t level, const char *comp,
+                   const char *msg) {
+  sink_t *s = op;
+  (void)level;
+  pthread_mutex_lock(&s->log_mu);
+  snprintf(s->log[s->log_n++ % 64], sizeof(s->log[0]), "+%lld ms [%s] %s",
+           (long long)(rmqi_now_ms() - t_case), comp, msg);
+  pthread_mutex_unlock(&s->log_mu);
+}
+
+/* Where each of the first ids read more than once came from, and what the
+ * client logged: lines CI's summary shows. */
+static void print_dup_details(sink_t *s, const char *prefix) {
+  for (int id = 0, shown = 0; id < NT && shown < 5; id++) {
+    int c = atomic_load(&s->count[id]);
+    if (c < 2)
+      continue;
+    shown++;
+    for (int k = 0; k < c && k < 3; k++)
+      fprintf(stderr, "%s id %d delivery %d: queue %d offset %lld from port "
+              "%d at +%lld ms\n", prefix, id, k + 1,
+              atomic_load(&s->seen[id][k].qid),
+              (long long)atomic_load(&s->seen[id][k].offset),
+              atomic_load(&s->seen[id][k].port),
+              (long long)atomic_load(&s->seen[id][k].ms));
+  }
+  pthread_mutex_lock(&s->log_mu);
+  for (unsigned i = s->log_n > 64 ? s->log_n - 64 : 0; i < s->log_n; i++)
+    fprintf(stderr, "%s log: %s\n", prefix, s->log[i % 64]);
+  pthread_mutex_unlock(&s->log_mu);
+}
+
 static sink_t *sink_start(const char *kind, const char *topic, int slow_us,
                           bool auto_commit) {
   sink_t *s = calloc(1, sizeof(*s));
   if (s == NULL)
     abort();
   s->kind = kind;
+  pthread_mutex_init(&s->log_mu, NULL);
   bool push = strcmp(kind, "lite") != 0;
   bool orderly = strcmp(kind, "orderly") == 0;
   for (int q = 0; q < NQ; q++)
@@ -269,6 +321,8 @@ static sink_t *sink_start(const char *kind, const char *topic, int slow_us,
                           persist,
                           NULL};
   rmq_conf_t *c = conf_kv(common);
+  rmq_conf_set(c, "logLevel", "info", NULL, 0);
+  rmq_conf_set_log_cb(c, on_log, s);
   char err[256] = "";
   if (push) {
     rmq_conf_set(c, "consumeThreadMin", "2", NULL, 0);
@@ -311,6 +365,7 @@ static void sink_stop(sink_t *s) {
     pthread_join(s->th, NULL);
     rmq_pull_consumer_destroy(s->lite, 5000);
   }
+  pthread_mutex_destroy(&s->log_mu);
   free(s);
 }
 
@@ -504,6 +559,7 @@ static int progress_rows_done(const char *group, const char *topic) {
 
 TEST(consumers_read_from_the_slave_and_commit_to_the_returning_master) {
   REQUIRE(env.broker_a_slave[0] != '\0');
+  t_case = rmqi_now_ms();
   char topic[128];
   make_topic(topic, sizeof(topic), "it_ms");
   rmq_producer_t *p = producer();
@@ -699,6 +755,12 @@ TEST(consumers_read_from_the_slave_and_commit_to_the_returning_master) {
       fprintf(stderr, "FAIL detail: %s %d: %d deliveries beyond the stored "
               "copies, %d ids with fewer\n", who[i]->kind, i, more, fewer);
       print_dups(who[i], NT, "FAIL detail:");
+      print_dup_details(who[i], "FAIL detail:");
+      fprintf(stderr, "FAIL detail: master killed at +%lld ms, started at "
+              "+%lld, listed at +%lld; sends after its return from +%lld "
+              "(%d sent again)\n", (long long)(t_kill - t_case),
+              (long long)(t_restart - t_case), (long long)(t_listed - t_case),
+              (long long)(t_send - t_case), resent);
     }
   }
   sink_stop(all);

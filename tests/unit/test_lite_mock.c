@@ -1108,6 +1108,122 @@ TEST(an_idle_consumer_does_not_spin) {
   mock_stop(m);
 }
 
+/* A pull answer of PULL_OFFSET_MOVED (21) to @p next with the queue's max
+ * offset @p max, @p times times. */
+static void moved_rule(mock_t *m, const char *next, const char *max,
+                       int times) {
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL,
+                                  .resp_code = 21,
+                                  .ext = {{"nextBeginOffset", next},
+                                          {"minOffset", "0"},
+                                          {"maxOffset", max},
+                                          {"suggestWhichBrokerId", "0"}},
+                                  .times = times});
+}
+
+/* Nothing new at @p next, each answer held @p delay_ms. */
+static void idle_rule(mock_t *m, const char *next, int delay_ms) {
+  mock_add_rule(m, &(mock_rule_t){.code = RC_PULL,
+                                  .resp_code = 19,
+                                  .delay_ms = delay_ms,
+                                  .ext = {{"nextBeginOffset", next},
+                                          {"minOffset", "0"},
+                                          {"maxOffset", next},
+                                          {"suggestWhichBrokerId", "0"}}});
+}
+
+/* A master whose consume queue lags its commit log (the slave served
+ * offset 0, the master's max is still 0) answers the pull at 1 "past the
+ * end, move back to 0". Moving at once, as Java does, reads offset 0
+ * again (CI saw it on a 5.5.0 master back from a kill). The consumer asks
+ * offset 1 again a second later instead. */
+TEST(a_master_behind_its_slave_does_not_move_a_queue_back) {
+  log_text[0] = '\0';
+  mock_t *m = mock_broker();
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  put_text(&b, 0, false);
+  REQUIRE(rmqi_buf_ok(&b));
+  pull_rule(m, &b, "1");
+  moved_rule(m, "0", "0", 1);
+  idle_rule(m, "1", 3000);
+  extra_key = "logLevel"; /* the INFO line that says why it waits */
+  extra_val = "info";
+  rmq_pull_consumer_t *pc = consumer(m, false);
+  extra_key = extra_val = NULL;
+  REQUIRE(pc != NULL);
+  rmq_msg_t *got[4];
+  CHECK_INT(poll_n(pc, got, 1, 5000), 1);
+  rmq_msg_destroy(got[0]);
+  int64_t t0 = rmqi_now_ms();
+  CHECK_INT(mock_wait_count(m, RC_PULL, 3, 5000), 3);
+  int64_t waited = rmqi_now_ms() - t0;
+  CHECK(last_pull_offset_is(m, "1", 100));
+  CHECK(waited >= 800);
+  CHECK(logged("offset 1 is past the broker's max 0: asking again"));
+  CHECK_INT(rmq_pull_consumer_poll(pc, got, 4, 200), 0);
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(m);
+  rmqi_buf_free(&b);
+}
+
+/* The same answer twice: the queue did end there (a broker that lost its
+ * tail, a queue made again): the consumer moves back and reads what is
+ * stored there now. */
+TEST(a_second_move_back_answer_moves_the_queue) {
+  mock_t *m = mock_broker();
+  rmqi_buf_t b, b2;
+  rmqi_buf_init(&b);
+  rmqi_buf_init(&b2);
+  put_text(&b, 0, false);
+  put_text(&b2, 0, false); /* stored there since */
+  REQUIRE(rmqi_buf_ok(&b) && rmqi_buf_ok(&b2));
+  pull_rule(m, &b, "1");
+  moved_rule(m, "0", "0", 2);
+  pull_rule(m, &b2, "1");
+  idle_rule(m, "1", 3000);
+  rmq_pull_consumer_t *pc = consumer(m, false);
+  REQUIRE(pc != NULL);
+  rmq_msg_t *got[4];
+  CHECK_INT(poll_n(pc, got, 2, 8000), 2);
+  for (int i = 0; i < 2; i++) {
+    CHECK_INT(rmq_msg_queue_offset(got[i]), 0);
+    rmq_msg_destroy(got[i]);
+  }
+  CHECK_INT(mock_wait_count(m, RC_PULL, 5, 5000), 5);
+  CHECK(last_pull_offset_is(m, "1", 100));
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(m);
+  rmqi_buf_free(&b);
+  rmqi_buf_free(&b2);
+}
+
+/* A move back with the queue's max offset at or past ours is no lag: the
+ * broker's server-side reset (OFFSET_RESET, answered once) moves the
+ * queue at once. */
+TEST(a_reset_moves_a_queue_back_at_once) {
+  mock_t *m = mock_broker();
+  rmqi_buf_t b;
+  rmqi_buf_init(&b);
+  put_text(&b, 0, false);
+  REQUIRE(rmqi_buf_ok(&b));
+  pull_rule(m, &b, "1");
+  moved_rule(m, "0", "1", 1);
+  idle_rule(m, "0", 3000);
+  rmq_pull_consumer_t *pc = consumer(m, false);
+  REQUIRE(pc != NULL);
+  rmq_msg_t *got[4];
+  CHECK_INT(poll_n(pc, got, 1, 5000), 1);
+  rmq_msg_destroy(got[0]);
+  int64_t t0 = rmqi_now_ms();
+  CHECK_INT(mock_wait_count(m, RC_PULL, 3, 5000), 3);
+  CHECK(rmqi_now_ms() - t0 < 800);
+  CHECK(last_pull_offset_is(m, "0", 100));
+  rmq_pull_consumer_destroy(pc, 2000);
+  mock_stop(m);
+  rmqi_buf_free(&b);
+}
+
 int main(void) {
   static const rmqt_case cases[] = {
       TCASE(corrupt_records_are_skipped_and_the_rest_delivered),
@@ -1130,6 +1246,9 @@ int main(void) {
       TCASE(every_dropped_queue_is_committed),
       TCASE(a_dropped_queue_does_not_commit_the_batch_in_hand),
       TCASE(an_idle_consumer_does_not_spin),
+      TCASE(a_master_behind_its_slave_does_not_move_a_queue_back),
+      TCASE(a_second_move_back_answer_moves_the_queue),
+      TCASE(a_reset_moves_a_queue_back_at_once),
   };
   return RUN_TESTS(cases);
 }
