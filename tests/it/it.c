@@ -188,6 +188,7 @@ int it_peer(const it_env_t *env, const char *args, const char *in, char **out) {
             "peer %.60s: exited 2 before any message (%.200s), attempt %d\n",
             args, o ? o : "", attempt + 1);
     free(o);
+    sleep(2); /* a stalled name server (CI's load) gets a moment */
   }
 }
 
