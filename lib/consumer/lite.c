@@ -70,6 +70,7 @@ void rmqi_lite_unref(lite_t *l) {
   pthread_mutex_destroy(&l->announce);
   pthread_cond_destroy(&l->ready_cv);
   pthread_cond_destroy(&l->svc_cv);
+  pthread_cond_destroy(&l->commit_cv);
   rmqi_cstats_free(&l->st);
   while (l->tstats) {
     tstat_t *t = l->tstats;

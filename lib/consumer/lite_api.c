@@ -222,6 +222,7 @@ rmq_pull_consumer_t *rmq_pull_consumer_new(rmq_client_t *client,
   pthread_mutex_init(&l->announce, NULL);
   rmqi_cond_init_mono(&l->ready_cv);
   rmqi_cond_init_mono(&l->svc_cv);
+  rmqi_cond_init_mono(&l->commit_cv);
   rmqi_cstats_init(&l->st);
   /* Java's start(): the group joins the namespace */
   if (rmqi_conf_namespace(&l->conf, &l->conf.v.consumer_group) != RMQ_OK) {
@@ -550,19 +551,12 @@ void rmq_pull_consumer_destroy(rmq_pull_consumer_t *pc, int timeout_ms) {
   int64_t deadline = rmqi_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
   rmqi_lite_stats_leave(l);
   rmqi_lite_svc_stop(l);
-  if (l->started) {
-    if (l->conf.v.auto_commit) {
-      pthread_mutex_lock(&l->lock);
-      rmqi_lite_commit_mem(l);
-      pthread_mutex_unlock(&l->lock);
-    }
-    /* not waited for, as Java's one-way shutdown commit
-     * (RemoteBrokerOffsetStore.persistAll): a synchronous commit would wait
-     * apiTimeout (3 s) per queue on a silent broker, past our timeout; the
-     * unregister below goes after it on the same connection and is bounded
-     * by the deadline. The completions hold references on the state. */
-    rmqi_lite_persist(l, false);
-  }
+  /* Java's shutdown commit is one-way (RemoteBrokerOffsetStore.persistAll);
+   * ours waits for the answers, all at once and bounded by the deadline,
+   * so the queues' next owner starts where we stopped (a silent broker
+   * costs the timeout, not apiTimeout per queue). The push consumer has
+   * done it already, before unlocking its orderly queues. */
+  rmqi_lite_persist_final(l, deadline);
   rmqi_client_remove_consumer(l->client, l->group,
                               RMQI_MAX(deadline - rmqi_now_ms(), 1));
   pthread_mutex_lock(&l->lock);

@@ -180,7 +180,9 @@ struct lite {
   pthread_mutex_t announce; /* taken before `lock`, see announce() */
   pthread_cond_t ready_cv;  /* a batch arrived, or closing */
   pthread_cond_t svc_cv;    /* the service thread has work */
+  pthread_cond_t commit_cv; /* an asynchronous commit was answered */
   bool started, closed, assigned_mode, svc_stop, rebalance_now;
+  bool final_persisted; /* rmqi_lite_persist_final ran (lock) */
   /* pull consumer, autoCommit: when poll() next copies what earlier polls
    * returned to the offset store (Java maybeAutoCommit) (lock) */
   int64_t next_auto_commit;
@@ -249,6 +251,7 @@ typedef struct pending_commit {
   char *topic, *broker;
   int32_t qid;
   int64_t offset;
+  bool fresh; /* the queue's broker never acknowledged a commit of it */
 } pending_commit_t;
 /* The offsets of dropped queues, to commit after the lock (no bound: a
  * rebalance may drop thousands at once). Zero-initialise. */
@@ -282,6 +285,13 @@ void rmqi_lite_commit_mem(lite_t *l);
  * committed only once the broker (or the file) took it, so one that
  * failed is sent again by the next call. */
 rmq_err_t rmqi_lite_persist(lite_t *l, bool sync);
+/* Shutdown's commit: with autoCommit, what was consumed goes into the
+ * store first (rmqi_lite_commit_mem); then every stored offset, moved or
+ * not (the broker may have lost one, see the function), waiting for the
+ * answers until @p deadline (monotonic ms). Once per consumer, and only
+ * for one started (later calls return at once). Broadcasting: the file.
+ * No lock held. */
+void rmqi_lite_persist_final(lite_t *l, int64_t deadline);
 /* Sends one offset (clustering: to the broker's master; broadcasting: into
  * the file table, saved when @p sync). */
 rmq_err_t rmqi_lite_commit_one(lite_t *l, const char *topic, const char *broker,

@@ -1346,6 +1346,9 @@ void rmq_push_consumer_destroy(rmq_push_consumer_t *h, int timeout_ms) {
   /* 3. the service thread stops before the locks go, so none is renewed
    * after its unlock */
   rmqi_lite_svc_stop(l);
+  /* 4. the offsets, answered, before the unlocks: an orderly queue's next
+   * owner may lock it at once and must find where we stopped */
+  rmqi_lite_persist_final(l, deadline);
   if (orderly_locks(l))
     unlock_all(l, deadline);
   pthread_mutex_lock(&p->inner_lock);
@@ -1354,7 +1357,7 @@ void rmq_push_consumer_destroy(rmq_push_consumer_t *h, int timeout_ms) {
   pthread_mutex_unlock(&p->inner_lock);
   if (inner)
     rmq_producer_destroy(inner, (int)RMQI_MAX(deadline - rmqi_now_ms(), 0));
-  /* 4. commit, leave the group, free (the pull consumer's destroy) */
+  /* 5. leave the group, free (the pull consumer's destroy) */
   rmq_pull_consumer_destroy(h->pc, (int)RMQI_MAX(deadline - rmqi_now_ms(), 0));
   free(h);
 }
