@@ -271,7 +271,8 @@ static int gone_by_table(const void *a, const void *b) {
  * commits at once may lose one there (see rmqi_lite_persist_final), so
  * that one waits for its answer. */
 void rmqi_lite_commit_gone(lite_t *l, gone_list_t *g) {
-  qsort(g->v, g->n, sizeof(*g->v), gone_by_table);
+  if (g->n > 1) /* qsort's array may not be NULL, even empty */
+    qsort(g->v, g->n, sizeof(*g->v), gone_by_table);
   bool clustering = l->conf.v.message_model != RMQI_MODEL_BROADCASTING;
   for (size_t i = 0; i < g->n; i++) {
     pending_commit_t *c = &g->v[i];
@@ -501,7 +502,7 @@ void rmqi_lite_persist_final(lite_t *l, int64_t deadline) {
   size_t cap = 0, n = 0;
   for (lq_t *q = l->queues; q; q = q->next)
     cap += !q->dropped && q->commit_mem >= 0;
-  to_commit_t *v = malloc((cap ? cap : 1) * sizeof(*v));
+  to_commit_t *v = calloc(cap ? cap : 1, sizeof(*v));
   if (v == NULL) {
     pthread_mutex_unlock(&l->lock);
     rmqi_log(&l->client->log, RMQ_LOG_WARN, "offsets",
@@ -522,7 +523,8 @@ void rmqi_lite_persist_final(lite_t *l, int64_t deadline) {
   pthread_mutex_unlock(&l->lock);
   /* first: one queue of each table (sorted, so a table's queues are
    * together: no quadratic search over thousands of queues) */
-  qsort(v, n, sizeof(*v), by_table);
+  if (n > 1)
+    qsort(v, n, sizeof(*v), by_table);
   bool *first = calloc(n ? n : 1, sizeof(*first));
   for (size_t i = 0; first && i < n; i++)
     first[i] = i == 0 || !same_table(v[i - 1].q, v[i].q);
