@@ -1103,10 +1103,11 @@ RMQ_API rmq_err_t rmq_pull_consumer_pull(rmq_pull_consumer_t *consumer,
                                          rmq_pull_result_t *res);
 
 /**
- * @brief Commits the offsets (clustering: to the brokers; broadcasting: to
- *        the offset file), unregisters the group, stops pulling, joins the
- *        consumer's threads within about @p timeout_ms and frees it (and
- *        its private client). Messages not yet polled are dropped.
+ * @brief Commits the offsets (clustering: to the brokers, waiting for their
+ *        answers; broadcasting: to the offset file), unregisters the group,
+ *        stops pulling, joins the consumer's threads within about
+ *        @p timeout_ms and frees it (and its private client). Messages not
+ *        yet polled are dropped.
  */
 RMQ_API void rmq_pull_consumer_destroy(rmq_pull_consumer_t *consumer,
                                        int timeout_ms);
@@ -1257,12 +1258,13 @@ RMQ_API rmq_err_t rmq_push_consumer_resume(rmq_push_consumer_t *consumer);
  * @brief Stops pulling, lets listener calls in progress finish within
  *        @p timeout_ms (messages not yet delivered are dropped and will be
  *        redelivered, since their offsets were never committed), commits
- *        the offsets, unlocks orderly queues, leaves the group, joins the
+ *        the offsets (waiting for the brokers' answers), then unlocks
+ *        orderly queues, leaves the group, joins the
  *        consume threads (all but those still in a call, see below) and
  *        frees the consumer (and its private client).
  * @remark A listener still running when the timeout ends is neither
  *         interrupted nor waited for: destroy logs a warning, detaches its
- *         consume thread and goes on (unlock, commit, leave the group), so
+ *         consume thread and goes on (commit, unlock, leave the group), so
  *         it returns within about @p timeout_ms. That thread keeps what the
  *         call needs (its messages stay valid until it returns), ends when
  *         the call returns, without calling the listener again. The
