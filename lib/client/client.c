@@ -424,8 +424,11 @@ static bool hb_prepare(rmq_client_t *c, rmqi_buf_t *body, char ***addrs,
   c->heartbeat_pending = false;
   for (rmqi_group_t *g = c->producer_groups; g; g = g->next)
     n_groups++;
+  /* a consumer not started yet is no member: the broker would count it
+   * in the group, and the others would leave it a share of the queues
+   * (Java registers a consumer in start()) */
   for (rmqi_cgroup_t *g = c->consumer_groups; g; g = g->next)
-    n_cons++;
+    n_cons += g->announced;
   /* every group, however many: a group left out of heartbeats is dropped
    * by the broker (no check-backs, no rebalance) */
   if ((n_groups && (groups = malloc(n_groups * sizeof(*groups))) == NULL) ||
@@ -436,7 +439,8 @@ static bool hb_prepare(rmq_client_t *c, rmqi_buf_t *body, char ***addrs,
     groups[k++] = g->name;
   k = 0;
   for (rmqi_cgroup_t *g = c->consumer_groups; ok && g; g = g->next)
-    cons[k++] = g->hb;
+    if (g->announced)
+      cons[k++] = g->hb;
   bool any = false;
   if (ok) {
     *n_addrs = addrs_locked(c, n_cons == 0, addrs);
@@ -645,6 +649,7 @@ rmq_err_t rmqi_client_set_consumer_data(rmq_client_t *c,
     g->arena = a;
     g->hb = hb;
     g->hb.group = g->name;
+    g->announced = true;
   }
   pthread_mutex_unlock(&c->lock);
   if (g == NULL) {

@@ -62,6 +62,7 @@ typedef void (*rmqi_consumer_admin_fn)(void *arg, rmqi_conn_t *conn,
 typedef struct rmqi_cgroup {
   char *name;
   rmqi_hb_consumer_t hb; /* strings and arrays in `arena` */
+  bool announced;        /* hb set by its consumer's start: in heartbeats */
   rmqi_arena_t arena;
   rmqi_consumer_notify_fn notify;
   void *notify_arg;

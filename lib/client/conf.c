@@ -348,6 +348,20 @@ static const prop_t props[] = {
      MS_MAX, NULL, NULL,
      "Period of the rebalance (Java's rocketmq.client.rebalance.waitInterval), "
      "ms; it also runs when the group changes."},
+    {"rebalanceLockInterval", K, T_INT, OFF(lock_interval_ms), "20000", 100,
+     MS_MAX, NULL, NULL,
+     "Orderly push consumer (clustering): period of renewing its queues' "
+     "locks at their brokers (Java's rocketmq.client.rebalance.lockInterval), "
+     "ms."},
+    {"rebalanceLockMaxLiveTime", K, T_INT, OFF(lock_max_live_ms), "30000", 100,
+     MS_MAX, NULL, NULL,
+     "Orderly push consumer (clustering): a queue whose lock was last renewed "
+     "longer ago is not consumed until a renewal succeeds (Java's "
+     "rocketmq.client.rebalance.lockMaxLiveTime), ms. It must exceed "
+     "rebalanceLockInterval, and stay below the brokers' lock lifetime "
+     "(rocketmq.broker.rebalance.lockMaxLiveTime, 60 s): that gap is what "
+     "keeps a member cut off from its broker from consuming a queue that "
+     "another member has locked since."},
     {"localOffsetStoreDir", K, T_STR, OFF(local_offset_store_dir), "", 0, 0,
      NULL, NULL,
      "Directory of BROADCASTING offset files; empty: $HOME/.rocketmq_offsets "

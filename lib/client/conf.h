@@ -111,6 +111,8 @@ typedef struct rmqi_conf_vals {
   int64_t pull_delay_on_exception_ms;
   int64_t persist_offset_interval_ms;
   int64_t rebalance_interval_ms;
+  int64_t lock_interval_ms;
+  int64_t lock_max_live_ms;
   char *local_offset_store_dir;
   /* push consumer */
   int64_t consume_thread_min;

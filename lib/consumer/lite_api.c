@@ -385,10 +385,12 @@ static rmq_err_t subscribe(rmq_pull_consumer_t *pc, const char *topic,
     if (!q->dropped && strcmp(q->topic, topic) == 0)
       rmqi_lite_drop_keep(l, q, &gone);
   }
+  /* before start, start() announces the group with what it has then */
+  bool live = l->started;
   pthread_mutex_unlock(&l->lock);
   rmqi_lite_commit_gone(l, &gone);
-  rmq_err_t rc = announce(l);
-  if (rc == RMQ_OK)
+  rmq_err_t rc = live ? announce(l) : RMQ_OK;
+  if (rc == RMQ_OK && live)
     rmqi_lite_kick(l);
   return rc;
 }
@@ -429,9 +431,10 @@ rmq_err_t rmq_pull_consumer_unsubscribe(rmq_pull_consumer_t *pc,
     if (!q->dropped && strcmp(q->topic, topic) == 0)
       rmqi_lite_drop_keep(l, q, &gone);
   }
+  bool live = l->started;
   pthread_mutex_unlock(&l->lock);
   rmqi_lite_commit_gone(l, &gone);
-  if (rc == RMQ_OK)
+  if (rc == RMQ_OK && live)
     rc = announce(l);
   return rc;
 }

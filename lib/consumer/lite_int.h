@@ -279,6 +279,9 @@ void rmqi_lite_kick(lite_t *l); /* run a rebalance soon (any thread) */
 /* Copies every queue's polled offset into the in-memory store (Java
  * commitAll; l->lock held). */
 void rmqi_lite_commit_mem(lite_t *l);
+/* Whether @p q's offset may be sent now (l->lock held): the push
+ * consumer's orderly queues only while their lock holds. */
+bool rmqi_lite_may_commit(const lite_t *l, const lq_t *q);
 /* Sends every stored offset that moved (clustering: UPDATE_CONSUMER_OFFSET,
  * waiting for the answers when @p sync, else learning them in a
  * completion; broadcasting: the file). A queue's offset counts as

@@ -208,6 +208,10 @@ rmq_err_t rmqi_lite_commit_one(lite_t *l, const char *topic, const char *broker,
   return rc;
 }
 
+bool rmqi_lite_may_commit(const lite_t *l, const lq_t *q) {
+  return l->push == NULL || rmqi_push_may_commit(l, q);
+}
+
 void rmqi_lite_commit_mem(lite_t *l) {
   for (lq_t *q = l->queues; q; q = q->next) {
     if (l->push && !q->dropped)
@@ -218,6 +222,7 @@ void rmqi_lite_commit_mem(lite_t *l) {
 }
 
 void rmqi_lite_drop_keep(lite_t *l, lq_t *q, gone_list_t *g) {
+  bool may_commit = rmqi_lite_may_commit(l, q); /* before the unlock */
   if (l->push) {
     rmqi_push_sync_offset(l, q);
     rmqi_push_on_drop(l, q);
@@ -229,7 +234,7 @@ void rmqi_lite_drop_keep(lite_t *l, lq_t *q, gone_list_t *g) {
   int64_t upto = l->push ? q->consumed : q->done;
   if (l->conf.v.auto_commit && upto >= 0)
     q->commit_mem = upto;
-  if (q->commit_mem >= 0 && q->commit_mem != q->committed) {
+  if (may_commit && q->commit_mem >= 0 && q->commit_mem != q->committed) {
     bool ok = true;
     if (g->n == g->cap) {
       size_t nc = g->cap ? g->cap * 2 : 16;
@@ -407,7 +412,8 @@ rmq_err_t rmqi_lite_persist(lite_t *l, bool sync) {
   pthread_mutex_lock(&l->lock);
   for (lq_t *q = l->queues; q; q = q->next) {
     if (q->dropped || q->commit_mem < 0 ||
-        (!sync && q->commit_busy)) /* one in flight: its answer decides */
+        (!sync && q->commit_busy) || /* one in flight: its answer decides */
+        !rmqi_lite_may_commit(l, q))
       continue;
     bool moved = q->commit_mem != q->committed;
     if (!moved && !refresh)
@@ -501,7 +507,7 @@ void rmqi_lite_persist_final(lite_t *l, int64_t deadline) {
   pthread_mutex_lock(&l->lock);
   size_t cap = 0, n = 0;
   for (lq_t *q = l->queues; q; q = q->next)
-    cap += !q->dropped && q->commit_mem >= 0;
+    cap += !q->dropped && q->commit_mem >= 0 && rmqi_lite_may_commit(l, q);
   to_commit_t *v = calloc(cap ? cap : 1, sizeof(*v));
   if (v == NULL) {
     pthread_mutex_unlock(&l->lock);
@@ -512,7 +518,7 @@ void rmqi_lite_persist_final(lite_t *l, int64_t deadline) {
     return;
   }
   for (lq_t *q = l->queues; q && n < cap; q = q->next) {
-    if (q->dropped || q->commit_mem < 0)
+    if (q->dropped || q->commit_mem < 0 || !rmqi_lite_may_commit(l, q))
       continue;
     q->holds += 2; /* one for send_commit, one for our waits */
     v[n++] = (to_commit_t){q, 0, false};
@@ -829,6 +835,8 @@ static void *svc_main(void *arg) {
     int64_t wake = RMQI_MIN(RMQI_MIN(next_rb, next_persist), l->next_snap_ms);
     if (v->auto_commit && l->push) /* a pull consumer's is poll()'s */
       wake = RMQI_MIN(wake, next_auto);
+    if (l->push)
+      wake = RMQI_MIN(wake, rmqi_push_svc_due(l));
     if (unseeded)
       wake = RMQI_MIN(wake, rmqi_now_ms() + 200);
     if (!l->svc_stop && !l->rebalance_now)

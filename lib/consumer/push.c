@@ -38,9 +38,8 @@ enum {
   SEND_BACK_TIMEOUT_MS = 5000, /* Java */
   LOCAL_RETRY_MS = 5000,       /* a message neither broker path took */
   PUBLISH_MS = 50,             /* a concurrent run's progress (progress_t) */
-  LOCK_INTERVAL_MS = 20000,    /* rocketmq.client.rebalance.lockInterval */
-  LOCK_MAX_LIVE_MS = 30000,    /* rocketmq.client.rebalance.lockMaxLiveTime */
   LOCK_TIMEOUT_MS = 1000,
+  LOCK_RETRY_MS = 1000, /* a queue we could not lock (Java 5.x: 500) */
 };
 
 struct rmq_push_consumer {
@@ -53,7 +52,7 @@ struct rmq_push_consumer {
 /* Orderly: whether @p q may be consumed now (clustering: our lock, fresh). */
 static bool lock_valid(const lite_t *l, const lq_t *q, int64_t now) {
   return l->conf.v.message_model == RMQI_MODEL_BROADCASTING ||
-         (q->locked && now - q->lock_ms < LOCK_MAX_LIVE_MS);
+         (q->locked && now - q->lock_ms < l->conf.v.lock_max_live_ms);
 }
 
 bool rmqi_push_may_pull(lite_t *l, const lq_t *q) {
@@ -887,6 +886,10 @@ static bool orderly_locks(const lite_t *l) {
          l->conf.v.message_model == RMQI_MODEL_CLUSTERING;
 }
 
+bool rmqi_push_may_commit(const lite_t *l, const lq_t *q) {
+  return !orderly_locks(l) || lock_valid(l, q, rmqi_now_ms());
+}
+
 void rmqi_push_on_drop(lite_t *l, lq_t *q) {
   push_t *p = l->push;
   if (!orderly_locks(l) || !q->locked)
@@ -1011,12 +1014,74 @@ static bool master_addr(lite_t *l, const char *topic, const char *broker,
   return rmqi_lite_addr(l, topic, broker, 0, out, n, &master) && master;
 }
 
+/* A queue locked again after its lock lapsed or went to another member,
+ * held back from consumption until the broker's offset is known. */
+typedef struct regained {
+  rmqi_mqo_t m;
+  int64_t lock_ms;
+} regained_t;
+
+/* Where @p q's consumption stands (l->lock held): the offset of its first
+ * unfinished message, else the next to pull; -1 when unknown. */
+static int64_t position(lite_t *l, lq_t *q) {
+  rmqi_push_sync_offset(l, q);
+  return q->consumed >= 0 ? q->consumed : q->pull_offset;
+}
+
+/* Finishes the relock of @p r (no lock held): while the lock was not ours,
+ * another member may have consumed the queue and committed past what this
+ * one has pulled; its pulled messages would then be consumed a second
+ * time, after their successors (Java consumes them). So the broker's
+ * offset is read first, and a later one moves the queue there. Returns
+ * false when the broker did not answer. */
+static bool relock(lite_t *l, const regained_t *r) {
+  char addr[128], err[256] = "";
+  int64_t off = -1;
+  rmq_err_t rc = RMQ_ERR_NO_ROUTE;
+  if (master_addr(l, r->m.topic, r->m.broker, addr, sizeof(addr)))
+    rc = rmqi_consumer_offset(l->client, addr, l->group, r->m.topic,
+                              r->m.broker, r->m.queue_id, &off, err,
+                              sizeof(err));
+  if (rc == RMQ_ERR_NOT_FOUND) { /* nothing committed: nothing to move to */
+    rc = RMQ_OK;
+    off = -1;
+  }
+  pthread_mutex_lock(&l->lock);
+  lq_t *q = rmqi_lite_find(l, r->m.topic, r->m.broker, r->m.queue_id);
+  /* a commit of ours in flight may land after the read: next pass */
+  if (q && !q->dropped && rc == RMQ_OK && !q->commit_busy) {
+    int64_t pos = position(l, q);
+    if (off > pos) {
+      rmqi_log(&l->client->log, RMQ_LOG_INFO, "rebalance",
+               "%s: %s %s:%d locked again; the group's offset %lld is past "
+               "this member's %lld: its pulled messages are dropped",
+               l->group, q->topic, q->broker, (int)q->qid, (long long)off,
+               (long long)pos);
+      rmqi_lite_reset_queue(l, q);
+      q->pull_offset = q->consumed = q->done = off;
+      q->commit_mem = q->committed = off;
+      q->due_ms = 0;
+    }
+    q->locked = true;
+    q->lock_ms = r->lock_ms;
+  } else if (q && rc != RMQ_OK && rc != RMQ_ERR_SHUTDOWN)
+    rmqi_log(&l->client->log, RMQ_LOG_WARN, "rebalance",
+             "%s: %s %s:%d locked again, its offset unknown (%s %s): not "
+             "consumed until a later lock reads it",
+             l->group, q->topic, q->broker, (int)q->qid, rmq_err_name(rc),
+             err);
+  pthread_mutex_unlock(&l->lock);
+  return rc == RMQ_OK || rc == RMQ_ERR_NO_ROUTE;
+}
+
 /* Locks @p v (grouped by broker, one request each) and marks the queues
  * (Java RebalanceImpl.lockAll). */
 static void lock_queues(lite_t *l, rmqi_mqo_t *v, size_t n) {
   bool *done = calloc(n ? n : 1, sizeof(*done));
   rmqi_mqo_t *grp = calloc(n ? n : 1, sizeof(*grp));
-  for (size_t i = 0; done && grp && i < n; i++) {
+  regained_t *re = calloc(n ? n : 1, sizeof(*re));
+  size_t n_re = 0;
+  for (size_t i = 0; done && grp && re && i < n; i++) {
     if (done[i])
       continue;
     size_t g = 0;
@@ -1027,22 +1092,29 @@ static void lock_queues(lite_t *l, rmqi_mqo_t *v, size_t n) {
       }
     char addr[128];
     rmqi_mqlist_t ok = {0};
+    /* a lock's life counts from before the request: the broker's from
+     * when it took it, which is later */
+    int64_t t_req = rmqi_now_ms();
     bool got = master_addr(l, v[i].topic, v[i].broker, addr, sizeof(addr)) &&
                lock_call(l, RC_LOCK, addr, grp, g, false, LOCK_TIMEOUT_MS,
                          &ok) == RMQ_OK;
-    int64_t now = rmqi_now_ms();
     pthread_mutex_lock(&l->lock);
     for (size_t k = 0; k < g; k++) {
       lq_t *q = rmqi_lite_find(l, grp[k].topic, grp[k].broker, grp[k].queue_id);
       if (q == NULL)
         continue;
       bool mine = got && in_list(&ok, &grp[k]);
+      if (mine && !lock_valid(l, q, t_req) && q->pull_offset >= 0) {
+        q->locked = false; /* until relock() has the broker's offset */
+        re[n_re++] = (regained_t){grp[k], t_req};
+        continue;
+      }
       if (mine && !q->locked)
         rmqi_log(&l->client->log, RMQ_LOG_INFO, "rebalance",
                  "%s: %s %s:%d locked", l->group, q->topic, q->broker,
                  (int)q->qid);
       if (mine)
-        q->lock_ms = now;
+        q->lock_ms = t_req;
       else if (got) /* another consumer holds it */
         q->locked = false;
       q->locked = q->locked || mine;
@@ -1051,6 +1123,11 @@ static void lock_queues(lite_t *l, rmqi_mqo_t *v, size_t n) {
     if (got)
       rmqi_mqlist_free(&ok);
   }
+  /* v owns the names. A broker that stops answering costs one timeout,
+   * not one per queue: the rest stay unlocked and are tried again. */
+  for (size_t i = 0; i < n_re && relock(l, &re[i]); i++)
+    ;
+  free(re);
   free(done);
   free(grp);
 }
@@ -1090,7 +1167,23 @@ void rmqi_push_svc(lite_t *l) {
     lock_queues(l, v, n);
   mqos_free(v, n);
   if (renew)
-    p->next_lock_ms = now + LOCK_INTERVAL_MS;
+    p->next_lock_ms = now + l->conf.v.lock_interval_ms;
+}
+
+int64_t rmqi_push_svc_due(const lite_t *l) {
+  if (!orderly_locks(l))
+    return INT64_MAX;
+  /* renewals on time, not at the next rebalance or persist: a lock not
+   * renewed within rebalanceLockMaxLiveTime stops its queue */
+  int64_t due = l->push->next_lock_ms;
+  /* a queue another member holds is asked for again every second (the
+   * last holder's broker lock may lapse, or it may unlock at any time) */
+  for (lq_t *q = l->queues; q; q = q->next)
+    if (!q->dropped && !q->locked) {
+      due = RMQI_MIN(due, rmqi_now_ms() + LOCK_RETRY_MS);
+      break;
+    }
+  return due;
 }
 
 /* Shutdown: every queue we hold, synchronously, within @p deadline. */
@@ -1155,6 +1248,19 @@ rmq_push_consumer_t *rmq_push_consumer_new(rmq_client_t *client,
     free(h);
     free(p);
     rmqi_errstr(errstr, errstr_size, "out of memory");
+    return NULL;
+  }
+  /* a lock that lapses before its renewal is due stops every orderly queue
+   * for part of each period */
+  if (c->v.lock_max_live_ms <= c->v.lock_interval_ms) {
+    rmqi_errstr(errstr, errstr_size,
+                "rebalanceLockMaxLiveTime (%lld) must exceed "
+                "rebalanceLockInterval (%lld)",
+                (long long)c->v.lock_max_live_ms,
+                (long long)c->v.lock_interval_ms);
+    rmq_conf_destroy(c);
+    free(h);
+    free(p);
     return NULL;
   }
   /* Java's push default is 32 a pull (the lite consumer's is 10) */

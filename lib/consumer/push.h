@@ -51,10 +51,17 @@ void rmqi_push_reset_queue(lite_t *l, lq_t *q);
  * (l->lock held): before a commit, so it has what finished since the
  * runs last published. */
 void rmqi_push_sync_offset(lite_t *l, lq_t *q);
+/* Whether @p q's offset may be sent to its broker (l->lock held): not an
+ * orderly clustering queue whose lock has lapsed or gone, for another
+ * member may hold it and have committed past this one's offset. */
+bool rmqi_push_may_commit(const lite_t *l, const lq_t *q);
 /* A queue leaves (rebalance): orderly clustering notes it for unlocking. */
 void rmqi_push_on_drop(lite_t *l, lq_t *q);
 /* The service thread's pass (no lock): locks, unlocks. */
 void rmqi_push_svc(lite_t *l);
+/* When the service thread's next pass is due for the locks (l->lock
+ * held): INT64_MAX when it has none to take or renew. */
+int64_t rmqi_push_svc_due(const lite_t *l);
 /* CONSUME_MESSAGE_DIRECTLY from @p conn (the loop thread, no lock held):
  * the listener runs on a consume thread, the answer goes back later. */
 void rmqi_push_consume_directly(lite_t *l, rmqi_conn_t *conn,

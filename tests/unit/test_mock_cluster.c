@@ -1173,39 +1173,60 @@ static void send_seq(rmq_producer_t *p, int qid, int from, int to) {
   }
 }
 
+/* A cluster with TopicLock (2 queues) holding seq 0..9 in each queue, and
+ * its producer; @p x ready. */
+static rmq_mock_cluster_t *lock_cluster(rmq_producer_t **p, lockq_t *x) {
+  rmq_mock_cluster_t *c = cluster(1);
+  if (c == NULL || rmq_mock_topic_create(c, "TopicLock", 2) != RMQ_OK ||
+      (*p = producer(c, NULL)) == NULL) {
+    if (c)
+      rmq_mock_cluster_destroy(c);
+    return NULL;
+  }
+  atomic_store(&x->last[0], -1);
+  atomic_store(&x->last[1], -1);
+  send_seq(*p, 0, 0, 10);
+  send_seq(*p, 1, 0, 10);
+  return c;
+}
+
+/* An orderly consumer of TopicLock from its first offset (@p conf, taken),
+ * started, once it has consumed seq 0..9 of both queues. */
+static rmq_push_consumer_t *lock_consumer(rmq_conf_t *conf, rmq_consume_cb *cb,
+                                          lockq_t *x) {
+  rmq_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
+  char err[256] = "";
+  rmq_push_consumer_t *pc = rmq_push_consumer_new(NULL, conf, err, sizeof(err));
+  rmq_conf_destroy(conf);
+  if (pc == NULL)
+    return NULL;
+  CHECK_ERR(rmq_push_consumer_set_listener_orderly(pc, cb, x), RMQ_OK);
+  CHECK_ERR(rmq_push_consumer_subscribe(pc, "TopicLock", "*"), RMQ_OK);
+  CHECK_ERR(rmq_push_consumer_start(pc), RMQ_OK);
+  for (int t = 0; t < 500 && (atomic_load(&x->calls[0]) < 10 ||
+                              atomic_load(&x->calls[1]) < 10);
+       t++)
+    usleep(10 * 1000);
+  CHECK_INT(atomic_load(&x->calls[0]), 10);
+  CHECK_INT(atomic_load(&x->calls[1]), 10);
+  return pc;
+}
+
 /* An orderly consumer whose lock on queue 0 goes to another client (its
  * renewal, 20 s after start, comes back without the queue): queue 0's
  * listener calls stop while queue 1 goes on; once the lock is ours again
  * it resumes, in order. */
 TEST(orderly_listener_stops_on_a_lost_lock) {
   enum { RC_LOCK = 41 };
-  rmq_mock_cluster_t *c = cluster(1);
-  REQUIRE(c);
-  CHECK_ERR(rmq_mock_topic_create(c, "TopicLock", 2), RMQ_OK);
-  rmq_producer_t *p = producer(c, NULL);
-  REQUIRE(p);
   static lockq_t x;
-  atomic_store(&x.last[0], -1);
-  atomic_store(&x.last[1], -1);
-  send_seq(p, 0, 0, 10);
-  send_seq(p, 1, 0, 10);
+  rmq_producer_t *p = NULL;
+  rmq_mock_cluster_t *c = lock_cluster(&p, &x);
+  REQUIRE(c);
   rmq_conf_t *conf = conf_for(c);
   rmq_conf_set(conf, "consumerGroup", "GLock", NULL, 0);
   rmq_conf_set(conf, "rebalanceInterval", "500", NULL, 0);
-  rmq_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
-  char err[256] = "";
-  rmq_push_consumer_t *pc = rmq_push_consumer_new(NULL, conf, err, sizeof(err));
-  rmq_conf_destroy(conf);
+  rmq_push_consumer_t *pc = lock_consumer(conf, on_orderly, &x);
   REQUIRE(pc);
-  CHECK_ERR(rmq_push_consumer_set_listener_orderly(pc, on_orderly, &x), RMQ_OK);
-  CHECK_ERR(rmq_push_consumer_subscribe(pc, "TopicLock", "*"), RMQ_OK);
-  CHECK_ERR(rmq_push_consumer_start(pc), RMQ_OK);
-  for (int t = 0; t < 500 && (atomic_load(&x.calls[0]) < 10 ||
-                              atomic_load(&x.calls[1]) < 10);
-       t++)
-    usleep(10 * 1000);
-  CHECK_INT(atomic_load(&x.calls[0]), 10);
-  CHECK_INT(atomic_load(&x.calls[1]), 10);
   int64_t locks = rmq_mock_request_count(c, 0, RC_LOCK);
   CHECK_ERR(
       rmq_mock_queue_lock_give(c, 0, "TopicLock", 0, "GLock", "someone-else"),
@@ -1241,6 +1262,161 @@ TEST(orderly_listener_stops_on_a_lost_lock) {
   CHECK_ERR(rmq_mock_queue_lock_give(c, 1, "TopicLock", 0, "GLock", "x"),
             RMQ_ERR_INVALID_ARG);
   rmq_push_consumer_destroy(pc, 5000);
+  rmq_producer_destroy(p, 2000);
+  rmq_mock_cluster_destroy(c);
+}
+
+/* Holds the listener while relock_hold is set, in the call of seq 100. */
+static atomic_int relock_hold;
+static rmq_consume_status_t on_orderly_held(rmq_push_consumer_t *c,
+                                            rmq_msg_t *const *msgs, size_t n,
+                                            rmq_consume_ctx_t *ctx,
+                                            void *opaque) {
+  const char *b = n ? rmq_msg_property(msgs[0], "seq") : NULL;
+  while (b && atoi(b) == 100 && atomic_load(&relock_hold))
+    usleep(1000);
+  return on_orderly(c, msgs, n, ctx, opaque);
+}
+
+/* An orderly consumer has pulled queue 0's messages 100..109 (offsets
+ * 10..19) and is in the call of 100 when its lock goes to another member,
+ * which consumes up to offset 15 and commits it. While the lock is not its
+ * own the consumer commits nothing of queue 0 (its offset, 11, would move
+ * the group's back). When the lock comes back it starts where the group
+ * is: 105..109, not its pulled 101..104, which Java would consume again
+ * after their successors. */
+TEST(orderly_relock_starts_where_the_group_is) {
+  enum { RC_LOCK = 41, RC_UPDATE_OFFSET = 15 };
+  static lockq_t x;
+  rmq_producer_t *p = NULL;
+  rmq_mock_cluster_t *c = lock_cluster(&p, &x);
+  REQUIRE(c);
+  rmq_conf_t *conf = conf_for(c);
+  rmq_conf_set(conf, "consumerGroup", "GRelock", NULL, 0);
+  rmq_conf_set(conf, "rebalanceLockInterval", "300", NULL, 0);
+  rmq_conf_set(conf, "rebalanceLockMaxLiveTime", "1000", NULL, 0);
+  rmq_conf_set(conf, "persistConsumerOffsetInterval", "200", NULL, 0);
+  rmq_push_consumer_t *pc = lock_consumer(conf, on_orderly_held, &x);
+  REQUIRE(pc);
+  atomic_store(&relock_hold, 1);
+  send_seq(p, 0, 100, 110); /* pulled at once; the call of 100 is held */
+  /* the other member takes the lock, consumes 10..14 and commits 15 */
+  CHECK_ERR(
+      rmq_mock_queue_lock_give(c, 0, "TopicLock", 0, "GRelock", "someone-else"),
+      RMQ_OK);
+  int64_t locks = rmq_mock_request_count(c, 0, RC_LOCK);
+  CHECK(rmq_mock_wait_request_count(c, 0, RC_LOCK, locks + 2, 10000) >=
+        locks + 2);
+  /* (not started: no member of the group, it only commits) */
+  conf = conf_for(c);
+  rmq_conf_set(conf, "consumerGroup", "GRelock", NULL, 0);
+  char err[256] = "";
+  rmq_pull_consumer_t *other =
+      rmq_pull_consumer_new(NULL, conf, err, sizeof(err));
+  rmq_conf_destroy(conf);
+  REQUIRE(other);
+  rmq_queue_t q0 = {.topic = "TopicLock", .broker_name = "broker-a",
+                    .queue_id = 0};
+  CHECK_ERR(rmq_pull_consumer_commit_queue(other, &q0, 15), RMQ_OK);
+  /* 100's call ends; then several periodic commits (of queue 1) go out */
+  atomic_store(&relock_hold, 0);
+  for (int t = 0; t < 500 && atomic_load(&x.calls[0]) < 11; t++)
+    usleep(10 * 1000);
+  int64_t commits = rmq_mock_request_count(c, 0, RC_UPDATE_OFFSET);
+  CHECK(rmq_mock_wait_request_count(c, 0, RC_UPDATE_OFFSET, commits + 4,
+                                    10000) >= commits + 4);
+  int64_t off = -1;
+  CHECK_ERR(rmq_pull_consumer_committed(other, &q0, &off), RMQ_OK);
+  CHECK_INT((int)off, 15); /* not moved back to 11 */
+  CHECK_INT(atomic_load(&x.calls[0]), 11);
+  /* the lock comes back: 105..109 follow, nothing of 101..104 */
+  CHECK_ERR(
+      rmq_mock_queue_lock_give(c, 0, "TopicLock", 0, "GRelock",
+                               rmq_client_id(rmq_push_consumer_client(pc))),
+      RMQ_OK);
+  for (int t = 0; t < 1000 && atomic_load(&x.last[0]) < 109; t++)
+    usleep(10 * 1000);
+  CHECK_INT(atomic_load(&x.last[0]), 109);
+  CHECK_INT(atomic_load(&x.late[0]), 6); /* 100, then 105..109 */
+  CHECK_INT(atomic_load(&x.out_of_order), 0);
+  rmq_pull_consumer_destroy(other, 2000);
+  rmq_push_consumer_destroy(pc, 5000);
+  rmq_producer_destroy(p, 2000);
+  rmq_mock_cluster_destroy(c);
+}
+
+/* A consumer made and subscribed but not started is no member of its
+ * group (Java registers one in start()): the broker would list it, and
+ * the members would leave it a share of the queues that nobody consumes.
+ * Its client heartbeats meanwhile, for a producer, ten times over; once
+ * started it is a member and takes a queue. */
+TEST(a_consumer_not_started_is_no_member) {
+  static lockq_t x, y;
+  rmq_producer_t *p = NULL;
+  rmq_mock_cluster_t *c = lock_cluster(&p, &x);
+  REQUIRE(c);
+  rmq_conf_t *conf = conf_for(c);
+  rmq_conf_set(conf, "consumerGroup", "GIdle", NULL, 0);
+  rmq_push_consumer_t *a = lock_consumer(conf, on_orderly, &x);
+  REQUIRE(a);
+  conf = conf_for(c);
+  rmq_conf_set(conf, "heartbeatBrokerInterval", "100", NULL, 0);
+  char err[256] = "";
+  rmq_client_t *cl = rmq_client_new(conf, err, sizeof(err));
+  rmq_conf_destroy(conf);
+  REQUIRE(cl);
+  conf = rmq_conf_new();
+  rmq_conf_set(conf, "consumerGroup", "GIdle", NULL, 0);
+  rmq_push_consumer_t *b = rmq_push_consumer_new(cl, conf, err, sizeof(err));
+  rmq_conf_destroy(conf);
+  conf = rmq_conf_new();
+  rmq_conf_set(conf, "producerGroup", "PGIdle", NULL, 0);
+  rmq_producer_t *bp = rmq_producer_new(cl, conf, err, sizeof(err));
+  rmq_conf_destroy(conf);
+  if (!b || !bp)
+    fprintf(stderr, "%s\n", err);
+  REQUIRE(b && bp);
+  /* a route: the client now knows the broker, and heartbeats to it */
+  CHECK_ERR(rmq_mock_topic_create(c, "TopicHb", 1), RMQ_OK);
+  rmq_msg_t *m = text_msg("TopicHb", "x");
+  rmq_send_result_t r;
+  CHECK_ERR(rmq_producer_send(bp, m, &r), RMQ_OK);
+  rmq_send_result_clear(&r);
+  rmq_msg_destroy(m);
+  atomic_store(&y.last[0], 99);
+  atomic_store(&y.last[1], 99);
+  CHECK_ERR(rmq_push_consumer_set_listener_orderly(b, on_orderly, &y), RMQ_OK);
+  CHECK_ERR(rmq_push_consumer_subscribe(b, "TopicLock", "*"), RMQ_OK);
+  int64_t hb = rmq_mock_request_count(c, 0, RC_HEARTBEAT);
+  CHECK(rmq_mock_wait_request_count(c, 0, RC_HEARTBEAT, hb + 10, 10000) >=
+        hb + 10);
+  /* A holds both queues still */
+  send_seq(p, 0, 100, 101);
+  send_seq(p, 1, 100, 101);
+  for (int t = 0; t < 500 && (atomic_load(&x.late[0]) < 1 ||
+                              atomic_load(&x.late[1]) < 1);
+       t++)
+    usleep(10 * 1000);
+  CHECK_INT(atomic_load(&x.late[0]), 1);
+  CHECK_INT(atomic_load(&x.late[1]), 1);
+  /* started, B is a member: it gets a queue and consumes what comes */
+  CHECK_ERR(rmq_push_consumer_start(b), RMQ_OK);
+  for (int i = 0; i < 500 && atomic_load(&y.calls[0]) +
+                                     atomic_load(&y.calls[1]) ==
+                                 0;
+       i++) {
+    if (i % 20 == 0) {
+      send_seq(p, 0, 101 + i / 20, 102 + i / 20);
+      send_seq(p, 1, 101 + i / 20, 102 + i / 20);
+    }
+    usleep(10 * 1000);
+  }
+  CHECK(atomic_load(&y.calls[0]) + atomic_load(&y.calls[1]) > 0);
+  CHECK_INT(atomic_load(&x.out_of_order) + atomic_load(&y.out_of_order), 0);
+  rmq_push_consumer_destroy(b, 5000);
+  rmq_producer_destroy(bp, 2000);
+  rmq_client_destroy(cl, 2000);
+  rmq_push_consumer_destroy(a, 5000);
   rmq_producer_destroy(p, 2000);
   rmq_mock_cluster_destroy(c);
 }
@@ -1463,6 +1639,8 @@ int main(void) {
       TCASE(hostile_input_closes_the_connection_only),
       TCASE(actions_and_limits),
       TCASE(orderly_listener_stops_on_a_lost_lock),
+      TCASE(orderly_relock_starts_where_the_group_is),
+      TCASE(a_consumer_not_started_is_no_member),
       TCASE(queue_thresholds_and_pull_interval_pace_pulling),
       TCASE(api_refuses_bad_arguments),
       TCASE(sends_to_many_topics_each_reach_their_topic),
