@@ -33,11 +33,24 @@ typedef struct pkt {
 
 typedef struct dir {
   int from, to; /* device fds: read from, write to */
+  struct tcpst *tcp; /* netwire's table, noted on delivery when note_out */
+  int note_out;
   pkt_t *head, *tail;
   int queued;
   _Atomic int delay_ms, loss_pct, partition; /* this direction's faults */
   _Atomic uint64_t passed, dropped;
 } dir_t;
+
+/* What netwire_reset() needs of a TCP connection, by its port on the
+ * namespace's side: the host's end, the sequence number that follows the
+ * last segment delivered to the host, and the last acknowledgement the
+ * host sent (one of the two is what the host expects next). */
+typedef struct tcpst {
+  uint32_t host_ip; /* network order */
+  uint16_t host_port;
+  uint8_t have_end, have_ack;
+  uint32_t end_out, ack_in;
+} tcpst_t;
 
 /* A bit per TCP port of the namespace's side. */
 typedef struct ports {
@@ -55,6 +68,8 @@ struct netwire {
   _Atomic int sever_asked;
   int sever_done;
   ports_t seen, dead;
+  tcpst_t *tcp; /* 65536 entries, the forwarding thread's */
+  _Atomic int reset_asked, reset_done;
   _Atomic int stop;
   uint64_t rng;
   pthread_t th;
@@ -68,7 +83,8 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void fail(char *err, size_t n, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void fail(char *err, size_t n,
+                                                    const char *fmt, ...) {
   int e = errno;
   va_list ap;
   va_start(ap, fmt);
@@ -154,12 +170,118 @@ static void dir_push(dir_t *d, const unsigned char *b, size_t len,
   d->queued++;
 }
 
+static uint32_t get32(const unsigned char *b) {
+  return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
+         b[3];
+}
+
+static void put16(unsigned char *b, unsigned v) {
+  b[0] = (unsigned char)(v >> 8);
+  b[1] = (unsigned char)v;
+}
+
+static void put32(unsigned char *b, uint32_t v) {
+  put16(b, v >> 16);
+  put16(b + 2, v & 0xffff);
+}
+
+/* Notes a TCP segment of an IPv4 packet for netwire_reset(): @p out, one
+ * the host is given (its end); else one the host sent (its ack). */
+static void tcp_note(tcpst_t *tab, const unsigned char *b, size_t len,
+                     int out) {
+  size_t ihl = (size_t)(b[0] & 0x0f) * 4;
+  if (tab == NULL || len < 20 || b[0] >> 4 != 4 || b[9] != 6 ||
+      len < ihl + 20)
+    return;
+  const unsigned char *t = b + ihl;
+  size_t doff = (size_t)(t[12] >> 4) * 4, total = (size_t)b[2] << 8 | b[3];
+  int flags = t[13];
+  if (total > len || total < ihl + doff || (flags & 0x04 /* RST */))
+    return;
+  tcpst_t *c = &tab[out ? t[0] << 8 | t[1] : t[2] << 8 | t[3]];
+  if (out) {
+    uint32_t end = get32(t + 4) + (uint32_t)(total - ihl - doff) +
+                   ((flags & 0x02) != 0) + ((flags & 0x01) != 0);
+    memcpy(&c->host_ip, b + 16, 4);
+    c->host_port = (uint16_t)(t[2] << 8 | t[3]);
+    if (flags & 0x02 /* SYN: a new connection on this port */)
+      c->have_ack = 0;
+    if (!c->have_end || flags & 0x02 || (int32_t)(end - c->end_out) > 0)
+      c->end_out = end;
+    c->have_end = 1;
+  } else if (flags & 0x10 /* ACK */) {
+    c->ack_in = get32(t + 8);
+    c->have_ack = 1;
+  }
+}
+
 static void deliver(dir_t *d, const unsigned char *b, size_t len) {
   /* a TUN write hands the packet to the stack at once (it never blocks) */
-  if (write(d->to, b, len) == (ssize_t)len)
+  if (write(d->to, b, len) == (ssize_t)len) {
     atomic_fetch_add(&d->passed, 1);
-  else
+    if (d->note_out)
+      tcp_note(d->tcp, b, len, 1);
+  } else
     atomic_fetch_add(&d->dropped, 1);
+}
+
+static unsigned csum_add(unsigned sum, const unsigned char *b, size_t n) {
+  for (size_t i = 0; i + 1 < n; i += 2)
+    sum += (unsigned)b[i] << 8 | b[i + 1];
+  return sum;
+}
+
+static unsigned csum_end(unsigned sum) {
+  while (sum >> 16)
+    sum = (sum & 0xffff) + (sum >> 16);
+  return ~sum & 0xffff;
+}
+
+/* Writes to the host's side a RST of the connection from @p own_ip:@p port
+ * (as the namespace's stack would send on an abort) with sequence number
+ * @p seq. */
+static void send_rst(netwire_t *w, in_addr_t own_ip, int port,
+                     const tcpst_t *c, uint32_t seq) {
+  unsigned char p[40];
+  memset(p, 0, sizeof(p));
+  p[0] = 0x45;
+  put16(p + 2, sizeof(p));
+  p[6] = 0x40; /* don't fragment */
+  p[8] = 64;
+  p[9] = 6;
+  memcpy(p + 12, &own_ip, 4);
+  memcpy(p + 16, &c->host_ip, 4);
+  put16(p + 10, csum_end(csum_add(0, p, 20)));
+  unsigned char *t = p + 20;
+  put16(t, (unsigned)port);
+  put16(t + 2, c->host_port);
+  put32(t + 4, seq);
+  t[12] = 5 << 4;
+  t[13] = 0x04; /* RST */
+  unsigned char pseudo[12];
+  memcpy(pseudo, p + 12, 8);
+  pseudo[8] = 0;
+  pseudo[9] = 6;
+  put16(pseudo + 10, 20);
+  put16(t + 16, csum_end(csum_add(csum_add(0, pseudo, 12), t, 20)));
+  if (write(w->dir[NETWIRE_OUT].to, p, sizeof(p)) != (ssize_t)sizeof(p))
+    atomic_fetch_add(&w->dir[NETWIRE_OUT].dropped, 1);
+}
+
+/* netwire_reset()'s work, on the forwarding thread. */
+static void reset_all(netwire_t *w) {
+  in_addr_t own;
+  if (w->tcp == NULL || inet_pton(AF_INET, w->addr, &own) != 1)
+    return;
+  for (int port = 1; port < 65536; port++) {
+    tcpst_t *c = &w->tcp[port];
+    if (c->have_end)
+      send_rst(w, own, port, c, c->end_out);
+    /* the host's ack, when it differs: the last segment delivered may be
+     * one the host had already (a retransmission) */
+    if (c->have_ack && (!c->have_end || c->ack_in != c->end_out))
+      send_rst(w, own, port, c, c->ack_in);
+  }
 }
 
 /* Delivers what is due; returns the ms until the next packet is (-1: none). */
@@ -224,6 +346,8 @@ static void dir_read(netwire_t *w, dir_t *d, unsigned char *buf) {
     ssize_t k = read(d->from, buf, PKT_MAX);
     if (k <= 0)
       return;
+    if (d == &w->dir[NETWIRE_IN]) /* what the host sent, dropped or not */
+      tcp_note(w->tcp, buf, (size_t)k, 0);
     int spare = spared(w, (int)(d - w->dir), buf, (size_t)k);
     if (spare > 0) {
       deliver(d, buf, (size_t)k); /* other flows: their order is their own */
@@ -259,6 +383,17 @@ static void *forward(void *arg) {
                            {w->efd, POLLIN, 0}};
     if (poll(pf, 3, wait) < 0 && errno != EINTR)
       break;
+    if (pf[2].revents & POLLIN) {
+      uint64_t v;
+      if (read(w->efd, &v, sizeof(v)) < 0) {
+        /* drained by an earlier read */
+      }
+    }
+    int asked = atomic_load(&w->reset_asked);
+    if (asked != atomic_load(&w->reset_done)) {
+      reset_all(w);
+      atomic_store(&w->reset_done, asked);
+    }
     for (int i = 0; i < 2; i++)
       if (pf[i].revents & POLLIN)
         dir_read(w, &w->dir[i], buf);
@@ -280,6 +415,9 @@ netwire_t *netwire_open(char *err, size_t errlen) {
   w->host_ns = w->own_ns = w->efd = -1;
   w->dir[0].from = w->dir[0].to = w->dir[1].from = w->dir[1].to = -1;
   w->rng = 0x9e3779b97f4a7c15ull; /* a fixed seed: the same drops each run */
+  w->tcp = calloc(65536, sizeof(*w->tcp));
+  w->dir[NETWIRE_OUT].tcp = w->tcp;
+  w->dir[NETWIRE_OUT].note_out = 1;
   int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   /* The host's end, named after this process (names are per namespace). */
   char host_dev[IFNAMSIZ];
@@ -372,6 +510,16 @@ void netwire_sever(netwire_t *w) {
   atomic_fetch_add(&w->sever_asked, 1);
 }
 
+int netwire_reset(netwire_t *w) {
+  int want = atomic_fetch_add(&w->reset_asked, 1) + 1;
+  uint64_t one = 1;
+  if (write(w->efd, &one, sizeof(one)) < 0)
+    return -1;
+  for (int i = 0; i < 2000 && atomic_load(&w->reset_done) - want < 0; i++)
+    usleep(1000);
+  return atomic_load(&w->reset_done) - want < 0 ? -1 : 0;
+}
+
 void netwire_stats(netwire_t *w, netwire_stats_t *out) {
   for (int i = 0; i < 2; i++) {
     out->passed[i] = atomic_load(&w->dir[i].passed);
@@ -404,5 +552,6 @@ void netwire_close(netwire_t *w) {
   for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
     if (fds[i] >= 0)
       close(fds[i]);
+  free(w->tcp);
   free(w);
 }

@@ -76,6 +76,18 @@ void netwire_scope_port(netwire_t *w, int port);
  */
 void netwire_sever(netwire_t *w);
 
+/*
+ * Resets, at the host's side, every TCP connection that has crossed the
+ * link so far: RSTs are written to the host as if the namespace's stack had
+ * aborted them, so the servers close those connections at once (a broker
+ * forgets the clients that used them). The namespace's side hears nothing
+ * of it; with a partition set first it stays unaware until the partition
+ * lifts and the host answers its next segment with a RST. Returns 0 once
+ * the RSTs are written, -1 when the forwarding thread did not get to it
+ * within 2 s.
+ */
+int netwire_reset(netwire_t *w);
+
 void netwire_stats(netwire_t *w, netwire_stats_t *out);
 
 /* Runs @p fn on the calling thread in the host's namespace (e.g. a harness
