@@ -789,10 +789,12 @@ static void on_term(int sig) {
   child_stop = 1;
 }
 
-/* argv: --chaos-child push|lite|mixed NAMESRV GROUP TOPIC FILE; mixed: a
- * push consumer of the mixed group (slower, and it writes its assignment) */
+/* argv: --chaos-child push|lite|mixed|mixed-orderly NAMESRV GROUP TOPIC
+ * FILE; mixed: a push consumer of the mixed group (slower, and it writes
+ * its assignment), with an orderly listener for mixed-orderly */
 static int chaos_child(char **argv) {
-  int mixed = strcmp(argv[2], "mixed") == 0;
+  int orderly = strcmp(argv[2], "mixed-orderly") == 0;
+  int mixed = orderly || strcmp(argv[2], "mixed") == 0;
   if (mixed)
     child_us = MIX_US;
   child_fd = open(argv[6], O_WRONLY | O_APPEND | O_CREAT, 0644);
@@ -820,7 +822,10 @@ static int chaos_child(char **argv) {
   if (strcmp(argv[2], "push") == 0 || mixed) {
     rmq_push_consumer_t *pc = rmq_push_consumer_new(NULL, c, err, sizeof(err));
     rmq_conf_destroy(c);
-    if (!pc || rmq_push_consumer_set_listener(pc, child_listener, NULL) ||
+    if (!pc ||
+        (orderly
+             ? rmq_push_consumer_set_listener_orderly(pc, child_listener, NULL)
+             : rmq_push_consumer_set_listener(pc, child_listener, NULL)) ||
         (mixed &&
          rmq_push_consumer_set_assignment_cb(pc, child_assignment, argv[5])) ||
         rmq_push_consumer_subscribe(pc, argv[5], "*") ||
@@ -866,12 +871,23 @@ static char self_exe[600];
 
 static atomic_int n_acked;
 static char chaos_acked[N_CHAOS]; /* 1: the send was acknowledged */
+/* where each acknowledged one was stored: broker index (the last letter of
+ * its name, a = 0) * 8 + queue id; its queue offset */
+static int8_t chaos_qbit[N_CHAOS];
+static int64_t chaos_off[N_CHAOS];
 static void count_acked(rmq_producer_t *p, rmq_err_t err,
                         const rmq_send_result_t *res, rmq_msg_t *m, void *op) {
   (void)p;
   (void)m;
-  (void)res;
   if (err == RMQ_OK) {
+    const char *b = res->broker_name ? res->broker_name : "";
+    size_t bl = strlen(b);
+    int bi = bl ? b[bl - 1] - 'a' : -1;
+    chaos_qbit[(intptr_t)op] =
+        (int8_t)(bi >= 0 && bi < 4 && res->queue_id >= 0 && res->queue_id < 8
+                     ? bi * 8 + res->queue_id
+                     : -1);
+    chaos_off[(intptr_t)op] = res->queue_offset;
     chaos_acked[(intptr_t)op] = 1;
     atomic_fetch_add(&n_acked, 1);
   }
@@ -1115,6 +1131,10 @@ typedef struct member {
   int reported;
   int fatal; /* the peer printed {"fatal":...} */
   int total, phase2; /* deliveries; of them phase-2 messages */
+  /* orderly: per queue (chaos_qbit), the offset of its last phase-2
+   * message this member processed; bit set once there is one */
+  int64_t p2_last[32];
+  unsigned p2_seen;
 } member_t;
 
 typedef struct mix {
@@ -1135,6 +1155,10 @@ typedef struct mix {
   /* since when (0: not now) the live members' assignments have split the
    * queues exactly / each queue has been held by two; the longest that */
   int64_t settled_since, overlap_since[32], overlap_max;
+  int orderly;  /* orderly listeners, C and Java */
+  int disorder; /* orderly: phase-2 messages not right after the last one
+                   of their queue that their member processed */
+  int in_order; /* orderly: phase-2 messages checked so */
 } mix_t;
 
 typedef struct mix_at {
@@ -1204,6 +1228,17 @@ static void mix_line(char *line, void *arg) {
   }
   m->total++;
   m->phase2 += v >= N_MIX;
+  int qb = chaos_acked[v] ? chaos_qbit[v] : -1;
+  if (x->orderly && v >= N_MIX && qb >= 0) {
+    /* the group settled before phase 2: each queue's holder gets all of
+     * its new messages, one after another */
+    if (m->p2_seen >> qb & 1) {
+      x->in_order++;
+      x->disorder += chaos_off[v] != m->p2_last[qb] + 1;
+    }
+    m->p2_last[qb] = chaos_off[v];
+    m->p2_seen |= 1u << qb;
+  }
   x->last_msg_ms = rmqi_now_ms();
   if (x->count[v]++ == 0 && chaos_acked[v]) {
     x->unique++;
@@ -1246,10 +1281,11 @@ static member_t *mix_spawn(mix_t *x, int java, int slot) {
       execl(peer, peer, "--version", ver, "consume", "--mode", "push",
             "--group", group, "--topic", topic, "--threads", "2",
             "--process-us", us, "--assign-ms", "100", "--timeout-ms",
-            "300000", (char *)NULL);
+            "300000", x->orderly ? "--orderly" : (char *)NULL, (char *)NULL);
     } else {
-      execl(self_exe, self_exe, "--chaos-child", "mixed", env.namesrv, group,
-            topic, m->file, (char *)NULL);
+      execl(self_exe, self_exe, "--chaos-child",
+            x->orderly ? "mixed-orderly" : "mixed", env.namesrv, group, topic,
+            m->file, (char *)NULL);
     }
     _exit(127);
   }
@@ -1365,10 +1401,10 @@ static void mix_print(const mix_t *x, const char *when) {
   fprintf(stderr, "\n");
 }
 
-TEST(mixed_java_c_group_chaos) {
+static void mix_run(int orderly) {
   char topic[128], group[128];
-  make_topic(topic, sizeof(topic), "it_rel_mix");
-  it_unique(group, sizeof(group), "it_rel_mix_g");
+  make_topic(topic, sizeof(topic), orderly ? "it_rel_omix" : "it_rel_mix");
+  it_unique(group, sizeof(group), orderly ? "it_rel_omix_g" : "it_rel_mix_g");
   atomic_store(&n_acked, 0);
   memset(chaos_acked, 0, sizeof(chaos_acked));
   int64_t t0 = rmqi_now_ms();
@@ -1383,6 +1419,7 @@ TEST(mixed_java_c_group_chaos) {
   x->count = calloc(N_MIX + N_MIX2, sizeof(int));
   REQUIRE(x->count);
   x->n_queues = 4 * (env.broker_b[0] ? 2 : 1);
+  x->orderly = orderly;
   x->group = group;
   x->topic = topic;
   for (int s = 0; s < MIX_EACH; s++) {
@@ -1406,7 +1443,9 @@ TEST(mixed_java_c_group_chaos) {
   /* phase 1 complete (every acknowledged message processed by someone) and
    * the group settled (the live members split the queues); a dead member a
    * broker registered again (mix_dead_member_registered) keeps the group
-   * apart until its channel expires: 130 s, and Java's 20 s rebalance */
+   * apart until its channel expires: 130 s, and Java's 20 s rebalance.
+   * Orderly: a killed member's queues stay locked on their broker 60 s
+   * (rocketmq.broker.rebalance.lockMaxLiveTime), then Java's rebalance. */
   int64_t end = x->last_start + 150000, p1_ms = -1;
   while ((p1_ms < 0 || !x->settled_since) && rmqi_now_ms() < end) {
     sleep_ms(100);
@@ -1435,6 +1474,8 @@ TEST(mixed_java_c_group_chaos) {
   }
   mix_print(x, "after phase 2");
   CHECK(x->settled_since == settled_at); /* nothing moved */
+  CHECK_INT(x->disorder, 0);
+  CHECK(!orderly || x->in_order >= acked2 / 2);
   CHECK_INT(x->unique2, acked2);
   int dups2 = 0, stored2 = 0;
   for (int v = N_MIX; v < N_MIX + N_MIX2; v++) {
@@ -1460,12 +1501,14 @@ TEST(mixed_java_c_group_chaos) {
           "complete %lld ms and group settled %lld ms after the last start; "
           "a queue held by two live members for %lld ms at most; "
           "phase 2: %d consumed (%d unacked), 0 duplicates wanted, got %d; "
-          "Java members that failed to start: %d\n",
+          "Java members that failed to start: %d; %s (phase 2: %d checked "
+          "against their queue's previous one, %d out of order)\n",
           acked1, acked2, (long long)sent_ms, x->unique - x->unique2,
           x->unique2, dups1, total[0], total[1], started[0], started[1],
           mid_kills[0], mid_kills[1], (long long)p1_ms, (long long)settle_ms,
           (long long)x->overlap_max, stored2, stored2 - x->unique2, dups2,
-          x->start_fails);
+          x->start_fails, orderly ? "orderly" : "concurrent", x->in_order,
+          x->disorder);
   CHECK_INT(x->strays, 0);
   CHECK_INT(x->crashed, 0);
   CHECK(total[0] > 0 && total[1] > 0); /* both kinds took part */
@@ -1493,6 +1536,17 @@ TEST(mixed_java_c_group_chaos) {
   free(x);
 }
 
+TEST(mixed_java_c_group_chaos) {
+  mix_run(0);
+}
+
+/* The same with orderly listeners on both sides: librmq's and Java's queue
+ * locks decide between them, and in phase 2 each queue's new messages are
+ * processed by its holder one after another, in queue order. */
+TEST(mixed_java_c_orderly_group_chaos) {
+  mix_run(1);
+}
+
 int main(int argc, char **argv) {
   if (argc == 7 && strcmp(argv[1], "--chaos-child") == 0)
     return chaos_child(argv);
@@ -1503,6 +1557,7 @@ int main(int argc, char **argv) {
        * 4.9.7 (under investigation, doc/reliability.md) */
       TCASE(kill_broker_during_sync_and_async_sends),
       TCASE(consumer_chaos_kill_9), TCASE(mixed_java_c_group_chaos),
+      TCASE(mixed_java_c_orderly_group_chaos),
       TCASE(dead_namesrv_in_list_is_invisible),
       TCASE(cached_routes_survive_namesrv_down),
       TCASE(consumers_right_after_namesrv_restart)};
