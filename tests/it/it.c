@@ -62,6 +62,8 @@ void it_setup(it_env_t *env) {
              "RMQ_BROKER_A_SLAVE");
     copy_val(env->master_role, sizeof(env->master_role), line,
              "RMQ_MASTER_ROLE");
+    if (strcmp(line, "RMQ_ACTING_MASTER=1\n") == 0)
+      env->acting_master = 1;
     copy_val(env->run_dir, sizeof(env->run_dir), line, "RMQ_RUN_DIR");
     copy_val(env->acl_ak, sizeof(env->acl_ak), line, "RMQ_ACL_AK");
     copy_val(env->acl_sk, sizeof(env->acl_sk), line, "RMQ_ACL_SK");

@@ -22,6 +22,8 @@ typedef struct it_env {
   char broker_b[128];
   char broker_a_slave[128]; /* profile ms: broker-a's slave (id 1) */
   char master_role[16];     /* profile ms: ASYNC_MASTER or SYNC_MASTER */
+  int acting_master;        /* profile ms, 5.x: the slave acts for a dead
+                               master (RMQ_ACTING_MASTER=1) */
   char run_dir[512];
   char acl_ak[64], acl_sk[64], acl_deny_topic[128]; /* profile acl */
   char tls_ca[512];  /* profile tls: the CA that issued the servers' certs */
