@@ -723,6 +723,9 @@ enum { N_CHAOS = 50000, CHILDREN = 3, KILLS = 6 };
 /* the mixed group: phase 1 and 2 messages, processing per message (µs, per
  * consume thread: two threads, so 500 messages/s per member) */
 enum { N_MIX = 30000, N_MIX2 = 2000, MIX_US = 4000 };
+/* the lite pull members' processing per message (one polling thread: 500
+ * messages/s per member, as the push members) */
+enum { MIX_LITE_US = 2000 };
 
 static volatile sig_atomic_t child_stop;
 static int child_fd;
@@ -789,11 +792,14 @@ static void on_term(int sig) {
   child_stop = 1;
 }
 
-/* argv: --chaos-child push|lite|mixed|mixed-orderly NAMESRV GROUP TOPIC
- * FILE; mixed: a push consumer of the mixed group (slower, and it writes
- * its assignment), with an orderly listener for mixed-orderly */
+/* argv: --chaos-child push|lite|mixed|mixed-orderly|mixed-lite NAMESRV
+ * GROUP TOPIC FILE; mixed: a push consumer of the mixed group (slower, and
+ * it writes its assignment), with an orderly listener for mixed-orderly;
+ * mixed-lite: a lite pull consumer of the mixed group (as slow, writing
+ * its assignment) */
 static int chaos_child(char **argv) {
   int orderly = strcmp(argv[2], "mixed-orderly") == 0;
+  int mixed_lite = strcmp(argv[2], "mixed-lite") == 0;
   int mixed = orderly || strcmp(argv[2], "mixed") == 0;
   if (mixed)
     child_us = MIX_US;
@@ -837,16 +843,19 @@ static int chaos_child(char **argv) {
   } else {
     rmq_pull_consumer_t *pc = rmq_pull_consumer_new(NULL, c, err, sizeof(err));
     rmq_conf_destroy(c);
-    if (!pc || rmq_pull_consumer_subscribe(pc, argv[5], "*") ||
+    if (!pc ||
+        (mixed_lite && rmq_pull_consumer_set_assignment_cb(
+                           pc, child_assignment, argv[5])) ||
+        rmq_pull_consumer_subscribe(pc, argv[5], "*") ||
         rmq_pull_consumer_start(pc))
       return 2;
     while (!child_stop && rmqi_now_ms() < give_up) {
       /* batches of up to 800 (0.4 s of processing): an auto-commit
        * during a batch must not cover it */
       static rmq_msg_t *m[800];
-      int k = rmq_pull_consumer_poll(pc, m, 800, 200);
+      int k = rmq_pull_consumer_poll(pc, m, mixed_lite ? 100 : 800, 200);
       if (k > 0) {
-        child_write(m, (size_t)k, 500);
+        child_write(m, (size_t)k, mixed_lite ? MIX_LITE_US : 500);
         for (int j = 0; j < k; j++)
           rmq_msg_destroy(m[j]);
       }
@@ -1156,9 +1165,12 @@ typedef struct mix {
    * queues exactly / each queue has been held by two; the longest that */
   int64_t settled_since, overlap_since[32], overlap_max;
   int orderly;  /* orderly listeners, C and Java */
+  int lite;     /* lite pull consumers, C and Java (not push) */
   int disorder; /* orderly: phase-2 messages not right after the last one
                    of their queue that their member processed */
   int in_order; /* orderly: phase-2 messages checked so */
+  unsigned last_sig; /* of the assignments last printed while overlapping */
+  int overlap_lines;
 } mix_t;
 
 typedef struct mix_at {
@@ -1278,14 +1290,23 @@ static member_t *mix_spawn(mix_t *x, int java, int slot) {
       int fd = open(m->file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
       if (fd < 0 || dup2(fd, 1) < 0 || setenv("RMQ_NAMESRV", env.namesrv, 1))
         _exit(126);
+      if (x->lite) {
+        snprintf(us, sizeof(us), "%d", MIX_LITE_US);
+        execl(peer, peer, "--version", ver, "consume-lite", "--group", group,
+              "--topic", topic, "--process-us", us, "--assign-ms", "100",
+              "--timeout-ms", "300000", (char *)NULL);
+        _exit(127);
+      }
       execl(peer, peer, "--version", ver, "consume", "--mode", "push",
             "--group", group, "--topic", topic, "--threads", "2",
             "--process-us", us, "--assign-ms", "100", "--timeout-ms",
             "300000", x->orderly ? "--orderly" : (char *)NULL, (char *)NULL);
     } else {
       execl(self_exe, self_exe, "--chaos-child",
-            x->orderly ? "mixed-orderly" : "mixed", env.namesrv, group, topic,
-            m->file, (char *)NULL);
+            x->lite      ? "mixed-lite"
+            : x->orderly ? "mixed-orderly"
+                         : "mixed",
+            env.namesrv, group, topic, m->file, (char *)NULL);
     }
     _exit(127);
   }
@@ -1352,6 +1373,15 @@ static void mix_check_exits(mix_t *x) {
     }
 }
 
+static void mix_print(const mix_t *x, const char *when) {
+  fprintf(stderr, "%s:", when);
+  for (int i = 0; i < x->n_members; i++)
+    if (x->m[i].pid)
+      fprintf(stderr, " %s%d=%03x", x->m[i].java ? "J" : "C", i,
+              x->m[i].queues);
+  fprintf(stderr, "\n");
+}
+
 /* Scans the members' files and follows the group's state over time. */
 static void mix_tick(mix_t *x) {
   mix_scan(x);
@@ -1363,6 +1393,20 @@ static void mix_tick(mix_t *x) {
     x->settled_since = 0;
   else if (!x->settled_since)
     x->settled_since = now;
+  /* the assignments while queues are held twice, at each change (what
+   * a failure of the overlap bound needs) */
+  unsigned sig = twice;
+  for (int i = 0; i < x->n_members; i++)
+    if (x->m[i].pid)
+      sig = sig * 31u + x->m[i].queues;
+  if (twice && sig != x->last_sig && x->overlap_lines < 40) {
+    char when[64];
+    snprintf(when, sizeof(when), "held twice %03x at +%lld ms", twice,
+             (long long)(now - x->last_start));
+    mix_print(x, when);
+    x->overlap_lines++;
+  }
+  x->last_sig = twice ? sig : 0;
   for (int q = 0; q < 32; q++) {
     if (!(twice >> q & 1)) {
       x->overlap_since[q] = 0;
@@ -1392,19 +1436,23 @@ static int mix_dead_member_registered(const char *group) {
   return it_sh(cmd, NULL, NULL) == 0;
 }
 
-static void mix_print(const mix_t *x, const char *when) {
-  fprintf(stderr, "%s:", when);
-  for (int i = 0; i < x->n_members; i++)
-    if (x->m[i].pid)
-      fprintf(stderr, " %s%d=%03x", x->m[i].java ? "J" : "C", i,
-              x->m[i].queues);
-  fprintf(stderr, "\n");
-}
 
-static void mix_run(int orderly) {
+/* MIX_BROKER: push members as MIX_PUSH, none killed; broker-b gets
+ * kill -9 in phase 1 instead, and comes back after BROKER_DOWN_MS */
+enum { MIX_PUSH, MIX_ORDERLY, MIX_LITE, MIX_BROKER };
+enum { BROKER_DOWN_MS = 5000 };
+
+static void mix_run(int mode) {
+  static const char *const names[] = {"concurrent", "orderly", "lite pull",
+                                      "concurrent, broker-b killed"};
+  static const char *const tp[] = {"it_rel_mix", "it_rel_omix", "it_rel_lmix",
+                                   "it_rel_bmix"};
+  static const char *const gp[] = {"it_rel_mix_g", "it_rel_omix_g",
+                                   "it_rel_lmix_g", "it_rel_bmix_g"};
+  int orderly = mode == MIX_ORDERLY;
   char topic[128], group[128];
-  make_topic(topic, sizeof(topic), orderly ? "it_rel_omix" : "it_rel_mix");
-  it_unique(group, sizeof(group), orderly ? "it_rel_omix_g" : "it_rel_mix_g");
+  make_topic(topic, sizeof(topic), tp[mode]);
+  it_unique(group, sizeof(group), gp[mode]);
   atomic_store(&n_acked, 0);
   memset(chaos_acked, 0, sizeof(chaos_acked));
   int64_t t0 = rmqi_now_ms();
@@ -1420,6 +1468,7 @@ static void mix_run(int orderly) {
   REQUIRE(x->count);
   x->n_queues = 4 * (env.broker_b[0] ? 2 : 1);
   x->orderly = orderly;
+  x->lite = mode == MIX_LITE;
   x->group = group;
   x->topic = topic;
   for (int s = 0; s < MIX_EACH; s++) {
@@ -1428,7 +1477,20 @@ static void mix_run(int orderly) {
   }
   /* the chaos: C, Java, C, Java...; a kill "mid-run" left messages unseen */
   int mid_kills[2] = {0, 0};
-  for (int step = 0; step < MIX_KILLS; step++) {
+  int broker_mid = 0; /* broker-b killed with messages unread */
+  for (int step = 0; mode == MIX_BROKER && step < 2; step++) {
+    int64_t until = rmqi_now_ms() + (step ? BROKER_DOWN_MS : 2500);
+    while (rmqi_now_ms() < until) {
+      sleep_ms(100);
+      mix_tick(x);
+    }
+    if (step == 0)
+      broker_mid = x->unique < acked1;
+    REQUIRE(it_harness(&env, step ? "start-broker" : "kill-broker", "b",
+                       NULL) == 0);
+    x->last_start = rmqi_now_ms(); /* the bounds below count from here */
+  }
+  for (int step = 0; mode != MIX_BROKER && step < MIX_KILLS; step++) {
     int64_t until = rmqi_now_ms() + 2500;
     while (rmqi_now_ms() < until) {
       sleep_ms(100);
@@ -1507,18 +1569,33 @@ static void mix_run(int orderly) {
           x->unique2, dups1, total[0], total[1], started[0], started[1],
           mid_kills[0], mid_kills[1], (long long)p1_ms, (long long)settle_ms,
           (long long)x->overlap_max, stored2, stored2 - x->unique2, dups2,
-          x->start_fails, orderly ? "orderly" : "concurrent", x->in_order,
+          x->start_fails, names[mode], x->in_order,
           x->disorder);
   CHECK_INT(x->strays, 0);
   CHECK_INT(x->crashed, 0);
   CHECK(total[0] > 0 && total[1] > 0); /* both kinds took part */
-  CHECK(mid_kills[0] >= 2 && mid_kills[1] >= 2);
+  if (mode == MIX_BROKER)
+    CHECK(broker_mid);
+  else
+    CHECK(mid_kills[0] >= 2 && mid_kills[1] >= 2);
   /* a C kill replays what its member processed since its last commit
-   * (persistConsumerOffsetInterval 200 ms), a Java kill since Java's (5 s,
+   * (persistConsumerOffsetInterval 200 ms; lite: autoCommitIntervalMillis
+   * 1 s, and the 100 of a poll in hand), a Java kill since Java's (5 s,
    * its default: up to 2,500 at 500 messages/s); a member joining moves
    * queues, replaying what their holders had in hand */
-  CHECK(dups1 <= MIX_KILLS / 2 * 500 + MIX_KILLS / 2 * 3000 +
-                     (started[0] + started[1]) * 500);
+  /* lite: a C member's moved queues replay its poll in hand and up to 1 s
+   * of auto-commit; a Java member's, up to its store's 5 s persist */
+  int per_c_kill = x->lite ? 1000 : 500, per_start = x->lite ? 1000 : 500;
+  /* broker-b killed: members keep their places in memory and commit them
+   * again; what it loses is the commits it took since it last wrote them
+   * out (flushConsumerOffsetInterval, 5 s), which a member reading its
+   * queues anew (a rebalance while the brokers disagree on the group)
+   * reads again: at most 5 s of its queues, half the group's 2,000/s */
+  if (mode == MIX_BROKER)
+    CHECK(dups1 <= 5000);
+  else
+    CHECK(dups1 <= MIX_KILLS / 2 * per_c_kill + MIX_KILLS / 2 * 3000 +
+                       (started[0] + started[1]) * per_start);
   /* members rebalance when the broker tells them the group changed; a
    * member left to its periodic rebalance (Java's: 20 s) would hold a queue
    * another one reads for that long. Not when a broker listed a dead member:
@@ -1528,6 +1605,13 @@ static void mix_run(int orderly) {
     fprintf(stderr, "a broker registered a killed member again (a heartbeat "
                     "handled after its connection closed): no bound on "
                     "overlaps\n");
+  else if (mode == MIX_BROKER)
+    /* a restarted broker lists the members that have sent it a heartbeat
+     * since (librmq's send one when they reconnect, the peer every 2 s): a
+     * Java member whose rebalance asked it in between keeps that view
+     * until its next periodic rebalance, 20 s later (seen: 18-20 s, a Java
+     * member holding a queue of a C member's) */
+    CHECK(x->overlap_max < 25000);
   else
     CHECK(x->overlap_max < 15000);
   for (int i = 0; i < x->n_members; i++)
@@ -1537,14 +1621,28 @@ static void mix_run(int orderly) {
 }
 
 TEST(mixed_java_c_group_chaos) {
-  mix_run(0);
+  mix_run(MIX_PUSH);
 }
 
 /* The same with orderly listeners on both sides: librmq's and Java's queue
  * locks decide between them, and in phase 2 each queue's new messages are
  * processed by its holder one after another, in queue order. */
 TEST(mixed_java_c_orderly_group_chaos) {
-  mix_run(1);
+  mix_run(MIX_ORDERLY);
+}
+
+/* The same with lite pull consumers (librmq's rmq_pull_consumer_poll,
+ * Java's DefaultLitePullConsumer through the peer's consume-lite), each
+ * processing 500 messages/s on its polling thread. */
+TEST(mixed_java_c_lite_group_chaos) {
+  mix_run(MIX_LITE);
+}
+
+/* A mixed group of push consumers (two of each language, none killed)
+ * while broker-b, holding half the topic's queues, gets kill -9 and comes
+ * back 5 s later. */
+TEST(mixed_java_c_group_broker_killed) {
+  mix_run(MIX_BROKER);
 }
 
 int main(int argc, char **argv) {
@@ -1558,6 +1656,8 @@ int main(int argc, char **argv) {
       TCASE(kill_broker_during_sync_and_async_sends),
       TCASE(consumer_chaos_kill_9), TCASE(mixed_java_c_group_chaos),
       TCASE(mixed_java_c_orderly_group_chaos),
+      TCASE(mixed_java_c_lite_group_chaos),
+      TCASE(mixed_java_c_group_broker_killed),
       TCASE(dead_namesrv_in_list_is_invisible),
       TCASE(cached_routes_survive_namesrv_down),
       TCASE(consumers_right_after_namesrv_restart)};

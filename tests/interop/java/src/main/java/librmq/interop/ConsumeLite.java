@@ -42,6 +42,7 @@ final class ConsumeLite {
     private final long timeoutMs;
     private final File stopFile;
     private final long assignEveryMs;
+    private final long processUs;
 
     private volatile boolean done;
     private volatile boolean stdinClosed;
@@ -63,6 +64,7 @@ final class ConsumeLite {
         this.timeoutMs = a.num("timeout-ms", 300000);
         this.stopFile = a.get("stop-file") == null ? null : new File(a.get("stop-file"));
         this.assignEveryMs = a.num("assign-ms", 200);
+        this.processUs = a.num("process-us", 0);
         if (sql != null && a.get("tag-expr") != null) {
             throw new Peer.Usage("--tag-expr and --sql exclude each other");
         }
@@ -189,6 +191,9 @@ final class ConsumeLite {
                         break;
                     }
                     MessageQueue mq = new MessageQueue(m.getTopic(), m.getBrokerName(), m.getQueueId());
+                    if (processUs > 0) {   // a slow application: "processes" it, then prints it
+                        java.util.concurrent.locks.LockSupport.parkNanos(processUs * 1000L);
+                    }
                     Peer.emit(Consume.toJson(m, mq));
                     received++;
                     lastAt = System.currentTimeMillis();

@@ -203,6 +203,7 @@ public final class Peer {
             + "          [--orderly] [--threads 4] [--process-us U] [--assign-ms M]   (the last two: push)\n"
             + "  consume-lite --group G --topic T [--tag-expr E | --sql S] [--from first|last|timestamp:<ms>]\n"
             + "          [--count N] [--idle-ms M] [--timeout-ms T] [--stop-file F] [--stdin-eof] [--assign-ms 200]\n"
+            + "          [--process-us U]\n"
             + "  trace-decode [--topic RMQ_SYS_TRACE_TOPIC] [--msg-ids ID,ID,...] [--count N] [--timeout-ms 30000]\n"
             + "  reply --group G --topic T [--tag-expr E] [--count N] [--timeout-ms T]     (answers requests)\n"
             + "  request --group G --topic T [--tags TAG] [--count N] [--body B] [--timeout-ms T]\n"
