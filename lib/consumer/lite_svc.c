@@ -274,17 +274,27 @@ static int gone_by_table(const void *a, const void *b) {
 /* One-way, as Java's (RemoteBrokerOffsetStore.persist), except the first
  * commit of a table that may not exist on the broker yet: several first
  * commits at once may lose one there (see rmqi_lite_persist_final), so
- * that one waits for its answer. */
+ * that one waits for its answer. An orderly push consumer's commits all
+ * wait for theirs: its unlock follows, and the broker runs commits and
+ * unlocks on different threads, so the queue's next owner could lock it
+ * and read its offset before a one-way commit was applied (seen in CI:
+ * the next owner read no offset and consumed again what this one had).
+ * After a commit that failed, the rest go one-way: a silent broker costs
+ * one timeout, not one per queue. */
 void rmqi_lite_commit_gone(lite_t *l, gone_list_t *g) {
   if (g->n > 1) /* qsort's array may not be NULL, even empty */
     qsort(g->v, g->n, sizeof(*g->v), gone_by_table);
   bool clustering = l->conf.v.message_model != RMQI_MODEL_BROADCASTING;
+  bool unlocks = l->push && rmqi_push_unlocks(l), failed = false;
   for (size_t i = 0; i < g->n; i++) {
     pending_commit_t *c = &g->v[i];
     bool first = i == 0 || gone_by_table(&g->v[i - 1], c) != 0;
     bool sync = clustering && first && c->fresh && i + 1 < g->n &&
                 gone_by_table(&g->v[i + 1], c) == 0;
-    rmqi_lite_commit_one(l, c->topic, c->broker, c->qid, c->offset, sync);
+    sync = sync || (unlocks && !failed);
+    failed |= rmqi_lite_commit_one(l, c->topic, c->broker, c->qid, c->offset,
+                                   sync) != RMQ_OK &&
+              sync;
   }
   for (size_t i = 0; i < g->n; i++) {
     free(g->v[i].topic);

@@ -886,6 +886,10 @@ static bool orderly_locks(const lite_t *l) {
          l->conf.v.message_model == RMQI_MODEL_CLUSTERING;
 }
 
+bool rmqi_push_unlocks(const lite_t *l) {
+  return orderly_locks(l);
+}
+
 bool rmqi_push_may_commit(const lite_t *l, const lq_t *q) {
   return !orderly_locks(l) || lock_valid(l, q, rmqi_now_ms());
 }

@@ -55,6 +55,8 @@ void rmqi_push_sync_offset(lite_t *l, lq_t *q);
  * orderly clustering queue whose lock has lapsed or gone, for another
  * member may hold it and have committed past this one's offset. */
 bool rmqi_push_may_commit(const lite_t *l, const lq_t *q);
+/* Whether queues are locked and unlocked (orderly, clustering). */
+bool rmqi_push_unlocks(const lite_t *l);
 /* A queue leaves (rebalance): orderly clustering notes it for unlocking. */
 void rmqi_push_on_drop(lite_t *l, lq_t *q);
 /* The service thread's pass (no lock): locks, unlocks. */
