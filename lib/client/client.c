@@ -519,16 +519,6 @@ void rmqi_client_heartbeat_now(rmq_client_t *c) {
     rmqi_loop_post(rmqi_rpc_loop(c->rpc), heartbeat, c);
 }
 
-/* The loop thread: a connection open again, to a broker that may have
- * restarted and forgotten our groups. Until it hears a heartbeat it
- * leaves our consumers out of the group's member list (the others would
- * take their queues: two members reading one queue) and a 5.x broker
- * refuses their commits; the next periodic heartbeat may be 30 s away. */
-static void reconnected(void *arg, const char *addr) {
-  (void)addr;
-  rmqi_client_heartbeat_now(arg);
-}
-
 rmq_err_t rmqi_client_add_producer(rmq_client_t *c, const char *group) {
   pthread_mutex_lock(&c->lock);
   rmqi_group_t *g = c->producer_groups;
@@ -1098,8 +1088,6 @@ rmq_client_t *rmqi_client_new(const rmq_conf_t *conf, char *errstr,
                  ? RMQI_SER_ROCKETMQ
                  : RMQI_SER_JSON,
       .log = &c->log,
-      .reconnected = reconnected,
-      .reconnected_arg = c,
   };
   if (c->conf.v.access_key[0]) {
     if (c->conf.v.secret_key[0] == '\0') {

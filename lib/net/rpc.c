@@ -1317,15 +1317,13 @@ static void on_io_locked(rmqi_conn_t *c, uint32_t ev) {
     }
     c->state = C_OPEN;
     c->progress_ms = rmqi_now_ms();
-    bool again = c->peer && atomic_fetch_add_explicit(&c->peer->connects, 1,
-                                                      memory_order_relaxed) > 0;
+    if (c->peer)
+      atomic_fetch_add_explicit(&c->peer->connects, 1, memory_order_relaxed);
     /* Callers may write to a plain socket themselves from here. Never to
      * a TLS one: its SSL object is the loop's, and not for two threads. */
     pthread_mutex_lock(&c->out_lock);
     c->direct_fd = c->rpc->o.tls ? -1 : c->fd;
     pthread_mutex_unlock(&c->out_lock);
-    if (again && c->rpc->o.reconnected)
-      c->rpc->o.reconnected(c->rpc->o.reconnected_arg, c->addr);
     if (!conn_flush(c))
       return;
     /* The handshake's last read may have brought more than the handshake

@@ -93,11 +93,6 @@ typedef struct rmqi_rpc_opts {
    * the window in which a completion finds the sender still there. */
   void (*sent)(void *arg, int32_t opaque);
   void *sent_arg;
-  /* Called on the loop thread, no lock held, when a connection to an
-   * address that had one before is open again (a restarted broker: the
-   * client tells it its groups at once). */
-  void (*reconnected)(void *arg, const char *addr);
-  void *reconnected_arg;
 } rmqi_rpc_opts_t;
 
 #define RMQI_DEFAULT_MAX_CONN_OUTPUT ((size_t)64 << 20)

@@ -1421,36 +1421,6 @@ TEST(a_consumer_not_started_is_no_member) {
   rmq_mock_cluster_destroy(c);
 }
 
-/* A connection to a broker open again (the broker may have restarted and
- * forgotten the client's groups) is followed by a heartbeat at once, not
- * at the next period (30 s): until it, the broker leaves the consumer out
- * of the group's members and the others take its queues. */
-TEST(a_reconnect_sends_a_heartbeat_at_once) {
-  static lockq_t x;
-  rmq_producer_t *p = NULL;
-  rmq_mock_cluster_t *c = lock_cluster(&p, &x);
-  REQUIRE(c);
-  rmq_conf_t *conf = conf_for(c);
-  rmq_conf_set(conf, "consumerGroup", "GReconnect", NULL, 0);
-  rmq_push_consumer_t *a = lock_consumer(conf, on_orderly, &x);
-  REQUIRE(a);
-  for (int round = 0; round < 3; round++) {
-    int64_t hb = rmq_mock_request_count(c, 0, RC_HEARTBEAT);
-    CHECK_ERR(rmq_mock_broker_close_connections(c, 0), RMQ_OK);
-    /* the consumer's next pull or lock reconnects */
-    CHECK(rmq_mock_wait_request_count(c, 0, RC_HEARTBEAT, hb + 1, 5000) >=
-          hb + 1);
-  }
-  /* and it consumes on */
-  send_seq(p, 0, 100, 101);
-  for (int t = 0; t < 500 && atomic_load(&x.late[0]) < 1; t++)
-    usleep(10 * 1000);
-  CHECK_INT(atomic_load(&x.late[0]), 1);
-  rmq_push_consumer_destroy(a, 5000);
-  rmq_producer_destroy(p, 2000);
-  rmq_mock_cluster_destroy(c);
-}
-
 /* ---- flow control per queue and pull pacing ---------------------------
  * Client-side throttles (Java's pullThresholdForQueue,
  * pullThresholdSizeForQueue, pullInterval, pullBatchSize): the broker only
@@ -1671,7 +1641,6 @@ int main(void) {
       TCASE(orderly_listener_stops_on_a_lost_lock),
       TCASE(orderly_relock_starts_where_the_group_is),
       TCASE(a_consumer_not_started_is_no_member),
-      TCASE(a_reconnect_sends_a_heartbeat_at_once),
       TCASE(queue_thresholds_and_pull_interval_pace_pulling),
       TCASE(api_refuses_bad_arguments),
       TCASE(sends_to_many_topics_each_reach_their_topic),
